@@ -1,0 +1,103 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Courtyard",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "courtyard", targets: ["courtyard"]),
+        .library(name: "CourtyardDomain", targets: ["CourtyardDomain"]),
+        .library(name: "CourtyardStorage", targets: ["CourtyardStorage"]),
+        .library(name: "CourtyardServer", targets: ["CourtyardServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure domain: money, quantities, identifiers, roles. No I/O.
+        .target(
+            name: "CourtyardDomain",
+            dependencies: []
+        ),
+        // Schema, migrations, repositories and tenant scoping over SQLite and PostgreSQL.
+        .target(
+            name: "CourtyardStorage",
+            dependencies: [
+                "CourtyardDomain",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Synthetic companies and communities for the demo, tests and benchmarks.
+        .target(
+            name: "CourtyardSimulator",
+            dependencies: ["CourtyardDomain", "CourtyardStorage"]
+        ),
+        // The Hummingbird application: routes, auth, problem errors, OpenAPI, metrics.
+        .target(
+            name: "CourtyardServer",
+            dependencies: [
+                "CourtyardDomain",
+                "CourtyardStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .executableTarget(
+            name: "courtyard",
+            dependencies: [
+                "CourtyardServer",
+                "CourtyardStorage",
+                "CourtyardSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "CourtyardDomainTests",
+            dependencies: [
+                "CourtyardDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "CourtyardStorageTests",
+            dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardSimulator"]
+        ),
+        .testTarget(
+            name: "CourtyardServerTests",
+            dependencies: [
+                "CourtyardServer",
+                "CourtyardStorage",
+                "CourtyardDomain",
+                "CourtyardSimulator",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// A Courtyard database: the embedded SQLite file or a PostgreSQL server, behind one interface.
+///
+/// Everything above the storage layer talks to a `Database` through
+/// ``read(_:)`` and ``transaction(_:)`` and writes SQL through SQLKit, so the
+/// same repositories run on both engines. SQLite uses one writer connection and
+/// one reader connection (WAL lets the reader see the last commit while a
+/// write is in progress); PostgreSQL uses a `PostgresClient` pool.
+public final class Database: Sendable {
+    /// Which engine backs this database.
+    public enum Engine: String, Sendable, CustomStringConvertible {
+        case sqlite
+        case postgres
+        public var description: String { rawValue }
+    }
+
+    /// Where a database lives, parsed from a `--database` value.
+    public enum Location: Sendable, Equatable {
+        /// A SQLite file (created if missing).
+        case sqliteFile(path: String)
+        /// A PostgreSQL server.
+        case postgres(host: String, port: Int, username: String, password: String?, database: String?)
+
+        /// Reads a file path or a `postgres://user:pass@host:port/db` URL.
+        public init(parsing text: String) throws(StorageError) {
+            if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+                guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty,
+                      let user = components.user, !user.isEmpty else {
+                    throw .invalidDatabaseLocation(text)
+                }
+                let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+                self = .postgres(host: host, port: components.port ?? 5432, username: user,
+                                 password: components.password, database: database.isEmpty ? nil : database)
+            } else {
+                guard !text.isEmpty, !text.contains("://") else { throw .invalidDatabaseLocation(text) }
+                self = .sqliteFile(path: text)
+            }
+        }
+
+        /// The location with any password removed, for logs.
+        public var redacted: String {
+            switch self {
+            case .sqliteFile(let path): return path
+            case .postgres(let host, let port, let username, _, let database):
+                return "postgres://\(username)@\(host):\(port)/\(database ?? "")"
+            }
+        }
+    }
+
+    private enum Backend: Sendable {
+        case sqlite(writer: SQLiteConnection, reader: SQLiteConnection, writeLock: AsyncLock, readLock: AsyncLock)
+        case postgres(client: PostgresClient, runner: Task<Void, Never>)
+    }
+
+    /// The engine in use.
+    public let engine: Engine
+    /// Where it is, without secrets.
+    public let redactedLocation: String
+    private let backend: Backend
+    private let logger: Logger
+
+    private init(engine: Engine, redactedLocation: String, backend: Backend, logger: Logger) {
+        self.engine = engine
+        self.redactedLocation = redactedLocation
+        self.backend = backend
+        self.logger = logger
+    }
+
+    /// Opens the database at `location`. Call ``close()`` when done.
+    public static func open(_ location: Location, logger: Logger = Logger(label: "courtyard.storage")) async throws -> Database {
+        switch location {
+        case .sqliteFile(let path):
+            let writer = try await openSQLite(path: path, logger: logger)
+            let reader = try await openSQLite(path: path, logger: logger)
+            return Database(engine: .sqlite, redactedLocation: location.redacted,
+                            backend: .sqlite(writer: writer, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
+                            logger: logger)
+        case .postgres(let host, let port, let username, let password, let database):
+            var configuration = PostgresClient.Configuration(host: host, port: port, username: username,
+                                                             password: password, database: database, tls: .disable)
+            configuration.options.maximumConnections = 8
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            let runner = Task { await client.run() }
+            let database = Database(engine: .postgres, redactedLocation: location.redacted,
+                                    backend: .postgres(client: client, runner: runner), logger: logger)
+            // Fail fast on a wrong URL rather than on the first request.
+            do {
+                _ = try await database.read { db in try await db.raw("SELECT 1 AS one").first() }
+            } catch {
+                runner.cancel()
+                throw error
+            }
+            return database
+        }
+    }
+
+    /// Opens a `--database` value: a SQLite path or a PostgreSQL URL.
+    public static func open(_ text: String, logger: Logger = Logger(label: "courtyard.storage")) async throws -> Database {
+        try await open(Location(parsing: text), logger: logger)
+    }
+
+    private static func openSQLite(path: String, logger: Logger) async throws -> SQLiteConnection {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger).get()
+        let sql = connection.sql()
+        // WAL for concurrent readers; FULL sync so an acknowledged commit survives power loss;
+        // foreign keys are off by default in SQLite and must be switched on per connection.
+        try await sql.raw("PRAGMA journal_mode = WAL").run()
+        try await sql.raw("PRAGMA synchronous = FULL").run()
+        try await sql.raw("PRAGMA foreign_keys = ON").run()
+        try await sql.raw("PRAGMA busy_timeout = 5000").run()
+        return connection
+    }
+
+    /// Runs read-only work on a connection that sees the last committed state.
+    public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            switch backend {
+            case .sqlite(_, let reader, _, let readLock):
+                return try await readLock.withLock { try await body(reader.sql()) }
+            case .postgres(let client, _):
+                return try await client.withConnection { connection in
+                    try await body(connection.sql(queryLogLevel: .trace))
+                }
+            }
+        } catch {
+            throw StorageError.classify(error) ?? error
+        }
+    }
+
+    /// Runs `body` in one transaction: all of its writes commit together, or none do.
+    ///
+    /// The transaction commits only if `body` returns; any thrown error rolls it back.
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            switch backend {
+            case .sqlite(let writer, _, let writeLock, _):
+                return try await writeLock.withLock {
+                    let sql = writer.sql()
+                    // IMMEDIATE takes the write lock at BEGIN, so two writers never deadlock on upgrade.
+                    try await sql.raw("BEGIN IMMEDIATE").run()
+                    do {
+                        let result = try await body(sql)
+                        try await sql.raw("COMMIT").run()
+                        return result
+                    } catch {
+                        try? await sql.raw("ROLLBACK").run()
+                        throw error
+                    }
+                }
+            case .postgres(let client, _):
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await body(connection.sql(queryLogLevel: .trace))
+                }
+            }
+        } catch let error as PostgresTransactionError {
+            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error
+            throw StorageError.classify(inner) ?? inner
+        } catch {
+            throw StorageError.classify(error) ?? error
+        }
+    }
+
+    /// Closes connections and stops the pool.
+    public func close() async {
+        switch backend {
+        case .sqlite(let writer, let reader, _, _):
+            try? await writer.close().get()
+            try? await reader.close().get()
+        case .postgres(_, let runner):
+            runner.cancel()
+            _ = await runner.value
+        }
+    }
+}

@@ -1,0 +1,208 @@
+/// Courtyard's schema as an ordered list of migrations.
+///
+/// Every tenant table carries `company_id` and `community_id` (communities
+/// themselves use their own `id` as community), which is what
+/// ``ScopedStore`` filters on. The DDL is portable: it runs as written on
+/// SQLite 3.35+ and PostgreSQL 15.
+public enum Schema {
+    public static let migrations: [Migration] = [foundation]
+
+    static let foundation = Migration(version: 1, name: "foundation", statements: [
+        """
+        CREATE TABLE companies (
+            id TEXT PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            currency TEXT NOT NULL DEFAULT 'CNY',
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE communities (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            code TEXT NOT NULL,
+            name TEXT NOT NULL,
+            time_zone TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            address TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (company_id, code)
+        )
+        """,
+        """
+        CREATE TABLE buildings (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            name TEXT NOT NULL,
+            floors INTEGER,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (community_id, name)
+        )
+        """,
+        """
+        CREATE TABLE units (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            building_id TEXT NOT NULL REFERENCES buildings(id),
+            name TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (building_id, name)
+        )
+        """,
+        """
+        CREATE TABLE houses (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            building_id TEXT NOT NULL REFERENCES buildings(id),
+            unit_id TEXT REFERENCES units(id),
+            number TEXT NOT NULL,
+            floor INTEGER,
+            built_area_hundredths BIGINT NOT NULL CHECK (built_area_hundredths > 0),
+            indoor_area_hundredths BIGINT NOT NULL CHECK (indoor_area_hundredths > 0),
+            house_type TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            CHECK (indoor_area_hundredths <= built_area_hundredths)
+        )
+        """,
+        "CREATE UNIQUE INDEX houses_number ON houses (building_id, COALESCE(unit_id, ''), number)",
+        "CREATE INDEX houses_scope ON houses (company_id, community_id, id)",
+        """
+        CREATE TABLE people (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            name TEXT NOT NULL,
+            phone TEXT,
+            email TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX people_scope ON people (company_id, community_id, id)",
+        """
+        CREATE TABLE occupancies (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            house_id TEXT NOT NULL REFERENCES houses(id),
+            person_id TEXT NOT NULL REFERENCES people(id),
+            role TEXT NOT NULL CHECK (role IN ('owner', 'resident', 'tenant')),
+            valid_from TEXT NOT NULL,
+            valid_until TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX occupancies_house ON occupancies (house_id, valid_from)",
+        "CREATE INDEX occupancies_person ON occupancies (person_id)",
+        """
+        CREATE TABLE parking_spaces (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            code TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            house_id TEXT REFERENCES houses(id),
+            area_hundredths BIGINT CHECK (area_hundredths IS NULL OR area_hundredths > 0),
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (community_id, code)
+        )
+        """,
+        """
+        CREATE TABLE vehicles (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            plate TEXT NOT NULL,
+            person_id TEXT REFERENCES people(id),
+            house_id TEXT REFERENCES houses(id),
+            parking_space_id TEXT REFERENCES parking_spaces(id),
+            energy TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (community_id, plate)
+        )
+        """,
+        """
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            device_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            protocol TEXT NOT NULL,
+            model TEXT,
+            address TEXT,
+            status TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (company_id, device_key)
+        )
+        """,
+        """
+        CREATE TABLE device_bindings (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            device_id TEXT NOT NULL REFERENCES devices(id),
+            target_kind TEXT NOT NULL CHECK (target_kind IN ('house', 'parking_space', 'facility', 'common_area')),
+            target_id TEXT NOT NULL,
+            valid_from TEXT NOT NULL,
+            valid_until TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX device_bindings_device ON device_bindings (device_id, valid_from)",
+        "CREATE INDEX device_bindings_target ON device_bindings (target_kind, target_id)",
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            company_id TEXT REFERENCES companies(id),
+            login TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            person_id TEXT REFERENCES people(id),
+            community_ids TEXT,
+            status TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            CHECK (role = 'platform_admin' OR company_id IS NOT NULL),
+            CHECK (role <> 'owner' OR person_id IS NOT NULL)
+        )
+        """,
+        """
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX sessions_user ON sessions (user_id)",
+        """
+        CREATE TABLE machine_credentials (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT REFERENCES communities(id),
+            kind TEXT NOT NULL CHECK (kind IN ('device', 'integration')),
+            subject TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at BIGINT NOT NULL,
+            revoked_at BIGINT
+        )
+        """,
+    ])
+}

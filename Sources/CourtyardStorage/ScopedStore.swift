@@ -1,0 +1,108 @@
+import SQLKit
+
+/// Reads and writes tenant rows, always inside one ``TenantScope``.
+///
+/// This is where tenant isolation is enforced: every `SELECT`, `UPDATE` and
+/// `DELETE` built here carries `company_id = ?` (and the community filter when
+/// the scope has one), and every insert is checked against the scope first. A
+/// row of another company is indistinguishable from a missing row.
+public struct ScopedStore: Sendable {
+    /// The connection or transaction to run on.
+    public let db: any SQLDatabase
+    /// Whose rows are visible.
+    public let scope: TenantScope
+
+    public init(_ db: any SQLDatabase, scope: TenantScope) {
+        self.db = db
+        self.scope = scope
+    }
+
+    /// Adds the tenant predicate for `R` to a query.
+    private func scoped<B: SQLPredicateBuilder, R: TenantRecord>(_ builder: B, _ type: R.Type) -> B {
+        builder.where(SQLColumn("company_id"), .equal, SQLBind(scope.companyId))
+        if let communities = scope.communityIds {
+            builder.where(SQLColumn(R.communityColumn), .in, SQLBind.group(communities.sorted()))
+        }
+        return builder
+    }
+
+    /// The row with `id`, or `nil` when it does not exist or lies outside the scope.
+    public func find<R: TenantRecord>(_ type: R.Type, id: String) async throws -> R? {
+        let query = db.select().columns(R.columns.map { SQLColumn($0) }).from(R.table)
+            .where(SQLColumn("id"), .equal, SQLBind(id))
+        guard let row = try await scoped(query, R.self).first() else { return nil }
+        return try R(row: RowReader(row, table: R.table))
+    }
+
+    /// The row with `id`, or ``StorageError/notFound(table:id:)``.
+    public func get<R: TenantRecord>(_ type: R.Type, id: String) async throws -> R {
+        guard let record = try await find(type, id: id) else { throw StorageError.notFound(table: R.table, id: id) }
+        return record
+    }
+
+    /// One page of rows in id order (ids are UUIDv7, so this is creation order).
+    ///
+    /// - Parameters:
+    ///   - filters: column = value conditions, all of which must hold.
+    ///   - cursor: the last id of the previous page; rows after it are returned.
+    ///   - limit: the page size.
+    /// - Returns: the rows, and the cursor for the next page when there is one.
+    public func list<R: TenantRecord>(
+        _ type: R.Type, filters: [(column: String, value: String)] = [], after cursor: String? = nil, limit: Int
+    ) async throws -> (items: [R], nextCursor: String?) {
+        let query = db.select().columns(R.columns.map { SQLColumn($0) }).from(R.table)
+        for filter in filters {
+            query.where(SQLColumn(filter.column), .equal, SQLBind(filter.value))
+        }
+        if let cursor {
+            query.where(SQLColumn("id"), .greaterThan, SQLBind(cursor))
+        }
+        query.orderBy("id").limit(limit + 1)
+        let rows = try await scoped(query, R.self).all()
+        var items = try rows.prefix(limit).map { try R(row: RowReader($0, table: R.table)) }
+        let next = rows.count > limit ? items.last?.id : nil
+        if items.count > limit { items.removeLast(items.count - limit) }
+        return (items, next)
+    }
+
+    /// How many rows match `filters` within the scope.
+    public func count<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)] = []) async throws -> Int {
+        let query = db.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(R.table)
+        for filter in filters {
+            query.where(SQLColumn(filter.column), .equal, SQLBind(filter.value))
+        }
+        guard let row = try await scoped(query, R.self).first() else { return 0 }
+        return try row.decode(column: "n", as: Int.self)
+    }
+
+    private func checkInScope<R: TenantRecord>(_ record: R) throws {
+        guard record.companyId == scope.companyId, scope.includes(communityId: record.communityId) else {
+            throw StorageError.outOfScope
+        }
+    }
+
+    /// Inserts a new row; refuses one that names another company or a community outside the scope.
+    public func insert<R: TenantRecord>(_ record: R) async throws {
+        try checkInScope(record)
+        try await db.insert(into: R.table).columns(R.columns).values(record.storageValues).run()
+    }
+
+    /// Replaces the stored row with the same id; ``StorageError/notFound(table:id:)`` when it is not in the scope.
+    public func update<R: TenantRecord>(_ record: R) async throws {
+        try checkInScope(record)
+        guard try await find(R.self, id: record.id) != nil else { throw StorageError.notFound(table: R.table, id: record.id) }
+        let query = db.update(R.table)
+        for (column, value) in zip(R.columns, record.storageValues) where column != "id" && column != "company_id" {
+            query.set(SQLColumn(column), to: value)
+        }
+        query.where(SQLColumn("id"), .equal, SQLBind(record.id))
+        try await scoped(query, R.self).run()
+    }
+
+    /// Deletes the row with `id`; ``StorageError/notFound(table:id:)`` when it is not in the scope.
+    public func delete<R: TenantRecord>(_ type: R.Type, id: String) async throws {
+        guard try await find(R.self, id: id) != nil else { throw StorageError.notFound(table: R.table, id: id) }
+        let query = db.delete(from: R.table).where(SQLColumn("id"), .equal, SQLBind(id))
+        try await scoped(query, R.self).run()
+    }
+}

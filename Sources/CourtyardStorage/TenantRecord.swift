@@ -1,0 +1,102 @@
+import Foundation
+import SQLKit
+import CourtyardDomain
+
+/// A row type owned by one company and one community, stored in its own table.
+///
+/// Conformers describe their columns and how to read and write them;
+/// ``ScopedStore`` does the querying and always adds the tenant predicate.
+public protocol TenantRecord: Sendable {
+    /// The table name.
+    static var table: String { get }
+    /// The column that names the row's community (`community_id`, or `id` for communities).
+    static var communityColumn: String { get }
+    /// Every column, in the order of ``storageValues``.
+    static var columns: [String] { get }
+    /// Reads a row.
+    init(row: RowReader) throws
+    /// The values to write, in the order of ``columns``.
+    var storageValues: [any SQLExpression] { get }
+
+    var id: String { get }
+    var companyId: String { get }
+    var communityId: String { get }
+}
+
+extension TenantRecord {
+    public static var communityColumn: String { "community_id" }
+}
+
+/// Typed access to one row's columns with Courtyard's storage encodings (ms instants, text dates, integer areas).
+public struct RowReader {
+    let row: any SQLRow
+    let table: String
+
+    public init(_ row: any SQLRow, table: String) {
+        self.row = row
+        self.table = table
+    }
+
+    private func fail(_ column: String) -> StorageError { .corruptRow(table: table, column: column) }
+
+    public func string(_ column: String) throws -> String {
+        do { return try row.decode(column: column, as: String.self) } catch { throw fail(column) }
+    }
+
+    public func optionalString(_ column: String) throws -> String? {
+        do { return try row.decode(column: column, as: String?.self) } catch { throw fail(column) }
+    }
+
+    public func int64(_ column: String) throws -> Int64 {
+        do { return try row.decode(column: column, as: Int64.self) } catch { throw fail(column) }
+    }
+
+    public func optionalInt(_ column: String) throws -> Int? {
+        do { return try row.decode(column: column, as: Int?.self) } catch { throw fail(column) }
+    }
+
+    public func optionalInt64(_ column: String) throws -> Int64? {
+        do { return try row.decode(column: column, as: Int64?.self) } catch { throw fail(column) }
+    }
+
+    /// An instant stored as epoch milliseconds.
+    public func instant(_ column: String) throws -> Date {
+        Date(epochMilliseconds: try int64(column))
+    }
+
+    public func date(_ column: String) throws -> LocalDate {
+        guard let date = LocalDate(try string(column)) else { throw fail(column) }
+        return date
+    }
+
+    public func optionalDate(_ column: String) throws -> LocalDate? {
+        guard let text = try optionalString(column) else { return nil }
+        guard let date = LocalDate(text) else { throw fail(column) }
+        return date
+    }
+
+    public func area(_ column: String) throws -> Area { Area(hundredths: try int64(column)) }
+
+    public func optionalArea(_ column: String) throws -> Area? { try optionalInt64(column).map(Area.init(hundredths:)) }
+
+    /// A text column holding an enum's raw value.
+    public func value<E: RawRepresentable>(_ column: String, as type: E.Type) throws -> E where E.RawValue == String {
+        guard let value = E(rawValue: try string(column)) else { throw fail(column) }
+        return value
+    }
+}
+
+extension Date {
+    /// The instant `milliseconds` after 1970-01-01T00:00:00Z.
+    public init(epochMilliseconds milliseconds: Int64) {
+        self.init(timeIntervalSince1970: TimeInterval(milliseconds) / 1000)
+    }
+
+    /// Whole milliseconds since 1970-01-01T00:00:00Z, the storage form of instants.
+    public var epochMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+}
+
+/// A value bound as a parameter, or SQL NULL when absent.
+public func sqlValue<T: Encodable & Sendable>(_ value: T?) -> any SQLExpression {
+    value.map { SQLBind($0) } ?? SQLLiteral.null
+}
