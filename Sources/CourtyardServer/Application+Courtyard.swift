@@ -1,0 +1,85 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+
+/// Builds Courtyard's HTTP application: middleware, every route, `/health`, `/metrics` and `/openapi.json`.
+public enum CourtyardApp {
+    /// The router with all routes and middleware, and the OpenAPI document describing it.
+    public static func router(services: ServerServices) -> (Router<CourtyardRequestContext>, OpenAPIDocument) {
+        let router = Router(context: CourtyardRequestContext.self)
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: RequestMetricsMiddleware(registry: services.metrics))
+        router.add(middleware: AuthenticationMiddleware(services: services))
+
+        let api = DocumentedRouter(router: router)
+        AccountRoutes.register(on: api, services: services)
+        ResourceRoutes.register(Community.self, on: api, services: services)
+        ResourceRoutes.register(Building.self, on: api, services: services)
+        ResourceRoutes.register(BuildingUnit.self, on: api, services: services)
+        ResourceRoutes.register(House.self, on: api, services: services)
+        ResourceRoutes.register(Person.self, on: api, services: services)
+        ResourceRoutes.register(Occupancy.self, on: api, services: services)
+        ResourceRoutes.register(Vehicle.self, on: api, services: services)
+        ResourceRoutes.register(ParkingSpace.self, on: api, services: services)
+        ResourceRoutes.register(Device.self, on: api, services: services)
+        ResourceRoutes.register(DeviceBinding.self, on: api, services: services)
+        SystemRoutes.register(on: api, services: services)
+        let document = api.document
+        let documentData: Data = {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            return (try? encoder.encode(document.json())) ?? Data()
+        }()
+        router.get("/openapi.json") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: documentData)))
+        }
+        return (router, document)
+    }
+
+    /// The application, ready to run.
+    public static func application(services: ServerServices, logger: Logger) -> some ApplicationProtocol {
+        let (router, _) = self.router(services: services)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
+                                 serverName: "Courtyard"),
+            logger: logger
+        )
+    }
+}
+
+/// Liveness, readiness and metrics.
+enum SystemRoutes {
+    struct Health: Codable, Sendable {
+        var status: String
+        var database: String
+        var engine: String
+        var schemaVersion: Int?
+    }
+
+    static func register(on api: DocumentedRouter, services: ServerServices) {
+        api.schema("Health", example: Health(status: "ok", database: "ok", engine: "sqlite", schemaVersion: 1))
+        api.on(.get, "/health", summary: "Liveness and database reachability (503 when the database does not answer)",
+               tag: "System", response: "Health") { _, _ in
+            do {
+                let version = try await Migrator().currentVersion(services.database)
+                return try .json(Health(status: "ok", database: "ok", engine: services.database.engine.rawValue, schemaVersion: version))
+            } catch {
+                return try .json(Health(status: "degraded", database: "unreachable", engine: services.database.engine.rawValue,
+                                        schemaVersion: nil), status: .serviceUnavailable)
+            }
+        }
+        api.on(.get, "/metrics", summary: "Prometheus metrics (text exposition format)", tag: "System") { _, _ in
+            var buffer = [UInt8]()
+            services.metrics.emit(into: &buffer)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import CourtyardDomain
+import Hummingbird
+
+/// Registers routes on a Hummingbird router and records each in the ``OpenAPIDocument`` at the same time.
+///
+/// It is the only way Courtyard adds API routes, which is what keeps
+/// `/openapi.json` complete.
+final class DocumentedRouter {
+    let router: Router<CourtyardRequestContext>
+    private(set) var document = OpenAPIDocument()
+
+    init(router: Router<CourtyardRequestContext>) {
+        self.router = router
+    }
+
+    /// Adds a schema to the document, inferred from an example value.
+    func schema<T: Encodable>(_ name: String, example: T, required: [String]? = nil) {
+        document.addSchema(name, example: example, required: required)
+    }
+
+    /// Adds `handler` for `method path` and documents it.
+    func on(
+        _ method: HTTPRequest.Method, _ path: String, summary: String, tag: String, permission: Permission? = nil,
+        request: String? = nil, response: String? = nil, status: Int = 200, query: [String] = [],
+        handler: @escaping @Sendable (Request, CourtyardRequestContext) async throws -> Response
+    ) {
+        router.on(RouterPath(path), method: method, use: handler)
+        document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
+                           permission: permission, requestSchema: request, responseSchema: response,
+                           successStatus: status, queryParameters: query))
+    }
+}
+
+extension Response {
+    /// A JSON response with the API's encoding.
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, location: String? = nil) throws -> Response {
+        let data = try APICoding.encoder.encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if let location { headers[.location] = location }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// One page of a list, with the cursor to ask for the next.
+struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
+    var items: [Item]
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    var nextCursor: String?
+}

@@ -1,0 +1,147 @@
+import CourtyardDomain
+import CourtyardStorage
+import Crypto
+import Foundation
+import Hummingbird
+import HTTPTypes
+import Logging
+import Prometheus
+
+/// Turns every error into RFC 9457 problem JSON; the outermost middleware.
+///
+/// Known errors (``Problem``, ``StorageError``, Hummingbird's HTTP errors)
+/// keep their status and get a stable code; anything else is logged with the
+/// request id and answered with a bare 500 that reveals nothing.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = CourtyardRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error, context: context)
+            if problem.status.code >= 500 {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            }
+            return problem.response(instance: request.uri.path, requestId: context.id)
+        }
+    }
+
+    static func problem(for error: any Error, context: Context) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as StorageError:
+            return Problem.from(error) ?? Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side")
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound:
+                return Problem(.notFound, code: "route_not_found", title: "No such route")
+            case .contentTooLarge:
+                return Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
+            case .methodNotAllowed:
+                return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed on this route")
+            default:
+                return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase,
+                               detail: error.body)
+            }
+        case let error as HTTPResponseError:
+            return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
+        default:
+            return Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side")
+        }
+    }
+}
+
+/// Resolves `Authorization: Bearer <token>` into a ``Principal`` and adds tenant metadata to the request's logger.
+///
+/// A request without a token continues unauthenticated (routes that need a
+/// principal answer 401); a request with a bad or expired token is refused
+/// here.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = CourtyardRequestContext
+    let services: ServerServices
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else {
+            return try await next(request, context)
+        }
+        guard header.hasPrefix("Bearer "), header.count > 7 else { throw Problem.unauthenticated }
+        let tokenHash = SessionTokens.hash(String(header.dropFirst(7)))
+        let now = services.clock.now()
+        guard let user = try await services.database.read({ db in
+            try await AccountStore(db).sessionUser(tokenHash: tokenHash, at: now)
+        }) else {
+            throw Problem(.unauthorized, code: "invalid_token", title: "The token is unknown or has expired",
+                          detail: "sign in again with POST /api/v1/auth/login")
+        }
+        var scope: TenantScope? = nil
+        if let companyId = user.companyId {
+            scope = TenantScope(companyId: companyId, communityIds: user.communityIds)
+        } else if user.role == .platformAdmin, let companyId = request.headers[HTTPField.Name("X-Courtyard-Company")!] {
+            guard try await services.database.read({ db in try await AccountStore(db).company(id: companyId) }) != nil else {
+                throw Problem(.notFound, code: "unknown_company", title: "No such company")
+            }
+            scope = TenantScope(companyId: companyId)
+        }
+        var context = context
+        context.principal = Principal(user: user, scope: scope)
+        context.logger[metadataKey: "user"] = .string(user.id)
+        if let scope { context.logger[metadataKey: "tenant"] = .string(scope.companyId) }
+        return try await next(request, context)
+    }
+}
+
+/// Bearer tokens for sessions and machine credentials: random, shown once, stored only as SHA-256.
+public enum SessionTokens {
+    /// A new 256-bit token, base64url without padding.
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The stored form of a token.
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Counts requests and observes their latency per route, method and status into the Prometheus registry.
+///
+/// Labels use the route pattern (`/api/v1/houses/{id}`), never the raw path,
+/// so ids do not explode the number of series.
+struct RequestMetricsMiddleware: RouterMiddleware {
+    typealias Context = CourtyardRequestContext
+    let registry: PrometheusCollectorRegistry
+
+    static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        var status = 500
+        defer {
+            let route = context.endpointPath.map(OpenAPIDocument.openAPIPath) ?? "unmatched"
+            let labels = [("route", route), ("method", request.method.rawValue), ("status", String(status))]
+            registry.makeCounter(name: "courtyard_http_requests_total", labels: labels).increment()
+            let elapsed = ContinuousClock.now - start
+            registry.makeDurationHistogram(name: "courtyard_http_request_duration_seconds",
+                                           labels: [("route", route), ("method", request.method.rawValue)],
+                                           buckets: Self.buckets.map { Duration.microseconds(Int64($0 * 1_000_000)) })
+                .record(elapsed)
+        }
+        do {
+            let response = try await next(request, context)
+            status = Int(response.status.code)
+            return response
+        } catch let problem as Problem {
+            status = Int(problem.status.code)
+            throw problem
+        } catch let error as HTTPResponseError {
+            status = Int(error.status.code)
+            throw error
+        }
+    }
+}

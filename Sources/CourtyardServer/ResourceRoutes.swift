@@ -1,0 +1,125 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+import Hummingbird
+
+/// The five generic routes of an ``APIResource`` collection, all going through ``ScopedStore``.
+enum ResourceRoutes {
+    static let defaultLimit = 50
+    static let maxLimit = 500
+
+    static func register<R: APIResource>(_ type: R.Type, on api: DocumentedRouter, services: ServerServices) {
+        let base = "/api/v1/\(R.path)"
+        let name = R.displayName
+        api.schema(name, example: R.example)
+        api.schema("\(name)Input", example: R.exampleInput, required: R.requiredInputFields)
+        api.schema("\(name)Page", example: Page(items: [R.example], nextCursor: R.example.id))
+
+        api.on(.get, base, summary: "List \(R.path)", tag: name, permission: R.readPermission, response: "\(name)Page",
+               query: ["limit", "cursor"] + R.filters) { request, context in
+            let scope = try context.scope(for: R.readPermission)
+            let (filters, cursor, limit) = try listParameters(request, filters: R.filters)
+            let page = try await services.database.read { db in
+                try await ScopedStore(db, scope: scope).list(R.self, filters: filters, after: cursor, limit: limit)
+            }
+            return try .json(Page(items: page.items, nextCursor: page.nextCursor))
+        }
+
+        api.on(.post, base, summary: "Create a \(name)", tag: name, permission: R.writePermission,
+               request: "\(name)Input", response: name, status: 201) { request, context in
+            let scope = try context.scope(for: R.writePermission)
+            let input = try await decodeBody(R.Input.self, request, context)
+            let now = services.clock.now()
+            let id = Identifier.uuidV7(at: now)
+            let record = try await services.database.transaction { db in
+                let store = ScopedStore(db, scope: scope)
+                let record = try await R.make(input, id: id, existing: nil, now: now, store: store)
+                try await store.insert(record)
+                return record
+            }
+            var logger = context.logger
+            logger[metadataKey: "community"] = .string(record.communityId)
+            logger.info("created", metadata: ["table": .string(R.table), "id": .string(record.id)])
+            return try .json(record, status: .created, location: "\(base)/\(record.id)")
+        }
+
+        api.on(.get, "\(base)/:id", summary: "Get a \(name)", tag: name, permission: R.readPermission,
+               response: name) { _, context in
+            let scope = try context.scope(for: R.readPermission)
+            let id = try context.parameters.require("id")
+            let record = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(R.self, id: id) }
+            return try .json(record)
+        }
+
+        api.on(.patch, "\(base)/:id", summary: "Change a \(name) (fields not sent keep their value; null clears)",
+               tag: name, permission: R.writePermission, request: "\(name)Input", response: name) { request, context in
+            let scope = try context.scope(for: R.writePermission)
+            let id = try context.parameters.require("id")
+            let patch = try await decodeBody(JSONValue.self, request, context)
+            guard case .object(let changes) = patch else {
+                throw Problem(.badRequest, code: "malformed_json", title: "A PATCH body must be a JSON object")
+            }
+            let now = services.clock.now()
+            let record = try await services.database.transaction { db in
+                let store = ScopedStore(db, scope: scope)
+                let existing = try await store.get(R.self, id: id)
+                let input = try merge(existing.input, with: changes)
+                let record = try await R.make(input, id: id, existing: existing, now: now, store: store)
+                try await store.update(record)
+                return record
+            }
+            return try .json(record)
+        }
+
+        api.on(.delete, "\(base)/:id", summary: "Delete a \(name) that nothing refers to", tag: name,
+               permission: R.writePermission, status: 204) { _, context in
+            let scope = try context.scope(for: R.writePermission)
+            let id = try context.parameters.require("id")
+            try await services.database.transaction { db in try await ScopedStore(db, scope: scope).delete(R.self, id: id) }
+            return Response(status: .noContent)
+        }
+    }
+
+    /// Reads a JSON body as `T`; every failure is a problem naming the field.
+    static func decodeBody<T: Decodable>(_ type: T.Type, _ request: Request, _ context: CourtyardRequestContext) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        } catch {
+            throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
+        }
+        let data = Data(buffer: buffer)
+        if T.self == JSONValue.self {
+            do { return try JSONDecoder().decode(T.self, from: data) } catch { throw Problem.malformedJSON("\(error)") }
+        }
+        return try APICoding.decode(T.self, from: data)
+    }
+
+    /// `existing` with the fields of `changes` replaced.
+    static func merge<Input: Codable>(_ existing: Input, with changes: [String: JSONValue]) throws -> Input {
+        let base = try JSONDecoder().decode(JSONValue.self, from: APICoding.encoder.encode(existing))
+        guard case .object(var fields) = base else { return existing }
+        for (key, value) in changes { fields[key] = value }
+        return try APICoding.decode(Input.self, from: JSONEncoder().encode(JSONValue.object(fields)))
+    }
+
+    /// Filters, cursor and page size from the query string, validated.
+    static func listParameters(_ request: Request, filters allowed: [String]) throws(Problem)
+        -> (filters: [(column: String, value: String)], cursor: String?, limit: Int)
+    {
+        let query = request.uri.queryParameters
+        var limit = defaultLimit
+        if let text = query["limit"] {
+            guard let value = Int(String(text)), (1...maxLimit).contains(value) else {
+                throw Problem.invalid("limit", code: "out_of_range", "limit must be an integer from 1 to \(maxLimit)")
+            }
+            limit = value
+        }
+        let cursor = query["cursor"].map(String.init)
+        var filters: [(column: String, value: String)] = []
+        for name in allowed {
+            if let value = query[Substring(name)] { filters.append((name, String(value))) }
+        }
+        return (filters, cursor, limit)
+    }
+}

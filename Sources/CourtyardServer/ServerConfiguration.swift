@@ -1,0 +1,46 @@
+import CourtyardDomain
+import CourtyardStorage
+import Logging
+import Prometheus
+
+/// Settings of a running Courtyard server.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// How long a session token stays valid after sign-in.
+    public var sessionLifetimeSeconds: Int64
+    /// bcrypt work factor for new password hashes (12 in production; tests use the minimum, 4).
+    public var bcryptCost: UInt8
+    /// Failed sign-ins allowed per login name and per client address within ``loginWindowSeconds``.
+    public var maxFailedLogins: Int
+    public var loginWindowSeconds: Int64
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetimeSeconds: Int64 = 8 * 3600,
+                bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginWindowSeconds: Int64 = 300) {
+        self.host = host
+        self.port = port
+        self.sessionLifetimeSeconds = sessionLifetimeSeconds
+        self.bcryptCost = bcryptCost
+        self.maxFailedLogins = maxFailedLogins
+        self.loginWindowSeconds = loginWindowSeconds
+    }
+}
+
+/// What route handlers share: the database, the clock, configuration and the metrics registry.
+public struct ServerServices: Sendable {
+    public let database: Database
+    public let clock: any WallClock
+    public let configuration: ServerConfiguration
+    public let loginLimiter: LoginRateLimiter
+    public let metrics: PrometheusCollectorRegistry
+
+    public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
+                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.database = database
+        self.clock = clock
+        self.configuration = configuration
+        self.loginLimiter = LoginRateLimiter(maxFailures: configuration.maxFailedLogins,
+                                             windowMilliseconds: configuration.loginWindowSeconds * 1000)
+        self.metrics = metrics
+    }
+}
