@@ -74,7 +74,10 @@ let package = Package(
                 "CourtyardServer",
                 "CourtyardStorage",
                 "CourtyardSimulator",
+                "CourtyardDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]

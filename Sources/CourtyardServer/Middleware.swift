@@ -136,11 +136,8 @@ struct RequestMetricsMiddleware: RouterMiddleware {
             let response = try await next(request, context)
             status = Int(response.status.code)
             return response
-        } catch let problem as Problem {
-            status = Int(problem.status.code)
-            throw problem
-        } catch let error as HTTPResponseError {
-            status = Int(error.status.code)
+        } catch {
+            status = Int(ProblemMiddleware.problem(for: error, context: context).status.code)
             throw error
         }
     }

@@ -1,0 +1,189 @@
+import ArgumentParser
+import CourtyardServer
+import CourtyardSimulator
+import CourtyardStorage
+import Foundation
+import Hummingbird
+import CourtyardDomain
+import Logging
+import Metrics
+import Prometheus
+
+/// The `courtyard` command: serve the API, migrate a database, run the demo.
+@main
+struct Courtyard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "courtyard",
+        abstract: "Metered billing and prepayment for residential communities.",
+        subcommands: [Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self]
+    )
+}
+
+/// Options every database command takes.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .long, help: "A SQLite file path, or postgres://user:password@host:port/database. Env: COURTYARD_DATABASE.")
+    var database: String = ProcessInfo.processInfo.environment["COURTYARD_DATABASE"] ?? "courtyard.sqlite"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func bootstrapLogging() -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "courtyard")
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct ServerOptions: ParsableArguments {
+    @Option(name: .long, help: "Address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(name: .long, help: "Port to listen on.")
+    var port: Int = 8080
+
+    @Option(name: .long, help: "bcrypt cost for new passwords (4–31).")
+    var bcryptCost: UInt8 = 12
+
+    @Option(name: .long, help: "Session lifetime in seconds.")
+    var sessionSeconds: Int64 = 8 * 3600
+}
+
+/// Opens, migrates and serves a database until interrupted.
+func serve(database: Database, server: ServerOptions, logger: Logger, onStarted: @escaping @Sendable () async -> Void = {}) async throws {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    let configuration = ServerConfiguration(host: server.host, port: server.port, sessionLifetimeSeconds: server.sessionSeconds,
+                                            bcryptCost: server.bcryptCost)
+    let services = ServerServices(database: database, configuration: configuration, metrics: registry)
+    let (router, _) = CourtyardApp.router(services: services)
+    var app = Application(router: router,
+                          configuration: .init(address: .hostname(server.host, port: server.port), serverName: "Courtyard"),
+                          logger: logger)
+    app.beforeServerStarts { await onStarted() }
+    try await app.runService()
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API (applies pending migrations first).")
+    @OptionGroup var options: DatabaseOptions
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        let logger = options.bootstrapLogging()
+        let database = try await Database.open(options.database, logger: logger)
+        let report = try await Migrator().migrate(database)
+        logger.info("database ready", metadata: ["engine": "\(database.engine)", "location": "\(database.redactedLocation)",
+                                                 "schema_version": "\(report.currentVersion)"])
+        try await serve(database: database, server: server, logger: logger)
+        await database.close()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending schema migrations; running it twice changes nothing.")
+    @OptionGroup var options: DatabaseOptions
+
+    func run() async throws {
+        let logger = options.bootstrapLogging()
+        let database = try await Database.open(options.database, logger: logger)
+        defer { Task { await database.close() } }
+        do {
+            let report = try await Migrator().migrate(database)
+            if report.applied.isEmpty {
+                print("Schema is current at version \(report.currentVersion) (\(database.engine), \(database.redactedLocation)); nothing to do.")
+            } else {
+                print("Applied migrations \(report.applied.map(String.init).joined(separator: ", ")); schema is now at version \(report.currentVersion) (\(database.engine)).")
+            }
+        } catch StorageError.schemaTooNew(let found, let supported) {
+            await database.close()
+            throw ValidationError("The database schema is version \(found), newer than this courtyard binary understands (\(supported)). Upgrade courtyard; nothing was changed.")
+        } catch StorageError.migrationChanged(let version) {
+            await database.close()
+            throw ValidationError("Migration \(version) in the database differs from this binary's migration \(version). Refusing to continue; nothing was changed.")
+        }
+        await database.close()
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create (or reuse) a demo database with two communities and ~500 houses, then serve it.")
+    @Option(name: .long, help: "The demo SQLite file.")
+    var database: String = "./courtyard-demo.sqlite"
+    @Option(name: .long, help: "Log level.")
+    var logLevel: Logger.Level = .notice
+    @OptionGroup var server: ServerOptions
+
+    func run() async throws {
+        // Line-buffer stdout so the banner shows at once even when piped to a file.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "courtyard")
+        let db = try await Database.open(database, logger: logger)
+        try await Migrator().migrate(db)
+        let summary = try await DemoSeeder(bcryptCost: 10).seed(db) { password, cost in
+            try await Passwords.hash(password, cost: cost)
+        }
+        let base = "http://\(server.host):\(server.port)"
+        let logins = summary.logins.map { "  \($0.login.padding(toLength: 16, withPad: " ", startingAt: 0)) \($0.password)   (\($0.role.rawValue))" }
+        let banner = """
+
+            Courtyard demo \(summary.created ? "created" : "reused"): \(summary.communities) communities, \(summary.houses) houses in \(database)
+
+              Health      \(base)/health
+              API         \(base)/api/v1/
+              OpenAPI     \(base)/openapi.json
+              Metrics     \(base)/metrics
+
+            Logins (POST \(base)/api/v1/auth/login with {"login": …, "password": …}):
+            \(logins.joined(separator: "\n"))
+
+            Try:
+              TOKEN=$(curl -s -X POST \(base)/api/v1/auth/login -H 'content-type: application/json' \\
+                -d '{"login":"admin@demo","password":"\(DemoSeeder.password)"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')
+              curl -s -H "Authorization: Bearer $TOKEN" '\(base)/api/v1/houses?limit=3'
+
+            Press Ctrl-C to stop.
+
+            """
+        try await serve(database: db, server: server, logger: logger) {
+            print(banner)
+        }
+        await db.close()
+    }
+}
+
+struct BootstrapAdmin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap-admin",
+        abstract: "Create the platform administrator of a new installation (who then creates companies through the API).")
+    @OptionGroup var options: DatabaseOptions
+    @Option(name: .long, help: "Login name.") var login: String
+    @Option(name: .long, help: "Password (at least 8 characters). Env: COURTYARD_ADMIN_PASSWORD.")
+    var password: String = ProcessInfo.processInfo.environment["COURTYARD_ADMIN_PASSWORD"] ?? ""
+
+    func run() async throws {
+        guard password.count >= 8 else { throw ValidationError("--password must be at least 8 characters") }
+        let logger = options.bootstrapLogging()
+        let database = try await Database.open(options.database, logger: logger)
+        try await Migrator().migrate(database)
+        let hash = try await Passwords.hash(password, cost: 12)
+        let now = Date()
+        let user = User(id: Identifier.uuidV7(at: now), companyId: nil, login: login, displayName: login, role: .platformAdmin,
+                        personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
+        try await database.transaction { db in try await AccountStore(db).insert(user, passwordHash: hash) }
+        await database.close()
+        print("Created platform administrator \(login).")
+    }
+}
