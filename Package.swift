@@ -89,9 +89,19 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        // Shared by the storage and server tests: a fresh database per test on each engine.
+        .target(
+            name: "CourtyardTestSupport",
+            dependencies: [
+                "CourtyardStorage", "CourtyardDomain",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/CourtyardTestSupport"
+        ),
         .testTarget(
             name: "CourtyardStorageTests",
-            dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardSimulator"]
+            dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardSimulator", "CourtyardTestSupport"]
         ),
         .testTarget(
             name: "CourtyardServerTests",
@@ -100,6 +110,7 @@ let package = Package(
                 "CourtyardStorage",
                 "CourtyardDomain",
                 "CourtyardSimulator",
+                "CourtyardTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

@@ -28,20 +28,29 @@ public struct DemoSeeder: Sendable {
     public static let password = "courtyard-demo"
 
     public var seed: UInt64
+    /// The company's code; logins other than the platform's are suffixed with it when it is not the demo's.
+    public var companyCode: String
     public var buildingsPerCommunity: Int
     public var unitsPerBuilding: Int
     public var housesPerUnit: Int
     public var bcryptCost: UInt8
     public var clock: any WallClock
 
-    public init(seed: UInt64 = 2026, buildingsPerCommunity: Int = 5, unitsPerBuilding: Int = 2, housesPerUnit: Int = 25,
+    public init(seed: UInt64 = 2026, companyCode: String = DemoSeeder.companyCode, buildingsPerCommunity: Int = 5, unitsPerBuilding: Int = 2, housesPerUnit: Int = 25,
                 bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock()) {
         self.seed = seed
+        self.companyCode = companyCode
         self.buildingsPerCommunity = buildingsPerCommunity
         self.unitsPerBuilding = unitsPerBuilding
         self.housesPerUnit = housesPerUnit
         self.bcryptCost = bcryptCost
         self.clock = clock
+    }
+
+    /// The seeded logins: the demo's names, or `name@code` for another company (which gets no platform admin).
+    var loginNames: [(String, Role)] {
+        if companyCode == Self.companyCode { return Self.logins }
+        return Self.logins.filter { $0.1 != .platformAdmin }.map { ($0.0.replacingOccurrences(of: "@demo", with: "@\(companyCode)"), $0.1) }
     }
 
     static let logins: [(String, Role)] = [
@@ -51,8 +60,9 @@ public struct DemoSeeder: Sendable {
 
     /// Seeds `database` unless the demo company exists; `hashPassword` hashes with bcrypt (passed in to keep this module free of the server).
     public func seed(_ database: Database, hashPassword: @Sendable (String, UInt8) async throws -> String) async throws -> Summary {
-        let logins = Self.logins.map { Login(login: $0.0, password: Self.password, role: $0.1) }
-        if let existing = try await database.read({ db in try await AccountStore(db).company(code: Self.companyCode) }) {
+        let logins = loginNames.map { Login(login: $0.0, password: Self.password, role: $0.1) }
+        let companyCode = self.companyCode
+        if let existing = try await database.read({ db in try await AccountStore(db).company(code: companyCode) }) {
             let counts = try await database.read { db in
                 let store = ScopedStore(db, scope: TenantScope(companyId: existing.id))
                 return (try await store.count(Community.self), try await store.count(House.self))
@@ -105,13 +115,12 @@ public struct DemoSeeder: Sendable {
         var random = SeededGenerator(seed: seed)
         let now = clock.now()
         var counter: UInt64 = 0
-        // Ids are UUIDv7 from the clock plus a counter, so a plan is ordered and reproducible for a seed and instant.
+        // Ids are UUIDv7 a millisecond apart, so rows list in the order they were planned.
         func nextId() -> String {
             counter += 1
-            var idRandom = SeededGenerator(seed: seed &+ counter &* 0x9E37)
-            return Identifier.uuidV7(at: now.addingTimeInterval(Double(counter) / 1000), using: &idRandom)
+            return Identifier.uuidV7(at: now.addingTimeInterval(Double(counter) / 1000))
         }
-        let company = Company(id: nextId(), code: Self.companyCode, name: "绿景物业服务有限公司", currency: .cny,
+        let company = Company(id: nextId(), code: companyCode, name: "绿景物业服务有限公司", currency: .cny,
                               createdAt: now, updatedAt: now)
         var plan = Plan(company: company)
         let moveIn = LocalDate(year: 2024, month: 3, day: 1)!
@@ -129,7 +138,7 @@ public struct DemoSeeder: Sendable {
                 plan.buildings.append(building)
                 // Each building has a common lift meter, shared (公摊) by its houses.
                 let liftMeter = Device(id: nextId(), companyId: company.id, communityId: community.id,
-                                       deviceKey: "\(code.lowercased())-b\(buildingIndex)-lift-em", kind: .electricityMeter,
+                                       deviceKey: "\(companyCode)-\(code.lowercased())-b\(buildingIndex)-lift-em", kind: .electricityMeter,
                                        protocol: .dlt645, model: "DDS1352", address: String(format: "%012d", 900_000 + buildingIndex),
                                        status: .active, createdAt: now, updatedAt: now)
                 plan.devices.append(liftMeter)
@@ -152,7 +161,7 @@ public struct DemoSeeder: Sendable {
                                           indoorArea: Area(hundredths: indoor), houseType: .residential,
                                           status: occupied ? .occupied : .vacant, createdAt: now, updatedAt: now)
                         plan.houses.append(house)
-                        let tag = "\(code.lowercased())-\(buildingIndex)-\(unitIndex)-\(number)"
+                        let tag = "\(companyCode)-\(code.lowercased())-\(buildingIndex)-\(unitIndex)-\(number)"
                         for (kind, proto, suffix) in [(Device.Kind.waterMeter, Device.Transport.cjt188, "wm"),
                                                       (.electricityMeter, .dlt645, "em")] {
                             let serial = plan.devices.count + 1
@@ -203,7 +212,7 @@ public struct DemoSeeder: Sendable {
                                                 createdAt: now, updatedAt: now))
             }
         }
-        for (login, role) in Self.logins {
+        for (login, role) in loginNames {
             plan.users.append(User(id: nextId(), companyId: role == .platformAdmin ? nil : company.id, login: login,
                                    displayName: login, role: role, personId: role == .owner ? ownerPersonId : nil,
                                    communityIds: nil, status: .active, createdAt: now, updatedAt: now))

@@ -121,8 +121,6 @@ struct Demo: AsyncParsableCommand {
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
-        // Line-buffer stdout so the banner shows at once even when piped to a file.
-        setvbuf(stdout, nil, _IOLBF, 0)
         let level = logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -158,7 +156,8 @@ struct Demo: AsyncParsableCommand {
 
             """
         try await serve(database: db, server: server, logger: logger) {
-            print(banner)
+            // Written unbuffered so the banner shows at once even when stdout is a pipe or file.
+            FileHandle.standardOutput.write(Data((banner + "\n").utf8))
         }
         await db.close()
     }

@@ -1,0 +1,76 @@
+import CourtyardStorage
+import Foundation
+import Logging
+import SQLKit
+
+/// A storage engine a test runs against.
+///
+/// Storage and API suites are parameterized over ``TestEngine/available``:
+/// SQLite always, PostgreSQL when `COURTYARD_TEST_POSTGRES_URL` names a server
+/// (`scripts/test` starts one). Test names carry the engine, so the output
+/// says which engines ran.
+public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    public var description: String { rawValue }
+
+    /// The admin URL of the PostgreSQL test server, if one is configured.
+    public static var postgresURL: String? {
+        ProcessInfo.processInfo.environment["COURTYARD_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// SQLite, plus PostgreSQL when a server is configured.
+    public static var available: [TestEngine] {
+        postgresURL == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    /// Runs `body` with a new, empty, migrated database on this engine, and removes it afterwards.
+    public func withDatabase<T: Sendable>(migrated: Bool = true, _ body: (Database) async throws -> T) async throws -> T {
+        var logger = Logger(label: "courtyard.test")
+        logger.logLevel = .warning
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-test-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let database = try await Database.open(directory.appendingPathComponent("test.sqlite").path, logger: logger)
+            do {
+                if migrated { try await Migrator().migrate(database) }
+                let result = try await body(database)
+                await database.close()
+                return result
+            } catch {
+                await database.close()
+                throw error
+            }
+        case .postgres:
+            guard let adminURL = Self.postgresURL else { throw TestDatabaseError.postgresNotConfigured }
+            let name = "courtyard_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+            let admin = try await Database.open(adminURL, logger: logger)
+            _ = try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
+            guard var components = URLComponents(string: adminURL) else { throw TestDatabaseError.postgresNotConfigured }
+            components.path = "/\(name)"
+            let database = try await Database.open(components.string!, logger: logger)
+            func cleanUp() async {
+                await database.close()
+                _ = try? await admin.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: String(name)) WITH (FORCE)").run() }
+                await admin.close()
+            }
+            do {
+                if migrated { try await Migrator().migrate(database) }
+                let result = try await body(database)
+                await cleanUp()
+                return result
+            } catch {
+                await cleanUp()
+                throw error
+            }
+        }
+    }
+}
+
+/// Why a test database could not be made.
+public enum TestDatabaseError: Error {
+    case postgresNotConfigured
+}
