@@ -112,6 +112,8 @@ let package = Package(
                 "CourtyardSimulator",
                 "CourtyardTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
     ],

@@ -27,6 +27,7 @@ public enum CourtyardApp {
         ResourceRoutes.register(Device.self, on: api, services: services)
         ResourceRoutes.register(DeviceBinding.self, on: api, services: services)
         SystemRoutes.register(on: api, services: services)
+        api.document(.get, "/openapi.json", summary: "This OpenAPI 3.1 document", tag: "System")
         let document = api.document
         let documentData: Data = {
             let encoder = JSONEncoder()

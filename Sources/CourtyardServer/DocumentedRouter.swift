@@ -18,6 +18,12 @@ final class DocumentedRouter {
         document.addSchema(name, example: example, required: required)
     }
 
+    /// Documents a route that is registered separately (the document's own route, which must exist before it can be served).
+    func document(_ method: HTTPRequest.Method, _ path: String, summary: String, tag: String) {
+        document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
+                           permission: nil, requestSchema: nil, responseSchema: nil, successStatus: 200, queryParameters: []))
+    }
+
     /// Adds `handler` for `method path` and documents it.
     func on(
         _ method: HTTPRequest.Method, _ path: String, summary: String, tag: String, permission: Permission? = nil,

@@ -1,0 +1,106 @@
+import CourtyardDomain
+import CourtyardServer
+import CourtyardSimulator
+import CourtyardStorage
+import CourtyardTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import SQLKit
+import HTTPTypes
+
+/// A running in-process API over a fresh database with two seeded companies ("alpha" and "bravo").
+struct APIFixture {
+    let client: any TestClientProtocol
+    let database: Database
+    let alpha: DemoSeeder.Summary
+    let bravo: DemoSeeder.Summary
+    let document: OpenAPIDocument
+    /// Every route the router serves, as (method, OpenAPI-style path).
+    let routes: [(method: String, path: String)]
+
+    /// Runs `body` against a new fixture on `engine`.
+    static func with(_ engine: TestEngine, maxFailedLogins: Int = 5,
+                     _ body: @escaping @Sendable (APIFixture) async throws -> Void) async throws {
+        try await engine.withDatabase { database in
+            let hash: @Sendable (String, UInt8) async throws -> String = { password, cost in try await Passwords.hash(password, cost: cost) }
+            func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
+                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 2, housesPerUnit: 3, bcryptCost: 4)
+            }
+            let alpha = try await seeder("alpha", 1).seed(database, hashPassword: hash)
+            let bravo = try await seeder("bravo", 2).seed(database, hashPassword: hash)
+            let platformHash = try await Passwords.hash(DemoSeeder.password, cost: 4)
+            let now = Date()
+            let platform = User(id: Identifier.uuidV7(at: now), companyId: nil, login: "platform-alpha-test", displayName: "Platform",
+                                role: .platformAdmin, personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
+            try await database.transaction { db in try await AccountStore(db).insert(platform, passwordHash: platformHash) }
+            let services = ServerServices(database: database,
+                                          configuration: ServerConfiguration(bcryptCost: 4, maxFailedLogins: maxFailedLogins))
+            let (router, document) = CourtyardApp.router(services: services)
+            let routes = router.routes.map { (method: $0.method.rawValue, path: OpenAPIDocument.openAPIPath($0.path.description)) }
+            let app = Application(router: router)
+            try await app.test(.router) { client in
+                try await body(APIFixture(client: client, database: database, alpha: alpha, bravo: bravo,
+                                          document: document, routes: routes))
+            }
+        }
+    }
+
+    /// An API response with its body parsed as JSON when it is JSON.
+    struct Reply {
+        let status: HTTPResponse.Status
+        let headers: HTTPFields
+        let text: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(text.utf8)) }
+        var object: [String: Any] { json as? [String: Any] ?? [:] }
+        var items: [[String: Any]] { object["items"] as? [[String: Any]] ?? [] }
+        var code: String? { object["code"] as? String }
+        var fields: [String] { (object["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String } }
+    }
+
+    @discardableResult
+    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: Any? = nil, raw: String? = nil,
+              headers extra: [String: String] = [:]) async throws -> Reply {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
+        var body: ByteBuffer? = nil
+        if let json {
+            body = ByteBuffer(data: try JSONSerialization.data(withJSONObject: json))
+            headers[.contentType] = "application/json"
+        } else if let raw {
+            body = ByteBuffer(string: raw)
+            headers[.contentType] = "application/json"
+        }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
+            Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    /// Signs in and returns the bearer token.
+    func login(_ login: String, password: String = DemoSeeder.password) async throws -> String {
+        let reply = try await call(.post, "/api/v1/auth/login", json: ["login": login, "password": password])
+        #expect(reply.status == .ok, "login \(login): \(reply.text)")
+        return try #require(reply.object["token"] as? String)
+    }
+
+    /// The first item of a list route.
+    func first(_ path: String, token: String) async throws -> [String: Any] {
+        let reply = try await call(.get, "/api/v1/\(path)?limit=1", token: token)
+        return try #require(reply.items.first, "no \(path): \(reply.text)")
+    }
+
+    /// Row counts of every tenant table, to prove that a refused request wrote nothing.
+    func tableCounts() async throws -> [String: Int] {
+        try await database.read { db in
+            var counts: [String: Int] = [:]
+            for table in ["companies", "communities", "buildings", "units", "houses", "people", "occupancies", "vehicles",
+                          "parking_spaces", "devices", "device_bindings", "users", "machine_credentials"] {
+                let row = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()
+                counts[table] = try row?.decode(column: "n", as: Int.self) ?? -1
+            }
+            return counts
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import CourtyardTestSupport
+import Testing
+
+@Suite("Bad input")
+struct BadInputTests {
+    @Test("malformed, incomplete or out-of-range bodies get problem JSON naming the field and write nothing",
+          arguments: TestEngine.available)
+    func badBodiesAreRefused(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            let token = try await api.login("admin@alpha")
+            let building = try await api.first("buildings", token: token)["id"] as! String
+            let before = try await api.tableCounts()
+
+            let malformed = try await api.call(.post, "/api/v1/houses", token: token, raw: #"{"building_id": "#)
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.code == "malformed_json")
+            #expect(malformed.headers[.contentType] == "application/problem+json")
+
+            let missing = try await api.call(.post, "/api/v1/houses", token: token, json: [
+                "building_id": building, "built_area": "80.00", "indoor_area": "70.00",
+            ])
+            #expect(missing.status == .unprocessableContent)
+            #expect(missing.code == "validation_failed")
+            #expect(missing.fields == ["number"])
+
+            let negative = try await api.call(.post, "/api/v1/houses", token: token, json: [
+                "building_id": building, "number": "N-1", "built_area": -5, "indoor_area": "70.00",
+            ])
+            #expect(negative.status == .unprocessableContent)
+            #expect(negative.fields.contains("built_area"))
+            let issue = (negative.object["errors"] as? [[String: Any]])?.first { $0["field"] as? String == "built_area" }
+            #expect(issue?["code"] as? String == "must_be_positive")
+
+            let tooPrecise = try await api.call(.post, "/api/v1/houses", token: token, json: [
+                "building_id": building, "number": "N-2", "built_area": "80.005", "indoor_area": "70",
+            ])
+            #expect(tooPrecise.status == .unprocessableContent)
+            #expect(tooPrecise.fields == ["built_area"])
+
+            let wrongType = try await api.call(.post, "/api/v1/buildings", token: token, json: ["community_id": 42, "name": "X"])
+            #expect(wrongType.status == .unprocessableContent)
+            #expect(wrongType.fields == ["community_id"])
+
+            let badEnum = try await api.call(.post, "/api/v1/houses", token: token, json: [
+                "building_id": building, "number": "N-3", "built_area": "80", "indoor_area": "70", "house_type": "castle",
+            ])
+            #expect(badEnum.status == .unprocessableContent)
+            #expect(badEnum.fields == ["house_type"])
+
+            let several = try await api.call(.post, "/api/v1/houses", token: token, json: [
+                "building_id": building, "number": " ", "built_area": "0", "indoor_area": "0",
+            ])
+            #expect(Set(several.fields) == ["number", "built_area", "indoor_area"])
+
+            let notObject = try await api.call(.post, "/api/v1/houses", token: token, raw: "[1, 2]")
+            #expect(notObject.status == .badRequest)
+
+            let empty = try await api.call(.post, "/api/v1/houses", token: token, raw: "")
+            #expect(empty.status == .badRequest)
+
+            let badDate = try await api.call(.post, "/api/v1/occupancies", token: token, json: [
+                "house_id": "x", "person_id": "y", "role": "owner", "valid_from": "2026-02-30",
+            ])
+            #expect(badDate.fields == ["valid_from"])
+
+            let badLimit = try await api.call(.get, "/api/v1/houses?limit=0", token: token)
+            #expect(badLimit.status == .unprocessableContent)
+            #expect(badLimit.fields == ["limit"])
+
+            let unknownRoute = try await api.call(.get, "/api/v1/nothing-here", token: token)
+            #expect(unknownRoute.status == .notFound)
+            #expect(unknownRoute.code == "route_not_found")
+
+            #expect(try await api.tableCounts() == before)
+        }
+    }
+}
