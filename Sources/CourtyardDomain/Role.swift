@@ -27,7 +27,7 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .platformAdmin:
             return Set(Permission.allCases)
         case .companyAdmin:
-            return Set(Permission.allCases).subtracting([.manageCompanies])
+            return Set(Permission.allCases).subtracting([.manageCompanies, .readOwnHouses])
         case .finance:
             return [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance]
         case .frontDesk:

@@ -13,6 +13,8 @@ public enum CourtyardApp {
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestMetricsMiddleware(registry: services.metrics))
         router.add(middleware: AuthenticationMiddleware(services: services))
+        // After authentication, so each request line carries the request id, user and tenant.
+        router.add(middleware: LogRequestsMiddleware(.info))
 
         let api = DocumentedRouter(router: router)
         AccountRoutes.register(on: api, services: services)

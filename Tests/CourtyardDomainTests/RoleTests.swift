@@ -8,7 +8,7 @@ struct RoleTests {
     static let matrix: [Role: Set<Permission>] = [
         .platformAdmin: Set(Permission.allCases),
         .companyAdmin: [.manageUsers, .readUsers, .manageProperty, .readProperty, .managePeople, .readPeople,
-                        .manageDevices, .readDevices, .manageFinance, .readOwnHouses],
+                        .manageDevices, .readDevices, .manageFinance],
         .finance: [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance],
         .frontDesk: [.readProperty, .readPeople, .managePeople, .readDevices],
         .engineer: [.readProperty, .readDevices, .manageDevices],
