@@ -12,6 +12,22 @@ import Prometheus
 /// The `courtyard` command: serve the API, migrate a database, run the demo.
 @main
 struct Courtyard: AsyncParsableCommand {
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("courtyard: \(failure.description)\n".utf8))
+            Foundation.exit(2)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "courtyard",
         abstract: "Metered billing and prepayment for residential communities.",
@@ -69,6 +85,24 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     try await app.runService()
 }
 
+/// A command failure explained in one sentence, printed without the usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Applies migrations, turning schema mismatches into plain explanations; closes the database on failure.
+func migrateOrExplain(_ database: Database) async throws -> MigrationReport {
+    do {
+        return try await Migrator().migrate(database)
+    } catch StorageError.schemaTooNew(let found, let supported) {
+        await database.close()
+        throw CommandFailure(description: "The database schema is version \(found), newer than this courtyard binary understands (\(supported)). Upgrade courtyard; nothing was changed.")
+    } catch StorageError.migrationChanged(let version) {
+        await database.close()
+        throw CommandFailure(description: "Migration \(version) recorded in the database differs from this binary's migration \(version). Refusing to continue; nothing was changed.")
+    }
+}
+
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the HTTP API (applies pending migrations first).")
     @OptionGroup var options: DatabaseOptions
@@ -77,7 +111,7 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let logger = options.bootstrapLogging()
         let database = try await Database.open(options.database, logger: logger)
-        let report = try await Migrator().migrate(database)
+        let report = try await migrateOrExplain(database)
         logger.info("database ready", metadata: ["engine": "\(database.engine)", "location": "\(database.redactedLocation)",
                                                  "schema_version": "\(report.currentVersion)"])
         try await serve(database: database, server: server, logger: logger)
@@ -92,20 +126,11 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let logger = options.bootstrapLogging()
         let database = try await Database.open(options.database, logger: logger)
-        defer { Task { await database.close() } }
-        do {
-            let report = try await Migrator().migrate(database)
-            if report.applied.isEmpty {
-                print("Schema is current at version \(report.currentVersion) (\(database.engine), \(database.redactedLocation)); nothing to do.")
-            } else {
-                print("Applied migrations \(report.applied.map(String.init).joined(separator: ", ")); schema is now at version \(report.currentVersion) (\(database.engine)).")
-            }
-        } catch StorageError.schemaTooNew(let found, let supported) {
-            await database.close()
-            throw ValidationError("The database schema is version \(found), newer than this courtyard binary understands (\(supported)). Upgrade courtyard; nothing was changed.")
-        } catch StorageError.migrationChanged(let version) {
-            await database.close()
-            throw ValidationError("Migration \(version) in the database differs from this binary's migration \(version). Refusing to continue; nothing was changed.")
+        let report = try await migrateOrExplain(database)
+        if report.applied.isEmpty {
+            print("Schema is current at version \(report.currentVersion) (\(database.engine), \(database.redactedLocation)); nothing to do.")
+        } else {
+            print("Applied migrations \(report.applied.map(String.init).joined(separator: ", ")); schema is now at version \(report.currentVersion) (\(database.engine)).")
         }
         await database.close()
     }
@@ -129,7 +154,7 @@ struct Demo: AsyncParsableCommand {
         }
         let logger = Logger(label: "courtyard")
         let db = try await Database.open(database, logger: logger)
-        try await Migrator().migrate(db)
+        _ = try await migrateOrExplain(db)
         let summary = try await DemoSeeder(bcryptCost: 10).seed(db) { password, cost in
             try await Passwords.hash(password, cost: cost)
         }
@@ -176,7 +201,7 @@ struct BootstrapAdmin: AsyncParsableCommand {
         guard password.count >= 8 else { throw ValidationError("--password must be at least 8 characters") }
         let logger = options.bootstrapLogging()
         let database = try await Database.open(options.database, logger: logger)
-        try await Migrator().migrate(database)
+        _ = try await migrateOrExplain(database)
         let hash = try await Passwords.hash(password, cost: 12)
         let now = Date()
         let user = User(id: Identifier.uuidV7(at: now), companyId: nil, login: login, displayName: login, role: .platformAdmin,
