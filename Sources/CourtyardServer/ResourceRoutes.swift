@@ -48,6 +48,7 @@ enum ResourceRoutes {
             let scope = try context.scope(for: R.readPermission)
             let id = try context.parameters.require("id")
             let record = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(R.self, id: id) }
+            context.logger.debug("read", metadata: ["table": .string(R.table), "id": .string(id), "community": .string(record.communityId)])
             return try .json(record)
         }
 
@@ -68,6 +69,7 @@ enum ResourceRoutes {
                 try await store.update(record)
                 return record
             }
+            context.logger.info("updated", metadata: ["table": .string(R.table), "id": .string(id), "community": .string(record.communityId)])
             return try .json(record)
         }
 
@@ -76,6 +78,7 @@ enum ResourceRoutes {
             let scope = try context.scope(for: R.writePermission)
             let id = try context.parameters.require("id")
             try await services.database.transaction { db in try await ScopedStore(db, scope: scope).delete(R.self, id: id) }
+            context.logger.info("deleted", metadata: ["table": .string(R.table), "id": .string(id)])
             return Response(status: .noContent)
         }
     }

@@ -57,6 +57,15 @@ struct QuantityTests {
         }
     }
 
+    @Test("quantities, prices and areas survive a round trip through their text")
+    func roundTrips() async {
+        await propertyCheck(count: 300, input: Gen.int64(in: -1_000_000_000_000_000...1_000_000_000_000_000)) { value in
+            #expect((try? Quantity(parsing: Quantity(milliUnits: value).decimalText)) == Quantity(milliUnits: value))
+            #expect((try? UnitPrice(parsing: UnitPrice(tenThousandths: value).decimalText)) == UnitPrice(tenThousandths: value))
+            #expect((try? Area(parsing: Area(hundredths: value).decimalText)) == Area(hundredths: value))
+        }
+    }
+
     @Test("areas are read from strings or exact JSON numbers")
     func areaDecoding() throws {
         let decoder = JSONDecoder()

@@ -21,7 +21,7 @@ struct APIFixture {
     let routes: [(method: String, path: String)]
 
     /// Runs `body` against a new fixture on `engine`.
-    static func with(_ engine: TestEngine, maxFailedLogins: Int = 5,
+    static func with(_ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
                      _ body: @escaping @Sendable (APIFixture) async throws -> Void) async throws {
         try await engine.withDatabase { database in
             let hash: @Sendable (String, UInt8) async throws -> String = { password, cost in try await Passwords.hash(password, cost: cost) }
@@ -35,7 +35,7 @@ struct APIFixture {
             let platform = User(id: Identifier.uuidV7(at: now), companyId: nil, login: "platform-alpha-test", displayName: "Platform",
                                 role: .platformAdmin, personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
             try await database.transaction { db in try await AccountStore(db).insert(platform, passwordHash: platformHash) }
-            let services = ServerServices(database: database,
+            let services = ServerServices(database: database, clock: clock,
                                           configuration: ServerConfiguration(bcryptCost: 4, maxFailedLogins: maxFailedLogins))
             let (router, document) = CourtyardApp.router(services: services)
             let routes = router.routes.map { (method: $0.method.rawValue, path: OpenAPIDocument.openAPIPath($0.path.description)) }

@@ -1,4 +1,6 @@
+import CourtyardDomain
 import CourtyardSimulator
+import Foundation
 import CourtyardTestSupport
 import HTTPTypes
 import Testing
@@ -29,6 +31,20 @@ struct AuthTests {
             #expect(try await api.call(.get, "/api/v1/me", token: token).status == .ok)
             #expect(try await api.call(.post, "/api/v1/auth/logout", token: token).status == .noContent)
             #expect(try await api.call(.get, "/api/v1/me", token: token).status == .unauthorized)
+        }
+    }
+
+    @Test("a session stops working when it expires", arguments: TestEngine.available)
+    func sessionsExpire(engine: TestEngine) async throws {
+        let clock = ManualClock(Date())
+        try await APIFixture.with(engine, clock: clock) { api in
+            let token = try await api.login("finance@alpha")
+            clock.advance(seconds: 8 * 3600 - 60)
+            #expect(try await api.call(.get, "/api/v1/me", token: token).status == .ok)
+            clock.advance(seconds: 61)
+            let expired = try await api.call(.get, "/api/v1/me", token: token)
+            #expect(expired.status == .unauthorized)
+            #expect(expired.code == "invalid_token")
         }
     }
 
