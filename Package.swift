@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "courtyard", targets: ["courtyard"]),
         .library(name: "CourtyardDomain", targets: ["CourtyardDomain"]),
+        .library(name: "CourtyardLedger", targets: ["CourtyardLedger"]),
         .library(name: "CourtyardStorage", targets: ["CourtyardStorage"]),
         .library(name: "CourtyardServer", targets: ["CourtyardServer"]),
     ],
@@ -32,6 +33,14 @@ let package = Package(
         .target(
             name: "CourtyardDomain",
             dependencies: []
+        ),
+        // The ledger's rules: accounts, transfers, holds, the hash-chained journal. Pure: no I/O.
+        .target(
+            name: "CourtyardLedger",
+            dependencies: [
+                "CourtyardDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Schema, migrations, repositories and tenant scoping over SQLite and PostgreSQL.
         .target(
@@ -98,6 +107,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/CourtyardTestSupport"
+        ),
+        .testTarget(
+            name: "CourtyardLedgerTests",
+            dependencies: [
+                "CourtyardLedger",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "CourtyardStorageTests",

@@ -1,0 +1,140 @@
+import Crypto
+import Foundation
+
+/// What an account is for; decides its normal side and which movements its balance rules allow.
+public enum AccountKind: String, Codable, Sendable, CaseIterable {
+    /// A household's prepaid money for one purpose (a liability: credit-normal).
+    case wallet
+    /// What a house owes (an asset: debit-normal).
+    case receivable
+    /// A deposit held for a house, apart from everything else (liability).
+    case deposit
+    /// The special maintenance fund (专项维修资金) (liability).
+    case maintenanceFund = "maintenance_fund"
+    /// Income per fee item (credit-normal).
+    case revenue
+    /// Money received through a payment channel and not yet settled (asset: debit-normal).
+    case clearing
+    /// Refunds approved and owed to payers (liability).
+    case refundsPayable = "refunds_payable"
+    /// Late-fee income (credit-normal).
+    case lateFeeIncome = "late_fee_income"
+    /// Written-off receivables and breakage (expense: debit-normal).
+    case writeOff = "write_off"
+
+    /// Whether the balance grows with debits (assets, expenses) rather than credits.
+    public var isDebitNormal: Bool {
+        switch self {
+        case .receivable, .clearing, .writeOff: return true
+        default: return false
+        }
+    }
+
+    /// Whether the account belongs to one house (its `owner` is a house id) rather than to the community.
+    public var isPerHouse: Bool {
+        switch self {
+        case .wallet, .receivable, .deposit: return true
+        default: return false
+        }
+    }
+
+    /// The purposes an account of this kind may have; `nil` means any code (fee item codes for revenue).
+    public var purposes: Set<String>? {
+        switch self {
+        case .wallet: return ["electricity", "water", "gas", "heating", "parking", "property_fee", "general"]
+        case .receivable: return ["fees"]
+        case .deposit: return ["decoration", "access_card", "facility", "other"]
+        case .maintenanceFund: return ["main"]
+        case .revenue: return nil
+        case .clearing: return ["wechatpay", "alipay", "cash", "pos", "bank"]
+        case .refundsPayable, .lateFeeIncome, .writeOff: return ["main"]
+        }
+    }
+}
+
+/// The natural key of an account: community, kind, owning object and purpose.
+///
+/// Account ids are derived from this key (``id``), so any module can name an
+/// account without looking it up: the electricity wallet of house H in
+/// community C always has the same id.
+public struct AccountKey: Hashable, Sendable, Codable {
+    public var communityId: String
+    public var kind: AccountKind
+    /// A house id for per-house kinds; `community` (or a house id, for the maintenance fund) otherwise.
+    public var owner: String
+    public var purpose: String
+
+    public init(communityId: String, kind: AccountKind, owner: String, purpose: String) {
+        self.communityId = communityId
+        self.kind = kind
+        self.owner = owner
+        self.purpose = purpose
+    }
+
+    /// The community-level owner name.
+    public static let communityOwner = "community"
+
+    /// A house's wallet for `purpose`.
+    public static func wallet(_ communityId: String, house: String, purpose: String) -> AccountKey {
+        AccountKey(communityId: communityId, kind: .wallet, owner: house, purpose: purpose)
+    }
+
+    /// A community-level account (clearing, revenue, refunds payable, …).
+    public static func community(_ communityId: String, _ kind: AccountKind, purpose: String = "main") -> AccountKey {
+        AccountKey(communityId: communityId, kind: kind, owner: communityOwner, purpose: purpose)
+    }
+
+    /// The stable account id: a UUID-shaped digest of the key.
+    public var id: String {
+        let digest = Array(SHA256.hash(data: Data("courtyard-account-v1|\(communityId)|\(kind.rawValue)|\(owner)|\(purpose)".utf8)))
+        var bytes = Array(digest.prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80  // "version 8": custom, name-derived
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let h = Array(hex)
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
+    }
+
+    /// Problems with the key itself, or `nil`.
+    public var problem: LedgerError? {
+        if let allowed = kind.purposes, !allowed.contains(purpose) { return .invalidAccount("\(kind.rawValue) has no purpose \(purpose)") }
+        if kind.purposes == nil, purpose.isEmpty || purpose.count > 64 { return .invalidAccount("purpose must be 1 to 64 characters") }
+        if kind.isPerHouse, owner == Self.communityOwner { return .invalidAccount("\(kind.rawValue) accounts belong to a house") }
+        if !kind.isPerHouse, kind != .maintenanceFund, owner != Self.communityOwner {
+            return .invalidAccount("\(kind.rawValue) accounts belong to the community")
+        }
+        return nil
+    }
+}
+
+/// An account's running totals, TigerBeetle-style: posted and pending amounts on each side.
+public struct Account: Hashable, Sendable, Codable {
+    public var key: AccountKey
+    public var currency: String
+    public var debitsPosted: Int64 = 0
+    public var creditsPosted: Int64 = 0
+    public var debitsPending: Int64 = 0
+    public var creditsPending: Int64 = 0
+
+    public init(key: AccountKey, currency: String, debitsPosted: Int64 = 0, creditsPosted: Int64 = 0,
+                debitsPending: Int64 = 0, creditsPending: Int64 = 0) {
+        self.key = key
+        self.currency = currency
+        self.debitsPosted = debitsPosted
+        self.creditsPosted = creditsPosted
+        self.debitsPending = debitsPending
+        self.creditsPending = creditsPending
+    }
+
+    public var id: String { key.id }
+
+    /// Posted balance on the account's normal side (a wallet's money, a receivable's debt).
+    public var balance: Int64 {
+        key.kind.isDebitNormal ? debitsPosted &- creditsPosted : creditsPosted &- debitsPosted
+    }
+
+    /// Posted balance less what holds reserve against it.
+    public var available: Int64 {
+        key.kind.isDebitNormal ? balance &- creditsPending : balance &- debitsPending
+    }
+}

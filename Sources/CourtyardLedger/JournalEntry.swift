@@ -1,0 +1,77 @@
+import Crypto
+
+/// One line of the append-only journal: an applied operation, chained to the previous line of its community.
+///
+/// `hash = SHA-256(previousHash ‖ canonical bytes of every other field)`, so
+/// editing an amount, deleting a line or reordering lines breaks the chain at
+/// that line. Each line also records the debit and credit accounts' posted
+/// balances after it, which gives statements a running balance and balances
+/// "as of" an instant without replaying.
+public struct JournalEntry: Hashable, Sendable, Codable {
+    public enum EntryType: String, Codable, Sendable {
+        case post
+        case hold
+        case holdPost = "hold_post"
+        case holdVoid = "hold_void"
+        case holdExpire = "hold_expire"
+    }
+
+    public var companyId: String
+    public var communityId: String
+    /// Position in the community's chain, from 1, without gaps.
+    public var sequence: Int64
+    /// The operation's id (the client's transfer id).
+    public var transferId: String
+    public var type: EntryType
+    public var debitAccountId: String
+    public var creditAccountId: String
+    /// Amount posted by this entry (0 for holds, voids and expiries).
+    public var amount: Int64
+    /// Amount moved into (hold) or out of (post, void, expire) pending.
+    public var pendingAmount: Int64
+    public var currency: String
+    public var code: TransferCode
+    public var reference: String?
+    public var actor: String
+    public var holdId: String?
+    public var expiresAt: Int64?
+    /// Epoch milliseconds.
+    public var recordedAt: Int64
+    public var contentDigest: String
+    public var debitBalanceAfter: Int64
+    public var creditBalanceAfter: Int64
+    public var previousHash: String
+    public var hash: String
+
+    /// The hash before the first entry of a chain.
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    /// Every field but `hash`, in a fixed order.
+    public var canonicalFields: [String] {
+        [companyId, communityId, String(sequence), transferId, type.rawValue, debitAccountId, creditAccountId, String(amount),
+         String(pendingAmount), currency, code.rawValue, reference ?? "\u{0}", actor, holdId ?? "\u{0}",
+         expiresAt.map(String.init) ?? "\u{0}", String(recordedAt), contentDigest, String(debitBalanceAfter),
+         String(creditBalanceAfter)]
+    }
+
+    /// The hash this entry must carry given its previous hash and content.
+    public var computedHash: String {
+        var bytes = Array(previousHash.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        bytes.append(contentsOf: Canonical.bytes(canonicalFields))
+        return Canonical.hex(SHA256.hash(data: bytes))
+    }
+}
+
+/// The last entry of a community's chain: what anchoring elsewhere pins down.
+public struct ChainHead: Hashable, Sendable, Codable {
+    public var communityId: String
+    public var sequence: Int64
+    public var hash: String
+
+    public init(communityId: String, sequence: Int64, hash: String) {
+        self.communityId = communityId
+        self.sequence = sequence
+        self.hash = hash
+    }
+}

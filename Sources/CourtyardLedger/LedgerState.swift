@@ -1,0 +1,240 @@
+/// The ledger's rules applied to an in-memory slice of accounts, holds and chain heads.
+///
+/// This is the one implementation of what a transfer does. The storage layer
+/// loads the accounts a batch touches into a `LedgerState`, applies the batch,
+/// and writes back ``newEntries`` and the changed rows; property tests run the
+/// same code against a model; `ledger verify` replays the journal through it.
+/// Every check happens before any mutation, so a refused operation leaves the
+/// state exactly as it was.
+public struct LedgerState: Sendable {
+    public var companyId: String
+    public var accounts: [String: Account] = [:]
+    public var holds: [String: Hold] = [:]
+    public var heads: [String: ChainHead] = [:]
+    /// Entries already applied, by operation id: the idempotency record.
+    public var appliedEntries: [String: JournalEntry] = [:]
+    /// Emergency credit (fen a wallet may go below zero) by "community|purpose".
+    public var emergencyCredit: [String: Int64] = [:]
+    /// The currency of each community (CNY when absent).
+    public var communityCurrency: [String: String] = [:]
+
+    /// Entries created since the state was loaded, in order.
+    public private(set) var newEntries: [JournalEntry] = []
+    public private(set) var changedAccounts: Set<String> = []
+    public private(set) var changedHolds: Set<String> = []
+
+    public init(companyId: String) {
+        self.companyId = companyId
+    }
+
+    /// What applying an operation did.
+    public struct Outcome: Hashable, Sendable {
+        public var entry: JournalEntry
+        /// `true` when the operation had been applied before and this is the original result.
+        public var replayed: Bool
+    }
+
+    public static func emergencyKey(_ communityId: String, _ purpose: String) -> String { communityId + "|" + purpose }
+
+    /// Applies one operation at `now` (epoch ms).
+    public mutating func apply(_ operation: LedgerOperation, at now: Int64) -> Result<Outcome, LedgerError> {
+        do {
+            return .success(try applyThrowing(operation, at: now))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Applies a linked group: every operation, or none.
+    public mutating func apply(linked operations: [LedgerOperation], at now: Int64) -> Result<[Outcome], LedgerError> {
+        let snapshot = self
+        var outcomes: [Outcome] = []
+        for operation in operations {
+            do {
+                outcomes.append(try applyThrowing(operation, at: now))
+            } catch {
+                self = snapshot
+                return .failure(error)
+            }
+        }
+        return .success(outcomes)
+    }
+
+    mutating func applyThrowing(_ operation: LedgerOperation, at now: Int64) throws(LedgerError) -> Outcome {
+        let id = operation.id
+        guard !id.isEmpty, id.count <= 128, !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalidTransferId
+        }
+        let digest = operation.contentDigest
+        if let existing = appliedEntries[id] {
+            guard existing.contentDigest == digest else { throw .idempotencyConflict(transferId: id) }
+            return Outcome(entry: existing, replayed: true)
+        }
+        switch operation {
+        case .transfer(let transfer):
+            try validate(transfer)
+            var debit = account(transfer.debit, currency: transfer.currency)
+            var credit = account(transfer.credit, currency: transfer.currency)
+            try checkRules(debit: debit, credit: credit, transfer: transfer, amount: transfer.amount)
+            debit.debitsPosted = try add(debit.debitsPosted, transfer.amount)
+            credit.creditsPosted = try add(credit.creditsPosted, transfer.amount)
+            return record(type: .post, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+                          amount: transfer.amount, pending: 0, holdId: nil, expiresAt: nil, now: now)
+        case .hold(let transfer, let expiresAt):
+            try validate(transfer)
+            guard expiresAt > now else { throw .invalidExpiry }
+            var debit = account(transfer.debit, currency: transfer.currency)
+            var credit = account(transfer.credit, currency: transfer.currency)
+            try checkRules(debit: debit, credit: credit, transfer: transfer, amount: transfer.amount)
+            debit.debitsPending = try add(debit.debitsPending, transfer.amount)
+            credit.creditsPending = try add(credit.creditsPending, transfer.amount)
+            holds[id] = Hold(id: id, communityId: transfer.debit.communityId, debit: transfer.debit, credit: transfer.credit,
+                             amount: transfer.amount, currency: transfer.currency, code: transfer.code, expiresAt: expiresAt,
+                             status: .pending)
+            changedHolds.insert(id)
+            return record(type: .hold, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+                          amount: 0, pending: transfer.amount, holdId: id, expiresAt: expiresAt, now: now)
+        case .postHold(_, let holdId, let requested, let actor):
+            try checkActor(actor)
+            var hold = try pendingHold(holdId)
+            guard now < hold.expiresAt else { throw .holdExpired(holdId) }
+            let amount = requested ?? hold.amount
+            guard amount > 0 else { throw .invalidAmount }
+            guard amount <= hold.amount else { throw .holdAmountExceeded(holdId: holdId, held: hold.amount, requested: amount) }
+            var debit = try existing(hold.debit)
+            var credit = try existing(hold.credit)
+            debit.debitsPending -= hold.amount
+            credit.creditsPending -= hold.amount
+            debit.debitsPosted = try add(debit.debitsPosted, amount)
+            credit.creditsPosted = try add(credit.creditsPosted, amount)
+            hold.status = .posted
+            holds[holdId] = hold
+            changedHolds.insert(holdId)
+            let transfer = Transfer(id: id, debit: hold.debit, credit: hold.credit, amount: amount, currency: hold.currency,
+                                    code: hold.code, reference: holdId, actor: actor)
+            return record(type: .holdPost, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+                          amount: amount, pending: hold.amount, holdId: holdId, expiresAt: nil, now: now)
+        case .voidHold(_, let holdId, let actor):
+            try checkActor(actor)
+            return try release(holdId: holdId, as: .holdVoid, status: .voided, id: id, digest: digest, actor: actor, now: now)
+        case .expireHold(let holdId):
+            let hold = try pendingHold(holdId)
+            guard now >= hold.expiresAt else { throw .holdNotPending(holdId) }
+            return try release(holdId: holdId, as: .holdExpire, status: .expired, id: id, digest: digest, actor: "system:ledger", now: now)
+        }
+    }
+
+    /// Ids of pending holds whose expiry is at or before `now`, oldest first.
+    public func expiredHolds(at now: Int64) -> [String] {
+        holds.values.filter { $0.status == .pending && $0.expiresAt <= now }.sorted { ($0.expiresAt, $0.id) < ($1.expiresAt, $1.id) }.map(\.id)
+    }
+
+    // MARK: Rules
+
+    func validate(_ transfer: Transfer) throws(LedgerError) {
+        guard transfer.amount > 0 else { throw .invalidAmount }
+        guard transfer.debit != transfer.credit else { throw .sameAccount }
+        guard transfer.debit.communityId == transfer.credit.communityId else { throw .crossCommunity }
+        if let problem = transfer.debit.problem ?? transfer.credit.problem { throw problem }
+        let expected = communityCurrency[transfer.debit.communityId] ?? "CNY"
+        guard transfer.currency == expected else { throw .currencyMismatch }
+        for key in [transfer.debit, transfer.credit] {
+            if let account = accounts[key.id], account.currency != transfer.currency { throw .currencyMismatch }
+        }
+        if let reference = transfer.reference, reference.count > 128 || reference.isEmpty { throw .invalidField("reference") }
+        try checkActor(transfer.actor)
+    }
+
+    func checkActor(_ actor: String) throws(LedgerError) {
+        guard !actor.isEmpty, actor.count <= 128 else { throw .invalidField("actor") }
+    }
+
+    /// The balance rule of the debited account, and what may be debited from it.
+    func checkRules(debit: Account, credit: Account, transfer: Transfer, amount: Int64) throws(LedgerError) {
+        switch debit.key.kind {
+        case .wallet:
+            let floor = emergencyCredit[Self.emergencyKey(debit.key.communityId, debit.key.purpose)] ?? 0
+            let (headroom, overflow) = debit.available.addingReportingOverflow(floor)
+            guard !overflow, headroom >= amount else {
+                throw .insufficientBalance(accountId: debit.id, available: debit.available, requested: amount)
+            }
+        case .deposit:
+            let refund = transfer.code == .depositRefund && (credit.key.kind == .refundsPayable || credit.key.kind == .clearing)
+            let deduction = transfer.code == .depositDeduction && credit.key.kind == .revenue && transfer.reference != nil
+            guard refund || deduction else { throw .depositRestricted }
+            guard debit.available >= amount else {
+                throw .insufficientBalance(accountId: debit.id, available: debit.available, requested: amount)
+            }
+        case .maintenanceFund:
+            guard transfer.code == .maintenanceFundUse, transfer.reference != nil else { throw .maintenanceFundRestricted }
+            guard debit.available >= amount else {
+                throw .insufficientBalance(accountId: debit.id, available: debit.available, requested: amount)
+            }
+        default:
+            break
+        }
+        if credit.key.kind == .deposit, transfer.code != .depositReceived { throw .depositRestricted }
+        if credit.key.kind == .maintenanceFund, transfer.code != .maintenanceFundCollection { throw .maintenanceFundRestricted }
+    }
+
+    // MARK: Helpers
+
+    func account(_ key: AccountKey, currency: String) -> Account {
+        accounts[key.id] ?? Account(key: key, currency: currency)
+    }
+
+    func existing(_ key: AccountKey) throws(LedgerError) -> Account {
+        guard let account = accounts[key.id] else { throw .unknownAccount(key.id) }
+        return account
+    }
+
+    func pendingHold(_ holdId: String) throws(LedgerError) -> Hold {
+        guard let hold = holds[holdId] else { throw .unknownHold(holdId) }
+        guard hold.status == .pending else { throw .holdNotPending(holdId) }
+        return hold
+    }
+
+    func add(_ a: Int64, _ b: Int64) throws(LedgerError) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        if overflow { throw .overflow }
+        return sum
+    }
+
+    mutating func release(holdId: String, as type: JournalEntry.EntryType, status: Hold.Status, id: String, digest: String,
+                          actor: String, now: Int64) throws(LedgerError) -> Outcome {
+        var hold = try pendingHold(holdId)
+        var debit = try existing(hold.debit)
+        var credit = try existing(hold.credit)
+        debit.debitsPending -= hold.amount
+        credit.creditsPending -= hold.amount
+        hold.status = status
+        holds[holdId] = hold
+        changedHolds.insert(holdId)
+        let transfer = Transfer(id: id, debit: hold.debit, credit: hold.credit, amount: hold.amount, currency: hold.currency,
+                                code: hold.code, reference: holdId, actor: actor)
+        return record(type: type, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+                      amount: 0, pending: hold.amount, holdId: holdId, expiresAt: nil, now: now)
+    }
+
+    mutating func record(type: JournalEntry.EntryType, id: String, digest: String, transfer: Transfer, debit: Account,
+                         credit: Account, amount: Int64, pending: Int64, holdId: String?, expiresAt: Int64?,
+                         now: Int64) -> Outcome {
+        accounts[debit.id] = debit
+        accounts[credit.id] = credit
+        changedAccounts.insert(debit.id)
+        changedAccounts.insert(credit.id)
+        let community = transfer.debit.communityId
+        let head = heads[community] ?? ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
+        var entry = JournalEntry(
+            companyId: companyId, communityId: community, sequence: head.sequence + 1, transferId: id, type: type,
+            debitAccountId: debit.id, creditAccountId: credit.id, amount: amount, pendingAmount: pending,
+            currency: transfer.currency, code: transfer.code, reference: transfer.reference, actor: transfer.actor,
+            holdId: holdId, expiresAt: expiresAt, recordedAt: now, contentDigest: digest,
+            debitBalanceAfter: debit.balance, creditBalanceAfter: credit.balance, previousHash: head.hash, hash: "")
+        entry.hash = entry.computedHash
+        heads[community] = ChainHead(communityId: community, sequence: entry.sequence, hash: entry.hash)
+        appliedEntries[id] = entry
+        newEntries.append(entry)
+        return Outcome(entry: entry, replayed: false)
+    }
+}
