@@ -47,6 +47,7 @@ let package = Package(
             name: "CourtyardStorage",
             dependencies: [
                 "CourtyardDomain",
+                "CourtyardLedger",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
@@ -117,7 +118,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CourtyardStorageTests",
-            dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardSimulator", "CourtyardTestSupport"]
+            dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
+                           .product(name: "SQLKit", package: "sql-kit")]
         ),
         .testTarget(
             name: "CourtyardServerTests",

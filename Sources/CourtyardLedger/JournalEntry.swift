@@ -43,6 +43,18 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     public var previousHash: String
     public var hash: String
 
+    public init(companyId: String, communityId: String, sequence: Int64, transferId: String, type: EntryType,
+                debitAccountId: String, creditAccountId: String, amount: Int64, pendingAmount: Int64, currency: String,
+                code: TransferCode, reference: String?, actor: String, holdId: String?, expiresAt: Int64?, recordedAt: Int64,
+                contentDigest: String, debitBalanceAfter: Int64, creditBalanceAfter: Int64, previousHash: String, hash: String) {
+        self.companyId = companyId; self.communityId = communityId; self.sequence = sequence; self.transferId = transferId
+        self.type = type; self.debitAccountId = debitAccountId; self.creditAccountId = creditAccountId; self.amount = amount
+        self.pendingAmount = pendingAmount; self.currency = currency; self.code = code; self.reference = reference
+        self.actor = actor; self.holdId = holdId; self.expiresAt = expiresAt; self.recordedAt = recordedAt
+        self.contentDigest = contentDigest; self.debitBalanceAfter = debitBalanceAfter
+        self.creditBalanceAfter = creditBalanceAfter; self.previousHash = previousHash; self.hash = hash
+    }
+
     /// The hash before the first entry of a chain.
     public static let genesisHash = String(repeating: "0", count: 64)
 

@@ -36,6 +36,7 @@ public struct JournalVerifier: Sendable {
         public var accounts: Int = 0
         public var divergence: Divergence?
         public var isValid: Bool { divergence == nil }
+        public init() {}
     }
 
     /// The stored accounts, by id (their kinds decide the normal side of recorded balances).

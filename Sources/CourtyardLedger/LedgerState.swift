@@ -17,6 +17,8 @@ public struct LedgerState: Sendable {
     public var emergencyCredit: [String: Int64] = [:]
     /// The currency of each community (CNY when absent).
     public var communityCurrency: [String: String] = [:]
+    /// Accounts that may not be used: their owner (house or community) does not exist in this company.
+    public var unavailableAccounts: Set<String> = []
 
     /// Entries created since the state was loaded, in order.
     public private(set) var newEntries: [JournalEntry] = []
@@ -136,6 +138,9 @@ public struct LedgerState: Sendable {
         guard transfer.debit != transfer.credit else { throw .sameAccount }
         guard transfer.debit.communityId == transfer.credit.communityId else { throw .crossCommunity }
         if let problem = transfer.debit.problem ?? transfer.credit.problem { throw problem }
+        for key in [transfer.debit, transfer.credit] where unavailableAccounts.contains(key.id) {
+            throw .unknownAccount(key.id)
+        }
         let expected = communityCurrency[transfer.debit.communityId] ?? "CNY"
         guard transfer.currency == expected else { throw .currencyMismatch }
         for key in [transfer.debit, transfer.credit] {

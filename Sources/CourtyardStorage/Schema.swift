@@ -5,7 +5,91 @@
 /// ``ScopedStore`` filters on. The DDL is portable: it runs as written on
 /// SQLite 3.35+ and PostgreSQL 15.
 public enum Schema {
-    public static let migrations: [Migration] = [foundation]
+    public static let migrations: [Migration] = [foundation, ledger]
+
+    static let ledger = Migration(version: 2, name: "ledger", statements: [
+        """
+        CREATE TABLE ledger_accounts (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            kind TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            debits_posted BIGINT NOT NULL DEFAULT 0,
+            credits_posted BIGINT NOT NULL DEFAULT 0,
+            debits_pending BIGINT NOT NULL DEFAULT 0,
+            credits_pending BIGINT NOT NULL DEFAULT 0,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (community_id, kind, owner, purpose)
+        )
+        """,
+        "CREATE INDEX ledger_accounts_scope ON ledger_accounts (company_id, community_id, kind)",
+        """
+        CREATE TABLE ledger_entries (
+            company_id TEXT NOT NULL,
+            community_id TEXT NOT NULL,
+            sequence BIGINT NOT NULL,
+            transfer_id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            debit_account_id TEXT NOT NULL REFERENCES ledger_accounts(id),
+            credit_account_id TEXT NOT NULL REFERENCES ledger_accounts(id),
+            amount BIGINT NOT NULL,
+            pending_amount BIGINT NOT NULL,
+            currency TEXT NOT NULL,
+            code TEXT NOT NULL,
+            reference TEXT,
+            actor TEXT NOT NULL,
+            hold_id TEXT,
+            expires_at BIGINT,
+            recorded_at BIGINT NOT NULL,
+            content_digest TEXT NOT NULL,
+            debit_balance_after BIGINT NOT NULL,
+            credit_balance_after BIGINT NOT NULL,
+            previous_hash TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (community_id, sequence),
+            UNIQUE (company_id, transfer_id)
+        )
+        """,
+        "CREATE INDEX ledger_entries_debit ON ledger_entries (debit_account_id, sequence)",
+        "CREATE INDEX ledger_entries_credit ON ledger_entries (credit_account_id, sequence)",
+        """
+        CREATE TABLE ledger_holds (
+            id TEXT NOT NULL,
+            company_id TEXT NOT NULL,
+            community_id TEXT NOT NULL,
+            debit_account_id TEXT NOT NULL REFERENCES ledger_accounts(id),
+            credit_account_id TEXT NOT NULL REFERENCES ledger_accounts(id),
+            amount BIGINT NOT NULL,
+            currency TEXT NOT NULL,
+            code TEXT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            PRIMARY KEY (company_id, id)
+        )
+        """,
+        "CREATE INDEX ledger_holds_due ON ledger_holds (status, expires_at)",
+        """
+        CREATE TABLE ledger_heads (
+            community_id TEXT PRIMARY KEY REFERENCES communities(id),
+            company_id TEXT NOT NULL,
+            sequence BIGINT NOT NULL,
+            hash TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE ledger_policies (
+            company_id TEXT NOT NULL,
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            purpose TEXT NOT NULL,
+            emergency_credit BIGINT NOT NULL CHECK (emergency_credit >= 0),
+            PRIMARY KEY (community_id, purpose)
+        )
+        """,
+    ])
 
     static let foundation = Migration(version: 1, name: "foundation", statements: [
         """

@@ -1,3 +1,4 @@
+import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
 import Testing
@@ -11,7 +12,7 @@ struct SystemRoutesTests {
             #expect(reply.status == .ok)
             #expect(reply.object["status"] as? String == "ok")
             #expect(reply.object["engine"] as? String == engine.rawValue)
-            #expect(reply.object["schema_version"] as? Int == 1)
+            #expect(reply.object["schema_version"] as? Int == Migrator().latestVersion)
         }
     }
 

@@ -1,0 +1,142 @@
+import CourtyardDomain
+import CourtyardLedger
+import DequeModule
+import Foundation
+import Logging
+import SQLKit
+
+/// The single path by which money moves: a group-commit writer for ledger operations.
+///
+/// Callers ``submit(companyId:_:linked:)`` operations and are answered only
+/// after the transaction holding them has committed. While one batch commits,
+/// new submissions queue up and form the next batch, so under load many
+/// transfers share one transaction (and one fsync) without any caller waiting
+/// for a timer. Each submission is applied independently (a linked submission
+/// all-or-nothing), so one refused transfer never fails its neighbours.
+public actor LedgerWriter {
+    /// The result of one operation.
+    public typealias Outcome = Result<LedgerState.Outcome, LedgerError>
+
+    struct Submission {
+        var companyId: String
+        var operations: [LedgerOperation]
+        var linked: Bool
+        var continuation: CheckedContinuation<[Outcome], any Error>
+    }
+
+    private let database: Database
+    private let clock: any WallClock
+    private let logger: Logger
+    /// Most operations in one transaction.
+    public let maxBatch: Int
+    private var queue = Deque<Submission>()
+    private var draining = false
+
+    public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 4_096,
+                logger: Logger = Logger(label: "courtyard.ledger")) {
+        self.database = database
+        self.clock = clock
+        self.maxBatch = maxBatch
+        self.logger = logger
+    }
+
+    /// Applies `operations` for `companyId`; returns one outcome per operation once they are durable.
+    public func submit(companyId: String, _ operations: [LedgerOperation], linked: Bool = false) async throws -> [Outcome] {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.append(Submission(companyId: companyId, operations: operations, linked: linked, continuation: continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    /// Applies one operation.
+    public func submit(companyId: String, _ operation: LedgerOperation) async throws -> Outcome {
+        try await submit(companyId: companyId, [operation])[0]
+    }
+
+    private func drain() async {
+        while !queue.isEmpty {
+            var batch: [Submission] = []
+            var size = 0
+            while let next = queue.first, batch.isEmpty || size + next.operations.count <= maxBatch {
+                batch.append(queue.removeFirst())
+                size += next.operations.count
+            }
+            await commit(batch)
+        }
+        draining = false
+    }
+
+    private func commit(_ batch: [Submission]) async {
+        let now = clock.now()
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let results = try await database.transaction { [database] db in
+                    try await Self.apply(batch.map { ($0.companyId, $0.operations, $0.linked) }, db: db, engine: database.engine, now: now)
+                }
+                for (submission, outcome) in zip(batch, results) { submission.continuation.resume(returning: outcome) }
+                return
+            } catch {
+                // Serialization failures, deadlocks and a concurrent writer taking the same transfer id are retried.
+                if attempt < 5, Self.isRetryable(error) {
+                    logger.debug("retrying ledger batch", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                    try? await Task.sleep(for: .milliseconds(5 * attempt))
+                    continue
+                }
+                logger.error("ledger batch failed", metadata: ["error": "\(String(reflecting: error))", "operations": "\(batch.count)"])
+                for submission in batch { submission.continuation.resume(throwing: error) }
+                return
+            }
+        }
+    }
+
+    static func isRetryable(_ error: any Error) -> Bool {
+        if case .alreadyExists = error as? StorageError { return true }
+        let text = String(reflecting: error)
+        return text.contains("40001") || text.contains("40P01") || text.contains("SQLITE_BUSY") || text.contains("database is locked")
+    }
+
+    /// Applies submissions inside an open transaction.
+    static func apply(_ submissions: [(companyId: String, operations: [LedgerOperation], linked: Bool)], db: any SQLDatabase,
+                      engine: Database.Engine, now: Date) async throws -> [[Outcome]] {
+        var results = [[Outcome]](repeating: [], count: submissions.count)
+        let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
+        for companyId in byCompany.keys.sorted() {
+            let indices = byCompany[companyId]!
+            let store = LedgerStore(db, companyId: companyId, engine: engine)
+            var state = LedgerState(companyId: companyId)
+            try await store.load(indices.flatMap { submissions[$0].operations }, into: &state, now: now)
+            let millis = now.epochMilliseconds
+            for index in indices {
+                let submission = submissions[index]
+                if submission.linked {
+                    switch state.apply(linked: submission.operations, at: millis) {
+                    case .success(let outcomes): results[index] = outcomes.map { .success($0) }
+                    case .failure(let error): results[index] = submission.operations.map { _ in .failure(error) }
+                    }
+                } else {
+                    results[index] = submission.operations.map { state.apply($0, at: millis) }
+                }
+            }
+            try await store.write(state, now: now)
+        }
+        return results
+    }
+
+    /// Expires pending holds whose time has passed; returns how many were released.
+    @discardableResult
+    public func expireDueHolds(limit: Int = 1_000) async throws -> Int {
+        let now = clock.now()
+        let due = try await database.read { db in try await LedgerStore.dueHolds(db, now: now, limit: limit) }
+        var released = 0
+        for (companyId, holds) in Dictionary(grouping: due, by: \.companyId) {
+            let outcomes = try await submit(companyId: companyId, holds.map { .expireHold(holdId: $0.holdId) })
+            released += outcomes.filter { if case .success(let o) = $0 { return !o.replayed } else { return false } }.count
+        }
+        return released
+    }
+}

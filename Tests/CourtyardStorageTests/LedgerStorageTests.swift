@@ -1,0 +1,228 @@
+import CourtyardDomain
+import CourtyardLedger
+import CourtyardStorage
+import CourtyardTestSupport
+import Foundation
+import SQLKit
+import Testing
+
+/// A seeded company with a community and houses, and a ledger writer over it.
+struct LedgerFixture {
+    let database: Database
+    let writer: LedgerWriter
+    let companyId: String
+    let otherCompanyId: String
+    let community: String
+    let houses: [String]
+    let otherHouse: String
+    let clock: ManualClock
+
+    static func with(_ engine: TestEngine, _ body: (LedgerFixture) async throws -> Void) async throws {
+        try await engine.withDatabase { database in
+            let companies = try await TwoCompanies.seed(database)
+            let scope = TenantScope(companyId: companies.a.companyId)
+            let houses = try await database.read { db in try await ScopedStore(db, scope: scope).list(House.self, limit: 100).items }
+            let other = try await database.read { db in
+                try await ScopedStore(db, scope: TenantScope(companyId: companies.b.companyId)).list(House.self, limit: 1).items
+            }
+            let community = houses[0].communityId
+            let clock = ManualClock(Date(timeIntervalSince1970: 1_790_000_000))
+            let fixture = LedgerFixture(database: database, writer: LedgerWriter(database: database, clock: clock),
+                                        companyId: companies.a.companyId, otherCompanyId: companies.b.companyId,
+                                        community: community, houses: houses.filter { $0.communityId == community }.map(\.id),
+                                        otherHouse: other[0].id, clock: clock)
+            try await body(fixture)
+        }
+    }
+
+    var cash: AccountKey { .community(community, .clearing, purpose: "cash") }
+    var revenue: AccountKey { .community(community, .revenue, purpose: "electricity") }
+    func wallet(_ house: Int = 0, _ purpose: String = "electricity") -> AccountKey { .wallet(community, house: houses[house], purpose: purpose) }
+
+    func topUp(_ id: String, _ amount: Int64, house: Int = 0) -> LedgerOperation {
+        .transfer(Transfer(id: id, debit: cash, credit: wallet(house), amount: amount, code: .topUp, actor: "test"))
+    }
+
+    func deduct(_ id: String, _ amount: Int64, house: Int = 0) -> LedgerOperation {
+        .transfer(Transfer(id: id, debit: wallet(house), credit: revenue, amount: amount, code: .deduction, actor: "test"))
+    }
+
+    func balance(_ key: AccountKey) async throws -> Int64 {
+        try await database.read { db in
+            try await LedgerStore(db, companyId: companyId, engine: database.engine).account(id: key.id)?.balance ?? 0
+        }
+    }
+
+    func entryCount() async throws -> Int {
+        try await database.read { db in try await db.raw("SELECT COUNT(*) AS n FROM ledger_entries").first()!.decode(column: "n", as: Int.self) }
+    }
+}
+
+@Suite("Ledger storage")
+struct LedgerStorageTests {
+    @Test("transfers are durable, replays return the original, conflicting replays are refused", arguments: TestEngine.available)
+    func idempotentTransfers(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let first = try await ledger.writer.submit(companyId: ledger.companyId, ledger.topUp("t-1", 10_000)).get()
+            #expect(!first.replayed)
+            #expect(first.entry.sequence == 1)
+            let again = try await ledger.writer.submit(companyId: ledger.companyId, ledger.topUp("t-1", 10_000)).get()
+            #expect(again.replayed)
+            #expect(again.entry == first.entry)
+            let conflict = try await ledger.writer.submit(companyId: ledger.companyId, ledger.topUp("t-1", 9_999))
+            #expect(conflict == .failure(.idempotencyConflict(transferId: "t-1")))
+            _ = try await ledger.writer.submit(companyId: ledger.companyId, ledger.deduct("d-1", 2_500)).get()
+            #expect(try await ledger.balance(ledger.wallet()) == 7_500)
+            #expect(try await ledger.entryCount() == 2)
+            let trial = try await ledger.database.read { db in
+                try await LedgerStore(db, companyId: ledger.companyId, engine: engine == .sqlite ? .sqlite : .postgres)
+                    .trialBalance(community: ledger.community)
+            }
+            #expect(trial.reduce(0) { $0 + $1.debits } == trial.reduce(0) { $0 + $1.credits })
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
+    @Test("refused operations write nothing and do not fail their neighbours", arguments: TestEngine.available)
+    func refusalsWriteNothing(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let foreignWallet = AccountKey.wallet(ledger.community, house: ledger.otherHouse, purpose: "water")
+            let outcomes = try await ledger.writer.submit(companyId: ledger.companyId, [
+                ledger.topUp("ok-1", 500),
+                ledger.deduct("too-much", 501),
+                .transfer(Transfer(id: "foreign", debit: ledger.cash, credit: foreignWallet, amount: 5, code: .topUp, actor: "t")),
+                .transfer(Transfer(id: "nohouse", debit: ledger.cash, credit: .wallet(ledger.community, house: "missing", purpose: "water"),
+                                   amount: 5, code: .topUp, actor: "t")),
+                ledger.deduct("ok-2", 500),
+            ])
+            #expect((try? outcomes[0].get()) != nil)
+            #expect(outcomes[1] == .failure(.insufficientBalance(accountId: ledger.wallet().id, available: 0, requested: 501))
+                    || { if case .failure(.insufficientBalance) = outcomes[1] { return true } else { return false } }())
+            #expect(outcomes[2] == .failure(.unknownAccount(foreignWallet.id)))
+            #expect({ if case .failure(.unknownAccount) = outcomes[3] { return true } else { return false } }())
+            #expect((try? outcomes[4].get()) != nil)
+            #expect(try await ledger.entryCount() == 2)
+            #expect(try await ledger.balance(ledger.wallet()) == 0)
+            let linked = try await ledger.writer.submit(companyId: ledger.companyId, [ledger.topUp("l-1", 100), ledger.deduct("l-2", 101)],
+                                                        linked: true)
+            #expect(linked.allSatisfy { if case .failure = $0 { return true } else { return false } })
+            #expect(try await ledger.entryCount() == 2)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
+    @Test("holds reserve, post in part, and expire when their time passes", arguments: TestEngine.available)
+    func holdsLifecycle(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let company = ledger.companyId
+            _ = try await ledger.writer.submit(companyId: company, ledger.topUp("top", 1_000)).get()
+            let expiry = ledger.clock.now().epochMilliseconds + 60_000
+            _ = try await ledger.writer.submit(companyId: company, .hold(
+                Transfer(id: "park-1", debit: ledger.wallet(), credit: ledger.revenue, amount: 700, code: .deduction, actor: "t"),
+                expiresAt: expiry)).get()
+            let refused = try await ledger.writer.submit(companyId: company, ledger.deduct("d", 400))
+            #expect({ if case .failure(.insufficientBalance) = refused { return true } else { return false } }())
+            _ = try await ledger.writer.submit(companyId: company, .postHold(id: "park-1-post", holdId: "park-1", amount: 300, actor: "t")).get()
+            #expect(try await ledger.balance(ledger.wallet()) == 700)
+            _ = try await ledger.writer.submit(companyId: company, .hold(
+                Transfer(id: "park-2", debit: ledger.wallet(), credit: ledger.revenue, amount: 600, code: .deduction, actor: "t"),
+                expiresAt: expiry)).get()
+            #expect(try await ledger.writer.expireDueHolds() == 0)
+            ledger.clock.advance(seconds: 61)
+            #expect(try await ledger.writer.expireDueHolds() == 1)
+            _ = try await ledger.writer.submit(companyId: company, ledger.deduct("d-after", 700)).get()
+            #expect(try await ledger.balance(ledger.wallet()) == 0)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
+    @Test("64 concurrent top-ups and deductions on one wallet add up exactly", arguments: TestEngine.available)
+    func concurrentWalletUpdates(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            try await ledger.database.transaction { db in
+                try await LedgerStore(db, companyId: ledger.companyId, engine: ledger.database.engine)
+                    .setEmergencyCredit(community: ledger.community, purpose: "electricity", amount: 1_000)
+            }
+            let results = try await withThrowingTaskGroup(of: (Int64, Bool).self) { group in
+                for task in 0..<64 {
+                    group.addTask {
+                        var net: Int64 = 0
+                        var refusedBeyondRule = true
+                        for step in 0..<10 {
+                            let amount = Int64((task * 7 + step * 13) % 300 + 1)
+                            let op = (task + step) % 3 == 0 ? ledger.topUp("c-\(task)-\(step)", amount) : ledger.deduct("c-\(task)-\(step)", amount)
+                            switch try await ledger.writer.submit(companyId: ledger.companyId, op) {
+                            case .success: net += (task + step) % 3 == 0 ? amount : -amount
+                            case .failure(.insufficientBalance): break
+                            case .failure: refusedBeyondRule = false
+                            }
+                        }
+                        return (net, refusedBeyondRule)
+                    }
+                }
+                var all: [(Int64, Bool)] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+            let expected = results.reduce(Int64(0)) { $0 + $1.0 }
+            let allRefusalsWereBalanceRule = results.allSatisfy { $0.1 }
+            #expect(allRefusalsWereBalanceRule)
+            let balance = try await ledger.balance(ledger.wallet())
+            #expect(balance == expected)
+            #expect(balance >= -1_000)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
+    @Test("ledger verify names an edited, deleted or reordered entry", arguments: TestEngine.available)
+    func tamperingIsDetected(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            for index in 0..<6 {
+                _ = try await ledger.writer.submit(companyId: ledger.companyId, ledger.topUp("tt-\(index)", Int64(100 + index), house: index % 2)).get()
+            }
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+            try await ledger.database.transaction { db in
+                try await db.raw("UPDATE ledger_entries SET amount = amount + 1 WHERE transfer_id = 'tt-3'").run()
+            }
+            var report = try await LedgerAudit.verify(ledger.database)
+            #expect(report.divergence?.id == "tt-3")
+            #expect(report.divergence?.reason == .hashMismatch)
+            try await ledger.database.transaction { db in
+                try await db.raw("UPDATE ledger_entries SET amount = amount - 1 WHERE transfer_id = 'tt-3'").run()
+                try await db.raw("DELETE FROM ledger_entries WHERE transfer_id = 'tt-2'").run()
+            }
+            report = try await LedgerAudit.verify(ledger.database)
+            #expect(report.divergence?.id == "tt-3")
+            #expect(report.divergence?.reason == .sequenceGap)
+        }
+    }
+
+    @Test("balances as of an instant and statements come from the journal", arguments: TestEngine.available)
+    func balancesAndStatements(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let company = ledger.companyId
+            _ = try await ledger.writer.submit(companyId: company, ledger.topUp("s-1", 1_000)).get()
+            let afterFirst = ledger.clock.now()
+            ledger.clock.advance(seconds: 10)
+            _ = try await ledger.writer.submit(companyId: company, ledger.deduct("s-2", 300)).get()
+            ledger.clock.advance(seconds: 10)
+            _ = try await ledger.writer.submit(companyId: company, ledger.topUp("other", 50, house: 1)).get()
+            _ = try await ledger.writer.submit(companyId: company, ledger.deduct("s-3", 200)).get()
+            try await ledger.database.read { db in
+                let store = LedgerStore(db, companyId: company, engine: ledger.database.engine)
+                let account = try #require(try await store.account(id: ledger.wallet().id))
+                #expect(account.balance == 500)
+                #expect(try await store.balance(of: account, asOf: afterFirst) == 1_000)
+                #expect(try await store.balance(of: account, asOf: afterFirst.addingTimeInterval(-1)) == 0)
+                let page1 = try await store.statement(of: account, after: nil, limit: 2)
+                #expect(page1.map(\.transferId) == ["s-1", "s-2"])
+                let page2 = try await store.statement(of: account, after: page1.last?.sequence, limit: 2)
+                #expect(page2.map(\.transferId) == ["s-3"])
+                #expect(page2[0].debitBalanceAfter == 500)
+                // Another company sees nothing.
+                let other = LedgerStore(db, companyId: ledger.otherCompanyId, engine: ledger.database.engine)
+                #expect(try await other.account(id: account.id) == nil)
+            }
+        }
+    }
+}
