@@ -68,6 +68,7 @@ let package = Package(
             name: "CourtyardServer",
             dependencies: [
                 "CourtyardDomain",
+                "CourtyardLedger",
                 "CourtyardStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -85,6 +86,7 @@ let package = Package(
                 "CourtyardStorage",
                 "CourtyardSimulator",
                 "CourtyardDomain",
+                "CourtyardLedger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -33,11 +33,14 @@ public struct ServerServices: Sendable {
     public let configuration: ServerConfiguration
     public let loginLimiter: LoginRateLimiter
     public let metrics: PrometheusCollectorRegistry
+    /// The one path by which money moves.
+    public let ledger: LedgerWriter
 
     public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
                 metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.database = database
         self.clock = clock
+        self.ledger = LedgerWriter(database: database, clock: clock)
         self.configuration = configuration
         self.loginLimiter = LoginRateLimiter(maxFailures: configuration.maxFailedLogins,
                                              windowMilliseconds: configuration.loginWindowSeconds * 1000)

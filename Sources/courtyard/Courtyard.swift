@@ -31,7 +31,7 @@ struct Courtyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "courtyard",
         abstract: "Metered billing and prepayment for residential communities.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self]
+        subcommands: [Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self, LedgerCommand.self, Bench.self]
     )
 }
 
@@ -78,6 +78,18 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
                                             bcryptCost: server.bcryptCost)
     let services = ServerServices(database: database, configuration: configuration, metrics: registry)
     let (router, _) = CourtyardApp.router(services: services)
+    // Release expired holds every second for as long as the server runs.
+    let expiry = Task {
+        while !Task.isCancelled {
+            do {
+                try await services.ledger.expireDueHolds()
+            } catch {
+                logger.error("hold expiry failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+    defer { expiry.cancel() }
     var app = Application(router: router,
                           configuration: .init(address: .hostname(server.host, port: server.port), serverName: "Courtyard"),
                           logger: logger)
