@@ -58,17 +58,49 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
 /// account without looking it up: the electricity wallet of house H in
 /// community C always has the same id.
 public struct AccountKey: Hashable, Sendable, Codable {
-    public var communityId: String
-    public var kind: AccountKind
+    public let communityId: String
+    public let kind: AccountKind
     /// A house id for per-house kinds; `community` (or a house id, for the maintenance fund) otherwise.
-    public var owner: String
-    public var purpose: String
+    public let owner: String
+    public let purpose: String
+    /// The stable account id: a UUID-shaped digest of the key, computed once.
+    public let id: String
 
     public init(communityId: String, kind: AccountKind, owner: String, purpose: String) {
         self.communityId = communityId
         self.kind = kind
         self.owner = owner
         self.purpose = purpose
+        self.id = Self.derivedId(communityId: communityId, kind: kind, owner: owner, purpose: purpose)
+    }
+
+    private enum CodingKeys: String, CodingKey { case communityId, kind, owner, purpose }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(communityId: try container.decode(String.self, forKey: .communityId),
+                  kind: try container.decode(AccountKind.self, forKey: .kind),
+                  owner: try container.decode(String.self, forKey: .owner),
+                  purpose: try container.decode(String.self, forKey: .purpose))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(communityId, forKey: .communityId)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(owner, forKey: .owner)
+        try container.encode(purpose, forKey: .purpose)
+    }
+
+    public static func == (lhs: AccountKey, rhs: AccountKey) -> Bool { lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+
+    static func derivedId(communityId: String, kind: AccountKind, owner: String, purpose: String) -> String {
+        var bytes = Array(SHA256.hash(data: Data("courtyard-account-v1|\(communityId)|\(kind.rawValue)|\(owner)|\(purpose)".utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0F) | 0x80  // "version 8": custom, name-derived
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = Array(Canonical.hex(bytes))
+        return String(hex[0..<8]) + "-" + String(hex[8..<12]) + "-" + String(hex[12..<16]) + "-" + String(hex[16..<20]) + "-" + String(hex[20..<32])
     }
 
     /// The community-level owner name.
@@ -82,17 +114,6 @@ public struct AccountKey: Hashable, Sendable, Codable {
     /// A community-level account (clearing, revenue, refunds payable, …).
     public static func community(_ communityId: String, _ kind: AccountKind, purpose: String = "main") -> AccountKey {
         AccountKey(communityId: communityId, kind: kind, owner: communityOwner, purpose: purpose)
-    }
-
-    /// The stable account id: a UUID-shaped digest of the key.
-    public var id: String {
-        let digest = Array(SHA256.hash(data: Data("courtyard-account-v1|\(communityId)|\(kind.rawValue)|\(owner)|\(purpose)".utf8)))
-        var bytes = Array(digest.prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x80  // "version 8": custom, name-derived
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let h = Array(hex)
-        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-" + String(h[12..<16]) + "-" + String(h[16..<20]) + "-" + String(h[20..<32])
     }
 
     /// Problems with the key itself, or `nil`.

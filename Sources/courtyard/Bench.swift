@@ -1,2 +1,257 @@
 import ArgumentParser
-struct Bench: AsyncParsableCommand { static let configuration = CommandConfiguration(abstract: "Benchmarks."); func run() async throws {} }
+import CourtyardDomain
+import CourtyardLedger
+import CourtyardStorage
+import Foundation
+import Logging
+import SQLKit
+
+/// `courtyard bench …`: measured performance of hot paths (release builds only give meaningful figures).
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (build with -c release).", subcommands: [LedgerBench.self])
+}
+
+/// Transfers per second through the group-commit ledger writer, against a raw-insert floor measured in the same run.
+struct LedgerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger",
+        abstract: "Batched transfers between random wallets of many houses; prints a table and a JSON line.")
+
+    @Option(help: "sqlite or postgres.") var engine: String = "sqlite"
+    @Option(help: "PostgreSQL admin URL (a scratch database is created and dropped). Env: COURTYARD_BENCH_POSTGRES_URL.")
+    var postgresURL: String = ProcessInfo.processInfo.environment["COURTYARD_BENCH_POSTGRES_URL"] ?? ""
+    @Option(help: "Houses (each gets a funded wallet).") var houses: Int = 100_000
+    @Option(help: "Transfers per measured run.") var transfers: Int = 200_000
+    @Option(help: "Concurrent submitters.") var concurrency: Int = 64
+    @Option(help: "Operations per submission.") var batch: Int = 256
+    @Option(help: "Measured runs (the median is reported).") var runs: Int = 3
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let logger = Logger(label: "courtyard.bench")
+        let scratch = try await ScratchDatabase.make(engine: engine, postgresURL: postgresURL, logger: logger)
+        let database = scratch.database
+        do {
+            try await Migrator().migrate(database)
+            let setupStart = ContinuousClock.now
+            let (companyId, community, houseIds) = try await seed(database, houses: houses)
+            let writer = LedgerWriter(database: database)
+            let fundingStart = ContinuousClock.now
+            let cash = AccountKey.community(community, .clearing, purpose: "bank")
+            for part in houseIds.chunked(4_096) {
+                let outcomes = try await writer.submit(companyId: companyId, part.map { house in
+                    .transfer(Transfer(id: "fund-\(house)", debit: cash, credit: .wallet(community, house: house, purpose: "general"),
+                                       amount: 100_000_000, code: .topUp, actor: "bench"))
+                })
+                guard outcomes.allSatisfy({ (try? $0.get()) != nil }) else { throw CommandFailure(description: "funding failed") }
+            }
+            let fundingSeconds = (ContinuousClock.now - fundingStart).seconds
+            print("engine \(engine): \(houses) houses seeded in \(format((fundingStart - setupStart).seconds)) s; \(houses) wallets opened and funded in \(format(fundingSeconds)) s (\(Int(Double(houses) / fundingSeconds)) transfers/s)")
+
+            var transferRates: [Double] = []
+            var floorRates: [Double] = []
+            var random = SystemRandomNumberGenerator()
+            for run in 1...runs {
+                // Build the workload first, so only the ledger is timed.
+                let operations: [LedgerOperation] = (0..<transfers).map { index in
+                    let from = houseIds[Int.random(in: 0..<houseIds.count, using: &random)]
+                    var to = houseIds[Int.random(in: 0..<houseIds.count, using: &random)]
+                    if to == from { to = houseIds[(houseIds.firstIndex(of: from)! + 1) % houseIds.count] }
+                    return .transfer(Transfer(id: "r\(run)-\(index)", debit: .wallet(community, house: from, purpose: "general"),
+                                              credit: .wallet(community, house: to, purpose: "general"),
+                                              amount: Int64.random(in: 1...100, using: &random), code: .walletTransfer, actor: "bench"))
+                }
+                let submissions = operations.chunked(batch)
+                let start = ContinuousClock.now
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    let lanes = max(1, concurrency)
+                    for lane in 0..<lanes {
+                        group.addTask {
+                            var failed = 0
+                            var index = lane
+                            while index < submissions.count {
+                                let outcomes = try await writer.submit(companyId: companyId, submissions[index])
+                                failed += outcomes.filter { if case .failure = $0 { return true } else { return false } }.count
+                                index += lanes
+                            }
+                            return failed
+                        }
+                    }
+                    var failures = 0
+                    for try await failed in group { failures += failed }
+                    if failures > 0 { throw CommandFailure(description: "\(failures) transfers failed") }
+                }
+                let seconds = (ContinuousClock.now - start).seconds
+                transferRates.append(Double(transfers) / seconds)
+                let floorSeconds = try await insertFloor(database, rows: transfers, run: run)
+                floorRates.append(Double(transfers) / floorSeconds)
+                print("run \(run): \(transfers) transfers in \(format(seconds)) s = \(Int(Double(transfers) / seconds)) transfers/s; raw-insert floor \(Int(Double(transfers) / floorSeconds)) rows/s")
+            }
+            let verifyStart = ContinuousClock.now
+            let report = try await LedgerAudit.verify(database)
+            let verifySeconds = (ContinuousClock.now - verifyStart).seconds
+            guard report.isValid else { throw CommandFailure(description: "verify failed: \(report.divergence!)") }
+            let median = transferRates.sorted()[transferRates.count / 2]
+            let floor = floorRates.sorted()[floorRates.count / 2]
+            print("")
+            print("| engine | houses | transfers/run | runs | median transfers/s | median floor rows/s | ratio | verify |")
+            print("|---|---|---|---|---|---|---|---|")
+            print("| \(engine) | \(houses) | \(transfers) | \(runs) | \(Int(median)) | \(Int(floor)) | \(format(median / floor)) | \(report.entries) entries in \(format(verifySeconds)) s |")
+            let json: [String: Any] = [
+                "benchmark": "ledger", "engine": engine, "houses": houses, "transfers_per_run": transfers, "runs": runs,
+                "concurrency": concurrency, "batch": batch, "transfers_per_second": Int(median),
+                "transfers_per_second_runs": transferRates.map { Int($0) }, "floor_rows_per_second": Int(floor),
+                "ratio_to_floor": (median / floor * 1000).rounded() / 1000, "funding_transfers_per_second": Int(Double(houses) / fundingSeconds),
+                "verify_seconds": (verifySeconds * 1000).rounded() / 1000, "verified_entries": report.entries,
+                "peak_rss_bytes": peakRSS(), "git_commit": gitCommit(),
+            ]
+            let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } catch {
+            await scratch.drop()
+            throw error
+        }
+        await scratch.drop()
+    }
+
+    /// A company, one community and `houses` houses, inserted directly.
+    func seed(_ database: Database, houses: Int) async throws -> (String, String, [String]) {
+        let now = Date()
+        let companyId = Identifier.uuidV7(at: now)
+        let community = Identifier.uuidV7(at: now)
+        let building = Identifier.uuidV7(at: now)
+        let ms = now.epochMilliseconds
+        let houseIds = (0..<houses).map { _ in Identifier.uuidV7(at: now) }
+        try await database.transaction { db in
+            try await AccountStore(db).insert(Company(id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
+                                                      createdAt: now, updatedAt: now))
+            let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
+            try await store.insert(Community(id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
+                                             currency: .cny, address: nil, createdAt: now, updatedAt: now))
+            try await store.insert(Building(id: building, companyId: companyId, communityId: community, name: "1", floors: nil,
+                                            createdAt: now, updatedAt: now))
+            for (chunkIndex, part) in houseIds.chunked(500).enumerated() {
+                let insert = db.insert(into: "houses").columns(House.columns)
+                for (offset, id) in part.enumerated() {
+                    insert.values(SQLBind(id), SQLBind(companyId), SQLBind(community), SQLBind(building), SQLLiteral.null,
+                                  SQLBind("H\(chunkIndex * 500 + offset)"), SQLLiteral.null, SQLBind(Int64(9000)), SQLBind(Int64(7500)),
+                                  SQLBind("residential"), SQLBind("occupied"), SQLBind(ms), SQLBind(ms))
+                }
+                try await insert.run()
+            }
+        }
+        return (companyId, community, houseIds)
+    }
+
+    /// Seconds to insert `rows` journal-shaped rows with prepared multi-row inserts and no logic, in the writer's batch size.
+    func insertFloor(_ database: Database, rows: Int, run: Int) async throws -> Double {
+        try await database.transaction { db in
+            try await db.raw("DROP TABLE IF EXISTS bench_floor").run()
+            try await db.raw("""
+                CREATE TABLE bench_floor (company_id TEXT NOT NULL, community_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+                transfer_id TEXT NOT NULL, type TEXT NOT NULL, debit_account_id TEXT NOT NULL, credit_account_id TEXT NOT NULL,
+                amount BIGINT NOT NULL, pending_amount BIGINT NOT NULL, currency TEXT NOT NULL, code TEXT NOT NULL, reference TEXT,
+                actor TEXT NOT NULL, hold_id TEXT, expires_at BIGINT, recorded_at BIGINT NOT NULL, content_digest TEXT NOT NULL,
+                debit_balance_after BIGINT NOT NULL, credit_balance_after BIGINT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL,
+                PRIMARY KEY (community_id, sequence))
+                """).run()
+        }
+        let hash = String(repeating: "a", count: 64)
+        let account = "00000000-0000-8000-8000-000000000000"
+        let start = ContinuousClock.now
+        for transactionRows in Array(0..<rows).chunked(4_096) {
+            try await database.transaction { db in
+                for part in transactionRows.chunked(1_000) {
+                    let insert = db.insert(into: "bench_floor").columns(LedgerStoreColumns.entry)
+                    for index in part {
+                        insert.values(SQLBind("c"), SQLBind("m"), SQLBind(Int64(index)), SQLBind("r\(run)-\(index)"), SQLBind("post"),
+                                      SQLBind(account), SQLBind(account), SQLBind(Int64(50)), SQLBind(Int64(0)), SQLBind("CNY"),
+                                      SQLBind("wallet_transfer"), SQLLiteral.null, SQLBind("bench"), SQLLiteral.null, SQLLiteral.null,
+                                      SQLBind(Int64(index)), SQLBind(hash), SQLBind(Int64(1)), SQLBind(Int64(1)), SQLBind(hash), SQLBind(hash))
+                    }
+                    try await insert.run()
+                }
+            }
+        }
+        return (ContinuousClock.now - start).seconds
+    }
+
+    func format(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    func peakRSS() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes * 1024
+    }
+
+    func gitCommit() -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "rev-parse", "--short", "HEAD"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "unknown" }
+        process.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// The journal's column names, for the floor table.
+enum LedgerStoreColumns {
+    static let entry = ["company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id", "credit_account_id",
+                        "amount", "pending_amount", "currency", "code", "reference", "actor", "hold_id", "expires_at", "recorded_at",
+                        "content_digest", "debit_balance_after", "credit_balance_after", "previous_hash", "hash"]
+}
+
+/// A throwaway database for a benchmark: a SQLite file in a temporary folder, or a scratch PostgreSQL database.
+struct ScratchDatabase {
+    let database: Database
+    let cleanUp: @Sendable () async -> Void
+
+    static func make(engine: String, postgresURL: String, logger: Logger) async throws -> ScratchDatabase {
+        switch engine {
+        case "sqlite":
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let database = try await Database.open(folder.appendingPathComponent("bench.sqlite").path, logger: logger)
+            return ScratchDatabase(database: database) {
+                await database.close()
+                try? FileManager.default.removeItem(at: folder)
+            }
+        case "postgres":
+            guard !postgresURL.isEmpty, var components = URLComponents(string: postgresURL) else {
+                throw CommandFailure(description: "--postgres-url (or COURTYARD_BENCH_POSTGRES_URL) is required for --engine postgres")
+            }
+            let name = "courtyard_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+            let admin = try await Database.open(postgresURL, logger: logger)
+            _ = try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            components.path = "/" + name
+            let database = try await Database.open(components.string!, logger: logger)
+            return ScratchDatabase(database: database) {
+                await database.close()
+                _ = try? await admin.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+                await admin.close()
+            }
+        default:
+            throw CommandFailure(description: "--engine must be sqlite or postgres")
+        }
+    }
+
+    func drop() async { await cleanUp() }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension Array {
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}
