@@ -46,9 +46,15 @@ public struct LedgerStore: Sendable {
                 holdIds.insert(holdId)
             }
         }
-        // Earlier results for these ids: the idempotency record.
+        // Earlier results for these ids: the idempotency record. Most batches have none, so ask for ids first.
         let ids = Array(Set(operations.map(\.id)))
+        var seen: [String] = []
         for part in ids.chunked(Self.chunk) {
+            let rows = try await db.select().column("transfer_id").from("ledger_entries")
+                .where("company_id", .equal, SQLBind(companyId)).where("transfer_id", .in, SQLBind.group(part)).all()
+            for row in rows { seen.append(try row.decode(column: "transfer_id", as: String.self)) }
+        }
+        for part in seen.chunked(Self.chunk) {
             let rows = try await db.select().columns(Self.entryColumns.map { SQLColumn($0) }).from("ledger_entries")
                 .where("company_id", .equal, SQLBind(companyId)).where("transfer_id", .in, SQLBind.group(part)).all()
             for row in rows {
@@ -94,40 +100,32 @@ public struct LedgerStore: Sendable {
                     try r.int64("emergency_credit")
             }
         }
-        // Which houses exist, for per-house accounts not opened yet.
-        let existing = try await existingAccountIds(Array(accountIds))
-        let houseIds = Set(keys.values.filter { !existing.contains($0.id) && $0.owner != AccountKey.communityOwner }.map(\.owner))
-        var knownHouses: Set<String> = []
-        for part in Array(houseIds).chunked(Self.chunk) {
-            let rows = try await db.select().columns("id", "community_id").from("houses")
-                .where("company_id", .equal, SQLBind(companyId)).where("id", .in, SQLBind.group(part)).all()
-            for row in rows {
-                let r = RowReader(row, table: "houses")
-                knownHouses.insert(try r.string("community_id") + "|" + (try r.string("id")))
+        // Lock and read the accounts that exist, in id order.
+        try await lockAccounts(accountIds.sorted(), into: &state)
+        // Open missing accounts whose owner exists in the company, then lock those too.
+        let missing = keys.values.filter { state.accounts[$0.id] == nil }
+        if !missing.isEmpty {
+            let houseIds = Set(missing.filter { $0.owner != AccountKey.communityOwner }.map(\.owner))
+            var knownHouses: Set<String> = []
+            for part in Array(houseIds).chunked(Self.chunk) {
+                let rows = try await db.select().columns("id", "community_id").from("houses")
+                    .where("company_id", .equal, SQLBind(companyId)).where("id", .in, SQLBind.group(part)).all()
+                for row in rows {
+                    let r = RowReader(row, table: "houses")
+                    knownHouses.insert(try r.string("community_id") + "|" + (try r.string("id")))
+                }
             }
-        }
-        // Open missing accounts whose owner exists, so they can be locked like any other.
-        var toOpen: [AccountKey] = []
-        for key in keys.values where !existing.contains(key.id) {
-            let ownerExists = key.owner == AccountKey.communityOwner || knownHouses.contains(key.communityId + "|" + key.owner)
-            if knownCommunities.contains(key.communityId), ownerExists, key.problem == nil {
-                toOpen.append(key)
-            } else {
-                state.unavailableAccounts.insert(key.id)
+            var toOpen: [AccountKey] = []
+            for key in missing {
+                let ownerExists = key.owner == AccountKey.communityOwner || knownHouses.contains(key.communityId + "|" + key.owner)
+                if knownCommunities.contains(key.communityId), ownerExists, key.problem == nil {
+                    toOpen.append(key)
+                } else {
+                    state.unavailableAccounts.insert(key.id)
+                }
             }
-        }
-        try await open(toOpen, currencies: state.communityCurrency, now: now)
-        // Lock and read the accounts in id order.
-        let usable = accountIds.subtracting(state.unavailableAccounts).sorted()
-        for part in usable.chunked(Self.chunk) {
-            let rows = try await db.raw("""
-                SELECT \(unsafeRaw: Self.accountColumns.joined(separator: ", ")) FROM ledger_accounts
-                WHERE company_id = \(bind: companyId) AND id IN (\(binds: part)) ORDER BY id\(unsafeRaw: lockSuffix)
-                """).all()
-            for row in rows {
-                let account = try Self.account(from: row)
-                state.accounts[account.id] = account
-            }
+            try await open(toOpen, currencies: state.communityCurrency, now: now)
+            try await lockAccounts(toOpen.map(\.id).sorted(), into: &state)
         }
         for hold in holdRows {
             guard let debit = state.accounts[hold.debit], let credit = state.accounts[hold.credit],
@@ -158,14 +156,18 @@ public struct LedgerStore: Sendable {
         }
     }
 
-    private func existingAccountIds(_ ids: [String]) async throws -> Set<String> {
-        var found: Set<String> = []
+    /// Reads (and on PostgreSQL locks) accounts by id, in id order.
+    private func lockAccounts(_ ids: [String], into state: inout LedgerState) async throws {
         for part in ids.chunked(Self.chunk) {
-            let rows = try await db.select().column("id").from("ledger_accounts")
-                .where("company_id", .equal, SQLBind(companyId)).where("id", .in, SQLBind.group(part)).all()
-            for row in rows { found.insert(try row.decode(column: "id", as: String.self)) }
+            let rows = try await db.raw("""
+                SELECT \(unsafeRaw: Self.accountColumns.joined(separator: ", ")) FROM ledger_accounts
+                WHERE company_id = \(bind: companyId) AND id IN (\(binds: part)) ORDER BY id\(unsafeRaw: lockSuffix)
+                """).all()
+            for row in rows {
+                let account = try Self.account(from: row)
+                state.accounts[account.id] = account
+            }
         }
-        return found
     }
 
     private func open(_ keys: [AccountKey], currencies: [String: String], now: Date) async throws {

@@ -94,6 +94,9 @@ public actor LedgerWriter {
         }
     }
 
+    /// Prints per-batch timings when COURTYARD_LEDGER_TRACE is set (for benchmarking).
+    static let trace = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_TRACE"] != nil
+
     static func isRetryable(_ error: any Error) -> Bool {
         if case .alreadyExists = error as? StorageError { return true }
         let text = String(reflecting: error)
@@ -109,7 +112,9 @@ public actor LedgerWriter {
             let indices = byCompany[companyId]!
             let store = LedgerStore(db, companyId: companyId, engine: engine)
             var state = LedgerState(companyId: companyId)
+            let started = ContinuousClock.now
             try await store.load(indices.flatMap { submissions[$0].operations }, into: &state, now: now)
+            let loaded = ContinuousClock.now
             let millis = now.epochMilliseconds
             for index in indices {
                 let submission = submissions[index]
@@ -122,7 +127,11 @@ public actor LedgerWriter {
                     results[index] = submission.operations.map { state.apply($0, at: millis) }
                 }
             }
+            let applied = ContinuousClock.now
             try await store.write(state, now: now)
+            if trace {
+                print("ledger batch: \(indices.reduce(0) { $0 + submissions[$1].operations.count }) ops, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
+            }
         }
         return results
     }
