@@ -65,12 +65,15 @@ public final class Database: Sendable {
     public let engine: Engine
     /// Where it is, without secrets.
     public let redactedLocation: String
+    /// The SQLite file, when the engine is SQLite.
+    public let sqlitePath: String?
     private let backend: Backend
     private let logger: Logger
 
-    private init(engine: Engine, redactedLocation: String, backend: Backend, logger: Logger) {
+    private init(engine: Engine, redactedLocation: String, backend: Backend, logger: Logger, sqlitePath: String? = nil) {
         self.engine = engine
         self.redactedLocation = redactedLocation
+        self.sqlitePath = sqlitePath
         self.backend = backend
         self.logger = logger
     }
@@ -83,7 +86,7 @@ public final class Database: Sendable {
             let reader = try await openSQLite(path: path, logger: logger)
             return Database(engine: .sqlite, redactedLocation: location.redacted,
                             backend: .sqlite(writer: writer, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
-                            logger: logger)
+                            logger: logger, sqlitePath: path)
         case .postgres(let host, let port, let username, let password, let database):
             var configuration = PostgresClient.Configuration(host: host, port: port, username: username,
                                                              password: password, database: database, tls: .disable)
@@ -167,6 +170,15 @@ public final class Database: Sendable {
         } catch {
             throw StorageError.classify(error) ?? error
         }
+    }
+
+    /// Runs `body` while holding the SQLite write lock, so a second connection (the ledger's fast path) can write
+    /// without racing this database's own transactions. Only for SQLite.
+    public func withSQLiteWriteLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        guard case .sqlite(_, _, let writeLock, _) = backend else {
+            preconditionFailure("withSQLiteWriteLock is only for SQLite databases")
+        }
+        return try await writeLock.withLock(body)
     }
 
     /// Closes connections and stops the pool.

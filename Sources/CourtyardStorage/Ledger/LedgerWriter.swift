@@ -3,6 +3,7 @@ import CourtyardLedger
 import DequeModule
 import Foundation
 import Logging
+import NIOPosix
 import SQLKit
 
 /// The single path by which money moves: a group-commit writer for ledger operations.
@@ -30,11 +31,17 @@ public actor LedgerWriter {
     /// Most operations in one transaction.
     public let maxBatch: Int
     private var queue = Deque<Submission>()
+    /// The raw SQLite handle of the fast path, opened on first use (SQLite only).
+    private var raw: RawSQLite?
+    /// Whether the SQLite fast path is used; the SQLKit path serves PostgreSQL and can be forced for comparison.
+    public let usesSQLiteFastPath: Bool
     private var draining = false
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 4_096,
-                logger: Logger = Logger(label: "courtyard.ledger")) {
+                logger: Logger = Logger(label: "courtyard.ledger"),
+                sqliteFastPath: Bool = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_SQLKIT_ONLY"] == nil) {
         self.database = database
+        self.usesSQLiteFastPath = sqliteFastPath && database.engine == .sqlite && database.sqlitePath != nil
         self.clock = clock
         self.maxBatch = maxBatch
         self.logger = logger
@@ -75,8 +82,16 @@ public actor LedgerWriter {
         while true {
             attempt += 1
             do {
-                let results = try await database.transaction { [database] db in
-                    try await Self.apply(batch.map { ($0.companyId, $0.operations, $0.linked) }, db: db, engine: database.engine, now: now)
+                let submissions = batch.map { (companyId: $0.companyId, operations: $0.operations, linked: $0.linked) }
+                let results: [[Outcome]]
+                if let raw = try rawSQLite() {
+                    results = try await database.withSQLiteWriteLock {
+                        try await NIOThreadPool.singleton.runIfActive { try SQLiteLedgerBatch.run(raw, submissions: submissions, now: now) }
+                    }
+                } else {
+                    results = try await database.transaction { [database] db in
+                        try await Self.apply(submissions, db: db, engine: database.engine, now: now)
+                    }
                 }
                 for (submission, outcome) in zip(batch, results) { submission.continuation.resume(returning: outcome) }
                 return
@@ -97,9 +112,18 @@ public actor LedgerWriter {
     /// Prints per-batch timings when COURTYARD_LEDGER_TRACE is set (for benchmarking).
     static let trace = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_TRACE"] != nil
 
+    private func rawSQLite() throws -> RawSQLite? {
+        guard usesSQLiteFastPath, let path = database.sqlitePath else { return nil }
+        if let raw { return raw }
+        let opened = try RawSQLite(path: path)
+        raw = opened
+        return opened
+    }
+
     static func isRetryable(_ error: any Error) -> Bool {
         if case .alreadyExists = error as? StorageError { return true }
         let text = String(reflecting: error)
+        if let failure = error as? RawSQLite.Failure, failure.code & 0xFF == 5 { return true }  // SQLITE_BUSY
         return text.contains("40001") || text.contains("40P01") || text.contains("SQLITE_BUSY") || text.contains("database is locked")
     }
 
@@ -115,18 +139,7 @@ public actor LedgerWriter {
             let started = ContinuousClock.now
             try await store.load(indices.flatMap { submissions[$0].operations }, into: &state, now: now)
             let loaded = ContinuousClock.now
-            let millis = now.epochMilliseconds
-            for index in indices {
-                let submission = submissions[index]
-                if submission.linked {
-                    switch state.apply(linked: submission.operations, at: millis) {
-                    case .success(let outcomes): results[index] = outcomes.map { .success($0) }
-                    case .failure(let error): results[index] = submission.operations.map { _ in .failure(error) }
-                    }
-                } else {
-                    results[index] = submission.operations.map { state.apply($0, at: millis) }
-                }
-            }
+            applySubmissions(submissions, indices: indices, to: &state, at: now.epochMilliseconds, results: &results)
             let applied = ContinuousClock.now
             try await store.write(state, now: now)
             if trace {
@@ -134,6 +147,22 @@ public actor LedgerWriter {
             }
         }
         return results
+    }
+
+    /// Applies each submission (a linked one all-or-nothing) to `state`, recording outcomes by submission index.
+    static func applySubmissions(_ submissions: [(companyId: String, operations: [LedgerOperation], linked: Bool)], indices: [Int],
+                                 to state: inout LedgerState, at millis: Int64, results: inout [[Outcome]]) {
+        for index in indices {
+            let submission = submissions[index]
+            if submission.linked {
+                switch state.apply(linked: submission.operations, at: millis) {
+                case .success(let outcomes): results[index] = outcomes.map { .success($0) }
+                case .failure(let error): results[index] = submission.operations.map { _ in .failure(error) }
+                }
+            } else {
+                results[index] = submission.operations.map { state.apply($0, at: millis) }
+            }
+        }
     }
 
     /// Expires pending holds whose time has passed; returns how many were released.

@@ -1,0 +1,117 @@
+import Foundation
+import VaporCSQLite
+
+/// A bare SQLite connection with cached prepared statements, for the ledger's hot path.
+///
+/// SQLKit pays for `Codable` bridging on every value and a thread-pool hop on
+/// every statement; the ledger's group commit instead runs a whole batch as
+/// one synchronous job on this handle. It is only ever used while holding the
+/// ``Database``'s write lock, inside one thread-pool job at a time.
+// @unchecked Sendable: every use happens inside `Database.withSQLiteWriteLock`, which admits one task at a
+// time, and that task touches the handle only from within a single NIOThreadPool job; no two threads ever
+// use the handle or its statements concurrently.
+final class RawSQLite: @unchecked Sendable {
+    /// A failed SQLite call.
+    struct Failure: Error, CustomStringConvertible {
+        var code: Int32
+        var message: String
+        var description: String { "SQLite error \(code): \(message)" }
+    }
+
+    private var handle: OpaquePointer?
+    private var statements: [String: Statement] = [:]
+
+    init(path: String) throws {
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let result = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard result == SQLITE_OK else {
+            let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite_nio_sqlite3_close_v2(handle)
+            throw Failure(code: result, message: message)
+        }
+        try execute("PRAGMA journal_mode = WAL")
+        try execute("PRAGMA synchronous = FULL")
+        try execute("PRAGMA foreign_keys = ON")
+        try execute("PRAGMA busy_timeout = 5000")
+        // The journal's indexes take random keys (account and transfer ids); a large page cache keeps them in memory.
+        try execute("PRAGMA cache_size = -262144")
+    }
+
+    deinit {
+        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement.pointer) }
+        sqlite_nio_sqlite3_close_v2(handle)
+    }
+
+    func execute(_ sql: String) throws {
+        var error: UnsafeMutablePointer<CChar>?
+        let result = sqlite_nio_sqlite3_exec(handle, sql, nil, nil, &error)
+        if result != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? "error"
+            sqlite_nio_sqlite3_free(error)
+            throw Failure(code: result, message: message)
+        }
+    }
+
+    /// The cached prepared statement for `sql`, reset and with its bindings cleared.
+    func statement(_ sql: String) throws -> Statement {
+        if let cached = statements[sql] {
+            sqlite_nio_sqlite3_reset(cached.pointer)
+            sqlite_nio_sqlite3_clear_bindings(cached.pointer)
+            return cached
+        }
+        var pointer: OpaquePointer?
+        let result = sqlite_nio_sqlite3_prepare_v2(handle, sql, -1, &pointer, nil)
+        guard result == SQLITE_OK, let pointer else { throw failure(result) }
+        let statement = Statement(pointer: pointer, connection: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    func failure(_ code: Int32) -> Failure {
+        Failure(code: code, message: handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "error")
+    }
+
+    /// One prepared statement. Parameters are numbered from 1, columns from 0.
+    struct Statement {
+        let pointer: OpaquePointer
+        unowned let connection: RawSQLite
+
+        static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
+
+        func bind(_ index: Int32, _ value: Int64) { sqlite_nio_sqlite3_bind_int64(pointer, index, value) }
+        func bind(_ index: Int32, _ value: String) {
+            sqlite_nio_sqlite3_bind_text(pointer, index, value, -1, Self.transient)
+        }
+        func bind(_ index: Int32, _ value: String?) {
+            if let value { bind(index, value) } else { sqlite_nio_sqlite3_bind_null(pointer, index) }
+        }
+        func bind(_ index: Int32, _ value: Int64?) {
+            if let value { bind(index, value) } else { sqlite_nio_sqlite3_bind_null(pointer, index) }
+        }
+
+        /// Steps once: `true` when a row is ready, `false` when done.
+        func step() throws -> Bool {
+            let result = sqlite_nio_sqlite3_step(pointer)
+            if result == SQLITE_ROW { return true }
+            if result == SQLITE_DONE { return false }
+            throw connection.failure(result)
+        }
+
+        /// Runs a statement that returns no rows.
+        func run() throws {
+            while try step() {}
+        }
+
+        /// Makes the statement ready to run again (bindings are overwritten by the next use).
+        func reset() { sqlite_nio_sqlite3_reset(pointer) }
+
+        func int64(_ column: Int32) -> Int64 { sqlite_nio_sqlite3_column_int64(pointer, column) }
+        func isNull(_ column: Int32) -> Bool { sqlite_nio_sqlite3_column_type(pointer, column) == SQLITE_NULL }
+        func string(_ column: Int32) -> String {
+            guard let text = sqlite_nio_sqlite3_column_text(pointer, column) else { return "" }
+            return String(cString: text)
+        }
+        func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
+        func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+    }
+}
