@@ -74,6 +74,17 @@ public struct AccountKey: Hashable, Sendable, Codable {
         self.id = Self.derivedId(communityId: communityId, kind: kind, owner: owner, purpose: purpose)
     }
 
+    /// A key read back from storage together with its already-derived id (skips recomputing the digest).
+    ///
+    /// Only for rows this ledger wrote itself; ``JournalVerifier`` and `ledger verify` still check every id.
+    public init(storedId id: String, communityId: String, kind: AccountKind, owner: String, purpose: String) {
+        self.communityId = communityId
+        self.kind = kind
+        self.owner = owner
+        self.purpose = purpose
+        self.id = id
+    }
+
     private enum CodingKeys: String, CodingKey { case communityId, kind, owner, purpose }
 
     public init(from decoder: any Decoder) throws {

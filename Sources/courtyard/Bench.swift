@@ -25,6 +25,7 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Concurrent submitters.") var concurrency: Int = 64
     @Option(help: "Operations per submission.") var batch: Int = 256
     @Option(help: "Measured runs (the median is reported).") var runs: Int = 3
+    @Option(help: "Most operations the writer puts in one transaction.") var maxBatch: Int = 16_384
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -39,7 +40,7 @@ struct LedgerBench: AsyncParsableCommand {
             try await Migrator().migrate(database)
             let setupStart = ContinuousClock.now
             let (companyId, community, houseIds) = try await seed(database, houses: houses)
-            let writer = LedgerWriter(database: database)
+            let writer = LedgerWriter(database: database, maxBatch: maxBatch)
             let fundingStart = ContinuousClock.now
             let cash = AccountKey.community(community, .clearing, purpose: "bank")
             for part in houseIds.chunked(4_096) {
@@ -87,7 +88,7 @@ struct LedgerBench: AsyncParsableCommand {
                 }
                 let seconds = (ContinuousClock.now - start).seconds
                 transferRates.append(Double(transfers) / seconds)
-                let floorSeconds = try await insertFloor(database, rows: transfers, run: run)
+                let floorSeconds = try await InsertFloor.measure(database, rows: transfers, perTransaction: maxBatch, tag: "r\(run)")
                 floorRates.append(Double(transfers) / floorSeconds)
                 print("run \(run): \(transfers) transfers in \(format(seconds)) s = \(Int(Double(transfers) / seconds)) transfers/s; raw-insert floor \(Int(Double(transfers) / floorSeconds)) rows/s")
             }
@@ -103,7 +104,7 @@ struct LedgerBench: AsyncParsableCommand {
             print("| \(engine) | \(houses) | \(transfers) | \(runs) | \(Int(median)) | \(Int(floor)) | \(format(median / floor)) | \(report.entries) entries in \(format(verifySeconds)) s |")
             let json: [String: Any] = [
                 "benchmark": "ledger", "engine": engine, "houses": houses, "transfers_per_run": transfers, "runs": runs,
-                "concurrency": concurrency, "batch": batch, "transfers_per_second": Int(median),
+                "concurrency": concurrency, "batch": batch, "max_batch": maxBatch, "transfers_per_second": Int(median),
                 "transfers_per_second_runs": transferRates.map { Int($0) }, "floor_rows_per_second": Int(floor),
                 "ratio_to_floor": (median / floor * 1000).rounded() / 1000, "funding_transfers_per_second": Int(Double(houses) / fundingSeconds),
                 "verify_seconds": (verifySeconds * 1000).rounded() / 1000, "verified_entries": report.entries,
@@ -147,39 +148,6 @@ struct LedgerBench: AsyncParsableCommand {
         return (companyId, community, houseIds)
     }
 
-    /// Seconds to insert `rows` journal-shaped rows with prepared multi-row inserts and no logic, in the writer's batch size.
-    func insertFloor(_ database: Database, rows: Int, run: Int) async throws -> Double {
-        try await database.transaction { db in
-            try await db.raw("DROP TABLE IF EXISTS bench_floor").run()
-            try await db.raw("""
-                CREATE TABLE bench_floor (company_id TEXT NOT NULL, community_id TEXT NOT NULL, sequence BIGINT NOT NULL,
-                transfer_id TEXT NOT NULL, type TEXT NOT NULL, debit_account_id TEXT NOT NULL, credit_account_id TEXT NOT NULL,
-                amount BIGINT NOT NULL, pending_amount BIGINT NOT NULL, currency TEXT NOT NULL, code TEXT NOT NULL, reference TEXT,
-                actor TEXT NOT NULL, hold_id TEXT, expires_at BIGINT, recorded_at BIGINT NOT NULL, content_digest TEXT NOT NULL,
-                debit_balance_after BIGINT NOT NULL, credit_balance_after BIGINT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL,
-                PRIMARY KEY (community_id, sequence))
-                """).run()
-        }
-        let hash = String(repeating: "a", count: 64)
-        let account = "00000000-0000-8000-8000-000000000000"
-        let start = ContinuousClock.now
-        for transactionRows in Array(0..<rows).chunked(4_096) {
-            try await database.transaction { db in
-                for part in transactionRows.chunked(1_000) {
-                    let insert = db.insert(into: "bench_floor").columns(LedgerStoreColumns.entry)
-                    for index in part {
-                        insert.values(SQLBind("c"), SQLBind("m"), SQLBind(Int64(index)), SQLBind("r\(run)-\(index)"), SQLBind("post"),
-                                      SQLBind(account), SQLBind(account), SQLBind(Int64(50)), SQLBind(Int64(0)), SQLBind("CNY"),
-                                      SQLBind("wallet_transfer"), SQLLiteral.null, SQLBind("bench"), SQLLiteral.null, SQLLiteral.null,
-                                      SQLBind(Int64(index)), SQLBind(hash), SQLBind(Int64(1)), SQLBind(Int64(1)), SQLBind(hash), SQLBind(hash))
-                    }
-                    try await insert.run()
-                }
-            }
-        }
-        return (ContinuousClock.now - start).seconds
-    }
-
     func format(_ value: Double) -> String { String(format: "%.2f", value) }
 
     func peakRSS() -> Int {
@@ -200,13 +168,6 @@ struct LedgerBench: AsyncParsableCommand {
         process.waitUntilExit()
         return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
-}
-
-/// The journal's column names, for the floor table.
-enum LedgerStoreColumns {
-    static let entry = ["company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id", "credit_account_id",
-                        "amount", "pending_amount", "currency", "code", "reference", "actor", "hold_id", "expires_at", "recorded_at",
-                        "content_digest", "debit_balance_after", "credit_balance_after", "previous_hash", "hash"]
 }
 
 /// A throwaway database for a benchmark: a SQLite file in a temporary folder, or a scratch PostgreSQL database.

@@ -37,7 +37,7 @@ public actor LedgerWriter {
     public let usesSQLiteFastPath: Bool
     private var draining = false
 
-    public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 4_096,
+    public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 16_384,
                 logger: Logger = Logger(label: "courtyard.ledger"),
                 sqliteFastPath: Bool = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_SQLKIT_ONLY"] == nil) {
         self.database = database
@@ -68,6 +68,7 @@ public actor LedgerWriter {
             var batch: [Submission] = []
             var size = 0
             while let next = queue.first, batch.isEmpty || size + next.operations.count <= maxBatch {
+                // (A batch is at most maxBatch operations, unless one submission alone is larger.)
                 batch.append(queue.removeFirst())
                 size += next.operations.count
             }

@@ -115,7 +115,7 @@ enum SQLiteLedgerBatch {
                 guard let kind = AccountKind(rawValue: accountQuery.string(3)) else {
                     throw StorageError.corruptRow(table: "ledger_accounts", column: "kind")
                 }
-                let key = AccountKey(communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
+                let key = AccountKey(storedId: id, communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
                                      purpose: accountQuery.string(5))
                 state.accounts[id] = Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
                                              creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),

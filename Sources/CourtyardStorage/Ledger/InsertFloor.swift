@@ -1,0 +1,74 @@
+import Foundation
+import NIOPosix
+import SQLKit
+
+/// The raw-insert floor for ledger benchmarks: journal-shaped rows inserted with prepared statements and no logic.
+///
+/// On SQLite it uses the same raw handle and statement cache as the ledger's
+/// fast path; on PostgreSQL the same SQLKit multi-row inserts as the ledger
+/// store. Either way it is the speed of writing the rows alone, the bound the
+/// ledger is measured against.
+public enum InsertFloor {
+    static let columns = LedgerStore.entryColumns
+
+    /// Seconds to insert `rows` rows into a fresh scratch table, `perTransaction` rows per transaction.
+    public static func measure(_ database: Database, rows: Int, perTransaction: Int, tag: String) async throws -> Double {
+        try await database.transaction { db in
+            try await db.raw("DROP TABLE IF EXISTS bench_floor").run()
+            try await db.raw("""
+                CREATE TABLE bench_floor (company_id TEXT NOT NULL, community_id TEXT NOT NULL, sequence BIGINT NOT NULL,
+                transfer_id TEXT NOT NULL, type TEXT NOT NULL, debit_account_id TEXT NOT NULL, credit_account_id TEXT NOT NULL,
+                amount BIGINT NOT NULL, pending_amount BIGINT NOT NULL, currency TEXT NOT NULL, code TEXT NOT NULL, reference TEXT,
+                actor TEXT NOT NULL, hold_id TEXT, expires_at BIGINT, recorded_at BIGINT NOT NULL, content_digest TEXT NOT NULL,
+                debit_balance_after BIGINT NOT NULL, credit_balance_after BIGINT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL,
+                PRIMARY KEY (community_id, sequence))
+                """).run()
+        }
+        let hash = String(repeating: "a", count: 64)
+        let account = "00000000-0000-8000-8000-000000000000"
+        let start = ContinuousClock.now
+        if database.engine == .sqlite, let path = database.sqlitePath {
+            let raw = try RawSQLite(path: path)
+            for first in stride(from: 0, to: rows, by: perTransaction) {
+                let last = min(first + perTransaction, rows)
+                try await database.withSQLiteWriteLock {
+                    try await NIOThreadPool.singleton.runIfActive {
+                        try raw.execute("BEGIN IMMEDIATE")
+                        let insert = try raw.statement("""
+                            INSERT INTO bench_floor (\(columns.joined(separator: ", ")))
+                            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?13, NULL, NULL, ?16, ?17, ?18, ?19, ?20, ?21)
+                            """)
+                        for index in first..<last {
+                            insert.bind(1, "c"); insert.bind(2, "m"); insert.bind(3, Int64(index)); insert.bind(4, "\(tag)-\(index)")
+                            insert.bind(5, "post"); insert.bind(6, account); insert.bind(7, account); insert.bind(8, Int64(50))
+                            insert.bind(9, Int64(0)); insert.bind(10, "CNY"); insert.bind(11, "wallet_transfer"); insert.bind(13, "bench")
+                            insert.bind(16, Int64(index)); insert.bind(17, hash); insert.bind(18, Int64(1)); insert.bind(19, Int64(1))
+                            insert.bind(20, hash); insert.bind(21, hash)
+                            try insert.run()
+                            insert.reset()
+                        }
+                        try raw.execute("COMMIT")
+                    }
+                }
+            }
+        } else {
+            for first in stride(from: 0, to: rows, by: perTransaction) {
+                let last = min(first + perTransaction, rows)
+                try await database.transaction { db in
+                    for part in Array(first..<last).chunked(1_000) {
+                        let insert = db.insert(into: "bench_floor").columns(columns)
+                        for index in part {
+                            insert.values(SQLBind("c"), SQLBind("m"), SQLBind(Int64(index)), SQLBind("\(tag)-\(index)"), SQLBind("post"),
+                                          SQLBind(account), SQLBind(account), SQLBind(Int64(50)), SQLBind(Int64(0)), SQLBind("CNY"),
+                                          SQLBind("wallet_transfer"), SQLLiteral.null, SQLBind("bench"), SQLLiteral.null, SQLLiteral.null,
+                                          SQLBind(Int64(index)), SQLBind(hash), SQLBind(Int64(1)), SQLBind(Int64(1)), SQLBind(hash), SQLBind(hash))
+                        }
+                        try await insert.run()
+                    }
+                }
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
