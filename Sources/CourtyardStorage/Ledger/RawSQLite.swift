@@ -1,3 +1,4 @@
+import CourtyardLedger
 import Foundation
 import VaporCSQLite
 
@@ -20,6 +21,23 @@ final class RawSQLite: @unchecked Sendable {
 
     private var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
+    /// Account rows as of this connection's last commit; flushed whenever another connection commits.
+    var accountCache: [String: Account] = [:]
+    private var dataVersion: Int64 = -1
+    /// Beyond this many cached accounts the cache starts over (bounds memory).
+    static let maxCachedAccounts = 2_000_000
+
+    /// Empties the account cache if any other connection (or process) committed since this one last looked.
+    func invalidateCacheIfOthersWrote() throws {
+        let query = try statement("PRAGMA data_version")
+        guard try query.step() else { return }
+        let version = query.int64(0)
+        query.reset()
+        if version != dataVersion || accountCache.count > Self.maxCachedAccounts {
+            accountCache.removeAll(keepingCapacity: true)
+            dataVersion = version
+        }
+    }
 
     init(path: String) throws {
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX

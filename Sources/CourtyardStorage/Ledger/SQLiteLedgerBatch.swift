@@ -12,30 +12,40 @@ enum SQLiteLedgerBatch {
     static func run(_ sqlite: RawSQLite, submissions: [Submission], now: Date) throws -> [[LedgerWriter.Outcome]] {
         try sqlite.execute("BEGIN IMMEDIATE")
         do {
+            try sqlite.invalidateCacheIfOthersWrote()
             var results = [[LedgerWriter.Outcome]](repeating: [], count: submissions.count)
+            var pending: [LedgerState] = []
             let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
             for companyId in byCompany.keys.sorted() {
                 let indices = byCompany[companyId]!
                 var state = LedgerState(companyId: companyId)
                 let started = ContinuousClock.now
-                try load(sqlite, companyId: companyId, operations: indices.flatMap { submissions[$0].operations }, into: &state)
+                let stored = try load(sqlite, companyId: companyId, operations: indices.flatMap { submissions[$0].operations }, into: &state)
                 let loaded = ContinuousClock.now
                 LedgerWriter.applySubmissions(submissions, indices: indices, to: &state, at: now.epochMilliseconds, results: &results)
                 let applied = ContinuousClock.now
-                try write(sqlite, companyId: companyId, state: state, now: now)
+                try write(sqlite, companyId: companyId, state: state, stored: stored, now: now)
+                pending.append(state)
                 if LedgerWriter.trace {
                     print("ledger batch (sqlite fast path): \(state.newEntries.count) entries, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
                 }
             }
             try sqlite.execute("COMMIT")
+            // Only committed rows enter the cache.
+            for state in pending {
+                for id in state.changedAccounts { sqlite.accountCache[id] = state.accounts[id] }
+            }
             return results
         } catch {
             try? sqlite.execute("ROLLBACK")
+            sqlite.accountCache.removeAll()
             throw error
         }
     }
 
-    static func load(_ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into state: inout LedgerState) throws {
+    /// Loads what `operations` need; returns the ids of accounts that already have a stored row.
+    static func load(_ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into state: inout LedgerState) throws -> Set<String> {
+        var stored: Set<String> = []
         let entryQuery = try sqlite.statement("""
             SELECT \(LedgerStore.entryColumns.joined(separator: ", ")) FROM ledger_entries WHERE company_id = ?1 AND transfer_id = ?2
             """)
@@ -109,6 +119,11 @@ enum SQLiteLedgerBatch {
         var ids = Set(keys.keys)
         for hold in holdAccounts { ids.insert(hold.debit); ids.insert(hold.credit) }
         for id in ids {
+            if let cached = sqlite.accountCache[id] {
+                state.accounts[id] = cached
+                stored.insert(id)
+                continue
+            }
             accountQuery.bind(1, id)
             accountQuery.bind(2, companyId)
             if try accountQuery.step() {
@@ -120,6 +135,7 @@ enum SQLiteLedgerBatch {
                 state.accounts[id] = Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
                                              creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
                                              creditsPending: accountQuery.int64(10))
+                stored.insert(id)
                 sqlite_reset(accountQuery)
                 continue
             }
@@ -145,10 +161,15 @@ enum SQLiteLedgerBatch {
             state.holds[hold.id] = Hold(id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
                                         amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt, status: status)
         }
+        return stored
     }
 
-    static func write(_ sqlite: RawSQLite, companyId: String, state: LedgerState, now: Date) throws {
+    static func write(_ sqlite: RawSQLite, companyId: String, state: LedgerState, stored: Set<String>, now: Date) throws {
         let millis = now.epochMilliseconds
+        let updateAccount = try sqlite.statement("""
+            UPDATE ledger_accounts SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5,
+                updated_at = ?6 WHERE id = ?1
+            """)
         let upsertAccount = try sqlite.statement("""
             INSERT INTO ledger_accounts (id, company_id, community_id, kind, owner, purpose, currency, debits_posted, credits_posted,
                 debits_pending, credits_pending, created_at, updated_at)
@@ -158,6 +179,17 @@ enum SQLiteLedgerBatch {
             """)
         for id in state.changedAccounts {
             guard let account = state.accounts[id] else { continue }
+            if stored.contains(id) {
+                updateAccount.bind(1, account.id)
+                updateAccount.bind(2, account.debitsPosted)
+                updateAccount.bind(3, account.creditsPosted)
+                updateAccount.bind(4, account.debitsPending)
+                updateAccount.bind(5, account.creditsPending)
+                updateAccount.bind(6, millis)
+                try updateAccount.run()
+                sqlite_reset(updateAccount)
+                continue
+            }
             upsertAccount.bind(1, account.id)
             upsertAccount.bind(2, companyId)
             upsertAccount.bind(3, account.key.communityId)
