@@ -226,3 +226,24 @@ struct LedgerStorageTests {
         }
     }
 }
+
+@Suite("Ledger writers sharing a database")
+struct LedgerSharedWriterTests {
+    @Test("two writers on one database (fast path and SQLKit path) never work from stale balances", arguments: TestEngine.available)
+    func writersSeeEachOther(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let other = LedgerWriter(database: ledger.database, clock: ledger.clock, sqliteFastPath: false)
+            let company = ledger.companyId
+            _ = try await ledger.writer.submit(companyId: company, ledger.topUp("w-1", 1_000)).get()
+            _ = try await other.submit(companyId: company, ledger.deduct("w-2", 600)).get()
+            // The first writer must see the second's deduction: 400 left, so 500 is refused and 400 is not.
+            let refused = try await ledger.writer.submit(companyId: company, ledger.deduct("w-3", 500))
+            #expect({ if case .failure(.insufficientBalance) = refused { return true } else { return false } }())
+            _ = try await ledger.writer.submit(companyId: company, ledger.deduct("w-4", 400)).get()
+            _ = try await other.submit(companyId: company, ledger.topUp("w-5", 50)).get()
+            _ = try await ledger.writer.submit(companyId: company, ledger.deduct("w-6", 50)).get()
+            #expect(try await ledger.balance(ledger.wallet()) == 0)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+}
