@@ -338,7 +338,7 @@ public struct LedgerStore: Sendable {
 
 extension Array {
     /// Consecutive slices of at most `size` elements.
-    func chunked(_ size: Int) -> [[Element]] {
+    public func chunked(_ size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
