@@ -29,6 +29,7 @@ public enum CourtyardApp {
         ResourceRoutes.register(Device.self, on: api, services: services)
         ResourceRoutes.register(DeviceBinding.self, on: api, services: services)
         LedgerRoutes.register(on: api, services: services)
+        TariffRoutes.register(on: api, services: services)
         SystemRoutes.register(on: api, services: services)
         api.document(.get, "/openapi.json", summary: "This OpenAPI 3.1 document", tag: "System")
         let document = api.document
