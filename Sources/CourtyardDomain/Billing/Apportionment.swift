@@ -1,0 +1,90 @@
+/// Common-area apportionment (公摊): a shared meter's usage or cost split over houses, exactly.
+///
+/// Shares are proportional to each house's weight (built area, indoor area,
+/// one per household, or its own usage), floored, with leftover units handed
+/// out by largest remainder (ties to the earlier house; callers order by a
+/// stable id). The shares always sum to the total, and each share carries the
+/// sentence that explains it.
+public enum Apportionment {
+    /// What a house's share is proportional to.
+    public enum Basis: String, Codable, Sendable, CaseIterable {
+        case builtArea = "built_area"
+        case indoorArea = "indoor_area"
+        case household
+        case usage
+    }
+
+    /// One participant: an id and its weight in the basis's unit (hundredths of m², 1, or milli-units of usage).
+    public struct Participant: Hashable, Sendable {
+        public var id: String
+        public var weight: Int64
+        public init(id: String, weight: Int64) {
+            self.id = id
+            self.weight = weight
+        }
+    }
+
+    /// One house's share and the sentence that explains it.
+    public struct Share<Value: Hashable & Sendable>: Hashable, Sendable {
+        public var id: String
+        public var value: Value
+        public var explanation: String
+    }
+
+    /// Why a split could not be made.
+    public enum Failure: Error, Hashable, Sendable {
+        case noParticipants
+        case negativeWeight(id: String)
+        case zeroTotalWeight
+        case duplicateParticipant(id: String)
+    }
+
+    /// Splits a shared cost.
+    public static func split(_ total: Money, over participants: [Participant], basis: Basis, label: String)
+        throws(Failure) -> [Share<Money>]
+    {
+        let weightSum = try check(participants)
+        let parts = Allocation.largestRemainder(total: Int128(total.minorUnits), weights: participants.map { Int128($0.weight) })
+        return zip(participants, parts).map { participant, part in
+            Share(id: participant.id, value: Money(minorUnits: Int64(part), currency: total.currency),
+                  explanation: "\(label) \(total.decimalText) \(total.currency.code) × \(describe(participant.weight, weightSum, basis))")
+        }
+    }
+
+    /// Splits a shared usage (e.g. lift electricity in kWh), in milli-units.
+    public static func split(_ total: Quantity, unit: String, over participants: [Participant], basis: Basis, label: String)
+        throws(Failure) -> [Share<Quantity>]
+    {
+        let weightSum = try check(participants)
+        let parts = Allocation.largestRemainder(total: Int128(total.milliUnits), weights: participants.map { Int128($0.weight) })
+        return zip(participants, parts).map { participant, part in
+            Share(id: participant.id, value: Quantity(milliUnits: Int64(part)),
+                  explanation: "\(label) \(total.decimalText) \(unit) × \(describe(participant.weight, weightSum, basis))")
+        }
+    }
+
+    static func check(_ participants: [Participant]) throws(Failure) -> Int128 {
+        guard !participants.isEmpty else { throw .noParticipants }
+        var seen = Set<String>()
+        var sum: Int128 = 0
+        for participant in participants {
+            guard participant.weight >= 0 else { throw .negativeWeight(id: participant.id) }
+            guard seen.insert(participant.id).inserted else { throw .duplicateParticipant(id: participant.id) }
+            sum += Int128(participant.weight)
+        }
+        guard sum > 0 else { throw .zeroTotalWeight }
+        return sum
+    }
+
+    static func describe(_ weight: Int64, _ sum: Int128, _ basis: Basis) -> String {
+        switch basis {
+        case .builtArea, .indoorArea:
+            let name = basis == .builtArea ? "built" : "indoor"
+            return "\(Area(hundredths: weight).decimalText)/\(FixedPoint.format(Int64(clamping: sum), scale: 2)) m² \(name)"
+        case .household:
+            return "\(weight)/\(sum) households"
+        case .usage:
+            return "\(Quantity(milliUnits: weight).decimalText)/\(FixedPoint.format(Int64(clamping: sum), scale: 3)) own usage"
+        }
+    }
+}
