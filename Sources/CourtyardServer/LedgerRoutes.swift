@@ -62,6 +62,12 @@ enum LedgerRoutes {
         var amount: Money
         var code: TransferCode
         var reference: String?
+
+        /// The ledger transfer this input asks for, on behalf of `actor`.
+        func transfer(actor: String) -> Transfer {
+            Transfer(id: id, debit: debit.key, credit: credit.key, amount: amount.minorUnits, currency: amount.currency.code,
+                     code: code, reference: reference, actor: actor)
+        }
     }
 
     struct TransferBatch: Codable, Sendable {
@@ -70,14 +76,28 @@ enum LedgerRoutes {
         var linked: Bool?
     }
 
+    /// A transfer's fields plus `expires_at`, in one flat JSON object.
     struct HoldInput: Codable, Sendable {
-        var id: String
-        var debit: AccountKeyInput
-        var credit: AccountKeyInput
-        var amount: Money
-        var code: TransferCode
-        var reference: String?
+        var transfer: TransferInput
         var expiresAt: Date
+
+        private enum CodingKeys: String, CodingKey { case expiresAt }
+
+        init(transfer: TransferInput, expiresAt: Date) {
+            self.transfer = transfer
+            self.expiresAt = expiresAt
+        }
+
+        init(from decoder: any Decoder) throws {
+            transfer = try TransferInput(from: decoder)
+            expiresAt = try decoder.container(keyedBy: CodingKeys.self).decode(Date.self, forKey: .expiresAt)
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            try transfer.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(expiresAt, forKey: .expiresAt)
+        }
     }
 
     struct HoldAction: Codable, Sendable {
@@ -179,8 +199,9 @@ enum LedgerRoutes {
         api.schema("TransferBatch", example: TransferBatch(transfers: [transfer], linked: false), required: ["transfers"])
         api.schema("LedgerBatchResult", example: BatchResult(items: [ItemResult(index: 0, id: transfer.id, status: "applied",
                                                                                 code: nil, message: nil, entry: exampleEntry)]))
-        api.schema("HoldInput", example: HoldInput(id: "park-0001", debit: key, credit: cash, amount: Money(minorUnits: 2_000),
-                                                   code: .deduction, reference: nil, expiresAt: Example.date),
+        api.schema("HoldInput", example: HoldInput(transfer: TransferInput(id: "park-0001", debit: key, credit: cash,
+                                                                           amount: Money(minorUnits: 2_000), code: .deduction, reference: nil),
+                                                   expiresAt: Example.date),
                    required: ["id", "debit", "credit", "amount", "code", "expires_at"])
         api.schema("HoldAction", example: HoldAction(id: "park-0001-post", amount: Money(minorUnits: 1_500)), required: ["id"])
         api.schema("LedgerEntry", example: exampleEntry)
@@ -214,9 +235,7 @@ enum LedgerRoutes {
                     items[index] = ItemResult(index: index, id: input.id, status: "rejected", code: refusal.code, message: refusal.message)
                     continue
                 }
-                operations.append((index, .transfer(Transfer(
-                    id: input.id, debit: input.debit.key, credit: input.credit.key, amount: input.amount.minorUnits,
-                    currency: input.amount.currency.code, code: input.code, reference: input.reference, actor: actor))))
+                operations.append((index, .transfer(input.transfer(actor: actor))))
             }
             let linked = batch.linked ?? false
             if linked, let refused = items.compactMap({ $0 }).first {
@@ -238,11 +257,8 @@ enum LedgerRoutes {
             let scope = try context.scope(for: .manageFinance)
             let actor = try context.requirePrincipal().user.id
             let input = try await ResourceRoutes.decodeBody(HoldInput.self, request, context)
-            if let refusal = refuseOutOfScope(scope, input.debit, input.credit) { throw refusal.problem }
-            let operation = LedgerOperation.hold(Transfer(
-                id: input.id, debit: input.debit.key, credit: input.credit.key, amount: input.amount.minorUnits,
-                currency: input.amount.currency.code, code: input.code, reference: input.reference, actor: actor),
-                expiresAt: input.expiresAt.epochMilliseconds)
+            if let refusal = refuseOutOfScope(scope, input.transfer.debit, input.transfer.credit) { throw refusal.problem }
+            let operation = LedgerOperation.hold(input.transfer.transfer(actor: actor), expiresAt: input.expiresAt.epochMilliseconds)
             return try await single(operation, scope: scope, services: services, created: true)
         }
 
