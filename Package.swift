@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CourtyardDomain", targets: ["CourtyardDomain"]),
         .library(name: "CourtyardLedger", targets: ["CourtyardLedger"]),
         .library(name: "CourtyardStorage", targets: ["CourtyardStorage"]),
+        .library(name: "CourtyardBilling", targets: ["CourtyardBilling"]),
         .library(name: "CourtyardServer", targets: ["CourtyardServer"]),
     ],
     dependencies: [
@@ -61,6 +62,15 @@ let package = Package(
             ]
         ),
         // Synthetic companies and communities for the demo, tests and benchmarks.
+        // Bill runs: fee standards and usage in, bills and ledger postings out; reminders and late fees.
+        .target(
+            name: "CourtyardBilling",
+            dependencies: [
+                "CourtyardDomain", "CourtyardLedger", "CourtyardStorage",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CourtyardSimulator",
             dependencies: ["CourtyardDomain", "CourtyardStorage"]
@@ -69,6 +79,7 @@ let package = Package(
         .target(
             name: "CourtyardServer",
             dependencies: [
+                "CourtyardBilling",
                 "CourtyardDomain",
                 "CourtyardLedger",
                 "CourtyardStorage",
@@ -84,6 +95,7 @@ let package = Package(
         .executableTarget(
             name: "courtyard",
             dependencies: [
+                "CourtyardBilling",
                 "CourtyardServer",
                 "CourtyardStorage",
                 "CourtyardSimulator",
@@ -124,6 +136,11 @@ let package = Package(
             name: "CourtyardStorageTests",
             dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
                            .product(name: "SQLKit", package: "sql-kit")]
+        ),
+        .testTarget(
+            name: "CourtyardBillingTests",
+            dependencies: ["CourtyardBilling", "CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator",
+                           "CourtyardTestSupport", .product(name: "SQLKit", package: "sql-kit")]
         ),
         .testTarget(
             name: "CourtyardServerTests",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A calendar date without time zone ("2026-10-01"), read in a community's own zone.
 ///
 /// Move-in dates, effective dates of bindings and billing days are local
@@ -89,5 +91,15 @@ public struct EffectivePeriod: Hashable, Sendable {
         let startsBeforeOtherEnds = other.until.map { from < $0 } ?? true
         let otherStartsBeforeEnd = until.map { other.from < $0 } ?? true
         return startsBeforeOtherEnds && otherStartsBeforeEnd
+    }
+}
+
+extension LocalDate {
+    /// The calendar date of `instant` in the IANA `timeZone` (a community's local day).
+    public static func of(_ instant: Date, timeZone: String) -> LocalDate {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: instant)
+        return LocalDate(year: parts.year!, month: parts.month!, day: parts.day!)!
     }
 }

@@ -234,9 +234,6 @@ enum AccountRoutes {
 
     /// The calendar date of `now` in the community's IANA `timeZone`.
     static func localToday(_ now: Date, timeZone: String) -> LocalDate {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: now)
-        return LocalDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+        LocalDate.of(now, timeZone: timeZone)
     }
 }

@@ -5,7 +5,173 @@
 /// ``ScopedStore`` filters on. The DDL is portable: it runs as written on
 /// SQLite 3.35+ and PostgreSQL 15.
 public enum Schema {
-    public static let migrations: [Migration] = [foundation, ledger]
+    public static let migrations: [Migration] = [foundation, ledger, billing]
+
+
+    static let billing = Migration(version: 3, name: "billing", statements: [
+        """
+        CREATE TABLE fee_items (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            code TEXT NOT NULL,
+            name TEXT NOT NULL,
+            category TEXT NOT NULL,
+            billing_cycle TEXT NOT NULL,
+            usage_kind TEXT,
+            due_days INTEGER NOT NULL,
+            late_fee_policy TEXT,
+            large_household TEXT,
+            apportion_device_id TEXT,
+            apportion_basis TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (community_id, code)
+        )
+        """,
+        """
+        CREATE TABLE fee_standards (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            fee_item_id TEXT NOT NULL REFERENCES fee_items(id),
+            version INTEGER NOT NULL,
+            effective_from TEXT NOT NULL,
+            effective_until TEXT,
+            rule TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (fee_item_id, version)
+        )
+        """,
+        """
+        CREATE TABLE fee_attachments (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            fee_item_id TEXT NOT NULL REFERENCES fee_items(id),
+            scope TEXT NOT NULL,
+            target TEXT,
+            valid_from TEXT NOT NULL,
+            valid_until TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX fee_attachments_item ON fee_attachments (fee_item_id)",
+        """
+        CREATE TABLE usage_records (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            subject_kind TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            usage_kind TEXT NOT NULL,
+            period TEXT NOT NULL,
+            quantity_milli BIGINT NOT NULL,
+            windows TEXT,
+            estimated INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            UNIQUE (subject_id, usage_kind, period)
+        )
+        """,
+        """
+        CREATE TABLE bill_runs (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            community_id TEXT NOT NULL REFERENCES communities(id),
+            period TEXT NOT NULL,
+            status TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX bill_runs_period ON bill_runs (community_id, period)",
+        """
+        CREATE TABLE bills (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL,
+            community_id TEXT NOT NULL,
+            house_id TEXT NOT NULL,
+            bill_run_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            issue_date TEXT NOT NULL,
+            due_date TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            total_amount BIGINT NOT NULL,
+            paid_amount BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            posted_at BIGINT,
+            late_fee_waived_by TEXT,
+            late_fee_waiver_reason TEXT,
+            created_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX bills_house ON bills (house_id, period)",
+        "CREATE INDEX bills_run ON bills (bill_run_id)",
+        "CREATE INDEX bills_due ON bills (community_id, status, due_date)",
+        """
+        CREATE TABLE bill_lines (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL,
+            community_id TEXT NOT NULL,
+            bill_id TEXT NOT NULL,
+            house_id TEXT NOT NULL,
+            fee_item_id TEXT NOT NULL,
+            period TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            standard_id TEXT NOT NULL,
+            standard_version INTEGER NOT NULL,
+            quantity_milli BIGINT,
+            unit TEXT,
+            unit_price BIGINT,
+            basis TEXT NOT NULL,
+            breakdown TEXT NOT NULL,
+            exact TEXT NOT NULL,
+            rounding TEXT NOT NULL,
+            billable_days INTEGER NOT NULL,
+            period_days INTEGER NOT NULL,
+            amount BIGINT NOT NULL,
+            adjusts_line_id TEXT,
+            created_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE UNIQUE INDEX bill_lines_charge ON bill_lines (house_id, fee_item_id, period) WHERE kind = 'charge'",
+        "CREATE INDEX bill_lines_bill ON bill_lines (bill_id)",
+        """
+        CREATE TABLE audit_log (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL,
+            community_id TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject_type TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            reason TEXT,
+            before_state TEXT,
+            after_state TEXT,
+            created_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX audit_log_subject ON audit_log (company_id, subject_id)",
+        """
+        CREATE TABLE bill_reminders (
+            id TEXT PRIMARY KEY,
+            company_id TEXT NOT NULL,
+            community_id TEXT NOT NULL,
+            bill_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            for_date TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            UNIQUE (bill_id, kind, for_date)
+        )
+        """,
+    ])
 
     static let ledger = Migration(version: 2, name: "ledger", statements: [
         """

@@ -105,4 +105,41 @@ public struct ScopedStore: Sendable {
         let query = db.delete(from: R.table).where(SQLColumn("id"), .equal, SQLBind(id))
         try await scoped(query, R.self).run()
     }
+
+    /// Every row whose `column` is one of `values` (and that matches `filters`), within the scope; for batch loads.
+    public func all<R: TenantRecord>(
+        _ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)] = [],
+        alsoIn other: (column: String, values: [String])? = nil
+    ) async throws -> [R] {
+        guard !values.isEmpty else { return [] }
+        var records: [R] = []
+        for start in stride(from: 0, to: values.count, by: 1_000) {
+            let query = db.select().columns(R.columns.map { SQLColumn($0) }).from(R.table)
+                .where(SQLColumn(column), .in, SQLBind.group(Array(values[start..<min(values.count, start + 1_000)])))
+            for filter in filters {
+                query.where(SQLColumn(filter.column), .equal, SQLBind(filter.value))
+            }
+            if let other {
+                query.where(SQLColumn(other.column), .in, SQLBind.group(other.values))
+            }
+            for row in try await scoped(query, R.self).all() {
+                records.append(try R(row: RowReader(row, table: R.table)))
+            }
+        }
+        return records
+    }
+
+    /// Inserts many rows with multi-row statements (each checked against the scope first); for bill runs and imports.
+    public func insertAll<R: TenantRecord>(_ records: [R]) async throws {
+        guard !records.isEmpty else { return }
+        for record in records { try checkInScope(record) }
+        let perStatement = max(1, 30_000 / R.columns.count)
+        for start in stride(from: 0, to: records.count, by: perStatement) {
+            let query = db.insert(into: R.table).columns(R.columns)
+            for record in records[start..<min(records.count, start + perStatement)] {
+                query.values(record.storageValues)
+            }
+            try await query.run()
+        }
+    }
 }

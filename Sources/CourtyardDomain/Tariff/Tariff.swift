@@ -61,10 +61,18 @@ extension ExactAmount: Codable {
     /// Exact amounts travel as decimal strings with seven fraction digits ("444.1950000").
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
+        guard let value = ExactAmount(decimalText: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected an exact amount"))
+        }
+        self = value
+    }
+
+    /// Parses the ``decimalText`` form ("444.1950000", "-3.5"): at most seven fraction digits.
+    public init?(decimalText text: String) {
         let negative = text.hasPrefix("-")
         let parts = text.drop(while: { $0 == "-" }).split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, let whole = Int128(parts[0]), parts.count == 1 || (parts[1].count <= 7 && Int128(parts[1]) != nil) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected an exact amount"))
+            return nil
         }
         var fraction: Int128 = parts.count == 2 ? Int128(parts[1])! : 0
         for _ in 0..<(7 - (parts.count == 2 ? parts[1].count : 0)) { fraction *= 10 }

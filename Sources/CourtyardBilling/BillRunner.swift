@@ -1,0 +1,330 @@
+import CourtyardDomain
+import CourtyardLedger
+import CourtyardStorage
+import Foundation
+import Logging
+import SQLKit
+
+/// Why a bill run was refused. Nothing is written when a run is refused.
+public enum BillRunError: Error, Hashable, Sendable {
+    case unknownCommunity(String)
+    /// Bill runs are made for a month ("2026-10").
+    case notAMonth(String)
+    /// The month has not ended in the community's time zone: only a preview is allowed.
+    case periodNotClosed(period: String, closesOn: LocalDate)
+    /// A fee item's standard or usage cannot be priced; names the item and house.
+    case pricing(feeItem: String, house: String, detail: String)
+    case apportionment(feeItem: String, detail: String)
+}
+
+/// What a bill run did (or, for a preview, would do).
+public struct BillRunSummary: Codable, Sendable, Hashable {
+    /// Totals per fee item.
+    public struct ItemTotal: Codable, Sendable, Hashable {
+        public var feeItemId: String
+        public var code: String
+        public var period: String
+        public var standardVersion: Int
+        public var lines: Int
+        public var amount: Money
+    }
+
+    public var runId: String?
+    public var communityId: String
+    public var period: String
+    public var preview: Bool
+    public var housesConsidered: Int
+    public var billsCreated: Int
+    public var linesCreated: Int
+    /// Charges that an earlier run already created (rerun idempotency).
+    public var linesAlreadyBilled: Int
+    public var totalAmount: Money
+    public var items: [ItemTotal]
+    /// Houses without a line for an item, by "item code: reason" (not owned, missing usage).
+    public var skipped: [String: Int]
+    /// Fee items billed this month that have no standard version in force (so nothing was charged for them).
+    public var itemsWithoutStandard: [String]
+    /// Bills whose lines were posted to the ledger by this run (including bills left unposted by an interrupted run).
+    public var billsPosted: Int
+}
+
+/// Runs a community's monthly billing: fee standards × houses × usage → bills and lines → ledger postings.
+///
+/// Houses are streamed in id order in chunks; each chunk's bills and lines
+/// commit in one transaction together with their idempotency keys (a unique
+/// index on house, fee item and period for charges), so a rerun or a resumed
+/// run creates nothing twice. Postings to the ledger use transfer ids derived
+/// from line ids and are retried for bills not yet marked posted, so a crash
+/// between the two commits is repaired by the next run.
+public struct BillRunner: Sendable {
+    public let database: Database
+    public let ledger: LedgerWriter?
+    public let clock: any WallClock
+    public let chunkSize: Int
+    let logger = Logger(label: "courtyard.billing")
+
+    public init(database: Database, ledger: LedgerWriter?, clock: any WallClock = SystemClock(), chunkSize: Int = 1_000) {
+        self.database = database
+        self.ledger = ledger
+        self.clock = clock
+        self.chunkSize = chunkSize
+    }
+
+    /// Progress: houses processed so far and the community's house count.
+    public typealias Progress = @Sendable (_ done: Int, _ total: Int) -> Void
+
+    public func run(companyId: String, communityId: String, period text: String, preview: Bool, actor: String,
+                    progress: Progress? = nil) async throws -> BillRunSummary {
+        let scope = TenantScope(companyId: companyId)
+        guard let period = BillingPeriod(text), period.cycle == .monthly else { throw BillRunError.notAMonth(text) }
+        let now = clock.now()
+        let context = try await database.read { db in
+            try await RunContext.load(ScopedStore(db, scope: scope), communityId: communityId, period: period)
+        }
+        guard let context else { throw BillRunError.unknownCommunity(communityId) }
+        let today = LocalDate.of(now, timeZone: context.community.timeZone)
+        if !preview, today < period.end { throw BillRunError.periodNotClosed(period: period.description, closesOn: period.end) }
+
+        var summary = BillRunSummary(runId: nil, communityId: communityId, period: period.description, preview: preview,
+                                     housesConsidered: 0, billsCreated: 0, linesCreated: 0, linesAlreadyBilled: 0,
+                                     totalAmount: .zero(context.community.currency), items: [], skipped: [:],
+                                     itemsWithoutStandard: context.itemsWithoutStandard.sorted(), billsPosted: 0)
+        var itemTotals: [String: BillRunSummary.ItemTotal] = [:]
+        for terms in context.terms {
+            itemTotals[terms.feeItemId] = .init(feeItemId: terms.feeItemId, code: terms.code, period: terms.period.description,
+                                                standardVersion: terms.version, lines: 0, amount: .zero(context.community.currency))
+        }
+        let runId = Identifier.uuidV7(at: now)
+        if !preview {
+            summary.runId = runId
+            summary.billsPosted += try await postUnposted(companyId: companyId, communityId: communityId)
+            try await database.transaction { [summary] db in
+                try await db.insert(into: "bill_runs").columns("id", "company_id", "community_id", "period", "status", "summary",
+                                                               "created_by", "created_at", "updated_at")
+                    .values(SQLBind(runId), SQLBind(companyId), SQLBind(communityId), SQLBind(period.description), SQLBind("running"),
+                            SQLBind(StoredJSON.encode(summary)), SQLBind(actor), SQLBind(now.epochMilliseconds), SQLBind(now.epochMilliseconds))
+                    .run()
+            }
+        }
+        let shares = try await apportionedShares(context, scope: scope)
+        let total = try await database.read { db in
+            try await ScopedStore(db, scope: scope).count(House.self, filters: [("community_id", communityId)])
+        }
+        var cursor: String? = nil
+        repeat {
+            let chunk = try await database.read { [cursor, chunkSize] db in
+                try await ChunkFacts.load(ScopedStore(db, scope: scope), context: context, after: cursor, limit: chunkSize)
+            }
+            cursor = chunk.nextCursor
+            var bills: [Bill] = []
+            var lines: [BillLine] = []
+            for house in chunk.houses {
+                summary.housesConsidered += 1
+                var houseLines: [BillLine] = []
+                var dueDays = Int.max
+                let billId = Identifier.uuidV7(at: now)
+                for terms in context.terms where context.applies(terms.feeItemId, to: house) {
+                    let item = context.items[terms.feeItemId]!
+                    if chunk.billed.contains(ChunkFacts.key(house.id, terms.feeItemId, terms.period)) {
+                        summary.linesAlreadyBilled += 1
+                        continue
+                    }
+                    let planned: PlannedLine
+                    if item.category == .commonArea {
+                        guard let share = shares[terms.feeItemId]?.shares[house.id] else { continue }
+                        planned = BillPlanner.apportionedLine(terms, share: share, cost: shares[terms.feeItemId]!.cost,
+                                                              usage: shares[terms.feeItemId]!.usage)
+                    } else {
+                        let usage = item.usageKind.flatMap { chunk.usage(house.id, $0, terms.period) }
+                        let result: Result<PlannedLine, BillPlanner.Skip>
+                        do {
+                            result = try BillPlanner.line(terms, house: chunk.facts[house.id]!, usage: usage)
+                        } catch {
+                            throw BillRunError.pricing(feeItem: terms.code, house: house.id, detail: "\(error)")
+                        }
+                        switch result {
+                        case .success(let line): planned = line
+                        case .failure(let skip):
+                            summary.skipped["\(terms.code): \(skip.rawValue)", default: 0] += 1
+                            continue
+                        }
+                    }
+                    guard planned.amount.minorUnits != 0 else { continue }
+                    dueDays = min(dueDays, item.dueDays)
+                    itemTotals[terms.feeItemId]!.lines += 1
+                    itemTotals[terms.feeItemId]!.amount.minorUnits += planned.amount.minorUnits
+                    houseLines.append(BillLine(
+                        id: Identifier.uuidV7(at: now), companyId: companyId, communityId: communityId, billId: billId,
+                        houseId: house.id, feeItemId: terms.feeItemId, period: planned.period, kind: .charge,
+                        standardId: planned.standardId, standardVersion: planned.version, quantity: planned.quantity,
+                        unit: planned.unit, unitPrice: planned.unitPrice, basis: planned.basis, breakdown: planned.breakdown,
+                        exact: planned.exact, rounding: planned.rounding, billableDays: planned.billableDays,
+                        periodDays: planned.periodDays, amount: planned.amount.minorUnits, adjustsLineId: nil, createdAt: now))
+                }
+                guard !houseLines.isEmpty else { continue }
+                let issue = period.end
+                let totalAmount = houseLines.reduce(0) { $0 + $1.amount }
+                bills.append(Bill(id: billId, companyId: companyId, communityId: communityId, houseId: house.id, billRunId: runId,
+                                  period: period, issueDate: issue, dueDate: issue.adding(days: dueDays),
+                                  currency: context.community.currency.code, totalAmount: totalAmount, paidAmount: 0, status: .open,
+                                  postedAt: nil, lateFeeWaivedBy: nil, lateFeeWaiverReason: nil, createdAt: now, updatedAt: now))
+                lines.append(contentsOf: houseLines)
+                summary.totalAmount.minorUnits += totalAmount
+            }
+            summary.billsCreated += bills.count
+            summary.linesCreated += lines.count
+            if !preview, !bills.isEmpty {
+                try await database.transaction { [bills, lines] db in
+                    let store = ScopedStore(db, scope: scope)
+                    try await store.insertAll(bills)
+                    try await store.insertAll(lines)
+                }
+                summary.billsPosted += try await post(bills: bills, lines: lines, companyId: companyId, items: context.items)
+            }
+            progress?(summary.housesConsidered, total)
+        } while cursor != nil
+        summary.items = itemTotals.values.sorted { $0.code < $1.code }
+        if !preview {
+            let finished = clock.now()
+            try await database.transaction { [summary] db in
+                try await db.update("bill_runs").set("status", to: SQLBind("completed")).set("summary", to: SQLBind(StoredJSON.encode(summary)))
+                    .set("updated_at", to: SQLBind(finished.epochMilliseconds))
+                    .where("id", .equal, SQLBind(runId)).where("company_id", .equal, SQLBind(companyId)).run()
+            }
+        }
+        return summary
+    }
+
+    // MARK: Apportionment
+
+    struct CommonShares: Sendable {
+        var cost: Quote
+        var usage: Quantity
+        var shares: [String: Apportionment.Share<Money>]
+    }
+
+    /// For each common-area item: the shared meter's cost this period, split over the houses it applies to.
+    func apportionedShares(_ context: RunContext, scope: TenantScope) async throws -> [String: CommonShares] {
+        var result: [String: CommonShares] = [:]
+        for terms in context.terms {
+            let item = context.items[terms.feeItemId]!
+            guard item.category == .commonArea, let device = item.apportionDeviceId, let kind = item.usageKind else { continue }
+            let basis = item.apportionBasis ?? .builtArea
+            let (usage, houses, houseUsage) = try await database.read { db in
+                let store = ScopedStore(db, scope: scope)
+                let usage = try await store.all(UsageRecord.self, where: "subject_id", in: [device],
+                                                filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]).first
+                var houses: [House] = []
+                var cursor: String? = nil
+                repeat {
+                    let page = try await store.list(House.self, filters: [("community_id", context.community.id)], after: cursor, limit: 5_000)
+                    houses.append(contentsOf: page.items.filter { context.applies(terms.feeItemId, to: $0) })
+                    cursor = page.nextCursor
+                } while cursor != nil
+                var houseUsage: [String: Int64] = [:]
+                if basis == .usage {
+                    for record in try await store.all(UsageRecord.self, where: "subject_id", in: houses.map(\.id),
+                                                      filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]) {
+                        houseUsage[record.subjectId] = record.quantity.milliUnits
+                    }
+                }
+                return (usage, houses, houseUsage)
+            }
+            guard let usage, !houses.isEmpty else { continue }
+            let cost: Quote
+            do {
+                cost = try BillPlanner.commonCost(terms, usage: MeteredUsage(quantity: usage.quantity, windows: usage.windows))
+            } catch {
+                throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
+            }
+            let participants = houses.map { house -> Apportionment.Participant in
+                switch basis {
+                case .builtArea: return .init(id: house.id, weight: house.builtArea.hundredths)
+                case .indoorArea: return .init(id: house.id, weight: house.indoorArea.hundredths)
+                case .household: return .init(id: house.id, weight: 1)
+                case .usage: return .init(id: house.id, weight: houseUsage[house.id] ?? 0)
+                }
+            }
+            do {
+                let split = try Apportionment.split(cost.amount, over: participants, basis: basis, label: item.name)
+                result[terms.feeItemId] = CommonShares(cost: cost, usage: usage.quantity,
+                                                       shares: Dictionary(uniqueKeysWithValues: split.map { ($0.id, $0) }))
+            } catch {
+                throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
+            }
+        }
+        return result
+    }
+
+    // MARK: Ledger posting
+
+    /// Posts each bill's lines (receivable of the house ← revenue of the fee item), one linked group per bill, then marks them posted.
+    func post(bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem]) async throws -> Int {
+        guard let ledger, !bills.isEmpty else { return 0 }
+        let linesByBill = Dictionary(grouping: lines, by: \.billId)
+        let posted = try await withThrowingTaskGroup(of: String?.self) { group in
+            for bill in bills {
+                let operations = (linesByBill[bill.id] ?? []).compactMap { line -> LedgerOperation? in
+                    Self.posting(line, bill: bill, itemCode: items[line.feeItemId]?.code ?? "custom")
+                }
+                group.addTask {
+                    guard !operations.isEmpty else { return bill.id }
+                    let outcomes = try await ledger.submit(companyId: companyId, operations, linked: true)
+                    for outcome in outcomes {
+                        if case .failure(let error) = outcome {
+                            Logger(label: "courtyard.billing").error("bill posting refused", metadata: ["bill": "\(bill.id)", "error": "\(error)"])
+                            return nil
+                        }
+                    }
+                    return bill.id
+                }
+            }
+            var ids: [String] = []
+            for try await id in group { if let id { ids.append(id) } }
+            return ids
+        }
+        let now = clock.now()
+        try await database.transaction { db in
+            for start in stride(from: 0, to: posted.count, by: 1_000) {
+                try await db.update("bills").set("posted_at", to: SQLBind(now.epochMilliseconds))
+                    .where("company_id", .equal, SQLBind(companyId))
+                    .where("id", .in, SQLBind.group(Array(posted[start..<min(posted.count, start + 1_000)]))).run()
+            }
+        }
+        return posted.count
+    }
+
+    /// The ledger transfer of one bill line. Charges debit the house's receivable; credits (negative adjustments) reverse it.
+    static func posting(_ line: BillLine, bill: Bill, itemCode: String) -> LedgerOperation? {
+        guard line.amount != 0 else { return nil }
+        let receivable = AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees")
+        let revenue = AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner, purpose: itemCode)
+        let charge = line.amount > 0
+        return .transfer(Transfer(id: "bill-line:" + line.id, debit: charge ? receivable : revenue, credit: charge ? revenue : receivable,
+                                  amount: abs(line.amount), currency: bill.currency, code: line.kind == .charge ? .billPosting : .adjustment,
+                                  reference: "bill:" + bill.id, actor: "system:billing"))
+    }
+
+    /// Posts bills that an interrupted run committed but did not post; returns how many it posted.
+    func postUnposted(companyId: String, communityId: String) async throws -> Int {
+        guard ledger != nil else { return 0 }
+        let scope = TenantScope(companyId: companyId)
+        var count = 0
+        while true {
+            let (bills, lines, items) = try await database.read { db in
+                let store = ScopedStore(db, scope: scope)
+                let rows = try await db.select().columns(Bill.columns.map { SQLColumn($0) }).from(Bill.table)
+                    .where("company_id", .equal, SQLBind(companyId)).where("community_id", .equal, SQLBind(communityId))
+                    .where(SQLColumn("posted_at"), .is, SQLLiteral.null).orderBy("id").limit(1_000).all()
+                let bills = try rows.map { try Bill(row: RowReader($0, table: Bill.table)) }
+                let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.map(\.id))
+                let items = try await store.list(FeeItem.self, filters: [("community_id", communityId)], limit: 10_000).items
+                return (bills, lines, Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }))
+            }
+            guard !bills.isEmpty else { return count }
+            let posted = try await post(bills: bills, lines: lines, companyId: companyId, items: items)
+            count += posted
+            if posted < bills.count { return count }
+        }
+    }
+}

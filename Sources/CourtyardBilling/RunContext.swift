@@ -1,0 +1,103 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+
+/// A community's billing configuration for one run: its fee items, the standard version in force for each, and attachments.
+struct RunContext: Sendable {
+    var community: Community
+    var period: BillingPeriod
+    var items: [String: FeeItem]
+    /// Items billed in this run with their standard in force, ordered by code.
+    var terms: [ChargeTerms]
+    var attachments: [String: [FeeAttachment]]
+    var itemsWithoutStandard: [String]
+
+    static func load(_ store: ScopedStore, communityId: String, period: BillingPeriod) async throws -> RunContext? {
+        guard let community = try await store.find(Community.self, id: communityId) else { return nil }
+        let filter = [("community_id", communityId)]
+        let items = try await store.list(FeeItem.self, filters: filter, limit: 10_000).items
+        let standards = try await store.list(FeeStandard.self, filters: filter, limit: 100_000).items
+        let attachments = try await store.list(FeeAttachment.self, filters: filter, limit: 100_000).items
+        var terms: [ChargeTerms] = []
+        var missing: [String] = []
+        for item in items.sorted(by: { $0.code < $1.code }) {
+            guard let itemPeriod = period.billed(item.billingCycle) else { continue }
+            guard let standard = standards.first(where: { $0.feeItemId == item.id && $0.period.contains(itemPeriod.start) }) else {
+                if attachments.contains(where: { $0.feeItemId == item.id }) { missing.append(item.code) }
+                continue
+            }
+            terms.append(ChargeTerms(feeItemId: item.id, code: item.code, name: item.name, category: item.category, period: itemPeriod,
+                                     standardId: standard.id, version: standard.version, rule: standard.rule,
+                                     usageKind: item.usageKind, largeHousehold: item.largeHousehold))
+        }
+        return RunContext(community: community, period: period, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
+                          terms: terms, attachments: Dictionary(grouping: attachments, by: \.feeItemId), itemsWithoutStandard: missing)
+    }
+
+    /// Whether the item is attached to the house during the item's period.
+    func applies(_ feeItemId: String, to house: House) -> Bool {
+        guard let terms = terms.first(where: { $0.feeItemId == feeItemId }) else { return false }
+        return attachments[feeItemId]?.contains { $0.covers(house: house, during: terms.period) } ?? false
+    }
+
+    /// The usage kinds any metered item of this run prices.
+    var usageKinds: Set<UsageKind> {
+        Set(terms.compactMap { items[$0.feeItemId]?.category == .commonArea ? nil : $0.usageKind })
+    }
+}
+
+/// One chunk of houses and everything the planner needs about them, loaded with a few batch queries.
+struct ChunkFacts: Sendable {
+    var houses: [House]
+    var nextCursor: String?
+    var facts: [String: HouseFacts]
+    /// Monthly usage by "house|kind|period".
+    var monthly: [String: UsageRecord]
+    /// Charges already billed, as "house|item|period".
+    var billed: Set<String>
+
+    static func key(_ house: String, _ item: String, _ period: BillingPeriod) -> String { house + "|" + item + "|" + period.description }
+
+    static func load(_ store: ScopedStore, context: RunContext, after cursor: String?, limit: Int) async throws -> ChunkFacts {
+        let page = try await store.list(House.self, filters: [("community_id", context.community.id)], after: cursor, limit: limit)
+        let ids = page.items.map(\.id)
+        let occupancies = try await store.all(Occupancy.self, where: "house_id", in: ids)
+        let periodStart = context.period.start
+        var facts: [String: HouseFacts] = [:]
+        let byHouse = Dictionary(grouping: occupancies, by: \.houseId)
+        for house in page.items {
+            let links = byHouse[house.id] ?? []
+            let owners = links.filter { $0.role == .owner }.map(\.period)
+            let residents = Set(links.filter { $0.period.contains(periodStart) }.map(\.personId)).count
+            facts[house.id] = HouseFacts(id: house.id, builtArea: house.builtArea, indoorArea: house.indoorArea, residents: residents,
+                                         ownership: owners.isEmpty ? nil : owners)
+        }
+        var monthly: [String: UsageRecord] = [:]
+        let kinds = context.usageKinds
+        if !kinds.isEmpty {
+            let months = (context.period.earlierMonthsOfYear + [context.period]).map(\.description)
+            for record in try await store.all(UsageRecord.self, where: "subject_id", in: ids, alsoIn: ("period", months))
+            where kinds.contains(record.usageKind) {
+                monthly[record.subjectId + "|" + record.usageKind.rawValue + "|" + record.period.description] = record
+            }
+        }
+        var billed: Set<String> = []
+        let periods = Set(context.terms.map(\.period.description))
+        for line in try await store.all(BillLine.self, where: "house_id", in: ids, filters: [("kind", "charge")],
+                                        alsoIn: ("period", periods.sorted())) {
+            billed.insert(key(line.houseId, line.feeItemId, line.period))
+        }
+        return ChunkFacts(houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed)
+    }
+
+    /// The house's metered usage of `kind` for a monthly `period`, with the year-to-date position; `nil` when not recorded.
+    func usage(_ house: String, _ kind: UsageKind, _ period: BillingPeriod) -> MeteredUsage? {
+        guard let record = monthly[house + "|" + kind.rawValue + "|" + period.description] else { return nil }
+        var yearToDate: Int64 = 0
+        for month in period.earlierMonthsOfYear {
+            yearToDate += monthly[house + "|" + kind.rawValue + "|" + month.description]?.quantity.milliUnits ?? 0
+        }
+        return MeteredUsage(quantity: record.quantity, windows: record.windows, yearToDate: Quantity(milliUnits: yearToDate),
+                            estimated: record.estimated)
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import SQLKit
+import CourtyardDomain
+
+/// A bill (账单): one house's charges from one bill run, with its due date and payment status.
+///
+/// Bills are never edited in place once issued: payments change only
+/// `paid_amount` and `status`; corrections add adjustment lines.
+public struct Bill: TenantRecord, Codable, Equatable {
+    public enum Status: String, Codable, Sendable, CaseIterable {
+        case open
+        case partiallyPaid = "partially_paid"
+        case paid, cancelled
+    }
+
+    public var id: String
+    public var companyId: String
+    public var communityId: String
+    public var houseId: String
+    public var billRunId: String
+    /// The run's month.
+    public var period: BillingPeriod
+    public var issueDate: LocalDate
+    public var dueDate: LocalDate
+    public var currency: String
+    public var totalAmount: Int64
+    public var paidAmount: Int64
+    public var status: Status
+    /// When its lines were posted to the ledger (receivable ← revenue); `nil` until then.
+    public var postedAt: Date?
+    public var lateFeeWaivedBy: String?
+    public var lateFeeWaiverReason: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: String, companyId: String, communityId: String, houseId: String, billRunId: String, period: BillingPeriod,
+                issueDate: LocalDate, dueDate: LocalDate, currency: String, totalAmount: Int64, paidAmount: Int64, status: Status,
+                postedAt: Date?, lateFeeWaivedBy: String?, lateFeeWaiverReason: String?, createdAt: Date, updatedAt: Date) {
+        self.id = id; self.companyId = companyId; self.communityId = communityId; self.houseId = houseId; self.billRunId = billRunId
+        self.period = period; self.issueDate = issueDate; self.dueDate = dueDate; self.currency = currency
+        self.totalAmount = totalAmount; self.paidAmount = paidAmount; self.status = status; self.postedAt = postedAt
+        self.lateFeeWaivedBy = lateFeeWaivedBy; self.lateFeeWaiverReason = lateFeeWaiverReason
+        self.createdAt = createdAt; self.updatedAt = updatedAt
+    }
+
+    public static let table = "bills"
+    public static let columns = ["id", "company_id", "community_id", "house_id", "bill_run_id", "period", "issue_date", "due_date",
+                                 "currency", "total_amount", "paid_amount", "status", "posted_at", "late_fee_waived_by",
+                                 "late_fee_waiver_reason", "created_at", "updated_at"]
+
+    public init(row: RowReader) throws {
+        guard let period = BillingPeriod(try row.string("period")) else { throw StorageError.corruptRow(table: Self.table, column: "period") }
+        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+                  houseId: try row.string("house_id"), billRunId: try row.string("bill_run_id"), period: period,
+                  issueDate: try row.date("issue_date"), dueDate: try row.date("due_date"), currency: try row.string("currency"),
+                  totalAmount: try row.int64("total_amount"), paidAmount: try row.int64("paid_amount"),
+                  status: try row.value("status", as: Status.self),
+                  postedAt: try row.optionalInt64("posted_at").map(Date.init(epochMilliseconds:)),
+                  lateFeeWaivedBy: try row.optionalString("late_fee_waived_by"),
+                  lateFeeWaiverReason: try row.optionalString("late_fee_waiver_reason"),
+                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+    }
+
+    public var storageValues: [any SQLExpression] {
+        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(houseId), SQLBind(billRunId), SQLBind(period.description),
+         SQLBind(issueDate.description), SQLBind(dueDate.description), SQLBind(currency), SQLBind(totalAmount), SQLBind(paidAmount),
+         SQLBind(status.rawValue), sqlValue(postedAt?.epochMilliseconds), sqlValue(lateFeeWaivedBy), sqlValue(lateFeeWaiverReason),
+         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+    }
+}
+
+/// One line of a bill: a fee item's charge for a period, or an adjustment of an earlier line, with its full explanation.
+public struct BillLine: TenantRecord, Codable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case charge
+        /// A supplement (positive) or credit (negative) correcting the line in `adjustsLineId`.
+        case adjustment
+    }
+
+    public var id: String
+    public var companyId: String
+    public var communityId: String
+    public var billId: String
+    public var houseId: String
+    public var feeItemId: String
+    public var period: BillingPeriod
+    public var kind: Kind
+    public var standardId: String
+    public var standardVersion: Int
+    public var quantity: Quantity?
+    public var unit: String?
+    public var unitPrice: UnitPrice?
+    public var basis: String
+    /// The tier / window slices (JSON in storage).
+    public var breakdown: [QuoteLine]
+    public var exact: ExactAmount
+    public var rounding: String
+    public var billableDays: Int
+    public var periodDays: Int
+    public var amount: Int64
+    public var adjustsLineId: String?
+    public var createdAt: Date
+
+    public init(id: String, companyId: String, communityId: String, billId: String, houseId: String, feeItemId: String,
+                period: BillingPeriod, kind: Kind, standardId: String, standardVersion: Int, quantity: Quantity?, unit: String?,
+                unitPrice: UnitPrice?, basis: String, breakdown: [QuoteLine], exact: ExactAmount, rounding: String,
+                billableDays: Int, periodDays: Int, amount: Int64, adjustsLineId: String?, createdAt: Date) {
+        self.id = id; self.companyId = companyId; self.communityId = communityId; self.billId = billId; self.houseId = houseId
+        self.feeItemId = feeItemId; self.period = period; self.kind = kind; self.standardId = standardId
+        self.standardVersion = standardVersion; self.quantity = quantity; self.unit = unit; self.unitPrice = unitPrice
+        self.basis = basis; self.breakdown = breakdown; self.exact = exact; self.rounding = rounding
+        self.billableDays = billableDays; self.periodDays = periodDays; self.amount = amount; self.adjustsLineId = adjustsLineId
+        self.createdAt = createdAt
+    }
+
+    public static let table = "bill_lines"
+    public static let columns = ["id", "company_id", "community_id", "bill_id", "house_id", "fee_item_id", "period", "kind",
+                                 "standard_id", "standard_version", "quantity_milli", "unit", "unit_price", "basis", "breakdown",
+                                 "exact", "rounding", "billable_days", "period_days", "amount", "adjusts_line_id", "created_at"]
+
+    public init(row: RowReader) throws {
+        guard let period = BillingPeriod(try row.string("period")) else { throw StorageError.corruptRow(table: Self.table, column: "period") }
+        guard let exact = ExactAmount(decimalText: try row.string("exact")) else { throw StorageError.corruptRow(table: Self.table, column: "exact") }
+        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+                  billId: try row.string("bill_id"), houseId: try row.string("house_id"), feeItemId: try row.string("fee_item_id"),
+                  period: period, kind: try row.value("kind", as: Kind.self), standardId: try row.string("standard_id"),
+                  standardVersion: try row.optionalInt("standard_version") ?? 0,
+                  quantity: try row.optionalInt64("quantity_milli").map(Quantity.init(milliUnits:)), unit: try row.optionalString("unit"),
+                  unitPrice: try row.optionalInt64("unit_price").map(UnitPrice.init(tenThousandths:)), basis: try row.string("basis"),
+                  breakdown: try StoredJSON.decode([QuoteLine].self, try row.string("breakdown"), table: Self.table, column: "breakdown"),
+                  exact: exact, rounding: try row.string("rounding"), billableDays: try row.optionalInt("billable_days") ?? 0,
+                  periodDays: try row.optionalInt("period_days") ?? 0, amount: try row.int64("amount"),
+                  adjustsLineId: try row.optionalString("adjusts_line_id"), createdAt: try row.instant("created_at"))
+    }
+
+    public var storageValues: [any SQLExpression] {
+        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(billId), SQLBind(houseId), SQLBind(feeItemId),
+         SQLBind(period.description), SQLBind(kind.rawValue), SQLBind(standardId), SQLBind(standardVersion),
+         sqlValue(quantity?.milliUnits), sqlValue(unit), sqlValue(unitPrice?.tenThousandths), SQLBind(basis),
+         SQLBind(StoredJSON.encode(breakdown)), SQLBind(exact.decimalText), SQLBind(rounding), SQLBind(billableDays),
+         SQLBind(periodDays), SQLBind(amount), sqlValue(adjustsLineId), SQLBind(createdAt.epochMilliseconds)]
+    }
+}
