@@ -38,6 +38,8 @@ public struct BillRunSummary: Codable, Sendable, Hashable {
     public var linesCreated: Int
     /// Charges that an earlier run already created (rerun idempotency).
     public var linesAlreadyBilled: Int
+    /// Adjustments from corrections of earlier bills, put on this run's bills.
+    public var adjustmentsBilled: Int = 0
     public var totalAmount: Money
     public var items: [ItemTotal]
     /// Houses without a line for an item, by "item code: reason" (not owned, missing usage).
@@ -118,6 +120,8 @@ public struct BillRunner: Sendable {
             cursor = chunk.nextCursor
             var bills: [Bill] = []
             var lines: [BillLine] = []
+            /// Pending adjustments put on this chunk's bills (already stored; only their bill changes).
+            var attached: [BillLine] = []
             for house in chunk.houses {
                 summary.housesConsidered += 1
                 var houseLines: [BillLine] = []
@@ -131,9 +135,11 @@ public struct BillRunner: Sendable {
                     }
                     let planned: PlannedLine
                     if item.category == .commonArea {
-                        guard let share = shares[terms.feeItemId]?.shares[house.id] else { continue }
-                        planned = BillPlanner.apportionedLine(terms, share: share, cost: shares[terms.feeItemId]!.cost,
-                                                              usage: shares[terms.feeItemId]!.usage)
+                        guard let common = shares[terms.feeItemId]?[house.id] else {
+                            summary.skipped["\(terms.code): no_shared_meter_usage", default: 0] += 1
+                            continue
+                        }
+                        planned = BillPlanner.apportionedLine(terms, share: common.share, cost: common.cost, usage: common.usage)
                     } else {
                         let usage = item.usageKind.flatMap { chunk.usage(house.id, $0, terms.period) }
                         let result: Result<PlannedLine, BillPlanner.Skip>
@@ -161,25 +167,39 @@ public struct BillRunner: Sendable {
                         exact: planned.exact, rounding: planned.rounding, billableDays: planned.billableDays,
                         periodDays: planned.periodDays, amount: planned.amount.minorUnits, adjustsLineId: nil, createdAt: now))
                 }
-                guard !houseLines.isEmpty else { continue }
+                let pending = chunk.pendingAdjustments[house.id] ?? []
+                guard !houseLines.isEmpty || !pending.isEmpty else { continue }
+                if dueDays == Int.max { dueDays = pending.compactMap { context.items[$0.feeItemId]?.dueDays }.min() ?? 15 }
+                for var adjustment in pending {
+                    adjustment.billId = billId
+                    attached.append(adjustment)
+                    houseLines.append(adjustment)
+                }
                 let issue = period.end
                 let totalAmount = houseLines.reduce(0) { $0 + $1.amount }
                 bills.append(Bill(id: billId, companyId: companyId, communityId: communityId, houseId: house.id, billRunId: runId,
                                   period: period, issueDate: issue, dueDate: issue.adding(days: dueDays),
                                   currency: context.community.currency.code, totalAmount: totalAmount, paidAmount: 0, status: .open,
                                   postedAt: nil, lateFeeWaivedBy: nil, lateFeeWaiverReason: nil, createdAt: now, updatedAt: now))
-                lines.append(contentsOf: houseLines)
+                lines.append(contentsOf: houseLines.filter { $0.kind == .charge })
                 summary.totalAmount.minorUnits += totalAmount
             }
             summary.billsCreated += bills.count
             summary.linesCreated += lines.count
+            summary.adjustmentsBilled += attached.count
             if !preview, !bills.isEmpty {
-                try await database.transaction { [bills, lines] db in
+                try await database.transaction { [bills, lines, attached] db in
                     let store = ScopedStore(db, scope: scope)
                     try await store.insertAll(bills)
                     try await store.insertAll(lines)
+                    for adjustment in attached {
+                        // Only a still-pending adjustment moves; a concurrent run that took it first wins.
+                        try await db.update(BillLine.table).set("bill_id", to: SQLBind(adjustment.billId))
+                            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(adjustment.id))
+                            .where(SQLColumn("bill_id"), .is, SQLLiteral.null).run()
+                    }
                 }
-                summary.billsPosted += try await post(bills: bills, lines: lines, companyId: companyId, items: context.items)
+                summary.billsPosted += try await post(bills: bills, lines: lines + attached, companyId: companyId, items: context.items)
             }
             progress?(summary.housesConsidered, total)
         } while cursor != nil
@@ -197,69 +217,92 @@ public struct BillRunner: Sendable {
 
     // MARK: Apportionment
 
-    struct CommonShares: Sendable {
+    /// One house's part of a shared meter's cost.
+    struct CommonShare: Sendable {
+        var share: Apportionment.Share<Money>
         var cost: Quote
         var usage: Quantity
-        var shares: [String: Apportionment.Share<Money>]
     }
 
-    /// For each common-area item: the shared meter's cost this period, split over the houses it applies to.
-    func apportionedShares(_ context: RunContext, scope: TenantScope) async throws -> [String: CommonShares] {
-        var result: [String: CommonShares] = [:]
+    /// For each common-area item: each attachment's shared meter cost this period, split over the houses of that attachment.
+    ///
+    /// A house in two groups of the same item is charged by the first (attachments in id order): one line per item and period.
+    func apportionedShares(_ context: RunContext, scope: TenantScope) async throws -> [String: [String: CommonShare]] {
+        var result: [String: [String: CommonShare]] = [:]
         for terms in context.terms {
             let item = context.items[terms.feeItemId]!
-            guard item.category == .commonArea, let device = item.apportionDeviceId, let kind = item.usageKind else { continue }
+            guard item.category == .commonArea, let kind = item.usageKind else { continue }
             let basis = item.apportionBasis ?? .builtArea
-            let (usage, houses, houseUsage) = try await database.read { db in
-                let store = ScopedStore(db, scope: scope)
-                let usage = try await store.all(UsageRecord.self, where: "subject_id", in: [device],
-                                                filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]).first
-                var houses: [House] = []
-                var cursor: String? = nil
-                repeat {
-                    let page = try await store.list(House.self, filters: [("community_id", context.community.id)], after: cursor, limit: 5_000)
-                    houses.append(contentsOf: page.items.filter { context.applies(terms.feeItemId, to: $0) })
-                    cursor = page.nextCursor
-                } while cursor != nil
-                var houseUsage: [String: Int64] = [:]
-                if basis == .usage {
-                    for record in try await store.all(UsageRecord.self, where: "subject_id", in: houses.map(\.id),
-                                                      filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]) {
-                        houseUsage[record.subjectId] = record.quantity.milliUnits
+            var byHouse: [String: CommonShare] = [:]
+            for attachment in (context.attachments[item.id] ?? []).sorted(by: { $0.id < $1.id }) {
+                guard let meter = attachment.sharedMeterId, attachment.period.overlaps(terms.period.span) else { continue }
+                let (usage, allHouses, houseUsage) = try await database.read { db in
+                    let store = ScopedStore(db, scope: scope)
+                    let usage = try await store.all(UsageRecord.self, where: "subject_id", in: [meter],
+                                                    filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]).first
+                    let houses = try await Self.houses(covered: attachment, store: store, period: terms.period)
+                    var houseUsage: [String: Int64] = [:]
+                    if basis == .usage {
+                        for record in try await store.all(UsageRecord.self, where: "subject_id", in: houses.map(\.id),
+                                                          filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]) {
+                            houseUsage[record.subjectId] = record.quantity.milliUnits
+                        }
+                    }
+                    return (usage, houses, houseUsage)
+                }
+                let houses = allHouses.filter { byHouse[$0.id] == nil }
+                guard let usage, !houses.isEmpty else { continue }
+                let cost: Quote
+                do {
+                    cost = try BillPlanner.commonCost(terms, usage: MeteredUsage(quantity: usage.quantity, windows: usage.windows))
+                } catch {
+                    throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
+                }
+                let participants = houses.map { house -> Apportionment.Participant in
+                    switch basis {
+                    case .builtArea: return .init(id: house.id, weight: house.builtArea.hundredths)
+                    case .indoorArea: return .init(id: house.id, weight: house.indoorArea.hundredths)
+                    case .household: return .init(id: house.id, weight: 1)
+                    case .usage: return .init(id: house.id, weight: houseUsage[house.id] ?? 0)
                     }
                 }
-                return (usage, houses, houseUsage)
-            }
-            guard let usage, !houses.isEmpty else { continue }
-            let cost: Quote
-            do {
-                cost = try BillPlanner.commonCost(terms, usage: MeteredUsage(quantity: usage.quantity, windows: usage.windows))
-            } catch {
-                throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
-            }
-            let participants = houses.map { house -> Apportionment.Participant in
-                switch basis {
-                case .builtArea: return .init(id: house.id, weight: house.builtArea.hundredths)
-                case .indoorArea: return .init(id: house.id, weight: house.indoorArea.hundredths)
-                case .household: return .init(id: house.id, weight: 1)
-                case .usage: return .init(id: house.id, weight: houseUsage[house.id] ?? 0)
+                do {
+                    for share in try Apportionment.split(cost.amount, over: participants, basis: basis, label: item.name) {
+                        byHouse[share.id] = CommonShare(share: share, cost: cost, usage: usage.quantity)
+                    }
+                } catch {
+                    throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
                 }
             }
-            do {
-                let split = try Apportionment.split(cost.amount, over: participants, basis: basis, label: item.name)
-                result[terms.feeItemId] = CommonShares(cost: cost, usage: usage.quantity,
-                                                       shares: Dictionary(uniqueKeysWithValues: split.map { ($0.id, $0) }))
-            } catch {
-                throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
-            }
+            result[terms.feeItemId] = byHouse
         }
         return result
+    }
+
+    /// The houses an attachment covers during `period`, found through the narrowest filter its scope allows.
+    static func houses(covered attachment: FeeAttachment, store: ScopedStore, period: BillingPeriod) async throws -> [House] {
+        var filters = [("community_id", attachment.communityId)]
+        switch attachment.scope {
+        case .community: break
+        case .building: filters.append(("building_id", attachment.target ?? ""))
+        case .unit: filters.append(("unit_id", attachment.target ?? ""))
+        case .house: filters.append(("id", attachment.target ?? ""))
+        case .houseType: filters.append(("house_type", attachment.target ?? ""))
+        }
+        var houses: [House] = []
+        var cursor: String? = nil
+        repeat {
+            let page = try await store.list(House.self, filters: filters, after: cursor, limit: 10_000)
+            houses.append(contentsOf: page.items.filter { attachment.covers(house: $0, during: period) })
+            cursor = page.nextCursor
+        } while cursor != nil
+        return houses
     }
 
     // MARK: Ledger posting
 
     /// Posts each bill's lines (receivable of the house ← revenue of the fee item), one linked group per bill, then marks them posted.
-    func post(bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem]) async throws -> Int {
+    public func post(bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem]) async throws -> Int {
         guard let ledger, !bills.isEmpty else { return 0 }
         let linesByBill = Dictionary(grouping: lines, by: \.billId)
         let posted = try await withThrowingTaskGroup(of: String?.self) { group in

@@ -55,11 +55,18 @@ struct ChunkFacts: Sendable {
     var monthly: [String: UsageRecord]
     /// Charges already billed, as "house|item|period".
     var billed: Set<String>
+    /// Adjustments waiting for each house's next bill.
+    var pendingAdjustments: [String: [BillLine]]
 
     static func key(_ house: String, _ item: String, _ period: BillingPeriod) -> String { house + "|" + item + "|" + period.description }
 
     static func load(_ store: ScopedStore, context: RunContext, after cursor: String?, limit: Int) async throws -> ChunkFacts {
         let page = try await store.list(House.self, filters: [("community_id", context.community.id)], after: cursor, limit: limit)
+        return try await load(store, context: context, houses: page.items, nextCursor: page.nextCursor)
+    }
+
+    static func load(_ store: ScopedStore, context: RunContext, houses: [House], nextCursor: String?) async throws -> ChunkFacts {
+        let page = (items: houses, nextCursor: nextCursor)
         let ids = page.items.map(\.id)
         let occupancies = try await store.all(Occupancy.self, where: "house_id", in: ids)
         let periodStart = context.period.start
@@ -87,7 +94,10 @@ struct ChunkFacts: Sendable {
                                         alsoIn: ("period", periods.sorted())) {
             billed.insert(key(line.houseId, line.feeItemId, line.period))
         }
-        return ChunkFacts(houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed)
+        let pending = try await store.all(BillLine.self, where: "house_id", in: ids, filters: [("kind", BillLine.Kind.adjustment.rawValue)])
+            .filter { $0.billId == nil }
+        return ChunkFacts(houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed,
+                          pendingAdjustments: Dictionary(grouping: pending, by: \.houseId))
     }
 
     /// The house's metered usage of `kind` for a monthly `period`, with the year-to-date position; `nil` when not recorded.

@@ -29,11 +29,11 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .companyAdmin:
             return Set(Permission.allCases).subtracting([.manageCompanies, .readOwnHouses])
         case .finance:
-            return [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance]
+            return [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance, .readFinance, .recordUsage]
         case .frontDesk:
-            return [.readProperty, .readPeople, .managePeople, .readDevices]
+            return [.readProperty, .readPeople, .managePeople, .readDevices, .readFinance]
         case .engineer:
-            return [.readProperty, .readDevices, .manageDevices]
+            return [.readProperty, .readDevices, .manageDevices, .recordUsage]
         case .owner:
             return [.readOwnHouses]
         }
@@ -63,8 +63,12 @@ public enum Permission: String, Codable, Sendable, CaseIterable {
     case manageDevices = "manage_devices"
     /// Read devices and bindings.
     case readDevices = "read_devices"
-    /// Fee standards, bills, payments, refunds (used by later modules).
+    /// Fee items and standards, bill runs, late-fee waivers and corrections; payments and refunds later.
     case manageFinance = "manage_finance"
+    /// Read fee items, standards, bills and bill runs.
+    case readFinance = "read_finance"
+    /// Enter and correct metered usage (manual readings, CSV imports).
+    case recordUsage = "record_usage"
     /// An owner's view of their own houses.
     case readOwnHouses = "read_own_houses"
 }

@@ -22,7 +22,6 @@ public enum Schema {
             due_days INTEGER NOT NULL,
             late_fee_policy TEXT,
             large_household TEXT,
-            apportion_device_id TEXT,
             apportion_basis TEXT,
             created_at BIGINT NOT NULL,
             updated_at BIGINT NOT NULL,
@@ -52,6 +51,7 @@ public enum Schema {
             fee_item_id TEXT NOT NULL REFERENCES fee_items(id),
             scope TEXT NOT NULL,
             target TEXT,
+            shared_meter_id TEXT,
             valid_from TEXT NOT NULL,
             valid_until TEXT,
             created_at BIGINT NOT NULL,
@@ -120,7 +120,7 @@ public enum Schema {
             id TEXT PRIMARY KEY,
             company_id TEXT NOT NULL,
             community_id TEXT NOT NULL,
-            bill_id TEXT NOT NULL,
+            bill_id TEXT,
             house_id TEXT NOT NULL,
             fee_item_id TEXT NOT NULL,
             period TEXT NOT NULL,
@@ -143,6 +143,7 @@ public enum Schema {
         """,
         "CREATE UNIQUE INDEX bill_lines_charge ON bill_lines (house_id, fee_item_id, period) WHERE kind = 'charge'",
         "CREATE INDEX bill_lines_bill ON bill_lines (bill_id)",
+        "CREATE INDEX bill_lines_adjusts ON bill_lines (adjusts_line_id)",
         """
         CREATE TABLE audit_log (
             id TEXT PRIMARY KEY,

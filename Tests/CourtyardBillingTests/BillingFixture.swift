@@ -73,7 +73,7 @@ struct BillingFixture {
                     FeeItem(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, code: code, name: code,
                             category: category, billingCycle: .monthly, usageKind: usage, dueDays: category == .parking ? 10 : 15,
                             lateFeePolicy: LateFeePolicy(graceDays: 5, dailyRatePerMillion: 500), largeHousehold: nil,
-                            apportionDeviceId: device, apportionBasis: device == nil ? nil : .builtArea, createdAt: now, updatedAt: now)
+                            apportionBasis: device == nil ? nil : .builtArea, createdAt: now, updatedAt: now)
                 }
                 let items = [
                     item("property_fee", .propertyFee),
@@ -97,7 +97,8 @@ struct BillingFixture {
                     let parking = item.code == "parking"
                     try await store.insert(FeeAttachment(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c,
                                                          feeItemId: item.id, scope: parking ? .house : .building,
-                                                         target: parking ? houses[0] : building.id, validFrom: LocalDate("2026-01-01")!,
+                                                         target: parking ? houses[0] : building.id,
+                                                         sharedMeterId: item.code == "lift" ? "lift-meter-building-t" : nil, validFrom: LocalDate("2026-01-01")!,
                                                          validUntil: nil, createdAt: now, updatedAt: now))
                 }
                 func usage(_ subject: String, _ kind: UsageKind, _ period: String, _ quantity: String,

@@ -8,10 +8,10 @@ struct RoleTests {
     static let matrix: [Role: Set<Permission>] = [
         .platformAdmin: Set(Permission.allCases),
         .companyAdmin: [.manageUsers, .readUsers, .manageProperty, .readProperty, .managePeople, .readPeople,
-                        .manageDevices, .readDevices, .manageFinance],
-        .finance: [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance],
-        .frontDesk: [.readProperty, .readPeople, .managePeople, .readDevices],
-        .engineer: [.readProperty, .readDevices, .manageDevices],
+                        .manageDevices, .readDevices, .manageFinance, .readFinance, .recordUsage],
+        .finance: [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance, .readFinance, .recordUsage],
+        .frontDesk: [.readProperty, .readPeople, .managePeople, .readDevices, .readFinance],
+        .engineer: [.readProperty, .readDevices, .manageDevices, .recordUsage],
         .owner: [.readOwnHouses],
     ]
 

@@ -118,6 +118,14 @@ public struct PlannedLine: Sendable, Hashable {
     public var billableDays: Int
     public var periodDays: Int
     public var amount: Money
+
+    public init(feeItemId: String, period: BillingPeriod, standardId: String, version: Int, quantity: Quantity?, unit: String?,
+                unitPrice: UnitPrice?, breakdown: [QuoteLine], basis: String, exact: ExactAmount, rounding: String, billableDays: Int,
+                periodDays: Int, amount: Money) {
+        self.feeItemId = feeItemId; self.period = period; self.standardId = standardId; self.version = version
+        self.quantity = quantity; self.unit = unit; self.unitPrice = unitPrice; self.breakdown = breakdown; self.basis = basis
+        self.exact = exact; self.rounding = rounding; self.billableDays = billableDays; self.periodDays = periodDays; self.amount = amount
+    }
 }
 
 /// Turns a fee item's terms and a house's facts into a bill line. Pure and deterministic.

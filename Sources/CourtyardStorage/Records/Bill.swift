@@ -80,7 +80,8 @@ public struct BillLine: TenantRecord, Codable, Equatable {
     public var id: String
     public var companyId: String
     public var communityId: String
-    public var billId: String
+    /// The bill the line is on; `nil` for an adjustment waiting for the house's next bill.
+    public var billId: String?
     public var houseId: String
     public var feeItemId: String
     public var period: BillingPeriod
@@ -101,7 +102,7 @@ public struct BillLine: TenantRecord, Codable, Equatable {
     public var adjustsLineId: String?
     public var createdAt: Date
 
-    public init(id: String, companyId: String, communityId: String, billId: String, houseId: String, feeItemId: String,
+    public init(id: String, companyId: String, communityId: String, billId: String?, houseId: String, feeItemId: String,
                 period: BillingPeriod, kind: Kind, standardId: String, standardVersion: Int, quantity: Quantity?, unit: String?,
                 unitPrice: UnitPrice?, basis: String, breakdown: [QuoteLine], exact: ExactAmount, rounding: String,
                 billableDays: Int, periodDays: Int, amount: Int64, adjustsLineId: String?, createdAt: Date) {
@@ -122,7 +123,7 @@ public struct BillLine: TenantRecord, Codable, Equatable {
         guard let period = BillingPeriod(try row.string("period")) else { throw StorageError.corruptRow(table: Self.table, column: "period") }
         guard let exact = ExactAmount(decimalText: try row.string("exact")) else { throw StorageError.corruptRow(table: Self.table, column: "exact") }
         self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  billId: try row.string("bill_id"), houseId: try row.string("house_id"), feeItemId: try row.string("fee_item_id"),
+                  billId: try row.optionalString("bill_id"), houseId: try row.string("house_id"), feeItemId: try row.string("fee_item_id"),
                   period: period, kind: try row.value("kind", as: Kind.self), standardId: try row.string("standard_id"),
                   standardVersion: try row.optionalInt("standard_version") ?? 0,
                   quantity: try row.optionalInt64("quantity_milli").map(Quantity.init(milliUnits:)), unit: try row.optionalString("unit"),
@@ -134,7 +135,7 @@ public struct BillLine: TenantRecord, Codable, Equatable {
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(billId), SQLBind(houseId), SQLBind(feeItemId),
+        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), sqlValue(billId), SQLBind(houseId), SQLBind(feeItemId),
          SQLBind(period.description), SQLBind(kind.rawValue), SQLBind(standardId), SQLBind(standardVersion),
          sqlValue(quantity?.milliUnits), sqlValue(unit), sqlValue(unitPrice?.tenThousandths), SQLBind(basis),
          SQLBind(StoredJSON.encode(breakdown)), SQLBind(exact.decimalText), SQLBind(rounding), SQLBind(billableDays),

@@ -37,25 +37,24 @@ public struct FeeItem: TenantRecord, Codable, Equatable {
     public var dueDays: Int
     public var lateFeePolicy: LateFeePolicy?
     public var largeHousehold: LargeHouseholdQuota?
-    /// For common-area items: the shared meter whose cost is split, and how.
-    public var apportionDeviceId: String?
+    /// For common-area items: how a shared meter's cost is split (the meter is named per attachment).
     public var apportionBasis: Apportionment.Basis?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(id: String, companyId: String, communityId: String, code: String, name: String, category: FeeCategory,
                 billingCycle: BillingPeriod.Cycle, usageKind: UsageKind?, dueDays: Int, lateFeePolicy: LateFeePolicy?,
-                largeHousehold: LargeHouseholdQuota?, apportionDeviceId: String?, apportionBasis: Apportionment.Basis?,
+                largeHousehold: LargeHouseholdQuota?, apportionBasis: Apportionment.Basis?,
                 createdAt: Date, updatedAt: Date) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.code = code; self.name = name
         self.category = category; self.billingCycle = billingCycle; self.usageKind = usageKind; self.dueDays = dueDays
-        self.lateFeePolicy = lateFeePolicy; self.largeHousehold = largeHousehold; self.apportionDeviceId = apportionDeviceId
+        self.lateFeePolicy = lateFeePolicy; self.largeHousehold = largeHousehold
         self.apportionBasis = apportionBasis; self.createdAt = createdAt; self.updatedAt = updatedAt
     }
 
     public static let table = "fee_items"
     public static let columns = ["id", "company_id", "community_id", "code", "name", "category", "billing_cycle", "usage_kind",
-                                 "due_days", "late_fee_policy", "large_household", "apportion_device_id", "apportion_basis",
+                                 "due_days", "late_fee_policy", "large_household", "apportion_basis",
                                  "created_at", "updated_at"]
 
     public init(row: RowReader) throws {
@@ -71,7 +70,6 @@ public struct FeeItem: TenantRecord, Codable, Equatable {
                   dueDays: try row.optionalInt("due_days") ?? 0,
                   lateFeePolicy: try policy.map { try StoredJSON.decode(LateFeePolicy.self, $0, table: Self.table, column: "late_fee_policy") },
                   largeHousehold: try quota.map { try StoredJSON.decode(LargeHouseholdQuota.self, $0, table: Self.table, column: "large_household") },
-                  apportionDeviceId: try row.optionalString("apportion_device_id"),
                   apportionBasis: try row.optionalString("apportion_basis").map { text in
                       guard let basis = Apportionment.Basis(rawValue: text) else { throw StorageError.corruptRow(table: Self.table, column: "apportion_basis") }
                       return basis
@@ -83,7 +81,7 @@ public struct FeeItem: TenantRecord, Codable, Equatable {
         [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(code), SQLBind(name), SQLBind(category.rawValue),
          SQLBind(billingCycle.rawValue), sqlValue(usageKind?.rawValue), SQLBind(dueDays),
          sqlValue(lateFeePolicy.map(StoredJSON.encode)), sqlValue(largeHousehold.map(StoredJSON.encode)),
-         sqlValue(apportionDeviceId), sqlValue(apportionBasis?.rawValue),
+         sqlValue(apportionBasis?.rawValue),
          SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
     }
 }
@@ -147,15 +145,17 @@ public struct FeeAttachment: TenantRecord, Codable, Equatable {
     public var scope: Scope
     /// The building, unit or house id, or the house type; `nil` for the community.
     public var target: String?
+    /// For common-area items: the shared meter (device id) whose cost the houses of this attachment split.
+    public var sharedMeterId: String?
     public var validFrom: LocalDate
     public var validUntil: LocalDate?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(id: String, companyId: String, communityId: String, feeItemId: String, scope: Scope, target: String?,
-                validFrom: LocalDate, validUntil: LocalDate?, createdAt: Date, updatedAt: Date) {
+                sharedMeterId: String? = nil, validFrom: LocalDate, validUntil: LocalDate?, createdAt: Date, updatedAt: Date) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.feeItemId = feeItemId
-        self.scope = scope; self.target = target; self.validFrom = validFrom; self.validUntil = validUntil
+        self.scope = scope; self.target = target; self.sharedMeterId = sharedMeterId; self.validFrom = validFrom; self.validUntil = validUntil
         self.createdAt = createdAt; self.updatedAt = updatedAt
     }
 
@@ -174,20 +174,20 @@ public struct FeeAttachment: TenantRecord, Codable, Equatable {
     }
 
     public static let table = "fee_attachments"
-    public static let columns = ["id", "company_id", "community_id", "fee_item_id", "scope", "target", "valid_from", "valid_until",
-                                 "created_at", "updated_at"]
+    public static let columns = ["id", "company_id", "community_id", "fee_item_id", "scope", "target", "shared_meter_id",
+                                 "valid_from", "valid_until", "created_at", "updated_at"]
 
     public init(row: RowReader) throws {
         self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
                   feeItemId: try row.string("fee_item_id"), scope: try row.value("scope", as: Scope.self),
-                  target: try row.optionalString("target"), validFrom: try row.date("valid_from"),
+                  target: try row.optionalString("target"), sharedMeterId: try row.optionalString("shared_meter_id"), validFrom: try row.date("valid_from"),
                   validUntil: try row.optionalDate("valid_until"), createdAt: try row.instant("created_at"),
                   updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
         [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(feeItemId), SQLBind(scope.rawValue), sqlValue(target),
-         SQLBind(validFrom.description), sqlValue(validUntil?.description), SQLBind(createdAt.epochMilliseconds),
+         sqlValue(sharedMeterId), SQLBind(validFrom.description), sqlValue(validUntil?.description), SQLBind(createdAt.epochMilliseconds),
          SQLBind(updatedAt.epochMilliseconds)]
     }
 }

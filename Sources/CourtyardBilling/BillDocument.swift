@@ -1,0 +1,62 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+
+/// A bill as an owner or a clerk reads it: the bill, its lines, and its late fees as of a date.
+public struct BillDocument: Codable, Sendable {
+    /// The late fee of one line's unpaid principal.
+    public struct LateFee: Codable, Sendable, Hashable {
+        public var lineId: String
+        public var feeItemId: String
+        public var principal: Money
+        public var daysOverdue: Int
+        public var fee: Money
+        public var capped: Bool
+        public var explanation: String
+    }
+
+    public var bill: Bill
+    public var lines: [BillLine]
+    public var asOf: LocalDate
+    public var lateFees: [LateFee]
+    public var lateFeeTotal: Money
+    /// A finance user waived the late fees (who and why are on the bill and in the audit log).
+    public var lateFeeWaived: Bool
+    /// Unpaid principal plus late fees not waived.
+    public var amountDue: Money
+
+    /// Computes a bill's document as of `asOf` (the community's local date). Deterministic: the same inputs give the same fees.
+    public static func make(bill: Bill, lines: [BillLine], items: [String: FeeItem], asOf: LocalDate) -> BillDocument {
+        let currency = Currency.supported[bill.currency] ?? .cny
+        let outstanding = max(0, bill.totalAmount - bill.paidAmount)
+        // Unpaid principal per positive line, in proportion to its amount (exact split).
+        let positive = lines.filter { $0.amount > 0 }
+        let unpaid = bill.status == .cancelled || positive.isEmpty ? positive.map { _ in Int128(0) }
+            : Allocation.largestRemainder(total: Int128(min(outstanding, positive.reduce(0) { $0 + $1.amount })),
+                                          weights: positive.map { Int128($0.amount) })
+        var fees: [LateFee] = []
+        for (line, principal) in zip(positive, unpaid) where principal > 0 {
+            guard let policy = items[line.feeItemId]?.lateFeePolicy else { continue }
+            let money = Money(minorUnits: Int64(principal), currency: currency)
+            let assessment = policy.assess(principal: money, dueDate: bill.dueDate, asOf: asOf)
+            guard assessment.fee.minorUnits > 0 else { continue }
+            fees.append(LateFee(lineId: line.id, feeItemId: line.feeItemId, principal: money, daysOverdue: assessment.daysOverdue,
+                                fee: assessment.fee, capped: assessment.capped, explanation: assessment.explanation))
+        }
+        let total = fees.reduce(0) { $0 + $1.fee.minorUnits }
+        let waived = bill.lateFeeWaivedBy != nil
+        return BillDocument(bill: bill, lines: lines, asOf: asOf, lateFees: fees, lateFeeTotal: Money(minorUnits: total, currency: currency),
+                            lateFeeWaived: waived,
+                            amountDue: Money(minorUnits: outstanding + (waived || bill.status == .cancelled ? 0 : total), currency: currency))
+    }
+
+    /// Loads and computes the document of `billId` within `store`'s scope; `nil` when the bill is not visible.
+    public static func load(_ store: ScopedStore, billId: String, asOf: LocalDate?, now: Date) async throws -> BillDocument? {
+        guard let bill = try await store.find(Bill.self, id: billId) else { return nil }
+        let lines = try await store.all(BillLine.self, where: "bill_id", in: [bill.id])
+        let items = try await store.all(FeeItem.self, where: "id", in: Array(Set(lines.map(\.feeItemId))))
+        let community = try await store.get(Community.self, id: bill.communityId)
+        return make(bill: bill, lines: lines.sorted { $0.id < $1.id }, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
+                    asOf: asOf ?? LocalDate.of(now, timeZone: community.timeZone))
+    }
+}
