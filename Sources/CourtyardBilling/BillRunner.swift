@@ -48,6 +48,15 @@ public struct BillRunSummary: Codable, Sendable, Hashable {
     public var itemsWithoutStandard: [String]
     /// Bills whose lines were posted to the ledger by this run (including bills left unposted by an interrupted run).
     public var billsPosted: Int
+
+    public init(runId: String?, communityId: String, period: String, preview: Bool, housesConsidered: Int, billsCreated: Int,
+                linesCreated: Int, linesAlreadyBilled: Int, totalAmount: Money, items: [ItemTotal], skipped: [String: Int],
+                itemsWithoutStandard: [String], billsPosted: Int) {
+        self.runId = runId; self.communityId = communityId; self.period = period; self.preview = preview
+        self.housesConsidered = housesConsidered; self.billsCreated = billsCreated; self.linesCreated = linesCreated
+        self.linesAlreadyBilled = linesAlreadyBilled; self.totalAmount = totalAmount; self.items = items; self.skipped = skipped
+        self.itemsWithoutStandard = itemsWithoutStandard; self.billsPosted = billsPosted
+    }
 }
 
 /// Runs a community's monthly billing: fee standards × houses × usage → bills and lines → ledger postings.

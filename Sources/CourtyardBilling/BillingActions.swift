@@ -37,6 +37,10 @@ public enum BillingActions {
         public var asOf: LocalDate
         public var dueSoon: Int
         public var overdue: Int
+
+        public init(asOf: LocalDate, dueSoon: Int, overdue: Int) {
+            self.asOf = asOf; self.dueSoon = dueSoon; self.overdue = overdue
+        }
     }
 
     /// Records reminders for a community's unpaid bills as of a date: once when a bill is due within `daysBefore` days, and

@@ -32,6 +32,13 @@ protocol APIResource: TenantRecord, Codable {
 
     /// Validates `input` and builds the record, resolving references through `store` (so only the caller's rows count).
     static func make(_ input: Input, id: String, existing: Self?, now: Date, store: ScopedStore) async throws -> Self
+
+    /// Refuses deleting a row that money depends on (throws a problem); by default anything may be deleted that no row references.
+    static func checkDelete(_ record: Self, store: ScopedStore) async throws
+}
+
+extension APIResource {
+    static func checkDelete(_ record: Self, store: ScopedStore) async throws {}
 }
 
 /// Collects field issues and throws them together, so a client learns every problem at once.

@@ -33,6 +33,7 @@ public enum CourtyardApp {
         ResourceRoutes.register(FeeAttachment.self, on: api, services: services)
         ResourceRoutes.register(UsageRecord.self, on: api, services: services)
         LedgerRoutes.register(on: api, services: services)
+        BillingRoutes.register(on: api, services: services)
         TariffRoutes.register(on: api, services: services)
         SystemRoutes.register(on: api, services: services)
         api.document(.get, "/openapi.json", summary: "This OpenAPI 3.1 document", tag: "System")

@@ -77,7 +77,11 @@ enum ResourceRoutes {
                permission: R.writePermission, status: 204) { _, context in
             let scope = try context.scope(for: R.writePermission)
             let id = try context.parameters.require("id")
-            try await services.database.transaction { db in try await ScopedStore(db, scope: scope).delete(R.self, id: id) }
+            try await services.database.transaction { db in
+                let store = ScopedStore(db, scope: scope)
+                if let record = try await store.find(R.self, id: id) { try await R.checkDelete(record, store: store) }
+                try await store.delete(R.self, id: id)
+            }
             context.logger.info("deleted", metadata: ["table": .string(R.table), "id": .string(id)])
             return Response(status: .noContent)
         }

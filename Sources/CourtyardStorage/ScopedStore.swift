@@ -111,7 +111,7 @@ public struct ScopedStore: Sendable {
         _ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)] = [],
         alsoIn other: (column: String, values: [String])? = nil
     ) async throws -> [R] {
-        guard !values.isEmpty else { return [] }
+        guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
         var records: [R] = []
         for start in stride(from: 0, to: values.count, by: 1_000) {
             let query = db.select().columns(R.columns.map { SQLColumn($0) }).from(R.table)

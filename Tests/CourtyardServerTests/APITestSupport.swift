@@ -96,7 +96,9 @@ struct APIFixture {
         try await database.read { db in
             var counts: [String: Int] = [:]
             for table in ["companies", "communities", "buildings", "units", "houses", "people", "occupancies", "vehicles",
-                          "parking_spaces", "devices", "device_bindings", "users", "machine_credentials"] {
+                          "parking_spaces", "devices", "device_bindings", "users", "machine_credentials", "fee_items",
+                          "fee_standards", "fee_attachments", "usage_records", "bill_runs", "bills", "bill_lines", "audit_log",
+                          "bill_reminders", "ledger_entries"] {
                 let row = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()
                 counts[table] = try row?.decode(column: "n", as: Int.self) ?? -1
             }

@@ -247,6 +247,7 @@ extension UsageRecord: APIResource {
         check.unchanged(input.period, existing?.period, "period")
         check.unchanged(input.usageKind, existing?.usageKind, "usage_kind")
         try check.finish()
+        if let existing { try await refuseIfBilled(existing, store: store) }
         let community: String
         switch input.subjectKind {
         case .house: community = try await store.reference(House.self, id: input.subjectId, field: "subject_id").communityId
@@ -256,5 +257,33 @@ extension UsageRecord: APIResource {
                            subjectId: input.subjectId, usageKind: input.usageKind, period: input.period, quantity: input.quantity,
                            windows: input.windows, estimated: input.estimated ?? false, source: input.source ?? .manual,
                            createdAt: existing?.createdAt ?? now, updatedAt: now)
+    }
+}
+
+extension UsageRecord {
+    /// Billed usage changes only through a correction, which leaves adjustment lines and an audit entry.
+    static func refuseIfBilled(_ record: UsageRecord, store: ScopedStore) async throws {
+        // A house's own usage: its lines of that month; a shared meter's: any line of the community that month.
+        let subject = record.subjectKind == .house ? ("house_id", record.subjectId) : ("community_id", record.communityId)
+        let billed = try await store.count(BillLine.self, filters: [("period", record.period.description), ("kind", "charge"), subject]) > 0
+        if billed {
+            throw Problem(.conflict, code: "already_billed", title: "This usage has been billed",
+                          detail: "correct it with POST /api/v1/usage/\(record.id)/corrections, which adjusts the bills it priced",
+                          errors: [FieldIssue(field: "quantity", code: "already_billed", message: "use a correction")])
+        }
+    }
+
+    static func checkDelete(_ record: UsageRecord, store: ScopedStore) async throws {
+        try await refuseIfBilled(record, store: store)
+    }
+}
+
+extension FeeStandard {
+    /// A version that priced bill lines stays: close it with `effective_until` instead.
+    static func checkDelete(_ record: FeeStandard, store: ScopedStore) async throws {
+        if try await store.count(BillLine.self, filters: [("standard_id", record.id)]) > 0 {
+            throw Problem(.conflict, code: "standard_in_use", title: "Bills were priced with this version",
+                          detail: "set effective_until to end it; correct a wrong rule with POST /api/v1/fee-standards/\(record.id)/corrections")
+        }
     }
 }
