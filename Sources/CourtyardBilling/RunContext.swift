@@ -1,6 +1,7 @@
 import CourtyardDomain
 import CourtyardStorage
 import Foundation
+import SQLKit
 
 /// A community's billing configuration for one run: its fee items, the standard version in force for each, and attachments.
 struct RunContext: Sendable {
@@ -11,6 +12,8 @@ struct RunContext: Sendable {
     var terms: [ChargeTerms]
     var attachments: [String: [FeeAttachment]]
     var itemsWithoutStandard: [String]
+    /// Attachments per item, keyed by what they target, so matching a house is a few lookups, not a scan.
+    var index: [String: AttachmentIndex] = [:]
 
     static func load(_ store: ScopedStore, communityId: String, period: BillingPeriod) async throws -> RunContext? {
         guard let community = try await store.find(Community.self, id: communityId) else { return nil }
@@ -30,14 +33,17 @@ struct RunContext: Sendable {
                                      standardId: standard.id, version: standard.version, rule: standard.rule,
                                      usageKind: item.usageKind, largeHousehold: item.largeHousehold))
         }
-        return RunContext(community: community, period: period, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
-                          terms: terms, attachments: Dictionary(grouping: attachments, by: \.feeItemId), itemsWithoutStandard: missing)
+        var context = RunContext(community: community, period: period, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
+                                 terms: terms, attachments: Dictionary(grouping: attachments, by: \.feeItemId), itemsWithoutStandard: missing)
+        for terms in context.terms {
+            context.index[terms.feeItemId] = AttachmentIndex(context.attachments[terms.feeItemId] ?? [], period: terms.period)
+        }
+        return context
     }
 
     /// Whether the item is attached to the house during the item's period.
     func applies(_ feeItemId: String, to house: House) -> Bool {
-        guard let terms = terms.first(where: { $0.feeItemId == feeItemId }) else { return false }
-        return attachments[feeItemId]?.contains { $0.covers(house: house, during: terms.period) } ?? false
+        index[feeItemId]?.covers(house) ?? false
     }
 
     /// The usage kinds any metered item of this run prices.
@@ -90,12 +96,11 @@ struct ChunkFacts: Sendable {
         }
         var billed: Set<String> = []
         let periods = Set(context.terms.map(\.period.description))
-        for line in try await store.all(BillLine.self, where: "house_id", in: ids, filters: [("kind", "charge")],
-                                        alsoIn: ("period", periods.sorted())) {
+        for line in try await store.all(BillLine.self, where: "house_id", in: ids, alsoIn: ("period", periods.sorted()),
+                                        literal: [SQLRaw("kind = 'charge'")]) {
             billed.insert(key(line.houseId, line.feeItemId, line.period))
         }
-        let pending = try await store.all(BillLine.self, where: "house_id", in: ids, filters: [("kind", BillLine.Kind.adjustment.rawValue)])
-            .filter { $0.billId == nil }
+        let pending = try await store.all(BillLine.self, where: "house_id", in: ids, literal: [SQLRaw("bill_id IS NULL")])
         return ChunkFacts(houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed,
                           pendingAdjustments: Dictionary(grouping: pending, by: \.houseId))
     }
@@ -109,5 +114,31 @@ struct ChunkFacts: Sendable {
         }
         return MeteredUsage(quantity: record.quantity, windows: record.windows, yearToDate: Quantity(milliUnits: yearToDate),
                             estimated: record.estimated)
+    }
+}
+
+/// One item's attachments in force during a period, by target.
+struct AttachmentIndex: Sendable {
+    var community = false
+    var byTarget: [String: [FeeAttachment]] = [:]
+
+    init(_ attachments: [FeeAttachment], period: BillingPeriod) {
+        for attachment in attachments where attachment.period.overlaps(period.span) {
+            if attachment.scope == .community {
+                community = true
+            } else if let target = attachment.target {
+                byTarget[attachment.scope.rawValue + ":" + target, default: []].append(attachment)
+            }
+        }
+    }
+
+    func covers(_ house: House) -> Bool {
+        if community { return true }
+        if byTarget["house:" + house.id] != nil || byTarget["building:" + house.buildingId] != nil
+            || byTarget["house_type:" + house.houseType.rawValue] != nil {
+            return true
+        }
+        if let unit = house.unitId, byTarget["unit:" + unit] != nil { return true }
+        return false
     }
 }

@@ -143,7 +143,8 @@ public enum Schema {
         """,
         "CREATE UNIQUE INDEX bill_lines_charge ON bill_lines (house_id, fee_item_id, period) WHERE kind = 'charge'",
         "CREATE INDEX bill_lines_bill ON bill_lines (bill_id)",
-        "CREATE INDEX bill_lines_adjusts ON bill_lines (adjusts_line_id)",
+        "CREATE INDEX bill_lines_adjusts ON bill_lines (adjusts_line_id) WHERE adjusts_line_id IS NOT NULL",
+        "CREATE INDEX bill_lines_pending ON bill_lines (house_id) WHERE bill_id IS NULL",
         """
         CREATE TABLE audit_log (
             id TEXT PRIMARY KEY,

@@ -109,7 +109,7 @@ public struct ScopedStore: Sendable {
     /// Every row whose `column` is one of `values` (and that matches `filters`), within the scope; for batch loads.
     public func all<R: TenantRecord>(
         _ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)] = [],
-        alsoIn other: (column: String, values: [String])? = nil
+        alsoIn other: (column: String, values: [String])? = nil, literal: [SQLExpression] = []
     ) async throws -> [R] {
         guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
         var records: [R] = []
@@ -122,6 +122,10 @@ public struct ScopedStore: Sendable {
             if let other {
                 query.where(SQLColumn(other.column), .in, SQLBind.group(other.values))
             }
+            // Conditions written into the SQL text, so that partial indexes (`WHERE kind = 'charge'`) can serve the query.
+            for condition in literal {
+                query.where(condition)
+            }
             for row in try await scoped(query, R.self).all() {
                 records.append(try R(row: RowReader(row, table: R.table)))
             }
@@ -130,12 +134,12 @@ public struct ScopedStore: Sendable {
     }
 
     /// Inserts many rows with multi-row statements (each checked against the scope first); for bill runs and imports.
-    public func insertAll<R: TenantRecord>(_ records: [R]) async throws {
+    public func insertAll<R: TenantRecord>(_ records: [R], into table: String = R.table) async throws {
         guard !records.isEmpty else { return }
         for record in records { try checkInScope(record) }
         let perStatement = max(1, 30_000 / R.columns.count)
         for start in stride(from: 0, to: records.count, by: perStatement) {
-            let query = db.insert(into: R.table).columns(R.columns)
+            let query = db.insert(into: table).columns(R.columns)
             for record in records[start..<min(records.count, start + perStatement)] {
                 query.values(record.storageValues)
             }

@@ -5,10 +5,12 @@ import CourtyardStorage
 import Foundation
 import Logging
 import SQLKit
+import CourtyardSimulator
 
 /// `courtyard bench …`: measured performance of hot paths (release builds only give meaningful figures).
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (build with -c release).", subcommands: [LedgerBench.self])
+    static let configuration = CommandConfiguration(abstract: "Benchmarks (build with -c release).",
+                                                    subcommands: [LedgerBench.self, BillRunBench.self])
 }
 
 /// Transfers per second through the group-commit ledger writer, against a raw-insert floor measured in the same run.
@@ -148,16 +150,29 @@ struct LedgerBench: AsyncParsableCommand {
         return (companyId, community, houseIds)
     }
 
-    func format(_ value: Double) -> String { String(format: "%.2f", value) }
+    func format(_ value: Double) -> String { BenchSupport.format(value) }
+    func peakRSS() -> Int { BenchSupport.peakRSS() }
+    func gitCommit() -> String { BenchSupport.gitCommit() }
+}
 
-    func peakRSS() -> Int {
+/// Helpers shared by the benchmarks.
+enum BenchSupport {
+    static func format(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    /// The process's peak resident set size (VmHWM), in bytes.
+    static func peakRSS() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
               let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
         return kilobytes * 1024
     }
 
-    func gitCommit() -> String {
+    /// Resets the peak RSS counter (Linux: `5` to /proc/self/clear_refs), so a phase can be measured on its own.
+    static func resetPeakRSS() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    static func gitCommit() -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["git", "rev-parse", "--short", "HEAD"]
@@ -207,6 +222,3 @@ struct ScratchDatabase {
     func drop() async { await cleanUp() }
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import CourtyardBilling
+import CourtyardDomain
+import CourtyardLedger
+import CourtyardSimulator
+import CourtyardStorage
+import Foundation
+import Logging
+import SQLKit
+
+/// `courtyard bench bill-run`: a simulated community billed for one month, against the raw-insert floor of the same rows.
+struct BillRunBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bill-run",
+        abstract: "Simulate N households, bill a month (bills, then ledger postings), and insert the same rows again as the floor.")
+
+    @Option(help: "sqlite or postgres.") var engine: String = "sqlite"
+    @Option(help: "PostgreSQL admin URL (a scratch database is created and dropped). Env: COURTYARD_BENCH_POSTGRES_URL.")
+    var postgresURL: String = ProcessInfo.processInfo.environment["COURTYARD_BENCH_POSTGRES_URL"] ?? ""
+    @Option(help: "Households.") var households: Int = 100_000
+    @Option(help: "The month billed.") var period: String = "2026-10"
+    @Option(help: "Houses per chunk (one read of facts and one write transaction each).") var chunk: Int = 1_000
+    @Flag(help: "Skip the ledger posting phase.") var skipPosting = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        guard let month = BillingPeriod(period), month.cycle == .monthly else { throw CommandFailure(description: "--period must be a month") }
+        let logger = Logger(label: "courtyard.bench")
+        let scratch = try await ScratchDatabase.make(engine: engine, postgresURL: postgresURL, logger: logger)
+        let database = scratch.database
+        do {
+            try await Migrator().migrate(database)
+            let bar = ProgressBar(label: "simulating")
+            let simulated = try await CommunitySimulator(households: households, period: month).run(database) { bar.update($0, $1) }
+            print("engine \(engine): simulated \(households) households (\(simulated.rows) rows) in \(BenchSupport.format(simulated.seconds)) s")
+
+            // The clock stands after the month, so the run is allowed.
+            let clock = FixedClock(month.end.adding(days: 1))
+            BenchSupport.resetPeakRSS()
+            let billing = ProgressBar(label: "billing")
+            let started = ContinuousClock.now
+            let summary = try await BillRunner(database: database, ledger: nil, clock: clock, chunkSize: chunk)
+                .run(companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench",
+                     progress: { billing.update($0, $1) })
+            let billSeconds = (ContinuousClock.now - started).seconds
+            let billRSS = BenchSupport.peakRSS()
+            print("bills: \(summary.billsCreated) bills, \(summary.linesCreated) lines, total \(summary.totalAmount) in \(BenchSupport.format(billSeconds)) s (\(Int(Double(households) / billSeconds)) households/s, \(Int(Double(summary.linesCreated) / billSeconds)) lines/s), peak RSS \(billRSS / 1_048_576) MiB")
+
+            var postSeconds = 0.0
+            var posted = 0
+            if !skipPosting {
+                let postStart = ContinuousClock.now
+                let repeatRun = try await BillRunner(database: database, ledger: LedgerWriter(database: database), clock: clock, chunkSize: chunk)
+                    .run(companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench")
+                postSeconds = (ContinuousClock.now - postStart).seconds
+                posted = repeatRun.billsPosted
+                print("ledger posting: \(posted) bills (\(summary.linesCreated) transfers) in \(BenchSupport.format(postSeconds)) s (\(Int(Double(summary.linesCreated) / postSeconds)) transfers/s); the rerun created \(repeatRun.linesCreated) lines")
+            }
+
+            let floorSeconds = try await BillingFloor.measure(database, companyId: simulated.companyId, chunk: chunk)
+            let rows = summary.billsCreated + summary.linesCreated
+            print("raw-insert floor: the same \(rows) rows in \(BenchSupport.format(floorSeconds)) s (\(Int(Double(rows) / floorSeconds)) rows/s)")
+            print("")
+            print("| engine | households | bills | lines | bill run s | households/s | lines/s | floor s | ratio | posting s | peak RSS MiB |")
+            print("|---|---|---|---|---|---|---|---|---|---|---|")
+            print("| \(engine) | \(households) | \(summary.billsCreated) | \(summary.linesCreated) | \(BenchSupport.format(billSeconds)) | \(Int(Double(households) / billSeconds)) | \(Int(Double(summary.linesCreated) / billSeconds)) | \(BenchSupport.format(floorSeconds)) | \(BenchSupport.format(billSeconds / floorSeconds)) | \(BenchSupport.format(postSeconds)) | \(billRSS / 1_048_576) |")
+            let json: [String: Any] = [
+                "benchmark": "bill-run", "engine": engine, "households": households, "bills": summary.billsCreated,
+                "lines": summary.linesCreated, "bill_run_seconds": (billSeconds * 1000).rounded() / 1000,
+                "households_per_second": Int(Double(households) / billSeconds), "lines_per_second": Int(Double(summary.linesCreated) / billSeconds),
+                "floor_seconds": (floorSeconds * 1000).rounded() / 1000, "ratio_to_floor": (billSeconds / floorSeconds * 100).rounded() / 100,
+                "posting_seconds": (postSeconds * 1000).rounded() / 1000, "bills_posted": posted, "peak_rss_bytes": billRSS,
+                "simulate_seconds": (simulated.seconds * 1000).rounded() / 1000, "git_commit": BenchSupport.gitCommit(),
+            ]
+            let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } catch {
+            await scratch.drop()
+            throw error
+        }
+        await scratch.drop()
+    }
+}
+
+/// A clock standing still at the start of a local date (UTC), for benchmarks.
+struct FixedClock: WallClock {
+    let instant: Date
+    init(_ date: LocalDate) { instant = Date(timeIntervalSince1970: TimeInterval(date.daysSinceEpoch) * 86_400 + 12 * 3_600) }
+    func now() -> Date { instant }
+}
+
+/// The floor for a bill run: the same bill and line rows inserted again, with the same multi-row statements, into copies of the
+/// tables that have no indexes and no constraints. Reading them back is not timed.
+enum BillingFloor {
+    static func measure(_ database: Database, companyId: String, chunk: Int) async throws -> Double {
+        try await database.transaction { db in
+            for table in ["bench_bills", "bench_bill_lines"] { try await db.raw("DROP TABLE IF EXISTS \(unsafeRaw: table)").run() }
+            try await db.raw("CREATE TABLE bench_bills AS SELECT * FROM bills WHERE 1 = 0").run()
+            try await db.raw("CREATE TABLE bench_bill_lines AS SELECT * FROM bill_lines WHERE 1 = 0").run()
+        }
+        let scope = TenantScope(companyId: companyId)
+        var elapsed = Duration.zero
+        var cursor: String? = nil
+        repeat {
+            let page = try await database.read { [cursor] db in
+                let store = ScopedStore(db, scope: scope)
+                let bills = try await store.list(Bill.self, after: cursor, limit: chunk)
+                let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.items.map(\.id))
+                return (bills, lines)
+            }
+            cursor = page.0.nextCursor
+            let start = ContinuousClock.now
+            try await database.transaction { db in
+                let store = ScopedStore(db, scope: scope)
+                try await store.insertAll(page.0.items, into: "bench_bills")
+                try await store.insertAll(page.1, into: "bench_bill_lines")
+            }
+            elapsed += ContinuousClock.now - start
+        } while cursor != nil
+        return elapsed.seconds
+    }
+}
