@@ -48,17 +48,49 @@ public struct LedgerState: Sendable {
     }
 
     /// Applies a linked group: every operation, or none.
+    ///
+    /// The group runs on a scratch state holding only the rows it touches, and
+    /// is merged back only when every operation succeeded. (Snapshotting the
+    /// whole state instead would copy every dictionary on the first write, which
+    /// made many small linked groups in one batch quadratic.)
     public mutating func apply(linked operations: [LedgerOperation], at now: Int64) -> Result<[Outcome], LedgerError> {
-        let snapshot = self
+        var scratch = LedgerState(companyId: companyId)
+        scratch.emergencyCredit = emergencyCredit
+        scratch.communityCurrency = communityCurrency
+        scratch.unavailableAccounts = unavailableAccounts
+        func take(_ key: AccountKey) {
+            if let account = accounts[key.id] { scratch.accounts[key.id] = account }
+            if let head = heads[key.communityId] { scratch.heads[key.communityId] = head }
+        }
+        for operation in operations {
+            if let entry = appliedEntries[operation.id] { scratch.appliedEntries[operation.id] = entry }
+            switch operation {
+            case .transfer(let transfer), .hold(let transfer, _):
+                take(transfer.debit)
+                take(transfer.credit)
+            case .postHold(_, let holdId, _, _), .voidHold(_, let holdId, _), .expireHold(let holdId):
+                if let hold = holds[holdId] {
+                    scratch.holds[holdId] = hold
+                    take(hold.debit)
+                    take(hold.credit)
+                }
+            }
+        }
         var outcomes: [Outcome] = []
         for operation in operations {
             do {
-                outcomes.append(try applyThrowing(operation, at: now))
+                outcomes.append(try scratch.applyThrowing(operation, at: now))
             } catch {
-                self = snapshot
                 return .failure(error)
             }
         }
+        for id in scratch.changedAccounts { accounts[id] = scratch.accounts[id] }
+        for id in scratch.changedHolds { holds[id] = scratch.holds[id] }
+        for (community, head) in scratch.heads { heads[community] = head }
+        for entry in scratch.newEntries { appliedEntries[entry.transferId] = entry }
+        newEntries.append(contentsOf: scratch.newEntries)
+        changedAccounts.formUnion(scratch.changedAccounts)
+        changedHolds.formUnion(scratch.changedHolds)
         return .success(outcomes)
     }
 
