@@ -118,14 +118,21 @@ public struct BillRunner: Sendable {
             }
         }
         let shares = try await apportionedShares(context, scope: scope)
+        let writer = preview ? nil : try BulkWriter(database: database, scope: scope)
         let total = try await database.read { db in
             try await ScopedStore(db, scope: scope).count(House.self, filters: [("community_id", communityId)])
         }
+        var ids = IdentifierSequence(at: now)
         var cursor: String? = nil
+        let trace = ProcessInfo.processInfo.environment["COURTYARD_BILLING_TRACE"] != nil
+        var phases = (read: Duration.zero, plan: Duration.zero, write: Duration.zero, post: Duration.zero)
         repeat {
+            let readStart = ContinuousClock.now
             let chunk = try await database.read { [cursor, chunkSize] db in
                 try await ChunkFacts.load(ScopedStore(db, scope: scope), context: context, after: cursor, limit: chunkSize)
             }
+            let planStart = ContinuousClock.now
+            phases.read += planStart - readStart
             cursor = chunk.nextCursor
             var bills: [Bill] = []
             var lines: [BillLine] = []
@@ -135,7 +142,7 @@ public struct BillRunner: Sendable {
                 summary.housesConsidered += 1
                 var houseLines: [BillLine] = []
                 var dueDays = Int.max
-                let billId = Identifier.uuidV7(at: now)
+                let billId = ids.next()
                 for terms in context.terms where context.applies(terms.feeItemId, to: house) {
                     let item = context.items[terms.feeItemId]!
                     if chunk.billed.contains(ChunkFacts.key(house.id, terms.feeItemId, terms.period)) {
@@ -169,7 +176,7 @@ public struct BillRunner: Sendable {
                     itemTotals[terms.feeItemId]!.lines += 1
                     itemTotals[terms.feeItemId]!.amount.minorUnits += planned.amount.minorUnits
                     houseLines.append(BillLine(
-                        id: Identifier.uuidV7(at: now), companyId: companyId, communityId: communityId, billId: billId,
+                        id: ids.next(), companyId: companyId, communityId: communityId, billId: billId,
                         houseId: house.id, feeItemId: terms.feeItemId, period: planned.period, kind: .charge,
                         standardId: planned.standardId, standardVersion: planned.version, quantity: planned.quantity,
                         unit: planned.unit, unitPrice: planned.unitPrice, basis: planned.basis, breakdown: planned.breakdown,
@@ -193,22 +200,23 @@ public struct BillRunner: Sendable {
                 lines.append(contentsOf: houseLines.filter { $0.kind == .charge })
                 summary.totalAmount.minorUnits += totalAmount
             }
+            let writeStart = ContinuousClock.now
+            phases.plan += writeStart - planStart
             summary.billsCreated += bills.count
             summary.linesCreated += lines.count
             summary.adjustmentsBilled += attached.count
             if !preview, !bills.isEmpty {
-                try await database.transaction { [bills, lines, attached] db in
-                    let store = ScopedStore(db, scope: scope)
-                    try await store.insertAll(bills)
-                    try await store.insertAll(lines)
-                    for adjustment in attached {
-                        // Only a still-pending adjustment moves; a concurrent run that took it first wins.
-                        try await db.update(BillLine.table).set("bill_id", to: SQLBind(adjustment.billId))
-                            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(adjustment.id))
-                            .where(SQLColumn("bill_id"), .is, SQLLiteral.null).run()
-                    }
-                }
+                // Only a still-pending adjustment moves onto a bill; a concurrent run that took it first wins.
+                try await writer!.write([.init(bills), .init(lines)], updates: attached.map {
+                    .init(table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
+                })
+                let postStart = ContinuousClock.now
+                phases.write += postStart - writeStart
                 summary.billsPosted += try await post(bills: bills, lines: lines + attached, companyId: companyId, items: context.items)
+                phases.post += ContinuousClock.now - postStart
+            }
+            if trace, summary.housesConsidered % (chunkSize * 10) == 0 {
+                print("bill run trace at \(summary.housesConsidered) houses: read \(phases.read), plan \(phases.plan), write \(phases.write), post \(phases.post)")
             }
             progress?(summary.housesConsidered, total)
         } while cursor != nil

@@ -96,9 +96,10 @@ struct ChunkFacts: Sendable {
         }
         var billed: Set<String> = []
         let periods = Set(context.terms.map(\.period.description))
-        for line in try await store.all(BillLine.self, where: "house_id", in: ids, alsoIn: ("period", periods.sorted()),
-                                        literal: [SQLRaw("kind = 'charge'")]) {
-            billed.insert(key(line.houseId, line.feeItemId, line.period))
+        for row in try await store.columns(["house_id", "fee_item_id", "period"], of: BillLine.self, where: "house_id", in: ids,
+                                           alsoIn: ("period", periods.sorted()), literal: [SQLRaw("kind = 'charge'")]) {
+            let reader = RowReader(row, table: BillLine.table)
+            billed.insert(try reader.string("house_id") + "|" + reader.string("fee_item_id") + "|" + reader.string("period"))
         }
         let pending = try await store.all(BillLine.self, where: "house_id", in: ids, literal: [SQLRaw("bill_id IS NULL")])
         return ChunkFacts(houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed,

@@ -146,4 +146,25 @@ public struct ScopedStore: Sendable {
             try await query.run()
         }
     }
+
+    /// Selected columns of the rows whose `column` is one of `values`, within the scope; for batch loads that need a few fields.
+    public func columns<R: TenantRecord>(
+        _ names: [String], of type: R.Type, where column: String, in values: [String],
+        alsoIn other: (column: String, values: [String])? = nil, literal: [SQLExpression] = []
+    ) async throws -> [any SQLRow] {
+        guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
+        var rows: [any SQLRow] = []
+        for start in stride(from: 0, to: values.count, by: 1_000) {
+            let query = db.select().columns(names.map { SQLColumn($0) }).from(R.table)
+                .where(SQLColumn(column), .in, SQLBind.group(Array(values[start..<min(values.count, start + 1_000)])))
+            if let other {
+                query.where(SQLColumn(other.column), .in, SQLBind.group(other.values))
+            }
+            for condition in literal {
+                query.where(condition)
+            }
+            rows.append(contentsOf: try await scoped(query, R.self).all())
+        }
+        return rows
+    }
 }

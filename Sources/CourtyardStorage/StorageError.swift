@@ -37,6 +37,12 @@ public enum StorageError: Error, Equatable, Sendable {
             default: return nil
             }
         }
+        if let error = error as? RawSQLite.Failure {
+            let message = error.message
+            if message.contains("UNIQUE constraint failed") { return .alreadyExists(detail: message) }
+            if message.contains("FOREIGN KEY constraint failed") { return .referenceViolation(detail: message) }
+            if message.contains("CHECK constraint failed") { return .checkViolation(detail: message) }
+        }
         if let error = error as? SQLiteError {
             let message = error.message
             if message.contains("UNIQUE constraint failed") { return .alreadyExists(detail: message) }

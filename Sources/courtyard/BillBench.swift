@@ -93,8 +93,9 @@ struct FixedClock: WallClock {
     func now() -> Date { instant }
 }
 
-/// The floor for a bill run: the same bill and line rows inserted again, with the same multi-row statements, into copies of the
-/// tables that have no indexes and no constraints. Reading them back is not timed.
+/// The floor for a bill run: the same bill and line rows inserted again through the same bulk writer (prepared statements on
+/// SQLite, multi-row inserts on PostgreSQL), one transaction per chunk, into copies of the tables that have no indexes and no
+/// constraints. Reading them back is not timed.
 enum BillingFloor {
     static func measure(_ database: Database, companyId: String, chunk: Int) async throws -> Double {
         try await database.transaction { db in
@@ -104,6 +105,7 @@ enum BillingFloor {
         }
         let scope = TenantScope(companyId: companyId)
         var elapsed = Duration.zero
+        let writer = try BulkWriter(database: database, scope: scope)
         var cursor: String? = nil
         repeat {
             let page = try await database.read { [cursor] db in
@@ -114,11 +116,7 @@ enum BillingFloor {
             }
             cursor = page.0.nextCursor
             let start = ContinuousClock.now
-            try await database.transaction { db in
-                let store = ScopedStore(db, scope: scope)
-                try await store.insertAll(page.0.items, into: "bench_bills")
-                try await store.insertAll(page.1, into: "bench_bill_lines")
-            }
+            try await writer.write([.init(page.0.items, into: "bench_bills"), .init(page.1, into: "bench_bill_lines")])
             elapsed += ContinuousClock.now - start
         } while cursor != nil
         return elapsed.seconds

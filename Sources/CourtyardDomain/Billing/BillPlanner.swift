@@ -37,15 +37,18 @@ public struct ChargeTerms: Sendable, Hashable {
     public var period: BillingPeriod
     public var standardId: String
     public var version: Int
-    public var rule: PricingRule
+    public let rule: PricingRule
     public var usageKind: UsageKind?
     public var largeHousehold: LargeHouseholdQuota?
+    /// The rule's problems, found once when the terms are made (a run prices many houses with one rule).
+    public let ruleIssues: [RuleIssue]
 
     public init(feeItemId: String, code: String, name: String, category: FeeCategory, period: BillingPeriod, standardId: String,
                 version: Int, rule: PricingRule, usageKind: UsageKind?, largeHousehold: LargeHouseholdQuota?) {
         self.feeItemId = feeItemId; self.code = code; self.name = name; self.category = category; self.period = period
         self.standardId = standardId; self.version = version; self.rule = rule; self.usageKind = usageKind
         self.largeHousehold = largeHousehold
+        self.ruleIssues = rule.validate()
     }
 }
 
@@ -147,12 +150,13 @@ public enum BillPlanner {
     public static func line(_ terms: ChargeTerms, house: HouseFacts, usage: MeteredUsage?) throws(TariffError) -> Result<PlannedLine, Skip> {
         let rule = terms.rule
         let period = terms.period
+        guard terms.ruleIssues.isEmpty else { throw .invalidRule(terms.ruleIssues) }
         switch rule.kind {
         case .fixed, .perArea:
             let days = house.billableDays(in: period)
             guard days > 0 else { return .failure(.notOwned) }
             let area: Area = rule.areaBasis == .indoor ? house.indoorArea : house.builtArea
-            let quote = try Tariff.quote(rule, QuoteInput(area: area, months: Int64(period.months)))
+            let quote = try Tariff.quote(validated: rule, QuoteInput(area: area, months: Int64(period.months)))
             var amount = quote.amount
             var basis = quote.lines.map(\.description).joined(separator: "; ")
             if days < period.days {
@@ -173,7 +177,7 @@ public enum BillPlanner {
             let annual = rule.accumulation == .annual
             let input = QuoteInput(usage: usage.quantity, position: annual ? usage.yearToDate : .zero, quotaScaleThousandths: scale,
                                    windowUsage: rule.windows?.isEmpty == false ? usage.windows : nil)
-            let quote = try Tariff.quote(rule, input)
+            let quote = try Tariff.quote(validated: rule, input)
             let unit = rule.unit ?? ""
             var basis = "\(terms.name) \(usage.quantity.decimalText) \(unit)"
             if annual { basis += " from annual position \(usage.yearToDate.decimalText) \(unit)" }

@@ -37,6 +37,11 @@ public struct QuoteLine: Codable, Sendable, Hashable {
     public var unitPrice: UnitPrice?
     /// Exact amount in 1e-7 yuan, before the line's single rounding.
     public var exact: ExactAmount
+
+    public init(description: String, tier: Int?, window: String?, quantity: Quantity?, unitPrice: UnitPrice?, exact: ExactAmount) {
+        self.description = description; self.tier = tier; self.window = window; self.quantity = quantity
+        self.unitPrice = unitPrice; self.exact = exact
+    }
 }
 
 /// A priced quantity: its lines, exact total, and the amount rounded once with the rule's mode.
@@ -92,6 +97,11 @@ public enum Tariff {
     public static func quote(_ rule: PricingRule, _ input: QuoteInput) throws(TariffError) -> Quote {
         let issues = rule.validate()
         guard issues.isEmpty else { throw .invalidRule(issues) }
+        return try quote(validated: rule, input)
+    }
+
+    /// Like ``quote(_:_:)`` for a rule the caller has already validated (a bill run validates each standard once, not per house).
+    public static func quote(validated rule: PricingRule, _ input: QuoteInput) throws(TariffError) -> Quote {
         var lines: [QuoteLine] = []
         switch rule.kind {
         case .fixed:

@@ -6,7 +6,7 @@ import CourtyardDomain
 ///
 /// Bills are never edited in place once issued: payments change only
 /// `paid_amount` and `status`; corrections add adjustment lines.
-public struct Bill: TenantRecord, Codable, Equatable {
+public struct Bill: BulkRecord, Codable, Equatable {
     public enum Status: String, Codable, Sendable, CaseIterable {
         case open
         case partiallyPaid = "partially_paid"
@@ -61,16 +61,16 @@ public struct Bill: TenantRecord, Codable, Equatable {
                   createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
-    public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(houseId), SQLBind(billRunId), SQLBind(period.description),
-         SQLBind(issueDate.description), SQLBind(dueDate.description), SQLBind(currency), SQLBind(totalAmount), SQLBind(paidAmount),
-         SQLBind(status.rawValue), sqlValue(postedAt?.epochMilliseconds), sqlValue(lateFeeWaivedBy), sqlValue(lateFeeWaiverReason),
-         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+    public var storageRow: [StorageValue] {
+        [.text(id), .text(companyId), .text(communityId), .text(houseId), .text(billRunId), .text(period.description),
+         .text(issueDate.description), .text(dueDate.description), .text(currency), .integer(totalAmount), .integer(paidAmount),
+         .text(status.rawValue), .integer(postedAt?.epochMilliseconds), .text(lateFeeWaivedBy), .text(lateFeeWaiverReason),
+         .integer(createdAt.epochMilliseconds), .integer(updatedAt.epochMilliseconds)]
     }
 }
 
 /// One line of a bill: a fee item's charge for a period, or an adjustment of an earlier line, with its full explanation.
-public struct BillLine: TenantRecord, Codable, Equatable {
+public struct BillLine: BulkRecord, Codable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case charge
         /// A supplement (positive) or credit (negative) correcting the line in `adjustsLineId`.
@@ -134,11 +134,11 @@ public struct BillLine: TenantRecord, Codable, Equatable {
                   adjustsLineId: try row.optionalString("adjusts_line_id"), createdAt: try row.instant("created_at"))
     }
 
-    public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), sqlValue(billId), SQLBind(houseId), SQLBind(feeItemId),
-         SQLBind(period.description), SQLBind(kind.rawValue), SQLBind(standardId), SQLBind(standardVersion),
-         sqlValue(quantity?.milliUnits), sqlValue(unit), sqlValue(unitPrice?.tenThousandths), SQLBind(basis),
-         SQLBind(StoredJSON.encode(breakdown)), SQLBind(exact.decimalText), SQLBind(rounding), SQLBind(billableDays),
-         SQLBind(periodDays), SQLBind(amount), sqlValue(adjustsLineId), SQLBind(createdAt.epochMilliseconds)]
+    public var storageRow: [StorageValue] {
+        [.text(id), .text(companyId), .text(communityId), .text(billId), .text(houseId), .text(feeItemId),
+         .text(period.description), .text(kind.rawValue), .text(standardId), .integer(Int64(standardVersion)),
+         .integer(quantity?.milliUnits), .text(unit), .integer(unitPrice?.tenThousandths), .text(basis),
+         .text(CompactJSON.breakdown(breakdown)), .text(exact.decimalText), .text(rounding), .integer(Int64(billableDays)),
+         .integer(Int64(periodDays)), .integer(amount), .text(adjustsLineId), .integer(createdAt.epochMilliseconds)]
     }
 }

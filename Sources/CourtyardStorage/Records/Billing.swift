@@ -241,7 +241,9 @@ public struct UsageRecord: TenantRecord, Codable, Equatable {
                   subjectKind: try row.value("subject_kind", as: SubjectKind.self), subjectId: try row.string("subject_id"),
                   usageKind: try row.value("usage_kind", as: UsageKind.self), period: period,
                   quantity: Quantity(milliUnits: try row.int64("quantity_milli")),
-                  windows: try windows.map { try StoredJSON.decode([String: Quantity].self, $0, table: Self.table, column: "windows") },
+                  windows: try windows.map { text in
+                      try CompactJSON.parseQuantities(text) ?? StoredJSON.decode([String: Quantity].self, text, table: Self.table, column: "windows")
+                  },
                   estimated: try row.int64("estimated") != 0, source: try row.value("source", as: Source.self),
                   createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
@@ -249,7 +251,7 @@ public struct UsageRecord: TenantRecord, Codable, Equatable {
     public var storageValues: [any SQLExpression] {
         [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(subjectKind.rawValue), SQLBind(subjectId),
          SQLBind(usageKind.rawValue), SQLBind(period.description), SQLBind(quantity.milliUnits),
-         sqlValue(windows.map(StoredJSON.encode)), SQLBind(estimated ? 1 : 0), SQLBind(source.rawValue),
+         sqlValue(windows.map(CompactJSON.quantities)), SQLBind(estimated ? 1 : 0), SQLBind(source.rawValue),
          SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
     }
 }

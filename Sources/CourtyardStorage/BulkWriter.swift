@@ -1,0 +1,148 @@
+import Foundation
+import NIOPosix
+import SQLKit
+
+/// One stored value in the three shapes Courtyard's tables use: text, integer, or NULL.
+///
+/// Records that are written in bulk describe their row once as `[StorageValue]`;
+/// both the SQLKit path (``sqlExpression``) and the raw SQLite path bind from it,
+/// so the two paths cannot disagree about a column.
+public enum StorageValue: Sendable, Hashable {
+    case text(String)
+    case integer(Int64)
+    case null
+
+    public var sqlExpression: any SQLExpression {
+        switch self {
+        case .text(let value): return SQLBind(value)
+        case .integer(let value): return SQLBind(value)
+        case .null: return SQLLiteral.null
+        }
+    }
+
+    public static func text(_ value: String?) -> StorageValue { value.map { .text($0) } ?? .null }
+    public static func integer(_ value: Int64?) -> StorageValue { value.map { .integer($0) } ?? .null }
+}
+
+/// A tenant record that can describe its row as plain values, for bulk writes.
+public protocol BulkRecord: TenantRecord {
+    var storageRow: [StorageValue] { get }
+}
+
+extension BulkRecord {
+    public var storageValues: [any SQLExpression] { storageRow.map(\.sqlExpression) }
+}
+
+/// Writes many rows of a few tables in one transaction, fast: on SQLite with prepared statements on a raw handle under the
+/// database's write lock; on PostgreSQL with multi-row SQLKit inserts. Every row is checked against the scope first.
+public final class BulkWriter: Sendable {
+    /// One table's rows of a write.
+    public struct Rows: Sendable {
+        let table: String
+        let columns: [String]
+        let rows: [[StorageValue]]
+
+        public init<R: BulkRecord>(_ records: [R], into table: String = R.table) {
+            self.table = table
+            self.columns = R.columns
+            self.rows = records.map(\.storageRow)
+        }
+    }
+
+    /// One `UPDATE table SET column = value WHERE id = ? AND company_id = ? [AND extra]` per row.
+    public struct Update: Sendable {
+        let table: String
+        let column: String
+        let value: StorageValue
+        let id: String
+        /// A condition written into the SQL text (e.g. `bill_id IS NULL`).
+        let condition: String?
+
+        public init(table: String, set column: String, to value: StorageValue, id: String, condition: String? = nil) {
+            self.table = table; self.column = column; self.value = value; self.id = id; self.condition = condition
+        }
+    }
+
+    let database: Database
+    let scope: TenantScope
+    private let raw: RawSQLite?
+
+    public init(database: Database, scope: TenantScope) throws {
+        self.database = database
+        self.scope = scope
+        if database.engine == .sqlite, let path = database.sqlitePath,
+           ProcessInfo.processInfo.environment["COURTYARD_BULK_SQLKIT_ONLY"] == nil {
+            raw = try RawSQLite(path: path)
+        } else {
+            raw = nil
+        }
+    }
+
+    /// Inserts every table's rows and applies the updates, all in one transaction.
+    public func write(_ tables: [Rows], updates: [Update] = []) async throws {
+        for table in tables {
+            guard let companyIndex = table.columns.firstIndex(of: "company_id") else { throw StorageError.outOfScope }
+            for row in table.rows where row[companyIndex] != .text(scope.companyId) { throw StorageError.outOfScope }
+        }
+        if let raw {
+            try await database.withSQLiteWriteLock { [scope] in
+                try await NIOThreadPool.singleton.runIfActive {
+                    try raw.execute("BEGIN IMMEDIATE")
+                    do {
+                        for table in tables where !table.rows.isEmpty {
+                            let placeholders = (1...table.columns.count).map { "?\($0)" }.joined(separator: ", ")
+                            let insert = try raw.statement("INSERT INTO \(table.table) (\(table.columns.joined(separator: ", "))) VALUES (\(placeholders))")
+                            for row in table.rows {
+                                for (index, value) in row.enumerated() { insert.bind(Int32(index + 1), value) }
+                                try insert.run()
+                                insert.reset()
+                            }
+                        }
+                        for update in updates {
+                            let extra = update.condition.map { " AND \($0)" } ?? ""
+                            let statement = try raw.statement("UPDATE \(update.table) SET \(update.column) = ?1 WHERE id = ?2 AND company_id = ?3\(extra)")
+                            statement.bind(1, update.value)
+                            statement.bind(2, update.id)
+                            statement.bind(3, scope.companyId)
+                            try statement.run()
+                            statement.reset()
+                        }
+                        try raw.execute("COMMIT")
+                    } catch {
+                        try? raw.execute("ROLLBACK")
+                        throw StorageError.classify(error) ?? error
+                    }
+                }
+            }
+            return
+        }
+        try await database.transaction { [scope] db in
+            for table in tables where !table.rows.isEmpty {
+                let perStatement = max(1, 30_000 / table.columns.count)
+                for start in stride(from: 0, to: table.rows.count, by: perStatement) {
+                    let query = db.insert(into: table.table).columns(table.columns)
+                    for row in table.rows[start..<min(table.rows.count, start + perStatement)] {
+                        query.values(row.map(\.sqlExpression))
+                    }
+                    try await query.run()
+                }
+            }
+            for update in updates {
+                let query = db.update(update.table).set(SQLColumn(update.column), to: update.value.sqlExpression)
+                    .where("id", .equal, SQLBind(update.id)).where("company_id", .equal, SQLBind(scope.companyId))
+                if let condition = update.condition { query.where(SQLRaw(condition)) }
+                try await query.run()
+            }
+        }
+    }
+}
+
+extension RawSQLite.Statement {
+    func bind(_ index: Int32, _ value: StorageValue) {
+        switch value {
+        case .text(let text): bind(index, text)
+        case .integer(let number): bind(index, number)
+        case .null: bind(index, Optional<String>.none)
+        }
+    }
+}
