@@ -378,7 +378,7 @@ public struct BillRunner: Sendable {
                     .where(SQLColumn("posted_at"), .is, SQLLiteral.null).orderBy("id").limit(1_000).all()
                 let bills = try rows.map { try Bill(row: RowReader($0, table: Bill.table)) }
                 let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.map(\.id))
-                let items = try await store.list(FeeItem.self, filters: [("community_id", communityId)], limit: 10_000).items
+                let items = try await store.listAll(FeeItem.self, filters: [("community_id", communityId)])
                 return (bills, lines, Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }))
             }
             guard !bills.isEmpty else { return count }

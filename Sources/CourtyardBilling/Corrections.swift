@@ -50,7 +50,7 @@ public struct Corrections: Sendable {
         usage.quantity = quantity
         usage.windows = windows
         usage.updatedAt = now
-        let items = try await store.list(FeeItem.self, filters: [("community_id", usage.communityId)], limit: 10_000).items
+        let items = try await store.listAll(FeeItem.self, filters: [("community_id", usage.communityId)])
             .filter { $0.usageKind == usage.usageKind }
         let later = (usage.period.index...12).map { BillingPeriod(cycle: .monthly, year: usage.period.year, index: $0)!.description }
         let lines = usage.subjectKind == .house

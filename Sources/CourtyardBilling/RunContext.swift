@@ -18,9 +18,9 @@ struct RunContext: Sendable {
     static func load(_ store: ScopedStore, communityId: String, period: BillingPeriod) async throws -> RunContext? {
         guard let community = try await store.find(Community.self, id: communityId) else { return nil }
         let filter = [("community_id", communityId)]
-        let items = try await store.list(FeeItem.self, filters: filter, limit: 10_000).items
-        let standards = try await store.list(FeeStandard.self, filters: filter, limit: 100_000).items
-        let attachments = try await store.list(FeeAttachment.self, filters: filter, limit: 100_000).items
+        let items = try await store.listAll(FeeItem.self, filters: filter)
+        let standards = try await store.listAll(FeeStandard.self, filters: filter)
+        let attachments = try await store.listAll(FeeAttachment.self, filters: filter)
         var terms: [ChargeTerms] = []
         var missing: [String] = []
         for item in items.sorted(by: { $0.code < $1.code }) {

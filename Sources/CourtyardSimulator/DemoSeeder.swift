@@ -35,9 +35,12 @@ public struct DemoSeeder: Sendable {
     public var housesPerUnit: Int
     public var bcryptCost: UInt8
     public var clock: any WallClock
+    /// Whether to set up billing too: fee items, standards, attachments and last month's usage, so a bill run can be tried at once.
+    public var billing: Bool
 
     public init(seed: UInt64 = 2026, companyCode: String = DemoSeeder.companyCode, buildingsPerCommunity: Int = 5, unitsPerBuilding: Int = 2, housesPerUnit: Int = 25,
-                bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock()) {
+                bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock(), billing: Bool = true) {
+        self.billing = billing
         self.seed = seed
         self.companyCode = companyCode
         self.buildingsPerCommunity = buildingsPerCommunity
@@ -85,6 +88,10 @@ public struct DemoSeeder: Sendable {
             for record in plan.vehicles { try await store.insert(record) }
             for record in plan.devices { try await store.insert(record) }
             for record in plan.bindings { try await store.insert(record) }
+            try await store.insertAll(plan.feeItems)
+            try await store.insertAll(plan.standards)
+            try await store.insertAll(plan.attachments)
+            try await store.insertAll(plan.usage)
             for user in plan.users { try await accounts.insert(user, passwordHash: hash) }
         }
         return Summary(companyId: plan.company.id, created: true, communities: plan.communities.count,
@@ -103,6 +110,10 @@ public struct DemoSeeder: Sendable {
         var vehicles: [Vehicle] = []
         var devices: [Device] = []
         var bindings: [DeviceBinding] = []
+        var feeItems: [FeeItem] = []
+        var standards: [FeeStandard] = []
+        var attachments: [FeeAttachment] = []
+        var usage: [UsageRecord] = []
         var users: [User] = []
     }
 
@@ -212,11 +223,71 @@ public struct DemoSeeder: Sendable {
                                                 createdAt: now, updatedAt: now))
             }
         }
+        if billing { addBilling(to: &plan, random: &random, now: now, nextId: nextId) }
         for (login, role) in loginNames {
             plan.users.append(User(id: nextId(), companyId: role == .platformAdmin ? nil : company.id, login: login,
                                    displayName: login, role: role, personId: role == .owner ? ownerPersonId : nil,
                                    communityIds: nil, status: .active, createdAt: now, updatedAt: now))
         }
         return plan
+    }
+
+    /// Fee items with standards from January of last month's year, attachments, and last month's usage for every house and lift meter.
+    func addBilling(to plan: inout Plan, random: inout SeededGenerator, now: Date, nextId: () -> String) {
+        let today = LocalDate.of(now, timeZone: "Asia/Shanghai")
+        let month = BillingPeriod(cycle: .monthly, year: today.year, index: today.month)!.previousMonth
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let since = LocalDate(year: 2024, month: 1, day: 1)!
+        for community in plan.communities {
+            var items: [String: FeeItem] = [:]
+            for spec in CommunitySimulator.items {
+                let item = FeeItem(id: nextId(), companyId: community.companyId, communityId: community.id, code: spec.code, name: spec.name,
+                                   category: spec.category, billingCycle: .monthly, usageKind: spec.usage,
+                                   dueDays: spec.category == .parking ? 10 : 15,
+                                   lateFeePolicy: LateFeePolicy(graceDays: 5, dailyRatePerMillion: 500), largeHousehold: nil,
+                                   apportionBasis: spec.category == .commonArea ? .builtArea : nil, createdAt: now, updatedAt: now)
+                items[spec.code] = item
+                plan.feeItems.append(item)
+                plan.standards.append(FeeStandard(id: nextId(), companyId: community.companyId, communityId: community.id, feeItemId: item.id,
+                                                  version: 1, effectiveFrom: since, effectiveUntil: nil,
+                                                  rule: try! decoder.decode(PricingRule.self, from: Data(spec.rule.utf8)),
+                                                  createdAt: now, updatedAt: now))
+                if spec.category != .parking && spec.category != .commonArea {
+                    plan.attachments.append(FeeAttachment(id: nextId(), companyId: community.companyId, communityId: community.id,
+                                                          feeItemId: item.id, scope: .community, target: nil, validFrom: since,
+                                                          validUntil: nil, createdAt: now, updatedAt: now))
+                }
+            }
+            func usage(_ subject: String, _ kind: UsageRecord.SubjectKind, _ usageKind: UsageKind, _ milli: Int64,
+                       _ windows: [String: Quantity]? = nil) -> UsageRecord {
+                UsageRecord(id: nextId(), companyId: community.companyId, communityId: community.id, subjectKind: kind, subjectId: subject,
+                            usageKind: usageKind, period: month, quantity: Quantity(milliUnits: milli), windows: windows, estimated: false,
+                            source: .simulator, createdAt: now, updatedAt: now)
+            }
+            // Each building's lift meter is split over its houses by built area.
+            for binding in plan.bindings where binding.communityId == community.id && binding.targetKind == .commonArea {
+                let building = String(binding.targetId.dropFirst("lift:".count))
+                plan.attachments.append(FeeAttachment(id: nextId(), companyId: community.companyId, communityId: community.id,
+                                                      feeItemId: items["lift"]!.id, scope: .building, target: building,
+                                                      sharedMeterId: binding.deviceId, validFrom: since, validUntil: nil,
+                                                      createdAt: now, updatedAt: now))
+                plan.usage.append(usage(binding.deviceId, .device, .electricity, Int64.random(in: 600_000...1_800_000, using: &random)))
+            }
+            for space in plan.spaces where space.communityId == community.id {
+                guard let house = space.houseId else { continue }
+                plan.attachments.append(FeeAttachment(id: nextId(), companyId: community.companyId, communityId: community.id,
+                                                      feeItemId: items["parking"]!.id, scope: .house, target: house, validFrom: since,
+                                                      validUntil: nil, createdAt: now, updatedAt: now))
+            }
+            for house in plan.houses where house.communityId == community.id {
+                let peak = Int64.random(in: 60_000...320_000, using: &random)
+                let valley = Int64.random(in: 20_000...160_000, using: &random)
+                plan.usage.append(usage(house.id, .house, .electricity, peak + valley,
+                                        ["peak": Quantity(milliUnits: peak), "valley": Quantity(milliUnits: valley)]))
+                plan.usage.append(usage(house.id, .house, .water, Int64.random(in: 4_000...30_000, using: &random)))
+                plan.usage.append(usage(house.id, .house, .gas, Int64.random(in: 3_000...45_000, using: &random)))
+            }
+        }
     }
 }

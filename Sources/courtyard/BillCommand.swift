@@ -166,3 +166,44 @@ struct Simulate: AsyncParsableCommand {
         await database.close()
     }
 }
+
+/// `courtyard usage import`: monthly usage from a CSV file (all rows or none).
+struct UsageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "usage", abstract: "Usage figures.", subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import monthly usage from CSV: columns subject_kind, subject_id, usage_kind, period, quantity[, windows, estimated].",
+            discussion: "windows are written peak=120;valley=133.4 and must add up to quantity. Every row is checked first; on any error nothing is written and each error names its line. Rows equal to the stored figure are skipped.")
+        @OptionGroup var options: DatabaseOptions
+        @OptionGroup var target: CommunityOptions
+        @Option(help: "The CSV file.") var file: String
+
+        func run() async throws {
+            let logger = options.bootstrapLogging()
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw CommandFailure(description: "cannot read \(file) as UTF-8 text")
+            }
+            let database = try await Database.open(options.database, logger: logger)
+            do {
+                try await Migrator().migrate(database)
+                let (companyId, community) = try await target.resolve(database)
+                let summary: UsageImport.Summary
+                do {
+                    summary = try await database.transaction { db in
+                        try await UsageImport(store: ScopedStore(db, scope: TenantScope(companyId: companyId)), communityId: community.id,
+                                              now: Date()).run(csv: text)
+                    }
+                } catch UsageImport.Failure.problems(let problems) {
+                    for problem in problems.prefix(50) { FileHandle.standardError.write(Data("\(file): \(problem)\n".utf8)) }
+                    throw CommandFailure(description: "\(problems.count) problem(s); nothing was imported")
+                }
+                try printJSON(summary)
+            } catch {
+                await database.close()
+                throw error
+            }
+            await database.close()
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import CourtyardBilling
 import CourtyardDomain
 import CourtyardLedger
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
@@ -130,6 +131,25 @@ struct BillRunTests {
             #expect(next.billsPosted == 3)
             #expect(next.linesCreated == 0)
             #expect(try await f.count("ledger_entries") == (try await f.count("bill_lines")))
+        }
+    }
+
+    @Test("The demo company is set up for billing: last month previews with every fee item and no gaps", arguments: TestEngine.available)
+    func demoIsBillable(engine: TestEngine) async throws {
+        try await engine.withDatabase { database in
+            let clock = ManualClock(BillingFixture.afterOctober)
+            let demo = try await DemoSeeder(companyCode: "billing-demo", buildingsPerCommunity: 2, unitsPerBuilding: 1, housesPerUnit: 6,
+                                            bcryptCost: 4, clock: clock)
+                .seed(database, hashPassword: { password, _ in "test-hash-\(password)" })
+            let community = try await database.read { db in
+                try await ScopedStore(db, scope: TenantScope(companyId: demo.companyId)).list(Community.self, limit: 1).items[0]
+            }
+            let summary = try await BillRunner(database: database, ledger: nil, clock: clock)
+                .run(companyId: demo.companyId, communityId: community.id, period: "2026-10", preview: true, actor: "test")
+            #expect(summary.billsCreated == 12)
+            #expect(Set(summary.items.filter { $0.lines > 0 }.map(\.code)) == ["electricity", "gas", "lift", "parking", "property_fee", "water"])
+            #expect(summary.itemsWithoutStandard.isEmpty)
+            #expect(summary.skipped.keys.allSatisfy { $0.hasPrefix("property_fee") || $0.hasPrefix("parking") || $0.hasPrefix("lift") } )
         }
     }
 }

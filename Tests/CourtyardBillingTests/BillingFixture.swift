@@ -39,7 +39,7 @@ struct BillingFixture {
         try await engine.withDatabase { database in
             let hash: @Sendable (String, UInt8) async throws -> String = { password, _ in "test-hash-\(password)" }
             func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
-                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 1, housesPerUnit: 2, bcryptCost: 4)
+                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 1, housesPerUnit: 2, bcryptCost: 4, billing: false)
             }
             let a = try await seeder("alpha", 1).seed(database, hashPassword: hash)
             let b = try await seeder("bravo", 2).seed(database, hashPassword: hash)

@@ -26,7 +26,7 @@ struct APIFixture {
         try await engine.withDatabase { database in
             let hash: @Sendable (String, UInt8) async throws -> String = { password, cost in try await Passwords.hash(password, cost: cost) }
             func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
-                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 2, housesPerUnit: 3, bcryptCost: 4)
+                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 2, housesPerUnit: 3, bcryptCost: 4, billing: false)
             }
             let alpha = try await seeder("alpha", 1).seed(database, hashPassword: hash)
             let bravo = try await seeder("bravo", 2).seed(database, hashPassword: hash)

@@ -63,6 +63,10 @@ struct ScopedStoreTests {
             try await assertInvisible(ParkingSpace.self, database: database, companies: companies)
             try await assertInvisible(Device.self, database: database, companies: companies)
             try await assertInvisible(DeviceBinding.self, database: database, companies: companies)
+            try await assertInvisible(FeeItem.self, database: database, companies: companies)
+            try await assertInvisible(FeeStandard.self, database: database, companies: companies)
+            try await assertInvisible(FeeAttachment.self, database: database, companies: companies)
+            try await assertInvisible(UsageRecord.self, database: database, companies: companies)
         }
     }
 

@@ -127,7 +127,7 @@ extension FeeStandard: APIResource {
                                   needsUsage ? "\(item.code) is metered: its rule must be metered"
                                              : "\(item.code) has no usage: its rule must be fixed or per_area")
         }
-        let others = try await store.list(FeeStandard.self, filters: [("fee_item_id", item.id)], limit: 10_000).items.filter { $0.id != id }
+        let others = try await store.listAll(FeeStandard.self, filters: [("fee_item_id", item.id)]).filter { $0.id != id }
         if let clash = others.first(where: { $0.period.overlaps(period) }) {
             throw Problem(.conflict, code: "standard_overlap", title: "Another version of this fee item is in force during these dates",
                           detail: "version \(clash.version) runs from \(clash.effectiveFrom) to \(clash.effectiveUntil?.description ?? "open end"); close it first",

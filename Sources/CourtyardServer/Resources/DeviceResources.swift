@@ -135,7 +135,7 @@ extension DeviceBinding: APIResource {
             try text.finish()
         }
         // One device measures one thing on any day: refuse overlapping bindings.
-        let others = try await store.list(DeviceBinding.self, filters: [("device_id", device.id)], limit: 10_000).items
+        let others = try await store.listAll(DeviceBinding.self, filters: [("device_id", device.id)])
         if let clash = others.first(where: { $0.id != id && $0.period.overlaps(period) }) {
             throw Problem(.conflict, code: "binding_overlap", title: "The device is already bound during these dates",
                           detail: "binding \(clash.id) runs from \(clash.validFrom) to \(clash.validUntil?.description ?? "open end")",
