@@ -151,11 +151,11 @@ public struct BillRunner: Sendable {
                     }
                     let planned: PlannedLine
                     if item.category == .commonArea {
-                        guard let common = shares[terms.feeItemId]?[house.id] else {
+                        guard let common = shares.share(item: terms.feeItemId, house: house.id) else {
                             summary.skipped["\(terms.code): no_shared_meter_usage", default: 0] += 1
                             continue
                         }
-                        planned = BillPlanner.apportionedLine(terms, share: common.share, cost: common.cost, usage: common.usage)
+                        planned = BillPlanner.apportionedLine(terms, share: common.share, cost: common.group.cost, usage: common.group.usage)
                     } else {
                         let usage = item.usageKind.flatMap { chunk.usage(house.id, $0, terms.period) }
                         let result: Result<PlannedLine, BillPlanner.Skip>
@@ -234,18 +234,43 @@ public struct BillRunner: Sendable {
 
     // MARK: Apportionment
 
-    /// One house's part of a shared meter's cost.
-    struct CommonShare: Sendable {
-        var share: Apportionment.Share<Money>
+    /// One shared meter's split: its cost (priced once), its usage, and what the shares are proportional to.
+    struct CommonGroup: Sendable {
+        var label: String
         var cost: Quote
         var usage: Quantity
+        var totalWeight: Int128
+        var basis: Apportionment.Basis
+    }
+
+    /// One house's part of a group's cost, kept small (a million houses may share lift meters).
+    struct CommonShare: Sendable {
+        var group: Int32
+        var amount: Int64
+        var weight: Int64
+    }
+
+    /// Every common-area item's groups, and each house's share by item.
+    struct CommonShares: Sendable {
+        var groups: [CommonGroup] = []
+        var byItem: [String: [String: CommonShare]] = [:]
+
+        /// The house's share of the item as the apportioned share the planner turns into a line.
+        func share(item: String, house: String) -> (share: Apportionment.Share<Money>, group: CommonGroup)? {
+            guard let share = byItem[item]?[house] else { return nil }
+            let group = groups[Int(share.group)]
+            let explanation = Apportionment.explanation(of: group.cost.amount, weight: share.weight, of: group.totalWeight,
+                                                        basis: group.basis, label: group.label)
+            return (Apportionment.Share(id: house, value: Money(minorUnits: share.amount, currency: group.cost.amount.currency),
+                                        explanation: explanation), group)
+        }
     }
 
     /// For each common-area item: each attachment's shared meter cost this period, split over the houses of that attachment.
     ///
     /// A house in two groups of the same item is charged by the first (attachments in id order): one line per item and period.
-    func apportionedShares(_ context: RunContext, scope: TenantScope) async throws -> [String: [String: CommonShare]] {
-        var result: [String: [String: CommonShare]] = [:]
+    func apportionedShares(_ context: RunContext, scope: TenantScope) async throws -> CommonShares {
+        var result = CommonShares()
         for terms in context.terms {
             let item = context.items[terms.feeItemId]!
             guard item.category == .commonArea, let kind = item.usageKind else { continue }
@@ -284,14 +309,18 @@ public struct BillRunner: Sendable {
                     }
                 }
                 do {
-                    for share in try Apportionment.split(cost.amount, over: participants, basis: basis, label: item.name) {
-                        byHouse[share.id] = CommonShare(share: share, cost: cost, usage: usage.quantity)
+                    let split = try Apportionment.split(cost.amount, over: participants, basis: basis, label: item.name)
+                    let group = Int32(result.groups.count)
+                    result.groups.append(CommonGroup(label: item.name, cost: cost, usage: usage.quantity,
+                                                     totalWeight: participants.reduce(Int128(0)) { $0 + Int128($1.weight) }, basis: basis))
+                    for (share, participant) in zip(split, participants) {
+                        byHouse[share.id] = CommonShare(group: group, amount: share.value.minorUnits, weight: participant.weight)
                     }
                 } catch {
                     throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
                 }
             }
-            result[terms.feeItemId] = byHouse
+            result.byItem[terms.feeItemId] = byHouse
         }
         return result
     }

@@ -33,10 +33,13 @@ struct RunContext: Sendable {
                                      standardId: standard.id, version: standard.version, rule: standard.rule,
                                      usageKind: item.usageKind, largeHousehold: item.largeHousehold))
         }
+        let byItem = Dictionary(grouping: attachments, by: \.feeItemId)
+        // Common-area items keep their attachments (each names a shared meter); the others only need the index.
+        let common = Set(items.filter { $0.category == .commonArea }.map(\.id))
         var context = RunContext(community: community, period: period, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
-                                 terms: terms, attachments: Dictionary(grouping: attachments, by: \.feeItemId), itemsWithoutStandard: missing)
+                                 terms: terms, attachments: byItem.filter { common.contains($0.key) }, itemsWithoutStandard: missing)
         for terms in context.terms {
-            context.index[terms.feeItemId] = AttachmentIndex(context.attachments[terms.feeItemId] ?? [], period: terms.period)
+            context.index[terms.feeItemId] = AttachmentIndex(byItem[terms.feeItemId] ?? [], period: terms.period)
         }
         return context
     }
@@ -121,25 +124,25 @@ struct ChunkFacts: Sendable {
 /// One item's attachments in force during a period, by target.
 struct AttachmentIndex: Sendable {
     var community = false
-    var byTarget: [String: [FeeAttachment]] = [:]
+    var targets: Set<String> = []
 
     init(_ attachments: [FeeAttachment], period: BillingPeriod) {
         for attachment in attachments where attachment.period.overlaps(period.span) {
             if attachment.scope == .community {
                 community = true
             } else if let target = attachment.target {
-                byTarget[attachment.scope.rawValue + ":" + target, default: []].append(attachment)
+                targets.insert(attachment.scope.rawValue + ":" + target)
             }
         }
     }
 
     func covers(_ house: House) -> Bool {
         if community { return true }
-        if byTarget["house:" + house.id] != nil || byTarget["building:" + house.buildingId] != nil
-            || byTarget["house_type:" + house.houseType.rawValue] != nil {
+        if targets.contains("house:" + house.id) || targets.contains("building:" + house.buildingId)
+            || targets.contains("house_type:" + house.houseType.rawValue) {
             return true
         }
-        if let unit = house.unitId, byTarget["unit:" + unit] != nil { return true }
+        if let unit = house.unitId, targets.contains("unit:" + unit) { return true }
         return false
     }
 }

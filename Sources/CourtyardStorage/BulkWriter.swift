@@ -72,7 +72,8 @@ public final class BulkWriter: Sendable {
         self.scope = scope
         if database.engine == .sqlite, let path = database.sqlitePath,
            ProcessInfo.processInfo.environment["COURTYARD_BULK_SQLKIT_ONLY"] == nil {
-            raw = try RawSQLite(path: path)
+            // Bulk writes append (ordered ids): a modest page cache is enough and keeps a long run's memory flat.
+            raw = try RawSQLite(path: path, cacheKiB: 32_768)
         } else {
             raw = nil
         }

@@ -29,6 +29,12 @@ public enum Apportionment {
         public var id: String
         public var value: Value
         public var explanation: String
+
+        public init(id: String, value: Value, explanation: String) {
+            self.id = id
+            self.value = value
+            self.explanation = explanation
+        }
     }
 
     /// Why a split could not be made.
@@ -47,7 +53,7 @@ public enum Apportionment {
         let parts = Allocation.largestRemainder(total: Int128(total.minorUnits), weights: participants.map { Int128($0.weight) })
         return zip(participants, parts).map { participant, part in
             Share(id: participant.id, value: Money(minorUnits: Int64(part), currency: total.currency),
-                  explanation: "\(label) \(total.decimalText) \(total.currency.code) × \(describe(participant.weight, weightSum, basis))")
+                  explanation: explanation(of: total, weight: participant.weight, of: weightSum, basis: basis, label: label))
         }
     }
 
@@ -74,6 +80,11 @@ public enum Apportionment {
         }
         guard sum > 0 else { throw .zeroTotalWeight }
         return sum
+    }
+
+    /// The sentence that explains one share of a cost ("lift 600.00 CNY × 100.00/240.00 m² built").
+    public static func explanation(of total: Money, weight: Int64, of weightSum: Int128, basis: Basis, label: String) -> String {
+        "\(label) \(total.decimalText) \(total.currency.code) × \(describe(weight, weightSum, basis))"
     }
 
     static func describe(_ weight: Int64, _ sum: Int128, _ basis: Basis) -> String {

@@ -39,7 +39,8 @@ final class RawSQLite: @unchecked Sendable {
         }
     }
 
-    init(path: String) throws {
+    /// Opens `path` with WAL and full sync; `cacheKiB` is the page cache (the ledger's random-key indexes want a large one).
+    init(path: String, cacheKiB: Int = 262_144) throws {
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let result = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
         guard result == SQLITE_OK else {
@@ -52,7 +53,7 @@ final class RawSQLite: @unchecked Sendable {
         try execute("PRAGMA foreign_keys = ON")
         try execute("PRAGMA busy_timeout = 5000")
         // The journal's indexes take random keys (account and transfer ids); a large page cache keeps them in memory.
-        try execute("PRAGMA cache_size = -262144")
+        try execute("PRAGMA cache_size = -\(cacheKiB)")
     }
 
     deinit {
