@@ -1,5 +1,8 @@
 import Foundation
+import NIOCore
 import NIOPosix
+import PostgresKit
+import PostgresNIO
 import SQLKit
 
 /// One stored value in the three shapes Courtyard's tables use: text, integer, or NULL.
@@ -117,17 +120,23 @@ public final class BulkWriter: Sendable {
             }
             return
         }
-        try await database.transaction { [scope] db in
+        // PostgreSQL: COPY … FROM STDIN (text format) for the rows, then the updates, in one transaction.
+        try await database.withPostgresTransaction { [scope] connection in
             for table in tables where !table.rows.isEmpty {
-                let perStatement = max(1, 30_000 / table.columns.count)
-                for start in stride(from: 0, to: table.rows.count, by: perStatement) {
-                    let query = db.insert(into: table.table).columns(table.columns)
-                    for row in table.rows[start..<min(table.rows.count, start + perStatement)] {
-                        query.values(row.map(\.sqlExpression))
+                try await connection.copyFrom(table: table.table, columns: table.columns, logger: database.logger) { writer in
+                    var buffer = ByteBuffer()
+                    buffer.reserveCapacity(1 << 20)
+                    for row in table.rows {
+                        Self.appendCopyRow(row, to: &buffer)
+                        if buffer.readableBytes >= 1 << 20 {
+                            try await writer.write(buffer)
+                            buffer.clear()
+                        }
                     }
-                    try await query.run()
+                    if buffer.readableBytes > 0 { try await writer.write(buffer) }
                 }
             }
+            let db = connection.sql()
             for update in updates {
                 let query = db.update(update.table).set(SQLColumn(update.column), to: update.value.sqlExpression)
                     .where("id", .equal, SQLBind(update.id)).where("company_id", .equal, SQLBind(scope.companyId))
@@ -135,6 +144,28 @@ public final class BulkWriter: Sendable {
                 try await query.run()
             }
         }
+    }
+
+    /// One row in COPY's text format: tab-separated, `\N` for NULL, backslash escapes for backslash, tab, newline, CR.
+    static func appendCopyRow(_ row: [StorageValue], to buffer: inout ByteBuffer) {
+        for (index, value) in row.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: "\t")) }
+            switch value {
+            case .null: buffer.writeStaticString("\\N")
+            case .integer(let number): buffer.writeString(String(number))
+            case .text(let text):
+                for byte in text.utf8 {
+                    switch byte {
+                    case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                    case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                    case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+                    case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+                    default: buffer.writeInteger(byte)
+                    }
+                }
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\n"))
     }
 }
 

@@ -68,7 +68,7 @@ public final class Database: Sendable {
     /// The SQLite file, when the engine is SQLite.
     public let sqlitePath: String?
     private let backend: Backend
-    private let logger: Logger
+    let logger: Logger
 
     private init(engine: Engine, redactedLocation: String, backend: Backend, logger: Logger, sqlitePath: String? = nil) {
         self.engine = engine
@@ -164,6 +164,21 @@ public final class Database: Sendable {
                     try await body(connection.sql(queryLogLevel: .trace))
                 }
             }
+        } catch let error as PostgresTransactionError {
+            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error
+            throw StorageError.classify(inner) ?? inner
+        } catch {
+            throw StorageError.classify(error) ?? error
+        }
+    }
+
+    /// Runs `body` in one PostgreSQL transaction with the raw connection, for `COPY … FROM STDIN` bulk loads. Only for PostgreSQL.
+    func withPostgresTransaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        guard case .postgres(let client, _) = backend else {
+            preconditionFailure("withPostgresTransaction is only for PostgreSQL databases")
+        }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
             let inner = error.closureError ?? error.beginError ?? error.commitError ?? error
             throw StorageError.classify(inner) ?? inner
