@@ -125,101 +125,117 @@ public struct BillRunner: Sendable {
         var ids = IdentifierSequence(at: now)
         var cursor: String? = nil
         let trace = ProcessInfo.processInfo.environment["COURTYARD_BILLING_TRACE"] != nil
-        var phases = (read: Duration.zero, plan: Duration.zero, write: Duration.zero, post: Duration.zero)
-        repeat {
-            let readStart = ContinuousClock.now
-            let chunk = try await database.read { [cursor, chunkSize] db in
-                try await ChunkFacts.load(ScopedStore(db, scope: scope), context: context, after: cursor, limit: chunkSize)
-            }
-            let planStart = ContinuousClock.now
-            phases.read += planStart - readStart
-            cursor = chunk.nextCursor
-            var bills: [Bill] = []
-            var lines: [BillLine] = []
-            /// Pending adjustments put on this chunk's bills (already stored; only their bill changes).
-            var attached: [BillLine] = []
-            for house in chunk.houses {
-                summary.housesConsidered += 1
-                var houseLines: [BillLine] = []
-                var dueDays = Int.max
-                let billId = ids.next()
-                for terms in context.terms where context.applies(terms.feeItemId, to: house) {
-                    let item = context.items[terms.feeItemId]!
-                    if chunk.billed.contains(ChunkFacts.key(house.id, terms.feeItemId, terms.period)) {
-                        summary.linesAlreadyBilled += 1
-                        continue
-                    }
-                    let planned: PlannedLine
-                    if item.category == .commonArea {
-                        guard let common = shares.share(item: terms.feeItemId, house: house.id) else {
-                            summary.skipped["\(terms.code): no_shared_meter_usage", default: 0] += 1
+        var phases = (read: Duration.zero, plan: Duration.zero, write: Duration.zero)
+        var inFlight: Task<Int, any Error>? = nil
+        do {
+            repeat {
+                let readStart = ContinuousClock.now
+                let chunk = try await database.read { [cursor, chunkSize] db in
+                    try await ChunkFacts.load(ScopedStore(db, scope: scope), context: context, after: cursor, limit: chunkSize)
+                }
+                let planStart = ContinuousClock.now
+                phases.read += planStart - readStart
+                cursor = chunk.nextCursor
+                var bills: [Bill] = []
+                var lines: [BillLine] = []
+                /// Pending adjustments put on this chunk's bills (already stored; only their bill changes).
+                var attached: [BillLine] = []
+                for house in chunk.houses {
+                    summary.housesConsidered += 1
+                    var houseLines: [BillLine] = []
+                    var dueDays = Int.max
+                    let billId = ids.next()
+                    for terms in context.terms where context.applies(terms.feeItemId, to: house) {
+                        let item = context.items[terms.feeItemId]!
+                        if chunk.billed.contains(ChunkFacts.key(house.id, terms.feeItemId, terms.period)) {
+                            summary.linesAlreadyBilled += 1
                             continue
                         }
-                        planned = BillPlanner.apportionedLine(terms, share: common.share, cost: common.group.cost, usage: common.group.usage)
-                    } else {
-                        let usage = item.usageKind.flatMap { chunk.usage(house.id, $0, terms.period) }
-                        let result: Result<PlannedLine, BillPlanner.Skip>
-                        do {
-                            result = try BillPlanner.line(terms, house: chunk.facts[house.id]!, usage: usage)
-                        } catch {
-                            throw BillRunError.pricing(feeItem: terms.code, house: house.id, detail: "\(error)")
+                        let planned: PlannedLine
+                        if item.category == .commonArea {
+                            guard let common = shares.share(item: terms.feeItemId, house: house.id) else {
+                                summary.skipped["\(terms.code): no_shared_meter_usage", default: 0] += 1
+                                continue
+                            }
+                            planned = BillPlanner.apportionedLine(terms, share: common.share, cost: common.group.cost, usage: common.group.usage)
+                        } else {
+                            let usage = item.usageKind.flatMap { chunk.usage(house.id, $0, terms.period) }
+                            let result: Result<PlannedLine, BillPlanner.Skip>
+                            do {
+                                result = try BillPlanner.line(terms, house: chunk.facts[house.id]!, usage: usage)
+                            } catch {
+                                throw BillRunError.pricing(feeItem: terms.code, house: house.id, detail: "\(error)")
+                            }
+                            switch result {
+                            case .success(let line): planned = line
+                            case .failure(let skip):
+                                summary.skipped["\(terms.code): \(skip.rawValue)", default: 0] += 1
+                                continue
+                            }
                         }
-                        switch result {
-                        case .success(let line): planned = line
-                        case .failure(let skip):
-                            summary.skipped["\(terms.code): \(skip.rawValue)", default: 0] += 1
-                            continue
-                        }
+                        guard planned.amount.minorUnits != 0 else { continue }
+                        dueDays = min(dueDays, item.dueDays)
+                        itemTotals[terms.feeItemId]!.lines += 1
+                        itemTotals[terms.feeItemId]!.amount.minorUnits += planned.amount.minorUnits
+                        houseLines.append(BillLine(
+                            id: ids.next(), companyId: companyId, communityId: communityId, billId: billId,
+                            houseId: house.id, feeItemId: terms.feeItemId, period: planned.period, kind: .charge,
+                            standardId: planned.standardId, standardVersion: planned.version, quantity: planned.quantity,
+                            unit: planned.unit, unitPrice: planned.unitPrice, basis: planned.basis, breakdown: planned.breakdown,
+                            exact: planned.exact, rounding: planned.rounding, billableDays: planned.billableDays,
+                            periodDays: planned.periodDays, amount: planned.amount.minorUnits, adjustsLineId: nil, createdAt: now))
                     }
-                    guard planned.amount.minorUnits != 0 else { continue }
-                    dueDays = min(dueDays, item.dueDays)
-                    itemTotals[terms.feeItemId]!.lines += 1
-                    itemTotals[terms.feeItemId]!.amount.minorUnits += planned.amount.minorUnits
-                    houseLines.append(BillLine(
-                        id: ids.next(), companyId: companyId, communityId: communityId, billId: billId,
-                        houseId: house.id, feeItemId: terms.feeItemId, period: planned.period, kind: .charge,
-                        standardId: planned.standardId, standardVersion: planned.version, quantity: planned.quantity,
-                        unit: planned.unit, unitPrice: planned.unitPrice, basis: planned.basis, breakdown: planned.breakdown,
-                        exact: planned.exact, rounding: planned.rounding, billableDays: planned.billableDays,
-                        periodDays: planned.periodDays, amount: planned.amount.minorUnits, adjustsLineId: nil, createdAt: now))
+                    let pending = chunk.pendingAdjustments[house.id] ?? []
+                    guard !houseLines.isEmpty || !pending.isEmpty else { continue }
+                    if dueDays == Int.max { dueDays = pending.compactMap { context.items[$0.feeItemId]?.dueDays }.min() ?? 15 }
+                    for var adjustment in pending {
+                        adjustment.billId = billId
+                        attached.append(adjustment)
+                        houseLines.append(adjustment)
+                    }
+                    let issue = period.end
+                    let totalAmount = houseLines.reduce(0) { $0 + $1.amount }
+                    bills.append(Bill(id: billId, companyId: companyId, communityId: communityId, houseId: house.id, billRunId: runId,
+                                      period: period, issueDate: issue, dueDate: issue.adding(days: dueDays),
+                                      currency: context.community.currency.code, totalAmount: totalAmount, paidAmount: 0, status: .open,
+                                      postedAt: nil, lateFeeWaivedBy: nil, lateFeeWaiverReason: nil, createdAt: now, updatedAt: now))
+                    lines.append(contentsOf: houseLines.filter { $0.kind == .charge })
+                    summary.totalAmount.minorUnits += totalAmount
                 }
-                let pending = chunk.pendingAdjustments[house.id] ?? []
-                guard !houseLines.isEmpty || !pending.isEmpty else { continue }
-                if dueDays == Int.max { dueDays = pending.compactMap { context.items[$0.feeItemId]?.dueDays }.min() ?? 15 }
-                for var adjustment in pending {
-                    adjustment.billId = billId
-                    attached.append(adjustment)
-                    houseLines.append(adjustment)
+                let writeStart = ContinuousClock.now
+                phases.plan += writeStart - planStart
+                summary.billsCreated += bills.count
+                summary.linesCreated += lines.count
+                summary.adjustmentsBilled += attached.count
+                if !preview, !bills.isEmpty {
+                    // One chunk's write (and its ledger posting) runs while the next chunk is read and planned: the two use
+                    // different connections and touch disjoint houses. At most one write is in flight; its error surfaces here.
+                    if let inFlight {
+                        summary.billsPosted += try await inFlight.value
+                    }
+                    phases.write += ContinuousClock.now - writeStart
+                    let items = context.items
+                    inFlight = Task { [bills, lines, attached, writer] in
+                        // Only a still-pending adjustment moves onto a bill; a concurrent run that took it first wins.
+                        try await writer!.write([.init(bills), .init(lines)], updates: attached.map {
+                            .init(table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
+                        })
+                        return try await post(bills: bills, lines: lines + attached, companyId: companyId, items: items)
+                    }
                 }
-                let issue = period.end
-                let totalAmount = houseLines.reduce(0) { $0 + $1.amount }
-                bills.append(Bill(id: billId, companyId: companyId, communityId: communityId, houseId: house.id, billRunId: runId,
-                                  period: period, issueDate: issue, dueDate: issue.adding(days: dueDays),
-                                  currency: context.community.currency.code, totalAmount: totalAmount, paidAmount: 0, status: .open,
-                                  postedAt: nil, lateFeeWaivedBy: nil, lateFeeWaiverReason: nil, createdAt: now, updatedAt: now))
-                lines.append(contentsOf: houseLines.filter { $0.kind == .charge })
-                summary.totalAmount.minorUnits += totalAmount
-            }
-            let writeStart = ContinuousClock.now
-            phases.plan += writeStart - planStart
-            summary.billsCreated += bills.count
-            summary.linesCreated += lines.count
-            summary.adjustmentsBilled += attached.count
-            if !preview, !bills.isEmpty {
-                // Only a still-pending adjustment moves onto a bill; a concurrent run that took it first wins.
-                try await writer!.write([.init(bills), .init(lines)], updates: attached.map {
-                    .init(table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
-                })
-                let postStart = ContinuousClock.now
-                phases.write += postStart - writeStart
-                summary.billsPosted += try await post(bills: bills, lines: lines + attached, companyId: companyId, items: context.items)
-                phases.post += ContinuousClock.now - postStart
-            }
-            if trace, summary.housesConsidered % (chunkSize * 10) == 0 {
-                print("bill run trace at \(summary.housesConsidered) houses: read \(phases.read), plan \(phases.plan), write \(phases.write), post \(phases.post)")
-            }
-            progress?(summary.housesConsidered, total)
-        } while cursor != nil
+                if trace, summary.housesConsidered % (chunkSize * 10) == 0 {
+                    print("bill run trace at \(summary.housesConsidered) houses: read \(phases.read), plan \(phases.plan), waiting for writes \(phases.write)")
+                }
+                progress?(summary.housesConsidered, total)
+            } while cursor != nil
+        } catch {
+            // Never return while a chunk is still being written.
+            _ = try? await inFlight?.value
+            throw error
+        }
+        if let inFlight {
+            summary.billsPosted += try await inFlight.value
+        }
         summary.items = itemTotals.values.sorted { $0.code < $1.code }
         if !preview {
             let finished = clock.now()
