@@ -89,8 +89,10 @@ public struct Corrections: Sendable {
     func adjust(_ lines: [BillLine], reason: String) async throws -> Result {
         var result = Result(adjustments: [], billsChanged: [])
         var bills: [String: Bill] = [:]
+        // One community context per billed month, however many lines a correction re-prices.
+        var contexts: [String: RunContext] = [:]
         for line in lines {
-            guard let planned = try await reprice(line) else { continue }
+            guard let planned = try await reprice(line, contexts: &contexts) else { continue }
             let earlier = try await store.all(BillLine.self, where: "adjusts_line_id", in: [line.id])
             let billed = line.amount + earlier.reduce(0) { $0 + $1.amount }
             let delta = planned.amount.minorUnits - billed
@@ -122,13 +124,17 @@ public struct Corrections: Sendable {
     }
 
     /// The line priced again with the current usage, standard rule and house facts; `nil` for lines that cannot be re-priced alone.
-    func reprice(_ line: BillLine) async throws -> PlannedLine? {
+    func reprice(_ line: BillLine, contexts: inout [String: RunContext]) async throws -> PlannedLine? {
         guard let item = try await store.find(FeeItem.self, id: line.feeItemId), item.category != .commonArea,
               let standard = try await store.find(FeeStandard.self, id: line.standardId),
-              let house = try await store.find(House.self, id: line.houseId),
-              let context = try await RunContext.load(store, communityId: line.communityId,
-                                                      period: BillingPeriod(cycle: .monthly, year: line.period.year, index: line.period.firstMonth)!)
+              let house = try await store.find(House.self, id: line.houseId)
         else { return nil }
+        let month = BillingPeriod(cycle: .monthly, year: line.period.year, index: line.period.firstMonth)!
+        let key = line.communityId + "|" + month.description
+        if contexts[key] == nil {
+            contexts[key] = try await RunContext.load(store, communityId: line.communityId, period: month)
+        }
+        guard let context = contexts[key] else { return nil }
         let facts = try await ChunkFacts.load(store, context: context, houses: [house], nextCursor: nil)
         let terms = ChargeTerms(feeItemId: item.id, code: item.code, name: item.name, category: item.category, period: line.period,
                                 standardId: standard.id, version: standard.version, rule: standard.rule, usageKind: item.usageKind,
