@@ -17,6 +17,20 @@ public enum BillRunError: Error, Hashable, Sendable {
     case apportionment(feeItem: String, detail: String)
 }
 
+extension BillRunError: CustomStringConvertible {
+    /// One sentence for a clerk; the CLI prints it and the API puts it in the problem's detail.
+    public var description: String {
+        switch self {
+        case .unknownCommunity(let id): return "no community \(id)"
+        case .notAMonth(let text): return "\(text) is not a month; bill runs are monthly (2026-10)"
+        case .periodNotClosed(let period, let closesOn):
+            return "\(period) has not ended (it closes on \(closesOn) in the community's time zone); only a preview is allowed"
+        case .pricing(let item, let house, let detail): return "fee item \(item) could not price house \(house): \(detail)"
+        case .apportionment(let item, let detail): return "fee item \(item) could not split its shared meter: \(detail)"
+        }
+    }
+}
+
 /// What a bill run did (or, for a preview, would do).
 public struct BillRunSummary: Codable, Sendable, Hashable {
     /// Totals per fee item.

@@ -41,18 +41,15 @@ enum BillingRoutes {
     static func problem(_ error: BillRunError) -> Problem {
         switch error {
         case .unknownCommunity: return .notFound("community")
-        case .notAMonth(let text):
-            return .invalid("period", code: "invalid_period", "\(text) is not a month; bill runs are monthly (2026-10)")
-        case .periodNotClosed(let period, let closesOn):
-            return Problem(.unprocessableContent, code: "period_not_closed", title: "This month has not ended",
-                           detail: "\(period) closes on \(closesOn) in the community's time zone; until then only a preview is allowed",
+        case .notAMonth: return .invalid("period", code: "invalid_period", error.description)
+        case .periodNotClosed:
+            return Problem(.unprocessableContent, code: "period_not_closed", title: "This month has not ended", detail: error.description,
                            errors: [FieldIssue(field: "period", code: "period_not_closed", message: "use preview: true")])
-        case .pricing(let item, let house, let detail):
-            return Problem(.unprocessableContent, code: "pricing_failed", title: "A fee could not be priced",
-                           detail: "fee item \(item), house \(house): \(detail)")
-        case .apportionment(let item, let detail):
+        case .pricing:
+            return Problem(.unprocessableContent, code: "pricing_failed", title: "A fee could not be priced", detail: error.description)
+        case .apportionment:
             return Problem(.unprocessableContent, code: "apportionment_failed", title: "A shared meter could not be split",
-                           detail: "fee item \(item): \(detail)")
+                           detail: error.description)
         }
     }
 

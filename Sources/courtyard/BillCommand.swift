@@ -77,7 +77,7 @@ struct BillCommand: AsyncParsableCommand {
                     summary = try await runner.run(companyId: companyId, communityId: community.id, period: period, preview: preview,
                                                    actor: "cli:\(NSUserName())", progress: { bar.update($0, $1) })
                 } catch let error as BillRunError {
-                    throw CommandFailure(description: Self.describe(error))
+                    throw CommandFailure(description: "\(error)" + (error.isOpenPeriod ? "; use --preview" : ""))
                 }
                 if bar.enabled {
                     let seconds = (ContinuousClock.now - started).seconds
@@ -93,16 +93,6 @@ struct BillCommand: AsyncParsableCommand {
                 throw error
             }
             await database.close()
-        }
-
-        static func describe(_ error: BillRunError) -> String {
-            switch error {
-            case .unknownCommunity(let id): return "no community \(id)"
-            case .notAMonth(let text): return "\(text) is not a month; bill runs are monthly (2026-10)"
-            case .periodNotClosed(let period, let closesOn): return "\(period) has not ended (it closes on \(closesOn)); use --preview"
-            case .pricing(let item, let house, let detail): return "fee item \(item) could not price house \(house): \(detail)"
-            case .apportionment(let item, let detail): return "fee item \(item) could not split its shared meter: \(detail)"
-            }
         }
     }
 
@@ -205,5 +195,12 @@ struct UsageCommand: AsyncParsableCommand {
             }
             await database.close()
         }
+    }
+}
+
+extension BillRunError {
+    var isOpenPeriod: Bool {
+        if case .periodNotClosed = self { return true }
+        return false
     }
 }
