@@ -65,8 +65,7 @@ struct BillCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = options.bootstrapLogging()
-            let database = try await Database.open(options.database, logger: logger)
-            do {
+            try await options.withDatabase(logger: logger) { database in
                 try await Migrator().migrate(database)
                 let (companyId, community) = try await target.resolve(database)
                 let bar = ProgressBar(label: preview ? "previewing" : "billing")
@@ -88,11 +87,7 @@ struct BillCommand: AsyncParsableCommand {
                 } else {
                     try printJSON(summary)
                 }
-            } catch {
-                await database.close()
-                throw error
             }
-            await database.close()
         }
     }
 
@@ -105,8 +100,7 @@ struct BillCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = options.bootstrapLogging()
-            let database = try await Database.open(options.database, logger: logger)
-            do {
+            try await options.withDatabase(logger: logger) { database in
                 let (companyId, community) = try await target.resolve(database)
                 let date = try asOf.map { text in
                     guard let date = LocalDate(text) else { throw CommandFailure(description: "--as-of must be a date like 2026-11-26") }
@@ -117,11 +111,7 @@ struct BillCommand: AsyncParsableCommand {
                                                     asOf: date, daysBefore: daysBefore, now: Date())
                 }
                 try printJSON(summary)
-            } catch {
-                await database.close()
-                throw error
             }
-            await database.close()
         }
     }
 }
@@ -142,18 +132,13 @@ struct Simulate: AsyncParsableCommand {
         }
         guard households > 0 else { throw CommandFailure(description: "--households must be at least 1") }
         let logger = options.bootstrapLogging()
-        let database = try await Database.open(options.database, logger: logger)
-        do {
+        try await options.withDatabase(logger: logger) { database in
             try await Migrator().migrate(database)
             let bar = ProgressBar(label: "simulating")
             let summary = try await CommunitySimulator(households: households, period: month, seed: seed, companyCode: company)
                 .run(database) { bar.update($0, $1) }
             try printJSON(summary)
-        } catch {
-            await database.close()
-            throw error
         }
-        await database.close()
     }
 }
 
@@ -174,8 +159,7 @@ struct UsageCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
                 throw CommandFailure(description: "cannot read \(file) as UTF-8 text")
             }
-            let database = try await Database.open(options.database, logger: logger)
-            do {
+            try await options.withDatabase(logger: logger) { database in
                 try await Migrator().migrate(database)
                 let (companyId, community) = try await target.resolve(database)
                 let summary: UsageImport.Summary
@@ -189,11 +173,7 @@ struct UsageCommand: AsyncParsableCommand {
                     throw CommandFailure(description: "\(problems.count) problem(s); nothing was imported")
                 }
                 try printJSON(summary)
-            } catch {
-                await database.close()
-                throw error
             }
-            await database.close()
         }
     }
 }
@@ -202,5 +182,20 @@ extension BillRunError {
     var isOpenPeriod: Bool {
         if case .periodNotClosed = self { return true }
         return false
+    }
+}
+
+extension DatabaseOptions {
+    /// Opens the database, runs `body`, and closes it whether `body` returns or throws.
+    func withDatabase<T>(logger: Logger, _ body: (Database) async throws -> T) async throws -> T {
+        let database = try await Database.open(self.database, logger: logger)
+        do {
+            let result = try await body(database)
+            await database.close()
+            return result
+        } catch {
+            await database.close()
+            throw error
+        }
     }
 }
