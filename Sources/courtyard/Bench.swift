@@ -19,9 +19,9 @@ struct LedgerBench: AsyncParsableCommand {
         commandName: "ledger",
         abstract: "Batched transfers between random wallets of many houses; prints a table and a JSON line.")
 
-    @Option(help: "sqlite or postgres.") var engine: String = "sqlite"
-    @Option(help: "PostgreSQL admin URL (a scratch database is created and dropped). Env: COURTYARD_BENCH_POSTGRES_URL.")
-    var postgresURL: String = ProcessInfo.processInfo.environment["COURTYARD_BENCH_POSTGRES_URL"] ?? ""
+    @OptionGroup var target: BenchEngineOptions
+    var engine: String { target.engine }
+    var postgresURL: String { target.postgresURL }
     @Option(help: "Houses (each gets a funded wallet).") var houses: Int = 100_000
     @Option(help: "Transfers per measured run.") var transfers: Int = 200_000
     @Option(help: "Concurrent submitters.") var concurrency: Int = 64
@@ -153,6 +153,13 @@ struct LedgerBench: AsyncParsableCommand {
     func format(_ value: Double) -> String { BenchSupport.format(value) }
     func peakRSS() -> Int { BenchSupport.peakRSS() }
     func gitCommit() -> String { BenchSupport.gitCommit() }
+}
+
+/// Which engine a benchmark runs on; a scratch database is made there and dropped afterwards.
+struct BenchEngineOptions: ParsableArguments {
+    @Option(help: "sqlite or postgres.") var engine: String = "sqlite"
+    @Option(help: "PostgreSQL admin URL (a scratch database is created and dropped). Env: COURTYARD_BENCH_POSTGRES_URL.")
+    var postgresURL: String = ProcessInfo.processInfo.environment["COURTYARD_BENCH_POSTGRES_URL"] ?? ""
 }
 
 /// Helpers shared by the benchmarks.

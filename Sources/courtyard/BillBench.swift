@@ -14,9 +14,9 @@ struct BillRunBench: AsyncParsableCommand {
         commandName: "bill-run",
         abstract: "Simulate N households, bill a month (bills, then ledger postings), and insert the same rows again as the floor.")
 
-    @Option(help: "sqlite or postgres.") var engine: String = "sqlite"
-    @Option(help: "PostgreSQL admin URL (a scratch database is created and dropped). Env: COURTYARD_BENCH_POSTGRES_URL.")
-    var postgresURL: String = ProcessInfo.processInfo.environment["COURTYARD_BENCH_POSTGRES_URL"] ?? ""
+    @OptionGroup var target: BenchEngineOptions
+    var engine: String { target.engine }
+    var postgresURL: String { target.postgresURL }
     @Option(help: "Households.") var households: Int = 100_000
     @Option(help: "The month billed.") var period: String = "2026-10"
     @Option(help: "Houses per chunk (one read of facts and one write transaction each).") var chunk: Int = 1_000
