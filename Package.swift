@@ -129,6 +129,7 @@ let package = Package(
             name: "CourtyardLedgerTests",
             dependencies: [
                 "CourtyardLedger",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -41,15 +41,22 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
     /// The purposes an account of this kind may have; `nil` means any code (fee item codes for revenue).
     public var purposes: Set<String>? {
         switch self {
-        case .wallet: return ["electricity", "water", "gas", "heating", "parking", "property_fee", "general"]
-        case .receivable: return ["fees"]
-        case .deposit: return ["decoration", "access_card", "facility", "other"]
-        case .maintenanceFund: return ["main"]
+        case .wallet: return Self.walletPurposes
+        case .receivable: return Self.receivablePurposes
+        case .deposit: return Self.depositPurposes
+        case .maintenanceFund: return Self.mainPurpose
         case .revenue: return nil
-        case .clearing: return ["wechatpay", "alipay", "cash", "pos", "bank"]
-        case .refundsPayable, .lateFeeIncome, .writeOff: return ["main"]
+        case .clearing: return Self.clearingPurposes
+        case .refundsPayable, .lateFeeIncome, .writeOff: return Self.mainPurpose
         }
     }
+
+    // Built once: `purposes` is checked twice per transfer.
+    private static let walletPurposes: Set<String> = ["electricity", "water", "gas", "heating", "parking", "property_fee", "general"]
+    private static let receivablePurposes: Set<String> = ["fees"]
+    private static let depositPurposes: Set<String> = ["decoration", "access_card", "facility", "other"]
+    private static let mainPurpose: Set<String> = ["main"]
+    private static let clearingPurposes: Set<String> = ["wechatpay", "alipay", "cash", "pos", "bank"]
 }
 
 /// The natural key of an account: community, kind, owning object and purpose.
@@ -147,9 +154,17 @@ public struct Account: Hashable, Sendable, Codable {
     public var creditsPosted: Int64 = 0
     public var debitsPending: Int64 = 0
     public var creditsPending: Int64 = 0
+    /// Sequence of the last journal entry (in the account's community chain) that touched the account; 0 before the first.
+    ///
+    /// It heads the account's own chain of entries: every entry stores the
+    /// previous entry of each of its two accounts, so statements and "as of"
+    /// balances walk back from here instead of the journal keeping an index
+    /// per account, whose random inserts would dominate the write cost.
+    public var lastSequence: Int64 = 0
 
     public init(key: AccountKey, currency: String, debitsPosted: Int64 = 0, creditsPosted: Int64 = 0,
-                debitsPending: Int64 = 0, creditsPending: Int64 = 0) {
+                debitsPending: Int64 = 0, creditsPending: Int64 = 0, lastSequence: Int64 = 0) {
+        self.lastSequence = lastSequence
         self.key = key
         self.currency = currency
         self.debitsPosted = debitsPosted

@@ -42,11 +42,20 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     public var creditBalanceAfter: Int64
     public var previousHash: String
     public var hash: String
+    /// Sequence of the debit account's previous entry in this chain (0 for its first): the account's back-link.
+    ///
+    /// The links are derived data, outside the hash (older entries were hashed
+    /// without them); the verifier recomputes and checks every one.
+    public var debitPrevious: Int64
+    /// Sequence of the credit account's previous entry in this chain (0 for its first).
+    public var creditPrevious: Int64
 
     public init(companyId: String, communityId: String, sequence: Int64, transferId: String, type: EntryType,
                 debitAccountId: String, creditAccountId: String, amount: Int64, pendingAmount: Int64, currency: String,
                 code: TransferCode, reference: String?, actor: String, holdId: String?, expiresAt: Int64?, recordedAt: Int64,
-                contentDigest: String, debitBalanceAfter: Int64, creditBalanceAfter: Int64, previousHash: String, hash: String) {
+                contentDigest: String, debitBalanceAfter: Int64, creditBalanceAfter: Int64, previousHash: String, hash: String,
+                debitPrevious: Int64 = 0, creditPrevious: Int64 = 0) {
+        self.debitPrevious = debitPrevious; self.creditPrevious = creditPrevious
         self.companyId = companyId; self.communityId = communityId; self.sequence = sequence; self.transferId = transferId
         self.type = type; self.debitAccountId = debitAccountId; self.creditAccountId = creditAccountId; self.amount = amount
         self.pendingAmount = pendingAmount; self.currency = currency; self.code = code; self.reference = reference
@@ -68,10 +77,17 @@ public struct JournalEntry: Hashable, Sendable, Codable {
 
     /// The hash this entry must carry given its previous hash and content.
     public var computedHash: String {
-        var bytes = Array(previousHash.utf8)
-        bytes.append(UInt8(ascii: "\n"))
-        bytes.append(contentsOf: Canonical.bytes(canonicalFields))
-        return Canonical.hex(SHA256.hash(data: bytes))
+        // Same bytes as `previousHash ‖ "\n" ‖ Canonical.bytes(canonicalFields)`, without the intermediate strings.
+        var writer = Canonical.Writer(capacity: 512)
+        writer.appendRaw(previousHash)
+        writer.appendRaw(byte: UInt8(ascii: "\n"))
+        writer.append(companyId); writer.append(communityId); writer.append(sequence); writer.append(transferId)
+        writer.append(type.rawValue); writer.append(debitAccountId); writer.append(creditAccountId); writer.append(amount)
+        writer.append(pendingAmount); writer.append(currency); writer.append(code.rawValue); writer.append(reference ?? "\u{0}")
+        writer.append(actor); writer.append(holdId ?? "\u{0}")
+        if let expiresAt { writer.append(expiresAt) } else { writer.append("\u{0}") }
+        writer.append(recordedAt); writer.append(contentDigest); writer.append(debitBalanceAfter); writer.append(creditBalanceAfter)
+        return writer.sha256Hex()
     }
 }
 

@@ -15,6 +15,7 @@ public struct JournalVerifier: Sendable {
             case accountMismatch = "account_mismatch"
             case unknownAccount = "unknown_account"
             case headMismatch = "head_mismatch"
+            case brokenAccountLink = "broken_account_link"
         }
 
         public var communityId: String
@@ -71,6 +72,12 @@ public struct JournalVerifier: Sendable {
                 return Divergence(communityId: communityId, reason: .unknownAccount, id: entry.transferId, sequence: entry.sequence,
                                   detail: "the entry names an account that does not exist")
             }
+            if entry.debitPrevious != debit.lastSequence || entry.creditPrevious != credit.lastSequence {
+                return Divergence(communityId: communityId, reason: .brokenAccountLink, id: entry.transferId, sequence: entry.sequence,
+                                  detail: "the entry's links to its accounts' previous entries (\(entry.debitPrevious), \(entry.creditPrevious)) should be (\(debit.lastSequence), \(credit.lastSequence))")
+            }
+            debit.lastSequence = entry.sequence
+            credit.lastSequence = entry.sequence
             switch entry.type {
             case .post:
                 debit.debitsPosted &+= entry.amount
@@ -104,14 +111,14 @@ public struct JournalVerifier: Sendable {
         return nil
     }
 
-    /// Compares replayed totals with stored accounts.
+    /// Compares replayed totals (and each account's last entry) with stored accounts.
     public func compareAccounts(_ replayed: [String: Account]) -> Divergence? {
         for id in storedAccounts.keys.sorted() {
             let stored = storedAccounts[id]!
             let recomputed = replayed[id] ?? Self.zeroed(stored)
             if stored != recomputed {
                 return Divergence(communityId: stored.key.communityId, reason: .accountMismatch, id: id, sequence: nil,
-                                  detail: "stored totals (posted \(stored.debitsPosted)/\(stored.creditsPosted), pending \(stored.debitsPending)/\(stored.creditsPending)) differ from the journal (posted \(recomputed.debitsPosted)/\(recomputed.creditsPosted), pending \(recomputed.debitsPending)/\(recomputed.creditsPending))")
+                                  detail: "stored totals (posted \(stored.debitsPosted)/\(stored.creditsPosted), pending \(stored.debitsPending)/\(stored.creditsPending), last entry \(stored.lastSequence)) differ from the journal (posted \(recomputed.debitsPosted)/\(recomputed.creditsPosted), pending \(recomputed.debitsPending)/\(recomputed.creditsPending), last entry \(recomputed.lastSequence))")
             }
         }
         return nil

@@ -38,10 +38,21 @@ public struct LedgerState: Sendable {
 
     public static func emergencyKey(_ communityId: String, _ purpose: String) -> String { communityId + "|" + purpose }
 
-    /// Applies one operation at `now` (epoch ms).
-    public mutating func apply(_ operation: LedgerOperation, at now: Int64) -> Result<Outcome, LedgerError> {
+    /// Forgets what the last batch did (new entries, changed rows, idempotency records, holds, unavailable accounts),
+    /// keeping accounts, heads and policies: a writer that is the only one writing keeps one state across batches.
+    public mutating func startBatch() {
+        newEntries.removeAll(keepingCapacity: true)
+        changedAccounts.removeAll(keepingCapacity: true)
+        changedHolds.removeAll(keepingCapacity: true)
+        appliedEntries.removeAll(keepingCapacity: true)
+        holds.removeAll()
+        unavailableAccounts.removeAll()
+    }
+
+    /// Applies one operation at `now` (epoch ms); `digest` is its ``LedgerOperation/contentDigest`` if already computed.
+    public mutating func apply(_ operation: LedgerOperation, at now: Int64, digest: String? = nil) -> Result<Outcome, LedgerError> {
         do {
-            return .success(try applyThrowing(operation, at: now))
+            return .success(try applyThrowing(operation, at: now, digest: digest))
         } catch {
             return .failure(error)
         }
@@ -53,7 +64,8 @@ public struct LedgerState: Sendable {
     /// is merged back only when every operation succeeded. (Snapshotting the
     /// whole state instead would copy every dictionary on the first write, which
     /// made many small linked groups in one batch quadratic.)
-    public mutating func apply(linked operations: [LedgerOperation], at now: Int64) -> Result<[Outcome], LedgerError> {
+    public mutating func apply(linked operations: [LedgerOperation], at now: Int64,
+                               digests: [String]? = nil) -> Result<[Outcome], LedgerError> {
         var scratch = LedgerState(companyId: companyId)
         scratch.emergencyCredit = emergencyCredit
         scratch.communityCurrency = communityCurrency
@@ -77,9 +89,9 @@ public struct LedgerState: Sendable {
             }
         }
         var outcomes: [Outcome] = []
-        for operation in operations {
+        for (index, operation) in operations.enumerated() {
             do {
-                outcomes.append(try scratch.applyThrowing(operation, at: now))
+                outcomes.append(try scratch.applyThrowing(operation, at: now, digest: digests?[index]))
             } catch {
                 return .failure(error)
             }
@@ -94,12 +106,10 @@ public struct LedgerState: Sendable {
         return .success(outcomes)
     }
 
-    mutating func applyThrowing(_ operation: LedgerOperation, at now: Int64) throws(LedgerError) -> Outcome {
+    mutating func applyThrowing(_ operation: LedgerOperation, at now: Int64, digest given: String? = nil) throws(LedgerError) -> Outcome {
         let id = operation.id
-        guard !id.isEmpty, id.count <= 128, !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw .invalidTransferId
-        }
-        let digest = operation.contentDigest
+        guard Self.isValidId(id) else { throw .invalidTransferId }
+        let digest = given ?? operation.contentDigest
         if let existing = appliedEntries[id] {
             guard existing.contentDigest == digest else { throw .idempotencyConflict(transferId: id) }
             return Outcome(entry: existing, replayed: true)
@@ -165,6 +175,18 @@ public struct LedgerState: Sendable {
 
     // MARK: Rules
 
+    /// 1 to 128 characters, no control characters. Printable ASCII (nearly every id) is checked on bytes alone.
+    static func isValidId(_ id: String) -> Bool {
+        let utf8 = id.utf8
+        if !utf8.isEmpty, utf8.count <= 128, utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return true }
+        return !id.isEmpty && id.count <= 128 && !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+    }
+
+    /// At most `limit` characters (checked on bytes first: a string of at most `limit` bytes has at most `limit` characters).
+    static func fits(_ text: String, _ limit: Int) -> Bool {
+        text.utf8.count <= limit || text.count <= limit
+    }
+
     func validate(_ transfer: Transfer) throws(LedgerError) {
         guard transfer.amount > 0 else { throw .invalidAmount }
         guard transfer.debit != transfer.credit else { throw .sameAccount }
@@ -178,12 +200,12 @@ public struct LedgerState: Sendable {
         for key in [transfer.debit, transfer.credit] {
             if let account = accounts[key.id], account.currency != transfer.currency { throw .currencyMismatch }
         }
-        if let reference = transfer.reference, reference.count > 128 || reference.isEmpty { throw .invalidField("reference") }
+        if let reference = transfer.reference, !Self.fits(reference, 128) || reference.isEmpty { throw .invalidField("reference") }
         try checkActor(transfer.actor)
     }
 
     func checkActor(_ actor: String) throws(LedgerError) {
-        guard !actor.isEmpty, actor.count <= 128 else { throw .invalidField("actor") }
+        guard !actor.isEmpty, Self.fits(actor, 128) else { throw .invalidField("actor") }
     }
 
     /// The balance rule of the debited account, and what may be debited from it.
@@ -256,18 +278,24 @@ public struct LedgerState: Sendable {
     mutating func record(type: JournalEntry.EntryType, id: String, digest: String, transfer: Transfer, debit: Account,
                          credit: Account, amount: Int64, pending: Int64, holdId: String?, expiresAt: Int64?,
                          now: Int64) -> Outcome {
+        let community = transfer.debit.communityId
+        let head = heads[community] ?? ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
+        var debit = debit
+        var credit = credit
+        let (debitPrevious, creditPrevious) = (debit.lastSequence, credit.lastSequence)
+        debit.lastSequence = head.sequence + 1
+        credit.lastSequence = head.sequence + 1
         accounts[debit.id] = debit
         accounts[credit.id] = credit
         changedAccounts.insert(debit.id)
         changedAccounts.insert(credit.id)
-        let community = transfer.debit.communityId
-        let head = heads[community] ?? ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
         var entry = JournalEntry(
             companyId: companyId, communityId: community, sequence: head.sequence + 1, transferId: id, type: type,
             debitAccountId: debit.id, creditAccountId: credit.id, amount: amount, pendingAmount: pending,
             currency: transfer.currency, code: transfer.code, reference: transfer.reference, actor: transfer.actor,
             holdId: holdId, expiresAt: expiresAt, recordedAt: now, contentDigest: digest,
-            debitBalanceAfter: debit.balance, creditBalanceAfter: credit.balance, previousHash: head.hash, hash: "")
+            debitBalanceAfter: debit.balance, creditBalanceAfter: credit.balance, previousHash: head.hash, hash: "",
+            debitPrevious: debitPrevious, creditPrevious: creditPrevious)
         entry.hash = entry.computedHash
         heads[community] = ChainHead(communityId: community, sequence: entry.sequence, hash: entry.hash)
         appliedEntries[id] = entry

@@ -71,21 +71,26 @@ public enum LedgerOperation: Hashable, Sendable {
 
     /// A digest of everything the operation asks for; a replay with a different digest is a conflict.
     public var contentDigest: String {
-        var fields: [String] = []
+        var writer = Canonical.Writer(capacity: 256)
         switch self {
         case .transfer(let t):
-            fields = ["transfer", t.id, t.debit.id, t.credit.id, String(t.amount), t.currency, t.code.rawValue, t.reference ?? "", t.actor]
+            writer.append("transfer"); writer.append(t.id); writer.append(t.debit.id); writer.append(t.credit.id)
+            writer.append(t.amount); writer.append(t.currency); writer.append(t.code.rawValue); writer.append(t.reference ?? "")
+            writer.append(t.actor)
         case .hold(let t, let expiresAt):
-            fields = ["hold", t.id, t.debit.id, t.credit.id, String(t.amount), t.currency, t.code.rawValue, t.reference ?? "", t.actor,
-                      String(expiresAt)]
+            writer.append("hold"); writer.append(t.id); writer.append(t.debit.id); writer.append(t.credit.id)
+            writer.append(t.amount); writer.append(t.currency); writer.append(t.code.rawValue); writer.append(t.reference ?? "")
+            writer.append(t.actor); writer.append(expiresAt)
         case .postHold(let id, let holdId, let amount, let actor):
-            fields = ["post", id, holdId, amount.map(String.init) ?? "all", actor]
+            writer.append("post"); writer.append(id); writer.append(holdId)
+            if let amount { writer.append(amount) } else { writer.append("all") }
+            writer.append(actor)
         case .voidHold(let id, let holdId, let actor):
-            fields = ["void", id, holdId, actor]
+            writer.append("void"); writer.append(id); writer.append(holdId); writer.append(actor)
         case .expireHold(let holdId):
-            fields = ["expire", holdId]
+            writer.append("expire"); writer.append(holdId)
         }
-        return Canonical.digest(fields)
+        return writer.sha256Hex()
     }
 }
 
@@ -123,25 +128,94 @@ public struct Hold: Hashable, Sendable, Codable {
 public enum Canonical {
     /// `len:bytes` for each field, joined by newlines: unambiguous whatever the fields contain.
     public static func bytes(_ fields: [String]) -> [UInt8] {
-        var out: [UInt8] = []
-        for field in fields {
-            let utf8 = Array(field.utf8)
-            out.append(contentsOf: Array(String(utf8.count).utf8))
-            out.append(UInt8(ascii: ":"))
-            out.append(contentsOf: utf8)
-            out.append(UInt8(ascii: "\n"))
+        var writer = Writer(capacity: 256)
+        for field in fields { writer.append(field) }
+        return writer.bytes
+    }
+
+    /// Builds the canonical bytes field by field into one buffer (the ledger's hot path hashes two per transfer).
+    ///
+    /// The output is byte for byte what ``Canonical/bytes(_:)`` gives for the
+    /// same fields written as strings (an integer as its decimal text).
+    public struct Writer {
+        public private(set) var bytes: [UInt8]
+
+        public init(capacity: Int) {
+            bytes = []
+            bytes.reserveCapacity(capacity)
         }
-        return out
+
+        /// Raw bytes, without a length prefix (the chain's previous hash).
+        public mutating func appendRaw(_ text: String) {
+            var text = text
+            text.withUTF8 { bytes.append(contentsOf: $0) }
+        }
+
+        public mutating func appendRaw(byte: UInt8) {
+            bytes.append(byte)
+        }
+
+        public mutating func append(_ field: String) {
+            var field = field
+            field.withUTF8 { utf8 in
+                appendDecimal(Int64(utf8.count))
+                bytes.append(UInt8(ascii: ":"))
+                bytes.append(contentsOf: utf8)
+                bytes.append(UInt8(ascii: "\n"))
+            }
+        }
+
+        public mutating func append(_ field: Int64) {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+                let count = Self.decimal(field, into: digits)
+                appendDecimal(Int64(count))
+                bytes.append(UInt8(ascii: ":"))
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
+                bytes.append(UInt8(ascii: "\n"))
+            }
+        }
+
+        private mutating func appendDecimal(_ value: Int64) {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+                let count = Self.decimal(value, into: digits)
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(20 - count)...]))
+            }
+        }
+
+        /// Writes `value`'s decimal text right-aligned into the 20-byte `buffer`; returns its length.
+        private static func decimal(_ value: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+            var magnitude = value.magnitude
+            var index = 20
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                index -= 1
+                buffer[index] = UInt8(ascii: "-")
+            }
+            return 20 - index
+        }
+
+        public func sha256Hex() -> String {
+            Canonical.hex(SHA256.hash(data: bytes))
+        }
     }
 
     public static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let table = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for byte in digest {
-            out.append(table[Int(byte >> 4)])
-            out.append(table[Int(byte & 0x0F)])
+        let bytes = Array(digest)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            let table: StaticString = "0123456789abcdef"
+            let digits = table.utf8Start
+            var index = 0
+            for byte in bytes {
+                out[index] = digits[Int(byte >> 4)]
+                out[index + 1] = digits[Int(byte & 0x0F)]
+                index += 2
+            }
+            return index
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func digest(_ fields: [String]) -> String {

@@ -306,7 +306,7 @@ enum LedgerRoutes {
             return try .json(view)
         }
 
-        api.on(.get, "/api/v1/ledger/accounts/:id/statement", summary: "An account's entries with its running balance",
+        api.on(.get, "/api/v1/ledger/accounts/:id/statement", summary: "An account's entries, newest first, with its running balance",
                tag: "Ledger", permission: .manageFinance, response: "LedgerStatement", query: ["limit", "cursor"]) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let id = try context.parameters.require("id")
@@ -320,14 +320,15 @@ enum LedgerRoutes {
                 guard let account = try await store.account(id: id), scope.includes(communityId: account.key.communityId) else {
                     throw Problem.notFound("account")
                 }
-                let entries = try await store.statement(of: account, after: cursor, limit: limit + 1)
+                // Newest first; the next page starts at the entry after this page's last one.
+                let entries = try await store.statement(of: account, from: cursor, limit: limit + 1)
                 let lines = entries.prefix(limit).map { entry in
                     let side = entry.debitAccountId == account.id ? "debit" : "credit"
                     return StatementLine(entry: EntryView(entry), side: side,
                                          balanceAfter: money(side == "debit" ? entry.debitBalanceAfter : entry.creditBalanceAfter, account.currency))
                 }
                 return Statement(account: accountView(account), items: Array(lines),
-                                 nextCursor: entries.count > limit ? lines.last.map { String($0.entry.sequence) } : nil)
+                                 nextCursor: entries.count > limit ? String(entries[limit].sequence) : nil)
             }
             return try .json(statement)
         }

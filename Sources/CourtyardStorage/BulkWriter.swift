@@ -111,7 +111,7 @@ public final class BulkWriter: Sendable {
                             try statement.run()
                             statement.reset()
                         }
-                        try raw.execute("COMMIT")
+                        try raw.commit()
                     } catch {
                         try? raw.execute("ROLLBACK")
                         throw StorageError.classify(error) ?? error

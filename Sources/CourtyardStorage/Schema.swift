@@ -5,7 +5,37 @@
 /// ``ScopedStore`` filters on. The DDL is portable: it runs as written on
 /// SQLite 3.35+ and PostgreSQL 15.
 public enum Schema {
-    public static let migrations: [Migration] = [foundation, ledger, billing]
+    public static let migrations: [Migration] = [foundation, ledger, billing, ledgerAccountChains]
+
+    /// Replaces the journal's two per-account indexes with per-account back-links.
+    ///
+    /// Each entry records the previous entry of its debit and of its credit
+    /// account, and each account its last entry, so statements and "as of"
+    /// balances walk an account's own chain. The two indexes took a random-key
+    /// insert each per transfer, which made them the largest part of the
+    /// ledger's write cost (see docs/PERFORMANCE.md). Existing journals are
+    /// linked up before the indexes go.
+    static let ledgerAccountChains = Migration(version: 4, name: "ledger_account_chains", statements: [
+        "ALTER TABLE ledger_entries ADD COLUMN debit_previous BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE ledger_entries ADD COLUMN credit_previous BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE ledger_accounts ADD COLUMN last_sequence BIGINT NOT NULL DEFAULT 0",
+        """
+        UPDATE ledger_entries SET
+            debit_previous = COALESCE((SELECT MAX(p.sequence) FROM ledger_entries p
+                WHERE p.community_id = ledger_entries.community_id AND p.sequence < ledger_entries.sequence
+                  AND (p.debit_account_id = ledger_entries.debit_account_id OR p.credit_account_id = ledger_entries.debit_account_id)), 0),
+            credit_previous = COALESCE((SELECT MAX(p.sequence) FROM ledger_entries p
+                WHERE p.community_id = ledger_entries.community_id AND p.sequence < ledger_entries.sequence
+                  AND (p.debit_account_id = ledger_entries.credit_account_id OR p.credit_account_id = ledger_entries.credit_account_id)), 0)
+        """,
+        """
+        UPDATE ledger_accounts SET last_sequence = COALESCE((SELECT MAX(e.sequence) FROM ledger_entries e
+            WHERE e.community_id = ledger_accounts.community_id
+              AND (e.debit_account_id = ledger_accounts.id OR e.credit_account_id = ledger_accounts.id)), 0)
+        """,
+        "DROP INDEX ledger_entries_debit",
+        "DROP INDEX ledger_entries_credit",
+    ])
 
 
     static let billing = Migration(version: 3, name: "billing", statements: [

@@ -1,3 +1,4 @@
+import Crypto
 import CourtyardLedger
 import PropertyBased
 import Testing
@@ -215,7 +216,49 @@ struct LedgerPropertyTests {
                 reordered.swapAt(index, index + 1)
                 #expect(scenario.verify(entries: reordered)?.id == entries[index + 1].transferId)
             }
+
+            // The account links are outside the hash, but checked: a statement must never skip an entry.
+            var relinked = entries
+            relinked[index].debitPrevious &+= 1
+            #expect(scenario.verify(entries: relinked)?.reason == .brokenAccountLink)
+            #expect(scenario.verify(entries: relinked)?.id == victim.transferId)
         }
+    }
+
+    @Test("the hash chain's buffer encoding is byte for byte the documented field encoding")
+    func canonicalEncodingIsStable() async {
+        await propertyCheck(count: 60, input: Gen.int64(in: 0...Int64.max)) { seed in
+            var scenario = Scenario(seed: UInt64(seed))
+            scenario.run(steps: 30)
+            for entry in scenario.state.newEntries {
+                // The reference: the entry's fields as strings, length-prefixed (how every stored hash was computed).
+                var reference = Array(entry.previousHash.utf8)
+                reference.append(UInt8(ascii: "\n"))
+                reference += Canonical.bytes(entry.canonicalFields)
+                #expect(entry.computedHash == Canonical.hex(SHA256.hash(data: reference)))
+                #expect(entry.hash == entry.computedHash)
+            }
+        }
+        // Negative numbers, empty and non-ASCII fields, and nils.
+        var entry = JournalEntry(companyId: "公司", communityId: "", sequence: -42, transferId: "t\u{0}1", type: .hold,
+                                 debitAccountId: "d", creditAccountId: "c", amount: Int64.min, pendingAmount: Int64.max,
+                                 currency: "CNY", code: .topUp, reference: nil, actor: "é", holdId: nil, expiresAt: nil,
+                                 recordedAt: 0, contentDigest: "x", debitBalanceAfter: -1, creditBalanceAfter: 10,
+                                 previousHash: JournalEntry.genesisHash, hash: "")
+        var reference = Array(entry.previousHash.utf8) + [UInt8(ascii: "\n")] + Canonical.bytes(entry.canonicalFields)
+        #expect(entry.computedHash == Canonical.hex(SHA256.hash(data: reference)))
+        entry.expiresAt = 1_700_000_000_000
+        entry.reference = "bill:1"
+        reference = Array(entry.previousHash.utf8) + [UInt8(ascii: "\n")] + Canonical.bytes(entry.canonicalFields)
+        #expect(entry.computedHash == Canonical.hex(SHA256.hash(data: reference)))
+        let transfer = Transfer(id: "t", debit: .wallet("c", house: "h", purpose: "water"), credit: .community("c", .revenue, purpose: "水"),
+                                amount: 12_345, code: .deduction, reference: nil, actor: "system")
+        #expect(LedgerOperation.transfer(transfer).contentDigest
+                == Canonical.digest(["transfer", "t", transfer.debit.id, transfer.credit.id, "12345", "CNY", "deduction", "", "system"]))
+        #expect(LedgerOperation.postHold(id: "p", holdId: "h", amount: nil, actor: "a").contentDigest
+                == Canonical.digest(["post", "p", "h", "all", "a"]))
+        #expect(LedgerOperation.hold(transfer, expiresAt: -5).contentDigest
+                == Canonical.digest(["hold", "t", transfer.debit.id, transfer.credit.id, "12345", "CNY", "deduction", "", "system", "-5"]))
     }
 }
 

@@ -54,10 +54,12 @@ struct LedgerAPITests {
             #expect((account.object["balance"] as? [String: Any])?["amount"] as? String == "69.50")
             let statement = try await api.call(.get, "/api/v1/ledger/accounts/\(walletId)/statement?limit=1", token: token)
             #expect(statement.items.count == 1)
-            #expect((statement.items[0]["balance_after"] as? [String: Any])?["amount"] as? String == "100.00")
+            // Newest first.
+            #expect((statement.items[0]["balance_after"] as? [String: Any])?["amount"] as? String == "69.50")
             let next = try #require(statement.object["next_cursor"] as? String)
             let page2 = try await api.call(.get, "/api/v1/ledger/accounts/\(walletId)/statement?cursor=\(next)", token: token)
-            #expect((page2.items.first?["balance_after"] as? [String: Any])?["amount"] as? String == "69.50")
+            #expect((page2.items.first?["balance_after"] as? [String: Any])?["amount"] as? String == "100.00")
+            #expect(page2.object["next_cursor"] == nil || page2.object["next_cursor"] is NSNull)
 
             let trial = try await api.call(.get, "/api/v1/communities/\(community)/ledger/trial-balance", token: token)
             #expect(trial.object["balanced"] as? Bool == true)

@@ -197,6 +197,53 @@ struct LedgerStorageTests {
         }
     }
 
+    @Test("a replay answers with the original even when the operation would now be refused", arguments: TestEngine.available)
+    func replayOfWhatWouldNowFail(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let company = ledger.companyId
+            _ = try await ledger.writer.submit(companyId: company, ledger.topUp("r-1", 1_000)).get()
+            let spent = try await ledger.writer.submit(companyId: company, ledger.deduct("r-2", 1_000)).get()
+            // The wallet is empty now, so a fresh "r-2" would be refused; its replay, alone or amid new work, is not.
+            let alone = try await ledger.writer.submit(companyId: company, ledger.deduct("r-2", 1_000)).get()
+            #expect(alone.replayed && alone.entry == spent.entry)
+            let mixed = try await ledger.writer.submit(companyId: company, [ledger.topUp("r-3", 5), ledger.deduct("r-2", 1_000),
+                                                                             ledger.deduct("r-4", 5)])
+            #expect(mixed.map { (try? $0.get())?.replayed } == [false, true, false])
+            #expect(try await ledger.balance(ledger.wallet()) == 0)
+            #expect(try await ledger.entryCount() == 4)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
+    @Test("migration 4 links an existing journal's entries to each account's previous entry", arguments: TestEngine.available)
+    func accountLinksAreBackfilled(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let company = ledger.companyId
+            for index in 0..<6 {
+                _ = try await ledger.writer.submit(companyId: company, ledger.topUp("b-\(index)", 100, house: index % 3)).get()
+            }
+            for index in 0..<6 {
+                _ = try await ledger.writer.submit(companyId: company, ledger.deduct("c-\(index)", 10, house: (index + 1) % 3)).get()
+            }
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+            // Forget the links, as a journal written before migration 4 has none, then run its backfill statements.
+            let migration = try #require(Schema.migrations.first { $0.version == 4 })
+            try await ledger.database.transaction { db in
+                try await db.raw("UPDATE ledger_entries SET debit_previous = 0, credit_previous = 0").run()
+                try await db.raw("UPDATE ledger_accounts SET last_sequence = 0").run()
+            }
+            #expect(try await LedgerAudit.verify(ledger.database).divergence?.reason == .brokenAccountLink)
+            try await ledger.database.transaction { db in
+                for statement in migration.statements where statement.contains("UPDATE") {
+                    try await db.raw(SQLQueryString(statement)).run()
+                }
+            }
+            let report = try await LedgerAudit.verify(ledger.database)
+            #expect(report.isValid, "\(String(describing: report.divergence))")
+            #expect(report.entries == 12)
+        }
+    }
+
     @Test("balances as of an instant and statements come from the journal", arguments: TestEngine.available)
     func balancesAndStatements(engine: TestEngine) async throws {
         try await LedgerFixture.with(engine) { ledger in
@@ -214,11 +261,19 @@ struct LedgerStorageTests {
                 #expect(account.balance == 500)
                 #expect(try await store.balance(of: account, asOf: afterFirst) == 1_000)
                 #expect(try await store.balance(of: account, asOf: afterFirst.addingTimeInterval(-1)) == 0)
-                let page1 = try await store.statement(of: account, after: nil, limit: 2)
-                #expect(page1.map(\.transferId) == ["s-1", "s-2"])
-                let page2 = try await store.statement(of: account, after: page1.last?.sequence, limit: 2)
-                #expect(page2.map(\.transferId) == ["s-3"])
-                #expect(page2[0].debitBalanceAfter == 500)
+                // Newest first, each page continuing from the account's link in the last entry shown.
+                let page1 = try await store.statement(of: account, from: nil, limit: 2)
+                #expect(page1.map(\.transferId) == ["s-3", "s-2"])
+                #expect(page1[0].debitBalanceAfter == 500)
+                let last = try #require(page1.last)
+                let next = last.debitAccountId == account.id ? last.debitPrevious : last.creditPrevious
+                let page2 = try await store.statement(of: account, from: next, limit: 2)
+                #expect(page2.map(\.transferId) == ["s-1"])
+                #expect(page2[0].creditBalanceAfter == 1_000)
+                #expect(page2[0].creditPrevious == 0)
+                // A cursor at another account's entry shows nothing.
+                let others = try #require(try await store.account(id: ledger.wallet(1).id))
+                #expect(try await store.statement(of: account, from: others.lastSequence, limit: 5).isEmpty)
                 // Another company sees nothing.
                 let other = LedgerStore(db, companyId: ledger.otherCompanyId, engine: ledger.database.engine)
                 #expect(try await other.account(id: account.id) == nil)

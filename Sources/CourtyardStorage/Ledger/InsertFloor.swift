@@ -21,7 +21,7 @@ public enum InsertFloor {
                 amount BIGINT NOT NULL, pending_amount BIGINT NOT NULL, currency TEXT NOT NULL, code TEXT NOT NULL, reference TEXT,
                 actor TEXT NOT NULL, hold_id TEXT, expires_at BIGINT, recorded_at BIGINT NOT NULL, content_digest TEXT NOT NULL,
                 debit_balance_after BIGINT NOT NULL, credit_balance_after BIGINT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL,
-                PRIMARY KEY (community_id, sequence))
+                debit_previous BIGINT NOT NULL, credit_previous BIGINT NOT NULL, PRIMARY KEY (community_id, sequence))
                 """).run()
         }
         let hash = String(repeating: "a", count: 64)
@@ -36,14 +36,14 @@ public enum InsertFloor {
                         try raw.execute("BEGIN IMMEDIATE")
                         let insert = try raw.statement("""
                             INSERT INTO bench_floor (\(columns.joined(separator: ", ")))
-                            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?13, NULL, NULL, ?16, ?17, ?18, ?19, ?20, ?21)
+                            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?13, NULL, NULL, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
                             """)
                         for index in first..<last {
                             insert.bind(1, "c"); insert.bind(2, "m"); insert.bind(3, Int64(index)); insert.bind(4, "\(tag)-\(index)")
                             insert.bind(5, "post"); insert.bind(6, account); insert.bind(7, account); insert.bind(8, Int64(50))
                             insert.bind(9, Int64(0)); insert.bind(10, "CNY"); insert.bind(11, "wallet_transfer"); insert.bind(13, "bench")
                             insert.bind(16, Int64(index)); insert.bind(17, hash); insert.bind(18, Int64(1)); insert.bind(19, Int64(1))
-                            insert.bind(20, hash); insert.bind(21, hash)
+                            insert.bind(20, hash); insert.bind(21, hash); insert.bind(22, Int64(index)); insert.bind(23, Int64(index))
                             try insert.run()
                             insert.reset()
                         }
@@ -61,7 +61,8 @@ public enum InsertFloor {
                             insert.values(SQLBind("c"), SQLBind("m"), SQLBind(Int64(index)), SQLBind("\(tag)-\(index)"), SQLBind("post"),
                                           SQLBind(account), SQLBind(account), SQLBind(Int64(50)), SQLBind(Int64(0)), SQLBind("CNY"),
                                           SQLBind("wallet_transfer"), SQLLiteral.null, SQLBind("bench"), SQLLiteral.null, SQLLiteral.null,
-                                          SQLBind(Int64(index)), SQLBind(hash), SQLBind(Int64(1)), SQLBind(Int64(1)), SQLBind(hash), SQLBind(hash))
+                                          SQLBind(Int64(index)), SQLBind(hash), SQLBind(Int64(1)), SQLBind(Int64(1)), SQLBind(hash), SQLBind(hash),
+                                          SQLBind(Int64(index)), SQLBind(Int64(index)))
                         }
                         try await insert.run()
                     }

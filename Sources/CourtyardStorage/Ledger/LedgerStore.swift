@@ -20,11 +20,11 @@ public struct LedgerStore: Sendable {
     }
 
     static let accountColumns = ["id", "company_id", "community_id", "kind", "owner", "purpose", "currency", "debits_posted",
-                                 "credits_posted", "debits_pending", "credits_pending"]
+                                 "credits_posted", "debits_pending", "credits_pending", "last_sequence"]
     static let entryColumns = ["company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id",
                                "credit_account_id", "amount", "pending_amount", "currency", "code", "reference", "actor",
                                "hold_id", "expires_at", "recorded_at", "content_digest", "debit_balance_after",
-                               "credit_balance_after", "previous_hash", "hash"]
+                               "credit_balance_after", "previous_hash", "hash", "debit_previous", "credit_previous"]
 
     /// Rows per multi-row statement, below SQLite's 32,766 bound parameters.
     static let chunk = 1_000
@@ -177,7 +177,7 @@ public struct LedgerStore: Sendable {
             for key in part {
                 insert.values(SQLBind(key.id), SQLBind(companyId), SQLBind(key.communityId), SQLBind(key.kind.rawValue),
                               SQLBind(key.owner), SQLBind(key.purpose), SQLBind(currencies[key.communityId] ?? "CNY"),
-                              SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)),
+                              SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)),
                               SQLBind(millis), SQLBind(millis))
             }
             try await insert.ignoringConflicts(with: ["id"]).run()
@@ -198,7 +198,7 @@ public struct LedgerStore: Sendable {
                               SQLBind(entry.code.rawValue), sqlValue(entry.reference), SQLBind(entry.actor), sqlValue(entry.holdId),
                               sqlValue(entry.expiresAt), SQLBind(entry.recordedAt), SQLBind(entry.contentDigest),
                               SQLBind(entry.debitBalanceAfter), SQLBind(entry.creditBalanceAfter), SQLBind(entry.previousHash),
-                              SQLBind(entry.hash))
+                              SQLBind(entry.hash), SQLBind(entry.debitPrevious), SQLBind(entry.creditPrevious))
             }
             try await insert.run()
         }
@@ -209,11 +209,12 @@ public struct LedgerStore: Sendable {
                 insert.values(SQLBind(account.id), SQLBind(companyId), SQLBind(account.key.communityId),
                               SQLBind(account.key.kind.rawValue), SQLBind(account.key.owner), SQLBind(account.key.purpose),
                               SQLBind(account.currency), SQLBind(account.debitsPosted), SQLBind(account.creditsPosted),
-                              SQLBind(account.debitsPending), SQLBind(account.creditsPending), SQLBind(millis), SQLBind(millis))
+                              SQLBind(account.debitsPending), SQLBind(account.creditsPending), SQLBind(account.lastSequence),
+                              SQLBind(millis), SQLBind(millis))
             }
             try await insert.onConflict(with: ["id"]) { update in
                 update.set(excludedValueOf: "debits_posted").set(excludedValueOf: "credits_posted")
-                    .set(excludedValueOf: "debits_pending").set(excludedValueOf: "credits_pending")
+                    .set(excludedValueOf: "debits_pending").set(excludedValueOf: "credits_pending").set(excludedValueOf: "last_sequence")
                     .set(excludedValueOf: "updated_at")
             }.run()
         }
@@ -245,27 +246,54 @@ public struct LedgerStore: Sendable {
     }
 
     /// The account's posted balance at `instant`: the balance recorded by its last entry at or before it.
+    ///
+    /// Walks the account's chain back from its last entry (one primary-key
+    /// lookup per entry newer than `instant`), in one recursive query.
     public func balance(of account: Account, asOf instant: Date) async throws -> Int64 {
+        let millis = instant.epochMilliseconds
         let row = try await db.raw("""
-            SELECT debit_account_id, debit_balance_after, credit_balance_after FROM ledger_entries
-            WHERE community_id = \(bind: account.key.communityId) AND company_id = \(bind: companyId)
-              AND (debit_account_id = \(bind: account.id) OR credit_account_id = \(bind: account.id))
-              AND recorded_at <= \(bind: instant.epochMilliseconds)
-            ORDER BY sequence DESC LIMIT 1
+            WITH RECURSIVE chain(seq) AS (
+                SELECT last_sequence FROM ledger_accounts WHERE id = \(bind: account.id) AND company_id = \(bind: companyId)
+                UNION ALL
+                SELECT CASE WHEN e.debit_account_id = \(bind: account.id) THEN e.debit_previous ELSE e.credit_previous END
+                FROM chain JOIN ledger_entries e ON e.community_id = \(bind: account.key.communityId) AND e.sequence = chain.seq
+                WHERE chain.seq > 0 AND e.recorded_at > \(bind: millis)
+                  AND (e.debit_account_id = \(bind: account.id) OR e.credit_account_id = \(bind: account.id))
+            )
+            SELECT e.debit_account_id, e.debit_balance_after, e.credit_balance_after
+            FROM chain JOIN ledger_entries e ON e.community_id = \(bind: account.key.communityId) AND e.sequence = chain.seq
+            WHERE e.company_id = \(bind: companyId) AND e.recorded_at <= \(bind: millis)
+              AND (e.debit_account_id = \(bind: account.id) OR e.credit_account_id = \(bind: account.id))
+            ORDER BY e.sequence DESC LIMIT 1
             """).first()
         guard let row else { return 0 }
         let r = RowReader(row, table: "ledger_entries")
         return try r.string("debit_account_id") == account.id ? try r.int64("debit_balance_after") : try r.int64("credit_balance_after")
     }
 
-    /// Entries touching the account after sequence `cursor`, oldest first.
-    public func statement(of account: Account, after cursor: Int64?, limit: Int) async throws -> [JournalEntry] {
+    /// Up to `limit` entries touching the account, newest first, starting at sequence `from` (its last entry when nil).
+    ///
+    /// A page continues where the previous one stopped: pass the `debitPrevious`
+    /// or `creditPrevious` of the last entry returned (whichever side is this
+    /// account). An entry that does not touch the account ends the walk, so a
+    /// made-up cursor shows nothing of other accounts.
+    public func statement(of account: Account, from start: Int64?, limit: Int) async throws -> [JournalEntry] {
+        let first = start ?? account.lastSequence
+        guard first > 0, limit > 0 else { return [] }
         let rows = try await db.raw("""
-            SELECT \(unsafeRaw: Self.entryColumns.joined(separator: ", ")) FROM ledger_entries
-            WHERE community_id = \(bind: account.key.communityId) AND company_id = \(bind: companyId)
-              AND (debit_account_id = \(bind: account.id) OR credit_account_id = \(bind: account.id))
-              AND sequence > \(bind: cursor ?? 0)
-            ORDER BY sequence LIMIT \(bind: limit)
+            WITH RECURSIVE chain(seq, n) AS (
+                SELECT CAST(\(bind: first) AS BIGINT), 1
+                UNION ALL
+                SELECT CASE WHEN e.debit_account_id = \(bind: account.id) THEN e.debit_previous ELSE e.credit_previous END, chain.n + 1
+                FROM chain JOIN ledger_entries e ON e.community_id = \(bind: account.key.communityId) AND e.sequence = chain.seq
+                WHERE chain.seq > 0 AND chain.n < \(bind: limit)
+                  AND (e.debit_account_id = \(bind: account.id) OR e.credit_account_id = \(bind: account.id))
+            )
+            SELECT \(unsafeRaw: Self.entryColumns.map { "e." + $0 }.joined(separator: ", "))
+            FROM chain JOIN ledger_entries e ON e.community_id = \(bind: account.key.communityId) AND e.sequence = chain.seq
+            WHERE e.company_id = \(bind: companyId)
+              AND (e.debit_account_id = \(bind: account.id) OR e.credit_account_id = \(bind: account.id))
+            ORDER BY e.sequence DESC
             """).all()
         return try rows.map(Self.entry(from:))
     }
@@ -318,7 +346,7 @@ public struct LedgerStore: Sendable {
                              owner: try r.string("owner"), purpose: try r.string("purpose"))
         return Account(key: key, currency: try r.string("currency"), debitsPosted: try r.int64("debits_posted"),
                        creditsPosted: try r.int64("credits_posted"), debitsPending: try r.int64("debits_pending"),
-                       creditsPending: try r.int64("credits_pending"))
+                       creditsPending: try r.int64("credits_pending"), lastSequence: try r.int64("last_sequence"))
     }
 
     static func entry(from row: any SQLRow) throws -> JournalEntry {
@@ -332,7 +360,8 @@ public struct LedgerStore: Sendable {
             actor: try r.string("actor"), holdId: try r.optionalString("hold_id"), expiresAt: try r.optionalInt64("expires_at"),
             recordedAt: try r.int64("recorded_at"), contentDigest: try r.string("content_digest"),
             debitBalanceAfter: try r.int64("debit_balance_after"), creditBalanceAfter: try r.int64("credit_balance_after"),
-            previousHash: try r.string("previous_hash"), hash: try r.string("hash"))
+            previousHash: try r.string("previous_hash"), hash: try r.string("hash"),
+            debitPrevious: try r.int64("debit_previous"), creditPrevious: try r.int64("credit_previous"))
     }
 }
 

@@ -18,10 +18,16 @@ public actor LedgerWriter {
     /// The result of one operation.
     public typealias Outcome = Result<LedgerState.Outcome, LedgerError>
 
-    struct Submission {
+    /// Operations as they enter a batch: with their content digests, computed by the submitting task.
+    struct Work: Sendable {
         var companyId: String
         var operations: [LedgerOperation]
+        var digests: [String]
         var linked: Bool
+    }
+
+    struct Submission {
+        var work: Work
         var continuation: CheckedContinuation<[Outcome], any Error>
     }
 
@@ -48,9 +54,15 @@ public actor LedgerWriter {
     }
 
     /// Applies `operations` for `companyId`; returns one outcome per operation once they are durable.
-    public func submit(companyId: String, _ operations: [LedgerOperation], linked: Bool = false) async throws -> [Outcome] {
+    public nonisolated func submit(companyId: String, _ operations: [LedgerOperation], linked: Bool = false) async throws -> [Outcome] {
+        // Hashing the operations here spreads that work over the submitting tasks instead of the single writer.
+        let work = Work(companyId: companyId, operations: operations, digests: operations.map(\.contentDigest), linked: linked)
+        return try await enqueue(work)
+    }
+
+    private func enqueue(_ work: Work) async throws -> [Outcome] {
         try await withCheckedThrowingContinuation { continuation in
-            queue.append(Submission(companyId: companyId, operations: operations, linked: linked, continuation: continuation))
+            queue.append(Submission(work: work, continuation: continuation))
             if !draining {
                 draining = true
                 Task { await self.drain() }
@@ -67,10 +79,10 @@ public actor LedgerWriter {
         while !queue.isEmpty {
             var batch: [Submission] = []
             var size = 0
-            while let next = queue.first, batch.isEmpty || size + next.operations.count <= maxBatch {
+            while let next = queue.first, batch.isEmpty || size + next.work.operations.count <= maxBatch {
                 // (A batch is at most maxBatch operations, unless one submission alone is larger.)
                 batch.append(queue.removeFirst())
-                size += next.operations.count
+                size += next.work.operations.count
             }
             await commit(batch)
         }
@@ -83,7 +95,7 @@ public actor LedgerWriter {
         while true {
             attempt += 1
             do {
-                let submissions = batch.map { (companyId: $0.companyId, operations: $0.operations, linked: $0.linked) }
+                let submissions = batch.map(\.work)
                 let results: [[Outcome]]
                 if let raw = try rawSQLite() {
                     results = try await database.withSQLiteWriteLock {
@@ -116,7 +128,7 @@ public actor LedgerWriter {
     private func rawSQLite() throws -> RawSQLite? {
         guard usesSQLiteFastPath, let path = database.sqlitePath else { return nil }
         if let raw { return raw }
-        let opened = try RawSQLite(path: path)
+        let opened = try RawSQLite(path: path, enforceForeignKeys: false)
         raw = opened
         return opened
     }
@@ -129,7 +141,7 @@ public actor LedgerWriter {
     }
 
     /// Applies submissions inside an open transaction.
-    static func apply(_ submissions: [(companyId: String, operations: [LedgerOperation], linked: Bool)], db: any SQLDatabase,
+    static func apply(_ submissions: [Work], db: any SQLDatabase,
                       engine: Database.Engine, now: Date) async throws -> [[Outcome]] {
         var results = [[Outcome]](repeating: [], count: submissions.count)
         let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
@@ -151,17 +163,17 @@ public actor LedgerWriter {
     }
 
     /// Applies each submission (a linked one all-or-nothing) to `state`, recording outcomes by submission index.
-    static func applySubmissions(_ submissions: [(companyId: String, operations: [LedgerOperation], linked: Bool)], indices: [Int],
+    static func applySubmissions(_ submissions: [Work], indices: [Int],
                                  to state: inout LedgerState, at millis: Int64, results: inout [[Outcome]]) {
         for index in indices {
             let submission = submissions[index]
             if submission.linked {
-                switch state.apply(linked: submission.operations, at: millis) {
+                switch state.apply(linked: submission.operations, at: millis, digests: submission.digests) {
                 case .success(let outcomes): results[index] = outcomes.map { .success($0) }
                 case .failure(let error): results[index] = submission.operations.map { _ in .failure(error) }
                 }
             } else {
-                results[index] = submission.operations.map { state.apply($0, at: millis) }
+                results[index] = zip(submission.operations, submission.digests).map { state.apply($0, at: millis, digest: $1) }
             }
         }
     }

@@ -7,69 +7,128 @@ import Foundation
 /// SQLKit's per-value bridging and per-statement thread hops. Runs inside
 /// `BEGIN IMMEDIATE … COMMIT` while the database's write lock is held.
 enum SQLiteLedgerBatch {
-    typealias Submission = (companyId: String, operations: [LedgerOperation], linked: Bool)
+    typealias Submission = LedgerWriter.Work
 
+    /// Thrown inside a batch that skipped the idempotency probes when one of its operations turns out to be a replay.
+    struct ReplaySuspected: Error {}
+
+    /// Runs a batch; first optimistically (see ``run(_:submissions:now:probing:)``), then, if that met a replay, probing every id.
     static func run(_ sqlite: RawSQLite, submissions: [Submission], now: Date) throws -> [[LedgerWriter.Outcome]] {
+        do {
+            return try run(sqlite, submissions: submissions, now: now, probing: false)
+        } catch is ReplaySuspected {
+            return try run(sqlite, submissions: submissions, now: now, probing: true)
+        }
+    }
+
+    /// Runs a batch in one transaction.
+    ///
+    /// With `probing` off, new transfers are not looked up in the journal
+    /// first: the journal's unique (company, transfer id) index is the check.
+    /// An insert that hits it, or any refused operation whose id the journal
+    /// already holds (a replay must answer with the original result, not a
+    /// fresh refusal), throws ``ReplaySuspected`` and the caller reruns the
+    /// batch with probing on. Hold operations always probe, since a replayed
+    /// post or void would otherwise meet a hold that is no longer pending.
+    static func run(_ sqlite: RawSQLite, submissions: [Submission], now: Date, probing: Bool) throws -> [[LedgerWriter.Outcome]] {
         try sqlite.execute("BEGIN IMMEDIATE")
+        var taken: [String: RawSQLite.CompanyLedger] = [:]
         do {
             try sqlite.invalidateCacheIfOthersWrote()
             var results = [[LedgerWriter.Outcome]](repeating: [], count: submissions.count)
-            var pending: [LedgerState] = []
             let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
             for companyId in byCompany.keys.sorted() {
                 let indices = byCompany[companyId]!
-                var state = LedgerState(companyId: companyId)
+                // Taken out of the connection while in use (so it is never copied), put back only after the commit.
+                var ledger = sqlite.ledgers.removeValue(forKey: companyId) ?? RawSQLite.CompanyLedger(companyId: companyId)
+                ledger.state.startBatch()
                 let started = ContinuousClock.now
-                let stored = try load(sqlite, companyId: companyId, operations: indices.flatMap { submissions[$0].operations }, into: &state)
+                let operations = indices.flatMap { submissions[$0].operations }
+                try load(sqlite, companyId: companyId, operations: operations, into: &ledger, probing: probing)
                 let loaded = ContinuousClock.now
-                LedgerWriter.applySubmissions(submissions, indices: indices, to: &state, at: now.epochMilliseconds, results: &results)
-                let applied = ContinuousClock.now
-                try write(sqlite, companyId: companyId, state: state, stored: stored, now: now)
-                pending.append(state)
-                if LedgerWriter.trace {
-                    print("ledger batch (sqlite fast path): \(state.newEntries.count) entries, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
+                LedgerWriter.applySubmissions(submissions, indices: indices, to: &ledger.state, at: now.epochMilliseconds,
+                                              results: &results)
+                if !probing {
+                    // A refusal might really be a replay of something the journal holds.
+                    let refused = indices.flatMap { index in
+                        zip(submissions[index].operations, results[index]).compactMap { operation, outcome in
+                            if case .failure = outcome { operation.id } else { nil }
+                        }
+                    }
+                    if try journalHolds(sqlite, companyId: companyId, anyOf: refused) { throw ReplaySuspected() }
                 }
+                let applied = ContinuousClock.now
+                try write(sqlite, companyId: companyId, ledger: &ledger, now: now, probing: probing)
+                if LedgerWriter.trace {
+                    print("ledger batch (sqlite fast path): \(ledger.state.newEntries.count) entries, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
+                }
+                taken[companyId] = ledger
             }
-            try sqlite.execute("COMMIT")
-            // Only committed rows enter the cache.
-            for state in pending {
-                for id in state.changedAccounts { sqlite.accountCache[id] = state.accounts[id] }
+            let committing = ContinuousClock.now
+            try sqlite.commit()
+            if LedgerWriter.trace { print("ledger batch (sqlite fast path): commit \(ContinuousClock.now - committing)") }
+            // Only committed state is kept for the next batch.
+            for (companyId, ledger) in taken where ledger.state.accounts.count <= RawSQLite.maxCachedAccounts {
+                sqlite.ledgers[companyId] = ledger
             }
             return results
         } catch {
+            // The states taken out were changed by a batch that did not commit: they are dropped, and reloaded when next needed.
             try? sqlite.execute("ROLLBACK")
-            sqlite.accountCache.removeAll()
             throw error
         }
     }
 
-    /// Loads what `operations` need; returns the ids of accounts that already have a stored row.
-    static func load(_ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into state: inout LedgerState) throws -> Set<String> {
-        var stored: Set<String> = []
+    /// Whether the journal already has an entry for any of `ids`.
+    static func journalHolds(_ sqlite: RawSQLite, companyId: String, anyOf ids: [String]) throws -> Bool {
+        guard !ids.isEmpty else { return false }
+        let query = try sqlite.statement("SELECT 1 FROM ledger_entries WHERE company_id = ?1 AND transfer_id = ?2")
+        for id in ids {
+            query.bind(1, companyId)
+            query.bind(2, id)
+            let found = try query.step()
+            query.reset()
+            if found { return true }
+        }
+        return false
+    }
+
+    /// Loads what `operations` need that the company's state does not hold yet.
+    static func load(_ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into ledger: inout RawSQLite.CompanyLedger,
+                     probing: Bool) throws {
         let entryQuery = try sqlite.statement("""
             SELECT \(LedgerStore.entryColumns.joined(separator: ", ")) FROM ledger_entries WHERE company_id = ?1 AND transfer_id = ?2
             """)
-        var keys: [String: AccountKey] = [:]
+        var missing: [String: AccountKey] = [:]
+        var communities: Set<String> = []
         var holdIds: Set<String> = []
         var seen: Set<String> = []
         for operation in operations {
-            let id = operation.id
-            if seen.insert(id).inserted {
-                entryQuery.bind(1, companyId)
-                entryQuery.bind(2, id)
-                if try entryQuery.step() { state.appliedEntries[id] = try entry(entryQuery) }
-                sqlite_reset(entryQuery)
+            let probe: Bool
+            switch operation {
+            case .transfer, .hold: probe = probing
+            case .postHold, .voidHold, .expireHold: probe = true
+            }
+            if probe {
+                let id = operation.id
+                if seen.insert(id).inserted {
+                    entryQuery.bind(1, companyId)
+                    entryQuery.bind(2, id)
+                    if try entryQuery.step() { ledger.state.appliedEntries[id] = try entry(entryQuery) }
+                    sqlite_reset(entryQuery)
+                }
             }
             switch operation {
             case .transfer(let t), .hold(let t, _):
-                keys[t.debit.id] = t.debit
-                keys[t.credit.id] = t.credit
+                communities.insert(t.debit.communityId)
+                if ledger.state.accounts[t.debit.id] == nil { missing[t.debit.id] = t.debit }
+                if ledger.state.accounts[t.credit.id] == nil { missing[t.credit.id] = t.credit }
             case .postHold(_, let holdId, _, _), .voidHold(_, let holdId, _), .expireHold(let holdId):
                 holdIds.insert(holdId)
             }
         }
-        var holdAccounts: [(id: String, community: String, debit: String, credit: String, amount: Int64, currency: String,
-                            code: String, expiresAt: Int64, status: String)] = []
+        var holdRows: [(id: String, community: String, debit: String, credit: String, amount: Int64, currency: String,
+                        code: String, expiresAt: Int64, status: String)] = []
         let holdQuery = try sqlite.statement("""
             SELECT id, community_id, debit_account_id, credit_account_id, amount, currency, code, expires_at, status
             FROM ledger_holds WHERE company_id = ?1 AND id = ?2
@@ -78,13 +137,13 @@ enum SQLiteLedgerBatch {
             holdQuery.bind(1, companyId)
             holdQuery.bind(2, holdId)
             if try holdQuery.step() {
-                holdAccounts.append((holdQuery.string(0), holdQuery.string(1), holdQuery.string(2), holdQuery.string(3),
-                                     holdQuery.int64(4), holdQuery.string(5), holdQuery.string(6), holdQuery.int64(7), holdQuery.string(8)))
+                holdRows.append((holdQuery.string(0), holdQuery.string(1), holdQuery.string(2), holdQuery.string(3),
+                                 holdQuery.int64(4), holdQuery.string(5), holdQuery.string(6), holdQuery.int64(7), holdQuery.string(8)))
+                communities.insert(holdQuery.string(1))
             }
             sqlite_reset(holdQuery)
         }
-        // Communities of the company, with their currency and wallet policies.
-        let communities = Set(keys.values.map(\.communityId)).union(holdAccounts.map(\.community))
+        // Communities of the company, with their currency, wallet policies and chain head (a few rows each batch).
         let communityQuery = try sqlite.statement("SELECT currency FROM communities WHERE company_id = ?1 AND id = ?2")
         let policyQuery = try sqlite.statement("SELECT purpose, emergency_credit FROM ledger_policies WHERE company_id = ?1 AND community_id = ?2")
         let headQuery = try sqlite.statement("SELECT sequence, hash FROM ledger_heads WHERE company_id = ?1 AND community_id = ?2")
@@ -94,36 +153,36 @@ enum SQLiteLedgerBatch {
             communityQuery.bind(2, community)
             if try communityQuery.step() {
                 known.insert(community)
-                state.communityCurrency[community] = communityQuery.string(0)
+                ledger.state.communityCurrency[community] = communityQuery.string(0)
             }
             sqlite_reset(communityQuery)
             guard known.contains(community) else { continue }
             policyQuery.bind(1, companyId)
             policyQuery.bind(2, community)
             while try policyQuery.step() {
-                state.emergencyCredit[LedgerState.emergencyKey(community, policyQuery.string(0))] = policyQuery.int64(1)
+                ledger.state.emergencyCredit[LedgerState.emergencyKey(community, policyQuery.string(0))] = policyQuery.int64(1)
             }
             sqlite_reset(policyQuery)
             headQuery.bind(1, companyId)
             headQuery.bind(2, community)
             if try headQuery.step() {
-                state.heads[community] = ChainHead(communityId: community, sequence: headQuery.int64(0), hash: headQuery.string(1))
+                ledger.state.heads[community] = ChainHead(communityId: community, sequence: headQuery.int64(0), hash: headQuery.string(1))
+            } else {
+                ledger.state.heads[community] = nil
             }
             sqlite_reset(headQuery)
         }
-        // Accounts: read those that exist; the others may open if their owner exists.
+        // Accounts the state does not hold: read those that exist; the others may open if their owner exists.
         let accountQuery = try sqlite.statement("""
-            SELECT \(LedgerStore.accountColumns.joined(separator: ", ")) FROM ledger_accounts WHERE id = ?1 AND company_id = ?2
+            SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), rowid FROM ledger_accounts WHERE id = ?1 AND company_id = ?2
             """)
         let houseQuery = try sqlite.statement("SELECT 1 FROM houses WHERE company_id = ?1 AND id = ?2 AND community_id = ?3")
-        var ids = Set(keys.keys)
-        for hold in holdAccounts { ids.insert(hold.debit); ids.insert(hold.credit) }
-        for id in ids {
-            if let cached = sqlite.accountCache[id] {
-                state.accounts[id] = cached
-                stored.insert(id)
-                continue
-            }
+        var wanted = Array(missing.keys)
+        for hold in holdRows {
+            for id in [hold.debit, hold.credit] where ledger.state.accounts[id] == nil && missing[id] == nil { wanted.append(id) }
+        }
+        if LedgerWriter.trace { print("ledger batch (sqlite fast path): \(wanted.count) accounts to read, \(ledger.state.accounts.count) kept") }
+        for id in wanted {
             accountQuery.bind(1, id)
             accountQuery.bind(2, companyId)
             if try accountQuery.step() {
@@ -132,15 +191,15 @@ enum SQLiteLedgerBatch {
                 }
                 let key = AccountKey(storedId: id, communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
                                      purpose: accountQuery.string(5))
-                state.accounts[id] = Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
-                                             creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
-                                             creditsPending: accountQuery.int64(10))
-                stored.insert(id)
+                ledger.state.accounts[id] = Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
+                                                    creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
+                                                    creditsPending: accountQuery.int64(10), lastSequence: accountQuery.int64(11))
+                ledger.rowids[id] = accountQuery.int64(12)
                 sqlite_reset(accountQuery)
                 continue
             }
             sqlite_reset(accountQuery)
-            guard let key = keys[id] else { continue }
+            guard let key = missing[id] else { continue }
             var ownerExists = key.owner == AccountKey.communityOwner
             if !ownerExists {
                 houseQuery.bind(1, companyId)
@@ -150,64 +209,67 @@ enum SQLiteLedgerBatch {
                 sqlite_reset(houseQuery)
             }
             if !(known.contains(key.communityId) && ownerExists && key.problem == nil) {
-                state.unavailableAccounts.insert(id)
+                ledger.state.unavailableAccounts.insert(id)
             }
         }
-        for hold in holdAccounts {
-            guard let debit = state.accounts[hold.debit], let credit = state.accounts[hold.credit],
+        for hold in holdRows {
+            guard let debit = ledger.state.accounts[hold.debit], let credit = ledger.state.accounts[hold.credit],
                   let code = TransferCode(rawValue: hold.code), let status = Hold.Status(rawValue: hold.status) else {
                 throw StorageError.corruptRow(table: "ledger_holds", column: "id")
             }
-            state.holds[hold.id] = Hold(id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
-                                        amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt, status: status)
+            ledger.state.holds[hold.id] = Hold(id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
+                                               amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt,
+                                               status: status)
         }
-        return stored
     }
 
-    static func write(_ sqlite: RawSQLite, companyId: String, state: LedgerState, stored: Set<String>, now: Date) throws {
+    static func write(_ sqlite: RawSQLite, companyId: String, ledger: inout RawSQLite.CompanyLedger, now: Date, probing: Bool) throws {
+        let state = ledger.state
         let millis = now.epochMilliseconds
+        // Stored accounts are updated by rowid (no lookup in the text-id index); new ones are inserted.
         let updateAccount = try sqlite.statement("""
             UPDATE ledger_accounts SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5,
-                updated_at = ?6 WHERE id = ?1
+                updated_at = ?6, last_sequence = ?7 WHERE rowid = ?1
             """)
-        let upsertAccount = try sqlite.statement("""
+        let insertAccount = try sqlite.statement("""
             INSERT INTO ledger_accounts (id, company_id, community_id, kind, owner, purpose, currency, debits_posted, credits_posted,
-                debits_pending, credits_pending, created_at, updated_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
-            ON CONFLICT (id) DO UPDATE SET debits_posted = excluded.debits_posted, credits_posted = excluded.credits_posted,
-                debits_pending = excluded.debits_pending, credits_pending = excluded.credits_pending, updated_at = excluded.updated_at
+                debits_pending, credits_pending, created_at, updated_at, last_sequence)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
             """)
         for id in state.changedAccounts {
             guard let account = state.accounts[id] else { continue }
-            if stored.contains(id) {
-                updateAccount.bind(1, account.id)
+            if let rowid = ledger.rowids[id] {
+                updateAccount.bind(1, rowid)
                 updateAccount.bind(2, account.debitsPosted)
                 updateAccount.bind(3, account.creditsPosted)
                 updateAccount.bind(4, account.debitsPending)
                 updateAccount.bind(5, account.creditsPending)
                 updateAccount.bind(6, millis)
+                updateAccount.bind(7, account.lastSequence)
                 try updateAccount.run()
                 sqlite_reset(updateAccount)
                 continue
             }
-            upsertAccount.bind(1, account.id)
-            upsertAccount.bind(2, companyId)
-            upsertAccount.bind(3, account.key.communityId)
-            upsertAccount.bind(4, account.key.kind.rawValue)
-            upsertAccount.bind(5, account.key.owner)
-            upsertAccount.bind(6, account.key.purpose)
-            upsertAccount.bind(7, account.currency)
-            upsertAccount.bind(8, account.debitsPosted)
-            upsertAccount.bind(9, account.creditsPosted)
-            upsertAccount.bind(10, account.debitsPending)
-            upsertAccount.bind(11, account.creditsPending)
-            upsertAccount.bind(12, millis)
-            try upsertAccount.run()
-            sqlite_reset(upsertAccount)
+            insertAccount.bind(1, account.id)
+            insertAccount.bind(2, companyId)
+            insertAccount.bind(3, account.key.communityId)
+            insertAccount.bind(4, account.key.kind.rawValue)
+            insertAccount.bind(5, account.key.owner)
+            insertAccount.bind(6, account.key.purpose)
+            insertAccount.bind(7, account.currency)
+            insertAccount.bind(8, account.debitsPosted)
+            insertAccount.bind(9, account.creditsPosted)
+            insertAccount.bind(10, account.debitsPending)
+            insertAccount.bind(11, account.creditsPending)
+            insertAccount.bind(12, millis)
+            insertAccount.bind(13, account.lastSequence)
+            try insertAccount.run()
+            sqlite_reset(insertAccount)
+            ledger.rowids[id] = sqlite.lastInsertRowid
         }
         let insertEntry = try sqlite.statement("""
             INSERT INTO ledger_entries (\(LedgerStore.entryColumns.joined(separator: ", ")))
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
             """)
         for entry in state.newEntries {
             insertEntry.bind(1, entry.companyId)
@@ -231,7 +293,14 @@ enum SQLiteLedgerBatch {
             insertEntry.bind(19, entry.creditBalanceAfter)
             insertEntry.bind(20, entry.previousHash)
             insertEntry.bind(21, entry.hash)
-            try insertEntry.run()
+            insertEntry.bind(22, entry.debitPrevious)
+            insertEntry.bind(23, entry.creditPrevious)
+            do {
+                try insertEntry.run()
+            } catch let failure as RawSQLite.Failure where !probing && failure.code & 0xFF == 19 {  // SQLITE_CONSTRAINT
+                sqlite_reset(insertEntry)
+                throw ReplaySuspected()
+            }
             sqlite_reset(insertEntry)
         }
         let upsertHold = try sqlite.statement("""
@@ -280,7 +349,7 @@ enum SQLiteLedgerBatch {
             currency: row.string(9), code: code, reference: row.optionalString(11), actor: row.string(12),
             holdId: row.optionalString(13), expiresAt: row.optionalInt64(14), recordedAt: row.int64(15),
             contentDigest: row.string(16), debitBalanceAfter: row.int64(17), creditBalanceAfter: row.int64(18),
-            previousHash: row.string(19), hash: row.string(20))
+            previousHash: row.string(19), hash: row.string(20), debitPrevious: row.int64(21), creditPrevious: row.int64(22))
     }
 
     /// Resets a statement after use so it releases its read snapshot.
