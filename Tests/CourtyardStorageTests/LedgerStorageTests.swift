@@ -230,7 +230,7 @@ struct LedgerStorageTests {
             let migration = try #require(Schema.migrations.first { $0.version == 4 })
             try await ledger.database.transaction { db in
                 try await db.raw("UPDATE ledger_entries SET debit_previous = 0, credit_previous = 0").run()
-                try await db.raw("UPDATE ledger_accounts SET last_sequence = 0").run()
+                try await db.raw("UPDATE ledger_balances SET last_sequence = 0").run()
             }
             #expect(try await LedgerAudit.verify(ledger.database).divergence?.reason == .brokenAccountLink)
             try await ledger.database.transaction { db in

@@ -7,7 +7,7 @@ public enum LedgerAudit {
     public static func verify(_ database: Database, pageSize: Int = 10_000) async throws -> JournalVerifier.Report {
         try await database.read { db in
             var accounts: [String: Account] = [:]
-            for row in try await db.select().columns(LedgerStore.accountColumns.map { SQLColumn($0) }).from("ledger_accounts").all() {
+            for row in try await db.raw("SELECT \(unsafeRaw: LedgerStore.accountSelect)").all() {
                 let account = try LedgerStore.account(from: row)
                 accounts[account.id] = account
             }

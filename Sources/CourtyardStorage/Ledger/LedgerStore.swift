@@ -19,8 +19,13 @@ public struct LedgerStore: Sendable {
         self.engine = engine
     }
 
-    static let accountColumns = ["id", "company_id", "community_id", "kind", "owner", "purpose", "currency", "debits_posted",
-                                 "credits_posted", "debits_pending", "credits_pending", "last_sequence"]
+    /// An account's columns: identity from `ledger_accounts a`, numbers from `ledger_balances b`.
+    static let accountColumns = ["a.id", "a.company_id", "a.community_id", "a.kind", "a.owner", "a.purpose", "a.currency",
+                                 "b.debits_posted", "b.credits_posted", "b.debits_pending", "b.credits_pending", "b.last_sequence"]
+    /// `SELECT` list and `FROM` clause for whole accounts.
+    static let accountSelect = accountColumns.joined(separator: ", ")
+        + " FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id"
+    static let identityColumns = ["id", "company_id", "community_id", "kind", "owner", "purpose", "currency", "created_at", "updated_at"]
     static let entryColumns = ["company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id",
                                "credit_account_id", "amount", "pending_amount", "currency", "code", "reference", "actor",
                                "hold_id", "expires_at", "recorded_at", "content_digest", "debit_balance_after",
@@ -160,8 +165,8 @@ public struct LedgerStore: Sendable {
     private func lockAccounts(_ ids: [String], into state: inout LedgerState) async throws {
         for part in ids.chunked(Self.chunk) {
             let rows = try await db.raw("""
-                SELECT \(unsafeRaw: Self.accountColumns.joined(separator: ", ")) FROM ledger_accounts
-                WHERE company_id = \(bind: companyId) AND id IN (\(binds: part)) ORDER BY id\(unsafeRaw: lockSuffix)
+                SELECT \(unsafeRaw: Self.accountSelect)
+                WHERE a.company_id = \(bind: companyId) AND a.id IN (\(binds: part)) ORDER BY a.id\(unsafeRaw: lockSuffix)
                 """).all()
             for row in rows {
                 let account = try Self.account(from: row)
@@ -173,14 +178,16 @@ public struct LedgerStore: Sendable {
     private func open(_ keys: [AccountKey], currencies: [String: String], now: Date) async throws {
         let millis = now.epochMilliseconds
         for part in keys.sorted(by: { $0.id < $1.id }).chunked(200) {
-            let insert = db.insert(into: "ledger_accounts").columns(Self.accountColumns + ["created_at", "updated_at"])
+            let insert = db.insert(into: "ledger_accounts").columns(Self.identityColumns)
+            let balances = db.insert(into: "ledger_balances").columns("account_id")
             for key in part {
                 insert.values(SQLBind(key.id), SQLBind(companyId), SQLBind(key.communityId), SQLBind(key.kind.rawValue),
                               SQLBind(key.owner), SQLBind(key.purpose), SQLBind(currencies[key.communityId] ?? "CNY"),
-                              SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(Int64(0)),
                               SQLBind(millis), SQLBind(millis))
+                balances.values(SQLBind(key.id))
             }
             try await insert.ignoringConflicts(with: ["id"]).run()
+            try await balances.ignoringConflicts(with: ["account_id"]).run()
         }
     }
 
@@ -204,18 +211,15 @@ public struct LedgerStore: Sendable {
         }
         let accounts = state.changedAccounts.sorted().compactMap { state.accounts[$0] }
         for part in accounts.chunked(Self.chunk / 2) {
-            let insert = db.insert(into: "ledger_accounts").columns(Self.accountColumns + ["created_at", "updated_at"])
+            let insert = db.insert(into: "ledger_balances").columns("account_id", "debits_posted", "credits_posted", "debits_pending",
+                                                                   "credits_pending", "last_sequence")
             for account in part {
-                insert.values(SQLBind(account.id), SQLBind(companyId), SQLBind(account.key.communityId),
-                              SQLBind(account.key.kind.rawValue), SQLBind(account.key.owner), SQLBind(account.key.purpose),
-                              SQLBind(account.currency), SQLBind(account.debitsPosted), SQLBind(account.creditsPosted),
-                              SQLBind(account.debitsPending), SQLBind(account.creditsPending), SQLBind(account.lastSequence),
-                              SQLBind(millis), SQLBind(millis))
+                insert.values(SQLBind(account.id), SQLBind(account.debitsPosted), SQLBind(account.creditsPosted),
+                              SQLBind(account.debitsPending), SQLBind(account.creditsPending), SQLBind(account.lastSequence))
             }
-            try await insert.onConflict(with: ["id"]) { update in
+            try await insert.onConflict(with: ["account_id"]) { update in
                 update.set(excludedValueOf: "debits_posted").set(excludedValueOf: "credits_posted")
                     .set(excludedValueOf: "debits_pending").set(excludedValueOf: "credits_pending").set(excludedValueOf: "last_sequence")
-                    .set(excludedValueOf: "updated_at")
             }.run()
         }
         let holds = state.changedHolds.sorted().compactMap { state.holds[$0] }
@@ -241,8 +245,9 @@ public struct LedgerStore: Sendable {
 
     /// One account, by id, within the company.
     public func account(id: String) async throws -> Account? {
-        try await db.select().columns(Self.accountColumns.map { SQLColumn($0) }).from("ledger_accounts")
-            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(id)).first().map(Self.account(from:))
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.accountSelect) WHERE a.company_id = \(bind: companyId) AND a.id = \(bind: id)
+            """).first().map(Self.account(from:))
     }
 
     /// The account's posted balance at `instant`: the balance recorded by its last entry at or before it.
@@ -253,7 +258,8 @@ public struct LedgerStore: Sendable {
         let millis = instant.epochMilliseconds
         let row = try await db.raw("""
             WITH RECURSIVE chain(seq) AS (
-                SELECT last_sequence FROM ledger_accounts WHERE id = \(bind: account.id) AND company_id = \(bind: companyId)
+                SELECT b.last_sequence FROM ledger_balances b JOIN ledger_accounts a ON a.id = b.account_id
+                WHERE a.id = \(bind: account.id) AND a.company_id = \(bind: companyId)
                 UNION ALL
                 SELECT CASE WHEN e.debit_account_id = \(bind: account.id) THEN e.debit_previous ELSE e.credit_previous END
                 FROM chain JOIN ledger_entries e ON e.community_id = \(bind: account.key.communityId) AND e.sequence = chain.seq
@@ -301,8 +307,9 @@ public struct LedgerStore: Sendable {
     /// Posted debit and credit totals per account kind in a community; the sums must be equal.
     public func trialBalance(community: String) async throws -> [(kind: String, debits: Int64, credits: Int64)] {
         let rows = try await db.raw("""
-            SELECT kind, CAST(SUM(debits_posted) AS BIGINT) AS debits, CAST(SUM(credits_posted) AS BIGINT) AS credits FROM ledger_accounts
-            WHERE company_id = \(bind: companyId) AND community_id = \(bind: community) GROUP BY kind ORDER BY kind
+            SELECT a.kind AS kind, CAST(SUM(b.debits_posted) AS BIGINT) AS debits, CAST(SUM(b.credits_posted) AS BIGINT) AS credits
+            FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id
+            WHERE a.company_id = \(bind: companyId) AND a.community_id = \(bind: community) GROUP BY a.kind ORDER BY a.kind
             """).all()
         return try rows.map { row in
             let r = RowReader(row, table: "ledger_accounts")

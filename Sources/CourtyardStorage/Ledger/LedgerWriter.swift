@@ -37,6 +37,8 @@ public actor LedgerWriter {
     /// Most operations in one transaction.
     public let maxBatch: Int
     private var queue = Deque<Submission>()
+    /// Operations waiting in `queue`.
+    private var queuedOperations = 0
     /// The raw SQLite handle of the fast path, opened on first use (SQLite only).
     private var raw: RawSQLite?
     /// Whether the SQLite fast path is used; the SQLKit path serves PostgreSQL and can be forced for comparison.
@@ -63,6 +65,7 @@ public actor LedgerWriter {
     private func enqueue(_ work: Work) async throws -> [Outcome] {
         try await withCheckedThrowingContinuation { continuation in
             queue.append(Submission(work: work, continuation: continuation))
+            queuedOperations += work.operations.count
             if !draining {
                 draining = true
                 Task { await self.drain() }
@@ -75,18 +78,87 @@ public actor LedgerWriter {
         try await submit(companyId: companyId, [operation])[0]
     }
 
+    /// The next batch from the queue: at most `maxBatch` operations, unless one submission alone is larger.
+    private func takeBatch() -> [Submission] {
+        var batch: [Submission] = []
+        var size = 0
+        while let next = queue.first, batch.isEmpty || size + next.work.operations.count <= maxBatch {
+            batch.append(queue.removeFirst())
+            size += next.work.operations.count
+        }
+        queuedOperations -= size
+        return batch
+    }
+
     private func drain() async {
-        while !queue.isEmpty {
-            var batch: [Submission] = []
-            var size = 0
-            while let next = queue.first, batch.isEmpty || size + next.work.operations.count <= maxBatch {
-                // (A batch is at most maxBatch operations, unless one submission alone is larger.)
-                batch.append(queue.removeFirst())
-                size += next.work.operations.count
-            }
-            await commit(batch)
+        if let raw = try? rawSQLite() {
+            await drainPipelined(raw)
+        } else {
+            while !queue.isEmpty { await commit(takeBatch()) }
         }
         draining = false
+    }
+
+    /// The SQLite fast path: while one batch is written and committed, the next is applied in memory (see
+    /// ``SQLiteLedgerPipeline``). Batches commit, and their callers are answered, strictly in order.
+    private func drainPipelined(_ raw: RawSQLite) async {
+        let database = database
+        // The batch being written: its submissions and the task that writes it.
+        var writing: (batch: [Submission], results: [[Outcome]], task: Task<Void, any Error>)?
+        while true {
+            let next = queue.isEmpty ? nil : takeBatch()
+            let now = clock.now()
+            var prepared: SQLiteLedgerPipeline.PreparedBatch?
+            if let next {
+                let work = next.map(\.work)
+                // Overlaps with the write of the batch before, if any; nothing else touches the kept states meanwhile.
+                prepared = try? await NIOThreadPool.singleton.runIfActive {
+                    SQLiteLedgerPipeline.prepare(raw, submissions: work, now: now)
+                }
+            }
+            if let current = writing {
+                writing = nil
+                do {
+                    try await current.task.value
+                    for (submission, outcome) in zip(current.batch, current.results) { submission.continuation.resume(returning: outcome) }
+                } catch {
+                    // Whatever was prepared on top of the failed batch is void; both run again on the sequential path.
+                    raw.ledgers.removeAll()
+                    prepared = nil
+                    await commit(current.batch)
+                }
+            }
+            guard let next else {
+                if queue.isEmpty { return }
+                continue
+            }
+            guard let prepared else {
+                await commit(next)
+                continue
+            }
+            let finished = Flag()
+            let task = Task {
+                defer { finished.set() }
+                try await database.withSQLiteWriteLock {
+                    try await NIOThreadPool.singleton.runIfActive { try SQLiteLedgerPipeline.persist(raw, prepared, now: now) }
+                }
+            }
+            writing = (next, prepared.results, task)
+            // Callers answered a moment ago are still resubmitting: rather than cut a small batch now (each costs a
+            // commit of its own), let the next one fill while this write runs.
+            while queuedOperations < maxBatch, !finished.isSet {
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+        }
+    }
+
+    /// A one-way flag set by the write task and read by the writer.
+    private final class Flag: @unchecked Sendable {
+        // @unchecked Sendable: `value` is only read and written under `lock`.
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.withLock { value = true } }
+        var isSet: Bool { lock.withLock { value } }
     }
 
     private func commit(_ batch: [Submission]) async {

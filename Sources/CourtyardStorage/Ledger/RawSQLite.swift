@@ -21,30 +21,40 @@ final class RawSQLite: @unchecked Sendable {
 
     private var handle: OpaquePointer?
     private var statements: [String: Statement] = [:]
-    /// What the ledger's fast path keeps of one company between batches: its ledger state as of this connection's last
-    /// commit (accounts, heads, policies) and the rowid of each stored account.
+    /// What the ledger's fast path keeps of one company between batches: its ledger state (accounts, heads, policies)
+    /// as of this connection's last commit, or, while a pipelined batch is in flight, as of that batch.
     struct CompanyLedger {
         var state: LedgerState
-        var rowids: [String: Int64] = [:]
         init(companyId: String) { state = LedgerState(companyId: companyId) }
     }
 
-    /// Per-company ledger state as of this connection's last commit; dropped whenever another connection commits.
+    /// Per-company kept ledger state; dropped whenever another connection commits. Used by the prepare stage and the
+    /// sequential path only (see ``SQLiteLedgerPipeline``).
     var ledgers: [String: CompanyLedger] = [:]
+    /// Rowids of stored ledger balances, by account id, so updates skip the text-id index. Used by the write stage and
+    /// the sequential path only.
+    var rowids: [String: Int64] = [:]
     private var dataVersion: Int64 = -1
     /// Beyond this many accounts a company's state is not kept (bounds memory).
     static let maxCachedAccounts = 2_000_000
 
-    /// Drops the kept ledger states if any other connection (or process) committed since this one last looked.
-    func invalidateCacheIfOthersWrote() throws {
+    /// Whether another connection (or process) committed since this one last looked; if so, forgets the rowids
+    /// (a VACUUM may have renumbered them).
+    func othersWrote() throws -> Bool {
         let query = try statement("PRAGMA data_version")
-        guard try query.step() else { return }
+        guard try query.step() else { return false }
         let version = query.int64(0)
         query.reset()
-        if version != dataVersion {
-            ledgers.removeAll()
-            dataVersion = version
-        }
+        guard version != dataVersion else { return false }
+        let first = dataVersion == -1
+        dataVersion = version
+        rowids.removeAll()
+        return !first
+    }
+
+    /// Drops the kept ledger states if another connection committed since this one last looked (sequential path).
+    func invalidateCacheIfOthersWrote() throws {
+        if try othersWrote() { ledgers.removeAll() }
     }
 
     /// The rowid of the last row this connection inserted.

@@ -174,7 +174,8 @@ enum SQLiteLedgerBatch {
         }
         // Accounts the state does not hold: read those that exist; the others may open if their owner exists.
         let accountQuery = try sqlite.statement("""
-            SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), rowid FROM ledger_accounts WHERE id = ?1 AND company_id = ?2
+            SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), b.rowid
+            FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id WHERE a.id = ?1 AND a.company_id = ?2
             """)
         let houseQuery = try sqlite.statement("SELECT 1 FROM houses WHERE company_id = ?1 AND id = ?2 AND community_id = ?3")
         var wanted = Array(missing.keys)
@@ -194,7 +195,7 @@ enum SQLiteLedgerBatch {
                 ledger.state.accounts[id] = Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
                                                     creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
                                                     creditsPending: accountQuery.int64(10), lastSequence: accountQuery.int64(11))
-                ledger.rowids[id] = accountQuery.int64(12)
+                sqlite.rowids[id] = accountQuery.int64(12)
                 sqlite_reset(accountQuery)
                 continue
             }
@@ -225,29 +226,48 @@ enum SQLiteLedgerBatch {
 
     static func write(_ sqlite: RawSQLite, companyId: String, ledger: inout RawSQLite.CompanyLedger, now: Date, probing: Bool) throws {
         let state = ledger.state
+        try writeRows(sqlite, companyId: companyId, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
+                      entries: state.newEntries, holds: state.changedHolds.compactMap { state.holds[$0] },
+                      heads: Set(state.newEntries.map(\.communityId)).compactMap { state.heads[$0] }, now: now, probing: probing)
+    }
+
+    /// Writes changed accounts, new entries, changed holds and moved heads.
+    static func writeRows(_ sqlite: RawSQLite, companyId: String, accounts: [Account], entries: [JournalEntry], holds: [Hold],
+                          heads: [ChainHead], now: Date, probing: Bool) throws {
         let millis = now.epochMilliseconds
-        // Stored accounts are updated by rowid (no lookup in the text-id index); new ones are inserted.
+        let startedWriting = ContinuousClock.now
+        // Stored balances are updated by rowid (no lookup in the text-id index); new accounts are inserted.
         let updateAccount = try sqlite.statement("""
-            UPDATE ledger_accounts SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5,
-                updated_at = ?6, last_sequence = ?7 WHERE rowid = ?1
+            UPDATE ledger_balances SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5,
+                last_sequence = ?6 WHERE rowid = ?1
             """)
         let insertAccount = try sqlite.statement("""
-            INSERT INTO ledger_accounts (id, company_id, community_id, kind, owner, purpose, currency, debits_posted, credits_posted,
-                debits_pending, credits_pending, created_at, updated_at, last_sequence)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13)
+            INSERT INTO ledger_accounts (id, company_id, community_id, kind, owner, purpose, currency, created_at, updated_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
             """)
-        for id in state.changedAccounts {
-            guard let account = state.accounts[id] else { continue }
-            if let rowid = ledger.rowids[id] {
+        let insertBalance = try sqlite.statement("""
+            INSERT INTO ledger_balances (account_id, debits_posted, credits_posted, debits_pending, credits_pending, last_sequence)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            """)
+        let findAccount = try sqlite.statement("SELECT rowid FROM ledger_balances WHERE account_id = ?1")
+        for account in accounts {
+            var rowid = sqlite.rowids[account.id]
+            if rowid == nil {
+                // Stored, but read before the rowids were last forgotten.
+                findAccount.bind(1, account.id)
+                if try findAccount.step() { rowid = findAccount.int64(0) }
+                sqlite_reset(findAccount)
+            }
+            if let rowid {
                 updateAccount.bind(1, rowid)
                 updateAccount.bind(2, account.debitsPosted)
                 updateAccount.bind(3, account.creditsPosted)
                 updateAccount.bind(4, account.debitsPending)
                 updateAccount.bind(5, account.creditsPending)
-                updateAccount.bind(6, millis)
-                updateAccount.bind(7, account.lastSequence)
+                updateAccount.bind(6, account.lastSequence)
                 try updateAccount.run()
                 sqlite_reset(updateAccount)
+                sqlite.rowids[account.id] = rowid
                 continue
             }
             insertAccount.bind(1, account.id)
@@ -257,21 +277,25 @@ enum SQLiteLedgerBatch {
             insertAccount.bind(5, account.key.owner)
             insertAccount.bind(6, account.key.purpose)
             insertAccount.bind(7, account.currency)
-            insertAccount.bind(8, account.debitsPosted)
-            insertAccount.bind(9, account.creditsPosted)
-            insertAccount.bind(10, account.debitsPending)
-            insertAccount.bind(11, account.creditsPending)
-            insertAccount.bind(12, millis)
-            insertAccount.bind(13, account.lastSequence)
+            insertAccount.bind(8, millis)
             try insertAccount.run()
             sqlite_reset(insertAccount)
-            ledger.rowids[id] = sqlite.lastInsertRowid
+            insertBalance.bind(1, account.id)
+            insertBalance.bind(2, account.debitsPosted)
+            insertBalance.bind(3, account.creditsPosted)
+            insertBalance.bind(4, account.debitsPending)
+            insertBalance.bind(5, account.creditsPending)
+            insertBalance.bind(6, account.lastSequence)
+            try insertBalance.run()
+            sqlite_reset(insertBalance)
+            sqlite.rowids[account.id] = sqlite.lastInsertRowid
         }
+        let accountsWritten = ContinuousClock.now
         let insertEntry = try sqlite.statement("""
             INSERT INTO ledger_entries (\(LedgerStore.entryColumns.joined(separator: ", ")))
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
             """)
-        for entry in state.newEntries {
+        for entry in entries {
             insertEntry.bind(1, entry.companyId)
             insertEntry.bind(2, entry.communityId)
             insertEntry.bind(3, entry.sequence)
@@ -303,14 +327,16 @@ enum SQLiteLedgerBatch {
             }
             sqlite_reset(insertEntry)
         }
+        if LedgerWriter.trace {
+            print("ledger batch: \(accounts.count) accounts written in \(accountsWritten - startedWriting), \(entries.count) entries in \(ContinuousClock.now - accountsWritten)")
+        }
         let upsertHold = try sqlite.statement("""
             INSERT INTO ledger_holds (id, company_id, community_id, debit_account_id, credit_account_id, amount, currency, code,
                 expires_at, status)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
             ON CONFLICT (company_id, id) DO UPDATE SET status = excluded.status
             """)
-        for id in state.changedHolds {
-            guard let hold = state.holds[id] else { continue }
+        for hold in holds {
             upsertHold.bind(1, hold.id)
             upsertHold.bind(2, companyId)
             upsertHold.bind(3, hold.communityId)
@@ -328,9 +354,8 @@ enum SQLiteLedgerBatch {
             INSERT INTO ledger_heads (community_id, company_id, sequence, hash) VALUES (?1, ?2, ?3, ?4)
             ON CONFLICT (community_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash
             """)
-        for community in Set(state.newEntries.map(\.communityId)) {
-            guard let head = state.heads[community] else { continue }
-            upsertHead.bind(1, community)
+        for head in heads {
+            upsertHead.bind(1, head.communityId)
             upsertHead.bind(2, companyId)
             upsertHead.bind(3, head.sequence)
             upsertHead.bind(4, head.hash)
