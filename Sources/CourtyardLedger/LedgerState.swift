@@ -13,8 +13,8 @@ public struct LedgerState: Sendable {
     public var heads: [String: ChainHead] = [:]
     /// Entries already applied, by operation id: the idempotency record.
     public var appliedEntries: [String: JournalEntry] = [:]
-    /// Emergency credit (fen a wallet may go below zero) by "community|purpose".
-    public var emergencyCredit: [String: Int64] = [:]
+    /// Emergency credit (fen a wallet may go below zero) by community and purpose (see ``emergencyKey(_:_:)``).
+    public var emergencyCredit: [PolicyKey: Int64] = [:]
     /// The currency of each community (CNY when absent).
     public var communityCurrency: [String: String] = [:]
     /// Accounts that may not be used: their owner (house or community) does not exist in this company.
@@ -36,7 +36,15 @@ public struct LedgerState: Sendable {
         public var replayed: Bool
     }
 
-    public static func emergencyKey(_ communityId: String, _ purpose: String) -> String { communityId + "|" + purpose }
+    /// A community and a wallet purpose: what a wallet policy applies to.
+    public struct PolicyKey: Hashable, Sendable {
+        public var communityId: String
+        public var purpose: String
+    }
+
+    public static func emergencyKey(_ communityId: String, _ purpose: String) -> PolicyKey {
+        PolicyKey(communityId: communityId, purpose: purpose)
+    }
 
     /// Forgets what the last batch did (new entries, changed rows, idempotency records, holds, unavailable accounts),
     /// keeping accounts, heads and policies: a writer that is the only one writing keeps one state across batches.
@@ -191,15 +199,17 @@ public struct LedgerState: Sendable {
         guard transfer.amount > 0 else { throw .invalidAmount }
         guard transfer.debit != transfer.credit else { throw .sameAccount }
         guard transfer.debit.communityId == transfer.credit.communityId else { throw .crossCommunity }
-        if let problem = transfer.debit.problem ?? transfer.credit.problem { throw problem }
-        for key in [transfer.debit, transfer.credit] where unavailableAccounts.contains(key.id) {
-            throw .unknownAccount(key.id)
-        }
+        // A stored account was checked when it opened; only a new one needs its key checked and its owner known.
+        let debit = accounts[transfer.debit.id]
+        let credit = accounts[transfer.credit.id]
+        if debit == nil, let problem = transfer.debit.problem { throw problem }
+        if credit == nil, let problem = transfer.credit.problem { throw problem }
+        if debit == nil, unavailableAccounts.contains(transfer.debit.id) { throw .unknownAccount(transfer.debit.id) }
+        if credit == nil, unavailableAccounts.contains(transfer.credit.id) { throw .unknownAccount(transfer.credit.id) }
         let expected = communityCurrency[transfer.debit.communityId] ?? "CNY"
         guard transfer.currency == expected else { throw .currencyMismatch }
-        for key in [transfer.debit, transfer.credit] {
-            if let account = accounts[key.id], account.currency != transfer.currency { throw .currencyMismatch }
-        }
+        if let debit, debit.currency != transfer.currency { throw .currencyMismatch }
+        if let credit, credit.currency != transfer.currency { throw .currencyMismatch }
         if let reference = transfer.reference, !Self.fits(reference, 128) || reference.isEmpty { throw .invalidField("reference") }
         try checkActor(transfer.actor)
     }

@@ -23,11 +23,13 @@ struct LedgerBench: AsyncParsableCommand {
     var engine: String { target.engine }
     var postgresURL: String { target.postgresURL }
     @Option(help: "Houses (each gets a funded wallet).") var houses: Int = 100_000
-    @Option(help: "Transfers per measured run.") var transfers: Int = 200_000
-    @Option(help: "Concurrent submitters.") var concurrency: Int = 64
+    @Option(help: "Transfers per measured run.") var transfers: Int = 1_000_000
+    // 256 submitters × 256 operations keep two 32,768-operation batches in flight, so the SQLite writer can apply one
+    // while it commits the other.
+    @Option(help: "Concurrent submitters.") var concurrency: Int = 256
     @Option(help: "Operations per submission.") var batch: Int = 256
     @Option(help: "Measured runs (the median is reported).") var runs: Int = 3
-    @Option(help: "Most operations the writer puts in one transaction.") var maxBatch: Int = 16_384
+    @Option(help: "Most operations the writer puts in one transaction.") var maxBatch: Int = 32_768
 
     func run() async throws {
         LoggingSystem.bootstrap { label in

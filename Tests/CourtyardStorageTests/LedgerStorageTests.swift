@@ -244,6 +244,34 @@ struct LedgerStorageTests {
         }
     }
 
+    @Test("on SQLite, warm batches are applied while the previous one commits, and a replay among them falls back")
+    func pipelinedBatches() async throws {
+        try await LedgerFixture.with(.sqlite) { ledger in
+            let company = ledger.companyId
+            // The first batch opens the accounts (sequential path); later ones find everything in the kept state.
+            _ = try await ledger.writer.submit(companyId: company, [ledger.topUp("p-0", 10_000), ledger.topUp("p-1", 10_000, house: 1)])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<32 {
+                    group.addTask {
+                        let outcome = try await ledger.writer.submit(companyId: company, ledger.deduct("p-d\(index)", 10, house: index % 2))
+                        #expect((try? outcome.get())?.replayed == false)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let warm = await ledger.writer.statistics
+            #expect(warm.pipelined >= 1)
+            #expect(warm.rerun == 0)
+            // A replay goes through the pipeline, meets the journal's unique index, and is answered with the original.
+            let replay = try await ledger.writer.submit(companyId: company, [ledger.deduct("p-d0", 10), ledger.deduct("p-new", 10)])
+            #expect(replay.map { (try? $0.get())?.replayed } == [true, false])
+            let after = await ledger.writer.statistics
+            #expect(after.rerun == warm.rerun + 1)
+            #expect(try await ledger.balance(ledger.wallet(0)) + ledger.balance(ledger.wallet(1)) == 20_000 - 33 * 10)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
     @Test("balances as of an instant and statements come from the journal", arguments: TestEngine.available)
     func balancesAndStatements(engine: TestEngine) async throws {
         try await LedgerFixture.with(engine) { ledger in

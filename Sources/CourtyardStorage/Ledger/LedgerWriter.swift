@@ -45,6 +45,18 @@ public actor LedgerWriter {
     public let usesSQLiteFastPath: Bool
     private var draining = false
 
+    /// Counts of batches by path, for metrics and tests.
+    public struct Statistics: Sendable, Equatable {
+        /// Batches committed (any path).
+        public var batches = 0
+        /// Batches applied in memory and written by the pipeline (SQLite).
+        public var pipelined = 0
+        /// Pipelined batches whose write failed (a replay, another writer, an error) and that ran again sequentially.
+        public var rerun = 0
+    }
+
+    public private(set) var statistics = Statistics()
+
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 16_384,
                 logger: Logger = Logger(label: "courtyard.ledger"),
                 sqliteFastPath: Bool = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_SQLKIT_ONLY"] == nil) {
@@ -120,11 +132,14 @@ public actor LedgerWriter {
                 writing = nil
                 do {
                     try await current.task.value
+                    statistics.batches += 1
+                    statistics.pipelined += 1
                     for (submission, outcome) in zip(current.batch, current.results) { submission.continuation.resume(returning: outcome) }
                 } catch {
                     // Whatever was prepared on top of the failed batch is void; both run again on the sequential path.
                     raw.ledgers.removeAll()
                     prepared = nil
+                    statistics.rerun += 1
                     await commit(current.batch)
                 }
             }
@@ -178,6 +193,7 @@ public actor LedgerWriter {
                         try await Self.apply(submissions, db: db, engine: database.engine, now: now)
                     }
                 }
+                statistics.batches += 1
                 for (submission, outcome) in zip(batch, results) { submission.continuation.resume(returning: outcome) }
                 return
             } catch {

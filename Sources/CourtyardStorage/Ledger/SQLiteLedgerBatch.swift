@@ -237,16 +237,18 @@ enum SQLiteLedgerBatch {
         let millis = now.epochMilliseconds
         let startedWriting = ContinuousClock.now
         // Stored balances are updated by rowid (no lookup in the text-id index); new accounts are inserted.
+        // `OR ROLLBACK`: a failing row ends the whole transaction (the batch throws and is rolled back anyway), which
+        // spares SQLite a statement journal per row.
         let updateAccount = try sqlite.statement("""
-            UPDATE ledger_balances SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5,
+            UPDATE OR ROLLBACK ledger_balances SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5,
                 last_sequence = ?6 WHERE rowid = ?1
             """)
         let insertAccount = try sqlite.statement("""
-            INSERT INTO ledger_accounts (id, company_id, community_id, kind, owner, purpose, currency, created_at, updated_at)
+            INSERT OR ROLLBACK INTO ledger_accounts (id, company_id, community_id, kind, owner, purpose, currency, created_at, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
             """)
         let insertBalance = try sqlite.statement("""
-            INSERT INTO ledger_balances (account_id, debits_posted, credits_posted, debits_pending, credits_pending, last_sequence)
+            INSERT OR ROLLBACK INTO ledger_balances (account_id, debits_posted, credits_posted, debits_pending, credits_pending, last_sequence)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             """)
         let findAccount = try sqlite.statement("SELECT rowid FROM ledger_balances WHERE account_id = ?1")
@@ -292,7 +294,7 @@ enum SQLiteLedgerBatch {
         }
         let accountsWritten = ContinuousClock.now
         let insertEntry = try sqlite.statement("""
-            INSERT INTO ledger_entries (\(LedgerStore.entryColumns.joined(separator: ", ")))
+            INSERT OR ROLLBACK INTO ledger_entries (\(LedgerStore.entryColumns.joined(separator: ", ")))
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
             """)
         for entry in entries {
