@@ -50,10 +50,30 @@ public struct JournalVerifier: Sendable {
         self.storedHeads = storedHeads
     }
 
+    /// Where the verification of a chain stands between pages: the hash and sequence the next entry must follow.
+    public struct ChainPosition: Sendable {
+        public var previousHash = JournalEntry.genesisHash
+        public var expected: Int64 = 1
+        public init() {}
+    }
+
     /// Verifies one community's entries, given in stored order (by sequence); `replayed` accumulates the totals.
     public func verify(community communityId: String, entries: [JournalEntry], into replayed: inout [String: Account]) -> Divergence? {
-        var previousHash = JournalEntry.genesisHash
-        var expected: Int64 = 1
+        var position = ChainPosition()
+        if let divergence = verify(community: communityId, page: entries, from: &position, into: &replayed) { return divergence }
+        return verifyHead(community: communityId, at: position)
+    }
+
+    /// Verifies the next page of a community's chain, continuing from `position` (so a chain of any length is checked
+    /// in bounded memory); call ``verifyHead(community:at:)`` after the last page.
+    public func verify(community communityId: String, page entries: [JournalEntry], from position: inout ChainPosition,
+                       into replayed: inout [String: Account]) -> Divergence? {
+        var previousHash = position.previousHash
+        var expected = position.expected
+        defer {
+            position.previousHash = previousHash
+            position.expected = expected
+        }
         for entry in entries {
             if entry.sequence != expected {
                 return Divergence(communityId: communityId, reason: .sequenceGap, id: entry.transferId, sequence: entry.sequence,
@@ -103,6 +123,12 @@ public struct JournalVerifier: Sendable {
             previousHash = entry.hash
             expected += 1
         }
+        return nil
+    }
+
+    /// Checks the stored head against the end of a fully verified chain.
+    public func verifyHead(community communityId: String, at position: ChainPosition) -> Divergence? {
+        let (previousHash, expected) = (position.previousHash, position.expected)
         let head = storedHeads[communityId] ?? ChainHead(communityId: communityId, sequence: 0, hash: JournalEntry.genesisHash)
         if head.sequence != expected - 1 || head.hash != previousHash {
             return Divergence(communityId: communityId, reason: .headMismatch, id: communityId, sequence: head.sequence,

@@ -27,8 +27,8 @@ public enum LedgerAudit {
             var replayed: [String: Account] = [:]
             for community in communities.sorted() {
                 report.communities += 1
-                // Read the chain in pages, but verify it as one sequence.
-                var entries: [JournalEntry] = []
+                // Read and verify the chain page by page, carrying its position, so memory stays bounded.
+                var position = JournalVerifier.ChainPosition()
                 var after: Int64 = -1
                 while true {
                     let rows = try await db.raw("""
@@ -36,12 +36,15 @@ public enum LedgerAudit {
                         WHERE community_id = \(bind: community) AND sequence > \(bind: after) ORDER BY sequence LIMIT \(bind: pageSize)
                         """).all()
                     let page = try rows.map(LedgerStore.entry(from:))
-                    entries += page
+                    report.entries += page.count
+                    if let divergence = verifier.verify(community: community, page: page, from: &position, into: &replayed) {
+                        report.divergence = divergence
+                        return report
+                    }
                     guard let last = page.last, page.count == pageSize else { break }
                     after = last.sequence
                 }
-                report.entries += entries.count
-                if let divergence = verifier.verify(community: community, entries: entries, into: &replayed) {
+                if let divergence = verifier.verifyHead(community: community, at: position) {
                     report.divergence = divergence
                     return report
                 }

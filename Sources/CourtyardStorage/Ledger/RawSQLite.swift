@@ -20,6 +20,7 @@ final class RawSQLite: @unchecked Sendable {
     }
 
     private var handle: OpaquePointer?
+    private let path: String
     private var statements: [String: Statement] = [:]
     /// What the ledger's fast path keeps of one company between batches: its ledger state (accounts, heads, policies)
     /// as of this connection's last commit, or, while a pipelined batch is in flight, as of that batch.
@@ -57,6 +58,17 @@ final class RawSQLite: @unchecked Sendable {
         if try othersWrote() { ledgers.removeAll() }
     }
 
+    /// A second, read-only connection to the same file, for the pipeline's prepare stage (which must not use this
+    /// one while the write stage does). Opened on first use; touched by the prepare stage only.
+    private var reader: RawSQLite?
+
+    func pipelineReader() throws -> RawSQLite {
+        if let reader { return reader }
+        let opened = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: false)
+        reader = opened
+        return opened
+    }
+
     /// The rowid of the last row this connection inserted.
     var lastInsertRowid: Int64 { sqlite_nio_sqlite3_last_insert_rowid(handle) }
 
@@ -70,6 +82,7 @@ final class RawSQLite: @unchecked Sendable {
     /// per entry) was about 40% of its write time. Every other connection, and PostgreSQL, still enforces them, and
     /// `ledger verify` reports an entry naming an account that does not exist.
     init(path: String, cacheKiB: Int = 262_144, backgroundCheckpoints: Bool = true, enforceForeignKeys: Bool = true) throws {
+        self.path = path
         checkpointer = backgroundCheckpoints ? WALCheckpointer(path: path) : nil
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let result = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)

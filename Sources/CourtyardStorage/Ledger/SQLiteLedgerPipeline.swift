@@ -23,6 +23,8 @@ enum SQLiteLedgerPipeline {
     struct PreparedBatch: Sendable {
         var results: [[LedgerWriter.Outcome]]
         var companies: [Company]
+        /// Rowids of balances read while preparing, for the write stage to remember.
+        var rowids: [String: Int64] = [:]
         struct Company: Sendable {
             var companyId: String
             var entries: [JournalEntry]
@@ -37,20 +39,40 @@ enum SQLiteLedgerPipeline {
     /// Thrown by ``persist(_:_:now:)`` when another connection committed since the kept state was read.
     struct StateOutdated: Error {}
 
-    /// Applies `submissions` to the kept state if it holds everything they need; `nil` otherwise (use the sequential path).
+    /// Applies `submissions` to the kept state if it holds, or can read, everything they need; `nil` otherwise (use the
+    /// sequential path).
+    ///
+    /// What the state lacks is read through a separate read-only connection,
+    /// which sees only committed rows: that is enough, because a row the batch
+    /// in flight changed is in the state already, and a row nobody changed is
+    /// current as committed (the write stage refuses the batch if another
+    /// connection committed meanwhile). An account that does not exist yet
+    /// needs its owner checked and a row created: the sequential path does that.
     static func prepare(_ sqlite: RawSQLite, submissions: [LedgerWriter.Work], now: Date) -> PreparedBatch? {
         let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
-        // Check every company first, so an ineligible batch leaves every state untouched.
+        // Check (and complete) every company first, so an ineligible batch applies nothing.
+        var found: [String: Int64] = [:]
         for (companyId, indices) in byCompany {
-            guard let ledger = sqlite.ledgers[companyId] else { return nil }
+            var ledger = sqlite.ledgers.removeValue(forKey: companyId) ?? RawSQLite.CompanyLedger(companyId: companyId)
+            defer { sqlite.ledgers[companyId] = ledger }
+            var missing: Set<String> = []
+            var communities: Set<String> = []
             for index in indices {
                 for operation in submissions[index].operations {
-                    guard case .transfer(let transfer) = operation,
-                          ledger.state.accounts[transfer.debit.id] != nil, ledger.state.accounts[transfer.credit.id] != nil,
-                          ledger.state.heads[transfer.debit.communityId] != nil,
-                          ledger.state.communityCurrency[transfer.debit.communityId] != nil else { return nil }
+                    guard case .transfer(let transfer) = operation else { return nil }
+                    if ledger.state.accounts[transfer.debit.id] == nil { missing.insert(transfer.debit.id) }
+                    if ledger.state.accounts[transfer.credit.id] == nil { missing.insert(transfer.credit.id) }
+                    let community = transfer.debit.communityId
+                    if ledger.state.heads[community] == nil || ledger.state.communityCurrency[community] == nil {
+                        communities.insert(community)
+                    }
                 }
             }
+            if missing.isEmpty && communities.isEmpty { continue }
+            guard let reader = try? sqlite.pipelineReader(),
+                  let rowids = try? readCommitted(reader, companyId: companyId, accounts: missing, communities: communities,
+                                                  into: &ledger.state) else { return nil }
+            found.merge(rowids) { $1 }
         }
         var results = [[LedgerWriter.Outcome]](repeating: [], count: submissions.count)
         var companies: [PreparedBatch.Company] = []
@@ -74,7 +96,60 @@ enum SQLiteLedgerPipeline {
             }
             sqlite.ledgers[companyId] = ledger
         }
-        return PreparedBatch(results: results, companies: companies)
+        return PreparedBatch(results: results, companies: companies, rowids: found)
+    }
+
+    /// Reads committed accounts (with their rowids) and community facts into `state`; `nil` when an account does not
+    /// exist or a community is unknown.
+    static func readCommitted(_ reader: RawSQLite, companyId: String, accounts: Set<String>, communities: Set<String>,
+                              into state: inout LedgerState) throws -> [String: Int64]? {
+        try reader.execute("BEGIN")
+        defer { try? reader.execute("COMMIT") }
+        let accountQuery = try reader.statement("""
+            SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), b.rowid
+            FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id WHERE a.id = ?1 AND a.company_id = ?2
+            """)
+        var rowids: [String: Int64] = [:]
+        var loaded: [Account] = []
+        for id in accounts {
+            accountQuery.bind(1, id)
+            accountQuery.bind(2, companyId)
+            defer { accountQuery.reset() }
+            guard try accountQuery.step(), let kind = AccountKind(rawValue: accountQuery.string(3)) else { return nil }
+            let key = AccountKey(storedId: id, communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
+                                 purpose: accountQuery.string(5))
+            loaded.append(Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
+                                  creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
+                                  creditsPending: accountQuery.int64(10), lastSequence: accountQuery.int64(11)))
+            rowids[id] = accountQuery.int64(12)
+        }
+        let communityQuery = try reader.statement("SELECT currency FROM communities WHERE company_id = ?1 AND id = ?2")
+        let policyQuery = try reader.statement("SELECT purpose, emergency_credit FROM ledger_policies WHERE company_id = ?1 AND community_id = ?2")
+        let headQuery = try reader.statement("SELECT sequence, hash FROM ledger_heads WHERE company_id = ?1 AND community_id = ?2")
+        for community in communities {
+            communityQuery.bind(1, companyId)
+            communityQuery.bind(2, community)
+            defer { communityQuery.reset() }
+            guard try communityQuery.step() else { return nil }
+            let currency = communityQuery.string(0)
+            policyQuery.bind(1, companyId)
+            policyQuery.bind(2, community)
+            while try policyQuery.step() {
+                state.emergencyCredit[LedgerState.emergencyKey(community, policyQuery.string(0))] = policyQuery.int64(1)
+            }
+            policyQuery.reset()
+            headQuery.bind(1, companyId)
+            headQuery.bind(2, community)
+            if try headQuery.step() {
+                state.heads[community] = ChainHead(communityId: community, sequence: headQuery.int64(0), hash: headQuery.string(1))
+            } else {
+                state.heads[community] = ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
+            }
+            headQuery.reset()
+            state.communityCurrency[community] = currency
+        }
+        for account in loaded { state.accounts[account.id] = account }
+        return rowids
     }
 
     /// Writes a prepared batch in one transaction and commits it.
@@ -82,6 +157,7 @@ enum SQLiteLedgerPipeline {
         try sqlite.execute("BEGIN IMMEDIATE")
         do {
             guard try !sqlite.othersWrote() else { throw StateOutdated() }
+            sqlite.rowids.merge(batch.rowids) { $1 }
             let started = ContinuousClock.now
             for company in batch.companies {
                 if try SQLiteLedgerBatch.journalHolds(sqlite, companyId: company.companyId, anyOf: company.refused) {
