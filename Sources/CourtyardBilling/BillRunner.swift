@@ -425,25 +425,44 @@ public struct BillRunner: Sendable {
     }
 
     /// Posts bills that an interrupted run committed but did not post; returns how many it posted.
-    func postUnposted(companyId: String, communityId: String) async throws -> Int {
+    ///
+    /// Pages of bills are read by id and posted with two pages in flight, so
+    /// the ledger's writer can apply one page while it commits the other.
+    func postUnposted(companyId: String, communityId: String, pageSize: Int = 2_000) async throws -> Int {
         guard ledger != nil else { return 0 }
         let scope = TenantScope(companyId: companyId)
         var count = 0
+        var cursor = ""
+        var inFlight: Task<(posted: Int, bills: Int), any Error>?
+        defer { inFlight?.cancel() }
         while true {
-            let (bills, lines, items) = try await database.read { db in
+            let (bills, lines, items) = try await database.read { [cursor] db in
                 let store = ScopedStore(db, scope: scope)
                 let rows = try await db.select().columns(Bill.columns.map { SQLColumn($0) }).from(Bill.table)
                     .where("company_id", .equal, SQLBind(companyId)).where("community_id", .equal, SQLBind(communityId))
-                    .where(SQLColumn("posted_at"), .is, SQLLiteral.null).orderBy("id").limit(1_000).all()
+                    .where(SQLColumn("posted_at"), .is, SQLLiteral.null).where("id", .greaterThan, SQLBind(cursor))
+                    .orderBy("id").limit(pageSize).all()
                 let bills = try rows.map { try Bill(row: RowReader($0, table: Bill.table)) }
                 let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.map(\.id))
                 let items = try await store.listAll(FeeItem.self, filters: [("community_id", communityId)])
                 return (bills, lines, Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }))
             }
-            guard !bills.isEmpty else { return count }
-            let posted = try await post(bills: bills, lines: lines, companyId: companyId, items: items)
-            count += posted
-            if posted < bills.count { return count }
+            let next: Task<(posted: Int, bills: Int), any Error>? = bills.isEmpty ? nil : Task { [self] in
+                (try await post(bills: bills, lines: lines, companyId: companyId, items: items), bills.count)
+            }
+            if let previous = inFlight {
+                inFlight = nil
+                let (posted, requested) = try await previous.value
+                count += posted
+                // Refused postings were logged; stop rather than run into them again.
+                if posted < requested {
+                    if let next { count += try await next.value.posted }
+                    return count
+                }
+            }
+            guard let next, let last = bills.last else { return count }
+            cursor = last.id
+            inFlight = next
         }
     }
 }

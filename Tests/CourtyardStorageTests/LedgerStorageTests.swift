@@ -268,6 +268,22 @@ struct LedgerStorageTests {
             let after = await ledger.writer.statistics
             #expect(after.rerun == warm.rerun + 1)
             #expect(try await ledger.balance(ledger.wallet(0)) + ledger.balance(ledger.wallet(1)) == 20_000 - 33 * 10)
+            // New accounts open in a pipelined batch when their house exists, and are refused when it does not
+            // (or belongs to another company).
+            let before = await ledger.writer.statistics
+            let opening = try await ledger.writer.submit(companyId: company, [
+                ledger.topUp("p-open", 70, house: 2),
+                .transfer(Transfer(id: "p-ghost", debit: ledger.cash, credit: .wallet(ledger.community, house: "no-such-house", purpose: "water"),
+                                   amount: 5, code: .topUp, actor: "test")),
+                .transfer(Transfer(id: "p-other", debit: ledger.cash, credit: .wallet(ledger.community, house: ledger.otherHouse, purpose: "water"),
+                                   amount: 5, code: .topUp, actor: "test")),
+            ])
+            #expect((try? opening[0].get())?.replayed == false)
+            #expect(opening[1] == .failure(.unknownAccount(AccountKey.wallet(ledger.community, house: "no-such-house", purpose: "water").id)))
+            #expect(opening[2] == .failure(.unknownAccount(AccountKey.wallet(ledger.community, house: ledger.otherHouse, purpose: "water").id)))
+            let after2 = await ledger.writer.statistics
+            #expect(after2.pipelined == before.pipelined + 1)
+            #expect(try await ledger.balance(ledger.wallet(2)) == 70)
             #expect(try await LedgerAudit.verify(ledger.database).isValid)
         }
     }

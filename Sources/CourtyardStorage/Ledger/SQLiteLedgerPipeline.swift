@@ -47,21 +47,23 @@ enum SQLiteLedgerPipeline {
     /// in flight changed is in the state already, and a row nobody changed is
     /// current as committed (the write stage refuses the batch if another
     /// connection committed meanwhile). An account that does not exist yet
-    /// needs its owner checked and a row created: the sequential path does that.
+    /// opens if its owner exists (checked through the same reader); the write
+    /// stage inserts its row.
     static func prepare(_ sqlite: RawSQLite, submissions: [LedgerWriter.Work], now: Date) -> PreparedBatch? {
         let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
         // Check (and complete) every company first, so an ineligible batch applies nothing.
         var found: [String: Int64] = [:]
+        var unavailable: [String: Set<String>] = [:]
         for (companyId, indices) in byCompany {
             var ledger = sqlite.ledgers.removeValue(forKey: companyId) ?? RawSQLite.CompanyLedger(companyId: companyId)
             defer { sqlite.ledgers[companyId] = ledger }
-            var missing: Set<String> = []
+            var missing: [String: AccountKey] = [:]
             var communities: Set<String> = []
             for index in indices {
                 for operation in submissions[index].operations {
                     guard case .transfer(let transfer) = operation else { return nil }
-                    if ledger.state.accounts[transfer.debit.id] == nil { missing.insert(transfer.debit.id) }
-                    if ledger.state.accounts[transfer.credit.id] == nil { missing.insert(transfer.credit.id) }
+                    if ledger.state.accounts[transfer.debit.id] == nil { missing[transfer.debit.id] = transfer.debit }
+                    if ledger.state.accounts[transfer.credit.id] == nil { missing[transfer.credit.id] = transfer.credit }
                     let community = transfer.debit.communityId
                     if ledger.state.heads[community] == nil || ledger.state.communityCurrency[community] == nil {
                         communities.insert(community)
@@ -70,9 +72,10 @@ enum SQLiteLedgerPipeline {
             }
             if missing.isEmpty && communities.isEmpty { continue }
             guard let reader = try? sqlite.pipelineReader(),
-                  let rowids = try? readCommitted(reader, companyId: companyId, accounts: missing, communities: communities,
-                                                  into: &ledger.state) else { return nil }
-            found.merge(rowids) { $1 }
+                  let read = try? readCommitted(reader, companyId: companyId, accounts: missing, communities: communities,
+                                                into: &ledger.state) else { return nil }
+            found.merge(read.rowids) { $1 }
+            unavailable[companyId] = read.unavailable
         }
         var results = [[LedgerWriter.Outcome]](repeating: [], count: submissions.count)
         var companies: [PreparedBatch.Company] = []
@@ -80,6 +83,7 @@ enum SQLiteLedgerPipeline {
             let indices = byCompany[companyId]!
             var ledger = sqlite.ledgers.removeValue(forKey: companyId)!
             ledger.state.startBatch()
+            ledger.state.unavailableAccounts = unavailable[companyId] ?? []
             let started = ContinuousClock.now
             LedgerWriter.applySubmissions(submissions, indices: indices, to: &ledger.state, at: now.epochMilliseconds, results: &results)
             let refused = indices.flatMap { index in
@@ -99,29 +103,49 @@ enum SQLiteLedgerPipeline {
         return PreparedBatch(results: results, companies: companies, rowids: found)
     }
 
-    /// Reads committed accounts (with their rowids) and community facts into `state`; `nil` when an account does not
-    /// exist or a community is unknown.
-    static func readCommitted(_ reader: RawSQLite, companyId: String, accounts: Set<String>, communities: Set<String>,
-                              into state: inout LedgerState) throws -> [String: Int64]? {
+    /// Reads committed accounts (with their rowids) and community facts into `state`, and decides for each account not
+    /// stored yet whether it may open (the same owner check as the sequential path); `nil` when a community is unknown.
+    static func readCommitted(_ reader: RawSQLite, companyId: String, accounts: [String: AccountKey], communities: Set<String>,
+                              into state: inout LedgerState) throws -> (rowids: [String: Int64], unavailable: Set<String>)? {
         try reader.execute("BEGIN")
         defer { try? reader.execute("COMMIT") }
         let accountQuery = try reader.statement("""
             SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), b.rowid
             FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id WHERE a.id = ?1 AND a.company_id = ?2
             """)
+        let houseQuery = try reader.statement("SELECT 1 FROM houses WHERE company_id = ?1 AND id = ?2 AND community_id = ?3")
+        let knownCommunity = try reader.statement("SELECT 1 FROM communities WHERE company_id = ?1 AND id = ?2")
         var rowids: [String: Int64] = [:]
         var loaded: [Account] = []
-        for id in accounts {
+        var unavailable: Set<String> = []
+        for (id, key) in accounts {
             accountQuery.bind(1, id)
             accountQuery.bind(2, companyId)
-            defer { accountQuery.reset() }
-            guard try accountQuery.step(), let kind = AccountKind(rawValue: accountQuery.string(3)) else { return nil }
-            let key = AccountKey(storedId: id, communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
-                                 purpose: accountQuery.string(5))
-            loaded.append(Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
-                                  creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
-                                  creditsPending: accountQuery.int64(10), lastSequence: accountQuery.int64(11)))
-            rowids[id] = accountQuery.int64(12)
+            if try accountQuery.step() {
+                defer { accountQuery.reset() }
+                guard let kind = AccountKind(rawValue: accountQuery.string(3)) else { return nil }
+                let stored = AccountKey(storedId: id, communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
+                                        purpose: accountQuery.string(5))
+                loaded.append(Account(key: stored, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
+                                      creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
+                                      creditsPending: accountQuery.int64(10), lastSequence: accountQuery.int64(11)))
+                rowids[id] = accountQuery.int64(12)
+                continue
+            }
+            accountQuery.reset()
+            // Not stored: it opens on first use if its owner (the community, or a house of it) exists in the company.
+            knownCommunity.bind(1, companyId)
+            knownCommunity.bind(2, key.communityId)
+            var ownerExists = try knownCommunity.step()
+            knownCommunity.reset()
+            if ownerExists, key.owner != AccountKey.communityOwner {
+                houseQuery.bind(1, companyId)
+                houseQuery.bind(2, key.owner)
+                houseQuery.bind(3, key.communityId)
+                ownerExists = try houseQuery.step()
+                houseQuery.reset()
+            }
+            if !ownerExists || key.problem != nil { unavailable.insert(id) }
         }
         let communityQuery = try reader.statement("SELECT currency FROM communities WHERE company_id = ?1 AND id = ?2")
         let policyQuery = try reader.statement("SELECT purpose, emergency_credit FROM ledger_policies WHERE company_id = ?1 AND community_id = ?2")
@@ -149,7 +173,7 @@ enum SQLiteLedgerPipeline {
             state.communityCurrency[community] = currency
         }
         for account in loaded { state.accounts[account.id] = account }
-        return rowids
+        return (rowids, unavailable)
     }
 
     /// Writes a prepared batch in one transaction and commits it.
