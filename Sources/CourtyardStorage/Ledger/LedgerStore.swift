@@ -195,7 +195,6 @@ public struct LedgerStore: Sendable {
 
     /// Writes the entries, accounts, holds and heads that `state` changed.
     public func write(_ state: LedgerState, now: Date) async throws {
-        let millis = now.epochMilliseconds
         for part in state.newEntries.chunked(Self.chunk) {
             let insert = db.insert(into: "ledger_entries").columns(Self.entryColumns)
             for entry in part {

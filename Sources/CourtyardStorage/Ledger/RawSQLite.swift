@@ -6,11 +6,14 @@ import VaporCSQLite
 ///
 /// SQLKit pays for `Codable` bridging on every value and a thread-pool hop on
 /// every statement; the ledger's group commit instead runs a whole batch as
-/// one synchronous job on this handle. It is only ever used while holding the
-/// ``Database``'s write lock, inside one thread-pool job at a time.
-// @unchecked Sendable: every use happens inside `Database.withSQLiteWriteLock`, which admits one task at a
-// time, and that task touches the handle only from within a single NIOThreadPool job; no two threads ever
-// use the handle or its statements concurrently.
+/// one synchronous job on this handle. Its handle and statements are only
+/// used while holding the ``Database``'s write lock, inside one thread-pool
+/// job at a time.
+// @unchecked Sendable: the handle, its statements, `rowids` and the data version are used only inside
+// `Database.withSQLiteWriteLock` (one task at a time), from within a single NIOThreadPool job. The ledger
+// pipeline's prepare stage runs next to that job but touches only `ledgers` and `reader` (its own connection);
+// `LedgerWriter` never runs two prepares, or a prepare next to a sequential batch (which uses everything), so
+// no property is ever used by two threads at once (see `SQLiteLedgerPipeline`).
 final class RawSQLite: @unchecked Sendable {
     /// A failed SQLite call.
     struct Failure: Error, CustomStringConvertible {
