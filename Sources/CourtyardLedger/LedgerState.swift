@@ -11,8 +11,10 @@ public struct LedgerState: Sendable {
     public var accounts: [String: Account] = [:]
     public var holds: [String: Hold] = [:]
     public var heads: [String: ChainHead] = [:]
-    /// Entries already applied, by operation id: the idempotency record.
+    /// Entries applied before this state was loaded, by operation id: the idempotency record from storage.
     public var appliedEntries: [String: JournalEntry] = [:]
+    /// Entries created in this batch, by operation id: their position in ``newEntries`` (one copy of each entry).
+    private var createdIndex: [String: Int] = [:]
     /// Emergency credit (fen a wallet may go below zero) by community and purpose (see ``emergencyKey(_:_:)``).
     public var emergencyCredit: [PolicyKey: Int64] = [:]
     /// The currency of each community (CNY when absent).
@@ -53,6 +55,7 @@ public struct LedgerState: Sendable {
         changedAccounts.removeAll(keepingCapacity: true)
         changedHolds.removeAll(keepingCapacity: true)
         appliedEntries.removeAll(keepingCapacity: true)
+        createdIndex.removeAll(keepingCapacity: true)
         holds.removeAll()
         unavailableAccounts.removeAll()
     }
@@ -83,7 +86,7 @@ public struct LedgerState: Sendable {
             if let head = heads[key.communityId] { scratch.heads[key.communityId] = head }
         }
         for operation in operations {
-            if let entry = appliedEntries[operation.id] { scratch.appliedEntries[operation.id] = entry }
+            if let entry = applied(operation.id) { scratch.appliedEntries[operation.id] = entry }
             switch operation {
             case .transfer(let transfer), .hold(let transfer, _):
                 take(transfer.debit)
@@ -107,8 +110,10 @@ public struct LedgerState: Sendable {
         for id in scratch.changedAccounts { accounts[id] = scratch.accounts[id] }
         for id in scratch.changedHolds { holds[id] = scratch.holds[id] }
         for (community, head) in scratch.heads { heads[community] = head }
-        for entry in scratch.newEntries { appliedEntries[entry.transferId] = entry }
-        newEntries.append(contentsOf: scratch.newEntries)
+        for entry in scratch.newEntries {
+            createdIndex[entry.transferId] = newEntries.count
+            newEntries.append(entry)
+        }
         changedAccounts.formUnion(scratch.changedAccounts)
         changedHolds.formUnion(scratch.changedHolds)
         return .success(outcomes)
@@ -118,25 +123,27 @@ public struct LedgerState: Sendable {
         let id = operation.id
         guard Self.isValidId(id) else { throw .invalidTransferId }
         let digest = given ?? operation.contentDigest
-        if let existing = appliedEntries[id] {
+        if let existing = applied(id) {
             guard existing.contentDigest == digest else { throw .idempotencyConflict(transferId: id) }
             return Outcome(entry: existing, replayed: true)
         }
         switch operation {
         case .transfer(let transfer):
-            try validate(transfer)
-            var debit = account(transfer.debit, currency: transfer.currency)
-            var credit = account(transfer.credit, currency: transfer.currency)
+            let (storedDebit, storedCredit) = (accounts[transfer.debit.id], accounts[transfer.credit.id])
+            try validate(transfer, debit: storedDebit, credit: storedCredit)
+            var debit = storedDebit ?? Account(key: transfer.debit, currency: transfer.currency)
+            var credit = storedCredit ?? Account(key: transfer.credit, currency: transfer.currency)
             try checkRules(debit: debit, credit: credit, transfer: transfer, amount: transfer.amount)
             debit.debitsPosted = try add(debit.debitsPosted, transfer.amount)
             credit.creditsPosted = try add(credit.creditsPosted, transfer.amount)
             return record(type: .post, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
                           amount: transfer.amount, pending: 0, holdId: nil, expiresAt: nil, now: now)
         case .hold(let transfer, let expiresAt):
-            try validate(transfer)
+            let (storedDebit, storedCredit) = (accounts[transfer.debit.id], accounts[transfer.credit.id])
+            try validate(transfer, debit: storedDebit, credit: storedCredit)
             guard expiresAt > now else { throw .invalidExpiry }
-            var debit = account(transfer.debit, currency: transfer.currency)
-            var credit = account(transfer.credit, currency: transfer.currency)
+            var debit = storedDebit ?? Account(key: transfer.debit, currency: transfer.currency)
+            var credit = storedCredit ?? Account(key: transfer.credit, currency: transfer.currency)
             try checkRules(debit: debit, credit: credit, transfer: transfer, amount: transfer.amount)
             debit.debitsPending = try add(debit.debitsPending, transfer.amount)
             credit.creditsPending = try add(credit.creditsPending, transfer.amount)
@@ -181,6 +188,12 @@ public struct LedgerState: Sendable {
         holds.values.filter { $0.status == .pending && $0.expiresAt <= now }.sorted { ($0.expiresAt, $0.id) < ($1.expiresAt, $1.id) }.map(\.id)
     }
 
+    /// The entry an operation id already produced, in this batch or before it.
+    func applied(_ id: String) -> JournalEntry? {
+        if let index = createdIndex[id] { return newEntries[index] }
+        return appliedEntries[id]
+    }
+
     // MARK: Rules
 
     /// 1 to 128 characters, no control characters. Printable ASCII (nearly every id) is checked on bytes alone.
@@ -195,13 +208,12 @@ public struct LedgerState: Sendable {
         text.utf8.count <= limit || text.count <= limit
     }
 
-    func validate(_ transfer: Transfer) throws(LedgerError) {
+    /// Checks a transfer against its accounts as stored (`nil`: not opened yet).
+    func validate(_ transfer: Transfer, debit: Account?, credit: Account?) throws(LedgerError) {
         guard transfer.amount > 0 else { throw .invalidAmount }
         guard transfer.debit != transfer.credit else { throw .sameAccount }
         guard transfer.debit.communityId == transfer.credit.communityId else { throw .crossCommunity }
         // A stored account was checked when it opened; only a new one needs its key checked and its owner known.
-        let debit = accounts[transfer.debit.id]
-        let credit = accounts[transfer.credit.id]
         if debit == nil, let problem = transfer.debit.problem { throw problem }
         if credit == nil, let problem = transfer.credit.problem { throw problem }
         if debit == nil, unavailableAccounts.contains(transfer.debit.id) { throw .unknownAccount(transfer.debit.id) }
@@ -248,9 +260,6 @@ public struct LedgerState: Sendable {
 
     // MARK: Helpers
 
-    func account(_ key: AccountKey, currency: String) -> Account {
-        accounts[key.id] ?? Account(key: key, currency: currency)
-    }
 
     func existing(_ key: AccountKey) throws(LedgerError) -> Account {
         guard let account = accounts[key.id] else { throw .unknownAccount(key.id) }
@@ -308,7 +317,7 @@ public struct LedgerState: Sendable {
             debitPrevious: debitPrevious, creditPrevious: creditPrevious)
         entry.hash = entry.computedHash
         heads[community] = ChainHead(communityId: community, sequence: entry.sequence, hash: entry.hash)
-        appliedEntries[id] = entry
+        createdIndex[id] = newEntries.count
         newEntries.append(entry)
         return Outcome(entry: entry, replayed: false)
     }

@@ -10,7 +10,7 @@ import CourtyardSimulator
 /// `courtyard bench …`: measured performance of hot paths (release builds only give meaningful figures).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks (build with -c release).",
-                                                    subcommands: [LedgerBench.self, BillRunBench.self])
+                                                    subcommands: [LedgerBench.self, LedgerApplyBench.self, BillRunBench.self])
 }
 
 /// Transfers per second through the group-commit ledger writer, against a raw-insert floor measured in the same run.
@@ -231,3 +231,47 @@ struct ScratchDatabase {
     func drop() async { await cleanUp() }
 }
 
+
+/// The pure ledger rules alone: transfers applied to an in-memory `LedgerState`, no database (the pipeline's apply stage).
+struct LedgerApplyBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger-apply",
+        abstract: "Transfers between random wallets applied in memory only; prints transfers/s.")
+
+    @Option(help: "Houses (each gets a funded wallet).") var houses: Int = 100_000
+    @Option(help: "Transfers per batch.") var transfers: Int = 32_768
+    @Option(help: "Batches (the median is reported).") var runs: Int = 10
+
+    func run() async throws {
+        let community = "bench-community"
+        var state = LedgerState(companyId: "bench-company")
+        state.communityCurrency[community] = "CNY"
+        state.heads[community] = ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
+        let wallets = (0..<houses).map { AccountKey.wallet(community, house: "house-\($0)", purpose: "general") }
+        for wallet in wallets {
+            state.accounts[wallet.id] = Account(key: wallet, currency: "CNY", creditsPosted: 100_000_000)
+        }
+        var random = SystemRandomNumberGenerator()
+        var rates: [Double] = []
+        for run in 1...runs {
+            let operations: [LedgerOperation] = (0..<transfers).map { index in
+                let from = Int.random(in: 0..<houses, using: &random)
+                let to = (from + Int.random(in: 1..<houses, using: &random)) % houses
+                return .transfer(Transfer(id: "a\(run)-\(index)", debit: wallets[from], credit: wallets[to],
+                                          amount: Int64.random(in: 1...100, using: &random), code: .walletTransfer, actor: "bench"))
+            }
+            let digests = operations.map(\.contentDigest)
+            state.startBatch()
+            let start = ContinuousClock.now
+            var failed = 0
+            for (operation, digest) in zip(operations, digests) {
+                if case .failure = state.apply(operation, at: 1_790_000_000_000, digest: digest) { failed += 1 }
+            }
+            let seconds = (ContinuousClock.now - start).seconds
+            guard failed == 0 else { throw CommandFailure(description: "\(failed) transfers failed") }
+            rates.append(Double(transfers) / seconds)
+        }
+        let median = rates.sorted()[rates.count / 2]
+        print("ledger apply: \(transfers) transfers per batch, median \(Int(median)) transfers/s (\(BenchSupport.format(1e6 / median)) µs each)")
+    }
+}
