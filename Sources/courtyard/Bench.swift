@@ -24,12 +24,12 @@ struct LedgerBench: AsyncParsableCommand {
     var postgresURL: String { target.postgresURL }
     @Option(help: "Houses (each gets a funded wallet).") var houses: Int = 100_000
     @Option(help: "Transfers per measured run.") var transfers: Int = 1_000_000
-    // 256 submitters × 256 operations keep two 32,768-operation batches in flight, so the SQLite writer can apply one
+    // 384 submitters × 256 operations keep two 49,152-operation batches in flight, so the SQLite writer can apply one
     // while it commits the other.
-    @Option(help: "Concurrent submitters.") var concurrency: Int = 256
+    @Option(help: "Concurrent submitters.") var concurrency: Int = 384
     @Option(help: "Operations per submission.") var batch: Int = 256
     @Option(help: "Measured runs (the median is reported).") var runs: Int = 3
-    @Option(help: "Most operations the writer puts in one transaction.") var maxBatch: Int = 32_768
+    @Option(help: "Most operations the writer puts in one transaction.") var maxBatch: Int = 49_152
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
