@@ -144,39 +144,12 @@ enum SQLiteLedgerBatch {
             sqlite_reset(holdQuery)
         }
         // Communities of the company, with their currency, wallet policies and chain head (a few rows each batch).
-        let communityQuery = try sqlite.statement("SELECT currency FROM communities WHERE company_id = ?1 AND id = ?2")
-        let policyQuery = try sqlite.statement("SELECT purpose, emergency_credit FROM ledger_policies WHERE company_id = ?1 AND community_id = ?2")
-        let headQuery = try sqlite.statement("SELECT sequence, hash FROM ledger_heads WHERE company_id = ?1 AND community_id = ?2")
         var known: Set<String> = []
-        for community in communities {
-            communityQuery.bind(1, companyId)
-            communityQuery.bind(2, community)
-            if try communityQuery.step() {
-                known.insert(community)
-                ledger.state.communityCurrency[community] = communityQuery.string(0)
-            }
-            sqlite_reset(communityQuery)
-            guard known.contains(community) else { continue }
-            policyQuery.bind(1, companyId)
-            policyQuery.bind(2, community)
-            while try policyQuery.step() {
-                ledger.state.emergencyCredit[LedgerState.emergencyKey(community, policyQuery.string(0))] = policyQuery.int64(1)
-            }
-            sqlite_reset(policyQuery)
-            headQuery.bind(1, companyId)
-            headQuery.bind(2, community)
-            if try headQuery.step() {
-                ledger.state.heads[community] = ChainHead(communityId: community, sequence: headQuery.int64(0), hash: headQuery.string(1))
-            } else {
-                ledger.state.heads[community] = nil
-            }
-            sqlite_reset(headQuery)
+        for community in communities where try readCommunity(sqlite, companyId: companyId, community: community, into: &ledger.state) {
+            known.insert(community)
         }
         // Accounts the state does not hold: read those that exist; the others may open if their owner exists.
-        let accountQuery = try sqlite.statement("""
-            SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), b.rowid
-            FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id WHERE a.id = ?1 AND a.company_id = ?2
-            """)
+        let accountQuery = try sqlite.statement(accountByIdSQL)
         let houseQuery = try sqlite.statement("SELECT 1 FROM houses WHERE company_id = ?1 AND id = ?2 AND community_id = ?3")
         var wanted = Array(missing.keys)
         for hold in holdRows {
@@ -187,14 +160,7 @@ enum SQLiteLedgerBatch {
             accountQuery.bind(1, id)
             accountQuery.bind(2, companyId)
             if try accountQuery.step() {
-                guard let kind = AccountKind(rawValue: accountQuery.string(3)) else {
-                    throw StorageError.corruptRow(table: "ledger_accounts", column: "kind")
-                }
-                let key = AccountKey(storedId: id, communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
-                                     purpose: accountQuery.string(5))
-                ledger.state.accounts[id] = Account(key: key, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
-                                                    creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
-                                                    creditsPending: accountQuery.int64(10), lastSequence: accountQuery.int64(11))
+                ledger.state.accounts[id] = try account(accountQuery, id: id)
                 sqlite.rowids[id] = accountQuery.int64(12)
                 sqlite_reset(accountQuery)
                 continue
@@ -262,11 +228,7 @@ enum SQLiteLedgerBatch {
             }
             if let rowid {
                 updateAccount.bind(1, rowid)
-                updateAccount.bind(2, account.debitsPosted)
-                updateAccount.bind(3, account.creditsPosted)
-                updateAccount.bind(4, account.debitsPending)
-                updateAccount.bind(5, account.creditsPending)
-                updateAccount.bind(6, account.lastSequence)
+                bindTotals(updateAccount, account, from: 2)
                 try updateAccount.run()
                 sqlite_reset(updateAccount)
                 sqlite.rowids[account.id] = rowid
@@ -283,11 +245,7 @@ enum SQLiteLedgerBatch {
             try insertAccount.run()
             sqlite_reset(insertAccount)
             insertBalance.bind(1, account.id)
-            insertBalance.bind(2, account.debitsPosted)
-            insertBalance.bind(3, account.creditsPosted)
-            insertBalance.bind(4, account.debitsPending)
-            insertBalance.bind(5, account.creditsPending)
-            insertBalance.bind(6, account.lastSequence)
+            bindTotals(insertBalance, account, from: 2)
             try insertBalance.run()
             sqlite_reset(insertBalance)
             sqlite.rowids[account.id] = sqlite.lastInsertRowid
@@ -364,6 +322,60 @@ enum SQLiteLedgerBatch {
             try upsertHead.run()
             sqlite_reset(upsertHead)
         }
+    }
+
+    /// A stored account and its balance row's rowid, by id within a company (rowid in column 12).
+    static let accountByIdSQL = """
+        SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), b.rowid
+        FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id WHERE a.id = ?1 AND a.company_id = ?2
+        """
+
+    /// The account in the current row of an ``accountByIdSQL`` query.
+    static func account(_ row: RawSQLite.Statement, id: String) throws -> Account {
+        guard let kind = AccountKind(rawValue: row.string(3)) else {
+            throw StorageError.corruptRow(table: "ledger_accounts", column: "kind")
+        }
+        let key = AccountKey(storedId: id, communityId: row.string(2), kind: kind, owner: row.string(4), purpose: row.string(5))
+        return Account(key: key, currency: row.string(6), debitsPosted: row.int64(7), creditsPosted: row.int64(8),
+                       debitsPending: row.int64(9), creditsPending: row.int64(10), lastSequence: row.int64(11))
+    }
+
+    /// Binds an account's four totals and its last entry to parameters `first` … `first + 4`.
+    static func bindTotals(_ statement: RawSQLite.Statement, _ account: Account, from first: Int32) {
+        statement.bind(first, account.debitsPosted)
+        statement.bind(first + 1, account.creditsPosted)
+        statement.bind(first + 2, account.debitsPending)
+        statement.bind(first + 3, account.creditsPending)
+        statement.bind(first + 4, account.lastSequence)
+    }
+
+    /// Reads a community's currency, wallet policies and chain head (genesis when it has none) into `state`;
+    /// `false` when the company has no such community.
+    static func readCommunity(_ sqlite: RawSQLite, companyId: String, community: String, into state: inout LedgerState) throws -> Bool {
+        let communityQuery = try sqlite.statement("SELECT currency FROM communities WHERE company_id = ?1 AND id = ?2")
+        communityQuery.bind(1, companyId)
+        communityQuery.bind(2, community)
+        guard try communityQuery.step() else {
+            communityQuery.reset()
+            return false
+        }
+        state.communityCurrency[community] = communityQuery.string(0)
+        communityQuery.reset()
+        let policyQuery = try sqlite.statement("SELECT purpose, emergency_credit FROM ledger_policies WHERE company_id = ?1 AND community_id = ?2")
+        policyQuery.bind(1, companyId)
+        policyQuery.bind(2, community)
+        while try policyQuery.step() {
+            state.emergencyCredit[LedgerState.emergencyKey(community, policyQuery.string(0))] = policyQuery.int64(1)
+        }
+        policyQuery.reset()
+        let headQuery = try sqlite.statement("SELECT sequence, hash FROM ledger_heads WHERE company_id = ?1 AND community_id = ?2")
+        headQuery.bind(1, companyId)
+        headQuery.bind(2, community)
+        state.heads[community] = try headQuery.step()
+            ? ChainHead(communityId: community, sequence: headQuery.int64(0), hash: headQuery.string(1))
+            : ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
+        headQuery.reset()
+        return true
     }
 
     static func entry(_ row: RawSQLite.Statement) throws -> JournalEntry {

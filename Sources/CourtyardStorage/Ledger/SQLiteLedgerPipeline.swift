@@ -109,10 +109,7 @@ enum SQLiteLedgerPipeline {
                               into state: inout LedgerState) throws -> (rowids: [String: Int64], unavailable: Set<String>)? {
         try reader.execute("BEGIN")
         defer { try? reader.execute("COMMIT") }
-        let accountQuery = try reader.statement("""
-            SELECT \(LedgerStore.accountColumns.joined(separator: ", ")), b.rowid
-            FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id WHERE a.id = ?1 AND a.company_id = ?2
-            """)
+        let accountQuery = try reader.statement(SQLiteLedgerBatch.accountByIdSQL)
         let houseQuery = try reader.statement("SELECT 1 FROM houses WHERE company_id = ?1 AND id = ?2 AND community_id = ?3")
         let knownCommunity = try reader.statement("SELECT 1 FROM communities WHERE company_id = ?1 AND id = ?2")
         var rowids: [String: Int64] = [:]
@@ -123,12 +120,7 @@ enum SQLiteLedgerPipeline {
             accountQuery.bind(2, companyId)
             if try accountQuery.step() {
                 defer { accountQuery.reset() }
-                guard let kind = AccountKind(rawValue: accountQuery.string(3)) else { return nil }
-                let stored = AccountKey(storedId: id, communityId: accountQuery.string(2), kind: kind, owner: accountQuery.string(4),
-                                        purpose: accountQuery.string(5))
-                loaded.append(Account(key: stored, currency: accountQuery.string(6), debitsPosted: accountQuery.int64(7),
-                                      creditsPosted: accountQuery.int64(8), debitsPending: accountQuery.int64(9),
-                                      creditsPending: accountQuery.int64(10), lastSequence: accountQuery.int64(11)))
+                loaded.append(try SQLiteLedgerBatch.account(accountQuery, id: id))
                 rowids[id] = accountQuery.int64(12)
                 continue
             }
@@ -147,30 +139,8 @@ enum SQLiteLedgerPipeline {
             }
             if !ownerExists || key.problem != nil { unavailable.insert(id) }
         }
-        let communityQuery = try reader.statement("SELECT currency FROM communities WHERE company_id = ?1 AND id = ?2")
-        let policyQuery = try reader.statement("SELECT purpose, emergency_credit FROM ledger_policies WHERE company_id = ?1 AND community_id = ?2")
-        let headQuery = try reader.statement("SELECT sequence, hash FROM ledger_heads WHERE company_id = ?1 AND community_id = ?2")
         for community in communities {
-            communityQuery.bind(1, companyId)
-            communityQuery.bind(2, community)
-            defer { communityQuery.reset() }
-            guard try communityQuery.step() else { return nil }
-            let currency = communityQuery.string(0)
-            policyQuery.bind(1, companyId)
-            policyQuery.bind(2, community)
-            while try policyQuery.step() {
-                state.emergencyCredit[LedgerState.emergencyKey(community, policyQuery.string(0))] = policyQuery.int64(1)
-            }
-            policyQuery.reset()
-            headQuery.bind(1, companyId)
-            headQuery.bind(2, community)
-            if try headQuery.step() {
-                state.heads[community] = ChainHead(communityId: community, sequence: headQuery.int64(0), hash: headQuery.string(1))
-            } else {
-                state.heads[community] = ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
-            }
-            headQuery.reset()
-            state.communityCurrency[community] = currency
+            guard try SQLiteLedgerBatch.readCommunity(reader, companyId: companyId, community: community, into: &state) else { return nil }
         }
         for account in loaded { state.accounts[account.id] = account }
         return (rowids, unavailable)
