@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "CourtyardLedger", targets: ["CourtyardLedger"]),
         .library(name: "CourtyardStorage", targets: ["CourtyardStorage"]),
         .library(name: "CourtyardBilling", targets: ["CourtyardBilling"]),
+        .library(name: "CourtyardMeterProtocols", targets: ["CourtyardMeterProtocols"]),
         .library(name: "CourtyardServer", targets: ["CourtyardServer"]),
     ],
     dependencies: [
@@ -43,6 +44,11 @@ let package = Package(
                 "CourtyardDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        // DL/T 645-2007 and CJ/T 188-2004 frames: decode captures, build read and valve/switch commands. Pure: no I/O.
+        .target(
+            name: "CourtyardMeterProtocols",
+            dependencies: ["CourtyardDomain"]
         ),
         // Schema, migrations, repositories and tenant scoping over SQLite and PostgreSQL.
         .target(
@@ -101,6 +107,7 @@ let package = Package(
                 "CourtyardSimulator",
                 "CourtyardDomain",
                 "CourtyardLedger",
+                "CourtyardMeterProtocols",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -124,6 +131,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/CourtyardTestSupport"
+        ),
+        .testTarget(
+            name: "CourtyardMeterProtocolsTests",
+            dependencies: [
+                "CourtyardMeterProtocols",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "CourtyardLedgerTests",

@@ -31,7 +31,7 @@ struct Courtyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "courtyard",
         abstract: "Metered billing and prepayment for residential communities.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self, LedgerCommand.self, TariffCommand.self, BillCommand.self, UsageCommand.self,
+        subcommands: [Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self, LedgerCommand.self, TariffCommand.self, BillCommand.self, UsageCommand.self, ProtocolCommand.self,
                       Simulate.self, Bench.self]
     )
 }
