@@ -67,6 +67,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Readings in: parse, match devices, dedup, derive usage, hold the implausible, verify webhooks, track presence.
+        .target(
+            name: "CourtyardIngest",
+            dependencies: [
+                "CourtyardDomain", "CourtyardStorage", "CourtyardMeterProtocols",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Synthetic companies and communities for the demo, tests and benchmarks.
         // Bill runs: fee standards and usage in, bills and ledger postings out; reminders and late fees.
         .target(
@@ -86,6 +97,7 @@ let package = Package(
             name: "CourtyardServer",
             dependencies: [
                 "CourtyardBilling",
+                "CourtyardIngest",
                 "CourtyardDomain",
                 "CourtyardLedger",
                 "CourtyardStorage",
@@ -108,6 +120,7 @@ let package = Package(
                 "CourtyardDomain",
                 "CourtyardLedger",
                 "CourtyardMeterProtocols",
+                "CourtyardIngest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

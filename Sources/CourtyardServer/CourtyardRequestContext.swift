@@ -12,11 +12,19 @@ public struct Principal: Sendable {
     public var role: Role { user.role }
 }
 
+/// A device authenticated by its own token (issued by `POST /api/v1/devices/{id}/credentials`); it may only report readings.
+public struct DevicePrincipal: Sendable {
+    public var companyId: String
+    public var deviceId: String
+}
+
 /// Per-request state: the core context plus the authenticated principal.
 public struct CourtyardRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Set by ``AuthenticationMiddleware`` for authenticated requests.
     public var principal: Principal?
+    /// Set instead of ``principal`` when the bearer token is a device credential.
+    public var device: DevicePrincipal?
     /// The peer address, for login rate limiting.
     public var remoteAddress: String?
 

@@ -1,3 +1,4 @@
+import CourtyardIngest
 import CourtyardDomain
 import CourtyardStorage
 import Crypto
@@ -45,6 +46,16 @@ struct ProblemMiddleware: RouterMiddleware {
                 return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase,
                                detail: error.body)
             }
+        case let error as ReviewError:
+            switch error {
+            case .notFound: return Problem(.notFound, code: "not_found", title: "No such held reading")
+            case .alreadyDecided(let status):
+                return Problem(.conflict, code: "already_decided", title: "This held reading was already decided", detail: "it is \(status)")
+            case .stillNegative(let detail):
+                return Problem(.unprocessableContent, code: "still_implausible", title: "Approving would still leave the register inconsistent",
+                               detail: "\(detail); record a meter replacement or approve with a corrected reading",
+                               errors: [FieldIssue(field: "reading", code: "still_implausible", message: detail)])
+            }
         case let error as HTTPResponseError:
             return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
         default:
@@ -72,6 +83,15 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let user = try await services.database.read({ db in
             try await AccountStore(db).sessionUser(tokenHash: tokenHash, at: now)
         }) else {
+            // Not a session: a device's own credential may report readings and nothing else.
+            if let machine = try await services.database.read({ db in try await AccountStore(db).machineCredential(tokenHash: tokenHash) }),
+               machine.kind == "device" {
+                var context = context
+                context.device = DevicePrincipal(companyId: machine.companyId, deviceId: machine.subject)
+                context.logger[metadataKey: "tenant"] = .string(machine.companyId)
+                context.logger[metadataKey: "device"] = .string(machine.subject)
+                return try await next(request, context)
+            }
             throw Problem(.unauthorized, code: "invalid_token", title: "The token is unknown or has expired",
                           detail: "sign in again with POST /api/v1/auth/login")
         }

@@ -18,6 +18,10 @@ enum ResourceRoutes {
         api.on(.get, base, summary: "List \(R.path)", tag: name, permission: R.readPermission, response: "\(name)Page",
                query: ["limit", "cursor"] + R.filters) { request, context in
             let scope = try context.scope(for: R.readPermission)
+            // The monitoring panel asks for devices by presence (`?status=offline`), which lives beside the registry.
+            if R.self == Device.self, let status = request.uri.queryParameters["status"], status == "online" || status == "offline" {
+                return try .json(try await IngestRoutes.presence(request, scope: scope, services: services))
+            }
             let (filters, cursor, limit) = try listParameters(request, filters: R.filters)
             let page = try await services.database.read { db in
                 try await ScopedStore(db, scope: scope).list(R.self, filters: filters, after: cursor, limit: limit)

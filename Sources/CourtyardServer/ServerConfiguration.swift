@@ -1,3 +1,4 @@
+import CourtyardIngest
 import CourtyardDomain
 import CourtyardStorage
 import Logging
@@ -35,12 +36,15 @@ public struct ServerServices: Sendable {
     public let metrics: PrometheusCollectorRegistry
     /// The one path by which money moves.
     public let ledger: LedgerWriter
+    /// The one path by which readings come in.
+    public let ingestor: Ingestor
 
     public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
                 metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.database = database
         self.clock = clock
         self.ledger = LedgerWriter(database: database, clock: clock)
+        self.ingestor = Ingestor(database: database, clock: clock)
         self.configuration = configuration
         self.loginLimiter = LoginRateLimiter(maxFailures: configuration.maxFailedLogins,
                                              windowMilliseconds: configuration.loginWindowSeconds * 1000)

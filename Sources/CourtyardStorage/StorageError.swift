@@ -26,7 +26,7 @@ public enum StorageError: Error, Equatable, Sendable {
     case corruptRow(table: String, column: String)
 
     /// Maps a driver error to a storage error when it is a constraint failure; returns `nil` otherwise.
-    static func classify(_ error: any Error) -> StorageError? {
+    public static func classify(_ error: any Error) -> StorageError? {
         if let error = error as? StorageError { return error }
         if let error = error as? PSQLError, let state = error.serverInfo?[.sqlState] {
             let detail = error.serverInfo?[.constraintName] ?? error.serverInfo?[.message] ?? state

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CourtyardIngest
 import CourtyardServer
 import CourtyardSimulator
 import CourtyardStorage
@@ -91,6 +92,18 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
         }
     }
     defer { expiry.cancel() }
+    // Mark silent devices offline (with an alert) every minute.
+    let presence = Task {
+        while !Task.isCancelled {
+            do {
+                _ = try await PresenceSweep.run(database, now: services.clock.now())
+            } catch {
+                logger.error("presence sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(60))
+        }
+    }
+    defer { presence.cancel() }
     var app = Application(router: router,
                           configuration: .init(address: .hostname(server.host, port: server.port), serverName: "Courtyard"),
                           logger: logger)

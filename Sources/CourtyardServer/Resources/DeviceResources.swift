@@ -51,6 +51,7 @@ extension Device: APIResource {
         var model: String?
         var address: String?
         var status: Status?
+        var registerModulus: Quantity?
     }
 
     static let path = "devices"
@@ -62,12 +63,12 @@ extension Device: APIResource {
     static var example: Device {
         Device(id: Example.device, companyId: Example.company, communityId: Example.community, deviceKey: "water_meter_102",
                kind: .waterMeter, protocol: .cjt188, model: "LXSY-20", address: "00000000001402", status: .active,
-               createdAt: Example.date, updatedAt: Example.date)
+               registerModulus: Quantity(milliUnits: 100_000_000_000), createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
     var input: Input {
-        Input(communityId: communityId, deviceKey: deviceKey, kind: kind, protocol: `protocol`, model: model, address: address, status: status)
+        Input(communityId: communityId, deviceKey: deviceKey, kind: kind, protocol: `protocol`, model: model, address: address, status: status, registerModulus: registerModulus)
     }
 
     static func make(_ input: Input, id: String, existing: Device?, now: Date, store: ScopedStore) async throws -> Device {
@@ -83,12 +84,13 @@ extension Device: APIResource {
                         "address", "invalid_format",
                         digits.map { "address must be \($0) hex digits for \(transport.rawValue)" } ?? "address must be hex digits")
         }
+        if let modulus = input.registerModulus { check.check(modulus.milliUnits > 0, "register_modulus", "must_be_positive", "register_modulus must be greater than 0") }
         check.unchanged(input.communityId, existing?.communityId, "community_id")
         try check.finish()
         _ = try await store.reference(Community.self, id: input.communityId, field: "community_id")
         return Device(id: id, companyId: store.scope.companyId, communityId: input.communityId, deviceKey: input.deviceKey,
                       kind: input.kind, protocol: transport, model: input.model, address: input.address?.uppercased(),
-                      status: input.status ?? .active, createdAt: existing?.createdAt ?? now, updatedAt: now)
+                      status: input.status ?? .active, registerModulus: input.registerModulus, createdAt: existing?.createdAt ?? now, updatedAt: now)
     }
 }
 

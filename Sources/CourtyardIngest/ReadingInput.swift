@@ -1,0 +1,237 @@
+import CourtyardDomain
+import CourtyardMeterProtocols
+import Foundation
+
+/// Why one reading of a batch was refused before it reached the store: a stable code and the field at fault.
+public struct ReadingError: Error, Hashable, Sendable {
+    public var code: String
+    public var field: String?
+    public var message: String
+
+    public init(_ code: String, field: String?, _ message: String) {
+        self.code = code
+        self.field = field
+        self.message = message
+    }
+}
+
+/// When a reading was measured: an instant, or a wall-clock time of the device's community (the common device format).
+public enum MeasuredTime: Hashable, Sendable {
+    case instant(milliseconds: Int64)
+    case local(MeterClock)
+}
+
+/// What a reading says.
+public enum ReadingValue: Hashable, Sendable {
+    /// A cumulative register (kWh, m³ …) in milli-units; usage is the difference to the previous reading.
+    case cumulative(Int64)
+    /// Usage over the interval ending at the reading (`{"deviceId", "usage", "time"}`), in milli-units.
+    case interval(Int64)
+
+    var milliUnits: Int64 {
+        switch self {
+        case .cumulative(let value), .interval(let value): value
+        }
+    }
+}
+
+/// One reading as a device, gateway or IoT platform sent it, checked for form but not yet matched to a device.
+public struct ReadingSubmission: Hashable, Sendable {
+    public var deviceKey: String
+    /// `energy_total`, `tou_peak`, `volume_total`, … or `usage` for interval usage.
+    public var register: String
+    public var value: ReadingValue
+    public var time: MeasuredTime
+    public var messageId: String?
+
+    public init(deviceKey: String, register: String, value: ReadingValue, time: MeasuredTime, messageId: String? = nil) {
+        self.deviceKey = deviceKey
+        self.register = register
+        self.value = value
+        self.time = time
+        self.messageId = messageId
+    }
+
+    /// The register name interval usage is stored under.
+    public static let intervalRegister = "usage"
+}
+
+/// Reads the JSON of `POST /api/v1/readings`: one object or an array of up to ``maximumBatch``, in either format.
+///
+/// Common device format: `{"deviceId": "water_meter_102", "usage": 15, "time": "2025-10-22 00:00:00"}` (interval
+/// usage; a time without offset is the community's local time). Register format: `{"device_id", "register",
+/// "reading": "12345.67", "measured_at": "2026-10-01T00:00:00Z", "message_id"}`. Numbers may be JSON numbers or
+/// strings and are read exactly (never through binary floating point), to three decimals.
+public enum ReadingParser {
+    public static let maximumBatch = 5_000
+
+    /// Why the body as a whole was refused.
+    public enum BodyError: Error, Hashable, Sendable {
+        case malformedJSON(String)
+        case empty
+        case tooMany(Int)
+    }
+
+    /// One result per item, in order.
+    public static func parse(_ body: Data) throws(BodyError) -> [Result<ReadingSubmission, ReadingError>] {
+        let decoder = JSONDecoder()
+        if let first = body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }), first == UInt8(ascii: "[") {
+            let items: [Item]
+            do { items = try decoder.decode([Item].self, from: body) } catch { throw .malformedJSON(describe(error)) }
+            guard !items.isEmpty else { throw .empty }
+            guard items.count <= maximumBatch else { throw .tooMany(items.count) }
+            return items.map(\.result)
+        }
+        do { return [try decoder.decode(Item.self, from: body).result] } catch { throw .malformedJSON(describe(error)) }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
+        if case DecodingError.typeMismatch(_, let context) = error { return context.debugDescription }
+        return "the body is not a JSON object or array of objects"
+    }
+
+    /// A batch item that never fails to decode: a bad item becomes its own error, so its neighbours still count.
+    struct Item: Decodable {
+        var result: Result<ReadingSubmission, ReadingError>
+
+        enum Key: String, CodingKey {
+            case deviceId, device_id, usage, time, register, reading, measured_at, measuredAt, message_id, messageId
+        }
+
+        init(from decoder: any Decoder) throws {
+            do {
+                let container = try decoder.container(keyedBy: Key.self)
+                result = .success(try Self.submission(container))
+            } catch let error as ReadingError {
+                result = .failure(error)
+            } catch {
+                result = .failure(ReadingError("invalid_item", field: nil, "each reading must be a JSON object"))
+            }
+        }
+
+        static func text(_ container: KeyedDecodingContainer<Key>, _ keys: [Key]) throws(ReadingError) -> (String, Key)? {
+            for key in keys where container.contains(key) {
+                if (try? container.decodeNil(forKey: key)) == true { continue }
+                guard let value = try? container.decode(String.self, forKey: key) else {
+                    throw ReadingError("invalid_type", field: key.rawValue, "\(key.rawValue) must be a string")
+                }
+                return (value, key)
+            }
+            return nil
+        }
+
+        static func number(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws(ReadingError) -> Int64? {
+            guard container.contains(key), (try? container.decodeNil(forKey: key)) != true else { return nil }
+            let text: String
+            if let string = try? container.decode(String.self, forKey: key) {
+                text = string
+            } else if let number = try? container.decode(Decimal.self, forKey: key) {
+                text = "\(number)"
+            } else {
+                throw ReadingError("invalid_number", field: key.rawValue, "\(key.rawValue) must be a decimal number")
+            }
+            let milli: Int64
+            do { milli = try FixedPoint.parse(text, scale: 3) } catch {
+                switch error {
+                case .tooManyFractionDigits:
+                    throw ReadingError("too_precise", field: key.rawValue, "\(key.rawValue) has more than 3 decimals")
+                case .outOfRange:
+                    throw ReadingError("out_of_range", field: key.rawValue, "\(key.rawValue) is too large")
+                case .notANumber:
+                    throw ReadingError("invalid_number", field: key.rawValue, "\(key.rawValue) must be a decimal number, got \"\(text.prefix(40))\"")
+                }
+            }
+            guard milli >= 0 else {
+                throw ReadingError("negative_value", field: key.rawValue, "\(key.rawValue) must not be negative")
+            }
+            return milli
+        }
+
+        static func submission(_ container: KeyedDecodingContainer<Key>) throws(ReadingError) -> ReadingSubmission {
+            guard let (device, deviceField) = try text(container, [.device_id, .deviceId]) else {
+                throw ReadingError("missing_field", field: "device_id", "device_id (or deviceId) is required")
+            }
+            guard !device.isEmpty, device.utf8.count <= 128 else {
+                throw ReadingError("invalid_device_id", field: deviceField.rawValue, "the device id must be 1 to 128 characters")
+            }
+            let messageId = try text(container, [.message_id, .messageId])?.0
+            if let messageId, messageId.isEmpty || messageId.utf8.count > 128 {
+                throw ReadingError("invalid_message_id", field: "message_id", "message_id must be 1 to 128 characters")
+            }
+            guard let (timeText, timeField) = try text(container, [.measured_at, .measuredAt, .time]) else {
+                throw ReadingError("missing_field", field: "measured_at", "measured_at (or time) is required")
+            }
+            guard let time = parseTime(timeText) else {
+                throw ReadingError("invalid_time", field: timeField.rawValue,
+                                   "use RFC 3339 (2026-10-01T08:00:00Z, +08:00) or local \"YYYY-MM-DD HH:MM:SS\"")
+            }
+            if let usage = try number(container, .usage) {
+                if container.contains(.reading) {
+                    throw ReadingError("ambiguous_reading", field: "usage", "send either usage or reading, not both")
+                }
+                return ReadingSubmission(deviceKey: device, register: ReadingSubmission.intervalRegister, value: .interval(usage),
+                                         time: time, messageId: messageId)
+            }
+            guard let reading = try number(container, .reading) else {
+                throw ReadingError("missing_field", field: "reading", "a reading (cumulative register) or usage is required")
+            }
+            let register = try text(container, [.register])?.0 ?? "energy_total"
+            guard isRegisterName(register), register != ReadingSubmission.intervalRegister else {
+                throw ReadingError("invalid_register", field: "register", "register must be 1 to 32 of a-z, 0-9 and _, e.g. energy_total")
+            }
+            return ReadingSubmission(deviceKey: device, register: register, value: .cumulative(reading), time: time, messageId: messageId)
+        }
+    }
+
+    static func isRegisterName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 32
+            && text.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }
+    }
+
+    /// RFC 3339 with `Z` or an offset (fractional seconds to milliseconds), or a local `YYYY-MM-DD HH:MM:SS`.
+    public static func parseTime(_ text: String) -> MeasuredTime? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 19 else { return nil }
+        func digits(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for index in range {
+                let byte = bytes[index]
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: " "),
+              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+              let year = digits(0..<4), let month = digits(5..<7), let day = digits(8..<10), let hour = digits(11..<13),
+              let minute = digits(14..<16), let second = digits(17..<19),
+              let clock = MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second) else { return nil }
+        var index = 19
+        var millis = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            var places = 0
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 {
+                if places < 3 { millis = millis * 10 + Int(bytes[index] - 0x30) }
+                places += 1
+                index += 1
+            }
+            guard places > 0 else { return nil }
+            for _ in min(places, 3)..<3 { millis *= 10 }
+        }
+        if index == bytes.count {
+            return millis == 0 ? .local(clock) : nil
+        }
+        var offsetSeconds = 0
+        if bytes[index] == UInt8(ascii: "Z") || bytes[index] == UInt8(ascii: "z") {
+            guard index + 1 == bytes.count else { return nil }
+        } else {
+            guard bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"), index + 6 == bytes.count,
+                  bytes[index + 3] == UInt8(ascii: ":"), let hours = digits((index + 1)..<(index + 3)),
+                  let minutes = digits((index + 4)..<(index + 6)), hours < 24, minutes < 60 else { return nil }
+            offsetSeconds = (hours * 3600 + minutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+        }
+        return .instant(milliseconds: (CivilTime.epochSeconds(clock) - Int64(offsetSeconds)) * 1000 + Int64(millis))
+    }
+}

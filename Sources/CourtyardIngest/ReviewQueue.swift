@@ -1,0 +1,185 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+import SQLKit
+
+/// A reading waiting for an engineer.
+public struct HeldReading: Codable, Hashable, Sendable {
+    public var id: String
+    public var communityId: String
+    public var deviceId: String
+    public var register: String
+    public var measuredAt: Date
+    public var receivedAt: Date
+    /// The cumulative reading or the interval usage as sent, decimal text.
+    public var reading: String?
+    public var usage: String?
+    public var messageId: String?
+    public var source: String
+    /// `conflict`, `negative_delta` or `exceeds_daily_cap`.
+    public var reason: String
+    public var detail: String
+    /// `pending`, `approved` or `rejected`.
+    public var status: String
+    public var decidedBy: String?
+    public var decidedAt: Date?
+    public var decisionNote: String?
+
+    public init(id: String, communityId: String, deviceId: String, register: String, measuredAt: Date, receivedAt: Date, reading: String?,
+                usage: String?, messageId: String?, source: String, reason: String, detail: String, status: String,
+                decidedBy: String? = nil, decidedAt: Date? = nil, decisionNote: String? = nil) {
+        self.id = id; self.communityId = communityId; self.deviceId = deviceId; self.register = register
+        self.measuredAt = measuredAt; self.receivedAt = receivedAt; self.reading = reading; self.usage = usage
+        self.messageId = messageId; self.source = source; self.reason = reason; self.detail = detail; self.status = status
+        self.decidedBy = decidedBy; self.decidedAt = decidedAt; self.decisionNote = decisionNote
+    }
+}
+
+/// Why a review decision could not be made.
+public enum ReviewError: Error, Hashable, Sendable {
+    case notFound
+    case alreadyDecided(String)
+    /// Approving would still leave the register falling: register a meter replacement or edit the value.
+    case stillNegative(String)
+}
+
+/// The review queue: engineers approve (as sent or edited, with a reason) or reject held readings; every decision
+/// is kept on the held row with who, when and why.
+public struct ReviewQueue: Sendable {
+    let db: any SQLDatabase
+    let companyId: String
+    let communities: Set<String>?
+
+    public init(_ db: any SQLDatabase, companyId: String, communities: Set<String>? = nil) {
+        self.db = db
+        self.companyId = companyId
+        self.communities = communities
+    }
+
+    static let columns = """
+        id, community_id, device_id, register, measured_at, received_at, reading_milli, interval_usage_milli, message_id, source, \
+        reason, detail, status, decided_by, decided_at, decision_note
+        """
+
+    func held(_ row: any SQLRow) throws -> HeldReading {
+        let r = RowReader(row, table: "held_readings")
+        func instant(_ column: String) throws -> Date? {
+            try r.optionalInt64(column).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
+        }
+        return HeldReading(id: try r.string("id"), communityId: try r.string("community_id"), deviceId: try r.string("device_id"),
+                           register: try r.string("register"), measuredAt: try instant("measured_at")!, receivedAt: try instant("received_at")!,
+                           reading: try r.optionalInt64("reading_milli").map { FixedPoint.format($0, scale: 3) },
+                           usage: try r.optionalInt64("interval_usage_milli").map { FixedPoint.format($0, scale: 3) },
+                           messageId: try r.optionalString("message_id"), source: try r.string("source"), reason: try r.string("reason"),
+                           detail: try r.string("detail"), status: try r.string("status"), decidedBy: try r.optionalString("decided_by"),
+                           decidedAt: try instant("decided_at"), decisionNote: try r.optionalString("decision_note"))
+    }
+
+    public func list(status: String?, deviceId: String?, after cursor: String?, limit: Int) async throws -> (items: [HeldReading], next: String?) {
+        let query = db.select().column(SQLRaw(Self.columns)).from("held_readings").where("company_id", .equal, SQLBind(companyId))
+        if let status { query.where("status", .equal, SQLBind(status)) }
+        if let deviceId { query.where("device_id", .equal, SQLBind(deviceId)) }
+        if let communities { query.where("community_id", .in, SQLBind.group(communities.sorted())) }
+        if let cursor { query.where("id", .greaterThan, SQLBind(cursor)) }
+        let rows = try await query.orderBy("id").limit(limit + 1).all()
+        let items = try rows.prefix(limit).map(held)
+        return (items, rows.count > limit ? items.last?.id : nil)
+    }
+
+    public func get(_ id: String) async throws -> HeldReading? {
+        guard let row = try await db.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM held_readings WHERE id = \(bind: id) AND company_id = \(bind: companyId)
+            """).first() else { return nil }
+        let item = try held(row)
+        if let communities, !communities.contains(item.communityId) { return nil }
+        return item
+    }
+
+    /// Rejects a held reading: it is never billed.
+    public func reject(_ id: String, by user: String, note: String, now: Date) async throws -> HeldReading {
+        let item = try await pending(id)
+        try await decide(id, status: "rejected", by: user, note: note, now: now)
+        var decided = item
+        decided.status = "rejected"
+        decided.decidedBy = user
+        decided.decidedAt = now
+        decided.decisionNote = note
+        return decided
+    }
+
+    /// Approves a held reading, as sent or with `editedValue` (milli-units); a conflict replaces the stored reading.
+    ///
+    /// Returns the stored reading's id and the usage it adds.
+    public func approve(_ id: String, by user: String, note: String, editedValue: Int64?, device: KnownDevice,
+                        now: Date) async throws -> (held: HeldReading, outcome: ReadingOutcome) {
+        let item = try await pending(id)
+        let row = try await db.raw("SELECT reading_milli, interval_usage_milli, measured_at, received_at FROM held_readings WHERE id = \(bind: id)").first()!
+        let reader = RowReader(row, table: "held_readings")
+        let cumulative = try reader.optionalInt64("reading_milli")
+        let interval = try reader.optionalInt64("interval_usage_milli") ?? 0
+        let value: ReadingValue = if let cumulative { .cumulative(editedValue ?? cumulative) } else { .interval(editedValue ?? interval) }
+        let measuredAt = try reader.int64("measured_at")
+        if item.reason == "conflict" {
+            // The engineer says the held value is the right one: the stored reading at that instant makes way, on the record.
+            try await db.raw("""
+                INSERT INTO held_readings (id, company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
+                                           interval_usage_milli, message_id, source, reason, detail, status, decided_by, decided_at, decision_note)
+                SELECT \(bind: Identifier.uuidV7(at: now)), company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
+                       CASE WHEN reading_milli IS NULL THEN usage_milli ELSE NULL END, message_id, source, 'superseded',
+                       \(bind: "replaced by held reading \(id)"), 'rejected', \(bind: user), \(bind: now.epochMilliseconds), \(bind: note)
+                FROM meter_readings
+                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: item.register)
+                  AND measured_at = \(bind: measuredAt)
+                """).run()
+            try await db.raw("""
+                DELETE FROM meter_readings
+                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: item.register)
+                  AND measured_at = \(bind: measuredAt)
+                """).run()
+        }
+        var store = ReadingStore(db, companyId: companyId, now: now)
+        let reading = ResolvedReading(device: device, register: item.register, value: value, measuredAt: measuredAt,
+                                      receivedAt: try reader.int64("received_at"), messageId: item.messageId, source: item.source,
+                                      origin: editedValue == nil ? "review" : "edited", enteredBy: user, note: note)
+        let outcome = try await store.applyApproved(reading)
+        switch outcome {
+        case .accepted, .duplicate:
+            try await decide(id, status: "approved", by: user, note: note, now: now)
+        case .held(_, _, let detail):
+            throw ReviewError.stillNegative(detail)
+        case .rejected(let error):
+            throw ReviewError.stillNegative(error.message)
+        }
+        var decided = item
+        decided.status = "approved"
+        decided.decidedBy = user
+        decided.decidedAt = now
+        decided.decisionNote = note
+        return (decided, outcome)
+    }
+
+    func pending(_ id: String) async throws -> HeldReading {
+        guard let item = try await get(id) else { throw ReviewError.notFound }
+        guard item.status == "pending" else { throw ReviewError.alreadyDecided(item.status) }
+        return item
+    }
+
+    func decide(_ id: String, status: String, by user: String, note: String, now: Date) async throws {
+        try await db.raw("""
+            UPDATE held_readings SET status = \(bind: status), decided_by = \(bind: user), decided_at = \(bind: now.epochMilliseconds),
+                decision_note = \(bind: note)
+            WHERE id = \(bind: id) AND company_id = \(bind: companyId) AND status = 'pending'
+            """).run()
+    }
+}
+
+extension ReadingStore {
+    /// Applies an approved reading: caps do not apply, and a hold is not written again (the caller reports it).
+    mutating func applyApproved(_ reading: ResolvedReading) async throws -> ReadingOutcome {
+        var probe = self
+        probe.holdsDisabled = true
+        let outcome = try await probe.apply(reading, checkCaps: false)
+        ids = probe.ids
+        return outcome
+    }
+}

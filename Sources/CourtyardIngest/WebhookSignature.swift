@@ -1,0 +1,85 @@
+import Crypto
+import Foundation
+
+/// The signature IoT platforms put on webhook deliveries: HMAC-SHA256 over `timestamp.body` with a shared secret.
+///
+/// Headers: `X-Courtyard-Timestamp: <unix seconds>` and `X-Courtyard-Signature: sha256=<hex>`. A delivery is
+/// accepted when the timestamp is within ``toleranceSeconds`` of now and the signature matches either active
+/// secret (the current one, or the previous one during a rotation). Replays of a seen signature are refused by
+/// the caller, which remembers signatures for the tolerance window.
+public enum WebhookSignature {
+    public static let toleranceSeconds: Int64 = 300
+
+    /// Why a delivery was refused.
+    public enum Failure: Error, Hashable, Sendable {
+        case missingHeaders
+        case malformedTimestamp
+        case staleTimestamp
+        case malformedSignature
+        case mismatch
+
+        public var code: String {
+            switch self {
+            case .missingHeaders: "signature_missing"
+            case .malformedTimestamp: "signature_timestamp_invalid"
+            case .staleTimestamp: "signature_expired"
+            case .malformedSignature: "signature_invalid"
+            case .mismatch: "signature_mismatch"
+            }
+        }
+    }
+
+    /// The header value for `body` sent at `timestamp` with `secret`.
+    public static func sign(body: some DataProtocol, timestamp: Int64, secret: String) -> String {
+        "sha256=" + mac(body: body, timestamp: timestamp, secret: secret).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func mac(body: some DataProtocol, timestamp: Int64, secret: String) -> [UInt8] {
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: Data(secret.utf8)))
+        hmac.update(data: Data("\(timestamp).".utf8))
+        hmac.update(data: body)
+        return Array(hmac.finalize())
+    }
+
+    /// Checks a delivery; returns the timestamp on success.
+    @discardableResult
+    public static func verify(body: some DataProtocol, timestamp: String?, signature: String?, secrets: [String],
+                              nowSeconds: Int64) throws(Failure) -> Int64 {
+        guard let timestamp, let signature else { throw .missingHeaders }
+        guard timestamp.utf8.count <= 12, let seconds = Int64(timestamp) else { throw .malformedTimestamp }
+        guard abs(nowSeconds - seconds) <= toleranceSeconds else { throw .staleTimestamp }
+        guard signature.hasPrefix("sha256="), let given = hexBytes(signature.dropFirst(7)), given.count == 32 else {
+            throw .malformedSignature
+        }
+        for secret in secrets where !secret.isEmpty {
+            let expected = mac(body: body, timestamp: seconds, secret: secret)
+            // Constant time: compare every byte whatever the first difference.
+            var difference: UInt8 = 0
+            for (a, b) in zip(expected, given) { difference |= a ^ b }
+            if difference == 0 { return seconds }
+        }
+        throw .mismatch
+    }
+
+    static func hexBytes(_ text: Substring) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        var index = 0
+        while index < digits.count {
+            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 2
+        }
+        return bytes
+    }
+
+    static func nibble(_ ascii: UInt8) -> UInt8? {
+        switch ascii {
+        case 0x30...0x39: ascii - 0x30
+        case 0x61...0x66: ascii - 0x61 + 10
+        case 0x41...0x46: ascii - 0x41 + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,557 @@
+import CourtyardDomain
+import CourtyardIngest
+import CourtyardStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+/// Readings in (device tokens, staff, signed webhooks), the review queue, manual entry, meter replacements,
+/// usage per hour/day, integrations and device presence.
+enum IngestRoutes {
+    struct BatchResult: Codable, Sendable {
+        var accepted: Int
+        var duplicate: Int
+        var heldForReview: Int
+        var rejected: Int
+        var items: [Ingestor.ItemResult]
+
+        init(_ items: [Ingestor.ItemResult]) {
+            self.items = items
+            accepted = items.count { $0.status == "accepted" }
+            duplicate = items.count { $0.status == "duplicate" }
+            heldForReview = items.count { $0.status == "held_for_review" }
+            rejected = items.count { $0.status == "rejected" }
+        }
+    }
+
+    struct ReadingView: Codable, Sendable {
+        var id: String
+        var deviceId: String
+        var register: String
+        var measuredAt: Date
+        var receivedAt: Date
+        var reading: String?
+        var usage: String?
+        var since: Date?
+        var messageId: String?
+        var source: String
+        var origin: String
+        var enteredBy: String?
+        var note: String?
+        var photoRef: String?
+    }
+
+    struct ReadingPage: Codable, Sendable {
+        var items: [ReadingView]
+        var nextCursor: String?
+    }
+
+    struct ManualReading: Codable, Sendable {
+        var deviceId: String
+        var register: String?
+        var reading: Quantity?
+        var usage: Quantity?
+        var measuredAt: String
+        var reason: String
+        var photoRef: String?
+    }
+
+    struct Decision: Codable, Sendable {
+        var note: String
+        /// For an approval: the corrected value (cumulative reading or interval usage), when the sent one was wrong.
+        var reading: Quantity?
+    }
+
+    struct DecisionResult: Codable, Sendable {
+        var held: HeldReading
+        var reading: Ingestor.ItemResult?
+    }
+
+    struct HeldPage: Codable, Sendable {
+        var items: [HeldReading]
+        var nextCursor: String?
+    }
+
+    struct ReplacementInput: Codable, Sendable {
+        var deviceId: String
+        var register: String?
+        var replacedAt: Date
+        var oldFinal: Quantity
+        var newStart: Quantity
+        var reason: String
+    }
+
+    struct Replacement: Codable, Sendable {
+        var id: String
+        var deviceId: String
+        var register: String
+        var replacedAt: Date
+        var oldFinal: Quantity
+        var newStart: Quantity
+        var reason: String
+        var createdBy: String
+    }
+
+    struct UsageReport: Codable, Sendable {
+        var deviceId: String
+        var register: String
+        var granularity: String
+        var timeZone: String
+        var total: String
+        var buckets: [UsageSeries.Bucket]
+    }
+
+    struct IntegrationInput: Codable, Sendable { var name: String }
+    struct IntegrationSecret: Codable, Sendable {
+        var integration: Integration
+        /// Shown only in this response.
+        var secret: String
+        var webhookUrl: String
+    }
+    struct IntegrationList: Codable, Sendable { var items: [Integration] }
+
+    struct PresenceView: Codable, Sendable {
+        var deviceId: String
+        var deviceKey: String
+        var communityId: String
+        var kind: String
+        var online: Bool
+        var lastSeenAt: Date?
+        var changedAt: Date?
+    }
+    struct PresencePage: Codable, Sendable {
+        var items: [PresenceView]
+        var nextCursor: String?
+    }
+    struct Alert: Codable, Sendable {
+        var id: String
+        var deviceId: String
+        var kind: String
+        var at: Date
+        var lastSeenAt: Date
+    }
+    struct AlertPage: Codable, Sendable { var items: [Alert]; var nextCursor: String? }
+
+    static func register(on api: DocumentedRouter, services: ServerServices) {
+        let exampleItem = Ingestor.ItemResult(index: 0, status: "accepted", readingId: "0194f3a0-0000-7000-8000-0000000000c1", usage: "1.250")
+        api.schema("ReadingBatch", example: [["device_id": "meter_0001", "register": "energy_total", "reading": "12345.67",
+                                              "measured_at": "2026-10-01T00:00:00Z", "message_id": "m-1"]])
+        api.schema("ReadingBatchResult", example: BatchResult([exampleItem]))
+        let exampleView = ReadingView(id: "0194f3a0-0000-7000-8000-0000000000c1", deviceId: Example.device, register: "energy_total",
+                                      measuredAt: Example.date, receivedAt: Example.date, reading: "12345.670", usage: "1.250",
+                                      since: Example.date, messageId: "m-1", source: "http", origin: "device")
+        api.schema("ReadingPage", example: ReadingPage(items: [exampleView], nextCursor: nil))
+        api.schema("ManualReading", example: ManualReading(deviceId: Example.device, register: "volume_total", reading: Quantity(milliUnits: 1_234_500),
+                                                           measuredAt: "2026-10-31T18:00:00+08:00", reason: "meter display read on site",
+                                                           photoRef: "photos/2026/10/31/102.jpg"), required: ["device_id", "measured_at", "reason"])
+        let exampleHeld = HeldReading(id: "0194f3a0-0000-7000-8000-0000000000d1", communityId: Example.community, deviceId: Example.device,
+                                      register: "energy_total", measuredAt: Example.date, receivedAt: Example.date, reading: "99.000",
+                                      usage: nil, messageId: nil, source: "http", reason: "negative_delta",
+                                      detail: "the register fell by 12.000", status: "pending")
+        api.schema("HeldReadingPage", example: HeldPage(items: [exampleHeld], nextCursor: nil))
+        api.schema("ReviewDecision", example: Decision(note: "checked on site", reading: nil), required: ["note"])
+        api.schema("ReviewResult", example: DecisionResult(held: exampleHeld, reading: exampleItem))
+        let exampleReplacement = ReplacementInput(deviceId: Example.device, register: "energy_total", replacedAt: Example.date,
+                                                  oldFinal: Quantity(milliUnits: 5_432_100), newStart: Quantity(milliUnits: 0), reason: "meter broken")
+        api.schema("MeterReplacementInput", example: exampleReplacement, required: ["device_id", "replaced_at", "old_final", "new_start", "reason"])
+        api.schema("MeterReplacement", example: Replacement(id: "0194f3a0-0000-7000-8000-0000000000e1", deviceId: Example.device,
+                                                            register: "energy_total", replacedAt: Example.date, oldFinal: exampleReplacement.oldFinal,
+                                                            newStart: exampleReplacement.newStart, reason: "meter broken", createdBy: "0194f3a0-0000-7000-8000-000000000002"))
+        api.schema("UsageReport", example: UsageReport(deviceId: Example.device, register: "energy_total", granularity: "day",
+                                                       timeZone: "Asia/Shanghai", total: "0.000", buckets: []))
+        let exampleIntegration = Integration(id: "0194f3a0-0000-7000-8000-0000000000f1", companyId: Example.company, name: "ctwing",
+                                             hasPreviousSecret: false, rotatedAt: nil, createdAt: Example.date)
+        api.schema("IntegrationInput", example: IntegrationInput(name: "ctwing"), required: ["name"])
+        api.schema("IntegrationSecret", example: IntegrationSecret(integration: exampleIntegration, secret: "…",
+                                                                   webhookUrl: "/api/v1/ingest/\(exampleIntegration.id)"))
+        api.schema("IntegrationList", example: IntegrationList(items: [exampleIntegration]))
+        api.schema("PresencePage", example: PresencePage(items: [PresenceView(deviceId: Example.device, deviceKey: "water_meter_102",
+                                                                             communityId: Example.community, kind: "water_meter", online: false,
+                                                                             lastSeenAt: Example.date, changedAt: Example.date)], nextCursor: nil))
+        api.schema("DeviceAlertPage", example: AlertPage(items: [Alert(id: "0194f3a0-0000-7000-8000-0000000000a1", deviceId: Example.device,
+                                                                       kind: "offline", at: Example.date, lastSeenAt: Example.date)], nextCursor: nil))
+
+        api.on(.post, "/api/v1/readings",
+               summary: "Report readings: one object or an array of up to 5,000, answered per item once committed. Device token or staff with record_usage.",
+               tag: "Readings", permission: .recordUsage, request: "ReadingBatch", response: "ReadingBatchResult") { request, context in
+            let items = try await parse(request, context)
+            if let device = context.device {
+                let key = try await services.database.read { db in
+                    try await db.raw("SELECT device_key FROM devices WHERE id = \(bind: device.deviceId) AND company_id = \(bind: device.companyId)")
+                        .first()?.decode(column: "device_key", as: String.self)
+                }
+                guard let key else { throw Problem(.unauthorized, code: "invalid_token", title: "The device of this token no longer exists") }
+                let results = try await services.ingestor.ingest(companyId: device.companyId, items: items, source: "http", onlyDevice: key)
+                return try .json(BatchResult(results))
+            }
+            let scope = try context.scope(for: .recordUsage)
+            let results = try await services.ingestor.ingest(companyId: scope.companyId, items: items, source: "http",
+                                                             communities: scope.communityIds)
+            return try .json(BatchResult(results))
+        }
+
+        api.on(.post, "/api/v1/ingest/:integration",
+               summary: "Signed webhook for IoT platforms: X-Courtyard-Timestamp (unix seconds) and X-Courtyard-Signature: sha256=HMAC(secret, timestamp + \".\" + body)",
+               tag: "Readings", request: "ReadingBatch", response: "ReadingBatchResult") { request, context in
+            let integrationId = try context.parameters.require("integration")
+            let body = try await collect(request, context)
+            guard let (companyId, name, secrets) = try await services.database.read({ db in
+                try await IntegrationStore(db).secrets(id: integrationId)
+            }) else {
+                throw Problem(.unauthorized, code: "signature_mismatch", title: "The signature does not verify")
+            }
+            let now = services.clock.now()
+            do {
+                try WebhookSignature.verify(body: body, timestamp: request.headers[HTTPField.Name("X-Courtyard-Timestamp")!],
+                                            signature: request.headers[HTTPField.Name("X-Courtyard-Signature")!], secrets: secrets,
+                                            nowSeconds: Int64(now.timeIntervalSince1970.rounded(.down)))
+            } catch let error as WebhookSignature.Failure {
+                throw Problem(.unauthorized, code: error.code, title: "The webhook signature is refused",
+                              detail: error == .staleTimestamp ? "the timestamp is more than 300 s from the server's clock" : nil)
+            }
+            let signature = request.headers[HTTPField.Name("X-Courtyard-Signature")!]!
+            let fresh: Bool
+            do {
+                fresh = try await services.database.transaction { db in
+                    try await IntegrationStore(db).remember(signature: signature, integrationId: integrationId, now: now)
+                }
+            } catch StorageError.alreadyExists {
+                fresh = false
+            }
+            guard fresh else {
+                throw Problem(.conflict, code: "signature_replayed", title: "This signed delivery was already received")
+            }
+            let items = try parse(body)
+            do {
+                let results = try await services.ingestor.ingest(companyId: companyId, items: items, source: "webhook:\(name)")
+                return try .json(BatchResult(results))
+            } catch {
+                try? await services.database.transaction { db in try await IntegrationStore(db).forget(signature: signature) }
+                throw error
+            }
+        }
+
+        api.on(.get, "/api/v1/readings", summary: "Accepted readings of a device, oldest first (cursor = reading id)",
+               tag: "Readings", permission: .readDevices, response: "ReadingPage",
+               query: ["device_id", "register", "from", "to", "limit", "cursor"]) { request, context in
+            let scope = try context.scope(for: .readDevices)
+            let query = request.uri.queryParameters
+            guard let deviceId = query["device_id"].map(String.init) else { throw Problem.invalid("device_id", code: "required", "device_id is required") }
+            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
+            let from = try instant(query["from"], "from")
+            let to = try instant(query["to"], "to")
+            let page = try await services.database.read { db in
+                _ = try await ScopedStore(db, scope: scope).get(Device.self, id: deviceId)
+                let select = db.select().column(SQLRaw("id, device_id, register, measured_at, received_at, reading_milli, usage_milli, since, message_id, source, origin, entered_by, note, photo_ref"))
+                    .from("meter_readings").where("company_id", .equal, SQLBind(scope.companyId)).where("device_id", .equal, SQLBind(deviceId))
+                if let register = query["register"] { select.where("register", .equal, SQLBind(String(register))) }
+                if let from { select.where("measured_at", .greaterThanOrEqual, SQLBind(from)) }
+                if let to { select.where("measured_at", .lessThan, SQLBind(to)) }
+                if let cursor { select.where("id", .greaterThan, SQLBind(cursor)) }
+                let rows = try await select.orderBy("id").limit(limit + 1).all()
+                let items = try rows.prefix(limit).map(readingView)
+                return ReadingPage(items: items, nextCursor: rows.count > limit ? items.last?.id : nil)
+            }
+            return try .json(page)
+        }
+
+        api.on(.post, "/api/v1/readings/manual", summary: "Enter a reading by hand (broken or unreachable meter), with a reason and an optional photo reference",
+               tag: "Readings", permission: .recordUsage, request: "ManualReading", response: "ReadingBatchResult") { request, context in
+            let scope = try context.scope(for: .recordUsage)
+            let user = try context.requirePrincipal().user.id
+            let input = try await ResourceRoutes.decodeBody(ManualReading.self, request, context)
+            guard !input.reason.trimmingCharacters(in: .whitespaces).isEmpty, input.reason.count <= 500 else {
+                throw Problem.invalid("reason", code: "required", "a reason (up to 500 characters) is required")
+            }
+            guard (input.reading == nil) != (input.usage == nil) else {
+                throw Problem.invalid("reading", code: "required", "send either reading (cumulative) or usage (interval)")
+            }
+            let value: ReadingValue = input.reading.map { .cumulative($0.milliUnits) } ?? .interval(input.usage!.milliUnits)
+            guard value.isNonNegative else { throw Problem.invalid(input.reading == nil ? "usage" : "reading", code: "negative_value", "must not be negative") }
+            guard let time = ReadingParser.parseTime(input.measuredAt) else {
+                throw Problem.invalid("measured_at", code: "invalid_time", "use RFC 3339 or local YYYY-MM-DD HH:MM:SS")
+            }
+            let device = try await knownDevice(input.deviceId, scope: scope, services: services)
+            let register = input.reading == nil ? ReadingSubmission.intervalRegister : (input.register ?? "energy_total")
+            let submission = ReadingSubmission(deviceKey: device.deviceKey, register: register, value: value, time: time)
+            let results = try await services.ingestor.ingest(companyId: scope.companyId, items: [.success(submission)], source: "manual",
+                                                             communities: scope.communityIds, origin: "manual", enteredBy: user,
+                                                             note: input.reason, photoRef: input.photoRef)
+            return try .json(BatchResult(results))
+        }
+
+        api.on(.get, "/api/v1/held-readings", summary: "Readings held for review (conflicts, negative deltas, over the plausibility cap)",
+               tag: "Readings", permission: .readDevices, response: "HeldReadingPage",
+               query: ["status", "device_id", "limit", "cursor"]) { request, context in
+            let scope = try context.scope(for: .readDevices)
+            let query = request.uri.queryParameters
+            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
+            let page = try await services.database.read { db in
+                try await ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds)
+                    .list(status: query["status"].map(String.init), deviceId: query["device_id"].map(String.init), after: cursor, limit: limit)
+            }
+            return try .json(HeldPage(items: page.items, nextCursor: page.next))
+        }
+
+        api.on(.post, "/api/v1/held-readings/:id/approve", summary: "Approve a held reading as sent, or with a corrected value; the decision is recorded",
+               tag: "Readings", permission: .manageDevices, request: "ReviewDecision", response: "ReviewResult") { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let user = try context.requirePrincipal().user.id
+            let id = try context.parameters.require("id")
+            let input = try await ResourceRoutes.decodeBody(Decision.self, request, context)
+            try requireNote(input.note)
+            let now = services.clock.now()
+            let result = try await services.database.transaction { db in
+                let queue = ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds)
+                guard let held = try await queue.get(id) else { throw ReviewError.notFound }
+                let device = try await knownDevice(held.deviceId, scope: scope, db: db)
+                return try await queue.approve(id, by: user, note: input.note, editedValue: input.reading?.milliUnits, device: device, now: now)
+            }
+            return try .json(DecisionResult(held: result.held, reading: Ingestor.result(index: 0, result.outcome)))
+        }
+
+        api.on(.post, "/api/v1/held-readings/:id/reject", summary: "Reject a held reading: it is never billed; the decision is recorded",
+               tag: "Readings", permission: .manageDevices, request: "ReviewDecision", response: "ReviewResult") { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let user = try context.requirePrincipal().user.id
+            let id = try context.parameters.require("id")
+            let input = try await ResourceRoutes.decodeBody(Decision.self, request, context)
+            try requireNote(input.note)
+            let now = services.clock.now()
+            let held = try await services.database.transaction { db in
+                try await ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds).reject(id, by: user, note: input.note, now: now)
+            }
+            return try .json(DecisionResult(held: held, reading: nil))
+        }
+
+        api.on(.post, "/api/v1/meter-replacements", summary: "Record a meter swap: the old meter's final reading and the new one's start",
+               tag: "Readings", permission: .manageDevices, request: "MeterReplacementInput", response: "MeterReplacement", status: 201) { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let user = try context.requirePrincipal().user.id
+            let input = try await ResourceRoutes.decodeBody(ReplacementInput.self, request, context)
+            try requireNote(input.reason, field: "reason")
+            let now = services.clock.now()
+            let register = input.register ?? "energy_total"
+            let id = Identifier.uuidV7(at: now)
+            let replacement = Replacement(id: id, deviceId: input.deviceId, register: register, replacedAt: input.replacedAt,
+                                          oldFinal: input.oldFinal, newStart: input.newStart, reason: input.reason, createdBy: user)
+            try await services.database.transaction { db in
+                let device = try await ScopedStore(db, scope: scope).get(Device.self, id: input.deviceId)
+                try await db.raw("""
+                    INSERT INTO meter_replacements (id, company_id, community_id, device_id, register, replaced_at, old_final_milli,
+                                                    new_start_milli, reason, created_by, created_at)
+                    VALUES (\(bind: id), \(bind: scope.companyId), \(bind: device.communityId), \(bind: device.id), \(bind: register),
+                            \(bind: input.replacedAt.epochMilliseconds), \(bind: input.oldFinal.milliUnits), \(bind: input.newStart.milliUnits),
+                            \(bind: input.reason), \(bind: user), \(bind: now.epochMilliseconds))
+                    """).run()
+            }
+            return try .json(replacement, status: .created)
+        }
+
+        api.on(.get, "/api/v1/devices/:id/usage", summary: "Usage per hour or day in the community's time zone (spread over gaps and flagged estimated)",
+               tag: "Readings", permission: .readDevices, response: "UsageReport",
+               query: ["register", "from", "to", "granularity"]) { request, context in
+            let scope = try context.scope(for: .readDevices)
+            let id = try context.parameters.require("id")
+            let query = request.uri.queryParameters
+            guard let from = try instant(query["from"], "from"), let to = try instant(query["to"], "to") else {
+                throw Problem.invalid("from", code: "required", "from and to (RFC 3339) are required")
+            }
+            guard to > from, to - from <= 400 * 86_400_000 else {
+                throw Problem.invalid("to", code: "out_of_range", "to must be after from, at most 400 days later")
+            }
+            let granularity = UsageSeries.Granularity(rawValue: query["granularity"].map(String.init) ?? "day")
+            guard let granularity else { throw Problem.invalid("granularity", code: "invalid_value", "granularity is hour or day") }
+            guard granularity == .day || to - from <= 62 * 86_400_000 else {
+                throw Problem.invalid("to", code: "out_of_range", "hourly usage covers at most 62 days")
+            }
+            let register = query["register"].map(String.init) ?? "energy_total"
+            let report = try await services.database.read { db in
+                let device = try await knownDevice(id, scope: scope, db: db)
+                let buckets = try await UsageSeries.query(db, companyId: scope.companyId, device: device, register: register,
+                                                          from: from, to: to, granularity: granularity)
+                let total = buckets.reduce(Int64(0)) { $0 + ((try? FixedPoint.parse($1.usage, scale: 3)) ?? 0) }
+                return UsageReport(deviceId: id, register: register, granularity: granularity.rawValue, timeZone: device.timeZone.identifier,
+                                   total: FixedPoint.format(total, scale: 3), buckets: buckets)
+            }
+            return try .json(report)
+        }
+
+        api.on(.get, "/api/v1/device-presence", summary: "Online/offline state per device (status=online|offline) for the monitoring panel",
+               tag: "Device", permission: .readDevices, response: "PresencePage", query: ["status", "community_id", "limit", "cursor"]) { request, context in
+            let scope = try context.scope(for: .readDevices)
+            return try .json(try await presence(request, scope: scope, services: services))
+        }
+
+        api.on(.get, "/api/v1/device-alerts", summary: "Offline and back-online alerts, newest first", tag: "Device", permission: .readDevices,
+               response: "DeviceAlertPage", query: ["device_id", "kind", "limit", "cursor"]) { request, context in
+            let scope = try context.scope(for: .readDevices)
+            let query = request.uri.queryParameters
+            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
+            let page = try await services.database.read { db in
+                let select = db.select().column(SQLRaw("id, device_id, kind, at, last_seen_at")).from("device_alerts")
+                    .where("company_id", .equal, SQLBind(scope.companyId))
+                if let communities = scope.communityIds { select.where("community_id", .in, SQLBind.group(communities.sorted())) }
+                if let device = query["device_id"] { select.where("device_id", .equal, SQLBind(String(device))) }
+                if let kind = query["kind"] { select.where("kind", .equal, SQLBind(String(kind))) }
+                if let cursor { select.where("id", .lessThan, SQLBind(cursor)) }
+                let rows = try await select.orderBy("id", .descending).limit(limit + 1).all()
+                let items = try rows.prefix(limit).map { row in
+                    let r = RowReader(row, table: "device_alerts")
+                    return Alert(id: try r.string("id"), deviceId: try r.string("device_id"), kind: try r.string("kind"),
+                                 at: try r.instant("at"), lastSeenAt: try r.instant("last_seen_at"))
+                }
+                return AlertPage(items: items, nextCursor: rows.count > limit ? items.last?.id : nil)
+            }
+            return try .json(page)
+        }
+
+        api.on(.post, "/api/v1/integrations", summary: "Register an IoT platform; the webhook secret is shown once",
+               tag: "Device", permission: .manageDevices, request: "IntegrationInput", response: "IntegrationSecret", status: 201) { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let input = try await ResourceRoutes.decodeBody(IntegrationInput.self, request, context)
+            guard !input.name.isEmpty, input.name.count <= 64 else { throw Problem.invalid("name", code: "invalid_length", "name must be 1 to 64 characters") }
+            let now = services.clock.now()
+            let (integration, secret) = try await services.database.transaction { db in
+                try await IntegrationStore(db).create(companyId: scope.companyId, name: input.name, now: now)
+            }
+            return try .json(IntegrationSecret(integration: integration, secret: secret, webhookUrl: "/api/v1/ingest/\(integration.id)"), status: .created)
+        }
+
+        api.on(.get, "/api/v1/integrations", summary: "IoT platform integrations (secrets are never shown again)", tag: "Device",
+               permission: .readDevices, response: "IntegrationList") { _, context in
+            let scope = try context.scope(for: .readDevices)
+            let items = try await services.database.read { db in try await IntegrationStore(db).list(companyId: scope.companyId) }
+            return try .json(IntegrationList(items: items))
+        }
+
+        api.on(.post, "/api/v1/integrations/:id/rotate", summary: "New webhook secret; the previous one stays valid until retired",
+               tag: "Device", permission: .manageDevices, response: "IntegrationSecret") { _, context in
+            let scope = try context.scope(for: .manageDevices)
+            let id = try context.parameters.require("id")
+            let now = services.clock.now()
+            guard let (integration, secret) = try await services.database.transaction({ db in
+                try await IntegrationStore(db).rotate(companyId: scope.companyId, id: id, now: now)
+            }) else { throw StorageError.notFound(table: "integrations", id: id) }
+            return try .json(IntegrationSecret(integration: integration, secret: secret, webhookUrl: "/api/v1/ingest/\(integration.id)"))
+        }
+
+        api.on(.post, "/api/v1/integrations/:id/retire-previous", summary: "End a rotation: only the current secret verifies",
+               tag: "Device", permission: .manageDevices, response: "IntegrationList") { _, context in
+            let scope = try context.scope(for: .manageDevices)
+            let id = try context.parameters.require("id")
+            let now = services.clock.now()
+            guard let integration = try await services.database.transaction({ db in
+                try await IntegrationStore(db).retirePrevious(companyId: scope.companyId, id: id, now: now)
+            }) else { throw StorageError.notFound(table: "integrations", id: id) }
+            return try .json(IntegrationList(items: [integration]))
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func collect(_ request: Request, _ context: CourtyardRequestContext) async throws -> Data {
+        do {
+            return Data(buffer: try await request.body.collect(upTo: 8 * 1024 * 1024))
+        } catch {
+            throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
+        }
+    }
+
+    static func parse(_ request: Request, _ context: CourtyardRequestContext) async throws -> [Result<ReadingSubmission, ReadingError>] {
+        if context.device == nil { _ = try context.scope(for: .recordUsage) }
+        return try parse(try await collect(request, context))
+    }
+
+    static func parse(_ body: Data) throws -> [Result<ReadingSubmission, ReadingError>] {
+        do {
+            return try ReadingParser.parse(body)
+        } catch {
+            switch error {
+            case .malformedJSON(let detail): throw Problem.malformedJSON(detail)
+            case .empty: throw Problem.invalid("items", code: "empty_batch", "send at least one reading")
+            case .tooMany(let count):
+                throw Problem(.contentTooLarge, code: "batch_too_large", title: "Too many readings in one request",
+                              detail: "\(count) readings; send at most \(ReadingParser.maximumBatch) per request",
+                              errors: [FieldIssue(field: "items", code: "batch_too_large", message: "at most \(ReadingParser.maximumBatch)")])
+            }
+        }
+    }
+
+    static func requireNote(_ note: String, field: String = "note") throws {
+        guard !note.trimmingCharacters(in: .whitespaces).isEmpty, note.count <= 500 else {
+            throw Problem.invalid(field, code: "required", "\(field) (up to 500 characters) is required")
+        }
+    }
+
+    static func instant(_ text: Substring?, _ field: String) throws -> Int64? {
+        guard let text else { return nil }
+        guard case .instant(let milliseconds) = ReadingParser.parseTime(String(text)) else {
+            throw Problem.invalid(field, code: "invalid_time", "\(field) must be RFC 3339 with an offset, e.g. 2026-10-01T00:00:00+08:00")
+        }
+        return milliseconds
+    }
+
+    static func readingView(_ row: any SQLRow) throws -> ReadingView {
+        let r = RowReader(row, table: "meter_readings")
+        func date(_ column: String) throws -> Date? { try r.optionalInt64(column).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) } }
+        return ReadingView(id: try r.string("id"), deviceId: try r.string("device_id"), register: try r.string("register"),
+                           measuredAt: try date("measured_at")!, receivedAt: try date("received_at")!,
+                           reading: try r.optionalInt64("reading_milli").map { FixedPoint.format($0, scale: 3) },
+                           usage: try r.optionalInt64("usage_milli").map { FixedPoint.format($0, scale: 3) }, since: try date("since"),
+                           messageId: try r.optionalString("message_id"), source: try r.string("source"), origin: try r.string("origin"),
+                           enteredBy: try r.optionalString("entered_by"), note: try r.optionalString("note"), photoRef: try r.optionalString("photo_ref"))
+    }
+
+    static func knownDevice(_ id: String, scope: TenantScope, services: ServerServices) async throws -> KnownDevice {
+        try await services.database.read { db in try await knownDevice(id, scope: scope, db: db) }
+    }
+
+    static func knownDevice(_ id: String, scope: TenantScope, db: any SQLDatabase) async throws -> KnownDevice {
+        let device = try await ScopedStore(db, scope: scope).get(Device.self, id: id)
+        guard let known = try await DeviceDirectory.load(db, companyId: scope.companyId, keys: [device.deviceKey])[device.deviceKey] else {
+            throw StorageError.notFound(table: "devices", id: id)
+        }
+        return known
+    }
+
+    /// Devices with their presence; a device never heard from counts as offline.
+    static func presence(_ request: Request, scope: TenantScope, services: ServerServices) async throws -> PresencePage {
+        let query = request.uri.queryParameters
+        let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
+        let status = query["status"].map(String.init)
+        guard status == nil || status == "online" || status == "offline" else {
+            throw Problem.invalid("status", code: "invalid_value", "status is online or offline")
+        }
+        return try await services.database.read { db in
+            let select = db.select()
+                .column(SQLRaw("d.id AS id, d.device_key AS device_key, d.community_id AS community_id, d.kind AS kind, p.online AS online, p.last_seen_at AS last_seen_at, p.changed_at AS changed_at"))
+                .from(SQLRaw("devices d LEFT JOIN device_presence p ON p.device_id = d.id AND p.company_id = d.company_id"))
+                .where(SQLColumn("company_id", table: "d"), .equal, SQLBind(scope.companyId))
+                .where(SQLColumn("status", table: "d"), .notEqual, SQLBind("retired"))
+            if let communities = scope.communityIds { select.where(SQLColumn("community_id", table: "d"), .in, SQLBind.group(communities.sorted())) }
+            if let community = query["community_id"] { select.where(SQLColumn("community_id", table: "d"), .equal, SQLBind(String(community))) }
+            if status == "online" { select.where(SQLColumn("online", table: "p"), .equal, SQLBind(1)) }
+            if status == "offline" { select.where(SQLRaw("(p.online IS NULL OR p.online = 0)")) }
+            if let cursor { select.where(SQLColumn("id", table: "d"), .greaterThan, SQLBind(cursor)) }
+            let rows = try await select.orderBy(SQLColumn("id", table: "d")).limit(limit + 1).all()
+            let items = try rows.prefix(limit).map { row in
+                let r = RowReader(row, table: "devices")
+                return PresenceView(deviceId: try r.string("id"), deviceKey: try r.string("device_key"), communityId: try r.string("community_id"),
+                                    kind: try r.string("kind"), online: try r.optionalInt64("online") == 1,
+                                    lastSeenAt: try r.optionalInt64("last_seen_at").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) },
+                                    changedAt: try r.optionalInt64("changed_at").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) })
+            }
+            return PresencePage(items: items, nextCursor: rows.count > limit ? items.last?.deviceId : nil)
+        }
+    }
+}
+
+extension ReadingValue {
+    var isNonNegative: Bool {
+        switch self {
+        case .cumulative(let value), .interval(let value): value >= 0
+        }
+    }
+}
