@@ -114,7 +114,17 @@ public struct ReadingStore: Sendable {
                                              "message \(messageId) was already stored with other content (reading \(row.id))"))
             }
         }
-        // 2. The key (device, register, measured_at).
+        // 2. A held reading sent again stays held, once (not for the approval of that very reading).
+        if !holdsDisabled, let held = try await db.raw("""
+            SELECT id, reason, detail FROM held_readings
+            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: reading.register)
+              AND measured_at = \(bind: reading.measuredAt) AND status = 'pending'
+              AND \(unsafeRaw: isCumulative ? "reading_milli" : "interval_usage_milli") = \(bind: value)
+            """).first() {
+            let reader = RowReader(held, table: "held_readings")
+            return .held(id: try reader.string("id"), reason: try reader.string("reason"), detail: try reader.string("detail"))
+        }
+        // 3. The key (device, register, measured_at).
         let existing = try stored(try await db.raw("""
             SELECT \(unsafeRaw: Self.columns) FROM meter_readings
             WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: reading.register)
@@ -124,16 +134,6 @@ public struct ReadingStore: Sendable {
             if sameContent(row) { return .duplicate(id: row.id) }
             return try await hold(reading, reason: "conflict",
                                   detail: "reading \(row.id) at the same instant says \(FixedPoint.format(row.reading ?? row.usage ?? 0, scale: 3))")
-        }
-        // 3. A held reading sent again stays held, once.
-        if let held = try await db.raw("""
-            SELECT id, reason, detail FROM held_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: reading.register)
-              AND measured_at = \(bind: reading.measuredAt) AND status = 'pending'
-              AND \(unsafeRaw: isCumulative ? "reading_milli" : "interval_usage_milli") = \(bind: value)
-            """).first() {
-            let reader = RowReader(held, table: "held_readings")
-            return .held(id: try reader.string("id"), reason: try reader.string("reason"), detail: try reader.string("detail"))
         }
         guard isCumulative else {
             if checkCaps, let cap = ReadingRules.exceedsCap(usage: value, intervalMilliseconds: nil, kind: reading.device.kind) {

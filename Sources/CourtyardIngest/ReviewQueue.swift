@@ -165,6 +165,12 @@ public struct ReviewQueue: Sendable {
     }
 
     func decide(_ id: String, status: String, by user: String, note: String, now: Date) async throws {
+        if let item = try await get(id) {
+            try await ScopedStore(db, scope: TenantScope(companyId: companyId)).insert(AuditEntry(
+                id: Identifier.uuidV7(at: now), companyId: companyId, communityId: item.communityId, actor: user,
+                action: status == "approved" ? "held_reading_approved" : "held_reading_rejected", subjectType: "held_reading",
+                subjectId: id, reason: note, beforeState: "\(item.reason): \(item.detail)", afterState: status, createdAt: now))
+        }
         try await db.raw("""
             UPDATE held_readings SET status = \(bind: status), decided_by = \(bind: user), decided_at = \(bind: now.epochMilliseconds),
                 decision_note = \(bind: note)

@@ -232,7 +232,7 @@ enum IngestRoutes {
             }
         }
 
-        api.on(.get, "/api/v1/readings", summary: "Accepted readings of a device, oldest first (cursor = reading id)",
+        api.on(.get, "/api/v1/readings", summary: "Accepted readings of a device in measurement order",
                tag: "Readings", permission: .readDevices, response: "ReadingPage",
                query: ["device_id", "register", "from", "to", "limit", "cursor"]) { request, context in
             let scope = try context.scope(for: .readDevices)
@@ -248,10 +248,18 @@ enum IngestRoutes {
                 if let register = query["register"] { select.where("register", .equal, SQLBind(String(register))) }
                 if let from { select.where("measured_at", .greaterThanOrEqual, SQLBind(from)) }
                 if let to { select.where("measured_at", .lessThan, SQLBind(to)) }
-                if let cursor { select.where("id", .greaterThan, SQLBind(cursor)) }
-                let rows = try await select.orderBy("id").limit(limit + 1).all()
+                if let cursor {
+                    // The cursor is "<measured_at ms>_<id>" of the last reading of the previous page.
+                    let parts = cursor.split(separator: "_", maxSplits: 1)
+                    guard parts.count == 2, let at = Int64(parts[0]) else {
+                        throw Problem.invalid("cursor", code: "invalid_cursor", "use next_cursor from the previous page")
+                    }
+                    select.where(SQLRaw("(measured_at > \(at) OR (measured_at = \(at) AND id > '\(parts[1].filter { $0.isHexDigit || $0 == "-" })'))"))
+                }
+                let rows = try await select.orderBy("measured_at").orderBy("id").limit(limit + 1).all()
                 let items = try rows.prefix(limit).map(readingView)
-                return ReadingPage(items: items, nextCursor: rows.count > limit ? items.last?.id : nil)
+                let next = rows.count > limit ? items.last.map { "\(Int64(($0.measuredAt.timeIntervalSince1970 * 1000).rounded()))_\($0.id)" } : nil
+                return ReadingPage(items: items, nextCursor: next)
             }
             return try .json(page)
         }
@@ -345,6 +353,11 @@ enum IngestRoutes {
                             \(bind: input.replacedAt.epochMilliseconds), \(bind: input.oldFinal.milliUnits), \(bind: input.newStart.milliUnits),
                             \(bind: input.reason), \(bind: user), \(bind: now.epochMilliseconds))
                     """).run()
+                try await ScopedStore(db, scope: scope).insert(AuditEntry(
+                    id: Identifier.uuidV7(at: now), companyId: scope.companyId, communityId: device.communityId, actor: user,
+                    action: "meter_replaced", subjectType: "device", subjectId: device.id, reason: input.reason,
+                    beforeState: "\(register) final \(input.oldFinal.decimalText)", afterState: "\(register) start \(input.newStart.decimalText)",
+                    createdAt: now))
             }
             return try .json(replacement, status: .created)
         }
@@ -470,7 +483,9 @@ enum IngestRoutes {
         } catch {
             switch error {
             case .malformedJSON(let detail): throw Problem.malformedJSON(detail)
-            case .empty: throw Problem.invalid("items", code: "empty_batch", "send at least one reading")
+            case .empty:
+                throw Problem(.badRequest, code: "empty_batch", title: "The batch holds no readings",
+                              errors: [FieldIssue(field: "items", code: "empty_batch", message: "send at least one reading")])
             case .tooMany(let count):
                 throw Problem(.contentTooLarge, code: "batch_too_large", title: "Too many readings in one request",
                               detail: "\(count) readings; send at most \(ReadingParser.maximumBatch) per request",
