@@ -408,14 +408,22 @@ enum IngestRoutes {
                 if let communities = scope.communityIds { select.where("community_id", .in, SQLBind.group(communities.sorted())) }
                 if let device = query["device_id"] { select.where("device_id", .equal, SQLBind(String(device))) }
                 if let kind = query["kind"] { select.where("kind", .equal, SQLBind(String(kind))) }
-                if let cursor { select.where("id", .lessThan, SQLBind(cursor)) }
-                let rows = try await select.orderBy("id", .descending).limit(limit + 1).all()
+                if let cursor {
+                    // The cursor is "<at ms>_<id>" of the last alert of the previous page.
+                    let parts = cursor.split(separator: "_", maxSplits: 1)
+                    guard parts.count == 2, let at = Int64(parts[0]) else {
+                        throw Problem.invalid("cursor", code: "invalid_cursor", "use next_cursor from the previous page")
+                    }
+                    select.where(SQLRaw("(at < \(at) OR (at = \(at) AND id < '\(parts[1].filter { $0.isHexDigit || $0 == "-" })'))"))
+                }
+                let rows = try await select.orderBy("at", .descending).orderBy("id", .descending).limit(limit + 1).all()
                 let items = try rows.prefix(limit).map { row in
                     let r = RowReader(row, table: "device_alerts")
                     return Alert(id: try r.string("id"), deviceId: try r.string("device_id"), kind: try r.string("kind"),
                                  at: try r.instant("at"), lastSeenAt: try r.instant("last_seen_at"))
                 }
-                return AlertPage(items: items, nextCursor: rows.count > limit ? items.last?.id : nil)
+                let next = rows.count > limit ? items.last.map { "\(Int64(($0.at.timeIntervalSince1970 * 1000).rounded()))_\($0.id)" } : nil
+                return AlertPage(items: items, nextCursor: next)
             }
             return try .json(page)
         }
