@@ -67,11 +67,20 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // A small MQTT 3.1.1 client on SwiftNIO: QoS 0/1 subscribe and publish, keep-alive, reconnect with backoff.
+        .target(
+            name: "CourtyardMQTT",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Readings in: parse, match devices, dedup, derive usage, hold the implausible, verify webhooks, track presence.
         .target(
             name: "CourtyardIngest",
             dependencies: [
-                "CourtyardDomain", "CourtyardStorage", "CourtyardMeterProtocols",
+                "CourtyardDomain", "CourtyardStorage", "CourtyardMeterProtocols", "CourtyardMQTT",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -121,6 +130,7 @@ let package = Package(
                 "CourtyardLedger",
                 "CourtyardMeterProtocols",
                 "CourtyardIngest",
+                "CourtyardMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -153,6 +163,21 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "CourtyardIngestTests",
+            dependencies: [
+                "CourtyardIngest", "CourtyardStorage", "CourtyardMeterProtocols",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "CourtyardMQTTTests",
+            dependencies: [
+                "CourtyardMQTT",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "CourtyardLedgerTests",
             dependencies: [
                 "CourtyardLedger",
@@ -178,6 +203,8 @@ let package = Package(
                 "CourtyardDomain",
                 "CourtyardSimulator",
                 "CourtyardTestSupport",
+                "CourtyardIngest",
+                "CourtyardMQTT",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

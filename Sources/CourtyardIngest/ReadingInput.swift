@@ -73,8 +73,11 @@ public enum ReadingParser {
     }
 
     /// One result per item, in order.
-    public static func parse(_ body: Data) throws(BodyError) -> [Result<ReadingSubmission, ReadingError>] {
+    ///
+    /// - Parameter defaultDevice: the device id for items that carry none (MQTT names the device in the topic).
+    public static func parse(_ body: Data, defaultDevice: String? = nil) throws(BodyError) -> [Result<ReadingSubmission, ReadingError>] {
         let decoder = JSONDecoder()
+        if let defaultDevice { decoder.userInfo[Item.defaultDeviceKey] = defaultDevice }
         if let first = body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }), first == UInt8(ascii: "[") {
             let items: [Item]
             do { items = try decoder.decode([Item].self, from: body) } catch { throw .malformedJSON(describe(error)) }
@@ -95,6 +98,8 @@ public enum ReadingParser {
     struct Item: Decodable {
         var result: Result<ReadingSubmission, ReadingError>
 
+        static let defaultDeviceKey = CodingUserInfoKey(rawValue: "courtyard.defaultDevice")!
+
         enum Key: String, CodingKey {
             case deviceId, device_id, usage, time, register, reading, measured_at, measuredAt, message_id, messageId
         }
@@ -102,7 +107,7 @@ public enum ReadingParser {
         init(from decoder: any Decoder) throws {
             do {
                 let container = try decoder.container(keyedBy: Key.self)
-                result = .success(try Self.submission(container))
+                result = .success(try Self.submission(container, defaultDevice: decoder.userInfo[Self.defaultDeviceKey] as? String))
             } catch let error as ReadingError {
                 result = .failure(error)
             } catch {
@@ -148,8 +153,8 @@ public enum ReadingParser {
             return milli
         }
 
-        static func submission(_ container: KeyedDecodingContainer<Key>) throws(ReadingError) -> ReadingSubmission {
-            guard let (device, deviceField) = try text(container, [.device_id, .deviceId]) else {
+        static func submission(_ container: KeyedDecodingContainer<Key>, defaultDevice: String?) throws(ReadingError) -> ReadingSubmission {
+            guard let (device, deviceField) = try text(container, [.device_id, .deviceId]) ?? defaultDevice.map({ ($0, Key.device_id) }) else {
                 throw ReadingError("missing_field", field: "device_id", "device_id (or deviceId) is required")
             }
             guard !device.isEmpty, device.utf8.count <= 128 else {

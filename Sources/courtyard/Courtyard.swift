@@ -1,5 +1,6 @@
 import ArgumentParser
 import CourtyardIngest
+import CourtyardMQTT
 import CourtyardServer
 import CourtyardSimulator
 import CourtyardStorage
@@ -70,6 +71,12 @@ struct ServerOptions: ParsableArguments {
 
     @Option(name: .long, help: "Session lifetime in seconds.")
     var sessionSeconds: Int64 = 8 * 3600
+
+    @Option(name: .long, help: "MQTT broker for device telemetry, mqtt://[user:password@]host[:port]. Env: COURTYARD_MQTT_URL.")
+    var mqttUrl: String? = ProcessInfo.processInfo.environment["COURTYARD_MQTT_URL"]
+
+    @Option(name: .long, help: "MQTT client id (a persistent session: the broker keeps QoS 1 telemetry while the server is down).")
+    var mqttClientId: String = "courtyard-ingest"
 }
 
 /// Opens, migrates and serves a database until interrupted.
@@ -104,6 +111,19 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
         }
     }
     defer { presence.cancel() }
+    // Device telemetry over MQTT, through the same ingestion path as HTTP.
+    var mqtt: Task<Void, Never>?
+    if let url = server.mqttUrl {
+        guard let configuration = MQTTClient.Configuration(url: url, clientId: server.mqttClientId,
+                                                           subscriptions: [MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1)]) else {
+            throw CommandFailure(description: "--mqtt-url must look like mqtt://[user:password@]host[:port]")
+        }
+        let client = MQTTClient(configuration: configuration, logger: logger)
+        let ingestion = MQTTIngestion(ingestor: services.ingestor, logger: logger)
+        mqtt = Task { await client.run { batch in try await ingestion.handle(batch) } }
+        logger.info("subscribing to device telemetry", metadata: ["topic": "\(MQTTIngestion.topicFilter)", "broker": "\(configuration.host):\(configuration.port)"])
+    }
+    defer { mqtt?.cancel() }
     var app = Application(router: router,
                           configuration: .init(address: .hostname(server.host, port: server.port), serverName: "Courtyard"),
                           logger: logger)

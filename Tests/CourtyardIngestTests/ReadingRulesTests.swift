@@ -1,0 +1,118 @@
+@testable import CourtyardIngest
+import CourtyardMeterProtocols
+import CourtyardStorage
+import Foundation
+import PropertyBased
+import Testing
+
+/// The pure rules of ingestion: usage from register readings, plausibility caps, parsing, signatures, bucketing.
+@Suite struct ReadingRulesTests {
+    typealias Point = ReadingRules.Point
+
+    @Test func usageIsTheDifferenceOfConsecutiveReadings() {
+        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 1_000), to: Point(measuredAt: 1, reading: 1_250), modulus: nil,
+                                   replacement: nil) == .usage(250, rolledOver: false, replaced: false))
+    }
+
+    @Test func aFallIsAWrapOnlyWhenTheModulusExplainsIt() {
+        let modulus: Int64 = 1_000_000_000 // 999999.999 kWh
+        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 999_999_000), to: Point(measuredAt: 1, reading: 500), modulus: modulus,
+                                   replacement: nil) == .usage(1_500, rolledOver: true, replaced: false))
+        // A small fall is a fault (or tampering), not a wrap.
+        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 5_000), to: Point(measuredAt: 1, reading: 4_000), modulus: modulus,
+                                   replacement: nil) == .negative(-1_000))
+        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 999_999_000), to: Point(measuredAt: 1, reading: 500), modulus: nil,
+                                   replacement: nil) == .negative(-999_998_500))
+    }
+
+    @Test func aReplacementCountsTheOldMeterToItsEndAndTheNewOneFromItsStart() {
+        let swap = ReadingRules.Replacement(replacedAt: 5, oldFinal: 12_000, newStart: 100)
+        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 10_000), to: Point(measuredAt: 10, reading: 600), modulus: nil,
+                                   replacement: swap) == .usage(2_500, rolledOver: false, replaced: true))
+        // A replacement outside the interval does not apply.
+        #expect(ReadingRules.delta(from: Point(measuredAt: 6, reading: 10_000), to: Point(measuredAt: 10, reading: 600), modulus: nil,
+                                   replacement: swap) == .negative(-9_400))
+    }
+
+    @Test func usageOverAnyChainOfReadingsIsLastMinusFirst() async {
+        // However readings are spaced, the usages of consecutive pairs add up to the whole (no wraps).
+        await propertyCheck(count: 300, input: Gen.int64(in: 0...5_000).array(of: 1...50)) { steps in
+            var readings: [Int64] = [1_000]
+            for step in steps { readings.append(readings.last! + step) }
+            var total: Int64 = 0
+            for (index, pair) in zip(readings, readings.dropFirst()).enumerated() {
+                guard case .usage(let usage, _, _) = ReadingRules.delta(from: Point(measuredAt: Int64(index), reading: pair.0),
+                                                                        to: Point(measuredAt: Int64(index + 1), reading: pair.1),
+                                                                        modulus: nil, replacement: nil) else { Issue.record("negative"); return }
+                total += usage
+            }
+            #expect(total == readings.last! - readings.first!)
+        }
+    }
+
+    @Test func theDailyCapScalesWithTheIntervalButNeverBelowOneDay() {
+        #expect(ReadingRules.exceedsCap(usage: 999_999, intervalMilliseconds: 3_600_000, kind: .electricityMeter) == nil)
+        #expect(ReadingRules.exceedsCap(usage: 1_000_001, intervalMilliseconds: 3_600_000, kind: .electricityMeter) == 1_000_000)
+        #expect(ReadingRules.exceedsCap(usage: 2_900_000, intervalMilliseconds: 3 * 86_400_000, kind: .electricityMeter) == nil)
+        #expect(ReadingRules.exceedsCap(usage: 60_000, intervalMilliseconds: nil, kind: .waterMeter) == 50_000)
+        #expect(ReadingRules.exceedsCap(usage: .max, intervalMilliseconds: nil, kind: .plateCamera) == nil)
+    }
+
+    @Test func timesAreReadAsInstantsOrAsLocalWallClock() {
+        #expect(ReadingParser.parseTime("2026-10-01T00:00:00Z") == .instant(milliseconds: 1_790_812_800_000))
+        #expect(ReadingParser.parseTime("2026-10-01T08:00:00+08:00") == .instant(milliseconds: 1_790_812_800_000))
+        #expect(ReadingParser.parseTime("2026-10-01T00:00:00.25Z") == .instant(milliseconds: 1_790_812_800_250))
+        #expect(ReadingParser.parseTime("2025-10-22 00:00:00") == .local(.init(year: 2025, month: 10, day: 22, hour: 0, minute: 0, second: 0)!))
+        for bad in ["2026-02-30T00:00:00Z", "2026-10-01", "2026-10-01T24:00:00Z", "2026-10-01T00:00:00+8", "yesterday", "2026-10-01T00:00:00ZZ"] {
+            #expect(ReadingParser.parseTime(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func localTimeUsesTheCommunityZone() {
+        let shanghai = TimeZone(identifier: "Asia/Shanghai")!
+        let clock = CourtyardMeterProtocolsClock.make(2025, 10, 22, 0, 0, 0)
+        #expect(CivilTime.instant(clock, in: shanghai) == 1_761_062_400_000)
+    }
+
+    @Test func numbersAreReadExactlyFromJSONNumbersAndStrings() throws {
+        let body = Data(#"[{"deviceId":"w1","usage":0.1,"time":"2025-10-22 00:00:00"},{"device_id":"e1","reading":"12345.678","measured_at":"2026-10-01T00:00:00Z"}]"#.utf8)
+        let items = try ReadingParser.parse(body)
+        #expect(try items[0].get().value == .interval(100))
+        #expect(try items[1].get().value == .cumulative(12_345_678))
+        #expect(try items[1].get().register == "energy_total")
+    }
+
+    @Test func signaturesVerifyWithEitherActiveSecretWithinTheTolerance() throws {
+        let body = Data("[]".utf8)
+        let signature = WebhookSignature.sign(body: body, timestamp: 1_000, secret: "new")
+        #expect(try WebhookSignature.verify(body: body, timestamp: "1000", signature: signature, secrets: ["old", "new"], nowSeconds: 1_300) == 1_000)
+        #expect(throws: WebhookSignature.Failure.staleTimestamp) {
+            try WebhookSignature.verify(body: body, timestamp: "1000", signature: signature, secrets: ["new"], nowSeconds: 1_301)
+        }
+        #expect(throws: WebhookSignature.Failure.mismatch) {
+            try WebhookSignature.verify(body: Data("[ ]".utf8), timestamp: "1000", signature: signature, secrets: ["new"], nowSeconds: 1_000)
+        }
+        #expect(throws: WebhookSignature.Failure.malformedSignature) {
+            try WebhookSignature.verify(body: body, timestamp: "1000", signature: "sha1=00", secrets: ["new"], nowSeconds: 1_000)
+        }
+        // The same signature computed independently (Python's hmac module) for a platform's documentation.
+        #expect(WebhookSignature.sign(body: Data(#"[{"device_id":"m1"}]"#.utf8), timestamp: 1_700_000_000, secret: "Jefe")
+                == "sha256=41584ba404a98ddbb4faa31236d75bdfc64362afdce2f5093fa596ebde7ac107")
+    }
+
+    @Test func splittingUsageOverBucketsNeverLosesOrInventsAMilliUnit() async {
+        await propertyCheck(count: 500, input: Gen.int64(in: 0...10_000_000), Gen.int64(in: 1...7_200_000).array(of: 1...30)) { amount, weights in
+            let total = weights.reduce(0, +)
+            let shares = UsageSeries.split(amount, weights: weights, total: total)
+            #expect(shares.reduce(0, +) == amount)
+            #expect(shares.allSatisfy { $0 >= 0 })
+        }
+    }
+}
+
+/// A meter clock for tests.
+enum CourtyardMeterProtocolsClock {
+    static func make(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int) -> MeterClock {
+        MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second)!
+    }
+}
