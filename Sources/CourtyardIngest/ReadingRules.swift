@@ -68,6 +68,27 @@ public enum ReadingRules {
         }
     }
 
+    /// How many times a household's recent daily p99 a reading may use per day before it is held.
+    public static let recentMultiple: Int64 = 10
+    /// Days of history needed before the relative rule applies.
+    public static let recentMinimumDays = 7
+
+    /// The 99th percentile of daily usages (nearest rank), or nil with too little history.
+    public static func dailyP99(_ days: [Int64]) -> Int64? {
+        guard days.count >= recentMinimumDays else { return nil }
+        let sorted = days.sorted()
+        let rank = max(1, Int((Double(sorted.count) * 0.99).rounded(.up)))
+        return sorted[rank - 1]
+    }
+
+    /// Whether `usage` over `intervalMilliseconds` is more than ``recentMultiple`` × `p99` per day; the limit if so.
+    public static func exceedsRecent(usage: Int64, intervalMilliseconds: Int64, p99: Int64) -> Int64? {
+        let days = max(1, (intervalMilliseconds + 86_399_999) / 86_400_000)
+        let (limit, overflow) = p99.multipliedReportingOverflow(by: recentMultiple * days)
+        guard !overflow, p99 > 0 else { return nil }
+        return usage > limit ? limit : nil
+    }
+
     /// Whether `usage` over `intervalMilliseconds` exceeds the daily cap (an interval under a day counts as a day).
     public static func exceedsCap(usage: Int64, intervalMilliseconds: Int64?, kind: Device.Kind) -> Int64? {
         guard let cap = dailyCap(kind) else { return nil }

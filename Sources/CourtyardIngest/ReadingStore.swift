@@ -172,6 +172,15 @@ public struct ReadingStore: Sendable {
                     return try await hold(reading, reason: "exceeds_daily_cap",
                                           detail: "usage \(FixedPoint.format(delta, scale: 3)) since reading \(previous.id) is over the cap of \(FixedPoint.format(cap, scale: 3))")
                 }
+                // Only usage above a tenth of the cap is compared with the meter's own history: the check costs a query.
+                let interval = reading.measuredAt - previous.measuredAt
+                if checkCaps, let cap = ReadingRules.dailyCap(reading.device.kind),
+                   delta * 86_400_000 / max(interval, 86_400_000) > cap / 10,
+                   let p99 = try await recentDailyP99(device: device, register: reading.register, before: previous.measuredAt),
+                   let limit = ReadingRules.exceedsRecent(usage: delta, intervalMilliseconds: interval, p99: p99) {
+                    return try await hold(reading, reason: "exceeds_recent_usage",
+                                          detail: "usage \(FixedPoint.format(delta, scale: 3)) is over \(ReadingRules.recentMultiple) × this meter's recent daily p99 (\(FixedPoint.format(p99, scale: 3))): limit \(FixedPoint.format(limit, scale: 3))")
+                }
                 usage = delta
             }
         }
@@ -196,6 +205,21 @@ public struct ReadingStore: Sendable {
                 """).run()
         }
         return .accepted(id: id, usage: usage)
+    }
+
+    /// Daily usage of the 30 days before `before` (UTC days), as the relative rule's history.
+    func recentDailyP99(device: String, register: String, before: Int64) async throws -> Int64? {
+        let rows = try await db.raw("""
+            SELECT measured_at, usage_milli FROM meter_readings
+            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: register)
+              AND measured_at > \(bind: before - 30 * 86_400_000) AND measured_at <= \(bind: before) AND usage_milli IS NOT NULL
+            """).all()
+        var days: [Int64: Int64] = [:]
+        for row in rows {
+            let reader = RowReader(row, table: "meter_readings")
+            days[try reader.int64("measured_at") / 86_400_000, default: 0] += try reader.int64("usage_milli")
+        }
+        return ReadingRules.dailyP99(Array(days.values))
     }
 
     func replacement(device: String, register: String, after: Int64, upTo: Int64) async throws -> ReadingRules.Replacement? {

@@ -58,6 +58,14 @@ import Testing
         #expect(ReadingRules.exceedsCap(usage: .max, intervalMilliseconds: nil, kind: .plateCamera) == nil)
     }
 
+    @Test func theRelativeRuleNeedsAWeekOfHistoryAndAllowsTenTimesTheP99() {
+        #expect(ReadingRules.dailyP99([1, 2, 3, 4, 5, 6]) == nil)
+        #expect(ReadingRules.dailyP99([5, 1, 9, 2, 3, 4, 7]) == 9)
+        #expect(ReadingRules.exceedsRecent(usage: 90_000, intervalMilliseconds: 86_400_000, p99: 9_000) == nil)
+        #expect(ReadingRules.exceedsRecent(usage: 90_001, intervalMilliseconds: 86_400_000, p99: 9_000) == 90_000)
+        #expect(ReadingRules.exceedsRecent(usage: 170_000, intervalMilliseconds: 2 * 86_400_000, p99: 9_000) == nil)
+    }
+
     @Test func timesAreReadAsInstantsOrAsLocalWallClock() {
         #expect(ReadingParser.parseTime("2026-10-01T00:00:00Z") == .instant(milliseconds: 1_790_812_800_000))
         #expect(ReadingParser.parseTime("2026-10-01T08:00:00+08:00") == .instant(milliseconds: 1_790_812_800_000))

@@ -141,6 +141,24 @@ extension IngestAPITests {
         }
     }
 
+    @Test("a day far above the meter's own recent days, or above the absolute cap, is held", arguments: TestEngine.available)
+    func plausibility(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
+            let token = try await api.login("engineer@alpha")
+            let (_, key) = try await Self.meter(api, token)
+            // Ten days of about 10 kWh a day.
+            let days = (0...10).map { day in Self.reading(key, "\(1_000 + day * 10).\(day)", "2026-10-\(String(format: "%02d", day + 1))T00:00:00Z") }
+            #expect(try await Self.post(api, token, days).allSatisfy { $0["status"] as? String == "accepted" })
+            let spike = try await Self.post(api, token, [Self.reading(key, "1260", "2026-10-12T00:00:00Z")])
+            #expect(spike.first?["code"] as? String == "exceeds_recent_usage", "\(spike)")
+            let huge = try await Self.post(api, token, [Self.reading(key, "3000", "2026-10-13T00:00:00Z")])
+            #expect(huge.first?["code"] as? String == "exceeds_daily_cap", "\(huge)")
+            // A modest day is accepted.
+            let normal = try await Self.post(api, token, [Self.reading(key, "1122", "2026-10-13T00:00:00Z")])
+            #expect(normal.first?["usage"] as? String == "12.000")
+        }
+    }
+
     @Test("bodies that cannot be read are refused whole, with a code, and write nothing", arguments: TestEngine.available)
     func badBodies(engine: TestEngine) async throws {
         try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
