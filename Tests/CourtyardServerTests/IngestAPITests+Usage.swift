@@ -151,11 +151,12 @@ extension IngestAPITests {
             #expect(try await Self.post(api, token, days).allSatisfy { $0["status"] as? String == "accepted" })
             let spike = try await Self.post(api, token, [Self.reading(key, "1260", "2026-10-12T00:00:00Z")])
             #expect(spike.first?["code"] as? String == "exceeds_recent_usage", "\(spike)")
-            let huge = try await Self.post(api, token, [Self.reading(key, "3000", "2026-10-13T00:00:00Z")])
+            // The held spike is not a reading: the next one counts from 10-11, two days, capped at 2 × 1,000 kWh.
+            let huge = try await Self.post(api, token, [Self.reading(key, "3200", "2026-10-13T00:00:00Z")])
             #expect(huge.first?["code"] as? String == "exceeds_daily_cap", "\(huge)")
-            // A modest day is accepted.
+            // Two modest days are accepted.
             let normal = try await Self.post(api, token, [Self.reading(key, "1122", "2026-10-13T00:00:00Z")])
-            #expect(normal.first?["usage"] as? String == "12.000")
+            #expect(normal.first?["usage"] as? String == "21.900")
         }
     }
 
