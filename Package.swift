@@ -165,7 +165,8 @@ let package = Package(
         .testTarget(
             name: "CourtyardIngestTests",
             dependencies: [
-                "CourtyardIngest", "CourtyardStorage", "CourtyardMeterProtocols",
+                "CourtyardIngest", "CourtyardStorage", "CourtyardMeterProtocols", "CourtyardTestSupport", "CourtyardDomain",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

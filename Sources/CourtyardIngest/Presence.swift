@@ -92,6 +92,7 @@ public enum PresenceSweep {
                 stores[companyId] = store
                 count += 1
             }
+            if count > 0 { try await IngestGeneration.bump(db) }
             return count
         }
     }

@@ -66,6 +66,10 @@ public struct ReadingStore: Sendable {
     public var ids: IdentifierSequence
     /// Set while applying an approved reading: what would be held is reported, not written as a new hold.
     var holdsDisabled = false
+    /// The newest reading of its register that the last ``apply(_:checkCaps:)`` stored, if it stored one (for the writer's memory).
+    public internal(set) var newHead: (deviceId: String, register: String, head: ReadingRules.Point)?
+    /// Readings this store applied one by one.
+    public internal(set) var carefulCount = 0
 
     public init(_ db: any SQLDatabase, companyId: String, now: Date) {
         self.db = db
@@ -95,6 +99,8 @@ public struct ReadingStore: Sendable {
     ///
     /// - Parameter checkCaps: false when an engineer approved the reading from review (the cap is what held it).
     public mutating func apply(_ reading: ResolvedReading, checkCaps: Bool = true) async throws -> ReadingOutcome {
+        newHead = nil
+        carefulCount += 1
         let device = reading.device.id
         let value = reading.value.milliUnits
         let isCumulative = if case .cumulative = reading.value { true } else { false }
@@ -198,6 +204,7 @@ public struct ReadingStore: Sendable {
             }
         }
         let id = try await insert(reading, usage: usage, since: previous?.measuredAt)
+        if next == nil { newHead = (device, reading.register, current) }
         if let next, let nextUsage {
             try await db.raw("""
                 UPDATE meter_readings SET usage_milli = \(bind: nextUsage), since = \(bind: reading.measuredAt)

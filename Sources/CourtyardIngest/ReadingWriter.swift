@@ -25,6 +25,12 @@ public actor ReadingWriter {
     private var draining = false
     /// Transactions committed, for tests and metrics.
     public private(set) var batches = 0
+    /// Readings stored by the fast path's multi-row inserts, and by the careful path, for tests and metrics.
+    public private(set) var fastReadings = 0
+    public private(set) var carefulReadings = 0
+    /// What the SQLite writer keeps between batches (nil: unknown, or PostgreSQL, where several servers may write).
+    private var memory: IngestMemory?
+    private let usesMemory: Bool
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
                 logger: Logger = Logger(label: "courtyard.ingest")) {
@@ -32,6 +38,7 @@ public actor ReadingWriter {
         self.clock = clock
         self.maxBatch = maxBatch
         self.logger = logger
+        self.usesMemory = database.engine == .sqlite
     }
 
     /// Stores `readings` of one company; returns one outcome per reading once they are committed.
@@ -62,18 +69,16 @@ public actor ReadingWriter {
             let now = clock.now()
             let work = batch.map { ($0.companyId, $0.readings) }
             do {
-                let outcomes = try await database.transaction { db in try await Self.write(db, work, now: now) }
+                let result = try await transaction(work, now: now)
                 batches += 1
-                for (submission, result) in zip(batch, outcomes) { submission.continuation.resume(returning: result) }
+                for (submission, outcomes) in zip(batch, result) { submission.continuation.resume(returning: outcomes) }
             } catch {
                 // One submission's failure (a race with another process, a constraint) must not fail its neighbours:
                 // each runs again alone.
                 logger.warning("reading batch failed; retrying submissions one by one", metadata: ["error": "\(error)"])
                 for submission in batch {
                     do {
-                        let result = try await database.transaction { db in
-                            try await Self.write(db, [(submission.companyId, submission.readings)], now: now)
-                        }
+                        let result = try await transaction([(submission.companyId, submission.readings)], now: now)
                         batches += 1
                         submission.continuation.resume(returning: result[0])
                     } catch {
@@ -85,16 +90,52 @@ public actor ReadingWriter {
         draining = false
     }
 
-    static func write(_ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date) async throws -> [[ReadingOutcome]] {
+    private func transaction(_ work: [(String, [ResolvedReading])], now: Date) async throws -> [[ReadingOutcome]] {
+        let kept = usesMemory ? memory : nil
+        let usesMemory = usesMemory
+        memory = nil
+        let (outcomes, updated, fast) = try await database.transaction { db in
+            var memory: IngestMemory?
+            if usesMemory {
+                let version = try await db.raw("PRAGMA data_version").first()?.decode(column: "data_version", as: Int64.self) ?? -1
+                let generation = try await IngestGeneration.current(db)
+                if let kept, kept.dataVersion == version, kept.generation == generation {
+                    memory = kept
+                } else {
+                    memory = try await IngestMemory.load(db, dataVersion: version, generation: generation)
+                }
+            }
+            return try await Self.write(db, work, now: now, memory: memory)
+        }
+        memory = updated
+        fastReadings += fast
+        carefulReadings += work.reduce(0) { $0 + $1.1.count } - fast
+        return outcomes
+    }
+
+    /// Forgets what the writer keeps (tests; after a restore).
+    public func forget() { memory = nil }
+
+    static func write(_ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date,
+                      memory kept: IngestMemory? = nil) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
+        var memory = kept
         var results: [[ReadingOutcome]] = []
         var stores: [String: ReadingStore] = [:]
         var seen: [String: [String: (KnownDevice, Int64)]] = [:]
+        var fast = 0
         for (companyId, readings) in work {
             var store = stores[companyId] ?? ReadingStore(db, companyId: companyId, now: now)
             var outcomes: [ReadingOutcome] = []
-            outcomes.reserveCapacity(readings.count)
+            if var current = memory {
+                let before = store.carefulCount
+                outcomes = try await applyFast(db, store: &store, readings: readings, memory: &current)
+                fast += readings.count - (store.carefulCount - before)
+                memory = current
+            } else {
+                outcomes.reserveCapacity(readings.count)
+                for reading in readings { outcomes.append(try await store.apply(reading)) }
+            }
             for reading in readings {
-                outcomes.append(try await store.apply(reading))
                 let last = seen[companyId]?[reading.device.id]?.1 ?? .min
                 seen[companyId, default: [:]][reading.device.id] = (reading.device, max(last, reading.receivedAt))
             }
@@ -102,11 +143,15 @@ public actor ReadingWriter {
             results.append(outcomes)
         }
         for (companyId, devices) in seen {
-            var presence = PresenceStore(db, companyId: companyId, now: now)
-            for (device, lastSeen) in devices.values.sorted(by: { $0.0.id < $1.0.id }) {
-                try await presence.touch(device, seenAt: lastSeen)
+            let sorted = devices.values.sorted(by: { $0.0.id < $1.0.id })
+            if var current = memory {
+                try await touchPresence(db, companyId: companyId, devices: sorted, memory: &current, now: now)
+                memory = current
+            } else {
+                var presence = PresenceStore(db, companyId: companyId, now: now)
+                for (device, lastSeen) in sorted { try await presence.touch(device, seenAt: lastSeen) }
             }
         }
-        return results
+        return (results, memory, fast)
     }
 }

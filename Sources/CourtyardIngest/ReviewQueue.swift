@@ -165,6 +165,7 @@ public struct ReviewQueue: Sendable {
     }
 
     func decide(_ id: String, status: String, by user: String, note: String, now: Date) async throws {
+        try await IngestGeneration.bump(db)
         if let item = try await get(id) {
             try await ScopedStore(db, scope: TenantScope(companyId: companyId)).insert(AuditEntry(
                 id: Identifier.uuidV7(at: now), companyId: companyId, communityId: item.communityId, actor: user,

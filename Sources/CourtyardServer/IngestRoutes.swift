@@ -353,6 +353,7 @@ enum IngestRoutes {
                             \(bind: input.replacedAt.epochMilliseconds), \(bind: input.oldFinal.milliUnits), \(bind: input.newStart.milliUnits),
                             \(bind: input.reason), \(bind: user), \(bind: now.epochMilliseconds))
                     """).run()
+                try await IngestGeneration.bump(db)
                 try await ScopedStore(db, scope: scope).insert(AuditEntry(
                     id: Identifier.uuidV7(at: now), companyId: scope.companyId, communityId: device.communityId, actor: user,
                     action: "meter_replaced", subjectType: "device", subjectId: device.id, reason: input.reason,

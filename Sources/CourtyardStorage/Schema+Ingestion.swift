@@ -113,5 +113,9 @@ extension Schema {
         )
         """,
         "CREATE INDEX webhook_signatures_expiry ON webhook_signatures (expires_at)",
+        // Bumped by every change to readings, holds, replacements or presence made outside the ingestion writer, so
+        // the writer knows to forget what it keeps in memory.
+        "CREATE TABLE ingest_generation (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)",
+        "INSERT INTO ingest_generation (id, value) VALUES (1, 0)",
     ])
 }

@@ -1,0 +1,182 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+import SQLKit
+
+/// Tells the ingestion writer that readings, holds, replacements or presence changed outside it (an approval, a
+/// replacement, the presence sweep): call inside the transaction that made the change.
+public enum IngestGeneration {
+    public static func bump(_ db: any SQLDatabase) async throws {
+        try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1").run()
+    }
+
+    static func current(_ db: any SQLDatabase) async throws -> Int64 {
+        try await db.raw("SELECT value FROM ingest_generation WHERE id = 1").first()?.decode(column: "value", as: Int64.self) ?? 0
+    }
+}
+
+/// What the SQLite ingestion writer keeps between batches, so that most readings cost a share of one multi-row insert.
+///
+/// It holds the newest accepted reading per (device, register), the devices that must take the careful path
+/// (pending holds, meter replacements), and the devices known to be online. It is trusted only while nothing else
+/// wrote: `PRAGMA data_version` tells of other connections and processes, and ``IngestGeneration`` of changes made on
+/// this connection outside the writer. Either drops it; the careful path then rebuilds it reading by reading.
+struct IngestMemory {
+    struct Key: Hashable {
+        var device: String
+        var register: String
+    }
+
+    var heads: [Key: ReadingRules.Point] = [:]
+    var careful: Set<String> = []
+    var online: Set<String> = []
+    var dataVersion: Int64
+    var generation: Int64
+
+    /// Bounds memory: beyond this many heads the memory starts again.
+    static let maximumHeads = 2_000_000
+
+    static func load(_ db: any SQLDatabase, dataVersion: Int64, generation: Int64) async throws -> IngestMemory {
+        var memory = IngestMemory(dataVersion: dataVersion, generation: generation)
+        let rows = try await db.raw("""
+            SELECT device_id FROM held_readings WHERE status = 'pending' UNION SELECT device_id FROM meter_replacements
+            """).all()
+        for row in rows { memory.careful.insert(try row.decode(column: "device_id", as: String.self)) }
+        return memory
+    }
+}
+
+/// A reading the fast path will insert, with the usage it computed.
+struct FastRow {
+    var index: Int
+    var id: String
+    var reading: ResolvedReading
+    var usage: Int64?
+    var since: Int64?
+}
+
+extension ReadingWriter {
+    /// Applies one company's readings on SQLite with the writer's memory: readings that are newer than their
+    /// register's known head, on devices without holds or replacements, and plausible, are inserted together in
+    /// multi-row statements; everything else (and any row of a statement that hit a unique key: a duplicate or a
+    /// reused message id) takes ``ReadingStore/apply(_:checkCaps:)`` in order.
+    static func applyFast(_ db: any SQLDatabase, store: inout ReadingStore, readings: [ResolvedReading],
+                          memory: inout IngestMemory) async throws -> [ReadingOutcome] {
+        var outcomes = [ReadingOutcome?](repeating: nil, count: readings.count)
+        var buffer: [FastRow] = []
+        var pendingHeads: [IngestMemory.Key: ReadingRules.Point] = [:]
+
+        func flush(_ store: inout ReadingStore) async throws {
+            guard !buffer.isEmpty else { return }
+            let rows = buffer
+            buffer.removeAll(keepingCapacity: true)
+            var failed: Set<IngestMemory.Key> = []
+            var fallback = false
+            for chunk in stride(from: 0, to: rows.count, by: 400).map({ Array(rows[$0..<min($0 + 400, rows.count)]) }) {
+                do {
+                    // Once a statement failed, the usages computed after it may rest on a row that was not stored.
+                    guard !fallback else { throw StorageError.alreadyExists(detail: "an earlier statement of this batch") }
+                    try await insertRows(db, companyId: store.companyId, chunk)
+                    for row in chunk { outcomes[row.index] = .accepted(id: row.id, usage: row.usage) }
+                } catch {
+                    // A unique key was hit (a duplicate, a conflict, a reused message id): SQLite undid just this
+                    // statement; its rows, and all after them, take the careful path, which answers each precisely.
+                    guard case .alreadyExists = StorageError.classify(error) ?? (error as? StorageError) else { throw error }
+                    fallback = true
+                    for row in chunk {
+                        let key = IngestMemory.Key(device: row.reading.device.id, register: row.reading.register)
+                        memory.heads[key] = nil
+                        failed.insert(key)
+                        outcomes[row.index] = try await careful(row.reading, key: key, store: &store)
+                    }
+                }
+            }
+            // Heads of keys whose rows went the careful way were set (or cleared) by it.
+            for (key, head) in pendingHeads where !failed.contains(key) { memory.heads[key] = head }
+            pendingHeads.removeAll(keepingCapacity: true)
+        }
+
+        func careful(_ reading: ResolvedReading, key: IngestMemory.Key, store: inout ReadingStore) async throws -> ReadingOutcome {
+            let outcome = try await store.apply(reading)
+            if case .held = outcome { memory.careful.insert(reading.device.id) }
+            if let head = store.newHead { memory.heads[IngestMemory.Key(device: head.deviceId, register: head.register)] = head.head }
+            return outcome
+        }
+
+        for (index, reading) in readings.enumerated() {
+            let key = IngestMemory.Key(device: reading.device.id, register: reading.register)
+            if let row = fastRow(index: index, reading, key: key, memory: memory, pendingHeads: pendingHeads, store: &store) {
+                buffer.append(row)
+                if case .cumulative(let value) = reading.value {
+                    pendingHeads[key] = ReadingRules.Point(measuredAt: reading.measuredAt, reading: value)
+                }
+                continue
+            }
+            try await flush(&store)
+            outcomes[index] = try await careful(reading, key: key, store: &store)
+        }
+        try await flush(&store)
+        if memory.heads.count > IngestMemory.maximumHeads { memory.heads.removeAll() }
+        return outcomes.map { $0! }
+    }
+
+    /// The row to insert when `reading` can skip the careful path, or nil.
+    static func fastRow(index: Int, _ reading: ResolvedReading, key: IngestMemory.Key, memory: IngestMemory,
+                        pendingHeads: [IngestMemory.Key: ReadingRules.Point], store: inout ReadingStore) -> FastRow? {
+        guard !memory.careful.contains(reading.device.id) else { return nil }
+        let cap = ReadingRules.dailyCap(reading.device.kind)
+        switch reading.value {
+        case .interval(let usage):
+            if let cap, usage > cap / 10 { return nil }
+            return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: nil)
+        case .cumulative(let value):
+            guard let head = pendingHeads[key] ?? memory.heads[key], reading.measuredAt > head.measuredAt else { return nil }
+            guard case .usage(let usage, _, _) = ReadingRules.delta(from: head, to: .init(measuredAt: reading.measuredAt, reading: value),
+                                                                    modulus: reading.device.registerModulus, replacement: nil) else { return nil }
+            let interval = reading.measuredAt - head.measuredAt
+            // Anything that could meet a plausibility rule is decided carefully.
+            if let cap, usage * 86_400_000 / max(interval, 86_400_000) > cap / 10 { return nil }
+            return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: head.measuredAt)
+        }
+    }
+
+    static func insertRows(_ db: any SQLDatabase, companyId: String, _ rows: [FastRow]) async throws {
+        let insert = db.insert(into: "meter_readings")
+            .columns("id", "company_id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli",
+                     "usage_milli", "since", "message_id", "source", "origin", "entered_by", "note", "photo_ref")
+        for row in rows {
+            let reading = row.reading
+            let cumulative: Int64? = if case .cumulative(let value) = reading.value { value } else { nil }
+            insert.values(SQLBind(row.id), SQLBind(companyId), SQLBind(reading.device.communityId), SQLBind(reading.device.id),
+                          SQLBind(reading.register), SQLBind(reading.measuredAt), SQLBind(reading.receivedAt), SQLBind(cumulative),
+                          SQLBind(row.usage), SQLBind(row.since), SQLBind(reading.messageId), SQLBind(reading.source),
+                          SQLBind(reading.origin), SQLBind(reading.enteredBy), SQLBind(reading.note), SQLBind(reading.photoRef))
+        }
+        try await insert.run()
+    }
+
+    /// Last-seen times of devices known to be online, in multi-row upserts; the others through ``PresenceStore``.
+    static func touchPresence(_ db: any SQLDatabase, companyId: String, devices: [(KnownDevice, Int64)], memory: inout IngestMemory,
+                              now: Date) async throws {
+        var presence = PresenceStore(db, companyId: companyId, now: now)
+        var known: [(KnownDevice, Int64)] = []
+        for (device, seenAt) in devices {
+            if memory.online.contains(device.id) {
+                known.append((device, seenAt))
+            } else {
+                try await presence.touch(device, seenAt: seenAt)
+                memory.online.insert(device.id)
+            }
+        }
+        for chunk in stride(from: 0, to: known.count, by: 500).map({ Array(known[$0..<min($0 + 500, known.count)]) }) {
+            let insert = db.insert(into: "device_presence")
+                .columns("device_id", "company_id", "community_id", "last_seen_at", "online", "changed_at")
+            for (device, seenAt) in chunk {
+                insert.values(SQLBind(device.id), SQLBind(companyId), SQLBind(device.communityId), SQLBind(seenAt), SQLBind(1), SQLBind(seenAt))
+            }
+            try await insert.onConflict(with: ["device_id"]) { conflict in
+                conflict.set(SQLColumn("last_seen_at"), to: SQLRaw("MAX(device_presence.last_seen_at, excluded.last_seen_at)"))
+            }.run()
+        }
+    }
+}
