@@ -28,6 +28,8 @@ struct IngestMemory {
     }
 
     var heads: [Key: ReadingRules.Point] = [:]
+    /// Registers known to have no reading yet (their first reading has no usage).
+    var empty: Set<Key> = []
     var careful: Set<String> = []
     var online: Set<String> = []
     var dataVersion: Int64
@@ -63,6 +65,7 @@ extension ReadingWriter {
     static func applyFast(_ db: any SQLDatabase, store: inout ReadingStore, readings: [ResolvedReading],
                           memory: inout IngestMemory) async throws -> [ReadingOutcome] {
         var outcomes = [ReadingOutcome?](repeating: nil, count: readings.count)
+        try await loadHeads(db, readings: readings, memory: &memory)
         var buffer: [FastRow] = []
         var pendingHeads: [IngestMemory.Key: ReadingRules.Point] = [:]
 
@@ -86,20 +89,28 @@ extension ReadingWriter {
                     for row in chunk {
                         let key = IngestMemory.Key(device: row.reading.device.id, register: row.reading.register)
                         memory.heads[key] = nil
+                        memory.empty.remove(key)
                         failed.insert(key)
                         outcomes[row.index] = try await careful(row.reading, key: key, store: &store)
                     }
                 }
             }
             // Heads of keys whose rows went the careful way were set (or cleared) by it.
-            for (key, head) in pendingHeads where !failed.contains(key) { memory.heads[key] = head }
+            for (key, head) in pendingHeads where !failed.contains(key) {
+                memory.heads[key] = head
+                memory.empty.remove(key)
+            }
             pendingHeads.removeAll(keepingCapacity: true)
         }
 
         func careful(_ reading: ResolvedReading, key: IngestMemory.Key, store: inout ReadingStore) async throws -> ReadingOutcome {
             let outcome = try await store.apply(reading)
             if case .held = outcome { memory.careful.insert(reading.device.id) }
-            if let head = store.newHead { memory.heads[IngestMemory.Key(device: head.deviceId, register: head.register)] = head.head }
+            if let head = store.newHead {
+                let headKey = IngestMemory.Key(device: head.deviceId, register: head.register)
+                memory.heads[headKey] = head.head
+                memory.empty.remove(headKey)
+            }
             return outcome
         }
 
@@ -130,13 +141,56 @@ extension ReadingWriter {
             if let cap, usage > cap / 10 { return nil }
             return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: nil)
         case .cumulative(let value):
-            guard let head = pendingHeads[key] ?? memory.heads[key], reading.measuredAt > head.measuredAt else { return nil }
+            guard let head = pendingHeads[key] ?? memory.heads[key] else {
+                // The register's very first reading: no usage yet.
+                guard memory.empty.contains(key) else { return nil }
+                return FastRow(index: index, id: store.ids.next(), reading: reading, usage: nil, since: nil)
+            }
+            guard reading.measuredAt > head.measuredAt else { return nil }
             guard case .usage(let usage, _, _) = ReadingRules.delta(from: head, to: .init(measuredAt: reading.measuredAt, reading: value),
                                                                     modulus: reading.device.registerModulus, replacement: nil) else { return nil }
             let interval = reading.measuredAt - head.measuredAt
             // Anything that could meet a plausibility rule is decided carefully.
             if let cap, usage * 86_400_000 / max(interval, 86_400_000) > cap / 10 { return nil }
             return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: head.measuredAt)
+        }
+    }
+
+    /// Reads the newest reading of every register the batch touches that the memory does not know yet, in a few
+    /// queries (one index seek per register), so that a meter's first reading after a restart is not a careful one.
+    static func loadHeads(_ db: any SQLDatabase, readings: [ResolvedReading], memory: inout IngestMemory) async throws {
+        var unknown: [IngestMemory.Key] = []
+        var seen: Set<IngestMemory.Key> = []
+        for reading in readings {
+            guard case .cumulative = reading.value, !memory.careful.contains(reading.device.id) else { continue }
+            let key = IngestMemory.Key(device: reading.device.id, register: reading.register)
+            if memory.heads[key] == nil, !memory.empty.contains(key), seen.insert(key).inserted { unknown.append(key) }
+        }
+        for chunk in stride(from: 0, to: unknown.count, by: 400).map({ Array(unknown[$0..<min($0 + 400, unknown.count)]) }) {
+            var query = SQLQueryString("WITH keys(d, r) AS (VALUES ")
+            for (offset, key) in chunk.enumerated() {
+                query.appendLiteral(offset == 0 ? "(" : ", (")
+                query.appendInterpolation(bind: key.device)
+                query.appendLiteral(", ")
+                query.appendInterpolation(bind: key.register)
+                query.appendLiteral(")")
+            }
+            query.appendLiteral("""
+                ) SELECT k.d AS device_id, k.r AS register, m.measured_at AS measured_at, m.reading_milli AS reading_milli FROM keys k
+                LEFT JOIN meter_readings m ON m.rowid = (SELECT x.rowid FROM meter_readings x WHERE x.device_id = k.d AND x.register = k.r
+                                                         ORDER BY x.measured_at DESC LIMIT 1)
+                """)
+            let bound = try await db.raw(query).all()
+            for row in bound {
+                let key = IngestMemory.Key(device: try row.decode(column: "device_id", as: String.self),
+                                           register: try row.decode(column: "register", as: String.self))
+                if let at = try row.decode(column: "measured_at", as: Int64?.self),
+                   let value = try row.decode(column: "reading_milli", as: Int64?.self) {
+                    memory.heads[key] = ReadingRules.Point(measuredAt: at, reading: value)
+                } else if try row.decode(column: "measured_at", as: Int64?.self) == nil {
+                    memory.empty.insert(key)
+                }
+            }
         }
     }
 
