@@ -18,13 +18,14 @@ public struct KnownDevice: Hashable, Sendable {
 ///
 /// Lookups are cached for a few seconds: a batch of 5,000 readings from 5,000 meters would otherwise cost 5,000 queries.
 /// A new device is found at once (a miss always asks the database); a changed modulus or a retirement is seen
-/// within ``ttlMilliseconds``.
+/// within ``ttlMilliseconds``, or at once when the change went through this server's device routes (they call
+/// ``invalidate(companyId:)``).
 public actor DeviceDirectory {
     private let database: Database
     private var cache: [String: [String: (device: KnownDevice?, fetchedAt: Int64)]] = [:]
     public let ttlMilliseconds: Int64
 
-    public init(database: Database, ttlMilliseconds: Int64 = 10_000) {
+    public init(database: Database, ttlMilliseconds: Int64 = 60_000) {
         self.database = database
         self.ttlMilliseconds = ttlMilliseconds
     }

@@ -21,7 +21,10 @@ public enum IngestGeneration {
 /// (pending holds, meter replacements), and the devices known to be online. It is trusted only while nothing else
 /// wrote: `PRAGMA data_version` tells of other connections and processes, and ``IngestGeneration`` of changes made on
 /// this connection outside the writer. Either drops it; the careful path then rebuilds it reading by reading.
-struct IngestMemory {
+// @unchecked Sendable: a reference type so that a batch updates it in place (a struct would copy every dictionary on
+// the first write of each batch). Only the ReadingWriter touches it, from inside its one transaction in flight at a time
+// (its drain loop awaits each transaction before starting the next), so no two threads ever use it at once.
+final class IngestMemory: @unchecked Sendable {
     struct Key: Hashable {
         var device: String
         var register: String
@@ -38,8 +41,13 @@ struct IngestMemory {
     /// Bounds memory: beyond this many heads the memory starts again.
     static let maximumHeads = 2_000_000
 
+    init(dataVersion: Int64, generation: Int64) {
+        self.dataVersion = dataVersion
+        self.generation = generation
+    }
+
     static func load(_ db: any SQLDatabase, dataVersion: Int64, generation: Int64) async throws -> IngestMemory {
-        var memory = IngestMemory(dataVersion: dataVersion, generation: generation)
+        let memory = IngestMemory(dataVersion: dataVersion, generation: generation)
         let rows = try await db.raw("""
             SELECT device_id FROM held_readings WHERE status = 'pending' UNION SELECT device_id FROM meter_replacements
             """).all()
@@ -63,9 +71,9 @@ extension ReadingWriter {
     /// multi-row statements; everything else (and any row of a statement that hit a unique key: a duplicate or a
     /// reused message id) takes ``ReadingStore/apply(_:checkCaps:)`` in order.
     static func applyFast(_ db: any SQLDatabase, store: inout ReadingStore, readings: [ResolvedReading],
-                          memory: inout IngestMemory) async throws -> [ReadingOutcome] {
+                          memory: IngestMemory) async throws -> [ReadingOutcome] {
         var outcomes = [ReadingOutcome?](repeating: nil, count: readings.count)
-        try await loadHeads(db, readings: readings, memory: &memory)
+        try await loadHeads(db, readings: readings, memory: memory)
         var buffer: [FastRow] = []
         var pendingHeads: [IngestMemory.Key: ReadingRules.Point] = [:]
 
@@ -158,7 +166,7 @@ extension ReadingWriter {
 
     /// Reads the newest reading of every register the batch touches that the memory does not know yet, in a few
     /// queries (one index seek per register), so that a meter's first reading after a restart is not a careful one.
-    static func loadHeads(_ db: any SQLDatabase, readings: [ResolvedReading], memory: inout IngestMemory) async throws {
+    static func loadHeads(_ db: any SQLDatabase, readings: [ResolvedReading], memory: IngestMemory) async throws {
         var unknown: [IngestMemory.Key] = []
         var seen: Set<IngestMemory.Key> = []
         for reading in readings {
@@ -210,7 +218,7 @@ extension ReadingWriter {
     }
 
     /// Last-seen times of devices known to be online, in multi-row upserts; the others through ``PresenceStore``.
-    static func touchPresence(_ db: any SQLDatabase, companyId: String, devices: [(KnownDevice, Int64)], memory: inout IngestMemory,
+    static func touchPresence(_ db: any SQLDatabase, companyId: String, devices: [(KnownDevice, Int64)], memory: IngestMemory,
                               now: Date) async throws {
         var presence = PresenceStore(db, companyId: companyId, now: now)
         var known: [(KnownDevice, Int64)] = []

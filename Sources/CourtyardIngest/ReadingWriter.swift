@@ -118,7 +118,7 @@ public actor ReadingWriter {
 
     static func write(_ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date,
                       memory kept: IngestMemory? = nil) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
-        var memory = kept
+        let memory = kept
         var results: [[ReadingOutcome]] = []
         var stores: [String: ReadingStore] = [:]
         var seen: [String: [String: (KnownDevice, Int64)]] = [:]
@@ -126,11 +126,10 @@ public actor ReadingWriter {
         for (companyId, readings) in work {
             var store = stores[companyId] ?? ReadingStore(db, companyId: companyId, now: now)
             var outcomes: [ReadingOutcome] = []
-            if var current = memory {
+            if let memory {
                 let before = store.carefulCount
-                outcomes = try await applyFast(db, store: &store, readings: readings, memory: &current)
+                outcomes = try await applyFast(db, store: &store, readings: readings, memory: memory)
                 fast += readings.count - (store.carefulCount - before)
-                memory = current
             } else {
                 outcomes.reserveCapacity(readings.count)
                 for reading in readings { outcomes.append(try await store.apply(reading)) }
@@ -144,9 +143,8 @@ public actor ReadingWriter {
         }
         for (companyId, devices) in seen {
             let sorted = devices.values.sorted(by: { $0.0.id < $1.0.id })
-            if var current = memory {
-                try await touchPresence(db, companyId: companyId, devices: sorted, memory: &current, now: now)
-                memory = current
+            if let memory {
+                try await touchPresence(db, companyId: companyId, devices: sorted, memory: memory, now: now)
             } else {
                 var presence = PresenceStore(db, companyId: companyId, now: now)
                 for (device, lastSeen) in sorted { try await presence.touch(device, seenAt: lastSeen) }

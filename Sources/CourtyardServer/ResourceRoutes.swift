@@ -44,6 +44,7 @@ enum ResourceRoutes {
             var logger = context.logger
             logger[metadataKey: "community"] = .string(record.communityId)
             logger.info("created", metadata: ["table": .string(R.table), "id": .string(record.id)])
+            if R.self == Device.self { await services.ingestor.directory.invalidate(companyId: scope.companyId) }
             return try .json(record, status: .created, location: "\(base)/\(record.id)")
         }
 
@@ -74,6 +75,7 @@ enum ResourceRoutes {
                 return record
             }
             context.logger.info("updated", metadata: ["table": .string(R.table), "id": .string(id), "community": .string(record.communityId)])
+            if R.self == Device.self { await services.ingestor.directory.invalidate(companyId: scope.companyId) }
             return try .json(record)
         }
 
@@ -87,6 +89,7 @@ enum ResourceRoutes {
                 try await store.delete(R.self, id: id)
             }
             context.logger.info("deleted", metadata: ["table": .string(R.table), "id": .string(id)])
+            if R.self == Device.self { await services.ingestor.directory.invalidate(companyId: scope.companyId) }
             return Response(status: .noContent)
         }
     }

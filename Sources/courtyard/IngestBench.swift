@@ -55,18 +55,22 @@ struct IngestBench: AsyncParsableCommand {
             let base = Int(Date().timeIntervalSince1970) - 60 * 86_400
 
             let health = try runWrk(wrk, url: "http://127.0.0.1:\(port)/health", connections: singleConnections, script: nil, folder: folder)
-            let batchScript = Self.script(token: token, batch: batch, meters: meters, threads: threads, register: "energy_total", base: base)
+            let batchScript = Self.script(token: token, batch: batch, meters: meters, threads: threads, register: "energy_total", base: base,
+                                          offset: 0)
             let batched = try runWrk(wrk, url: "http://127.0.0.1:\(port)/api/v1/readings", connections: batchConnections, script: batchScript,
                                      folder: folder)
-            let singleScript = Self.script(token: token, batch: 1, meters: meters, threads: threads, register: "tou_peak", base: base)
+            // Single readings come later in time than the batched ones, for the same registers: meters that report again.
+            let singleScript = Self.script(token: token, batch: 1, meters: meters, threads: threads, register: "energy_total",
+                                           base: base + 30 * 86_400, offset: 1_000)
             let single = try runWrk(wrk, url: "http://127.0.0.1:\(port)/api/v1/readings", connections: singleConnections, script: singleScript,
                                     folder: folder)
             server.cancel()
             _ = await server.result
 
+            let cut = Int64(base + 30 * 86_400) * 1000
             let stored = try await database.read { db in
-                try await db.raw("SELECT register, COUNT(*) AS n FROM meter_readings GROUP BY register").all()
-                    .map { (try $0.decode(column: "register", as: String.self), try $0.decode(column: "n", as: Int.self)) }
+                try await db.raw("SELECT measured_at >= \(bind: cut) AS single, COUNT(*) AS n FROM meter_readings GROUP BY 1").all()
+                    .map { (try $0.decode(column: "single", as: Int.self) == 1 ? "tou_peak" : "energy_total", try $0.decode(column: "n", as: Int.self)) }
             }
             let counts = Dictionary(uniqueKeysWithValues: stored)
             let held = try await database.read { db in
@@ -144,7 +148,8 @@ struct IngestBench: AsyncParsableCommand {
     }
 
     /// A wrk script: each thread reports for its own share of the meters, each meter's readings rising with time.
-    static func script(token: String, batch: Int, meters: Int, threads: Int, register: String, base: Int) -> String {
+    /// `offset` (kWh) is added to every reading, so a later phase continues above an earlier one.
+    static func script(token: String, batch: Int, meters: Int, threads: Int, register: String, base: Int, offset: Int) -> String {
         """
         local counter = 0
         local nextId = 0
@@ -165,7 +170,7 @@ struct IngestBench: AsyncParsableCommand {
             local meter = tid + \(threads) * (n % share)
             local round = math.floor(n / share)
             parts[i] = string.format('{"device_id":"m%d","register":"\(register)","reading":"%d.5","measured_at":"%s"}',
-              meter, round, os.date("!%Y-%m-%dT%H:%M:%SZ", \(base) + round * 60))
+              meter, round + \(offset), os.date("!%Y-%m-%dT%H:%M:%SZ", \(base) + round * 60))
           end
           counter = counter + 1
           return wrk.format(nil, nil, nil, "[" .. table.concat(parts, ",") .. "]")
