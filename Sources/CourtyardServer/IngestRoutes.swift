@@ -9,6 +9,47 @@ import SQLKit
 /// Readings in (device tokens, staff, signed webhooks), the review queue, manual entry, meter replacements,
 /// usage per hour/day, integrations and device presence.
 enum IngestRoutes {
+    /// The answer to a batch, written by hand: at 5,000 items JSONEncoder's generic path was a tenth of the request's time.
+    static func response(_ result: BatchResult) -> Response {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + result.items.count * 96)
+        func append(_ text: String) { out.append(contentsOf: text.utf8) }
+        func string(_ text: String) {
+            out.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): append("\\\"")
+                case UInt8(ascii: "\\"): append("\\\\")
+                case 0..<0x20:
+                    let digits = Array("0123456789abcdef".utf8)
+                    append("\\u00")
+                    out.append(digits[Int(byte >> 4)])
+                    out.append(digits[Int(byte & 0x0F)])
+                default: out.append(byte)
+                }
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+        append("{\"accepted\":\(result.accepted),\"duplicate\":\(result.duplicate),\"held_for_review\":\(result.heldForReview),\"items\":[")
+        for (offset, item) in result.items.enumerated() {
+            if offset > 0 { out.append(UInt8(ascii: ",")) }
+            append("{")
+            for (name, value) in [("code", item.code), ("field", item.field), ("held_id", item.heldId), ("message", item.message)] {
+                if let value { append("\"\(name)\":"); string(value); append(",") }
+            }
+            append("\"index\":\(item.index),")
+            if let id = item.readingId { append("\"reading_id\":"); string(id); append(",") }
+            append("\"status\":")
+            string(item.status)
+            if let usage = item.usage { append(",\"usage\":"); string(usage) }
+            append("}")
+        }
+        append("],\"rejected\":\(result.rejected)}")
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: out)))
+    }
+
     struct BatchResult: Codable, Sendable {
         var accepted: Int
         var duplicate: Int
@@ -183,12 +224,12 @@ enum IngestRoutes {
                 }
                 guard let key else { throw Problem(.unauthorized, code: "invalid_token", title: "The device of this token no longer exists") }
                 let results = try await services.ingestor.ingest(companyId: device.companyId, items: items, source: "http", onlyDevice: key)
-                return try .json(BatchResult(results))
+                return response(BatchResult(results))
             }
             let scope = try context.scope(for: .recordUsage)
             let results = try await services.ingestor.ingest(companyId: scope.companyId, items: items, source: "http",
                                                              communities: scope.communityIds)
-            return try .json(BatchResult(results))
+            return response(BatchResult(results))
         }
 
         api.on(.post, "/api/v1/ingest/:integration",
@@ -225,7 +266,7 @@ enum IngestRoutes {
             let items = try parse(body)
             do {
                 let results = try await services.ingestor.ingest(companyId: companyId, items: items, source: "webhook:\(name)")
-                return try .json(BatchResult(results))
+                return response(BatchResult(results))
             } catch {
                 try? await services.database.transaction { db in try await IntegrationStore(db).forget(signature: signature) }
                 throw error
@@ -286,7 +327,7 @@ enum IngestRoutes {
             let results = try await services.ingestor.ingest(companyId: scope.companyId, items: [.success(submission)], source: "manual",
                                                              communities: scope.communityIds, origin: "manual", enteredBy: user,
                                                              note: input.reason, photoRef: input.photoRef)
-            return try .json(BatchResult(results))
+            return response(BatchResult(results))
         }
 
         api.on(.get, "/api/v1/held-readings", summary: "Readings held for review (conflicts, negative deltas, over the plausibility cap)",
