@@ -15,7 +15,7 @@ public enum IngestGeneration {
     }
 }
 
-/// What the SQLite ingestion writer keeps between batches, so that most readings cost a share of one multi-row insert.
+/// What the ingestion writer keeps between batches, so that most readings cost a share of one multi-row insert.
 ///
 /// It holds the newest accepted reading per (device, register), the devices that must take the careful path
 /// (pending holds, meter replacements), and the devices known to be online. It is trusted only while nothing else
@@ -36,6 +36,7 @@ final class IngestMemory: @unchecked Sendable {
     var careful: Set<String> = []
     var online: Set<String> = []
     var dataVersion: Int64
+    /// The generation this memory is valid for (see ``ReadingWriter``).
     var generation: Int64
 
     /// Bounds memory: beyond this many heads the memory starts again.
@@ -71,9 +72,9 @@ extension ReadingWriter {
     /// multi-row statements; everything else (and any row of a statement that hit a unique key: a duplicate or a
     /// reused message id) takes ``ReadingStore/apply(_:checkCaps:)`` in order.
     static func applyFast(_ db: any SQLDatabase, store: inout ReadingStore, readings: [ResolvedReading],
-                          memory: IngestMemory) async throws -> [ReadingOutcome] {
+                          memory: IngestMemory, engine: Database.Engine) async throws -> [ReadingOutcome] {
         var outcomes = [ReadingOutcome?](repeating: nil, count: readings.count)
-        try await loadHeads(db, readings: readings, memory: memory)
+        try await loadHeads(db, readings: readings, memory: memory, engine: engine)
         var buffer: [FastRow] = []
         var pendingHeads: [IngestMemory.Key: ReadingRules.Point] = [:]
 
@@ -87,7 +88,17 @@ extension ReadingWriter {
                 do {
                     // Once a statement failed, the usages computed after it may rest on a row that was not stored.
                     guard !fallback else { throw StorageError.alreadyExists(detail: "an earlier statement of this batch") }
-                    try await insertRows(db, companyId: store.companyId, chunk)
+                    // A savepoint, so that a unique-key failure undoes only this statement (PostgreSQL would otherwise
+                    // abort the whole transaction).
+                    try await db.raw("SAVEPOINT fast_rows").run()
+                    do {
+                        try await insertRows(db, companyId: store.companyId, chunk)
+                    } catch {
+                        try await db.raw("ROLLBACK TO SAVEPOINT fast_rows").run()
+                        try await db.raw("RELEASE SAVEPOINT fast_rows").run()
+                        throw error
+                    }
+                    try await db.raw("RELEASE SAVEPOINT fast_rows").run()
                     for row in chunk { outcomes[row.index] = .accepted(id: row.id, usage: row.usage) }
                 } catch {
                     // A unique key was hit (a duplicate, a conflict, a reused message id): SQLite undid just this
@@ -166,7 +177,7 @@ extension ReadingWriter {
 
     /// Reads the newest reading of every register the batch touches that the memory does not know yet, in a few
     /// queries (one index seek per register), so that a meter's first reading after a restart is not a careful one.
-    static func loadHeads(_ db: any SQLDatabase, readings: [ResolvedReading], memory: IngestMemory) async throws {
+    static func loadHeads(_ db: any SQLDatabase, readings: [ResolvedReading], memory: IngestMemory, engine: Database.Engine) async throws {
         var unknown: [IngestMemory.Key] = []
         var seen: Set<IngestMemory.Key> = []
         for reading in readings {
@@ -183,11 +194,19 @@ extension ReadingWriter {
                 query.appendInterpolation(bind: key.register)
                 query.appendLiteral(")")
             }
-            query.appendLiteral("""
-                ) SELECT k.d AS device_id, k.r AS register, m.measured_at AS measured_at, m.reading_milli AS reading_milli FROM keys k
-                LEFT JOIN meter_readings m ON m.rowid = (SELECT x.rowid FROM meter_readings x WHERE x.device_id = k.d AND x.register = k.r
-                                                         ORDER BY x.measured_at DESC LIMIT 1)
-                """)
+            if engine == .sqlite {
+                query.appendLiteral("""
+                    ) SELECT k.d AS device_id, k.r AS register, m.measured_at AS measured_at, m.reading_milli AS reading_milli FROM keys k
+                    LEFT JOIN meter_readings m ON m.rowid = (SELECT x.rowid FROM meter_readings x WHERE x.device_id = k.d AND x.register = k.r
+                                                             ORDER BY x.measured_at DESC LIMIT 1)
+                    """)
+            } else {
+                query.appendLiteral("""
+                    ) SELECT k.d AS device_id, k.r AS register, m.measured_at AS measured_at, m.reading_milli AS reading_milli FROM keys k
+                    LEFT JOIN LATERAL (SELECT x.measured_at, x.reading_milli FROM meter_readings x WHERE x.device_id = k.d AND x.register = k.r
+                                       ORDER BY x.measured_at DESC LIMIT 1) m ON true
+                    """)
+            }
             let bound = try await db.raw(query).all()
             for row in bound {
                 let key = IngestMemory.Key(device: try row.decode(column: "device_id", as: String.self),
@@ -219,7 +238,7 @@ extension ReadingWriter {
 
     /// Last-seen times of devices known to be online, in multi-row upserts; the others through ``PresenceStore``.
     static func touchPresence(_ db: any SQLDatabase, companyId: String, devices: [(KnownDevice, Int64)], memory: IngestMemory,
-                              now: Date) async throws {
+                              now: Date, engine: Database.Engine) async throws {
         var presence = PresenceStore(db, companyId: companyId, now: now)
         var known: [(KnownDevice, Int64)] = []
         for (device, seenAt) in devices {
@@ -237,7 +256,9 @@ extension ReadingWriter {
                 insert.values(SQLBind(device.id), SQLBind(companyId), SQLBind(device.communityId), SQLBind(seenAt), SQLBind(1), SQLBind(seenAt))
             }
             try await insert.onConflict(with: ["device_id"]) { conflict in
-                conflict.set(SQLColumn("last_seen_at"), to: SQLRaw("MAX(device_presence.last_seen_at, excluded.last_seen_at)"))
+                conflict.set(SQLColumn("last_seen_at"), to: SQLRaw(engine == .sqlite
+                    ? "MAX(device_presence.last_seen_at, excluded.last_seen_at)"
+                    : "GREATEST(device_presence.last_seen_at, excluded.last_seen_at)"))
             }.run()
         }
     }

@@ -31,6 +31,7 @@ public actor ReadingWriter {
     /// What the SQLite writer keeps between batches (nil: unknown, or PostgreSQL, where several servers may write).
     private var memory: IngestMemory?
     private let usesMemory: Bool
+    private let engine: Database.Engine
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
                 logger: Logger = Logger(label: "courtyard.ingest")) {
@@ -38,7 +39,8 @@ public actor ReadingWriter {
         self.clock = clock
         self.maxBatch = maxBatch
         self.logger = logger
-        self.usesMemory = database.engine == .sqlite
+        self.usesMemory = true
+        self.engine = database.engine
     }
 
     /// Stores `readings` of one company; returns one outcome per reading once they are committed.
@@ -94,18 +96,35 @@ public actor ReadingWriter {
         let kept = usesMemory ? memory : nil
         let usesMemory = usesMemory
         memory = nil
+        let engine = engine
         let (outcomes, updated, fast) = try await database.transaction { db in
             var memory: IngestMemory?
             if usesMemory {
-                let version = try await db.raw("PRAGMA data_version").first()?.decode(column: "data_version", as: Int64.self) ?? -1
-                let generation = try await IngestGeneration.current(db)
-                if let kept, kept.dataVersion == version, kept.generation == generation {
+                // Is what we keep still true? SQLite: no other connection committed (data_version) and nothing on this
+                // one changed readings outside the writer (generation). PostgreSQL: every ingestion batch of every server
+                // bumps the generation (which also queues concurrent writers on that row), so the kept memory is good only
+                // if the value is exactly one past our own last bump.
+                let version: Int64
+                let generation: Int64
+                let valid: Bool
+                if engine == .sqlite {
+                    version = try await db.raw("PRAGMA data_version").first()?.decode(column: "data_version", as: Int64.self) ?? -1
+                    generation = try await IngestGeneration.current(db)
+                    valid = kept.map { $0.dataVersion == version && $0.generation == generation } ?? false
+                } else {
+                    version = 0
+                    generation = try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
+                        .decode(column: "value", as: Int64.self) ?? -1
+                    valid = kept.map { $0.generation + 1 == generation } ?? false
+                }
+                if let kept, valid {
+                    kept.generation = generation
                     memory = kept
                 } else {
                     memory = try await IngestMemory.load(db, dataVersion: version, generation: generation)
                 }
             }
-            return try await Self.write(db, work, now: now, memory: memory)
+            return try await Self.write(db, work, now: now, memory: memory, engine: engine)
         }
         memory = updated
         fastReadings += fast
@@ -117,7 +136,7 @@ public actor ReadingWriter {
     public func forget() { memory = nil }
 
     static func write(_ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date,
-                      memory kept: IngestMemory? = nil) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
+                      memory kept: IngestMemory? = nil, engine: Database.Engine = .sqlite) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
         let memory = kept
         var results: [[ReadingOutcome]] = []
         var stores: [String: ReadingStore] = [:]
@@ -128,7 +147,7 @@ public actor ReadingWriter {
             var outcomes: [ReadingOutcome] = []
             if let memory {
                 let before = store.carefulCount
-                outcomes = try await applyFast(db, store: &store, readings: readings, memory: memory)
+                outcomes = try await applyFast(db, store: &store, readings: readings, memory: memory, engine: engine)
                 fast += readings.count - (store.carefulCount - before)
             } else {
                 outcomes.reserveCapacity(readings.count)
@@ -144,7 +163,7 @@ public actor ReadingWriter {
         for (companyId, devices) in seen {
             let sorted = devices.values.sorted(by: { $0.0.id < $1.0.id })
             if let memory {
-                try await touchPresence(db, companyId: companyId, devices: sorted, memory: memory, now: now)
+                try await touchPresence(db, companyId: companyId, devices: sorted, memory: memory, now: now, engine: engine)
             } else {
                 var presence = PresenceStore(db, companyId: companyId, now: now)
                 for (device, lastSeen) in sorted { try await presence.touch(device, seenAt: lastSeen) }
