@@ -236,17 +236,33 @@ extension ReadingWriter {
         try await insert.run()
     }
 
-    /// Last-seen times of devices known to be online, in multi-row upserts; the others through ``PresenceStore``.
+    /// Last-seen times in multi-row upserts (new devices get their row, online ones their time); a device coming back
+    /// from offline goes through ``PresenceStore`` for its alert.
     static func touchPresence(_ db: any SQLDatabase, companyId: String, devices: [(KnownDevice, Int64)], memory: IngestMemory,
                               now: Date, engine: Database.Engine) async throws {
         var presence = PresenceStore(db, companyId: companyId, now: now)
+        // Devices the memory does not know yet: one query tells which are online already (the usual case); a device
+        // never seen gets its row from the upsert below; only one coming back from offline needs the careful touch.
+        let unknown = devices.map(\.0.id).filter { !memory.online.contains($0) }
+        var offline: Set<String> = []
+        for chunk in stride(from: 0, to: unknown.count, by: 500).map({ Array(unknown[$0..<min($0 + 500, unknown.count)]) }) {
+            let rows = try await db.select().columns("device_id", "online").from("device_presence")
+                .where("company_id", .equal, SQLBind(companyId)).where("device_id", .in, SQLBind.group(chunk)).all()
+            var present: Set<String> = []
+            for row in rows {
+                let id = try row.decode(column: "device_id", as: String.self)
+                present.insert(id)
+                if try row.decode(column: "online", as: Int64.self) == 1 { memory.online.insert(id) } else { offline.insert(id) }
+            }
+            for id in chunk where !present.contains(id) { memory.online.insert(id) }
+        }
         var known: [(KnownDevice, Int64)] = []
         for (device, seenAt) in devices {
-            if memory.online.contains(device.id) {
-                known.append((device, seenAt))
-            } else {
+            if offline.contains(device.id) {
                 try await presence.touch(device, seenAt: seenAt)
                 memory.online.insert(device.id)
+            } else {
+                known.append((device, seenAt))
             }
         }
         for chunk in stride(from: 0, to: known.count, by: 500).map({ Array(known[$0..<min($0 + 500, known.count)]) }) {
