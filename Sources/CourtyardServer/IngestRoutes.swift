@@ -433,6 +433,25 @@ enum IngestRoutes {
             return try .json(report)
         }
 
+        api.schema("UsageDerivationInput", example: ["period": "2026-10"], required: ["period"])
+        api.schema("UsageDerivation", example: UsageDerivation.Summary(period: "2026-10", created: 240, unchanged: 0, differing: [],
+                                                                       metersWithoutReadings: []))
+        api.on(.post, "/api/v1/communities/:id/usage/derive",
+               summary: "Monthly usage records for bill runs from the accepted readings of bound meters (source ingestion); differing stored figures are reported, not overwritten",
+               tag: "Readings", permission: .recordUsage, request: "UsageDerivationInput", response: "UsageDerivation") { request, context in
+            let scope = try context.scope(for: .recordUsage)
+            let communityId = try context.parameters.require("id")
+            let input = try await ResourceRoutes.decodeBody([String: String].self, request, context)
+            guard let text = input["period"], let period = BillingPeriod(text), period.cycle == .monthly else {
+                throw Problem.invalid("period", code: "invalid_period", "period must be a month, e.g. 2026-10")
+            }
+            let now = services.clock.now()
+            let summary = try await services.database.transaction { db in
+                try await UsageDerivation.run(db, scope: scope, communityId: communityId, period: period, now: now)
+            }
+            return try .json(summary)
+        }
+
         api.on(.get, "/api/v1/device-presence", summary: "Online/offline state per device (status=online|offline) for the monitoring panel",
                tag: "Device", permission: .readDevices, response: "PresencePage", query: ["status", "community_id", "limit", "cursor"]) { request, context in
             let scope = try context.scope(for: .readDevices)

@@ -202,3 +202,48 @@ struct SeededShuffle: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension IngestAPITests {
+    @Test("a month of readings becomes the usage records bill runs read, split at the month's edges", arguments: TestEngine.available)
+    func derivation(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(Date(timeIntervalSince1970: 1_794_000_000))) { api in
+            let token = try await api.login("engineer@alpha")
+            // The first house's bound meters (the seeder binds a water and an electricity meter to every house).
+            let bindings = try await api.call(.get, "/api/v1/device-bindings?target_kind=house&limit=2", token: token)
+            let house = try #require(bindings.items.first?["target_id"] as? String)
+            let community = try #require(bindings.items.first?["community_id"] as? String)
+            var keys: [String: String] = [:]
+            for binding in bindings.items where binding["target_id"] as? String == house {
+                let device = try await api.call(.get, "/api/v1/devices/\(binding["device_id"]!)", token: token)
+                keys[device.object["kind"] as! String] = device.object["device_key"] as? String
+            }
+            let electricity = try #require(keys["electricity_meter"])
+            let water = try #require(keys["water_meter"])
+            // Electricity: 16 days over the start of October (15 in it), 17 days over its end (16 in it).
+            _ = try await Self.post(api, token, [
+                Self.reading(electricity, "100", "2026-09-30 00:00:00"), Self.reading(electricity, "150", "2026-10-16 00:00:00"),
+                Self.reading(electricity, "200", "2026-11-02 00:00:00"),
+                Self.reading(water, "10", "2026-10-01 00:00:00", "volume_total"), Self.reading(water, "22.5", "2026-11-01 00:00:00", "volume_total"),
+            ])
+            let derived = try await api.call(.post, "/api/v1/communities/\(community)/usage/derive", token: token, json: ["period": "2026-10"])
+            #expect(derived.status == .ok, "\(derived.text)")
+            #expect(derived.object["created"] as? Int == 2)
+            let usage = try await api.call(.get, "/api/v1/usage?subject_id=\(house)&period=2026-10", token: token)
+            let byKind = Dictionary(uniqueKeysWithValues: usage.items.map { ($0["usage_kind"] as! String, $0) })
+            // 50 × 15/16 = 46.875 and 50 × 16/17 = 47.0588… → 47.059 (largest remainder): 93.934, estimated.
+            #expect(byKind["electricity"]?["quantity"] as? String == "93.934")
+            #expect(byKind["electricity"]?["estimated"] as? Bool == true)
+            #expect(byKind["water"]?["quantity"] as? String == "12.500")
+            #expect(byKind["water"]?["estimated"] as? Bool == false)
+            #expect(byKind["water"]?["source"] as? String == "ingestion")
+            // Running it again changes nothing; a late reading that changes the month is reported, not written.
+            let again = try await api.call(.post, "/api/v1/communities/\(community)/usage/derive", token: token, json: ["period": "2026-10"])
+            #expect(again.object["unchanged"] as? Int == 2)
+            _ = try await Self.post(api, token, [Self.reading(water, "20", "2026-10-20 00:00:00", "volume_total")])
+            let later = try await api.call(.post, "/api/v1/communities/\(community)/usage/derive", token: token, json: ["period": "2026-10"])
+            #expect((later.object["differing"] as? [[String: Any]])?.isEmpty == true, "a reading inside the month does not change its total")
+            let bad = try await api.call(.post, "/api/v1/communities/\(community)/usage/derive", token: token, json: ["period": "2026-13"])
+            #expect(bad.fields == ["period"])
+        }
+    }
+}
