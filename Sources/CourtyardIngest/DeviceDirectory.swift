@@ -12,6 +12,18 @@ public struct KnownDevice: Hashable, Sendable {
     public var status: Device.Status
     public var registerModulus: Int64?
     public var timeZone: TimeZone
+
+    public init(id: String, companyId: String, communityId: String, deviceKey: String, kind: Device.Kind, status: Device.Status,
+                registerModulus: Int64?, timeZone: TimeZone) {
+        self.id = id
+        self.companyId = companyId
+        self.communityId = communityId
+        self.deviceKey = deviceKey
+        self.kind = kind
+        self.status = status
+        self.registerModulus = registerModulus
+        self.timeZone = timeZone
+    }
 }
 
 /// Finds devices by the key they report with, always within one company (a device of another tenant is unknown).

@@ -48,7 +48,7 @@ public enum UsageDerivation {
         }
     }
 
-    static func usageKind(for kind: Device.Kind) -> UsageKind? {
+    public static func usageKind(for kind: Device.Kind) -> UsageKind? {
         switch kind {
         case .electricityMeter: .electricity
         case .waterMeter: .water

@@ -21,7 +21,27 @@ public enum UsageSeries {
         /// Usage in the bucket, decimal text.
         public var usage: String
         public var estimated: Bool
-        var milli: Int64
+        /// The usage in milli-units (not encoded).
+        public var milli: Int64
+
+        public init(start: String, startsAt: Date, usage: String, estimated: Bool, milli: Int64) {
+            self.start = start
+            self.startsAt = startsAt
+            self.usage = usage
+            self.estimated = estimated
+            self.milli = milli
+        }
+
+        enum CodingKeys: String, CodingKey { case start, startsAt, usage, estimated }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            start = try container.decode(String.self, forKey: .start)
+            startsAt = try container.decode(Date.self, forKey: .startsAt)
+            usage = try container.decode(String.self, forKey: .usage)
+            estimated = try container.decode(Bool.self, forKey: .estimated)
+            milli = (try? FixedPoint.parse(usage, scale: 3)) ?? 0
+        }
     }
 
     /// The buckets from `from` (inclusive) to `to` (exclusive), which are rounded out to whole buckets.

@@ -452,6 +452,42 @@ enum IngestRoutes {
             return try .json(summary)
         }
 
+        api.schema("HouseUsage", example: HouseUsage(houseId: Example.house, kind: "electricity", granularity: "day", timeZone: "Asia/Shanghai",
+                                                     total: "0.000", meters: [], buckets: []))
+        api.on(.get, "/api/v1/houses/:id/usage",
+               summary: "A house's usage per hour or day for one utility, over the meters bound to it on each day (owner dashboards, billing checks)",
+               tag: "Readings", permission: .readDevices, response: "HouseUsage", query: ["kind", "from", "to", "granularity"]) { request, context in
+            let houseId = try context.parameters.require("id")
+            let query = request.uri.queryParameters
+            guard let kindText = query["kind"], let kind = UsageKind(rawValue: String(kindText)) else {
+                throw Problem.invalid("kind", code: "invalid_value", "kind is electricity, water, gas or heat")
+            }
+            guard let from = try instant(query["from"], "from"), let to = try instant(query["to"], "to"), to > from,
+                  to - from <= 62 * 86_400_000 else {
+                throw Problem.invalid("from", code: "out_of_range", "from and to (RFC 3339) are required, to after from, at most 62 days apart")
+            }
+            let granularity = UsageSeries.Granularity(rawValue: query["granularity"].map(String.init) ?? "day") ?? .day
+            // Owners may read their own houses; staff need read_devices.
+            let scope: TenantScope
+            if let principal = context.principal, principal.role == .owner {
+                guard let ownerScope = principal.scope, let personId = principal.user.personId else {
+                    throw StorageError.notFound(table: "houses", id: houseId)
+                }
+                let holds = try await services.database.read { db in
+                    try await ScopedStore(db, scope: ownerScope).list(Occupancy.self, filters: [("person_id", personId)], limit: 1000).items
+                        .contains { $0.houseId == houseId }
+                }
+                guard holds else { throw StorageError.notFound(table: "houses", id: houseId) }
+                scope = ownerScope
+            } else {
+                scope = try context.scope(for: .readDevices)
+            }
+            let report = try await services.database.read { db in
+                try await houseUsage(db, scope: scope, houseId: houseId, kind: kind, from: from, to: to, granularity: granularity)
+            }
+            return try .json(report)
+        }
+
         api.on(.get, "/api/v1/device-presence", summary: "Online/offline state per device (status=online|offline) for the monitoring panel",
                tag: "Device", permission: .readDevices, response: "PresencePage", query: ["status", "community_id", "limit", "cursor"]) { request, context in
             let scope = try context.scope(for: .readDevices)
@@ -529,6 +565,60 @@ enum IngestRoutes {
             }) else { throw StorageError.notFound(table: "integrations", id: id) }
             return try .json(IntegrationList(items: [integration]))
         }
+    }
+
+    struct HouseUsage: Codable, Sendable {
+        var houseId: String
+        var kind: String
+        var granularity: String
+        var timeZone: String
+        var total: String
+        /// The meters that counted, with the days each was bound.
+        var meters: [String]
+        var buckets: [UsageSeries.Bucket]
+    }
+
+    /// Sums the buckets of every meter of `kind` bound to the house, each only over the days of its binding.
+    static func houseUsage(_ db: any SQLDatabase, scope: TenantScope, houseId: String, kind: UsageKind, from: Int64, to: Int64,
+                           granularity: UsageSeries.Granularity) async throws -> HouseUsage {
+        let store = ScopedStore(db, scope: scope)
+        let house = try await store.get(House.self, id: houseId)
+        let community = try await store.get(Community.self, id: house.communityId)
+        let zone = TimeZone(identifier: community.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
+        let bindings = try await store.listAll(DeviceBinding.self, filters: [("target_kind", "house"), ("target_id", houseId)])
+        var sums: [String: (bucket: UsageSeries.Bucket, milli: Int64)] = [:]
+        var order: [String] = []
+        var meters: [String] = []
+        for binding in bindings.sorted(by: { $0.validFrom < $1.validFrom }) {
+            let device = try await store.get(Device.self, id: binding.deviceId)
+            guard UsageDerivation.usageKind(for: device.kind) == kind, let register = UsageDerivation.register(for: device.kind) else { continue }
+            meters.append("\(device.deviceKey) from \(binding.validFrom)\(binding.validUntil.map { " until \($0)" } ?? "")")
+            let known = KnownDevice(id: device.id, companyId: scope.companyId, communityId: device.communityId, deviceKey: device.deviceKey,
+                                    kind: device.kind, status: device.status, registerModulus: device.registerModulus?.milliUnits, timeZone: zone)
+            for name in [register, ReadingSubmission.intervalRegister] {
+                for bucket in try await UsageSeries.query(db, companyId: scope.companyId, device: known, register: name, from: from, to: to,
+                                                          granularity: granularity) {
+                    let day = LocalDate(String(bucket.start.prefix(10)))!
+                    if sums[bucket.start] == nil { order.append(bucket.start) }
+                    var sum = sums[bucket.start] ?? (UsageSeries.Bucket(start: bucket.start, startsAt: bucket.startsAt, usage: "0.000",
+                                                                         estimated: false, milli: 0), 0)
+                    if binding.period.contains(day) {
+                        sum.milli += bucket.milli
+                        sum.bucket.estimated = sum.bucket.estimated || bucket.estimated
+                    }
+                    sums[bucket.start] = sum
+                }
+            }
+        }
+        var total: Int64 = 0
+        let buckets = order.sorted().map { start -> UsageSeries.Bucket in
+            var entry = sums[start]!
+            entry.bucket.usage = FixedPoint.format(entry.milli, scale: 3)
+            total += entry.milli
+            return entry.bucket
+        }
+        return HouseUsage(houseId: houseId, kind: kind.rawValue, granularity: granularity.rawValue, timeZone: zone.identifier,
+                          total: FixedPoint.format(total, scale: 3), meters: meters, buckets: buckets)
     }
 
     // MARK: - Helpers

@@ -244,6 +244,15 @@ extension IngestAPITests {
             #expect((later.object["differing"] as? [[String: Any]])?.isEmpty == true, "a reading inside the month does not change its total")
             let bad = try await api.call(.post, "/api/v1/communities/\(community)/usage/derive", token: token, json: ["period": "2026-13"])
             #expect(bad.fields == ["period"])
+            // The house's daily electricity over the first days of October: 50 kWh over 16 days, 3.125 a day.
+            let daily = try await api.call(.get, "/api/v1/houses/\(house)/usage?kind=electricity&from=2026-10-01T00:00:00%2B08:00&to=2026-10-03T00:00:00%2B08:00",
+                                           token: token)
+            #expect(daily.status == .ok, "\(daily.text)")
+            #expect((daily.object["buckets"] as? [[String: Any]])?.map { $0["usage"] as! String } == ["3.125", "3.125"])
+            #expect(daily.object["total"] as? String == "6.250")
+            let unknownKind = try await api.call(.get, "/api/v1/houses/\(house)/usage?kind=steam&from=2026-10-01T00:00:00Z&to=2026-10-02T00:00:00Z",
+                                                 token: token)
+            #expect(unknownKind.fields == ["kind"])
         }
     }
 }
