@@ -273,6 +273,37 @@ enum IngestRoutes {
             }
         }
 
+        api.schema("FrameBatch", example: [["protocol": "cjt188",
+                                            "hex": "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 00 00 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 8E 16"]])
+        api.on(.post, "/api/v1/readings/frames",
+               summary: "Readings from raw DL/T 645 / CJ/T 188 reply frames forwarded by a gateway, matched to devices by protocol address (up to 5,000)",
+               tag: "Readings", permission: .recordUsage, request: "FrameBatch", response: "ReadingBatchResult") { request, context in
+            let scope = try context.scope(for: .recordUsage)
+            let body = try await collect(request, context)
+            let items: [FrameIngestion.Item]
+            do {
+                let decoder = JSONDecoder()
+                decoder.keyDecodingStrategy = .convertFromSnakeCase
+                items = try decoder.decode([FrameIngestion.Item].self, from: body)
+            } catch {
+                throw Problem.malformedJSON("send an array of {\"protocol\": \"dlt645\" | \"cjt188\", \"hex\": \"…\", \"measured_at\"?}")
+            }
+            guard !items.isEmpty, items.count <= ReadingParser.maximumBatch else {
+                throw Problem(.contentTooLarge, code: "batch_too_large", title: "Send 1 to \(ReadingParser.maximumBatch) frames")
+            }
+            let now = services.clock.now().epochMilliseconds
+            let submissions = try await services.database.read { db in
+                try await FrameIngestion.submissions(items, companyId: scope.companyId, now: now, db: db)
+            }
+            let results = try await services.ingestor.ingest(companyId: scope.companyId, items: submissions.map(\.result), source: "frame",
+                                                             communities: scope.communityIds)
+            return response(BatchResult(zip(submissions, results).map { submission, result in
+                var item = result
+                item.index = submission.index
+                return item
+            }))
+        }
+
         api.on(.get, "/api/v1/readings", summary: "Accepted readings of a device in measurement order",
                tag: "Readings", permission: .readDevices, response: "ReadingPage",
                query: ["device_id", "register", "from", "to", "limit", "cursor"]) { request, context in

@@ -125,3 +125,36 @@ extension IngestAPITests {
         }
     }
 }
+
+extension IngestAPITests {
+    @Test("gateway frames become readings of the device with that protocol address", arguments: TestEngine.available)
+    func frames(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
+            let token = try await api.login("engineer@alpha")
+            let (waterId, _) = try await Self.meter(api, token, kind: "water_meter")
+            let (powerId, _) = try await Self.meter(api, token)
+            // Give the meters the addresses of two published captures (see CJT188Tests and DLT645Tests).
+            #expect(try await api.call(.patch, "/api/v1/devices/\(waterId)", token: token, json: ["address": "00201510270588"]).status == .ok)
+            #expect(try await api.call(.patch, "/api/v1/devices/\(powerId)", token: token, json: ["address": "398192000337"]).status == .ok)
+            let frames: [[String: Any]] = [
+                // CJ/T 188 901F reply, 1.25 m³, meter clock 2017-01-09 17:20:06 (local time of the community).
+                ["protocol": "cjt188", "hex": "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 25 01 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 B4 16"],
+                // DL/T 645 reply: forward active energy 0.04 kWh.
+                ["protocol": "dlt645", "hex": "68 37 03 00 92 81 39 68 91 08 33 33 34 33 37 33 33 33 8C 16", "measured_at": "2026-10-01T00:00:00Z"],
+                ["protocol": "dlt645", "hex": "68 37 03 00 92 81 39 68 91 08 33 33 34 33 37 33 33 33 8D 16"],
+                ["protocol": "dlt645", "hex": "FE FE FE FE 68 AA AA AA AA AA AA 68 11 04 33 33 34 33 AE 16"],
+                ["protocol": "cjt188", "hex": "FE FE 68 10 45 41 10 05 15 33 78 81 16 90 1F AA 00 59 59 00 2C FF FF FF FF 2C FF FF FF FF FF FF FF 00 00 C2 16"],
+            ]
+            let reply = try await api.call(.post, "/api/v1/readings/frames", token: token, json: frames)
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.items.map { "\($0["index"]!):\($0["status"]!):\($0["code"] ?? "-")" } == [
+                "0:accepted:-", "1:accepted:-", "2:rejected:frame_bad_checksum", "3:rejected:no_reading_in_frame", "4:rejected:unknown_address"])
+            let water = try await api.call(.get, "/api/v1/readings?device_id=\(waterId)", token: token)
+            #expect(water.items.first?["reading"] as? String == "1.250")
+            #expect(water.items.first?["register"] as? String == "volume_total")
+            #expect(water.items.first?["measured_at"] as? String == "2017-01-09T09:20:06Z")
+            let power = try await api.call(.get, "/api/v1/readings?device_id=\(powerId)", token: token)
+            #expect(power.items.first?["reading"] as? String == "0.040")
+        }
+    }
+}
