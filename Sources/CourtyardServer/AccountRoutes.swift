@@ -81,6 +81,7 @@ enum AccountRoutes {
             if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
                 let hash = SessionTokens.hash(String(header.dropFirst(7)))
                 try await services.database.transaction { db in try await AccountStore(db).deleteSession(tokenHash: hash) }
+                services.sessions.remove(hash)
             }
             return Response(status: .noContent)
         }

@@ -80,12 +80,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard header.hasPrefix("Bearer "), header.count > 7 else { throw Problem.unauthenticated }
         let tokenHash = SessionTokens.hash(String(header.dropFirst(7)))
         let now = services.clock.now()
-        guard let user = try await services.database.read({ db in
-            try await AccountStore(db).sessionUser(tokenHash: tokenHash, at: now)
-        }) else {
+        let cached = services.sessions.lookup(tokenHash, now: now.epochMilliseconds)
+        var user = cached?.user
+        var machine = cached?.machine
+        if cached == nil {
+            (user, machine) = try await services.database.read { db in
+                let store = AccountStore(db)
+                if let user = try await store.sessionUser(tokenHash: tokenHash, at: now) { return (user, nil) }
+                return (nil, try await store.machineCredential(tokenHash: tokenHash))
+            }
+            if user != nil || machine != nil { services.sessions.store(tokenHash, user: user, machine: machine, now: now.epochMilliseconds) }
+        }
+        guard let user else {
             // Not a session: a device's own credential may report readings and nothing else.
-            if let machine = try await services.database.read({ db in try await AccountStore(db).machineCredential(tokenHash: tokenHash) }),
-               machine.kind == "device" {
+            if let machine, machine.kind == "device" {
                 var context = context
                 context.device = DevicePrincipal(companyId: machine.companyId, deviceId: machine.subject)
                 context.logger[metadataKey: "tenant"] = .string(machine.companyId)

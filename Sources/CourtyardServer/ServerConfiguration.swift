@@ -33,6 +33,8 @@ public struct ServerServices: Sendable {
     public let clock: any WallClock
     public let configuration: ServerConfiguration
     public let loginLimiter: LoginRateLimiter
+    /// Recently resolved bearer tokens (a few seconds).
+    public let sessions = SessionCache()
     public let metrics: PrometheusCollectorRegistry
     /// The one path by which money moves.
     public let ledger: LedgerWriter
