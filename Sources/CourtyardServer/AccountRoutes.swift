@@ -182,6 +182,22 @@ enum AccountRoutes {
             }
             return try .json(MachineCredential(token: token, kind: "device", subject: id), status: .created)
         }
+
+        api.schema("RevokedCredentials", example: ["revoked": 1])
+        api.on(.post, "/api/v1/devices/:id/credentials/revoke",
+               summary: "Revoke the device's tokens: all, or all but the newest (`?keep_newest=true`, the end of a rotation)",
+               tag: "Device", permission: .manageDevices, response: "RevokedCredentials", query: ["keep_newest"]) { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let id = try context.parameters.require("id")
+            let keepNewest = request.uri.queryParameters["keep_newest"] == "true"
+            let now = services.clock.now()
+            let revoked = try await services.database.transaction { db in
+                _ = try await ScopedStore(db, scope: scope).get(Device.self, id: id)
+                return try await AccountStore(db).revokeMachineCredentials(companyId: scope.companyId, subject: id, keepNewest: keepNewest, at: now)
+            }
+            for hash in revoked { services.sessions.remove(hash) }
+            return try .json(["revoked": revoked.count])
+        }
     }
 
     static func login(_ input: LoginInput, context: CourtyardRequestContext, services: ServerServices) async throws -> Response {

@@ -169,6 +169,21 @@ public struct AccountStore: Sendable {
             .run()
     }
 
+    /// Revokes a subject's machine credentials, all of them or all but the newest; returns the revoked token hashes.
+    public func revokeMachineCredentials(companyId: String, subject: String, keepNewest: Bool, at now: Date) async throws -> [String] {
+        let rows = try await db.select().columns("id", "token_hash").from("machine_credentials")
+            .where("company_id", .equal, SQLBind(companyId)).where("subject", .equal, SQLBind(subject))
+            .where(SQLColumn("revoked_at"), .is, SQLLiteral.null).orderBy("created_at", .descending).orderBy("id", .descending).all()
+        var revoked: [String] = []
+        for (offset, row) in rows.enumerated() where !(keepNewest && offset == 0) {
+            let id = try row.decode(column: "id", as: String.self)
+            try await db.update("machine_credentials").set("revoked_at", to: SQLBind(now.epochMilliseconds))
+                .where("id", .equal, SQLBind(id)).where("company_id", .equal, SQLBind(companyId)).run()
+            revoked.append(try row.decode(column: "token_hash", as: String.self))
+        }
+        return revoked
+    }
+
     /// The company and subject of an unrevoked machine credential.
     public func machineCredential(tokenHash: String) async throws -> (companyId: String, kind: String, subject: String)? {
         guard let row = try await db.select().columns("company_id", "kind", "subject", "revoked_at").from("machine_credentials")

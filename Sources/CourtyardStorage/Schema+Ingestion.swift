@@ -8,6 +8,7 @@ extension Schema {
     /// a value over the plausibility caps) waits in `held_readings` for an engineer.
     static let ingestion = Migration(version: 5, name: "ingestion", statements: [
         "ALTER TABLE devices ADD COLUMN register_modulus_milli BIGINT",
+        "ALTER TABLE devices ADD COLUMN firmware TEXT",
         """
         CREATE TABLE meter_readings (
             id TEXT PRIMARY KEY,

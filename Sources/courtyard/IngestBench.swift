@@ -198,7 +198,7 @@ struct IngestBench: AsyncParsableCommand {
                 for index in part {
                     insert.values(SQLBind(sequence.next()), SQLBind(companyId), SQLBind(community), SQLBind("m\(index)"),
                                   SQLBind("electricity_meter"), SQLBind("http"), SQLLiteral.null, SQLLiteral.null, SQLBind("active"),
-                                  SQLLiteral.null, SQLBind(ms), SQLBind(ms))
+                                  SQLLiteral.null, SQLLiteral.null, SQLBind(ms), SQLBind(ms))
                 }
                 try await insert.run()
             }

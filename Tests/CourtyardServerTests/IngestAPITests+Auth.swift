@@ -63,7 +63,8 @@ extension IngestAPITests {
 
     @Test("a device token reports for its own device only and opens nothing else", arguments: TestEngine.available)
     func deviceTokens(engine: TestEngine) async throws {
-        try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
+        let clock = ManualClock(Self.start)
+        try await APIFixture.with(engine, clock: clock) { api in
             let admin = try await api.login("admin@alpha")
             let (id, key) = try await Self.meter(api, admin)
             let (_, water) = try await Self.meter(api, admin, kind: "water_meter")
@@ -75,6 +76,15 @@ extension IngestAPITests {
             #expect(reply.items.last?["code"] as? String == "device_mismatch")
             #expect(try await api.call(.get, "/api/v1/houses", token: device).status == .unauthorized)
             #expect(try await api.call(.get, "/api/v1/readings?device_id=\(id)", token: device).status == .unauthorized)
+            // Rotation: a second token works alongside the first until the others are revoked.
+            clock.advance(seconds: 60)
+            let second = try #require(try await api.call(.post, "/api/v1/devices/\(id)/credentials", token: admin).object["token"] as? String)
+            let both = [Self.reading(key, "6", "2026-10-02T00:00:00Z")]
+            #expect(try await api.call(.post, "/api/v1/readings", token: second, json: both).items.first?["status"] as? String == "accepted")
+            let revoked = try await api.call(.post, "/api/v1/devices/\(id)/credentials/revoke?keep_newest=true", token: admin)
+            #expect(revoked.object["revoked"] as? Int == 1)
+            #expect(try await api.call(.post, "/api/v1/readings", token: device, json: both).status == .unauthorized)
+            #expect(try await api.call(.post, "/api/v1/readings", token: second, json: both).items.first?["status"] as? String == "duplicate")
         }
     }
 

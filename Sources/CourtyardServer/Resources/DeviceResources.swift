@@ -52,6 +52,7 @@ extension Device: APIResource {
         var address: String?
         var status: Status?
         var registerModulus: Quantity?
+        var firmware: String?
     }
 
     static let path = "devices"
@@ -63,12 +64,12 @@ extension Device: APIResource {
     static var example: Device {
         Device(id: Example.device, companyId: Example.company, communityId: Example.community, deviceKey: "water_meter_102",
                kind: .waterMeter, protocol: .cjt188, model: "LXSY-20", address: "00000000001402", status: .active,
-               registerModulus: Quantity(milliUnits: 100_000_000_000), createdAt: Example.date, updatedAt: Example.date)
+               registerModulus: Quantity(milliUnits: 100_000_000_000), firmware: "V2.3.1", createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
     var input: Input {
-        Input(communityId: communityId, deviceKey: deviceKey, kind: kind, protocol: `protocol`, model: model, address: address, status: status, registerModulus: registerModulus)
+        Input(communityId: communityId, deviceKey: deviceKey, kind: kind, protocol: `protocol`, model: model, address: address, status: status, registerModulus: registerModulus, firmware: firmware)
     }
 
     static func make(_ input: Input, id: String, existing: Device?, now: Date, store: ScopedStore) async throws -> Device {
@@ -78,6 +79,7 @@ extension Device: APIResource {
         check.check(input.deviceKey.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) },
                     "device_key", "invalid_format", "device_key may hold ASCII letters, digits and - _ . : only")
         check.optionalText(input.model, "model", maxLength: 64)
+        check.optionalText(input.firmware, "firmware", maxLength: 64)
         if let address = input.address {
             let digits = transport == .dlt645 ? 12 : transport == .cjt188 ? 14 : nil
             check.check(address.allSatisfy(\.isHexDigit) && digits.map { address.count == $0 } ?? (address.count <= 64),
@@ -90,7 +92,7 @@ extension Device: APIResource {
         _ = try await store.reference(Community.self, id: input.communityId, field: "community_id")
         return Device(id: id, companyId: store.scope.companyId, communityId: input.communityId, deviceKey: input.deviceKey,
                       kind: input.kind, protocol: transport, model: input.model, address: input.address?.uppercased(),
-                      status: input.status ?? .active, registerModulus: input.registerModulus, createdAt: existing?.createdAt ?? now, updatedAt: now)
+                      status: input.status ?? .active, registerModulus: input.registerModulus, firmware: input.firmware, createdAt: existing?.createdAt ?? now, updatedAt: now)
     }
 }
 

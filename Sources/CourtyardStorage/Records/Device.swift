@@ -54,19 +54,21 @@ public struct Device: TenantRecord, Codable, Equatable {
     /// Where the cumulative register wraps to zero (e.g. 1,000,000 kWh for a six-integer-digit register), in milli-units;
     /// nil means the register never wraps and a fall is always held for review.
     public var registerModulus: Quantity?
+    /// The firmware version the device reports or the engineer recorded.
+    public var firmware: String?
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(id: String, companyId: String, communityId: String, deviceKey: String, kind: Kind, protocol: Transport,
-                model: String?, address: String?, status: Status, registerModulus: Quantity? = nil, createdAt: Date, updatedAt: Date) {
+                model: String?, address: String?, status: Status, registerModulus: Quantity? = nil, firmware: String? = nil, createdAt: Date, updatedAt: Date) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.deviceKey = deviceKey
         self.kind = kind; self.protocol = `protocol`; self.model = model; self.address = address; self.status = status
-        self.registerModulus = registerModulus; self.createdAt = createdAt; self.updatedAt = updatedAt
+        self.registerModulus = registerModulus; self.firmware = firmware; self.createdAt = createdAt; self.updatedAt = updatedAt
     }
 
     public static let table = "devices"
     public static let columns = ["id", "company_id", "community_id", "device_key", "kind", "protocol", "model", "address",
-                                 "status", "register_modulus_milli", "created_at", "updated_at"]
+                                 "status", "register_modulus_milli", "firmware", "created_at", "updated_at"]
 
     public init(row: RowReader) throws {
         self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
@@ -74,12 +76,13 @@ public struct Device: TenantRecord, Codable, Equatable {
                   protocol: try row.value("protocol", as: Transport.self), model: try row.optionalString("model"),
                   address: try row.optionalString("address"), status: try row.value("status", as: Status.self),
                   registerModulus: try row.optionalInt64("register_modulus_milli").map(Quantity.init(milliUnits:)),
+                  firmware: try row.optionalString("firmware"),
                   createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
         [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(deviceKey), SQLBind(kind.rawValue),
          SQLBind(`protocol`.rawValue), sqlValue(model), sqlValue(address), SQLBind(status.rawValue),
-         sqlValue(registerModulus?.milliUnits), SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+         sqlValue(registerModulus?.milliUnits), sqlValue(firmware), SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
     }
 }
