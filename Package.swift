@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "CourtyardDomain", "CourtyardStorage", "CourtyardMeterProtocols", "CourtyardMQTT",
                 .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

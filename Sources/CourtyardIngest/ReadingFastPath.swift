@@ -57,6 +57,29 @@ final class IngestMemory: @unchecked Sendable {
     }
 }
 
+extension IngestMemory {
+    /// The usage of `reading` when it can skip the careful path, given its register's head (`nil` with `empty` for a
+    /// register without readings); nil when it must be decided carefully.
+    func fastUsage(_ reading: ResolvedReading, head: ReadingRules.Point?, empty: Bool) -> (usage: Int64?, since: Int64?)? {
+        guard !careful.contains(reading.device.id) else { return nil }
+        let cap = ReadingRules.dailyCap(reading.device.kind)
+        switch reading.value {
+        case .interval(let usage):
+            if let cap, usage > cap / 10 { return nil }
+            return (usage, nil)
+        case .cumulative(let value):
+            guard let head else { return empty ? (nil, nil) : nil }
+            guard reading.measuredAt > head.measuredAt,
+                  case .usage(let usage, _, _) = ReadingRules.delta(from: head, to: .init(measuredAt: reading.measuredAt, reading: value),
+                                                                    modulus: reading.device.registerModulus, replacement: nil) else { return nil }
+            // Anything that could meet a plausibility rule is decided carefully.
+            let interval = reading.measuredAt - head.measuredAt
+            if let cap, usage * 86_400_000 / max(interval, 86_400_000) > cap / 10 { return nil }
+            return (usage, head.measuredAt)
+        }
+    }
+}
+
 /// A reading the fast path will insert, with the usage it computed.
 struct FastRow {
     var index: Int
@@ -153,26 +176,9 @@ extension ReadingWriter {
     /// The row to insert when `reading` can skip the careful path, or nil.
     static func fastRow(index: Int, _ reading: ResolvedReading, key: IngestMemory.Key, memory: IngestMemory,
                         pendingHeads: [IngestMemory.Key: ReadingRules.Point], store: inout ReadingStore) -> FastRow? {
-        guard !memory.careful.contains(reading.device.id) else { return nil }
-        let cap = ReadingRules.dailyCap(reading.device.kind)
-        switch reading.value {
-        case .interval(let usage):
-            if let cap, usage > cap / 10 { return nil }
-            return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: nil)
-        case .cumulative(let value):
-            guard let head = pendingHeads[key] ?? memory.heads[key] else {
-                // The register's very first reading: no usage yet.
-                guard memory.empty.contains(key) else { return nil }
-                return FastRow(index: index, id: store.ids.next(), reading: reading, usage: nil, since: nil)
-            }
-            guard reading.measuredAt > head.measuredAt else { return nil }
-            guard case .usage(let usage, _, _) = ReadingRules.delta(from: head, to: .init(measuredAt: reading.measuredAt, reading: value),
-                                                                    modulus: reading.device.registerModulus, replacement: nil) else { return nil }
-            let interval = reading.measuredAt - head.measuredAt
-            // Anything that could meet a plausibility rule is decided carefully.
-            if let cap, usage * 86_400_000 / max(interval, 86_400_000) > cap / 10 { return nil }
-            return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: head.measuredAt)
-        }
+        let head = pendingHeads[key] ?? memory.heads[key]
+        guard let (usage, since) = memory.fastUsage(reading, head: head, empty: memory.empty.contains(key)) else { return nil }
+        return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: since)
     }
 
     /// Reads the newest reading of every register the batch touches that the memory does not know yet, in a few

@@ -3,6 +3,7 @@ import CourtyardStorage
 import DequeModule
 import Foundation
 import Logging
+import NIOPosix
 import SQLKit
 
 /// The group-commit writer for readings: many requests' readings in one transaction, each caller answered after the commit.
@@ -31,6 +32,10 @@ public actor ReadingWriter {
     /// What the SQLite writer keeps between batches (nil: unknown, or PostgreSQL, where several servers may write).
     private var memory: IngestMemory?
     private let usesMemory: Bool
+    /// The bare connection of the SQLite raw path, opened on first use.
+    private var raw: RawSQLite?
+    /// Batches committed by the raw path (SQLite), for tests and metrics.
+    public private(set) var rawBatches = 0
     private let engine: Database.Engine
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
@@ -93,6 +98,20 @@ public actor ReadingWriter {
     }
 
     private func transaction(_ work: [(String, [ResolvedReading])], now: Date) async throws -> [[ReadingOutcome]] {
+        if engine == .sqlite, let kept = memory, let path = database.sqlitePath {
+            // The steady state: everything fast, as one synchronous job on a bare connection. Nil means "not this batch".
+            memory = nil
+            let connection = try openRaw(path)
+            let result = try await database.withSQLiteWriteLock {
+                try await NIOThreadPool.singleton.runIfActive { try ReadingRawPath.run(connection, work: work, now: now, memory: kept) }
+            }
+            memory = kept
+            if let result {
+                rawBatches += 1
+                fastReadings += work.reduce(0) { $0 + $1.1.count }
+                return result
+            }
+        }
         let kept = usesMemory ? memory : nil
         let usesMemory = usesMemory
         memory = nil
@@ -100,23 +119,13 @@ public actor ReadingWriter {
         let (outcomes, updated, fast) = try await database.transaction { db in
             var memory: IngestMemory?
             if usesMemory {
-                // Is what we keep still true? SQLite: no other connection committed (data_version) and nothing on this
-                // one changed readings outside the writer (generation). PostgreSQL: every ingestion batch of every server
-                // bumps the generation (which also queues concurrent writers on that row), so the kept memory is good only
-                // if the value is exactly one past our own last bump.
-                let version: Int64
-                let generation: Int64
-                let valid: Bool
-                if engine == .sqlite {
-                    version = try await db.raw("PRAGMA data_version").first()?.decode(column: "data_version", as: Int64.self) ?? -1
-                    generation = try await IngestGeneration.current(db)
-                    valid = kept.map { $0.dataVersion == version && $0.generation == generation } ?? false
-                } else {
-                    version = 0
-                    generation = try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
-                        .decode(column: "value", as: Int64.self) ?? -1
-                    valid = kept.map { $0.generation + 1 == generation } ?? false
-                }
+                // Is what we keep still true? Every ingestion batch (both paths, every server) and every change made outside
+                // the writer (approvals, replacements, the presence sweep) bumps the generation row, which also queues
+                // concurrent writers on it: the kept memory is good only if the value is exactly one past our own last bump.
+                let version: Int64 = 0
+                let generation = try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
+                    .decode(column: "value", as: Int64.self) ?? -1
+                let valid = kept.map { $0.generation + 1 == generation } ?? false
                 if let kept, valid {
                     kept.generation = generation
                     memory = kept
@@ -130,6 +139,13 @@ public actor ReadingWriter {
         fastReadings += fast
         carefulReadings += work.reduce(0) { $0 + $1.1.count } - fast
         return outcomes
+    }
+
+    private func openRaw(_ path: String) throws -> RawSQLite {
+        if let raw { return raw }
+        let opened = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: false)
+        raw = opened
+        return opened
     }
 
     /// Forgets what the writer keeps (tests; after a restore).

@@ -112,6 +112,9 @@ import Testing
                 #expect(try await Self.state(fastDatabase) == Self.state(carefulDatabase))
                 let fast = await writer.fastReadings
                 #expect(fast > 250, "the fast path carried most readings (\(fast) of 600)")
+                if engine == .sqlite {
+                    #expect(await writer.rawBatches > 0, "some batches went through the raw SQLite path")
+                }
             }
         }
     }

@@ -2,7 +2,7 @@ import CourtyardLedger
 import Foundation
 import VaporCSQLite
 
-/// A bare SQLite connection with cached prepared statements, for the ledger's hot path.
+/// A bare SQLite connection with cached prepared statements, for the hot paths (the ledger's and ingestion's writers).
 ///
 /// SQLKit pays for `Codable` bridging on every value and a thread-pool hop on
 /// every statement; the ledger's group commit instead runs a whole batch as
@@ -14,12 +14,14 @@ import VaporCSQLite
 // pipeline's prepare stage runs next to that job but touches only `ledgers` and `reader` (its own connection);
 // `LedgerWriter` never runs two prepares, or a prepare next to a sequential batch (which uses everything), so
 // no property is ever used by two threads at once (see `SQLiteLedgerPipeline`).
-final class RawSQLite: @unchecked Sendable {
+public final class RawSQLite: @unchecked Sendable {
     /// A failed SQLite call.
-    struct Failure: Error, CustomStringConvertible {
-        var code: Int32
-        var message: String
-        var description: String { "SQLite error \(code): \(message)" }
+    public struct Failure: Error, CustomStringConvertible {
+        public var code: Int32
+        public var message: String
+        /// Whether a UNIQUE, PRIMARY KEY or other constraint refused the statement.
+        public var isConstraint: Bool { code & 0xFF == SQLITE_CONSTRAINT }
+        public var description: String { "SQLite error \(code): \(message)" }
     }
 
     private var handle: OpaquePointer?
@@ -84,7 +86,7 @@ final class RawSQLite: @unchecked Sendable {
     /// inserted in the same transaction under the write lock, and SQLite's per-row check (an index probe per account
     /// per entry) was about 40% of its write time. Every other connection, and PostgreSQL, still enforces them, and
     /// `ledger verify` reports an entry naming an account that does not exist.
-    init(path: String, cacheKiB: Int = 262_144, backgroundCheckpoints: Bool = true, enforceForeignKeys: Bool = true) throws {
+    public init(path: String, cacheKiB: Int = 262_144, backgroundCheckpoints: Bool = true, enforceForeignKeys: Bool = true) throws {
         self.path = path
         checkpointer = backgroundCheckpoints ? WALCheckpointer(path: path) : nil
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -104,7 +106,7 @@ final class RawSQLite: @unchecked Sendable {
     }
 
     /// Commits the open transaction, then lets the background checkpointer copy the log (if this connection has one).
-    func commit() throws {
+    public func commit() throws {
         try execute("COMMIT")
         checkpointer?.nudge()
     }
@@ -114,7 +116,7 @@ final class RawSQLite: @unchecked Sendable {
         sqlite_nio_sqlite3_close_v2(handle)
     }
 
-    func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?
         let result = sqlite_nio_sqlite3_exec(handle, sql, nil, nil, &error)
         if result != SQLITE_OK {
@@ -125,7 +127,7 @@ final class RawSQLite: @unchecked Sendable {
     }
 
     /// The cached prepared statement for `sql`, reset and with its bindings cleared.
-    func statement(_ sql: String) throws -> Statement {
+    public func statement(_ sql: String) throws -> Statement {
         if let cached = statements[sql] {
             sqlite_nio_sqlite3_reset(cached.pointer)
             sqlite_nio_sqlite3_clear_bindings(cached.pointer)
@@ -144,25 +146,25 @@ final class RawSQLite: @unchecked Sendable {
     }
 
     /// One prepared statement. Parameters are numbered from 1, columns from 0.
-    struct Statement {
+    public struct Statement {
         let pointer: OpaquePointer
         unowned let connection: RawSQLite
 
         static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
 
-        func bind(_ index: Int32, _ value: Int64) { sqlite_nio_sqlite3_bind_int64(pointer, index, value) }
-        func bind(_ index: Int32, _ value: String) {
+        public func bind(_ index: Int32, _ value: Int64) { sqlite_nio_sqlite3_bind_int64(pointer, index, value) }
+        public func bind(_ index: Int32, _ value: String) {
             sqlite_nio_sqlite3_bind_text(pointer, index, value, -1, Self.transient)
         }
-        func bind(_ index: Int32, _ value: String?) {
+        public func bind(_ index: Int32, _ value: String?) {
             if let value { bind(index, value) } else { sqlite_nio_sqlite3_bind_null(pointer, index) }
         }
-        func bind(_ index: Int32, _ value: Int64?) {
+        public func bind(_ index: Int32, _ value: Int64?) {
             if let value { bind(index, value) } else { sqlite_nio_sqlite3_bind_null(pointer, index) }
         }
 
         /// Steps once: `true` when a row is ready, `false` when done.
-        func step() throws -> Bool {
+        public func step() throws -> Bool {
             let result = sqlite_nio_sqlite3_step(pointer)
             if result == SQLITE_ROW { return true }
             if result == SQLITE_DONE { return false }
@@ -170,20 +172,20 @@ final class RawSQLite: @unchecked Sendable {
         }
 
         /// Runs a statement that returns no rows.
-        func run() throws {
+        public func run() throws {
             while try step() {}
         }
 
         /// Makes the statement ready to run again (bindings are overwritten by the next use).
-        func reset() { sqlite_nio_sqlite3_reset(pointer) }
+        public func reset() { sqlite_nio_sqlite3_reset(pointer) }
 
-        func int64(_ column: Int32) -> Int64 { sqlite_nio_sqlite3_column_int64(pointer, column) }
-        func isNull(_ column: Int32) -> Bool { sqlite_nio_sqlite3_column_type(pointer, column) == SQLITE_NULL }
-        func string(_ column: Int32) -> String {
+        public func int64(_ column: Int32) -> Int64 { sqlite_nio_sqlite3_column_int64(pointer, column) }
+        public func isNull(_ column: Int32) -> Bool { sqlite_nio_sqlite3_column_type(pointer, column) == SQLITE_NULL }
+        public func string(_ column: Int32) -> String {
             guard let text = sqlite_nio_sqlite3_column_text(pointer, column) else { return "" }
             return String(cString: text)
         }
-        func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
-        func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+        public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
+        public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
     }
 }
