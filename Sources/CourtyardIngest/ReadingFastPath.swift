@@ -19,8 +19,8 @@ public enum IngestGeneration {
 ///
 /// It holds the newest accepted reading per (device, register), the devices that must take the careful path
 /// (pending holds, meter replacements), and the devices known to be online. It is trusted only while nothing else
-/// wrote: `PRAGMA data_version` tells of other connections and processes, and ``IngestGeneration`` of changes made on
-/// this connection outside the writer. Either drops it; the careful path then rebuilds it reading by reading.
+/// wrote: every ingestion batch of every server, and every change made outside the writer, bumps ``IngestGeneration``;
+/// a writer whose last bump is not the one just before its own drops the memory, and the careful path rebuilds it.
 // @unchecked Sendable: a reference type so that a batch updates it in place (a struct would copy every dictionary on
 // the first write of each batch). Only the ReadingWriter touches it, from inside its one transaction in flight at a time
 // (its drain loop awaits each transaction before starting the next), so no two threads ever use it at once.
@@ -35,20 +35,18 @@ final class IngestMemory: @unchecked Sendable {
     var empty: Set<Key> = []
     var careful: Set<String> = []
     var online: Set<String> = []
-    var dataVersion: Int64
     /// The generation this memory is valid for (see ``ReadingWriter``).
     var generation: Int64
 
     /// Bounds memory: beyond this many heads the memory starts again.
     static let maximumHeads = 2_000_000
 
-    init(dataVersion: Int64, generation: Int64) {
-        self.dataVersion = dataVersion
+    init(generation: Int64) {
         self.generation = generation
     }
 
-    static func load(_ db: any SQLDatabase, dataVersion: Int64, generation: Int64) async throws -> IngestMemory {
-        let memory = IngestMemory(dataVersion: dataVersion, generation: generation)
+    static func load(_ db: any SQLDatabase, generation: Int64) async throws -> IngestMemory {
+        let memory = IngestMemory(generation: generation)
         let rows = try await db.raw("""
             SELECT device_id FROM held_readings WHERE status = 'pending' UNION SELECT device_id FROM meter_replacements
             """).all()

@@ -122,7 +122,6 @@ public actor ReadingWriter {
                 // Is what we keep still true? Every ingestion batch (both paths, every server) and every change made outside
                 // the writer (approvals, replacements, the presence sweep) bumps the generation row, which also queues
                 // concurrent writers on it: the kept memory is good only if the value is exactly one past our own last bump.
-                let version: Int64 = 0
                 let generation = try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
                     .decode(column: "value", as: Int64.self) ?? -1
                 let valid = kept.map { $0.generation + 1 == generation } ?? false
@@ -130,7 +129,7 @@ public actor ReadingWriter {
                     kept.generation = generation
                     memory = kept
                 } else {
-                    memory = try await IngestMemory.load(db, dataVersion: version, generation: generation)
+                    memory = try await IngestMemory.load(db, generation: generation)
                 }
             }
             return try await Self.write(db, work, now: now, memory: memory, engine: engine)
