@@ -158,6 +158,50 @@ public struct ReviewQueue: Sendable {
         return (decided, outcome)
     }
 
+    /// After a meter replacement is recorded: re-derives the usage of the first accepted reading across it, and
+    /// approves the register's readings held as `negative_delta` since the swap that the replacement now explains.
+    ///
+    /// - Returns: the ids of the held readings now accepted.
+    public func applyReplacement(device: KnownDevice, register: String, replacedAt: Int64, by user: String, note: String,
+                                 now: Date) async throws -> [String] {
+        if let row = try await db.raw("""
+            SELECT id, since, reading_milli, measured_at FROM meter_readings
+            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)
+              AND measured_at >= \(bind: replacedAt) AND since < \(bind: replacedAt) AND reading_milli IS NOT NULL
+            """).first() {
+            let reader = RowReader(row, table: "meter_readings")
+            var store = ReadingStore(db, companyId: companyId, now: now)
+            let since = try reader.int64("since")
+            if let previous = try await db.raw("""
+                SELECT reading_milli FROM meter_readings
+                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at = \(bind: since)
+                """).first()?.decode(column: "reading_milli", as: Int64.self),
+               let replacement = try await store.replacement(device: device.id, register: register, after: since, upTo: try reader.int64("measured_at")),
+               case .usage(let usage, _, _) = ReadingRules.delta(from: .init(measuredAt: since, reading: previous),
+                                                                 to: .init(measuredAt: try reader.int64("measured_at"), reading: try reader.int64("reading_milli")),
+                                                                 modulus: device.registerModulus, replacement: replacement) {
+                try await db.raw("UPDATE meter_readings SET usage_milli = \(bind: usage) WHERE id = \(bind: try reader.string("id")) AND company_id = \(bind: companyId)").run()
+            }
+            store.newHead = nil
+        }
+        let held = try await db.raw("""
+            SELECT id FROM held_readings
+            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)
+              AND measured_at >= \(bind: replacedAt) AND status = 'pending' AND reason = 'negative_delta'
+            ORDER BY measured_at
+            """).all().map { try $0.decode(column: "id", as: String.self) }
+        var approved: [String] = []
+        for id in held {
+            do {
+                _ = try await approve(id, by: user, note: note, editedValue: nil, device: device, now: now)
+                approved.append(id)
+            } catch ReviewError.stillNegative {
+                continue
+            }
+        }
+        return approved
+    }
+
     func pending(_ id: String) async throws -> HeldReading {
         guard let item = try await get(id) else { throw ReviewError.notFound }
         guard item.status == "pending" else { throw ReviewError.alreadyDecided(item.status) }

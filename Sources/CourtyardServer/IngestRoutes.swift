@@ -132,6 +132,8 @@ enum IngestRoutes {
         var newStart: Quantity
         var reason: String
         var createdBy: String
+        /// Readings held as falling since the swap that the replacement explains, now accepted.
+        var approvedHeldReadings: [String] = []
     }
 
     struct UsageReport: Codable, Sendable {
@@ -414,9 +416,10 @@ enum IngestRoutes {
             let now = services.clock.now()
             let register = input.register ?? "energy_total"
             let id = Identifier.uuidV7(at: now)
-            let replacement = Replacement(id: id, deviceId: input.deviceId, register: register, replacedAt: input.replacedAt,
+            var replacement = Replacement(id: id, deviceId: input.deviceId, register: register, replacedAt: input.replacedAt,
                                           oldFinal: input.oldFinal, newStart: input.newStart, reason: input.reason, createdBy: user)
-            try await services.database.transaction { db in
+            replacement = try await services.database.transaction { [replacement] db in
+                var replacement = replacement
                 let device = try await ScopedStore(db, scope: scope).get(Device.self, id: input.deviceId)
                 try await db.raw("""
                     INSERT INTO meter_replacements (id, company_id, community_id, device_id, register, replaced_at, old_final_milli,
@@ -431,6 +434,11 @@ enum IngestRoutes {
                     action: "meter_replaced", subjectType: "device", subjectId: device.id, reason: input.reason,
                     beforeState: "\(register) final \(input.oldFinal.decimalText)", afterState: "\(register) start \(input.newStart.decimalText)",
                     createdAt: now))
+                let known = try await knownDevice(device.id, scope: scope, db: db)
+                replacement.approvedHeldReadings = try await ReviewQueue(db, companyId: scope.companyId).applyReplacement(
+                    device: known, register: register, replacedAt: input.replacedAt.epochMilliseconds, by: user,
+                    note: "meter replacement \(id): \(input.reason)", now: now)
+                return replacement
             }
             return try .json(replacement, status: .created)
         }

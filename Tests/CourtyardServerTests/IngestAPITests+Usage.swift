@@ -57,13 +57,16 @@ extension IngestAPITests {
             let refused = try await api.call(.post, "/api/v1/held-readings/\(heldId)/approve", token: token, json: ["note": "looks fine"])
             #expect(refused.status == .unprocessableContent)
             #expect(refused.code == "still_implausible")
+            let later = try await Self.post(api, token, [Self.reading(key, "5", "2026-10-05T00:00:00Z")])
+            #expect(later.first?["code"] as? String == "negative_delta")
+            // Recording the swap accepts the readings it explains, in time order, on the record.
             let swap = try await api.call(.post, "/api/v1/meter-replacements", token: token, json: [
                 "device_id": id, "replaced_at": "2026-10-03T00:00:00Z", "old_final": "20", "new_start": "0", "reason": "display broken"])
             #expect(swap.status == .created, "\(swap.text)")
-            let approved = try await api.call(.post, "/api/v1/held-readings/\(heldId)/approve", token: token, json: ["note": "meter swapped"])
-            #expect(approved.status == .ok, "\(approved.text)")
-            #expect((approved.object["reading"] as? [String: Any])?["usage"] as? String == "17.750")
-            #expect((approved.object["held"] as? [String: Any])?["status"] as? String == "approved")
+            #expect(swap.object["approved_held_readings"] as? [String] == [heldId, later.first?["held_id"] as! String])
+            let page = try await api.call(.get, "/api/v1/readings?device_id=\(id)&from=2026-10-04T00:00:00Z", token: token)
+            // (20 − 5.25) + (3 − 0) = 17.75 across the swap, then 2.
+            #expect(page.items.map { $0["usage"] as? String } == ["17.750", "2.000"])
             let again = try await api.call(.post, "/api/v1/held-readings/\(heldId)/approve", token: token, json: ["note": "twice"])
             #expect(again.code == "already_decided")
             let audit = try await Self.count(api, "audit_log")
@@ -253,6 +256,24 @@ extension IngestAPITests {
             let unknownKind = try await api.call(.get, "/api/v1/houses/\(house)/usage?kind=steam&from=2026-10-01T00:00:00Z&to=2026-10-02T00:00:00Z",
                                                  token: token)
             #expect(unknownKind.fields == ["kind"])
+        }
+    }
+}
+
+extension IngestAPITests {
+    @Test("a replacement recorded after the fact re-derives the usage of the reading across it", arguments: TestEngine.available)
+    func lateReplacement(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
+            let token = try await api.login("engineer@alpha")
+            let (id, key) = try await Self.meter(api, token)
+            // The new meter already reads more than the old one did, so nothing looked wrong when its reading came in.
+            let first = try await Self.post(api, token, [Self.reading(key, "100", "2026-10-01T00:00:00Z"), Self.reading(key, "120", "2026-10-03T00:00:00Z")])
+            #expect(first.last?["usage"] as? String == "20.000")
+            let swap = try await api.call(.post, "/api/v1/meter-replacements", token: token, json: [
+                "device_id": id, "replaced_at": "2026-10-02T00:00:00Z", "old_final": "110", "new_start": "0", "reason": "meter swapped"])
+            #expect(swap.status == .created, "\(swap.text)")
+            let page = try await api.call(.get, "/api/v1/readings?device_id=\(id)&from=2026-10-03T00:00:00Z", token: token)
+            #expect(page.items.first?["usage"] as? String == "130.000", "(110 − 100) + (120 − 0)")
         }
     }
 }
