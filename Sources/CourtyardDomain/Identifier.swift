@@ -14,9 +14,21 @@ public enum Identifier {
         }
         bytes[6] = (bytes[6] & 0x0F) | 0x70  // version 7
         bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
-        let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
-        return uuid.uuidString.lowercased()
+        return canonical(bytes)
+    }
+
+    /// The canonical lowercase text of 16 bytes (8-4-4-4-12), written by table: `UUID.uuidString` formats through
+    /// `sprintf`, which showed in profiles of bulk writes that mint an id per row.
+    static func canonical(_ bytes: [UInt8]) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// A new UUIDv7 for `instant` from the system random source.
@@ -37,9 +49,7 @@ public enum Identifier {
         bytes[10] = UInt8(truncatingIfNeeded: counter >> 8)
         bytes[11] = UInt8(truncatingIfNeeded: counter)
         for index in 12..<16 { bytes[index] = UInt8(truncatingIfNeeded: random >> (8 * (index - 12))) }
-        let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                               bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
-        return uuid.uuidString.lowercased()
+        return canonical(bytes)
     }
 
     /// Whether `text` is a lowercase or uppercase canonical UUID.
