@@ -1,3 +1,4 @@
+import CourtyardMeterProtocols
 import Crypto
 import Foundation
 
@@ -48,7 +49,7 @@ public enum WebhookSignature {
         guard let timestamp, let signature else { throw .missingHeaders }
         guard timestamp.utf8.count <= 12, let seconds = Int64(timestamp) else { throw .malformedTimestamp }
         guard abs(nowSeconds - seconds) <= toleranceSeconds else { throw .staleTimestamp }
-        guard signature.hasPrefix("sha256="), let given = hexBytes(signature.dropFirst(7)), given.count == 32 else {
+        guard signature.hasPrefix("sha256="), let given = try? Hex.bytes(signature.dropFirst(7)), given.count == 32 else {
             throw .malformedSignature
         }
         for secret in secrets where !secret.isEmpty {
@@ -59,27 +60,5 @@ public enum WebhookSignature {
             if difference == 0 { return seconds }
         }
         throw .mismatch
-    }
-
-    static func hexBytes(_ text: Substring) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        var index = 0
-        while index < digits.count {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    static func nibble(_ ascii: UInt8) -> UInt8? {
-        switch ascii {
-        case 0x30...0x39: ascii - 0x30
-        case 0x61...0x66: ascii - 0x61 + 10
-        case 0x41...0x46: ascii - 0x41 + 10
-        default: nil
-        }
     }
 }

@@ -322,18 +322,10 @@ enum IngestRoutes {
                 if let register = query["register"] { select.where("register", .equal, SQLBind(String(register))) }
                 if let from { select.where("measured_at", .greaterThanOrEqual, SQLBind(from)) }
                 if let to { select.where("measured_at", .lessThan, SQLBind(to)) }
-                if let cursor {
-                    // The cursor is "<measured_at ms>_<id>" of the last reading of the previous page.
-                    let parts = cursor.split(separator: "_", maxSplits: 1)
-                    guard parts.count == 2, let at = Int64(parts[0]) else {
-                        throw Problem.invalid("cursor", code: "invalid_cursor", "use next_cursor from the previous page")
-                    }
-                    select.where(SQLRaw("(measured_at > \(at) OR (measured_at = \(at) AND id > '\(parts[1].filter { $0.isHexDigit || $0 == "-" })'))"))
-                }
+                if let cursor { select.where(try TimeCursor(cursor).after(column: "measured_at", descending: false)) }
                 let rows = try await select.orderBy("measured_at").orderBy("id").limit(limit + 1).all()
                 let items = try rows.prefix(limit).map(readingView)
-                let next = rows.count > limit ? items.last.map { "\(Int64(($0.measuredAt.timeIntervalSince1970 * 1000).rounded()))_\($0.id)" } : nil
-                return ReadingPage(items: items, nextCursor: next)
+                return ReadingPage(items: items, nextCursor: rows.count > limit ? items.last.map { TimeCursor.text($0.measuredAt, $0.id) } : nil)
             }
             return try .json(page)
         }
@@ -544,22 +536,14 @@ enum IngestRoutes {
                 if let communities = scope.communityIds { select.where("community_id", .in, SQLBind.group(communities.sorted())) }
                 if let device = query["device_id"] { select.where("device_id", .equal, SQLBind(String(device))) }
                 if let kind = query["kind"] { select.where("kind", .equal, SQLBind(String(kind))) }
-                if let cursor {
-                    // The cursor is "<at ms>_<id>" of the last alert of the previous page.
-                    let parts = cursor.split(separator: "_", maxSplits: 1)
-                    guard parts.count == 2, let at = Int64(parts[0]) else {
-                        throw Problem.invalid("cursor", code: "invalid_cursor", "use next_cursor from the previous page")
-                    }
-                    select.where(SQLRaw("(at < \(at) OR (at = \(at) AND id < '\(parts[1].filter { $0.isHexDigit || $0 == "-" })'))"))
-                }
+                if let cursor { select.where(try TimeCursor(cursor).after(column: "at", descending: true)) }
                 let rows = try await select.orderBy("at", .descending).orderBy("id", .descending).limit(limit + 1).all()
                 let items = try rows.prefix(limit).map { row in
                     let r = RowReader(row, table: "device_alerts")
                     return Alert(id: try r.string("id"), deviceId: try r.string("device_id"), kind: try r.string("kind"),
                                  at: try r.instant("at"), lastSeenAt: try r.instant("last_seen_at"))
                 }
-                let next = rows.count > limit ? items.last.map { "\(Int64(($0.at.timeIntervalSince1970 * 1000).rounded()))_\($0.id)" } : nil
-                return AlertPage(items: items, nextCursor: next)
+                return AlertPage(items: items, nextCursor: rows.count > limit ? items.last.map { TimeCursor.text($0.at, $0.id) } : nil)
             }
             return try .json(page)
         }
@@ -661,6 +645,29 @@ enum IngestRoutes {
     }
 
     // MARK: - Helpers
+
+    /// A keyset cursor over (instant, id) for lists in time order: `"<epoch ms>_<id>"` of the previous page's last row.
+    struct TimeCursor {
+        var milliseconds: Int64
+        var id: String
+
+        init(_ text: String) throws {
+            let parts = text.split(separator: "_", maxSplits: 1)
+            guard parts.count == 2, let milliseconds = Int64(parts[0]) else {
+                throw Problem.invalid("cursor", code: "invalid_cursor", "use next_cursor from the previous page")
+            }
+            self.milliseconds = milliseconds
+            self.id = String(parts[1])
+        }
+
+        static func text(_ instant: Date, _ id: String) -> String { "\(instant.epochMilliseconds)_\(id)" }
+
+        /// Rows after the cursor in (column, id) order, ascending or descending.
+        func after(column: String, descending: Bool) -> SQLQueryString {
+            let comparison = descending ? "<" : ">"
+            return "(\(ident: column) \(unsafeRaw: comparison) \(bind: milliseconds) OR (\(ident: column) = \(bind: milliseconds) AND id \(unsafeRaw: comparison) \(bind: id)))"
+        }
+    }
 
     static func collect(_ request: Request, _ context: CourtyardRequestContext) async throws -> Data {
         do {

@@ -125,6 +125,13 @@ extension IngestAPITests {
                 let again = try await Self.post(api, token, items)
                 #expect(again.allSatisfy { $0["status"] as? String == "duplicate" })
             }
+            // Paging in measurement order: two pages, no reading twice, none lost.
+            let firstPage = try await api.call(.get, "/api/v1/readings?device_id=\(id)&limit=100", token: token)
+            let cursor = try #require(firstPage.object["next_cursor"] as? String)
+            let secondPage = try await api.call(.get, "/api/v1/readings?device_id=\(id)&limit=100&cursor=\(cursor)", token: token)
+            let times = (firstPage.items + secondPage.items).compactMap { $0["measured_at"] as? String }
+            #expect(times.count == items.count && times == times.sorted() && Set(times).count == times.count)
+            #expect(secondPage.object["next_cursor"] == nil)
             let daily = try await api.call(.get, "/api/v1/devices/\(id)/usage?from=2026-10-24T00:00:00%2B08:00&to=2026-10-31T00:00:00%2B08:00&granularity=day",
                                            token: token)
             #expect(daily.status == .ok, "\(daily.text)")
