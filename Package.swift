@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "CourtyardBilling", targets: ["CourtyardBilling"]),
         .library(name: "CourtyardMeterProtocols", targets: ["CourtyardMeterProtocols"]),
         .library(name: "CourtyardServer", targets: ["CourtyardServer"]),
+        .library(name: "CourtyardPrepaid", targets: ["CourtyardPrepaid"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -88,6 +89,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Prepaid metering: plans, real-time deduction in the reading's transaction, supply policy, the device command
+        // queue and its dispatcher, top-ups that restore supply, safety and leak alerts, the notification outbox.
+        .target(
+            name: "CourtyardPrepaid",
+            dependencies: [
+                "CourtyardDomain", "CourtyardLedger", "CourtyardStorage", "CourtyardIngest", "CourtyardMeterProtocols", "CourtyardMQTT",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Synthetic companies and communities for the demo, tests and benchmarks.
         // Bill runs: fee standards and usage in, bills and ledger postings out; reminders and late fees.
         .target(
@@ -106,6 +117,7 @@ let package = Package(
         .target(
             name: "CourtyardServer",
             dependencies: [
+                "CourtyardPrepaid",
                 "CourtyardBilling",
                 "CourtyardIngest",
                 "CourtyardDomain",
@@ -200,6 +212,7 @@ let package = Package(
         .testTarget(
             name: "CourtyardServerTests",
             dependencies: [
+                "CourtyardPrepaid",
                 "CourtyardServer",
                 "CourtyardStorage",
                 "CourtyardDomain",

@@ -33,9 +33,9 @@ public struct Ingestor: Sendable {
     public let writer: ReadingWriter
     public let clock: any WallClock
 
-    public init(database: Database, clock: any WallClock = SystemClock()) {
+    public init(database: Database, clock: any WallClock = SystemClock(), effects: (any ReadingEffects)? = nil) {
         self.directory = DeviceDirectory(database: database)
-        self.writer = ReadingWriter(database: database, clock: clock)
+        self.writer = ReadingWriter(database: database, clock: clock, effects: effects)
         self.clock = clock
     }
 

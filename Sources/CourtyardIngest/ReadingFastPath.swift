@@ -35,6 +35,8 @@ final class IngestMemory: @unchecked Sendable {
     var empty: Set<Key> = []
     var careful: Set<String> = []
     var online: Set<String> = []
+    /// Devices whose readings have effects (prepaid meters): they never take the raw path.
+    var effectDevices: Set<String> = []
     /// The generation this memory is valid for (see ``ReadingWriter``).
     var generation: Int64
 
@@ -45,8 +47,9 @@ final class IngestMemory: @unchecked Sendable {
         self.generation = generation
     }
 
-    static func load(_ db: any SQLDatabase, generation: Int64) async throws -> IngestMemory {
+    static func load(_ db: any SQLDatabase, generation: Int64, effects: (any ReadingEffects)? = nil) async throws -> IngestMemory {
         let memory = IngestMemory(generation: generation)
+        if let effects { memory.effectDevices = try await effects.devices(db) }
         let rows = try await db.raw("""
             SELECT device_id FROM held_readings WHERE status = 'pending' UNION SELECT device_id FROM meter_replacements
             """).all()

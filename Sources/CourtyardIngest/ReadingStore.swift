@@ -70,6 +70,18 @@ public struct ReadingStore: Sendable {
     public internal(set) var newHead: (deviceId: String, register: String, head: ReadingRules.Point)?
     /// Readings this store applied one by one.
     public internal(set) var carefulCount = 0
+    /// Later readings whose usage a late reading cut (their interval now starts at the late reading), in order.
+    public internal(set) var revisions: [Revision] = []
+
+    /// A stored reading whose usage changed because a late reading arrived inside its interval.
+    public struct Revision: Sendable, Hashable {
+        public var readingId: String
+        public var device: KnownDevice
+        public var register: String
+        public var measuredAt: Int64
+        public var oldUsage: Int64?
+        public var newUsage: Int64
+    }
 
     public init(_ db: any SQLDatabase, companyId: String, now: Date) {
         self.db = db
@@ -210,6 +222,8 @@ public struct ReadingStore: Sendable {
                 UPDATE meter_readings SET usage_milli = \(bind: nextUsage), since = \(bind: reading.measuredAt)
                 WHERE id = \(bind: next.id) AND company_id = \(bind: companyId)
                 """).run()
+            revisions.append(Revision(readingId: next.id, device: reading.device, register: reading.register, measuredAt: next.measuredAt,
+                                      oldUsage: next.usage, newUsage: nextUsage))
         }
         return .accepted(id: id, usage: usage)
     }

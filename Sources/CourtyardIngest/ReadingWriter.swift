@@ -37,9 +37,12 @@ public actor ReadingWriter {
     /// Batches committed by the raw path (SQLite), for tests and metrics.
     public private(set) var rawBatches = 0
     private let engine: Database.Engine
+    /// What else commits with readings (prepaid deduction), if anything.
+    private let effects: (any ReadingEffects)?
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
-                logger: Logger = Logger(label: "courtyard.ingest")) {
+                logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil) {
+        self.effects = effects
         self.database = database
         self.clock = clock
         self.maxBatch = maxBatch
@@ -78,6 +81,7 @@ public actor ReadingWriter {
             do {
                 let result = try await transaction(work, now: now)
                 batches += 1
+                if let effects { await effects.committed() }
                 for (submission, outcomes) in zip(batch, result) { submission.continuation.resume(returning: outcomes) }
             } catch {
                 // One submission's failure (a race with another process, a constraint) must not fail its neighbours:
@@ -87,6 +91,7 @@ public actor ReadingWriter {
                     do {
                         let result = try await transaction([(submission.companyId, submission.readings)], now: now)
                         batches += 1
+                        if let effects { await effects.committed() }
                         submission.continuation.resume(returning: result[0])
                     } catch {
                         submission.continuation.resume(throwing: error)
@@ -98,7 +103,8 @@ public actor ReadingWriter {
     }
 
     private func transaction(_ work: [(String, [ResolvedReading])], now: Date) async throws -> [[ReadingOutcome]] {
-        if engine == .sqlite, let kept = memory, let path = database.sqlitePath {
+        if engine == .sqlite, let kept = memory, let path = database.sqlitePath,
+           kept.effectDevices.isEmpty || !work.contains(where: { $0.1.contains { kept.effectDevices.contains($0.device.id) } }) {
             // The steady state: everything fast, as one synchronous job on a bare connection. Nil means "not this batch".
             memory = nil
             let connection = try openRaw(path)
@@ -116,6 +122,7 @@ public actor ReadingWriter {
         let usesMemory = usesMemory
         memory = nil
         let engine = engine
+        let effects = effects
         let (outcomes, updated, fast) = try await database.transaction { db in
             var memory: IngestMemory?
             if usesMemory {
@@ -129,10 +136,10 @@ public actor ReadingWriter {
                     kept.generation = generation
                     memory = kept
                 } else {
-                    memory = try await IngestMemory.load(db, generation: generation)
+                    memory = try await IngestMemory.load(db, generation: generation, effects: effects)
                 }
             }
-            return try await Self.write(db, work, now: now, memory: memory, engine: engine)
+            return try await Self.write(db, work, now: now, memory: memory, engine: engine, effects: effects)
         }
         memory = updated
         fastReadings += fast
@@ -151,7 +158,8 @@ public actor ReadingWriter {
     public func forget() { memory = nil }
 
     static func write(_ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date,
-                      memory kept: IngestMemory? = nil, engine: Database.Engine = .sqlite) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
+                      memory kept: IngestMemory? = nil, engine: Database.Engine = .sqlite,
+                      effects: (any ReadingEffects)? = nil) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
         let memory = kept
         var results: [[ReadingOutcome]] = []
         var stores: [String: ReadingStore] = [:]
@@ -167,6 +175,28 @@ public actor ReadingWriter {
             } else {
                 outcomes.reserveCapacity(readings.count)
                 for reading in readings { outcomes.append(try await store.apply(reading)) }
+            }
+            if let effects {
+                let devices: Set<String>
+                if let memory { devices = memory.effectDevices } else { devices = try await effects.devices(db) }
+                if !devices.isEmpty {
+                    var accepted: [AcceptedReading] = []
+                    for (reading, outcome) in zip(readings, outcomes) where devices.contains(reading.device.id) {
+                        if case .accepted(let id, let usage?) = outcome, usage > 0 {
+                            accepted.append(AcceptedReading(readingId: id, device: reading.device, register: reading.register,
+                                                            measuredAt: reading.measuredAt, usage: usage))
+                        }
+                    }
+                    for revision in store.revisions where devices.contains(revision.device.id) {
+                        accepted.append(AcceptedReading(readingId: revision.readingId, device: revision.device, register: revision.register,
+                                                        measuredAt: revision.measuredAt, usage: revision.newUsage,
+                                                        revisedFrom: revision.oldUsage ?? 0))
+                    }
+                    store.revisions.removeAll()
+                    if !accepted.isEmpty {
+                        try await effects.apply(db, engine: engine, companyId: companyId, readings: accepted, now: now)
+                    }
+                }
             }
             for reading in readings {
                 let last = seen[companyId]?[reading.device.id]?.1 ?? .min

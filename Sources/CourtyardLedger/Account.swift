@@ -53,7 +53,8 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
 
     // Built once: `purposes` is checked twice per transfer.
     private static let walletPurposes: Set<String> = ["electricity", "water", "gas", "heating", "parking", "property_fee", "general"]
-    private static let receivablePurposes: Set<String> = ["fees"]
+    // `fees`: bills. A utility name: prepaid usage beyond the wallets (emergency credit, friendly windows), repaid by the next top-up.
+    private static let receivablePurposes: Set<String> = ["fees", "electricity", "water", "gas", "heating"]
     private static let depositPurposes: Set<String> = ["decoration", "access_card", "facility", "other"]
     private static let mainPurpose: Set<String> = ["main"]
     private static let clearingPurposes: Set<String> = ["wechatpay", "alipay", "cash", "pos", "bank"]

@@ -1,0 +1,189 @@
+import CourtyardDomain
+import CourtyardMQTT
+import CourtyardStorage
+import Foundation
+import Logging
+import SQLKit
+
+/// How a command leaves for its device.
+public protocol CommandTransport: Sendable {
+    /// Hands the command to the device's channel; returns once the channel took it (an MQTT PUBACK from the broker).
+    func send(_ command: DeviceCommand, to target: CommandTarget, payload: [UInt8]) async throws
+}
+
+/// Commands as MQTT messages (QoS 1) on `courtyard/{company}/{community}/devices/{device key}/commands`; DL/T 645 and
+/// CJ/T 188 meters get the frame inside the JSON, for their gateway to forward.
+public struct MQTTCommandTransport: CommandTransport {
+    let client: MQTTClient
+    public init(client: MQTTClient) { self.client = client }
+    public func send(_ command: DeviceCommand, to target: CommandTarget, payload: [UInt8]) async throws {
+        try await client.publish(topic: target.commandTopic, payload: payload, qos: 1)
+    }
+}
+
+/// A transport that calls a closure: the in-process device fleet of tests and benchmarks, or a custom gateway.
+public struct CallbackTransport: CommandTransport {
+    let body: @Sendable (DeviceCommand, CommandTarget, [UInt8]) async throws -> Void
+    public init(_ body: @escaping @Sendable (DeviceCommand, CommandTarget, [UInt8]) async throws -> Void) { self.body = body }
+    public func send(_ command: DeviceCommand, to target: CommandTarget, payload: [UInt8]) async throws {
+        try await body(command, target, payload)
+    }
+}
+
+/// Drives queued commands to devices: sends what is ready the moment a transaction queues it (``wake()``), one
+/// command in flight per device; sends again when an ack is overdue (10 s doubling), fails a command after its
+/// attempts and alerts staff, expires what waited too long, and carries out deferred cut-offs and expired overrides.
+///
+/// A command is marked SENT after its transport took it; a crash in between sends it again after restart, which a
+/// device tolerates because commands name an absolute position and carry their id.
+public actor CommandDispatcher {
+    private let database: Database
+    private let clock: any WallClock
+    private var transport: (any CommandTransport)?
+    private let logger: Logger
+    private var running = false
+    private var again = false
+    private var sweepDue = false
+    /// Called with each command just handed to its transport and the instant it left (benchmarks, metrics).
+    private var observer: (@Sendable (DeviceCommand, ContinuousClock.Instant) -> Void)?
+    /// Commands sent, for tests and metrics.
+    public private(set) var sent = 0
+
+    public init(database: Database, clock: any WallClock = SystemClock(), transport: (any CommandTransport)? = nil,
+                logger: Logger = Logger(label: "courtyard.commands")) {
+        self.database = database
+        self.clock = clock
+        self.transport = transport
+        self.logger = logger
+    }
+
+    /// Sets (or replaces) the transport, e.g. once the MQTT client exists.
+    public func use(_ transport: any CommandTransport) {
+        self.transport = transport
+        wake()
+    }
+
+    public func observe(_ observer: @escaping @Sendable (DeviceCommand, ContinuousClock.Instant) -> Void) {
+        self.observer = observer
+    }
+
+    /// Asks for a pass soon: passes never overlap; a wake during a pass makes one more.
+    public func wake() {
+        if running {
+            again = true
+            return
+        }
+        running = true
+        Task { await self.loop() }
+    }
+
+    /// Asks for the periodic work (overdue acks, expiry, deferred cut-offs, expired overrides) in the next pass.
+    public func sweep() {
+        sweepDue = true
+        wake()
+    }
+
+    /// Runs passes until nothing is asked; for tests, waits until the dispatcher is idle.
+    public func settle() async {
+        while running { try? await Task.sleep(for: .milliseconds(2)) }
+    }
+
+    private func loop() async {
+        repeat {
+            again = false
+            if sweepDue {
+                sweepDue = false
+                do { try await sweepNow() } catch { logger.warning("command sweep failed", metadata: ["error": "\(error)"]) }
+            }
+            do { try await pass() } catch { logger.warning("command pass failed", metadata: ["error": "\(error)"]) }
+        } while again
+        running = false
+    }
+
+    private func pass() async throws {
+        guard let transport else { return }
+        let now = clock.now()
+        let ready = try await database.read { db in try await CommandQueue.ready(db, now: now.epochMilliseconds, limit: 500) }
+        guard !ready.isEmpty else { return }
+        try await send(ready, via: transport, now: now)
+    }
+
+    private func send(_ commands: [DeviceCommand], via transport: any CommandTransport, now: Date) async throws {
+        // One per device, even if two are due (the queue supersedes, but a reconcile may race a new desire).
+        var seen: Set<String> = []
+        let unique = commands.filter { seen.insert($0.deviceId).inserted }
+        let targets = try await database.read { db in try await CommandTarget.load(db, deviceIds: unique.map(\.deviceId)) }
+        let observer = observer
+        let logger = logger
+        let done = try await withThrowingTaskGroup(of: (String, Int, Int64)?.self) { group in
+            for var command in unique {
+                guard let target = targets[command.deviceId] else { continue }
+                command.attempts += 1
+                let payload = CommandPayload.json(command, device: target, now: now)
+                group.addTask {
+                    do {
+                        try await transport.send(command, to: target, payload: payload)
+                        observer?(command, .now)
+                        return (command.id, command.attempts, Date().epochMilliseconds)
+                    } catch {
+                        logger.warning("command not sent", metadata: ["command": "\(command.id)", "error": "\(error)"])
+                        return nil
+                    }
+                }
+            }
+            var done: [(String, Int, Int64)] = []
+            for try await result in group { if let result { done.append(result) } }
+            return done
+        }
+        guard !done.isEmpty else { return }
+        sent += done.count
+        let at = now.epochMilliseconds
+        try await database.transaction { db in
+            for (id, attempts, _) in done { try await CommandQueue.markSent(db, id: id, attempts: attempts, at: at) }
+        }
+    }
+
+    private func sweepNow() async throws {
+        let now = clock.now()
+        let millis = now.epochMilliseconds
+        // Expired commands, and acks overdue past the last attempt: staff hear of both.
+        let retry = try await database.transaction { db -> [DeviceCommand] in
+            for command in try await CommandQueue.expireDue(db, now: millis) {
+                try await Outbox.record(db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
+                                        kind: "command_expired", audience: "staff", dedupKey: "command_expired:\(command.id)",
+                                        payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action)], now: now)
+            }
+            var retry: [DeviceCommand] = []
+            for command in try await CommandQueue.overdue(db, now: millis, limit: 500) {
+                if command.attempts >= command.maxAttempts {
+                    try await db.raw("""
+                        UPDATE device_commands SET state = 'failed', completed_at = \(bind: millis), error = 'no ack after the last attempt'
+                        WHERE id = \(bind: command.id) AND state IN ('sent', 'delivered')
+                        """).run()
+                    try await Outbox.record(db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
+                                            kind: "command_failed", audience: "staff", dedupKey: "command_failed:\(command.id)",
+                                            payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action),
+                                                      "error": "no ack after \(command.attempts) attempts"], now: now)
+                } else {
+                    retry.append(command)
+                }
+            }
+            // Deferred cut-offs that fell due, and overrides that ran out: decide again.
+            let due = try await db.raw("""
+                SELECT company_id, device_id FROM supply_states WHERE cutoff_due_at IS NOT NULL AND cutoff_due_at <= \(bind: millis)
+                UNION SELECT company_id, device_id FROM supply_overrides WHERE ended_at IS NULL AND expires_at <= \(bind: millis)
+                """).all().map { row in
+                let r = RowReader(row, table: "supply_states")
+                return (try r.string("company_id"), try r.string("device_id"))
+            }
+            try await db.raw("""
+                UPDATE supply_overrides SET ended_at = expires_at, ended_by = 'system:expiry' WHERE ended_at IS NULL AND expires_at <= \(bind: millis)
+                """).run()
+            for (company, device) in due {
+                try await SupplyController(db, companyId: company, engine: database.engine).reevaluate(device: device, now: now)
+            }
+            return retry
+        }
+        if let transport, !retry.isEmpty { try await send(retry, via: transport, now: now) }
+    }
+}

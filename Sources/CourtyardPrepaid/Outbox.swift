@@ -1,0 +1,45 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+import SQLKit
+
+/// Notifications recorded in the same transaction as the state change they announce; delivery channels (SMS,
+/// WeChat template messages, the owner app) read the outbox later. A dedup key makes each episode announce once.
+public enum Outbox {
+    /// `low_balance`, `cutoff_scheduled`, `cutoff_done`, `restored`, `gas_alarm`, `water_leak`, `command_failed`, `supply_mismatch`.
+    public static func record(_ db: any SQLDatabase, companyId: String, communityId: String, houseId: String?, deviceId: String?,
+                              kind: String, audience: String, dedupKey: String, payload: [String: String], now: Date) async throws {
+        let text = String(decoding: try PrepaidJSON.encoder.encode(payload), as: UTF8.self)
+        try await db.raw("""
+            INSERT INTO notification_outbox (id, company_id, community_id, house_id, device_id, kind, audience, dedup_key, payload, created_at)
+            VALUES (\(bind: Identifier.uuidV7(at: now)), \(bind: companyId), \(bind: communityId), \(bind: houseId), \(bind: deviceId),
+                    \(bind: kind), \(bind: audience), \(bind: dedupKey), \(bind: text), \(bind: now.epochMilliseconds))
+            ON CONFLICT (company_id, dedup_key) DO NOTHING
+            """).run()
+    }
+
+    /// A recorded notification.
+    public struct Notification: Codable, Sendable, Hashable {
+        public var id: String
+        public var houseId: String?
+        public var deviceId: String?
+        public var kind: String
+        public var audience: String
+        public var payload: [String: String]
+        public var createdAt: Date
+    }
+
+    /// Notifications of a house (or of the whole company when `house` is nil), newest first.
+    public static func list(_ db: any SQLDatabase, companyId: String, house: String?, limit: Int) async throws -> [Notification] {
+        let select = db.select().columns("id", "house_id", "device_id", "kind", "audience", "payload", "created_at").from("notification_outbox")
+            .where("company_id", .equal, SQLBind(companyId))
+        if let house { select.where("house_id", .equal, SQLBind(house)) }
+        return try await select.orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).all().map { row in
+            let r = RowReader(row, table: "notification_outbox")
+            let payload = (try? PrepaidJSON.decoder.decode([String: String].self, from: Data(try r.string("payload").utf8))) ?? [:]
+            return Notification(id: try r.string("id"), houseId: try r.optionalString("house_id"), deviceId: try r.optionalString("device_id"),
+                                kind: try r.string("kind"), audience: try r.string("audience"), payload: payload,
+                                createdAt: Date(timeIntervalSince1970: TimeInterval(try r.int64("created_at")) / 1000))
+        }
+    }
+}

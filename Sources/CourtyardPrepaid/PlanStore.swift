@@ -1,0 +1,262 @@
+import CourtyardDomain
+import CourtyardIngest
+import CourtyardLedger
+import CourtyardStorage
+import Foundation
+import SQLKit
+import Synchronization
+
+/// A prepaid plan: one meter register of one house, paid from wallets, rated by a tariff, with its running state.
+public struct PrepaidPlan: Codable, Sendable, Hashable {
+    public var id: String
+    public var companyId: String
+    public var communityId: String
+    public var houseId: String
+    public var deviceId: String
+    public var register: String
+    /// `electricity`, `water`, `gas` or `heating`: also the revenue and shortfall account purpose.
+    public var utility: String
+    public var config: PlanConfig
+    /// `active` or `ended`.
+    public var status: String
+    public var createdBy: String
+    public var createdAt: Int64
+    public var updatedAt: Int64
+    /// Running state: the accumulation period rated last, usage in it so far, the sub-fen remainder not yet deducted.
+    public var periodKey: String?
+    public var periodUsage: Int64
+    public var carry: Int64
+    public var lastMeasuredAt: Int64?
+    /// Whether the low-balance warning was sent since the balance last rose above the threshold.
+    public var warned: Bool
+
+    /// The accounts the plan pays from, in order.
+    public func walletKeys() -> [AccountKey] {
+        config.wallets.map { AccountKey.wallet(communityId, house: $0.houseId ?? houseId, purpose: $0.purpose) }
+    }
+    /// Usage owed beyond the wallets (emergency credit, friendly windows), repaid by the next top-up.
+    public var shortfallKey: AccountKey { AccountKey(communityId: communityId, kind: .receivable, owner: houseId, purpose: utility) }
+    public var revenueKey: AccountKey { AccountKey.community(communityId, .revenue, purpose: utility) }
+
+    static let columns = "id, company_id, community_id, house_id, device_id, register, utility, config, status, created_by, created_at, updated_at, period_key, period_usage_milli, carry_exact, last_measured_at, warned"
+}
+
+/// Decoded plan configurations by plan id and version: the deduction path must not parse JSON per reading.
+final class PlanConfigCache: Sendable {
+    static let shared = PlanConfigCache()
+    private let entries = Mutex<[String: (Int64, PlanConfig)]>([:])
+
+    func config(id: String, updatedAt: Int64, text: String) throws -> PlanConfig {
+        if let hit = entries.withLock({ $0[id] }), hit.0 == updatedAt { return hit.1 }
+        let config = try PrepaidJSON.decoder.decode(PlanConfig.self, from: Data(text.utf8))
+        entries.withLock { entries in
+            if entries.count > 500_000 { entries.removeAll() }
+            entries[id] = (updatedAt, config)
+        }
+        return config
+    }
+}
+
+/// The API's JSON conventions (snake_case keys, ISO dates) for stored configuration.
+public enum PrepaidJSON {
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}
+
+/// Why a plan, top-up, override or acknowledgement was refused: a stable code and the field at fault.
+public struct PrepaidError: Error, Hashable, Sendable {
+    public enum Kind: Sendable, Hashable { case invalid, notFound, conflict }
+    public var kind: Kind
+    public var code: String
+    public var field: String?
+    public var message: String
+    /// Every problem, for a plan with several.
+    public var issues: [PlanConfig.Issue]
+
+    public init(_ kind: Kind, code: String, field: String?, _ message: String, issues: [PlanConfig.Issue] = []) {
+        self.kind = kind
+        self.code = code
+        self.field = field
+        self.message = message
+        self.issues = issues
+    }
+}
+
+/// Plans of one company: create, read, end. Every statement names the company.
+public struct PlanStore: Sendable {
+    public let db: any SQLDatabase
+    public let companyId: String
+
+    public init(_ db: any SQLDatabase, companyId: String) {
+        self.db = db
+        self.companyId = companyId
+    }
+
+    static func plan(_ row: any SQLRow) throws -> PrepaidPlan {
+        let r = RowReader(row, table: "prepaid_plans")
+        let id = try r.string("id")
+        let updatedAt = try r.int64("updated_at")
+        let config: PlanConfig
+        do { config = try PlanConfigCache.shared.config(id: id, updatedAt: updatedAt, text: try r.string("config")) } catch {
+            throw StorageError.corruptRow(table: "prepaid_plans", column: "config")
+        }
+        return PrepaidPlan(id: id, companyId: try r.string("company_id"), communityId: try r.string("community_id"),
+                           houseId: try r.string("house_id"), deviceId: try r.string("device_id"), register: try r.string("register"),
+                           utility: try r.string("utility"), config: config, status: try r.string("status"),
+                           createdBy: try r.string("created_by"), createdAt: try r.int64("created_at"), updatedAt: updatedAt,
+                           periodKey: try r.optionalString("period_key"), periodUsage: try r.int64("period_usage_milli"),
+                           carry: try r.int64("carry_exact"), lastMeasuredAt: try r.optionalInt64("last_measured_at"),
+                           warned: try r.int64("warned") != 0)
+    }
+
+    /// The utility a meter kind supplies.
+    public static func utility(of kind: Device.Kind) -> String? {
+        switch kind {
+        case .electricityMeter: "electricity"
+        case .waterMeter: "water"
+        case .gasMeter: "gas"
+        case .heatMeter: "heating"
+        default: nil
+        }
+    }
+
+    /// Creates a plan after checking everything it names belongs to this company and community.
+    public func create(houseId: String, deviceId: String, register: String, config: PlanConfig, scope: TenantScope, actor: String,
+                       now: Date) async throws -> PrepaidPlan {
+        guard let house = try await db.raw("""
+            SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: houseId)
+            """).first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: house) else {
+            throw PrepaidError(.invalid, code: "unknown_house", field: "house_id", "no house \(houseId)")
+        }
+        guard let deviceRow = try await db.raw("""
+            SELECT community_id, kind, status FROM devices WHERE company_id = \(bind: companyId) AND id = \(bind: deviceId)
+            """).first() else {
+            throw PrepaidError(.invalid, code: "unknown_device", field: "device_id", "no device \(deviceId)")
+        }
+        let d = RowReader(deviceRow, table: "devices")
+        guard try d.string("community_id") == house else {
+            throw PrepaidError(.invalid, code: "community_mismatch", field: "device_id", "the meter is in another community than the house")
+        }
+        guard let kind = Device.Kind(rawValue: try d.string("kind")), let utility = Self.utility(of: kind) else {
+            throw PrepaidError(.invalid, code: "not_a_meter", field: "device_id", "a prepaid plan needs a water, electricity, gas or heat meter")
+        }
+        guard try d.string("status") != "retired" else {
+            throw PrepaidError(.invalid, code: "device_retired", field: "device_id", "the meter is retired")
+        }
+        guard !register.isEmpty, register.utf8.count <= 64 else {
+            throw PrepaidError(.invalid, code: "invalid_value", field: "register", "register is 1 to 64 characters")
+        }
+        let issues = config.validate(utility: utility)
+        if let first = issues.first {
+            throw PrepaidError(.invalid, code: first.code, field: first.field, first.message, issues: issues)
+        }
+        // Wallets of another house must be in this company and community: the ledger never moves money across communities.
+        for (index, wallet) in config.wallets.enumerated() {
+            guard let other = wallet.houseId, other != houseId else { continue }
+            let row = try await db.raw("""
+                SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: other)
+                """).first()
+            guard let row, try RowReader(row, table: "houses").string("community_id") == house else {
+                throw PrepaidError(.invalid, code: "unknown_wallet", field: "wallets[\(index)].house_id",
+                                   "no house \(other) in this community to pay from")
+            }
+        }
+        if try await db.raw("""
+            SELECT id FROM prepaid_plans WHERE company_id = \(bind: companyId) AND device_id = \(bind: deviceId)
+              AND register = \(bind: register) AND status = 'active'
+            """).first() != nil {
+            throw PrepaidError(.conflict, code: "plan_exists", field: "device_id", "this meter register already has an active plan; end it first")
+        }
+        let millis = now.epochMilliseconds
+        let plan = PrepaidPlan(id: Identifier.uuidV7(at: now), companyId: companyId, communityId: house, houseId: houseId,
+                               deviceId: deviceId, register: register, utility: utility, config: config, status: "active",
+                               createdBy: actor, createdAt: millis, updatedAt: millis, periodKey: nil, periodUsage: 0, carry: 0,
+                               lastMeasuredAt: nil, warned: false)
+        let text = String(decoding: try PrepaidJSON.encoder.encode(config), as: UTF8.self)
+        try await db.raw("""
+            INSERT INTO prepaid_plans (\(unsafeRaw: PrepaidPlan.columns))
+            VALUES (\(bind: plan.id), \(bind: companyId), \(bind: house), \(bind: houseId), \(bind: deviceId), \(bind: register),
+                    \(bind: utility), \(bind: text), 'active', \(bind: actor), \(bind: millis), \(bind: millis), NULL, 0, 0, NULL, 0)
+            """).run()
+        try await db.raw("""
+            INSERT INTO supply_states (device_id, company_id, community_id, plan_id, desired, reason, updated_at)
+            VALUES (\(bind: deviceId), \(bind: companyId), \(bind: house), \(bind: plan.id), 'open', 'balance', \(bind: millis))
+            ON CONFLICT (device_id) DO UPDATE SET plan_id = excluded.plan_id, updated_at = excluded.updated_at
+            """).run()
+        // The ingestion writer must learn that this meter's readings now carry a deduction.
+        try await IngestGeneration.bump(db)
+        return plan
+    }
+
+    /// One plan of this company (and scope).
+    public func plan(id: String, scope: TenantScope? = nil, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> PrepaidPlan? {
+        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
+        guard let row = try await db.raw("""
+            SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: suffix)
+            """).first() else { return nil }
+        let plan = try Self.plan(row)
+        if let scope, !scope.includes(communityId: plan.communityId) { return nil }
+        return plan
+    }
+
+    /// Active plans of a house (locked on PostgreSQL when `lock`), in id order.
+    public func plans(house: String, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> [PrepaidPlan] {
+        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
+        return try await db.raw("""
+            SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans
+            WHERE company_id = \(bind: companyId) AND house_id = \(bind: house) AND status = 'active' ORDER BY id\(unsafeRaw: suffix)
+            """).all().map(Self.plan)
+    }
+
+    /// Active plans paid from a wallet of `house` (their own, or another house's plan paying from it), in id order.
+    public func plansPaying(from house: String, community: String, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> [PrepaidPlan] {
+        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
+        let rows = try await db.raw("""
+            SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans
+            WHERE company_id = \(bind: companyId) AND community_id = \(bind: community) AND status = 'active'
+              AND (house_id = \(bind: house) OR config LIKE \(bind: "%\"house_id\":\"" + house + "\"%")) ORDER BY id\(unsafeRaw: suffix)
+            """).all()
+        return try rows.map(Self.plan).filter { plan in plan.houseId == house || plan.config.wallets.contains { $0.houseId == house } }
+    }
+
+    /// Active plans of these devices, by device id.
+    public func plans(devices: [String], lock: Bool, engine: Database.Engine) async throws -> [PrepaidPlan] {
+        var plans: [PrepaidPlan] = []
+        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
+        for part in devices.sorted().chunked(500) {
+            let rows = try await db.raw("""
+                SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans
+                WHERE company_id = \(bind: companyId) AND status = 'active' AND device_id IN (\(binds: part)) ORDER BY id\(unsafeRaw: suffix)
+                """).all()
+            plans.append(contentsOf: try rows.map(Self.plan))
+        }
+        return plans
+    }
+
+    /// Ends a plan: its meter's readings are no longer deducted (history stays).
+    public func end(id: String, now: Date) async throws {
+        try await db.raw("""
+            UPDATE prepaid_plans SET status = 'ended', updated_at = \(bind: now.epochMilliseconds)
+            WHERE company_id = \(bind: companyId) AND id = \(bind: id)
+            """).run()
+        try await IngestGeneration.bump(db)
+    }
+
+    /// Saves the running rating state.
+    func saveRunningState(_ plan: PrepaidPlan) async throws {
+        try await db.raw("""
+            UPDATE prepaid_plans SET period_key = \(bind: plan.periodKey), period_usage_milli = \(bind: plan.periodUsage),
+                carry_exact = \(bind: plan.carry), last_measured_at = \(bind: plan.lastMeasuredAt), warned = \(bind: plan.warned ? 1 : 0)
+            WHERE company_id = \(bind: companyId) AND id = \(bind: plan.id)
+            """).run()
+    }
+}
