@@ -36,6 +36,7 @@ public enum CourtyardApp {
         BillingRoutes.register(on: api, services: services)
         TariffRoutes.register(on: api, services: services)
         IngestRoutes.register(on: api, services: services)
+        PrepaidRoutes.register(on: api, services: services)
         SystemRoutes.register(on: api, services: services)
         api.document(.get, "/openapi.json", summary: "This OpenAPI 3.1 document", tag: "System")
         let document = api.document

@@ -1,4 +1,5 @@
 import CourtyardIngest
+import CourtyardPrepaid
 import CourtyardDomain
 import CourtyardStorage
 import Logging
@@ -38,15 +39,22 @@ public struct ServerServices: Sendable {
     public let metrics: PrometheusCollectorRegistry
     /// The one path by which money moves.
     public let ledger: LedgerWriter
-    /// The one path by which readings come in.
+    /// The one path by which readings come in (prepaid meters' readings deduct in the same transaction).
     public let ingestor: Ingestor
+    /// Drives queued device commands (cut-off, restore) to devices.
+    public let dispatcher: CommandDispatcher
+    /// Acks, valve positions and alarms from devices.
+    public let deviceReports: DeviceReports
 
     public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
                 metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.database = database
         self.clock = clock
         self.ledger = LedgerWriter(database: database, clock: clock)
-        self.ingestor = Ingestor(database: database, clock: clock)
+        let dispatcher = CommandDispatcher(database: database, clock: clock)
+        self.dispatcher = dispatcher
+        self.ingestor = Ingestor(database: database, clock: clock, effects: PrepaidDeduction(wake: { await dispatcher.wake() }))
+        self.deviceReports = DeviceReports(database: database, dispatcher: dispatcher, clock: clock)
         self.configuration = configuration
         self.loginLimiter = LoginRateLimiter(maxFailures: configuration.maxFailedLogins,
                                              windowMilliseconds: configuration.loginWindowSeconds * 1000)

@@ -1,0 +1,107 @@
+import CourtyardDomain
+import CourtyardMQTT
+import CourtyardStorage
+import Foundation
+import Logging
+import SQLKit
+
+/// What devices say back (command acks, valve positions, alarms), from HTTP or MQTT, applied in a transaction and
+/// followed by a dispatcher wake-up (the next queued command of the device may leave now).
+public struct DeviceReports: Sendable {
+    public let database: Database
+    public let dispatcher: CommandDispatcher
+    public let clock: any WallClock
+
+    public init(database: Database, dispatcher: CommandDispatcher, clock: any WallClock = SystemClock()) {
+        self.database = database
+        self.dispatcher = dispatcher
+        self.clock = clock
+    }
+
+    public func acknowledge(companyId: String, deviceId: String, commandId: String, status: SupplyController.AckStatus,
+                            error: String?) async throws -> DeviceCommand {
+        let now = clock.now()
+        let engine = database.engine
+        let command = try await database.transaction { db in
+            try await SupplyController(db, companyId: companyId, engine: engine)
+                .acknowledge(device: deviceId, commandId: commandId, status: status, error: error, now: now)
+        }
+        await dispatcher.wake()
+        return command
+    }
+
+    public func report(companyId: String, deviceId: String, position: SupplyPosition?, alarm: String?) async throws {
+        let now = clock.now()
+        let engine = database.engine
+        try await database.transaction { db in
+            try await SupplyController(db, companyId: companyId, engine: engine).report(device: deviceId, position: position, alarm: alarm, now: now)
+        }
+        await dispatcher.wake()
+    }
+
+    /// The alarms a device may raise; each closes the supply for safety.
+    public static let alarms: Set<String> = ["gas_leak", "abnormal_flow", "tamper"]
+
+    /// An ack as devices send it.
+    public struct Ack: Codable, Sendable {
+        public var commandId: String
+        public var status: SupplyController.AckStatus
+        public var error: String?
+    }
+
+    /// A state report as devices send it.
+    public struct StateReport: Codable, Sendable {
+        /// `open` or `closed`.
+        public var valve: SupplyPosition?
+        public var alarm: String?
+    }
+}
+
+/// Acks and state reports over MQTT: `courtyard/{company}/{community}/devices/{device key}/acks` and `…/state`,
+/// checked against the registry like telemetry is.
+public struct PrepaidMQTT: Sendable {
+    public static let ackFilter = "courtyard/+/+/devices/+/acks"
+    public static let stateFilter = "courtyard/+/+/devices/+/state"
+
+    let reports: DeviceReports
+    let logger: Logger
+
+    public init(reports: DeviceReports, logger: Logger = Logger(label: "courtyard.commands")) {
+        self.reports = reports
+        self.logger = logger
+    }
+
+    /// Whether a topic is one of ours.
+    public static func handles(_ topic: String) -> Bool { topic.hasSuffix("/acks") || topic.hasSuffix("/state") }
+
+    public func handle(_ batch: [MQTTPacket.Publish]) async {
+        for message in batch {
+            let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard levels.count == 6, levels[0] == "courtyard", levels[3] == "devices" else { continue }
+            let (company, community, key, kind) = (levels[1], levels[2], levels[4], levels[5])
+            do {
+                let device = try await reports.database.read { db in
+                    try await db.raw("""
+                        SELECT id FROM devices WHERE company_id = \(bind: company) AND community_id = \(bind: community) AND device_key = \(bind: key)
+                        """).first().map { try RowReader($0, table: "devices").string("id") }
+                }
+                guard let device else {
+                    logger.warning("MQTT report for an unknown device", metadata: ["topic": "\(message.topic)"])
+                    continue
+                }
+                let data = Data(message.payload)
+                if kind == "acks" {
+                    let ack = try PrepaidJSON.decoder.decode(DeviceReports.Ack.self, from: data)
+                    _ = try await reports.acknowledge(companyId: company, deviceId: device, commandId: ack.commandId, status: ack.status,
+                                                      error: ack.error)
+                } else if kind == "state" {
+                    let state = try PrepaidJSON.decoder.decode(DeviceReports.StateReport.self, from: data)
+                    let alarm = state.alarm.flatMap { DeviceReports.alarms.contains($0) ? $0 : nil }
+                    try await reports.report(companyId: company, deviceId: device, position: state.valve, alarm: alarm)
+                }
+            } catch {
+                logger.notice("MQTT device report refused", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+            }
+        }
+    }
+}

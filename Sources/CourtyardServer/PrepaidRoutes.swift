@@ -1,0 +1,396 @@
+import CourtyardDomain
+import CourtyardPrepaid
+import CourtyardStorage
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SQLKit
+
+extension PrepaidError {
+    /// The problem answer: 422 with the field(s) at fault, 404, or 409, each with the error's stable code.
+    var problem: Problem {
+        switch kind {
+        case .invalid:
+            let issues = self.issues.isEmpty ? [PlanConfig.Issue(field: field ?? "body", code: code, message: message)] : self.issues
+            return Problem(.unprocessableContent, code: code, title: "The request was refused", detail: message,
+                           errors: issues.map { FieldIssue(field: $0.field, code: $0.code, message: $0.message) })
+        case .notFound:
+            return Problem(.notFound, code: code, title: "Not found", detail: message,
+                           errors: field.map { [FieldIssue(field: $0, code: code, message: message)] } ?? [])
+        case .conflict:
+            return Problem(.conflict, code: code, title: "Conflict", detail: message,
+                           errors: field.map { [FieldIssue(field: $0, code: code, message: message)] } ?? [])
+        }
+    }
+}
+
+/// Prepaid plans, top-ups, the owner's prepaid view, supply overrides, device commands and their acks, device state
+/// reports and alarms, community holidays and the notification outbox.
+enum PrepaidRoutes {
+    struct PlanTarget: Codable, Sendable {
+        var houseId: String
+        var deviceId: String
+        var register: String?
+    }
+
+    struct PlanView: Codable, Sendable {
+        var plan: PrepaidPlan
+        var supply: SupplyStatus?
+    }
+
+    struct OverrideInput: Codable, Sendable {
+        var kind: SupplyOverride.Kind
+        var holdState: SupplyPosition?
+        var reason: String
+        var expiresAt: Date
+    }
+
+    struct OverrideResult: Codable, Sendable {
+        var id: String
+        var deviceId: String
+        var kind: SupplyOverride.Kind
+        var holdState: SupplyPosition?
+        var reason: String
+        var expiresAt: Date
+        var command: String?
+    }
+
+    struct CommandList: Codable, Sendable { var items: [DeviceCommand] }
+    struct SafetyClear: Codable, Sendable { var reason: String }
+    struct Holidays: Codable, Sendable { var days: [HolidayDay] }
+    struct HolidayDay: Codable, Sendable { var day: LocalDate; var name: String }
+    struct NotificationList: Codable, Sendable { var items: [Outbox.Notification] }
+
+    /// Runs `body`, turning prepaid errors into problems.
+    static func mapped<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as PrepaidError { throw error.problem }
+    }
+
+    static func problem(for error: any Error) -> any Error {
+        (error as? PrepaidError)?.problem ?? error
+    }
+
+    /// The caller may see the house: staff with `permission` in its community, or an owner who holds or lives in it.
+    static func houseScope(_ context: CourtyardRequestContext, house: String, staff permission: Permission, services: ServerServices) async throws -> TenantScope {
+        let principal = try context.requirePrincipal()
+        if principal.role == .owner {
+            guard let scope = principal.scope, let person = principal.user.personId else { throw Problem.notFound("house") }
+            let now = services.clock.now()
+            let holds = try await services.database.read { db in
+                let rows = try await db.raw("""
+                    SELECT o.valid_from, o.valid_until, c.time_zone FROM occupancies o JOIN communities c ON c.id = o.community_id
+                    WHERE o.company_id = \(bind: scope.companyId) AND o.person_id = \(bind: person) AND o.house_id = \(bind: house)
+                    """).all()
+                return try rows.contains { row in
+                    let r = RowReader(row, table: "occupancies")
+                    let today = AccountRoutes.localToday(now, timeZone: try r.string("time_zone"))
+                    let from = LocalDate(try r.string("valid_from"))
+                    let until = try r.optionalString("valid_until").flatMap { LocalDate($0) }
+                    return from.map { $0 <= today } ?? false && (until.map { today < $0 } ?? true)
+                }
+            }
+            guard holds else { throw Problem.notFound("house") }
+            return scope
+        }
+        return try context.scope(for: permission)
+    }
+
+    static func register(on api: DocumentedRouter, services: ServerServices) {
+        let exampleRule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
+                                      tiers: [.init(upTo: Quantity(milliUnits: 230_000), price: UnitPrice(tenThousandths: 5_380)),
+                                              .init(upTo: nil, price: UnitPrice(tenThousandths: 5_880))])
+        let exampleConfig = PlanConfig(wallets: [.init(purpose: "electricity"), .init(purpose: "general")], tariff: exampleRule,
+                                       warnBelow: Money(minorUnits: 2_000), warnDaysLeft: 3, emergencyCredit: Money(minorUnits: 500),
+                                       friendlyWindows: [.daily(start: 20 * 60, end: 8 * 60), .weekly(days: [6, 7]), .publicHolidays])
+        api.schema("PrepaidPlanInput", example: ["house_id": Example.house, "device_id": Example.device, "register": "energy_total"],
+                   required: ["house_id", "device_id", "wallets", "tariff"])
+        api.schema("PrepaidPlanConfig", example: exampleConfig)
+        api.schema("TopUpInput", example: TopUp.Request(id: "desk-2026-11-22-0001", purpose: "electricity", amount: Money(minorUnits: 10_000),
+                                                        channel: "cash"), required: ["id", "purpose", "amount", "channel"])
+        api.schema("SupplyOverrideInput", example: OverrideInput(kind: .exemption, holdState: nil, reason: "home oxygen concentrator",
+                                                                 expiresAt: Example.date), required: ["kind", "reason", "expires_at"])
+        api.schema("CommandAck", example: ["command_id": "0194f3a0-0000-7000-8000-0000000000c1", "status": "succeeded"],
+                   required: ["command_id", "status"])
+        api.schema("SupplyReport", example: ["valve": "closed", "alarm": "gas_leak"])
+
+        api.on(.post, "/api/v1/prepaid-plans",
+               summary: "Put a meter register of a house on prepayment: wallets in order, tariff, thresholds, emergency credit, friendly windows",
+               tag: "Prepaid", permission: .manageFinance, request: "PrepaidPlanInput", response: "PrepaidPlanConfig", status: 201) { request, context in
+            let scope = try context.scope(for: .manageFinance)
+            let principal = try context.requirePrincipal()
+            let body = try await IngestRoutes.collect(request, context)
+            let target = try APICoding.decode(PlanTarget.self, from: body)
+            let config = try APICoding.decode(PlanConfig.self, from: body)
+            let now = services.clock.now()
+            let plan = try await mapped {
+                try await services.database.transaction { db in
+                    try await PlanStore(db, companyId: scope.companyId).create(houseId: target.houseId, deviceId: target.deviceId,
+                                                                               register: target.register ?? "energy_total", config: config,
+                                                                               scope: scope, actor: principal.user.id, now: now)
+                }
+            }
+            return try .json(plan, status: .created)
+        }
+
+        api.on(.get, "/api/v1/prepaid-plans/:id", summary: "A prepaid plan with its supply state", tag: "Prepaid",
+               permission: .readFinance, response: "PrepaidPlanConfig") { _, context in
+            let scope = try context.scope(for: .readFinance)
+            let id = try context.parameters.require("id")
+            let view = try await services.database.read { db -> PlanView? in
+                guard let plan = try await PlanStore(db, companyId: scope.companyId).plan(id: id, scope: scope) else { return nil }
+                return PlanView(plan: plan, supply: try await SupplyController(db, companyId: scope.companyId, engine: services.database.engine)
+                    .status(device: plan.deviceId))
+            }
+            guard let view else { throw Problem.notFound("prepaid plan") }
+            return try .json(view)
+        }
+
+        api.on(.post, "/api/v1/prepaid-plans/:id/end", summary: "End a plan: the meter's readings are no longer deducted",
+               tag: "Prepaid", permission: .manageFinance) { _, context in
+            let scope = try context.scope(for: .manageFinance)
+            let id = try context.parameters.require("id")
+            let now = services.clock.now()
+            let found = try await services.database.transaction { db -> Bool in
+                let store = PlanStore(db, companyId: scope.companyId)
+                guard let plan = try await store.plan(id: id, scope: scope), plan.status == "active" else { return false }
+                try await store.end(id: id, now: now)
+                return true
+            }
+            guard found else { throw Problem.notFound("active prepaid plan") }
+            return Response(status: .noContent)
+        }
+
+        api.on(.post, "/api/v1/houses/:id/top-ups",
+               summary: "Front-desk top-up of a house wallet: repays usage owed, and restores supply at once when money is available again",
+               tag: "Prepaid", permission: .manageFinance, request: "TopUpInput", response: "TopUpResult", status: 201) { request, context in
+            let scope = try context.scope(for: .manageFinance)
+            let principal = try context.requirePrincipal()
+            let house = try context.parameters.require("id")
+            let input = try await request.decode(as: TopUp.Request.self, context: context)
+            let now = services.clock.now()
+            let engine = services.database.engine
+            let result: TopUp.Result
+            do {
+                result = try await services.database.transaction { db in
+                    try await TopUp(db, companyId: scope.companyId, engine: engine).apply(input, house: house, scope: scope,
+                                                                                       actor: principal.user.id, now: now)
+                }
+            } catch {
+                throw problem(for: error)
+            }
+            if !result.commands.isEmpty { await services.dispatcher.wake() }
+            return try .json(result, status: result.replayed ? .ok : .created)
+        }
+
+        api.on(.get, "/api/v1/houses/:id/prepaid",
+               summary: "The owner's prepaid view: balances, today's and this month's usage and deduction, days left, supply state, last commands",
+               tag: "Prepaid", response: "PrepaidOverview") { _, context in
+            let house = try context.parameters.require("id")
+            let scope = try await houseScope(context, house: house, staff: .readFinance, services: services)
+            let now = services.clock.now()
+            let overview = try await services.database.read { db -> PrepaidOverview? in
+                guard let row = try await db.raw("""
+                    SELECT community_id FROM houses WHERE company_id = \(bind: scope.companyId) AND id = \(bind: house)
+                    """).first(), scope.includes(communityId: try RowReader(row, table: "houses").string("community_id")) else { return nil }
+                return try await PrepaidOverview.load(db, companyId: scope.companyId, house: house, engine: services.database.engine, now: now)
+            }
+            guard let overview else { throw Problem.notFound("house") }
+            return try .json(overview)
+        }
+
+        api.on(.get, "/api/v1/notifications", summary: "Recorded notifications (outbox), newest first; house_id narrows to one house",
+               tag: "Prepaid", permission: .readFinance, response: "NotificationList", query: ["house_id", "limit"]) { request, context in
+            let scope = try context.scope(for: .readFinance)
+            let house = request.uri.queryParameters["house_id"].map(String.init)
+            let limit = min(500, Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100)
+            let items = try await services.database.read { db in
+                try await Outbox.list(db, companyId: scope.companyId, house: house, limit: limit)
+                    .filter { _ in scope.communityIds == nil }
+            }
+            return try .json(NotificationList(items: items))
+        }
+
+        api.on(.post, "/api/v1/devices/:id/supply-overrides",
+               summary: "Engineer hold (valve held open or closed) or medical/safety exemption (never cut for balance), with reason and expiry",
+               tag: "Prepaid", permission: .manageDevices, request: "SupplyOverrideInput", status: 201) { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let principal = try context.requirePrincipal()
+            let device = try context.parameters.require("id")
+            let input = try await request.decode(as: OverrideInput.self, context: context)
+            let now = services.clock.now()
+            guard !input.reason.trimmingCharacters(in: .whitespaces).isEmpty, input.reason.count <= 500 else {
+                throw Problem.invalid("reason", code: "required", "say why (1 to 500 characters)")
+            }
+            guard input.expiresAt > now, input.expiresAt.timeIntervalSince(now) <= 366 * 86_400 else {
+                throw Problem.invalid("expires_at", code: "out_of_range", "an override ends in the future, within a year")
+            }
+            if input.kind == .engineerHold, input.holdState == nil {
+                throw Problem.invalid("hold_state", code: "required", "an engineer hold says whether the valve is held open or closed")
+            }
+            let engine = services.database.engine
+            let result = try await services.database.transaction { db -> OverrideResult? in
+                let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
+                let supply = SupplyController(db, companyId: scope.companyId, engine: engine)
+                guard let status = try await supply.status(device: device) else { return nil }
+                let id = Identifier.uuidV7(at: now)
+                try await db.raw("""
+                    INSERT INTO supply_overrides (id, company_id, community_id, device_id, kind, hold_state, reason, expires_at, created_by, created_at)
+                    SELECT \(bind: id), company_id, community_id, device_id, \(bind: input.kind.rawValue), \(bind: input.holdState?.rawValue),
+                           \(bind: input.reason), \(bind: input.expiresAt.epochMilliseconds), \(bind: principal.user.id), \(bind: now.epochMilliseconds)
+                    FROM supply_states WHERE device_id = \(bind: status.deviceId)
+                    """).run()
+                let command = try await supply.reevaluate(device: device, now: now)
+                return OverrideResult(id: id, deviceId: device, kind: input.kind, holdState: input.holdState, reason: input.reason,
+                                      expiresAt: input.expiresAt, command: command)
+            }
+            guard let result else { throw Problem.invalid("device_id", code: "no_supply_control", "this device has no prepaid plan") }
+            await services.dispatcher.wake()
+            return try .json(result, status: .created)
+        }
+
+        api.on(.post, "/api/v1/devices/:id/supply-overrides/:override/end", summary: "End an override now; the supply follows the balance again",
+               tag: "Prepaid", permission: .manageDevices) { _, context in
+            let scope = try context.scope(for: .manageDevices)
+            let principal = try context.requirePrincipal()
+            let device = try context.parameters.require("id")
+            let override = try context.parameters.require("override")
+            let now = services.clock.now()
+            let engine = services.database.engine
+            let ended = try await services.database.transaction { db -> Bool in
+                let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
+                guard try await db.raw("""
+                    SELECT id FROM supply_overrides WHERE company_id = \(bind: scope.companyId) AND device_id = \(bind: device)
+                      AND id = \(bind: override) AND ended_at IS NULL
+                    """).first() != nil else { return false }
+                try await db.raw("""
+                    UPDATE supply_overrides SET ended_at = \(bind: now.epochMilliseconds), ended_by = \(bind: principal.user.id)
+                    WHERE company_id = \(bind: scope.companyId) AND id = \(bind: override)
+                    """).run()
+                try await SupplyController(db, companyId: scope.companyId, engine: engine).reevaluate(device: device, now: now)
+                return true
+            }
+            guard ended else { throw Problem.notFound("active override") }
+            await services.dispatcher.wake()
+            return Response(status: .noContent)
+        }
+
+        api.on(.post, "/api/v1/devices/:id/safety/clear", summary: "Lift a safety lock after an on-site check; supply follows the balance again",
+               tag: "Prepaid", permission: .manageDevices, request: "SafetyClear") { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let device = try context.parameters.require("id")
+            let input = try await request.decode(as: SafetyClear.self, context: context)
+            guard !input.reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw Problem.invalid("reason", code: "required", "say what was checked")
+            }
+            let now = services.clock.now()
+            let engine = services.database.engine
+            let command = try await mapped {
+                try await services.database.transaction { db in
+                    let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
+                    return try await SupplyController(db, companyId: scope.companyId, engine: engine).clearSafety(device: device, now: now)
+                }
+            }
+            await services.dispatcher.wake()
+            return try .json(["command_id": command])
+        }
+
+        api.on(.get, "/api/v1/devices/:id/commands", summary: "A device's newest commands and their states", tag: "Prepaid",
+               permission: .readDevices, response: "CommandList", query: ["limit"]) { request, context in
+            let scope = try context.scope(for: .readDevices)
+            let device = try context.parameters.require("id")
+            let limit = min(200, Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 20)
+            let items = try await services.database.read { db in
+                let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
+                return try await CommandQueue.recent(db, companyId: scope.companyId, deviceId: device, limit: limit)
+            }
+            return try .json(CommandList(items: items))
+        }
+
+        api.on(.get, "/api/v1/devices/:id/commands/next",
+               summary: "For HTTP devices (device token): the next command, marked sent; 204 when there is none", tag: "Prepaid") { _, context in
+            let device = try context.parameters.require("id")
+            let companyId = try deviceCaller(context, device: device)
+            let now = services.clock.now().epochMilliseconds
+            let command = try await services.database.transaction { db in
+                try await CommandQueue.pull(db, companyId: companyId, deviceId: device, now: now)
+            }
+            guard let command else { return Response(status: .noContent) }
+            return try .json(command)
+        }
+
+        api.on(.post, "/api/v1/devices/:id/commands/ack",
+               summary: "A device's ack of a command: delivered, succeeded or failed (device token, or engineer)", tag: "Prepaid",
+               request: "CommandAck") { request, context in
+            let device = try context.parameters.require("id")
+            let companyId: String
+            if context.device != nil {
+                companyId = try deviceCaller(context, device: device)
+            } else {
+                let scope = try context.scope(for: .manageDevices)
+                _ = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(Device.self, id: device) }
+                companyId = scope.companyId
+            }
+            let ack = try await request.decode(as: DeviceReports.Ack.self, context: context)
+            let command = try await mapped {
+                try await services.deviceReports.acknowledge(companyId: companyId, deviceId: device, commandId: ack.commandId,
+                                                             status: ack.status, error: ack.error)
+            }
+            return try .json(command)
+        }
+
+        api.on(.post, "/api/v1/devices/:id/supply-report",
+               summary: "A device's valve/switch position and alarms (gas_leak, abnormal_flow, tamper close the supply for safety)",
+               tag: "Prepaid", request: "SupplyReport") { request, context in
+            let device = try context.parameters.require("id")
+            let companyId: String
+            if context.device != nil {
+                companyId = try deviceCaller(context, device: device)
+            } else {
+                let scope = try context.scope(for: .manageDevices)
+                _ = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(Device.self, id: device) }
+                companyId = scope.companyId
+            }
+            let report = try await request.decode(as: DeviceReports.StateReport.self, context: context)
+            if let alarm = report.alarm, !DeviceReports.alarms.contains(alarm) {
+                throw Problem.invalid("alarm", code: "invalid_value", "alarm is gas_leak, abnormal_flow or tamper")
+            }
+            guard report.valve != nil || report.alarm != nil else {
+                throw Problem.invalid("valve", code: "required", "report the valve position, an alarm, or both")
+            }
+            try await mapped {
+                try await services.deviceReports.report(companyId: companyId, deviceId: device, position: report.valve, alarm: report.alarm)
+            }
+            return Response(status: .noContent)
+        }
+
+        api.on(.put, "/api/v1/communities/:id/holidays", summary: "The community's public holidays (friendly windows of kind public_holidays)",
+               tag: "Prepaid", permission: .manageFinance, request: "Holidays") { request, context in
+            let scope = try context.scope(for: .manageFinance)
+            let community = try context.parameters.require("id")
+            let input = try await request.decode(as: Holidays.self, context: context)
+            guard Set(input.days.map(\.day)).count == input.days.count else {
+                throw Problem.invalid("days", code: "duplicate", "each day is listed once")
+            }
+            try await services.database.transaction { db in
+                let _ = try await ScopedStore(db, scope: scope).get(Community.self, id: community)
+                try await db.raw("DELETE FROM community_holidays WHERE company_id = \(bind: scope.companyId) AND community_id = \(bind: community)").run()
+                for day in input.days {
+                    try await db.raw("""
+                        INSERT INTO community_holidays (company_id, community_id, day, name)
+                        VALUES (\(bind: scope.companyId), \(bind: community), \(bind: day.day.description), \(bind: day.name))
+                        """).run()
+                }
+            }
+            return try .json(input)
+        }
+    }
+
+    /// A device token acting for its own device; any other caller or device is refused.
+    static func deviceCaller(_ context: CourtyardRequestContext, device: String) throws -> String {
+        guard let principal = context.device else { throw Problem.unauthenticated }
+        guard principal.deviceId == device else {
+            throw Problem(.forbidden, code: "device_mismatch", title: "This token may only act for its own device")
+        }
+        return principal.companyId
+    }
+}
