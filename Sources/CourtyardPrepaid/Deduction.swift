@@ -177,7 +177,7 @@ public struct PrepaidDeduction: ReadingEffects {
     /// Usage rated in `period` before `before` (a late reading's tier position), including this batch's charges.
     func usageBefore(_ db: any SQLDatabase, plan: String, period: String, before: Int64, pending: [Charge], planIndex: Int) async throws -> Int64 {
         let stored = try await db.raw("""
-            SELECT COALESCE(SUM(usage_milli), 0) AS used FROM prepaid_charges
+            SELECT CAST(COALESCE(SUM(usage_milli), 0) AS BIGINT) AS used FROM prepaid_charges
             WHERE plan_id = \(bind: plan) AND period_key = \(bind: period) AND measured_at < \(bind: before)
             """).first()?.decode(column: "used", as: Int64.self) ?? 0
         return stored + pending.filter { $0.planIndex == planIndex && $0.periodKey == period && $0.reading.measuredAt < before }

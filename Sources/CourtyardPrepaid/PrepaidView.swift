@@ -73,7 +73,7 @@ public struct PrepaidOverview: Codable, Sendable {
             let weekAgo = LocalClock.date(day: day - 7).description
             func period(_ condition: String, _ value: String) async throws -> Period {
                 let row = try await db.raw("""
-                    SELECT COALESCE(SUM(usage_milli), 0) AS used, COALESCE(SUM(amount), 0) AS charged FROM prepaid_charges
+                    SELECT CAST(COALESCE(SUM(usage_milli), 0) AS BIGINT) AS used, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
                     WHERE plan_id = \(bind: plan.id) AND \(unsafeRaw: condition) \(bind: value)
                     """).first()
                 return Period(usage: Quantity(milliUnits: try row?.decode(column: "used", as: Int64.self) ?? 0),
@@ -82,7 +82,7 @@ public struct PrepaidOverview: Codable, Sendable {
             let todayPeriod = try await period("local_day =", today)
             let month = try await period("local_day LIKE", String(today.prefix(7)) + "%")
             let week = try await db.raw("""
-                SELECT COALESCE(SUM(amount), 0) AS charged FROM prepaid_charges
+                SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
                 WHERE plan_id = \(bind: plan.id) AND local_day >= \(bind: weekAgo) AND local_day < \(bind: today)
                 """).first()?.decode(column: "charged", as: Int64.self) ?? 0
             let available = SupplyController.available(plan, accounts: accounts)
@@ -132,7 +132,7 @@ public enum PrepaidWatch {
             let zone = try await supply.zone(plan.communityId)
             let (day, _) = LocalClock(zone: zone).local(now.epochMilliseconds)
             let week = try await db.raw("""
-                SELECT COALESCE(SUM(amount), 0) AS charged FROM prepaid_charges
+                SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
                 WHERE plan_id = \(bind: plan.id) AND local_day >= \(bind: LocalClock.date(day: day - 7).description)
                   AND local_day < \(bind: LocalClock.date(day: day).description)
                 """).first()?.decode(column: "charged", as: Int64.self) ?? 0

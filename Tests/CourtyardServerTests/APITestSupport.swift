@@ -17,6 +17,8 @@ struct APIFixture {
     let alpha: DemoSeeder.Summary
     let bravo: DemoSeeder.Summary
     let document: OpenAPIDocument
+    /// The services behind the router (the command dispatcher, the ingestor…).
+    let services: ServerServices
     /// Every route the router serves, as (method, OpenAPI-style path).
     let routes: [(method: String, path: String)]
 
@@ -42,7 +44,7 @@ struct APIFixture {
             let app = Application(router: router)
             try await app.test(.router) { client in
                 try await body(APIFixture(client: client, database: database, alpha: alpha, bravo: bravo,
-                                          document: document, routes: routes))
+                                          document: document, services: services, routes: routes))
             }
         }
     }
@@ -98,7 +100,8 @@ struct APIFixture {
             for table in ["companies", "communities", "buildings", "units", "houses", "people", "occupancies", "vehicles",
                           "parking_spaces", "devices", "device_bindings", "users", "machine_credentials", "fee_items",
                           "fee_standards", "fee_attachments", "usage_records", "bill_runs", "bills", "bill_lines", "audit_log",
-                          "bill_reminders", "ledger_entries"] {
+                          "bill_reminders", "ledger_entries", "prepaid_plans", "prepaid_charges", "supply_states", "supply_overrides",
+                          "device_commands", "notification_outbox", "community_holidays"] {
                 let row = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()
                 counts[table] = try row?.decode(column: "n", as: Int.self) ?? -1
             }
