@@ -125,9 +125,13 @@ public enum CommandQueue {
 
     /// Marks a command sent (again): one more attempt, its ack due after the backoff.
     public static func markSent(_ db: any SQLDatabase, id: String, attempts: Int, at: Int64) async throws {
+        // The attempt counts even when a quick device acked before this update: only the state waits on the state.
         try await db.raw("""
-            UPDATE device_commands SET state = 'sent', attempts = \(bind: attempts), sent_at = \(bind: at),
-                next_attempt_at = \(bind: at + ackTimeout(attempt: attempts))
+            UPDATE device_commands SET attempts = \(bind: attempts), sent_at = \(bind: at)
+            WHERE id = \(bind: id) AND attempts < \(bind: attempts)
+            """).run()
+        try await db.raw("""
+            UPDATE device_commands SET state = 'sent', next_attempt_at = \(bind: at + ackTimeout(attempt: attempts))
             WHERE id = \(bind: id) AND state IN ('queued', 'sent', 'delivered')
             """).run()
     }
