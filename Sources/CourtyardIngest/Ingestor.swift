@@ -32,8 +32,11 @@ public struct Ingestor: Sendable {
     public let directory: DeviceDirectory
     public let writer: ReadingWriter
     public let clock: any WallClock
+    /// What commits with accepted readings, if anything (the review queue applies it to approvals too).
+    public let effects: (any ReadingEffects)?
 
     public init(database: Database, clock: any WallClock = SystemClock(), effects: (any ReadingEffects)? = nil) {
+        self.effects = effects
         self.directory = DeviceDirectory(database: database)
         self.writer = ReadingWriter(database: database, clock: clock, effects: effects)
         self.clock = clock

@@ -49,8 +49,14 @@ public struct ReviewQueue: Sendable {
     let db: any SQLDatabase
     let companyId: String
     let communities: Set<String>?
+    /// What commits with accepted readings (prepaid deduction): approvals and replacements apply it too.
+    let effects: (any ReadingEffects)?
+    let engine: Database.Engine
 
-    public init(_ db: any SQLDatabase, companyId: String, communities: Set<String>? = nil) {
+    public init(_ db: any SQLDatabase, companyId: String, communities: Set<String>? = nil, effects: (any ReadingEffects)? = nil,
+                engine: Database.Engine = .sqlite) {
+        self.effects = effects
+        self.engine = engine
         self.db = db
         self.companyId = companyId
         self.communities = communities
@@ -119,7 +125,17 @@ public struct ReviewQueue: Sendable {
         let interval = try reader.optionalInt64("interval_usage_milli") ?? 0
         let value: ReadingValue = if let cumulative { .cumulative(editedValue ?? cumulative) } else { .interval(editedValue ?? interval) }
         let measuredAt = try reader.int64("measured_at")
+        var effectReadings: [AcceptedReading] = []
         if item.reason == "conflict" {
+            // The reading that makes way is given back in full (re-rated at zero usage) if it was charged.
+            if let replaced = try await db.raw("""
+                SELECT id, usage_milli FROM meter_readings
+                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: item.register)
+                  AND measured_at = \(bind: measuredAt)
+                """).first(), let usage = try RowReader(replaced, table: "meter_readings").optionalInt64("usage_milli"), usage > 0 {
+                effectReadings.append(AcceptedReading(readingId: try RowReader(replaced, table: "meter_readings").string("id"), device: device,
+                                                      register: item.register, measuredAt: measuredAt, usage: 0, revisedFrom: usage))
+            }
             // The engineer says the held value is the right one: the stored reading at that instant makes way, on the record.
             try await db.raw("""
                 INSERT INTO held_readings (id, company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
@@ -142,6 +158,19 @@ public struct ReviewQueue: Sendable {
                                       receivedAt: try reader.int64("received_at"), messageId: item.messageId, source: item.source,
                                       origin: editedValue == nil ? "review" : "edited", enteredBy: user, note: note)
         let outcome = try await store.applyApproved(reading)
+        if let effects {
+            if case .accepted(let readingId, let usage?) = outcome, usage > 0 {
+                effectReadings.append(AcceptedReading(readingId: readingId, device: device, register: item.register, measuredAt: measuredAt,
+                                                      usage: usage))
+            }
+            for revision in store.revisions {
+                effectReadings.append(AcceptedReading(readingId: revision.readingId, device: device, register: revision.register,
+                                                      measuredAt: revision.measuredAt, usage: revision.newUsage, revisedFrom: revision.oldUsage ?? 0))
+            }
+            if !effectReadings.isEmpty, try await effects.devices(db).contains(device.id) {
+                try await effects.apply(db, engine: engine, companyId: companyId, readings: effectReadings, now: now)
+            }
+        }
         switch outcome {
         case .accepted, .duplicate:
             try await decide(id, status: "approved", by: user, note: note, now: now)
@@ -165,7 +194,7 @@ public struct ReviewQueue: Sendable {
     public func applyReplacement(device: KnownDevice, register: String, replacedAt: Int64, by user: String, note: String,
                                  now: Date) async throws -> [String] {
         if let row = try await db.raw("""
-            SELECT id, since, reading_milli, measured_at FROM meter_readings
+            SELECT id, since, reading_milli, measured_at, usage_milli FROM meter_readings
             WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)
               AND measured_at >= \(bind: replacedAt) AND since < \(bind: replacedAt) AND reading_milli IS NOT NULL
             """).first() {
@@ -181,6 +210,12 @@ public struct ReviewQueue: Sendable {
                                                                  to: .init(measuredAt: try reader.int64("measured_at"), reading: try reader.int64("reading_milli")),
                                                                  modulus: device.registerModulus, replacement: replacement) {
                 try await db.raw("UPDATE meter_readings SET usage_milli = \(bind: usage) WHERE id = \(bind: try reader.string("id")) AND company_id = \(bind: companyId)").run()
+                if let effects, try await effects.devices(db).contains(device.id) {
+                    try await effects.apply(db, engine: engine, companyId: companyId, readings: [
+                        AcceptedReading(readingId: try reader.string("id"), device: device, register: register,
+                                        measuredAt: try reader.int64("measured_at"), usage: usage,
+                                        revisedFrom: try reader.optionalInt64("usage_milli") ?? 0)], now: now)
+                }
             }
             store.newHead = nil
         }

@@ -362,7 +362,7 @@ enum IngestRoutes {
             let query = request.uri.queryParameters
             let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
             let page = try await services.database.read { db in
-                try await ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds)
+                try await ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds, effects: services.ingestor.effects, engine: services.database.engine)
                     .list(status: query["status"].map(String.init), deviceId: query["device_id"].map(String.init), after: cursor, limit: limit)
             }
             return try .json(HeldPage(items: page.items, nextCursor: page.next))
@@ -377,11 +377,12 @@ enum IngestRoutes {
             try requireNote(input.note)
             let now = services.clock.now()
             let result = try await services.database.transaction { db in
-                let queue = ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds)
+                let queue = ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds, effects: services.ingestor.effects, engine: services.database.engine)
                 guard let held = try await queue.get(id) else { throw ReviewError.notFound }
                 let device = try await knownDevice(held.deviceId, scope: scope, db: db)
                 return try await queue.approve(id, by: user, note: input.note, editedValue: input.reading?.milliUnits, device: device, now: now)
             }
+            await services.ingestor.effects?.committed()
             return try .json(DecisionResult(held: result.held, reading: Ingestor.result(index: 0, result.outcome)))
         }
 
@@ -394,7 +395,7 @@ enum IngestRoutes {
             try requireNote(input.note)
             let now = services.clock.now()
             let held = try await services.database.transaction { db in
-                try await ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds).reject(id, by: user, note: input.note, now: now)
+                try await ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds, effects: services.ingestor.effects, engine: services.database.engine).reject(id, by: user, note: input.note, now: now)
             }
             return try .json(DecisionResult(held: held, reading: nil))
         }
@@ -427,11 +428,12 @@ enum IngestRoutes {
                     beforeState: "\(register) final \(input.oldFinal.decimalText)", afterState: "\(register) start \(input.newStart.decimalText)",
                     createdAt: now))
                 let known = try await knownDevice(device.id, scope: scope, db: db)
-                replacement.approvedHeldReadings = try await ReviewQueue(db, companyId: scope.companyId).applyReplacement(
+                replacement.approvedHeldReadings = try await ReviewQueue(db, companyId: scope.companyId, effects: services.ingestor.effects, engine: services.database.engine).applyReplacement(
                     device: known, register: register, replacedAt: input.replacedAt.epochMilliseconds, by: user,
                     note: "meter replacement \(id): \(input.reason)", now: now)
                 return replacement
             }
+            await services.ingestor.effects?.committed()
             return try .json(replacement, status: .created)
         }
 
