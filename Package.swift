@@ -144,6 +144,7 @@ let package = Package(
                 "CourtyardMeterProtocols",
                 "CourtyardIngest",
                 "CourtyardMQTT",
+                "CourtyardPrepaid",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

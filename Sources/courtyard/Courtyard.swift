@@ -1,6 +1,7 @@
 import ArgumentParser
 import CourtyardIngest
 import CourtyardMQTT
+import CourtyardPrepaid
 import CourtyardServer
 import CourtyardSimulator
 import CourtyardStorage
@@ -111,17 +112,50 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
         }
     }
     defer { presence.cancel() }
-    // Device telemetry over MQTT, through the same ingestion path as HTTP.
+    // Device commands: overdue acks, expiry, deferred cut-offs and expired overrides every 5 s (commands queued by a
+    // transaction leave at once, without waiting for this); days-left warnings and water-leak watches every 10 minutes.
+    let commands = Task {
+        var ticks = 0
+        await services.dispatcher.wake()
+        while !Task.isCancelled {
+            await services.dispatcher.sweep()
+            if ticks % 120 == 0 {
+                do {
+                    try await database.transaction { db in
+                        _ = try await PrepaidWatch.daysLeft(db, engine: database.engine, now: services.clock.now())
+                        _ = try await PrepaidWatch.leaks(db, engine: database.engine, now: services.clock.now())
+                    }
+                } catch {
+                    logger.error("prepaid watches failed", metadata: ["error": "\(error)"])
+                }
+            }
+            ticks += 1
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+    defer { commands.cancel() }
+    // Device telemetry, command acks and valve states over MQTT, through the same paths as HTTP; commands go out on it.
     var mqtt: Task<Void, Never>?
     if let url = server.mqttUrl {
-        guard let configuration = MQTTClient.Configuration(url: url, clientId: server.mqttClientId,
-                                                           subscriptions: [MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1)]) else {
+        let filters = [MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1), MQTTTopicFilter(PrepaidMQTT.ackFilter, qos: 1),
+                       MQTTTopicFilter(PrepaidMQTT.stateFilter, qos: 1)]
+        guard let configuration = MQTTClient.Configuration(url: url, clientId: server.mqttClientId, subscriptions: filters) else {
             throw CommandFailure(description: "--mqtt-url must look like mqtt://[user:password@]host[:port]")
         }
         let client = MQTTClient(configuration: configuration, logger: logger)
         let ingestion = MQTTIngestion(ingestor: services.ingestor, logger: logger)
-        mqtt = Task { await client.run { batch in try await ingestion.handle(batch) } }
-        logger.info("subscribing to device telemetry", metadata: ["topic": "\(MQTTIngestion.topicFilter)", "broker": "\(configuration.host):\(configuration.port)"])
+        let reports = PrepaidMQTT(reports: services.deviceReports, logger: logger)
+        mqtt = Task {
+            await client.run { batch in
+                let telemetry = batch.filter { !PrepaidMQTT.handles($0.topic) }
+                if !telemetry.isEmpty { try await ingestion.handle(telemetry) }
+                let deviceReports = batch.filter { PrepaidMQTT.handles($0.topic) }
+                if !deviceReports.isEmpty { await reports.handle(deviceReports) }
+            }
+        }
+        await services.dispatcher.use(MQTTCommandTransport(client: client))
+        logger.info("subscribing to device telemetry, acks and states; commands on …/devices/{key}/commands",
+                    metadata: ["broker": "\(configuration.host):\(configuration.port)"])
     }
     defer { mqtt?.cancel() }
     var app = Application(router: router,
