@@ -193,6 +193,13 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "CourtyardPrepaidTests",
+            dependencies: [
+                "CourtyardPrepaid", "CourtyardDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "CourtyardLedgerTests",
             dependencies: [
                 "CourtyardLedger",
