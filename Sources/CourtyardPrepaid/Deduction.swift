@@ -144,8 +144,22 @@ public struct PrepaidDeduction: ReadingEffects {
         try await ledger.write(state, now: now)
         try await Self.insert(db, companyId: companyId, charges: charges, plans: plans, now: millis)
 
-        // Thresholds and supply, per plan touched.
+        // Thresholds and supply, per plan touched. Only a supply still open because of money can change with more usage
+        // (closed, deferred, held, exempt or locked ones were decided knowing the balance), so only those are decided again.
         let supply = SupplyController(db, companyId: companyId, engine: engine)
+        let exhausted = touched.filter { index in
+            SupplyPolicy.isExhausted(available: SupplyController.available(plans[index], accounts: state.accounts),
+                                     emergencyCredit: plans[index].config.emergencyCredit.minorUnits)
+        }
+        var reasons: [String: String] = [:]
+        for part in exhausted.map({ plans[$0].deviceId }).chunked(500) {
+            for row in try await db.raw("""
+                SELECT device_id, reason FROM supply_states WHERE company_id = \(bind: companyId) AND device_id IN (\(binds: part))
+                """).all() {
+                let r = RowReader(row, table: "supply_states")
+                reasons[try r.string("device_id")] = try r.string("reason")
+            }
+        }
         for planIndex in touched.sorted() {
             var plan = plans[planIndex]
             let available = SupplyController.available(plan, accounts: state.accounts)
@@ -159,7 +173,7 @@ public struct PrepaidDeduction: ReadingEffects {
             }
             try await store.saveRunningState(plan)
             let refunded = charges.contains { $0.planIndex == planIndex && $0.amount < 0 }
-            if SupplyPolicy.isExhausted(available: available, emergencyCredit: plan.config.emergencyCredit.minorUnits) || refunded {
+            if (exhausted.contains(planIndex) && reasons[plan.deviceId] == "balance") || refunded {
                 let zone = readings.first { $0.device.id == plan.deviceId }?.device.timeZone ?? .gmt
                 try await supply.evaluate(plan, available: available, zone: zone, now: now)
             }

@@ -58,6 +58,11 @@ public struct PrepaidOverview: Codable, Sendable {
     public var houseId: String
     public var plans: [Plan]
 
+    public init(houseId: String, plans: [Plan]) {
+        self.houseId = houseId
+        self.plans = plans
+    }
+
     static func date(_ millis: Int64?) -> Date? { millis.map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) } }
 
     /// Builds the overview of `house` at `now`.

@@ -40,6 +40,12 @@ public struct TopUp: Sendable {
         public var commands: [String]
         /// True when this id was applied before: nothing moved this time.
         public var replayed: Bool
+
+        public init(id: String, houseId: String, walletId: String, amount: Money, walletBalance: Money, repaid: [String: Money],
+                    commands: [String], replayed: Bool) {
+            self.id = id; self.houseId = houseId; self.walletId = walletId; self.amount = amount; self.walletBalance = walletBalance
+            self.repaid = repaid; self.commands = commands; self.replayed = replayed
+        }
     }
 
     /// The largest single top-up (fen): 50,000.00.

@@ -112,6 +112,15 @@ enum PrepaidRoutes {
         api.schema("CommandAck", example: ["command_id": "0194f3a0-0000-7000-8000-0000000000c1", "status": "succeeded"],
                    required: ["command_id", "status"])
         api.schema("SupplyReport", example: ["valve": "closed", "alarm": "gas_leak"])
+        api.schema("TopUpResult", example: TopUp.Result(id: "desk-2026-11-22-0001", houseId: Example.house, walletId: Example.device,
+                                                         amount: Money(minorUnits: 10_000), walletBalance: Money(minorUnits: 10_750),
+                                                         repaid: ["electricity": Money(minorUnits: 250)], commands: [Example.device], replayed: false))
+        api.schema("PrepaidOverview", example: PrepaidOverview(houseId: Example.house, plans: []))
+        api.schema("NotificationList", example: NotificationList(items: []))
+        api.schema("CommandList", example: CommandList(items: []))
+        api.schema("SafetyClear", example: SafetyClear(reason: "pipe repaired and pressure-tested"), required: ["reason"])
+        api.schema("Holidays", example: Holidays(days: [HolidayDay(day: LocalDate(year: 2026, month: 10, day: 1)!, name: "National Day")]),
+                   required: ["days"])
 
         api.on(.post, "/api/v1/prepaid-plans",
                summary: "Put a meter register of a house on prepayment: wallets in order, tariff, thresholds, emergency credit, friendly windows",

@@ -1,0 +1,256 @@
+import ArgumentParser
+import CourtyardDomain
+import CourtyardIngest
+import CourtyardPrepaid
+import CourtyardServer
+import CourtyardStorage
+import Foundation
+import Logging
+import SQLKit
+import Synchronization
+
+/// `courtyard bench prepaid`: while prepaid meters report at a steady rate through the real ingestion writer (each
+/// reading rated and deducted in its transaction), measures two latencies:
+///
+/// - **cut-off**: from the commit of the reading batch that took a plan's balance to zero to its cut-off command being
+///   handed to the transport (SENT);
+/// - **restore**: from the commit of a top-up to its restore command SENT.
+///
+/// The fleet is in process (a transport that acks at once through the real device-report path); as soon as a meter
+/// is cut off, a front-desk worker tops its house up, so both paths run continuously for the whole measurement.
+struct PrepaidBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepaid", abstract: "Top-up→restore and zero→cut-off latency (p50/p99/max) while prepaid readings stream in.")
+
+    @OptionGroup var target: BenchEngineOptions
+    @Option(help: "Prepaid houses (one electricity meter and plan each).") var meters: Int = 2_000
+    @Option(help: "Target readings per second.") var rate: Int = 10_000
+    @Option(help: "Readings per ingestion request.") var batch: Int = 250
+    @Option(help: "Concurrent ingestion requests.") var concurrency: Int = 4
+    @Option(help: "Seconds of measurement.") var seconds: Int = 30
+    @Option(help: "Each top-up, in fen (a reading is 0.1 kWh at 1.00 yuan/kWh = 10 fen).") var topUp: Int64 = 300
+
+    /// Commit instants and SENT instants by command id.
+    final class Timings: Sendable {
+        struct State {
+            var committed: [String: (ContinuousClock.Instant, String)] = [:]
+            var sent: [String: ContinuousClock.Instant] = [:]
+            var pendingCutoffs: [String] = []
+        }
+        let state = Mutex(State())
+    }
+
+    /// Wraps the deduction to learn which commands each reading transaction queued, and when it committed.
+    final class RecordingEffects: ReadingEffects {
+        let inner: PrepaidDeduction
+        let timings: Timings
+        let queued = Mutex<[String]>([])
+        init(inner: PrepaidDeduction, timings: Timings) {
+            self.inner = inner
+            self.timings = timings
+        }
+        func devices(_ db: any SQLDatabase) async throws -> Set<String> { try await inner.devices(db) }
+        func apply(_ db: any SQLDatabase, engine: Database.Engine, companyId: String, readings: [AcceptedReading], now: Date) async throws {
+            let before = now.epochMilliseconds
+            try await inner.apply(db, engine: engine, companyId: companyId, readings: readings, now: now)
+            let ids = try await db.raw("""
+                SELECT id FROM device_commands WHERE state = 'queued' AND action = 'close' AND created_at >= \(bind: before)
+                """).all().map { try $0.decode(column: "id", as: String.self) }
+            queued.withLock { $0.append(contentsOf: ids) }
+        }
+        func committed() async {
+            let now = ContinuousClock.now
+            let ids = queued.withLock { ids in defer { ids.removeAll() }; return ids }
+            timings.state.withLock { state in for id in ids where state.committed[id] == nil { state.committed[id] = (now, "cutoff") } }
+            await inner.committed()
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let logger = Logger(label: "courtyard.bench")
+        let scratch = try await ScratchDatabase.make(engine: target.engine, postgresURL: target.postgresURL, logger: logger)
+        let database = scratch.database
+        do {
+            try await Migrator().migrate(database)
+            let (companyId, devices, houses) = try await seed(database)
+            let timings = Timings()
+            let dispatcher = CommandDispatcher(database: database)
+            let reports = DeviceReports(database: database, dispatcher: dispatcher)
+            let effects = RecordingEffects(inner: PrepaidDeduction(wake: { await dispatcher.wake() }), timings: timings)
+            let ingestor = Ingestor(database: database, effects: effects)
+            let houseOf = Dictionary(uniqueKeysWithValues: zip(devices, houses))
+            let (cutoffs, cutoffSink) = AsyncStream.makeStream(of: String.self)
+            await dispatcher.use(CallbackTransport { command, _, _ in
+                let at = ContinuousClock.now
+                timings.state.withLock { $0.sent[command.id] = at }
+                // The meter acts and acks at once; a cut meter's house is topped up by the front desk.
+                Task {
+                    _ = try? await reports.acknowledge(companyId: companyId, deviceId: command.deviceId, commandId: command.id,
+                                                       status: .succeeded, error: nil)
+                    if command.action == .closed, let house = houseOf[command.deviceId] { cutoffSink.yield(house) }
+                }
+            })
+
+            // Front desk: tops up every house whose supply was cut, as soon as it was cut.
+            let engine = database.engine
+            let topUps = Task {
+                var count = 0
+                for await house in cutoffs {
+                    count += 1
+                    let request = TopUp.Request(id: "bench-\(count)-\(house.suffix(8))", purpose: "electricity",
+                                                amount: Money(minorUnits: topUp), channel: "cash")
+                    let now = Date()
+                    let result = try? await database.transaction { db in
+                        try await TopUp(db, companyId: companyId, engine: engine).apply(request, house: house, scope: TenantScope(companyId: companyId),
+                                                                                         actor: "bench", now: now)
+                    }
+                    let committed = ContinuousClock.now
+                    if let result {
+                        timings.state.withLock { state in for id in result.commands { state.committed[id] = (committed, "restore") } }
+                        await dispatcher.wake()
+                    }
+                }
+            }
+
+            // Readings: each meter's register advances 0.1 kWh per reading, one second of meter time apart.
+            let start = Int64(Date().timeIntervalSince1970 * 1000) - Int64(seconds + 60) * 86_400
+            final class Counter: Sendable { let value = Atomic<Int>(0) }
+            let sent = Counter()
+            let (batch, concurrency, meters) = (batch, concurrency, meters)
+            let began = ContinuousClock.now
+            let end = began + .seconds(seconds)
+            let perRequestInterval = Duration.seconds(Double(batch * concurrency) / Double(rate))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<concurrency {
+                    group.addTask { [ingestor] in
+                        var next = ContinuousClock.now
+                        var round = 0
+                        while ContinuousClock.now < end {
+                            var items: [Result<ReadingSubmission, ReadingError>] = []
+                            items.reserveCapacity(batch)
+                            for slot in 0..<batch {
+                                let serial = (round * concurrency + worker) * batch + slot
+                                let meter = serial % meters
+                                let step = Int64(serial / meters)
+                                items.append(.success(ReadingSubmission(deviceKey: "pm\(meter)", register: "energy_total",
+                                                                        value: .cumulative(100_000 + step * 100),
+                                                                        time: .instant(milliseconds: start + step * 1000))))
+                            }
+                            _ = try await ingestor.ingest(companyId: companyId, items: items, source: "bench")
+                            sent.value.add(batch, ordering: .relaxed)
+                            round += 1
+                            next += perRequestInterval
+                            if next > ContinuousClock.now { try await Task.sleep(until: next) }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let elapsed = ContinuousClock.now - began
+            try await Task.sleep(for: .seconds(2))
+            cutoffSink.finish()
+            await topUps.value
+            await dispatcher.settle()
+
+            let (cutoffLatencies, restoreLatencies, unsent) = timings.state.withLock { state -> ([Double], [Double], Int) in
+                var cut: [Double] = [], restore: [Double] = [], unsent = 0
+                for (id, (committed, kind)) in state.committed {
+                    guard let at = state.sent[id] else { unsent += 1; continue }
+                    let ms = Double((at - committed).components.attoseconds) / 1e15 + Double((at - committed).components.seconds) * 1000
+                    if kind == "cutoff" { cut.append(ms) } else { restore.append(ms) }
+                }
+                return (cut.sorted(), restore.sorted(), unsent)
+            }
+            let readings = sent.value.load(ordering: .relaxed)
+            let stored = try await database.read { db in
+                (try await db.raw("SELECT COUNT(*) AS n FROM prepaid_charges").first()!.decode(column: "n", as: Int.self),
+                 try await db.raw("SELECT COUNT(*) AS n FROM meter_readings").first()!.decode(column: "n", as: Int.self))
+            }
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("engine \(target.engine): \(meters) prepaid meters, \(concurrency) × \(batch)-reading requests, target \(rate) readings/s")
+            print("readings: \(readings) in \(BenchSupport.format(seconds)) s = \(Int(Double(readings) / seconds)) readings/s; stored \(stored.1), charges \(stored.0)")
+            func report(_ name: String, _ values: [Double]) {
+                guard !values.isEmpty else { print("\(name): none"); return }
+                func at(_ q: Double) -> String { BenchSupport.format(values[min(values.count - 1, Int(Double(values.count) * q))]) }
+                print("\(name): n=\(values.count) p50 \(at(0.5)) ms, p99 \(at(0.99)) ms, max \(BenchSupport.format(values.last!)) ms")
+            }
+            report("zero → cut-off SENT", cutoffLatencies)
+            report("top-up committed → restore SENT", restoreLatencies)
+            if unsent > 0 { print("commands committed but not sent when the run ended: \(unsent)") }
+            print("commit \(BenchSupport.gitCommit())")
+        } catch {
+            await scratch.drop()
+            throw error
+        }
+        await scratch.drop()
+    }
+
+    /// A company with one community, `meters` houses with an electricity meter each, a prepaid plan per meter at
+    /// 1.0000 yuan/kWh, and an opening top-up.
+    func seed(_ database: Database) async throws -> (String, [String], [String]) {
+        let now = Date()
+        let companyId = Identifier.uuidV7(at: now)
+        let community = Identifier.uuidV7(at: now)
+        let building = Identifier.uuidV7(at: now)
+        let ms = now.epochMilliseconds
+        var devices: [String] = []
+        var houses: [String] = []
+        var sequence = IdentifierSequence(at: now)
+        for _ in 0..<meters {
+            devices.append(sequence.next())
+            houses.append(sequence.next())
+        }
+        let (devices_, houses_) = (devices, houses)
+        try await database.transaction { db in
+            let (devices, houses) = (devices_, houses_)
+            try await AccountStore(db).insert(Company(id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
+                                                      createdAt: now, updatedAt: now))
+            let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
+            try await store.insert(Community(id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
+                                             currency: .cny, address: nil, createdAt: now, updatedAt: now))
+            try await db.raw("""
+                INSERT INTO buildings (id, company_id, community_id, name, floors, created_at, updated_at)
+                VALUES (\(bind: building), \(bind: companyId), \(bind: community), 'B1', 30, \(bind: ms), \(bind: ms))
+                """).run()
+            for part in Array(0..<meters).chunked(400) {
+                let insertHouses = db.insert(into: "houses").columns("id", "company_id", "community_id", "building_id", "unit_id", "number", "floor",
+                                                                     "built_area_hundredths", "indoor_area_hundredths", "house_type", "status",
+                                                                     "created_at", "updated_at")
+                let insertDevices = db.insert(into: "devices").columns(Device.columns)
+                for index in part {
+                    insertHouses.values(SQLBind(houses[index]), SQLBind(companyId), SQLBind(community), SQLBind(building), SQLLiteral.null,
+                                        SQLBind("h\(index)"), SQLBind(1), SQLBind(Int64(9_000)), SQLBind(Int64(7_500)), SQLBind("residential"),
+                                        SQLBind("occupied"), SQLBind(ms), SQLBind(ms))
+                    insertDevices.values(SQLBind(devices[index]), SQLBind(companyId), SQLBind(community), SQLBind("pm\(index)"),
+                                         SQLBind("electricity_meter"), SQLBind("mqtt"), SQLLiteral.null, SQLLiteral.null, SQLBind("active"),
+                                         SQLLiteral.null, SQLLiteral.null, SQLBind(ms), SQLBind(ms))
+                }
+                try await insertHouses.run()
+                try await insertDevices.run()
+            }
+            let rule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
+                                   tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: 10_000))])
+            let config = PlanConfig(wallets: [.init(purpose: "electricity")], tariff: rule)
+            let plans = PlanStore(db, companyId: companyId)
+            for index in 0..<meters {
+                _ = try await plans.create(houseId: houses[index], deviceId: devices[index], register: "energy_total", config: config,
+                                           scope: TenantScope(companyId: companyId), actor: "bench", now: now)
+            }
+        }
+        for part in Array(0..<meters).chunked(200) {
+            try await database.transaction { [houses] db in
+                for index in part {
+                    _ = try await TopUp(db, companyId: companyId, engine: database.engine).apply(
+                        TopUp.Request(id: "open-\(index)", purpose: "electricity", amount: Money(minorUnits: topUp), channel: "cash"),
+                        house: houses[index], scope: TenantScope(companyId: companyId), actor: "bench", now: now)
+                }
+            }
+        }
+        return (companyId, devices, houses)
+    }
+}
