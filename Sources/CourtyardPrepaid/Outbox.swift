@@ -21,6 +21,7 @@ public enum Outbox {
     /// A recorded notification.
     public struct Notification: Codable, Sendable, Hashable {
         public var id: String
+        public var communityId: String
         public var houseId: String?
         public var deviceId: String?
         public var kind: String
@@ -30,14 +31,15 @@ public enum Outbox {
     }
 
     /// Notifications of a house (or of the whole company when `house` is nil), newest first.
-    public static func list(_ db: any SQLDatabase, companyId: String, house: String?, limit: Int) async throws -> [Notification] {
-        let select = db.select().columns("id", "house_id", "device_id", "kind", "audience", "payload", "created_at").from("notification_outbox")
-            .where("company_id", .equal, SQLBind(companyId))
+    public static func list(_ db: any SQLDatabase, companyId: String, communities: Set<String>?, house: String?, limit: Int) async throws -> [Notification] {
+        let select = db.select().columns("id", "community_id", "house_id", "device_id", "kind", "audience", "payload", "created_at")
+            .from("notification_outbox").where("company_id", .equal, SQLBind(companyId))
+        if let communities { select.where("community_id", .in, SQLBind.group(Array(communities))) }
         if let house { select.where("house_id", .equal, SQLBind(house)) }
         return try await select.orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).all().map { row in
             let r = RowReader(row, table: "notification_outbox")
             let payload = (try? PrepaidJSON.decoder.decode([String: String].self, from: Data(try r.string("payload").utf8))) ?? [:]
-            return Notification(id: try r.string("id"), houseId: try r.optionalString("house_id"), deviceId: try r.optionalString("device_id"),
+            return Notification(id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.optionalString("house_id"), deviceId: try r.optionalString("device_id"),
                                 kind: try r.string("kind"), audience: try r.string("audience"), payload: payload,
                                 createdAt: Date(timeIntervalSince1970: TimeInterval(try r.int64("created_at")) / 1000))
         }

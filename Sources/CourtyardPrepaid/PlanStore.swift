@@ -192,6 +192,11 @@ public struct PlanStore: Sendable {
             VALUES (\(bind: deviceId), \(bind: companyId), \(bind: house), \(bind: plan.id), 'open', 'balance', \(bind: millis))
             ON CONFLICT (device_id) DO UPDATE SET plan_id = excluded.plan_id, updated_at = excluded.updated_at
             """).run()
+        for payer in Set([houseId] + config.wallets.compactMap(\.houseId)).sorted() {
+            try await db.raw("""
+                INSERT INTO prepaid_plan_payers (plan_id, house_id, company_id) VALUES (\(bind: plan.id), \(bind: payer), \(bind: companyId))
+                """).run()
+        }
         // The ingestion writer must learn that this meter's readings now carry a deduction.
         try await IngestGeneration.bump(db)
         return plan
@@ -223,7 +228,8 @@ public struct PlanStore: Sendable {
         let rows = try await db.raw("""
             SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans
             WHERE company_id = \(bind: companyId) AND community_id = \(bind: community) AND status = 'active'
-              AND (house_id = \(bind: house) OR config LIKE \(bind: "%\"house_id\":\"" + house + "\"%")) ORDER BY id\(unsafeRaw: suffix)
+              AND id IN (SELECT plan_id FROM prepaid_plan_payers WHERE house_id = \(bind: house) AND company_id = \(bind: companyId))
+            ORDER BY id\(unsafeRaw: suffix)
             """).all()
         return try rows.map(Self.plan).filter { plan in plan.houseId == house || plan.config.wallets.contains { $0.houseId == house } }
     }

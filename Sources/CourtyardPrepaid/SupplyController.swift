@@ -228,7 +228,9 @@ public struct SupplyController: Sendable {
                 UPDATE supply_states SET safety_lock = \(bind: alarm), updated_at = \(bind: millis)
                 WHERE company_id = \(bind: companyId) AND device_id = \(bind: device)
                 """).run()
-            try await Outbox.record(db, companyId: companyId, communityId: plan?.communityId ?? "", houseId: plan?.houseId, deviceId: device,
+            let community = try await db.raw("SELECT community_id FROM supply_states WHERE device_id = \(bind: device)").first()
+                .map { try RowReader($0, table: "supply_states").string("community_id") } ?? ""
+            try await Outbox.record(db, companyId: companyId, communityId: community, houseId: plan?.houseId, deviceId: device,
                                     kind: "gas_alarm", audience: "owner,staff", dedupKey: "safety:\(device):\(millis)",
                                     payload: ["alarm": alarm, "action": "valve closed regardless of balance"], now: now)
             if try await reevaluate(device: device, now: now) == nil, let plan {

@@ -213,8 +213,7 @@ enum PrepaidRoutes {
             let house = request.uri.queryParameters["house_id"].map(String.init)
             let limit = min(500, Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100)
             let items = try await services.database.read { db in
-                try await Outbox.list(db, companyId: scope.companyId, house: house, limit: limit)
-                    .filter { _ in scope.communityIds == nil }
+                try await Outbox.list(db, companyId: scope.companyId, communities: scope.communityIds, house: house, limit: limit)
             }
             return try .json(NotificationList(items: items))
         }

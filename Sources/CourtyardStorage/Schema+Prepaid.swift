@@ -29,6 +29,15 @@ extension Schema {
         """,
         "CREATE UNIQUE INDEX prepaid_plans_meter ON prepaid_plans (device_id, register) WHERE status = 'active'",
         "CREATE INDEX prepaid_plans_house ON prepaid_plans (company_id, house_id)",
+        // Every house whose wallets pay for a plan (its own, and any other named in its wallets): what a top-up looks up.
+        """
+        CREATE TABLE prepaid_plan_payers (
+            plan_id TEXT NOT NULL REFERENCES prepaid_plans(id),
+            house_id TEXT NOT NULL REFERENCES houses(id),
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            PRIMARY KEY (house_id, plan_id)
+        )
+        """,
         """
         CREATE TABLE prepaid_charges (
             id TEXT PRIMARY KEY,
