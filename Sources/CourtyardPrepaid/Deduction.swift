@@ -109,7 +109,9 @@ public struct PrepaidDeduction: ReadingEffects {
             probes.append(.transfer(Transfer(id: Self.transferId(charge.id, "s"), debit: plan.shortfallKey, credit: plan.revenueKey, amount: 1,
                                              code: .deduction, actor: Self.actor)))
         }
-        try await ledger.load(probes, into: &state, now: now)
+        // Replays cannot reach here: the reading's own unique key committed in this transaction is the dedup, and the
+        // journal's unique transfer id would refuse a second entry anyway; so the ids are not looked up.
+        try await ledger.load(probes, into: &state, now: now, checkReplays: false)
         let millis = now.epochMilliseconds
         for offset in charges.indices {
             let plan = plans[charges[offset].planIndex]
@@ -137,7 +139,9 @@ public struct PrepaidDeduction: ReadingEffects {
                                                      amount: -charge.amount, code: .adjustment, reference: reference, actor: Self.actor)))
                 charges[offset].fromWallets = charge.amount
             }
-            if !operations.isEmpty, case .failure(let error) = state.apply(linked: operations, at: millis) {
+            if operations.count == 1 {
+                if case .failure(let error) = state.apply(operations[0], at: millis) { throw error }
+            } else if !operations.isEmpty, case .failure(let error) = state.apply(linked: operations, at: millis) {
                 throw error
             }
         }
@@ -160,6 +164,7 @@ public struct PrepaidDeduction: ReadingEffects {
                 reasons[try r.string("device_id")] = try r.string("reason")
             }
         }
+        var saved: [PrepaidPlan] = []
         for planIndex in touched.sorted() {
             var plan = plans[planIndex]
             let available = SupplyController.available(plan, accounts: state.accounts)
@@ -171,13 +176,14 @@ public struct PrepaidDeduction: ReadingEffects {
                 plan.warned = true
                 plans[planIndex] = plan
             }
-            try await store.saveRunningState(plan)
+            saved.append(plan)
             let refunded = charges.contains { $0.planIndex == planIndex && $0.amount < 0 }
             if (exhausted.contains(planIndex) && reasons[plan.deviceId] == "balance") || refunded {
                 let zone = readings.first { $0.device.id == plan.deviceId }?.device.timeZone ?? .gmt
                 try await supply.evaluate(plan, available: available, zone: zone, now: now)
             }
         }
+        try await store.saveRunningStates(saved)
     }
 
     static let actor = "system:prepaid"

@@ -30,21 +30,48 @@ public struct PrepaidPlan: Codable, Sendable, Hashable {
     /// Whether the low-balance warning was sent since the balance last rose above the threshold.
     public var warned: Bool
 
-    /// The accounts the plan pays from, in order.
-    public func walletKeys() -> [AccountKey] {
-        config.wallets.map { AccountKey.wallet(communityId, house: $0.houseId ?? houseId, purpose: $0.purpose) }
+    /// The plan's ledger accounts, derived once per plan version (an account id is a SHA-256 of its key: the deduction
+    /// path must not hash per reading).
+    struct Keys: Sendable {
+        var wallets: [AccountKey]
+        var shortfall: AccountKey
+        var revenue: AccountKey
     }
-    /// Usage owed beyond the wallets (emergency credit, friendly windows), repaid by the next top-up.
-    public var shortfallKey: AccountKey { AccountKey(communityId: communityId, kind: .receivable, owner: houseId, purpose: utility) }
-    public var revenueKey: AccountKey { AccountKey.community(communityId, .revenue, purpose: utility) }
 
-    static let columns = "id, company_id, community_id, house_id, device_id, register, utility, config, status, created_by, created_at, updated_at, period_key, period_usage_milli, carry_exact, last_measured_at, warned"
+    var keys: Keys {
+        PlanConfigCache.shared.keys(id: id, updatedAt: updatedAt) {
+            Keys(wallets: config.wallets.map { AccountKey.wallet(communityId, house: $0.houseId ?? houseId, purpose: $0.purpose) },
+                 shortfall: AccountKey(communityId: communityId, kind: .receivable, owner: houseId, purpose: utility),
+                 revenue: AccountKey.community(communityId, .revenue, purpose: utility))
+        }
+    }
+
+    /// The accounts the plan pays from, in order.
+    public func walletKeys() -> [AccountKey] { keys.wallets }
+    /// Usage owed beyond the wallets (emergency credit, friendly windows), repaid by the next top-up.
+    public var shortfallKey: AccountKey { keys.shortfall }
+    public var revenueKey: AccountKey { keys.revenue }
+
+    static let columns = "id, company_id, community_id, house_id, device_id, register, utility, config, status, created_by, created_at, updated_at"
+    /// A plan with its running state: `SELECT \(select) WHERE p.…`.
+    static let select = "p.id, p.company_id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, p.created_at, p.updated_at, r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id"
 }
 
 /// Decoded plan configurations by plan id and version: the deduction path must not parse JSON per reading.
 final class PlanConfigCache: Sendable {
     static let shared = PlanConfigCache()
     private let entries = Mutex<[String: (Int64, PlanConfig)]>([:])
+    private let accountKeys = Mutex<[String: (Int64, PrepaidPlan.Keys)]>([:])
+
+    func keys(id: String, updatedAt: Int64, make: () -> PrepaidPlan.Keys) -> PrepaidPlan.Keys {
+        if let hit = accountKeys.withLock({ $0[id] }), hit.0 == updatedAt { return hit.1 }
+        let keys = make()
+        accountKeys.withLock { entries in
+            if entries.count > 500_000 { entries.removeAll() }
+            entries[id] = (updatedAt, keys)
+        }
+        return keys
+    }
 
     func config(id: String, updatedAt: Int64, text: String) throws -> PlanConfig {
         if let hit = entries.withLock({ $0[id] }), hit.0 == updatedAt { return hit.1 }
@@ -185,8 +212,9 @@ public struct PlanStore: Sendable {
         try await db.raw("""
             INSERT INTO prepaid_plans (\(unsafeRaw: PrepaidPlan.columns))
             VALUES (\(bind: plan.id), \(bind: companyId), \(bind: house), \(bind: houseId), \(bind: deviceId), \(bind: register),
-                    \(bind: utility), \(bind: text), 'active', \(bind: actor), \(bind: millis), \(bind: millis), NULL, 0, 0, NULL, 0)
+                    \(bind: utility), \(bind: text), 'active', \(bind: actor), \(bind: millis), \(bind: millis))
             """).run()
+        try await saveRunningStates([plan])
         try await db.raw("""
             INSERT INTO supply_states (device_id, company_id, community_id, plan_id, desired, reason, updated_at)
             VALUES (\(bind: deviceId), \(bind: companyId), \(bind: house), \(bind: plan.id), 'open', 'balance', \(bind: millis))
@@ -206,7 +234,7 @@ public struct PlanStore: Sendable {
     public func plan(id: String, scope: TenantScope? = nil, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> PrepaidPlan? {
         let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
         guard let row = try await db.raw("""
-            SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: suffix)
+            SELECT \(unsafeRaw: PrepaidPlan.select) WHERE p.company_id = \(bind: companyId) AND p.id = \(bind: id)\(unsafeRaw: suffix)
             """).first() else { return nil }
         let plan = try Self.plan(row)
         if let scope, !scope.includes(communityId: plan.communityId) { return nil }
@@ -217,8 +245,8 @@ public struct PlanStore: Sendable {
     public func plans(house: String, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> [PrepaidPlan] {
         let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
         return try await db.raw("""
-            SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans
-            WHERE company_id = \(bind: companyId) AND house_id = \(bind: house) AND status = 'active' ORDER BY id\(unsafeRaw: suffix)
+            SELECT \(unsafeRaw: PrepaidPlan.select)
+            WHERE p.company_id = \(bind: companyId) AND p.house_id = \(bind: house) AND p.status = 'active' ORDER BY p.id\(unsafeRaw: suffix)
             """).all().map(Self.plan)
     }
 
@@ -226,10 +254,10 @@ public struct PlanStore: Sendable {
     public func plansPaying(from house: String, community: String, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> [PrepaidPlan] {
         let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
         let rows = try await db.raw("""
-            SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans
-            WHERE company_id = \(bind: companyId) AND community_id = \(bind: community) AND status = 'active'
-              AND id IN (SELECT plan_id FROM prepaid_plan_payers WHERE house_id = \(bind: house) AND company_id = \(bind: companyId))
-            ORDER BY id\(unsafeRaw: suffix)
+            SELECT \(unsafeRaw: PrepaidPlan.select)
+            WHERE p.company_id = \(bind: companyId) AND p.community_id = \(bind: community) AND p.status = 'active'
+              AND p.id IN (SELECT plan_id FROM prepaid_plan_payers WHERE house_id = \(bind: house) AND company_id = \(bind: companyId))
+            ORDER BY p.id\(unsafeRaw: suffix)
             """).all()
         return try rows.map(Self.plan).filter { plan in plan.houseId == house || plan.config.wallets.contains { $0.houseId == house } }
     }
@@ -240,8 +268,8 @@ public struct PlanStore: Sendable {
         let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
         for part in devices.sorted().chunked(500) {
             let rows = try await db.raw("""
-                SELECT \(unsafeRaw: PrepaidPlan.columns) FROM prepaid_plans
-                WHERE company_id = \(bind: companyId) AND status = 'active' AND device_id IN (\(binds: part)) ORDER BY id\(unsafeRaw: suffix)
+                SELECT \(unsafeRaw: PrepaidPlan.select)
+                WHERE p.company_id = \(bind: companyId) AND p.status = 'active' AND p.device_id IN (\(binds: part)) ORDER BY p.id\(unsafeRaw: suffix)
                 """).all()
             plans.append(contentsOf: try rows.map(Self.plan))
         }
@@ -257,12 +285,24 @@ public struct PlanStore: Sendable {
         try await IngestGeneration.bump(db)
     }
 
+    /// Saves the running rating state of many plans in multi-row upserts.
+    func saveRunningStates(_ plans: [PrepaidPlan]) async throws {
+        for part in plans.chunked(500) {
+            let insert = db.insert(into: "prepaid_running")
+                .columns("plan_id", "company_id", "period_key", "period_usage_milli", "carry_exact", "last_measured_at", "warned")
+            for plan in part {
+                insert.values(SQLBind(plan.id), SQLBind(companyId), SQLBind(plan.periodKey), SQLBind(plan.periodUsage), SQLBind(plan.carry),
+                              SQLBind(plan.lastMeasuredAt), SQLBind(Int64(plan.warned ? 1 : 0)))
+            }
+            try await insert.onConflict(with: ["plan_id"]) { update in
+                update.set(excludedValueOf: "period_key").set(excludedValueOf: "period_usage_milli").set(excludedValueOf: "carry_exact")
+                    .set(excludedValueOf: "last_measured_at").set(excludedValueOf: "warned")
+            }.run()
+        }
+    }
+
     /// Saves the running rating state.
     func saveRunningState(_ plan: PrepaidPlan) async throws {
-        try await db.raw("""
-            UPDATE prepaid_plans SET period_key = \(bind: plan.periodKey), period_usage_milli = \(bind: plan.periodUsage),
-                carry_exact = \(bind: plan.carry), last_measured_at = \(bind: plan.lastMeasuredAt), warned = \(bind: plan.warned ? 1 : 0)
-            WHERE company_id = \(bind: companyId) AND id = \(bind: plan.id)
-            """).run()
+        try await saveRunningStates([plan])
     }
 }

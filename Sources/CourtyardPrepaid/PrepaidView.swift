@@ -126,7 +126,9 @@ public struct PrepaidOverview: Codable, Sendable {
 public enum PrepaidWatch {
     /// Sends the days-left warning for plans that ask for one and have not been warned since their last top-up.
     public static func daysLeft(_ db: any SQLDatabase, engine: Database.Engine, now: Date) async throws -> Int {
-        let rows = try await db.raw("SELECT company_id, id FROM prepaid_plans WHERE status = 'active' AND warned = 0").all()
+        let rows = try await db.raw("""
+            SELECT p.company_id, p.id FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id WHERE p.status = 'active' AND r.warned = 0
+            """).all()
         var warned = 0
         for row in rows {
             let r = RowReader(row, table: "prepaid_plans")

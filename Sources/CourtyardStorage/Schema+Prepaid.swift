@@ -19,12 +19,19 @@ extension Schema {
             status TEXT NOT NULL CHECK (status IN ('active', 'ended')),
             created_by TEXT NOT NULL,
             created_at BIGINT NOT NULL,
-            updated_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        // The plan's running rating state, apart from its configuration so the per-batch update rewrites a small row.
+        """
+        CREATE TABLE prepaid_running (
+            plan_id TEXT PRIMARY KEY REFERENCES prepaid_plans(id),
+            company_id TEXT NOT NULL REFERENCES companies(id),
             period_key TEXT,
-            period_usage_milli BIGINT NOT NULL DEFAULT 0,
-            carry_exact BIGINT NOT NULL DEFAULT 0,
+            period_usage_milli BIGINT NOT NULL,
+            carry_exact BIGINT NOT NULL,
             last_measured_at BIGINT,
-            warned INTEGER NOT NULL DEFAULT 0
+            warned INTEGER NOT NULL
         )
         """,
         "CREATE UNIQUE INDEX prepaid_plans_meter ON prepaid_plans (device_id, register) WHERE status = 'active'",

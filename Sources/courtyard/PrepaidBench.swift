@@ -29,6 +29,7 @@ struct PrepaidBench: AsyncParsableCommand {
     @Option(help: "Concurrent ingestion requests.") var concurrency: Int = 4
     @Option(help: "Seconds of measurement.") var seconds: Int = 30
     @Option(help: "Each top-up, in fen (a reading is 0.1 kWh at 1.00 yuan/kWh = 10 fen).") var topUp: Int64 = 300
+    @Option(help: "Meters that run to zero and are topped up again (the rest hold 10,000.00 and never run out).") var cycling: Int = 200
 
     /// Commit instants and SENT instants by command id.
     final class Timings: Sendable {
@@ -172,7 +173,7 @@ struct PrepaidBench: AsyncParsableCommand {
                  try await db.raw("SELECT COUNT(*) AS n FROM meter_readings").first()!.decode(column: "n", as: Int.self))
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("engine \(target.engine): \(meters) prepaid meters, \(concurrency) × \(batch)-reading requests, target \(rate) readings/s")
+            print("engine \(target.engine): \(meters) prepaid meters (\(cycling) run to zero and are topped up again), \(concurrency) × \(batch)-reading requests, target \(rate) readings/s")
             print("readings: \(readings) in \(BenchSupport.format(seconds)) s = \(Int(Double(readings) / seconds)) readings/s; stored \(stored.1), charges \(stored.0)")
             func report(_ name: String, _ values: [Double]) {
                 guard !values.isEmpty else { print("\(name): none"); return }
@@ -246,7 +247,8 @@ struct PrepaidBench: AsyncParsableCommand {
             try await database.transaction { [houses] db in
                 for index in part {
                     _ = try await TopUp(db, companyId: companyId, engine: database.engine).apply(
-                        TopUp.Request(id: "open-\(index)", purpose: "electricity", amount: Money(minorUnits: topUp), channel: "cash"),
+                        TopUp.Request(id: "open-\(index)", purpose: "electricity",
+                                      amount: Money(minorUnits: index < cycling ? topUp : 1_000_000), channel: "cash"),
                         house: houses[index], scope: TenantScope(companyId: companyId), actor: "bench", now: now)
                 }
             }

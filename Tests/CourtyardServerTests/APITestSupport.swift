@@ -101,7 +101,7 @@ struct APIFixture {
                           "parking_spaces", "devices", "device_bindings", "users", "machine_credentials", "fee_items",
                           "fee_standards", "fee_attachments", "usage_records", "bill_runs", "bills", "bill_lines", "audit_log",
                           "bill_reminders", "ledger_entries", "prepaid_plans", "prepaid_charges", "supply_states", "supply_overrides",
-                          "device_commands", "notification_outbox", "community_holidays", "prepaid_plan_payers"] {
+                          "device_commands", "notification_outbox", "community_holidays", "prepaid_plan_payers", "prepaid_running"] {
                 let row = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()
                 counts[table] = try row?.decode(column: "n", as: Int.self) ?? -1
             }

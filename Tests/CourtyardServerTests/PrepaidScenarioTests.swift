@@ -231,3 +231,51 @@ struct PrepaidScenarioTests {
         }
     }
 }
+
+/// HTTP devices fetch their commands after they report, with their own token, and ack them the same way.
+@Suite("Prepaid HTTP devices")
+struct PrepaidHTTPDeviceTests {
+    typealias T = PrepaidAPITests
+
+    @Test("an HTTP meter pulls its cut-off with its device token and acks it; other devices' tokens are refused", arguments: TestEngine.available)
+    func pull(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
+            let admin = try await api.login("admin@alpha")
+            let (_, _, house) = try await Prepaid.houseMeter(api, kind: "electricity_meter")
+            let community = try await api.database.read { db in
+                try await db.raw("SELECT community_id FROM houses WHERE id = \(bind: house)").first()!.decode(column: "community_id", as: String.self)
+            }
+            let key = "http-em-\(UUID().uuidString.prefix(6))"
+            let created = try await api.call(.post, "/api/v1/devices", token: admin, json: [
+                "community_id": community, "device_key": key, "kind": "electricity_meter", "protocol": "http"])
+            let device = try #require(created.object["id"] as? String, "\(created.text)")
+            let token = try #require(try await api.call(.post, "/api/v1/devices/\(device)/credentials", token: admin).object["token"] as? String)
+            let finance = try await api.login("finance@alpha")
+            let plan = try await api.call(.post, "/api/v1/prepaid-plans", token: finance, json: [
+                "house_id": house, "device_id": device, "wallets": [["purpose": "electricity"]], "tariff": Prepaid.flat])
+            #expect(plan.status == .created, "\(plan.text)")
+            let fleet = await PrepaidFleet.inProcess(api)
+            let readings = try await api.call(.post, "/api/v1/readings", token: token, json: [
+                T.reading(key, "1", T.start.addingTimeInterval(-7200)), T.reading(key, "3", T.start.addingTimeInterval(-3600))])
+            #expect(readings.items.map { $0["status"] as? String } == ["accepted", "accepted"], "\(readings.text)")
+            await api.services.dispatcher.settle()
+            #expect(await fleet.received.isEmpty, "HTTP devices are not pushed to")
+            let next = try await api.call(.get, "/api/v1/devices/\(device)/commands/next", token: token)
+            #expect(next.status == .ok && next.object["action"] as? String == "closed" && next.object["state"] as? String == "sent", "\(next.text)")
+            let commandId = try #require(next.object["id"] as? String)
+            let (otherDevice, _, _) = try await Prepaid.houseMeter(api, kind: "water_meter")
+            let foreign = try await api.call(.get, "/api/v1/devices/\(otherDevice)/commands/next", token: token)
+            #expect(foreign.status == .forbidden && foreign.code == "device_mismatch", "\(foreign.text)")
+            let ack = try await api.call(.post, "/api/v1/devices/\(device)/commands/ack", token: token,
+                                         json: ["command_id": commandId, "status": "succeeded"])
+            #expect(ack.status == .ok && ack.object["state"] as? String == "succeeded", "\(ack.text)")
+            let again = try await api.call(.post, "/api/v1/devices/\(device)/commands/ack", token: token,
+                                           json: ["command_id": commandId, "status": "succeeded"])
+            #expect(again.status == .ok, "a duplicate ack is harmless: \(again.text)")
+            let none = try await api.call(.get, "/api/v1/devices/\(device)/commands/next", token: token)
+            #expect(none.status == .noContent)
+            let s = T.Setup(finance: finance, engineer: admin, device: device, key: key, house: house, plan: plan.object["id"] as! String, fleet: fleet)
+            #expect((try await T.supply(api, s))["reported"] as? String == "closed")
+        }
+    }
+}
