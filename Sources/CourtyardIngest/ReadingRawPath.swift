@@ -16,7 +16,8 @@ enum ReadingRawPath {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
         """
 
-    static func run(_ raw: RawSQLite, work: [(String, [ResolvedReading])], now: Date, memory: IngestMemory) throws -> [[ReadingOutcome]]? {
+    static func run(_ raw: RawSQLite, work: [(String, [ResolvedReading])], now: Date, memory: IngestMemory,
+                    effects: (any ReadingEffects)? = nil) throws -> [[ReadingOutcome]]? {
         try raw.execute("BEGIN IMMEDIATE")
         var committed = false
         defer { if !committed { try? raw.execute("ROLLBACK") } }
@@ -86,6 +87,20 @@ enum ReadingRawPath {
                 seen[reading.device.id] = (companyId, reading.device, max(last, reading.receivedAt))
             }
             results.append(outcomes)
+        }
+        // Effects (prepaid deduction) commit with the readings, or the batch takes the SQLKit path.
+        if !memory.effectDevices.isEmpty {
+            for ((companyId, readings), outcomes) in zip(work, results) {
+                var accepted: [AcceptedReading] = []
+                for (reading, outcome) in zip(readings, outcomes) where memory.effectDevices.contains(reading.device.id) {
+                    if case .accepted(let id, let usage?) = outcome, usage > 0 {
+                        accepted.append(AcceptedReading(readingId: id, device: reading.device, register: reading.register,
+                                                        measuredAt: reading.measuredAt, usage: usage))
+                    }
+                }
+                if accepted.isEmpty { continue }
+                guard let effects, try effects.applyRaw(raw, companyId: companyId, readings: accepted, now: now) else { return nil }
+            }
         }
         let presence = try raw.statement("SELECT online FROM device_presence WHERE device_id = ?1")
         let upsert = try raw.statement("""

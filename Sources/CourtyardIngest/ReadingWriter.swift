@@ -104,12 +104,16 @@ public actor ReadingWriter {
 
     private func transaction(_ work: [(String, [ResolvedReading])], now: Date) async throws -> [[ReadingOutcome]] {
         if engine == .sqlite, let kept = memory, let path = database.sqlitePath,
-           kept.effectDevices.isEmpty || !work.contains(where: { $0.1.contains { kept.effectDevices.contains($0.device.id) } }) {
+           kept.effectDevices.isEmpty || effects?.supportsRawSQLite == true
+            || !work.contains(where: { $0.1.contains { kept.effectDevices.contains($0.device.id) } }) {
             // The steady state: everything fast, as one synchronous job on a bare connection. Nil means "not this batch".
             memory = nil
             let connection = try openRaw(path)
+            let rawEffects = effects
             let result = try await database.withSQLiteWriteLock {
-                try await NIOThreadPool.singleton.runIfActive { try ReadingRawPath.run(connection, work: work, now: now, memory: kept) }
+                try await NIOThreadPool.singleton.runIfActive {
+                    try ReadingRawPath.run(connection, work: work, now: now, memory: kept, effects: rawEffects)
+                }
             }
             memory = kept
             if let result {
@@ -149,7 +153,7 @@ public actor ReadingWriter {
 
     private func openRaw(_ path: String) throws -> RawSQLite {
         if let raw { return raw }
-        let opened = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: false)
+        let opened = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: true)
         raw = opened
         return opened
     }

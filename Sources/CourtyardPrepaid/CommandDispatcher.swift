@@ -48,6 +48,11 @@ public actor CommandDispatcher {
     private var observer: (@Sendable (DeviceCommand, ContinuousClock.Instant) -> Void)?
     /// Commands sent, for tests and metrics.
     public private(set) var sent = 0
+    /// Commands handed to their transport whose SENT state is still being written, and their devices: the next pass
+    /// must not send them (or anything else to those devices) again. Writing SENT does not hold up the next pass.
+    private var marking: Set<String> = []
+    private var markingDevices: Set<String> = []
+    private var markingTasks = 0
 
     public init(database: Database, clock: any WallClock = SystemClock(), transport: (any CommandTransport)? = nil,
                 logger: Logger = Logger(label: "courtyard.commands")) {
@@ -85,7 +90,7 @@ public actor CommandDispatcher {
 
     /// Runs passes until nothing is asked; for tests, waits until the dispatcher is idle.
     public func settle() async {
-        while running { try? await Task.sleep(for: .milliseconds(2)) }
+        while running || markingTasks > 0 { try? await Task.sleep(for: .milliseconds(2)) }
     }
 
     private func loop() async {
@@ -104,6 +109,7 @@ public actor CommandDispatcher {
         guard let transport else { return }
         let now = clock.now()
         let ready = try await database.read { db in try await CommandQueue.ready(db, now: now.epochMilliseconds, limit: 500) }
+            .filter { !marking.contains($0.id) && !markingDevices.contains($0.deviceId) }
         guard !ready.isEmpty else { return }
         try await send(ready, via: transport, now: now)
     }
@@ -138,9 +144,29 @@ public actor CommandDispatcher {
         guard !done.isEmpty else { return }
         sent += done.count
         let at = now.epochMilliseconds
-        try await database.transaction { db in
-            for (id, attempts, _) in done { try await CommandQueue.markSent(db, id: id, attempts: attempts, at: at) }
+        let ids = done.map(\.0)
+        let devices = unique.filter { command in ids.contains(command.id) }.map(\.deviceId)
+        marking.formUnion(ids)
+        markingDevices.formUnion(devices)
+        markingTasks += 1
+        let database = database
+        Task {
+            do {
+                try await database.transaction { db in
+                    for (id, attempts, _) in done { try await CommandQueue.markSent(db, id: id, attempts: attempts, at: at) }
+                }
+            } catch {
+                logger.warning("commands sent but not marked; they will be sent again", metadata: ["error": "\(error)"])
+            }
+            self.marked(ids, devices: devices)
         }
+    }
+
+    private func marked(_ ids: [String], devices: [String]) {
+        marking.subtract(ids)
+        markingDevices.subtract(devices)
+        markingTasks -= 1
+        wake()
     }
 
     private func sweepNow() async throws {
@@ -184,6 +210,7 @@ public actor CommandDispatcher {
             }
             return retry
         }
-        if let transport, !retry.isEmpty { try await send(retry, via: transport, now: now) }
+        let due = retry.filter { !marking.contains($0.id) }
+        if let transport, !due.isEmpty { try await send(due, via: transport, now: now) }
     }
 }

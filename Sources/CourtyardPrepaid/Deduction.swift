@@ -83,12 +83,8 @@ public struct PrepaidDeduction: ReadingEffects {
                     plans[planIndex].periodUsage = position + reading.usage
                     plans[planIndex].lastMeasuredAt = reading.measuredAt
                 }
-                let quote = try Rating.exact(rule, usage: reading.usage, position: position, window: window)
-                let exact = Int64(quote.exact.tenMillionths)
-                let (fen, carry) = Rating.deduct(exact: Int128(exact), carry: plans[planIndex].carry, mode: rule.rounding)
-                charge = Charge(id: reading.readingId, planIndex: planIndex, reading: reading, kind: "reading", localDay: day, periodKey: key,
-                                usage: reading.usage, position: position, window: window, exact: exact, amount: fen, carryAfter: carry,
-                                detail: Self.detail(quote))
+                charge = try Self.charge(reading, planIndex: planIndex, plan: plans[planIndex], day: day, key: key, window: window,
+                                         position: position)
             }
             plans[planIndex].carry = charge.carryAfter
             charges.append(charge)
@@ -99,52 +95,12 @@ public struct PrepaidDeduction: ReadingEffects {
         // The ledger: load every account and transfer id the charges may use, then split each charge over the wallets.
         let ledger = LedgerStore(db, companyId: companyId, engine: engine)
         var state = LedgerState(companyId: companyId)
-        var probes: [LedgerOperation] = []
-        for charge in charges {
-            let plan = plans[charge.planIndex]
-            for (offset, wallet) in plan.walletKeys().enumerated() {
-                probes.append(.transfer(Transfer(id: Self.transferId(charge.id, "w\(offset)"), debit: wallet, credit: plan.revenueKey, amount: 1,
-                                                 code: .deduction, actor: Self.actor)))
-            }
-            probes.append(.transfer(Transfer(id: Self.transferId(charge.id, "s"), debit: plan.shortfallKey, credit: plan.revenueKey, amount: 1,
-                                             code: .deduction, actor: Self.actor)))
-        }
+        let probes = Self.probes(charges, plans: plans)
         // Replays cannot reach here: the reading's own unique key committed in this transaction is the dedup, and the
         // journal's unique transfer id would refuse a second entry anyway; so the ids are not looked up.
         try await ledger.load(probes, into: &state, now: now, checkReplays: false)
         let millis = now.epochMilliseconds
-        for offset in charges.indices {
-            let plan = plans[charges[offset].planIndex]
-            let charge = charges[offset]
-            let reference = "reading:" + charge.reading.readingId
-            var operations: [LedgerOperation] = []
-            if charge.amount > 0 {
-                var remaining = charge.amount
-                for (walletIndex, wallet) in plan.walletKeys().enumerated() where remaining > 0 {
-                    let take = min(remaining, max(0, state.accounts[wallet.id]?.available ?? 0))
-                    guard take > 0 else { continue }
-                    operations.append(.transfer(Transfer(id: Self.transferId(charge.id, "w\(walletIndex)"), debit: wallet, credit: plan.revenueKey,
-                                                         amount: take, code: .deduction, reference: reference, actor: Self.actor)))
-                    remaining -= take
-                    charges[offset].fromWallets += take
-                }
-                if remaining > 0 {
-                    operations.append(.transfer(Transfer(id: Self.transferId(charge.id, "s"), debit: plan.shortfallKey, credit: plan.revenueKey,
-                                                         amount: remaining, code: .deduction, reference: reference, actor: Self.actor)))
-                    charges[offset].toShortfall = remaining
-                }
-            } else if charge.amount < 0 {
-                // Given back to the first wallet (the shortfall, if any, is settled by the next top-up as before).
-                operations.append(.transfer(Transfer(id: Self.transferId(charge.id, "w0"), debit: plan.revenueKey, credit: plan.walletKeys()[0],
-                                                     amount: -charge.amount, code: .adjustment, reference: reference, actor: Self.actor)))
-                charges[offset].fromWallets = charge.amount
-            }
-            if operations.count == 1 {
-                if case .failure(let error) = state.apply(operations[0], at: millis) { throw error }
-            } else if !operations.isEmpty, case .failure(let error) = state.apply(linked: operations, at: millis) {
-                throw error
-            }
-        }
+        try Self.split(&charges, plans: plans, state: &state, millis: millis)
         try await ledger.write(state, now: now)
         try await Self.insert(db, companyId: companyId, charges: charges, plans: plans, now: millis)
 
@@ -185,6 +141,83 @@ public struct PrepaidDeduction: ReadingEffects {
         }
         try await store.saveRunningStates(saved)
     }
+
+    /// The charge for a new (not revised) reading at tier position `position`.
+    static func charge(_ reading: AcceptedReading, planIndex: Int, plan: PrepaidPlan, day: Int64, key: String, window: String?,
+                       position: Int64) throws -> Charge {
+        let rule = plan.config.ratingRule
+        let quote = try Rating.exact(rule, usage: reading.usage, position: position, window: window)
+        let exact = Int64(quote.exact.tenMillionths)
+        let (fen, carry) = Rating.deduct(exact: Int128(exact), carry: plan.carry, mode: rule.rounding)
+        return Charge(id: reading.readingId, planIndex: planIndex, reading: reading, kind: "reading", localDay: day, periodKey: key,
+                      usage: reading.usage, position: position, window: window, exact: exact, amount: fen, carryAfter: carry,
+                      detail: detail(quote))
+    }
+
+    /// Every account and transfer id the charges may use, as operations for the ledger store to load.
+    ///
+    /// - Parameter shortfall: the plans whose utility receivable to load too (nil: every plan's).
+    static func probes(_ charges: [Charge], plans: [PrepaidPlan], shortfall: Set<Int>? = nil) -> [LedgerOperation] {
+        var probes: [LedgerOperation] = []
+        var seen: Set<Int> = []
+        for charge in charges where seen.insert(charge.planIndex).inserted {
+            let plan = plans[charge.planIndex]
+            for (offset, wallet) in plan.walletKeys().enumerated() {
+                probes.append(.transfer(Transfer(id: transferId(charge.id, "w\(offset)"), debit: wallet, credit: plan.revenueKey, amount: 1,
+                                                 code: .deduction, actor: actor)))
+            }
+            if shortfall?.contains(charge.planIndex) ?? true {
+                probes.append(.transfer(Transfer(id: transferId(charge.id, "s"), debit: plan.shortfallKey, credit: plan.revenueKey, amount: 1,
+                                                 code: .deduction, actor: actor)))
+            }
+        }
+        return probes
+    }
+
+    /// Splits each charge over the plan's wallets in order (what they cannot pay is owed on the utility receivable), and
+    /// applies the transfers to `state` with the ledger's rules.
+    ///
+    /// - Parameter shortfallLoaded: the plans whose utility receivable was loaded (nil: all); a plan outside it that owes
+    ///   throws ``NeedsCarefulPath`` (an account not loaded would look new and empty).
+    static func split(_ charges: inout [Charge], plans: [PrepaidPlan], state: inout LedgerState, millis: Int64,
+                      shortfallLoaded: Set<Int>? = nil) throws {
+        for offset in charges.indices {
+            let plan = plans[charges[offset].planIndex]
+            let charge = charges[offset]
+            let reference = "reading:" + charge.reading.readingId
+            var operations: [LedgerOperation] = []
+            if charge.amount > 0 {
+                var remaining = charge.amount
+                for (walletIndex, wallet) in plan.walletKeys().enumerated() where remaining > 0 {
+                    let take = min(remaining, max(0, state.accounts[wallet.id]?.available ?? 0))
+                    guard take > 0 else { continue }
+                    operations.append(.transfer(Transfer(id: transferId(charge.id, "w\(walletIndex)"), debit: wallet, credit: plan.revenueKey,
+                                                         amount: take, code: .deduction, reference: reference, actor: actor)))
+                    remaining -= take
+                    charges[offset].fromWallets += take
+                }
+                if remaining > 0 {
+                    if let loaded = shortfallLoaded, !loaded.contains(charge.planIndex) { throw NeedsCarefulPath() }
+                    operations.append(.transfer(Transfer(id: transferId(charge.id, "s"), debit: plan.shortfallKey, credit: plan.revenueKey,
+                                                         amount: remaining, code: .deduction, reference: reference, actor: actor)))
+                    charges[offset].toShortfall = remaining
+                }
+            } else if charge.amount < 0 {
+                // Given back to the first wallet (the shortfall, if any, is settled by the next top-up as before).
+                operations.append(.transfer(Transfer(id: transferId(charge.id, "w0"), debit: plan.revenueKey, credit: plan.walletKeys()[0],
+                                                     amount: -charge.amount, code: .adjustment, reference: reference, actor: actor)))
+                charges[offset].fromWallets = charge.amount
+            }
+            if operations.count == 1 {
+                if case .failure(let error) = state.apply(operations[0], at: millis) { throw error }
+            } else if !operations.isEmpty, case .failure(let error) = state.apply(linked: operations, at: millis) {
+                throw error
+            }
+        }
+    }
+
+    /// Thrown inside the raw path when a batch needs what only the SQLKit path reads.
+    struct NeedsCarefulPath: Error {}
 
     static let actor = "system:prepaid"
 

@@ -279,3 +279,39 @@ struct PrepaidHTTPDeviceTests {
         }
     }
 }
+
+/// The SQLite raw path deducts exactly like the SQLKit path: the same charges, the same ledger, in the readings' transaction.
+@Suite("Prepaid raw path")
+struct PrepaidRawPathTests {
+    typealias T = PrepaidAPITests
+
+    @Test("steady readings of a prepaid meter are deducted on the raw path, to the fen, and the journal verifies", arguments: TestEngine.available)
+    func steady(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
+            let s = try await T.setup(api, plan: ["tariff": ["kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
+                                                              "tiers": [["up_to": "5", "price": "0.5380"], ["price": "0.5880"]]]])
+            _ = try await T.topUp(api, s, "100.00")
+            // Twelve readings, 0.777 kWh apart, in four requests.
+            for part in 0..<4 {
+                let batch = (0..<3).map { step -> [String: Any] in
+                    let index = part * 3 + step
+                    return T.reading(s.key, Self.decimal(index * 777), T.start.addingTimeInterval(Double(index - 20) * 600))
+                }
+                let reply = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: batch)
+                #expect(reply.items.allSatisfy { $0["status"] as? String == "accepted" }, "\(reply.text)")
+            }
+            let view = try await T.overview(api, s)
+            // The first reading has no usage: 11 intervals of 0.777 = 8.547 kWh = 5 × 0.538 + 3.547 × 0.588 = 4.775636 yuan, deducted
+            // per reading with the remainder carried: 4.78 in all.
+            #expect(Prepaid.amount(view["available"]) == "95.22", "\(view)")
+            #expect(try await Prepaid.scalar(api, "SELECT SUM(usage_milli) AS v FROM prepaid_charges") == 8_547)
+            #expect(try await Prepaid.scalar(api, "SELECT SUM(amount) AS v FROM prepaid_charges") == 478)
+            #expect(try await Prepaid.ledgerBalances(api))
+            if engine == .sqlite {
+                #expect(await api.services.ingestor.writer.rawBatches > 0, "the raw path took some of the batches")
+            }
+        }
+    }
+
+    static func decimal(_ milli: Int) -> String { String(format: "%d.%03d", milli / 1000, milli % 1000) }
+}
