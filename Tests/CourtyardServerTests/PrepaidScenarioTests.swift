@@ -67,6 +67,7 @@ struct PrepaidScenarioTests {
             // One command in flight per device: the restore waits for the unanswered cut-off.
             #expect(await s.fleet.commands(s.device).map(\.action) == [.closed])
             await s.fleet.set(s.device) { $0.online = true }
+            await api.services.dispatcher.settle()
             clock.advance(seconds: 11)
             await api.services.dispatcher.sweep()
             #expect(try await Prepaid.eventually { await s.fleet.commands(s.device).map(\.action) == [.closed, .closed, .open] })
@@ -169,6 +170,7 @@ struct PrepaidScenarioTests {
             await s.fleet.set(s.device) { $0.acksToLose = 1; $0.duplicateAcks = true }
             try await Self.use(api, s, 1)
             #expect(try await Prepaid.eventually { await s.fleet.commands(s.device).count == 1 })
+            await api.services.dispatcher.settle()  // SENT is written
             clock.advance(seconds: 11)
             await api.services.dispatcher.sweep()
             #expect(try await Prepaid.eventually { (try await T.supply(api, s))["reported"] as? String == "closed" })
