@@ -119,6 +119,8 @@ public actor CommandDispatcher {
         var seen: Set<String> = []
         let unique = commands.filter { seen.insert($0.deviceId).inserted }
         let targets = try await database.read { db in try await CommandTarget.load(db, deviceIds: unique.map(\.deviceId)) }
+        // From here until SENT is written, a newer desire must not supersede these (the device may have them).
+        CommandQueue.sending.withLock { $0.formUnion(unique.map(\.id)) }
         let observer = observer
         let logger = logger
         let done = try await withThrowingTaskGroup(of: (String, Int, Int64)?.self) { group in
@@ -141,6 +143,8 @@ public actor CommandDispatcher {
             for try await result in group { if let result { done.append(result) } }
             return done
         }
+        let failed = Set(unique.map(\.id)).subtracting(done.map(\.0))
+        CommandQueue.sending.withLock { $0.subtract(failed) }
         guard !done.isEmpty else { return }
         sent += done.count
         let at = now.epochMilliseconds
@@ -163,6 +167,7 @@ public actor CommandDispatcher {
     }
 
     private func marked(_ ids: [String], devices: [String]) {
+        CommandQueue.sending.withLock { $0.subtract(ids) }
         marking.subtract(ids)
         markingDevices.subtract(devices)
         markingTasks -= 1

@@ -3,6 +3,7 @@ import CourtyardMeterProtocols
 import CourtyardStorage
 import Foundation
 import SQLKit
+import Synchronization
 
 /// A command on its way to a device: what to do, and how it leaves.
 public struct DeviceCommand: Codable, Sendable, Hashable {
@@ -64,6 +65,11 @@ public struct DeviceCommand: Codable, Sendable, Hashable {
 /// The device command queue's state machine in SQL. One command in flight per device; newer desired states supersede
 /// queued ones; every transition is a conditional update, so a late or duplicate ack cannot move a command backwards.
 public enum CommandQueue {
+    /// Commands this process's dispatcher has handed (or is handing) to a transport whose SENT state is not written yet:
+    /// a newer desire must not mark them superseded, since the device may already have them. (One dispatcher runs per
+    /// database, in the server process; see docs/PREPAID.md.)
+    static let sending = Mutex<Set<String>>([])
+
     /// How long a sent command waits for its ack before it is sent again: 10 s, doubling, at most 10 min.
     public static func ackTimeout(attempt: Int) -> Int64 {
         min(10_000 << Int64(max(0, attempt - 1)), 600_000)
@@ -81,10 +87,12 @@ public enum CommandQueue {
             ORDER BY created_at DESC, id DESC
             """).all().map(DeviceCommand.init(row:))
         if let newest = open.first, newest.action == action { return newest.id }
-        try await db.raw("""
-            UPDATE device_commands SET state = 'superseded', completed_at = \(bind: millis)
-            WHERE device_id = \(bind: deviceId) AND company_id = \(bind: companyId) AND state = 'queued'
-            """).run()
+        let leaving = sending.withLock { $0 }
+        for command in open where command.state == .queued && !leaving.contains(command.id) {
+            try await db.raw("""
+                UPDATE device_commands SET state = 'superseded', completed_at = \(bind: millis) WHERE id = \(bind: command.id) AND state = 'queued'
+                """).run()
+        }
         let id = Identifier.uuidV7(at: now)
         try await db.raw("""
             INSERT INTO device_commands (\(unsafeRaw: DeviceCommand.columns))

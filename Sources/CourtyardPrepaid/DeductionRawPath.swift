@@ -254,14 +254,20 @@ enum RawSupply {
         let same = try newest.step() && newest.string(0) == DeviceCommand.actionText(action)
         newest.reset()
         if same { return }
-        let supersede = try raw.statement("""
-            UPDATE device_commands SET state = 'superseded', completed_at = ?3 WHERE device_id = ?1 AND company_id = ?2 AND state = 'queued'
-            """)
-        supersede.bind(1, plan.deviceId)
-        supersede.bind(2, companyId)
-        supersede.bind(3, millis)
-        try supersede.run()
-        supersede.reset()
+        let queued = try raw.statement("SELECT id FROM device_commands WHERE device_id = ?1 AND company_id = ?2 AND state = 'queued'")
+        queued.bind(1, plan.deviceId)
+        queued.bind(2, companyId)
+        var ids: [String] = []
+        while try queued.step() { ids.append(queued.string(0)) }
+        queued.reset()
+        let leaving = CommandQueue.sending.withLock { $0 }
+        let supersede = try raw.statement("UPDATE device_commands SET state = 'superseded', completed_at = ?2 WHERE id = ?1 AND state = 'queued'")
+        for id in ids where !leaving.contains(id) {
+            supersede.bind(1, id)
+            supersede.bind(2, millis)
+            try supersede.run()
+            supersede.reset()
+        }
         let transportQuery = try raw.statement("SELECT protocol FROM devices WHERE id = ?1")
         transportQuery.bind(1, plan.deviceId)
         let transport = try transportQuery.step() ? transportQuery.string(0) : "mqtt"
