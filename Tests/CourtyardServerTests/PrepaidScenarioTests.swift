@@ -317,3 +317,71 @@ struct PrepaidRawPathTests {
 
     static func decimal(_ milli: Int) -> String { String(format: "%d.%03d", milli / 1000, milli % 1000) }
 }
+
+/// The slow watches the server runs every ten minutes: days left at the last week's pace, and water that never stops at night.
+@Suite("Prepaid watches")
+struct PrepaidWatchTests {
+    typealias T = PrepaidAPITests
+
+    @Test("a balance that lasts fewer days than the plan's threshold warns the owner once", arguments: TestEngine.available)
+    func daysLeft(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
+            let s = try await T.setup(api, plan: ["warn_days_left": 3])
+            _ = try await T.topUp(api, s, "9.00")
+            // One kWh (1.00) a day over the last week: 2.00 left lasts 2 days.
+            let readings = (0...7).map { day in T.reading(s.key, String(100 + day), T.start.addingTimeInterval(Double(day - 8) * 86_400)) }
+            let reply = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: readings)
+            #expect(reply.items.allSatisfy { $0["status"] as? String == "accepted" }, "\(reply.text)")
+            #expect(Prepaid.amount((try await T.overview(api, s))["available"]) == "2.00")
+            #expect((try await T.overview(api, s))["estimated_days_left"] as? Int == 2)
+            for _ in 0..<2 {
+                _ = try await api.database.transaction { db in try await PrepaidWatch.daysLeft(db, engine: api.database.engine, now: T.start) }
+            }
+            let notes = try await api.call(.get, "/api/v1/notifications?house_id=\(s.house)", token: s.finance).items
+            let warnings = notes.filter { ($0["payload"] as? [String: String])?["estimated_days_left"] == "2" }
+            #expect(warnings.count == 1, "\(notes)")
+        }
+    }
+
+    @Test("water flowing every night hour for N nights alerts owner and engineers, and never cuts supply", arguments: TestEngine.available)
+    func nightLeak(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
+            let s = try await T.setup(api, plan: ["leak_detection": ["minimum_night_flow": "0.005", "nights": 2],
+                                                  "register": "volume_total"], kind: "water_meter")
+            _ = try await T.topUp(api, s, "100.00", purpose: "water")
+            // Nights of Oct 31 and Nov 1 (Shanghai): a reading every 30 minutes from 00:30 to 05:00, 0.010 m³ apart.
+            var readings: [[String: Any]] = []
+            var value = 10.0
+            for night in ["2026-10-31", "2026-11-01"] {
+                for half in 1...10 {
+                    value += 0.01
+                    let minutes = half * 30
+                    let time = String(format: "%@T%02d:%02d:00+08:00", night, minutes / 60, minutes % 60)
+                    readings.append(["device_id": s.key, "register": "volume_total", "reading": String(format: "%.3f", value), "measured_at": time])
+                }
+            }
+            let reply = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: readings)
+            #expect(reply.items.allSatisfy { $0["status"] as? String == "accepted" }, "\(reply.text)")
+            let alerts = try await api.database.transaction { db in try await PrepaidWatch.leaks(db, engine: api.database.engine, now: T.start) }
+            #expect(alerts == 1)
+            let notes = try await api.call(.get, "/api/v1/notifications?house_id=\(s.house)", token: s.finance).items
+            #expect(notes.contains { $0["kind"] as? String == "water_leak" && $0["audience"] as? String == "owner,staff" }, "\(notes)")
+            #expect((try await T.supply(api, s))["desired"] as? String == "open")
+        }
+    }
+
+    @Test("an ack for a device of another tenant is unknown", arguments: TestEngine.available)
+    func foreignDeviceAck(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
+            let engineer = try await api.login("engineer@alpha")
+            let bravoDevice = try await api.database.read { db in
+                try await db.raw("SELECT id FROM devices WHERE company_id = \(bind: api.bravo.companyId) LIMIT 1").first()!.decode(column: "id", as: String.self)
+            }
+            let before = try await api.tableCounts()
+            let reply = try await api.call(.post, "/api/v1/devices/\(bravoDevice)/commands/ack", token: engineer,
+                                           json: ["command_id": "x", "status": "succeeded"])
+            #expect(reply.status == .notFound, "\(reply.text)")
+            #expect(try await api.tableCounts() == before)
+        }
+    }
+}
