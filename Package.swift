@@ -97,6 +97,9 @@ let package = Package(
                 "CourtyardDomain", "CourtyardLedger", "CourtyardStorage", "CourtyardIngest", "CourtyardMeterProtocols", "CourtyardMQTT",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // Synthetic companies and communities for the demo, tests and benchmarks.

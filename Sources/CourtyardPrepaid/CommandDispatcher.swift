@@ -9,6 +9,12 @@ import SQLKit
 public protocol CommandTransport: Sendable {
     /// Hands the command to the device's channel; returns once the channel took it (an MQTT PUBACK from the broker).
     func send(_ command: DeviceCommand, to target: CommandTarget, payload: [UInt8]) async throws
+    /// Whether this transport can reach `target` at all (commands for others wait in the queue).
+    func accepts(_ target: CommandTarget) -> Bool
+}
+
+extension CommandTransport {
+    public func accepts(_ target: CommandTarget) -> Bool { true }
 }
 
 /// Commands as MQTT messages (QoS 1) on `courtyard/{company}/{community}/devices/{device key}/commands`; DL/T 645 and
@@ -100,7 +106,7 @@ public actor CommandDispatcher {
                 sweepDue = false
                 do { try await sweepNow() } catch { logger.warning("command sweep failed", metadata: ["error": "\(error)"]) }
             }
-            do { try await pass() } catch { logger.warning("command pass failed", metadata: ["error": "\(error)"]) }
+            do { try await pass() } catch { logger.warning("command pass failed", metadata: ["error": "\(String(reflecting: error))"]) }
         } while again
         running = false
     }
@@ -117,8 +123,10 @@ public actor CommandDispatcher {
     private func send(_ commands: [DeviceCommand], via transport: any CommandTransport, now: Date) async throws {
         // One per device, even if two are due (the queue supersedes, but a reconcile may race a new desire).
         var seen: Set<String> = []
-        let unique = commands.filter { seen.insert($0.deviceId).inserted }
-        let targets = try await database.read { db in try await CommandTarget.load(db, deviceIds: unique.map(\.deviceId)) }
+        let candidates = commands.filter { seen.insert($0.deviceId).inserted }
+        let all = try await database.read { db in try await CommandTarget.load(db, deviceIds: candidates.map(\.deviceId)) }
+        let targets = all.filter { transport.accepts($0.value) }
+        let unique = candidates.filter { targets[$0.deviceId] != nil }
         // From here until SENT is written, a newer desire must not supersede these (the device may have them).
         CommandQueue.sending.withLock { $0.formUnion(unique.map(\.id)) }
         let observer = observer

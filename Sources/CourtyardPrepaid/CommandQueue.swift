@@ -114,7 +114,9 @@ public enum CommandQueue {
     public static func ready(_ db: any SQLDatabase, now: Int64, limit: Int) async throws -> [DeviceCommand] {
         try await db.raw("""
             SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands c
-            WHERE c.state = 'queued' AND c.next_attempt_at <= \(bind: now) AND c.expires_at > \(bind: now) AND c.transport <> 'http'
+            WHERE c.state = 'queued' AND c.next_attempt_at <= \(bind: now) AND c.expires_at > \(bind: now)
+              AND (c.transport <> 'http' OR EXISTS (SELECT 1 FROM supply_states s JOIN integrations i ON i.id = s.callback_integration_id
+                                                    WHERE s.device_id = c.device_id AND i.command_url IS NOT NULL))
               AND NOT EXISTS (SELECT 1 FROM device_commands f WHERE f.device_id = c.device_id AND f.state IN ('sent', 'delivered'))
               AND (c.wait_for_uplink = 0 OR EXISTS (SELECT 1 FROM device_presence p WHERE p.device_id = c.device_id
                                                     AND p.last_seen_at >= \(bind: now - uplinkWindowMilliseconds)))
@@ -256,6 +258,9 @@ public struct CommandTarget: Sendable, Hashable {
     public var transport: String
     public var address: String?
     public var timeZone: TimeZone
+    /// For devices behind an IoT platform that takes commands by HTTP callback: its URL and current secret.
+    public var callbackURL: String?
+    public var callbackSecret: String?
 
     public init(deviceId: String, companyId: String, communityId: String, deviceKey: String, kind: Device.Kind, transport: String,
                 address: String?, timeZone: TimeZone) {
@@ -276,8 +281,12 @@ public struct CommandTarget: Sendable, Hashable {
         var targets: [String: CommandTarget] = [:]
         for part in deviceIds.chunked(500) {
             let rows = try await db.raw("""
-                SELECT d.id, d.company_id, d.community_id, d.device_key, d.kind, d.protocol, d.address, c.time_zone
-                FROM devices d JOIN communities c ON c.id = d.community_id WHERE d.id IN (\(binds: part))
+                SELECT d.id, d.company_id, d.community_id, d.device_key, d.kind, d.protocol, d.address, c.time_zone,
+                       i.command_url, i.secret
+                FROM devices d JOIN communities c ON c.id = d.community_id
+                LEFT JOIN supply_states s ON s.device_id = d.id
+                LEFT JOIN integrations i ON i.id = s.callback_integration_id AND i.company_id = d.company_id
+                WHERE d.id IN (\(binds: part))
                 """).all()
             for row in rows {
                 let r = RowReader(row, table: "devices")
@@ -286,6 +295,8 @@ public struct CommandTarget: Sendable, Hashable {
                                             deviceKey: try r.string("device_key"), kind: Device.Kind(rawValue: try r.string("kind")) ?? .electricityMeter,
                                             transport: try r.string("protocol"), address: try r.optionalString("address"),
                                             timeZone: TimeZone(identifier: try r.string("time_zone")) ?? .gmt)
+                targets[id]?.callbackURL = try r.optionalString("command_url")
+                targets[id]?.callbackSecret = try r.optionalString("secret")
             }
         }
         return targets

@@ -46,6 +46,8 @@ public struct PlanConfig: Codable, Sendable, Hashable {
     public var commandExpirySeconds: Int
     /// Sends of one command before it fails.
     public var maxAttempts: Int
+    /// The IoT-platform integration that takes this meter's commands by HTTP callback (its `command_url`), if any.
+    public var commandIntegration: String?
 
     public init(wallets: [WalletRef], tariff: PricingRule, warnBelow: Money? = nil, warnDaysLeft: Int? = nil,
                 emergencyCredit: Money = .zero(), friendlyWindows: [FriendlyWindow] = [], cutoffTriggers: [String] = ["prepaid_balance", "safety"],
@@ -65,7 +67,7 @@ public struct PlanConfig: Codable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case wallets, tariff, warnBelow, warnDaysLeft, emergencyCredit, friendlyWindows, cutoffTriggers, sleepy, leakDetection
-        case commandExpirySeconds, maxAttempts
+        case commandExpirySeconds, maxAttempts, commandIntegration
     }
 
     public init(from decoder: any Decoder) throws {
@@ -81,6 +83,7 @@ public struct PlanConfig: Codable, Sendable, Hashable {
         leakDetection = try c.decodeIfPresent(LeakRule.self, forKey: .leakDetection)
         commandExpirySeconds = try c.decodeIfPresent(Int.self, forKey: .commandExpirySeconds) ?? 86_400
         maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? 5
+        commandIntegration = try c.decodeIfPresent(String.self, forKey: .commandIntegration)
     }
 
     /// The triggers a plan may name. `property_fee_arrears` is named only to be refused with its own code.

@@ -197,6 +197,11 @@ public struct PlanStore: Sendable {
                                    "no house \(other) in this community to pay from")
             }
         }
+        if let integration = config.commandIntegration, try await db.raw("""
+            SELECT id FROM integrations WHERE company_id = \(bind: companyId) AND id = \(bind: integration)
+            """).first() == nil {
+            throw PrepaidError(.invalid, code: "unknown_integration", field: "command_integration", "no integration \(integration)")
+        }
         if try await db.raw("""
             SELECT id FROM prepaid_plans WHERE company_id = \(bind: companyId) AND device_id = \(bind: deviceId)
               AND register = \(bind: register) AND status = 'active'
@@ -216,9 +221,11 @@ public struct PlanStore: Sendable {
             """).run()
         try await saveRunningStates([plan])
         try await db.raw("""
-            INSERT INTO supply_states (device_id, company_id, community_id, plan_id, desired, reason, updated_at)
-            VALUES (\(bind: deviceId), \(bind: companyId), \(bind: house), \(bind: plan.id), 'open', 'balance', \(bind: millis))
-            ON CONFLICT (device_id) DO UPDATE SET plan_id = excluded.plan_id, updated_at = excluded.updated_at
+            INSERT INTO supply_states (device_id, company_id, community_id, plan_id, desired, reason, callback_integration_id, updated_at)
+            VALUES (\(bind: deviceId), \(bind: companyId), \(bind: house), \(bind: plan.id), 'open', 'balance', \(bind: config.commandIntegration),
+                    \(bind: millis))
+            ON CONFLICT (device_id) DO UPDATE SET plan_id = excluded.plan_id, callback_integration_id = excluded.callback_integration_id,
+                updated_at = excluded.updated_at
             """).run()
         for payer in Set([houseId] + config.wallets.compactMap(\.houseId)).sorted() {
             try await db.raw("""

@@ -371,6 +371,32 @@ enum PrepaidRoutes {
             return Response(status: .noContent)
         }
 
+        api.schema("CommandURL", example: ["url": "http://iot-platform.internal:8080/courtyard/commands"], required: ["url"])
+        api.on(.put, "/api/v1/integrations/:id/command-url",
+               summary: "Where the IoT platform takes commands for its devices: POST, signed like its webhooks (http:// only; null removes it)",
+               tag: "Prepaid", permission: .manageDevices, request: "CommandURL") { request, context in
+            let scope = try context.scope(for: .manageDevices)
+            let id = try context.parameters.require("id")
+            struct Input: Codable { var url: String? }
+            let input = try await request.decode(as: Input.self, context: context)
+            if let url = input.url, !HTTPCallbackTransport.isSupported(url) {
+                throw Problem.invalid("url", code: "unsupported_url", "an http:// URL with a host (terminate TLS in front of an https platform)")
+            }
+            let now = services.clock.now()
+            let found = try await services.database.transaction { db -> Bool in
+                guard try await db.raw("SELECT id FROM integrations WHERE company_id = \(bind: scope.companyId) AND id = \(bind: id)").first() != nil
+                else { return false }
+                try await db.raw("""
+                    UPDATE integrations SET command_url = \(bind: input.url), updated_at = \(bind: now.epochMilliseconds)
+                    WHERE company_id = \(bind: scope.companyId) AND id = \(bind: id)
+                    """).run()
+                return true
+            }
+            guard found else { throw Problem.notFound("integration") }
+            await services.dispatcher.wake()
+            return try .json(["url": input.url])
+        }
+
         api.on(.put, "/api/v1/communities/:id/holidays", summary: "The community's public holidays (friendly windows of kind public_holidays)",
                tag: "Prepaid", permission: .manageFinance, request: "Holidays") { request, context in
             let scope = try context.scope(for: .manageFinance)

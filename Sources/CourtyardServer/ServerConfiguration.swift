@@ -51,7 +51,7 @@ public struct ServerServices: Sendable {
         self.database = database
         self.clock = clock
         self.ledger = LedgerWriter(database: database, clock: clock)
-        let dispatcher = CommandDispatcher(database: database, clock: clock)
+        let dispatcher = CommandDispatcher(database: database, clock: clock, transport: RoutingTransport(fallback: nil))
         self.dispatcher = dispatcher
         self.ingestor = Ingestor(database: database, clock: clock, effects: PrepaidDeduction(wake: { await dispatcher.wake() }))
         self.deviceReports = DeviceReports(database: database, dispatcher: dispatcher, clock: clock)

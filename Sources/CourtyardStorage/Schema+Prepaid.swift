@@ -6,6 +6,8 @@ extension Schema {
     /// A plan keeps its running rating state (tier position in the current period, the sub-fen remainder not yet
     /// deducted) in its own row, updated in the same transaction as the reading, its charge and the ledger transfers.
     static let prepaid = Migration(version: 6, name: "prepaid", statements: [
+        // Where an IoT platform takes commands for its devices (an HTTP callback, signed like its webhooks).
+        "ALTER TABLE integrations ADD COLUMN command_url TEXT",
         """
         CREATE TABLE prepaid_plans (
             id TEXT PRIMARY KEY,
@@ -84,6 +86,7 @@ extension Schema {
             safety_lock TEXT,
             cutoff_due_at BIGINT,
             reconcile_attempts INTEGER NOT NULL DEFAULT 0,
+            callback_integration_id TEXT REFERENCES integrations(id),
             updated_at BIGINT NOT NULL
         )
         """,

@@ -153,7 +153,7 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
                 if !deviceReports.isEmpty { await reports.handle(deviceReports) }
             }
         }
-        await services.dispatcher.use(MQTTCommandTransport(client: client))
+        await services.dispatcher.use(RoutingTransport(fallback: MQTTCommandTransport(client: client)))
         logger.info("subscribing to device telemetry, acks and states; commands on …/devices/{key}/commands",
                     metadata: ["broker": "\(configuration.host):\(configuration.port)"])
     }
