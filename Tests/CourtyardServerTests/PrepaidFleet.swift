@@ -109,9 +109,12 @@ enum Prepaid {
                                       "tiers": [["price": "1.0000"]]] }
 
     /// Every wallet, receivable and revenue balance of a company adds up: debits equal credits over the journal.
+    /// …and every hash chain, balance and account id recomputes from the journal (`courtyard ledger verify`).
     static func ledgerBalances(_ api: APIFixture) async throws -> Bool {
         let debits = try await scalar(api, "SELECT SUM(debits_posted) AS v FROM ledger_balances")
         let credits = try await scalar(api, "SELECT SUM(credits_posted) AS v FROM ledger_balances")
-        return debits == credits
+        let report = try await LedgerAudit.verify(api.database)
+        #expect(report.isValid, "\(String(describing: report.divergence))")
+        return debits == credits && report.isValid && report.entries > 0
     }
 }
