@@ -238,6 +238,7 @@ struct Demo: AsyncParsableCommand {
         let summary = try await DemoSeeder(bcryptCost: 10).seed(db) { password, cost in
             try await Passwords.hash(password, cost: cost)
         }
+        let prepaidHouse = summary.created ? try await Self.seedPrepaid(db) : nil
         let base = "http://\(server.host):\(server.port)"
         let logins = summary.logins.map { "  \($0.login.padding(toLength: 16, withPad: " ", startingAt: 0)) \($0.password)   (\($0.role.rawValue))" }
         let banner = """
@@ -257,6 +258,7 @@ struct Demo: AsyncParsableCommand {
                 -d '{"login":"admin@demo","password":"\(DemoSeeder.password)"}' | sed -E 's/.*"token":"([^"]+)".*/\\1/')
               curl -s -H "Authorization: Bearer $TOKEN" '\(base)/api/v1/houses?limit=3'
 
+            \(prepaidHouse.map { "Prepaid: owner@demo's house pays for electricity in advance: GET \(base)/api/v1/houses/\($0)/prepaid\n" } ?? "")
             Press Ctrl-C to stop.
 
             """
@@ -265,6 +267,40 @@ struct Demo: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((banner + "\n").utf8))
         }
         await db.close()
+    }
+}
+
+extension Demo {
+    /// Puts the electricity meter of owner@demo's house on prepayment (Zhejiang residential tiers, night and weekend
+    /// friendly windows) with a 50.00 opening top-up; returns the house id.
+    static func seedPrepaid(_ database: Database) async throws -> String? {
+        let now = Date()
+        return try await database.transaction { db -> String? in
+            guard let row = try await db.raw("""
+                SELECT o.company_id, o.house_id, b.device_id FROM users u
+                JOIN occupancies o ON o.person_id = u.person_id
+                JOIN device_bindings b ON b.target_kind = 'house' AND b.target_id = o.house_id
+                JOIN devices d ON d.id = b.device_id AND d.kind = 'electricity_meter'
+                WHERE u.login = 'owner@demo' LIMIT 1
+                """).first() else { return nil }
+            let companyId = try row.decode(column: "company_id", as: String.self)
+            let house = try row.decode(column: "house_id", as: String.self)
+            let device = try row.decode(column: "device_id", as: String.self)
+            let rule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual,
+                                   tiers: [.init(upTo: Quantity(milliUnits: 2_760_000), price: UnitPrice(tenThousandths: 5_380)),
+                                           .init(upTo: Quantity(milliUnits: 4_800_000), price: UnitPrice(tenThousandths: 5_880)),
+                                           .init(upTo: nil, price: UnitPrice(tenThousandths: 8_380))])
+            let config = PlanConfig(wallets: [.init(purpose: "electricity"), .init(purpose: "general")], tariff: rule,
+                                    warnBelow: Money(minorUnits: 2_000), warnDaysLeft: 3, emergencyCredit: Money(minorUnits: 500),
+                                    friendlyWindows: [.daily(start: 20 * 60, end: 8 * 60), .weekly(days: [6, 7]), .publicHolidays])
+            let scope = TenantScope(companyId: companyId)
+            _ = try await PlanStore(db, companyId: companyId).create(houseId: house, deviceId: device, register: "energy_total", config: config,
+                                                                     scope: scope, actor: "system:demo", now: now)
+            _ = try await TopUp(db, companyId: companyId, engine: database.engine).apply(
+                TopUp.Request(id: "demo-opening-balance", purpose: "electricity", amount: Money(minorUnits: 5_000), channel: "cash"),
+                house: house, scope: scope, actor: "system:demo", now: now)
+            return house
+        }
     }
 }
 
