@@ -11,6 +11,7 @@ import NIOPosix
 ///
 /// Plain `http://` only: put a TLS-terminating proxy in front of an `https` platform (TODO: TLS through NIOSSL).
 public struct HTTPCallbackTransport: CommandTransport {
+    /// Why a callback did not count as SENT (the dispatcher sends it again after the ack timeout).
     public enum Failure: Error, Hashable, Sendable {
         case notConfigured
         case unsupportedURL(String)

@@ -101,6 +101,7 @@ public enum PrepaidJSON {
 
 /// Why a plan, top-up, override or acknowledgement was refused: a stable code and the field at fault.
 public struct PrepaidError: Error, Hashable, Sendable {
+    /// Which answer the API gives: 422, 404 or 409.
     public enum Kind: Sendable, Hashable { case invalid, notFound, conflict }
     public var kind: Kind
     public var code: String

@@ -7,6 +7,7 @@ import SQLKit
 /// What an owner (and the front desk) sees of a house's prepaid supplies: balances, today's and this month's usage
 /// and deduction, the estimated days left, the supply state and the last commands.
 public struct PrepaidOverview: Codable, Sendable {
+    /// One paying wallet, in the plan's order.
     public struct Wallet: Codable, Sendable {
         public var purpose: String
         public var houseId: String
@@ -14,10 +15,12 @@ public struct PrepaidOverview: Codable, Sendable {
         public var balance: Money
         public var available: Money
     }
+    /// Usage and what it cost over a span (today, this month).
     public struct Period: Codable, Sendable {
         public var usage: Quantity
         public var deducted: Money
     }
+    /// The valve's or switch's desired and reported position, and why.
     public struct Supply: Codable, Sendable {
         public var desired: String
         public var reason: String
@@ -26,6 +29,7 @@ public struct PrepaidOverview: Codable, Sendable {
         public var safetyLock: String?
         public var cutoffDueAt: Date?
     }
+    /// A recent command and where it stands.
     public struct Command: Codable, Sendable {
         public var id: String
         public var action: String
@@ -37,6 +41,7 @@ public struct PrepaidOverview: Codable, Sendable {
         public var completedAt: Date?
         public var error: String?
     }
+    /// One prepaid plan of the house, as the owner sees it.
     public struct Plan: Codable, Sendable {
         public var planId: String
         public var deviceId: String

@@ -7,6 +7,7 @@ public enum SupplyPosition: String, Codable, Sendable, Hashable {
 
 /// A manual override on a device's supply, in force until it expires or is ended.
 public struct SupplyOverride: Codable, Sendable, Hashable {
+    /// What the override does.
     public enum Kind: String, Codable, Sendable {
         /// An engineer holds the valve in `holdState` (maintenance, inspection) whatever the balance.
         case engineerHold = "engineer_hold"
@@ -35,6 +36,7 @@ public struct SupplyOverride: Codable, Sendable, Hashable {
 /// open; inside friendly windows the cut-off is deferred to their end; otherwise it closes. Property-fee arrears are
 /// not an input: they cannot cut supply (see `PlanConfig.validate`).
 public enum SupplyPolicy {
+    /// Everything the decision depends on (money, time, people, safety), read by the caller.
     public struct Inputs: Sendable {
         /// Fen: the paying wallets' available balance less usage owed beyond them.
         public var available: Int64
@@ -57,6 +59,7 @@ public enum SupplyPolicy {
         }
     }
 
+    /// The desired position, why, and when a deferred cut-off falls due.
     public struct Decision: Sendable, Hashable {
         public var desired: SupplyPosition
         /// `safety:<alarm>`, `engineer_hold`, `balance`, `exemption`, `friendly_window`, `balance_exhausted`.
