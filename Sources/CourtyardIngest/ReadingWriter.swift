@@ -111,7 +111,7 @@ public actor ReadingWriter {
             let connection = try openRaw(path)
             let rawEffects = effects
             let result = try await database.withSQLiteWriteLock {
-                try await NIOThreadPool.singleton.runIfActive {
+                try await Self.rawPool.runIfActive {
                     try ReadingRawPath.run(connection, work: work, now: now, memory: kept, effects: rawEffects)
                 }
             }
@@ -157,6 +157,14 @@ public actor ReadingWriter {
         raw = opened
         return opened
     }
+
+    /// The thread the raw path's batches run on: its own, so a long batch never takes a thread that SQLiteNIO's queries
+    /// (the dispatcher's reads, acks, top-ups) wait for in the shared pool.
+    static let rawPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
 
     /// Forgets what the writer keeps (tests; after a restore).
     public func forget() { memory = nil }

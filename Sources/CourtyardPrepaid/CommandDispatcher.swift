@@ -58,6 +58,10 @@ public actor CommandDispatcher {
     /// must not send them (or anything else to those devices) again. Writing SENT does not hold up the next pass.
     private var marking: Set<String> = []
     private var markingDevices: Set<String> = []
+    /// Device of each command being marked, so an ack that lands first frees its device at once.
+    private var markingDevice: [String: String] = [:]
+    /// Commands acked before their send finished registering (a quick device); bounded, oldest dropped.
+    private var completedEarly: Set<String> = []
     private var markingTasks = 0
 
     public init(database: Database, clock: any WallClock = SystemClock(), transport: (any CommandTransport)? = nil,
@@ -66,6 +70,21 @@ public actor CommandDispatcher {
         self.clock = clock
         self.transport = transport
         self.logger = logger
+    }
+
+    /// Commands whose final ack committed: their devices may get their next command even if SENT is still being written.
+    public func completed(_ ids: [String]) {
+        var freed = false
+        for id in ids {
+            if let device = markingDevice[id] {
+                markingDevices.remove(device)
+                freed = true
+            } else {
+                if completedEarly.count > 10_000 { completedEarly.removeAll() }
+                completedEarly.insert(id)
+            }
+        }
+        if freed { wake() }
     }
 
     /// Sets (or replaces) the transport, e.g. once the MQTT client exists.
@@ -159,7 +178,11 @@ public actor CommandDispatcher {
         let ids = done.map(\.0)
         let devices = unique.filter { command in ids.contains(command.id) }.map(\.deviceId)
         marking.formUnion(ids)
-        markingDevices.formUnion(devices)
+        for command in unique where ids.contains(command.id) {
+            if completedEarly.remove(command.id) != nil { continue }
+            markingDevice[command.id] = command.deviceId
+            markingDevices.insert(command.deviceId)
+        }
         markingTasks += 1
         let database = database
         Task {
@@ -177,7 +200,7 @@ public actor CommandDispatcher {
     private func marked(_ ids: [String], devices: [String]) {
         CommandQueue.sending.withLock { $0.subtract(ids) }
         marking.subtract(ids)
-        markingDevices.subtract(devices)
+        for id in ids { if let device = markingDevice.removeValue(forKey: id) { markingDevices.remove(device) } }
         markingTasks -= 1
         wake()
     }

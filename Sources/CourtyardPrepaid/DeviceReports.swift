@@ -11,23 +11,19 @@ public struct DeviceReports: Sendable {
     public let database: Database
     public let dispatcher: CommandDispatcher
     public let clock: any WallClock
+    let acks: AckWriter
 
     public init(database: Database, dispatcher: CommandDispatcher, clock: any WallClock = SystemClock()) {
         self.database = database
         self.dispatcher = dispatcher
         self.clock = clock
+        self.acks = AckWriter(database: database, dispatcher: dispatcher, clock: clock)
     }
 
+    /// Applies an ack; acks arriving together (a building's meters answering a restore) share one transaction.
     public func acknowledge(companyId: String, deviceId: String, commandId: String, status: SupplyController.AckStatus,
                             error: String?) async throws -> DeviceCommand {
-        let now = clock.now()
-        let engine = database.engine
-        let command = try await database.transaction { db in
-            try await SupplyController(db, companyId: companyId, engine: engine)
-                .acknowledge(device: deviceId, commandId: commandId, status: status, error: error, now: now)
-        }
-        await dispatcher.wake()
-        return command
+        try await acks.submit(.init(companyId: companyId, deviceId: deviceId, commandId: commandId, status: status, error: error)).get()
     }
 
     public func report(companyId: String, deviceId: String, position: SupplyPosition?, alarm: String?) async throws {
@@ -102,6 +98,84 @@ public struct PrepaidMQTT: Sendable {
             } catch {
                 logger.notice("MQTT device report refused", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
             }
+        }
+    }
+}
+
+/// Group commit for acks: while one batch commits, acks queue and form the next, so a burst of answers costs one fsync,
+/// and a single ack commits at once. Each ack is answered after its commit; a refused one (unknown, expired) does not
+/// hold up its neighbours (the refusal is decided before anything is written).
+actor AckWriter {
+    struct Ack: Sendable {
+        var companyId: String
+        var deviceId: String
+        var commandId: String
+        var status: SupplyController.AckStatus
+        var error: String?
+    }
+
+    private let database: Database
+    private let dispatcher: CommandDispatcher
+    private let clock: any WallClock
+    private var queue: [(Ack, CheckedContinuation<Result<DeviceCommand, PrepaidError>, any Error>)] = []
+    private var draining = false
+
+    init(database: Database, dispatcher: CommandDispatcher, clock: any WallClock) {
+        self.database = database
+        self.dispatcher = dispatcher
+        self.clock = clock
+    }
+
+    func submit(_ ack: Ack) async throws -> Result<DeviceCommand, PrepaidError> {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.append((ack, continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !queue.isEmpty {
+            let batch = Array(queue.prefix(500))
+            queue.removeFirst(batch.count)
+            do {
+                let results = try await apply(batch.map(\.0))
+                await dispatcher.completed(results.compactMap { result in
+                    if case .success(let command) = result, command.state == .succeeded || command.state == .failed { command.id } else { nil }
+                })
+                for ((_, continuation), result) in zip(batch, results) { continuation.resume(returning: result) }
+            } catch {
+                // A failure of the transaction itself: each ack alone, so one cannot fail the others.
+                for (ack, continuation) in batch {
+                    do { continuation.resume(returning: try await apply([ack])[0]) } catch { continuation.resume(throwing: error) }
+                }
+            }
+            await dispatcher.wake()
+        }
+        draining = false
+    }
+
+    private func apply(_ acks: [Ack]) async throws -> [Result<DeviceCommand, PrepaidError>] {
+        let now = clock.now()
+        let engine = database.engine
+        return try await database.transaction { db in
+            var results: [Result<DeviceCommand, PrepaidError>] = []
+            for ack in acks {
+                // A savepoint per ack: a refusal undoes exactly that ack's writes, if it made any.
+                try await db.raw("SAVEPOINT ack").run()
+                do {
+                    results.append(.success(try await SupplyController(db, companyId: ack.companyId, engine: engine)
+                        .acknowledge(device: ack.deviceId, commandId: ack.commandId, status: ack.status, error: ack.error, now: now)))
+                    try await db.raw("RELEASE SAVEPOINT ack").run()
+                } catch let refused as PrepaidError {
+                    try await db.raw("ROLLBACK TO SAVEPOINT ack").run()
+                    try await db.raw("RELEASE SAVEPOINT ack").run()
+                    results.append(.failure(refused))
+                }
+            }
+            return results
         }
     }
 }
