@@ -29,7 +29,7 @@ struct PrepaidBench: AsyncParsableCommand {
     @Option(help: "Concurrent ingestion requests (each reports for its own meters, in order).") var concurrency: Int = 8
     @Option(help: "Seconds of measurement.") var seconds: Int = 30
     @Option(help: "Each top-up, in fen (a reading is 0.1 kWh at 1.00 yuan/kWh = 10 fen).") var topUp: Int64 = 300
-    @Option(help: "Meters that run to zero and are topped up again (the rest hold 10,000.00 and never run out).") var cycling: Int = 20
+    @Option(help: "Meters that run to zero and are topped up again (the rest hold 10,000.00 and never run out).") var cycling: Int = 200
 
     /// Commit instants and SENT instants by command id.
     final class Timings: Sendable {
