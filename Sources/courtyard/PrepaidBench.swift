@@ -36,6 +36,9 @@ struct PrepaidBench: AsyncParsableCommand {
         struct State {
             var committed: [String: (ContinuousClock.Instant, String)] = [:]
             var sent: [String: ContinuousClock.Instant] = [:]
+            /// When each device's last ack committed, and the commands that had to wait for one (one in flight per device).
+            var lastAck: [String: ContinuousClock.Instant] = [:]
+            var waited: Set<String> = []
             var pendingCutoffs: [String] = []
         }
         let state = Mutex(State())
@@ -99,11 +102,20 @@ struct PrepaidBench: AsyncParsableCommand {
             let (cutoffs, cutoffSink) = AsyncStream.makeStream(of: String.self)
             await dispatcher.use(CallbackTransport { command, _, _ in
                 let at = ContinuousClock.now
-                timings.state.withLock { $0.sent[command.id] = at }
+                timings.state.withLock { state in
+                    state.sent[command.id] = at
+                    // Sent only after the device's previous command was acked after this one committed: it waited for the
+                    // device (one command in flight), not for Courtyard.
+                    if let acked = state.lastAck[command.deviceId], let committed = state.committed[command.id]?.0, acked > committed {
+                        state.waited.insert(command.id)
+                    }
+                }
                 // The meter acts and acks at once; a cut meter's house is topped up by the front desk.
                 Task {
                     _ = try? await reports.acknowledge(companyId: companyId, deviceId: command.deviceId, commandId: command.id,
                                                        status: .succeeded, error: nil)
+                    let acked = ContinuousClock.now
+                    timings.state.withLock { $0.lastAck[command.deviceId] = acked }
                     if command.action == .closed, let house = houseOf[command.deviceId] { cutoffSink.yield(house) }
                 }
             })
@@ -172,14 +184,19 @@ struct PrepaidBench: AsyncParsableCommand {
             await topUps.value
             await dispatcher.settle()
 
-            let (cutoffLatencies, restoreLatencies, unsent) = timings.state.withLock { state -> ([Double], [Double], Int) in
-                var cut: [Double] = [], restore: [Double] = [], unsent = 0
+            let (cutoffLatencies, restoreLatencies, unsent, waited) = timings.state.withLock { state -> ([Double], [Double], Int, [Double]) in
+                var cut: [Double] = [], restore: [Double] = [], unsent = 0, waited: [Double] = []
                 for (id, (committed, kind)) in state.committed {
                     guard let at = state.sent[id] else { unsent += 1; continue }
+                    if state.waited.contains(id) {
+                        let wait = at - committed
+                        waited.append(Double(wait.components.attoseconds) / 1e15 + Double(wait.components.seconds) * 1000)
+                        continue
+                    }
                     let ms = Double((at - committed).components.attoseconds) / 1e15 + Double((at - committed).components.seconds) * 1000
                     if kind == "cutoff" { cut.append(ms) } else { restore.append(ms) }
                 }
-                return (cut.sorted(), restore.sorted(), unsent)
+                return (cut.sorted(), restore.sorted(), unsent, waited.sorted())
             }
             let readings = sent.value.load(ordering: .relaxed)
             let stored = try await database.read { db in
@@ -197,6 +214,7 @@ struct PrepaidBench: AsyncParsableCommand {
             }
             report("zero → cut-off SENT", cutoffLatencies)
             report("top-up committed → restore SENT", restoreLatencies)
+            report("(apart: commands that waited for the device to ack its previous one, commit → SENT)", waited)
             if unsent > 0 { print("commands committed but not sent when the run ended: \(unsent)") }
             print("commit \(BenchSupport.gitCommit())")
         } catch {
