@@ -149,7 +149,15 @@ actor AckWriter {
             } catch {
                 // A failure of the transaction itself: each ack alone, so one cannot fail the others.
                 for (ack, continuation) in batch {
-                    do { continuation.resume(returning: try await apply([ack])[0]) } catch { continuation.resume(throwing: error) }
+                    do {
+                        let result = try await apply([ack])[0]
+                        if case .success(let command) = result, command.state == .succeeded || command.state == .failed {
+                            await dispatcher.completed([command.id])
+                        }
+                        continuation.resume(returning: result)
+                    } catch {
+                        continuation.resume(throwing: error)
+                    }
                 }
             }
             await dispatcher.wake()
