@@ -152,17 +152,7 @@ public struct LocalClock: Sendable {
 
     /// The local date of day number `day`.
     public static func date(day: Int64) -> LocalDate {
-        // H. Hinnant's civil_from_days.
-        let z = day + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return LocalDate(year: Int(y), month: Int(m), day: Int(d))!
+        LocalDate(daysSinceEpoch: Int(day))
     }
 
     /// 1 = Monday … 7 = Sunday (1970-01-01 was a Thursday).

@@ -330,14 +330,7 @@ enum PrepaidRoutes {
                summary: "A device's ack of a command: delivered, succeeded or failed (device token, or engineer)", tag: "Prepaid",
                request: "CommandAck") { request, context in
             let device = try context.parameters.require("id")
-            let companyId: String
-            if context.device != nil {
-                companyId = try deviceCaller(context, device: device)
-            } else {
-                let scope = try context.scope(for: .manageDevices)
-                _ = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(Device.self, id: device) }
-                companyId = scope.companyId
-            }
+            let companyId = try await reporter(context, device: device, services: services)
             let ack = try await request.decode(as: DeviceReports.Ack.self, context: context)
             let command = try await mapped {
                 try await services.deviceReports.acknowledge(companyId: companyId, deviceId: device, commandId: ack.commandId,
@@ -350,14 +343,7 @@ enum PrepaidRoutes {
                summary: "A device's valve/switch position and alarms (gas_leak, abnormal_flow, tamper close the supply for safety)",
                tag: "Prepaid", request: "SupplyReport") { request, context in
             let device = try context.parameters.require("id")
-            let companyId: String
-            if context.device != nil {
-                companyId = try deviceCaller(context, device: device)
-            } else {
-                let scope = try context.scope(for: .manageDevices)
-                _ = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(Device.self, id: device) }
-                companyId = scope.companyId
-            }
+            let companyId = try await reporter(context, device: device, services: services)
             let report = try await request.decode(as: DeviceReports.StateReport.self, context: context)
             if let alarm = report.alarm, !DeviceReports.alarms.contains(alarm) {
                 throw Problem.invalid("alarm", code: "invalid_value", "alarm is gas_leak, abnormal_flow or tamper")
@@ -417,6 +403,14 @@ enum PrepaidRoutes {
             }
             return try .json(input)
         }
+    }
+
+    /// Who reports for `device`: its own token, or staff with `manage_devices` who can see it; the company it belongs to.
+    static func reporter(_ context: CourtyardRequestContext, device: String, services: ServerServices) async throws -> String {
+        if context.device != nil { return try deviceCaller(context, device: device) }
+        let scope = try context.scope(for: .manageDevices)
+        _ = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(Device.self, id: device) }
+        return scope.companyId
     }
 
     /// A device token acting for its own device; any other caller or device is refused.
