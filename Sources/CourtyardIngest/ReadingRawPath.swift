@@ -18,7 +18,7 @@ enum ReadingRawPath {
 
     static func run(_ raw: RawSQLite, work: [(String, [ResolvedReading])], now: Date, memory: IngestMemory,
                     effects: (any ReadingEffects)? = nil) throws -> [[ReadingOutcome]]? {
-        try raw.execute("BEGIN IMMEDIATE")
+        try raw.begin()
         var committed = false
         defer { if !committed { try? raw.execute("ROLLBACK") } }
         let bump = try raw.statement("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value")

@@ -65,7 +65,13 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
 /// Account ids are derived from this key (``id``), so any module can name an
 /// account without looking it up: the electricity wallet of house H in
 /// community C always has the same id.
-public struct AccountKey: Hashable, Sendable, Codable {
+///
+/// An immutable final class rather than a struct: keys are copied into every
+/// transfer, account and hold the ledger handles, and a copy of a reference is
+/// one retain where a struct of four strings was four (the ledger's hot path
+/// copies each key several times per transfer). Equality and hashing are by
+/// ``id``, so it behaves as a value.
+public final class AccountKey: Hashable, Sendable, Codable {
     public let communityId: String
     public let kind: AccountKind
     /// A house id for per-house kinds; `community` (or a house id, for the maintenance fund) otherwise.
@@ -95,7 +101,7 @@ public struct AccountKey: Hashable, Sendable, Codable {
 
     private enum CodingKeys: String, CodingKey { case communityId, kind, owner, purpose }
 
-    public init(from decoder: any Decoder) throws {
+    public convenience init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(communityId: try container.decode(String.self, forKey: .communityId),
                   kind: try container.decode(AccountKind.self, forKey: .kind),

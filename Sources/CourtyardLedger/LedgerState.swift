@@ -31,6 +31,16 @@ public struct LedgerState: Sendable {
         self.companyId = companyId
     }
 
+    /// The chain heads this batch's entries moved, once each.
+    public var movedHeads: [ChainHead] {
+        var communities: [String] = []
+        // Few communities per batch, and entries of one community come in runs: a short list beats hashing every id.
+        for entry in newEntries where communities.last != entry.communityId && !communities.contains(entry.communityId) {
+            communities.append(entry.communityId)
+        }
+        return communities.compactMap { heads[$0] }
+    }
+
     /// What applying an operation did.
     public struct Outcome: Hashable, Sendable {
         public var entry: JournalEntry

@@ -91,7 +91,7 @@ public final class BulkWriter: Sendable {
         if let raw {
             try await database.withSQLiteWriteLock { [scope] in
                 try await NIOThreadPool.singleton.runIfActive {
-                    try raw.execute("BEGIN IMMEDIATE")
+                    try raw.begin()
                     do {
                         for table in tables where !table.rows.isEmpty {
                             let placeholders = (1...table.columns.count).map { "?\($0)" }.joined(separator: ", ")

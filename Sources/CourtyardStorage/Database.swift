@@ -116,6 +116,8 @@ public final class Database: Sendable {
         let sql = connection.sql()
         // WAL for concurrent readers; FULL sync so an acknowledged commit survives power loss;
         // foreign keys are off by default in SQLite and must be switched on per connection.
+        // Before anything writes the file's header: the page size of a new database (an existing one keeps its own).
+        try await sql.raw("PRAGMA page_size = \(unsafeRaw: String(RawSQLite.pageSize))").run()
         try await sql.raw("PRAGMA journal_mode = WAL").run()
         try await sql.raw("PRAGMA synchronous = FULL").run()
         try await sql.raw("PRAGMA foreign_keys = ON").run()

@@ -71,6 +71,7 @@ struct LedgerBench: AsyncParsableCommand {
                                               amount: Int64.random(in: 1...100, using: &random), code: .walletTransfer, actor: "bench"))
                 }
                 let submissions = operations.chunked(batch)
+                let cpuStart = BenchSupport.processCPUSeconds()
                 let start = ContinuousClock.now
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     let lanes = max(1, concurrency)
@@ -91,10 +92,11 @@ struct LedgerBench: AsyncParsableCommand {
                     if failures > 0 { throw CommandFailure(description: "\(failures) transfers failed") }
                 }
                 let seconds = (ContinuousClock.now - start).seconds
+                let cpuSeconds = BenchSupport.processCPUSeconds() - cpuStart
                 transferRates.append(Double(transfers) / seconds)
                 let floorSeconds = try await InsertFloor.measure(database, rows: transfers, perTransaction: maxBatch, tag: "r\(run)")
                 floorRates.append(Double(transfers) / floorSeconds)
-                print("run \(run): \(transfers) transfers in \(format(seconds)) s = \(Int(Double(transfers) / seconds)) transfers/s; raw-insert floor \(Int(Double(transfers) / floorSeconds)) rows/s")
+                print("run \(run): \(transfers) transfers in \(format(seconds)) s = \(Int(Double(transfers) / seconds)) transfers/s; raw-insert floor \(Int(Double(transfers) / floorSeconds)) rows/s; CPU \(format(cpuSeconds)) s (\(format(cpuSeconds / seconds)) cores busy, \(format(cpuSeconds * 1e6 / Double(transfers))) µs per transfer)")
             }
             let verifyStart = ContinuousClock.now
             let report = try await LedgerAudit.verify(database)
@@ -167,6 +169,14 @@ struct BenchEngineOptions: ParsableArguments {
 /// Helpers shared by the benchmarks.
 enum BenchSupport {
     static func format(_ value: Double) -> String { String(format: "%.2f", value) }
+
+    /// CPU time (user + system) this process has used so far, in seconds.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
 
     /// The process's peak resident set size (VmHWM), in bytes.
     static func peakRSS() -> Int {

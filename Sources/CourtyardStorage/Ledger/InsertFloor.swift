@@ -35,7 +35,7 @@ public enum InsertFloor {
             let start = ContinuousClock.now
             for first in stride(from: 0, to: rows, by: perTransaction) {
                 let last = min(first + perTransaction, rows)
-                try raw.execute("BEGIN IMMEDIATE")
+                try raw.begin()
                 let insert = try raw.statement("""
                     INSERT INTO bench_floor (\(columns.joined(separator: ", ")))
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?13, NULL, NULL, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)

@@ -31,7 +31,7 @@ enum SQLiteLedgerBatch {
     /// batch with probing on. Hold operations always probe, since a replayed
     /// post or void would otherwise meet a hold that is no longer pending.
     static func run(_ sqlite: RawSQLite, submissions: [Submission], now: Date, probing: Bool) throws -> [[LedgerWriter.Outcome]] {
-        try sqlite.execute("BEGIN IMMEDIATE")
+        try sqlite.begin()
         var taken: [String: RawSQLite.CompanyLedger] = [:]
         do {
             try sqlite.invalidateCacheIfOthersWrote()
@@ -194,7 +194,7 @@ enum SQLiteLedgerBatch {
         let state = ledger.state
         try writeRows(sqlite, companyId: companyId, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
                       entries: state.newEntries, holds: state.changedHolds.compactMap { state.holds[$0] },
-                      heads: Set(state.newEntries.map(\.communityId)).compactMap { state.heads[$0] }, now: now, probing: probing)
+                      heads: state.movedHeads, now: now, probing: probing)
     }
 
     /// Writes changed accounts, new entries, changed holds and moved heads.
@@ -218,22 +218,36 @@ enum SQLiteLedgerBatch {
             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             """)
         let findAccount = try sqlite.statement("SELECT rowid FROM ledger_balances WHERE account_id = ?1")
-        for account in accounts {
-            var rowid = sqlite.rowids[account.id]
-            if rowid == nil {
-                // Stored, but read before the rowids were last forgotten.
-                findAccount.bind(1, account.id)
-                if try findAccount.step() { rowid = findAccount.int64(0) }
-                sqlite_reset(findAccount)
-            }
-            if let rowid {
-                updateAccount.bind(1, rowid)
-                bindTotals(updateAccount, account, from: 2)
-                try updateAccount.run()
-                sqlite_reset(updateAccount)
-                sqlite.rowids[account.id] = rowid
+        // Stored balances are updated in rowid order: each update then lands on the page of the one before or a later
+        // one, instead of jumping about the table (a batch touches most of a busy community's wallets).
+        var updates: [(rowid: Int64, index: Int)] = []
+        updates.reserveCapacity(accounts.count)
+        var inserts: [Int] = []
+        for (index, account) in accounts.enumerated() {
+            if let rowid = sqlite.rowids[account.id] {
+                updates.append((rowid, index))
                 continue
             }
+            // Stored, but read before the rowids were last forgotten; or new.
+            findAccount.bind(1, account.id)
+            if try findAccount.step() {
+                let rowid = findAccount.int64(0)
+                sqlite.rowids[account.id] = rowid
+                updates.append((rowid, index))
+            } else {
+                inserts.append(index)
+            }
+            sqlite_reset(findAccount)
+        }
+        updates.sort { $0.rowid < $1.rowid }
+        for (rowid, index) in updates {
+            updateAccount.bind(1, rowid)
+            bindTotals(updateAccount, accounts[index], from: 2)
+            try updateAccount.run()
+            sqlite_reset(updateAccount)
+        }
+        for index in inserts {
+            let account = accounts[index]
             insertAccount.bind(1, account.id)
             insertAccount.bind(2, companyId)
             insertAccount.bind(3, account.key.communityId)

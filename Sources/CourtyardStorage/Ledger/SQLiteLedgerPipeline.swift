@@ -59,14 +59,19 @@ enum SQLiteLedgerPipeline {
             defer { sqlite.ledgers[companyId] = ledger }
             var missing: [String: AccountKey] = [:]
             var communities: Set<String> = []
+            // Nearly every batch names one community over and over: it is looked up only when it changes.
+            var lastCommunity: String?
             for index in indices {
                 for operation in submissions[index].operations {
                     guard case .transfer(let transfer) = operation else { return nil }
                     if ledger.state.accounts[transfer.debit.id] == nil { missing[transfer.debit.id] = transfer.debit }
                     if ledger.state.accounts[transfer.credit.id] == nil { missing[transfer.credit.id] = transfer.credit }
                     let community = transfer.debit.communityId
-                    if ledger.state.heads[community] == nil || ledger.state.communityCurrency[community] == nil {
-                        communities.insert(community)
+                    if community != lastCommunity {
+                        lastCommunity = community
+                        if ledger.state.heads[community] == nil || ledger.state.communityCurrency[community] == nil {
+                            communities.insert(community)
+                        }
                     }
                 }
             }
@@ -94,7 +99,7 @@ enum SQLiteLedgerPipeline {
             let state = ledger.state
             companies.append(PreparedBatch.Company(
                 companyId: companyId, entries: state.newEntries, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
-                heads: Set(state.newEntries.map(\.communityId)).compactMap { state.heads[$0] }, refused: refused))
+                heads: state.movedHeads, refused: refused))
             if LedgerWriter.trace {
                 print("ledger batch (pipelined): \(state.newEntries.count) entries prepared in \(ContinuousClock.now - started)")
             }
@@ -148,7 +153,7 @@ enum SQLiteLedgerPipeline {
 
     /// Writes a prepared batch in one transaction and commits it.
     static func persist(_ sqlite: RawSQLite, _ batch: PreparedBatch, now: Date) throws {
-        try sqlite.execute("BEGIN IMMEDIATE")
+        try sqlite.begin()
         do {
             guard try !sqlite.othersWrote() else { throw StateOutdated() }
             sqlite.rowids.merge(batch.rowids) { $1 }

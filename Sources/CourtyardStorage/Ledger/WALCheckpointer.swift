@@ -7,9 +7,16 @@ import VaporCSQLite
 /// connection pushes the log past 1,000 pages, so a large group commit would
 /// also pay for copying its pages a second time and syncing the database file.
 /// The raw write paths turn auto-checkpoint off and ``nudge()`` this instead
-/// after each commit: a PASSIVE checkpoint on its own connection, which never
-/// blocks the writer or readers, at most one at a time. Durability is unchanged:
-/// a committed transaction is durable once its WAL frames are synced.
+/// once their log has grown past ``RawSQLite/checkpointFrames``: a PASSIVE
+/// checkpoint on its own connection, which never blocks the writer or readers,
+/// at most one at a time. Durability is unchanged: a committed transaction is
+/// durable once its WAL frames are synced.
+///
+/// A passive checkpoint alone never shortens the log while a writer keeps
+/// writing: SQLite starts the log over only when a write transaction begins
+/// with every frame already copied. So past ``RawSQLite/restartFrames`` the
+/// writer calls ``checkpointNow()`` before its next `BEGIN`, which bounds the
+/// log under sustained load (see ``RawSQLite/begin()``).
 final class WALCheckpointer: @unchecked Sendable {
     // @unchecked Sendable: `handle` is only touched on `queue`; `running` only under `lock`.
     private let path: String
@@ -41,20 +48,43 @@ final class WALCheckpointer: @unchecked Sendable {
                 running = false
                 lock.unlock()
             }
-            if handle == nil {
-                var opened: OpaquePointer?
-                guard sqlite_nio_sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
-                    sqlite_nio_sqlite3_close_v2(opened)
-                    return
-                }
-                sqlite_nio_sqlite3_busy_timeout(opened, 5_000)
-                handle = opened
-            }
-            var logPages: Int32 = 0
-            var copied: Int32 = 0
-            _ = sqlite_nio_sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logPages, &copied)
+            checkpoint()
         }
     }
+
+    /// Runs a checkpoint now, after any running one, and returns when it is done.
+    func checkpointNow() {
+        queue.sync { checkpoint() }
+    }
+
+    /// One PASSIVE checkpoint; only ever runs on `queue`.
+    private func checkpoint() {
+        if handle == nil {
+            var opened: OpaquePointer?
+            guard sqlite_nio_sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
+                sqlite_nio_sqlite3_close_v2(opened)
+                return
+            }
+            sqlite_nio_sqlite3_busy_timeout(opened, 5_000)
+            // A connection that has not read the database yet does not know it is in WAL mode, and its checkpoints do
+            // nothing (the log and copied counts come back as -1): read the journal mode once first.
+            guard sqlite_nio_sqlite3_exec(opened, "PRAGMA journal_mode", nil, nil, nil) == SQLITE_OK else {
+                sqlite_nio_sqlite3_close_v2(opened)
+                return
+            }
+            handle = opened
+        }
+        var logFrames: Int32 = 0
+        var copied: Int32 = 0
+        let started = ContinuousClock.now
+        let result = sqlite_nio_sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
+        if Self.trace {
+            print("checkpoint: result \(result), \(logFrames) frames in the log, \(copied) copied, in \(ContinuousClock.now - started)")
+        }
+    }
+
+    /// Prints each checkpoint when COURTYARD_SQLITE_TRACE is set (for benchmarking).
+    static let trace = ProcessInfo.processInfo.environment["COURTYARD_SQLITE_TRACE"] != nil
 
     /// Waits for a running checkpoint to finish (tests and shutdown).
     func drain() {
