@@ -50,20 +50,32 @@ enum SQLiteLedgerPipeline {
     /// opens if its owner exists (checked through the same reader); the write
     /// stage inserts its row.
     static func prepare(_ sqlite: RawSQLite, submissions: [LedgerWriter.Work], now: Date) -> PreparedBatch? {
+        // Only transfers are pipelined; checked first (on the operations alone), so an ineligible batch applies nothing.
+        for submission in submissions {
+            for operation in submission.operations {
+                guard case .transfer = operation else { return nil }
+            }
+        }
         let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
-        // Check (and complete) every company first, so an ineligible batch applies nothing.
         var found: [String: Int64] = [:]
-        var unavailable: [String: Set<String>] = [:]
-        for (companyId, indices) in byCompany {
+        var results = [[LedgerWriter.Outcome]](repeating: [], count: submissions.count)
+        var companies: [PreparedBatch.Company] = []
+        var applied: [String] = []
+        for companyId in byCompany.keys.sorted() {
+            let indices = byCompany[companyId]!
             var ledger = sqlite.ledgers.removeValue(forKey: companyId) ?? RawSQLite.CompanyLedger(companyId: companyId)
-            defer { sqlite.ledgers[companyId] = ledger }
-            var missing: [String: AccountKey] = [:]
-            var communities: Set<String> = []
+            applied.append(companyId)
+            ledger.state.startBatch()
+            let started = ContinuousClock.now
             // Nearly every batch names one community over and over: it is looked up only when it changes.
             var lastCommunity: String?
             for index in indices {
+                // What a submission needs that the state lacks is read just before it is applied, so these lookups
+                // bring in the very accounts its rules use next (a pass over the whole batch first left them cold).
+                var missing: [String: AccountKey] = [:]
+                var communities: Set<String> = []
                 for operation in submissions[index].operations {
-                    guard case .transfer(let transfer) = operation else { return nil }
+                    guard case .transfer(let transfer) = operation else { continue }
                     if ledger.state.accounts[transfer.debit.id] == nil { missing[transfer.debit.id] = transfer.debit }
                     if ledger.state.accounts[transfer.credit.id] == nil { missing[transfer.credit.id] = transfer.credit }
                     let community = transfer.debit.communityId
@@ -74,23 +86,22 @@ enum SQLiteLedgerPipeline {
                         }
                     }
                 }
+                if !missing.isEmpty || !communities.isEmpty {
+                    guard let reader = try? sqlite.pipelineReader(),
+                          let read = try? readCommitted(reader, companyId: companyId, accounts: missing, communities: communities,
+                                                        into: &ledger.state) else {
+                        // Part of the batch is applied: the kept states it touched are void. The sequential path
+                        // runs it after the batch in flight has committed, and reloads them from the database.
+                        for id in applied { sqlite.ledgers[id] = nil }
+                        return nil
+                    }
+                    found.merge(read.rowids) { $1 }
+                    ledger.state.unavailableAccounts.formUnion(read.unavailable)
+                    lastCommunity = nil
+                }
+                LedgerWriter.applySubmissions(submissions, indices: [index], to: &ledger.state, at: now.epochMilliseconds,
+                                              results: &results)
             }
-            if missing.isEmpty && communities.isEmpty { continue }
-            guard let reader = try? sqlite.pipelineReader(),
-                  let read = try? readCommitted(reader, companyId: companyId, accounts: missing, communities: communities,
-                                                into: &ledger.state) else { return nil }
-            found.merge(read.rowids) { $1 }
-            unavailable[companyId] = read.unavailable
-        }
-        var results = [[LedgerWriter.Outcome]](repeating: [], count: submissions.count)
-        var companies: [PreparedBatch.Company] = []
-        for companyId in byCompany.keys.sorted() {
-            let indices = byCompany[companyId]!
-            var ledger = sqlite.ledgers.removeValue(forKey: companyId)!
-            ledger.state.startBatch()
-            ledger.state.unavailableAccounts = unavailable[companyId] ?? []
-            let started = ContinuousClock.now
-            LedgerWriter.applySubmissions(submissions, indices: indices, to: &ledger.state, at: now.epochMilliseconds, results: &results)
             let refused = indices.flatMap { index in
                 zip(submissions[index].operations, results[index]).compactMap { operation, outcome in
                     if case .failure = outcome { operation.id } else { nil }
