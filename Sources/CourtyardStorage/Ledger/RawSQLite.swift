@@ -121,9 +121,10 @@ public final class RawSQLite: @unchecked Sendable {
     /// so only on the thread using the connection).
     private var logFrames: Int32 = 0
 
-    /// A log this long (in pages) is copied back by the background checkpointer after the commit that grew it: 64 MiB
-    /// at 16 KiB pages (a quarter of that in a database made with 4 KiB pages).
-    static let checkpointFrames: Int32 = 4_096
+    /// A log this long (in pages) is copied back by the background checkpointer after the commit that grew it: SQLite's
+    /// own auto-checkpoint threshold, which the SQLKit connections keep, so their commits seldom find frames left to
+    /// copy inline (a commit that does copies them while holding the database's write lock).
+    static let checkpointFrames: Int32 = 1_000
     /// A log this long is copied back completely before the next write transaction, so that SQLite starts it over
     /// (256 MiB at 16 KiB pages); below it, the writer never waits for a checkpoint.
     static let restartFrames: Int32 = 16_384
