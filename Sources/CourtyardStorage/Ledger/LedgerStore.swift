@@ -235,11 +235,9 @@ public struct LedgerStore: Sendable {
             }
             try await insert.onConflict(with: ["company_id", "id"]) { $0.set(excludedValueOf: "status") }.run()
         }
-        let touched = Set(state.newEntries.map(\.communityId))
-        for community in touched.sorted() {
-            guard let head = state.heads[community] else { continue }
+        for head in state.movedHeads.sorted(by: { $0.communityId < $1.communityId }) {
             try await db.update("ledger_heads").set("sequence", to: SQLBind(head.sequence)).set("hash", to: SQLBind(head.hash))
-                .where("community_id", .equal, SQLBind(community)).where("company_id", .equal, SQLBind(companyId)).run()
+                .where("community_id", .equal, SQLBind(head.communityId)).where("company_id", .equal, SQLBind(companyId)).run()
         }
     }
 

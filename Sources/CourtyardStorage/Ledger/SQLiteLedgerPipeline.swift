@@ -74,8 +74,7 @@ enum SQLiteLedgerPipeline {
                 // bring in the very accounts its rules use next (a pass over the whole batch first left them cold).
                 var missing: [String: AccountKey] = [:]
                 var communities: Set<String> = []
-                for operation in submissions[index].operations {
-                    guard case .transfer(let transfer) = operation else { continue }
+                for case .transfer(let transfer) in submissions[index].operations {
                     if ledger.state.accounts[transfer.debit.id] == nil { missing[transfer.debit.id] = transfer.debit }
                     if ledger.state.accounts[transfer.credit.id] == nil { missing[transfer.credit.id] = transfer.credit }
                     let community = transfer.debit.communityId
