@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "CourtyardMeterProtocols", targets: ["CourtyardMeterProtocols"]),
         .library(name: "CourtyardServer", targets: ["CourtyardServer"]),
         .library(name: "CourtyardPrepaid", targets: ["CourtyardPrepaid"]),
+        .library(name: "CourtyardPayments", targets: ["CourtyardPayments"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
     ],
     targets: [
         // Pure domain: money, quantities, identifiers, roles. No I/O.
@@ -112,6 +114,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Payments: orders, WeChat Pay v3 / Alipay / desk / bank channels, allocation, refunds with rules, deposits,
+        // reconciliation, gapless e-receipts with QR codes.
+        .target(
+            name: "CourtyardPayments",
+            dependencies: [
+                "CourtyardDomain", "CourtyardLedger", "CourtyardStorage", "CourtyardBilling", "CourtyardPrepaid", "CourtyardQR",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // QR codes (ISO/IEC 18004), byte mode, all versions and error-correction levels. Pure: no I/O.
+        .target(
+            name: "CourtyardQR",
+            dependencies: []
+        ),
         .target(
             name: "CourtyardSimulator",
             dependencies: ["CourtyardDomain", "CourtyardStorage"]
@@ -120,6 +142,8 @@ let package = Package(
         .target(
             name: "CourtyardServer",
             dependencies: [
+                "CourtyardPayments",
+                "CourtyardQR",
                 "CourtyardPrepaid",
                 "CourtyardBilling",
                 "CourtyardIngest",
@@ -148,6 +172,7 @@ let package = Package(
                 "CourtyardIngest",
                 "CourtyardMQTT",
                 "CourtyardPrepaid",
+                "CourtyardPayments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -211,6 +236,15 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "CourtyardPaymentsTests",
+            dependencies: [
+                "CourtyardPayments", "CourtyardQR", "CourtyardDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
             name: "CourtyardStorageTests",
             dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
                            .product(name: "SQLKit", package: "sql-kit")]
@@ -223,6 +257,10 @@ let package = Package(
         .testTarget(
             name: "CourtyardServerTests",
             dependencies: [
+                "CourtyardPayments",
+                "CourtyardQR",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 "CourtyardPrepaid",
                 "CourtyardServer",
                 "CourtyardStorage",

@@ -26,7 +26,11 @@ public struct BillDocument: Codable, Sendable {
     public var amountDue: Money
 
     /// Computes a bill's document as of `asOf` (the community's local date). Deterministic: the same inputs give the same fees.
-    public static func make(bill: Bill, lines: [BillLine], items: [String: FeeItem], asOf: LocalDate) -> BillDocument {
+    ///
+    /// `lateFeesSettledThrough` is the last day whose late fees a payment already settled: fees accrue again only
+    /// from the day after, on the principal still unpaid.
+    public static func make(bill: Bill, lines: [BillLine], items: [String: FeeItem], asOf: LocalDate,
+                            lateFeesSettledThrough: LocalDate? = nil) -> BillDocument {
         let currency = Currency.supported[bill.currency] ?? .cny
         let outstanding = max(0, bill.totalAmount - bill.paidAmount)
         // Unpaid principal per positive line, in proportion to its amount (exact split).
@@ -36,7 +40,11 @@ public struct BillDocument: Codable, Sendable {
                                           weights: positive.map { Int128($0.amount) })
         var fees: [LateFee] = []
         for (line, principal) in zip(positive, unpaid) where principal > 0 {
-            guard let policy = items[line.feeItemId]?.lateFeePolicy else { continue }
+            guard var policy = items[line.feeItemId]?.lateFeePolicy else { continue }
+            if let settled = lateFeesSettledThrough {
+                let resume = settled.adding(days: 1)
+                if policy.startsOn.map({ $0 < resume }) ?? true { policy.startsOn = resume }
+            }
             let money = Money(minorUnits: Int64(principal), currency: currency)
             let assessment = policy.assess(principal: money, dueDate: bill.dueDate, asOf: asOf)
             guard assessment.fee.minorUnits > 0 else { continue }
@@ -57,6 +65,16 @@ public struct BillDocument: Codable, Sendable {
         let items = try await store.all(FeeItem.self, where: "id", in: Array(Set(lines.map(\.feeItemId))))
         let community = try await store.get(Community.self, id: bill.communityId)
         return make(bill: bill, lines: lines.sorted { $0.id < $1.id }, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
-                    asOf: asOf ?? LocalDate.of(now, timeZone: community.timeZone))
+                    asOf: asOf ?? LocalDate.of(now, timeZone: community.timeZone),
+                    lateFeesSettledThrough: try await lateFeesSettledThrough(store, billId: bill.id))
+    }
+
+    /// The last day whose late fees payments settled for a bill (`bill_late_fee_settlements`), if any.
+    public static func lateFeesSettledThrough(_ store: ScopedStore, billId: String) async throws -> LocalDate? {
+        let row = try await store.db.raw("""
+            SELECT MAX(settled_through) AS through FROM bill_late_fee_settlements
+            WHERE company_id = \(bind: store.scope.companyId) AND bill_id = \(bind: billId)
+            """).first()
+        return try row.flatMap { try RowReader($0, table: "bill_late_fee_settlements").optionalString("through") }.flatMap { LocalDate($0) }
     }
 }

@@ -1,0 +1,346 @@
+import CourtyardBilling
+import CourtyardDomain
+import CourtyardLedger
+import CourtyardPrepaid
+import CourtyardStorage
+import Foundation
+import SQLKit
+
+/// Money a channel reports as received (a verified callback, a desk payment, a matched bank line).
+public struct ChannelTransaction: Sendable, Hashable {
+    public var channel: String
+    /// Unique per channel: WeChat's `transaction_id`, Alipay's `trade_no`, the bank's transaction id, the desk's receipt id.
+    public var transactionId: String
+    public var outTradeNo: String
+    public var amount: Int64
+    public var paidAt: Date
+    public var payerAccount: String?
+    public var recordedBy: String
+    public var shiftId: String?
+
+    public init(channel: String, transactionId: String, outTradeNo: String, amount: Int64, paidAt: Date, payerAccount: String? = nil,
+                recordedBy: String, shiftId: String? = nil) {
+        self.channel = channel; self.transactionId = transactionId; self.outTradeNo = outTradeNo; self.amount = amount
+        self.paidAt = paidAt; self.payerAccount = payerAccount; self.recordedBy = recordedBy; self.shiftId = shiftId
+    }
+
+    /// What a replay must repeat exactly.
+    var digest: String { Canonical.digest([channel, transactionId, outTradeNo, String(amount)]) }
+}
+
+/// What applying a channel transaction did.
+public struct PaymentOutcome: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable {
+        /// Recorded and allocated now.
+        case applied
+        /// Applied before; nothing moved this time.
+        case duplicate
+        /// Kept for staff: unknown or closed order, amount mismatch, paid twice.
+        case heldForReview = "held_for_review"
+    }
+
+    public struct Part: Codable, Sendable, Hashable {
+        public var target: PaymentAllocation.Target
+        public var targetId: String
+        public var amount: Money
+    }
+
+    public var status: Status
+    public var outTradeNo: String
+    public var paymentId: String?
+    public var amount: Money
+    public var allocations: [Part]
+    public var receiptNumber: Int64?
+    public var receiptToken: String?
+    /// Device commands (restores) queued by a top-up.
+    public var commands: [String]
+    /// For held callbacks: why.
+    public var review: String?
+}
+
+/// Records a payment and allocates it, in the caller's transaction: the payment row (unique per channel transaction),
+/// the ledger transfers (clearing → receivable / late-fee income / wallet / deposit), the bills' paid amounts, the
+/// order's state and the receipt all commit together or not at all.
+public struct PaymentApplier: Sendable {
+    public let db: any SQLDatabase
+    public let companyId: String
+    public let engine: Database.Engine
+    /// Within a bill, late fee or principal first.
+    public let order: Settlement.Order
+
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine, order: Settlement.Order = .lateFeeFirst) {
+        self.db = db
+        self.companyId = companyId
+        self.engine = engine
+        self.order = order
+    }
+
+    var store: PaymentStore { PaymentStore(db, companyId: companyId, engine: engine) }
+
+    /// Applies `transaction` to its order, or holds it for review; never drops it.
+    public func apply(_ transaction: ChannelTransaction, payload: String, now: Date) async throws -> PaymentOutcome {
+        let money = Money(minorUnits: transaction.amount)
+        // The same channel transaction again: a replay (same content) or a conflict.
+        if let existing = try await store.payment(channel: transaction.channel, transactionId: transaction.transactionId) {
+            guard existing.contentDigest == transaction.digest else {
+                try await hold(transaction, outcome: "amount_mismatch", detail: "a replay of transaction \(transaction.transactionId) differs from the one applied",
+                               payload: payload, now: now)
+                return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
+                                      allocations: [], receiptNumber: nil, receiptToken: nil, commands: [], review: "amount_mismatch")
+            }
+            try await touchCallback(transaction, now: now)
+            return PaymentOutcome(status: .duplicate, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
+                                  allocations: try await parts(existing.id), receiptNumber: existing.receiptNumber,
+                                  receiptToken: try await ReceiptBook(db, companyId: companyId).receipt(kind: .payment, subjectId: existing.id)?.token,
+                                  commands: [], review: nil)
+        }
+        guard let order = try await store.order(outTradeNo: transaction.outTradeNo, lock: true) else {
+            try await hold(transaction, outcome: "unknown_order", detail: "no order \(transaction.outTradeNo)", payload: payload, now: now)
+            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                                  receiptNumber: nil, receiptToken: nil, commands: [], review: "unknown_order")
+        }
+        guard order.channel == transaction.channel else {
+            try await hold(transaction, outcome: "unknown_order", detail: "order \(order.outTradeNo) is for \(order.channel)", payload: payload, now: now)
+            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                                  receiptNumber: nil, receiptToken: nil, commands: [], review: "unknown_order")
+        }
+        let (action, paid) = order.handle(.paid(channelTransactionId: transaction.transactionId, amount: transaction.amount, at: transaction.paidAt))
+        switch action {
+        case .applyPayment:
+            return try await settle(paid, transaction, payload: payload, now: now)
+        case .holdForReview(let outcome, let detail):
+            try await hold(transaction, outcome: outcome, detail: detail, payload: payload, now: now)
+            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                                  receiptNumber: nil, receiptToken: nil, commands: [], review: outcome)
+        case .alreadyApplied, .changeState, .refuse:
+            // A paid order's own transaction was found above; anything else is held.
+            try await hold(transaction, outcome: "order_paid_otherwise", detail: "order \(order.outTradeNo) is \(order.state.rawValue)",
+                           payload: payload, now: now)
+            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                                  receiptNumber: nil, receiptToken: nil, commands: [], review: "order_paid_otherwise")
+        }
+    }
+
+    /// Applies a held callback's money to its order anyway (staff resolved it), as if the order had been open.
+    public func applyHeld(_ transaction: ChannelTransaction, payload: String, now: Date) async throws -> PaymentOutcome {
+        guard var order = try await store.order(outTradeNo: transaction.outTradeNo, lock: true) else {
+            throw PaymentError(.notFound, code: "unknown_order", field: "out_trade_no", "no order \(transaction.outTradeNo) to apply the money to")
+        }
+        guard order.state != .paid else {
+            throw PaymentError(.conflict, code: "order_paid", field: "out_trade_no", "the order is paid; refund the second payment instead")
+        }
+        order.amount = transaction.amount
+        order.state = .paid
+        order.paidAt = transaction.paidAt
+        order.updatedAt = now
+        return try await settle(order, transaction, payload: payload, now: now)
+    }
+
+    func settle(_ paidOrder: PaymentOrder, _ transaction: ChannelTransaction, payload: String, now: Date) async throws -> PaymentOutcome {
+        var order = paidOrder
+        let paymentId = Identifier.uuidV7(at: now)
+        let community = try await db.raw("SELECT time_zone FROM communities WHERE company_id = \(bind: companyId) AND id = \(bind: order.communityId)")
+            .first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
+        let localDay = LocalDate.of(transaction.paidAt, timeZone: community)
+        let clearing = AccountKey.community(order.communityId, .clearing, purpose: transaction.channel)
+        let actor = transaction.recordedBy
+        var payment = Payment(id: paymentId, companyId: companyId, communityId: order.communityId, houseId: order.houseId, orderId: order.id,
+                              channel: transaction.channel, channelTransactionId: transaction.transactionId, amount: transaction.amount,
+                              currency: order.currency, payerPersonId: order.payerPersonId, payerAccount: transaction.payerAccount,
+                              shiftId: transaction.shiftId, paidAt: transaction.paidAt, recordedBy: actor, contentDigest: transaction.digest,
+                              createdAt: now)
+        // The payment row first: a concurrent duplicate fails here on the unique key and its transaction rolls back.
+        try await store.insert(payment)
+        var allocations: [PaymentAllocation] = []
+        var operations: [LedgerOperation] = []
+        var lines: [Receipt.Line] = []
+        var walletTopUp: (purpose: String, amount: Int64)?
+        switch order.purpose {
+        case .bills:
+            let debts = try await debts(for: order, asOf: localDay)
+            let (parts, excess) = Settlement.allocate(transaction.amount, over: debts.map(\.debt), order: self.order)
+            let periods = Dictionary(uniqueKeysWithValues: debts.map { ($0.debt.billId, $0.period) })
+            for part in parts {
+                let transferId = "pay:\(paymentId):\(part.part == .lateFee ? "late" : "bill"):\(part.billId)"
+                let credit = part.part == .lateFee ? AccountKey.community(order.communityId, .lateFeeIncome)
+                    : AccountKey(communityId: order.communityId, kind: .receivable, owner: order.houseId, purpose: "fees")
+                operations.append(.transfer(Transfer(id: transferId, debit: clearing, credit: credit, amount: part.amount, currency: order.currency,
+                                                     code: part.part == .lateFee ? .lateFee : .payment, reference: "bill:" + part.billId, actor: actor)))
+                allocations.append(PaymentAllocation(id: Identifier.uuidV7(at: now), paymentId: paymentId,
+                                                     target: part.part == .lateFee ? .billLateFee : .billPrincipal, targetId: part.billId,
+                                                     amount: part.amount, transferId: transferId))
+                lines.append(Receipt.Line(description: "\(periods[part.billId] ?? "") " + (part.part == .lateFee ? "late fee" : "bill"),
+                                          amount: Money(minorUnits: part.amount)))
+            }
+            if excess > 0 { walletTopUp = ("general", excess) }
+        case .topUp:
+            walletTopUp = (order.items.walletPurpose ?? "general", transaction.amount)
+        case .deposit:
+            let kind = order.items.depositKind ?? "other"
+            let depositId = Identifier.uuidV7(at: now)
+            let transferId = "pay:\(paymentId):deposit"
+            operations.append(.transfer(Transfer(id: transferId, debit: clearing,
+                                                 credit: AccountKey(communityId: order.communityId, kind: .deposit, owner: order.houseId, purpose: kind),
+                                                 amount: transaction.amount, currency: order.currency, code: .depositReceived,
+                                                 reference: "deposit:" + depositId, actor: actor)))
+            allocations.append(PaymentAllocation(id: Identifier.uuidV7(at: now), paymentId: paymentId, target: .deposit, targetId: depositId,
+                                                 amount: transaction.amount, transferId: transferId))
+            try await Deposits(db, companyId: companyId, engine: engine).open(id: depositId, order: order, paymentId: paymentId,
+                                                                               amount: transaction.amount, now: now)
+            lines.append(Receipt.Line(description: "\(kind.replacingOccurrences(of: "_", with: " ")) deposit", amount: Money(minorUnits: transaction.amount)))
+        }
+        if !operations.isEmpty {
+            let ledger = LedgerStore(db, companyId: companyId, engine: engine)
+            var state = LedgerState(companyId: companyId)
+            try await ledger.load(operations, into: &state, now: now)
+            for operation in operations {
+                if case .failure(let error) = state.apply(operation, at: now.epochMilliseconds) {
+                    throw PaymentError(.conflict, code: error.code, field: "amount", "the ledger refused the allocation: \(error)")
+                }
+            }
+            try await ledger.write(state, now: now)
+        }
+        try await recordBillEffects(allocations, paymentId: paymentId, settledThrough: localDay, now: now)
+        var commands: [String] = []
+        if let (purpose, amount) = walletTopUp {
+            let topUp = TopUp(db, companyId: companyId, engine: engine)
+            let result = try await topUp.apply(TopUp.Request(id: "payment-" + paymentId, purpose: purpose, amount: Money(minorUnits: amount),
+                                                             channel: transaction.channel, note: "payment " + order.outTradeNo),
+                                               house: order.houseId, scope: TenantScope(companyId: companyId), actor: actor, now: now)
+            commands = result.commands
+            allocations.append(PaymentAllocation(id: Identifier.uuidV7(at: now), paymentId: paymentId, target: .wallet, targetId: result.walletId,
+                                                 amount: amount, transferId: "topup:payment-" + paymentId))
+            lines.append(Receipt.Line(description: "\(purpose) wallet top-up", amount: Money(minorUnits: amount)))
+        }
+        for allocation in allocations where allocation.target == .wallet { try await store.insert(allocation) }
+        let receipt = try await ReceiptBook(db, companyId: companyId).issue(
+            kind: .payment, subjectId: paymentId, communityId: order.communityId, houseId: order.houseId,
+            payer: try await payerName(order.payerPersonId), channel: transaction.channel, channelReference: transaction.transactionId,
+            lines: lines, total: Money(minorUnits: transaction.amount), at: now)
+        payment.receiptNumber = receipt.number
+        try await db.update("payments").set("receipt_number", to: SQLBind(receipt.number))
+            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(paymentId)).run()
+        order.paymentId = paymentId
+        order.updatedAt = now
+        try await store.update(order)
+        try await recordCallback(transaction, outcome: "applied", detail: "payment \(paymentId)", payload: payload, now: now)
+        return PaymentOutcome(status: .applied, outTradeNo: order.outTradeNo, paymentId: paymentId, amount: Money(minorUnits: transaction.amount),
+                              allocations: allocations.map { PaymentOutcome.Part(target: $0.target, targetId: $0.targetId, amount: Money(minorUnits: $0.amount)) },
+                              receiptNumber: receipt.number, receiptToken: receipt.token, commands: commands, review: nil)
+    }
+
+    /// Bill allocations: allocation rows, paid amounts and status, late fees settled through the payment day.
+    func recordBillEffects(_ allocations: [PaymentAllocation], paymentId: String, settledThrough: LocalDate, now: Date) async throws {
+        var principal: [String: Int64] = [:]
+        for allocation in allocations {
+            try await store.insert(allocation)
+            switch allocation.target {
+            case .billPrincipal:
+                principal[allocation.targetId, default: 0] += allocation.amount
+            case .billLateFee:
+                try await db.insert(into: "bill_late_fee_settlements").columns("bill_id", "company_id", "payment_id", "settled_through", "amount")
+                    .values(SQLBind(allocation.targetId), SQLBind(companyId), SQLBind(paymentId), SQLBind(settledThrough.description),
+                            SQLBind(allocation.amount)).run()
+            case .wallet, .deposit:
+                break
+            }
+        }
+        // Bills whose late fees were paid without principal still settle their fees through the day.
+        for (billId, amount) in principal.sorted(by: { $0.key < $1.key }) {
+            try await BillPayments(db, companyId: companyId).add(amount, to: billId, now: now)
+        }
+    }
+
+    struct OpenDebt {
+        var debt: Settlement.Debt
+        var period: String
+    }
+
+    /// The debts an order settles, in order: its chosen bills, or every unpaid bill of the house, oldest due first.
+    func debts(for order: PaymentOrder, asOf day: LocalDate) async throws -> [OpenDebt] {
+        let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
+        var bills: [Bill]
+        if let chosen = order.items.billIds, !chosen.isEmpty {
+            let found = Dictionary(uniqueKeysWithValues: try await store.all(Bill.self, where: "id", in: chosen).map { ($0.id, $0) })
+            bills = chosen.compactMap { found[$0] }.filter { $0.houseId == order.houseId }
+        } else {
+            bills = try await store.listAll(Bill.self, filters: [("house_id", order.houseId)])
+            bills.sort { ($0.dueDate, $0.period.description, $0.id) < ($1.dueDate, $1.period.description, $1.id) }
+        }
+        bills = bills.filter { $0.status == .open || $0.status == .partiallyPaid }
+        guard !bills.isEmpty else { return [] }
+        let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.map(\.id))
+        let items = Dictionary(uniqueKeysWithValues: try await store.all(FeeItem.self, where: "id", in: Array(Set(lines.map(\.feeItemId))))
+            .map { ($0.id, $0) })
+        let linesByBill = Dictionary(grouping: lines, by: { $0.billId ?? "" })
+        var debts: [OpenDebt] = []
+        for bill in bills {
+            let settled = try await BillDocument.lateFeesSettledThrough(store, billId: bill.id)
+            let document = BillDocument.make(bill: bill, lines: (linesByBill[bill.id] ?? []).sorted { $0.id < $1.id }, items: items, asOf: day,
+                                             lateFeesSettledThrough: settled)
+            let lateFee = document.lateFeeWaived ? 0 : document.lateFeeTotal.minorUnits
+            debts.append(OpenDebt(debt: Settlement.Debt(billId: bill.id, lateFee: lateFee, principal: max(0, bill.totalAmount - bill.paidAmount)),
+                                  period: bill.period.description))
+        }
+        return debts
+    }
+
+    func payerName(_ personId: String?) async throws -> String? {
+        guard let personId else { return nil }
+        let name = try await db.raw("SELECT name FROM people WHERE company_id = \(bind: companyId) AND id = \(bind: personId)")
+            .first().map { try RowReader($0, table: "people").string("name") }
+        // Receipts show the surname and a mask, as counters do (张**).
+        return name.map { String($0.prefix(1)) + String(repeating: "*", count: max(1, $0.count - 1)) }
+    }
+
+    func parts(_ paymentId: String) async throws -> [PaymentOutcome.Part] {
+        try await store.allocations(paymentId: paymentId).map { PaymentOutcome.Part(target: $0.target, targetId: $0.targetId, amount: Money(minorUnits: $0.amount)) }
+    }
+
+    // MARK: - The callback record
+
+    func recordCallback(_ transaction: ChannelTransaction, outcome: String, detail: String, payload: String, now: Date) async throws {
+        try await db.raw("""
+            INSERT INTO payment_callbacks (id, company_id, channel, channel_transaction_id, out_trade_no, amount, outcome, detail, payload,
+                                           times_received, received_at, last_received_at)
+            VALUES (\(bind: Identifier.uuidV7(at: now)), \(bind: companyId), \(bind: transaction.channel), \(bind: transaction.transactionId),
+                    \(bind: transaction.outTradeNo), \(bind: transaction.amount), \(bind: outcome), \(bind: detail), \(bind: payload), 1,
+                    \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds))
+            ON CONFLICT (company_id, channel, channel_transaction_id) DO UPDATE SET
+                times_received = payment_callbacks.times_received + 1, last_received_at = excluded.last_received_at
+            """).run()
+    }
+
+    func hold(_ transaction: ChannelTransaction, outcome: String, detail: String, payload: String, now: Date) async throws {
+        try await recordCallback(transaction, outcome: outcome, detail: detail, payload: payload, now: now)
+    }
+
+    func touchCallback(_ transaction: ChannelTransaction, now: Date) async throws {
+        try await db.raw("""
+            UPDATE payment_callbacks SET times_received = times_received + 1, last_received_at = \(bind: now.epochMilliseconds)
+            WHERE company_id = \(bind: companyId) AND channel = \(bind: transaction.channel) AND channel_transaction_id = \(bind: transaction.transactionId)
+            """).run()
+    }
+}
+
+/// Paid amounts and status of bills: the only edits a bill ever gets after it is issued.
+public struct BillPayments: Sendable {
+    let db: any SQLDatabase
+    let companyId: String
+
+    public init(_ db: any SQLDatabase, companyId: String) {
+        self.db = db
+        self.companyId = companyId
+    }
+
+    /// Adds (or, negative, takes back) paid principal; the status follows.
+    public func add(_ amount: Int64, to billId: String, now: Date) async throws {
+        try await db.raw("""
+            UPDATE bills SET paid_amount = paid_amount + \(bind: amount),
+                status = CASE WHEN paid_amount + \(bind: amount) >= total_amount THEN 'paid'
+                              WHEN paid_amount + \(bind: amount) > 0 THEN 'partially_paid' ELSE 'open' END,
+                updated_at = \(bind: now.epochMilliseconds)
+            WHERE company_id = \(bind: companyId) AND id = \(bind: billId) AND status <> 'cancelled'
+            """).run()
+    }
+}

@@ -1,0 +1,233 @@
+import CourtyardDomain
+import CourtyardStorage
+import Foundation
+import SQLKit
+
+/// A settled payment: money one channel transaction brought in, for one house. Unique per (company, channel,
+/// channel transaction id), which is what makes a repeated callback a replay rather than a second payment.
+public struct Payment: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable { case settled, voided }
+
+    public var id: String
+    public var companyId: String
+    public var communityId: String
+    public var houseId: String
+    public var orderId: String?
+    public var channel: String
+    public var channelTransactionId: String
+    public var amount: Int64
+    public var currency: String
+    public var refundedAmount: Int64
+    public var payerPersonId: String?
+    /// The channel's payer id (openid, buyer id), for support; not personal data of ours.
+    public var payerAccount: String?
+    public var shiftId: String?
+    public var status: Status
+    public var voidedBy: String?
+    public var voidReason: String?
+    public var receiptNumber: Int64?
+    public var paidAt: Date
+    public var recordedBy: String
+    public var contentDigest: String
+    public var createdAt: Date
+
+    static let columns = ["id", "company_id", "community_id", "house_id", "order_id", "channel", "channel_transaction_id", "amount",
+                          "currency", "refunded_amount", "payer_person_id", "payer_account", "shift_id", "status", "voided_by", "void_reason",
+                          "receipt_number", "paid_at", "recorded_by", "content_digest", "created_at"]
+
+    init(row: any SQLRow) throws {
+        let r = RowReader(row, table: "payments")
+        id = try r.string("id"); companyId = try r.string("company_id"); communityId = try r.string("community_id")
+        houseId = try r.string("house_id"); orderId = try r.optionalString("order_id"); channel = try r.string("channel")
+        channelTransactionId = try r.string("channel_transaction_id"); amount = try r.int64("amount"); currency = try r.string("currency")
+        refundedAmount = try r.int64("refunded_amount"); payerPersonId = try r.optionalString("payer_person_id")
+        payerAccount = try r.optionalString("payer_account"); shiftId = try r.optionalString("shift_id")
+        status = try r.value("status", as: Status.self); voidedBy = try r.optionalString("voided_by"); voidReason = try r.optionalString("void_reason")
+        receiptNumber = try r.optionalInt64("receipt_number"); paidAt = try r.instant("paid_at"); recordedBy = try r.string("recorded_by")
+        contentDigest = try r.string("content_digest"); createdAt = try r.instant("created_at")
+    }
+
+    public init(id: String, companyId: String, communityId: String, houseId: String, orderId: String?, channel: String,
+                channelTransactionId: String, amount: Int64, currency: String, payerPersonId: String?, payerAccount: String?,
+                shiftId: String?, paidAt: Date, recordedBy: String, contentDigest: String, createdAt: Date) {
+        self.id = id; self.companyId = companyId; self.communityId = communityId; self.houseId = houseId; self.orderId = orderId
+        self.channel = channel; self.channelTransactionId = channelTransactionId; self.amount = amount; self.currency = currency
+        self.refundedAmount = 0; self.payerPersonId = payerPersonId; self.payerAccount = payerAccount; self.shiftId = shiftId
+        self.status = .settled; self.paidAt = paidAt; self.recordedBy = recordedBy; self.contentDigest = contentDigest; self.createdAt = createdAt
+    }
+
+    var values: [any SQLExpression] {
+        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(houseId), SQLBind(orderId), SQLBind(channel),
+         SQLBind(channelTransactionId), SQLBind(amount), SQLBind(currency), SQLBind(refundedAmount), SQLBind(payerPersonId),
+         SQLBind(payerAccount), SQLBind(shiftId), SQLBind(status.rawValue), SQLBind(voidedBy), SQLBind(voidReason), SQLBind(receiptNumber),
+         SQLBind(paidAt.epochMilliseconds), SQLBind(recordedBy), SQLBind(contentDigest), SQLBind(createdAt.epochMilliseconds)]
+    }
+}
+
+/// Where part of a payment went: a bill's late fee or principal, a wallet, a deposit; with the ledger transfer that moved it.
+public struct PaymentAllocation: Codable, Sendable, Hashable {
+    public enum Target: String, Codable, Sendable {
+        case billLateFee = "bill_late_fee"
+        case billPrincipal = "bill_principal"
+        case wallet, deposit
+    }
+
+    public var id: String
+    public var paymentId: String
+    public var target: Target
+    /// A bill id, a wallet account id, or a deposit id.
+    public var targetId: String
+    public var amount: Int64
+    public var refundedAmount: Int64
+    public var transferId: String
+
+    init(row: any SQLRow) throws {
+        let r = RowReader(row, table: "payment_allocations")
+        id = try r.string("id"); paymentId = try r.string("payment_id"); target = try r.value("target_kind", as: Target.self)
+        targetId = try r.string("target_id"); amount = try r.int64("amount"); refundedAmount = try r.int64("refunded_amount")
+        transferId = try r.string("transfer_id")
+    }
+
+    init(id: String, paymentId: String, target: Target, targetId: String, amount: Int64, transferId: String) {
+        self.id = id; self.paymentId = paymentId; self.target = target; self.targetId = targetId; self.amount = amount
+        self.refundedAmount = 0; self.transferId = transferId
+    }
+}
+
+/// SQL for orders, payments, allocations and callbacks. Every statement binds the store's company: a store made for
+/// one company cannot read or write another's rows.
+public struct PaymentStore: Sendable {
+    public let db: any SQLDatabase
+    public let companyId: String
+    public let engine: Database.Engine
+
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
+        self.db = db
+        self.companyId = companyId
+        self.engine = engine
+    }
+
+    var lockSuffix: String { engine == .postgres ? " FOR UPDATE" : "" }
+
+    static let orderColumns = ["id", "company_id", "community_id", "house_id", "out_trade_no", "purpose", "items", "amount", "currency",
+                               "channel", "payer_person_id", "payer_relation", "state", "channel_request", "expires_at", "paid_at",
+                               "payment_id", "request_digest", "created_by", "created_at", "updated_at"]
+
+    public func insert(_ order: PaymentOrder) async throws {
+        try await db.insert(into: "payment_orders").columns(Self.orderColumns).values([
+            SQLBind(order.id), SQLBind(order.companyId), SQLBind(order.communityId), SQLBind(order.houseId), SQLBind(order.outTradeNo),
+            SQLBind(order.purpose.rawValue), SQLBind(StoredJSON.encode(order.items)), SQLBind(order.amount), SQLBind(order.currency),
+            SQLBind(order.channel), SQLBind(order.payerPersonId), SQLBind(order.payerRelation.rawValue), SQLBind(order.state.rawValue),
+            SQLBind(order.channelRequest.map { StoredJSON.encode($0) }), SQLBind(order.expiresAt.epochMilliseconds),
+            SQLBind(order.paidAt?.epochMilliseconds), SQLBind(order.paymentId), SQLBind(order.requestDigest), SQLBind(order.createdBy),
+            SQLBind(order.createdAt.epochMilliseconds), SQLBind(order.updatedAt.epochMilliseconds),
+        ]).run()
+    }
+
+    /// Saves the mutable part of an order: state, channel request, payment.
+    public func update(_ order: PaymentOrder) async throws {
+        try await db.update("payment_orders")
+            .set("state", to: SQLBind(order.state.rawValue))
+            .set("channel_request", to: SQLBind(order.channelRequest.map { StoredJSON.encode($0) }))
+            .set("paid_at", to: SQLBind(order.paidAt?.epochMilliseconds))
+            .set("payment_id", to: SQLBind(order.paymentId))
+            .set("updated_at", to: SQLBind(order.updatedAt.epochMilliseconds))
+            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(order.id)).run()
+    }
+
+    /// The order with this out-trade-no; locked on PostgreSQL when `lock` (concurrent callbacks for one order queue here).
+    public func order(outTradeNo: String, lock: Bool = false) async throws -> PaymentOrder? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.orderColumns.joined(separator: ", ")) FROM payment_orders
+            WHERE company_id = \(bind: companyId) AND out_trade_no = \(bind: outTradeNo)\(unsafeRaw: lock ? lockSuffix : "")
+            """).first().map(Self.order(from:))
+    }
+
+    public func order(id: String) async throws -> PaymentOrder? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.orderColumns.joined(separator: ", ")) FROM payment_orders
+            WHERE company_id = \(bind: companyId) AND id = \(bind: id)
+            """).first().map(Self.order(from:))
+    }
+
+    static func order(from row: any SQLRow) throws -> PaymentOrder {
+        let r = RowReader(row, table: "payment_orders")
+        return PaymentOrder(
+            id: try r.string("id"), companyId: try r.string("company_id"), communityId: try r.string("community_id"),
+            houseId: try r.string("house_id"), outTradeNo: try r.string("out_trade_no"),
+            purpose: try r.value("purpose", as: PaymentOrder.Purpose.self),
+            items: try StoredJSON.decode(PaymentOrder.Items.self, try r.string("items"), table: "payment_orders", column: "items"),
+            amount: try r.int64("amount"), currency: try r.string("currency"), channel: try r.string("channel"),
+            payerPersonId: try r.optionalString("payer_person_id"),
+            payerRelation: try r.value("payer_relation", as: PaymentOrder.PayerRelation.self),
+            state: try r.value("state", as: PaymentOrder.State.self),
+            channelRequest: try r.optionalString("channel_request").map {
+                try StoredJSON.decode(ChannelOrderRequest.self, $0, table: "payment_orders", column: "channel_request")
+            },
+            expiresAt: try r.instant("expires_at"), paidAt: try r.optionalInt64("paid_at").map(Date.init(epochMilliseconds:)),
+            paymentId: try r.optionalString("payment_id"), requestDigest: try r.string("request_digest"), createdBy: try r.string("created_by"),
+            createdAt: try r.instant("created_at"), updatedAt: try r.instant("updated_at"))
+    }
+
+    public func payment(channel: String, transactionId: String) async throws -> Payment? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Payment.columns.joined(separator: ", ")) FROM payments
+            WHERE company_id = \(bind: companyId) AND channel = \(bind: channel) AND channel_transaction_id = \(bind: transactionId)
+            """).first().map(Payment.init(row:))
+    }
+
+    public func payment(id: String, lock: Bool = false) async throws -> Payment? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Payment.columns.joined(separator: ", ")) FROM payments
+            WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: lock ? lockSuffix : "")
+            """).first().map(Payment.init(row:))
+    }
+
+    func insert(_ payment: Payment) async throws {
+        try await db.insert(into: "payments").columns(Payment.columns).values(payment.values).run()
+    }
+
+    public func allocations(paymentId: String) async throws -> [PaymentAllocation] {
+        try await db.raw("""
+            SELECT id, payment_id, target_kind, target_id, amount, refunded_amount, transfer_id FROM payment_allocations
+            WHERE company_id = \(bind: companyId) AND payment_id = \(bind: paymentId) ORDER BY id
+            """).all().map(PaymentAllocation.init(row:))
+    }
+
+    func insert(_ allocation: PaymentAllocation) async throws {
+        try await db.insert(into: "payment_allocations")
+            .columns("id", "company_id", "payment_id", "target_kind", "target_id", "amount", "refunded_amount", "transfer_id")
+            .values(SQLBind(allocation.id), SQLBind(companyId), SQLBind(allocation.paymentId), SQLBind(allocation.target.rawValue),
+                    SQLBind(allocation.targetId), SQLBind(allocation.amount), SQLBind(allocation.refundedAmount), SQLBind(allocation.transferId))
+            .run()
+    }
+
+    /// Filters for the payment list of the front desk and the owner.
+    public struct PaymentFilter: Sendable {
+        public var houseId: String?
+        public var channel: String?
+        public var from: Date?
+        public var until: Date?
+        public var shiftId: String?
+        public var communityIds: Set<String>?
+
+        public init(houseId: String? = nil, channel: String? = nil, from: Date? = nil, until: Date? = nil, shiftId: String? = nil,
+                    communityIds: Set<String>? = nil) {
+            self.houseId = houseId; self.channel = channel; self.from = from; self.until = until; self.shiftId = shiftId
+            self.communityIds = communityIds
+        }
+    }
+
+    /// Payments newest first, `limit` at a time; `cursor` is the last id of the previous page.
+    public func payments(_ filter: PaymentFilter, after cursor: String?, limit: Int) async throws -> [Payment] {
+        let query = db.select().columns(Payment.columns.map { SQLColumn($0) }).from("payments").where("company_id", .equal, SQLBind(companyId))
+        if let house = filter.houseId { query.where("house_id", .equal, SQLBind(house)) }
+        if let channel = filter.channel { query.where("channel", .equal, SQLBind(channel)) }
+        if let from = filter.from { query.where("paid_at", .greaterThanOrEqual, SQLBind(from.epochMilliseconds)) }
+        if let until = filter.until { query.where("paid_at", .lessThan, SQLBind(until.epochMilliseconds)) }
+        if let shift = filter.shiftId { query.where("shift_id", .equal, SQLBind(shift)) }
+        if let communities = filter.communityIds { query.where("community_id", .in, SQLBind.group(Array(communities))) }
+        if let cursor { query.where("id", .lessThan, SQLBind(cursor)) }
+        return try await query.orderBy("id", .descending).limit(limit).all().map(Payment.init(row:))
+    }
+}

@@ -1,0 +1,105 @@
+import CourtyardDomain
+import CourtyardStorage
+import Crypto
+import Foundation
+import SQLKit
+
+/// An e-receipt (电子收据): what was paid (or refunded, or released), by whom, for which house, through which channel;
+/// numbered per company without gaps, verifiable by anyone holding it at `/r/{token}`.
+public struct Receipt: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable { case payment, refund, depositRelease = "deposit_release" }
+
+    public struct Line: Codable, Sendable, Hashable {
+        public var description: String
+        public var amount: Money
+
+        public init(description: String, amount: Money) {
+            self.description = description
+            self.amount = amount
+        }
+    }
+
+    public var number: Int64
+    public var kind: Kind
+    public var companyName: String
+    public var communityName: String
+    public var house: String
+    public var payer: String?
+    public var channel: String
+    public var channelReference: String
+    public var lines: [Line]
+    public var total: Money
+    public var issuedAt: Date
+    /// The verification token (unguessable; the QR code links to `/r/{token}`).
+    public var token: String
+    /// Formatted number, `R` + 10 digits.
+    public var displayNumber: String { "R" + String(repeating: "0", count: max(0, 10 - String(number).count)) + String(number) }
+}
+
+/// Issues receipts in the caller's transaction: the company's counter goes up by one, so a rolled-back payment leaves
+/// no gap and two payments never share a number (the counter row is the lock).
+public struct ReceiptBook: Sendable {
+    public let db: any SQLDatabase
+    public let companyId: String
+
+    public init(_ db: any SQLDatabase, companyId: String) {
+        self.db = db
+        self.companyId = companyId
+    }
+
+    /// The next number, taken in this transaction.
+    func nextNumber() async throws -> Int64 {
+        let row = try await db.raw("""
+            INSERT INTO receipt_counters (company_id, last_number) VALUES (\(bind: companyId), 1)
+            ON CONFLICT (company_id) DO UPDATE SET last_number = receipt_counters.last_number + 1
+            RETURNING last_number
+            """).first()
+        guard let row else { throw StorageError.corruptRow(table: "receipt_counters", column: "last_number") }
+        return try RowReader(row, table: "receipt_counters").int64("last_number")
+    }
+
+    /// Issues a receipt for `subjectId` (a payment, refund or deposit); issuing again for the same subject returns the first.
+    public func issue(kind: Receipt.Kind, subjectId: String, communityId: String, houseId: String, payer: String?, channel: String,
+                      channelReference: String, lines: [Receipt.Line], total: Money, at now: Date) async throws -> Receipt {
+        if let existing = try await receipt(kind: kind, subjectId: subjectId) { return existing }
+        let names = try await db.raw("""
+            SELECT co.name AS company_name, c.name AS community_name, b.name AS building_name, h.number AS house_number
+            FROM houses h JOIN communities c ON c.id = h.community_id JOIN companies co ON co.id = h.company_id
+            JOIN buildings b ON b.id = h.building_id
+            WHERE h.company_id = \(bind: companyId) AND h.id = \(bind: houseId)
+            """).first()
+        let reader = names.map { RowReader($0, table: "houses") }
+        let number = try await nextNumber()
+        var random = [UInt8](repeating: 0, count: 16)
+        var generator = SystemRandomNumberGenerator()
+        for index in random.indices { random[index] = UInt8.random(in: 0...255, using: &generator) }
+        let token = random.map { String(format: "%02x", $0) }.joined()
+        let receipt = Receipt(number: number, kind: kind, companyName: try reader?.string("company_name") ?? "",
+                              communityName: try reader?.string("community_name") ?? "",
+                              house: [try reader?.string("building_name"), try reader?.string("house_number")].compactMap { $0 }.joined(separator: " "),
+                              payer: payer, channel: channel, channelReference: channelReference, lines: lines, total: total, issuedAt: now,
+                              token: token)
+        try await db.insert(into: "receipts").columns("id", "company_id", "community_id", "number", "kind", "subject_id", "token", "document", "created_at")
+            .values(SQLBind(Identifier.uuidV7(at: now)), SQLBind(companyId), SQLBind(communityId), SQLBind(number), SQLBind(kind.rawValue),
+                    SQLBind(subjectId), SQLBind(token), SQLBind(StoredJSON.encode(receipt)), SQLBind(now.epochMilliseconds)).run()
+        return receipt
+    }
+
+    public func receipt(kind: Receipt.Kind, subjectId: String) async throws -> Receipt? {
+        try await db.raw("""
+            SELECT document FROM receipts WHERE company_id = \(bind: companyId) AND kind = \(bind: kind.rawValue) AND subject_id = \(bind: subjectId)
+            """).first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+    }
+
+    public func receipt(number: Int64) async throws -> Receipt? {
+        try await db.raw("SELECT document FROM receipts WHERE company_id = \(bind: companyId) AND number = \(bind: number)")
+            .first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+    }
+
+    /// A receipt by its public token, across companies (the token is the credential: 128 random bits).
+    public static func receipt(token: String, db: any SQLDatabase) async throws -> Receipt? {
+        guard token.count == 32, token.allSatisfy(\.isHexDigit) else { return nil }
+        return try await db.raw("SELECT document FROM receipts WHERE token = \(bind: token)")
+            .first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+    }
+}
