@@ -1,0 +1,458 @@
+import CourtyardDomain
+import CourtyardLedger
+import CourtyardStorage
+import Foundation
+import SQLKit
+
+/// A refund (退款): money going back for a payment, an overcharged bill line, or a wallet balance. Never more than
+/// what was paid, never zero or negative; approved by its rules or by finance; sent back through the original channel,
+/// to the house's wallet, or paid out in cash.
+public struct Refund: Codable, Sendable, Hashable {
+    public enum Source: String, Codable, Sendable, CaseIterable {
+        case payment
+        case billLine = "bill_line"
+        case wallet
+    }
+
+    public enum Destination: String, Codable, Sendable, CaseIterable {
+        case originalChannel = "original_channel"
+        case wallet, cash
+    }
+
+    public enum State: String, Codable, Sendable, CaseIterable {
+        case pendingApproval = "pending_approval"
+        case approved, rejected, processing, succeeded, failed
+    }
+
+    public var id: String
+    public var communityId: String
+    public var houseId: String
+    public var requestId: String
+    public var source: Source
+    public var sourceId: String
+    public var paymentId: String?
+    public var amount: Money
+    public var reasonCode: String
+    public var reason: String
+    public var destination: Destination
+    public var state: State
+    /// Why the rules approved it or sent it to finance.
+    public var ruleDecision: String
+    public var requestedBy: String
+    public var decidedBy: String?
+    public var decisionReason: String?
+    public var decidedAt: Date?
+    public var channelRefundId: String?
+    public var failure: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    /// A decision by finance, or the channel's answer.
+    public enum Event: Sendable, Hashable {
+        case approve(by: String)
+        case reject(by: String)
+        case channelAccepted(refundId: String, settled: Bool)
+        case channelFailed(String)
+        case paidOut
+    }
+
+    /// The state after `event`, or why the event does not apply. Pure: the caller does the ledger and channel work.
+    public func next(_ event: Event) -> Result<State, PaymentError> {
+        switch (state, event) {
+        case (.pendingApproval, .approve(let by)), (.pendingApproval, .reject(let by)):
+            guard by != requestedBy else {
+                return .failure(PaymentError(.forbidden, code: "four_eyes", field: "refund_id", "a refund is approved by someone other than its requester"))
+            }
+            if case .approve = event { return .success(.approved) }
+            return .success(.rejected)
+        case (.approved, .channelAccepted(_, let settled)), (.failed, .channelAccepted(_, let settled)):
+            return .success(settled ? .succeeded : .processing)
+        case (.processing, .channelAccepted(_, true)):
+            return .success(.succeeded)
+        case (.approved, .channelFailed), (.processing, .channelFailed), (.failed, .channelFailed):
+            return .success(.failed)
+        case (.approved, .paidOut), (.failed, .paidOut):
+            return .success(.succeeded)
+        default:
+            return .failure(PaymentError(.conflict, code: "refund_state", field: "refund_id", "a \(state.rawValue) refund cannot take that step"))
+        }
+    }
+}
+
+/// Which refunds approve themselves: small, for a listed reason, for a house that owes nothing overdue. Everything
+/// else waits for finance.
+public struct RefundRules: Codable, Sendable, Hashable {
+    public var autoApproveUpTo: Money
+    public var autoApproveReasons: Set<String>
+    public var requireNoArrears: Bool
+
+    public init(autoApproveUpTo: Money = Money(minorUnits: 200_00),
+                autoApproveReasons: Set<String> = ["duplicate_payment", "overpayment", "service_cancelled"], requireNoArrears: Bool = true) {
+        self.autoApproveUpTo = autoApproveUpTo
+        self.autoApproveReasons = autoApproveReasons
+        self.requireNoArrears = requireNoArrears
+    }
+
+    /// The reason codes a refund may give.
+    public static let reasonCodes: Set<String> = ["duplicate_payment", "overpayment", "service_cancelled", "billing_error", "move_out", "other"]
+
+    /// Whether a refund approves itself, and why (recorded on the refund).
+    public func decide(amount: Money, reasonCode: String, overdueBills: Int) -> (approved: Bool, explanation: String) {
+        var blockers: [String] = []
+        if amount > autoApproveUpTo { blockers.append("amount above \(autoApproveUpTo.decimalText)") }
+        if !autoApproveReasons.contains(reasonCode) { blockers.append("reason \(reasonCode) needs approval") }
+        if requireNoArrears, overdueBills > 0 { blockers.append("the house has \(overdueBills) overdue bill(s)") }
+        return blockers.isEmpty
+            ? (true, "auto-approved: at most \(autoApproveUpTo.decimalText), reason \(reasonCode), no overdue bills")
+            : (false, "finance approval: " + blockers.joined(separator: "; "))
+    }
+}
+
+/// Refund requests, decisions and their ledger movements: source → refunds payable on approval, refunds payable →
+/// the channel's clearing account (or the wallet) when the money has gone.
+public struct Refunds: Sendable {
+    public let db: any SQLDatabase
+    public let companyId: String
+    public let engine: Database.Engine
+
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
+        self.db = db
+        self.companyId = companyId
+        self.engine = engine
+    }
+
+    public struct Request: Codable, Sendable, Hashable {
+        /// Idempotency key.
+        public var id: String
+        public var source: Refund.Source
+        public var paymentId: String?
+        public var billLineId: String?
+        public var houseId: String?
+        public var walletPurpose: String?
+        public var amount: Money
+        public var reasonCode: String
+        public var reason: String
+        public var destination: Refund.Destination?
+
+        public init(id: String, source: Refund.Source, paymentId: String? = nil, billLineId: String? = nil, houseId: String? = nil,
+                    walletPurpose: String? = nil, amount: Money, reasonCode: String, reason: String, destination: Refund.Destination? = nil) {
+            self.id = id; self.source = source; self.paymentId = paymentId; self.billLineId = billLineId; self.houseId = houseId
+            self.walletPurpose = walletPurpose; self.amount = amount; self.reasonCode = reasonCode; self.reason = reason; self.destination = destination
+        }
+
+        var digest: String {
+            Canonical.digest([id, source.rawValue, paymentId ?? "", billLineId ?? "", houseId ?? "", walletPurpose ?? "", String(amount.minorUnits),
+                              reasonCode, reason, destination?.rawValue ?? ""])
+        }
+    }
+
+    static let columns = """
+        id, community_id, house_id, request_id, request_digest, source_kind, source_id, payment_id, amount, currency, reason_code, reason, destination,
+        state, rule_decision, requested_by, decided_by, decision_reason, decided_at, channel_refund_id, failure, created_at, updated_at
+        """
+
+    static func refund(from row: any SQLRow) throws -> Refund {
+        let r = RowReader(row, table: "refunds")
+        return Refund(id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.string("house_id"),
+                      requestId: try r.string("request_id"), source: try r.value("source_kind", as: Refund.Source.self),
+                      sourceId: try r.string("source_id"), paymentId: try r.optionalString("payment_id"),
+                      amount: Money(minorUnits: try r.int64("amount")), reasonCode: try r.string("reason_code"), reason: try r.string("reason"),
+                      destination: try r.value("destination", as: Refund.Destination.self), state: try r.value("state", as: Refund.State.self),
+                      ruleDecision: try r.string("rule_decision"), requestedBy: try r.string("requested_by"), decidedBy: try r.optionalString("decided_by"),
+                      decisionReason: try r.optionalString("decision_reason"), decidedAt: try r.optionalInt64("decided_at").map(Date.init(epochMilliseconds:)),
+                      channelRefundId: try r.optionalString("channel_refund_id"), failure: try r.optionalString("failure"),
+                      createdAt: try r.instant("created_at"), updatedAt: try r.instant("updated_at"))
+    }
+
+    public func refund(id: String, scope: TenantScope, lock: Bool = false) async throws -> Refund? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM refunds WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: lock && engine == .postgres ? " FOR UPDATE" : "")
+            """).first().map(Self.refund(from:)).flatMap { scope.includes(communityId: $0.communityId) ? $0 : nil }
+    }
+
+    func digest(requestId: String) async throws -> (Refund, String)? {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM refunds WHERE company_id = \(bind: companyId) AND request_id = \(bind: requestId)
+            """).first().map { (try Self.refund(from: $0), try RowReader($0, table: "refunds").string("request_digest")) }
+    }
+
+    /// Records a refund request: checks what remains refundable, reserves it, and lets the rules decide. An
+    /// auto-approved refund is approved in the same transaction (the caller then sends it).
+    public func request(_ request: Request, rules: RefundRules, actor: String, scope: TenantScope, today: LocalDate, now: Date) async throws -> Refund {
+        guard !request.id.isEmpty, request.id.utf8.count <= 128 else {
+            throw PaymentError(.invalid, code: "invalid_value", field: "id", "id is 1 to 128 characters")
+        }
+        guard request.amount.minorUnits > 0 else {
+            throw PaymentError(.invalid, code: "amount_not_positive", field: "amount", "a refund is more than 0")
+        }
+        guard RefundRules.reasonCodes.contains(request.reasonCode) else {
+            throw PaymentError(.invalid, code: "invalid_value", field: "reason_code", "reason_code is one of " + RefundRules.reasonCodes.sorted().joined(separator: ", "))
+        }
+        let reason = request.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty, reason.count <= 500 else { throw PaymentError(.invalid, code: "reason_required", field: "reason", "a refund states its reason") }
+        if let (existing, digest) = try await digest(requestId: request.id) {
+            guard digest == request.digest else {
+                throw PaymentError(.conflict, code: "idempotency_conflict", field: "id", "refund \(request.id) was asked for with other content")
+            }
+            return existing
+        }
+        let store = PaymentStore(db, companyId: companyId, engine: engine)
+        let community: String, house: String, sourceId: String
+        var paymentId: String?
+        var destination = request.destination
+        switch request.source {
+        case .payment:
+            guard let id = request.paymentId, let payment = try await store.payment(id: id, lock: true), scope.includes(communityId: payment.communityId) else {
+                throw PaymentError(.notFound, code: "not_found", field: "payment_id", "no payment \(request.paymentId ?? "")")
+            }
+            guard payment.status == .settled else { throw PaymentError(.conflict, code: "payment_voided", field: "payment_id", "the payment was voided") }
+            let remaining = payment.amount - payment.refundedAmount
+            guard request.amount.minorUnits <= remaining else {
+                throw PaymentError(.invalid, code: "refund_above_remaining", field: "amount",
+                                   "at most \(Money(minorUnits: remaining).decimalText) of this payment is left to refund")
+            }
+            // Reserve now: a second request sees only what is left.
+            try await db.raw("""
+                UPDATE payments SET refunded_amount = refunded_amount + \(bind: request.amount.minorUnits)
+                WHERE company_id = \(bind: companyId) AND id = \(bind: id)
+                """).run()
+            (community, house, sourceId, paymentId) = (payment.communityId, payment.houseId, payment.id, payment.id)
+            destination = destination ?? .originalChannel
+        case .billLine:
+            guard let lineId = request.billLineId, let line = try await ScopedStore(db, scope: scope).find(BillLine.self, id: lineId),
+                  let billId = line.billId, let bill = try await ScopedStore(db, scope: scope).find(Bill.self, id: billId) else {
+                throw PaymentError(.notFound, code: "not_found", field: "bill_line_id", "no bill line \(request.billLineId ?? "")")
+            }
+            guard bill.status == .paid else {
+                throw PaymentError(.conflict, code: "bill_not_paid", field: "bill_line_id", "refund lines of paid bills; correct open bills instead")
+            }
+            let refunded = try await reserved(sourceId: lineId)
+            guard request.amount.minorUnits <= line.amount - refunded else {
+                throw PaymentError(.invalid, code: "refund_above_remaining", field: "amount",
+                                   "at most \(Money(minorUnits: max(0, line.amount - refunded)).decimalText) of this line is left to refund")
+            }
+            (community, house, sourceId) = (line.communityId, line.houseId, lineId)
+            destination = destination ?? .wallet
+            if destination == .originalChannel {
+                throw PaymentError(.invalid, code: "invalid_value", field: "destination", "a bill line is refunded to the wallet or in cash")
+            }
+        case .wallet:
+            guard let houseId = request.houseId, let purpose = request.walletPurpose,
+                  let houseCommunity = try await db.raw("SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: houseId)")
+                    .first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: houseCommunity) else {
+                throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId ?? "") with a wallet_purpose")
+            }
+            let wallet = AccountKey.wallet(houseCommunity, house: houseId, purpose: purpose)
+            let available = try await LedgerStore(db, companyId: companyId, engine: engine).account(id: wallet.id)?.available ?? 0
+            let reserved = try await reserved(sourceId: wallet.id)
+            guard request.amount.minorUnits <= available - reserved else {
+                throw PaymentError(.invalid, code: "refund_above_remaining", field: "amount",
+                                   "the wallet holds \(Money(minorUnits: max(0, available - reserved)).decimalText) that can be refunded")
+            }
+            (community, house, sourceId) = (houseCommunity, houseId, wallet.id)
+            destination = destination ?? .cash
+            guard destination == .cash else {
+                throw PaymentError(.invalid, code: "invalid_value", field: "destination", "a wallet balance is paid out in cash (or by bank transfer)")
+            }
+        }
+        let overdue = try await db.raw("""
+            SELECT COUNT(*) AS n FROM bills WHERE company_id = \(bind: companyId) AND house_id = \(bind: house)
+            AND status IN ('open', 'partially_paid') AND due_date < \(bind: today.description)
+            """).first().map { try RowReader($0, table: "bills").int64("n") } ?? 0
+        let (approved, explanation) = rules.decide(amount: request.amount, reasonCode: request.reasonCode, overdueBills: Int(overdue))
+        var refund = Refund(id: Identifier.uuidV7(at: now), communityId: community, houseId: house, requestId: request.id, source: request.source,
+                            sourceId: sourceId, paymentId: paymentId, amount: request.amount, reasonCode: request.reasonCode, reason: reason,
+                            destination: destination ?? .cash, state: approved ? .approved : .pendingApproval, ruleDecision: explanation,
+                            requestedBy: actor, decidedBy: approved ? "system:refund-rules" : nil, decisionReason: approved ? explanation : nil,
+                            decidedAt: approved ? now : nil, channelRefundId: nil, failure: nil, createdAt: now, updatedAt: now)
+        try await db.insert(into: "refunds").columns("id", "company_id", "community_id", "house_id", "request_id", "request_digest", "source_kind",
+                                                     "source_id", "payment_id", "amount", "currency", "reason_code", "reason", "destination", "state",
+                                                     "rule_decision", "requested_by", "decided_by", "decision_reason", "decided_at", "created_at", "updated_at")
+            .values(SQLBind(refund.id), SQLBind(companyId), SQLBind(community), SQLBind(house), SQLBind(request.id), SQLBind(request.digest),
+                    SQLBind(request.source.rawValue), SQLBind(sourceId), SQLBind(paymentId), SQLBind(request.amount.minorUnits), SQLBind("CNY"),
+                    SQLBind(request.reasonCode), SQLBind(reason), SQLBind(refund.destination.rawValue), SQLBind(refund.state.rawValue),
+                    SQLBind(explanation), SQLBind(actor), SQLBind(refund.decidedBy), SQLBind(refund.decisionReason),
+                    SQLBind(refund.decidedAt?.epochMilliseconds), SQLBind(now.epochMilliseconds), SQLBind(now.epochMilliseconds)).run()
+        try await audit(nil, refund, action: "refund_requested", actor: actor, reason: reason, now: now)
+        if approved { refund = try await reserveInLedger(refund, actor: actor, now: now) }
+        return refund
+    }
+
+    /// Refunds not rejected against a source (line or wallet): what is already spoken for.
+    func reserved(sourceId: String) async throws -> Int64 {
+        try await db.raw("""
+            SELECT COALESCE(SUM(amount), 0) AS total FROM refunds WHERE company_id = \(bind: companyId) AND source_id = \(bind: sourceId)
+            AND state NOT IN ('rejected', 'succeeded')
+            """).first().map { try RowReader($0, table: "refunds").int64("total") } ?? 0
+    }
+
+    /// Finance approves or rejects a pending refund (never its own request).
+    public func decide(_ id: String, approve: Bool, reason: String, actor: String, scope: TenantScope, now: Date) async throws -> Refund {
+        guard var refund = try await refund(id: id, scope: scope, lock: true) else {
+            throw PaymentError(.notFound, code: "not_found", field: "refund_id", "no refund \(id)")
+        }
+        let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !reason.isEmpty else { throw PaymentError(.invalid, code: "reason_required", field: "reason", "a decision states its reason") }
+        let before = refund
+        switch refund.next(approve ? .approve(by: actor) : .reject(by: actor)) {
+        case .failure(let error): throw error
+        case .success(let state): refund.state = state
+        }
+        refund.decidedBy = actor
+        refund.decisionReason = String(reason.prefix(500))
+        refund.decidedAt = now
+        refund.updatedAt = now
+        try await save(refund)
+        if !approve, let paymentId = refund.paymentId {
+            try await db.raw("""
+                UPDATE payments SET refunded_amount = refunded_amount - \(bind: refund.amount.minorUnits)
+                WHERE company_id = \(bind: companyId) AND id = \(bind: paymentId)
+                """).run()
+        }
+        try await audit(before, refund, action: approve ? "refund_approved" : "refund_rejected", actor: actor, reason: reason, now: now)
+        if approve { refund = try await reserveInLedger(refund, actor: actor, now: now) }
+        return refund
+    }
+
+    /// On approval: the refunded money leaves its source for refunds payable (the liability until it is paid out).
+    func reserveInLedger(_ refund: Refund, actor: String, now: Date) async throws -> Refund {
+        let payable = AccountKey.community(refund.communityId, .refundsPayable)
+        var operations: [LedgerOperation] = []
+        switch refund.source {
+        case .payment:
+            // Undo the allocations: the unspent wallet money first, then bill principal (the bill reopens), then late fees.
+            let store = PaymentStore(db, companyId: companyId, engine: engine)
+            guard let paymentId = refund.paymentId, let payment = try await store.payment(id: paymentId) else { break }
+            let order = try await payment.orderId.asyncMap { try await store.order(id: $0) } ?? nil
+            let rank: [PaymentAllocation.Target: Int] = [.wallet: 0, .billPrincipal: 1, .billLateFee: 2, .deposit: 3]
+            var left = refund.amount.minorUnits
+            let ledger = LedgerStore(db, companyId: companyId, engine: engine)
+            for allocation in try await store.allocations(paymentId: paymentId).sorted(by: { (rank[$0.target]!, $0.id) < (rank[$1.target]!, $1.id) }) where left > 0 {
+                var take = min(left, allocation.amount - allocation.refundedAmount)
+                let source: AccountKey
+                switch allocation.target {
+                case .wallet:
+                    let purpose = order?.purpose == .topUp ? order?.items.walletPurpose ?? "general" : "general"
+                    source = AccountKey.wallet(refund.communityId, house: refund.houseId, purpose: purpose)
+                    take = min(take, max(0, try await ledger.account(id: source.id)?.available ?? 0))
+                case .billPrincipal:
+                    source = AccountKey(communityId: refund.communityId, kind: .receivable, owner: refund.houseId, purpose: "fees")
+                    if take > 0 { try await BillPayments(db, companyId: companyId).add(-take, to: allocation.targetId, now: now) }
+                case .billLateFee:
+                    source = AccountKey.community(refund.communityId, .lateFeeIncome)
+                case .deposit:
+                    continue
+                }
+                guard take > 0 else { continue }
+                operations.append(.transfer(Transfer(id: "refund:\(refund.id):\(allocation.id)", debit: source, credit: payable, amount: take,
+                                                     code: .refund, reference: "refund:" + refund.id, actor: actor)))
+                try await db.raw("""
+                    UPDATE payment_allocations SET refunded_amount = refunded_amount + \(bind: take)
+                    WHERE company_id = \(bind: companyId) AND id = \(bind: allocation.id)
+                    """).run()
+                left -= take
+            }
+            guard left == 0 else {
+                throw PaymentError(.conflict, code: "refund_not_covered", field: "amount",
+                                   "\(Money(minorUnits: left).decimalText) of this refund was already spent from the wallet; refund less")
+            }
+        case .billLine:
+            guard let line = try await ScopedStore(db, scope: TenantScope(companyId: companyId)).find(BillLine.self, id: refund.sourceId) else { break }
+            let item = try await ScopedStore(db, scope: TenantScope(companyId: companyId)).find(FeeItem.self, id: line.feeItemId)
+            operations.append(.transfer(Transfer(id: "refund:\(refund.id)", debit: AccountKey.community(refund.communityId, .revenue, purpose: item?.code ?? "custom"),
+                                                 credit: payable, amount: refund.amount.minorUnits, code: .refund, reference: "refund:" + refund.id,
+                                                 actor: actor)))
+        case .wallet:
+            let account = try await LedgerStore(db, companyId: companyId, engine: engine).account(id: refund.sourceId)
+            guard let key = account?.key else { throw PaymentError(.notFound, code: "not_found", field: "wallet", "the wallet has no account") }
+            operations.append(.transfer(Transfer(id: "refund:\(refund.id)", debit: key, credit: payable, amount: refund.amount.minorUnits,
+                                                 code: .refund, reference: "refund:" + refund.id, actor: actor)))
+        }
+        // Wallet and cash destinations pay out at once; the original channel pays out when it confirms.
+        var result = refund
+        let channel = try await paymentChannel(refund)
+        if refund.destination != .originalChannel || ["cash", "pos", "bank"].contains(channel ?? "") {
+            let payoutChannel = refund.destination == .originalChannel ? channel ?? "cash" : "cash"
+            let credit = refund.destination == .wallet ? AccountKey.wallet(refund.communityId, house: refund.houseId, purpose: "general")
+                : AccountKey.community(refund.communityId, .clearing, purpose: payoutChannel)
+            operations.append(.transfer(Transfer(id: "refund:\(refund.id):payout", debit: payable, credit: credit, amount: refund.amount.minorUnits,
+                                                 code: .refund, reference: "refund:" + refund.id, actor: actor)))
+            result.state = .succeeded
+            result.updatedAt = now
+        }
+        try await move(operations, now: now)
+        if result.state != refund.state { try await save(result) }
+        return result
+    }
+
+    func paymentChannel(_ refund: Refund) async throws -> String? {
+        guard let id = refund.paymentId else { return nil }
+        return try await PaymentStore(db, companyId: companyId, engine: engine).payment(id: id)?.channel
+    }
+
+    /// Records the channel's answer to a refund sent back through it; the payout transfer is posted once it succeeded.
+    public func channelAnswered(_ id: String, result: Result<ChannelRefundResult, PaymentError>, scope: TenantScope, now: Date) async throws -> Refund {
+        guard var refund = try await refund(id: id, scope: scope, lock: true) else {
+            throw PaymentError(.notFound, code: "not_found", field: "refund_id", "no refund \(id)")
+        }
+        let before = refund
+        switch result {
+        case .success(let answer):
+            guard case .success(let state) = refund.next(.channelAccepted(refundId: answer.channelRefundId, settled: answer.status == .succeeded)) else {
+                return refund
+            }
+            refund.state = state
+            refund.channelRefundId = answer.channelRefundId
+            refund.failure = nil
+            if state == .succeeded, let channel = try await paymentChannel(refund) {
+                try await move([.transfer(Transfer(id: "refund:\(refund.id):payout", debit: AccountKey.community(refund.communityId, .refundsPayable),
+                                                   credit: AccountKey.community(refund.communityId, .clearing, purpose: channel),
+                                                   amount: refund.amount.minorUnits, code: .refund, reference: "refund:" + refund.id,
+                                                   actor: "system:" + channel))], now: now)
+            }
+        case .failure(let error):
+            guard case .success(let state) = refund.next(.channelFailed(error.message)) else { return refund }
+            refund.state = state
+            refund.failure = String(error.message.prefix(500))
+        }
+        refund.updatedAt = now
+        try await save(refund)
+        try await audit(before, refund, action: "refund_" + refund.state.rawValue, actor: "system:payments", reason: refund.failure ?? "channel answered", now: now)
+        return refund
+    }
+
+    func save(_ refund: Refund) async throws {
+        try await db.update("refunds").set("state", to: SQLBind(refund.state.rawValue)).set("decided_by", to: SQLBind(refund.decidedBy))
+            .set("decision_reason", to: SQLBind(refund.decisionReason)).set("decided_at", to: SQLBind(refund.decidedAt?.epochMilliseconds))
+            .set("channel_refund_id", to: SQLBind(refund.channelRefundId)).set("failure", to: SQLBind(refund.failure))
+            .set("updated_at", to: SQLBind(refund.updatedAt.epochMilliseconds))
+            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(refund.id)).run()
+    }
+
+    func audit(_ before: Refund?, _ after: Refund, action: String, actor: String, reason: String, now: Date) async throws {
+        try await ScopedStore(db, scope: TenantScope(companyId: companyId)).insert(
+            AuditEntry(id: Identifier.uuidV7(at: now), companyId: companyId, communityId: after.communityId, actor: actor, action: action,
+                       subjectType: "refund", subjectId: after.id, reason: String(reason.prefix(500)), beforeState: before.map { StoredJSON.encode($0) },
+                       afterState: StoredJSON.encode(after), createdAt: now))
+    }
+
+    func move(_ operations: [LedgerOperation], now: Date) async throws {
+        guard !operations.isEmpty else { return }
+        let ledger = LedgerStore(db, companyId: companyId, engine: engine)
+        var state = LedgerState(companyId: companyId)
+        try await ledger.load(operations, into: &state, now: now)
+        for operation in operations {
+            if case .failure(let error) = state.apply(operation, at: now.epochMilliseconds) {
+                throw PaymentError(.conflict, code: error.code, field: "amount", "the ledger refused the refund: \(error)")
+            }
+        }
+        try await ledger.write(state, now: now)
+    }
+
+    /// Refunds waiting for finance, oldest first.
+    public func pending(scope: TenantScope, limit: Int = 100) async throws -> [Refund] {
+        try await db.raw("""
+            SELECT \(unsafeRaw: Self.columns) FROM refunds WHERE company_id = \(bind: companyId) AND state = 'pending_approval' ORDER BY id LIMIT \(unsafeRaw: String(limit))
+            """).all().map(Self.refund(from:)).filter { scope.includes(communityId: $0.communityId) }
+    }
+}
