@@ -29,6 +29,10 @@ public struct Reconciliation: Sendable {
         public var reference: String
         public var outTradeNo: String?
         public var amount: Int64
+
+        public init(kind: Kind, reference: String, outTradeNo: String?, amount: Int64) {
+            self.kind = kind; self.reference = reference; self.outTradeNo = outTradeNo; self.amount = amount
+        }
     }
 
     public struct Item: Codable, Sendable, Hashable {

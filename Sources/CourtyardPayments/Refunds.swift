@@ -47,6 +47,17 @@ public struct Refund: Codable, Sendable, Hashable {
     public var createdAt: Date
     public var updatedAt: Date
 
+    public init(id: String, communityId: String, houseId: String, requestId: String, source: Source, sourceId: String, paymentId: String?,
+                amount: Money, reasonCode: String, reason: String, destination: Destination, state: State, ruleDecision: String,
+                requestedBy: String, decidedBy: String?, decisionReason: String?, decidedAt: Date?, channelRefundId: String?, failure: String?,
+                createdAt: Date, updatedAt: Date) {
+        self.id = id; self.communityId = communityId; self.houseId = houseId; self.requestId = requestId; self.source = source
+        self.sourceId = sourceId; self.paymentId = paymentId; self.amount = amount; self.reasonCode = reasonCode; self.reason = reason
+        self.destination = destination; self.state = state; self.ruleDecision = ruleDecision; self.requestedBy = requestedBy
+        self.decidedBy = decidedBy; self.decisionReason = decisionReason; self.decidedAt = decidedAt; self.channelRefundId = channelRefundId
+        self.failure = failure; self.createdAt = createdAt; self.updatedAt = updatedAt
+    }
+
     /// A decision by finance, or the channel's answer.
     public enum Event: Sendable, Hashable {
         case approve(by: String)

@@ -31,6 +31,12 @@ public enum Settlement {
         public var billId: String
         public var part: Part
         public var amount: Int64
+
+        public init(billId: String, part: Part, amount: Int64) {
+            self.billId = billId
+            self.part = part
+            self.amount = amount
+        }
     }
 
     /// Spreads `amount` over `debts` in the order given (the caller passes chosen bills in the payer's order, or all

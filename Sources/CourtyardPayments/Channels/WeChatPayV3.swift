@@ -54,6 +54,11 @@ public enum WeChatPayV3 {
             public var nonce: String
             public var originalType: String?
 
+            public init(algorithm: String, ciphertext: String, associatedData: String?, nonce: String, originalType: String?) {
+                self.algorithm = algorithm; self.ciphertext = ciphertext; self.associatedData = associatedData; self.nonce = nonce
+                self.originalType = originalType
+            }
+
             enum CodingKeys: String, CodingKey {
                 case algorithm, ciphertext, nonce
                 case associatedData = "associated_data"
