@@ -29,9 +29,9 @@ public enum Role: String, Codable, Sendable, CaseIterable {
         case .companyAdmin:
             return Set(Permission.allCases).subtracting([.manageCompanies, .readOwnHouses])
         case .finance:
-            return [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance, .readFinance, .recordUsage]
+            return [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance, .readFinance, .recordUsage, .takePayments]
         case .frontDesk:
-            return [.readProperty, .readPeople, .managePeople, .readDevices, .readFinance]
+            return [.readProperty, .readPeople, .managePeople, .readDevices, .readFinance, .takePayments]
         case .engineer:
             return [.readProperty, .readDevices, .manageDevices, .recordUsage]
         case .owner:
@@ -63,10 +63,12 @@ public enum Permission: String, Codable, Sendable, CaseIterable {
     case manageDevices = "manage_devices"
     /// Read devices and bindings.
     case readDevices = "read_devices"
-    /// Fee items and standards, bill runs, late-fee waivers and corrections; payments and refunds later.
+    /// Fee items and standards, bill runs, late-fee waivers and corrections; refund approvals, deposits, bank statements, reconciliation; supervising voids.
     case manageFinance = "manage_finance"
     /// Read fee items, standards, bills and bill runs.
     case readFinance = "read_finance"
+    /// Take payments at the desk (cashier shifts, cash and POS), create payment orders for payers, ask for refunds.
+    case takePayments = "take_payments"
     /// Enter and correct metered usage (manual readings, CSV imports).
     case recordUsage = "record_usage"
     /// An owner's view of their own houses.

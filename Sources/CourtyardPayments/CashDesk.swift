@@ -21,6 +21,13 @@ public struct CashierShift: Codable, Sendable, Hashable {
     public var note: String?
     public var openedAt: Date
     public var closedAt: Date?
+
+    public init(id: String, communityId: String, cashierId: String, status: Status, openingFloat: Money, expectedCash: Money?, countedCash: Money?,
+                difference: Money?, note: String?, openedAt: Date, closedAt: Date?) {
+        self.id = id; self.communityId = communityId; self.cashierId = cashierId; self.status = status; self.openingFloat = openingFloat
+        self.expectedCash = expectedCash; self.countedCash = countedCash; self.difference = difference; self.note = note
+        self.openedAt = openedAt; self.closedAt = closedAt
+    }
 }
 
 /// The front desk: shifts, cash and POS payments through the same applier as online channels, and voids within the

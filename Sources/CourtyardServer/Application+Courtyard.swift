@@ -37,6 +37,7 @@ public enum CourtyardApp {
         TariffRoutes.register(on: api, services: services)
         IngestRoutes.register(on: api, services: services)
         PrepaidRoutes.register(on: api, services: services)
+        PaymentRoutes.register(on: api, services: services)
         SystemRoutes.register(on: api, services: services)
         api.document(.get, "/openapi.json", summary: "This OpenAPI 3.1 document", tag: "System")
         let document = api.document

@@ -1,4 +1,5 @@
 import CourtyardIngest
+import CourtyardPayments
 import CourtyardPrepaid
 import CourtyardDomain
 import CourtyardStorage
@@ -16,9 +17,16 @@ public struct ServerConfiguration: Sendable {
     /// Failed sign-ins allowed per login name and per client address within ``loginWindowSeconds``.
     public var maxFailedLogins: Int
     public var loginWindowSeconds: Int64
+    /// The address owners and payers reach (receipt QR codes link to `{publicURL}/r/{token}`).
+    public var publicURL: String
+    /// Which refunds approve themselves.
+    public var refundRules: RefundRules
 
     public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetimeSeconds: Int64 = 8 * 3600,
-                bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginWindowSeconds: Int64 = 300) {
+                bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginWindowSeconds: Int64 = 300,
+                publicURL: String? = nil, refundRules: RefundRules = RefundRules()) {
+        self.publicURL = publicURL ?? "http://\(host):\(port)"
+        self.refundRules = refundRules
         self.host = host
         self.port = port
         self.sessionLifetimeSeconds = sessionLifetimeSeconds
@@ -45,9 +53,13 @@ public struct ServerServices: Sendable {
     public let dispatcher: CommandDispatcher
     /// Acks, valve positions and alarms from devices.
     public let deviceReports: DeviceReports
+    /// Payment orders, channel notifications, refunds.
+    public let payments: PaymentService
 
     public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
-                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), channels: ChannelConfiguration = ChannelConfiguration(),
+                channelHTTP: any ChannelHTTPClient = LiveChannelHTTPClient()) {
+        self.payments = PaymentService(database: database, channels: channels, http: channelHTTP, clock: clock)
         self.database = database
         self.clock = clock
         self.ledger = LedgerWriter(database: database, clock: clock)

@@ -8,9 +8,9 @@ struct RoleTests {
     static let matrix: [Role: Set<Permission>] = [
         .platformAdmin: Set(Permission.allCases),
         .companyAdmin: [.manageUsers, .readUsers, .manageProperty, .readProperty, .managePeople, .readPeople,
-                        .manageDevices, .readDevices, .manageFinance, .readFinance, .recordUsage],
-        .finance: [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance, .readFinance, .recordUsage],
-        .frontDesk: [.readProperty, .readPeople, .managePeople, .readDevices, .readFinance],
+                        .manageDevices, .readDevices, .manageFinance, .readFinance, .recordUsage, .takePayments],
+        .finance: [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance, .readFinance, .recordUsage, .takePayments],
+        .frontDesk: [.readProperty, .readPeople, .managePeople, .readDevices, .readFinance, .takePayments],
         .engineer: [.readProperty, .readDevices, .manageDevices, .recordUsage],
         .owner: [.readOwnHouses],
     ]
