@@ -259,6 +259,7 @@ let package = Package(
             dependencies: [
                 "CourtyardPayments",
                 "CourtyardQR",
+                "CourtyardLedger",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 "CourtyardPrepaid",

@@ -307,7 +307,9 @@ public struct PaymentApplier: Sendable {
                     \(bind: transaction.outTradeNo), \(bind: transaction.amount), \(bind: outcome), \(bind: detail), \(bind: payload), 1,
                     \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds))
             ON CONFLICT (company_id, channel, channel_transaction_id) DO UPDATE SET
-                times_received = payment_callbacks.times_received + 1, last_received_at = excluded.last_received_at
+                times_received = payment_callbacks.times_received + 1, last_received_at = excluded.last_received_at,
+                outcome = CASE WHEN excluded.outcome = 'applied' THEN 'applied' ELSE payment_callbacks.outcome END,
+                detail = CASE WHEN excluded.outcome = 'applied' THEN excluded.detail ELSE payment_callbacks.detail END
             """).run()
     }
 

@@ -55,8 +55,8 @@ enum PaymentRoutes {
         init(_ order: PaymentOrder) {
             id = order.id; outTradeNo = order.outTradeNo; houseId = order.houseId; purpose = order.purpose
             amount = Money(minorUnits: order.amount); channel = order.channel; state = order.state; payerRelation = order.payerRelation
-            payWith = order.channelRequest ?? (order.channel == "bank" ? ChannelOrderRequest(kind: "bank_reference", codeURL: order.outTradeNo) : nil)
-            qrSvg = order.channelRequest.flatMap { try? QRCodeDrawing.svg($0.codeURL) }
+            payWith = order.channelRequest ?? (order.channel == "bank" ? ChannelOrderRequest(kind: "bank_reference", codeUrl: order.outTradeNo) : nil)
+            qrSvg = order.channelRequest.flatMap { try? QRCodeDrawing.svg($0.codeUrl) }
             expiresAt = order.expiresAt; paidAt = order.paidAt; paymentId = order.paymentId
         }
     }
@@ -103,7 +103,7 @@ enum PaymentRoutes {
             id: Example.device, companyId: Example.company, communityId: Example.community, houseId: Example.house,
             outTradeNo: "CY0123456789ABCDEF0123456789ABCD", purpose: .bills, items: .init(), amount: 88_88, currency: "CNY", channel: "wechatpay",
             payerPersonId: Example.person, payerRelation: .proxy, state: .created,
-            channelRequest: ChannelOrderRequest(kind: "wechatpay_native", codeURL: "weixin://wxpay/bizpayurl?pr=abc"), expiresAt: Example.date,
+            channelRequest: ChannelOrderRequest(kind: "wechatpay_native", codeUrl: "weixin://wxpay/bizpayurl?pr=abc"), expiresAt: Example.date,
             paidAt: nil, paymentId: nil, requestDigest: "", createdBy: Example.person, createdAt: Example.date, updatedAt: Example.date)))
         api.schema("PaymentOutcome", example: ["status": "applied", "out_trade_no": "CY0123456789ABCDEF0123456789ABCD", "payment_id": Example.device])
         api.schema("DeskPaymentInput", example: CashDesk.DeskPayment(id: "desk-0001", houseId: Example.house, purpose: .bills, channel: "cash",

@@ -1,4 +1,5 @@
 import CourtyardDomain
+import CourtyardPayments
 import CourtyardServer
 import CourtyardSimulator
 import CourtyardStorage
@@ -24,6 +25,7 @@ struct APIFixture {
 
     /// Runs `body` against a new fixture on `engine`.
     static func with(_ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
+                     channels: (@Sendable (_ alphaCompanyId: String) -> ChannelConfiguration)? = nil, channelHTTP: (any ChannelHTTPClient)? = nil,
                      _ body: @escaping @Sendable (APIFixture) async throws -> Void) async throws {
         try await engine.withDatabase { database in
             let hash: @Sendable (String, UInt8) async throws -> String = { password, cost in try await Passwords.hash(password, cost: cost) }
@@ -38,7 +40,10 @@ struct APIFixture {
                                 role: .platformAdmin, personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
             try await database.transaction { db in try await AccountStore(db).insert(platform, passwordHash: platformHash) }
             let services = ServerServices(database: database, clock: clock,
-                                          configuration: ServerConfiguration(bcryptCost: 4, maxFailedLogins: maxFailedLogins))
+                                          configuration: ServerConfiguration(bcryptCost: 4, maxFailedLogins: maxFailedLogins,
+                                                                             publicURL: "https://pay.example.com"),
+                                          channels: channels?(alpha.companyId) ?? ChannelConfiguration(),
+                                          channelHTTP: channelHTTP ?? LiveChannelHTTPClient())
             let (router, document) = CourtyardApp.router(services: services)
             let routes = router.routes.map { (method: $0.method.rawValue, path: OpenAPIDocument.openAPIPath($0.path.description)) }
             let app = Application(router: router)
@@ -73,7 +78,7 @@ struct APIFixture {
             headers[.contentType] = "application/json"
         } else if let raw {
             body = ByteBuffer(string: raw)
-            headers[.contentType] = "application/json"
+            if headers[.contentType] == nil { headers[.contentType] = "application/json" }
         }
         return try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
             Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
@@ -101,7 +106,9 @@ struct APIFixture {
                           "parking_spaces", "devices", "device_bindings", "users", "machine_credentials", "fee_items",
                           "fee_standards", "fee_attachments", "usage_records", "bill_runs", "bills", "bill_lines", "audit_log",
                           "bill_reminders", "ledger_entries", "prepaid_plans", "prepaid_charges", "supply_states", "supply_overrides",
-                          "device_commands", "notification_outbox", "community_holidays", "prepaid_plan_payers", "prepaid_running"] {
+                          "device_commands", "notification_outbox", "community_holidays", "prepaid_plan_payers", "prepaid_running",
+                          "payment_orders", "payments", "payment_allocations", "payment_callbacks", "receipts", "refunds", "deposits",
+                          "cashier_shifts", "bank_statement_lines", "bill_late_fee_settlements", "reconciliation_runs"] {
                 let row = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()
                 counts[table] = try row?.decode(column: "n", as: Int.self) ?? -1
             }

@@ -15,11 +15,11 @@ public struct ChannelOrder: Sendable, Hashable {
 /// What the payer needs to pay: for both QR channels, the content of the QR code to show.
 public struct ChannelOrderRequest: Codable, Sendable, Hashable {
     public var kind: String
-    public var codeURL: String
+    public var codeUrl: String
 
-    public init(kind: String, codeURL: String) {
+    public init(kind: String, codeUrl: String) {
         self.kind = kind
-        self.codeURL = codeURL
+        self.codeUrl = codeUrl
     }
 }
 
@@ -115,7 +115,7 @@ public struct WeChatPayChannel: OnlineChannel {
                                                expiresAt: expires, credentials: credentials)
         let answer = try await call("/v3/pay/transactions/native", body: body)
         guard let url = answer["code_url"] as? String, !url.isEmpty else { throw .channel(name, "the answer has no code_url") }
-        return ChannelOrderRequest(kind: "wechatpay_native", codeURL: url)
+        return ChannelOrderRequest(kind: "wechatpay_native", codeUrl: url)
     }
 
     public func refund(_ refund: ChannelRefund) async throws(PaymentError) -> ChannelRefundResult {
@@ -180,7 +180,7 @@ public struct AlipayChannel: OnlineChannel {
         }
         let answer = try await call(parameters, node: "alipay_trade_precreate_response")
         guard let url = answer["qr_code"] as? String, !url.isEmpty else { throw .channel(name, "the answer has no qr_code") }
-        return ChannelOrderRequest(kind: "alipay_qr", codeURL: url)
+        return ChannelOrderRequest(kind: "alipay_qr", codeUrl: url)
     }
 
     public func refund(_ refund: ChannelRefund) async throws(PaymentError) -> ChannelRefundResult {
