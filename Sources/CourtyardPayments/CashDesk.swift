@@ -210,7 +210,8 @@ public struct CashDesk: Sendable {
                     """).run()
             }
             operations.append(.transfer(Transfer(id: "void:" + allocation.transferId, debit: source, credit: clearing, amount: allocation.amount,
-                                                 code: .adjustment, reference: "void:" + paymentId, actor: supervisorId)))
+                                                 code: allocation.target == .deposit ? .depositRefund : .adjustment, reference: "void:" + paymentId,
+                                                 actor: supervisorId)))
         }
         let ledger = LedgerStore(db, companyId: companyId, engine: engine)
         var state = LedgerState(companyId: companyId)

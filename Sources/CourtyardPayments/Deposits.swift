@@ -180,9 +180,13 @@ public struct Deposits: Sendable {
                                                   credit: AccountKey.community(deposit.communityId, .clearing, purpose: "cash"),
                                                   amount: remaining, code: .depositRefund, reference: "deposit:" + id, actor: actor)), now: now)
             } else {
-                try await move(.transfer(Transfer(id: "deposit:\(id):release", debit: account,
-                                                  credit: AccountKey.wallet(deposit.communityId, house: deposit.houseId, purpose: "general"),
+                // Deposits leave only for refunds payable (or a clearing account): the wallet is credited from there.
+                let payable = AccountKey.community(deposit.communityId, .refundsPayable)
+                try await move(.transfer(Transfer(id: "deposit:\(id):release", debit: account, credit: payable,
                                                   amount: remaining, code: .depositRefund, reference: "deposit:" + id, actor: actor)), now: now)
+                try await move(.transfer(Transfer(id: "deposit:\(id):release:wallet", debit: payable,
+                                                  credit: AccountKey.wallet(deposit.communityId, house: deposit.houseId, purpose: "general"),
+                                                  amount: remaining, code: .refund, reference: "deposit:" + id, actor: actor)), now: now)
             }
         }
         try await db.raw("""
