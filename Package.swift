@@ -173,6 +173,8 @@ let package = Package(
                 "CourtyardMQTT",
                 "CourtyardPrepaid",
                 "CourtyardPayments",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -250,7 +250,7 @@ public struct CashDesk: Sendable {
         }
         guard counted.minorUnits >= 0 else { throw PaymentError(.invalid, code: "amount_negative", field: "counted_cash", "the count is 0 or more") }
         let cash = try await db.raw("""
-            SELECT COALESCE(SUM(amount), 0) AS total FROM payments WHERE company_id = \(bind: companyId) AND shift_id = \(bind: shiftId)
+            SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments WHERE company_id = \(bind: companyId) AND shift_id = \(bind: shiftId)
             AND channel = 'cash' AND status = 'settled'
             """).first().map { try RowReader($0, table: "payments").int64("total") } ?? 0
         let expected = shift.openingFloat.minorUnits + cash

@@ -139,6 +139,8 @@ public struct PaymentApplier: Sendable {
     func settle(_ paidOrder: PaymentOrder, _ transaction: ChannelTransaction, payload: String, now: Date) async throws -> PaymentOutcome {
         var order = paidOrder
         let paymentId = Identifier.uuidV7(at: now)
+        // Allocation ids in the order the money was spread (listing by id shows late fee before principal).
+        var ids = IdentifierSequence(at: now)
         let community = try await db.raw("SELECT time_zone FROM communities WHERE company_id = \(bind: companyId) AND id = \(bind: order.communityId)")
             .first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
         let localDay = LocalDate.of(transaction.paidAt, timeZone: community)
@@ -166,7 +168,7 @@ public struct PaymentApplier: Sendable {
                     : AccountKey(communityId: order.communityId, kind: .receivable, owner: order.houseId, purpose: "fees")
                 operations.append(.transfer(Transfer(id: transferId, debit: clearing, credit: credit, amount: part.amount, currency: order.currency,
                                                      code: part.part == .lateFee ? .lateFee : .payment, reference: "bill:" + part.billId, actor: actor)))
-                allocations.append(PaymentAllocation(id: Identifier.uuidV7(at: now), paymentId: paymentId,
+                allocations.append(PaymentAllocation(id: ids.next(), paymentId: paymentId,
                                                      target: part.part == .lateFee ? .billLateFee : .billPrincipal, targetId: part.billId,
                                                      amount: part.amount, transferId: transferId))
                 lines.append(Receipt.Line(description: "\(periods[part.billId] ?? "") " + (part.part == .lateFee ? "late fee" : "bill"),
@@ -183,7 +185,7 @@ public struct PaymentApplier: Sendable {
                                                  credit: AccountKey(communityId: order.communityId, kind: .deposit, owner: order.houseId, purpose: kind),
                                                  amount: transaction.amount, currency: order.currency, code: .depositReceived,
                                                  reference: "deposit:" + depositId, actor: actor)))
-            allocations.append(PaymentAllocation(id: Identifier.uuidV7(at: now), paymentId: paymentId, target: .deposit, targetId: depositId,
+            allocations.append(PaymentAllocation(id: ids.next(), paymentId: paymentId, target: .deposit, targetId: depositId,
                                                  amount: transaction.amount, transferId: transferId))
             try await Deposits(db, companyId: companyId, engine: engine).open(id: depositId, order: order, paymentId: paymentId,
                                                                                amount: transaction.amount, now: now)
@@ -208,7 +210,7 @@ public struct PaymentApplier: Sendable {
                                                              channel: transaction.channel, note: "payment " + order.outTradeNo),
                                                house: order.houseId, scope: TenantScope(companyId: companyId), actor: actor, now: now)
             commands = result.commands
-            allocations.append(PaymentAllocation(id: Identifier.uuidV7(at: now), paymentId: paymentId, target: .wallet, targetId: result.walletId,
+            allocations.append(PaymentAllocation(id: ids.next(), paymentId: paymentId, target: .wallet, targetId: result.walletId,
                                                  amount: amount, transferId: "topup:payment-" + paymentId))
             lines.append(Receipt.Line(description: "\(purpose) wallet top-up", amount: Money(minorUnits: amount)))
         }

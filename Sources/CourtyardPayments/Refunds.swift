@@ -292,7 +292,7 @@ public struct Refunds: Sendable {
     /// Refunds not rejected against a source (line or wallet): what is already spoken for.
     func reserved(sourceId: String) async throws -> Int64 {
         try await db.raw("""
-            SELECT COALESCE(SUM(amount), 0) AS total FROM refunds WHERE company_id = \(bind: companyId) AND source_id = \(bind: sourceId)
+            SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM refunds WHERE company_id = \(bind: companyId) AND source_id = \(bind: sourceId)
             AND state NOT IN ('rejected', 'succeeded')
             """).first().map { try RowReader($0, table: "refunds").int64("total") } ?? 0
     }

@@ -10,7 +10,8 @@ import CourtyardSimulator
 /// `courtyard bench …`: measured performance of hot paths (release builds only give meaningful figures).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmarks (build with -c release).",
-                                                    subcommands: [LedgerBench.self, LedgerApplyBench.self, BillRunBench.self, IngestBench.self, PrepaidBench.self])
+                                                    subcommands: [LedgerBench.self, LedgerApplyBench.self, BillRunBench.self, IngestBench.self, PrepaidBench.self,
+                                                                  PaymentBench.self])
 }
 
 /// Transfers per second through the group-commit ledger writer, against a raw-insert floor measured in the same run.
