@@ -288,6 +288,9 @@ public struct PaymentService: Sendable {
         guard let (companyId, credentials, plaintext) = opened else {
             throw PaymentError(.malformed, code: "decryption_failed", field: "resource", "the resource does not decrypt with a configured APIv3 key")
         }
+        if notification.eventType.hasPrefix("REFUND.") {
+            return try await wechatRefundNotification(plaintext, companyId: companyId, credentials: credentials)
+        }
         guard notification.eventType == "TRANSACTION.SUCCESS" else {
             logger.info("wechatpay notification acknowledged without effect", metadata: ["event": "\(notification.eventType)", "company": "\(companyId)"])
             return NotificationResult(companyId: companyId, outcome: nil, ignored: notification.eventType)
@@ -307,6 +310,49 @@ public struct PaymentService: Sendable {
                                                     recordedBy: "system:wechatpay")
         let outcome = try await apply(channelTransaction, companyId: companyId, payload: String(decoding: plaintext, as: UTF8.self))
         return NotificationResult(companyId: companyId, outcome: outcome, ignored: nil)
+    }
+
+    /// A decrypted `refund` resource (REFUND.SUCCESS, REFUND.ABNORMAL, REFUND.CLOSED).
+    struct RefundResource: Decodable {
+        var mchid: String
+        var outRefundNo: String
+        var refundId: String
+        var refundStatus: String
+
+        enum CodingKeys: String, CodingKey {
+            case mchid
+            case outRefundNo = "out_refund_no"
+            case refundId = "refund_id"
+            case refundStatus = "refund_status"
+        }
+    }
+
+    /// A refund that WeChat accepted as PROCESSING settles (or fails) by notification.
+    func wechatRefundNotification(_ plaintext: Data, companyId: String, credentials: WeChatPayV3.Credentials) async throws -> NotificationResult {
+        guard let resource = try? JSONDecoder().decode(RefundResource.self, from: plaintext) else {
+            throw PaymentError(.malformed, code: "malformed_notification", field: "resource", "the refund resource is incomplete")
+        }
+        guard resource.mchid == credentials.merchantId else {
+            throw PaymentError(.unauthenticated, code: "merchant_mismatch", field: "resource.mchid", "the refund is for another merchant")
+        }
+        let hex = Array(resource.outRefundNo.dropFirst(2))
+        guard resource.outRefundNo.hasPrefix("RF"), hex.count == 32 else {
+            return NotificationResult(companyId: companyId, outcome: nil, ignored: "refund \(resource.outRefundNo) is not ours")
+        }
+        let id = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
+        let answer: Result<ChannelRefundResult, PaymentError> = resource.refundStatus == "SUCCESS"
+            ? .success(ChannelRefundResult(channelRefundId: resource.refundId, status: .succeeded))
+            : .failure(PaymentError(.channelFailed, code: "refund_" + resource.refundStatus.lowercased(), "WeChat Pay reports \(resource.refundStatus)"))
+        let now = clock.now()
+        let engine = database.engine
+        let scope = TenantScope(companyId: companyId)
+        let known = try await database.transaction { db -> Bool in
+            let refunds = Refunds(db, companyId: companyId, engine: engine)
+            guard try await refunds.refund(id: id, scope: scope) != nil else { return false }
+            _ = try await refunds.channelAnswered(id, result: answer, scope: scope, now: now)
+            return true
+        }
+        return NotificationResult(companyId: companyId, outcome: nil, ignored: known ? nil : "unknown refund \(resource.outRefundNo)")
     }
 
     /// Verifies and applies an Alipay asynchronous notification (form-encoded).

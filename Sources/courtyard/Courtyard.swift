@@ -3,6 +3,7 @@ import CourtyardIngest
 import CourtyardMQTT
 import CourtyardPrepaid
 import CourtyardServer
+import CourtyardPayments
 import CourtyardSimulator
 import CourtyardStorage
 import Foundation
@@ -78,6 +79,12 @@ struct ServerOptions: ParsableArguments {
 
     @Option(name: .long, help: "MQTT client id (a persistent session: the broker keeps QoS 1 telemetry while the server is down).")
     var mqttClientId: String = "courtyard-ingest"
+
+    @Option(name: .long, help: "Payment channel credentials per company (JSON; see docs/PAYMENTS.md). Env: COURTYARD_PAYMENTS_CONFIG.")
+    var paymentsConfig: String? = ProcessInfo.processInfo.environment["COURTYARD_PAYMENTS_CONFIG"]
+
+    @Option(name: .long, help: "The public address receipts' QR codes link to. Env: COURTYARD_PUBLIC_URL.")
+    var publicUrl: String? = ProcessInfo.processInfo.environment["COURTYARD_PUBLIC_URL"]
 }
 
 /// Opens, migrates and serves a database until interrupted.
@@ -85,8 +92,10 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     let configuration = ServerConfiguration(host: server.host, port: server.port, sessionLifetimeSeconds: server.sessionSeconds,
-                                            bcryptCost: server.bcryptCost)
-    let services = ServerServices(database: database, configuration: configuration, metrics: registry)
+                                            bcryptCost: server.bcryptCost, publicURL: server.publicUrl)
+    let channels = try server.paymentsConfig.map { try ChannelConfiguration.load(path: $0) } ?? ChannelConfiguration()
+    logger.info("payment channels", metadata: ["configured": "\(channels)"])
+    let services = ServerServices(database: database, configuration: configuration, metrics: registry, channels: channels)
     let (router, _) = CourtyardApp.router(services: services)
     // Release expired holds every second for as long as the server runs.
     let expiry = Task {
@@ -100,6 +109,18 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
         }
     }
     defer { expiry.cancel() }
+    // Expire unpaid payment orders every 30 s (money arriving for one later is held for review, never lost).
+    let orders = Task {
+        while !Task.isCancelled {
+            do {
+                _ = try await services.payments.expireDue()
+            } catch {
+                logger.error("order expiry failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(30))
+        }
+    }
+    defer { orders.cancel() }
     // Mark silent devices offline (with an alert) every minute.
     let presence = Task {
         while !Task.isCancelled {

@@ -33,6 +33,8 @@ final class FakePaymentChannels: ChannelHTTPClient {
     let requests = Mutex<[String]>([])
     /// When set, refunds are refused with this HTTP status.
     let refuseRefunds = Mutex<Int?>(nil)
+    /// What WeChat answers a refund with: SUCCESS, or PROCESSING (then a REFUND.SUCCESS notification settles it).
+    let refundStatus = Mutex("SUCCESS")
     /// The channel's clock (the tests' manual clock: answers are signed with its time).
     let now: @Sendable () -> Date
 
@@ -65,7 +67,7 @@ final class FakePaymentChannels: ChannelHTTPClient {
             answer = ["code_url": "weixin://wxpay/bizpayurl?pr=\(body["out_trade_no"] as? String ?? "")"]
         case "/v3/refund/domestic/refunds":
             if let status = refuseRefunds.withLock({ $0 }) { return Self.status(status) }
-            answer = ["refund_id": "50300000" + String((body["out_refund_no"] as? String ?? "").suffix(20)), "status": "SUCCESS",
+            answer = ["refund_id": "50300000" + String((body["out_refund_no"] as? String ?? "").suffix(20)), "status": refundStatus.withLock { $0 },
                       "out_refund_no": body["out_refund_no"] ?? ""]
         default:
             return Self.status(404)
@@ -135,6 +137,25 @@ final class FakePaymentChannels: ChannelHTTPClient {
         return (body, ["Wechatpay-Timestamp": String(timestamp), "Wechatpay-Nonce": signatureNonce,
                        "Wechatpay-Signature": try RSAKeys.sign(Data(message.utf8), with: key), "Wechatpay-Serial": TestKeys.platformSerial,
                        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"])
+    }
+
+    /// A REFUND.SUCCESS (or other) notification for a refund WeChat answered PROCESSING.
+    static func wechatRefundNotification(outRefundNo: String, refundId: String, status: String, at timestamp: Int64) throws -> (body: String, headers: [String: String]) {
+        let resource: [String: Any] = ["mchid": "1900000109", "out_trade_no": "CY", "transaction_id": "4200", "out_refund_no": outRefundNo,
+                                       "refund_id": refundId, "refund_status": status, "success_time": "2026-11-22T10:05:00+08:00",
+                                       "user_received_account": "支付用户零钱", "amount": ["total": 30000, "refund": 5000, "payer_total": 30000, "payer_refund": 5000]]
+        let nonce = String(UUID().uuidString.prefix(12))
+        let ciphertext = try WeChatPayV3.encrypt(try JSONSerialization.data(withJSONObject: resource), nonce: nonce, associatedData: "refund",
+                                                 apiV3Key: SymmetricKey(data: Data(TestKeys.apiV3Key.utf8)))
+        let envelope: [String: Any] = ["id": UUID().uuidString, "create_time": "2026-11-22T10:05:01+08:00", "resource_type": "encrypt-resource",
+                                       "event_type": "REFUND." + status, "summary": "退款成功",
+                                       "resource": ["original_type": "refund", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext,
+                                                    "associated_data": "refund", "nonce": nonce]]
+        let body = String(decoding: try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        let signatureNonce = UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        return (body, ["Wechatpay-Timestamp": String(timestamp), "Wechatpay-Nonce": signatureNonce,
+                       "Wechatpay-Signature": try RSAKeys.sign(Data("\(timestamp)\n\(signatureNonce)\n\(body)\n".utf8), with: TestKeys.wechatPlatform),
+                       "Wechatpay-Serial": TestKeys.platformSerial])
     }
 
     /// An Alipay trade notification, form-encoded and signed by Alipay's key.

@@ -42,6 +42,11 @@ public struct ChannelRefundResult: Sendable, Hashable {
     public enum Status: String, Sendable { case succeeded, processing }
     public var channelRefundId: String
     public var status: Status
+
+    public init(channelRefundId: String, status: Status) {
+        self.channelRefundId = channelRefundId
+        self.status = status
+    }
 }
 
 /// A channel that takes money online: it creates a payable order and sends refunds back.
