@@ -104,7 +104,16 @@ public struct PaymentApplier: Sendable {
             return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
                                   receiptNumber: nil, receiptToken: nil, commands: [], review: "unknown_order")
         }
-        let (action, paid) = order.handle(.paid(channelTransactionId: transaction.transactionId, amount: transaction.amount, at: transaction.paidAt))
+        // A duplicate that raced the first delivery waited on the order's lock (PostgreSQL) and finds it paid by this very transaction.
+        let appliedTransaction = try await order.paymentId.asyncMap { try await store.payment(id: $0)?.channelTransactionId } ?? nil
+        let (action, paid) = order.handle(.paid(channelTransactionId: transaction.transactionId, amount: transaction.amount, at: transaction.paidAt),
+                                          appliedTransactionId: appliedTransaction)
+        if action == .alreadyApplied, let existing = try await store.payment(channel: transaction.channel, transactionId: transaction.transactionId) {
+            try await touchCallback(transaction, now: now)
+            return PaymentOutcome(status: .duplicate, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
+                                  allocations: try await parts(existing.id), receiptNumber: existing.receiptNumber, receiptToken: nil,
+                                  commands: [], review: nil)
+        }
         switch action {
         case .applyPayment:
             return try await settle(paid, transaction, payload: payload, now: now)
@@ -151,7 +160,11 @@ public struct PaymentApplier: Sendable {
                               currency: order.currency, payerPersonId: order.payerPersonId, payerAccount: transaction.payerAccount,
                               shiftId: transaction.shiftId, paidAt: transaction.paidAt, recordedBy: actor, contentDigest: transaction.digest,
                               createdAt: now)
-        // The payment row first: a concurrent duplicate fails here on the unique key and its transaction rolls back.
+        // The order row is locked (PostgreSQL) and SQLite has one writer, so a concurrent duplicate of this transaction waits
+        // and then finds the payment; the unique key on (channel, transaction id) is the backstop.
+        let receiptBook = ReceiptBook(db, companyId: companyId)
+        let receiptNumber = try await receiptBook.nextNumber()
+        payment.receiptNumber = receiptNumber
         try await store.insert(payment)
         var allocations: [PaymentAllocation] = []
         var operations: [LedgerOperation] = []
@@ -215,13 +228,10 @@ public struct PaymentApplier: Sendable {
             lines.append(Receipt.Line(description: "\(purpose) wallet top-up", amount: Money(minorUnits: amount)))
         }
         for allocation in allocations where allocation.target == .wallet { try await store.insert(allocation) }
-        let receipt = try await ReceiptBook(db, companyId: companyId).issue(
+        let receipt = try await receiptBook.issue(
             kind: .payment, subjectId: paymentId, communityId: order.communityId, houseId: order.houseId,
             payer: try await payerName(order.payerPersonId), channel: transaction.channel, channelReference: transaction.transactionId,
-            lines: lines, total: Money(minorUnits: transaction.amount), at: now)
-        payment.receiptNumber = receipt.number
-        try await db.update("payments").set("receipt_number", to: SQLBind(receipt.number))
-            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(paymentId)).run()
+            lines: lines, total: Money(minorUnits: transaction.amount), at: now, fresh: true, number: receiptNumber)
         order.paymentId = paymentId
         order.updatedAt = now
         try await store.update(order)
@@ -348,3 +358,4 @@ public struct BillPayments: Sendable {
             """).run()
     }
 }
+

@@ -47,8 +47,8 @@ public struct ReceiptBook: Sendable {
         self.companyId = companyId
     }
 
-    /// The next number, taken in this transaction.
-    func nextNumber() async throws -> Int64 {
+    /// The next number, taken in this transaction (pass it to ``issue`` as `number`; a rollback gives it back).
+    public func nextNumber() async throws -> Int64 {
         let row = try await db.raw("""
             INSERT INTO receipt_counters (company_id, last_number) VALUES (\(bind: companyId), 1)
             ON CONFLICT (company_id) DO UPDATE SET last_number = receipt_counters.last_number + 1
@@ -59,9 +59,12 @@ public struct ReceiptBook: Sendable {
     }
 
     /// Issues a receipt for `subjectId` (a payment, refund or deposit); issuing again for the same subject returns the first.
+    ///
+    /// `fresh` says the subject was created in this transaction (a new payment), so there is no earlier receipt to find.
     public func issue(kind: Receipt.Kind, subjectId: String, communityId: String, houseId: String, payer: String?, channel: String,
-                      channelReference: String, lines: [Receipt.Line], total: Money, at now: Date) async throws -> Receipt {
-        if let existing = try await receipt(kind: kind, subjectId: subjectId) { return existing }
+                      channelReference: String, lines: [Receipt.Line], total: Money, at now: Date, fresh: Bool = false,
+                      number reserved: Int64? = nil) async throws -> Receipt {
+        if !fresh, let existing = try await receipt(kind: kind, subjectId: subjectId) { return existing }
         let names = try await db.raw("""
             SELECT co.name AS company_name, c.name AS community_name, b.name AS building_name, h.number AS house_number
             FROM houses h JOIN communities c ON c.id = h.community_id JOIN companies co ON co.id = h.company_id
@@ -69,7 +72,8 @@ public struct ReceiptBook: Sendable {
             WHERE h.company_id = \(bind: companyId) AND h.id = \(bind: houseId)
             """).first()
         let reader = names.map { RowReader($0, table: "houses") }
-        let number = try await nextNumber()
+        let number: Int64
+        if let reserved { number = reserved } else { number = try await nextNumber() }
         var random = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for index in random.indices { random[index] = UInt8.random(in: 0...255, using: &generator) }

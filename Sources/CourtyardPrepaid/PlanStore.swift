@@ -54,7 +54,8 @@ public struct PrepaidPlan: Codable, Sendable, Hashable {
 
     static let columns = "id, company_id, community_id, house_id, device_id, register, utility, config, status, created_by, created_at, updated_at"
     /// A plan with its running state: `SELECT \(select) WHERE p.…`.
-    static let select = "p.id, p.company_id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, p.created_at, p.updated_at, r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id"
+    static let selectColumns = "p.id, p.company_id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, p.created_at, p.updated_at, r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned"
+    static let select = selectColumns + " FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id"
 }
 
 /// Decoded plan configurations by plan id and version: the deduction path must not parse JSON per reading.
@@ -260,11 +261,14 @@ public struct PlanStore: Sendable {
 
     /// Active plans paid from a wallet of `house` (their own, or another house's plan paying from it), in id order.
     public func plansPaying(from house: String, community: String, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> [PrepaidPlan] {
-        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
+        let suffix = lock && engine == .postgres ? " FOR UPDATE OF p, r" : ""
+        // Driven from the payer rows of the house (CROSS JOIN fixes SQLite's join order): an `IN (subquery)` filter let
+        // SQLite walk every plan of the company through the (company, house) index, 1 ms per top-up at 4,000 plans.
         let rows = try await db.raw("""
-            SELECT \(unsafeRaw: PrepaidPlan.select)
-            WHERE p.company_id = \(bind: companyId) AND p.community_id = \(bind: community) AND p.status = 'active'
-              AND p.id IN (SELECT plan_id FROM prepaid_plan_payers WHERE house_id = \(bind: house) AND company_id = \(bind: companyId))
+            SELECT \(unsafeRaw: PrepaidPlan.selectColumns)
+            FROM prepaid_plan_payers pp CROSS JOIN prepaid_plans p CROSS JOIN prepaid_running r
+            WHERE pp.house_id = \(bind: house) AND pp.company_id = \(bind: companyId) AND p.id = pp.plan_id AND r.plan_id = p.id
+              AND p.company_id = \(bind: companyId) AND p.community_id = \(bind: community) AND p.status = 'active'
             ORDER BY p.id\(unsafeRaw: suffix)
             """).all()
         return try rows.map(Self.plan).filter { plan in plan.houseId == house || plan.config.wallets.contains { $0.houseId == house } }

@@ -2,6 +2,7 @@ import _CryptoExtras
 import ArgumentParser
 import CourtyardDomain
 import CourtyardPayments
+import CourtyardPrepaid
 import CourtyardStorage
 import Crypto
 import Foundation
@@ -140,13 +141,15 @@ struct PaymentBench: AsyncParsableCommand {
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(values.count).leftPad(6) + BenchSupport.format(quantile(values, 0.5)).leftPad(11)
                   + BenchSupport.format(quantile(values, 0.99)).leftPad(10) + BenchSupport.format(values.max() ?? 0).leftPad(10))
         }
+        let floor = try await Self.statementFloor(database)
         let throughput = Double(rest.count) / wallSeconds
+        print("one trivial statement through SQLKit in a write transaction (floor): \(BenchSupport.format(floor * 1_000)) µs")
         print("concurrent callbacks/s: \(BenchSupport.format(throughput)); restores queued in the callback's transaction: \(restores) of \(sequential.count); ledger balanced: \(balanced)")
         let json: [String: Any] = [
             "bench": "payments", "engine": target.engine, "callbacks": sequential.count, "p50_ms": quantile(sequential, 0.5), "p99_ms": quantile(sequential, 0.99),
             "max_ms": sequential.max() ?? 0, "verify_p99_ms": quantile(verify, 0.99), "replay_p99_ms": quantile(replays, 0.99),
             "concurrent_p99_ms": quantile(concurrent, 0.99), "concurrent_callbacks_per_second": throughput, "restores_queued": restores,
-            "ledger_balanced": balanced, "commit": BenchSupport.gitCommit()]
+            "ledger_balanced": balanced, "statement_floor_ms": floor, "commit": BenchSupport.gitCommit()]
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
     }
 
@@ -173,4 +176,16 @@ struct PaymentBench: AsyncParsableCommand {
 
 extension String {
     func leftPad(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
+
+extension PaymentBench {
+    /// How long one trivial statement takes through SQLKit in a write transaction (the floor under every query of the apply path).
+    static func statementFloor(_ database: Database) async throws -> Double {
+        let start = ContinuousClock.now
+        try await database.transaction { db in
+            for _ in 0..<2_000 { _ = try await db.raw("SELECT 1 AS one").first() }
+        }
+        let elapsed = ContinuousClock.now - start
+        return (Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15) / 2_000
+    }
 }

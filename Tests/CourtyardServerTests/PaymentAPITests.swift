@@ -222,6 +222,30 @@ struct PaymentAPITests {
         }
     }
 
+    @Test("five concurrent deliveries of one notification make one payment and answer all five", arguments: TestEngine.available)
+    func concurrentDeliveries(engine: TestEngine) async throws {
+        try await Self.with(engine) { api in
+            let finance = try await api.login("finance@alpha")
+            let house = try #require(try await api.first("houses", token: finance)["id"] as? String)
+            let order = try await api.call(.post, "/api/v1/payment-orders", token: finance, json: [
+                "id": "race-1", "house_id": house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general", "amount": Prepaid.money("12.34")])
+            let outTradeNo = try #require(order.object["out_trade_no"] as? String, "\(order.text)")
+            let note = try FakePaymentChannels.wechatNotification(outTradeNo: outTradeNo, transactionId: "4200000001202611220000000040", total: 12_34,
+                                                                   at: Self.timestamp)
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<5 { group.addTask { Int(try await Self.notify(api, note).status.code) } }
+                var all: [Int] = []
+                for try await status in group { all.append(status) }
+                return all
+            }
+            #expect(statuses == [204, 204, 204, 204, 204])
+            #expect(try await api.call(.get, "/api/v1/payments?house_id=\(house)", token: finance).items.count == 1)
+            #expect(try await Prepaid.scalar(api, "SELECT times_received AS v FROM payment_callbacks") == 5)
+            #expect(try await Prepaid.scalar(api, "SELECT COUNT(*) AS v FROM payment_callbacks WHERE outcome <> 'applied'") == 0)
+            #expect(try await Prepaid.ledgerBalances(api))
+        }
+    }
+
     @Test("orders refuse an unknown channel, a zero amount, a payer who is neither occupant nor proxy, and nothing due", arguments: TestEngine.available)
     func badOrders(engine: TestEngine) async throws {
         try await Self.with(engine) { api in
