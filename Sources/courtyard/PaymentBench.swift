@@ -8,6 +8,7 @@ import Crypto
 import Foundation
 import Logging
 import SQLKit
+import Synchronization
 
 /// `courtyard bench payments`: WeChat Pay top-up notifications verified (SHA256withRSA), decrypted (AES-256-GCM) and
 /// applied (payment row, ledger transfer, prepaid restore command, receipt, order state) in process, one at a time and
@@ -53,6 +54,13 @@ struct PaymentBench: AsyncParsableCommand {
             merchantId: "1900000109", appId: "wx8888888888888888", merchantSerial: "BENCH", merchantKey: try _RSA.Signing.PrivateKey(keySize: .bits2048),
             apiV3Key: apiKey, platformKeys: [serial: platform.publicKey], notifyURL: "http://127.0.0.1/notify"))])
         let service = PaymentService(database: database, channels: channels)
+        // Restores go out through the real dispatcher to an in-process transport that records when each was SENT.
+        let sent = Mutex<[String: ContinuousClock.Instant]>([:])
+        let dispatcher = CommandDispatcher(database: database)
+        await dispatcher.use(CallbackTransport { command, _, _ in
+            let at = ContinuousClock.now
+            sent.withLock { $0[command.id] = at }
+        })
         let now = Date()
         let community = try await database.read { db in
             try await db.raw("SELECT community_id FROM houses WHERE id = \(bind: houseIds[0])").first()!.decode(column: "community_id", as: String.self)
@@ -96,11 +104,25 @@ struct PaymentBench: AsyncParsableCommand {
         // Phase 1: one at a time.
         var sequential: [Double] = []
         var restores = 0
+        var callbackStarts: [String: ContinuousClock.Instant] = [:]
         for note in notes.prefix(callbacks) {
+            let start = ContinuousClock.now
             let (ms, result) = try await timed(note)
             guard result.outcome?.status == .applied else { throw CommandFailure(description: "a callback was not applied: \(String(describing: result.outcome))") }
-            if !(result.outcome?.commands.isEmpty ?? true) { restores += 1 }
+            if let commands = result.outcome?.commands, !commands.isEmpty {
+                restores += 1
+                for command in commands { callbackStarts[command] = start }
+                await dispatcher.wake()
+            }
             sequential.append(ms)
+        }
+        await dispatcher.settle()
+        let restoreLatencies = sent.withLock { sent in
+            callbackStarts.compactMap { id, start -> Double? in
+                guard let at = sent[id] else { return nil }
+                let elapsed = at - start
+                return Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
+            }
         }
         // Phase 2: replays of the same callbacks (the duplicate path).
         var replays: [Double] = []
@@ -137,7 +159,7 @@ struct PaymentBench: AsyncParsableCommand {
         print("")
         print("phase                      count     p50 ms    p99 ms    max ms")
         for (name, values) in [("verify + decrypt only", verify), ("callback, one at a time", sequential), ("replay (duplicate)", replays),
-                               ("callback, \(concurrency) concurrent", concurrent)] {
+                               ("callback → restore SENT", restoreLatencies), ("callback, \(concurrency) concurrent", concurrent)] {
             print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(values.count).leftPad(6) + BenchSupport.format(quantile(values, 0.5)).leftPad(11)
                   + BenchSupport.format(quantile(values, 0.99)).leftPad(10) + BenchSupport.format(values.max() ?? 0).leftPad(10))
         }
@@ -148,7 +170,7 @@ struct PaymentBench: AsyncParsableCommand {
         let json: [String: Any] = [
             "bench": "payments", "engine": target.engine, "callbacks": sequential.count, "p50_ms": quantile(sequential, 0.5), "p99_ms": quantile(sequential, 0.99),
             "max_ms": sequential.max() ?? 0, "verify_p99_ms": quantile(verify, 0.99), "replay_p99_ms": quantile(replays, 0.99),
-            "concurrent_p99_ms": quantile(concurrent, 0.99), "concurrent_callbacks_per_second": throughput, "restores_queued": restores,
+            "concurrent_p99_ms": quantile(concurrent, 0.99), "concurrent_callbacks_per_second": throughput, "restores_queued": restores, "restores_sent": restoreLatencies.count, "restore_sent_p99_ms": quantile(restoreLatencies, 0.99),
             "ledger_balanced": balanced, "statement_floor_ms": floor, "commit": BenchSupport.gitCommit()]
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
     }
