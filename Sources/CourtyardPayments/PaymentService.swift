@@ -52,6 +52,8 @@ public struct PaymentService: Sendable {
         public var depositConditions: [DepositCondition]?
         /// A proxy or occupant paying; an owner's own id is taken from the session.
         public var payerPersonId: String?
+        /// The payer's WeChat openid in the company's mini program or official account: a JSAPI order instead of a QR code.
+        public var wechatOpenid: String?
 
         public init(id: String, houseId: String, purpose: PaymentOrder.Purpose, channel: String, billIds: [String]? = nil, amount: Money? = nil,
                     walletPurpose: String? = nil, depositKind: String? = nil, depositConditions: [DepositCondition]? = nil,
@@ -63,7 +65,8 @@ public struct PaymentService: Sendable {
 
         var digest: String {
             Canonical.digest([id, houseId, purpose.rawValue, channel, (billIds ?? []).joined(separator: ","), amount.map { String($0.minorUnits) } ?? "",
-                              walletPurpose ?? "", depositKind ?? "", StoredJSON.encode(depositConditions ?? []), payerPersonId ?? ""])
+                              walletPurpose ?? "", depositKind ?? "", StoredJSON.encode(depositConditions ?? []), payerPersonId ?? "",
+                              wechatOpenid ?? ""])
         }
     }
 
@@ -78,6 +81,9 @@ public struct PaymentService: Sendable {
         guard onlineChannels.contains(request.channel) else {
             throw PaymentError(.invalid, code: "unknown_channel", field: "channel",
                                "orders are paid through wechatpay, alipay or bank; cash and POS are taken at the desk (cashier shifts)")
+        }
+        if let openid = request.wechatOpenid, openid.isEmpty || openid.count > 128 || request.channel != "wechatpay" {
+            throw PaymentError(.invalid, code: "invalid_value", field: "wechat_openid", "wechat_openid is 1 to 128 characters, for wechatpay orders")
         }
         if let amount = request.amount {
             guard amount.minorUnits > 0 else { throw PaymentError(.invalid, code: "amount_not_positive", field: "amount", "an order is more than 0") }
@@ -171,7 +177,8 @@ public struct PaymentService: Sendable {
             return order
         }
         let requested = try await channel.createOrder(ChannelOrder(outTradeNo: order.outTradeNo, description: order.items.description ?? "Courtyard",
-                                                                   amount: order.amount, expiresAt: order.expiresAt))
+                                                                   amount: order.amount, expiresAt: order.expiresAt,
+                                                                   payerOpenId: order.channel == "wechatpay" ? request.wechatOpenid : nil))
         order.channelRequest = requested
         order.updatedAt = clock.now()
         let saved = order

@@ -21,10 +21,13 @@ public struct ServerConfiguration: Sendable {
     public var publicURL: String
     /// Which refunds approve themselves.
     public var refundRules: RefundRules
+    /// Within a bill, whether a payment settles the late fee or the principal first.
+    public var allocationOrder: Settlement.Order
 
     public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetimeSeconds: Int64 = 8 * 3600,
                 bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginWindowSeconds: Int64 = 300,
-                publicURL: String? = nil, refundRules: RefundRules = RefundRules()) {
+                publicURL: String? = nil, refundRules: RefundRules = RefundRules(), allocationOrder: Settlement.Order = .lateFeeFirst) {
+        self.allocationOrder = allocationOrder
         self.publicURL = publicURL ?? "http://\(host):\(port)"
         self.refundRules = refundRules
         self.host = host
@@ -59,7 +62,8 @@ public struct ServerServices: Sendable {
     public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
                 metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), channels: ChannelConfiguration = ChannelConfiguration(),
                 channelHTTP: any ChannelHTTPClient = LiveChannelHTTPClient()) {
-        self.payments = PaymentService(database: database, channels: channels, http: channelHTTP, clock: clock)
+        self.payments = PaymentService(database: database, channels: channels, http: channelHTTP, clock: clock,
+                                       allocationOrder: configuration.allocationOrder)
         self.database = database
         self.clock = clock
         self.ledger = LedgerWriter(database: database, clock: clock)

@@ -83,6 +83,9 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .long, help: "Payment channel credentials per company (JSON; see docs/PAYMENTS.md). Env: COURTYARD_PAYMENTS_CONFIG.")
     var paymentsConfig: String? = ProcessInfo.processInfo.environment["COURTYARD_PAYMENTS_CONFIG"]
 
+    @Option(name: .long, help: "Within a bill, what a payment settles first: late_fee_first or principal_first.")
+    var allocationOrder: String = "late_fee_first"
+
     @Option(name: .long, help: "The public address receipts' QR codes link to. Env: COURTYARD_PUBLIC_URL.")
     var publicUrl: String? = ProcessInfo.processInfo.environment["COURTYARD_PUBLIC_URL"]
 }
@@ -91,8 +94,11 @@ struct ServerOptions: ParsableArguments {
 func serve(database: Database, server: ServerOptions, logger: Logger, onStarted: @escaping @Sendable () async -> Void = {}) async throws {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    guard let allocationOrder = Settlement.Order(rawValue: server.allocationOrder) else {
+        throw CommandFailure(description: "--allocation-order is late_fee_first or principal_first")
+    }
     let configuration = ServerConfiguration(host: server.host, port: server.port, sessionLifetimeSeconds: server.sessionSeconds,
-                                            bcryptCost: server.bcryptCost, publicURL: server.publicUrl)
+                                            bcryptCost: server.bcryptCost, publicURL: server.publicUrl, allocationOrder: allocationOrder)
     let channels = try server.paymentsConfig.map { try ChannelConfiguration.load(path: $0) } ?? ChannelConfiguration()
     logger.info("payment channels", metadata: ["configured": "\(channels)"])
     let services = ServerServices(database: database, configuration: configuration, metrics: registry, channels: channels)

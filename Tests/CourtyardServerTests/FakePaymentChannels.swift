@@ -65,6 +65,9 @@ final class FakePaymentChannels: ChannelHTTPClient {
         switch path {
         case "/v3/pay/transactions/native":
             answer = ["code_url": "weixin://wxpay/bizpayurl?pr=\(body["out_trade_no"] as? String ?? "")"]
+        case "/v3/pay/transactions/jsapi":
+            guard (body["payer"] as? [String: Any])?["openid"] is String else { return Self.status(400) }
+            answer = ["prepay_id": "wx2026112210000" + String((body["out_trade_no"] as? String ?? "").suffix(12))]
         case "/v3/refund/domestic/refunds":
             if let status = refuseRefunds.withLock({ $0 }) { return Self.status(status) }
             answer = ["refund_id": "50300000" + String((body["out_refund_no"] as? String ?? "").suffix(20)), "status": refundStatus.withLock { $0 },

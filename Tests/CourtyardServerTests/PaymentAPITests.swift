@@ -222,6 +222,31 @@ struct PaymentAPITests {
         }
     }
 
+    @Test("an owner pays their own house in the mini program (a JSAPI order with signed wx.requestPayment parameters), not another's",
+          arguments: TestEngine.available)
+    func ownerJSAPIOrder(engine: TestEngine) async throws {
+        try await Self.with(engine) { api in
+            let owner = try await api.login("owner@alpha")
+            let houses = try await api.call(.get, "/api/v1/me/houses", token: owner)
+            let house = try #require(houses.items.first?["id"] as? String ?? houses.items.first?["house_id"] as? String, "\(houses.text)")
+            let order = try await api.call(.post, "/api/v1/payment-orders", token: owner, json: [
+                "id": "mini-1", "house_id": house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general",
+                "amount": Prepaid.money("10.00"), "wechat_openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"])
+            #expect(order.status == .created, "\(order.text)")
+            #expect(order.object["payer_relation"] as? String == "occupant")
+            let pay = try #require((order.object["pay_with"] as? [String: Any])?["parameters"] as? [String: String], "\(order.text)")
+            #expect(pay["package"]?.hasPrefix("prepay_id=wx") == true)
+            let message = "\(pay["appId"] ?? "")\n\(pay["timeStamp"] ?? "")\n\(pay["nonceStr"] ?? "")\n\(pay["package"] ?? "")\n"
+            #expect(RSAKeys.verify(pay["paySign"] ?? "", of: Data(message.utf8), with: TestKeys.wechatMerchant.publicKey))
+            let finance = try await api.login("finance@alpha")
+            let others = try await api.call(.get, "/api/v1/houses?limit=50", token: finance).items.compactMap { $0["id"] as? String }.filter { $0 != house }
+            let foreign = try await api.call(.post, "/api/v1/payment-orders", token: owner, json: [
+                "id": "mini-2", "house_id": try #require(others.first), "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general",
+                "amount": Prepaid.money("10.00")])
+            #expect(foreign.status == .notFound, "\(foreign.text)")
+        }
+    }
+
     @Test("five concurrent deliveries of one notification make one payment and answer all five", arguments: TestEngine.available)
     func concurrentDeliveries(engine: TestEngine) async throws {
         try await Self.with(engine) { api in

@@ -6,20 +6,27 @@ public struct ChannelOrder: Sendable, Hashable {
     public var description: String
     public var amount: Int64
     public var expiresAt: Date
+    /// The payer's openid in the merchant's app: given, WeChat Pay makes a JSAPI (mini program / official account) order.
+    public var payerOpenId: String?
 
-    public init(outTradeNo: String, description: String, amount: Int64, expiresAt: Date) {
+    public init(outTradeNo: String, description: String, amount: Int64, expiresAt: Date, payerOpenId: String? = nil) {
         self.outTradeNo = outTradeNo; self.description = description; self.amount = amount; self.expiresAt = expiresAt
+        self.payerOpenId = payerOpenId
     }
 }
 
-/// What the payer needs to pay: for both QR channels, the content of the QR code to show.
+/// What the payer needs to pay: for the QR channels, the content of the QR code to show; for a WeChat JSAPI order,
+/// the signed parameters the payer's app passes to `wx.requestPayment`.
 public struct ChannelOrderRequest: Codable, Sendable, Hashable {
     public var kind: String
     public var codeUrl: String
+    /// `appId`, `timeStamp`, `nonceStr`, `package`, `signType`, `paySign` (JSAPI only).
+    public var parameters: [String: String]?
 
-    public init(kind: String, codeUrl: String) {
+    public init(kind: String, codeUrl: String, parameters: [String: String]? = nil) {
         self.kind = kind
         self.codeUrl = codeUrl
+        self.parameters = parameters
     }
 }
 
@@ -116,6 +123,20 @@ public struct WeChatPayChannel: OnlineChannel {
     public func createOrder(_ order: ChannelOrder) async throws(PaymentError) -> ChannelOrderRequest {
         let expires = ISO8601DateFormatter.string(from: order.expiresAt, timeZone: TimeZone(identifier: "Asia/Shanghai")!,
                                                   formatOptions: [.withInternetDateTime])
+        if let openid = order.payerOpenId {
+            let body = WeChatPayV3.nativeOrderBody(outTradeNo: order.outTradeNo, description: order.description, total: order.amount,
+                                                   expiresAt: expires, credentials: credentials, payerOpenId: openid)
+            let answer = try await call("/v3/pay/transactions/jsapi", body: body)
+            guard let prepayId = answer["prepay_id"] as? String, !prepayId.isEmpty else { throw .channel(name, "the answer has no prepay_id") }
+            let parameters: [String: String]
+            do {
+                parameters = try WeChatPayV3.jsapiParameters(prepayId: prepayId, timestamp: Int64(clock().timeIntervalSince1970),
+                                                             nonce: UUID().uuidString.replacingOccurrences(of: "-", with: ""), credentials: credentials)
+            } catch {
+                throw .channel(name, "the payment parameters cannot be signed")
+            }
+            return ChannelOrderRequest(kind: "wechatpay_jsapi", codeUrl: "", parameters: parameters)
+        }
         let body = WeChatPayV3.nativeOrderBody(outTradeNo: order.outTradeNo, description: order.description, total: order.amount,
                                                expiresAt: expires, credentials: credentials)
         let answer = try await call("/v3/pay/transactions/native", body: body)

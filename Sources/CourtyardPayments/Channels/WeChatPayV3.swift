@@ -183,12 +183,24 @@ public enum WeChatPayV3 {
     }
 
     /// The JSON body of a Native order (`POST /v3/pay/transactions/native`): the answer carries `code_url` for a QR code.
-    public static func nativeOrderBody(outTradeNo: String, description: String, total: Int64, expiresAt: String, credentials: Credentials) -> String {
-        let fields: [String: Any] = ["appid": credentials.appId, "mchid": credentials.merchantId, "description": description,
+    /// With `payerOpenId` it is the body of a JSAPI order (`POST /v3/pay/transactions/jsapi`), answered with `prepay_id`.
+    public static func nativeOrderBody(outTradeNo: String, description: String, total: Int64, expiresAt: String, credentials: Credentials,
+                                       payerOpenId: String? = nil) -> String {
+        var fields: [String: Any] = ["appid": credentials.appId, "mchid": credentials.merchantId, "description": description,
                                      "out_trade_no": outTradeNo, "time_expire": expiresAt, "notify_url": credentials.notifyURL,
                                      "amount": ["total": total, "currency": "CNY"]]
+        if let payerOpenId { fields["payer"] = ["openid": payerOpenId] }
         return String(decoding: (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(),
                       as: UTF8.self)
+    }
+
+    /// The parameters of `wx.requestPayment` for a JSAPI order: `paySign` is SHA256withRSA by the merchant key over
+    /// `appId\ntimeStamp\nnonceStr\npackage\n`.
+    public static func jsapiParameters(prepayId: String, timestamp: Int64, nonce: String, credentials: Credentials) throws -> [String: String] {
+        let package = "prepay_id=" + prepayId
+        let message = "\(credentials.appId)\n\(timestamp)\n\(nonce)\n\(package)\n"
+        return ["appId": credentials.appId, "timeStamp": String(timestamp), "nonceStr": nonce, "package": package, "signType": "RSA",
+                "paySign": try RSAKeys.sign(Data(message.utf8), with: credentials.merchantKey)]
     }
 
     /// The JSON body of a refund (`POST /v3/refund/domestic/refunds`).
