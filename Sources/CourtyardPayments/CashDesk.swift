@@ -120,6 +120,7 @@ public struct CashDesk: Sendable {
         if request.channel == "pos", (request.posReference ?? "").isEmpty {
             throw PaymentError(.invalid, code: "required", field: "pos_reference", "a POS payment carries the terminal's reference")
         }
+        // Validated as an order (the desk's channels are not order channels, so it is checked as a bank order, then set).
         var orderRequest = PaymentService.OrderRequest(id: request.id, houseId: request.houseId, purpose: request.purpose, channel: "bank",
                                                        billIds: request.billIds, amount: request.amount, walletPurpose: request.walletPurpose,
                                                        depositKind: request.depositKind, depositConditions: request.depositConditions,

@@ -1,6 +1,7 @@
 import CourtyardBilling
 import CourtyardDomain
 import CourtyardLedger
+import CourtyardPrepaid
 import CourtyardStorage
 import Crypto
 import Foundation
@@ -97,7 +98,10 @@ public struct PaymentService: Sendable {
                 throw PaymentError(.invalid, code: "invalid_value", field: "bill_ids", "at most 100 distinct bills per order")
             }
         case .topUp:
-            guard request.amount != nil else { throw PaymentError(.invalid, code: "required", field: "amount", "a top-up names its amount") }
+            guard let amount = request.amount else { throw PaymentError(.invalid, code: "required", field: "amount", "a top-up names its amount") }
+            guard amount.minorUnits <= TopUp.maximum else {
+                throw PaymentError(.invalid, code: "amount_over_limit", field: "amount", "a single top-up is at most 50000.00")
+            }
             guard let purpose = request.walletPurpose, ["electricity", "water", "gas", "heating", "general"].contains(purpose) else {
                 throw PaymentError(.invalid, code: "invalid_value", field: "wallet_purpose", "wallet_purpose is electricity, water, gas, heating or general")
             }
@@ -395,6 +399,10 @@ public struct PaymentService: Sendable {
 
     /// Applies a channel transaction in one transaction; a concurrent duplicate that loses the race on the unique key is
     /// retried once and then answers as the replay it is.
+    ///
+    /// Money the rules refuse to allocate (a top-up above the wallet limit, a ledger rule) is not lost either: the
+    /// transaction rolls back and the callback is held for review as `apply_failed`, with the reason, in a second
+    /// transaction, and the channel is told it arrived.
     public func apply(_ transaction: ChannelTransaction, companyId: String, payload: String) async throws -> PaymentOutcome {
         let engine = database.engine
         var attempt = 0
@@ -407,6 +415,18 @@ public struct PaymentService: Sendable {
                 }
             } catch StorageError.alreadyExists where attempt < 3 {
                 continue
+            } catch let error as StorageError {
+                throw error
+            } catch let error where error is PaymentError || error is PrepaidError {
+                let now = clock.now()
+                logger.error("payment held: it could not be allocated", metadata: ["company": "\(companyId)", "out_trade_no": "\(transaction.outTradeNo)",
+                                                                                   "error": "\(error)"])
+                try await database.transaction { db in
+                    try await PaymentApplier(db, companyId: companyId, engine: engine).hold(
+                        transaction, outcome: "apply_failed", detail: String(String(describing: error).prefix(500)), payload: payload, now: now)
+                }
+                return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: Money(minorUnits: transaction.amount),
+                                      allocations: [], receiptNumber: nil, receiptToken: nil, commands: [], review: "apply_failed")
             }
         }
     }

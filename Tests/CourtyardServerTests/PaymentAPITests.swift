@@ -247,6 +247,27 @@ struct PaymentAPITests {
         }
     }
 
+    @Test("money the rules cannot allocate (a bill payment whose excess top-up is above the wallet limit) is held for review, not lost",
+          arguments: TestEngine.available)
+    func unallocatableMoneyIsHeld(engine: TestEngine) async throws {
+        try await Self.with(engine) { api in
+            let s = try await Self.billed(api)
+            let order = try await api.call(.post, "/api/v1/payment-orders", token: s.finance, json: [
+                "id": "big-1", "house_id": s.house, "purpose": "bills", "channel": "wechatpay", "bill_ids": [s.bill], "amount": Prepaid.money("60000.00")])
+            let outTradeNo = try #require(order.object["out_trade_no"] as? String, "\(order.text)")
+            let note = try FakePaymentChannels.wechatNotification(outTradeNo: outTradeNo, transactionId: "4200000001202611220000000050",
+                                                                   total: 60_000_00, at: Self.timestamp)
+            #expect(try await Self.notify(api, note).status == .noContent)
+            #expect(try await api.call(.get, "/api/v1/payments?house_id=\(s.house)", token: s.finance).items.isEmpty)
+            let held = try await api.call(.get, "/api/v1/payment-callbacks", token: s.finance)
+            #expect(held.items.first?["outcome"] as? String == "apply_failed", "\(held.text)")
+            #expect((held.items.first?["detail"] as? String)?.contains("amount_over_limit") == true, "\(held.text)")
+            // The order is still open, the bill unpaid, the ledger untouched by the failed attempt.
+            #expect(try await api.call(.get, "/api/v1/payment-orders/\(outTradeNo)", token: s.finance).object["state"] as? String == "created")
+            #expect(try await Prepaid.ledgerBalances(api))
+        }
+    }
+
     @Test("five concurrent deliveries of one notification make one payment and answer all five", arguments: TestEngine.available)
     func concurrentDeliveries(engine: TestEngine) async throws {
         try await Self.with(engine) { api in
