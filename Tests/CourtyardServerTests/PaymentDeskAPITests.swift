@@ -136,6 +136,49 @@ struct PaymentDeskAPITests {
         }
     }
 
+    @Test("an overcharged line of a paid bill is refunded to the wallet, and a wallet balance is paid out in cash, each within what is left",
+          arguments: TestEngine.available)
+    func lineAndWalletRefunds(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            let desk = try await api.login("frontdesk@alpha")
+            let shift = try #require(try await api.call(.post, "/api/v1/cashier-shifts", token: desk,
+                                                        json: ["community_id": s.community, "opening_float": Prepaid.money("0.00")]).object["id"] as? String)
+            let paid = try await api.call(.post, "/api/v1/cashier-shifts/\(shift)/payments", token: desk, json: [
+                "id": "pay-all", "house_id": s.house, "purpose": "bills", "channel": "cash", "bill_ids": [s.bill], "amount": Prepaid.money(s.due)])
+            #expect(paid.status == .created, "\(paid.text)")
+            let document = try await api.call(.get, "/api/v1/bills/\(s.bill)", token: s.finance)
+            let line = try #require((document.object["lines"] as? [[String: Any]])?.first)
+            let lineId = try #require(line["id"] as? String)
+            let over = try await api.call(.post, "/api/v1/refunds", token: desk, json: [
+                "id": "line-1", "source": "bill_line", "bill_line_id": lineId, "amount": Prepaid.money("100000.00"), "reason_code": "billing_error",
+                "reason": "area was wrong"])
+            #expect(over.code == "refund_above_remaining", "\(over.text)")
+            let refund = try await api.call(.post, "/api/v1/refunds", token: desk, json: [
+                "id": "line-2", "source": "bill_line", "bill_line_id": lineId, "amount": Prepaid.money("20.00"), "reason_code": "billing_error",
+                "reason": "area was 8 m² too large"])
+            #expect(refund.object["state"] as? String == "pending_approval", "\(refund.text)")
+            let approved = try await api.call(.post, "/api/v1/refunds/\(try #require(refund.object["id"] as? String))/approve", token: s.finance,
+                                              json: ["reason": "measured again"])
+            #expect(approved.object["state"] as? String == "succeeded", "\(approved.text)")
+            let wallet = AccountKey.wallet(s.community, house: s.house, purpose: "general")
+            #expect(Prepaid.amount(try await api.call(.get, "/api/v1/ledger/accounts/\(wallet.id)", token: s.finance).object["balance"]) == "20.00")
+            // The wallet's 20.00 is paid out in cash; 20.01 is more than it holds.
+            let tooMuch = try await api.call(.post, "/api/v1/refunds", token: desk, json: [
+                "id": "wal-1", "source": "wallet", "house_id": s.house, "wallet_purpose": "general", "amount": Prepaid.money("20.01"),
+                "reason_code": "move_out", "reason": "moving out"])
+            #expect(tooMuch.code == "refund_above_remaining", "\(tooMuch.text)")
+            let out = try await api.call(.post, "/api/v1/refunds", token: desk, json: [
+                "id": "wal-2", "source": "wallet", "house_id": s.house, "wallet_purpose": "general", "amount": Prepaid.money("20.00"),
+                "reason_code": "move_out", "reason": "moving out"])
+            let outId = try #require(out.object["id"] as? String, "\(out.text)")
+            let cash = try await api.call(.post, "/api/v1/refunds/\(outId)/approve", token: s.finance, json: ["reason": "keys returned"])
+            #expect(cash.object["state"] as? String == "succeeded", "\(cash.text)")
+            #expect(Prepaid.amount(try await api.call(.get, "/api/v1/ledger/accounts/\(wallet.id)", token: s.finance).object["balance"]) == "0.00")
+            #expect(try await Prepaid.ledgerBalances(api))
+        }
+    }
+
     @Test("a decoration deposit is held apart, released only when inspected, less an itemized deduction, with a voucher", arguments: TestEngine.available)
     func deposits(engine: TestEngine) async throws {
         try await P.with(engine) { api in
