@@ -149,7 +149,7 @@ struct PaymentBench: AsyncParsableCommand {
         let wallElapsed = ContinuousClock.now - wall
         let wallSeconds = Double(wallElapsed.components.seconds) + Double(wallElapsed.components.attoseconds) / 1e18
         let balanced = try await database.read { db -> Bool in
-            let row = try await db.raw("SELECT SUM(debits_posted) AS d, SUM(credits_posted) AS c FROM ledger_balances").first()!
+            let row = try await db.raw("SELECT CAST(SUM(debits_posted) AS BIGINT) AS d, CAST(SUM(credits_posted) AS BIGINT) AS c FROM ledger_balances").first()!
             return try row.decode(column: "d", as: Int64.self) == row.decode(column: "c", as: Int64.self)
         }
         func quantile(_ values: [Double], _ q: Double) -> Double {
