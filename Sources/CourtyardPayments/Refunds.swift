@@ -392,8 +392,21 @@ public struct Refunds: Sendable {
             result.updatedAt = now
         }
         try await move(operations, now: now)
-        if result.state != refund.state { try await save(result) }
+        if result.state != refund.state {
+            try await save(result)
+            try await issueVoucher(result, channel: refund.destination == .wallet ? "wallet" : (refund.destination == .originalChannel ? channel ?? "cash" : "cash"), now: now)
+        }
         return result
+    }
+
+    /// The refund voucher (退款凭证): a receipt of kind `refund`, numbered in the same gapless sequence as payments.
+    func issueVoucher(_ refund: Refund, channel: String, now: Date) async throws {
+        _ = try await ReceiptBook(db, companyId: companyId).issue(
+            kind: .refund, subjectId: refund.id, communityId: refund.communityId, houseId: refund.houseId, payer: nil, channel: channel,
+            channelReference: refund.channelRefundId ?? refund.id,
+            lines: [Receipt.Line(description: "refund (\(refund.reasonCode.replacingOccurrences(of: "_", with: " "))): \(refund.reason)",
+                                 amount: refund.amount)],
+            total: refund.amount, at: now)
     }
 
     func paymentChannel(_ refund: Refund) async throws -> String? {
@@ -420,6 +433,7 @@ public struct Refunds: Sendable {
                                                    credit: AccountKey.community(refund.communityId, .clearing, purpose: channel),
                                                    amount: refund.amount.minorUnits, code: .refund, reference: "refund:" + refund.id,
                                                    actor: "system:" + channel))], now: now)
+                try await issueVoucher(refund, channel: channel, now: now)
             }
         case .failure(let error):
             guard case .success(let state) = refund.next(.channelFailed(error.message)) else { return refund }

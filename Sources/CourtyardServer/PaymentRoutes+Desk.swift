@@ -172,6 +172,17 @@ extension PaymentRoutes {
             }
         }
 
+        api.on(.get, "/api/v1/refunds/:id/voucher", summary: "A settled refund's voucher (printable HTML with its verification QR code)",
+               tag: "Refunds", permission: .readFinance) { _, context in
+            let scope = try context.scope(for: .readFinance)
+            let id = try context.parameters.require("id")
+            guard let voucher = try await services.database.read({ db -> Receipt? in
+                guard try await Refunds(db, companyId: scope.companyId, engine: engine).refund(id: id, scope: scope) != nil else { return nil }
+                return try await ReceiptBook(db, companyId: scope.companyId).receipt(kind: .refund, subjectId: id)
+            }) else { throw Problem.notFound("refund voucher") }
+            return ReceiptPage.response(voucher, publicURL: services.configuration.publicURL, voided: false)
+        }
+
         api.on(.post, "/api/v1/refunds/:id/retry", summary: "Send a failed channel refund again", tag: "Refunds", permission: .manageFinance,
                response: "Refund") { _, context in
             let scope = try context.scope(for: .manageFinance)

@@ -175,6 +175,11 @@ struct PaymentDeskAPITests {
             let cash = try await api.call(.post, "/api/v1/refunds/\(outId)/approve", token: s.finance, json: ["reason": "keys returned"])
             #expect(cash.object["state"] as? String == "succeeded", "\(cash.text)")
             #expect(Prepaid.amount(try await api.call(.get, "/api/v1/ledger/accounts/\(wallet.id)", token: s.finance).object["balance"]) == "0.00")
+            // Each settled refund has its voucher, numbered after the payment's receipt (1): 2 and 3, no gap.
+            let voucher = try await api.call(.get, "/api/v1/refunds/\(outId)/voucher", token: s.finance)
+            #expect(voucher.text.contains("R0000000003") && voucher.text.contains("moving out"), "\(voucher.text)")
+            #expect(try await api.call(.get, "/api/v1/refunds/\(try #require(refund.object["id"] as? String))/voucher", token: s.finance)
+                .text.contains("R0000000002"))
             #expect(try await Prepaid.ledgerBalances(api))
         }
     }
