@@ -235,11 +235,12 @@ public struct PaymentService: Sendable {
         }
     }
 
-    /// Closes an unpaid order (the payer gave up); a paid order cannot be closed.
+    /// Closes an unpaid order (the payer gave up); a paid order cannot be closed. The channel is asked to close it too,
+    /// after the commit; if it cannot, money that still arrives for the order is held for review.
     public func close(outTradeNo: String, scope: TenantScope) async throws -> PaymentOrder {
         let now = clock.now()
         let engine = database.engine
-        return try await database.transaction { db in
+        let closed = try await database.transaction { db in
             let store = PaymentStore(db, companyId: scope.companyId, engine: engine)
             guard let order = try await store.order(outTradeNo: outTradeNo, lock: true), scope.includes(communityId: order.communityId) else {
                 throw PaymentError(.notFound, code: "not_found", field: "out_trade_no", "no order \(outTradeNo)")
@@ -249,6 +250,14 @@ public struct PaymentService: Sendable {
             if next != order { try await store.update(next) }
             return next
         }
+        if closed.channelRequest != nil, let channel = try? onlineChannel(closed.channel, companyId: scope.companyId) {
+            do {
+                try await channel.close(outTradeNo: outTradeNo)
+            } catch {
+                logger.warning("channel did not close the order", metadata: ["out_trade_no": "\(outTradeNo)", "code": "\(error.code)"])
+            }
+        }
+        return closed
     }
 
     /// Marks orders past their expiry as expired; returns how many. (A late payment for one is held, never lost.)

@@ -68,6 +68,9 @@ final class FakePaymentChannels: ChannelHTTPClient {
         case "/v3/pay/transactions/jsapi":
             guard (body["payer"] as? [String: Any])?["openid"] is String else { return Self.status(400) }
             answer = ["prepay_id": "wx2026112210000" + String((body["out_trade_no"] as? String ?? "").suffix(12))]
+        case let close where close.hasPrefix("/v3/pay/transactions/out-trade-no/") && close.hasSuffix("/close"):
+            guard body["mchid"] as? String == "1900000109" else { return Self.status(400) }
+            return signedAnswer(Data())
         case "/v3/refund/domestic/refunds":
             if let status = refuseRefunds.withLock({ $0 }) { return Self.status(status) }
             answer = ["refund_id": "50300000" + String((body["out_refund_no"] as? String ?? "").suffix(20)), "status": refundStatus.withLock { $0 },
@@ -75,13 +78,17 @@ final class FakePaymentChannels: ChannelHTTPClient {
         default:
             return Self.status(404)
         }
-        let data = try! JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys])
+        return signedAnswer(try! JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys]))
+    }
+
+    /// An answer signed the way WeChat Pay signs them (204 No Content for an empty body).
+    func signedAnswer(_ data: Data) -> ChannelHTTPResponse {
         let timestamp = String(Int64(now().timeIntervalSince1970))
         let nonce = UUID().uuidString
         var signed = Array("\(timestamp)\n\(nonce)\n".utf8)
         signed += data
         signed.append(0x0A)
-        return ChannelHTTPResponse(status: 200, headers: ["wechatpay-timestamp": timestamp, "wechatpay-nonce": nonce,
+        return ChannelHTTPResponse(status: data.isEmpty ? 204 : 200, headers: ["wechatpay-timestamp": timestamp, "wechatpay-nonce": nonce,
                                                           "wechatpay-signature": try! RSAKeys.sign(signed, with: TestKeys.wechatPlatform),
                                                           "wechatpay-serial": TestKeys.platformSerial], body: Array(data))
     }

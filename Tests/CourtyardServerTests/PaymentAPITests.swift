@@ -98,6 +98,7 @@ struct PaymentAPITests {
             #expect(Prepaid.amount(bill.object["amount_due"]) == "0.00", "\(bill.text)")
             let order2 = try await api.call(.get, "/api/v1/payment-orders/\(outTradeNo)", token: s.finance)
             #expect(order2.object["state"] as? String == "paid")
+            #expect(try await api.call(.post, "/api/v1/payment-orders/\(outTradeNo)/close", token: s.finance).code == "order_paid")
             let callbacks = try await Prepaid.scalar(api, "SELECT times_received AS v FROM payment_callbacks")
             #expect(callbacks == 3)
             #expect(try await Prepaid.ledgerBalances(api))
@@ -265,6 +266,26 @@ struct PaymentAPITests {
             // The order is still open, the bill unpaid, the ledger untouched by the failed attempt.
             #expect(try await api.call(.get, "/api/v1/payment-orders/\(outTradeNo)", token: s.finance).object["state"] as? String == "created")
             #expect(try await Prepaid.ledgerBalances(api))
+        }
+    }
+
+    @Test("closing an unpaid order closes it at WeChat too; money that still arrives for it is held as order_closed", arguments: TestEngine.available)
+    func closedOrder(engine: TestEngine) async throws {
+        let fake = FakePaymentChannels()
+        try await Self.with(engine, fake: fake) { api in
+            let finance = try await api.login("finance@alpha")
+            let house = try #require(try await api.first("houses", token: finance)["id"] as? String)
+            let order = try await api.call(.post, "/api/v1/payment-orders", token: finance, json: [
+                "id": "close-1", "house_id": house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general", "amount": Prepaid.money("5.00")])
+            let outTradeNo = try #require(order.object["out_trade_no"] as? String, "\(order.text)")
+            let closed = try await api.call(.post, "/api/v1/payment-orders/\(outTradeNo)/close", token: finance)
+            #expect(closed.object["state"] as? String == "closed", "\(closed.text)")
+            #expect(fake.requests.withLock { $0 }.contains("/v3/pay/transactions/out-trade-no/\(outTradeNo)/close"))
+            let late = try FakePaymentChannels.wechatNotification(outTradeNo: outTradeNo, transactionId: "4200000001202611220000000060", total: 5_00,
+                                                                   at: Self.timestamp)
+            #expect(try await Self.notify(api, late).status == .noContent)
+            #expect(try await api.call(.get, "/api/v1/payment-callbacks", token: finance).items.first?["outcome"] as? String == "order_closed")
+            #expect(try await api.call(.get, "/api/v1/payments?house_id=\(house)", token: finance).items.isEmpty)
         }
     }
 

@@ -61,6 +61,8 @@ public protocol OnlineChannel: Sendable {
     var name: String { get }
     func createOrder(_ order: ChannelOrder) async throws(PaymentError) -> ChannelOrderRequest
     func refund(_ refund: ChannelRefund) async throws(PaymentError) -> ChannelRefundResult
+    /// Closes an unpaid order at the channel, so the payer can no longer pay it.
+    func close(outTradeNo: String) async throws(PaymentError)
 }
 
 extension PaymentError {
@@ -82,7 +84,7 @@ public struct WeChatPayChannel: OnlineChannel {
         self.clock = clock
     }
 
-    func call(_ path: String, body: String) async throws(PaymentError) -> [String: Any] {
+    func call(_ path: String, body: String, expectBody: Bool = true) async throws(PaymentError) -> [String: Any] {
         let now = clock()
         let timestamp = Int64(now.timeIntervalSince1970)
         let nonce = UUID().uuidString.replacingOccurrences(of: "-", with: "")
@@ -114,10 +116,16 @@ public struct WeChatPayChannel: OnlineChannel {
         } catch {
             throw .channel(name, "the answer's signature does not verify (\(error.code))")
         }
+        if !expectBody && response.body.isEmpty { return [:] }
         guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
             throw .channel(name, "the answer is not JSON")
         }
         return object
+    }
+
+    public func close(outTradeNo: String) async throws(PaymentError) {
+        let body = String(decoding: (try? JSONSerialization.data(withJSONObject: ["mchid": credentials.merchantId])) ?? Data(), as: UTF8.self)
+        _ = try await call("/v3/pay/transactions/out-trade-no/\(outTradeNo)/close", body: body, expectBody: false)
     }
 
     public func createOrder(_ order: ChannelOrder) async throws(PaymentError) -> ChannelOrderRequest {
@@ -220,5 +228,21 @@ public struct AlipayChannel: OnlineChannel {
         let answer = try await call(parameters, node: "alipay_trade_refund_response")
         return ChannelRefundResult(channelRefundId: (answer["trade_no"] as? String ?? refund.channelTransactionId) + ":" + refund.outRefundNo,
                                    status: .succeeded)
+    }
+
+    public func close(outTradeNo: String) async throws(PaymentError) {
+        let parameters: [(name: String, value: String)]
+        do {
+            parameters = try Alipay.signed([("app_id", credentials.appId), ("method", "alipay.trade.close"), ("format", "JSON"), ("charset", "utf-8"),
+                                            ("sign_type", "RSA2"), ("timestamp", timestamp), ("version", "1.0"),
+                                            ("biz_content", #"{"out_trade_no":""# + outTradeNo + #""}"#)], with: credentials.appPrivateKey)
+        } catch {
+            throw .channel(name, "the request cannot be signed")
+        }
+        do {
+            _ = try await call(parameters, node: "alipay_trade_close_response")
+        } catch where error.message.contains("ACQ.TRADE_NOT_EXIST") {
+            // The payer never scanned the code: Alipay has no trade to close.
+        }
     }
 }
