@@ -34,6 +34,11 @@ public struct BankStatements: Sendable {
         public var code: String?
         public var field: String?
         public var message: String?
+
+        public init(row: Int, status: Status, transactionId: String?, outTradeNo: String?, code: String?, field: String?, message: String?) {
+            self.row = row; self.status = status; self.transactionId = transactionId; self.outTradeNo = outTradeNo; self.code = code
+            self.field = field; self.message = message
+        }
     }
 
     public struct ImportResult: Codable, Sendable, Hashable {
@@ -45,6 +50,11 @@ public struct BankStatements: Sendable {
         public var rows: [RowResult]
         /// Restore commands queued by matched top-ups.
         public var commands: [String]
+
+        public init(importId: String, matched: Int, unmatched: Int, duplicates: Int, errors: Int, rows: [RowResult], commands: [String]) {
+            self.importId = importId; self.matched = matched; self.unmatched = unmatched; self.duplicates = duplicates; self.errors = errors
+            self.rows = rows; self.commands = commands
+        }
     }
 
     static let required = ["transaction_id", "value_date", "amount", "reference"]

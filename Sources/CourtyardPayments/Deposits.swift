@@ -16,6 +16,10 @@ public struct Deposit: Codable, Sendable, Hashable {
         public var reason: String
         public var createdBy: String
         public var createdAt: Date
+
+        public init(id: String, amount: Money, reason: String, createdBy: String, createdAt: Date) {
+            self.id = id; self.amount = amount; self.reason = reason; self.createdBy = createdBy; self.createdAt = createdAt
+        }
     }
 
     public var id: String
@@ -34,6 +38,14 @@ public struct Deposit: Codable, Sendable, Hashable {
     public var releasedBy: String?
     public var releasedAt: Date?
     public var createdAt: Date
+
+    public init(id: String, communityId: String, houseId: String, kind: String, amount: Money, paymentId: String, conditions: [DepositCondition],
+                satisfied: [String: String], state: State, deducted: Money, refunded: Money, deductions: [Deduction], releasedBy: String?,
+                releasedAt: Date?, createdAt: Date) {
+        self.id = id; self.communityId = communityId; self.houseId = houseId; self.kind = kind; self.amount = amount; self.paymentId = paymentId
+        self.conditions = conditions; self.satisfied = satisfied; self.state = state; self.deducted = deducted; self.refunded = refunded
+        self.deductions = deductions; self.releasedBy = releasedBy; self.releasedAt = releasedAt; self.createdAt = createdAt
+    }
 
     /// The conditions not met as of `today`.
     public func unmet(today: LocalDate) -> [DepositCondition] {

@@ -43,6 +43,10 @@ public struct PaymentOutcome: Codable, Sendable, Hashable {
         public var target: PaymentAllocation.Target
         public var targetId: String
         public var amount: Money
+
+        public init(target: PaymentAllocation.Target, targetId: String, amount: Money) {
+            self.target = target; self.targetId = targetId; self.amount = amount
+        }
     }
 
     public var status: Status
@@ -56,6 +60,12 @@ public struct PaymentOutcome: Codable, Sendable, Hashable {
     public var commands: [String]
     /// For held callbacks: why.
     public var review: String?
+
+    public init(status: Status, outTradeNo: String, paymentId: String?, amount: Money, allocations: [Part], receiptNumber: Int64?,
+                receiptToken: String?, commands: [String], review: String?) {
+        self.status = status; self.outTradeNo = outTradeNo; self.paymentId = paymentId; self.amount = amount; self.allocations = allocations
+        self.receiptNumber = receiptNumber; self.receiptToken = receiptToken; self.commands = commands; self.review = review
+    }
 }
 
 /// Records a payment and allocates it, in the caller's transaction: the payment row (unique per channel transaction),

@@ -5,7 +5,9 @@ import SQLKit
 
 /// A settled payment: money one channel transaction brought in, for one house. Unique per (company, channel,
 /// channel transaction id), which is what makes a repeated callback a replay rather than a second payment.
-public struct Payment: Codable, Sendable, Hashable {
+///
+/// Amounts are fen in storage and `{"amount": "88.88", "currency": "CNY"}` when encoded, as everywhere in the API.
+public struct Payment: Encodable, Sendable, Hashable {
     public enum Status: String, Codable, Sendable { case settled, voided }
 
     public var id: String
@@ -56,6 +58,26 @@ public struct Payment: Codable, Sendable, Hashable {
         self.status = .settled; self.paidAt = paidAt; self.recordedBy = recordedBy; self.contentDigest = contentDigest; self.createdAt = createdAt
     }
 
+    enum CodingKeys: String, CodingKey {
+        case id, companyId, communityId, houseId, orderId, channel, channelTransactionId, amount, refundedAmount, payerPersonId, payerAccount,
+             shiftId, status, voidedBy, voidReason, receiptNumber, paidAt, recordedBy, createdAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let currency = Currency.supported[currency] ?? .cny
+        try c.encode(id, forKey: .id); try c.encode(companyId, forKey: .companyId); try c.encode(communityId, forKey: .communityId)
+        try c.encode(houseId, forKey: .houseId); try c.encodeIfPresent(orderId, forKey: .orderId); try c.encode(channel, forKey: .channel)
+        try c.encode(channelTransactionId, forKey: .channelTransactionId)
+        try c.encode(Money(minorUnits: amount, currency: currency), forKey: .amount)
+        try c.encode(Money(minorUnits: refundedAmount, currency: currency), forKey: .refundedAmount)
+        try c.encodeIfPresent(payerPersonId, forKey: .payerPersonId); try c.encodeIfPresent(payerAccount, forKey: .payerAccount)
+        try c.encodeIfPresent(shiftId, forKey: .shiftId); try c.encode(status, forKey: .status)
+        try c.encodeIfPresent(voidedBy, forKey: .voidedBy); try c.encodeIfPresent(voidReason, forKey: .voidReason)
+        try c.encodeIfPresent(receiptNumber, forKey: .receiptNumber); try c.encode(paidAt, forKey: .paidAt)
+        try c.encode(recordedBy, forKey: .recordedBy); try c.encode(createdAt, forKey: .createdAt)
+    }
+
     var values: [any SQLExpression] {
         [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(houseId), SQLBind(orderId), SQLBind(channel),
          SQLBind(channelTransactionId), SQLBind(amount), SQLBind(currency), SQLBind(refundedAmount), SQLBind(payerPersonId),
@@ -65,7 +87,7 @@ public struct Payment: Codable, Sendable, Hashable {
 }
 
 /// Where part of a payment went: a bill's late fee or principal, a wallet, a deposit; with the ledger transfer that moved it.
-public struct PaymentAllocation: Codable, Sendable, Hashable {
+public struct PaymentAllocation: Encodable, Sendable, Hashable {
     public enum Target: String, Codable, Sendable {
         case billLateFee = "bill_late_fee"
         case billPrincipal = "bill_principal"
@@ -86,6 +108,15 @@ public struct PaymentAllocation: Codable, Sendable, Hashable {
         id = try r.string("id"); paymentId = try r.string("payment_id"); target = try r.value("target_kind", as: Target.self)
         targetId = try r.string("target_id"); amount = try r.int64("amount"); refundedAmount = try r.int64("refunded_amount")
         transferId = try r.string("transfer_id")
+    }
+
+    enum CodingKeys: String, CodingKey { case id, paymentId, target, targetId, amount, refundedAmount, transferId }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id); try c.encode(paymentId, forKey: .paymentId); try c.encode(target, forKey: .target)
+        try c.encode(targetId, forKey: .targetId); try c.encode(Money(minorUnits: amount), forKey: .amount)
+        try c.encode(Money(minorUnits: refundedAmount), forKey: .refundedAmount); try c.encode(transferId, forKey: .transferId)
     }
 
     init(id: String, paymentId: String, target: Target, targetId: String, amount: Int64, transferId: String) {

@@ -49,6 +49,11 @@ public struct Reconciliation: Sendable {
         public var outTradeNo: String?
         public var ourAmount: Money?
         public var theirAmount: Money?
+
+        public init(kind: StatementEntry.Kind, outcome: Outcome, channelReference: String, outTradeNo: String?, ourAmount: Money?, theirAmount: Money?) {
+            self.kind = kind; self.outcome = outcome; self.channelReference = channelReference; self.outTradeNo = outTradeNo
+            self.ourAmount = ourAmount; self.theirAmount = theirAmount
+        }
     }
 
     public struct Report: Codable, Sendable, Hashable {
@@ -61,6 +66,12 @@ public struct Reconciliation: Sendable {
         public var amountMismatch: Int
         /// Everything but the matched items.
         public var exceptions: [Item]
+
+        public init(runId: String, channel: String, date: LocalDate, matched: Int, missingOurs: Int, missingTheirs: Int, amountMismatch: Int,
+                    exceptions: [Item]) {
+            self.runId = runId; self.channel = channel; self.date = date; self.matched = matched; self.missingOurs = missingOurs
+            self.missingTheirs = missingTheirs; self.amountMismatch = amountMismatch; self.exceptions = exceptions
+        }
     }
 
     /// Parses a statement of `channel` (`wechatpay` or `alipay`).

@@ -61,7 +61,7 @@ enum PaymentRoutes {
         }
     }
 
-    struct PaymentView: Codable, Sendable {
+    struct PaymentView: Encodable, Sendable {
         var payment: Payment
         var allocations: [PaymentAllocation]
         var receiptUrl: String?
@@ -69,7 +69,7 @@ enum PaymentRoutes {
 
     struct ShiftOpen: Codable, Sendable { var communityId: String; var openingFloat: Money }
     struct ShiftClose: Codable, Sendable { var countedCash: Money; var note: String? }
-    struct ShiftView: Codable, Sendable { var shift: CashierShift; var payments: [Payment] }
+    struct ShiftView: Encodable, Sendable { var shift: CashierShift; var payments: [Payment] }
     struct Reason: Codable, Sendable { var reason: String }
     struct ConditionInput: Codable, Sendable { var kind: DepositCondition.Kind; var note: String }
     struct DeductionInput: Codable, Sendable { var amount: Money; var reason: String }
@@ -105,7 +105,11 @@ enum PaymentRoutes {
             payerPersonId: Example.person, payerRelation: .proxy, state: .created,
             channelRequest: ChannelOrderRequest(kind: "wechatpay_native", codeUrl: "weixin://wxpay/bizpayurl?pr=abc"), expiresAt: Example.date,
             paidAt: nil, paymentId: nil, requestDigest: "", createdBy: Example.person, createdAt: Example.date, updatedAt: Example.date)))
-        api.schema("PaymentOutcome", example: ["status": "applied", "out_trade_no": "CY0123456789ABCDEF0123456789ABCD", "payment_id": Example.device])
+        api.schema("PaymentOutcome", example: PaymentOutcome(
+            status: .applied, outTradeNo: "CY0123456789ABCDEF0123456789ABCD", paymentId: Example.device, amount: Money(minorUnits: 88_88),
+            allocations: [.init(target: .billLateFee, targetId: Example.device, amount: Money(minorUnits: 14)),
+                          .init(target: .billPrincipal, targetId: Example.device, amount: Money(minorUnits: 88_74))],
+            receiptNumber: 1, receiptToken: "3f7a9c0e5b2d4168a0c1e2f3a4b5c6d7", commands: [Example.device], review: "unknown_order"))
         api.schema("DeskPaymentInput", example: CashDesk.DeskPayment(id: "desk-0001", houseId: Example.house, purpose: .bills, channel: "cash",
                                                                      amount: Money(minorUnits: 88_88)),
                    required: ["id", "house_id", "purpose", "channel", "amount"])
@@ -119,21 +123,45 @@ enum PaymentRoutes {
         api.schema("RefundInput", example: Refunds.Request(id: "refund-0001", source: .payment, paymentId: Example.device, amount: Money(minorUnits: 10_00),
                                                            reasonCode: "overpayment", reason: "paid twice"),
                    required: ["id", "source", "amount", "reason_code", "reason"])
-        api.schema("Refund", example: ["id": Example.device, "state": "pending_approval", "rule_decision": "finance approval: amount above 200.00"])
+        api.schema("Refund", example: Refund(
+            id: Example.device, communityId: Example.community, houseId: Example.house, requestId: "refund-0001", source: .payment, sourceId: Example.device,
+            paymentId: Example.device, amount: Money(minorUnits: 10_00), reasonCode: "overpayment", reason: "paid twice", destination: .originalChannel,
+            state: .succeeded, ruleDecision: "auto-approved: at most 200.00, reason overpayment, no overdue bills", requestedBy: Example.person,
+            decidedBy: "system:refund-rules", decisionReason: "auto-approved", decidedAt: Example.date, channelRefundId: "50300000012026112200000777",
+            failure: "wechatpay: refused with HTTP 500", createdAt: Example.date, updatedAt: Example.date))
         api.schema("RefundList", example: RefundList(items: []))
-        api.schema("Deposit", example: ["id": Example.device, "kind": "decoration", "state": "held"])
+        api.schema("Deposit", example: Deposit(
+            id: Example.device, communityId: Example.community, houseId: Example.house, kind: "decoration", amount: Money(minorUnits: 2_000_00),
+            paymentId: Example.device, conditions: [DepositCondition(kind: .inspectionPassed), DepositCondition(kind: .dateReached, on: Example.day)],
+            satisfied: ["inspection_passed": "inspected by engineer Wang"], state: .held, deducted: Money(minorUnits: 300_00), refunded: Money(minorUnits: 0),
+            deductions: [.init(id: Example.device, amount: Money(minorUnits: 300_00), reason: "damaged lift wall panel", createdBy: Example.person,
+                               createdAt: Example.date)],
+            releasedBy: Example.person, releasedAt: Example.date, createdAt: Example.date))
         api.schema("DepositConditionInput", example: ConditionInput(kind: .inspectionPassed, note: "inspected by engineer Wang"), required: ["kind", "note"])
         api.schema("DepositDeductionInput", example: DeductionInput(amount: Money(minorUnits: 300_00), reason: "damaged lift wall panel"),
                    required: ["amount", "reason"])
         api.schema("DepositReleaseInput", example: ReleaseInput(destination: "wallet"), required: ["destination"])
-        api.schema("BankImportResult", example: ["matched": 1, "unmatched": 0, "duplicates": 0, "errors": 0])
+        api.schema("BankImportResult", example: BankStatements.ImportResult(
+            importId: Example.device, matched: 1, unmatched: 1, duplicates: 0, errors: 1,
+            rows: [.init(row: 4, status: .error, transactionId: "B20261122003", outTradeNo: "CY0123456789ABCDEF0123456789ABCD", code: "invalid_date",
+                         field: "value_date", message: "value_date is YYYY-MM-DD")], commands: []))
         api.schema("BankLineList", example: LineList(items: []))
         api.schema("BankMatchInput", example: MatchInput(outTradeNo: "CY0123456789ABCDEF0123456789ABCD"), required: ["out_trade_no"])
-        api.schema("ReconciliationReport", example: ["matched": 10, "missing_ours": 0, "missing_theirs": 1, "amount_mismatch": 0])
+        api.schema("ReconciliationReport", example: Reconciliation.Report(
+            runId: Example.device, channel: "wechatpay", date: Example.day, matched: 10, missingOurs: 1, missingTheirs: 0, amountMismatch: 0,
+            exceptions: [.init(kind: .payment, outcome: .missingOurs, channelReference: "4200000001202611220000000099", outTradeNo: "CY0123456789ABCDEF0123456789ABCD",
+                               ourAmount: Money(minorUnits: 9_00), theirAmount: Money(minorUnits: 9_00))]))
         api.schema("HeldCallbackList", example: HeldList(items: []))
         api.schema("ResolveInput", example: ResolveInput(action: "apply", reason: "payer confirmed by phone"), required: ["action", "reason"])
         api.schema("ProxyPayerInput", example: ProxyInput(personId: Example.person, relation: "child"), required: ["person_id", "relation"])
-        api.schema("Payment", example: ["id": Example.device, "channel": "wechatpay", "channel_transaction_id": "4200001841202305111695101523"])
+        var examplePayment = Payment(id: Example.device, companyId: Example.company, communityId: Example.community, houseId: Example.house,
+                                     orderId: Example.device, channel: "wechatpay", channelTransactionId: "4200001841202305111695101523",
+                                     amount: 88_88, currency: "CNY", payerPersonId: Example.person, payerAccount: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+                                     shiftId: Example.device, paidAt: Example.date, recordedBy: "system:wechatpay", contentDigest: "…", createdAt: Example.date)
+        examplePayment.receiptNumber = 1
+        examplePayment.voidedBy = Example.person
+        examplePayment.voidReason = "keyed in twice"
+        api.schema("Payment", example: examplePayment)
 
         // MARK: Orders
 

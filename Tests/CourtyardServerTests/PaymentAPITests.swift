@@ -89,6 +89,7 @@ struct PaymentAPITests {
             #expect(payments.items.count == 1)
             let payment = try #require(payments.items.first)
             #expect(payment["receipt_number"] as? Int == 1)
+            #expect(Prepaid.amount(payment["amount"]) == s.due, "money is {amount, currency} in the API: \(payment)")
             let paymentId = try #require(payment["id"] as? String)
             let view = try await api.call(.get, "/api/v1/payments/\(paymentId)", token: s.finance)
             let allocations = view.object["allocations"] as? [[String: Any]] ?? []
