@@ -142,8 +142,8 @@ public struct CashDesk: Sendable {
                 throw PaymentError(.conflict, code: "idempotency_conflict", field: "id", "desk payment \(request.id) was taken with other content")
             }
         } else {
-            guard let house = try await db.raw("SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: request.houseId)")
-                .first().map({ try RowReader($0, table: "houses").string("community_id") }), house == shift.communityId else {
+            guard let house = try await PaymentLedger(db: db, companyId: companyId, engine: engine).community(ofHouse: request.houseId),
+                  house == shift.communityId else {
                 throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId) in the shift's community")
             }
             let (payer, relation) = try await PaymentService.payer(orderRequest, ownerPersonId: nil, db: db, companyId: companyId, now: now)
@@ -214,16 +214,8 @@ public struct CashDesk: Sendable {
                                                  code: allocation.target == .deposit ? .depositRefund : .adjustment, reference: "void:" + paymentId,
                                                  actor: supervisorId)))
         }
-        let ledger = LedgerStore(db, companyId: companyId, engine: engine)
-        var state = LedgerState(companyId: companyId)
-        try await ledger.load(operations, into: &state, now: now)
-        for operation in operations {
-            if case .failure(let error) = state.apply(operation, at: now.epochMilliseconds) {
-                throw PaymentError(.conflict, code: error.code == "insufficient_balance" ? "wallet_spent" : error.code, field: "payment_id",
-                                   "the payment cannot be reversed: \(error)")
-            }
-        }
-        try await ledger.write(state, now: now)
+        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post(
+            operations, now: now, field: "payment_id", what: "the payment cannot be reversed", rename: ["insufficient_balance": "wallet_spent"])
         try await db.raw("""
             UPDATE payments SET status = 'voided', voided_by = \(bind: supervisorId), void_reason = \(bind: String(reason.prefix(500)))
             WHERE company_id = \(bind: companyId) AND id = \(bind: paymentId)

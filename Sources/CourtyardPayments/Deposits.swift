@@ -168,12 +168,12 @@ public struct Deposits: Sendable {
     public struct Release: Codable, Sendable {
         public var deposit: Deposit
         public var voucher: Receipt
-        public var commands: [String]
     }
 
     /// Releases what remains of a deposit to the house's general wallet or in cash, once every condition holds.
-    public func release(_ id: String, to destination: String, actor: String, scope: TenantScope, today: LocalDate, now: Date) async throws -> Release {
+    public func release(_ id: String, to destination: String, actor: String, scope: TenantScope, now: Date) async throws -> Release {
         let deposit = try await require(id, scope: scope)
+        let today = LocalDate.of(now, timeZone: try await PaymentLedger(db: db, companyId: companyId, engine: engine).timeZone(ofCommunity: deposit.communityId))
         guard deposit.state == .held else { throw PaymentError(.conflict, code: "deposit_released", field: "deposit_id", "the deposit was released") }
         let unmet = deposit.unmet(today: today)
         guard unmet.isEmpty else {
@@ -185,7 +185,6 @@ public struct Deposits: Sendable {
         }
         let remaining = deposit.amount.minorUnits - deposit.deducted.minorUnits
         let account = AccountKey(communityId: deposit.communityId, kind: .deposit, owner: deposit.houseId, purpose: deposit.kind)
-        var commands: [String] = []
         if remaining > 0 {
             if destination == "cash" {
                 try await move(.transfer(Transfer(id: "deposit:\(id):release", debit: account,
@@ -214,16 +213,10 @@ public struct Deposits: Sendable {
             channel: destination, channelReference: "deposit " + id, lines: lines, total: Money(minorUnits: remaining), at: now)
         guard let after = try await self.deposit(id: id, scope: scope) else { throw PaymentError(.notFound, code: "not_found", "deposit vanished") }
         try await saveAudit(deposit, after, action: "deposit_released", actor: actor, reason: "released to \(destination)", now: now)
-        return Release(deposit: after, voucher: voucher, commands: commands)
+        return Release(deposit: after, voucher: voucher)
     }
 
     func move(_ operation: LedgerOperation, now: Date) async throws {
-        let ledger = LedgerStore(db, companyId: companyId, engine: engine)
-        var state = LedgerState(companyId: companyId)
-        try await ledger.load([operation], into: &state, now: now)
-        if case .failure(let error) = state.apply(operation, at: now.epochMilliseconds) {
-            throw PaymentError(.conflict, code: error.code, field: "amount", "the ledger refused: \(error)")
-        }
-        try await ledger.write(state, now: now)
+        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post([operation], now: now)
     }
 }

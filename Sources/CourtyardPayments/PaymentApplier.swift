@@ -160,9 +160,8 @@ public struct PaymentApplier: Sendable {
         let paymentId = Identifier.uuidV7(at: now)
         // Allocation ids in the order the money was spread (listing by id shows late fee before principal).
         var ids = IdentifierSequence(at: now)
-        let community = try await db.raw("SELECT time_zone FROM communities WHERE company_id = \(bind: companyId) AND id = \(bind: order.communityId)")
-            .first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
-        let localDay = LocalDate.of(transaction.paidAt, timeZone: community)
+        let zone = try await PaymentLedger(db: db, companyId: companyId, engine: engine).timeZone(ofCommunity: order.communityId)
+        let localDay = LocalDate.of(transaction.paidAt, timeZone: zone)
         let clearing = AccountKey.community(order.communityId, .clearing, purpose: transaction.channel)
         let actor = transaction.recordedBy
         var payment = Payment(id: paymentId, companyId: companyId, communityId: order.communityId, houseId: order.houseId, orderId: order.id,
@@ -214,17 +213,7 @@ public struct PaymentApplier: Sendable {
                                                                                amount: transaction.amount, now: now)
             lines.append(Receipt.Line(description: "\(kind.replacingOccurrences(of: "_", with: " ")) deposit", amount: Money(minorUnits: transaction.amount)))
         }
-        if !operations.isEmpty {
-            let ledger = LedgerStore(db, companyId: companyId, engine: engine)
-            var state = LedgerState(companyId: companyId)
-            try await ledger.load(operations, into: &state, now: now)
-            for operation in operations {
-                if case .failure(let error) = state.apply(operation, at: now.epochMilliseconds) {
-                    throw PaymentError(.conflict, code: error.code, field: "amount", "the ledger refused the allocation: \(error)")
-                }
-            }
-            try await ledger.write(state, now: now)
-        }
+        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post(operations, now: now, what: "the ledger refused the allocation")
         try await recordBillEffects(allocations, paymentId: paymentId, settledThrough: localDay, now: now)
         var commands: [String] = []
         if let (purpose, amount) = walletTopUp {

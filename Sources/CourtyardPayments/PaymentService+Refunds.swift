@@ -8,11 +8,7 @@ extension PaymentService {
         let now = clock.now()
         let engine = database.engine
         let refund = try await database.transaction { db in
-            let zone = try await db.raw("""
-                SELECT c.time_zone FROM communities c WHERE c.company_id = \(bind: scope.companyId) ORDER BY c.id LIMIT 1
-                """).first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
-            return try await Refunds(db, companyId: scope.companyId, engine: engine).request(request, rules: rules, actor: actor, scope: scope,
-                                                                                           today: LocalDate.of(now, timeZone: zone), now: now)
+            try await Refunds(db, companyId: scope.companyId, engine: engine).request(request, rules: rules, actor: actor, scope: scope, now: now)
         }
         return try await sendIfDue(refund, scope: scope)
     }

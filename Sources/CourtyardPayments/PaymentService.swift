@@ -117,7 +117,7 @@ public struct PaymentService: Sendable {
     }
 
     /// The out-trade-no for a client id: stable (a retry finds its order) and within WeChat's 32 characters.
-    static func outTradeNo(companyId: String, requestId: String) -> String {
+    public static func outTradeNo(companyId: String, requestId: String) -> String {
         "CY" + String(Canonical.digest(["out-trade-no", companyId, requestId]).prefix(30)).uppercased()
     }
 
@@ -139,8 +139,8 @@ public struct PaymentService: Sendable {
                 }
                 return existing
             }
-            guard let house = try await db.raw("SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: request.houseId)")
-                .first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: house) else {
+            let lookups = PaymentLedger(db: db, companyId: companyId, engine: engine)
+            guard let house = try await lookups.community(ofHouse: request.houseId), scope.includes(communityId: house) else {
                 throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId)")
             }
             let (payer, relation) = try await Self.payer(request, ownerPersonId: ownerPersonId, db: db, companyId: companyId, now: now)
@@ -150,8 +150,7 @@ public struct PaymentService: Sendable {
                                          purpose: .bills, items: .init(billIds: request.billIds), amount: 1, currency: "CNY", channel: request.channel,
                                          payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil, expiresAt: now,
                                          paidAt: nil, paymentId: nil, requestDigest: "", createdBy: actor, createdAt: now, updatedAt: now)
-                let zone = try await db.raw("SELECT time_zone FROM communities WHERE company_id = \(bind: companyId) AND id = \(bind: house)")
-                    .first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
+                let zone = try await lookups.timeZone(ofCommunity: house)
                 let debts = try await PaymentApplier(db, companyId: companyId, engine: engine, order: allocationOrder)
                     .debts(for: probe, asOf: LocalDate.of(now, timeZone: zone))
                 if let ids = request.billIds, !ids.isEmpty {

@@ -189,7 +189,7 @@ public struct Refunds: Sendable {
 
     /// Records a refund request: checks what remains refundable, reserves it, and lets the rules decide. An
     /// auto-approved refund is approved in the same transaction (the caller then sends it).
-    public func request(_ request: Request, rules: RefundRules, actor: String, scope: TenantScope, today: LocalDate, now: Date) async throws -> Refund {
+    public func request(_ request: Request, rules: RefundRules, actor: String, scope: TenantScope, now: Date) async throws -> Refund {
         guard !request.id.isEmpty, request.id.utf8.count <= 128 else {
             throw PaymentError(.invalid, code: "invalid_value", field: "id", "id is 1 to 128 characters")
         }
@@ -249,8 +249,8 @@ public struct Refunds: Sendable {
             }
         case .wallet:
             guard let houseId = request.houseId, let purpose = request.walletPurpose,
-                  let houseCommunity = try await db.raw("SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: houseId)")
-                    .first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: houseCommunity) else {
+                  let houseCommunity = try await PaymentLedger(db: db, companyId: companyId, engine: engine).community(ofHouse: houseId),
+                  scope.includes(communityId: houseCommunity) else {
                 throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId ?? "") with a wallet_purpose")
             }
             let wallet = AccountKey.wallet(houseCommunity, house: houseId, purpose: purpose)
@@ -266,6 +266,8 @@ public struct Refunds: Sendable {
                 throw PaymentError(.invalid, code: "invalid_value", field: "destination", "a wallet balance is paid out in cash (or by bank transfer)")
             }
         }
+        // "Overdue" is by the calendar of the house's own community.
+        let today = LocalDate.of(now, timeZone: try await PaymentLedger(db: db, companyId: companyId, engine: engine).timeZone(ofCommunity: community))
         let overdue = try await db.raw("""
             SELECT COUNT(*) AS n FROM bills WHERE company_id = \(bind: companyId) AND house_id = \(bind: house)
             AND status IN ('open', 'partially_paid') AND due_date < \(bind: today.description)
@@ -462,16 +464,7 @@ public struct Refunds: Sendable {
     }
 
     func move(_ operations: [LedgerOperation], now: Date) async throws {
-        guard !operations.isEmpty else { return }
-        let ledger = LedgerStore(db, companyId: companyId, engine: engine)
-        var state = LedgerState(companyId: companyId)
-        try await ledger.load(operations, into: &state, now: now)
-        for operation in operations {
-            if case .failure(let error) = state.apply(operation, at: now.epochMilliseconds) {
-                throw PaymentError(.conflict, code: error.code, field: "amount", "the ledger refused the refund: \(error)")
-            }
-        }
-        try await ledger.write(state, now: now)
+        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post(operations, now: now, what: "the ledger refused the refund")
     }
 
     /// Refunds waiting for finance, oldest first.

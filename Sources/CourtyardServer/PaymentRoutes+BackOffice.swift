@@ -61,11 +61,8 @@ extension PaymentRoutes {
             let now = services.clock.now()
             let release = try await mapped {
                 try await services.database.transaction { db in
-                    let zone = try await db.raw("""
-                        SELECT c.time_zone FROM deposits d JOIN communities c ON c.id = d.community_id WHERE d.company_id = \(bind: scope.companyId) AND d.id = \(bind: id)
-                        """).first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
-                    return try await Deposits(db, companyId: scope.companyId, engine: engine).release(id, to: input.destination, actor: principal.user.id,
-                                                                                                     scope: scope, today: LocalDate.of(now, timeZone: zone), now: now)
+                    try await Deposits(db, companyId: scope.companyId, engine: engine).release(id, to: input.destination, actor: principal.user.id,
+                                                                                              scope: scope, now: now)
                 }
             }
             return try .json(release)

@@ -162,7 +162,7 @@ struct PaymentAPITests {
         try await Self.with(engine) { api in
             let s = try await Self.billed(api)
             // The payer's app raced ahead: WeChat reports a payment for an out-trade-no we have not stored (yet).
-            let outTradeNo = PaymentServiceTestHooks.outTradeNo(companyId: api.alpha.companyId, requestId: "app-early")
+            let outTradeNo = PaymentService.outTradeNo(companyId: api.alpha.companyId, requestId: "app-early")
             let early = try FakePaymentChannels.wechatNotification(outTradeNo: outTradeNo, transactionId: "4200000001202611220000000003",
                                                                     total: Self.fen(s.due), at: Self.timestamp)
             #expect(try await Self.notify(api, early).status == .noContent)
@@ -361,12 +361,5 @@ struct PaymentAPITests {
                 "id": "x6", "house_id": house, "purpose": "top_up", "channel": "bank", "wallet_purpose": "general", "amount": Prepaid.money("10.00")])
             #expect(foreign.status == .notFound)
         }
-    }
-}
-
-/// The out-trade-no rule, as the tests must predict it for a callback that arrives before its order.
-enum PaymentServiceTestHooks {
-    static func outTradeNo(companyId: String, requestId: String) -> String {
-        "CY" + String(Canonical.digest(["out-trade-no", companyId, requestId]).prefix(30)).uppercased()
     }
 }
