@@ -4,7 +4,9 @@ import SQLKit
 
 /// A device as ingestion needs it: who owns it, where its local time is, how its register wraps.
 public struct KnownDevice: Hashable, Sendable {
-    public var id: String
+    public let id: String
+    /// The id with its hash, computed once here (on the request's thread) for the ingestion writer's sets.
+    public let key: DeviceKey
     public var companyId: String
     public var communityId: String
     public var deviceKey: String
@@ -16,6 +18,7 @@ public struct KnownDevice: Hashable, Sendable {
     public init(id: String, companyId: String, communityId: String, deviceKey: String, kind: Device.Kind, status: Device.Status,
                 registerModulus: Int64?, timeZone: TimeZone) {
         self.id = id
+        self.key = DeviceKey(id)
         self.companyId = companyId
         self.communityId = communityId
         self.deviceKey = deviceKey
@@ -24,6 +27,23 @@ public struct KnownDevice: Hashable, Sendable {
         self.registerModulus = registerModulus
         self.timeZone = timeZone
     }
+}
+
+/// A device id with its hash computed once, so that the ingestion writer, whose one thread bounds how many readings a
+/// second SQLite takes, looks devices up in its sets without hashing their ids' text again.
+public struct DeviceKey: Hashable, Sendable {
+    public let id: String
+    private let hashCode: Int
+
+    public init(_ id: String) {
+        self.id = id
+        var hasher = Hasher()
+        hasher.combine(id)
+        hashCode = hasher.finalize()
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.hashCode == rhs.hashCode && lhs.id == rhs.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
 }
 
 /// Finds devices by the key they report with, always within one company (a device of another tenant is unknown).

@@ -25,16 +25,35 @@ public enum IngestGeneration {
 // the first write of each batch). Only the ReadingWriter touches it, from inside its one transaction in flight at a time
 // (its drain loop awaits each transaction before starting the next), so no two threads ever use it at once.
 final class IngestMemory: @unchecked Sendable {
+    /// A register of a device, with its hash computed once (see ``DeviceKey``).
     struct Key: Hashable {
-        var device: String
-        var register: String
+        let device: String
+        let register: String
+        private let hashCode: Int
+
+        init(device: DeviceKey, register: String) {
+            self.device = device.id
+            self.register = register
+            var hasher = Hasher()
+            hasher.combine(device)
+            hasher.combine(register)
+            hashCode = hasher.finalize()
+        }
+
+        init(device: String, register: String) { self.init(device: DeviceKey(device), register: register) }
+
+        static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.hashCode == rhs.hashCode && lhs.device == rhs.device && lhs.register == rhs.register
+        }
+
+        func hash(into hasher: inout Hasher) { hasher.combine(hashCode) }
     }
 
     var heads: [Key: ReadingRules.Point] = [:]
     /// Registers known to have no reading yet (their first reading has no usage).
     var empty: Set<Key> = []
-    var careful: Set<String> = []
-    var online: Set<String> = []
+    var careful: Set<DeviceKey> = []
+    var online: Set<DeviceKey> = []
     /// Devices whose readings have effects (prepaid meters): they never take the raw path.
     var effectDevices: Set<String> = []
     /// The generation this memory is valid for (see ``ReadingWriter``).
@@ -53,7 +72,7 @@ final class IngestMemory: @unchecked Sendable {
         let rows = try await db.raw("""
             SELECT device_id FROM held_readings WHERE status = 'pending' UNION SELECT device_id FROM meter_replacements
             """).all()
-        for row in rows { memory.careful.insert(try row.decode(column: "device_id", as: String.self)) }
+        for row in rows { memory.careful.insert(DeviceKey(try row.decode(column: "device_id", as: String.self))) }
         return memory
     }
 }
@@ -62,7 +81,7 @@ extension IngestMemory {
     /// The usage of `reading` when it can skip the careful path, given its register's head (`nil` with `empty` for a
     /// register without readings); nil when it must be decided carefully.
     func fastUsage(_ reading: ResolvedReading, head: ReadingRules.Point?, empty: Bool) -> (usage: Int64?, since: Int64?)? {
-        guard !careful.contains(reading.device.id) else { return nil }
+        guard careful.isEmpty || !careful.contains(reading.device.key) else { return nil }
         let cap = ReadingRules.dailyCap(reading.device.kind)
         switch reading.value {
         case .interval(let usage):
@@ -130,7 +149,7 @@ extension ReadingWriter {
                     guard case .alreadyExists = StorageError.classify(error) ?? (error as? StorageError) else { throw error }
                     fallback = true
                     for row in chunk {
-                        let key = IngestMemory.Key(device: row.reading.device.id, register: row.reading.register)
+                        let key = row.reading.key
                         memory.heads[key] = nil
                         memory.empty.remove(key)
                         failed.insert(key)
@@ -148,7 +167,7 @@ extension ReadingWriter {
 
         func careful(_ reading: ResolvedReading, key: IngestMemory.Key, store: inout ReadingStore) async throws -> ReadingOutcome {
             let outcome = try await store.apply(reading)
-            if case .held = outcome { memory.careful.insert(reading.device.id) }
+            if case .held = outcome { memory.careful.insert(reading.device.key) }
             if let head = store.newHead {
                 let headKey = IngestMemory.Key(device: head.deviceId, register: head.register)
                 memory.heads[headKey] = head.head
@@ -158,7 +177,7 @@ extension ReadingWriter {
         }
 
         for (index, reading) in readings.enumerated() {
-            let key = IngestMemory.Key(device: reading.device.id, register: reading.register)
+            let key = reading.key
             if let row = fastRow(index: index, reading, key: key, memory: memory, pendingHeads: pendingHeads, store: &store) {
                 buffer.append(row)
                 if case .cumulative(let value) = reading.value {
@@ -188,8 +207,8 @@ extension ReadingWriter {
         var unknown: [IngestMemory.Key] = []
         var seen: Set<IngestMemory.Key> = []
         for reading in readings {
-            guard case .cumulative = reading.value, !memory.careful.contains(reading.device.id) else { continue }
-            let key = IngestMemory.Key(device: reading.device.id, register: reading.register)
+            guard case .cumulative = reading.value, !memory.careful.contains(reading.device.key) else { continue }
+            let key = reading.key
             if memory.heads[key] == nil, !memory.empty.contains(key), seen.insert(key).inserted { unknown.append(key) }
         }
         for chunk in stride(from: 0, to: unknown.count, by: 400).map({ Array(unknown[$0..<min($0 + 400, unknown.count)]) }) {
@@ -250,24 +269,24 @@ extension ReadingWriter {
         var presence = PresenceStore(db, companyId: companyId, now: now)
         // Devices the memory does not know yet: one query tells which are online already (the usual case); a device
         // never seen gets its row from the upsert below; only one coming back from offline needs the careful touch.
-        let unknown = devices.map(\.0.id).filter { !memory.online.contains($0) }
+        let unknown = devices.map(\.0.key).filter { !memory.online.contains($0) }
         var offline: Set<String> = []
         for chunk in stride(from: 0, to: unknown.count, by: 500).map({ Array(unknown[$0..<min($0 + 500, unknown.count)]) }) {
             let rows = try await db.select().columns("device_id", "online").from("device_presence")
-                .where("company_id", .equal, SQLBind(companyId)).where("device_id", .in, SQLBind.group(chunk)).all()
+                .where("company_id", .equal, SQLBind(companyId)).where("device_id", .in, SQLBind.group(chunk.map(\.id))).all()
             var present: Set<String> = []
             for row in rows {
                 let id = try row.decode(column: "device_id", as: String.self)
                 present.insert(id)
-                if try row.decode(column: "online", as: Int64.self) == 1 { memory.online.insert(id) } else { offline.insert(id) }
+                if try row.decode(column: "online", as: Int64.self) == 1 { memory.online.insert(DeviceKey(id)) } else { offline.insert(id) }
             }
-            for id in chunk where !present.contains(id) { memory.online.insert(id) }
+            for key in chunk where !present.contains(key.id) { memory.online.insert(key) }
         }
         var known: [(KnownDevice, Int64)] = []
         for (device, seenAt) in devices {
             if offline.contains(device.id) {
                 try await presence.touch(device, seenAt: seenAt)
-                memory.online.insert(device.id)
+                memory.online.insert(device.key)
             } else {
                 known.append((device, seenAt))
             }

@@ -16,11 +16,26 @@ enum ReadingRawPath {
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
         """
 
-    static func run(_ raw: RawSQLite, work: [(String, [ResolvedReading])], now: Date, memory: IngestMemory,
+    static func run(_ raw: RawSQLite, work: [ReadingWriter.Work], now: Date, memory: IngestMemory,
                     effects: (any ReadingEffects)? = nil) throws -> [[ReadingOutcome]]? {
+        // Without effects this batch writes only readings of devices the directory resolved (devices, and their
+        // communities and companies, are never deleted) and presence rows of the same devices, so SQLite's foreign-key
+        // probes (three index searches per reading) could never fail; prepaid deductions keep them.
+        try raw.enforceForeignKeys(!memory.effectDevices.isEmpty)
         try raw.begin()
+        // The memory's heads are moved forward as rows go in (one lookup per reading); if the batch does not commit,
+        // `undo` puts them back.
+        var undo: [(key: IngestMemory.Key, head: ReadingRules.Point?, wasEmpty: Bool)] = []
         var committed = false
-        defer { if !committed { try? raw.execute("ROLLBACK") } }
+        defer {
+            if !committed {
+                try? raw.execute("ROLLBACK")
+                for entry in undo.reversed() {
+                    memory.heads[entry.key] = entry.head
+                    if entry.wasEmpty { memory.empty.insert(entry.key) }
+                }
+            }
+        }
         let bump = try raw.statement("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value")
         guard try bump.step() else { return nil }
         let generation = bump.int64(0)
@@ -28,38 +43,42 @@ enum ReadingRawPath {
         guard generation == memory.generation + 1 else { return nil }
 
         var ids = IdentifierSequence(at: now)
-        var heads: [IngestMemory.Key: ReadingRules.Point] = [:]
-        var online: Set<String> = []
+        undo.reserveCapacity(work.reduce(0) { $0 + $1.readings.count })
         let insert = try raw.statement(insertSQL)
         let latest = try raw.statement("""
             SELECT measured_at, reading_milli FROM meter_readings WHERE device_id = ?1 AND register = ?2 ORDER BY measured_at DESC LIMIT 1
             """)
         var results: [[ReadingOutcome]] = []
-        var seen: [String: (companyId: String, device: KnownDevice, at: Int64)] = [:]
-        for (companyId, readings) in work {
+        results.reserveCapacity(work.count)
+        for item in work {
             var outcomes: [ReadingOutcome] = []
-            outcomes.reserveCapacity(readings.count)
-            for reading in readings {
-                let key = IngestMemory.Key(device: reading.device.id, register: reading.register)
-                var head = heads[key] ?? memory.heads[key]
-                var empty = memory.empty.contains(key)
-                if head == nil, !empty, case .cumulative = reading.value, !memory.careful.contains(reading.device.id) {
-                    latest.reset()
-                    latest.bind(1, reading.device.id)
-                    latest.bind(2, reading.register)
-                    if try latest.step(), !latest.isNull(1) {
-                        head = ReadingRules.Point(measuredAt: latest.int64(0), reading: latest.int64(1))
-                    } else {
-                        empty = true
+            outcomes.reserveCapacity(item.readings.count)
+            for reading in item.readings {
+                let key = reading.key
+                let slot = memory.heads.index(forKey: key)
+                let known = slot.map { memory.heads.values[$0] }
+                var head = known
+                var empty = false
+                if head == nil {
+                    empty = memory.empty.contains(key)
+                    if !empty, case .cumulative = reading.value, memory.careful.isEmpty || !memory.careful.contains(reading.device.key) {
+                        latest.reset()
+                        latest.bind(1, reading.device.id)
+                        latest.bind(2, reading.register)
+                        if try latest.step(), !latest.isNull(1) {
+                            head = ReadingRules.Point(measuredAt: latest.int64(0), reading: latest.int64(1))
+                        } else {
+                            empty = true
+                        }
+                        latest.reset()
                     }
-                    latest.reset()
                 }
                 guard let (usage, since) = memory.fastUsage(reading, head: head, empty: empty) else { return nil }
                 let id = ids.next()
                 let cumulative: Int64? = if case .cumulative(let value) = reading.value { value } else { nil }
                 insert.reset()
                 insert.bind(1, id)
-                insert.bind(2, companyId)
+                insert.bind(2, item.companyId)
                 insert.bind(3, reading.device.communityId)
                 insert.bind(4, reading.device.id)
                 insert.bind(5, reading.register)
@@ -81,56 +100,65 @@ enum ReadingRawPath {
                     return nil
                 }
                 insert.reset()
-                if let cumulative { heads[key] = ReadingRules.Point(measuredAt: reading.measuredAt, reading: cumulative) }
+                if let cumulative {
+                    let point = ReadingRules.Point(measuredAt: reading.measuredAt, reading: cumulative)
+                    let wasEmpty = known == nil && memory.empty.contains(key)
+                    undo.append((key, known, wasEmpty))
+                    if let slot {
+                        memory.heads.values[slot] = point
+                    } else {
+                        memory.heads[key] = point
+                        if wasEmpty { memory.empty.remove(key) }
+                    }
+                }
                 outcomes.append(.accepted(id: id, usage: usage))
-                let last = seen[reading.device.id]?.at ?? .min
-                seen[reading.device.id] = (companyId, reading.device, max(last, reading.receivedAt))
             }
             results.append(outcomes)
         }
         // Effects (prepaid deduction) commit with the readings, or the batch takes the SQLKit path.
         if !memory.effectDevices.isEmpty {
-            for ((companyId, readings), outcomes) in zip(work, results) {
+            for (item, outcomes) in zip(work, results) {
                 var accepted: [AcceptedReading] = []
-                for (reading, outcome) in zip(readings, outcomes) where memory.effectDevices.contains(reading.device.id) {
+                for (reading, outcome) in zip(item.readings, outcomes) where memory.effectDevices.contains(reading.device.id) {
                     if case .accepted(let id, let usage?) = outcome, usage > 0 {
                         accepted.append(AcceptedReading(readingId: id, device: reading.device, register: reading.register,
                                                         measuredAt: reading.measuredAt, usage: usage))
                     }
                 }
                 if accepted.isEmpty { continue }
-                guard let effects, try effects.applyRaw(raw, companyId: companyId, readings: accepted, now: now) else { return nil }
+                guard let effects, try effects.applyRaw(raw, companyId: item.companyId, readings: accepted, now: now) else { return nil }
             }
         }
+        // Presence: each submission's devices, as the submitting task listed them. The same device in two submissions is
+        // upserted twice (the later time wins through MAX); one writer, so no lock order is needed.
         let presence = try raw.statement("SELECT online FROM device_presence WHERE device_id = ?1")
         let upsert = try raw.statement("""
             INSERT INTO device_presence (device_id, company_id, community_id, last_seen_at, online, changed_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
             ON CONFLICT (device_id) DO UPDATE SET last_seen_at = MAX(device_presence.last_seen_at, excluded.last_seen_at)
             """)
-        for (deviceId, entry) in seen.sorted(by: { $0.key < $1.key }) {
-            if !memory.online.contains(deviceId) {
-                presence.reset()
-                presence.bind(1, deviceId)
-                // A device coming back from offline needs its alert: the careful path writes it.
-                if try presence.step(), presence.int64(0) == 0 { return nil }
-                presence.reset()
-                online.insert(deviceId)
+        var online: [DeviceKey] = []
+        for item in work {
+            for (device, at) in item.lastSeen {
+                if !memory.online.contains(device.key) {
+                    presence.reset()
+                    presence.bind(1, device.id)
+                    // A device coming back from offline needs its alert: the careful path writes it.
+                    if try presence.step(), presence.int64(0) == 0 { return nil }
+                    presence.reset()
+                    online.append(device.key)
+                }
+                upsert.reset()
+                upsert.bind(1, device.id)
+                upsert.bind(2, item.companyId)
+                upsert.bind(3, device.communityId)
+                upsert.bind(4, at)
+                try upsert.run()
+                upsert.reset()
             }
-            upsert.reset()
-            upsert.bind(1, deviceId)
-            upsert.bind(2, entry.companyId)
-            upsert.bind(3, entry.device.communityId)
-            upsert.bind(4, entry.at)
-            try upsert.run()
-            upsert.reset()
         }
         try raw.commit()
         committed = true
         memory.generation = generation
-        for (key, head) in heads {
-            memory.heads[key] = head
-            memory.empty.remove(key)
-        }
         memory.online.formUnion(online)
         return results
     }

@@ -5,8 +5,10 @@ import SQLKit
 
 /// A reading matched to its device, with its instant resolved: ready to be stored.
 public struct ResolvedReading: Hashable, Sendable {
-    public var device: KnownDevice
-    public var register: String
+    public let device: KnownDevice
+    public let register: String
+    /// The register's key in the ingestion writer's memory, hashed here rather than on the writer's thread.
+    let key: IngestMemory.Key
     public var value: ReadingValue
     public var measuredAt: Int64
     public var receivedAt: Int64
@@ -28,6 +30,7 @@ public struct ResolvedReading: Hashable, Sendable {
         self.photoRef = photoRef
         self.device = device
         self.register = register
+        self.key = IngestMemory.Key(device: device.key, register: register)
         self.value = value
         self.measuredAt = measuredAt
         self.receivedAt = receivedAt

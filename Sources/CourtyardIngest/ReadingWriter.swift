@@ -12,9 +12,33 @@ import SQLKit
 /// of readings, and an idle writer commits a single reading at once (no timer). An acknowledged reading is durable.
 public actor ReadingWriter {
     struct Submission {
+        var work: Work
+        var continuation: CheckedContinuation<[ReadingOutcome], any Error>
+    }
+
+    /// One submission's readings, with what the writer's thread would otherwise work out per reading: each device's
+    /// newest receipt time (its presence), computed by the submitting task before it queues.
+    struct Work: Sendable {
         var companyId: String
         var readings: [ResolvedReading]
-        var continuation: CheckedContinuation<[ReadingOutcome], any Error>
+        /// Each device of `readings` once, in order of first appearance, with its newest `receivedAt`.
+        var lastSeen: [(device: KnownDevice, at: Int64)]
+
+        init(companyId: String, readings: [ResolvedReading]) {
+            self.companyId = companyId
+            self.readings = readings
+            var index: [DeviceKey: Int] = [:]
+            var lastSeen: [(device: KnownDevice, at: Int64)] = []
+            for reading in readings {
+                if let at = index[reading.device.key] {
+                    lastSeen[at].at = max(lastSeen[at].at, reading.receivedAt)
+                } else {
+                    index[reading.device.key] = lastSeen.count
+                    lastSeen.append((reading.device, reading.receivedAt))
+                }
+            }
+            self.lastSeen = lastSeen
+        }
     }
 
     private let database: Database
@@ -52,10 +76,14 @@ public actor ReadingWriter {
     }
 
     /// Stores `readings` of one company; returns one outcome per reading once they are committed.
-    public func submit(companyId: String, _ readings: [ResolvedReading]) async throws -> [ReadingOutcome] {
+    public nonisolated func submit(companyId: String, _ readings: [ResolvedReading]) async throws -> [ReadingOutcome] {
         if readings.isEmpty { return [] }
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.append(Submission(companyId: companyId, readings: readings, continuation: continuation))
+        return try await enqueue(Work(companyId: companyId, readings: readings))
+    }
+
+    private func enqueue(_ work: Work) async throws -> [ReadingOutcome] {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.append(Submission(work: work, continuation: continuation))
             if !draining {
                 draining = true
                 Task { await self.drain() }
@@ -66,9 +94,9 @@ public actor ReadingWriter {
     private func takeBatch() -> [Submission] {
         var batch: [Submission] = []
         var size = 0
-        while let next = queue.first, batch.isEmpty || size + next.readings.count <= maxBatch {
+        while let next = queue.first, batch.isEmpty || size + next.work.readings.count <= maxBatch {
             batch.append(queue.removeFirst())
-            size += next.readings.count
+            size += next.work.readings.count
         }
         return batch
     }
@@ -77,7 +105,7 @@ public actor ReadingWriter {
         while !queue.isEmpty {
             let batch = takeBatch()
             let now = clock.now()
-            let work = batch.map { ($0.companyId, $0.readings) }
+            let work = batch.map(\.work)
             do {
                 let result = try await transaction(work, now: now)
                 batches += 1
@@ -89,7 +117,7 @@ public actor ReadingWriter {
                 logger.warning("reading batch failed; retrying submissions one by one", metadata: ["error": "\(error)"])
                 for submission in batch {
                     do {
-                        let result = try await transaction([(submission.companyId, submission.readings)], now: now)
+                        let result = try await transaction([submission.work], now: now)
                         batches += 1
                         if let effects { await effects.committed() }
                         submission.continuation.resume(returning: result[0])
@@ -102,26 +130,27 @@ public actor ReadingWriter {
         draining = false
     }
 
-    private func transaction(_ work: [(String, [ResolvedReading])], now: Date) async throws -> [[ReadingOutcome]] {
+    private func transaction(_ batch: [Work], now: Date) async throws -> [[ReadingOutcome]] {
         if engine == .sqlite, let kept = memory, let path = database.sqlitePath,
            kept.effectDevices.isEmpty || effects?.supportsRawSQLite == true
-            || !work.contains(where: { $0.1.contains { kept.effectDevices.contains($0.device.id) } }) {
+            || !batch.contains(where: { $0.readings.contains { kept.effectDevices.contains($0.device.id) } }) {
             // The steady state: everything fast, as one synchronous job on a bare connection. Nil means "not this batch".
             memory = nil
             let connection = try openRaw(path)
             let rawEffects = effects
             let result = try await database.withSQLiteWriteLock {
                 try await Self.rawPool.runIfActive {
-                    try ReadingRawPath.run(connection, work: work, now: now, memory: kept, effects: rawEffects)
+                    try ReadingRawPath.run(connection, work: batch, now: now, memory: kept, effects: rawEffects)
                 }
             }
             memory = kept
             if let result {
                 rawBatches += 1
-                fastReadings += work.reduce(0) { $0 + $1.1.count }
+                fastReadings += batch.reduce(0) { $0 + $1.readings.count }
                 return result
             }
         }
+        let work = batch.map { ($0.companyId, $0.readings) }
         let kept = usesMemory ? memory : nil
         let usesMemory = usesMemory
         memory = nil

@@ -42,6 +42,8 @@ public final class RawSQLite: @unchecked Sendable {
     /// the sequential path only.
     var rowids: [String: Int64] = [:]
     private var dataVersion: Int64 = -1
+    /// Whether SQLite checks foreign keys on this connection (see ``enforceForeignKeys(_:)``).
+    private var foreignKeys = true
     /// Beyond this many accounts a company's state is not kept (bounds memory).
     static let maxCachedAccounts = 2_000_000
 
@@ -101,6 +103,7 @@ public final class RawSQLite: @unchecked Sendable {
         try execute("PRAGMA journal_mode = WAL")
         try execute("PRAGMA synchronous = FULL")
         try execute("PRAGMA foreign_keys = \(enforceForeignKeys ? "ON" : "OFF")")
+        foreignKeys = enforceForeignKeys
         try execute("PRAGMA busy_timeout = 5000")
         // The journal's indexes take random keys (account and transfer ids); a large page cache keeps them in memory.
         try execute("PRAGMA cache_size = -\(cacheKiB)")
@@ -151,6 +154,14 @@ public final class RawSQLite: @unchecked Sendable {
         if checkpointer != nil { sqlite_nio_sqlite3_wal_hook(handle, nil, nil) }
         for statement in statements.values { sqlite_nio_sqlite3_finalize(statement.pointer) }
         sqlite_nio_sqlite3_close_v2(handle)
+    }
+
+    /// Turns SQLite's foreign-key checks on or off for the following transactions (not inside one, where SQLite ignores
+    /// the pragma); a no-op when they already are. See each caller for why its writes cannot break a reference.
+    public func enforceForeignKeys(_ enforce: Bool) throws {
+        guard enforce != foreignKeys else { return }
+        try execute("PRAGMA foreign_keys = \(enforce ? "ON" : "OFF")")
+        foreignKeys = enforce
     }
 
     public func execute(_ sql: String) throws {
