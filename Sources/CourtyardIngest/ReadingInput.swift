@@ -76,117 +76,132 @@ public enum ReadingParser {
     ///
     /// - Parameter defaultDevice: the device id for items that carry none (MQTT names the device in the topic).
     public static func parse(_ body: Data, defaultDevice: String? = nil) throws(BodyError) -> [Result<ReadingSubmission, ReadingError>] {
-        let decoder = JSONDecoder()
-        if let defaultDevice { decoder.userInfo[Item.defaultDeviceKey] = defaultDevice }
-        if let first = body.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }), first == UInt8(ascii: "[") {
-            let items: [Item]
-            do { items = try decoder.decode([Item].self, from: body) } catch { throw .malformedJSON(describe(error)) }
-            guard !items.isEmpty else { throw .empty }
-            guard items.count <= maximumBatch else { throw .tooMany(items.count) }
-            return items.map(\.result)
-        }
-        do { return [try decoder.decode(Item.self, from: body).result] } catch { throw .malformedJSON(describe(error)) }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error { return context.debugDescription }
-        if case DecodingError.typeMismatch(_, let context) = error { return context.debugDescription }
-        return "the body is not a JSON object or array of objects"
-    }
-
-    /// A batch item that never fails to decode: a bad item becomes its own error, so its neighbours still count.
-    struct Item: Decodable {
-        var result: Result<ReadingSubmission, ReadingError>
-
-        static let defaultDeviceKey = CodingUserInfoKey(rawValue: "courtyard.defaultDevice")!
-
-        enum Key: String, CodingKey {
-            case deviceId, device_id, usage, time, register, reading, measured_at, measuredAt, message_id, messageId
-        }
-
-        init(from decoder: any Decoder) throws {
-            do {
-                let container = try decoder.container(keyedBy: Key.self)
-                result = .success(try Self.submission(container, defaultDevice: decoder.userInfo[Self.defaultDeviceKey] as? String))
-            } catch let error as ReadingError {
-                result = .failure(error)
+        let read: Result<(elements: [ReadingJSON.Element], count: Int, isArray: Bool), ReadingJSON.Malformed> = body.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            do throws(ReadingJSON.Malformed) {
+                return .success(try ReadingJSON.read(bytes, limit: maximumBatch))
             } catch {
-                result = .failure(ReadingError("invalid_item", field: nil, "each reading must be a JSON object"))
+                return .failure(error)
+            }
+        }
+        let (elements, count, isArray): ([ReadingJSON.Element], Int, Bool)
+        switch read {
+        case .success(let value): (elements, count, isArray) = value
+        case .failure(let error): throw .malformedJSON(error.message)
+        }
+        if isArray {
+            guard count > 0 else { throw .empty }
+            guard count <= maximumBatch else { throw .tooMany(count) }
+        }
+        return elements.map { element in
+            guard case .object(let fields) = element else {
+                return .failure(ReadingError("invalid_item", field: nil, "each reading must be a JSON object"))
+            }
+            do throws(ReadingError) {
+                return .success(try submission(fields, defaultDevice: defaultDevice))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// The fields a reading object may have (and their spellings in the two formats).
+    enum Key: String, CaseIterable {
+        case deviceId, device_id, usage, time, register, reading, measured_at, measuredAt, message_id, messageId
+
+        /// Position in ``allCases`` (the slot of ``ReadingJSON/Fields``).
+        var index: Int {
+            switch self {
+            case .deviceId: 0
+            case .device_id: 1
+            case .usage: 2
+            case .time: 3
+            case .register: 4
+            case .reading: 5
+            case .measured_at: 6
+            case .measuredAt: 7
+            case .message_id: 8
+            case .messageId: 9
             }
         }
 
-        static func text(_ container: KeyedDecodingContainer<Key>, _ keys: [Key]) throws(ReadingError) -> (String, Key)? {
-            for key in keys where container.contains(key) {
-                if (try? container.decodeNil(forKey: key)) == true { continue }
-                guard let value = try? container.decode(String.self, forKey: key) else {
-                    throw ReadingError("invalid_type", field: key.rawValue, "\(key.rawValue) must be a string")
-                }
-                return (value, key)
-            }
+        private static let names: [(Key, [UInt8])] = allCases.map { ($0, Array($0.rawValue.utf8)) }
+
+        /// The field whose name is exactly `bytes` (an unescaped member name), if any.
+        static func matching(_ bytes: UnsafeBufferPointer<UInt8>) -> Key? {
+            for (key, name) in names where name.count == bytes.count && name.elementsEqual(bytes) { return key }
             return nil
         }
+    }
 
-        static func number(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws(ReadingError) -> Int64? {
-            guard container.contains(key), (try? container.decodeNil(forKey: key)) != true else { return nil }
-            let text: String
-            if let string = try? container.decode(String.self, forKey: key) {
-                text = string
-            } else if let number = try? container.decode(Decimal.self, forKey: key) {
-                text = "\(number)"
-            } else {
-                throw ReadingError("invalid_number", field: key.rawValue, "\(key.rawValue) must be a decimal number")
+    static func text(_ fields: ReadingJSON.Fields, _ keys: [Key]) throws(ReadingError) -> (String, Key)? {
+        for key in keys {
+            switch fields[key] {
+            case nil, .null?: continue
+            case .string(let value)?: return (value, key)
+            case .number?, .other?: throw ReadingError("invalid_type", field: key.rawValue, "\(key.rawValue) must be a string")
             }
-            let milli: Int64
-            do { milli = try FixedPoint.parse(text, scale: 3) } catch {
-                switch error {
-                case .tooManyFractionDigits:
-                    throw ReadingError("too_precise", field: key.rawValue, "\(key.rawValue) has more than 3 decimals")
-                case .outOfRange:
-                    throw ReadingError("out_of_range", field: key.rawValue, "\(key.rawValue) is too large")
-                case .notANumber:
-                    throw ReadingError("invalid_number", field: key.rawValue, "\(key.rawValue) must be a decimal number, got \"\(text.prefix(40))\"")
-                }
-            }
-            guard milli >= 0 else {
-                throw ReadingError("negative_value", field: key.rawValue, "\(key.rawValue) must not be negative")
-            }
-            return milli
         }
+        return nil
+    }
 
-        static func submission(_ container: KeyedDecodingContainer<Key>, defaultDevice: String?) throws(ReadingError) -> ReadingSubmission {
-            guard let (device, deviceField) = try text(container, [.device_id, .deviceId]) ?? defaultDevice.map({ ($0, Key.device_id) }) else {
-                throw ReadingError("missing_field", field: "device_id", "device_id (or deviceId) is required")
-            }
-            guard !device.isEmpty, device.utf8.count <= 128 else {
-                throw ReadingError("invalid_device_id", field: deviceField.rawValue, "the device id must be 1 to 128 characters")
-            }
-            let messageId = try text(container, [.message_id, .messageId])?.0
-            if let messageId, messageId.isEmpty || messageId.utf8.count > 128 {
-                throw ReadingError("invalid_message_id", field: "message_id", "message_id must be 1 to 128 characters")
-            }
-            guard let (timeText, timeField) = try text(container, [.measured_at, .measuredAt, .time]) else {
-                throw ReadingError("missing_field", field: "measured_at", "measured_at (or time) is required")
-            }
-            guard let time = parseTime(timeText) else {
-                throw ReadingError("invalid_time", field: timeField.rawValue,
-                                   "use RFC 3339 (2026-10-01T08:00:00Z, +08:00) or local \"YYYY-MM-DD HH:MM:SS\"")
-            }
-            if let usage = try number(container, .usage) {
-                if container.contains(.reading) {
-                    throw ReadingError("ambiguous_reading", field: "usage", "send either usage or reading, not both")
-                }
-                return ReadingSubmission(deviceKey: device, register: ReadingSubmission.intervalRegister, value: .interval(usage),
-                                         time: time, messageId: messageId)
-            }
-            guard let reading = try number(container, .reading) else {
-                throw ReadingError("missing_field", field: "reading", "a reading (cumulative register) or usage is required")
-            }
-            let register = try text(container, [.register])?.0 ?? "energy_total"
-            guard isRegisterName(register), register != ReadingSubmission.intervalRegister else {
-                throw ReadingError("invalid_register", field: "register", "register must be 1 to 32 of a-z, 0-9 and _, e.g. energy_total")
-            }
-            return ReadingSubmission(deviceKey: device, register: register, value: .cumulative(reading), time: time, messageId: messageId)
+    static func number(_ fields: ReadingJSON.Fields, _ key: Key) throws(ReadingError) -> Int64? {
+        let text: String
+        switch fields[key] {
+        case nil, .null?: return nil
+        case .string(let value)?, .number(let value)?: text = value
+        case .other?: throw ReadingError("invalid_number", field: key.rawValue, "\(key.rawValue) must be a decimal number")
         }
+        let milli: Int64
+        do { milli = try FixedPoint.parse(text, scale: 3) } catch {
+            switch error {
+            case .tooManyFractionDigits:
+                throw ReadingError("too_precise", field: key.rawValue, "\(key.rawValue) has more than 3 decimals")
+            case .outOfRange:
+                throw ReadingError("out_of_range", field: key.rawValue, "\(key.rawValue) is too large")
+            case .notANumber:
+                throw ReadingError("invalid_number", field: key.rawValue, "\(key.rawValue) must be a decimal number, got \"\(text.prefix(40))\"")
+            }
+        }
+        guard milli >= 0 else {
+            throw ReadingError("negative_value", field: key.rawValue, "\(key.rawValue) must not be negative")
+        }
+        return milli
+    }
+
+    static func submission(_ fields: ReadingJSON.Fields, defaultDevice: String?) throws(ReadingError) -> ReadingSubmission {
+        guard let (device, deviceField) = try text(fields, [.device_id, .deviceId]) ?? defaultDevice.map({ ($0, Key.device_id) }) else {
+            throw ReadingError("missing_field", field: "device_id", "device_id (or deviceId) is required")
+        }
+        guard !device.isEmpty, device.utf8.count <= 128 else {
+            throw ReadingError("invalid_device_id", field: deviceField.rawValue, "the device id must be 1 to 128 characters")
+        }
+        let messageId = try text(fields, [.message_id, .messageId])?.0
+        if let messageId, messageId.isEmpty || messageId.utf8.count > 128 {
+            throw ReadingError("invalid_message_id", field: "message_id", "message_id must be 1 to 128 characters")
+        }
+        guard let (timeText, timeField) = try text(fields, [.measured_at, .measuredAt, .time]) else {
+            throw ReadingError("missing_field", field: "measured_at", "measured_at (or time) is required")
+        }
+        guard let time = parseTime(timeText) else {
+            throw ReadingError("invalid_time", field: timeField.rawValue,
+                               "use RFC 3339 (2026-10-01T08:00:00Z, +08:00) or local \"YYYY-MM-DD HH:MM:SS\"")
+        }
+        if let usage = try number(fields, .usage) {
+            if fields[.reading] != nil {
+                throw ReadingError("ambiguous_reading", field: "usage", "send either usage or reading, not both")
+            }
+            return ReadingSubmission(deviceKey: device, register: ReadingSubmission.intervalRegister, value: .interval(usage),
+                                     time: time, messageId: messageId)
+        }
+        guard let reading = try number(fields, .reading) else {
+            throw ReadingError("missing_field", field: "reading", "a reading (cumulative register) or usage is required")
+        }
+        let register = try text(fields, [.register])?.0 ?? "energy_total"
+        guard isRegisterName(register), register != ReadingSubmission.intervalRegister else {
+            throw ReadingError("invalid_register", field: "register", "register must be 1 to 32 of a-z, 0-9 and _, e.g. energy_total")
+        }
+        return ReadingSubmission(deviceKey: device, register: register, value: .cumulative(reading), time: time, messageId: messageId)
     }
 
     static func isRegisterName(_ text: String) -> Bool {
