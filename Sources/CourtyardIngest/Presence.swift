@@ -25,6 +25,12 @@ public struct PresenceStore: Sendable {
         }
     }
 
+    /// How far a stored `last_seen_at` may lag a device's newest uplink: the SQLite writer's fast path rewrites a device's
+    /// presence row only when its last-seen time has moved on by this much (a device reporting every few seconds
+    /// would otherwise rewrite its row in every commit). The sweep allows for it, so a device is never declared
+    /// offline early.
+    public static let lastSeenPrecisionMilliseconds: Int64 = 60_000
+
     /// Records that `device` was heard from at `seenAt` (its arrival time); a device that was offline comes back online.
     public mutating func touch(_ device: KnownDevice, seenAt: Int64) async throws {
         if let row = try await db.raw("""
@@ -63,6 +69,8 @@ public struct PresenceStore: Sendable {
 }
 
 /// Marks silent devices offline, with an alert each, for every company. The server runs it every minute.
+///
+/// A device is offline once it has been silent for its kind's timeout plus ``PresenceStore/lastSeenPrecisionMilliseconds``.
 public enum PresenceSweep {
     /// Devices that went offline in this sweep.
     public static func run(_ database: Database, now: Date) async throws -> Int {
@@ -73,14 +81,14 @@ public enum PresenceSweep {
             let rows = try await db.raw("""
                 SELECT p.device_id, p.company_id, p.community_id, p.last_seen_at, d.kind FROM device_presence p
                 JOIN devices d ON d.id = p.device_id AND d.company_id = p.company_id
-                WHERE p.online = 1 AND p.last_seen_at < \(bind: nowMillis - shortest)
+                WHERE p.online = 1 AND p.last_seen_at < \(bind: nowMillis - shortest - PresenceStore.lastSeenPrecisionMilliseconds)
                 """).all()
             var stores: [String: PresenceStore] = [:]
             for row in rows {
                 let reader = RowReader(row, table: "device_presence")
                 let kind = try reader.value("kind", as: Device.Kind.self)
                 let lastSeen = try reader.int64("last_seen_at")
-                guard lastSeen + PresenceStore.timeoutMilliseconds(kind) <= nowMillis else { continue }
+                guard lastSeen + PresenceStore.timeoutMilliseconds(kind) + PresenceStore.lastSeenPrecisionMilliseconds <= nowMillis else { continue }
                 let companyId = try reader.string("company_id")
                 let deviceId = try reader.string("device_id")
                 var store = stores[companyId] ?? PresenceStore(db, companyId: companyId, now: now)

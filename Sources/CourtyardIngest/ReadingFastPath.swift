@@ -56,6 +56,9 @@ final class IngestMemory: @unchecked Sendable {
     var online: Set<DeviceKey> = []
     /// Devices whose readings have effects (prepaid meters): they never take the raw path.
     var effectDevices: Set<String> = []
+    /// The last-seen time the raw path last wrote per device: it rewrites a presence row only once the time has moved on
+    /// by ``PresenceStore/lastSeenPrecisionMilliseconds``.
+    var seenWritten: [DeviceKey: Int64] = [:]
     /// The generation this memory is valid for (see ``ReadingWriter``).
     var generation: Int64
 

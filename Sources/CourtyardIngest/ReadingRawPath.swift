@@ -130,16 +130,21 @@ enum ReadingRawPath {
             }
         }
         // Presence: each submission's devices, as the submitting task listed them. The same device in two submissions is
-        // upserted twice (the later time wins through MAX); one writer, so no lock order is needed.
+        // upserted twice (the later time wins through MAX); one writer, so no lock order is needed. A device online and
+        // written less than the precision ago keeps its row: every reporting device would otherwise dirty a page of
+        // its own in every commit.
         let presence = try raw.statement("SELECT online FROM device_presence WHERE device_id = ?1")
         let upsert = try raw.statement("""
             INSERT INTO device_presence (device_id, company_id, community_id, last_seen_at, online, changed_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
             ON CONFLICT (device_id) DO UPDATE SET last_seen_at = MAX(device_presence.last_seen_at, excluded.last_seen_at)
             """)
         var online: [DeviceKey] = []
+        var written: [(DeviceKey, Int64)] = []
         for item in work {
             for (device, at) in item.lastSeen {
-                if !memory.online.contains(device.key) {
+                if memory.online.contains(device.key) {
+                    if let last = memory.seenWritten[device.key], at < last + PresenceStore.lastSeenPrecisionMilliseconds { continue }
+                } else {
                     presence.reset()
                     presence.bind(1, device.id)
                     // A device coming back from offline needs its alert: the careful path writes it.
@@ -154,12 +159,14 @@ enum ReadingRawPath {
                 upsert.bind(4, at)
                 try upsert.run()
                 upsert.reset()
+                written.append((device.key, at))
             }
         }
         try raw.commit()
         committed = true
         memory.generation = generation
         memory.online.formUnion(online)
+        for (key, at) in written { memory.seenWritten[key] = max(memory.seenWritten[key] ?? .min, at) }
         return results
     }
 }
