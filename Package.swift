@@ -249,7 +249,8 @@ let package = Package(
         .testTarget(
             name: "CourtyardStorageTests",
             dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
-                           .product(name: "SQLKit", package: "sql-kit")]
+                           .product(name: "SQLKit", package: "sql-kit"),
+                           .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(
             name: "CourtyardBillingTests",

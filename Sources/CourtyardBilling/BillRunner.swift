@@ -141,15 +141,26 @@ public struct BillRunner: Sendable {
         let trace = ProcessInfo.processInfo.environment["COURTYARD_BILLING_TRACE"] != nil
         var phases = (read: Duration.zero, plan: Duration.zero, write: Duration.zero)
         var inFlight: Task<Int, any Error>? = nil
+        // The next chunk is read while this one is planned (and the one before is written): three stages on two cores.
+        // The read never sees the houses being written, which belong to earlier chunks.
+        let database = database
+        let chunkSize = chunkSize
+        @Sendable func read(after cursor: String?) -> Task<ChunkFacts, any Error> {
+            Task {
+                try await database.read { db in
+                    try await ChunkFacts.load(ScopedStore(db, scope: scope), context: context, after: cursor, limit: chunkSize)
+                }
+            }
+        }
+        var nextChunk: Task<ChunkFacts, any Error>? = read(after: nil)
         do {
             repeat {
                 let readStart = ContinuousClock.now
-                let chunk = try await database.read { [cursor, chunkSize] db in
-                    try await ChunkFacts.load(ScopedStore(db, scope: scope), context: context, after: cursor, limit: chunkSize)
-                }
+                let chunk = try await nextChunk!.value
                 let planStart = ContinuousClock.now
                 phases.read += planStart - readStart
                 cursor = chunk.nextCursor
+                nextChunk = cursor.map { read(after: $0) }
                 var bills: [Bill] = []
                 var lines: [BillLine] = []
                 /// Pending adjustments put on this chunk's bills (already stored; only their bill changes).
@@ -238,12 +249,13 @@ public struct BillRunner: Sendable {
                     }
                 }
                 if trace, summary.housesConsidered % (chunkSize * 10) == 0 {
-                    print("bill run trace at \(summary.housesConsidered) houses: read \(phases.read), plan \(phases.plan), waiting for writes \(phases.write)")
+                    print("bill run trace at \(summary.housesConsidered) houses: waiting for reads \(phases.read), plan \(phases.plan), waiting for writes \(phases.write)")
                 }
                 progress?(summary.housesConsidered, total)
             } while cursor != nil
         } catch {
-            // Never return while a chunk is still being written.
+            // Never return while a chunk is still being written (or read).
+            _ = try? await nextChunk?.value
             _ = try? await inFlight?.value
             throw error
         }

@@ -60,8 +60,8 @@ struct ChunkFacts: Sendable {
     var houses: [House]
     var nextCursor: String?
     var facts: [String: HouseFacts]
-    /// Monthly usage by "house|kind|period".
-    var monthly: [String: UsageRecord]
+    /// Each house's monthly usage records of this year up to the period (all kinds: a few dozen at most).
+    var monthly: [String: [UsageRecord]]
     /// Charges already billed, as "house|item|period".
     var billed: Set<String>
     /// Adjustments waiting for each house's next bill.
@@ -88,13 +88,13 @@ struct ChunkFacts: Sendable {
             facts[house.id] = HouseFacts(id: house.id, builtArea: house.builtArea, indoorArea: house.indoorArea, residents: residents,
                                          ownership: owners.isEmpty ? nil : owners)
         }
-        var monthly: [String: UsageRecord] = [:]
+        var monthly: [String: [UsageRecord]] = [:]
         let kinds = context.usageKinds
         if !kinds.isEmpty {
             let months = (context.period.earlierMonthsOfYear + [context.period]).map(\.description)
             for record in try await store.all(UsageRecord.self, where: "subject_id", in: ids, alsoIn: ("period", months))
             where kinds.contains(record.usageKind) {
-                monthly[record.subjectId + "|" + record.usageKind.rawValue + "|" + record.period.description] = record
+                monthly[record.subjectId, default: []].append(record)
             }
         }
         var billed: Set<String> = []
@@ -111,10 +111,12 @@ struct ChunkFacts: Sendable {
 
     /// The house's metered usage of `kind` for a monthly `period`, with the year-to-date position; `nil` when not recorded.
     func usage(_ house: String, _ kind: UsageKind, _ period: BillingPeriod) -> MeteredUsage? {
-        guard let record = monthly[house + "|" + kind.rawValue + "|" + period.description] else { return nil }
+        // One lookup per house and a scan of its records: no key text built per month (this ran for every metered line).
+        guard let records = monthly[house], let record = records.first(where: { $0.usageKind == kind && $0.period == period }) else { return nil }
         var yearToDate: Int64 = 0
-        for month in period.earlierMonthsOfYear {
-            yearToDate += monthly[house + "|" + kind.rawValue + "|" + month.description]?.quantity.milliUnits ?? 0
+        for earlier in records where earlier.usageKind == kind && earlier.period.cycle == .monthly && earlier.period.year == period.year
+            && earlier.period.firstMonth < period.firstMonth {
+            yearToDate += earlier.quantity.milliUnits
         }
         return MeteredUsage(quantity: record.quantity, windows: record.windows, yearToDate: Quantity(milliUnits: yearToDate),
                             estimated: record.estimated)

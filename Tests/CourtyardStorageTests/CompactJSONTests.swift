@@ -1,5 +1,6 @@
 import CourtyardDomain
 import Foundation
+import PropertyBased
 import Testing
 @testable import CourtyardStorage
 
@@ -20,6 +21,20 @@ struct CompactJSONTests {
         let compact = CompactJSON.breakdown(lines)
         #expect(compact == StoredJSON.encode(lines))
         #expect(try StoredJSON.decode([QuoteLine].self, compact, table: "t", column: "c") == lines)
+    }
+
+    @Test("any amounts, quantities, prices, tiers and texts are written exactly as JSONEncoder writes them")
+    func randomBreakdowns() async {
+        let text = Gen.element(of: ["", "峰 peak", "a/b \"q\" \\ \t\n\u{1}", "tier 1 (graduated): 200.000 kWh × 0.5000"])
+        await propertyCheck(count: 500, input: Gen.int64(in: -9_999_999_999...9_999_999_999), Gen.int64(in: -99_999_999...99_999_999),
+                            Gen.int(in: -3...12), text) { exact, small, tier, description in
+            let description = description ?? ""
+            let line = QuoteLine(description: description, tier: tier == 0 ? nil : tier, window: tier > 5 ? description : nil,
+                                 quantity: tier % 2 == 0 ? Quantity(milliUnits: small) : nil,
+                                 unitPrice: tier % 3 == 0 ? UnitPrice(tenThousandths: small / 7) : nil,
+                                 exact: ExactAmount(tenMillionths: Int128(exact) * Int128(small)))
+            #expect(CompactJSON.breakdown([line, line]) == StoredJSON.encode([line, line]))
+        }
     }
 
     @Test("window usage round-trips, and anything unusual falls back to the full decoder")
