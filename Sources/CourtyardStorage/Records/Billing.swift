@@ -241,11 +241,14 @@ public struct UsageRecord: TenantRecord, Codable, Equatable {
                   subjectKind: try row.value("subject_kind", as: SubjectKind.self), subjectId: try row.string("subject_id"),
                   usageKind: try row.value("usage_kind", as: UsageKind.self), period: period,
                   quantity: Quantity(milliUnits: try row.int64("quantity_milli")),
-                  windows: try windows.map { text in
-                      try CompactJSON.parseQuantities(text) ?? StoredJSON.decode([String: Quantity].self, text, table: Self.table, column: "windows")
-                  },
+                  windows: try windows.map(Self.windows(stored:)),
                   estimated: try row.int64("estimated") != 0, source: try row.value("source", as: Source.self),
                   createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+    }
+
+    /// Window usage as stored in the `windows` column.
+    public static func windows(stored text: String) throws -> [String: Quantity] {
+        try CompactJSON.parseQuantities(text) ?? StoredJSON.decode([String: Quantity].self, text, table: table, column: "windows")
     }
 
     public var storageValues: [any SQLExpression] {
