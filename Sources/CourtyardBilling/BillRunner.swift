@@ -172,7 +172,7 @@ public struct BillRunner: Sendable {
                     let billId = ids.next()
                     for terms in context.terms where context.applies(terms.feeItemId, to: house) {
                         let item = context.items[terms.feeItemId]!
-                        if chunk.billed.contains(ChunkFacts.key(house.id, terms.feeItemId, terms.period)) {
+                        if !chunk.billed.isEmpty, chunk.billed.contains(ChunkFacts.key(house.id, terms.feeItemId, terms.period)) {
                             summary.linesAlreadyBilled += 1
                             continue
                         }

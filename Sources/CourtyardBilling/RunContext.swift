@@ -148,25 +148,25 @@ struct MonthlyUsage: Sendable {
 /// One item's attachments in force during a period, by target.
 struct AttachmentIndex: Sendable {
     var community = false
-    var targets: Set<String> = []
+    /// Targets by scope (one set each, so a lookup builds no key text).
+    var targets: [FeeAttachment.Scope: Set<String>] = [:]
 
     init(_ attachments: [FeeAttachment], period: BillingPeriod) {
         for attachment in attachments where attachment.period.overlaps(period.span) {
             if attachment.scope == .community {
                 community = true
             } else if let target = attachment.target {
-                targets.insert(attachment.scope.rawValue + ":" + target)
+                targets[attachment.scope, default: []].insert(target)
             }
         }
     }
 
     func covers(_ house: House) -> Bool {
         if community { return true }
-        if targets.contains("house:" + house.id) || targets.contains("building:" + house.buildingId)
-            || targets.contains("house_type:" + house.houseType.rawValue) {
-            return true
+        func has(_ scope: FeeAttachment.Scope, _ target: String?) -> Bool {
+            guard let target, let set = targets[scope] else { return false }
+            return set.contains(target)
         }
-        if let unit = house.unitId, targets.contains("unit:" + unit) { return true }
-        return false
+        return has(.house, house.id) || has(.building, house.buildingId) || has(.houseType, house.houseType.rawValue) || has(.unit, house.unitId)
     }
 }
