@@ -9,7 +9,7 @@ import VaporCSQLite
 /// one synchronous job on this handle. Its handle and statements are only
 /// used while holding the ``Database``'s write lock, inside one thread-pool
 /// job at a time.
-// @unchecked Sendable: the handle, its statements, `rowids`, `logFrames` (written by SQLite's WAL hook inside this
+// @unchecked Sendable: the handle, its statements, `rowids`, `foreignKeys`, `logFrames` (written by SQLite's WAL hook inside this
 // connection's own `COMMIT`) and the data version are used only inside
 // `Database.withSQLiteWriteLock` (one task at a time), from within a single NIOThreadPool job. The ledger
 // pipeline's prepare stage runs next to that job but touches only `ledgers` and `reader` (its own connection);
