@@ -233,6 +233,7 @@ let package = Package(
             name: "CourtyardLedgerTests",
             dependencies: [
                 "CourtyardLedger",
+                "CourtyardDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]

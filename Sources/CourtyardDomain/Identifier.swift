@@ -94,13 +94,13 @@ public struct IdentifierSequence: Sendable {
 }
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): a tiny, fast generator for bits that must look random but
-/// need not be unpredictable.
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// need not be unpredictable: identifiers' random tails, and tests' reproducible scenarios (one seed, one run).
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -36,6 +36,20 @@ enum PaymentRoutes {
         do { return try await body() } catch let error as PaymentError { throw error.problem } catch let error as PrepaidErrorBridge { throw error.problem }
     }
 
+    /// The order named by the path's `out_trade_no`, if the caller may see its house (`staff` for staff callers; an owner
+    /// or proxy payer of the house otherwise), with the house's scope.
+    static func visibleOrder(_ context: CourtyardRequestContext, staff: Permission,
+                             services: ServerServices) async throws -> (order: PaymentOrder, scope: TenantScope) {
+        let outTradeNo = try context.parameters.require("out_trade_no")
+        let principal = try context.requirePrincipal()
+        let engine = services.database.engine
+        guard let companyId = principal.scope?.companyId,
+              let order = try await services.database.read({ db in
+                  try await PaymentStore(db, companyId: companyId, engine: engine).order(outTradeNo: outTradeNo)
+              }) else { throw Problem.notFound("payment order") }
+        return (order, try await PrepaidRoutes.houseScope(context, house: order.houseId, staff: staff, services: services))
+    }
+
     struct OrderView: Codable, Sendable {
         var id: String
         var outTradeNo: String
@@ -180,26 +194,14 @@ enum PaymentRoutes {
 
         api.on(.get, "/api/v1/payment-orders/:out_trade_no", summary: "An order's status by out-trade-no (the payer's app polls it)",
                tag: "Payments", response: "PaymentOrder") { _, context in
-            let outTradeNo = try context.parameters.require("out_trade_no")
-            let principal = try context.requirePrincipal()
-            guard let companyId = principal.scope?.companyId,
-                  let order = try await services.database.read({ db in
-                      try await PaymentStore(db, companyId: companyId, engine: engine).order(outTradeNo: outTradeNo)
-                  }) else { throw Problem.notFound("payment order") }
-            _ = try await PrepaidRoutes.houseScope(context, house: order.houseId, staff: .readFinance, services: services)
+            let (order, _) = try await visibleOrder(context, staff: .readFinance, services: services)
             return try .json(OrderView(order))
         }
 
         api.on(.post, "/api/v1/payment-orders/:out_trade_no/close", summary: "Close an unpaid order (a late payment for it is held for review)",
                tag: "Payments", response: "PaymentOrder") { _, context in
-            let outTradeNo = try context.parameters.require("out_trade_no")
-            let principal = try context.requirePrincipal()
-            guard let companyId = principal.scope?.companyId,
-                  let order = try await services.database.read({ db in
-                      try await PaymentStore(db, companyId: companyId, engine: engine).order(outTradeNo: outTradeNo)
-                  }) else { throw Problem.notFound("payment order") }
-            let scope = try await PrepaidRoutes.houseScope(context, house: order.houseId, staff: .takePayments, services: services)
-            return try .json(OrderView(try await mapped { try await payments.close(outTradeNo: outTradeNo, scope: scope) }))
+            let (order, scope) = try await visibleOrder(context, staff: .takePayments, services: services)
+            return try .json(OrderView(try await mapped { try await payments.close(outTradeNo: order.outTradeNo, scope: scope) }))
         }
 
         api.on(.post, "/api/v1/houses/:id/proxy-payers", summary: "Link a proxy payer to a house (a child paying for a parent's home)",

@@ -33,7 +33,7 @@ import Testing
 
     /// A random stream: rising hourly readings, and on a few devices late ones, duplicates, conflicts, falls, spikes and reused message ids.
     static func stream(seed: UInt64, devices: [KnownDevice], count: Int) -> [[ResolvedReading]] {
-        var random = SeededRandom(state: seed)
+        var random = SplitMix64(seed: seed)
         var values = [Int64](repeating: 1_000_000, count: devices.count)
         var hours = [Int64](repeating: 0, count: devices.count)
         var sent: [ResolvedReading] = []
@@ -123,15 +123,4 @@ import Testing
 struct FixedClock: WallClock {
     var instant: Date
     func now() -> Date { instant }
-}
-
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,4 +1,5 @@
 @testable import CourtyardIngest
+import CourtyardDomain
 import Foundation
 import PropertyBased
 import Testing
@@ -58,7 +59,7 @@ import Testing
 
     @Test func randomBodiesReadAsJSONDecoderReadsThemAndDamagedOnesNeverReadDifferently() async {
         await propertyCheck(count: 1_500, input: Gen.uint64(), Gen.int(in: 0...10_000), Gen.uint8()) { seed, position, byte in
-            var random = SeededRandom(state: seed)
+            var random = SplitMix64(seed: seed)
             let body = Array(RandomReadingBody.make(using: &random).utf8)
             Self.expectSameAsReference(body, strict: false)
             // The same body cut short, or with one byte replaced. JSONDecoder checks a string's escapes and UTF-8, and a
@@ -146,14 +147,14 @@ enum FoundationReadingParser {
 
 /// Random reading bodies in both formats, with the kinds of values devices get wrong.
 enum RandomReadingBody {
-    static func make(using random: inout SeededRandom) -> String {
+    static func make(using random: inout SplitMix64) -> String {
         let count = Int(random.next() % 4)
         let items = (0..<count).map { _ in item(using: &random) }
         if count == 1, random.next() % 2 == 0 { return items[0] }
         return "[" + items.joined(separator: random.next() % 2 == 0 ? "," : " ,\n ") + "]"
     }
 
-    static func item(using random: inout SeededRandom) -> String {
+    static func item(using random: inout SplitMix64) -> String {
         if random.next() % 12 == 0 { return value(using: &random, depth: 0) }
         let names = ReadingParser.Key.allCases.map(\.rawValue) + ["extra", "unit"]
         var members: [String] = []
@@ -163,7 +164,7 @@ enum RandomReadingBody {
         return "{" + members.shuffled(using: &random).joined(separator: ",") + "}"
     }
 
-    static func fieldValue(_ name: String, using random: inout SeededRandom) -> String {
+    static func fieldValue(_ name: String, using random: inout SplitMix64) -> String {
         switch random.next() % 10 {
         case 0: return "null"
         case 1: return value(using: &random, depth: 0)
@@ -179,7 +180,7 @@ enum RandomReadingBody {
         }
     }
 
-    static func number(using random: inout SeededRandom) -> String {
+    static func number(using random: inout SplitMix64) -> String {
         var text = random.next() % 6 == 0 ? "-" : ""
         text += random.next() % 4 == 0 ? "0" : String(1 + random.next() % 99_999)
         if random.next() % 2 == 0 { text += "." + String(random.next() % 100_000) + String(repeating: "0", count: Int(random.next() % 3)) }
@@ -187,13 +188,13 @@ enum RandomReadingBody {
         return text
     }
 
-    static func string(using random: inout SeededRandom) -> String {
+    static func string(using random: inout SplitMix64) -> String {
         let pieces = ["m", "102", "\\u00e9", "水表", "\\n", "\\\"", "\\\\", "\\/", "\\ud83d\\ude00", " ", "_"]
         let count = Int(random.next() % 5)
         return "\"" + (0..<count).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined() + "\""
     }
 
-    static func value(using random: inout SeededRandom, depth: Int) -> String {
+    static func value(using random: inout SplitMix64, depth: Int) -> String {
         switch random.next() % (depth > 3 ? 4 : 6) {
         case 0: return "true"
         case 1: return "false"

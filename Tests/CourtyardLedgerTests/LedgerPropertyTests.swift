@@ -1,19 +1,8 @@
 import Crypto
+import CourtyardDomain
 import CourtyardLedger
 import PropertyBased
 import Testing
-
-/// SplitMix64, so one generated seed drives a whole random scenario.
-struct ScenarioRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// A random but reproducible run of ledger operations over one company's accounts.
 struct Scenario {
@@ -24,13 +13,14 @@ struct Scenario {
     static let emergency: Int64 = 500
 
     var state = LedgerState(companyId: "company")
-    var random: ScenarioRandom
+    /// One generated seed drives the whole scenario.
+    var random: SplitMix64
     var now: Int64 = 1_790_000_000_000
     var history: [LedgerOperation] = []
     var counter = 0
 
     init(seed: UInt64) {
-        random = ScenarioRandom(state: seed)
+        random = SplitMix64(seed: seed)
         state.emergencyCredit[LedgerState.emergencyKey(Self.community, "electricity")] = Self.emergency
     }
 
@@ -184,7 +174,7 @@ struct LedgerPropertyTests {
             scenario.run(steps: 60)
             let entries = scenario.state.newEntries
             guard entries.count >= 3 else { return }
-            var random = ScenarioRandom(state: UInt64(seed) ^ 0xABCDEF)
+            var random = SplitMix64(seed: UInt64(seed) ^ 0xABCDEF)
             let index = Int.random(in: 0..<entries.count, using: &random)
             let victim = entries[index]
 

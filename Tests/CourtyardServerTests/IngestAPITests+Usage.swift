@@ -1,3 +1,4 @@
+import CourtyardDomain
 import CourtyardIngest
 import CourtyardStorage
 import CourtyardTestSupport
@@ -117,7 +118,7 @@ extension IngestAPITests {
                 let at = Self.iso(Date(timeIntervalSince1970: TimeInterval(base + Int64(hour) * 3600)))
                 items.append(["device_id": key, "reading": FixedPointText.milli(value), "measured_at": at, "message_id": "bk-\(hour)"])
             }
-            var generator = SeededShuffle(seed: 7)
+            var generator = SplitMix64(seed: 7)
             items.shuffle(using: &generator)
             let results = try await Self.post(api, token, items)
             #expect(results.allSatisfy { $0["status"] as? String == "accepted" }, "\(results.filter { $0["status"] as? String != "accepted" })")
@@ -200,18 +201,7 @@ enum FixedPointText {
     }
 }
 
-/// A reproducible shuffle.
-struct SeededShuffle: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+
 
 extension IngestAPITests {
     @Test("a month of readings becomes the usage records bill runs read, split at the month's edges", arguments: TestEngine.available)
