@@ -69,15 +69,15 @@ struct ChunkFacts: Sendable {
 
     static func key(_ house: String, _ item: String, _ period: BillingPeriod) -> String { house + "|" + item + "|" + period.description }
 
-    static func load(_ store: ScopedStore, context: RunContext, after cursor: String?, limit: Int) async throws -> ChunkFacts {
+    static func load(_ store: some TenantRowSource, context: RunContext, after cursor: String?, limit: Int) async throws -> ChunkFacts {
         let page = try await store.list(House.self, filters: [("community_id", context.community.id)], after: cursor, limit: limit)
         return try await load(store, context: context, houses: page.items, nextCursor: page.nextCursor)
     }
 
-    static func load(_ store: ScopedStore, context: RunContext, houses: [House], nextCursor: String?) async throws -> ChunkFacts {
+    static func load(_ store: some TenantRowSource, context: RunContext, houses: [House], nextCursor: String?) async throws -> ChunkFacts {
         let page = (items: houses, nextCursor: nextCursor)
         let ids = page.items.map(\.id)
-        let occupancies = try await store.all(Occupancy.self, where: "house_id", in: ids)
+        let occupancies = try await store.all(Occupancy.self, where: "house_id", in: ids, filters: [], alsoIn: nil, literal: [])
         let periodStart = context.period.start
         var facts: [String: HouseFacts] = [:]
         let byHouse = Dictionary(grouping: occupancies, by: \.houseId)
@@ -94,9 +94,8 @@ struct ChunkFacts: Sendable {
             let months = (context.period.earlierMonthsOfYear + [context.period]).map(\.description)
             // Only the columns the planner uses (full records decoded thirteen columns each, a sixth of a run's CPU).
             var periods: [String: BillingPeriod] = [:]
-            for row in try await store.columns(["subject_id", "usage_kind", "period", "quantity_milli", "windows", "estimated"],
-                                               of: UsageRecord.self, where: "subject_id", in: ids, alsoIn: ("period", months)) {
-                let reader = RowReader(row, table: UsageRecord.table)
+            for reader in try await store.rows(["subject_id", "usage_kind", "period", "quantity_milli", "windows", "estimated"],
+                                               of: UsageRecord.self, where: "subject_id", in: ids, alsoIn: ("period", months), literal: []) {
                 guard let kind = UsageKind(rawValue: try reader.string("usage_kind")) else {
                     throw StorageError.corruptRow(table: UsageRecord.table, column: "usage_kind")
                 }
@@ -112,12 +111,11 @@ struct ChunkFacts: Sendable {
         }
         var billed: Set<String> = []
         let periods = Set(context.terms.map(\.period.description))
-        for row in try await store.columns(["house_id", "fee_item_id", "period"], of: BillLine.self, where: "house_id", in: ids,
-                                           alsoIn: ("period", periods.sorted()), literal: [SQLRaw("kind = 'charge'")]) {
-            let reader = RowReader(row, table: BillLine.table)
+        for reader in try await store.rows(["house_id", "fee_item_id", "period"], of: BillLine.self, where: "house_id", in: ids,
+                                           alsoIn: ("period", periods.sorted()), literal: ["kind = 'charge'"]) {
             billed.insert(try reader.string("house_id") + "|" + reader.string("fee_item_id") + "|" + reader.string("period"))
         }
-        let pending = try await store.all(BillLine.self, where: "house_id", in: ids, literal: [SQLRaw("bill_id IS NULL")])
+        let pending = try await store.all(BillLine.self, where: "house_id", in: ids, filters: [], alsoIn: nil, literal: ["bill_id IS NULL"])
         return ChunkFacts(houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed,
                           pendingAdjustments: Dictionary(grouping: pending, by: \.houseId))
     }

@@ -58,17 +58,59 @@ public enum FixedPoint {
 
     /// Formats an integer count of `10^-scale` units with exactly `scale` fractional digits.
     public static func format(_ value: Int64, scale: Int) -> String {
-        let negative = value < 0
-        let magnitude = value.magnitude
-        var divisor: UInt64 = 1
-        for _ in 0..<scale { divisor *= 10 }
-        let whole = magnitude / divisor
-        var text = negative ? "-" : ""
-        text += String(whole)
-        if scale > 0 {
-            let fraction = String(magnitude % divisor)
-            text += "." + String(repeating: "0", count: scale - fraction.count) + fraction
+        format(negative: value < 0, magnitude: UInt128(value.magnitude), scale: scale)
+    }
+
+    /// Formats `magnitude` units of `10^-scale` (with a leading `-` when `negative`) with exactly `scale` fractional digits.
+    public static func format(negative: Bool, magnitude: UInt128, scale: Int) -> String {
+        // One allocation, digits written in place: bill runs format several numbers per line.
+        String(unsafeUninitializedCapacity: maximumLength(scale: scale)) { buffer in
+            write(negative: negative, magnitude: magnitude, scale: scale, into: buffer)
         }
-        return text
+    }
+
+    /// The most bytes ``write(negative:magnitude:scale:into:)`` writes: a sign, 39 digits or `scale` + 1, and the point.
+    public static func maximumLength(scale: Int) -> Int { 2 + max(39, scale + 1) }
+
+    /// Writes the text of ``format(negative:magnitude:scale:)`` as UTF-8 at the start of `out` (which holds at least
+    /// ``maximumLength(scale:)`` bytes) and returns how many bytes it wrote.
+    public static func write(negative: Bool, magnitude: UInt128, scale: Int, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        precondition(scale >= 0 && out.count >= maximumLength(scale: scale), "buffer too small for the formatted number")
+        // Digits from the last, at the end of `out`; at least `scale` + 1 of them (a leading zero before the point).
+        var end = out.count
+        var count = 0
+        if let small = UInt64(exactly: magnitude) {
+            var rest = small
+            repeat {
+                end -= 1
+                out[end] = 0x30 + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0 || count <= scale
+        } else {
+            var rest = magnitude
+            repeat {
+                end -= 1
+                out[end] = 0x30 + UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0 || count <= scale
+        }
+        // Then moved to the front (the regions may overlap: copyMemory is a memmove), the point put in.
+        var position = 0
+        if negative {
+            out[0] = UInt8(ascii: "-")
+            position = 1
+        }
+        let whole = count - scale
+        let base = UnsafeMutableRawPointer(out.baseAddress!)
+        base.advanced(by: position).copyMemory(from: base.advanced(by: end), byteCount: whole)
+        position += whole
+        guard scale > 0 else { return position }
+        // The fraction's source lies after everything written so far, so this move never overwrites digits still to move.
+        let fractionStart = end + whole
+        out[position] = UInt8(ascii: ".")
+        base.advanced(by: position + 1).copyMemory(from: base.advanced(by: fractionStart), byteCount: scale)
+        return position + 1 + scale
     }
 }

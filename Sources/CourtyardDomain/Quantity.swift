@@ -76,11 +76,7 @@ public struct ExactAmount: Hashable, Comparable, Sendable {
 
     /// "444.1950000": all seven fraction digits, for audit display.
     public var decimalText: String {
-        let negative = tenMillionths < 0
-        let magnitude = negative ? -tenMillionths : tenMillionths
-        let whole = magnitude / 10_000_000
-        let fraction = String(magnitude % 10_000_000)
-        return (negative ? "-" : "") + String(whole) + "." + String(repeating: "0", count: 7 - fraction.count) + fraction
+        FixedPoint.format(negative: tenMillionths < 0, magnitude: tenMillionths.magnitude, scale: 7)
     }
 }
 

@@ -48,7 +48,7 @@ public final class BulkWriter: Sendable {
         public init<R: BulkRecord>(_ records: [R], into table: String = R.table) {
             self.table = table
             self.columns = R.columns
-            self.rows = records.map(\.storageRow)
+            self.rows = records.map { $0.storageRow }
         }
     }
 

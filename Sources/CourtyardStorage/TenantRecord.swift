@@ -29,33 +29,86 @@ extension TenantRecord {
 
 /// Typed access to one row's columns with Courtyard's storage encodings (ms instants, text dates, integer areas).
 public struct RowReader {
-    let row: any SQLRow
+    /// Where the values come from: an SQLKit row, or (on SQLite's raw read path) the current row of a prepared statement or
+    /// values already copied out of one, found by name through the query's column list.
+    enum Source {
+        case sql(any SQLRow)
+        case statement(RawSQLite.Statement, RawColumns)
+        case values([StorageValue], RawColumns)
+    }
+
+    let source: Source
     let table: String
 
     public init(_ row: any SQLRow, table: String) {
-        self.row = row
+        self.source = .sql(row)
+        self.table = table
+    }
+
+    init(_ source: Source, table: String) {
+        self.source = source
         self.table = table
     }
 
     private func fail(_ column: String) -> StorageError { .corruptRow(table: table, column: column) }
 
+    /// The raw path's value of `column`: text, integer or NULL, exactly as SQLite stores it (no conversions).
+    private func stored(_ column: String) throws -> StorageValue? {
+        switch source {
+        case .sql: return nil
+        case .statement(let statement, let columns):
+            guard let index = columns.index[column] else { throw fail(column) }
+            return statement.value(index)
+        case .values(let values, let columns):
+            guard let index = columns.index[column] else { throw fail(column) }
+            return values[Int(index)]
+        }
+    }
+
     public func string(_ column: String) throws -> String {
+        guard case .sql(let row) = source else {
+            guard case .text(let text) = try stored(column) else { throw fail(column) }
+            return text
+        }
         do { return try row.decode(column: column, as: String.self) } catch { throw fail(column) }
     }
 
     public func optionalString(_ column: String) throws -> String? {
+        guard case .sql(let row) = source else {
+            switch try stored(column) {
+            case .text(let text): return text
+            case .null: return nil
+            default: throw fail(column)
+            }
+        }
         do { return try row.decode(column: column, as: String?.self) } catch { throw fail(column) }
     }
 
     public func int64(_ column: String) throws -> Int64 {
+        guard case .sql(let row) = source else {
+            guard case .integer(let number) = try stored(column) else { throw fail(column) }
+            return number
+        }
         do { return try row.decode(column: column, as: Int64.self) } catch { throw fail(column) }
     }
 
     public func optionalInt(_ column: String) throws -> Int? {
+        guard case .sql(let row) = source else {
+            guard let number = try optionalInt64(column) else { return nil }
+            guard let value = Int(exactly: number) else { throw fail(column) }
+            return value
+        }
         do { return try row.decode(column: column, as: Int?.self) } catch { throw fail(column) }
     }
 
     public func optionalInt64(_ column: String) throws -> Int64? {
+        guard case .sql(let row) = source else {
+            switch try stored(column) {
+            case .integer(let number): return number
+            case .null: return nil
+            default: throw fail(column)
+            }
+        }
         do { return try row.decode(column: column, as: Int64?.self) } catch { throw fail(column) }
     }
 

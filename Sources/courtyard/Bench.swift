@@ -187,6 +187,15 @@ enum BenchSupport {
         return kilobytes * 1024
     }
 
+    /// CPU seconds (user + system, all threads) this process has used so far: a phase's CPU is the difference, which
+    /// varies less from run to run on a shared machine than its wall time.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     /// Resets the peak RSS counter (Linux: `5` to /proc/self/clear_refs), so a phase can be measured on its own.
     static func resetPeakRSS() {
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)

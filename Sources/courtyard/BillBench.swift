@@ -43,12 +43,14 @@ struct BillRunBench: AsyncParsableCommand {
             BenchSupport.resetPeakRSS()
             let billing = ProgressBar(label: "billing")
             let started = ContinuousClock.now
+            let cpuStarted = BenchSupport.cpuSeconds()
             let summary = try await BillRunner(database: database, ledger: nil, clock: clock, chunkSize: chunk)
                 .run(companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench",
                      progress: { billing.update($0, $1) })
             let billSeconds = (ContinuousClock.now - started).seconds
+            let billCPU = BenchSupport.cpuSeconds() - cpuStarted
             let billRSS = BenchSupport.peakRSS()
-            print("bills: \(summary.billsCreated) bills, \(summary.linesCreated) lines, total \(summary.totalAmount) in \(BenchSupport.format(billSeconds)) s (\(Int(Double(households) / billSeconds)) households/s, \(Int(Double(summary.linesCreated) / billSeconds)) lines/s), peak RSS \(billRSS / 1_048_576) MiB")
+            print("bills: \(summary.billsCreated) bills, \(summary.linesCreated) lines, total \(summary.totalAmount) in \(BenchSupport.format(billSeconds)) s (\(Int(Double(households) / billSeconds)) households/s, \(Int(Double(summary.linesCreated) / billSeconds)) lines/s), peak RSS \(billRSS / 1_048_576) MiB, CPU \(BenchSupport.format(billCPU)) s")
 
             var postSeconds = 0.0
             var posted = 0
@@ -73,7 +75,7 @@ struct BillRunBench: AsyncParsableCommand {
                 "lines": summary.linesCreated, "bill_run_seconds": (billSeconds * 1000).rounded() / 1000,
                 "households_per_second": Int(Double(households) / billSeconds), "lines_per_second": Int(Double(summary.linesCreated) / billSeconds),
                 "floor_seconds": (floorSeconds * 1000).rounded() / 1000, "ratio_to_floor": (billSeconds / floorSeconds * 100).rounded() / 100,
-                "posting_seconds": (postSeconds * 1000).rounded() / 1000, "bills_posted": posted, "peak_rss_bytes": billRSS,
+                "posting_seconds": (postSeconds * 1000).rounded() / 1000, "bill_run_cpu_seconds": (billCPU * 1000).rounded() / 1000, "bills_posted": posted, "peak_rss_bytes": billRSS,
                 "simulate_seconds": (simulated.seconds * 1000).rounded() / 1000, "git_commit": BenchSupport.gitCommit(),
             ]
             let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])

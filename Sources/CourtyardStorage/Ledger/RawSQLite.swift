@@ -241,8 +241,19 @@ public final class RawSQLite: @unchecked Sendable {
         public func int64(_ column: Int32) -> Int64 { sqlite_nio_sqlite3_column_int64(pointer, column) }
         public func isNull(_ column: Int32) -> Bool { sqlite_nio_sqlite3_column_type(pointer, column) == SQLITE_NULL }
         public func string(_ column: Int32) -> String {
+            // By length, not by terminator: no strlen, and the bytes are copied once (repaired if not UTF-8).
             guard let text = sqlite_nio_sqlite3_column_text(pointer, column) else { return "" }
-            return String(cString: text)
+            let count = Int(sqlite_nio_sqlite3_column_bytes(pointer, column))
+            return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
+        }
+        /// The column as SQLite stores it: text, integer or NULL (a real or blob, which Courtyard never stores, reads as its
+        /// text form).
+        public func value(_ column: Int32) -> StorageValue {
+            switch sqlite_nio_sqlite3_column_type(pointer, column) {
+            case SQLITE_NULL: return .null
+            case SQLITE_INTEGER: return .integer(int64(column))
+            default: return .text(string(column))
+            }
         }
         public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
         public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }

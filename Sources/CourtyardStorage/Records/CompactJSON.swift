@@ -68,6 +68,12 @@ enum CompactJSON {
     /// ``quoted(_:into:)`` on bytes.
     static func quoted(bytes text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Almost every text needs no escape: then it is copied whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
@@ -89,16 +95,10 @@ enum CompactJSON {
 
     /// `FixedPoint.format` into bytes: the sign, the whole part, and exactly `scale` fraction digits.
     static func decimal(negative: Bool, magnitude: UInt128, scale: Int, into out: inout [UInt8]) {
-        if negative { out.append(UInt8(ascii: "-")) }
-        // Digits from the last, then turned around in place.
-        let start = out.count
-        var rest = magnitude
-        repeat {
-            out.append(0x30 + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0 || out.count - start <= scale
-        out[start...].reverse()
-        if scale > 0 { out.insert(UInt8(ascii: "."), at: out.count - scale) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: FixedPoint.maximumLength(scale: scale)) { buffer in
+            let count = FixedPoint.write(negative: negative, magnitude: magnitude, scale: scale, into: buffer)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
     }
 
     /// A flat object of quantities (`{"peak":"120.000","valley":"133.400"}`), keys sorted.
