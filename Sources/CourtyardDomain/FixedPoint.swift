@@ -79,16 +79,9 @@ public enum FixedPoint {
         // Digits from the last, at the end of `out`; at least `scale` + 1 of them (a leading zero before the point).
         var end = out.count
         var count = 0
-        if let small = UInt64(exactly: magnitude) {
-            var rest = small
-            repeat {
-                end -= 1
-                out[end] = 0x30 + UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-                count += 1
-            } while rest > 0 || count <= scale
-        } else {
-            var rest = magnitude
+        /// One digit loop for both widths: UInt64 division is much cheaper than UInt128's, and most values fit.
+        func digits<Value: FixedWidthInteger & UnsignedInteger>(_ value: Value) {
+            var rest = value
             repeat {
                 end -= 1
                 out[end] = 0x30 + UInt8(truncatingIfNeeded: rest % 10)
@@ -96,6 +89,7 @@ public enum FixedPoint {
                 count += 1
             } while rest > 0 || count <= scale
         }
+        if let small = UInt64(exactly: magnitude) { digits(small) } else { digits(magnitude) }
         // Then moved to the front (the regions may overlap: copyMemory is a memmove), the point put in.
         var position = 0
         if negative {
