@@ -254,7 +254,8 @@ public struct BillRunner: Sendable {
                         try await writer!.write([.init(bills), .init(lines)], updates: attached.map {
                             .init(table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
                         })
-                        return try await post(bills: bills, lines: lines + attached, companyId: companyId, items: items)
+                        guard ledger != nil else { return 0 }
+                        return try await post(bills: bills, lines: attached.isEmpty ? lines : lines + attached, companyId: companyId, items: items)
                     }
                 }
                 if trace, summary.housesConsidered % (chunkSize * 10) == 0 {

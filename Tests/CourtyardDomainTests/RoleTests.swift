@@ -45,6 +45,10 @@ struct CalendarAndIdentifierTests {
         #expect(LocalDate("2026-13-01") == nil)
         #expect(LocalDate("2026-1-01") == nil)
         #expect(LocalDate("2026-01-01")?.description == "2026-01-01")
+        for text in ["", "2026-01-0", "2026-01-011", "2026/01/01", "+026-01-01", "2026-0a-01", "2026-00-10", "0000-01-01", "2026-01-01 "] {
+            #expect(LocalDate(text) == nil, "\(text)")
+        }
+        #expect(LocalDate("2026-12-31"[...]) == LocalDate(year: 2026, month: 12, day: 31))
     }
 
     @Test("effective periods are half-open and detect overlaps")

@@ -215,6 +215,13 @@ public final class RawSQLite: @unchecked Sendable {
                 }
             }
         }
+        /// Binds `count` bytes at `start` as text without copying them (`SQLITE_STATIC`): the caller keeps the bytes alive
+        /// and unchanged until the statement is reset or rebound.
+        public func bindText(_ index: Int32, borrowing start: UnsafePointer<UInt8>, count: Int32) {
+            start.withMemoryRebound(to: CChar.self, capacity: Int(count)) { text in
+                _ = sqlite_nio_sqlite3_bind_text(pointer, index, text, count, nil)
+            }
+        }
         public func bind(_ index: Int32, _ value: String?) {
             if let value { bind(index, value) } else { sqlite_nio_sqlite3_bind_null(pointer, index) }
         }
@@ -237,6 +244,9 @@ public final class RawSQLite: @unchecked Sendable {
 
         /// Makes the statement ready to run again (bindings are overwritten by the next use).
         public func reset() { sqlite_nio_sqlite3_reset(pointer) }
+
+        /// Drops every binding (after text bound in place, so nothing points at bytes about to be freed).
+        public func clearBindings() { sqlite_nio_sqlite3_clear_bindings(pointer) }
 
         public func int64(_ column: Int32) -> Int64 { sqlite_nio_sqlite3_column_int64(pointer, column) }
         public func isNull(_ column: Int32) -> Bool { sqlite_nio_sqlite3_column_type(pointer, column) == SQLITE_NULL }

@@ -67,6 +67,15 @@ public struct Bill: BulkRecord, Codable, Equatable {
          .text(status.rawValue), .integer(postedAt?.epochMilliseconds), .text(lateFeeWaivedBy), .text(lateFeeWaiverReason),
          .integer(createdAt.epochMilliseconds), .integer(updatedAt.epochMilliseconds)]
     }
+
+    /// ``storageRow``'s cells, appended without building it.
+    public func appendRow(to buffer: inout RowBuffer) {
+        buffer.append(id); buffer.append(companyId); buffer.append(communityId); buffer.append(houseId); buffer.append(billRunId)
+        buffer.append(period.description); buffer.append(issueDate.description); buffer.append(dueDate.description)
+        buffer.append(currency); buffer.append(totalAmount); buffer.append(paidAmount); buffer.append(status.rawValue)
+        buffer.append(postedAt?.epochMilliseconds); buffer.append(lateFeeWaivedBy); buffer.append(lateFeeWaiverReason)
+        buffer.append(createdAt.epochMilliseconds); buffer.append(updatedAt.epochMilliseconds)
+    }
 }
 
 /// One line of a bill: a fee item's charge for a period, or an adjustment of an earlier line, with its full explanation.
@@ -140,5 +149,16 @@ public struct BillLine: BulkRecord, Codable, Equatable {
          .integer(quantity?.milliUnits), .text(unit), .integer(unitPrice?.tenThousandths), .text(basis),
          .text(CompactJSON.breakdown(breakdown)), .text(exact.decimalText), .text(rounding), .integer(Int64(billableDays)),
          .integer(Int64(periodDays)), .integer(amount), .text(adjustsLineId), .integer(createdAt.epochMilliseconds)]
+    }
+
+    /// ``storageRow``'s cells, appended without building it: the breakdown's JSON is written straight into the buffer.
+    public func appendRow(to buffer: inout RowBuffer) {
+        buffer.append(id); buffer.append(companyId); buffer.append(communityId); buffer.append(billId); buffer.append(houseId)
+        buffer.append(feeItemId); buffer.append(period.description); buffer.append(kind.rawValue); buffer.append(standardId)
+        buffer.append(Int64(standardVersion)); buffer.append(quantity?.milliUnits); buffer.append(unit)
+        buffer.append(unitPrice?.tenThousandths); buffer.append(basis)
+        buffer.appendText { CompactJSON.breakdown(breakdown, into: &$0) }
+        buffer.append(exact.decimalText); buffer.append(rounding); buffer.append(Int64(billableDays)); buffer.append(Int64(periodDays))
+        buffer.append(amount); buffer.append(adjustsLineId); buffer.append(createdAt.epochMilliseconds)
     }
 }

@@ -32,6 +32,12 @@ enum CompactJSON {
     static func breakdown(_ lines: [QuoteLine]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(lines.count * 128)
+        breakdown(lines, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``breakdown(_:)`` appended to `out` as UTF-8 (bulk writes put it straight into their row buffer).
+    static func breakdown(_ lines: [QuoteLine], into out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))
         for (index, line) in lines.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
@@ -62,7 +68,6 @@ enum CompactJSON {
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// ``quoted(_:into:)`` on bytes.
@@ -125,7 +130,7 @@ enum CompactJSON {
         func string() -> Substring? {
             guard expect(UInt8(ascii: "\"")), let end = utf8.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
             let value = Substring(utf8[utf8.startIndex..<end])
-            guard !value.contains("\\") else { return nil }
+            guard !value.utf8.contains(UInt8(ascii: "\\")) else { return nil }
             utf8 = utf8[utf8.index(after: end)...]
             return value
         }
