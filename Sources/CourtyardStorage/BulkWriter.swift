@@ -33,6 +33,8 @@ public protocol BulkRecord: TenantRecord {
     /// Appends the row's cells (``storageRow``'s values, in ``columns`` order) to `buffer`. Records written by the million
     /// implement it to append their text without building the row first.
     func appendRow(to buffer: inout RowBuffer)
+    /// About how many bytes of text a row holds, so a bulk write reserves its buffer once.
+    static var typicalRowBytes: Int { get }
 }
 
 extension BulkRecord {
@@ -41,6 +43,8 @@ extension BulkRecord {
     public func appendRow(to buffer: inout RowBuffer) {
         for value in storageRow { buffer.append(value) }
     }
+
+    public static var typicalRowBytes: Int { 256 }
 }
 
 /// Writes many rows of a few tables in one transaction, fast: on SQLite with prepared statements on a raw handle under the
@@ -55,7 +59,7 @@ public final class BulkWriter: Sendable {
         public init<R: BulkRecord>(_ records: [R], into table: String = R.table) {
             self.table = table
             self.columns = R.columns
-            var rows = RowBuffer(width: R.columns.count, reservingRows: records.count, bytesPerRow: 256)
+            var rows = RowBuffer(width: R.columns.count, reservingRows: records.count, bytesPerRow: R.typicalRowBytes)
             for record in records {
                 record.appendRow(to: &rows)
                 precondition(rows.cells.count == rows.width * rows.rowCount, "\(R.self) appended a row of the wrong width")

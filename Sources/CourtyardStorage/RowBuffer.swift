@@ -33,7 +33,7 @@ public struct RowBuffer: Sendable {
 
     public mutating func append(_ text: String) {
         let start = bytes.count
-        bytes.append(contentsOf: text.utf8)
+        bytes.append(utf8: text)
         cells.append(.text(start: Int32(start), count: Int32(bytes.count - start)))
     }
 

@@ -37,36 +37,45 @@ public struct RowReader {
         case values([StorageValue], RawColumns)
     }
 
-    let source: Source
+    // The source's parts as plain fields: matching on the enum in every accessor copied its payload (with retains) twice
+    // per column, which showed in bill-run profiles of house and occupancy reads.
+    private let row: (any SQLRow)?
+    /// The raw path: the statement positioned on the row (or the values copied out of it) and the query's columns.
+    private let statement: OpaquePointer?
+    private let values: [StorageValue]?
+    private let columns: RawColumns?
     let table: String
 
     public init(_ row: any SQLRow, table: String) {
-        self.source = .sql(row)
-        self.table = table
+        self.init(.sql(row), table: table)
     }
 
     init(_ source: Source, table: String) {
-        self.source = source
+        switch source {
+        case .sql(let row): (self.row, statement, values, columns) = (row, nil, nil, nil)
+        case .statement(let statement, let columns): (row, self.statement, values, self.columns) = (nil, statement.pointer, nil, columns)
+        case .values(let values, let columns): (row, statement, self.values, self.columns) = (nil, nil, values, columns)
+        }
         self.table = table
     }
 
     private func fail(_ column: String) -> StorageError { .corruptRow(table: table, column: column) }
 
     /// The raw path's value of `column`: text, integer or NULL, exactly as SQLite stores it (no conversions).
-    private func stored(_ column: String) throws -> StorageValue? {
-        switch source {
-        case .sql: return nil
-        case .statement(let statement, let columns):
-            guard let index = columns.index[column] else { throw fail(column) }
-            return statement.value(index)
-        case .values(let values, let columns):
-            guard let index = columns.index[column] else { throw fail(column) }
-            return values[Int(index)]
-        }
+    /// The first `count` values of a raw statement's current row, copied out (empty on the other sources).
+    func rawValues(count: Int) -> [StorageValue] {
+        guard let statement else { return [] }
+        return (0..<Int32(count)).map { RawSQLite.Statement.value(of: statement, at: $0) }
+    }
+
+    private func stored(_ column: String) throws -> StorageValue {
+        guard let index = columns?.index[column] else { throw fail(column) }
+        if let statement { return RawSQLite.Statement.value(of: statement, at: index) }
+        return values![Int(index)]
     }
 
     public func string(_ column: String) throws -> String {
-        guard case .sql(let row) = source else {
+        guard let row else {
             guard case .text(let text) = try stored(column) else { throw fail(column) }
             return text
         }
@@ -74,7 +83,7 @@ public struct RowReader {
     }
 
     public func optionalString(_ column: String) throws -> String? {
-        guard case .sql(let row) = source else {
+        guard let row else {
             switch try stored(column) {
             case .text(let text): return text
             case .null: return nil
@@ -85,7 +94,7 @@ public struct RowReader {
     }
 
     public func int64(_ column: String) throws -> Int64 {
-        guard case .sql(let row) = source else {
+        guard let row else {
             guard case .integer(let number) = try stored(column) else { throw fail(column) }
             return number
         }
@@ -93,7 +102,7 @@ public struct RowReader {
     }
 
     public func optionalInt(_ column: String) throws -> Int? {
-        guard case .sql(let row) = source else {
+        guard let row else {
             guard let number = try optionalInt64(column) else { return nil }
             guard let value = Int(exactly: number) else { throw fail(column) }
             return value
@@ -102,7 +111,7 @@ public struct RowReader {
     }
 
     public func optionalInt64(_ column: String) throws -> Int64? {
-        guard case .sql(let row) = source else {
+        guard let row else {
             switch try stored(column) {
             case .integer(let number): return number
             case .null: return nil

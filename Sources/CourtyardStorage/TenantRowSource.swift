@@ -157,8 +157,7 @@ public final class SQLiteTenantReader: TenantRowSource {
             let (conditions, parameters) = conditions(column, slice, filters: [], alsoIn: other, literal: literal)
             let query = select(names, from: R.table, communityColumn: R.communityColumn, conditions: conditions, parameters: parameters)
             copied += try await collect(query, columns: names, table: R.table) { row in
-                guard case .statement(let statement, _) = row.source else { return [] }
-                return (0..<Int32(names.count)).map { statement.value($0) }
+                row.rawValues(count: names.count)
             }
         }
         let columns = RawColumns(names)

@@ -258,11 +258,17 @@ public final class RawSQLite: @unchecked Sendable {
         }
         /// The column as SQLite stores it: text, integer or NULL (a real or blob, which Courtyard never stores, reads as its
         /// text form).
-        public func value(_ column: Int32) -> StorageValue {
-            switch sqlite_nio_sqlite3_column_type(pointer, column) {
+        public func value(_ column: Int32) -> StorageValue { Self.value(of: pointer, at: column) }
+
+        /// The value of `column` of the row `statement` is positioned on: text, integer or NULL as stored.
+        static func value(of statement: OpaquePointer, at column: Int32) -> StorageValue {
+            switch sqlite_nio_sqlite3_column_type(statement, column) {
             case SQLITE_NULL: return .null
-            case SQLITE_INTEGER: return .integer(int64(column))
-            default: return .text(string(column))
+            case SQLITE_INTEGER: return .integer(sqlite_nio_sqlite3_column_int64(statement, column))
+            default:
+                guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
+                let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+                return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
             }
         }
         public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }

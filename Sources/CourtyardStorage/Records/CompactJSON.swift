@@ -41,28 +41,28 @@ enum CompactJSON {
         out.append(UInt8(ascii: "["))
         for (index, line) in lines.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(contentsOf: #"{"description":"#.utf8)
+            out.append(literal: #"{"description":"#)
             quoted(bytes: line.description, into: &out)
-            out.append(contentsOf: #","exact":""#.utf8)
+            out.append(literal: #","exact":""#)
             let exact = line.exact.tenMillionths
             decimal(negative: exact < 0, magnitude: exact.magnitude, scale: 7, into: &out)
             out.append(UInt8(ascii: "\""))
             if let quantity = line.quantity {
-                out.append(contentsOf: #","quantity":""#.utf8)
+                out.append(literal: #","quantity":""#)
                 decimal(negative: quantity.milliUnits < 0, magnitude: UInt128(quantity.milliUnits.magnitude), scale: 3, into: &out)
                 out.append(UInt8(ascii: "\""))
             }
             if let tier = line.tier {
-                out.append(contentsOf: #","tier":"#.utf8)
+                out.append(literal: #","tier":"#)
                 decimal(negative: tier < 0, magnitude: UInt128(tier.magnitude), scale: 0, into: &out)
             }
             if let price = line.unitPrice {
-                out.append(contentsOf: #","unit_price":""#.utf8)
+                out.append(literal: #","unit_price":""#)
                 decimal(negative: price.tenThousandths < 0, magnitude: UInt128(price.tenThousandths.magnitude), scale: 4, into: &out)
                 out.append(UInt8(ascii: "\""))
             }
             if let window = line.window {
-                out.append(contentsOf: #","window":"#.utf8)
+                out.append(literal: #","window":"#)
                 quoted(bytes: window, into: &out)
             }
             out.append(UInt8(ascii: "}"))
@@ -75,7 +75,7 @@ enum CompactJSON {
         out.append(UInt8(ascii: "\""))
         // Almost every text needs no escape: then it is copied whole.
         if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: text.utf8)
+            out.append(utf8: text)
             out.append(UInt8(ascii: "\""))
             return
         }
@@ -144,5 +144,18 @@ enum CompactJSON {
             guard expect(UInt8(ascii: "}")), utf8.isEmpty else { return nil }
             return result
         }
+    }
+}
+
+extension [UInt8] {
+    /// Appends a literal's UTF-8 in one copy (`append(contentsOf: "…".utf8)` went byte by byte in profiles).
+    mutating func append(literal: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends `text`'s UTF-8 in one copy.
+    mutating func append(utf8 text: String) {
+        var text = text
+        text.withUTF8 { append(contentsOf: $0) }
     }
 }
