@@ -60,9 +60,9 @@ public final class BulkWriter: Sendable {
             self.table = table
             self.columns = R.columns
             var rows = RowBuffer(width: R.columns.count, reservingRows: records.count, bytesPerRow: R.typicalRowBytes)
-            for record in records {
+            for (index, record) in records.enumerated() {
                 record.appendRow(to: &rows)
-                precondition(rows.cells.count == rows.width * rows.rowCount, "\(R.self) appended a row of the wrong width")
+                precondition(rows.cells.count == rows.width * (index + 1), "\(R.self).appendRow appended a row of the wrong width")
             }
             self.rows = rows
         }

@@ -6,7 +6,8 @@
 /// freed afterwards: together about a tenth of a run's CPU. Here a record
 /// appends its cells once; SQLite binds the text in place (`SQLITE_STATIC`,
 /// valid while the buffer is pinned for the write) and PostgreSQL's COPY
-/// escapes it straight from the same bytes.
+/// escapes it straight from the same bytes. Offsets are 32-bit: one buffer holds one write's rows (a chunk is a few MB),
+/// never more than 2 GiB of text.
 public struct RowBuffer: Sendable {
     /// One value: text as a range of ``bytes``, an integer, or NULL.
     public enum Cell: Sendable, Equatable {
