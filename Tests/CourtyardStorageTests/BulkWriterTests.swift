@@ -17,15 +17,24 @@ struct BulkWriterTests {
                  adjustsLineId: nil, createdAt: Date(epochMilliseconds: 1_795_312_800_000))
     }
 
-    @Test("rows round-trip exactly, whatever characters they hold (COPY escapes on PostgreSQL), NULLs included",
-          arguments: TestEngine.available)
-    func roundTrip(engine: TestEngine) async throws {
+    /// Writes company A's `lines` through the bulk writer on a fresh database, then hands the database, scope and lines to `check`.
+    static func written(_ lines: (String) -> [BillLine], on engine: TestEngine,
+                        check: (Database, TenantScope, [BillLine]) async throws -> Void) async throws {
         try await engine.withDatabase { database in
             let companies = try await TwoCompanies.seed(database)
             let scope = TenantScope(companyId: companies.a.companyId)
-            let lines = [Self.line(companies.a.companyId, basis: "tab\tnewline\nreturn\rbackslash\\N end \\\\ 公摊 ✓", unit: "m³"),
-                         Self.line(companies.a.companyId, basis: "\\N")]
-            try await BulkWriter(database: database, scope: scope).write([.init(lines)])
+            let written = lines(companies.a.companyId)
+            try await BulkWriter(database: database, scope: scope).write([.init(written)])
+            try await check(database, scope, written)
+        }
+    }
+
+    @Test("rows round-trip exactly, whatever characters they hold (COPY escapes on PostgreSQL), NULLs included",
+          arguments: TestEngine.available)
+    func roundTrip(engine: TestEngine) async throws {
+        try await Self.written({ company in
+            [Self.line(company, basis: "tab\tnewline\nreturn\rbackslash\\N end \\\\ 公摊 ✓", unit: "m³"), Self.line(company, basis: "\\N")]
+        }, on: engine) { database, scope, lines in
             let stored = try await database.read { db in try await ScopedStore(db, scope: scope).all(BillLine.self, where: "house_id", in: ["h"]) }
             #expect(stored.sorted { $0.id < $1.id } == lines.sorted { $0.id < $1.id })
         }
@@ -34,11 +43,9 @@ struct BulkWriterTests {
     @Test("empty text stays empty text and NULL stays NULL (text is bound in place, so '' needs a pointer of its own)",
           arguments: TestEngine.available)
     func emptyTextIsNotNull(engine: TestEngine) async throws {
-        try await engine.withDatabase { database in
-            let companies = try await TwoCompanies.seed(database)
-            let scope = TenantScope(companyId: companies.a.companyId)
-            let lines = [Self.line(companies.a.companyId, basis: "", unit: ""), Self.line(companies.a.companyId, basis: "x", unit: nil)]
-            try await BulkWriter(database: database, scope: scope).write([.init(lines)])
+        try await Self.written({ company in
+            [Self.line(company, basis: "", unit: ""), Self.line(company, basis: "x", unit: nil)]
+        }, on: engine) { database, _, _ in
             let rows = try await database.read { db in
                 try await db.raw("SELECT basis, CASE WHEN unit IS NULL THEN 1 ELSE 0 END AS unit_is_null FROM bill_lines ORDER BY basis").all()
             }

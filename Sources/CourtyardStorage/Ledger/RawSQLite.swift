@@ -250,10 +250,13 @@ public final class RawSQLite: @unchecked Sendable {
 
         public func int64(_ column: Int32) -> Int64 { sqlite_nio_sqlite3_column_int64(pointer, column) }
         public func isNull(_ column: Int32) -> Bool { sqlite_nio_sqlite3_column_type(pointer, column) == SQLITE_NULL }
-        public func string(_ column: Int32) -> String {
+        public func string(_ column: Int32) -> String { Self.string(of: pointer, at: column) }
+
+        /// The text of `column` of the row `statement` is positioned on.
+        static func string(of statement: OpaquePointer, at column: Int32) -> String {
             // By length, not by terminator: no strlen, and the bytes are copied once (repaired if not UTF-8).
-            guard let text = sqlite_nio_sqlite3_column_text(pointer, column) else { return "" }
-            let count = Int(sqlite_nio_sqlite3_column_bytes(pointer, column))
+            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return "" }
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
             return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
         }
         /// The column as SQLite stores it: text, integer or NULL (a real or blob, which Courtyard never stores, reads as its
@@ -265,10 +268,7 @@ public final class RawSQLite: @unchecked Sendable {
             switch sqlite_nio_sqlite3_column_type(statement, column) {
             case SQLITE_NULL: return .null
             case SQLITE_INTEGER: return .integer(sqlite_nio_sqlite3_column_int64(statement, column))
-            default:
-                guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
-                let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
-                return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+            default: return .text(string(of: statement, at: column))
             }
         }
         public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
