@@ -71,6 +71,24 @@ struct TariffTests {
         #expect(quote.amount == Money(minorUnits: 104_512 + 26_496 + 9_888 + 2_704))
     }
 
+    @Test("every slice says what it is in the same words as the bills printed before slices stopped storing them")
+    func sentences() throws {
+        let graduated = try Tariff.quote(Self.zhejiang, QuoteInput(usage: Self.q("3000")))
+        #expect(graduated.lines.map(\.description) == ["tier 1 (graduated): 2760.000 kWh × 0.5380", "tier 2 (graduated): 240.000 kWh × 0.5880"])
+        var volume = Self.beijingWater
+        volume.mode = .volume
+        #expect(try Tariff.quote(volume, QuoteInput(usage: Self.q("200"))).lines.map(\.description) == ["tier 2 (volume): 200.000 m³ × 7.0000"])
+        let timeOfUse = try Tariff.quote(Self.zhejiangTOU, QuoteInput(usage: Self.q("3000"),
+                                                                      windowUsage: ["peak": Self.q("2000"), "valley": Self.q("1000")]))
+        #expect(timeOfUse.lines.map(\.description) == ["tier 1 peak: 1840.000 kWh × 0.5680", "tier 1 valley: 920.000 kWh × 0.2880",
+                                                       "tier 2 peak: 160.000 kWh × 0.6180", "tier 2 valley: 80.000 kWh × 0.3380"])
+        let area = PricingRule(kind: .perArea, pricePerSquareMetre: Self.p("2.5"))
+        #expect(try Tariff.quote(area, QuoteInput(area: Area(hundredths: 8_720), months: 3)).lines.map(\.description)
+                == ["87.20 m² × 2.5000/m²/month × 3 month(s)"])
+        let fixed = PricingRule(kind: .fixed, amount: Money(minorUnits: 5_000))
+        #expect(try Tariff.quote(fixed, QuoteInput(months: 3)).lines.map(\.description) == ["fixed 50.00 × 3 month(s)"])
+    }
+
     @Test("bad rules are refused with the offending field", arguments: [
         ("tiers not ascending", PricingRule(kind: .metered, mode: .graduated, accumulation: .monthly,
                                             tiers: [.init(upTo: q("100"), price: p("1")), .init(upTo: q("50"), price: p("2")),

@@ -184,9 +184,11 @@ public enum BillPlanner {
             if scale != 1000 { basis += ", tier quotas × \(FixedPoint.format(scale, scale: 3)) (\(house.residents) residents)" }
             if usage.estimated { basis += ", estimated usage" }
             if quote.minimumApplied { basis += ", minimum charge applied" }
-            let prices = Set(quote.lines.compactMap(\.unitPrice))
+            // The line's unit price when every slice has the same one (no set per line: this runs for every house).
+            var price = quote.lines.first?.unitPrice
+            for slice in quote.lines where slice.unitPrice != price { price = nil; break }
             return .success(PlannedLine(feeItemId: terms.feeItemId, period: period, standardId: terms.standardId, version: terms.version,
-                                        quantity: usage.quantity, unit: rule.unit, unitPrice: prices.count == 1 ? prices.first : nil,
+                                        quantity: usage.quantity, unit: rule.unit, unitPrice: price,
                                         breakdown: quote.lines, basis: basis, exact: quote.exact, rounding: rule.rounding.rawValue,
                                         billableDays: period.days, periodDays: period.days, amount: quote.amount))
         case .perDuration:

@@ -27,23 +27,6 @@ public struct QuoteInput: Sendable, Hashable {
     }
 }
 
-/// One explained part of a quote: a tier slice, a window's share of it, an area charge…
-public struct QuoteLine: Codable, Sendable, Hashable {
-    public var description: String
-    /// 1-based tier number, for metered lines.
-    public var tier: Int?
-    public var window: String?
-    public var quantity: Quantity?
-    public var unitPrice: UnitPrice?
-    /// Exact amount in 1e-7 yuan, before the line's single rounding.
-    public var exact: ExactAmount
-
-    public init(description: String, tier: Int?, window: String?, quantity: Quantity?, unitPrice: UnitPrice?, exact: ExactAmount) {
-        self.description = description; self.tier = tier; self.window = window; self.quantity = quantity
-        self.unitPrice = unitPrice; self.exact = exact
-    }
-}
-
 /// A priced quantity: its lines, exact total, and the amount rounded once with the rule's mode.
 public struct Quote: Codable, Sendable, Hashable {
     public var lines: [QuoteLine]
@@ -107,8 +90,7 @@ public enum Tariff {
         case .fixed:
             guard input.months > 0 else { throw .invalidInput(field: "months", message: "months must be at least 1") }
             let amount = rule.amount!
-            lines.append(QuoteLine(description: "fixed \(amount.decimalText) × \(input.months) month(s)", tier: nil, window: nil,
-                                   quantity: nil, unitPrice: nil,
+            lines.append(QuoteLine(.fixed(months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: nil,
                                    exact: ExactAmount(tenMillionths: Int128(amount.minorUnits) * 100_000 * Int128(input.months))))
         case .perArea:
             guard let area = input.area else { throw .missingInput("area") }
@@ -117,8 +99,7 @@ public enum Tariff {
             let price = rule.pricePerSquareMetre!
             // 1e-4 yuan × 1e-2 m² = 1e-6 yuan = 10 × 1e-7.
             let exact = Int128(price.tenThousandths) * Int128(area.hundredths) * 10 * Int128(input.months)
-            lines.append(QuoteLine(description: "\(area.decimalText) m² × \(price.decimalText)/m²/month × \(input.months) month(s)",
-                                   tier: nil, window: nil, quantity: nil, unitPrice: price, exact: ExactAmount(tenMillionths: exact)))
+            lines.append(QuoteLine(.area(area, months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: price, exact: ExactAmount(tenMillionths: exact)))
         case .metered:
             lines = try metered(rule, input)
         case .perDuration:
@@ -165,15 +146,13 @@ public enum Tariff {
             let reached = tiers.indices.first { bounds[$0].map { end <= $0 } ?? true } ?? tiers.count - 1
             slices[reached] = Int128(usage.milliUnits)
         }
-        let unit = rule.unit.map { " " + $0 } ?? ""
-        let modeText = rule.mode == .volume ? "volume" : "graduated"
+        let mode = rule.mode!
         guard let windows = rule.windows, !windows.isEmpty else {
             return tiers.indices.compactMap { index -> QuoteLine? in
                 guard slices[index] > 0 else { return nil }
                 let quantity = Quantity(milliUnits: Int64(slices[index]))
-                return QuoteLine(description: "tier \(index + 1) (\(modeText)): \(quantity.decimalText)\(unit) × \(tiers[index].price.decimalText)",
-                                 tier: index + 1, window: nil, quantity: quantity, unitPrice: tiers[index].price,
-                                 exact: tiers[index].price.cost(of: quantity))
+                return QuoteLine(.tier(mode), tier: index + 1, window: nil, quantity: quantity, unitPrice: tiers[index].price,
+                                 exact: tiers[index].price.cost(of: quantity), unit: rule.unit)
             }
         }
         // Time of use: each tier slice is shared among windows in proportion to what is left of each window's usage.
@@ -202,9 +181,8 @@ public enum Tariff {
                 remaining[windowIndex] -= shares[windowIndex]
                 let quantity = Quantity(milliUnits: Int64(shares[windowIndex]))
                 let price = window.prices[index]
-                lines.append(QuoteLine(description: "tier \(index + 1) \(window.name): \(quantity.decimalText)\(unit) × \(price.decimalText)",
-                                       tier: index + 1, window: window.name, quantity: quantity, unitPrice: price,
-                                       exact: price.cost(of: quantity)))
+                lines.append(QuoteLine(.window, tier: index + 1, window: window.name, quantity: quantity, unitPrice: price,
+                                       exact: price.cost(of: quantity), unit: rule.unit))
             }
         }
         return lines
@@ -225,7 +203,7 @@ public enum Tariff {
         while left > 0 || (day == 0 && minutes == 0) {
             let block = min(left, 1440)
             let fen = charge(block, free: day == 0 ? Int64(pricing.freeMinutes) : 0)
-            lines.append(QuoteLine(description: "day \(day + 1): \(block) min" + (day == 0 ? " (\(pricing.freeMinutes) free)" : ""),
+            lines.append(QuoteLine(.text("day \(day + 1): \(block) min" + (day == 0 ? " (\(pricing.freeMinutes) free)" : "")),
                                    tier: nil, window: nil, quantity: nil, unitPrice: nil,
                                    exact: ExactAmount(tenMillionths: Int128(fen) * 100_000)))
             left -= block

@@ -131,13 +131,17 @@ public struct BillLine: BulkRecord, Codable, Equatable {
     public init(row: RowReader) throws {
         guard let period = BillingPeriod(try row.string("period")) else { throw StorageError.corruptRow(table: Self.table, column: "period") }
         guard let exact = ExactAmount(decimalText: try row.string("exact")) else { throw StorageError.corruptRow(table: Self.table, column: "exact") }
+        let unit = try row.optionalString("unit")
+        // Stored slices leave out the unit: it is the line's.
+        var breakdown = try StoredJSON.decode([QuoteLine].self, try row.string("breakdown"), table: Self.table, column: "breakdown")
+        for index in breakdown.indices { breakdown[index].restoreUnit(unit) }
         self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
                   billId: try row.optionalString("bill_id"), houseId: try row.string("house_id"), feeItemId: try row.string("fee_item_id"),
                   period: period, kind: try row.value("kind", as: Kind.self), standardId: try row.string("standard_id"),
                   standardVersion: try row.optionalInt("standard_version") ?? 0,
-                  quantity: try row.optionalInt64("quantity_milli").map(Quantity.init(milliUnits:)), unit: try row.optionalString("unit"),
+                  quantity: try row.optionalInt64("quantity_milli").map(Quantity.init(milliUnits:)), unit: unit,
                   unitPrice: try row.optionalInt64("unit_price").map(UnitPrice.init(tenThousandths:)), basis: try row.string("basis"),
-                  breakdown: try StoredJSON.decode([QuoteLine].self, try row.string("breakdown"), table: Self.table, column: "breakdown"),
+                  breakdown: breakdown,
                   exact: exact, rounding: try row.string("rounding"), billableDays: try row.optionalInt("billable_days") ?? 0,
                   periodDays: try row.optionalInt("period_days") ?? 0, amount: try row.int64("amount"),
                   adjustsLineId: try row.optionalString("adjusts_line_id"), createdAt: try row.instant("created_at"))

@@ -25,7 +25,8 @@ enum CompactJSON {
         out.append("\"")
     }
 
-    /// `[QuoteLine]` with sorted snake_case keys and absent optionals left out, as `StoredJSON.encode` writes it.
+    /// `[QuoteLine]` with sorted snake_case keys and absent optionals left out, as `StoredJSON.encode` writes it: slices whose
+    /// sentence follows from their numbers are stored without it (and without the unit, which the bill line has).
     ///
     /// Written as bytes into one buffer, numbers formatted in place: built per bill line, string appends and
     /// `decimalText` were a seventh of a bill run's CPU.
@@ -41,12 +42,32 @@ enum CompactJSON {
         out.append(UInt8(ascii: "["))
         for (index, line) in lines.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(literal: #"{"description":"#)
-            quoted(bytes: line.description, into: &out)
-            out.append(literal: #","exact":""#)
+            out.append(UInt8(ascii: "{"))
+            var months: Int64?
+            switch line.explanation {
+            case .fixed(let count):
+                months = count
+            case .area(let area, let count):
+                out.append(literal: #""area":""#)
+                decimal(negative: area.hundredths < 0, magnitude: UInt128(area.hundredths.magnitude), scale: 2, into: &out)
+                out.append(literal: #"","#)
+                months = count
+            case .tier, .window:
+                break
+            case .text(let text):
+                out.append(literal: #""description":"#)
+                quoted(bytes: text, into: &out)
+                out.append(UInt8(ascii: ","))
+            }
+            out.append(literal: #""exact":""#)
             let exact = line.exact.tenMillionths
             decimal(negative: exact < 0, magnitude: exact.magnitude, scale: 7, into: &out)
             out.append(UInt8(ascii: "\""))
+            if case .tier(.volume) = line.explanation { out.append(literal: #","mode":"volume""#) }
+            if let months {
+                out.append(literal: #","months":"#)
+                decimal(negative: months < 0, magnitude: UInt128(months.magnitude), scale: 0, into: &out)
+            }
             if let quantity = line.quantity {
                 out.append(literal: #","quantity":""#)
                 decimal(negative: quantity.milliUnits < 0, magnitude: UInt128(quantity.milliUnits.magnitude), scale: 3, into: &out)
