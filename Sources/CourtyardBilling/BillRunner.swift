@@ -103,8 +103,21 @@ public struct BillRunner: Sendable {
         let scope = TenantScope(companyId: companyId)
         guard let period = BillingPeriod(text), period.cycle == .monthly else { throw BillRunError.notAMonth(text) }
         let now = clock.now()
+        let trace = ProcessInfo.processInfo.environment["COURTYARD_BILLING_TRACE"] != nil
+        var lap = ContinuousClock.now
+        func traceStep(_ name: String) {
+            guard trace else { return }
+            let time = ContinuousClock.now
+            print("bill run trace: \(name) \(time - lap)")
+            lap = time
+        }
+        // On SQLite, the bulk reads go through a raw connection of their own (same queries and tenant predicate, no SQLKit
+        // decoding: that was about a sixth of a run's CPU).
+        let rawReader = try SQLiteTenantReader(database: database, scope: scope)
         let context = try await database.read { db in
-            try await RunContext.load(ScopedStore(db, scope: scope), communityId: communityId, period: period)
+            let store = ScopedStore(db, scope: scope)
+            if let rawReader { return try await RunContext.load(store, bulk: rawReader, communityId: communityId, period: period) }
+            return try await RunContext.load(store, bulk: store, communityId: communityId, period: period)
         }
         guard let context else { throw BillRunError.unknownCommunity(communityId) }
         let today = LocalDate.of(now, timeZone: context.community.timeZone)
@@ -132,17 +145,16 @@ public struct BillRunner: Sendable {
                     .run()
             }
         }
-        // On SQLite, the bulk reads go through a raw connection of their own (same queries and tenant predicate, no SQLKit
-        // decoding: that was about a sixth of a run's CPU).
-        let rawReader = try SQLiteTenantReader(database: database, scope: scope)
+        traceStep("context and run record")
         let shares = try await apportionedShares(context, scope: scope, rawReader: rawReader)
+        traceStep("shared meters split")
         let writer = preview ? nil : try BulkWriter(database: database, scope: scope)
         let total = try await database.read { db in
             try await ScopedStore(db, scope: scope).count(House.self, filters: [("community_id", communityId)])
         }
         var ids = IdentifierSequence(at: now)
         var cursor: String? = nil
-        let trace = ProcessInfo.processInfo.environment["COURTYARD_BILLING_TRACE"] != nil
+        traceStep("houses counted")
         var phases = (read: Duration.zero, plan: Duration.zero, write: Duration.zero)
         var inFlight: Task<Int, any Error>? = nil
         // The next chunk is read while this one is planned (and the one before is written): three stages on two cores.
@@ -269,9 +281,11 @@ public struct BillRunner: Sendable {
             _ = try? await inFlight?.value
             throw error
         }
+        traceStep("chunks planned")
         if let inFlight {
             summary.billsPosted += try await inFlight.value
         }
+        traceStep("last write")
         summary.items = itemTotals.sorted { $0.code < $1.code }
         if !preview {
             let finished = clock.now()
@@ -322,62 +336,127 @@ public struct BillRunner: Sendable {
     ///
     /// A house in two groups of the same item is charged by the first (attachments in id order): one line per item and period.
     func apportionedShares(_ context: RunContext, scope: TenantScope, rawReader: SQLiteTenantReader? = nil) async throws -> CommonShares {
+        if let rawReader { return try await apportionedShares(context, source: rawReader) }
+        return try await database.read { db in try await apportionedShares(context, source: ScopedStore(db, scope: scope)) }
+    }
+
+    /// Attachments whose houses are read together: a few hundred lift meters' houses at a time, so a million houses'
+    /// shares are found in a few dozen queries without holding every house in memory at once.
+    static let attachmentsPerRead = 250
+
+    func apportionedShares(_ context: RunContext, source: some TenantRowSource) async throws -> CommonShares {
         var result = CommonShares()
         for terms in context.terms {
             let item = context.items[terms.feeItemId]!
             guard item.category == .commonArea, let kind = item.usageKind else { continue }
             let basis = item.apportionBasis ?? .builtArea
+            let usageFilters = [("usage_kind", kind.rawValue), ("period", terms.period.description)]
+            let attachments = (context.attachments[item.id] ?? []).sorted(by: { $0.id < $1.id })
+                .filter { $0.sharedMeterId != nil && $0.period.overlaps(terms.period.span) }
+            // Every shared meter's usage this period in one read (at most one record per meter, kind and period).
+            let meters = Array(Set(attachments.compactMap(\.sharedMeterId))).sorted()
+            var meterUsage: [String: UsageRecord] = [:]
+            for record in try await source.all(UsageRecord.self, where: "subject_id", in: meters, filters: usageFilters, alsoIn: nil, literal: []) {
+                meterUsage[record.subjectId] = record
+            }
+            let batches = stride(from: 0, to: attachments.count, by: Self.attachmentsPerRead).map {
+                Array(attachments[$0..<min(attachments.count, $0 + Self.attachmentsPerRead)])
+            }
+            let period = terms.period
+            @Sendable func read(_ batch: [FeeAttachment]) -> Task<[[Member]], any Error> {
+                Task { try await Self.members(covered: batch, source: source, period: period) }
+            }
             var byHouse: [String: CommonShare] = [:]
-            for attachment in (context.attachments[item.id] ?? []).sorted(by: { $0.id < $1.id }) {
-                guard let meter = attachment.sharedMeterId, attachment.period.overlaps(terms.period.span) else { continue }
-                let (usage, allHouses, houseUsage) = try await database.read { db in
-                    let store = ScopedStore(db, scope: scope)
-                    let usage = try await store.all(UsageRecord.self, where: "subject_id", in: [meter],
-                                                    filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]).first
-                    let houses: [House]
-                    if let rawReader {
-                        houses = try await Self.houses(covered: attachment, store: rawReader, period: terms.period)
-                    } else {
-                        houses = try await Self.houses(covered: attachment, store: store, period: terms.period)
+            // The next batch's houses are read while this one is split.
+            var next = batches.first.map(read)
+            for (position, batch) in batches.enumerated() {
+                let covered = try await next!.value
+                next = position + 1 < batches.count ? read(batches[position + 1]) : nil
+                var houseUsage: [String: Int64] = [:]
+                if basis == .usage {
+                    let ids = Array(Set(covered.joined().map(\.id))).sorted()
+                    for record in try await source.all(UsageRecord.self, where: "subject_id", in: ids, filters: usageFilters, alsoIn: nil, literal: []) {
+                        houseUsage[record.subjectId] = record.quantity.milliUnits
                     }
-                    var houseUsage: [String: Int64] = [:]
-                    if basis == .usage {
-                        for record in try await store.all(UsageRecord.self, where: "subject_id", in: houses.map(\.id),
-                                                          filters: [("usage_kind", kind.rawValue), ("period", terms.period.description)]) {
-                            houseUsage[record.subjectId] = record.quantity.milliUnits
+                }
+                for (attachment, allHouses) in zip(batch, covered) {
+                    let houses = allHouses.filter { byHouse[$0.id] == nil }
+                    guard let usage = meterUsage[attachment.sharedMeterId!], !houses.isEmpty else { continue }
+                    let cost: Quote
+                    do {
+                        cost = try BillPlanner.commonCost(terms, usage: MeteredUsage(quantity: usage.quantity, windows: usage.windows))
+                    } catch {
+                        throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
+                    }
+                    let participants = houses.map { house -> Apportionment.Participant in
+                        switch basis {
+                        case .builtArea: return .init(id: house.id, weight: house.builtArea)
+                        case .indoorArea: return .init(id: house.id, weight: house.indoorArea)
+                        case .household: return .init(id: house.id, weight: 1)
+                        case .usage: return .init(id: house.id, weight: houseUsage[house.id] ?? 0)
                         }
                     }
-                    return (usage, houses, houseUsage)
-                }
-                let houses = allHouses.filter { byHouse[$0.id] == nil }
-                guard let usage, !houses.isEmpty else { continue }
-                let cost: Quote
-                do {
-                    cost = try BillPlanner.commonCost(terms, usage: MeteredUsage(quantity: usage.quantity, windows: usage.windows))
-                } catch {
-                    throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
-                }
-                let participants = houses.map { house -> Apportionment.Participant in
-                    switch basis {
-                    case .builtArea: return .init(id: house.id, weight: house.builtArea.hundredths)
-                    case .indoorArea: return .init(id: house.id, weight: house.indoorArea.hundredths)
-                    case .household: return .init(id: house.id, weight: 1)
-                    case .usage: return .init(id: house.id, weight: houseUsage[house.id] ?? 0)
+                    do {
+                        // Amounts only: each share's sentence is written once, when its house's line is planned.
+                        let split = try Apportionment.amounts(cost.amount, over: participants)
+                        let group = Int32(result.groups.count)
+                        result.groups.append(CommonGroup(label: item.name, cost: cost, usage: usage.quantity,
+                                                         totalWeight: participants.reduce(Int128(0)) { $0 + Int128($1.weight) }, basis: basis))
+                        for (amount, participant) in zip(split, participants) {
+                            byHouse[participant.id] = CommonShare(group: group, amount: amount.minorUnits, weight: participant.weight)
+                        }
+                    } catch {
+                        throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
                     }
-                }
-                do {
-                    let split = try Apportionment.split(cost.amount, over: participants, basis: basis, label: item.name)
-                    let group = Int32(result.groups.count)
-                    result.groups.append(CommonGroup(label: item.name, cost: cost, usage: usage.quantity,
-                                                     totalWeight: participants.reduce(Int128(0)) { $0 + Int128($1.weight) }, basis: basis))
-                    for (share, participant) in zip(split, participants) {
-                        byHouse[share.id] = CommonShare(group: group, amount: share.value.minorUnits, weight: participant.weight)
-                    }
-                } catch {
-                    throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
                 }
             }
             result.byItem[terms.feeItemId] = byHouse
+        }
+        return result
+    }
+
+    /// What a split needs of a house: its id and areas (in hundredths of m²).
+    struct Member: Sendable {
+        var id: String
+        var builtArea: Int64
+        var indoorArea: Int64
+    }
+
+    /// The houses each attachment covers during `period`, in id order, for attachments read together: those that target
+    /// buildings, units, houses or house types in one query per scope, reading only the columns a split uses; a
+    /// whole-community attachment page by page.
+    static func members(covered attachments: [FeeAttachment], source: some TenantRowSource, period: BillingPeriod) async throws -> [[Member]] {
+        var byTarget: [FeeAttachment.Scope: [String: [Member]]] = [:]
+        for (scope, group) in Dictionary(grouping: attachments.filter { $0.scope != .community }, by: \.scope) {
+            let column: String
+            switch scope {
+            case .building: column = "building_id"
+            case .unit: column = "unit_id"
+            case .house: column = "id"
+            case .houseType: column = "house_type"
+            case .community: continue
+            }
+            let targets = Array(Set(group.compactMap(\.target))).sorted()
+            for communityId in Set(group.map(\.communityId)) {
+                // Only houses whose `column` equals a target come back, so each is covered by the attachments naming it.
+                let rows = try await source.rows(["id", column, "built_area_hundredths", "indoor_area_hundredths"], of: House.self,
+                                                 where: column, in: targets, alsoIn: ("community_id", [communityId]), literal: [])
+                for row in rows {
+                    let member = Member(id: try row.string("id"), builtArea: try row.int64("built_area_hundredths"),
+                                        indoorArea: try row.int64("indoor_area_hundredths"))
+                    byTarget[scope, default: [:]][communityId + "|" + (try row.string(column)), default: []].append(member)
+                }
+            }
+        }
+        var result: [[Member]] = []
+        for attachment in attachments {
+            if attachment.scope == .community {
+                result.append(try await houses(covered: attachment, store: source, period: period)
+                    .map { Member(id: $0.id, builtArea: $0.builtArea.hundredths, indoorArea: $0.indoorArea.hundredths) })
+                continue
+            }
+            let members = byTarget[attachment.scope]?[attachment.communityId + "|" + (attachment.target ?? "")] ?? []
+            result.append(members.sorted { $0.id < $1.id })
         }
         return result
     }

@@ -132,7 +132,7 @@ public struct Corrections: Sendable {
         let month = BillingPeriod(cycle: .monthly, year: line.period.year, index: line.period.firstMonth)!
         let key = line.communityId + "|" + month.description
         if contexts[key] == nil {
-            contexts[key] = try await RunContext.load(store, communityId: line.communityId, period: month)
+            contexts[key] = try await RunContext.load(store, bulk: store, communityId: line.communityId, period: month)
         }
         guard let context = contexts[key] else { return nil }
         let facts = try await ChunkFacts.load(store, context: context, houses: [house], nextCursor: nil)

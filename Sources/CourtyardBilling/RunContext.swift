@@ -15,12 +15,14 @@ struct RunContext: Sendable {
     /// Attachments per item, keyed by what they target, so matching a house is a few lookups, not a scan.
     var index: [String: AttachmentIndex] = [:]
 
-    static func load(_ store: ScopedStore, communityId: String, period: BillingPeriod) async throws -> RunContext? {
+    /// The community's configuration; its attachments (one per parking card: hundreds of thousands in a large community)
+    /// come from `bulk`, which a bill run points at its raw reader.
+    static func load(_ store: ScopedStore, bulk: some TenantRowSource, communityId: String, period: BillingPeriod) async throws -> RunContext? {
         guard let community = try await store.find(Community.self, id: communityId) else { return nil }
         let filter = [("community_id", communityId)]
         let items = try await store.listAll(FeeItem.self, filters: filter)
         let standards = try await store.listAll(FeeStandard.self, filters: filter)
-        let attachments = try await store.listAll(FeeAttachment.self, filters: filter)
+        let attachments = try await bulk.listAll(FeeAttachment.self, filters: filter)
         var terms: [ChargeTerms] = []
         var missing: [String] = []
         for item in items.sorted(by: { $0.code < $1.code }) {

@@ -168,15 +168,4 @@ public struct ScopedStore: Sendable {
         return rows
     }
 
-    /// Every row matching `filters` within the scope, read page by page (never silently cut at a page size).
-    public func listAll<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)] = [], pageSize: Int = 10_000) async throws -> [R] {
-        var records: [R] = []
-        var cursor: String? = nil
-        repeat {
-            let page = try await list(type, filters: filters, after: cursor, limit: pageSize)
-            records.append(contentsOf: page.items)
-            cursor = page.nextCursor
-        } while cursor != nil
-        return records
-    }
 }

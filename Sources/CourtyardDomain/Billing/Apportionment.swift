@@ -50,11 +50,19 @@ public enum Apportionment {
         throws(Failure) -> [Share<Money>]
     {
         let weightSum = try check(participants)
-        let parts = Allocation.largestRemainder(total: Int128(total.minorUnits), weights: participants.map { Int128($0.weight) })
-        return zip(participants, parts).map { participant, part in
-            Share(id: participant.id, value: Money(minorUnits: Int64(part), currency: total.currency),
+        return zip(participants, try amounts(total, over: participants)).map { participant, part in
+            Share(id: participant.id, value: part,
                   explanation: explanation(of: total, weight: participant.weight, of: weightSum, basis: basis, label: label))
         }
+    }
+
+    /// The shares of a shared cost alone, in participant order: the amounts ``split(_:over:basis:label:)`` gives, without
+    /// a sentence per share. For bill runs, which split every lift meter of a million houses and write each sentence once,
+    /// on the house's line (``explanation(of:weight:of:basis:label:)``).
+    public static func amounts(_ total: Money, over participants: [Participant]) throws(Failure) -> [Money] {
+        _ = try check(participants)
+        return Allocation.largestRemainder(total: Int128(total.minorUnits), weights: participants.map { Int128($0.weight) })
+            .map { Money(minorUnits: Int64($0), currency: total.currency) }
     }
 
     /// Splits a shared usage (e.g. lift electricity in kWh), in milli-units.
