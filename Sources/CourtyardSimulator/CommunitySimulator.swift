@@ -31,6 +31,11 @@ public struct CommunitySimulator: Sendable {
         public var buildings: Int
         public var rows: Int
         public var seconds: Double
+
+        public init(companyId: String, communityId: String, households: Int, buildings: Int, rows: Int, seconds: Double) {
+            self.companyId = companyId; self.communityId = communityId; self.households = households
+            self.buildings = buildings; self.rows = rows; self.seconds = seconds
+        }
     }
 
     /// The fee items and their rules (as JSON in the documented format).

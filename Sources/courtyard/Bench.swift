@@ -219,11 +219,13 @@ struct ScratchDatabase {
     let database: Database
     let cleanUp: @Sendable () async -> Void
 
-    static func make(engine: String, postgresURL: String, logger: Logger) async throws -> ScratchDatabase {
+    /// A new scratch database; on SQLite, `copying` names a database file to start from (a copy is used, never the file).
+    static func make(engine: String, postgresURL: String, logger: Logger, copying seed: String? = nil) async throws -> ScratchDatabase {
         switch engine {
         case "sqlite":
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            if let seed { try FileManager.default.copyItem(atPath: seed, toPath: folder.appendingPathComponent("bench.sqlite").path) }
             let database = try await Database.open(folder.appendingPathComponent("bench.sqlite").path, logger: logger)
             return ScratchDatabase(database: database) {
                 await database.close()
