@@ -127,6 +127,12 @@ public final class Database: Sendable {
         return connection
     }
 
+    /// The PostgreSQL connection pool, for readers that use PostgresNIO directly; `nil` on SQLite.
+    var postgresClient: PostgresClient? {
+        guard case .postgres(let client, _) = backend else { return nil }
+        return client
+    }
+
     /// Runs read-only work on a connection that sees the last committed state.
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {

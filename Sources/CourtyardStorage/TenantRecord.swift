@@ -62,8 +62,10 @@ public struct RowReader {
     private func fail(_ column: String) -> StorageError { .corruptRow(table: table, column: column) }
 
     /// The raw path's value of `column`: text, integer or NULL, exactly as SQLite stores it (no conversions).
-    /// The first `count` values of a raw statement's current row, copied out (empty on the other sources).
+    /// The first `count` values of a raw statement's current row, copied out, or of values already copied out (empty on
+    /// SQLKit rows).
     func rawValues(count: Int) -> [StorageValue] {
+        if let values { return Array(values.prefix(count)) }
         guard let statement else { return [] }
         return (0..<Int32(count)).map { RawSQLite.Statement.value(of: statement, at: $0) }
     }

@@ -1,13 +1,17 @@
 import Foundation
+import Logging
+import NIOCore
 import NIOPosix
+import PostgresNIO
 import SQLKit
 import Synchronization
 
 /// The batch reads a bulk job (a bill run) makes of tenant rows, with the tenant predicate always added.
 ///
-/// ``ScopedStore`` answers them through SQLKit on any engine; ``SQLiteTenantReader`` answers the same queries on a raw
-/// SQLite connection of its own, without SQLKit's per-value `Codable` bridging (about a sixth of a bill run's CPU).
-/// Both build the same `WHERE` clause, so a job reads the same rows whichever it is given.
+/// ``ScopedStore`` answers them through SQLKit on any engine; ``SQLiteTenantReader`` and ``PostgresTenantReader`` answer
+/// the same queries on the drivers directly, without SQLKit's per-value `Codable` bridging (about a sixth of a bill
+/// run's CPU on SQLite; most of the client's on PostgreSQL). All build the same `WHERE` clause, so a job reads the same
+/// rows whichever it is given.
 public protocol TenantRowSource: Sendable {
     /// One page of rows in id order, after `cursor` (see ``ScopedStore/list(_:filters:after:limit:)``).
     func list<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)], after cursor: String?, limit: Int)
@@ -61,11 +65,122 @@ final class RawColumns: Sendable {
     }
 }
 
+/// SQL text with its parameters, numbered as they are bound (`?1` on SQLite, `$1` on PostgreSQL).
+struct BoundSQL {
+    let placeholder: @Sendable (Int) -> String
+    private(set) var parameters: [String] = []
+
+    init(placeholder: @escaping @Sendable (Int) -> String) { self.placeholder = placeholder }
+
+    /// Binds `value` and returns its placeholder.
+    mutating func bind(_ value: String) -> String {
+        parameters.append(value)
+        return placeholder(parameters.count)
+    }
+
+    /// Binds every value and returns their placeholders, comma-separated (for `IN (…)`).
+    mutating func bind(all values: some Sequence<String>) -> String {
+        values.map { bind($0) }.joined(separator: ", ")
+    }
+}
+
+/// A ``TenantRowSource`` that writes its own SQL and runs it on a driver connection, without SQLKit: the list, batch and
+/// column reads are built here once, with the tenant predicate, and each reader only runs a query and hands out rows.
+protocol DirectTenantReader: TenantRowSource {
+    var scope: TenantScope { get }
+    /// The placeholder of the `position`-th parameter (from 1).
+    static func placeholder(_ position: Int) -> String
+    /// Runs `sql` and returns `transform` of each row; a row's reader is valid only inside `transform`.
+    func collect<T: Sendable>(_ sql: String, _ parameters: [String], columns: RawColumns, table: String,
+                              _ transform: @Sendable @escaping (RowReader) throws -> T) async throws -> [T]
+}
+
+extension DirectTenantReader {
+    /// `SELECT names FROM table WHERE conditions AND <tenant predicate>`, with its parameters in order.
+    private func select(_ names: [String], from table: String, communityColumn: String, suffix: String = "",
+                        where conditions: (inout BoundSQL) -> [String]) -> (sql: String, parameters: [String]) {
+        var bound = BoundSQL(placeholder: Self.placeholder)
+        var conditions = conditions(&bound)
+        conditions.append("\"company_id\" = \(bound.bind(scope.companyId))")
+        if let communities = scope.communityIds {
+            conditions.append("\"\(communityColumn)\" IN (\(bound.bind(all: communities.sorted())))")
+        }
+        let columns = names.map { "\"\($0)\"" }.joined(separator: ", ")
+        return ("SELECT \(columns) FROM \"\(table)\" WHERE \(conditions.joined(separator: " AND "))\(suffix)", bound.parameters)
+    }
+
+    /// The `column IN (…)` / `column = ?` / literal conditions shared by ``all`` and ``rows``, for one slice of `values`.
+    private static func conditions(_ column: String, _ values: ArraySlice<String>, filters: [(column: String, value: String)],
+                                   alsoIn other: (column: String, values: [String])?, literal: [String], into bound: inout BoundSQL) -> [String] {
+        var conditions = ["\"\(column)\" IN (\(bound.bind(all: values)))"]
+        for filter in filters {
+            conditions.append("\"\(filter.column)\" = \(bound.bind(filter.value))")
+        }
+        if let other {
+            conditions.append("\"\(other.column)\" IN (\(bound.bind(all: other.values)))")
+        }
+        conditions.append(contentsOf: literal.map { "(\($0))" })
+        return conditions
+    }
+
+    public func list<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)], after cursor: String?, limit: Int)
+        async throws -> (items: [R], nextCursor: String?) {
+        let query = select(R.columns, from: R.table, communityColumn: R.communityColumn, suffix: " ORDER BY \"id\" LIMIT \(limit + 1)") { bound in
+            var conditions = filters.map { "\"\($0.column)\" = \(bound.bind($0.value))" }
+            if let cursor { conditions.append("\"id\" > \(bound.bind(cursor))") }
+            return conditions
+        }
+        var items = try await collect(query.sql, query.parameters, columns: RawColumns(R.columns), table: R.table) { try R(row: $0) }
+        let next = items.count > limit ? items[limit - 1].id : nil
+        if items.count > limit { items.removeLast(items.count - limit) }
+        return (items, next)
+    }
+
+    public func all<R: TenantRecord>(_ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
+                                     alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [R] {
+        guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
+        var records: [R] = []
+        let columns = RawColumns(R.columns)
+        for start in stride(from: 0, to: values.count, by: 1_000) {
+            let slice = values[start..<min(values.count, start + 1_000)]
+            let query = select(R.columns, from: R.table, communityColumn: R.communityColumn) { bound in
+                Self.conditions(column, slice, filters: filters, alsoIn: other, literal: literal, into: &bound)
+            }
+            records += try await collect(query.sql, query.parameters, columns: columns, table: R.table) { try R(row: $0) }
+        }
+        return records
+    }
+
+    public func rows<R: TenantRecord>(_ names: [String], of type: R.Type, where column: String, in values: [String],
+                                      alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [RowReader] {
+        guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
+        var copied: [[StorageValue]] = []
+        let columns = RawColumns(names)
+        for start in stride(from: 0, to: values.count, by: 1_000) {
+            let slice = values[start..<min(values.count, start + 1_000)]
+            let query = select(names, from: R.table, communityColumn: R.communityColumn) { bound in
+                Self.conditions(column, slice, filters: [], alsoIn: other, literal: literal, into: &bound)
+            }
+            copied += try await collect(query.sql, query.parameters, columns: columns, table: R.table) { row in
+                row.rawValues(count: names.count)
+            }
+        }
+        return copied.map { RowReader(.values($0, columns), table: R.table) }
+    }
+}
+
+/// The bulk reader for `database`'s engine: raw SQLite or PostgreSQL without SQLKit; `nil` when
+/// `COURTYARD_BULK_SQLKIT_ONLY` is set (then callers read through ``ScopedStore``, for comparisons).
+public func bulkReader(_ database: Database, scope: TenantScope) throws -> (any TenantRowSource)? {
+    if let reader = try SQLiteTenantReader(database: database, scope: scope) { return reader }
+    return PostgresTenantReader(database: database, scope: scope)
+}
+
 /// Tenant reads on a raw SQLite connection of its own (see ``TenantRowSource``), for bulk jobs on the embedded engine.
 ///
 /// The connection sees the last committed state, like the ``Database``'s reader; each call runs as one job on the
 /// thread pool, and calls are serialized by a lock, so the connection is never used by two threads at once.
-public final class SQLiteTenantReader: TenantRowSource {
+public final class SQLiteTenantReader: DirectTenantReader {
     public let scope: TenantScope
     private let connection: Mutex<RawSQLite>
 
@@ -78,103 +193,22 @@ public final class SQLiteTenantReader: TenantRowSource {
         connection = Mutex(try RawSQLite(path: path, cacheKiB: cacheKiB, backgroundCheckpoints: false))
     }
 
-    /// `SELECT names FROM table WHERE conditions AND <tenant predicate>`, with its parameters in order.
-    private func select(_ names: [String], from table: String, communityColumn: String, conditions: [String], parameters: [String],
-                        suffix: String = "") -> (sql: String, parameters: [String]) {
-        var conditions = conditions
-        var parameters = parameters
-        conditions.append("\"company_id\" = ?")
-        parameters.append(scope.companyId)
-        if let communities = scope.communityIds {
-            conditions.append("\"\(communityColumn)\" IN (\(Self.placeholders(communities.count)))")
-            parameters.append(contentsOf: communities.sorted())
-        }
-        let columns = names.map { "\"\($0)\"" }.joined(separator: ", ")
-        return ("SELECT \(columns) FROM \"\(table)\" WHERE \(conditions.joined(separator: " AND "))\(suffix)", parameters)
-    }
-
-    private static func placeholders(_ count: Int) -> String {
-        String(repeating: "?, ", count: max(0, count - 1)) + "?"
-    }
+    static func placeholder(_ position: Int) -> String { "?\(position)" }
 
     /// Runs the query on the thread pool and returns `transform` of each row (a reader over the statement's current row).
-    private func collect<T: Sendable>(_ query: (sql: String, parameters: [String]), columns: [String], table: String,
-                                      _ transform: @Sendable @escaping (RowReader) throws -> T) async throws -> [T] {
-        let names = RawColumns(columns)
-        return try await NIOThreadPool.singleton.runIfActive { [self] in
+    func collect<T: Sendable>(_ sql: String, _ parameters: [String], columns: RawColumns, table: String,
+                              _ transform: @Sendable @escaping (RowReader) throws -> T) async throws -> [T] {
+        try await NIOThreadPool.singleton.runIfActive { [self] in
             try connection.withLock { raw in
-                let statement = try raw.statement(query.sql)
+                let statement = try raw.statement(sql)
                 defer { statement.reset() }
-                for (position, parameter) in query.parameters.enumerated() { statement.bind(Int32(position + 1), parameter) }
+                for (position, parameter) in parameters.enumerated() { statement.bind(Int32(position + 1), parameter) }
                 var results: [T] = []
                 while try statement.step() {
-                    results.append(try transform(RowReader(.statement(statement, names), table: table)))
+                    results.append(try transform(RowReader(.statement(statement, columns), table: table)))
                 }
                 return results
             }
         }
-    }
-
-    /// The `column IN (…)` / `column = ?` / literal conditions shared by ``all`` and ``rows``, for one slice of `values`.
-    private func conditions(_ column: String, _ values: ArraySlice<String>, filters: [(column: String, value: String)],
-                            alsoIn other: (column: String, values: [String])?, literal: [String]) -> (conditions: [String], parameters: [String]) {
-        var conditions = ["\"\(column)\" IN (\(Self.placeholders(values.count)))"]
-        var parameters = Array(values)
-        for filter in filters {
-            conditions.append("\"\(filter.column)\" = ?")
-            parameters.append(filter.value)
-        }
-        if let other {
-            conditions.append("\"\(other.column)\" IN (\(Self.placeholders(other.values.count)))")
-            parameters.append(contentsOf: other.values)
-        }
-        conditions.append(contentsOf: literal.map { "(\($0))" })
-        return (conditions, parameters)
-    }
-
-    public func list<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)], after cursor: String?, limit: Int)
-        async throws -> (items: [R], nextCursor: String?) {
-        var conditions = filters.map { "\"\($0.column)\" = ?" }
-        var parameters = filters.map(\.value)
-        if let cursor {
-            conditions.append("\"id\" > ?")
-            parameters.append(cursor)
-        }
-        if conditions.isEmpty { conditions.append("1") }
-        let query = select(R.columns, from: R.table, communityColumn: R.communityColumn, conditions: conditions, parameters: parameters,
-                           suffix: " ORDER BY \"id\" LIMIT \(limit + 1)")
-        var items = try await collect(query, columns: R.columns, table: R.table) { try R(row: $0) }
-        let next = items.count > limit ? items[limit - 1].id : nil
-        if items.count > limit { items.removeLast(items.count - limit) }
-        return (items, next)
-    }
-
-    public func all<R: TenantRecord>(_ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
-                                     alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [R] {
-        guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
-        var records: [R] = []
-        for start in stride(from: 0, to: values.count, by: 1_000) {
-            let slice = values[start..<min(values.count, start + 1_000)]
-            let (conditions, parameters) = conditions(column, slice, filters: filters, alsoIn: other, literal: literal)
-            let query = select(R.columns, from: R.table, communityColumn: R.communityColumn, conditions: conditions, parameters: parameters)
-            records += try await collect(query, columns: R.columns, table: R.table) { try R(row: $0) }
-        }
-        return records
-    }
-
-    public func rows<R: TenantRecord>(_ names: [String], of type: R.Type, where column: String, in values: [String],
-                                      alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [RowReader] {
-        guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
-        var copied: [[StorageValue]] = []
-        for start in stride(from: 0, to: values.count, by: 1_000) {
-            let slice = values[start..<min(values.count, start + 1_000)]
-            let (conditions, parameters) = conditions(column, slice, filters: [], alsoIn: other, literal: literal)
-            let query = select(names, from: R.table, communityColumn: R.communityColumn, conditions: conditions, parameters: parameters)
-            copied += try await collect(query, columns: names, table: R.table) { row in
-                row.rawValues(count: names.count)
-            }
-        }
-        let columns = RawColumns(names)
-        return copied.map { RowReader(.values($0, columns), table: R.table) }
     }
 }

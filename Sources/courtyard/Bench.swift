@@ -219,7 +219,8 @@ struct ScratchDatabase {
     let database: Database
     let cleanUp: @Sendable () async -> Void
 
-    /// A new scratch database; on SQLite, `copying` names a database file to start from (a copy is used, never the file).
+    /// A new scratch database; `copying` names one to start from, never changed itself: on SQLite a file (copied), on
+    /// PostgreSQL a database on the same server (cloned with `CREATE DATABASE … TEMPLATE`).
     static func make(engine: String, postgresURL: String, logger: Logger, copying seed: String? = nil) async throws -> ScratchDatabase {
         switch engine {
         case "sqlite":
@@ -237,7 +238,8 @@ struct ScratchDatabase {
             }
             let name = "courtyard_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
             let admin = try await Database.open(postgresURL, logger: logger)
-            _ = try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            let template = seed.map { " TEMPLATE \"\($0.replacingOccurrences(of: "\"", with: ""))\"" } ?? ""
+            _ = try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)\(unsafeRaw: template)").run() }
             components.path = "/" + name
             let database = try await Database.open(components.string!, logger: logger)
             return ScratchDatabase(database: database) {

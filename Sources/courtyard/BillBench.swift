@@ -21,7 +21,7 @@ struct BillRunBench: AsyncParsableCommand {
     @Option(help: "The month billed.") var period: String = "2026-10"
     @Option(help: "Houses per chunk (one read of facts and one write transaction each).") var chunk: Int = 1_000
     @Flag(help: "Skip the ledger posting phase.") var skipPosting = false
-    @Option(help: ArgumentHelp("SQLite only: a simulated community kept in this file. Made by the first run with it; later runs bill a copy of it instead of simulating again (a million households take a minute and a half to simulate).", valueName: "file"))
+    @Option(help: ArgumentHelp("A simulated community to bill a copy of instead of simulating again (a million households take a minute and a half to simulate on SQLite, far longer on PostgreSQL). SQLite: a file, made by the first run that names it. PostgreSQL: a database on the same server, cloned as a template (fill it once, e.g. from a kept SQLite file; see docs/PERFORMANCE.md).", valueName: "file or database"))
     var simulated: String?
 
     func run() async throws {
@@ -32,8 +32,8 @@ struct BillRunBench: AsyncParsableCommand {
         }
         guard let month = BillingPeriod(period), month.cycle == .monthly else { throw CommandFailure(description: "--period must be a month") }
         let logger = Logger(label: "courtyard.bench")
-        if simulated != nil, engine != "sqlite" { throw CommandFailure(description: "--simulated is for --engine sqlite") }
-        let reuse = simulated.map { FileManager.default.fileExists(atPath: $0) } ?? false
+        // A PostgreSQL template must exist already; a SQLite file is made by this run when missing.
+        let reuse = simulated.map { engine == "postgres" || FileManager.default.fileExists(atPath: $0) } ?? false
         let scratch = try await ScratchDatabase.make(engine: engine, postgresURL: postgresURL, logger: logger, copying: reuse ? simulated : nil)
         let database = scratch.database
         do {
