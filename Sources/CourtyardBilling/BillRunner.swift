@@ -367,48 +367,54 @@ public struct BillRunner: Sendable {
                 Task { try await Self.members(covered: batch, source: source, period: period) }
             }
             var byHouse: [String: CommonShare] = [:]
-            // The next batch's houses are read while this one is split.
+            // The next batch's houses are read while this one is split; never left running past an error (it may be using
+            // the caller's connection).
             var next = batches.first.map(read)
-            for (position, batch) in batches.enumerated() {
-                let covered = try await next!.value
-                next = position + 1 < batches.count ? read(batches[position + 1]) : nil
-                var houseUsage: [String: Int64] = [:]
-                if basis == .usage {
-                    let ids = Array(Set(covered.joined().map(\.id))).sorted()
-                    for record in try await source.all(UsageRecord.self, where: "subject_id", in: ids, filters: usageFilters, alsoIn: nil, literal: []) {
-                        houseUsage[record.subjectId] = record.quantity.milliUnits
-                    }
-                }
-                for (attachment, allHouses) in zip(batch, covered) {
-                    let houses = allHouses.filter { byHouse[$0.id] == nil }
-                    guard let usage = meterUsage[attachment.sharedMeterId!], !houses.isEmpty else { continue }
-                    let cost: Quote
-                    do {
-                        cost = try BillPlanner.commonCost(terms, usage: MeteredUsage(quantity: usage.quantity, windows: usage.windows))
-                    } catch {
-                        throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
-                    }
-                    let participants = houses.map { house -> Apportionment.Participant in
-                        switch basis {
-                        case .builtArea: return .init(id: house.id, weight: house.builtArea)
-                        case .indoorArea: return .init(id: house.id, weight: house.indoorArea)
-                        case .household: return .init(id: house.id, weight: 1)
-                        case .usage: return .init(id: house.id, weight: houseUsage[house.id] ?? 0)
+            do {
+                for (position, batch) in batches.enumerated() {
+                    let covered = try await next!.value
+                    next = position + 1 < batches.count ? read(batches[position + 1]) : nil
+                    var houseUsage: [String: Int64] = [:]
+                    if basis == .usage {
+                        let ids = Array(Set(covered.joined().map(\.id))).sorted()
+                        for record in try await source.all(UsageRecord.self, where: "subject_id", in: ids, filters: usageFilters, alsoIn: nil, literal: []) {
+                            houseUsage[record.subjectId] = record.quantity.milliUnits
                         }
                     }
-                    do {
-                        // Amounts only: each share's sentence is written once, when its house's line is planned.
-                        let split = try Apportionment.amounts(cost.amount, over: participants)
-                        let group = Int32(result.groups.count)
-                        result.groups.append(CommonGroup(label: item.name, cost: cost, usage: usage.quantity,
-                                                         totalWeight: participants.reduce(Int128(0)) { $0 + Int128($1.weight) }, basis: basis))
-                        for (amount, participant) in zip(split, participants) {
-                            byHouse[participant.id] = CommonShare(group: group, amount: amount.minorUnits, weight: participant.weight)
+                    for (attachment, allHouses) in zip(batch, covered) {
+                        let houses = allHouses.filter { byHouse[$0.id] == nil }
+                        guard let usage = meterUsage[attachment.sharedMeterId!], !houses.isEmpty else { continue }
+                        let cost: Quote
+                        do {
+                            cost = try BillPlanner.commonCost(terms, usage: MeteredUsage(quantity: usage.quantity, windows: usage.windows))
+                        } catch {
+                            throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
                         }
-                    } catch {
-                        throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
+                        let participants = houses.map { house -> Apportionment.Participant in
+                            switch basis {
+                            case .builtArea: return .init(id: house.id, weight: house.builtArea)
+                            case .indoorArea: return .init(id: house.id, weight: house.indoorArea)
+                            case .household: return .init(id: house.id, weight: 1)
+                            case .usage: return .init(id: house.id, weight: houseUsage[house.id] ?? 0)
+                            }
+                        }
+                        do {
+                            // Amounts only: each share's sentence is written once, when its house's line is planned.
+                            let split = try Apportionment.amounts(cost.amount, over: participants)
+                            let group = Int32(result.groups.count)
+                            result.groups.append(CommonGroup(label: item.name, cost: cost, usage: usage.quantity,
+                                                             totalWeight: participants.reduce(Int128(0)) { $0 + Int128($1.weight) }, basis: basis))
+                            for (amount, participant) in zip(split, participants) {
+                                byHouse[participant.id] = CommonShare(group: group, amount: amount.minorUnits, weight: participant.weight)
+                            }
+                        } catch {
+                            throw BillRunError.apportionment(feeItem: terms.code, detail: "\(error)")
+                        }
                     }
                 }
+            } catch {
+                _ = try? await next?.value
+                throw error
             }
             result.byItem[terms.feeItemId] = byHouse
         }
