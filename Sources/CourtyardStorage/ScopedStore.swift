@@ -167,5 +167,4 @@ public struct ScopedStore: Sendable {
         }
         return rows
     }
-
 }

@@ -1,8 +1,5 @@
 import Foundation
-import Logging
-import NIOCore
 import NIOPosix
-import PostgresNIO
 import SQLKit
 import Synchronization
 
