@@ -61,6 +61,8 @@ final class IngestMemory: @unchecked Sendable {
     var seenWritten: [DeviceKey: Int64] = [:]
     /// The generation this memory is valid for (see ``ReadingWriter``).
     var generation: Int64
+    /// The SQLite raw path's recent tables: which takes rows, what they hold, and the move in progress.
+    var recent = RecentTables()
 
     /// Bounds memory: beyond this many heads the memory starts again.
     static let maximumHeads = 2_000_000
@@ -76,6 +78,7 @@ final class IngestMemory: @unchecked Sendable {
             SELECT device_id FROM held_readings WHERE status = 'pending' UNION SELECT device_id FROM meter_replacements
             """).all()
         for row in rows { memory.careful.insert(DeviceKey(try row.decode(column: "device_id", as: String.self))) }
+        memory.recent.active = try await RecentReadings.activeTable(db)
         return memory
     }
 }

@@ -17,7 +17,7 @@ enum ReadingRawPath {
         """
 
     static func run(_ raw: RawSQLite, work: [ReadingWriter.Work], now: Date, memory: IngestMemory,
-                    effects: (any ReadingEffects)? = nil) throws -> [[ReadingOutcome]]? {
+                    effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000) throws -> [[ReadingOutcome]]? {
         // Without effects this batch writes only readings of devices the directory resolved (devices, and their
         // communities and companies, are never deleted) and presence rows of the same devices, so SQLite's foreign-key
         // probes (three index searches per reading) could never fail; prepaid deductions keep them.
@@ -45,6 +45,8 @@ enum ReadingRawPath {
         var ids = IdentifierSequence(at: now)
         undo.reserveCapacity(work.reduce(0) { $0 + $1.readings.count })
         let insert = try raw.statement(insertSQL)
+        let appendRecent = try raw.statement(RecentReadings.insertSQL(into: RecentReadings.table(memory.recent.active)))
+        var appended: [RecentRow] = []
         let latest = try raw.statement("""
             SELECT measured_at, reading_milli FROM meter_readings WHERE device_id = ?1 AND register = ?2 ORDER BY measured_at DESC LIMIT 1
             """)
@@ -76,30 +78,26 @@ enum ReadingRawPath {
                 guard let (usage, since) = memory.fastUsage(reading, head: head, empty: empty) else { return nil }
                 let id = ids.next()
                 let cumulative: Int64? = if case .cumulative(let value) = reading.value { value } else { nil }
-                insert.reset()
-                insert.bind(1, id)
-                insert.bind(2, item.companyId)
-                insert.bind(3, reading.device.communityId)
-                insert.bind(4, reading.device.id)
-                insert.bind(5, reading.register)
-                insert.bind(6, reading.measuredAt)
-                insert.bind(7, reading.receivedAt)
-                insert.bind(8, cumulative)
-                insert.bind(9, usage)
-                insert.bind(10, since)
-                insert.bind(11, reading.messageId)
-                insert.bind(12, reading.source)
-                insert.bind(13, reading.origin)
-                insert.bind(14, reading.enteredBy)
-                insert.bind(15, reading.note)
-                insert.bind(16, reading.photoRef)
+                // Routine readings go to the recent table: a cumulative register newer than its head cannot repeat a stored
+                // key, and without a message id or effects nothing else needs `meter_readings`' indexes now. An interval
+                // reading on a register with a head could meet a recent row's key, which only `meter_readings` would see.
+                let recent = cumulative != nil && reading.messageId == nil && !memory.effectDevices.contains(reading.device.id)
+                if cumulative == nil, known != nil { return nil }
+                let statement = recent ? appendRecent : insert
+                statement.reset()
+                RecentReadings.bind(statement, id: id, companyId: item.companyId, reading: reading, cumulative: cumulative, usage: usage,
+                                    since: since)
                 do {
-                    try insert.run()
+                    try statement.run()
                 } catch let failure as RawSQLite.Failure where failure.isConstraint {
                     // A duplicate or a reused message id: the careful path answers it.
                     return nil
                 }
-                insert.reset()
+                statement.reset()
+                if recent, let cumulative {
+                    appended.append(RecentRow(id: id, companyId: item.companyId, reading: reading, cumulative: cumulative, usage: usage,
+                                              since: since))
+                }
                 if let cumulative {
                     let point = ReadingRules.Point(measuredAt: reading.measuredAt, reading: cumulative)
                     let wasEmpty = known == nil && memory.empty.contains(key)
@@ -162,9 +160,24 @@ enum ReadingRawPath {
                 written.append((device.key, at))
             }
         }
+        // The move in progress takes a step in the same commit, four times the batch's size (so it is copied and deleted
+        // before the active table fills); a full (or old) active table is handed over once no move is left.
+        var move = memory.recent.move
+        if let current = move, current.sorted {
+            move = try RecentReadings.writeMoveStep(raw, move: current, minimumRows: max(4 * appended.count, 256))
+        }
+        let nowMilliseconds = Int64(now.timeIntervalSince1970 * 1000)
+        let switching = move == nil && memory.recent.wantsSwitch(adding: appended.count, limit: recentLimit, now: nowMilliseconds)
+        if switching { try RecentReadings.writeSwitch(raw, to: 1 - memory.recent.active) }
         try raw.commit()
         committed = true
         memory.generation = generation
+        memory.recent.move = move
+        if !appended.isEmpty {
+            if memory.recent.rows.isEmpty { memory.recent.startedAt = nowMilliseconds }
+            memory.recent.rows.append(contentsOf: appended)
+        }
+        if switching { memory.recent.switched() }
         memory.online.formUnion(online)
         for (key, at) in written { memory.seenWritten[key] = max(memory.seenWritten[key] ?? .min, at) }
         return results

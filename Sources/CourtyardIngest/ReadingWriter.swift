@@ -63,10 +63,17 @@ public actor ReadingWriter {
     private let engine: Database.Engine
     /// What else commits with readings (prepaid deduction), if anything.
     private let effects: (any ReadingEffects)?
+    /// Recent rows (SQLite) at which the active recent table is handed over for moving into `meter_readings`.
+    public let recentLimit: Int
+    /// The serial of the move whose rows a task is sorting.
+    private var sorting: Int?
+    /// Rows sorted while the memory was out for a transaction, waiting to be taken up.
+    private var sortedRows: (serial: Int, order: [Int32])?
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
-                logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil) {
+                logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000) {
         self.effects = effects
+        self.recentLimit = recentLimit
         self.database = database
         self.clock = clock
         self.maxBatch = maxBatch
@@ -107,10 +114,15 @@ public actor ReadingWriter {
             let now = clock.now()
             let work = batch.map(\.work)
             do {
+                let started = ContinuousClock.now
                 let result = try await transaction(work, now: now)
+                if Self.trace, ContinuousClock.now - started > .milliseconds(50) {
+                    print("ingest: batch of \(work.reduce(0) { $0 + $1.readings.count }) took \(ContinuousClock.now - started), raw batches \(rawBatches)")
+                }
                 batches += 1
                 if let effects { await effects.committed() }
                 for (submission, outcomes) in zip(batch, result) { submission.continuation.resume(returning: outcomes) }
+                prepareMove()
             } catch {
                 // One submission's failure (a race with another process, a constraint) must not fail its neighbours:
                 // each runs again alone.
@@ -128,9 +140,11 @@ public actor ReadingWriter {
             }
         }
         draining = false
+        scheduleIdleMove()
     }
 
     private func transaction(_ batch: [Work], now: Date) async throws -> [[ReadingOutcome]] {
+        prepareMove()
         if engine == .sqlite, let kept = memory, let path = database.sqlitePath,
            kept.effectDevices.isEmpty || effects?.supportsRawSQLite == true
             || !batch.contains(where: { $0.readings.contains { kept.effectDevices.contains($0.device.id) } }) {
@@ -138,9 +152,10 @@ public actor ReadingWriter {
             memory = nil
             let connection = try openRaw(path)
             let rawEffects = effects
+            let limit = recentLimit
             let result = try await database.withSQLiteWriteLock {
                 try await Self.rawPool.runIfActive {
-                    try ReadingRawPath.run(connection, work: batch, now: now, memory: kept, effects: rawEffects)
+                    try ReadingRawPath.run(connection, work: batch, now: now, memory: kept, effects: rawEffects, recentLimit: limit)
                 }
             }
             memory = kept
@@ -165,6 +180,11 @@ public actor ReadingWriter {
                 let generation = try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
                     .decode(column: "value", as: Int64.self) ?? -1
                 let valid = kept.map { $0.generation + 1 == generation } ?? false
+                // The careful path works on `meter_readings` alone: everything recent moves there first.
+                if engine == .sqlite, try await RecentReadings.settleAll(db, bumpGeneration: false) {
+                    if Self.trace { print("ingest: careful batch moved everything recent first") }
+                    kept?.recent = RecentTables(active: kept?.recent.active ?? 0)
+                }
                 if let kept, valid {
                     kept.generation = generation
                     memory = kept
@@ -178,6 +198,132 @@ public actor ReadingWriter {
         fastReadings += fast
         carefulReadings += work.reduce(0) { $0 + $1.1.count } - fast
         return outcomes
+    }
+
+    /// Prepares the move in progress (SQLite, memory kept): its rows are sorted on another thread while the writer
+    /// goes on, then taken up here; the raw path's batches take its steps.
+    private func prepareMove() {
+        guard engine == .sqlite, let kept = memory, let move = kept.recent.move, !move.sorted else { return }
+        if let sorted = sortedRows, sorted.serial == move.serial {
+            adopt(sorted.order, into: kept)
+        } else {
+            sort(move)
+        }
+    }
+
+    /// One step of the move in progress in a transaction of its own (the idle writer).
+    private func moveStep() async {
+        guard engine == .sqlite, let kept = memory, let move = kept.recent.move, move.sorted, let path = database.sqlitePath else { return }
+        do {
+            memory = nil
+            let connection = try openRaw(path)
+            let started = ContinuousClock.now
+            let valid = try await database.withSQLiteWriteLock {
+                try await Self.rawPool.runIfActive {
+                    try RecentReadings.moveStep(connection, memory: kept, minimumRows: Self.moveRows)
+                }
+            }
+            if valid { memory = kept }
+            if Self.trace { print("ingest: idle move step \(valid ? "" : "refused ")took \(ContinuousClock.now - started)") }
+        } catch {
+            // Nothing moved (the step rolled back); the careful path will move everything before its next batch.
+            logger.warning("moving recent readings failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Sorts a move's rows on another thread; the writer goes on and takes them up in ``sortedMove(serial:order:)``.
+    private func sort(_ move: RecentTables.Move) {
+        guard sorting != move.serial else { return }
+        sorting = move.serial
+        let rows = move.rows
+        let serial = move.serial
+        Task { [weak self] in
+            // On a thread of its own: a sort of 200,000 rows on the shared pool would hold back request handling.
+            let started = ContinuousClock.now
+            guard let sorted = try? await Self.sortPool.runIfActive({ RecentRow.order(rows) }) else { return }
+            if Self.trace { print("ingest: sorted \(rows.count) recent rows in \(ContinuousClock.now - started)") }
+            await self?.sortedMove(serial: serial, order: sorted)
+        }
+    }
+
+    private func adopt(_ order: [Int32], into kept: IngestMemory) {
+        sortedRows = nil
+        guard var move = kept.recent.move, !move.sorted, order.count == move.rows.count else { return }
+        move.order = order
+        kept.recent.move = move
+    }
+
+    static let sortPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        return pool
+    }()
+
+    /// Prints slow batches and moves when COURTYARD_INGEST_TRACE is set (for benchmarking).
+    static let trace = ProcessInfo.processInfo.environment["COURTYARD_INGEST_TRACE"] != nil
+
+    /// The fewest rows one move step takes (whole devices are added to reach a device boundary).
+    static let moveRows = 4_096
+
+    private func sortedMove(serial: Int, order: [Int32]) async {
+        if sorting == serial { sorting = nil }
+        // The memory may be out for a transaction: the next move step takes the order up.
+        sortedRows = (serial, order)
+        if let kept = memory, kept.recent.move?.serial == serial { adopt(order, into: kept) }
+        if !draining && queue.isEmpty { scheduleIdleMove() }
+    }
+
+    /// When the writer has nothing to do, it moves what is recent after a short pause, so that readers scan little.
+    private func scheduleIdleMove() {
+        guard engine == .sqlite, let kept = memory, !kept.recent.isEmpty else { return }
+        let stamp = batches
+        Task { [weak self] in
+            try? await Task.sleep(for: Self.idlePause)
+            await self?.moveWhileIdle(stamp: stamp)
+        }
+    }
+
+    /// How long the writer waits without batches before it moves recent readings on its own.
+    static let idlePause: Duration = .milliseconds(200)
+
+    private func moveWhileIdle(stamp: Int) async {
+        guard !draining, queue.isEmpty, batches == stamp, engine == .sqlite, let path = database.sqlitePath else { return }
+        draining = true
+        defer {
+            draining = false
+            if !queue.isEmpty {
+                draining = true
+                Task { await self.drain() }
+            }
+        }
+        while queue.isEmpty, let kept = memory, !kept.recent.isEmpty {
+            if kept.recent.move == nil {
+                do {
+                    memory = nil
+                    let connection = try openRaw(path)
+                    let valid = try await database.withSQLiteWriteLock {
+                        try await Self.rawPool.runIfActive { try RecentReadings.switchTables(connection, memory: kept) }
+                    }
+                    if !valid { return }
+                    memory = kept
+                } catch {
+                    logger.warning("handing recent readings over failed", metadata: ["error": "\(error)"])
+                    return
+                }
+            }
+            guard let move = kept.recent.move else { continue }
+            if !move.sorted {
+                guard let sorted = sortedRows, sorted.serial == move.serial else {
+                    // Sorted on another thread; the sorted rows schedule the next idle move.
+                    sort(move)
+                    return
+                }
+                adopt(sorted.order, into: kept)
+            }
+            let before = batches
+            await moveStep()
+            if memory == nil || batches != before { return }
+        }
     }
 
     private func openRaw(_ path: String) throws -> RawSQLite {

@@ -119,6 +119,8 @@ public struct ReviewQueue: Sendable {
     public func approve(_ id: String, by user: String, note: String, editedValue: Int64?, device: KnownDevice,
                         now: Date) async throws -> (held: HeldReading, outcome: ReadingOutcome) {
         let item = try await pending(id)
+        // The decision works on `meter_readings` alone: recent readings move there first.
+        try await RecentReadings.settleAll(db)
         let row = try await db.raw("SELECT reading_milli, interval_usage_milli, measured_at, received_at FROM held_readings WHERE id = \(bind: id)").first()!
         let reader = RowReader(row, table: "held_readings")
         let cumulative = try reader.optionalInt64("reading_milli")
@@ -193,6 +195,7 @@ public struct ReviewQueue: Sendable {
     /// - Returns: the ids of the held readings now accepted.
     public func applyReplacement(device: KnownDevice, register: String, replacedAt: Int64, by user: String, note: String,
                                  now: Date) async throws -> [String] {
+        try await RecentReadings.settleAll(db)
         if let row = try await db.raw("""
             SELECT id, since, reading_milli, measured_at, usage_milli FROM meter_readings
             WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)

@@ -61,6 +61,8 @@ public enum UsageDerivation {
     public static func run(_ db: any SQLDatabase, scope: TenantScope, communityId: String, period: BillingPeriod, now: Date) async throws -> Summary {
         let store = ScopedStore(db, scope: scope)
         let community = try await store.get(Community.self, id: communityId)
+        // Per meter, the queries below read `meter_readings` by index; recent readings move there first.
+        try await RecentReadings.settleAll(db)
         let zone = TimeZone(identifier: community.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
         func instant(_ date: LocalDate) -> Int64 {
             CivilTime.instant(MeterClock(year: date.year, month: date.month, day: date.day, hour: 0, minute: 0, second: 0)!, in: zone)

@@ -79,7 +79,7 @@ public enum UsageSeries {
             return low
         }
         let rows = try await db.raw("""
-            SELECT measured_at, since, usage_milli FROM meter_readings
+            SELECT measured_at, since, usage_milli FROM readings_all
             WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)
               AND usage_milli IS NOT NULL AND measured_at > \(bind: first) AND (since IS NULL OR since < \(bind: end))
             ORDER BY measured_at

@@ -181,7 +181,7 @@ public enum PrepaidWatch {
                 let end = clock.instant(day: night, minute: 300)
                 guard end <= now.epochMilliseconds else { break }
                 let usage = try await db.raw("""
-                    SELECT measured_at, usage_milli FROM meter_readings
+                    SELECT measured_at, usage_milli FROM readings_all
                     WHERE device_id = \(bind: plan.deviceId) AND register = \(bind: plan.register)
                       AND measured_at > \(bind: start) AND measured_at <= \(bind: end) AND usage_milli IS NOT NULL
                     """).all()

@@ -318,7 +318,7 @@ enum IngestRoutes {
             let page = try await services.database.read { db in
                 _ = try await ScopedStore(db, scope: scope).get(Device.self, id: deviceId)
                 let select = db.select().column(SQLRaw("id, device_id, register, measured_at, received_at, reading_milli, usage_milli, since, message_id, source, origin, entered_by, note, photo_ref"))
-                    .from("meter_readings").where("company_id", .equal, SQLBind(scope.companyId)).where("device_id", .equal, SQLBind(deviceId))
+                    .from(Schema.readingsView).where("company_id", .equal, SQLBind(scope.companyId)).where("device_id", .equal, SQLBind(deviceId))
                 if let register = query["register"] { select.where("register", .equal, SQLBind(String(register))) }
                 if let from { select.where("measured_at", .greaterThanOrEqual, SQLBind(from)) }
                 if let to { select.where("measured_at", .lessThan, SQLBind(to)) }

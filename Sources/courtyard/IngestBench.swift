@@ -69,7 +69,7 @@ struct IngestBench: AsyncParsableCommand {
 
             let cut = Int64(base + 30 * 86_400) * 1000
             let stored = try await database.read { db in
-                try await db.raw("SELECT CASE WHEN measured_at >= \(bind: cut) THEN 1 ELSE 0 END AS single, COUNT(*) AS n FROM meter_readings GROUP BY 1").all()
+                try await db.raw("SELECT CASE WHEN measured_at >= \(bind: cut) THEN 1 ELSE 0 END AS single, COUNT(*) AS n FROM readings_all GROUP BY 1").all()
                     .map { (try $0.decode(column: "single", as: Int.self) == 1 ? "tou_peak" : "energy_total", try $0.decode(column: "n", as: Int.self)) }
             }
             let counts = Dictionary(uniqueKeysWithValues: stored)

@@ -201,7 +201,7 @@ struct PrepaidBench: AsyncParsableCommand {
             let readings = sent.value.load(ordering: .relaxed)
             let stored = try await database.read { db in
                 (try await db.raw("SELECT COUNT(*) AS n FROM prepaid_charges").first()!.decode(column: "n", as: Int.self),
-                 try await db.raw("SELECT COUNT(*) AS n FROM meter_readings").first()!.decode(column: "n", as: Int.self))
+                 try await db.raw("SELECT COUNT(*) AS n FROM readings_all").first()!.decode(column: "n", as: Int.self))
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print("engine \(target.engine): \(meters) prepaid meters (\(cycling) run to zero and are topped up again), \(concurrency) × \(batch)-reading requests, target \(rate) readings/s")

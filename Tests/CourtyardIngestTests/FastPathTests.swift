@@ -73,7 +73,7 @@ import Testing
 
     static func state(_ database: Database) async throws -> [String] {
         try await database.read { db in
-            let readings = try await db.raw("SELECT device_id, register, measured_at, reading_milli, usage_milli, since FROM meter_readings").all().map { row in
+            let readings = try await db.raw("SELECT device_id, register, measured_at, reading_milli, usage_milli, since FROM readings_all").all().map { row in
                 "\(try row.decode(column: "device_id", as: String.self))|\(try row.decode(column: "measured_at", as: Int64.self))|\(try row.decode(column: "reading_milli", as: Int64?.self) ?? -1)|\(try row.decode(column: "usage_milli", as: Int64?.self) ?? -1)|\(try row.decode(column: "since", as: Int64?.self) ?? -1)"
             }
             let held = try await db.raw("SELECT device_id, measured_at, reading_milli, reason FROM held_readings").all().map { row in
@@ -92,6 +92,7 @@ import Testing
         }
     }
 
+    /// Even seeds hand the recent table over every 40 readings, so that moves into `meter_readings` run mid-stream.
     @Test("fast and careful paths give the same answers and the same rows", arguments: TestEngine.available, [UInt64(1), 2, 3, 4])
     func equivalence(engine: TestEngine, seed: UInt64) async throws {
         let now = Date(timeIntervalSince1970: 1_795_000_000)
@@ -99,7 +100,8 @@ import Testing
             try await TestEngine.sqlite.withDatabase { carefulDatabase in
                 let devices = try await Self.seed(fastDatabase, now: now)
                 _ = try await Self.seed(carefulDatabase, now: now)
-                let writer = ReadingWriter(database: fastDatabase, clock: FixedClock(instant: now))
+                let writer = ReadingWriter(database: fastDatabase, clock: FixedClock(instant: now),
+                                           recentLimit: seed.isMultiple(of: 2) ? 40 : 200_000)
                 var fastAnswers: [String] = []
                 var carefulAnswers: [String] = []
                 for batch in Self.stream(seed: seed, devices: devices, count: 600) {

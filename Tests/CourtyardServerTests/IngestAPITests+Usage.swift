@@ -188,7 +188,7 @@ extension IngestAPITests {
             #expect(owner.status == .forbidden)
             let anonymous = try await api.call(.post, "/api/v1/readings", json: [Self.reading(key, "1", "2026-10-01T00:00:00Z")])
             #expect(anonymous.status == .unauthorized)
-            #expect(try await Self.count(api, "meter_readings") == 0)
+            #expect(try await Self.count(api, "readings_all") == 0)
         }
     }
 }

@@ -66,13 +66,13 @@ struct IngestAPITests {
             #expect(first.items[0]["usage"] == nil)
             #expect(first.items[1]["usage"] as? String == "12.500")
             #expect(first.items[2]["usage"] as? String == "15.000")
-            let counts = (try await Self.count(api, "meter_readings"), try await Self.count(api, "held_readings"))
+            let counts = (try await Self.count(api, "readings_all"), try await Self.count(api, "held_readings"))
             for _ in 0..<3 {
                 let again = try await api.call(.post, "/api/v1/readings", token: token, json: batch)
                 #expect(again.items.prefix(3).map { $0["status"] as! String } == ["duplicate", "duplicate", "duplicate"])
                 #expect(again.items[0]["reading_id"] as? String == first.items[0]["reading_id"] as? String)
             }
-            #expect((try await Self.count(api, "meter_readings"), try await Self.count(api, "held_readings")) == counts)
+            #expect((try await Self.count(api, "readings_all"), try await Self.count(api, "held_readings")) == counts)
         }
     }
 }

@@ -12,7 +12,7 @@ struct MQTTIngestionTests {
     static var brokerURL: String? { ProcessInfo.processInfo.environment["COURTYARD_TEST_MQTT_URL"].flatMap { $0.isEmpty ? nil : $0 } }
 
     static func readings(_ api: APIFixture) async throws -> Int {
-        try await IngestAPITests.count(api, "meter_readings")
+        try await IngestAPITests.count(api, "readings_all")
     }
 
     /// Polls until `condition` holds or 15 s pass.
@@ -75,7 +75,7 @@ struct MQTTIngestionTests {
             running = Task { [subscriber] in await subscriber.run { batch in try await ingestion.handle(batch) } }
             #expect(try await Self.eventually { try await Self.readings(api) == 3 })
             let usages = try await api.database.read { db in
-                try await db.raw("SELECT usage_milli FROM meter_readings WHERE usage_milli IS NOT NULL ORDER BY measured_at").all()
+                try await db.raw("SELECT usage_milli FROM readings_all WHERE usage_milli IS NOT NULL ORDER BY measured_at").all()
                     .map { try $0.decode(column: "usage_milli", as: Int64.self) }
             }
             #expect(usages == [10_000, 5_500])
