@@ -94,9 +94,9 @@ enum ReadingRawPath {
                     return nil
                 }
                 statement.reset()
-                if recent, let cumulative {
-                    appended.append(RecentRow(id: id, companyId: item.companyId, reading: reading, cumulative: cumulative, usage: usage,
-                                              since: since))
+                if recent {
+                    appended.append(RecentRow(rowid: raw.lastInsertRowid, device: reading.device.key, register: reading.register,
+                                              measuredAt: reading.measuredAt))
                 }
                 if let cumulative {
                     let point = ReadingRules.Point(measuredAt: reading.measuredAt, reading: cumulative)

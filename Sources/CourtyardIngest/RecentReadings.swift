@@ -82,14 +82,12 @@ public enum RecentReadings {
     }
 }
 
-/// One reading the raw path appended to a recent table, kept so that it can be moved without reading it back.
+/// Where the raw path appended a reading to a recent table, with what orders it for the move.
 struct RecentRow: Sendable {
-    var id: String
-    var companyId: String
-    var reading: ResolvedReading
-    var cumulative: Int64
-    var usage: Int64?
-    var since: Int64?
+    var rowid: Int64
+    var device: DeviceKey
+    var register: String
+    var measuredAt: Int64
 
     /// The positions of `rows` in `meter_readings` order: device, then register, then time, with device ids compared as
     /// bytes (as SQLite compares the move's bound).
@@ -105,22 +103,22 @@ struct RecentRow: Sendable {
         keys.reserveCapacity(rows.count)
         for (index, row) in rows.enumerated() {
             let device: Int32
-            if let known = rankOf[row.reading.device.key] {
+            if let known = rankOf[row.device] {
                 device = known
             } else {
                 device = Int32(devices.count)
-                rankOf[row.reading.device.key] = device
-                devices.append(row.reading.device.id)
+                rankOf[row.device] = device
+                devices.append(row.device.id)
             }
             let register: Int32
-            if let known = registers[row.reading.register] {
+            if let known = registers[row.register] {
                 register = known
             } else {
                 register = Int32(registerNames.count)
-                registers[row.reading.register] = register
-                registerNames.append(row.reading.register)
+                registers[row.register] = register
+                registerNames.append(row.register)
             }
-            keys.append((device, register, row.reading.measuredAt, Int32(index)))
+            keys.append((device, register, row.measuredAt, Int32(index)))
         }
         let deviceRank = ranks(devices)
         let registerRank = ranks(registerNames)
@@ -222,18 +220,19 @@ extension RecentReadings {
         func row(_ position: Int) -> RecentRow { rows[Int(order[position])] }
         if move.cursor < rows.count {
             var end = min(move.cursor + max(minimumRows, 1), rows.count)
-            while end < rows.count, row(end).reading.device.id == row(end - 1).reading.device.id { end += 1 }
-            let insert = try raw.statement(ReadingRawPath.insertSQL)
+            while end < rows.count, row(end).device == row(end - 1).device { end += 1 }
+            // One statement copies the step's rows: SQLite reads each by rowid and inserts it, with no values passing
+            // through Swift. The order within a step does not matter: the pages it writes are its devices' pages.
+            var sql = "INSERT INTO meter_readings (\(Schema.readingColumns)) SELECT \(Schema.readingColumns) FROM \(table(move.table)) WHERE rowid IN ("
+            sql.reserveCapacity(sql.utf8.count + (end - move.cursor) * 8)
             for position in move.cursor..<end {
-                let row = row(position)
-                insert.reset()
-                bind(insert, id: row.id, companyId: row.companyId, reading: row.reading, cumulative: row.cumulative, usage: row.usage,
-                     since: row.since)
-                try insert.run()
+                if position > move.cursor { sql += "," }
+                sql += String(row(position).rowid)
             }
-            insert.reset()
+            sql += ")"
+            try raw.execute(sql)
             let bound = try raw.statement("UPDATE recent_state SET bound = ?1 WHERE id = 1")
-            bound.bind(1, end < rows.count ? row(end).reading.device.id : nil)
+            bound.bind(1, end < rows.count ? row(end).device.id : nil)
             try bound.run()
             bound.reset()
             move.cursor = end

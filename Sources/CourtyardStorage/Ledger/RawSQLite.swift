@@ -78,7 +78,7 @@ public final class RawSQLite: @unchecked Sendable {
     }
 
     /// The rowid of the last row this connection inserted.
-    var lastInsertRowid: Int64 { sqlite_nio_sqlite3_last_insert_rowid(handle) }
+    public var lastInsertRowid: Int64 { sqlite_nio_sqlite3_last_insert_rowid(handle) }
 
     /// Opens `path` with WAL and full sync; `cacheKiB` is the page cache (the ledger's random-key indexes want a large one).
     /// Checkpoints the log in the background when auto-checkpoint is off for this connection.
