@@ -160,11 +160,17 @@ enum ReadingRawPath {
                 written.append((device.key, at))
             }
         }
-        // The move in progress takes a step in the same commit, four times the batch's size (so it is copied and deleted
-        // before the active table fills); a full (or old) active table is handed over once no move is left.
+        // The move in progress takes a step in the same commit once a thousand readings or so came in since its last one,
+        // twice their number (so it is copied and deleted before the active table fills) and never a small one: a step's
+        // cost is mostly pages (its devices' pages, and the id index's pages among the move's ids), so a step of a few
+        // hundred rows writes about a page per row. A full (or old) active table is handed over once no move is left.
         var move = memory.recent.move
-        if let current = move, current.sorted {
-            move = try RecentReadings.writeMoveStep(raw, move: current, minimumRows: max(4 * appended.count, 256))
+        let debt = memory.recent.debt + appended.count
+        let stepAt = min(RecentTables.stepRows / 4, recentLimit / 4)
+        var stepped = false
+        if let current = move, current.sorted, debt >= stepAt {
+            move = try RecentReadings.writeMoveStep(raw, move: current, minimumRows: max(2 * debt, min(RecentTables.stepRows, recentLimit / 4)))
+            stepped = true
         }
         let nowMilliseconds = Int64(now.timeIntervalSince1970 * 1000)
         let switching = move == nil && memory.recent.wantsSwitch(adding: appended.count, limit: recentLimit, now: nowMilliseconds)
@@ -173,6 +179,8 @@ enum ReadingRawPath {
         committed = true
         memory.generation = generation
         memory.recent.move = move
+        // Only a move that can take steps runs up a debt: rows appended before it was sorted are not its to catch up.
+        memory.recent.debt = stepped || move?.sorted != true ? 0 : debt
         if !appended.isEmpty {
             if memory.recent.rows.isEmpty { memory.recent.startedAt = nowMilliseconds }
             memory.recent.rows.append(contentsOf: appended)

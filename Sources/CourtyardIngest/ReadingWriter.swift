@@ -153,11 +153,14 @@ public actor ReadingWriter {
             let connection = try openRaw(path)
             let rawEffects = effects
             let limit = recentLimit
-            let result = try await database.withSQLiteWriteLock {
+            let (result, busy) = try await database.withSQLiteWriteLock {
                 try await Self.rawPool.runIfActive {
-                    try ReadingRawPath.run(connection, work: batch, now: now, memory: kept, effects: rawEffects, recentLimit: limit)
+                    let started = ContinuousClock.now
+                    let result = try ReadingRawPath.run(connection, work: batch, now: now, memory: kept, effects: rawEffects, recentLimit: limit)
+                    return (result, ContinuousClock.now - started)
                 }
             }
+            if Self.trace { traceBusy(busy, readings: batch.reduce(0) { $0 + $1.readings.count }) }
             memory = kept
             if let result {
                 rawBatches += 1
@@ -259,8 +262,21 @@ public actor ReadingWriter {
         return pool
     }()
 
-    /// Prints slow batches and moves when COURTYARD_INGEST_TRACE is set (for benchmarking).
+    /// Prints slow batches and moves, and every 200 raw batches the raw thread's time per reading and share of wall
+    /// time, when COURTYARD_INGEST_TRACE is set (for benchmarking).
     static let trace = ProcessInfo.processInfo.environment["COURTYARD_INGEST_TRACE"] != nil
+    private var traced: (busy: Duration, readings: Int, batches: Int, since: ContinuousClock.Instant) = (.zero, 0, 0, .now)
+
+    private func traceBusy(_ busy: Duration, readings: Int) {
+        traced.busy += busy
+        traced.readings += readings
+        traced.batches += 1
+        guard traced.batches == 200 else { return }
+        let wall = ContinuousClock.now - traced.since
+        func micros(_ duration: Duration) -> Int64 { duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000 }
+        print("ingest: raw thread \(micros(traced.busy) * 100 / max(micros(wall), 1)) % busy, \(micros(traced.busy) * 1_000 / Int64(max(traced.readings, 1))) ns per reading (\(traced.readings) readings)")
+        traced = (.zero, 0, 0, .now)
+    }
 
     /// The fewest rows one move step takes (whole devices are added to reach a device boundary).
     static let moveRows = 4_096

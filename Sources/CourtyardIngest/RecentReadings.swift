@@ -151,6 +151,11 @@ struct RecentTables {
     var startedAt: Int64?
     /// The other table, while its rows are being moved.
     var move: Move?
+    /// Rows appended since the move's last step.
+    var debt = 0
+
+    /// The smallest move step in a busy writer's batch (four times the appended rows that call for one).
+    static let stepRows = 4_096
 
     /// A table's rows on their way into `meter_readings`: sorted once (off the writer's thread), then moved a range of
     /// devices per transaction from `cursor` on.
@@ -185,6 +190,14 @@ struct RecentTables {
 }
 
 extension RecentReadings {
+    /// Rowids per copying statement.
+    static let copyGroup = 512
+
+    static func copySQL(from number: Int) -> String {
+        let parameters = (1...copyGroup).map { "?\($0)" }.joined(separator: ", ")
+        return "INSERT INTO meter_readings (\(Schema.readingColumns)) SELECT \(Schema.readingColumns) FROM \(table(number)) WHERE rowid IN (\(parameters))"
+    }
+
     /// One step of a move on the raw connection, in its own transaction (the idle writer; a busy writer takes its steps
     /// inside its batches' transactions, see ``writeMoveStep(_:move:minimumRows:)``).
     ///
@@ -208,8 +221,8 @@ extension RecentReadings {
     /// Writes the next step of `move` into the open transaction and returns the move as it will be once that commits
     /// (nil: done). While rows remain, it copies the next range of whole devices (at least `minimumRows` rows) into
     /// `meter_readings` and raises the bound past them (after the last, the bound hides the whole table); then it
-    /// deletes the moved table's rows in the order they were written, at least `minimumRows` at a time, which costs a
-    /// few pages per step where emptying 200,000 rows at once held the writer for 0.1 s.
+    /// deletes the moved table's rows in the order they were written, four times `minimumRows` at a time, which costs
+    /// a few pages per step where emptying 200,000 rows at once held the writer for 0.1 s.
     ///
     /// Foreign keys are not probed here (see ``ReadingRawPath``): every row was accepted against a device the directory
     /// resolved, and devices are never deleted.
@@ -221,16 +234,24 @@ extension RecentReadings {
         if move.cursor < rows.count {
             var end = min(move.cursor + max(minimumRows, 1), rows.count)
             while end < rows.count, row(end).device == row(end - 1).device { end += 1 }
-            // One statement copies the step's rows: SQLite reads each by rowid and inserts it, with no values passing
-            // through Swift. The order within a step does not matter: the pages it writes are its devices' pages.
-            var sql = "INSERT INTO meter_readings (\(Schema.readingColumns)) SELECT \(Schema.readingColumns) FROM \(table(move.table)) WHERE rowid IN ("
-            sql.reserveCapacity(sql.utf8.count + (end - move.cursor) * 8)
-            for position in move.cursor..<end {
-                if position > move.cursor { sql += "," }
-                sql += String(row(position).rowid)
+            // SQLite copies the step's rows itself, 512 rowids per statement (no values pass through Swift, and the
+            // statement is prepared once; a short last group is padded with NULL, which matches nothing). The order within
+            // a step does not matter: the pages it writes are its devices' pages.
+            let copy = try raw.statement(copySQL(from: move.table))
+            var position = move.cursor
+            while position < end {
+                copy.reset()
+                for parameter in 0..<copyGroup {
+                    if position + parameter < end {
+                        copy.bind(Int32(parameter + 1), row(position + parameter).rowid)
+                    } else {
+                        copy.bind(Int32(parameter + 1), nil as Int64?)
+                    }
+                }
+                try copy.run()
+                position += copyGroup
             }
-            sql += ")"
-            try raw.execute(sql)
+            copy.reset()
             let bound = try raw.statement("UPDATE recent_state SET bound = ?1 WHERE id = 1")
             bound.bind(1, end < rows.count ? row(end).device.id : nil)
             try bound.run()
@@ -238,7 +259,7 @@ extension RecentReadings {
             move.cursor = end
             return move
         }
-        let count = max(2 * minimumRows, 4_096)
+        let count = 4 * max(minimumRows, 64)
         let delete = try raw.statement("""
             DELETE FROM \(table(move.table)) WHERE rowid IN (SELECT rowid FROM \(table(move.table)) ORDER BY rowid LIMIT ?1)
             """)
