@@ -160,16 +160,15 @@ enum ReadingRawPath {
                 written.append((device.key, at))
             }
         }
-        // The move in progress takes a step in the same commit once a thousand readings or so came in since its last one,
-        // twice their number (so it is copied and deleted before the active table fills) and never a small one: a step's
-        // cost is mostly pages (its devices' pages, and the id index's pages among the move's ids), so a step of a few
-        // hundred rows writes about a page per row. A full (or old) active table is handed over once no move is left.
+        // A busy writer's batch (hundreds of readings) takes the move's next step in its own commit once enough readings
+        // came in since the last (see ``RecentTables/dueStep(limit:adding:)``); after a small batch the writer takes it in a
+        // transaction of its own once the batch is answered, so that a step never holds up a few single readings.
         var move = memory.recent.move
         let debt = memory.recent.debt + appended.count
-        let stepAt = min(RecentTables.stepRows / 4, recentLimit / 4)
         var stepped = false
-        if let current = move, current.sorted, debt >= stepAt {
-            move = try RecentReadings.writeMoveStep(raw, move: current, minimumRows: max(2 * debt, min(RecentTables.stepRows, recentLimit / 4)))
+        if appended.count >= RecentTables.stepInBatch, let current = move,
+           let rows = memory.recent.dueStep(limit: recentLimit, adding: appended.count) {
+            move = try RecentReadings.writeMoveStep(raw, move: current, minimumRows: rows)
             stepped = true
         }
         let nowMilliseconds = Int64(now.timeIntervalSince1970 * 1000)

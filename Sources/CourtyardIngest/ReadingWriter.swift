@@ -123,6 +123,7 @@ public actor ReadingWriter {
                 if let effects { await effects.committed() }
                 for (submission, outcomes) in zip(batch, result) { submission.continuation.resume(returning: outcomes) }
                 prepareMove()
+                if let rows = memory?.recent.dueStep(limit: recentLimit) { await moveStep(minimumRows: rows) }
             } catch {
                 // One submission's failure (a race with another process, a constraint) must not fail its neighbours:
                 // each runs again alone.
@@ -214,8 +215,8 @@ public actor ReadingWriter {
         }
     }
 
-    /// One step of the move in progress in a transaction of its own (the idle writer).
-    private func moveStep() async {
+    /// One step of the move in progress in a transaction of its own (after a small batch, or the idle writer).
+    private func moveStep(minimumRows: Int = moveRows) async {
         guard engine == .sqlite, let kept = memory, let move = kept.recent.move, move.sorted, let path = database.sqlitePath else { return }
         do {
             memory = nil
@@ -223,7 +224,7 @@ public actor ReadingWriter {
             let started = ContinuousClock.now
             let valid = try await database.withSQLiteWriteLock {
                 try await Self.rawPool.runIfActive {
-                    try RecentReadings.moveStep(connection, memory: kept, minimumRows: Self.moveRows)
+                    try RecentReadings.moveStep(connection, memory: kept, minimumRows: minimumRows)
                 }
             }
             if valid { memory = kept }

@@ -154,8 +154,23 @@ struct RecentTables {
     /// Rows appended since the move's last step.
     var debt = 0
 
-    /// The smallest move step in a busy writer's batch (four times the appended rows that call for one).
-    static let stepRows = 4_096
+    /// The smallest move step (four times the appended rows that call for one, or a quarter of the limit in small
+    /// setups). A step's cost is mostly pages (its devices' pages, and the id index's pages among the move's ids), so a
+    /// step of a few hundred rows writes about a page per row, while one of 4,096 writes a fifth of that.
+    static let stepRows = 2_048
+    /// Batches this large take a due step inside their own transaction.
+    static let stepInBatch = 512
+
+    /// The rows the move's next step should take, if one is due: when a quarter of ``stepRows`` readings came in since
+    /// the last, twice their number (so the move is copied and deleted before the active table fills), at least
+    /// ``stepRows``.
+    func dueStep(limit: Int, adding: Int = 0) -> Int? {
+        guard let move, move.sorted else { return nil }
+        let smallest = min(Self.stepRows, max(limit / 4, 1))
+        let debt = debt + adding
+        guard debt >= smallest / 4 else { return nil }
+        return max(2 * debt, smallest)
+    }
 
     /// A table's rows on their way into `meter_readings`: sorted once (off the writer's thread), then moved a range of
     /// devices per transaction from `cursor` on.
@@ -215,6 +230,7 @@ extension RecentReadings {
         try raw.commit()
         committed = true
         memory.recent.move = after
+        memory.recent.debt = 0
         return true
     }
 
