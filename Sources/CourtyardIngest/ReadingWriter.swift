@@ -41,34 +41,38 @@ public actor ReadingWriter {
         }
     }
 
-    private let database: Database
+    let database: Database
     private let clock: any WallClock
-    private let logger: Logger
+    let logger: Logger
     /// Most readings in one transaction.
     public let maxBatch: Int
-    private var queue = Deque<Submission>()
-    private var draining = false
+    var queue = Deque<Submission>()
+    var draining = false
     /// Transactions committed, for tests and metrics.
     public private(set) var batches = 0
     /// Readings stored by the fast path's multi-row inserts, and by the careful path, for tests and metrics.
     public private(set) var fastReadings = 0
     public private(set) var carefulReadings = 0
     /// What the SQLite writer keeps between batches (nil: unknown, or PostgreSQL, where several servers may write).
-    private var memory: IngestMemory?
+    var memory: IngestMemory?
     private let usesMemory: Bool
     /// The bare connection of the SQLite raw path, opened on first use.
     private var raw: RawSQLite?
     /// Batches committed by the raw path (SQLite), for tests and metrics.
     public private(set) var rawBatches = 0
-    private let engine: Database.Engine
+    let engine: Database.Engine
     /// What else commits with readings (prepaid deduction), if anything.
     private let effects: (any ReadingEffects)?
     /// Recent rows (SQLite) at which the active recent table is handed over for moving into `meter_readings`.
     public let recentLimit: Int
     /// The serial of the move whose rows a task is sorting.
-    private var sorting: Int?
+    var sorting: Int?
     /// Rows sorted while the memory was out for a transaction, waiting to be taken up.
-    private var sortedRows: (serial: Int, order: [Int32])?
+    var sortedRows: (serial: Int, order: [Int32])?
+    /// Whether a check for an idle writer is pending.
+    var idleMoveScheduled = false
+    /// The raw thread's time and readings since the last trace line (COURTYARD_INGEST_TRACE).
+    var traced: (busy: Duration, readings: Int, batches: Int, since: ContinuousClock.Instant) = (.zero, 0, 0, .now)
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
                 logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000) {
@@ -108,7 +112,7 @@ public actor ReadingWriter {
         return batch
     }
 
-    private func drain() async {
+    func drain() async {
         while !queue.isEmpty {
             let batch = takeBatch()
             let now = clock.now()
@@ -122,7 +126,6 @@ public actor ReadingWriter {
                 batches += 1
                 if let effects { await effects.committed() }
                 for (submission, outcomes) in zip(batch, result) { submission.continuation.resume(returning: outcomes) }
-                prepareMove()
                 if let rows = memory?.recent.dueStep(limit: recentLimit) { await moveStep(minimumRows: rows) }
             } catch {
                 // One submission's failure (a race with another process, a constraint) must not fail its neighbours:
@@ -204,146 +207,7 @@ public actor ReadingWriter {
         return outcomes
     }
 
-    /// Prepares the move in progress (SQLite, memory kept): its rows are sorted on another thread while the writer
-    /// goes on, then taken up here; the raw path's batches take its steps.
-    private func prepareMove() {
-        guard engine == .sqlite, let kept = memory, let move = kept.recent.move, !move.sorted else { return }
-        if let sorted = sortedRows, sorted.serial == move.serial {
-            adopt(sorted.order, into: kept)
-        } else {
-            sort(move)
-        }
-    }
-
-    /// One step of the move in progress in a transaction of its own (after a small batch, or the idle writer).
-    private func moveStep(minimumRows: Int = moveRows) async {
-        guard engine == .sqlite, let kept = memory, let move = kept.recent.move, move.sorted, let path = database.sqlitePath else { return }
-        do {
-            memory = nil
-            let connection = try openRaw(path)
-            let started = ContinuousClock.now
-            let valid = try await database.withSQLiteWriteLock {
-                try await Self.rawPool.runIfActive {
-                    try RecentReadings.moveStep(connection, memory: kept, minimumRows: minimumRows)
-                }
-            }
-            if valid { memory = kept }
-            if Self.trace { print("ingest: idle move step \(valid ? "" : "refused ")took \(ContinuousClock.now - started)") }
-        } catch {
-            // Nothing moved (the step rolled back); the careful path will move everything before its next batch.
-            logger.warning("moving recent readings failed", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Sorts a move's rows on another thread; the writer goes on and takes them up in ``sortedMove(serial:order:)``.
-    private func sort(_ move: RecentTables.Move) {
-        guard sorting != move.serial else { return }
-        sorting = move.serial
-        let rows = move.rows
-        let serial = move.serial
-        Task { [weak self] in
-            // On a thread of its own: a sort of 200,000 rows on the shared pool would hold back request handling.
-            let started = ContinuousClock.now
-            guard let sorted = try? await Self.sortPool.runIfActive({ RecentRow.order(rows) }) else { return }
-            if Self.trace { print("ingest: sorted \(rows.count) recent rows in \(ContinuousClock.now - started)") }
-            await self?.sortedMove(serial: serial, order: sorted)
-        }
-    }
-
-    private func adopt(_ order: [Int32], into kept: IngestMemory) {
-        sortedRows = nil
-        guard var move = kept.recent.move, !move.sorted, order.count == move.rows.count else { return }
-        move.order = order
-        kept.recent.move = move
-    }
-
-    static let sortPool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        return pool
-    }()
-
-    /// Prints slow batches and moves, and every 200 raw batches the raw thread's time per reading and share of wall
-    /// time, when COURTYARD_INGEST_TRACE is set (for benchmarking).
-    static let trace = ProcessInfo.processInfo.environment["COURTYARD_INGEST_TRACE"] != nil
-    private var traced: (busy: Duration, readings: Int, batches: Int, since: ContinuousClock.Instant) = (.zero, 0, 0, .now)
-
-    private func traceBusy(_ busy: Duration, readings: Int) {
-        traced.busy += busy
-        traced.readings += readings
-        traced.batches += 1
-        guard traced.batches == 200 else { return }
-        let wall = ContinuousClock.now - traced.since
-        func micros(_ duration: Duration) -> Int64 { duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000 }
-        print("ingest: raw thread \(micros(traced.busy) * 100 / max(micros(wall), 1)) % busy, \(micros(traced.busy) * 1_000 / Int64(max(traced.readings, 1))) ns per reading (\(traced.readings) readings)")
-        traced = (.zero, 0, 0, .now)
-    }
-
-    /// The fewest rows one move step takes (whole devices are added to reach a device boundary).
-    static let moveRows = 4_096
-
-    private func sortedMove(serial: Int, order: [Int32]) async {
-        if sorting == serial { sorting = nil }
-        // The memory may be out for a transaction: the next move step takes the order up.
-        sortedRows = (serial, order)
-        if let kept = memory, kept.recent.move?.serial == serial { adopt(order, into: kept) }
-        if !draining && queue.isEmpty { scheduleIdleMove() }
-    }
-
-    /// When the writer has nothing to do, it moves what is recent after a short pause, so that readers scan little.
-    private func scheduleIdleMove() {
-        guard engine == .sqlite, let kept = memory, !kept.recent.isEmpty else { return }
-        let stamp = batches
-        Task { [weak self] in
-            try? await Task.sleep(for: Self.idlePause)
-            await self?.moveWhileIdle(stamp: stamp)
-        }
-    }
-
-    /// How long the writer waits without batches before it moves recent readings on its own.
-    static let idlePause: Duration = .milliseconds(200)
-
-    private func moveWhileIdle(stamp: Int) async {
-        guard !draining, queue.isEmpty, batches == stamp, engine == .sqlite, let path = database.sqlitePath else { return }
-        draining = true
-        defer {
-            draining = false
-            if !queue.isEmpty {
-                draining = true
-                Task { await self.drain() }
-            }
-        }
-        while queue.isEmpty, let kept = memory, !kept.recent.isEmpty {
-            if kept.recent.move == nil {
-                do {
-                    memory = nil
-                    let connection = try openRaw(path)
-                    let valid = try await database.withSQLiteWriteLock {
-                        try await Self.rawPool.runIfActive { try RecentReadings.switchTables(connection, memory: kept) }
-                    }
-                    if !valid { return }
-                    memory = kept
-                } catch {
-                    logger.warning("handing recent readings over failed", metadata: ["error": "\(error)"])
-                    return
-                }
-            }
-            guard let move = kept.recent.move else { continue }
-            if !move.sorted {
-                guard let sorted = sortedRows, sorted.serial == move.serial else {
-                    // Sorted on another thread; the sorted rows schedule the next idle move.
-                    sort(move)
-                    return
-                }
-                adopt(sorted.order, into: kept)
-            }
-            let before = batches
-            await moveStep()
-            if memory == nil || batches != before { return }
-        }
-    }
-
-    private func openRaw(_ path: String) throws -> RawSQLite {
+    func openRaw(_ path: String) throws -> RawSQLite {
         if let raw { return raw }
         let opened = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: true)
         raw = opened
