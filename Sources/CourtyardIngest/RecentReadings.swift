@@ -95,33 +95,16 @@ struct RecentRow: Sendable {
     /// The distinct devices are ranked once (thousands of string comparisons), then positions are sorted by integers:
     /// moving the rows themselves and comparing strings in the sort took seconds for 200,000 rows.
     static func order(_ rows: [RecentRow]) -> [Int32] {
-        var rankOf: [DeviceKey: Int32] = [:]
-        var devices: [String] = []
-        var registers: [String: Int32] = [:]
-        var registerNames: [String] = []
+        var devices = Distinct<DeviceKey>()
+        var registers = Distinct<String>()
         var keys: [(device: Int32, register: Int32, at: Int64, row: Int32)] = []
         keys.reserveCapacity(rows.count)
         for (index, row) in rows.enumerated() {
-            let device: Int32
-            if let known = rankOf[row.device] {
-                device = known
-            } else {
-                device = Int32(devices.count)
-                rankOf[row.device] = device
-                devices.append(row.device.id)
-            }
-            let register: Int32
-            if let known = registers[row.register] {
-                register = known
-            } else {
-                register = Int32(registerNames.count)
-                registers[row.register] = register
-                registerNames.append(row.register)
-            }
-            keys.append((device, register, row.measuredAt, Int32(index)))
+            keys.append((devices.number(row.device, text: row.device.id), registers.number(row.register, text: row.register), row.measuredAt,
+                         Int32(index)))
         }
-        let deviceRank = ranks(devices)
-        let registerRank = ranks(registerNames)
+        let deviceRank = ranks(devices.texts)
+        let registerRank = ranks(registers.texts)
         keys.sort { a, b in
             let (da, db) = (deviceRank[Int(a.device)], deviceRank[Int(b.device)])
             if da != db { return da < db }
@@ -130,6 +113,20 @@ struct RecentRow: Sendable {
             return a.at < b.at
         }
         return keys.map(\.row)
+    }
+
+    /// Numbers distinct values in order of first appearance, keeping each one's text for ranking.
+    private struct Distinct<Value: Hashable> {
+        var numbers: [Value: Int32] = [:]
+        var texts: [String] = []
+
+        mutating func number(_ value: Value, text: @autoclosure () -> String) -> Int32 {
+            if let known = numbers[value] { return known }
+            let number = Int32(texts.count)
+            numbers[value] = number
+            texts.append(text())
+            return number
+        }
     }
 
     /// Each string's position in byte order.
@@ -220,17 +217,28 @@ extension RecentReadings {
     static func moveStep(_ raw: RawSQLite, memory: IngestMemory, minimumRows: Int) throws -> Bool {
         guard let move = memory.recent.move, move.sorted else { return true }
         try raw.enforceForeignKeys(false)
+        return try writeIfCurrent(raw, memory: memory) {
+            try writeMoveStep(raw, move: move, minimumRows: minimumRows)
+        } then: { after in
+            memory.recent.move = after
+            memory.recent.debt = 0
+        }
+    }
+
+    /// Runs `write` in a transaction of its own if the kept memory is still current (the generation is the one it last
+    /// saw: nobody else wrote), and `apply` after the commit; false, having written nothing, otherwise.
+    private static func writeIfCurrent<Result>(_ raw: RawSQLite, memory: IngestMemory, _ write: () throws -> Result,
+                                               then apply: (Result) -> Void) throws -> Bool {
         try raw.begin()
         var committed = false
         defer { if !committed { try? raw.execute("ROLLBACK") } }
         let generation = try raw.statement("SELECT value FROM ingest_generation WHERE id = 1")
         guard try generation.step(), generation.int64(0) == memory.generation else { return false }
         generation.reset()
-        let after = try writeMoveStep(raw, move: move, minimumRows: minimumRows)
+        let result = try write()
         try raw.commit()
         committed = true
-        memory.recent.move = after
-        memory.recent.debt = 0
+        apply(result)
         return true
     }
 
@@ -289,17 +297,11 @@ extension RecentReadings {
     /// Hands the active table over for moving (idle writer): its own small transaction.
     static func switchTables(_ raw: RawSQLite, memory: IngestMemory) throws -> Bool {
         guard memory.recent.move == nil, !memory.recent.rows.isEmpty else { return true }
-        try raw.begin()
-        var committed = false
-        defer { if !committed { try? raw.execute("ROLLBACK") } }
-        let generation = try raw.statement("SELECT value FROM ingest_generation WHERE id = 1")
-        guard try generation.step(), generation.int64(0) == memory.generation else { return false }
-        generation.reset()
-        try writeSwitch(raw, to: 1 - memory.recent.active)
-        try raw.commit()
-        committed = true
-        memory.recent.switched()
-        return true
+        return try writeIfCurrent(raw, memory: memory) {
+            try writeSwitch(raw, to: 1 - memory.recent.active)
+        } then: { _ in
+            memory.recent.switched()
+        }
     }
 
     /// Makes `table` the active one and shows all of the other (the move starts below every device id).

@@ -130,4 +130,38 @@ import Testing
             try await Self.expectShownOnce(database, total: 121)
         }
     }
+
+    @Test("the active table is handed over when full or old, never while a move is under way")
+    func switchRule() {
+        let row = RecentRow(rowid: 1, device: DeviceKey("d"), register: "energy_total", measuredAt: 0)
+        var tables = RecentTables()
+        #expect(!tables.wantsSwitch(adding: 0, limit: 10, now: 0), "nothing to hand over")
+        tables.rows = Array(repeating: row, count: 9)
+        tables.startedAt = 1_000
+        #expect(!tables.wantsSwitch(adding: 0, limit: 10, now: 2_000))
+        #expect(tables.wantsSwitch(adding: 1, limit: 10, now: 2_000), "full with this batch")
+        #expect(tables.wantsSwitch(adding: 0, limit: 10, now: 1_000 + RecentTables.maximumAgeMilliseconds), "old")
+        tables.switched()
+        #expect(tables.active == 1 && tables.rows.isEmpty && tables.move?.table == 0 && tables.move?.rows.count == 9)
+        tables.rows = Array(repeating: row, count: 20)
+        #expect(!tables.wantsSwitch(adding: 5, limit: 10, now: 2_000), "the other table is still moving")
+    }
+
+    @Test("a step is due once a quarter of the smallest step came in, and takes twice that, at least the smallest")
+    func stepRule() {
+        let row = RecentRow(rowid: 1, device: DeviceKey("d"), register: "energy_total", measuredAt: 0)
+        var tables = RecentTables()
+        tables.debt = 10_000
+        #expect(tables.dueStep(limit: 200_000) == nil, "no move")
+        tables.move = RecentTables.Move(table: 0, rows: [row], serial: 1)
+        #expect(tables.dueStep(limit: 200_000) == nil, "not sorted yet")
+        tables.move?.order = [0]
+        tables.debt = RecentTables.stepRows / 4 - 1
+        #expect(tables.dueStep(limit: 200_000) == nil)
+        #expect(tables.dueStep(limit: 200_000, adding: 1) == RecentTables.stepRows)
+        tables.debt = 3_000
+        #expect(tables.dueStep(limit: 200_000) == 6_000)
+        tables.debt = 30
+        #expect(tables.dueStep(limit: 400) == 100, "small setups step by a quarter of the limit")
+    }
 }
