@@ -159,14 +159,15 @@ struct RecentTables {
     static let stepInBatch = 512
 
     /// The rows the move's next step should take, if one is due: when a quarter of ``stepRows`` readings came in since
-    /// the last, twice their number (so the move is copied and deleted before the active table fills), at least
+    /// the last, one and a half times their number (copying at that pace and deleting four times faster ends a move
+    /// by the time the active table is five-sixths full, and leftovers of a burst are moved without hurry), at least
     /// ``stepRows``.
     func dueStep(limit: Int, adding: Int = 0) -> Int? {
         guard let move, move.sorted else { return nil }
         let smallest = min(Self.stepRows, max(limit / 4, 1))
         let debt = debt + adding
         guard debt >= smallest / 4 else { return nil }
-        return max(2 * debt, smallest)
+        return max(debt + debt / 2, smallest)
     }
 
     /// A table's rows on their way into `meter_readings`: sorted once (off the writer's thread), then moved a range of
