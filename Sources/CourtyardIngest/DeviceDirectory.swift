@@ -50,11 +50,19 @@ public struct DeviceKey: Hashable, Sendable {
 ///
 /// Lookups are cached for a few seconds: a batch of 5,000 readings from 5,000 meters would otherwise cost 5,000 queries.
 /// A new device is found at once (a miss always asks the database); a changed modulus or a retirement is seen
-/// within ``ttlMilliseconds``, or at once when the change went through this server's device routes (they call
-/// ``invalidate(companyId:)``).
+/// within ``ttlMilliseconds`` and one re-read, or at once when the change went through this server's device routes
+/// (they call ``invalidate(companyId:)``).
+///
+/// An expired entry is still answered once more while it is re-read in the background, the expired keys of a company
+/// together and never twice at once: when a whole fleet's entries expired together, every request used to wait for a
+/// query of its own (single-reading p99 338 ms instead of about 15 ms in a 40-second benchmark phase).
 public actor DeviceDirectory {
     private let database: Database
     private var cache: [String: [String: (device: KnownDevice?, fetchedAt: Int64)]] = [:]
+    /// Keys being re-read in the background, per company.
+    private var refreshing: [String: Set<String>] = [:]
+    /// Counts invalidations per company, so that a re-read begun before one is not stored after it.
+    private var invalidations: [String: Int] = [:]
     public let ttlMilliseconds: Int64
 
     public init(database: Database, ttlMilliseconds: Int64 = 60_000) {
@@ -66,14 +74,17 @@ public actor DeviceDirectory {
     public func devices(companyId: String, keys: Set<String>, now: Int64) async throws -> [String: KnownDevice] {
         var found: [String: KnownDevice] = [:]
         var missing: [String] = []
+        var expired: [String] = []
         let companyCache = cache[companyId] ?? [:]
         for key in keys {
-            if let entry = companyCache[key], now - entry.fetchedAt < ttlMilliseconds, let device = entry.device {
+            if let entry = companyCache[key], let device = entry.device {
                 found[key] = device
+                if now - entry.fetchedAt >= ttlMilliseconds { expired.append(key) }
             } else {
                 missing.append(key)
             }
         }
+        if !expired.isEmpty { refresh(companyId: companyId, keys: expired, now: now) }
         if missing.isEmpty { return found }
         let keys = missing
         let loaded = try await database.read { db in try await Self.load(db, companyId: companyId, keys: keys) }
@@ -86,8 +97,31 @@ public actor DeviceDirectory {
         return found
     }
 
+    /// Re-reads expired keys in the background, skipping those already being re-read.
+    private func refresh(companyId: String, keys: [String], now: Int64) {
+        let pending = refreshing[companyId, default: []]
+        let keys = keys.filter { !pending.contains($0) }
+        guard !keys.isEmpty else { return }
+        refreshing[companyId, default: []].formUnion(keys)
+        let invalidation = invalidations[companyId, default: 0]
+        Task {
+            let loaded = try? await database.read { db in try await Self.load(db, companyId: companyId, keys: keys) }
+            self.refreshed(companyId: companyId, keys: keys, loaded: loaded, at: now, invalidation: invalidation)
+        }
+    }
+
+    private func refreshed(companyId: String, keys: [String], loaded: [String: KnownDevice]?, at now: Int64, invalidation: Int) {
+        refreshing[companyId]?.subtract(keys)
+        // A failed read leaves the entries expired (the next lookup tries again); one begun before an invalidation is dropped.
+        guard let loaded, invalidation == invalidations[companyId, default: 0], cache[companyId] != nil else { return }
+        for key in keys { cache[companyId]?[key] = (loaded[key], now) }
+    }
+
     /// Forgets cached devices (after a registry change made here).
-    public func invalidate(companyId: String) { cache[companyId] = nil }
+    public func invalidate(companyId: String) {
+        cache[companyId] = nil
+        invalidations[companyId, default: 0] += 1
+    }
 
     public static func load(_ db: any SQLDatabase, companyId: String, keys: [String]) async throws -> [String: KnownDevice] {
         var result: [String: KnownDevice] = [:]
