@@ -10,11 +10,7 @@ import Foundation
 /// otherwise it rolls back and returns nil, and the batch runs through the SQLKit paths, which answer every case.
 /// Memory is updated only after the commit.
 enum ReadingRawPath {
-    static let insertSQL = """
-        INSERT INTO meter_readings (id, company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
-                                    usage_milli, since, message_id, source, origin, entered_by, note, photo_ref)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-        """
+    static let insertSQL = RecentReadings.insertSQL(into: "meter_readings")
 
     static func run(_ raw: RawSQLite, work: [ReadingWriter.Work], now: Date, memory: IngestMemory,
                     effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000) throws -> [[ReadingOutcome]]? {

@@ -13,9 +13,6 @@ import Synchronization
 /// Readers see both through the view `readings_all`; code that changes readings calls ``settleAll(_:bumpGeneration:)``
 /// first and then works on `meter_readings` alone.
 public enum RecentReadings {
-    /// The view that shows every accepted reading once: `meter_readings` and the recent rows not yet moved.
-    public static let view = Schema.readingsView
-
     static func table(_ number: Int) -> String { "recent_readings_\(number)" }
 
     static func insertSQL(into table: String) -> String {
@@ -59,7 +56,7 @@ public enum RecentReadings {
         for number in 0...1 {
             let move = """
                 INSERT INTO meter_readings (\(Schema.readingColumns))
-                SELECT \(Self.prefixed("r.")) FROM \(Self.table(number)) r, recent_state s
+                SELECT \(Schema.readingColumns("r.")) FROM \(Self.table(number)) r, recent_state s
                 WHERE s.id = 1 AND (s.active = \(number) OR r.device_id >= s.bound)
                 ORDER BY r.device_id, r.register, r.measured_at
                 """
@@ -70,10 +67,6 @@ public enum RecentReadings {
         try await db.raw("UPDATE recent_state SET bound = NULL WHERE id = 1").run()
         if bumpGeneration { try await IngestGeneration.bump(db) }
         return true
-    }
-
-    static func prefixed(_ prefix: String) -> String {
-        Schema.readingColumns.split(separator: ", ").map { prefix + $0 }.joined(separator: ", ")
     }
 
     /// The table taking new rows, as stored.

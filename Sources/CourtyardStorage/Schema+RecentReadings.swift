@@ -38,7 +38,8 @@ extension Schema {
     /// The columns of `meter_readings`, in table order.
     public static let readingColumns = readingColumns("")
 
-    static func readingColumns(_ prefix: String) -> String {
+    /// The same columns, each after `prefix` (a table alias and a dot).
+    public static func readingColumns(_ prefix: String) -> String {
         ["id", "company_id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "usage_milli",
          "since", "message_id", "source", "origin", "entered_by", "note", "photo_ref"].map { prefix + $0 }.joined(separator: ", ")
     }
