@@ -52,7 +52,7 @@ public struct Corrections: Sendable {
         usage.updatedAt = now
         let items = try await store.listAll(FeeItem.self, filters: [("community_id", usage.communityId)])
             .filter { $0.usageKind == usage.usageKind }
-        let later = (usage.period.index...12).map { BillingPeriod(cycle: .monthly, year: usage.period.year, index: $0)!.description }
+        let later = usage.period.monthsToYearEnd.map(\.description)
         let lines = usage.subjectKind == .house
             ? try await store.all(BillLine.self, where: "house_id", in: [usage.subjectId], filters: [("kind", "charge")],
                                   alsoIn: ("period", later)).filter { line in items.contains { $0.id == line.feeItemId } }
@@ -129,7 +129,7 @@ public struct Corrections: Sendable {
               let standard = try await store.find(FeeStandard.self, id: line.standardId),
               let house = try await store.find(House.self, id: line.houseId)
         else { return nil }
-        let month = BillingPeriod(cycle: .monthly, year: line.period.year, index: line.period.firstMonth)!
+        let month = line.period.firstMonthPeriod
         let key = line.communityId + "|" + month.description
         if contexts[key] == nil {
             contexts[key] = try await RunContext.load(store, bulk: store, communityId: line.communityId, period: month)

@@ -19,6 +19,14 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
         self.day = day
     }
 
+    /// A date its caller has already proved valid (the first of a month of a year in range); no check, no trap.
+    @usableFromInline
+    init(unchecked year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
     /// Reads "YYYY-MM-DD" exactly.
     public init?(_ text: some StringProtocol) {
         // Byte by byte: stored rows carry dates in every house and occupancy, and splitting the text showed in bill-run profiles.

@@ -26,10 +26,16 @@ public struct Money: Hashable, Comparable, Sendable {
     /// The decimal text with exactly the currency's number of fraction digits ("12.30").
     public var decimalText: String { FixedPoint.format(minorUnits, scale: currency.minorUnitDigits) }
 
+    /// Orders by amount, then by currency code. Amounts in different currencies are not comparable in any meaningful
+    /// way: code that compares money checks the currency first (``isIn(_:)``); this order only keeps `<` total,
+    /// since a trap on input that names another currency would stop the whole server.
     public static func < (lhs: Money, rhs: Money) -> Bool {
-        precondition(lhs.currency == rhs.currency, "comparing money in different currencies")
-        return lhs.minorUnits < rhs.minorUnits
+        (lhs.minorUnits, lhs.currency.code) < (rhs.minorUnits, rhs.currency.code)
     }
+
+    /// Whether this amount is in `expected` (a community's currency); money from outside is checked with this before it is
+    /// booked, so that 50.00 USD is never stored as 50.00 CNY.
+    public func isIn(_ expected: Currency) -> Bool { currency.code == expected.code }
 
     /// Why money arithmetic refused to produce a value.
     public enum ArithmeticError: Error, Equatable, Sendable {

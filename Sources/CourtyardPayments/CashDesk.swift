@@ -30,6 +30,46 @@ public struct CashierShift: Codable, Sendable, Hashable {
     }
 }
 
+/// Who asks for a void and who approves it, checked against the payment before anything is reversed.
+///
+/// A void takes money back out of the books, so two different people stand behind it: the **requester** is the
+/// shift's own cashier or a supervisor; the **supervisor** holds the supervising permission, may act in the payment's
+/// community, and is neither the cashier who took the payment nor the requester. (Comparing the supervisor with the
+/// requester alone let a colleague void another cashier's payment by naming that cashier as "supervisor".)
+public struct VoidApproval: Sendable, Equatable {
+    public var requesterId: String
+    public var requesterSupervises: Bool
+    public var supervisorId: String
+    public var supervisorSupervises: Bool
+    /// The supervisor's communities; `nil` for every community of the company.
+    public var supervisorCommunityIds: Set<String>?
+
+    public init(requesterId: String, requesterSupervises: Bool, supervisorId: String, supervisorSupervises: Bool,
+                supervisorCommunityIds: Set<String>?) {
+        self.requesterId = requesterId
+        self.requesterSupervises = requesterSupervises
+        self.supervisorId = supervisorId
+        self.supervisorSupervises = supervisorSupervises
+        self.supervisorCommunityIds = supervisorCommunityIds
+    }
+
+    /// Throws unless this approval may void a payment taken by `paymentCashierId` in a shift of `shiftCashierId`.
+    public func check(paymentCashierId: String, shiftCashierId: String, communityId: String) throws(PaymentError) {
+        guard requesterId == shiftCashierId || requesterSupervises else {
+            throw PaymentError(.forbidden, code: "not_shift_cashier", field: "payment_id",
+                               "only the shift's cashier or a supervisor asks for a void")
+        }
+        guard supervisorSupervises, supervisorCommunityIds.map({ $0.contains(communityId) }) ?? true else {
+            throw PaymentError(.forbidden, code: "supervisor_required", field: "Courtyard-Supervisor",
+                               "the approver must be a finance supervisor of this community")
+        }
+        guard supervisorId != paymentCashierId, supervisorId != shiftCashierId, supervisorId != requesterId else {
+            throw PaymentError(.forbidden, code: "supervisor_required", field: "Courtyard-Supervisor",
+                               "a void is approved by a supervisor other than the cashier and the requester")
+        }
+    }
+}
+
 /// The front desk: shifts, cash and POS payments through the same applier as online channels, and voids within the
 /// shift approved by a supervisor.
 public struct CashDesk: Sendable {
@@ -69,6 +109,7 @@ public struct CashDesk: Sendable {
             """).first() != nil else {
             throw PaymentError(.notFound, code: "not_found", field: "community_id", "no community \(communityId)")
         }
+        try await PaymentError.requireCurrency([(openingFloat, "opening_float.currency")], community: communityId, db: db, scope: scope)
         guard openingFloat.minorUnits >= 0 else {
             throw PaymentError(.invalid, code: "amount_negative", field: "opening_float", "the float is 0 or more")
         }
@@ -134,9 +175,10 @@ public struct CashDesk: Sendable {
         guard shift.cashierId == cashierId else {
             throw PaymentError(.forbidden, code: "not_your_shift", field: "shift_id", "payments are taken in the cashier's own shift")
         }
+        try await PaymentError.requireCurrency([(request.amount, "amount.currency")], community: shift.communityId, db: db, scope: scope)
         let outTradeNo = PaymentService.outTradeNo(companyId: companyId, requestId: "desk:" + request.id)
         let store = PaymentStore(db, companyId: companyId, engine: engine)
-        let transactionId = "desk-" + (request.channel == "pos" ? request.posReference! : request.id)
+        let transactionId = "desk-" + (request.channel == "pos" ? request.posReference ?? request.id : request.id)
         if let existing = try await store.order(outTradeNo: outTradeNo, lock: true) {
             guard existing.requestDigest == orderRequest.digest else {
                 throw PaymentError(.conflict, code: "idempotency_conflict", field: "id", "desk payment \(request.id) was taken with other content")
@@ -163,12 +205,9 @@ public struct CashDesk: Sendable {
 
     /// Voids a desk payment of an open shift (a mistake at the counter): every allocation is reversed in the ledger, the
     /// bills reopen, and the audit log names the supervisor who approved it.
-    public func void(paymentId: String, supervisorId: String, cashierId: String, reason: String, scope: TenantScope, now: Date) async throws -> Payment {
+    public func void(paymentId: String, approval: VoidApproval, reason: String, scope: TenantScope, now: Date) async throws -> Payment {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PaymentError(.invalid, code: "reason_required", field: "reason", "a void states its reason") }
-        guard supervisorId != cashierId else {
-            throw PaymentError(.forbidden, code: "supervisor_required", field: "supervisor", "a void is approved by a supervisor other than the cashier")
-        }
         let store = PaymentStore(db, companyId: companyId, engine: engine)
         guard let payment = try await store.payment(id: paymentId, lock: true), scope.includes(communityId: payment.communityId) else {
             throw PaymentError(.notFound, code: "not_found", field: "payment_id", "no payment \(paymentId)")
@@ -179,6 +218,8 @@ public struct CashDesk: Sendable {
         guard shift.status == .open else {
             throw PaymentError(.conflict, code: "shift_closed", field: "payment_id", "voids happen within the shift; refund it instead")
         }
+        try approval.check(paymentCashierId: payment.recordedBy, shiftCashierId: shift.cashierId, communityId: payment.communityId)
+        let supervisorId = approval.supervisorId
         guard payment.status == .settled else { throw PaymentError(.conflict, code: "already_voided", field: "payment_id", "the payment is voided") }
         guard payment.refundedAmount == 0 else {
             throw PaymentError(.conflict, code: "payment_refunded", field: "payment_id", "part of the payment was refunded; it cannot be voided")
@@ -241,6 +282,7 @@ public struct CashDesk: Sendable {
         guard shift.cashierId == cashierId else {
             throw PaymentError(.forbidden, code: "not_your_shift", field: "shift_id", "a shift is closed by its cashier")
         }
+        try await PaymentError.requireCurrency([(counted, "counted_cash.currency")], community: shift.communityId, db: db, scope: scope)
         guard counted.minorUnits >= 0 else { throw PaymentError(.invalid, code: "amount_negative", field: "counted_cash", "the count is 0 or more") }
         let cash = try await db.raw("""
             SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments WHERE company_id = \(bind: companyId) AND shift_id = \(bind: shiftId)

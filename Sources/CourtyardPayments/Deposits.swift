@@ -142,6 +142,7 @@ public struct Deposits: Sendable {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PaymentError(.invalid, code: "reason_required", field: "reason", "a deduction states its reason") }
         guard amount.minorUnits > 0 else { throw PaymentError(.invalid, code: "amount_not_positive", field: "amount", "a deduction is more than 0") }
+        try await PaymentError.requireCurrency([(amount, "amount.currency")], community: deposit.communityId, db: db, scope: scope)
         guard deposit.state == .held else { throw PaymentError(.conflict, code: "deposit_released", field: "deposit_id", "the deposit was released") }
         guard amount.minorUnits <= deposit.amount.minorUnits - deposit.deducted.minorUnits else {
             throw PaymentError(.invalid, code: "amount_above_remaining", field: "amount",

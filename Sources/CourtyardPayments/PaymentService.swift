@@ -143,6 +143,9 @@ public struct PaymentService: Sendable {
             guard let house = try await lookups.community(ofHouse: request.houseId), scope.includes(communityId: house) else {
                 throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId)")
             }
+            if let requested = request.amount {
+                try await PaymentError.requireCurrency([(requested, "amount.currency")], community: house, db: db, scope: scope)
+            }
             let (payer, relation) = try await Self.payer(request, ownerPersonId: ownerPersonId, db: db, companyId: companyId, now: now)
             var amount = request.amount?.minorUnits ?? 0
             if request.purpose == .bills {

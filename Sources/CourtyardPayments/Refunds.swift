@@ -96,12 +96,35 @@ public struct RefundRules: Codable, Sendable, Hashable {
     public var autoApproveUpTo: Money
     public var autoApproveReasons: Set<String>
     public var requireNoArrears: Bool
+    /// The window over which refunds of the same source and the same house add up against ``autoApproveUpTo``, so that
+    /// one large refund cannot be split into several small ones that each pass.
+    public var windowDays: Int
 
     public init(autoApproveUpTo: Money = Money(minorUnits: 200_00),
-                autoApproveReasons: Set<String> = ["duplicate_payment", "overpayment", "service_cancelled"], requireNoArrears: Bool = true) {
+                autoApproveReasons: Set<String> = ["duplicate_payment", "overpayment", "service_cancelled"], requireNoArrears: Bool = true,
+                windowDays: Int = 30) {
         self.autoApproveUpTo = autoApproveUpTo
         self.autoApproveReasons = autoApproveReasons
         self.requireNoArrears = requireNoArrears
+        self.windowDays = windowDays
+    }
+
+    /// What a decision looks at besides the rules.
+    public struct Facts: Sendable, Hashable {
+        public var amount: Money
+        public var reasonCode: String
+        public var overdueBills: Int
+        /// Refunds not rejected, of the same source or the same house, requested within ``RefundRules/windowDays``
+        /// (pending, approved or paid out): they count with this one against the limit.
+        public var recentRefunds: Money
+        public var source: Refund.Source
+        public var destination: Refund.Destination
+
+        public init(amount: Money, reasonCode: String, overdueBills: Int, recentRefunds: Money = .zero(),
+                    source: Refund.Source = .payment, destination: Refund.Destination = .originalChannel) {
+            self.amount = amount; self.reasonCode = reasonCode; self.overdueBills = overdueBills
+            self.recentRefunds = recentRefunds; self.source = source; self.destination = destination
+        }
     }
 
     /// The reason codes a refund may give.
@@ -109,12 +132,25 @@ public struct RefundRules: Codable, Sendable, Hashable {
 
     /// Whether a refund approves itself, and why (recorded on the refund).
     public func decide(amount: Money, reasonCode: String, overdueBills: Int) -> (approved: Bool, explanation: String) {
+        decide(Facts(amount: amount, reasonCode: reasonCode, overdueBills: overdueBills))
+    }
+
+    /// Whether a refund approves itself, and why. Cash paid out of a wallet always waits for staff: the money leaves
+    /// the books with nothing but the requester's word behind it.
+    public func decide(_ facts: Facts) -> (approved: Bool, explanation: String) {
         var blockers: [String] = []
-        if amount > autoApproveUpTo { blockers.append("amount above \(autoApproveUpTo.decimalText)") }
-        if !autoApproveReasons.contains(reasonCode) { blockers.append("reason \(reasonCode) needs approval") }
-        if requireNoArrears, overdueBills > 0 { blockers.append("the house has \(overdueBills) overdue bill(s)") }
+        let (total, overflow) = facts.amount.minorUnits.addingReportingOverflow(facts.recentRefunds.minorUnits)
+        if facts.amount.minorUnits > autoApproveUpTo.minorUnits {
+            blockers.append("amount above \(autoApproveUpTo.decimalText)")
+        } else if overflow || total > autoApproveUpTo.minorUnits {
+            blockers.append("with \(facts.recentRefunds.decimalText) refunded or pending for this payment or house in \(windowDays) days, "
+                            + "the total is above \(autoApproveUpTo.decimalText)")
+        }
+        if facts.source == .wallet, facts.destination == .cash { blockers.append("a wallet balance paid out in cash needs staff approval") }
+        if !autoApproveReasons.contains(facts.reasonCode) { blockers.append("reason \(facts.reasonCode) needs approval") }
+        if requireNoArrears, facts.overdueBills > 0 { blockers.append("the house has \(facts.overdueBills) overdue bill(s)") }
         return blockers.isEmpty
-            ? (true, "auto-approved: at most \(autoApproveUpTo.decimalText), reason \(reasonCode), no overdue bills")
+            ? (true, "auto-approved: at most \(autoApproveUpTo.decimalText), reason \(facts.reasonCode), no overdue bills")
             : (false, "finance approval: " + blockers.joined(separator: "; "))
     }
 }
@@ -266,13 +302,23 @@ public struct Refunds: Sendable {
                 throw PaymentError(.invalid, code: "invalid_value", field: "destination", "a wallet balance is paid out in cash (or by bank transfer)")
             }
         }
+        try await PaymentError.requireCurrency([(request.amount, "amount.currency")], community: community, db: db, scope: scope)
         // "Overdue" is by the calendar of the house's own community.
         let today = LocalDate.of(now, timeZone: try await PaymentLedger(db: db, companyId: companyId, engine: engine).timeZone(ofCommunity: community))
         let overdue = try await db.raw("""
             SELECT COUNT(*) AS n FROM bills WHERE company_id = \(bind: companyId) AND house_id = \(bind: house)
             AND status IN ('open', 'partially_paid') AND due_date < \(bind: today.description)
             """).first().map { try RowReader($0, table: "bills").int64("n") } ?? 0
-        let (approved, explanation) = rules.decide(amount: request.amount, reasonCode: request.reasonCode, overdueBills: Int(overdue))
+        // Refunds of the same source or house within the window count against the limit together (a pending 300.00
+        // and then 200.00 and 50.00 on the same payment must not each pass on their own).
+        let windowStart = now.epochMilliseconds - Int64(max(0, rules.windowDays)) * 86_400_000
+        let recent = try await db.raw("""
+            SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM refunds WHERE company_id = \(bind: companyId)
+            AND (source_id = \(bind: sourceId) OR house_id = \(bind: house)) AND state <> 'rejected' AND created_at >= \(bind: windowStart)
+            """).first().map { try RowReader($0, table: "refunds").int64("total") } ?? 0
+        let (approved, explanation) = rules.decide(RefundRules.Facts(amount: request.amount, reasonCode: request.reasonCode, overdueBills: Int(overdue),
+                                                         recentRefunds: Money(minorUnits: recent), source: request.source,
+                                                         destination: destination ?? .cash))
         var refund = Refund(id: Identifier.uuidV7(at: now), communityId: community, houseId: house, requestId: request.id, source: request.source,
                             sourceId: sourceId, paymentId: paymentId, amount: request.amount, reasonCode: request.reasonCode, reason: reason,
                             destination: destination ?? .cash, state: approved ? .approved : .pendingApproval, ruleDecision: explanation,

@@ -89,6 +89,10 @@ public struct TopUp: Sendable {
             """).first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: community) else {
             throw PrepaidError(.notFound, code: "not_found", field: "house_id", "no house \(house)")
         }
+        if let currency = try await ScopedStore(db, scope: scope).find(Community.self, id: community)?.currency, !request.amount.isIn(currency) {
+            throw PrepaidError(.invalid, code: "currency_mismatch", field: "amount.currency",
+                               "the top-up is in \(request.amount.currency.code); this community keeps its books in \(currency.code)")
+        }
         let wallet = AccountKey.wallet(community, house: house, purpose: request.purpose)
         // Lock the plans first (the deduction path's order: plans, then accounts).
         let plans = try await PlanStore(db, companyId: companyId).plansPaying(from: house, community: community, lock: true, engine: engine)

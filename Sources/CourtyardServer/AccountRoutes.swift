@@ -2,6 +2,7 @@ import CourtyardDomain
 import CourtyardStorage
 import Foundation
 import Hummingbird
+import HTTPTypes
 
 /// Sign-in, sign-out, the caller's own view, companies (platform) and staff/owner users (company admins).
 enum AccountRoutes {
@@ -73,7 +74,7 @@ enum AccountRoutes {
         api.on(.post, "/api/v1/auth/login", summary: "Sign in with login and password; returns a bearer token",
                tag: "Auth", request: "LoginInput", response: "LoginResult") { request, context in
             let input = try await ResourceRoutes.decodeBody(LoginInput.self, request, context)
-            return try await login(input, context: context, services: services)
+            return try await login(input, request: request, context: context, services: services)
         }
 
         api.on(.post, "/api/v1/auth/logout", summary: "End the current session", tag: "Auth", status: 204) { request, context in
@@ -200,25 +201,35 @@ enum AccountRoutes {
         }
     }
 
-    static func login(_ input: LoginInput, context: CourtyardRequestContext, services: ServerServices) async throws -> Response {
+    /// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest `X-Forwarded-For` entry that
+    /// is not itself a trusted proxy (read right to left, since a client can put anything at the left end).
+    static func clientAddress(_ request: Request, context: CourtyardRequestContext, trustedProxies: Set<String>) -> String? {
+        guard let peer = context.remoteAddress, trustedProxies.contains(peer),
+              let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last else { return context.remoteAddress }
+        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return hops.reversed().first { !trustedProxies.contains($0) } ?? hops.first ?? peer
+    }
+
+    static func login(_ input: LoginInput, request: Request, context: CourtyardRequestContext, services: ServerServices) async throws -> Response {
         let now = services.clock.now()
         let nowMillis = now.epochMilliseconds
-        let loginKey = "login:" + input.login.lowercased()
-        let keys = [loginKey] + (context.remoteAddress.map { ["address:" + $0] } ?? [])
-        if let wait = await services.loginLimiter.retryAfter(keys: keys, now: nowMillis) {
+        let address = clientAddress(request, context: context, trustedProxies: services.configuration.trustedProxies)
+        if let wait = await services.loginLimiter.retryAfter(login: input.login, address: address, now: nowMillis) {
+            let seconds = max(1, (wait + 999) / 1000)
             var response = Problem(.tooManyRequests, code: "too_many_login_attempts", title: "Too many failed sign-ins",
-                                   detail: "try again in \(wait) seconds").response(instance: "/api/v1/auth/login", requestId: context.id)
-            response.headers[.retryAfter] = String(wait)
+                                   detail: "try again in \(seconds) seconds").response(instance: "/api/v1/auth/login", requestId: context.id)
+            response.headers[.retryAfter] = String(seconds)
             return response
         }
         let found = try await services.database.read { db in try await AccountStore(db).userWithPasswordHash(login: input.login) }
-        // Verify against a decoy when the login is unknown, so timing does not reveal which logins exist.
-        let valid = try await Passwords.verify(input.password, hash: found?.passwordHash ?? Passwords.decoyHash)
+        // Verify against a decoy of the configured cost when the login is unknown, so timing does not reveal which logins exist.
+        let decoy = await Passwords.decoyHash(cost: services.configuration.bcryptCost)
+        let valid = try await Passwords.verify(input.password, hash: found?.passwordHash ?? decoy)
         guard let found, valid, found.user.status == .active else {
-            await services.loginLimiter.recordFailure(keys: keys, now: nowMillis)
+            await services.loginLimiter.recordFailure(login: input.login, address: address, now: nowMillis)
             throw Problem(.unauthorized, code: "invalid_credentials", title: "Login or password is wrong")
         }
-        await services.loginLimiter.reset(key: loginKey)
+        await services.loginLimiter.recordSuccess(login: input.login, address: address, now: nowMillis)
         let token = SessionTokens.generate()
         let expiresAt = Date(epochMilliseconds: nowMillis + services.configuration.sessionLifetimeSeconds * 1000)
         try await services.database.transaction { db in

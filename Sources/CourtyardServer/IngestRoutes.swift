@@ -495,27 +495,26 @@ enum IngestRoutes {
             guard let kindText = query["kind"], let kind = UsageKind(rawValue: String(kindText)) else {
                 throw Problem.invalid("kind", code: "invalid_value", "kind is electricity, water, gas or heat")
             }
-            guard let from = try instant(query["from"], "from"), let to = try instant(query["to"], "to"), to > from,
-                  to - from <= 62 * 86_400_000 else {
+            guard let requestedFrom = try instant(query["from"], "from"), let to = try instant(query["to"], "to"), to > requestedFrom,
+                  to - requestedFrom <= 62 * 86_400_000 else {
                 throw Problem.invalid("from", code: "out_of_range", "from and to (RFC 3339) are required, to after from, at most 62 days apart")
             }
             let granularity = UsageSeries.Granularity(rawValue: query["granularity"].map(String.init) ?? "day") ?? .day
             // Owners may read their own houses; staff need read_devices.
             let scope: TenantScope
+            var from = requestedFrom
             if let principal = context.principal, principal.role == .owner {
-                guard let ownerScope = principal.scope, let personId = principal.user.personId else {
+                // Only while the occupancy holds, and only since it began: not a past occupant, not the previous owner's usage.
+                guard let hold = try await OwnerAccess.hold(principal, house: houseId, services: services) else {
                     throw StorageError.notFound(table: "houses", id: houseId)
                 }
-                let holds = try await services.database.read { db in
-                    try await ScopedStore(db, scope: ownerScope).list(Occupancy.self, filters: [("person_id", personId)], limit: 1000).items
-                        .contains { $0.houseId == houseId }
-                }
-                guard holds else { throw StorageError.notFound(table: "houses", id: houseId) }
-                scope = ownerScope
+                scope = hold.scope
+                from = max(from, hold.sinceMilliseconds)
+                guard from < to else { throw Problem.invalid("from", code: "out_of_range", "your occupancy of this house begins after `to`") }
             } else {
                 scope = try context.scope(for: .readDevices)
             }
-            let report = try await services.database.read { db in
+            let report = try await services.database.read { [from] db in
                 try await houseUsage(db, scope: scope, houseId: houseId, kind: kind, from: from, to: to, granularity: granularity)
             }
             return try .json(report)

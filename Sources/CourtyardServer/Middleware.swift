@@ -77,19 +77,26 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             return try await next(request, context)
         }
-        guard header.hasPrefix("Bearer "), header.count > 7 else { throw Problem.unauthenticated }
-        let tokenHash = SessionTokens.hash(String(header.dropFirst(7)))
+        // The scheme name is case-insensitive (RFC 7235 §2.1): "bearer" and "BEARER" are the same scheme.
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw Problem.unauthenticated }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        guard !token.isEmpty, token.utf8.count <= 512 else { throw Problem.unauthenticated }
+        let tokenHash = SessionTokens.hash(token)
         let now = services.clock.now()
         let cached = services.sessions.lookup(tokenHash, now: now.epochMilliseconds)
         var user = cached?.user
         var machine = cached?.machine
         if cached == nil {
-            (user, machine) = try await services.database.read { db in
+            var expiresAt = Int64.max
+            (user, machine, expiresAt) = try await services.database.read { db in
                 let store = AccountStore(db)
-                if let user = try await store.sessionUser(tokenHash: tokenHash, at: now) { return (user, nil) }
-                return (nil, try await store.machineCredential(tokenHash: tokenHash))
+                if let session = try await store.session(tokenHash: tokenHash, at: now) { return (session.user, nil, session.expiresAt) }
+                return (nil, try await store.machineCredential(tokenHash: tokenHash), Int64.max)
             }
-            if user != nil || machine != nil { services.sessions.store(tokenHash, user: user, machine: machine, now: now.epochMilliseconds) }
+            if user != nil || machine != nil {
+                services.sessions.store(tokenHash, user: user, machine: machine, now: now.epochMilliseconds, expiresAt: expiresAt)
+            }
         }
         guard let user else {
             // Not a session: a device's own credential may report readings and nothing else.

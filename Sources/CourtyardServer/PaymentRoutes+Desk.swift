@@ -16,7 +16,7 @@ extension PaymentRoutes {
         }
         let now = services.clock.now()
         let user = try await services.database.read { db in try await AccountStore(db).sessionUser(tokenHash: SessionTokens.hash(token), at: now) }
-        guard let user, user.companyId == companyId, user.role.allows(.manageFinance) else {
+        guard let user, user.companyId == companyId else {
             throw Problem(.forbidden, code: "supervisor_required", title: "A supervisor approves voids",
                           detail: "the Courtyard-Supervisor token is not a finance supervisor's session in this company",
                           errors: [FieldIssue(field: "Courtyard-Supervisor", code: "supervisor_required", message: "not a supervisor")])
@@ -100,8 +100,11 @@ extension PaymentRoutes {
             let now = services.clock.now()
             let payment = try await mapped {
                 try await services.database.transaction { db in
-                    try await CashDesk(db, companyId: scope.companyId, engine: engine).void(paymentId: id, supervisorId: supervisor.id,
-                                                                                          cashierId: principal.user.id, reason: input.reason, scope: scope, now: now)
+                    let approval = VoidApproval(requesterId: principal.user.id, requesterSupervises: principal.role.allows(.manageFinance),
+                                                supervisorId: supervisor.id, supervisorSupervises: supervisor.role.allows(.manageFinance),
+                                                supervisorCommunityIds: supervisor.communityIds)
+                    return try await CashDesk(db, companyId: scope.companyId, engine: engine).void(paymentId: id, approval: approval,
+                                                                                                 reason: input.reason, scope: scope, now: now)
                 }
             }
             return try .json(payment)

@@ -72,27 +72,7 @@ enum PrepaidRoutes {
 
     /// The caller may see the house: staff with `permission` in its community, or an owner who holds or lives in it.
     static func houseScope(_ context: CourtyardRequestContext, house: String, staff permission: Permission, services: ServerServices) async throws -> TenantScope {
-        let principal = try context.requirePrincipal()
-        if principal.role == .owner {
-            guard let scope = principal.scope, let person = principal.user.personId else { throw Problem.notFound("house") }
-            let now = services.clock.now()
-            let holds = try await services.database.read { db in
-                let rows = try await db.raw("""
-                    SELECT o.valid_from, o.valid_until, c.time_zone FROM occupancies o JOIN communities c ON c.id = o.community_id
-                    WHERE o.company_id = \(bind: scope.companyId) AND o.person_id = \(bind: person) AND o.house_id = \(bind: house)
-                    """).all()
-                return try rows.contains { row in
-                    let r = RowReader(row, table: "occupancies")
-                    let today = AccountRoutes.localToday(now, timeZone: try r.string("time_zone"))
-                    let from = LocalDate(try r.string("valid_from"))
-                    let until = try r.optionalString("valid_until").flatMap { LocalDate($0) }
-                    return from.map { $0 <= today } ?? false && (until.map { today < $0 } ?? true)
-                }
-            }
-            guard holds else { throw Problem.notFound("house") }
-            return scope
-        }
-        return try context.scope(for: permission)
+        try await OwnerAccess.houseScope(context, house: house, staff: permission, services: services)
     }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {

@@ -14,9 +14,11 @@ public struct ServerConfiguration: Sendable {
     public var sessionLifetimeSeconds: Int64
     /// bcrypt work factor for new password hashes (12 in production; tests use the minimum, 4).
     public var bcryptCost: UInt8
-    /// Failed sign-ins allowed per login name and per client address within ``loginWindowSeconds``.
-    public var maxFailedLogins: Int
-    public var loginWindowSeconds: Int64
+    /// How failed sign-ins are throttled (per login and address, per login, per address; see ``LoginRateLimiter``).
+    public var loginPolicy: LoginRateLimiter.Policy
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed; from any other peer the header is ignored,
+    /// since a client could otherwise pick the address its failed sign-ins are counted under.
+    public var trustedProxies: Set<String>
     /// The address owners and payers reach (receipt QR codes link to `{publicURL}/r/{token}`).
     public var publicURL: String
     /// Which refunds approve themselves.
@@ -25,8 +27,8 @@ public struct ServerConfiguration: Sendable {
     public var allocationOrder: Settlement.Order
 
     public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetimeSeconds: Int64 = 8 * 3600,
-                bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginWindowSeconds: Int64 = 300,
-                publicURL: String? = nil, refundRules: RefundRules = RefundRules(), allocationOrder: Settlement.Order = .lateFeeFirst) {
+                bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginPolicy: LoginRateLimiter.Policy? = nil,
+                trustedProxies: Set<String> = [], publicURL: String? = nil, refundRules: RefundRules = RefundRules(), allocationOrder: Settlement.Order = .lateFeeFirst) {
         self.allocationOrder = allocationOrder
         self.publicURL = publicURL ?? "http://\(host):\(port)"
         self.refundRules = refundRules
@@ -34,8 +36,8 @@ public struct ServerConfiguration: Sendable {
         self.port = port
         self.sessionLifetimeSeconds = sessionLifetimeSeconds
         self.bcryptCost = bcryptCost
-        self.maxFailedLogins = maxFailedLogins
-        self.loginWindowSeconds = loginWindowSeconds
+        self.loginPolicy = loginPolicy ?? LoginRateLimiter.Policy(maxFailuresPerLogin: maxFailedLogins)
+        self.trustedProxies = trustedProxies
     }
 }
 
@@ -72,8 +74,7 @@ public struct ServerServices: Sendable {
         self.ingestor = Ingestor(database: database, clock: clock, effects: PrepaidDeduction(wake: { await dispatcher.wake() }))
         self.deviceReports = DeviceReports(database: database, dispatcher: dispatcher, clock: clock)
         self.configuration = configuration
-        self.loginLimiter = LoginRateLimiter(maxFailures: configuration.maxFailedLogins,
-                                             windowMilliseconds: configuration.loginWindowSeconds * 1000)
+        self.loginLimiter = LoginRateLimiter(policy: configuration.loginPolicy)
         self.metrics = metrics
     }
 }

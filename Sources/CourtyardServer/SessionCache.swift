@@ -13,6 +13,8 @@ public final class SessionCache: Sendable {
         var user: User?
         var machine: (companyId: String, kind: String, subject: String)?
         var cachedAt: Int64
+        /// The session's own expiry: a cached token is refused from this instant on, like an uncached one.
+        var expiresAt: Int64
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -27,15 +29,16 @@ public final class SessionCache: Sendable {
     /// The cached user or machine credential for a token hash, if fresh.
     func lookup(_ tokenHash: String, now: Int64) -> (user: User?, machine: (companyId: String, kind: String, subject: String)?)? {
         entries.withLock { entries in
-            guard let entry = entries[tokenHash], now - entry.cachedAt < ttlMilliseconds else { return nil }
+            guard let entry = entries[tokenHash], now - entry.cachedAt < ttlMilliseconds, now < entry.expiresAt else { return nil }
             return (entry.user, entry.machine)
         }
     }
 
-    func store(_ tokenHash: String, user: User?, machine: (companyId: String, kind: String, subject: String)?, now: Int64) {
+    func store(_ tokenHash: String, user: User?, machine: (companyId: String, kind: String, subject: String)?, now: Int64,
+               expiresAt: Int64 = .max) {
         entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[tokenHash] = Entry(user: user, machine: machine, cachedAt: now)
+            entries[tokenHash] = Entry(user: user, machine: machine, cachedAt: now, expiresAt: expiresAt)
         }
     }
 

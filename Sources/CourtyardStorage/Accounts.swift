@@ -139,13 +139,19 @@ public struct AccountStore: Sendable {
 
     /// The active user of an unexpired session, or `nil`.
     public func sessionUser(tokenHash: String, at now: Date) async throws -> User? {
+        try await session(tokenHash: tokenHash, at: now)?.user
+    }
+
+    /// The active user of an unexpired session and when the session expires (epoch milliseconds), or `nil`.
+    public func session(tokenHash: String, at now: Date) async throws -> (user: User, expiresAt: Int64)? {
         let row = try await db.select().columns("user_id", "expires_at").from("sessions")
             .where("token_hash", .equal, SQLBind(tokenHash)).first()
         guard let row else { return nil }
         let reader = RowReader(row, table: "sessions")
-        guard try reader.int64("expires_at") > now.epochMilliseconds else { return nil }
+        let expiresAt = try reader.int64("expires_at")
+        guard expiresAt > now.epochMilliseconds else { return nil }
         guard let user = try await user(id: try reader.string("user_id")), user.status == .active else { return nil }
-        return user
+        return (user, expiresAt)
     }
 
     public func deleteSession(tokenHash: String) async throws {

@@ -71,6 +71,14 @@ struct WeChatPayV3Tests {
         }
     }
 
+    @Test("timestamps at and past the 64-bit limits, signed or not, are refused without arithmetic overflow",
+          arguments: ["-9223372036854775808", "9223372036854775807", "-99999999999", "99999999999999999999", "+1790000000", " 1790000000", "1e9", ""])
+    func extremeTimestamps(timestamp: String) throws {
+        var headers = try Self.headers(body: Self.body, timestamp: 1_790_000_000)
+        headers.timestamp = timestamp
+        #expect(throws: PaymentError.self) { try WeChatPayV3.verify(headers, body: Self.body, now: Self.now, keys: Self.keys) }
+    }
+
     @Test("changing any one byte of the body breaks the signature", arguments: [0, 17, 60, 119])
     func tamperedBody(index: Int) throws {
         let headers = try Self.headers(body: Self.body, timestamp: 1_790_000_000)

@@ -24,13 +24,22 @@ public struct BillingPeriod: Hashable, Comparable, Sendable, CustomStringConvert
     /// Month (1–12), quarter (1–4), or 1 for a year.
     public let index: Int
 
+    /// Years a period may fall in. The last year is 9998 so that every period's ``end`` (the day after it) and the
+    /// year after it still exist as a ``LocalDate``; the first is 1971 so that ``previousMonth`` does too.
+    public static let years: ClosedRange<Int> = 1971...9998
+
     public init?(cycle: Cycle, year: Int, index: Int) {
-        guard (1970...9999).contains(year) else { return nil }
+        guard Self.years.contains(year) else { return nil }
         switch cycle {
         case .monthly: guard (1...12).contains(index) else { return nil }
         case .quarterly: guard (1...4).contains(index) else { return nil }
         case .yearly: guard index == 1 else { return nil }
         }
+        self.init(unchecked: cycle, year: year, index: index)
+    }
+
+    /// A period already known to be valid (derived from a valid one, which ``years`` keeps in range).
+    private init(unchecked cycle: Cycle, year: Int, index: Int) {
         self.cycle = cycle
         self.year = year
         self.index = index
@@ -64,12 +73,12 @@ public struct BillingPeriod: Hashable, Comparable, Sendable, CustomStringConvert
     public var firstMonth: Int { cycle == .monthly ? index : (index - 1) * cycle.months + 1 }
 
     /// The first day of the period.
-    public var start: LocalDate { LocalDate(year: year, month: firstMonth, day: 1)! }
+    public var start: LocalDate { LocalDate(unchecked: year, month: firstMonth, day: 1) }
 
     /// The day after the period's last day.
     public var end: LocalDate {
         let month = firstMonth + cycle.months
-        return month > 12 ? LocalDate(year: year + 1, month: month - 12, day: 1)! : LocalDate(year: year, month: month, day: 1)!
+        return month > 12 ? LocalDate(unchecked: year + 1, month: month - 12, day: 1) : LocalDate(unchecked: year, month: month, day: 1)
     }
 
     public var days: Int { end.daysSinceEpoch - start.daysSinceEpoch }
@@ -78,22 +87,30 @@ public struct BillingPeriod: Hashable, Comparable, Sendable, CustomStringConvert
 
     /// The month just before this period starts (same cycle: monthly).
     public var previousMonth: BillingPeriod {
-        firstMonth == 1 ? BillingPeriod(cycle: .monthly, year: year - 1, index: 12)! : BillingPeriod(cycle: .monthly, year: year, index: firstMonth - 1)!
+        firstMonth == 1 ? BillingPeriod(unchecked: .monthly, year: year - 1, index: 12) : BillingPeriod(unchecked: .monthly, year: year, index: firstMonth - 1)
     }
 
     /// The period of `cycle` billed in the run for this month, or `nil` when none starts in it.
     public func billed(_ cycle: Cycle) -> BillingPeriod? {
-        precondition(self.cycle == .monthly, "bill runs are monthly")
+        let month = firstMonth
         switch cycle {
-        case .monthly: return self
-        case .quarterly: return index % 3 == 1 ? BillingPeriod(cycle: .quarterly, year: year, index: (index - 1) / 3 + 1) : nil
-        case .yearly: return index == 1 ? BillingPeriod(cycle: .yearly, year: year, index: 1) : nil
+        case .monthly: return self.cycle == .monthly ? self : nil
+        case .quarterly: return month % 3 == 1 ? BillingPeriod(unchecked: .quarterly, year: year, index: (month - 1) / 3 + 1) : nil
+        case .yearly: return month == 1 ? BillingPeriod(unchecked: .yearly, year: year, index: 1) : nil
         }
     }
 
     /// Months of the same year before this one ("2026-01" … "2026-09" for "2026-10"): where annual tiers accumulate.
     public var earlierMonthsOfYear: [BillingPeriod] {
-        (1..<firstMonth).map { BillingPeriod(cycle: .monthly, year: year, index: $0)! }
+        (1..<firstMonth).map { BillingPeriod(unchecked: .monthly, year: year, index: $0) }
+    }
+
+    /// The month this period starts with, as a monthly period.
+    public var firstMonthPeriod: BillingPeriod { BillingPeriod(unchecked: .monthly, year: year, index: firstMonth) }
+
+    /// This period's first month and the months after it in the same year ("2026-10" … "2026-12" for "2026-10").
+    public var monthsToYearEnd: [BillingPeriod] {
+        (firstMonth...12).map { BillingPeriod(unchecked: .monthly, year: year, index: $0) }
     }
 
     public static func < (lhs: BillingPeriod, rhs: BillingPeriod) -> Bool {

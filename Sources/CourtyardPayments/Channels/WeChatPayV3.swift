@@ -139,13 +139,16 @@ public enum WeChatPayV3 {
             throw PaymentError(.unauthenticated, code: "signature_type_unsupported", field: "Wechatpay-Signature-Type",
                                "only WECHATPAY2-SHA256-RSA2048 is accepted")
         }
-        guard let seconds = Int64(timestamp) else {
-            throw PaymentError(.unauthenticated, code: "timestamp_invalid", field: "Wechatpay-Timestamp", "the timestamp is not a number")
+        // Range-checked where it is read: a timestamp is at most 12 ASCII digits (years up to 33658), so the
+        // difference below cannot overflow whatever the header says.
+        guard timestamp.utf8.count <= 12, timestamp.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seconds = Int64(timestamp) else {
+            throw PaymentError(.unauthenticated, code: "timestamp_invalid", field: "Wechatpay-Timestamp",
+                               "the timestamp is not a number of seconds since 1970")
         }
-        let skew = Int64(now.timeIntervalSince1970.rounded(.down)) - seconds
-        guard skew.magnitude < UInt64(tolerance) else {
+        let skew = Int64(now.timeIntervalSince1970.rounded(.down)).subtractingReportingOverflow(seconds)
+        guard !skew.overflow, skew.partialValue.magnitude < UInt64(tolerance) else {
             throw PaymentError(.unauthenticated, code: "timestamp_out_of_range", field: "Wechatpay-Timestamp",
-                               "the notification is \(skew.magnitude) s from now; at most \(tolerance - 1) s is accepted")
+                               "the notification is \(skew.overflow ? "too far" : "\(skew.partialValue.magnitude) s") from now; at most \(tolerance - 1) s is accepted")
         }
         guard let key = keys[serial] else {
             throw PaymentError(.unauthenticated, code: "unknown_serial", field: "Wechatpay-Serial", "no configured platform key has this serial")
