@@ -20,7 +20,6 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// A date its caller has already proved valid (the first of a month of a year in range); no check, no trap.
-    @usableFromInline
     init(unchecked year: Int, month: Int, day: Int) {
         self.year = year
         self.month = month
@@ -130,11 +129,18 @@ public struct EffectivePeriod: Hashable, Sendable {
 }
 
 extension LocalDate {
-    /// The calendar date of `instant` in the IANA `timeZone` (a community's local day).
+    /// The calendar date of `instant` in the IANA `timeZone` (a community's local day). Instants before year 1 or after
+    /// year 9999 (only absurd input gets there: 9999-12-31T23:59Z is already year 10000 in Shanghai) give the nearest
+    /// representable date rather than a trap.
     public static func of(_ instant: Date, timeZone: String) -> LocalDate {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: instant)
-        return LocalDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+        calendar.timeZone = TimeZone(identifier: timeZone) ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .gmt
+        let parts = calendar.dateComponents([.era, .year, .month, .day], from: instant)
+        guard let era = parts.era, let year = parts.year, let month = parts.month, let day = parts.day else {
+            return LocalDate(unchecked: 1970, month: 1, day: 1)
+        }
+        if era == 0 || year < 1 { return LocalDate(unchecked: 1, month: 1, day: 1) }
+        if year > 9999 { return LocalDate(unchecked: 9999, month: 12, day: 31) }
+        return LocalDate(year: year, month: month, day: day) ?? LocalDate(unchecked: 1970, month: 1, day: 1)
     }
 }

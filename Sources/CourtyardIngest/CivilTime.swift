@@ -1,3 +1,4 @@
+import CourtyardDomain
 import CourtyardMeterProtocols
 import Foundation
 
@@ -23,7 +24,16 @@ enum CivilTime {
 
     /// The instant (ms) when it is `clock` in `zone`; in a DST gap or overlap, the offset in force just before.
     static func instant(_ clock: MeterClock, in zone: TimeZone) -> Int64 {
-        let naive = epochSeconds(clock)
+        instant(naiveSeconds: epochSeconds(clock), in: zone)
+    }
+
+    /// The instant (ms) of local midnight starting `date` in `zone`. Any date of years 1–9999 works: a billing period or a
+    /// binding date is not limited to a meter clock's 2000–2099.
+    static func instant(startOf date: LocalDate, in zone: TimeZone) -> Int64 {
+        instant(naiveSeconds: days(year: date.year, month: date.month, day: date.day) * 86_400, in: zone)
+    }
+
+    private static func instant(naiveSeconds naive: Int64, in zone: TimeZone) -> Int64 {
         let guess = naive - Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(naive))))
         let offset = zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(guess)))
         return (naive - Int64(offset)) * 1000

@@ -63,9 +63,9 @@ public enum UsageDerivation {
         let community = try await store.get(Community.self, id: communityId)
         // Per meter, the queries below read `meter_readings` by index; recent readings move there first.
         try await RecentReadings.settleAll(db)
-        let zone = TimeZone(identifier: community.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
+        let zone = TimeZone(identifier: community.timeZone) ?? TimeZone(secondsFromGMT: 8 * 3600) ?? .gmt
         func instant(_ date: LocalDate) -> Int64 {
-            CivilTime.instant(MeterClock(year: date.year, month: date.month, day: date.day, hour: 0, minute: 0, second: 0)!, in: zone)
+            CivilTime.instant(startOf: date, in: zone)
         }
         let bindings = try await store.listAll(DeviceBinding.self, filters: [("community_id", communityId)])
             .filter { ($0.targetKind == .house || $0.targetKind == .commonArea) && $0.period.overlaps(period.span) }

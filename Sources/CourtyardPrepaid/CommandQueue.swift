@@ -229,7 +229,9 @@ public enum CommandPayload {
                 var calendar = Calendar(identifier: .gregorian)
                 calendar.timeZone = zone
                 let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-                return MeterClock(year: c.year!, month: c.month!, day: c.day!, hour: c.hour!, minute: c.minute!, second: c.second!)
+                guard let year = c.year, let month = c.month, let day = c.day, let hour = c.hour, let minute = c.minute,
+                      let second = c.second else { return nil }
+                return MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
             }
             guard let current = clock(now), let until = clock(Date(timeIntervalSince1970: TimeInterval(command.expiresAt) / 1000)) else { return nil }
             return try? DLT645.remoteControl(address: parsed, command: command.action == .open ? .close : .trip, validUntil: until, now: current)

@@ -108,6 +108,22 @@ struct TariffTests {
         #expect(throws: TariffError.self) { try Tariff.quote(example.1, QuoteInput(usage: Self.q("1"))) }
     }
 
+    @Test("extreme inputs are refused or priced, never trapped: durations past a year, usage and prices at the 64-bit limits")
+    func extremeInputsNeverTrap() throws {
+        let parking = PricingRule(kind: .perDuration, duration: .init(freeMinutes: 0, firstMinutes: 1, firstPrice: Money(minorUnits: .max),
+                                                                       everyMinutes: 1, everyPrice: Money(minorUnits: .max), dailyCap: nil))
+        #expect(throws: TariffError.self) { try Tariff.quote(parking, QuoteInput(durationSeconds: .max)) }
+        #expect(throws: TariffError.self) { try Tariff.quote(parking, QuoteInput(durationSeconds: Tariff.maximumDurationSeconds + 1)) }
+        // A year at Int64.max fen a minute does not fit in money: an error, not an overflow.
+        #expect(throws: TariffError.self) { try Tariff.quote(parking, QuoteInput(durationSeconds: Tariff.maximumDurationSeconds)) }
+        let huge = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
+                               tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: .max))])
+        #expect(throws: TariffError.self) { try Tariff.quote(huge, QuoteInput(usage: Quantity(milliUnits: .max))) }
+        #expect(throws: TariffError.self) { try Tariff.quote(huge, QuoteInput(usage: Quantity(milliUnits: .max), position: Quantity(milliUnits: .max))) }
+        #expect(ExactAmount(decimalText: "99999999999999999999999999999999999999") == nil)
+        #expect(ExactAmount(decimalText: "-99999999999999999999999999999999999999") == nil)
+    }
+
     @Test("per-m², fixed and per-duration rules, and the minimum charge")
     func otherKinds() throws {
         let area = PricingRule(kind: .perArea, pricePerSquareMetre: Self.p("2.35"), areaBasis: .built)

@@ -90,6 +90,18 @@ import Testing
         #expect(try items[1].get().register == "energy_total")
     }
 
+    @Test("webhook timestamps that are not 1 to 12 digits, or at the 64-bit limits, are refused without overflow",
+          arguments: ["-9223372036854775808", "9223372036854775807", "-1000", "+1000", "1e3", "", " 1000", "99999999999999999999"])
+    func extremeWebhookTimestampsAreRefused(timestamp: String) {
+        let signature = WebhookSignature.sign(body: Data("[]".utf8), timestamp: 1_000, secret: "s")
+        #expect(throws: WebhookSignature.Failure.malformedTimestamp) {
+            try WebhookSignature.verify(body: Data("[]".utf8), timestamp: timestamp, signature: signature, secrets: ["s"], nowSeconds: 1_000)
+        }
+        #expect(throws: WebhookSignature.Failure.staleTimestamp) {
+            try WebhookSignature.verify(body: Data("[]".utf8), timestamp: "999999999999", signature: signature, secrets: ["s"], nowSeconds: .min)
+        }
+    }
+
     @Test func signaturesVerifyWithEitherActiveSecretWithinTheTolerance() throws {
         let body = Data("[]".utf8)
         let signature = WebhookSignature.sign(body: body, timestamp: 1_000, secret: "new")

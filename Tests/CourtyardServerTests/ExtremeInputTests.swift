@@ -19,7 +19,7 @@ struct ExtremeInputTests {
         "0", "-1", "0.0001", "1.5",
         #""9223372036854775807""#, #""-9223372036854775808""#, #""99999999999999999999999999.99""#, #""-0.01""#,
         #""1e5""#, #""NaN""#, #""""#, #"" ""#, #""\u0000""#, #""a\u0007b""#,
-        #""9999-12""#, #""9999-Q4""#, #""9999""#, #""1970-01""#, #""0000-01""#, #""9999-12-31""#, #""10000-01-01""#,
+        #""9999-12""#, #""9998-12""#, #""2100-01""#, #""2099-12-31T23:59:59Z""#, #""9999-Q4""#, #""9999""#, #""1970-01""#, #""0000-01""#, #""9999-12-31""#, #""10000-01-01""#,
         #""0000-01-01""#, #""1969-12-31""#, #""9999-12-31T23:59:59Z""#, #""0001-01-01T00:00:00Z""#,
         #""9999-12-31T23:59:59+14:00""#, #""1969-12-31T23:59:59Z""#, "true", "null", "[]", "{}",
     ]
@@ -27,7 +27,7 @@ struct ExtremeInputTests {
     /// The same extremes for query and path parameters (percent-encoded where needed).
     static let extremeText: [String] = [
         "9223372036854775807", "-9223372036854775808", "9223372036854775808", "99999999999999999999", "-1", "0", "1e308",
-        "9999-12", "9999-Q4", "9999", "0000-01", "9999-12-31", "10000-01-01", "0000-01-01", "9999-12-31T23:59:59Z",
+        "9999-12", "9998-12", "2100-01", "9999-Q4", "9999", "0000-01", "9999-12-31", "10000-01-01", "0000-01-01", "9999-12-31T23:59:59Z",
         "0001-01-01T00:00:00Z", "%00", "%FF%FE", "", "NaN", String(repeating: "9", count: 400),
     ]
 
@@ -112,6 +112,19 @@ struct ExtremeInputTests {
             #expect(sent > 1_000, "the sweep sent only \(sent) requests")
             let report = failures.prefix(40).joined(separator: "\n")
             #expect(failures.isEmpty, "\(failures.count) of \(sent) requests got a 5xx:\n\(report)")
+        }
+    }
+
+    @Test("WeChat Pay timestamps at the 64-bit limits get a 4xx from the unauthenticated notification route",
+          arguments: TestEngine.available)
+    func extremeHeadersNeverCrash(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            for value in ["-9223372036854775808", "9223372036854775807", "-99999999999", "99999999999999999999", "1e308", "", " "] {
+                let wechat = try await api.call(.post, "/api/v1/payments/notify/wechatpay", raw: #"{"id":"x"}"#, headers: [
+                    "Wechatpay-Timestamp": value, "Wechatpay-Nonce": "n", "Wechatpay-Signature": "c2ln", "Wechatpay-Serial": "S",
+                ])
+                #expect((400..<500).contains(Int(wechat.status.code)), "Wechatpay-Timestamp \(value): \(wechat.status) \(wechat.text)")
+            }
         }
     }
 

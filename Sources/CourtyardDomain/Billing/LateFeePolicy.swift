@@ -82,9 +82,13 @@ extension LocalDate {
         return era * 146_097 + doe - 719_468
     }
 
-    /// The date `days` after the epoch day count.
+    /// Day counts of 0001-01-01 and 9999-12-31, the dates a ``LocalDate`` can hold.
+    public static let representableDays: ClosedRange<Int> = -719_162...2_932_896
+
+    /// The date `days` after the epoch day count, held within 0001-01-01…9999-12-31 (a day count past either end, which
+    /// only absurd input can produce, gives that end rather than a trap).
     public init(daysSinceEpoch z0: Int) {
-        let z = z0 + 719_468
+        let z = min(max(z0, Self.representableDays.lowerBound), Self.representableDays.upperBound) + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
         let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
@@ -92,9 +96,12 @@ extension LocalDate {
         let mp = (5 * doy + 2) / 153
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
-        self.init(year: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)!
+        self.init(unchecked: yoe + era * 400 + (m <= 2 ? 1 : 0), month: m, day: d)
     }
 
-    /// This date moved by `days` (negative moves back).
-    public func adding(days: Int) -> LocalDate { LocalDate(daysSinceEpoch: daysSinceEpoch + days) }
+    /// This date moved by `days` (negative moves back), held within the representable dates.
+    public func adding(days: Int) -> LocalDate {
+        let (moved, overflow) = daysSinceEpoch.addingReportingOverflow(days)
+        return LocalDate(daysSinceEpoch: overflow ? (days < 0 ? Int.min : Int.max) : moved)
+    }
 }

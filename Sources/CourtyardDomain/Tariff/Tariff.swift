@@ -62,7 +62,8 @@ extension ExactAmount: Codable {
         guard parts.count <= 2, let whole = Int128(parts[0]), parts.count == 1 || (parts[1].count <= 7 && Int128(parts[1]) != nil) else {
             return nil
         }
-        var fraction: Int128 = parts.count == 2 ? Int128(parts[1])! : 0
+        guard whole >= 0, whole.magnitude < UInt128(1) << 100 else { return nil }
+        var fraction: Int128 = parts.count == 2 ? Int128(parts[1]) ?? 0 : 0
         for _ in 0..<(7 - (parts.count == 2 ? parts[1].count : 0)) { fraction *= 10 }
         let value = whole * 10_000_000 + fraction
         self.init(tenMillionths: negative ? -value : value)
@@ -105,6 +106,10 @@ public enum Tariff {
         case .perDuration:
             guard let seconds = input.durationSeconds else { throw .missingInput("duration_seconds") }
             guard seconds >= 0 else { throw .invalidInput(field: "duration_seconds", message: "duration must not be negative") }
+            // One line per day: a bound keeps both the arithmetic and the answer small (a year is a long parking stay).
+            guard seconds <= maximumDurationSeconds else {
+                throw .invalidInput(field: "duration_seconds", message: "duration is at most 366 days (31,622,400 s)")
+            }
             lines = duration(rule.duration!, seconds: seconds)
         }
         let exact = lines.reduce(ExactAmount(tenMillionths: 0)) { $0 + $1.exact }
@@ -188,14 +193,19 @@ public enum Tariff {
         return lines
     }
 
+    /// The longest duration a quote prices.
+    public static let maximumDurationSeconds: Int64 = 366 * 86_400
+
     static func duration(_ pricing: PricingRule.DurationPricing, seconds: Int64) -> [QuoteLine] {
-        let minutes = (seconds + 59) / 60
-        func charge(_ blockMinutes: Int64, free: Int64) -> Int64 {
+        let minutes = (min(seconds, maximumDurationSeconds) + 59) / 60
+        // In Int128: prices come from a rule someone typed, and a day's periods times a large price must not overflow.
+        func charge(_ blockMinutes: Int64, free: Int64) -> Int128 {
             guard blockMinutes > free else { return 0 }
-            let after = max(0, blockMinutes - Int64(pricing.firstMinutes))
-            let periods = (after + Int64(pricing.everyMinutes) - 1) / Int64(pricing.everyMinutes)
-            let fen = pricing.firstPrice.minorUnits + periods * pricing.everyPrice.minorUnits
-            return pricing.dailyCap.map { min(fen, $0.minorUnits) } ?? fen
+            let every = Int128(max(1, pricing.everyMinutes))
+            let after = Int128(max(0, blockMinutes - Int64(pricing.firstMinutes)))
+            let periods = (after + every - 1) / every
+            let fen = Int128(pricing.firstPrice.minorUnits) + periods * Int128(pricing.everyPrice.minorUnits)
+            return pricing.dailyCap.map { min(fen, Int128($0.minorUnits)) } ?? fen
         }
         var lines: [QuoteLine] = []
         var left = minutes
@@ -205,7 +215,7 @@ public enum Tariff {
             let fen = charge(block, free: day == 0 ? Int64(pricing.freeMinutes) : 0)
             lines.append(QuoteLine(.text("day \(day + 1): \(block) min" + (day == 0 ? " (\(pricing.freeMinutes) free)" : "")),
                                    tier: nil, window: nil, quantity: nil, unitPrice: nil,
-                                   exact: ExactAmount(tenMillionths: Int128(fen) * 100_000)))
+                                   exact: ExactAmount(tenMillionths: fen * 100_000)))
             left -= block
             day += 1
             if minutes == 0 { break }
