@@ -64,6 +64,8 @@ public struct ReadingSubmission: Hashable, Sendable {
 /// strings and are read exactly (never through binary floating point), to three decimals.
 public enum ReadingParser {
     public static let maximumBatch = 5_000
+    /// The largest reading or usage accepted, in milli-units (999,999,999,999.999).
+    public static let maximumMilliUnits: Int64 = 999_999_999_999_999
 
     /// Why the body as a whole was refused.
     public enum BodyError: Error, Hashable, Sendable {
@@ -165,6 +167,10 @@ public enum ReadingParser {
         }
         guard milli >= 0 else {
             throw ReadingError("negative_value", field: key.rawValue, "\(key.rawValue) must not be negative")
+        }
+        // No meter register has more than twelve integer digits; the bound keeps every sum of readings far from overflow.
+        guard milli <= ReadingParser.maximumMilliUnits else {
+            throw ReadingError("out_of_range", field: key.rawValue, "\(key.rawValue) is at most 999999999999.999")
         }
         return milli
     }

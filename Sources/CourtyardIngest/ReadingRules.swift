@@ -38,20 +38,29 @@ public enum ReadingRules {
     /// - A fall of more than half the modulus is a wrap past the register's maximum (999999.99 → 000000.12).
     /// - Any other fall is negative and goes to review.
     public static func delta(from previous: Point, to current: Point, modulus: Int64?, replacement: Replacement?) -> Delta {
+        // Readings, final and start readings come from outside: every step is overflow-checked, and a result that does
+        // not fit is implausible (held for review as a fall) rather than a trap.
         if let replacement, replacement.replacedAt > previous.measuredAt, replacement.replacedAt <= current.measuredAt {
-            let old = replacement.oldFinal - previous.reading
-            let new = current.reading - replacement.newStart
-            guard old >= 0, new >= 0 else { return .negative(min(old, new)) }
-            return .usage(old + new, rolledOver: false, replaced: true)
+            let old = replacement.oldFinal.subtractingReportingOverflow(previous.reading)
+            let new = current.reading.subtractingReportingOverflow(replacement.newStart)
+            guard !old.overflow, !new.overflow else { return .negative(-1) }
+            guard old.partialValue >= 0, new.partialValue >= 0 else { return .negative(min(old.partialValue, new.partialValue)) }
+            let total = old.partialValue.addingReportingOverflow(new.partialValue)
+            guard !total.overflow else { return .negative(-1) }
+            return .usage(total.partialValue, rolledOver: false, replaced: true)
         }
-        if current.reading >= previous.reading {
-            return .usage(current.reading - previous.reading, rolledOver: false, replaced: false)
+        let rise = current.reading.subtractingReportingOverflow(previous.reading)
+        guard !rise.overflow else { return .negative(-1) }
+        if rise.partialValue >= 0 {
+            return .usage(rise.partialValue, rolledOver: false, replaced: false)
         }
-        let fall = previous.reading - current.reading
-        if let modulus, modulus > 0, previous.reading < modulus, current.reading < modulus, fall > modulus / 2 {
-            return .usage(current.reading + modulus - previous.reading, rolledOver: true, replaced: false)
+        let fall = rise.partialValue.magnitude  // a magnitude: negating Int64.min would trap
+        if let modulus, modulus > 0, previous.reading >= 0, current.reading >= 0, previous.reading < modulus, current.reading < modulus,
+           fall > UInt64(modulus / 2) {
+            // current < previous < modulus, so current + (modulus - previous) stays below modulus.
+            return .usage(current.reading + (modulus - previous.reading), rolledOver: true, replaced: false)
         }
-        return .negative(-fall)
+        return .negative(rise.partialValue)
     }
 
     /// The most a household meter of `kind` may plausibly measure in one day, in milli-units.

@@ -459,7 +459,10 @@ enum IngestRoutes {
                 let device = try await knownDevice(id, scope: scope, db: db)
                 let buckets = try await UsageSeries.query(db, companyId: scope.companyId, device: device, register: register,
                                                           from: from, to: to, granularity: granularity)
-                let total = buckets.reduce(Int64(0)) { $0 + ((try? FixedPoint.parse($1.usage, scale: 3)) ?? 0) }
+                let total = buckets.reduce(Int64(0)) { sum, bucket in
+                    let (next, overflow) = sum.addingReportingOverflow((try? FixedPoint.parse(bucket.usage, scale: 3)) ?? 0)
+                    return overflow ? Int64.max : next
+                }
                 return UsageReport(deviceId: id, register: register, granularity: granularity.rawValue, timeZone: device.timeZone.identifier,
                                    total: FixedPoint.format(total, scale: 3), buckets: buckets)
             }

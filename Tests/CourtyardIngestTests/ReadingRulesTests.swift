@@ -102,6 +102,20 @@ import Testing
         }
     }
 
+    @Test("usage between any two readings, with or without a replacement or a modulus, is computed without a trap")
+    func deltaIsTotalOverEveryInt64() async {
+        let edge = Gen.oneOf(Gen.int64(in: Int64.min...Int64.max), Gen.always(Int64.max), Gen.always(Int64.min), Gen.always(0),
+                             Gen.int64(in: -5...5))
+        await propertyCheck(count: 2_000, input: edge, edge, edge, edge, edge) { previous, current, oldFinal, newStart, modulus in
+            let replacement = ReadingRules.Replacement(replacedAt: 5, oldFinal: oldFinal, newStart: newStart)
+            for candidate in [nil, replacement] {
+                let delta = ReadingRules.delta(from: .init(measuredAt: 0, reading: previous), to: .init(measuredAt: 10, reading: current),
+                                               modulus: modulus, replacement: candidate)
+                if case .usage(let usage, _, _) = delta { #expect(usage >= 0) }
+            }
+        }
+    }
+
     @Test func signaturesVerifyWithEitherActiveSecretWithinTheTolerance() throws {
         let body = Data("[]".utf8)
         let signature = WebhookSignature.sign(body: body, timestamp: 1_000, secret: "new")
