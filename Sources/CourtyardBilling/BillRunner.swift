@@ -145,6 +145,10 @@ public struct BillRunner: Sendable {
                     .run()
             }
         }
+        // Houses whose meters ran on prepaid plans in the period: their prepaid usage is never billed again here.
+        let prepaid = context.usageKinds.isEmpty ? [:] : try await database.read { db in
+            try await PrepaidCoverageLoader.load(db, companyId: companyId, community: context.community, period: period)
+        }
         traceStep("context and run record")
         let shares = try await apportionedShares(context, scope: scope, rawReader: rawReader)
         traceStep("shared meters split")
@@ -206,9 +210,10 @@ public struct BillRunner: Sendable {
                             planned = BillPlanner.apportionedLine(terms, share: common.share, cost: common.group.cost, usage: common.group.usage)
                         } else {
                             let usage = item.usageKind.flatMap { chunk.usage(house.id, $0, terms.period) }
+                            let coverage = prepaid.isEmpty ? nil : item.usageKind.flatMap { prepaid[house.id]?[$0] }
                             let result: Result<PlannedLine, BillPlanner.Skip>
                             do {
-                                result = try BillPlanner.line(terms, house: facts, usage: usage)
+                                result = try BillPlanner.line(terms, house: facts, usage: usage, prepaid: coverage)
                             } catch {
                                 throw BillRunError.pricing(feeItem: terms.code, house: house.id, detail: "\(error)")
                             }
@@ -219,7 +224,8 @@ public struct BillRunner: Sendable {
                                 continue
                             }
                         }
-                        guard planned.amount.minorUnits != 0 else { continue }
+                        guard planned.amount.minorUnits != 0 || planned.informational else { continue }
+                        if planned.informational { summary.skipped["\(terms.code): prepaid_all_period", default: 0] += 1 }
                         dueDays = min(dueDays, item.dueDays)
                         itemTotals[position].lines += 1
                         itemTotals[position].amount.minorUnits += planned.amount.minorUnits

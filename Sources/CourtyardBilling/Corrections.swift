@@ -140,7 +140,14 @@ public struct Corrections: Sendable {
                                 standardId: standard.id, version: standard.version, rule: standard.rule, usageKind: item.usageKind,
                                 largeHousehold: item.largeHousehold)
         let usage = item.usageKind.flatMap { facts.usage(house.id, $0, line.period) }
-        switch try BillPlanner.line(terms, house: facts.facts[house.id]!, usage: usage) {
+        // Priced as the bill run priced it: usage a prepaid plan charged is left out here too.
+        var coverage: PrepaidCoverage? = nil
+        if let kind = item.usageKind {
+            coverage = try await PrepaidCoverageLoader.load(store.db, companyId: store.scope.companyId, community: context.community,
+                                                            period: line.period)[house.id]?[kind]
+        }
+        guard let houseFacts = facts.facts[house.id] else { return nil }
+        switch try BillPlanner.line(terms, house: houseFacts, usage: usage, prepaid: coverage) {
         case .success(let planned): return planned
         case .failure(.missingUsage):
             // The usage was removed: the whole charge is credited.

@@ -186,7 +186,7 @@ public struct ReadingStore: Sendable {
                                       modulus: reading.device.registerModulus, replacement: replacement) {
             case .negative(let fall):
                 return try await hold(reading, reason: "negative_delta",
-                                      detail: "the register fell by \(FixedPoint.format(-fall, scale: 3)) since reading \(previous.id)")
+                                      detail: "the register fell by \(FixedPoint.format(fall == .min ? .max : -fall, scale: 3)) since reading \(previous.id)")
             case .usage(let delta, _, _):
                 if checkCaps, let cap = ReadingRules.exceedsCap(usage: delta, intervalMilliseconds: reading.measuredAt - previous.measuredAt,
                                                      kind: reading.device.kind) {

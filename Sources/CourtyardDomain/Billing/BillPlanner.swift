@@ -121,6 +121,8 @@ public struct PlannedLine: Sendable, Hashable {
     public var billableDays: Int
     public var periodDays: Int
     public var amount: Money
+    /// A zero line kept on the bill for what it says (a metered fee left out because the meter was prepaid all period).
+    public var informational = false
 
     public init(feeItemId: String, period: BillingPeriod, standardId: String, version: Int, quantity: Quantity?, unit: String?,
                 unitPrice: UnitPrice?, breakdown: [QuoteLine], basis: String, exact: ExactAmount, rounding: String, billableDays: Int,
