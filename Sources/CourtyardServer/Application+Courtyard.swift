@@ -10,11 +10,12 @@ public enum CourtyardApp {
     /// The router with all routes and middleware, and the OpenAPI document describing it.
     public static func router(services: ServerServices) -> (Router<CourtyardRequestContext>, OpenAPIDocument) {
         let router = Router(context: CourtyardRequestContext.self)
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestMetricsMiddleware(registry: services.metrics))
         router.add(middleware: AuthenticationMiddleware(services: services))
-        // After authentication, so each request line carries the request id, user and tenant.
-        router.add(middleware: LogRequestsMiddleware(.info))
+        // After authentication, so each request line carries the request id, user and tenant (and the route, not the path).
+        router.add(middleware: RequestLogMiddleware())
 
         let api = DocumentedRouter(router: router)
         AccountRoutes.register(on: api, services: services)

@@ -6,6 +6,7 @@ import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import Testing
 import SQLKit
@@ -26,6 +27,7 @@ struct APIFixture {
     /// Runs `body` against a new fixture on `engine`.
     static func with(_ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
                      channels: (@Sendable (_ alphaCompanyId: String) -> ChannelConfiguration)? = nil, channelHTTP: (any ChannelHTTPClient)? = nil,
+                     configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil,
                      _ body: @escaping @Sendable (APIFixture) async throws -> Void) async throws {
         try await engine.withDatabase { database in
             let hash: @Sendable (String, UInt8) async throws -> String = { password, cost in try await Passwords.hash(password, cost: cost) }
@@ -39,14 +41,14 @@ struct APIFixture {
             let platform = User(id: Identifier.uuidV7(at: now), companyId: nil, login: "platform-alpha-test", displayName: "Platform",
                                 role: .platformAdmin, personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
             try await database.transaction { db in try await AccountStore(db).insert(platform, passwordHash: platformHash) }
-            let services = ServerServices(database: database, clock: clock,
-                                          configuration: ServerConfiguration(bcryptCost: 4, maxFailedLogins: maxFailedLogins,
-                                                                             publicURL: "https://pay.example.com"),
+            var configuration = ServerConfiguration(bcryptCost: 4, maxFailedLogins: maxFailedLogins, publicURL: "https://pay.example.com")
+            configure?(&configuration)
+            let services = ServerServices(database: database, clock: clock, configuration: configuration,
                                           channels: channels?(alpha.companyId) ?? ChannelConfiguration(),
                                           channelHTTP: channelHTTP ?? LiveChannelHTTPClient())
             let (router, document) = CourtyardApp.router(services: services)
             let routes = router.routes.map { (method: $0.method.rawValue, path: OpenAPIDocument.openAPIPath($0.path.description)) }
-            let app = Application(router: router)
+            let app = Application(router: router, logger: logger ?? Logger(label: "courtyard.test"))
             try await app.test(.router) { client in
                 try await body(APIFixture(client: client, database: database, alpha: alpha, bravo: bravo,
                                           document: document, services: services, routes: routes))
