@@ -2,6 +2,7 @@ import CourtyardDomain
 import CourtyardStorage
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Prometheus
 
@@ -57,11 +58,19 @@ public enum CourtyardApp {
 
     /// The application, ready to run.
     public static func application(services: ServerServices, logger: Logger) -> some ApplicationProtocol {
-        let (router, _) = self.router(services: services)
+        application(router: self.router(services: services).0, services: services, logger: logger)
+    }
+
+    /// The application over `router`, with the configuration's address, timeouts and connection limit.
+    public static func application(router: Router<CourtyardRequestContext>, services: ServerServices,
+                                   logger: Logger) -> Application<RouterResponder<CourtyardRequestContext>> {
+        let limits = services.configuration.connectionLimits
         return Application(
             router: router,
+            server: httpServer(limits),
             configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
-                                 serverName: "Courtyard"),
+                                 serverName: "Courtyard",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
             logger: logger
         )
     }

@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed; from any other peer the header is ignored,
     /// since a client could otherwise pick the address its failed sign-ins are counted under.
     public var trustedProxies: Set<String>
+    /// Read timeouts, idle timeout and the connection limit.
+    public var connectionLimits: ConnectionLimits
     /// The address owners and payers reach (receipt QR codes link to `{publicURL}/r/{token}`).
     public var publicURL: String
     /// Which refunds approve themselves.
@@ -28,7 +30,7 @@ public struct ServerConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetimeSeconds: Int64 = 8 * 3600,
                 bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginPolicy: LoginRateLimiter.Policy? = nil,
-                trustedProxies: Set<String> = [], publicURL: String? = nil, refundRules: RefundRules = RefundRules(), allocationOrder: Settlement.Order = .lateFeeFirst) {
+                trustedProxies: Set<String> = [], connectionLimits: ConnectionLimits = ConnectionLimits(), publicURL: String? = nil, refundRules: RefundRules = RefundRules(), allocationOrder: Settlement.Order = .lateFeeFirst) {
         self.allocationOrder = allocationOrder
         self.publicURL = publicURL ?? "http://\(host):\(port)"
         self.refundRules = refundRules
@@ -38,6 +40,7 @@ public struct ServerConfiguration: Sendable {
         self.bcryptCost = bcryptCost
         self.loginPolicy = loginPolicy ?? LoginRateLimiter.Policy(maxFailuresPerLogin: maxFailedLogins)
         self.trustedProxies = trustedProxies
+        self.connectionLimits = connectionLimits
     }
 }
 

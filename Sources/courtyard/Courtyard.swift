@@ -88,6 +88,21 @@ struct ServerOptions: ParsableArguments {
 
     @Option(name: .long, help: "The public address receipts' QR codes link to. Env: COURTYARD_PUBLIC_URL.")
     var publicUrl: String? = ProcessInfo.processInfo.environment["COURTYARD_PUBLIC_URL"]
+
+    @Option(name: .long, help: "Seconds a client has to send a complete request head (from connecting, or from the previous response).")
+    var headerTimeout: Int64 = 10
+
+    @Option(name: .long, help: "Seconds a client has to send a request's body after its head.")
+    var bodyTimeout: Int64 = 60
+
+    @Option(name: .long, help: "Seconds an idle kept-alive connection stays open.")
+    var idleTimeout: Int64 = 75
+
+    @Option(name: .long, help: "Connections served at once; more wait until one closes.")
+    var maxConnections: Int = 1_024
+
+    @Option(name: .long, help: "Address of a reverse proxy whose X-Forwarded-For is believed (repeat for several).")
+    var trustedProxy: [String] = []
 }
 
 /// Opens, migrates and serves a database until interrupted.
@@ -97,8 +112,14 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     guard let allocationOrder = Settlement.Order(rawValue: server.allocationOrder) else {
         throw CommandFailure(description: "--allocation-order is late_fee_first or principal_first")
     }
+    guard (4...31).contains(server.bcryptCost) else { throw CommandFailure(description: "--bcrypt-cost is 4 to 31") }
     let configuration = ServerConfiguration(host: server.host, port: server.port, sessionLifetimeSeconds: server.sessionSeconds,
-                                            bcryptCost: server.bcryptCost, publicURL: server.publicUrl, allocationOrder: allocationOrder)
+                                            bcryptCost: server.bcryptCost, trustedProxies: Set(server.trustedProxy),
+                                            connectionLimits: ConnectionLimits(headerReadSeconds: server.headerTimeout,
+                                                                               bodyReadSeconds: server.bodyTimeout,
+                                                                               idleSeconds: server.idleTimeout,
+                                                                               maxConnections: server.maxConnections),
+                                            publicURL: server.publicUrl, allocationOrder: allocationOrder)
     let channels = try server.paymentsConfig.map { try ChannelConfiguration.load(path: $0) } ?? ChannelConfiguration()
     logger.info("payment channels", metadata: ["configured": "\(channels)"])
     let services = ServerServices(database: database, configuration: configuration, metrics: registry, channels: channels)
@@ -185,9 +206,7 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
                     metadata: ["broker": "\(configuration.host):\(configuration.port)"])
     }
     defer { mqtt?.cancel() }
-    var app = Application(router: router,
-                          configuration: .init(address: .hostname(server.host, port: server.port), serverName: "Courtyard"),
-                          logger: logger)
+    var app = CourtyardApp.application(router: router, services: services, logger: logger)
     app.beforeServerStarts { await onStarted() }
     try await app.runService()
 }
