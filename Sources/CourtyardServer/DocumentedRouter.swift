@@ -30,7 +30,16 @@ final class DocumentedRouter {
         request: String? = nil, response: String? = nil, status: Int = 200, query: [String] = [],
         handler: @escaping @Sendable (Request, CourtyardRequestContext) async throws -> Response
     ) {
-        router.on(RouterPath(path), method: method, use: handler)
+        // Every query parameter must be one this route documents: an unknown filter (`?number=201` where only
+        // `building_id` is known) is refused by name instead of silently ignored.
+        let known = Set(query)
+        router.on(RouterPath(path), method: method) { request, context in
+            for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {
+                let accepted = known.isEmpty ? "this route takes no query parameters" : "known: " + known.sorted().joined(separator: ", ")
+                throw Problem.invalid(String(name), code: "unknown_parameter", "\(name) is not a parameter of this route (\(accepted))")
+            }
+            return try await handler(request, context)
+        }
         document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
                            permission: permission, requestSchema: request, responseSchema: response,
                            successStatus: status, queryParameters: query))

@@ -312,7 +312,7 @@ enum IngestRoutes {
             let scope = try context.scope(for: .readDevices)
             let query = request.uri.queryParameters
             guard let deviceId = query["device_id"].map(String.init) else { throw Problem.invalid("device_id", code: "required", "device_id is required") }
-            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
+            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [], cursor: .own)
             let from = try instant(query["from"], "from")
             let to = try instant(query["to"], "to")
             let page = try await services.database.read { db in
@@ -533,7 +533,7 @@ enum IngestRoutes {
                response: "DeviceAlertPage", query: ["device_id", "kind", "limit", "cursor"]) { request, context in
             let scope = try context.scope(for: .readDevices)
             let query = request.uri.queryParameters
-            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
+            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [], cursor: .own)
             let page = try await services.database.read { db in
                 let select = db.select().column(SQLRaw("id, device_id, kind, at, last_seen_at")).from("device_alerts")
                     .where("company_id", .equal, SQLBind(scope.companyId))

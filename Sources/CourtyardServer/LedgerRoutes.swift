@@ -310,7 +310,7 @@ enum LedgerRoutes {
                tag: "Ledger", permission: .manageFinance, response: "LedgerStatement", query: ["limit", "cursor"]) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let id = try context.parameters.require("id")
-            let (_, cursorText, limit) = try ResourceRoutes.listParameters(request, filters: [])
+            let (_, cursorText, limit) = try ResourceRoutes.listParameters(request, filters: [], cursor: .own)
             let cursor = try cursorText.map { text -> Int64 in
                 guard let value = Int64(text), value >= 0 else { throw Problem.invalid("cursor", code: "invalid_format", "cursor must come from next_cursor") }
                 return value

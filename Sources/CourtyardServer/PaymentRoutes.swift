@@ -290,11 +290,11 @@ enum PaymentRoutes {
                 guard let value = ISO8601DateFormatter().date(from: text) else { throw Problem.invalid(name, code: "invalid_format", "\(name) is an RFC 3339 time") }
                 return value
             }
-            let limit = min(max(Int(query["limit"].map(String.init) ?? "") ?? 50, 1), 500)
+            let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [])
             let filter = PaymentStore.PaymentFilter(houseId: house, channel: query["channel"].map(String.init), from: try date("from"),
                                                     until: try date("until"), shiftId: query["shift_id"].map(String.init), communityIds: scope.communityIds)
             let items = try await services.database.read { db in
-                try await PaymentStore(db, companyId: scope.companyId, engine: engine).payments(filter, after: query["cursor"].map(String.init), limit: limit)
+                try await PaymentStore(db, companyId: scope.companyId, engine: engine).payments(filter, after: cursor, limit: limit)
             }
             return try .json(Page(items: items, nextCursor: items.count == limit ? items.last?.id : nil))
         }

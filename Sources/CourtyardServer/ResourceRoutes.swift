@@ -117,8 +117,17 @@ enum ResourceRoutes {
         return try APICoding.decode(Input.self, from: JSONEncoder().encode(JSONValue.object(fields)))
     }
 
+    /// What a route's cursors look like, so a cursor that no page of it could have returned is refused (422), not
+    /// answered with an empty page.
+    enum CursorFormat {
+        /// The last row's id (a UUID).
+        case identifier
+        /// The route parses its own cursor and refuses a malformed one itself.
+        case own
+    }
+
     /// Filters, cursor and page size from the query string, validated.
-    static func listParameters(_ request: Request, filters allowed: [String]) throws(Problem)
+    static func listParameters(_ request: Request, filters allowed: [String], cursor format: CursorFormat = .identifier) throws(Problem)
         -> (filters: [(column: String, value: String)], cursor: String?, limit: Int)
     {
         let query = request.uri.queryParameters
@@ -130,6 +139,13 @@ enum ResourceRoutes {
             limit = value
         }
         let cursor = query["cursor"].map(String.init)
+        if let cursor {
+            let plausible = switch format {
+            case .identifier: Identifier.isValid(cursor)
+            case .own: (1...200).contains(cursor.utf8.count) && cursor.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+            }
+            guard plausible else { throw Problem.invalid("cursor", code: "invalid_cursor", "cursor must be a next_cursor from the previous page") }
+        }
         var filters: [(column: String, value: String)] = []
         for name in allowed {
             if let value = query[Substring(name)] { filters.append((name, String(value))) }

@@ -67,6 +67,19 @@ struct BadInputTests {
             #expect(badLimit.status == .unprocessableContent)
             #expect(badLimit.fields == ["limit"])
 
+            // Unknown filters and malformed cursors are refused by name, on every list (not answered with other rows or nothing).
+            let unknownFilter = try await api.call(.get, "/api/v1/houses?number=201", token: token)
+            #expect(unknownFilter.status == .unprocessableContent)
+            #expect(unknownFilter.code == "validation_failed")
+            #expect(unknownFilter.fields == ["number"])
+            for path in ["houses", "people", "bills", "payments", "devices", "held-readings", "device-presence"] {
+                let garbage = try await api.call(.get, "/api/v1/\(path)?cursor=not-a-cursor", token: token)
+                #expect(garbage.status == .unprocessableContent, "\(path): \(garbage.status) \(garbage.text)")
+                #expect(garbage.fields == ["cursor"], "\(path)")
+            }
+            let unknownOnOther = try await api.call(.get, "/api/v1/payments?amount=5", token: token)
+            #expect(unknownOnOther.fields == ["amount"])
+
             let unknownRoute = try await api.call(.get, "/api/v1/nothing-here", token: token)
             #expect(unknownRoute.status == .notFound)
             #expect(unknownRoute.code == "route_not_found")
