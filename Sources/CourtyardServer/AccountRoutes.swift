@@ -79,13 +79,14 @@ enum AccountRoutes {
 
         api.on(.post, "/api/v1/auth/logout", summary: "End the current session", tag: "Auth", status: 204) { request, context in
             _ = try context.requirePrincipal()
-            if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-                let hash = SessionTokens.hash(String(header.dropFirst(7)))
+            if let hash = context.sessionTokenHash {
                 try await services.database.transaction { db in try await AccountStore(db).deleteSession(tokenHash: hash) }
                 services.sessions.remove(hash)
             }
             return Response(status: .noContent)
         }
+
+        registerAccountManagement(on: api, services: services)
 
         api.on(.get, "/api/v1/me", summary: "The signed-in user and their permissions", tag: "Auth", response: "Me") { _, context in
             let principal = try context.requirePrincipal()
@@ -247,7 +248,7 @@ enum AccountRoutes {
         var check = Validator()
         check.text(input.login, prefix + "login", maxLength: 64)
         check.text(input.displayName, prefix + "display_name", maxLength: 64)
-        if let weakness = Passwords.weakness(input.password) {
+        if let weakness = Passwords.weakness(input.password, login: input.login) {
             check.check(false, prefix + "password", "weak_password", weakness)
         }
         check.check(input.role != .platformAdmin, prefix + "role", "invalid_value", "platform_admin cannot be created through the API")

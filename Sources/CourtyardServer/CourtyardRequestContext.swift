@@ -27,6 +27,8 @@ public struct CourtyardRequestContext: RequestContext {
     public var device: DevicePrincipal?
     /// The peer address, for login rate limiting.
     public var remoteAddress: String?
+    /// The stored form of the session token this request came with (to end the other sessions, or this one).
+    public var sessionTokenHash: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

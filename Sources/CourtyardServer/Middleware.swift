@@ -121,6 +121,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         var context = context
         context.principal = Principal(user: user, scope: scope)
+        context.sessionTokenHash = tokenHash
         context.logger[metadataKey: "user"] = .string(user.id)
         if let scope { context.logger[metadataKey: "tenant"] = .string(scope.companyId) }
         return try await next(request, context)

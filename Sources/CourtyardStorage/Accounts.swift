@@ -110,6 +110,36 @@ public struct AccountStore: Sendable {
         try await db.select().columns("*").from("users").where("id", .equal, SQLBind(id)).first().map(Self.user(from:))
     }
 
+    /// A user's password hash (to check the current password before a change).
+    public func passwordHash(userId: String) async throws -> String? {
+        try await db.select().columns("password_hash").from("users").where("id", .equal, SQLBind(userId)).first()
+            .map { try RowReader($0, table: "users").string("password_hash") }
+    }
+
+    /// Sets a user's password hash.
+    public func setPassword(userId: String, hash: String, at now: Date) async throws {
+        try await db.update("users").set("password_hash", to: SQLBind(hash)).set("updated_at", to: SQLBind(now.epochMilliseconds))
+            .where("id", .equal, SQLBind(userId)).run()
+    }
+
+    /// Sets a user's status (`active` or `disabled`).
+    public func setStatus(userId: String, _ status: User.Status, at now: Date) async throws {
+        try await db.update("users").set("status", to: SQLBind(status.rawValue)).set("updated_at", to: SQLBind(now.epochMilliseconds))
+            .where("id", .equal, SQLBind(userId)).run()
+    }
+
+    /// Ends a user's sessions, all of them or all but `keeping`; returns the ended sessions' token hashes (to drop from caches).
+    @discardableResult
+    public func endSessions(userId: String, keeping: String? = nil) async throws -> [String] {
+        var select = db.select().columns("token_hash").from("sessions").where("user_id", .equal, SQLBind(userId))
+        if let keeping { select = select.where("token_hash", .notEqual, SQLBind(keeping)) }
+        let hashes = try await select.all().map { try RowReader($0, table: "sessions").string("token_hash") }
+        var delete = db.delete(from: "sessions").where("user_id", .equal, SQLBind(userId))
+        if let keeping { delete = delete.where("token_hash", .notEqual, SQLBind(keeping)) }
+        try await delete.run()
+        return hashes
+    }
+
     /// Users of one company, in creation order.
     public func users(companyId: String) async throws -> [User] {
         try await db.select().columns("*").from("users").where("company_id", .equal, SQLBind(companyId))
