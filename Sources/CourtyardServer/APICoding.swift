@@ -28,7 +28,7 @@ public enum APICoding {
         } catch let error as DecodingError {
             throw problem(for: error)
         } catch {
-            throw Problem.malformedJSON("\(error)")
+            throw Problem.malformedJSON("the body could not be read as JSON")
         }
     }
 
@@ -67,13 +67,35 @@ public enum APICoding {
             return .invalid(field, code: "invalid_type", "\(field) has the wrong type (expected \(describe(type)))")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
-                return .malformedJSON(context.debugDescription)
+                return .malformedJSON(syntaxMessage(context))
             }
             let field = fieldName(context.codingPath)
-            return .invalid(field, code: "invalid_value", "\(field): \(context.debugDescription)")
+            return .invalid(field, code: "invalid_value", readable(context.debugDescription))
         @unknown default:
-            return .malformedJSON("\(error)")
+            return .malformedJSON("the body could not be read")
         }
+    }
+
+    /// Where the JSON broke, in words, without the decoder's internals ("DecodingError.dataCorrupted…").
+    static func syntaxMessage(_ context: DecodingError.Context) -> String {
+        let text = "\(context.debugDescription) \(context.underlyingError.map { "\($0)" } ?? "")"
+        if let range = text.range(of: #"line \d+, column \d+"#, options: .regularExpression) {
+            return "the body is not valid JSON (near \(text[range]))"
+        }
+        return "the body is not valid JSON"
+    }
+
+    /// A decoder's message about one value, in words: our own messages pass as they are; Foundation's enum message
+    /// ("Cannot initialize Status from invalid String value castle") names the value, not the Swift type.
+    static func readable(_ message: String) -> String {
+        if message.hasPrefix("Cannot initialize") {
+            guard let range = message.range(of: " value ") else { return "not one of the allowed values" }
+            var value = String(message[range.upperBound...])
+            if value.hasSuffix(".") { value.removeLast() }
+            return "\"\(value.prefix(64))\" is not one of the allowed values"
+        }
+        if message.contains("Swift.") || message.contains("DecodingError") { return "this value cannot be read here" }
+        return message
     }
 
     private static func describe(_ type: Any.Type) -> String {
@@ -81,7 +103,14 @@ public enum APICoding {
         case is String.Type: return "string"
         case is Int.Type, is Int64.Type: return "integer"
         case is Bool.Type: return "boolean"
-        default: return "\(type)".lowercased()
+        case is Int8.Type, is Int16.Type, is Int32.Type, is UInt8.Type, is UInt16.Type, is UInt32.Type, is UInt64.Type: return "integer"
+        case is Double.Type, is Float.Type, is Decimal.Type: return "number"
+        case is Date.Type: return "an RFC 3339 time as a string"
+        default:
+            let name = "\(type)"
+            if name.hasPrefix("Array<") || name.hasPrefix("Set<") { return "array" }
+            if name.hasPrefix("Dictionary<") || name.hasPrefix("Optional<Dictionary") { return "object" }
+            return "a different JSON type"
         }
     }
 }

@@ -78,7 +78,7 @@ extension ScopedStore {
     /// The referenced row, or a 422 naming `field` when it does not exist in the caller's scope.
     func reference<R: TenantRecord>(_ type: R.Type, id: String, field: String) async throws -> R {
         guard let record = try await find(type, id: id) else {
-            throw Problem.invalid(field, code: "unknown_reference", "no \(R.table.dropLast()) \(id) in your company")
+            throw Problem.invalid(field, code: "unknown_reference", "no \(Problem.noun(R.table)) \(id) in your company")
         }
         return record
     }

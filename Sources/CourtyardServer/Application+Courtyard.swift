@@ -11,8 +11,9 @@ public enum CourtyardApp {
     /// The router with all routes and middleware, and the OpenAPI document describing it.
     public static func router(services: ServerServices) -> (Router<CourtyardRequestContext>, OpenAPIDocument) {
         let router = Router(context: CourtyardRequestContext.self)
+        let known = KnownRoutes()
         router.add(middleware: SecurityHeadersMiddleware())
-        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: ProblemMiddleware(known: known))
         router.add(middleware: RequestMetricsMiddleware(registry: services.metrics))
         router.add(middleware: AuthenticationMiddleware(services: services))
         // After authentication, so each request line carries the request id, user and tenant (and the route, not the path).
@@ -43,6 +44,7 @@ public enum CourtyardApp {
         SystemRoutes.register(on: api, services: services)
         api.document(.get, "/openapi.json", summary: "This OpenAPI 3.1 document", tag: "System")
         let document = api.document
+        known.set(document.operations.map { ($0.method.rawValue, $0.path) })
         let documentData: Data = {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -85,7 +87,22 @@ enum SystemRoutes {
         var schemaVersion: Int?
     }
 
+    struct Index: Codable, Sendable {
+        var name: String
+        var version: String
+        var openapi: String
+        var signIn: String
+        var health: String
+    }
+
     static func register(on api: DocumentedRouter, services: ServerServices) {
+        api.schema("APIIndex", example: Index(name: "Courtyard API", version: "1", openapi: "/openapi.json", signIn: "POST /api/v1/auth/login",
+                                              health: "/health"))
+        api.on(.get, "/api/v1", summary: "Where to start: the OpenAPI document, how to sign in, health", tag: "System",
+               response: "APIIndex") { _, _ in
+            try .json(Index(name: "Courtyard API", version: "1", openapi: "/openapi.json", signIn: "POST /api/v1/auth/login",
+                            health: "/health"))
+        }
         api.schema("Health", example: Health(status: "ok", database: "ok", engine: "sqlite", schemaVersion: 1))
         api.on(.get, "/health", summary: "Liveness and database reachability (503 when the database does not answer)",
                tag: "System", response: "Health") { _, _ in

@@ -7,6 +7,7 @@ import Hummingbird
 import HTTPTypes
 import Logging
 import Prometheus
+import Synchronization
 
 /// Turns every error into RFC 9457 problem JSON; the outermost middleware.
 ///
@@ -15,12 +16,24 @@ import Prometheus
 /// request id and answered with a bare 500 that reveals nothing.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = CourtyardRequestContext
+    /// The documented routes, to answer 405 (with `Allow`) instead of 404 for a known path with another method.
+    var known = KnownRoutes()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let problem = Self.problem(for: error, context: context)
+            var problem = Self.problem(for: error, context: context)
+            if problem.code == "route_not_found" {
+                let allowed = known.methods(for: request.uri.path)
+                if !allowed.isEmpty {
+                    problem = Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed on this route",
+                                      detail: "\(request.method.rawValue) is not served here; allowed: \(allowed.joined(separator: ", "))")
+                    var response = problem.response(instance: request.uri.path, requestId: context.id)
+                    response.headers[.allow] = allowed.joined(separator: ", ")
+                    return response
+                }
+            }
             if problem.status.code >= 500 {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
             }
@@ -183,6 +196,26 @@ struct RequestMetricsMiddleware: RouterMiddleware {
         } catch {
             status = Int(ProblemMiddleware.problem(for: error, context: context).status.code)
             throw error
+        }
+    }
+}
+
+/// The documented routes as (method, OpenAPI path), filled once the router is built; read by ``ProblemMiddleware``.
+final class KnownRoutes: Sendable {
+    private let routes = Mutex<[(method: String, segments: [Substring])]>([])
+
+    func set(_ list: [(method: String, path: String)]) {
+        routes.withLock { $0 = list.map { ($0.method, $0.path.split(separator: "/")) } }
+    }
+
+    /// The methods served at `path` (`{param}` segments match anything), sorted.
+    func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        return routes.withLock { routes in
+            Set(routes.filter { route in
+                route.segments.count == segments.count
+                    && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
+            }.map(\.method)).sorted()
         }
     }
 }

@@ -66,11 +66,21 @@ public struct Problem: Error, Sendable, Equatable {
         Problem(.forbidden, code: "forbidden", title: "Your role does not allow this", detail: "requires permission \(permission)")
     }
 
+    /// The thing one row of `table` is, in words ("people" → "person", "communities" → "community",
+    /// "parking_spaces" → "parking space"): one rule for every message that names a table.
+    static func noun(_ table: String) -> String {
+        let irregular = ["people": "person", "bill_lines": "bill line", "held_readings": "held reading"]
+        if let word = irregular[table] { return word }
+        var word = table
+        if word.hasSuffix("ies") { word = String(word.dropLast(3)) + "y" } else if word.hasSuffix("s") { word = String(word.dropLast()) }
+        return word.replacingOccurrences(of: "_", with: " ")
+    }
+
     /// Maps storage errors to problems; `nil` for errors that are not the caller's fault.
     static func from(_ error: StorageError) -> Problem? {
         switch error {
         case .notFound(let table, _):
-            return .notFound(table.hasSuffix("s") ? String(table.dropLast()) : table)
+            return .notFound(noun(table))
         case .outOfScope:
             return Problem(.forbidden, code: "out_of_scope", title: "That company or community is not yours")
         case .alreadyExists:

@@ -104,7 +104,13 @@ enum ResourceRoutes {
         }
         let data = Data(buffer: buffer)
         if T.self == JSONValue.self {
-            do { return try JSONDecoder().decode(T.self, from: data) } catch { throw Problem.malformedJSON("\(error)") }
+            do {
+                return try JSONDecoder().decode(T.self, from: data)
+            } catch let DecodingError.dataCorrupted(context) {
+                throw Problem.malformedJSON(APICoding.syntaxMessage(context))
+            } catch {
+                throw Problem.malformedJSON("the body is not valid JSON")
+            }
         }
         return try APICoding.decode(T.self, from: data)
     }

@@ -188,7 +188,7 @@ extension BillRunError {
 extension DatabaseOptions {
     /// Opens the database, runs `body`, and closes it whether `body` returns or throws.
     func withDatabase<T>(logger: Logger, _ body: (Database) async throws -> T) async throws -> T {
-        let database = try await Database.open(self.database, logger: logger)
+        let database = try await openExisting(logger: logger)
         do {
             let result = try await body(database)
             await database.close()

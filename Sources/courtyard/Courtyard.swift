@@ -28,6 +28,12 @@ struct Courtyard: AsyncParsableCommand {
             FileHandle.standardError.write(Data("courtyard: \(failure.description)\n".utf8))
             Foundation.exit(2)
         } catch {
+            // Exit codes: 0 done; 1 the command ran and found a problem (a ledger that diverged); 2 it could not run
+            // (no database, a storage error); 64 bad usage (ArgumentParser's own).
+            if !(error is ExitCode), exitCode(for: error) == .failure {
+                FileHandle.standardError.write(Data("courtyard: \(error)\n".utf8))
+                Foundation.exit(2)
+            }
             exit(withError: error)
         }
     }
@@ -35,9 +41,15 @@ struct Courtyard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "courtyard",
         abstract: "Metered billing and prepayment for residential communities.",
+        version: CourtyardVersion.text,
         subcommands: [Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self, LedgerCommand.self, TariffCommand.self, BillCommand.self, UsageCommand.self, ProtocolCommand.self,
                       Simulate.self, Bench.self]
     )
+}
+
+/// The release this binary is.
+enum CourtyardVersion {
+    static let text = "courtyard 0.2.0 (wave 2, hardening)"
 }
 
 /// Options every database command takes.
@@ -47,6 +59,15 @@ struct DatabaseOptions: ParsableArguments {
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+
+    /// Opens a database that must already exist: commands that only read or add to one never create an empty file by
+    /// mistake (`courtyard ledger verify` in the wrong folder used to leave a new courtyard.sqlite behind).
+    func openExisting(logger: Logger) async throws -> Database {
+        if case .sqliteFile(let path) = try Database.Location(parsing: database), !FileManager.default.fileExists(atPath: path) {
+            throw CommandFailure(description: "no database at \(path); pass --database (or COURTYARD_DATABASE), or create one with courtyard migrate")
+        }
+        return try await Database.open(database, logger: logger)
+    }
 
     func bootstrapLogging() -> Logger {
         let level = logLevel
@@ -292,7 +313,7 @@ struct Demo: AsyncParsableCommand {
             Courtyard demo \(summary.created ? "created" : "reused"): \(summary.communities) communities, \(summary.houses) houses in \(database)
 
               Health      \(base)/health
-              API         \(base)/api/v1/
+              API         \(base)/api/v1
               OpenAPI     \(base)/openapi.json
               Metrics     \(base)/metrics
 

@@ -10,12 +10,12 @@ struct LedgerCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute every hash chain and balance from the journal; report the first divergence (exit 1).")
+            abstract: "Recompute every hash chain and balance from the journal; report the first divergence (exit 1; exit 2 when it cannot run).")
         @OptionGroup var options: DatabaseOptions
 
         func run() async throws {
             let logger = options.bootstrapLogging()
-            let database = try await Database.open(options.database, logger: logger)
+            let database = try await options.openExisting(logger: logger)
             let start = ContinuousClock.now
             let report: JournalVerifier.Report
             do {

@@ -82,10 +82,11 @@ struct ProtocolCommand: ParsableCommand {
                 guard let validUntil, let until = MeterClock(text: validUntil) else {
                     throw ValidationError("--valid-until \"YYYY-MM-DD HH:MM:SS\" is required for \(action)")
                 }
-                let current = try now.map { text in
+                let current: MeterClock? = try now.map { text in
                     guard let clock = MeterClock(text: text) else { throw ValidationError("--now must be \"YYYY-MM-DD HH:MM:SS\"") }
                     return clock
                 } ?? Self.localNow()
+                guard let current else { throw ValidationError("this machine's clock is outside 2000–2099; pass --now") }
                 return try DLT645.remoteControl(address: address, command: command, validUntil: until, now: current, password: password,
                                                 operatorCode: operatorCode, preamble: preamble ?? 4)
             case .cjt188:
@@ -102,10 +103,11 @@ struct ProtocolCommand: ParsableCommand {
             }
         }
 
-        static func localNow() -> MeterClock {
+        static func localNow() -> MeterClock? {
             let parts = Calendar.current.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date())
-            return MeterClock(year: parts.year!, month: parts.month!, day: parts.day!, hour: parts.hour!, minute: parts.minute!,
-                              second: parts.second!)!
+            guard let year = parts.year, let month = parts.month, let day = parts.day, let hour = parts.hour, let minute = parts.minute,
+                  let second = parts.second else { return nil }
+            return MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         }
     }
 

@@ -20,9 +20,15 @@ struct TariffCommand: AsyncParsableCommand {
         @Option(help: "Duration in seconds for per-duration rules.") var durationSeconds: Int64?
 
         func run() async throws {
-            let decoder = APICoding.decoder
-            let ruleData = try Data(contentsOf: URL(fileURLWithPath: rule))
-            var body: [String: Any] = ["rule": try JSONSerialization.jsonObject(with: ruleData)]
+            let url = URL(fileURLWithPath: rule)
+            guard let ruleData = FileManager.default.contents(atPath: url.path) else {
+                throw CommandFailure(description: "cannot read the rule file \(url.path) (from \(FileManager.default.currentDirectoryPath)); "
+                                     + "the examples are in docs/tariffs/ of the repository")
+            }
+            guard let ruleJSON = try? JSONSerialization.jsonObject(with: ruleData) else {
+                throw CommandFailure(description: "\(rule) is not JSON; see docs/TARIFFS.md for the rule format")
+            }
+            var body: [String: Any] = ["rule": ruleJSON]
             if let usage { body["usage"] = usage }
             if let position { body["position"] = position }
             if let quotaScale { body["quota_scale"] = quotaScale }
@@ -38,7 +44,6 @@ struct TariffCommand: AsyncParsableCommand {
                 }
                 body["window_usage"] = windows
             }
-            _ = decoder
             do {
                 let request = try APICoding.decode(TariffRoutes.QuoteRequest.self, from: JSONSerialization.data(withJSONObject: body))
                 let quote = try TariffRoutes.quote(request)

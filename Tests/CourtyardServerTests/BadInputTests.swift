@@ -88,3 +88,45 @@ struct BadInputTests {
         }
     }
 }
+
+@Suite("Errors that speak to people")
+struct ReadableErrorTests {
+    @Test("problem details never carry Swift internals; a known path with another method is 405; the API root answers",
+          arguments: TestEngine.available)
+    func problemsReadWell(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            let token = try await api.login("admin@alpha")
+            let building = try await api.first("buildings", token: token)["id"] as! String
+            let replies = [
+                try await api.call(.post, "/api/v1/houses", token: token, json: [
+                    "building_id": building, "number": "N-9", "built_area": "80", "indoor_area": "70", "house_type": "castle"]),
+                try await api.call(.post, "/api/v1/houses", token: token, raw: #"{"building_id": "x",, }"#),
+                try await api.call(.post, "/api/v1/houses", token: token, raw: "null"),
+                try await api.call(.post, "/api/v1/houses", token: token, json: ["building_id": ["a"], "number": 5]),
+                try await api.call(.patch, "/api/v1/buildings/\(building)", token: token, raw: "{nope"),
+                try await api.call(.get, "/api/v1/houses/00000000-0000-7000-8000-000000000000", token: token),
+                try await api.call(.get, "/api/v1/people/00000000-0000-7000-8000-000000000000", token: token),
+                try await api.call(.get, "/api/v1/communities/00000000-0000-7000-8000-000000000000", token: token),
+            ]
+            for reply in replies {
+                #expect(reply.status.code >= 400 && reply.status.code < 500)
+                for leak in ["Swift.", "DecodingError", "Cannot initialize", "dataCorrupted", "CodingKeys", "Optional(", "no peopl ",
+                             "no communitie "] {
+                    #expect(!reply.text.contains(leak), "\(leak) in \(reply.text)")
+                }
+            }
+            #expect(replies[0].text.contains(#"\"castle\" is not one of the allowed values"#))
+            #expect(replies[6].text.contains("No person"))
+            #expect(replies[7].text.contains("No community"))
+
+            let wrongMethod = try await api.call(.delete, "/api/v1/me", token: token)
+            #expect(wrongMethod.status == .methodNotAllowed)
+            #expect(wrongMethod.code == "method_not_allowed")
+            #expect(wrongMethod.headers[.allow] == "GET")
+            #expect(try await api.call(.get, "/api/v1/nothing-at-all", token: token).status == .notFound)
+            let index = try await api.call(.get, "/api/v1")
+            #expect(index.status == .ok)
+            #expect(index.object["openapi"] as? String == "/openapi.json")
+        }
+    }
+}
