@@ -132,7 +132,7 @@ struct Simulate: AsyncParsableCommand {
         }
         guard households > 0 else { throw CommandFailure(description: "--households must be at least 1") }
         let logger = options.bootstrapLogging()
-        try await options.withDatabase(logger: logger) { database in
+        try await options.withDatabase(logger: logger, create: true) { database in
             try await Migrator().migrate(database)
             let bar = ProgressBar(label: "simulating")
             let summary = try await CommunitySimulator(households: households, period: month, seed: seed, companyCode: company)
@@ -187,8 +187,9 @@ extension BillRunError {
 
 extension DatabaseOptions {
     /// Opens the database, runs `body`, and closes it whether `body` returns or throws.
-    func withDatabase<T>(logger: Logger, _ body: (Database) async throws -> T) async throws -> T {
-        let database = try await openExisting(logger: logger)
+    /// `create` for the commands that make a database (the simulator); the others need an existing one.
+    func withDatabase<T>(logger: Logger, create: Bool = false, _ body: (Database) async throws -> T) async throws -> T {
+        let database = create ? try await Database.open(self.database, logger: logger) : try await openExisting(logger: logger)
         do {
             let result = try await body(database)
             await database.close()
