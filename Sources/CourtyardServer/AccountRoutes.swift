@@ -97,21 +97,8 @@ enum AccountRoutes {
                permission: .readOwnHouses, response: "HouseList") { _, context in
             let principal = try context.require(.readOwnHouses)
             guard let scope = principal.scope, let personId = principal.user.personId else { return try .json(HouseList(items: [])) }
-            let now = services.clock.now()
-            let houses = try await services.database.read { db in
-                let store = ScopedStore(db, scope: scope)
-                guard let person = try await store.find(Person.self, id: personId),
-                      let community = try await store.find(Community.self, id: person.communityId) else { return [House]() }
-                let today = localToday(now, timeZone: community.timeZone)
-                let links = try await store.list(Occupancy.self, filters: [("person_id", personId)], limit: 1000).items
-                var houses: [House] = []
-                for link in links where link.period.contains(today) {
-                    if let house = try await store.find(House.self, id: link.houseId), !houses.contains(where: { $0.id == house.id }) {
-                        houses.append(house)
-                    }
-                }
-                return houses
-            }
+            _ = (scope, personId)
+            let houses = try await OwnerAccess.currentHouses(principal, services: services)
             return try .json(HouseList(items: houses))
         }
 

@@ -39,6 +39,7 @@ public enum CourtyardApp {
         BillingRoutes.register(on: api, services: services)
         TariffRoutes.register(on: api, services: services)
         IngestRoutes.register(on: api, services: services)
+        UsageSummaryRoute.register(on: api, services: services)
         PrepaidRoutes.register(on: api, services: services)
         PaymentRoutes.register(on: api, services: services)
         SystemRoutes.register(on: api, services: services)

@@ -116,22 +116,46 @@ enum BillingRoutes {
         }
 
         api.schema("BillPage", example: Page(items: [exampleBill], nextCursor: nil))
-        api.on(.get, "/api/v1/bills", summary: "List bills", tag: "Billing", permission: .readFinance, response: "BillPage",
+        api.on(.get, "/api/v1/bills", summary: "List bills (owners: the bills of one of their current houses, with house_id, from their move-in on)",
+               tag: "Billing", permission: .readFinance, response: "BillPage",
                query: ["limit", "cursor", "community_id", "house_id", "status", "period", "bill_run_id"]) { request, context in
-            let scope = try context.scope(for: .readFinance)
             let (filters, cursor, limit) = try ResourceRoutes.listParameters(
                 request, filters: ["community_id", "house_id", "status", "period", "bill_run_id"])
-            let page = try await services.database.read { db in
+            let principal = try context.requirePrincipal()
+            var scope: TenantScope
+            var since: LocalDate? = nil
+            if principal.role == .owner {
+                guard let house = request.uri.queryParameters["house_id"].map(String.init) else {
+                    throw Problem.invalid("house_id", code: "required", "owners list the bills of one of their houses")
+                }
+                guard let hold = try await OwnerAccess.hold(principal, house: house, services: services) else { throw Problem.notFound("house") }
+                (scope, since) = (hold.scope, hold.since)
+            } else {
+                scope = try context.scope(for: .readFinance)
+            }
+            let page = try await services.database.read { [scope] db in
                 try await ScopedStore(db, scope: scope).list(Bill.self, filters: filters, after: cursor, limit: limit)
             }
-            return try .json(Page(items: page.items, nextCursor: page.nextCursor))
+            // An owner sees the bills of periods that end after their occupancy began, not the previous owner's.
+            let items = since.map { since in page.items.filter { $0.period.end > since } } ?? page.items
+            return try .json(Page(items: items, nextCursor: page.nextCursor))
         }
 
         api.schema("BillDocument", example: BillDocument.make(bill: exampleBill, lines: [], items: [:], asOf: Example.day))
-        api.on(.get, "/api/v1/bills/:id", summary: "A bill with its lines and its late fees as of a date (?as_of=, default today)",
+        api.on(.get, "/api/v1/bills/:id",
+               summary: "A bill with its lines and its late fees as of a date (?as_of=, default today); owners read their current houses' bills",
                tag: "Billing", permission: .readFinance, response: "BillDocument", query: ["as_of"]) { request, context in
-            let scope = try context.scope(for: .readFinance)
             let id = try context.parameters.require("id")
+            let principal = try context.requirePrincipal()
+            let scope: TenantScope
+            if principal.role == .owner, let ownerScope = principal.scope {
+                let bill = try await services.database.read { db in try await ScopedStore(db, scope: ownerScope).find(Bill.self, id: id) }
+                guard let bill, let hold = try await OwnerAccess.hold(principal, house: bill.houseId, services: services),
+                      bill.period.end > hold.since else { throw Problem.notFound("bill") }
+                scope = hold.scope
+            } else {
+                scope = try context.scope(for: .readFinance)
+            }
             var asOf: LocalDate? = nil
             if let text = request.uri.queryParameters["as_of"] {
                 guard let date = LocalDate(text) else { throw Problem.invalid("as_of", code: "invalid_date", "as_of must be a date like 2026-11-26") }

@@ -502,7 +502,10 @@ enum IngestRoutes {
                   to - requestedFrom <= 62 * 86_400_000 else {
                 throw Problem.invalid("from", code: "out_of_range", "from and to (RFC 3339) are required, to after from, at most 62 days apart")
             }
-            let granularity = UsageSeries.Granularity(rawValue: query["granularity"].map(String.init) ?? "day") ?? .day
+            guard let granularity = UsageSeries.Granularity(rawValue: query["granularity"].map(String.init) ?? "day") else {
+                throw Problem.invalid("granularity", code: "invalid_value",
+                                      "granularity is hour or day; for months ask GET /api/v1/houses/{id}/usage/summary")
+            }
             // Owners may read their own houses; staff need read_devices.
             let scope: TenantScope
             var from = requestedFrom

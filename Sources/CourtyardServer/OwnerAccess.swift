@@ -44,6 +44,25 @@ enum OwnerAccess {
         }
     }
 
+    /// The houses the owner holds or lives in today.
+    static func currentHouses(_ principal: Principal, services: ServerServices) async throws -> [House] {
+        guard principal.role == .owner, let scope = principal.scope, let person = principal.user.personId else { return [] }
+        let now = services.clock.now()
+        return try await services.database.read { db -> [House] in
+            let store = ScopedStore(db, scope: scope)
+            var houses: [House] = []
+            for occupancy in try await store.listAll(Occupancy.self, filters: [("person_id", person)]) {
+                guard let community = try await store.find(Community.self, id: occupancy.communityId) else { continue }
+                let today = LocalDate.of(now, timeZone: community.timeZone)
+                guard occupancy.validFrom <= today, occupancy.validUntil.map({ today < $0 }) ?? true,
+                      !houses.contains(where: { $0.id == occupancy.houseId }),
+                      let house = try await store.find(House.self, id: occupancy.houseId) else { continue }
+                houses.append(house)
+            }
+            return houses
+        }
+    }
+
     /// The scope in which the caller may read `house`: an owner's while they hold it today, else staff's with `permission`
     /// whose communities include the house's. Anyone else gets 404, as if the house did not exist: a community-scoped
     /// clerk must not read another community's payments, receipts or orders by their ids.

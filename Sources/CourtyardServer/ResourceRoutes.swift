@@ -50,8 +50,19 @@ enum ResourceRoutes {
 
         api.on(.get, "\(base)/:id", summary: "Get a \(name)", tag: name, permission: R.readPermission,
                response: name) { _, context in
-            let scope = try context.scope(for: R.readPermission)
             let id = try context.parameters.require("id")
+            let scope: TenantScope
+            if let principal = context.principal, principal.role == .owner, R.self == Community.self || R.self == Building.self,
+               let ownerScope = principal.scope {
+                // Owners read the community and building of a house they hold or live in today, and no other.
+                let houses = try await OwnerAccess.currentHouses(principal, services: services)
+                guard houses.contains(where: { R.self == Community.self ? $0.communityId == id : $0.buildingId == id }) else {
+                    throw Problem.notFound(Problem.noun(R.table))
+                }
+                scope = ownerScope
+            } else {
+                scope = try context.scope(for: R.readPermission)
+            }
             let record = try await services.database.read { db in try await ScopedStore(db, scope: scope).get(R.self, id: id) }
             context.logger.debug("read", metadata: ["table": .string(R.table), "id": .string(id), "community": .string(record.communityId)])
             return try .json(record)
