@@ -331,10 +331,12 @@ public struct BillRunner: Sendable {
         func share(item: String, house: String) -> (share: Apportionment.Share<Money>, group: CommonGroup)? {
             guard let share = byItem[item]?[house] else { return nil }
             let group = groups[Int(share.group)]
+            let value = Money(minorUnits: share.amount, currency: group.cost.amount.currency)
             let explanation = Apportionment.explanation(of: group.cost.amount, weight: share.weight, of: group.totalWeight,
-                                                        basis: group.basis, label: group.label)
-            return (Apportionment.Share(id: house, value: Money(minorUnits: share.amount, currency: group.cost.amount.currency),
-                                        explanation: explanation), group)
+                                                        basis: group.basis, label: group.label, share: value)
+            return (Apportionment.Share(id: house, value: value, explanation: explanation,
+                                        exact: Apportionment.exactShare(of: group.cost.amount, weight: share.weight, of: group.totalWeight)),
+                    group)
         }
     }
 

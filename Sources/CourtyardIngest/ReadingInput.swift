@@ -140,7 +140,12 @@ public enum ReadingParser {
         for key in keys {
             switch fields[key] {
             case nil, .null?: continue
-            case .string(let value)?: return (value, key)
+            case .string(let value)?:
+                // No control characters in ids, registers or times (a NUL cannot even be stored by PostgreSQL).
+                guard !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                    throw ReadingError("control_character", field: key.rawValue, "\(key.rawValue) contains a control character")
+                }
+                return (value, key)
             case .number?, .other?: throw ReadingError("invalid_type", field: key.rawValue, "\(key.rawValue) must be a string")
             }
         }

@@ -23,6 +23,10 @@ public enum APICoding {
     /// Decodes `data` as `T`, mapping every failure to a problem that names the field.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(Problem) -> T {
         if data.isEmpty { throw Problem.malformedJSON("the request body is empty") }
+        if let bad = InputText.escapedControlCharacter(inJSON: data) {
+            throw Problem(.unprocessableContent, code: "control_character", title: "The body contains a control character",
+                          detail: "\(bad) is not allowed in any value")
+        }
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {

@@ -34,9 +34,18 @@ final class DocumentedRouter {
         // `building_id` is known) is refused by name instead of silently ignored.
         let known = Set(query)
         router.on(RouterPath(path), method: method) { request, context in
-            for (name, _) in request.uri.queryParameters where !known.contains(String(name)) {
-                let accepted = known.isEmpty ? "this route takes no query parameters" : "known: " + known.sorted().joined(separator: ", ")
-                throw Problem.invalid(String(name), code: "unknown_parameter", "\(name) is not a parameter of this route (\(accepted))")
+            for (name, value) in request.uri.queryParameters {
+                guard known.contains(String(name)) else {
+                    let accepted = known.isEmpty ? "this route takes no query parameters" : "known: " + known.sorted().joined(separator: ", ")
+                    throw Problem.invalid(String(name), code: "unknown_parameter", "\(name) is not a parameter of this route (\(accepted))")
+                }
+                if let bad = InputText.controlCharacter(in: value) {
+                    throw Problem.invalid(String(name), code: "control_character", "\(name) contains the control character \(bad)")
+                }
+            }
+            // Path parameters too: no id, code or token contains a NUL or another control character.
+            if let bad = InputText.controlCharacter(in: request.uri.path.removingPercentEncoding ?? request.uri.path) {
+                throw Problem(.badRequest, code: "control_character", title: "The path contains a control character", detail: bad)
             }
             return try await handler(request, context)
         }

@@ -191,7 +191,7 @@ enum PrepaidRoutes {
                tag: "Prepaid", permission: .readFinance, response: "NotificationList", query: ["house_id", "limit"]) { request, context in
             let scope = try context.scope(for: .readFinance)
             let house = request.uri.queryParameters["house_id"].map(String.init)
-            let limit = min(500, Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 100)
+            let limit = try ResourceRoutes.limit(request, default: 100, maximum: 500)
             let items = try await services.database.read { db in
                 try await Outbox.list(db, companyId: scope.companyId, communities: scope.communityIds, house: house, limit: limit)
             }
@@ -286,7 +286,7 @@ enum PrepaidRoutes {
                permission: .readDevices, response: "CommandList", query: ["limit"]) { request, context in
             let scope = try context.scope(for: .readDevices)
             let device = try context.parameters.require("id")
-            let limit = min(200, Int(request.uri.queryParameters["limit"].map(String.init) ?? "") ?? 20)
+            let limit = try ResourceRoutes.limit(request, default: 20, maximum: 200)
             let items = try await services.database.read { db in
                 let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
                 return try await CommandQueue.recent(db, companyId: scope.companyId, deviceId: device, limit: limit)

@@ -114,6 +114,10 @@ enum ResourceRoutes {
             throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
         }
         let data = Data(buffer: buffer)
+        if let bad = InputText.escapedControlCharacter(inJSON: data) {
+            throw Problem(.unprocessableContent, code: "control_character", title: "The body contains a control character",
+                          detail: "\(bad) is not allowed in any value")
+        }
         if T.self == JSONValue.self {
             do {
                 return try JSONDecoder().decode(T.self, from: data)
@@ -143,18 +147,21 @@ enum ResourceRoutes {
         case own
     }
 
+    /// The page size from `?limit=`: an integer from 1 to `maximum` (422 otherwise, never clamped in silence).
+    static func limit(_ request: Request, default value: Int, maximum: Int) throws(Problem) -> Int {
+        guard let text = request.uri.queryParameters["limit"] else { return value }
+        guard let limit = Int(String(text)), (1...maximum).contains(limit) else {
+            throw Problem.invalid("limit", code: "out_of_range", "limit must be an integer from 1 to \(maximum)")
+        }
+        return limit
+    }
+
     /// Filters, cursor and page size from the query string, validated.
     static func listParameters(_ request: Request, filters allowed: [String], cursor format: CursorFormat = .identifier) throws(Problem)
         -> (filters: [(column: String, value: String)], cursor: String?, limit: Int)
     {
         let query = request.uri.queryParameters
-        var limit = defaultLimit
-        if let text = query["limit"] {
-            guard let value = Int(String(text)), (1...maxLimit).contains(value) else {
-                throw Problem.invalid("limit", code: "out_of_range", "limit must be an integer from 1 to \(maxLimit)")
-            }
-            limit = value
-        }
+        let limit = try limit(request, default: defaultLimit, maximum: maxLimit)
         let cursor = query["cursor"].map(String.init)
         if let cursor {
             let plausible = switch format {

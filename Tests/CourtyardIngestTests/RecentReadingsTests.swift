@@ -77,7 +77,7 @@ import Testing
                 try await Self.expectShownOnce(database, total: total)
                 if try await Self.count(database, "SELECT COUNT(*) AS n FROM recent_state WHERE bound > ''") > 0 { halfMoved += 1 }
                 // Let the sort of a handed-over table finish now and then, so that later batches take move steps.
-                if round % 4 == 3 { try await Task.sleep(for: .milliseconds(20)) }
+                if round % 4 == 3 { try await Task.sleep(for: .milliseconds(60)) }
             }
             #expect(try await Self.count(database, "SELECT COUNT(*) AS n FROM meter_readings") > 0, "moves ran while readings came in")
             #expect(halfMoved > 0, "some commits left a table half moved")

@@ -29,12 +29,45 @@ public enum Apportionment {
         public var id: String
         public var value: Value
         public var explanation: String
+        /// For a cost: the house's exact proportional share (total × weight ÷ all weights, to 1e-7 yuan, toward zero),
+        /// before the split rounded it to fen.
+        public var exact: ExactAmount?
 
-        public init(id: String, value: Value, explanation: String) {
+        public init(id: String, value: Value, explanation: String, exact: ExactAmount? = nil) {
             self.id = id
             self.value = value
             self.explanation = explanation
+            self.exact = exact
         }
+    }
+
+    /// A participant's exact share of `total`: total × weight ÷ weightSum in 1e-7 yuan, truncated (the digits past the
+    /// seventh decimal are left out, never rounded up).
+    public static func exactShare(of total: Money, weight: Int64, of weightSum: Int128) -> ExactAmount {
+        var unit: Int128 = 1
+        for _ in 0..<(7 - total.currency.minorUnitDigits) { unit *= 10 }
+        guard weightSum > 0 else { return ExactAmount(tenMillionths: 0) }
+        return ExactAmount(tenMillionths: Int128(total.minorUnits) * unit * Int128(weight) / weightSum)
+    }
+
+    /// The sentence of one share of a cost with its exact value and whether it received a leftover fen: anyone can
+    /// redo the split from the line ("… = 83.3333333 exact; floored to 83.33, +0.01 leftover fen by largest remainder").
+    public static func explanation(of total: Money, weight: Int64, of weightSum: Int128, basis: Basis, label: String,
+                                   share: Money) -> String {
+        let exact = exactShare(of: total, weight: weight, of: weightSum)
+        var unit: Int128 = 1
+        for _ in 0..<(7 - total.currency.minorUnitDigits) { unit *= 10 }
+        let floored = exact.tenMillionths / unit
+        let leftover = Int128(share.minorUnits) - floored
+        var text = explanation(of: total, weight: weight, of: weightSum, basis: basis, label: label)
+            + " = \(exact.decimalText) exact"
+        if leftover > 0 {
+            text += "; floored to \(Money(minorUnits: Int64(clamping: floored), currency: total.currency).decimalText), "
+                + "+\(Money(minorUnits: Int64(clamping: leftover), currency: total.currency).decimalText) leftover by largest remainder"
+        } else {
+            text += "; floored to \(share.decimalText), no leftover fen"
+        }
+        return text
     }
 
     /// Why a split could not be made.

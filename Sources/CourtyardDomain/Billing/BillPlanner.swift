@@ -161,6 +161,7 @@ public enum BillPlanner {
             let quote = try Tariff.quote(validated: rule, QuoteInput(area: area, months: Int64(period.months)))
             var amount = quote.amount
             var basis = quote.lines.map(\.description).joined(separator: "; ")
+            if rule.kind == .perArea { basis = (rule.areaBasis == .indoor ? "indoor area " : "built area ") + basis }
             if days < period.days {
                 let fen = rule.rounding.divide(quote.exact.tenMillionths * Int128(days), by: Int128(period.days) * 100_000)
                 guard let value = Int64(exactly: fen) else { throw .overflow }
@@ -210,7 +211,7 @@ public enum BillPlanner {
         PlannedLine(feeItemId: terms.feeItemId, period: terms.period, standardId: terms.standardId, version: terms.version,
                     quantity: nil, unit: terms.rule.unit, unitPrice: nil, breakdown: cost.lines,
                     basis: share.explanation + " (\(usage.decimalText) \(terms.rule.unit ?? "") on the common meter)",
-                    exact: ExactAmount(tenMillionths: Int128(share.value.minorUnits) * 100_000), rounding: "largest_remainder",
+                    exact: share.exact ?? ExactAmount(tenMillionths: Int128(share.value.minorUnits) * 100_000), rounding: "largest_remainder",
                     billableDays: terms.period.days, periodDays: terms.period.days, amount: share.value)
     }
 }
