@@ -7,16 +7,27 @@ import Testing
 /// The hand-written reading parser reads exactly what Foundation's `JSONDecoder` reads, refuses what it refuses, and
 /// survives any bytes.
 @Suite struct ReadingJSONTests {
+    @Test func controlCharactersInTextFieldsAreRefusedPerItem() throws {
+        let body = Data(#"[{"device_id":"m\n1","reading":"1","measured_at":"2026-10-01T00:00:00Z"},{"device_id":"m\u00001","reading":"1","measured_at":"2026-10-01T00:00:00Z"},{"device_id":"ok","reading":"1","measured_at":"2026-10-01T00:00:00Z"}]"#.utf8)
+        let items = try ReadingParser.parse(body)
+        for index in 0..<2 {
+            guard case .failure(let error) = items[index] else { Issue.record("item \(index) should fail"); continue }
+            #expect(error.code == "control_character")
+            #expect(error.field == "device_id")
+        }
+        #expect(try items[2].get().deviceKey == "ok", "one bad item does not reject its neighbours")
+    }
+
     @Test func escapesExponentsAndUnknownMembersAreReadLikeAnyJSONReader() throws {
         let body = Data(#"""
-            [{"device_id":"m\u00e9\ud83d\ude00\n","reading":1.50e1,"measured_at":"2026-10-01T00:00:00Z","extra":{"a":[1,{"b":null}],"c":true}},
+            [{"device_id":"m\u00e9\ud83d\ude00","reading":1.50e1,"measured_at":"2026-10-01T00:00:00Z","extra":{"a":[1,{"b":null}],"c":true}},
              {"deviceId":"w1","usage":0.0012e2,"time":"2025-10-22 00:00:00"},
              {"device_id":"a","device_id":"b","reading":"1","measured_at":"2026-10-01T00:00:00Z"},
              42, "text", [1], {}]
             """#.utf8)
         let items = try ReadingParser.parse(body)
         #expect(items.count == 7)
-        #expect(try items[0].get().deviceKey == "mé😀\n")
+        #expect(try items[0].get().deviceKey == "mé😀")
         #expect(try items[0].get().value == .cumulative(15_000))
         #expect(try items[1].get().value == .interval(120))
         #expect(try items[2].get().deviceKey == "b", "a repeated member: the later one counts")
