@@ -7,7 +7,7 @@ import SQLKit
 import Synchronization
 
 /// A prepaid plan: one meter register of one house, paid from wallets, rated by a tariff, with its running state.
-public struct PrepaidPlan: Codable, Sendable, Hashable {
+public struct PrepaidPlan: Encodable, Sendable, Hashable {
     public var id: String
     public var companyId: String
     public var communityId: String
@@ -29,6 +29,35 @@ public struct PrepaidPlan: Codable, Sendable, Hashable {
     public var lastMeasuredAt: Int64?
     /// Whether the low-balance warning was sent since the balance last rose above the threshold.
     public var warned: Bool
+
+    public init(id: String, companyId: String, communityId: String, houseId: String, deviceId: String, register: String, utility: String,
+                config: PlanConfig, status: String, createdBy: String, createdAt: Int64, updatedAt: Int64, periodKey: String?,
+                periodUsage: Int64, carry: Int64, lastMeasuredAt: Int64?, warned: Bool) {
+        self.id = id; self.companyId = companyId; self.communityId = communityId; self.houseId = houseId; self.deviceId = deviceId
+        self.register = register; self.utility = utility; self.config = config; self.status = status; self.createdBy = createdBy
+        self.createdAt = createdAt; self.updatedAt = updatedAt; self.periodKey = periodKey; self.periodUsage = periodUsage
+        self.carry = carry; self.lastMeasuredAt = lastMeasuredAt; self.warned = warned
+    }
+
+    /// The API form: instants as RFC 3339 like every other answer (they were epoch milliseconds here). The running
+    /// state is internal and not sent.
+    enum CodingKeys: String, CodingKey {
+        case id, companyId, communityId, houseId, deviceId, register, utility, config, status, createdBy, createdAt, updatedAt
+        case periodKey, periodUsage, lastMeasuredAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id); try c.encode(companyId, forKey: .companyId); try c.encode(communityId, forKey: .communityId)
+        try c.encode(houseId, forKey: .houseId); try c.encode(deviceId, forKey: .deviceId); try c.encode(register, forKey: .register)
+        try c.encode(utility, forKey: .utility); try c.encode(config, forKey: .config); try c.encode(status, forKey: .status)
+        try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(Date(epochMilliseconds: createdAt), forKey: .createdAt)
+        try c.encode(Date(epochMilliseconds: updatedAt), forKey: .updatedAt)
+        try c.encodeIfPresent(periodKey, forKey: .periodKey)
+        try c.encode(FixedPoint.format(periodUsage, scale: 3), forKey: .periodUsage)
+        try c.encodeIfPresent(lastMeasuredAt.map(Date.init(epochMilliseconds:)), forKey: .lastMeasuredAt)
+    }
 
     /// The plan's ledger accounts, derived once per plan version (an account id is a SHA-256 of its key: the deduction
     /// path must not hash per reading).

@@ -33,7 +33,17 @@ enum PrepaidRoutes {
         var register: String?
     }
 
-    struct PlanView: Codable, Sendable {
+    /// The documented form of `POST /prepaid-plans`: the target's fields and the configuration's, side by side.
+    struct PlanInputExample: Encodable, Sendable {
+        var target: PlanTarget
+        var config: PlanConfig
+        func encode(to encoder: any Encoder) throws {
+            try target.encode(to: encoder)
+            try config.encode(to: encoder)
+        }
+    }
+
+    struct PlanView: Encodable, Sendable {
         var plan: PrepaidPlan
         var supply: SupplyStatus?
     }
@@ -82,9 +92,19 @@ enum PrepaidRoutes {
         let exampleConfig = PlanConfig(wallets: [.init(purpose: "electricity"), .init(purpose: "general")], tariff: exampleRule,
                                        warnBelow: Money(minorUnits: 2_000), warnDaysLeft: 3, emergencyCredit: Money(minorUnits: 500),
                                        friendlyWindows: [.daily(start: 20 * 60, end: 8 * 60), .weekly(days: [6, 7]), .publicHolidays])
-        api.schema("PrepaidPlanInput", example: ["house_id": Example.house, "device_id": Example.device, "register": "energy_total"],
+        // The input is the target and the configuration in one object: documented with every field, so that `wallets`
+        // and `tariff` are defined for integrators (they were referenced as required but missing from the example).
+        api.schema("PrepaidPlanInput", example: PlanInputExample(target: PlanTarget(houseId: Example.house, deviceId: Example.device,
+                                                                                     register: "energy_total"), config: exampleConfig),
                    required: ["house_id", "device_id", "wallets", "tariff"])
         api.schema("PrepaidPlanConfig", example: exampleConfig)
+        let examplePlan = PrepaidPlan(id: Example.space, companyId: Example.company, communityId: Example.community, houseId: Example.house,
+                                      deviceId: Example.device, register: "energy_total", utility: "electricity", config: exampleConfig,
+                                      status: "active", createdBy: Example.device, createdAt: Example.date.epochMilliseconds,
+                                      updatedAt: Example.date.epochMilliseconds, periodKey: nil, periodUsage: 0, carry: 0, lastMeasuredAt: nil,
+                                      warned: false)
+        api.schema("PrepaidPlan", example: examplePlan)
+        api.schema("PrepaidPlanView", example: PlanView(plan: examplePlan, supply: nil))
         api.schema("TopUpInput", example: TopUp.Request(id: "desk-2026-11-22-0001", purpose: "electricity", amount: Money(minorUnits: 10_000),
                                                         channel: "cash"), required: ["id", "purpose", "amount", "channel"])
         api.schema("SupplyOverrideInput", example: OverrideInput(kind: .exemption, holdState: nil, reason: "home oxygen concentrator",
@@ -104,7 +124,7 @@ enum PrepaidRoutes {
 
         api.on(.post, "/api/v1/prepaid-plans",
                summary: "Put a meter register of a house on prepayment: wallets in order, tariff, thresholds, emergency credit, friendly windows",
-               tag: "Prepaid", permission: .manageFinance, request: "PrepaidPlanInput", response: "PrepaidPlanConfig", status: 201) { request, context in
+               tag: "Prepaid", permission: .manageFinance, request: "PrepaidPlanInput", response: "PrepaidPlan", status: 201) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let principal = try context.requirePrincipal()
             let body = try await IngestRoutes.collect(request, context)
@@ -122,7 +142,7 @@ enum PrepaidRoutes {
         }
 
         api.on(.get, "/api/v1/prepaid-plans/:id", summary: "A prepaid plan with its supply state", tag: "Prepaid",
-               permission: .readFinance, response: "PrepaidPlanConfig") { _, context in
+               permission: .readFinance, response: "PrepaidPlanView") { _, context in
             let scope = try context.scope(for: .readFinance)
             let id = try context.parameters.require("id")
             let view = try await services.database.read { db -> PlanView? in

@@ -43,6 +43,42 @@ public struct Bill: BulkRecord, Codable, Equatable {
         self.createdAt = createdAt; self.updatedAt = updatedAt
     }
 
+    /// The API form: `total_amount` and `paid_amount` as `{amount, currency}` like all money (they were bare fen next to
+    /// `amount_due` as an object); dates as `YYYY-MM-DD`, instants as RFC 3339.
+    enum CodingKeys: String, CodingKey {
+        case id, companyId, communityId, houseId, billRunId, period, issueDate, dueDate, currency, totalAmount, paidAmount, status
+        case postedAt, lateFeeWaivedBy, lateFeeWaiverReason, createdAt, updatedAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let money = Currency.supported[currency] ?? Currency(code: currency)
+        try c.encode(id, forKey: .id); try c.encode(companyId, forKey: .companyId); try c.encode(communityId, forKey: .communityId)
+        try c.encode(houseId, forKey: .houseId); try c.encode(billRunId, forKey: .billRunId); try c.encode(period, forKey: .period)
+        try c.encode(issueDate, forKey: .issueDate); try c.encode(dueDate, forKey: .dueDate); try c.encode(currency, forKey: .currency)
+        try c.encode(Money(minorUnits: totalAmount, currency: money), forKey: .totalAmount)
+        try c.encode(Money(minorUnits: paidAmount, currency: money), forKey: .paidAmount)
+        try c.encode(status, forKey: .status); try c.encodeIfPresent(postedAt, forKey: .postedAt)
+        try c.encodeIfPresent(lateFeeWaivedBy, forKey: .lateFeeWaivedBy)
+        try c.encodeIfPresent(lateFeeWaiverReason, forKey: .lateFeeWaiverReason)
+        try c.encode(createdAt, forKey: .createdAt); try c.encode(updatedAt, forKey: .updatedAt)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), companyId: try c.decode(String.self, forKey: .companyId),
+                  communityId: try c.decode(String.self, forKey: .communityId), houseId: try c.decode(String.self, forKey: .houseId),
+                  billRunId: try c.decode(String.self, forKey: .billRunId), period: try c.decode(BillingPeriod.self, forKey: .period),
+                  issueDate: try c.decode(LocalDate.self, forKey: .issueDate), dueDate: try c.decode(LocalDate.self, forKey: .dueDate),
+                  currency: try c.decode(String.self, forKey: .currency),
+                  totalAmount: try c.decode(Money.self, forKey: .totalAmount).minorUnits,
+                  paidAmount: try c.decode(Money.self, forKey: .paidAmount).minorUnits, status: try c.decode(Status.self, forKey: .status),
+                  postedAt: try c.decodeIfPresent(Date.self, forKey: .postedAt),
+                  lateFeeWaivedBy: try c.decodeIfPresent(String.self, forKey: .lateFeeWaivedBy),
+                  lateFeeWaiverReason: try c.decodeIfPresent(String.self, forKey: .lateFeeWaiverReason),
+                  createdAt: try c.decode(Date.self, forKey: .createdAt), updatedAt: try c.decode(Date.self, forKey: .updatedAt))
+    }
+
     public static let table = "bills"
     public static let columns = ["id", "company_id", "community_id", "house_id", "bill_run_id", "period", "issue_date", "due_date",
                                  "currency", "total_amount", "paid_amount", "status", "posted_at", "late_fee_waived_by",

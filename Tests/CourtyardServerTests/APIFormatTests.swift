@@ -1,0 +1,105 @@
+import CourtyardServer
+import CourtyardTestSupport
+import Foundation
+import Testing
+
+/// One format for money and one for time in every response, read off the OpenAPI document's examples.
+@Suite("API formats")
+struct APIFormatTests {
+    /// Every (schema path, value) in the document's component examples.
+    static func fields(_ value: JSONValue, path: String, into out: inout [(String, JSONValue)]) {
+        switch value {
+        case .object(let members):
+            for (key, member) in members {
+                out.append((path + "." + key, member))
+                Self.fields(member, path: path + "." + key, into: &out)
+            }
+        case .array(let items):
+            if let first = items.first { Self.fields(first, path: path + "[]", into: &out) }
+        default: break
+        }
+    }
+
+    @Test("money is {amount, currency} and instants are RFC 3339 strings in every documented example", arguments: [TestEngine.sqlite])
+    func oneFormatForMoneyAndTime(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            guard case .object(let root) = api.document.json(), case .object(let components) = root["components"],
+                  case .object(let schemas) = components["schemas"] else { Issue.record("no schemas"); return }
+            var found: [(String, JSONValue)] = []
+            for (name, schema) in schemas {
+                guard case .object(let object) = schema, let example = object["example"] else { continue }
+                Self.fields(example, path: name, into: &found)
+            }
+            // And real answers: every documented GET, with ids of real records, as the company administrator.
+            let admin = try await api.login("admin@alpha")
+            if case .object(let paths) = root["paths"] {
+                for (path, methods) in paths.sorted(by: { $0.key < $1.key }) {
+                    guard case .object(let operations) = methods, operations["get"] != nil, path.hasPrefix("/api/v1") else { continue }
+                    var parts: [String] = []
+                    for segment in path.split(separator: "/").map(String.init) {
+                        if segment.hasPrefix("{") {
+                            let list = try await api.call(.get, "/api/v1/\(parts.last ?? "")?limit=1", token: admin)
+                            parts.append(list.items.first?["id"] as? String ?? "none")
+                        } else {
+                            parts.append(segment)
+                        }
+                    }
+                    let reply = try await api.call(.get, "/" + parts.joined(separator: "/"), token: admin)
+                    guard reply.status == .ok, let data = reply.text.data(using: .utf8),
+                          let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { continue }
+                    Self.fields(value, path: "GET " + path, into: &found)
+                }
+            }
+            var problems: [String] = []
+            for (path, value) in found {
+                let key = String(path.split(separator: ".").last ?? "")
+                if key.hasSuffix("_at"), case .number = value { problems.append("\(path) is a number; instants are RFC 3339 strings") }
+                let moneyish = key == "amount" || key.hasSuffix("_amount") || key == "balance" || key.hasSuffix("_balance")
+                    || key.hasSuffix("_float") || key == "total"
+                if moneyish, case .number = value { problems.append("\(path) is a bare number; money is {amount, currency}") }
+            }
+            let unique = Set(problems).sorted()
+            #expect(unique.isEmpty, "\(unique.count) fields:\n\(unique.joined(separator: "\n"))")
+        }
+    }
+}
+
+@Suite("OpenAPI completeness")
+struct OpenAPICompletenessTests {
+    static func walk(_ value: JSONValue, path: String, visit: (String, [String: JSONValue]) -> Void) {
+        switch value {
+        case .object(let object):
+            visit(path, object)
+            for (key, member) in object { walk(member, path: path + "/" + key, visit: visit) }
+        case .array(let items):
+            for (index, item) in items.enumerated() { walk(item, path: path + "/\(index)", visit: visit) }
+        default: break
+        }
+    }
+
+    @Test("every referenced schema is defined and every operation has a summary", arguments: [TestEngine.sqlite])
+    func documentIsComplete(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            let document = api.document.json()
+            guard case .object(let root) = document, case .object(let components) = root["components"],
+                  case .object(let schemas) = components["schemas"] else { Issue.record("no schemas"); return }
+            var problems: [String] = []
+            if case .object(let paths) = root["paths"] {
+                for (path, methods) in paths {
+                    guard case .object(let operations) = methods else { continue }
+                    for (method, operation) in operations {
+                        guard case .object(let op) = operation, case .string(let summary)? = op["summary"], !summary.isEmpty else {
+                            problems.append("\(method) \(path) has no summary"); continue
+                        }
+                    }
+                }
+            }
+            Self.walk(document, path: "") { path, object in
+                if case .string(let ref) = object["$ref"], let name = ref.split(separator: "/").last, schemas[String(name)] == nil {
+                    problems.append("\(path): $ref \(ref) is not defined")
+                }
+            }
+            #expect(problems.isEmpty, "\(problems.count):\n\(problems.sorted().joined(separator: "\n"))")
+        }
+    }
+}
