@@ -40,6 +40,7 @@ public enum CourtyardApp {
         TariffRoutes.register(on: api, services: services)
         IngestRoutes.register(on: api, services: services)
         UsageSummaryRoute.register(on: api, services: services)
+        HouseSearchRoute.register(on: api, services: services)
         PrepaidRoutes.register(on: api, services: services)
         PaymentRoutes.register(on: api, services: services)
         SystemRoutes.register(on: api, services: services)

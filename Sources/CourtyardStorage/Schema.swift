@@ -5,7 +5,8 @@
 /// ``ScopedStore`` filters on. The DDL is portable: it runs as written on
 /// SQLite 3.35+ and PostgreSQL 15.
 public enum Schema {
-    public static let migrations: [Migration] = [foundation, ledger, billing, ledgerBalancesAndLinks, ingestion, prepaid, payments, recentReadings]
+    public static let migrations: [Migration] = [foundation, ledger, billing, ledgerBalancesAndLinks, ingestion, prepaid, payments, recentReadings,
+                                                 frontDeskSearch]
 
     /// Makes the ledger's write per transfer small: balances in a narrow table of their own, and per-account back-links
     /// in place of the journal's two per-account indexes.
