@@ -3,7 +3,7 @@ import CourtyardStorage
 import Foundation
 
 /// A bill as an owner or a clerk reads it: the bill, its lines, and its late fees as of a date.
-public struct BillDocument: Codable, Sendable {
+public struct BillDocument: Encodable, Sendable {
     /// The late fee of one line's unpaid principal.
     public struct LateFee: Codable, Sendable, Hashable {
         public var lineId: String
@@ -22,6 +22,40 @@ public struct BillDocument: Codable, Sendable {
     public var lateFeeTotal: Money
     /// A finance user waived the late fees (who and why are on the bill and in the audit log).
     public var lateFeeWaived: Bool
+    /// Each line's fee item by id (code and name), so a line reads "电费 electricity", not an id.
+    public var feeItems: [String: FeeItemName] = [:]
+
+    /// The name a bill line shows for its fee item.
+    public struct FeeItemName: Codable, Sendable, Hashable {
+        public var code: String
+        public var name: String
+    }
+
+    /// A line as the API sends it: the stored line and its fee item's code and name.
+    struct NamedLine: Encodable {
+        var line: BillLine
+        var item: FeeItemName?
+        enum Keys: String, CodingKey { case feeItemCode, feeItemName }
+        func encode(to encoder: any Encoder) throws {
+            try line.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encodeIfPresent(item?.code, forKey: .feeItemCode)
+            try container.encodeIfPresent(item?.name, forKey: .feeItemName)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case bill, lines, asOf, lateFees, lateFeeTotal, lateFeeWaived, amountDue }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(bill, forKey: .bill)
+        try c.encode(lines.map { NamedLine(line: $0, item: feeItems[$0.feeItemId]) }, forKey: .lines)
+        try c.encode(asOf, forKey: .asOf)
+        try c.encode(lateFees, forKey: .lateFees)
+        try c.encode(lateFeeTotal, forKey: .lateFeeTotal)
+        try c.encode(lateFeeWaived, forKey: .lateFeeWaived)
+        try c.encode(amountDue, forKey: .amountDue)
+    }
     /// Unpaid principal plus late fees not waived.
     public var amountDue: Money
 
@@ -55,6 +89,7 @@ public struct BillDocument: Codable, Sendable {
         let waived = bill.lateFeeWaivedBy != nil
         return BillDocument(bill: bill, lines: lines, asOf: asOf, lateFees: fees, lateFeeTotal: Money(minorUnits: total, currency: currency),
                             lateFeeWaived: waived,
+                            feeItems: items.mapValues { FeeItemName(code: $0.code, name: $0.name) },
                             amountDue: Money(minorUnits: outstanding + (waived || bill.status == .cancelled ? 0 : total), currency: currency))
     }
 

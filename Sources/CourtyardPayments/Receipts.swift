@@ -30,6 +30,9 @@ public struct Receipt: Codable, Sendable, Hashable {
     public var lines: [Line]
     public var total: Money
     public var issuedAt: Date
+    /// The community's IANA zone: the receipt shows its local time (absent on receipts issued before 2026-12; those show
+    /// Beijing time).
+    public var timeZone: String?
     /// The verification token (unguessable; the QR code links to `/r/{token}`).
     public var token: String
     /// Formatted number, `R` + 10 digits.
@@ -58,6 +61,17 @@ public struct ReceiptBook: Sendable {
         return try RowReader(row, table: "receipt_counters").int64("last_number")
     }
 
+    /// Without a named payer (cash at the desk), the house's owner on record, masked as counters do (张**), marked as the
+    /// owner: a receipt always says for whom it was paid.
+    func ownerName(houseId: String) async throws -> String? {
+        let name = try await db.raw("""
+            SELECT p.name FROM occupancies o JOIN people p ON p.id = o.person_id
+            WHERE o.company_id = \(bind: companyId) AND o.house_id = \(bind: houseId) AND o.role = 'owner' AND o.valid_until IS NULL
+            ORDER BY o.valid_from DESC LIMIT 1
+            """).first().map { try RowReader($0, table: "people").string("name") }
+        return name.map { String($0.prefix(1)) + String(repeating: "*", count: max(1, $0.count - 1)) + " (业主 owner)" }
+    }
+
     /// Issues a receipt for `subjectId` (a payment, refund or deposit); issuing again for the same subject returns the first.
     ///
     /// `fresh` says the subject was created in this transaction (a new payment), so there is no earlier receipt to find.
@@ -66,7 +80,7 @@ public struct ReceiptBook: Sendable {
                       number reserved: Int64? = nil) async throws -> Receipt {
         if !fresh, let existing = try await receipt(kind: kind, subjectId: subjectId) { return existing }
         let names = try await db.raw("""
-            SELECT co.name AS company_name, c.name AS community_name, b.name AS building_name, h.number AS house_number
+            SELECT co.name AS company_name, c.name AS community_name, c.time_zone AS time_zone, b.name AS building_name, h.number AS house_number
             FROM houses h JOIN communities c ON c.id = h.community_id JOIN companies co ON co.id = h.company_id
             JOIN buildings b ON b.id = h.building_id
             WHERE h.company_id = \(bind: companyId) AND h.id = \(bind: houseId)
@@ -78,11 +92,13 @@ public struct ReceiptBook: Sendable {
         var generator = SystemRandomNumberGenerator()
         for index in random.indices { random[index] = UInt8.random(in: 0...255, using: &generator) }
         let token = random.map { String(format: "%02x", $0) }.joined()
+        var shownPayer = payer
+        if shownPayer == nil { shownPayer = try await ownerName(houseId: houseId) }
         let receipt = Receipt(number: number, kind: kind, companyName: try reader?.string("company_name") ?? "",
                               communityName: try reader?.string("community_name") ?? "",
                               house: [try reader?.string("building_name"), try reader?.string("house_number")].compactMap { $0 }.joined(separator: " "),
-                              payer: payer, channel: channel, channelReference: channelReference, lines: lines, total: total, issuedAt: now,
-                              token: token)
+                              payer: shownPayer, channel: channel, channelReference: channelReference,
+                              lines: lines, total: total, issuedAt: now, timeZone: try reader?.string("time_zone"), token: token)
         try await db.insert(into: "receipts").columns("id", "company_id", "community_id", "number", "kind", "subject_id", "token", "document", "created_at")
             .values(SQLBind(Identifier.uuidV7(at: now)), SQLBind(companyId), SQLBind(communityId), SQLBind(number), SQLBind(kind.rawValue),
                     SQLBind(subjectId), SQLBind(token), SQLBind(StoredJSON.encode(receipt)), SQLBind(now.epochMilliseconds)).run()

@@ -333,7 +333,7 @@ enum PaymentRoutes {
         api.on(.get, "/r/:token", summary: "Public receipt verification page (the receipt's QR code links here)", tag: "Payments") { _, context in
             let token = try context.parameters.require("token")
             guard let receipt = try await services.database.read({ db in try await ReceiptBook.receipt(token: token, db: db) }) else {
-                throw Problem.notFound("receipt")
+                return ReceiptPage.notFound()
             }
             return ReceiptPage.response(receipt, publicURL: services.configuration.publicURL, voided: false, verification: true)
         }

@@ -21,8 +21,12 @@ enum ReceiptPage {
     static func html(_ receipt: Receipt, publicURL: String, voided: Bool, verification: Bool) -> String {
         let link = publicURL + "/r/" + receipt.token
         let qr = (try? QRCodeDrawing.svg(link)) ?? ""
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "Asia/Shanghai")
+        // Local time of the community, as people read it: "2026-11-22 10:05:31 (UTC+08:00)".
+        let zone = receipt.timeZone.flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "Asia/Shanghai") ?? .gmt
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = zone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss '(UTC'xxx')'"
         let title = receipt.kind == .payment ? "Receipt 收据" : receipt.kind == .refund ? "Refund voucher 退款凭证" : "Deposit release voucher 押金退还凭证"
         let rows = receipt.lines.map { "<tr><td>\(escape($0.description))</td><td class=\"amount\">\($0.amount.decimalText)</td></tr>" }.joined()
         return """
@@ -56,6 +60,21 @@ enum ReceiptPage {
             <p class="noprint">Verify: <a href="\(escape(link))">\(escape(link))</a></p>
             </div></body></html>
             """
+    }
+
+    /// What someone who scanned a receipt's QR code sees when the code is not one of ours: a page, not JSON.
+    static func notFound() -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        let page = """
+            <!doctype html>
+            <html lang="zh-CN"><head><meta charset="utf-8"><title>Receipt not found 未找到收据</title>
+            <style>body{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:2rem;color:#111;max-width:36rem}</style>
+            </head><body><h1>Receipt not found 未找到收据</h1>
+            <p>No receipt has this code. Check that the whole QR code was scanned, or ask the property office to look the receipt up
+            by its number.</p><p>此二维码不对应任何收据。请确认完整扫描，或凭收据编号向物业服务中心查询。</p></body></html>
+            """
+        return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
     }
 
     static func response(_ receipt: Receipt, publicURL: String, voided: Bool, verification: Bool = false) -> Response {
