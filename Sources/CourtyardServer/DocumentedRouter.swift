@@ -33,7 +33,12 @@ final class DocumentedRouter {
         // Every query parameter must be one this route documents: an unknown filter (`?number=201` where only
         // `building_id` is known) is refused by name instead of silently ignored.
         let known = Set(query)
+        // JSON bodies are checked once, the same way on every route (``JSONShape``), except where a signature covers the
+        // raw bytes (signed webhooks and payment notifications verify exactly what was sent).
+        let checksBody = request != nil && !path.contains("/ingest/") && !path.contains("/notify/")
         router.on(RouterPath(path), method: method) { request, context in
+            var request = request
+            if checksBody { try await Self.checkJSONBody(&request, context: context) }
             for (name, value) in request.uri.queryParameters {
                 guard known.contains(String(name)) else {
                     let accepted = known.isEmpty ? "this route takes no query parameters" : "known: " + known.sorted().joined(separator: ", ")
@@ -52,6 +57,34 @@ final class DocumentedRouter {
         document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
                            permission: permission, requestSchema: request, responseSchema: response,
                            successStatus: status, queryParameters: query))
+    }
+}
+
+extension DocumentedRouter {
+    /// Refuses a body that is not JSON by its type or its shape, and hands the handler the checked bytes.
+    static func checkJSONBody(_ request: inout Request, context: CourtyardRequestContext) async throws {
+        if let type = request.headers[.contentType]?.lowercased(),
+           !(type.hasPrefix("application/json") || (type.hasPrefix("application/") && type.contains("+json"))) {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", title: "Send JSON",
+                          detail: "this route takes Content-Type: application/json, not \(type.prefix(60))")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: 8 * 1024 * 1024)
+        } catch {
+            throw Problem(.contentTooLarge, code: "body_too_large", title: "The request body is too large")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        if bytes.isEmpty { throw Problem.malformedJSON("the request body is empty") }
+        do {
+            let checked = try JSONShape.check(bytes)
+            request.body = .init(buffer: ByteBuffer(bytes: checked))
+        } catch JSONShape.Failure.malformed(let detail) {
+            throw Problem.malformedJSON(detail)
+        } catch JSONShape.Failure.controlCharacter(let character) {
+            throw Problem(.unprocessableContent, code: "control_character", title: "The body contains a control character",
+                          detail: "\(character) is not allowed in any value")
+        }
     }
 }
 
