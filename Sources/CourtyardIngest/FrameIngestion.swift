@@ -24,7 +24,7 @@ public enum FrameIngestion {
             guard case .readReply(let address, let identifier, let values, _, _) = message, let values else {
                 return .failure(ReadingError("no_reading_in_frame", field: "hex", "the frame is not a read reply with a known register"))
             }
-            let registers = values.compactMap { value in value.register.flatMap { name in value.value.milliUnits.map { (name, $0) } } }
+            let registers = values.compactMap { value in value.register.flatMap { name in value.value?.milliUnits.map { (name, $0) } } }
             guard !registers.isEmpty else {
                 return .failure(ReadingError("no_reading_in_frame", field: "hex", "data identifier \(identifier) carries no cumulative register"))
             }

@@ -31,7 +31,7 @@ public struct FrameReport: Encodable, Hashable, Sendable {
     public var registers: [String: Int64] {
         var result: [String: Int64] = [:]
         for value in values ?? [] {
-            if let register = value.register, let milli = value.value.milliUnits { result[register] = milli }
+            if let register = value.register, let milli = value.value?.milliUnits { result[register] = milli }
         }
         if let cumulative, let milli = cumulative.milliUnits {
             switch cumulative.unit {
