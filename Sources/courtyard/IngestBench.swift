@@ -77,6 +77,11 @@ struct IngestBench: AsyncParsableCommand {
                 try await db.raw("SELECT COUNT(*) AS n FROM held_readings").first()!.decode(column: "n", as: Int.self)
             }
             let readingsPerSecond = batched.requestsPerSecond * Double(batch)
+            // The storage floor of the same run: the batched phase's readings again, reading-shaped rows of as many meters,
+            // `batch` per durable commit, with prepared statements and no logic. Noise of the hour divides out of the ratio.
+            let floorRows = max(batch, counts["energy_total"] ?? 0)
+            let floorSeconds = try await ReadingFloor.insert(database, rows: floorRows, devices: meters, perTransaction: batch)
+            let floorPerSecond = Double(floorRows) / floorSeconds
             print("engine \(target.engine): \(meters) meters, wrk \(threads) threads, \(seconds) s per phase")
             print("| phase | connections | requests/s | readings/s | p50 ms | p99 ms | non-2xx |")
             print("|---|---|---|---|---|---|---|")
@@ -84,6 +89,8 @@ struct IngestBench: AsyncParsableCommand {
             print("| batched (\(batch)/request) | \(batchConnections) | \(Int(batched.requestsPerSecond)) | \(Int(readingsPerSecond)) | \(batched.p50) | \(batched.p99) | \(batched.errors) |")
             print("| single reading | \(singleConnections) | \(Int(single.requestsPerSecond)) | \(Int(single.requestsPerSecond)) | \(single.p50) | \(single.p99) | \(single.errors) |")
             print("stored: \(counts["energy_total"] ?? 0) batched, \(counts["tou_peak"] ?? 0) single; held for review: \(held)")
+            print("storage floor: the same \(floorRows) readings inserted raw, \(batch) per commit, in \(BenchSupport.format(floorSeconds)) s "
+                  + "= \(Int(floorPerSecond)) readings/s; batched ingestion is \(BenchSupport.format(readingsPerSecond / floorPerSecond)) of the floor")
             let json: [String: Any] = [
                 "benchmark": "ingest", "engine": target.engine, "meters": meters, "batch": batch, "seconds_per_phase": seconds,
                 "health_requests_per_second": Int(health.requestsPerSecond), "health_p99_ms": health.p99,
@@ -91,7 +98,8 @@ struct IngestBench: AsyncParsableCommand {
                 "batched_p50_ms": batched.p50, "batched_p99_ms": batched.p99,
                 "single_requests_per_second": Int(single.requestsPerSecond), "single_p50_ms": single.p50, "single_p99_ms": single.p99,
                 "stored_batched": counts["energy_total"] ?? 0, "stored_single": counts["tou_peak"] ?? 0, "held": held,
-                "non_2xx": batched.errors + single.errors, "peak_rss_bytes": BenchSupport.peakRSS(), "git_commit": BenchSupport.gitCommit(),
+                "non_2xx": batched.errors + single.errors, "floor_readings_per_second": Int(floorPerSecond),
+                "floor_seconds": (floorSeconds * 1000).rounded() / 1000, "ratio_to_floor": (readingsPerSecond / floorPerSecond * 100).rounded() / 100, "peak_rss_bytes": BenchSupport.peakRSS(), "git_commit": BenchSupport.gitCommit(),
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {

@@ -216,7 +216,28 @@ struct PrepaidBench: AsyncParsableCommand {
             report("top-up committed → restore SENT", restoreLatencies)
             report("(apart: commands that waited for the device to ack its previous one, commit → SENT)", waited)
             if unsent > 0 { print("commands committed but not sent when the run ended: \(unsent)") }
+            // The floor of the same run: durable one-row commits on the same database; no command can be SENT sooner.
+            let floor = try await ReadingFloor.commitLatencies(database, count: 500)
+            report("floor: a durable one-row commit", floor)
+            func quantile(_ values: [Double], _ q: Double) -> Double? {
+                values.isEmpty ? nil : values[min(values.count - 1, Int(Double(values.count) * q))]
+            }
+            func rounded(_ value: Double?) -> Any { value.map { ($0 * 1000).rounded() / 1000 } ?? NSNull() }
+            let floorP99 = quantile(floor, 0.99)
+            let restoreP99 = quantile(restoreLatencies, 0.99)
+            let json: [String: Any] = [
+                "benchmark": "prepaid", "engine": target.engine, "meters": meters, "cycling_meters": cycling,
+                "readings": readings, "seconds": rounded(seconds), "readings_per_second": Int(Double(readings) / seconds),
+                "cutoff_count": cutoffLatencies.count, "cutoff_p50_ms": rounded(quantile(cutoffLatencies, 0.5)),
+                "cutoff_p99_ms": rounded(quantile(cutoffLatencies, 0.99)),
+                "restore_count": restoreLatencies.count, "restore_p50_ms": rounded(quantile(restoreLatencies, 0.5)),
+                "restore_p99_ms": rounded(quantile(restoreLatencies, 0.99)), "restore_max_ms": rounded(restoreLatencies.last),
+                "unsent": unsent, "floor_commit_p50_ms": rounded(quantile(floor, 0.5)), "floor_commit_p99_ms": rounded(floorP99),
+                "restore_p99_ratio_to_floor": rounded(restoreP99.flatMap { restore in floorP99.map { restore / max($0, 0.001) } }),
+                "peak_rss_bytes": BenchSupport.peakRSS(), "git_commit": BenchSupport.gitCommit(),
+            ]
             print("commit \(BenchSupport.gitCommit())")
+            print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
             await scratch.drop()
             throw error
