@@ -97,7 +97,9 @@ enum BillingRoutes {
         api.schema("BillRunSummary", example: BillRunSummary(
             runId: nil, communityId: Example.community, period: "2026-10", preview: true, housesConsidered: 500, billsCreated: 498,
             linesCreated: 2_310, linesAlreadyBilled: 0, totalAmount: Money(minorUnits: 18_432_150), items: [], skipped: ["water: missing_usage": 2],
-            itemsWithoutStandard: [], billsPosted: 0))
+            itemsWithoutStandard: [], billsPosted: 0),
+            items: ["items": .object(description: "per fee item: fee_item_id, code, period, standard_version, lines, amount"),
+                    "items_without_standard": .string])
         api.on(.post, "/api/v1/communities/:id/bill-runs",
                summary: "Bill a closed month for every house (idempotent per house, fee item and period), or preview any month",
                tag: "Billing", permission: .manageFinance, request: "BillRunRequest", response: "BillRunSummary", status: 201) { request, context in
@@ -141,7 +143,10 @@ enum BillingRoutes {
             return try .json(Page(items: items, nextCursor: page.nextCursor))
         }
 
-        api.schema("BillDocument", example: BillDocument.make(bill: exampleBill, lines: [], items: [:], asOf: Example.day))
+        api.schema("BillDocument", example: BillDocument.make(bill: exampleBill, lines: [], items: [:], asOf: Example.day),
+                   items: ["lines": .object(description: "a bill line: fee item (id, code, name), period, kind, quantity, unit, unit price, "
+                                                + "breakdown, basis, exact, rounding, billable and period days, amount"),
+                           "late_fees": .object(description: "a line's late fee: line_id, fee_item_id, principal, days_overdue, fee, capped, explanation")])
         api.on(.get, "/api/v1/bills/:id",
                summary: "A bill with its lines and its late fees as of a date (?as_of=, default today); owners read their current houses' bills",
                tag: "Billing", permission: .readFinance, response: "BillDocument", query: ["as_of"]) { request, context in
@@ -188,7 +193,8 @@ enum BillingRoutes {
 
         api.schema("UsageCorrectionRequest", example: UsageCorrectionRequest(quantity: Quantity(milliUnits: 230_000), windows: nil,
                                                                              reason: "misread digit"), required: ["quantity", "reason"])
-        api.schema("CorrectionResponse", example: CorrectionResponse(adjustments: [], billsChanged: []))
+        api.schema("CorrectionResponse", example: CorrectionResponse(adjustments: [], billsChanged: []),
+                   items: ["adjustments": .object(description: "an adjustment bill line"), "bills_changed": .schema("Bill")])
         api.on(.post, "/api/v1/usage/:id/corrections",
                summary: "Correct a billed usage figure: adjustment lines on open bills or the next bill; audited",
                tag: "Billing", permission: .manageFinance, request: "UsageCorrectionRequest", response: "CorrectionResponse") { request, context in

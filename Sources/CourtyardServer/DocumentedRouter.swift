@@ -14,8 +14,8 @@ final class DocumentedRouter {
     }
 
     /// Adds a schema to the document, inferred from an example value.
-    func schema<T: Encodable>(_ name: String, example: T, required: [String]? = nil) {
-        document.addSchema(name, example: example, required: required)
+    func schema<T: Encodable>(_ name: String, example: T, required: [String]? = nil, items: [String: OpenAPIDocument.ItemType] = [:]) {
+        document.addSchema(name, example: example, required: required, items: items)
     }
 
     /// Documents a route that is registered separately (the document's own route, which must exist before it can be served).

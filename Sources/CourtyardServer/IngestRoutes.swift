@@ -200,9 +200,11 @@ enum IngestRoutes {
         api.schema("MeterReplacementInput", example: exampleReplacement, required: ["device_id", "replaced_at", "old_final", "new_start", "reason"])
         api.schema("MeterReplacement", example: Replacement(id: "0194f3a0-0000-7000-8000-0000000000e1", deviceId: Example.device,
                                                             register: "energy_total", replacedAt: Example.date, oldFinal: exampleReplacement.oldFinal,
-                                                            newStart: exampleReplacement.newStart, reason: "meter broken", createdBy: "0194f3a0-0000-7000-8000-000000000002"))
+                                                            newStart: exampleReplacement.newStart, reason: "meter broken", createdBy: "0194f3a0-0000-7000-8000-000000000002"),
+                   items: ["approved_held_readings": .string])
+        let exampleBucket = UsageSeries.Bucket(start: "2026-10-01", startsAt: Example.date, usage: "12.500", estimated: false, milli: 12_500)
         api.schema("UsageReport", example: UsageReport(deviceId: Example.device, register: "energy_total", granularity: "day",
-                                                       timeZone: "Asia/Shanghai", total: "0.000", buckets: []))
+                                                       timeZone: "Asia/Shanghai", total: "0.000", buckets: [exampleBucket]))
         let exampleIntegration = Integration(id: "0194f3a0-0000-7000-8000-0000000000f1", companyId: Example.company, name: "ctwing",
                                              hasPreviousSecret: false, rotatedAt: nil, createdAt: Example.date)
         api.schema("IntegrationInput", example: IntegrationInput(name: "ctwing"), required: ["name"])
@@ -471,7 +473,8 @@ enum IngestRoutes {
 
         api.schema("UsageDerivationInput", example: ["period": "2026-10"], required: ["period"])
         api.schema("UsageDerivation", example: UsageDerivation.Summary(period: "2026-10", created: 240, unchanged: 0, differing: [],
-                                                                       metersWithoutReadings: []))
+                                                                       metersWithoutReadings: ["water_meter_102"]),
+                   items: ["differing": .object(description: "subject_kind, subject_id, usage_kind, stored and derived quantities")])
         api.on(.post, "/api/v1/communities/:id/usage/derive",
                summary: "Monthly usage records for bill runs from the accepted readings of bound meters (source ingestion); differing stored figures are reported, not overwritten",
                tag: "Readings", permission: .recordUsage, request: "UsageDerivationInput", response: "UsageDerivation") { request, context in
@@ -489,7 +492,9 @@ enum IngestRoutes {
         }
 
         api.schema("HouseUsage", example: HouseUsage(houseId: Example.house, kind: "electricity", granularity: "day", timeZone: "Asia/Shanghai",
-                                                     total: "0.000", meters: [], buckets: []))
+                                                     total: "12.500", meters: ["electricity_meter_101"],
+                                                     buckets: [UsageSeries.Bucket(start: "2026-10-01", startsAt: Example.date, usage: "12.500",
+                                                                                  estimated: false, milli: 12_500)]))
         api.on(.get, "/api/v1/houses/:id/usage",
                summary: "A house's usage per hour or day for one utility, over the meters bound to it on each day (owner dashboards, billing checks)",
                tag: "Readings", permission: .readDevices, response: "HouseUsage", query: ["kind", "from", "to", "granularity"]) { request, context in

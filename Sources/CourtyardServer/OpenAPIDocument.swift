@@ -40,11 +40,34 @@ public struct OpenAPIDocument: Sendable {
         operations.append(operation)
     }
 
-    /// Adds a named schema inferred from an example value (encoded with the API's conventions).
-    mutating func addSchema<T: Encodable>(_ name: String, example: T, required: [String]? = nil) {
+    /// What an array property holds when its example is empty: another documented schema, or strings.
+    public enum ItemType: Sendable {
+        case schema(String)
+        case string
+        case object(description: String)
+
+        var json: JSONValue {
+            switch self {
+            case .schema(let name): .object(["$ref": .string("#/components/schemas/\(name)")])
+            case .string: .object(["type": .string("string")])
+            case .object(let description): .object(["type": .string("object"), "description": .string(description)])
+            }
+        }
+    }
+
+    /// Adds a named schema inferred from an example value (encoded with the API's conventions); `items` says what the
+    /// example's empty arrays hold (by property name), so that no array is left untyped.
+    mutating func addSchema<T: Encodable>(_ name: String, example: T, required: [String]? = nil, items: [String: ItemType] = [:]) {
         guard schemas[name] == nil, let data = try? APICoding.encoder.encode(example),
               let json = try? JSONDecoder().decode(JSONValue.self, from: data) else { return }
         var schema = Self.infer(json)
+        if !items.isEmpty, case .object(var object) = schema, case .object(var properties)? = object["properties"] {
+            for (property, type) in items {
+                properties[property] = .object(["type": .string("array"), "items": type.json])
+            }
+            object["properties"] = .object(properties)
+            schema = .object(object)
+        }
         if case .object(var object) = schema {
             object["example"] = json
             if let required { object["required"] = .array(required.map(JSONValue.string)) }

@@ -143,7 +143,7 @@ enum PaymentRoutes {
             state: .succeeded, ruleDecision: "auto-approved: at most 200.00, reason overpayment, no overdue bills", requestedBy: Example.person,
             decidedBy: "system:refund-rules", decisionReason: "auto-approved", decidedAt: Example.date, channelRefundId: "50300000012026112200000777",
             failure: "wechatpay: refused with HTTP 500", createdAt: Example.date, updatedAt: Example.date))
-        api.schema("RefundList", example: RefundList(items: []))
+        api.schema("RefundList", example: RefundList(items: []), items: ["items": .schema("Refund")])
         api.schema("Deposit", example: Deposit(
             id: Example.device, communityId: Example.community, houseId: Example.house, kind: "decoration", amount: Money(minorUnits: 2_000_00),
             paymentId: Example.device, conditions: [DepositCondition(kind: .inspectionPassed), DepositCondition(kind: .dateReached, on: Example.day)],
@@ -158,14 +158,16 @@ enum PaymentRoutes {
         api.schema("BankImportResult", example: BankStatements.ImportResult(
             importId: Example.device, matched: 1, unmatched: 1, duplicates: 0, errors: 1,
             rows: [.init(row: 4, status: .error, transactionId: "B20261122003", outTradeNo: "CY0123456789ABCDEF0123456789ABCD", code: "invalid_date",
-                         field: "value_date", message: "value_date is YYYY-MM-DD")], commands: []))
-        api.schema("BankLineList", example: LineList(items: []))
+                         field: "value_date", message: "value_date is YYYY-MM-DD")], commands: [Example.device]))
+        api.schema("BankLineList", example: LineList(items: []),
+                   items: ["items": .object(description: "an unmatched statement line: id, value date, amount, payer, reference, transaction id")])
         api.schema("BankMatchInput", example: MatchInput(outTradeNo: "CY0123456789ABCDEF0123456789ABCD"), required: ["out_trade_no"])
         api.schema("ReconciliationReport", example: Reconciliation.Report(
             runId: Example.device, channel: "wechatpay", date: Example.day, matched: 10, missingOurs: 1, missingTheirs: 0, amountMismatch: 0,
             exceptions: [.init(kind: .payment, outcome: .missingOurs, channelReference: "4200000001202611220000000099", outTradeNo: "CY0123456789ABCDEF0123456789ABCD",
                                ourAmount: Money(minorUnits: 9_00), theirAmount: Money(minorUnits: 9_00))]))
-        api.schema("HeldCallbackList", example: HeldList(items: []))
+        api.schema("HeldCallbackList", example: HeldList(items: []),
+                   items: ["items": .object(description: "a held channel callback: id, channel, out_trade_no, transaction id, amount, reason, received_at")])
         api.schema("ResolveInput", example: ResolveInput(action: "apply", reason: "payer confirmed by phone"), required: ["action", "reason"])
         api.schema("ProxyPayerInput", example: ProxyInput(personId: Example.person, relation: "child"), required: ["person_id", "relation"])
         var examplePayment = Payment(id: Example.device, companyId: Example.company, communityId: Example.community, houseId: Example.house,

@@ -115,9 +115,13 @@ enum PrepaidRoutes {
         api.schema("TopUpResult", example: TopUp.Result(id: "desk-2026-11-22-0001", houseId: Example.house, walletId: Example.device,
                                                          amount: Money(minorUnits: 10_000), walletBalance: Money(minorUnits: 10_750),
                                                          repaid: ["electricity": Money(minorUnits: 250)], commands: [Example.device], replayed: false))
-        api.schema("PrepaidOverview", example: PrepaidOverview(houseId: Example.house, plans: []))
-        api.schema("NotificationList", example: NotificationList(items: []))
-        api.schema("CommandList", example: CommandList(items: []))
+        api.schema("PrepaidOverview", example: PrepaidOverview(houseId: Example.house, plans: []),
+                   items: ["plans": .object(description: "a plan: plan_id, device_id, register, utility, wallets, owed, available, "
+                                                + "emergency_credit, today, this_month, supply")])
+        api.schema("NotificationList", example: NotificationList(items: []),
+                   items: ["items": .object(description: "id, community_id, house_id, device_id, kind, audience, payload, created_at")])
+        api.schema("CommandList", example: CommandList(items: []),
+                   items: ["items": .object(description: "a device command: id, device, action, state, attempts, created_at, sent_at, reason")])
         api.schema("SafetyClear", example: SafetyClear(reason: "pipe repaired and pressure-tested"), required: ["reason"])
         api.schema("Holidays", example: Holidays(days: [HolidayDay(day: LocalDate(year: 2026, month: 10, day: 1)!, name: "National Day")]),
                    required: ["days"])

@@ -77,7 +77,7 @@ struct OpenAPICompletenessTests {
         }
     }
 
-    @Test("every referenced schema is defined and every operation has a summary", arguments: [TestEngine.sqlite])
+    @Test("every referenced schema is defined, every array says what it holds, every operation has a summary", arguments: [TestEngine.sqlite])
     func documentIsComplete(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let document = api.document.json()
@@ -97,6 +97,9 @@ struct OpenAPICompletenessTests {
             Self.walk(document, path: "") { path, object in
                 if case .string(let ref) = object["$ref"], let name = ref.split(separator: "/").last, schemas[String(name)] == nil {
                     problems.append("\(path): $ref \(ref) is not defined")
+                }
+                if object["type"] == .string("array"), case .object(let items)? = object["items"], items.isEmpty, !path.contains("/example") {
+                    problems.append("\(path): array items have no type")
                 }
             }
             #expect(problems.isEmpty, "\(problems.count):\n\(problems.sorted().joined(separator: "\n"))")
