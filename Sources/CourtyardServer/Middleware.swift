@@ -177,25 +177,13 @@ struct RequestMetricsMiddleware: RouterMiddleware {
     static let buckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
-        var status = 500
-        defer {
-            let route = context.endpointPath.map(OpenAPIDocument.openAPIPath) ?? "unmatched"
+        try await RequestObservation.observe(request, context: context, next: next) { route, status, elapsed in
             let labels = [("route", route), ("method", request.method.rawValue), ("status", String(status))]
             registry.makeCounter(name: "courtyard_http_requests_total", labels: labels).increment()
-            let elapsed = ContinuousClock.now - start
             registry.makeDurationHistogram(name: "courtyard_http_request_duration_seconds",
                                            labels: [("route", route), ("method", request.method.rawValue)],
                                            buckets: Self.buckets.map { Duration.microseconds(Int64($0 * 1_000_000)) })
                 .record(elapsed)
-        }
-        do {
-            let response = try await next(request, context)
-            status = Int(response.status.code)
-            return response
-        } catch {
-            status = Int(ProblemMiddleware.problem(for: error, context: context).status.code)
-            throw error
         }
     }
 }

@@ -21,13 +21,7 @@ public enum ReadingFloor {
     public static func insert(_ database: Database, rows: Int, devices: Int, perTransaction: Int) async throws -> Double {
         let devices = max(1, devices)
         if database.engine == .sqlite, let path = database.sqlitePath {
-            let scratch = path + ".reading-floor"
-            let files = [scratch, scratch + "-wal", scratch + "-shm"]
-            for file in files { try? FileManager.default.removeItem(atPath: file) }
-            defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
-            return try await NIOThreadPool.singleton.runIfActive {
-                let raw = try RawSQLite(path: scratch)
-                try raw.execute(createTable)
+            return try await InsertFloor.scratch(path: path + ".reading-floor", table: createTable) { raw in
                 let start = ContinuousClock.now
                 for first in stride(from: 0, to: rows, by: perTransaction) {
                     try raw.begin()
@@ -44,9 +38,7 @@ public enum ReadingFloor {
                     }
                     try raw.commit()
                 }
-                let elapsed = ContinuousClock.now - start
-                raw.checkpointer?.drain()
-                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                return InsertFloor.seconds(since: start)
             }
         }
         try await database.transaction { db in
@@ -69,9 +61,9 @@ public enum ReadingFloor {
                 }
             }
         }
-        let elapsed = ContinuousClock.now - start
+        let seconds = InsertFloor.seconds(since: start)
         try await database.transaction { db in try await db.raw("DROP TABLE IF EXISTS bench_reading_floor").run() }
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return seconds
     }
 
     /// Milliseconds of `count` durable one-row commits, sorted.

@@ -18,6 +18,18 @@ struct HardeningAPITests {
         return try await api.login(login, password: "a-long-phrase-2026")
     }
 
+    /// Opens a shift for `cashier` in `community` and takes one cash payment there; returns the payment id.
+    static func deskPayment(_ api: APIFixture, cashier: String, community: String, house: String, id: String, amount: String,
+                            purpose: String = "bills") async throws -> String {
+        let shift = try await api.call(.post, "/api/v1/cashier-shifts", token: cashier,
+                                       json: ["community_id": community, "opening_float": Prepaid.money("0.00")])
+        let shiftId = try #require(shift.object["id"] as? String, "\(shift.text)")
+        var body: [String: Any] = ["id": id, "house_id": house, "purpose": purpose, "channel": "cash", "amount": Prepaid.money(amount)]
+        if purpose == "top_up" { body["wallet_purpose"] = "general" }
+        let paid = try await api.call(.post, "/api/v1/cashier-shifts/\(shiftId)/payments", token: cashier, json: body)
+        return try #require(paid.object["payment_id"] as? String, "\(paid.text)")
+    }
+
     @Test("a colleague cannot void another cashier's payment by naming that cashier as supervisor; a supervisor of another community cannot approve",
           arguments: TestEngine.available)
     func voidNeedsASupervisorOtherThanThePaymentsCashier(engine: TestEngine) async throws {
@@ -25,12 +37,8 @@ struct HardeningAPITests {
             let s = try await P.billed(api)
             let cashierA = try await api.login("frontdesk@alpha")
             let cashierB = try await Self.user(api, login: "cashier-b@alpha", role: "front_desk")
-            let shift = try await api.call(.post, "/api/v1/cashier-shifts", token: cashierA,
-                                           json: ["community_id": s.community, "opening_float": Prepaid.money("0.00")])
-            let shiftId = try #require(shift.object["id"] as? String)
-            let paid = try await api.call(.post, "/api/v1/cashier-shifts/\(shiftId)/payments", token: cashierA, json: [
-                "id": "desk-a1", "house_id": s.house, "purpose": "bills", "channel": "cash", "amount": Prepaid.money("10.00")])
-            let payment = try #require(paid.object["payment_id"] as? String, "\(paid.text)")
+            let payment = try await Self.deskPayment(api, cashier: cashierA, community: s.community, house: s.house, id: "desk-a1",
+                                                     amount: "10.00")
             // B asks, with A's own session as the "supervisor": refused (B is not the shift's cashier; A is the payment's cashier).
             let loophole = try await api.call(.post, "/api/v1/payments/\(payment)/void", token: cashierB, json: ["reason": "mistake"],
                                               headers: ["Courtyard-Supervisor": cashierA])
@@ -78,14 +86,8 @@ struct HardeningAPITests {
         try await P.with(engine) { api in
             let s = try await P.billed(api)
             let desk = try await api.login("frontdesk@alpha")
-            let shift = try await api.call(.post, "/api/v1/cashier-shifts", token: desk,
-                                           json: ["community_id": s.community, "opening_float": Prepaid.money("0.00")])
-            let shiftId = try #require(shift.object["id"] as? String)
-            // A top-up (no overdue bill is involved in the rule for this house's wallet refunds below).
-            let paid = try await api.call(.post, "/api/v1/cashier-shifts/\(shiftId)/payments", token: desk, json: [
-                "id": "desk-t1", "house_id": s.house, "purpose": "top_up", "channel": "cash", "wallet_purpose": "general",
-                "amount": Prepaid.money("600.00")])
-            let payment = try #require(paid.object["payment_id"] as? String, "\(paid.text)")
+            let payment = try await Self.deskPayment(api, cashier: desk, community: s.community, house: s.house, id: "desk-t1",
+                                                     amount: "600.00", purpose: "top_up")
             var decisions: [String] = []
             for (index, amount) in ["150.00", "40.00", "20.00"].enumerated() {
                 let refund = try await api.call(.post, "/api/v1/refunds", token: desk, json: [
@@ -114,12 +116,8 @@ struct HardeningAPITests {
         try await P.with(engine) { api in
             let s = try await P.billed(api)
             let desk = try await api.login("frontdesk@alpha")
-            let shift = try await api.call(.post, "/api/v1/cashier-shifts", token: desk,
-                                           json: ["community_id": s.community, "opening_float": Prepaid.money("0.00")])
-            let shiftId = try #require(shift.object["id"] as? String)
-            let paid = try await api.call(.post, "/api/v1/cashier-shifts/\(shiftId)/payments", token: desk, json: [
-                "id": "desk-s1", "house_id": s.house, "purpose": "bills", "channel": "cash", "amount": Prepaid.money("10.00")])
-            let payment = try #require(paid.object["payment_id"] as? String)
+            let payment = try await Self.deskPayment(api, cashier: desk, community: s.community, house: s.house, id: "desk-s1",
+                                                     amount: "10.00")
             let communities = try await api.call(.get, "/api/v1/communities?limit=10", token: s.finance).items.compactMap { $0["id"] as? String }
             let elsewhere = try #require(communities.first { $0 != s.community })
             let scoped = try await Self.user(api, login: "finance-c@alpha", role: "finance", communities: [elsewhere])
@@ -150,13 +148,8 @@ struct HardeningAPITests {
             let desk = try await api.login("frontdesk@alpha")
             let owner = try await api.login("owner@alpha")
             let house = try #require(try await api.call(.get, "/api/v1/me/houses", token: owner).items.first)
-            let shift = try await api.call(.post, "/api/v1/cashier-shifts", token: desk,
-                                           json: ["community_id": house["community_id"] as! String, "opening_float": Prepaid.money("0.00")])
-            let shiftId = try #require(shift.object["id"] as? String)
-            let paid = try await api.call(.post, "/api/v1/cashier-shifts/\(shiftId)/payments", token: desk, json: [
-                "id": "desk-r1", "house_id": house["id"] as! String, "purpose": "top_up", "channel": "cash", "wallet_purpose": "general",
-                "amount": Prepaid.money("10.00")])
-            let payment = try #require(paid.object["payment_id"] as? String, "\(paid.text)")
+            let payment = try await Self.deskPayment(api, cashier: desk, community: house["community_id"] as! String,
+                                                     house: house["id"] as! String, id: "desk-r1", amount: "10.00", purpose: "top_up")
             let receipt = try await api.call(.get, "/api/v1/payments/\(payment)/receipt", token: desk)
             #expect(receipt.text.contains("(UTC+08:00)"))
             #expect(receipt.text.contains("R0000000001"))

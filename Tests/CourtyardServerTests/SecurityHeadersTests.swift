@@ -21,10 +21,9 @@ final class CapturedLog: Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String, file: String,
-                 function: String, line: UInt) {
-            let all = self.metadata.merging(explicit ?? [:]) { $1 }
-            let text = "\(message) " + all.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+        func log(event: LogEvent) {
+            let all = self.metadata.merging(event.metadata ?? [:]) { $1 }
+            let text = "\(event.message) " + all.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
             log.lines.withLock { $0.append(text) }
         }
     }

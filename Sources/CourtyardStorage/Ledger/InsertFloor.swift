@@ -23,13 +23,28 @@ public enum InsertFloor {
         return try await measureSQLKit(database, rows: rows, perTransaction: perTransaction, tag: tag)
     }
 
-    static func measureSQLite(path: String, rows: Int, perTransaction: Int, tag: String) async throws -> Double {
+    /// Runs `body` on a fresh scratch SQLite file at `path` with `table` created, off the event loops, and removes the
+    /// file afterwards; `body` times its own inserts. Shared by the floors of every benchmark.
+    static func scratch(path: String, table: String, _ body: @escaping @Sendable (RawSQLite) throws -> Double) async throws -> Double {
         let files = [path, path + "-wal", path + "-shm"]
         for file in files { try? FileManager.default.removeItem(atPath: file) }
         defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
         return try await NIOThreadPool.singleton.runIfActive {
             let raw = try RawSQLite(path: path)
-            try raw.execute(createTable)
+            try raw.execute(table)
+            let seconds = try body(raw)
+            raw.checkpointer?.drain()
+            return seconds
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    static func measureSQLite(path: String, rows: Int, perTransaction: Int, tag: String) async throws -> Double {
+        try await scratch(path: path, table: createTable) { raw in
             let hash = String(repeating: "a", count: 64)
             let account = "00000000-0000-8000-8000-000000000000"
             let start = ContinuousClock.now
@@ -51,9 +66,7 @@ public enum InsertFloor {
                 }
                 try raw.commit()
             }
-            let elapsed = ContinuousClock.now - start
-            raw.checkpointer?.drain()
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return seconds(since: start)
         }
     }
 
