@@ -497,29 +497,62 @@ public struct BillRunner: Sendable {
 
     // MARK: Ledger posting
 
+    /// What posting needs of a bill and of a line: a few columns, not the whole records (a page of 2,000 bills read as
+    /// records decoded every breakdown and basis of 10,000 lines only to throw them away).
+    struct PostingBill: Sendable {
+        var id: String, communityId: String, houseId: String, currency: String
+    }
+
+    struct PostingLine: Sendable {
+        var id: String, billId: String?, feeItemId: String, amount: Int64, kind: BillLine.Kind
+    }
+
     /// Posts each bill's lines (receivable of the house ← revenue of the fee item), one linked group per bill, then marks them posted.
     public func post(bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem]) async throws -> Int {
+        try await post(bills.map { PostingBill(id: $0.id, communityId: $0.communityId, houseId: $0.houseId, currency: $0.currency) },
+                       lines: lines.map { PostingLine(id: $0.id, billId: $0.billId, feeItemId: $0.feeItemId, amount: $0.amount, kind: $0.kind) },
+                       companyId: companyId, codes: items.mapValues(\.code))
+    }
+
+    func post(_ bills: [PostingBill], lines: [PostingLine], companyId: String, codes: [String: String]) async throws -> Int {
         guard let ledger, !bills.isEmpty else { return 0 }
         let linesByBill = Dictionary(grouping: lines, by: \.billId)
-        let posted = try await withThrowingTaskGroup(of: String?.self) { group in
-            for bill in bills {
-                let operations = (linesByBill[bill.id] ?? []).compactMap { line -> LedgerOperation? in
-                    Self.posting(line, bill: bill, itemCode: items[line.feeItemId]?.code ?? "custom")
-                }
+        // Account keys are digests: one receivable per bill and one revenue account per community and item, not two per line.
+        var revenue: [String: AccountKey] = [:]
+        // One linked group per bill (all of a bill's lines or none), many bills per submission: a refused bill is logged
+        // and left unposted, its neighbours post.
+        var groups: [(bill: String, operations: [LedgerOperation])] = []
+        groups.reserveCapacity(bills.count)
+        for bill in bills {
+            let receivable = AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees")
+            let operations = (linesByBill[bill.id] ?? []).compactMap { line -> LedgerOperation? in
+                let code = codes[line.feeItemId] ?? "custom"
+                let key = bill.communityId + "|" + code
+                let credit = revenue[key] ?? AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner,
+                                                        purpose: code)
+                revenue[key] = credit
+                return Self.posting(id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
+                                    receivable: receivable, revenue: credit)
+            }
+            groups.append((bill.id, operations))
+        }
+        let posted = try await withThrowingTaskGroup(of: [String].self) { group in
+            for part in stride(from: 0, to: groups.count, by: 1_000).map({ Array(groups[$0..<min($0 + 1_000, groups.count)]) }) {
                 group.addTask {
-                    guard !operations.isEmpty else { return bill.id }
-                    let outcomes = try await ledger.submit(companyId: companyId, operations, linked: true)
-                    for outcome in outcomes {
-                        if case .failure(let error) = outcome {
-                            Logger(label: "courtyard.billing").error("bill posting refused", metadata: ["bill": "\(bill.id)", "error": "\(error)"])
-                            return nil
+                    let answers = try await ledger.submit(companyId: companyId, linkedGroups: part.map(\.operations))
+                    var ids: [String] = []
+                    for (bill, outcomes) in zip(part, answers) {
+                        if let failure = outcomes.first(where: { if case .failure = $0 { true } else { false } }) {
+                            Logger(label: "courtyard.billing").error("bill posting refused", metadata: ["bill": "\(bill.bill)", "error": "\(failure)"])
+                        } else {
+                            ids.append(bill.bill)
                         }
                     }
-                    return bill.id
+                    return ids
                 }
             }
             var ids: [String] = []
-            for try await id in group { if let id { ids.append(id) } }
+            for try await part in group { ids += part }
             return ids
         }
         let now = clock.now()
@@ -535,20 +568,25 @@ public struct BillRunner: Sendable {
 
     /// The ledger transfer of one bill line. Charges debit the house's receivable; credits (negative adjustments) reverse it.
     static func posting(_ line: BillLine, bill: Bill, itemCode: String) -> LedgerOperation? {
-        guard line.amount != 0 else { return nil }
-        let receivable = AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees")
-        let revenue = AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner, purpose: itemCode)
-        let charge = line.amount > 0
-        return .transfer(Transfer(id: "bill-line:" + line.id, debit: charge ? receivable : revenue, credit: charge ? revenue : receivable,
-                                  amount: abs(line.amount), currency: bill.currency, code: line.kind == .charge ? .billPosting : .adjustment,
-                                  reference: "bill:" + bill.id, actor: "system:billing"))
+        posting(id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
+                receivable: AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees"),
+                revenue: AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner, purpose: itemCode))
+    }
+
+    static func posting(id: String, amount: Int64, kind: BillLine.Kind, billId: String, currency: String, receivable: AccountKey,
+                        revenue: AccountKey) -> LedgerOperation? {
+        guard amount != 0 else { return nil }
+        let charge = amount > 0
+        return .transfer(Transfer(id: "bill-line:" + id, debit: charge ? receivable : revenue, credit: charge ? revenue : receivable,
+                                  amount: abs(amount), currency: currency, code: kind == .charge ? .billPosting : .adjustment,
+                                  reference: "bill:" + billId, actor: "system:billing"))
     }
 
     /// Posts bills that an interrupted run committed but did not post; returns how many it posted.
     ///
     /// Pages of bills are read by id and posted with two pages in flight, so
     /// the ledger's writer can apply one page while it commits the other.
-    func postUnposted(companyId: String, communityId: String, pageSize: Int = 2_000) async throws -> Int {
+    func postUnposted(companyId: String, communityId: String, pageSize: Int = 10_000) async throws -> Int {
         guard ledger != nil else { return 0 }
         let scope = TenantScope(companyId: companyId)
         var count = 0
@@ -556,19 +594,27 @@ public struct BillRunner: Sendable {
         var inFlight: Task<(posted: Int, bills: Int), any Error>?
         defer { inFlight?.cancel() }
         while true {
-            let (bills, lines, items) = try await database.read { [cursor] db in
+            let (bills, lines, codes) = try await database.read { [cursor] db in
                 let store = ScopedStore(db, scope: scope)
-                let rows = try await db.select().columns(Bill.columns.map { SQLColumn($0) }).from(Bill.table)
+                let rows = try await db.select().columns(["id", "community_id", "house_id", "currency"].map { SQLColumn($0) }).from(Bill.table)
                     .where("company_id", .equal, SQLBind(companyId)).where("community_id", .equal, SQLBind(communityId))
                     .where(SQLColumn("posted_at"), .is, SQLLiteral.null).where("id", .greaterThan, SQLBind(cursor))
                     .orderBy("id").limit(pageSize).all()
-                let bills = try rows.map { try Bill(row: RowReader($0, table: Bill.table)) }
-                let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.map(\.id))
+                let bills = try rows.map { row in
+                    let r = RowReader(row, table: Bill.table)
+                    return PostingBill(id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.string("house_id"),
+                                       currency: try r.string("currency"))
+                }
+                let lines = try await store.rows(["id", "bill_id", "fee_item_id", "amount", "kind"], of: BillLine.self, where: "bill_id",
+                                                 in: bills.map(\.id), alsoIn: nil, literal: []).map { r in
+                    PostingLine(id: try r.string("id"), billId: try r.optionalString("bill_id"), feeItemId: try r.string("fee_item_id"),
+                                amount: try r.int64("amount"), kind: try r.value("kind", as: BillLine.Kind.self))
+                }
                 let items = try await store.listAll(FeeItem.self, filters: [("community_id", communityId)])
-                return (bills, lines, Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }))
+                return (bills, lines, Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.code) }))
             }
             let next: Task<(posted: Int, bills: Int), any Error>? = bills.isEmpty ? nil : Task { [self] in
-                (try await post(bills: bills, lines: lines, companyId: companyId, items: items), bills.count)
+                (try await post(bills, lines: lines, companyId: companyId, codes: codes), bills.count)
             }
             if let previous = inFlight {
                 inFlight = nil
