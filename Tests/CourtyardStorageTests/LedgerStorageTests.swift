@@ -111,6 +111,25 @@ struct LedgerStorageTests {
         }
     }
 
+    @Test("linked groups in one submission succeed or fail each on its own, all or nothing within a group", arguments: TestEngine.available)
+    func linkedGroupsAreIndependent(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let answers = try await ledger.writer.submit(companyId: ledger.companyId, linkedGroups: [
+                [ledger.topUp("g1-a", 100), ledger.deduct("g1-b", 40)],     // applies: 60 left
+                [ledger.topUp("g2-a", 100), ledger.deduct("g2-b", 1_000)],  // refused as a whole: neither applies
+                [],
+                [ledger.deduct("g3-a", 60)],                               // applies after the first group: 0 left
+            ])
+            #expect(answers.map(\.count) == [2, 2, 0, 1])
+            #expect(answers[0].allSatisfy { (try? $0.get()) != nil })
+            #expect(answers[1].allSatisfy { if case .failure = $0 { true } else { false } })
+            #expect((try? answers[3][0].get()) != nil)
+            #expect(try await ledger.entryCount() == 3)
+            #expect(try await ledger.balance(ledger.wallet()) == 0)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
     @Test("holds reserve, post in part, and expire when their time passes", arguments: TestEngine.available)
     func holdsLifecycle(engine: TestEngine) async throws {
         try await LedgerFixture.with(engine) { ledger in
