@@ -71,4 +71,18 @@ struct BillPlannerTests {
         let broken = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly, tiers: [])
         #expect(throws: TariffError.self) { try BillPlanner.line(Self.terms(broken), house: house, usage: MeteredUsage(quantity: .zero)) }
     }
+
+    @Test("a time-of-use line states how each tier was divided among the windows")
+    func timeOfUseLinesStateTheSplit() throws {
+        var terms = Self.terms(TariffTests.zhejiangTOU)
+        terms.usageKind = .electricity
+        terms.name = "electricity"
+        let house = HouseFacts(id: "h", builtArea: Area(hundredths: 1), indoorArea: Area(hundredths: 1))
+        // 3,000 kWh from zero, 2,000 at peak and 1,000 in the valley: tier 1 (2,760) and tier 2 (240) are each shared
+        // 2:1 by what is left of the windows' usage.
+        let usage = MeteredUsage(quantity: Quantity(milliUnits: 3_000_000),
+                                 windows: ["peak": Quantity(milliUnits: 2_000_000), "valley": Quantity(milliUnits: 1_000_000)])
+        guard case .success(let line) = try BillPlanner.line(terms, house: house, usage: usage) else { Issue.record("no line"); return }
+        #expect(line.basis.contains("tier 1: peak 1840.000 + valley 920.000; tier 2: peak 160.000 + valley 80.000"), "\(line.basis)")
+    }
 }

@@ -186,6 +186,17 @@ public enum BillPlanner {
             if annual { basis += " from annual position \(usage.yearToDate.decimalText) \(unit)" }
             if scale != 1000 { basis += ", tier quotas × \(FixedPoint.format(scale, scale: 3)) (\(house.residents) residents)" }
             if usage.estimated { basis += ", estimated usage" }
+            // Time-of-use: how each tier's quantity was divided among the windows, so the owner can redo the split.
+            let windowed = quote.lines.filter { if case .window = $0.explanation { true } else { false } }
+            if !windowed.isEmpty {
+                let tiers = Dictionary(grouping: windowed, by: { $0.tier ?? 0 })
+                let parts = tiers.keys.sorted().map { tier -> String in
+                    let split = (tiers[tier] ?? []).map { "\($0.window ?? "?") \($0.quantity?.decimalText ?? "0.000")" }.joined(separator: " + ")
+                    return "tier \(tier): \(split)"
+                }
+                basis += "; each tier shared among the windows in proportion to what was left of each window's usage (largest remainder): "
+                    + parts.joined(separator: "; ")
+            }
             if quote.minimumApplied { basis += ", minimum charge applied" }
             // The line's unit price when every slice has the same one (no set per line: this runs for every house).
             var price = quote.lines.first?.unitPrice
