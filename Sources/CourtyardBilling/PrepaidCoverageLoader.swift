@@ -12,15 +12,13 @@ import SQLKit
 enum PrepaidCoverageLoader {
     static func load(_ db: any SQLDatabase, companyId: String, community: Community, period: BillingPeriod)
         async throws -> [String: [UsageKind: PrepaidCoverage]] {
-        let rows = try await db.raw("""
-            SELECT id, house_id, utility, status, created_at, updated_at FROM prepaid_plans
-            WHERE company_id = \(bind: companyId) AND community_id = \(bind: community.id)
-            """).all()
+        let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
+        let rows = try await store.select(["id", "house_id", "utility", "status", "created_at", "updated_at"], from: "prepaid_plans",
+                                          where: [SQLBinaryExpression(SQLColumn("community_id"), .equal, SQLBind(community.id))])
         guard !rows.isEmpty else { return [:] }
         let zone = community.timeZone
         var plans: [(id: String, house: String, kind: UsageKind, span: PrepaidCoverage.Span)] = []
-        for row in rows {
-            let r = RowReader(row, table: "prepaid_plans")
+        for r in rows {
             guard let kind = usageKind(try r.string("utility")) else { continue }
             let from = LocalDate.of(Date(epochMilliseconds: try r.int64("created_at")), timeZone: zone)
             let until = try r.string("status") == "ended"
@@ -40,15 +38,13 @@ enum PrepaidCoverageLoader {
         var charged: [String: [String: Int64]] = [:]
         for part in stride(from: 0, to: plans.count, by: 500).map({ Array(plans[$0..<min($0 + 500, plans.count)]) }) {
             let ids = part.map(\.id)
-            let sums = try await db.raw("""
-                SELECT plan_id, time_window, CAST(SUM(usage_milli) AS BIGINT) AS usage FROM prepaid_charges
-                WHERE company_id = \(bind: companyId) AND plan_id IN (\(binds: ids))
-                  AND measured_at >= \(bind: start) AND measured_at < \(bind: end)
-                GROUP BY plan_id, time_window
-                """).all()
-            for row in sums {
-                let r = RowReader(row, table: "prepaid_charges")
-                charged[try r.string("plan_id"), default: [:]][try r.optionalString("time_window") ?? "", default: 0] += try r.int64("usage")
+            let sums = try await store.sum("usage_milli", from: "prepaid_charges", groupedBy: ["plan_id", "time_window"], where: [
+                SQLBinaryExpression(SQLColumn("plan_id"), .in, SQLBind.group(ids)),
+                SQLBinaryExpression(SQLColumn("measured_at"), .greaterThanOrEqual, SQLBind(start)),
+                SQLBinaryExpression(SQLColumn("measured_at"), .lessThan, SQLBind(end)),
+            ])
+            for r in sums {
+                charged[try r.string("plan_id"), default: [:]][try r.optionalString("time_window") ?? "", default: 0] += try r.int64("total")
             }
         }
         var coverage: [String: [UsageKind: PrepaidCoverage]] = [:]

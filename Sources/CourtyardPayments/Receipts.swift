@@ -64,12 +64,11 @@ public struct ReceiptBook: Sendable {
     /// Without a named payer (cash at the desk), the house's owner on record, masked as counters do (张**), marked as the
     /// owner: a receipt always says for whom it was paid.
     func ownerName(houseId: String) async throws -> String? {
-        let name = try await db.raw("""
-            SELECT p.name FROM occupancies o JOIN people p ON p.id = o.person_id
-            WHERE o.company_id = \(bind: companyId) AND o.house_id = \(bind: houseId) AND o.role = 'owner' AND o.valid_until IS NULL
-            ORDER BY o.valid_from DESC LIMIT 1
-            """).first().map { try RowReader($0, table: "people").string("name") }
-        return name.map { String($0.prefix(1)) + String(repeating: "*", count: max(1, $0.count - 1)) + " (业主 owner)" }
+        let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
+        let owner = try await store.listAll(Occupancy.self, filters: [("house_id", houseId), ("role", "owner")])
+            .filter { $0.validUntil == nil }.max { $0.validFrom < $1.validFrom }
+        guard let owner, let name = try await store.find(Person.self, id: owner.personId)?.name else { return nil }
+        return String(name.prefix(1)) + String(repeating: "*", count: max(1, name.count - 1)) + " (业主 owner)"
     }
 
     /// Issues a receipt for `subjectId` (a payment, refund or deposit); issuing again for the same subject returns the first.

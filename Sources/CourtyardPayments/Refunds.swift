@@ -312,10 +312,13 @@ public struct Refunds: Sendable {
         // Refunds of the same source or house within the window count against the limit together (a pending 300.00
         // and then 200.00 and 50.00 on the same payment must not each pass on their own).
         let windowStart = now.epochMilliseconds - Int64(max(0, rules.windowDays)) * 86_400_000
-        let recent = try await db.raw("""
-            SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM refunds WHERE company_id = \(bind: companyId)
-            AND (source_id = \(bind: sourceId) OR house_id = \(bind: house)) AND state <> 'rejected' AND created_at >= \(bind: windowStart)
-            """).first().map { try RowReader($0, table: "refunds").int64("total") } ?? 0
+        let sameSourceOrHouse = SQLGroupExpression(SQLBinaryExpression(
+            SQLBinaryExpression(SQLColumn("source_id"), .equal, SQLBind(sourceId)), .or,
+            SQLBinaryExpression(SQLColumn("house_id"), .equal, SQLBind(house))))
+        let recent = try await ScopedStore(db, scope: TenantScope(companyId: companyId)).sum("amount", from: "refunds", where: [
+            sameSourceOrHouse, SQLBinaryExpression(SQLColumn("state"), .notEqual, SQLBind("rejected")),
+            SQLBinaryExpression(SQLColumn("created_at"), .greaterThanOrEqual, SQLBind(windowStart)),
+        ]).first.map { try $0.int64("total") } ?? 0
         let (approved, explanation) = rules.decide(RefundRules.Facts(amount: request.amount, reasonCode: request.reasonCode, overdueBills: Int(overdue),
                                                          recentRefunds: Money(minorUnits: recent), source: request.source,
                                                          destination: destination ?? .cash))
