@@ -76,14 +76,17 @@ import Testing
                 total += outcomes.count
                 try await Self.expectShownOnce(database, total: total)
                 if try await Self.count(database, "SELECT COUNT(*) AS n FROM recent_state WHERE bound > ''") > 0 { halfMoved += 1 }
-                // Let the sort of a handed-over table finish now and then, so that later batches take move steps.
-                if round % 4 == 3 { try await Task.sleep(for: .milliseconds(60)) }
+                // Let the sort of a handed-over table finish now and then, so that later batches take move steps. Waits
+                // for the sort itself, not for a time: on a loaded machine a sort can take longer than any fixed pause.
+                if round % 4 == 3 {
+                    for _ in 0..<6_000 where await writer.sorting != nil { try await Task.sleep(for: .milliseconds(5)) }
+                }
             }
             #expect(try await Self.count(database, "SELECT COUNT(*) AS n FROM meter_readings") > 0, "moves ran while readings came in")
             #expect(halfMoved > 0, "some commits left a table half moved")
             // Idle, the writer moves the rest on its own.
             var left = -1
-            for _ in 0..<100 where left != 0 {
+            for _ in 0..<600 where left != 0 {
                 try await Task.sleep(for: .milliseconds(100))
                 left = try await Self.count(database, "SELECT (SELECT COUNT(*) FROM recent_readings_0) + (SELECT COUNT(*) FROM recent_readings_1) AS n")
             }

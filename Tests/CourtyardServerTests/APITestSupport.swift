@@ -25,6 +25,14 @@ struct APIFixture {
     let routes: [(method: String, path: String)]
 
     /// Runs `body` against a new fixture on `engine`.
+    /// The request log at warning level: the access lines of tens of thousands of test requests would only slow the
+    /// run and bury a failure. Tests about logging pass their own logger; `COURTYARD_TEST_LOG=info` shows them all.
+    static var quietLogger: Logger {
+        var logger = Logger(label: "courtyard.test")
+        logger.logLevel = ProcessInfo.processInfo.environment["COURTYARD_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        return logger
+    }
+
     static func with(_ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
                      channels: (@Sendable (_ alphaCompanyId: String) -> ChannelConfiguration)? = nil, channelHTTP: (any ChannelHTTPClient)? = nil,
                      configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil,
@@ -48,7 +56,7 @@ struct APIFixture {
                                           channelHTTP: channelHTTP ?? LiveChannelHTTPClient())
             let (router, document) = CourtyardApp.router(services: services)
             let routes = router.routes.map { (method: $0.method.rawValue, path: OpenAPIDocument.openAPIPath($0.path.description)) }
-            let app = Application(router: router, logger: logger ?? Logger(label: "courtyard.test"))
+            let app = Application(router: router, logger: logger ?? Self.quietLogger)
             try await app.test(.router) { client in
                 try await body(APIFixture(client: client, database: database, alpha: alpha, bravo: bravo,
                                           document: document, services: services, routes: routes))

@@ -72,9 +72,9 @@ actor PrepaidFleet {
 
 /// Small helpers shared by the prepaid suites.
 enum Prepaid {
-    /// Polls until `condition` holds or 10 s pass.
+    /// Polls until `condition` holds or 60 s pass (a bound for a loaded machine, not a timing claim).
     static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<500 {
+        for _ in 0..<3_000 {
             if try await condition() { return true }
             try await Task.sleep(for: .milliseconds(20))
         }
