@@ -133,8 +133,16 @@ public actor CommandDispatcher {
     private func pass() async throws {
         guard let transport else { return }
         let now = clock.now()
+        // What is being marked when the read starts stays excluded even if its marking ends while the read runs: the
+        // actor takes `marked` and `completed` during the await, and the read may have seen the database from before
+        // that SENT or ack committed, showing the command still queued. Filtering with only the sets after the read sent
+        // such a command a second time. The marking's end wakes another pass, whose read sees what was committed.
+        let (markingBefore, devicesBefore) = (marking, markingDevices)
         let ready = try await database.read { db in try await CommandQueue.ready(db, now: now.epochMilliseconds, limit: 500) }
-            .filter { !marking.contains($0.id) && !markingDevices.contains($0.deviceId) }
+            .filter { command in
+                !markingBefore.contains(command.id) && !marking.contains(command.id)
+                    && !devicesBefore.contains(command.deviceId) && !markingDevices.contains(command.deviceId)
+            }
         guard !ready.isEmpty else { return }
         try await send(ready, via: transport, now: now)
     }
