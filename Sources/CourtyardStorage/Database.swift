@@ -57,7 +57,9 @@ public final class Database: Sendable {
     }
 
     private enum Backend: Sendable {
-        case sqlite(writer: SQLiteConnection, reader: SQLiteConnection, writeLock: AsyncLock, readLock: AsyncLock)
+        /// `writer` is sqlite-kit's connection for writes (its dialect and event loop serve ``InlineSQLiteDatabase``,
+        /// which runs transactions' statements on `inline`).
+        case sqlite(writer: SQLiteConnection, inline: RawSQLite, reader: SQLiteConnection, writeLock: AsyncLock, readLock: AsyncLock)
         case postgres(client: PostgresClient, runner: Task<Void, Never>)
     }
 
@@ -84,8 +86,12 @@ public final class Database: Sendable {
         case .sqliteFile(let path):
             let writer = try await openSQLite(path: path, logger: logger)
             let reader = try await openSQLite(path: path, logger: logger)
+            // After sqlite-kit's connection set the file's page size and WAL mode. Auto-checkpoint is off on it: its
+            // commits hand the log to a background checkpointer instead of copying it while holding the write lock.
+            let inline = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: true, enforceForeignKeys: true)
+            inline.statementLimit = 1_000
             return Database(engine: .sqlite, redactedLocation: location.redacted,
-                            backend: .sqlite(writer: writer, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
+                            backend: .sqlite(writer: writer, inline: inline, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
                             logger: logger, sqlitePath: path)
         case .postgres(let host, let port, let username, let password, let database):
             var configuration = PostgresClient.Configuration(host: host, port: port, username: username,
@@ -137,7 +143,7 @@ public final class Database: Sendable {
     public func read<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             switch backend {
-            case .sqlite(_, let reader, _, let readLock):
+            case .sqlite(_, _, let reader, _, let readLock):
                 return try await readLock.withLock { try await body(reader.sql()) }
             case .postgres(let client, _):
                 return try await client.withConnection { connection in
@@ -155,17 +161,19 @@ public final class Database: Sendable {
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             switch backend {
-            case .sqlite(let writer, _, let writeLock, _):
+            case .sqlite(let writer, let inline, _, let writeLock, _):
                 return try await writeLock.withLock {
-                    let sql = writer.sql()
-                    // IMMEDIATE takes the write lock at BEGIN, so two writers never deadlock on upgrade.
-                    try await sql.raw("BEGIN IMMEDIATE").run()
+                    let sql = InlineSQLiteDatabase(connection: inline, base: writer.sql())
+                    // IMMEDIATE takes the write lock at BEGIN, so two writers never deadlock on upgrade. BEGIN (which may
+                    // first wait for a long log to be copied back) and COMMIT (which waits for the disk) run on the thread
+                    // pool; the statements between run inline (see InlineSQLiteDatabase).
+                    try await NIOThreadPool.singleton.runIfActive { try inline.begin() }
                     do {
                         let result = try await body(sql)
-                        try await sql.raw("COMMIT").run()
+                        try await NIOThreadPool.singleton.runIfActive { try inline.commit() }
                         return result
                     } catch {
-                        try? await sql.raw("ROLLBACK").run()
+                        try? inline.execute("ROLLBACK")
                         throw error
                     }
                 }
@@ -200,7 +208,7 @@ public final class Database: Sendable {
     /// Runs `body` while holding the SQLite write lock, so a second connection (the ledger's fast path) can write
     /// without racing this database's own transactions. Only for SQLite.
     public func withSQLiteWriteLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        guard case .sqlite(_, _, let writeLock, _) = backend else {
+        guard case .sqlite(_, _, _, let writeLock, _) = backend else {
             preconditionFailure("withSQLiteWriteLock is only for SQLite databases")
         }
         return try await writeLock.withLock(body)
@@ -209,7 +217,7 @@ public final class Database: Sendable {
     /// Closes connections and stops the pool.
     public func close() async {
         switch backend {
-        case .sqlite(let writer, let reader, _, _):
+        case .sqlite(let writer, _, let reader, _, _):
             try? await writer.close().get()
             try? await reader.close().get()
         case .postgres(_, let runner):

@@ -164,14 +164,20 @@ struct PaymentBench: AsyncParsableCommand {
                   + BenchSupport.format(quantile(values, 0.99)).leftPad(10) + BenchSupport.format(values.max() ?? 0).leftPad(10))
         }
         let floor = try await Self.statementFloor(database)
+        // The floor of the same run: a durable one-row commit on the same database; no callback can be applied sooner.
+        let commits = try await ReadingFloor.commitLatencies(database, count: 500).sorted()
+        let commitP99 = commits[min(commits.count - 1, Int(Double(commits.count) * 0.99))]
         let throughput = Double(rest.count) / wallSeconds
         print("one trivial statement through SQLKit in a write transaction (floor): \(BenchSupport.format(floor * 1_000)) µs")
+        print("a durable one-row commit (floor): p50 \(BenchSupport.format(quantile(commits, 0.5))) ms, p99 \(BenchSupport.format(commitP99)) ms; "
+              + "callback p99 / commit p99 = \(BenchSupport.format(quantile(sequential, 0.99) / max(commitP99, 0.001)))")
         print("concurrent callbacks/s: \(BenchSupport.format(throughput)); restores queued in the callback's transaction: \(restores) of \(sequential.count); ledger balanced: \(balanced)")
         let json: [String: Any] = [
             "bench": "payments", "engine": target.engine, "callbacks": sequential.count, "p50_ms": quantile(sequential, 0.5), "p99_ms": quantile(sequential, 0.99),
             "max_ms": sequential.max() ?? 0, "verify_p99_ms": quantile(verify, 0.99), "replay_p99_ms": quantile(replays, 0.99),
             "concurrent_p99_ms": quantile(concurrent, 0.99), "concurrent_callbacks_per_second": throughput, "restores_queued": restores, "restores_sent": restoreLatencies.count, "restore_sent_p99_ms": quantile(restoreLatencies, 0.99),
-            "ledger_balanced": balanced, "statement_floor_ms": floor, "commit": BenchSupport.gitCommit()]
+            "ledger_balanced": balanced, "statement_floor_ms": floor, "floor_commit_p50_ms": quantile(commits, 0.5), "floor_commit_p99_ms": commitP99,
+            "p99_ratio_to_floor": quantile(sequential, 0.99) / max(commitP99, 0.001), "commit": BenchSupport.gitCommit()]
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
     }
 

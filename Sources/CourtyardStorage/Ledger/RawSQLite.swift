@@ -174,12 +174,21 @@ public final class RawSQLite: @unchecked Sendable {
         }
     }
 
+    /// At most this many prepared statements are kept; past it they are all finalized and prepared again as used. Only
+    /// for a connection whose callers hold one statement at a time (``InlineSQLiteDatabase``, whose SQL text varies
+    /// with the length of `IN` lists and multi-row inserts); the hot paths keep a fixed set and hold several at once.
+    var statementLimit: Int?
+
     /// The cached prepared statement for `sql`, reset and with its bindings cleared.
     public func statement(_ sql: String) throws -> Statement {
         if let cached = statements[sql] {
             sqlite_nio_sqlite3_reset(cached.pointer)
             sqlite_nio_sqlite3_clear_bindings(cached.pointer)
             return cached
+        }
+        if let statementLimit, statements.count >= statementLimit {
+            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement.pointer) }
+            statements.removeAll(keepingCapacity: true)
         }
         var pointer: OpaquePointer?
         let result = sqlite_nio_sqlite3_prepare_v2(handle, sql, -1, &pointer, nil)
