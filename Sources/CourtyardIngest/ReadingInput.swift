@@ -96,8 +96,12 @@ public enum ReadingParser {
             guard count <= maximumBatch else { throw .tooMany(count) }
         }
         return elements.map { element in
-            guard case .object(let fields) = element else {
-                return .failure(ReadingError("invalid_item", field: nil, "each reading must be a JSON object"))
+            let fields: ReadingJSON.Fields
+            switch element {
+            case .object(let object): fields = object
+            case .notAnObject: return .failure(ReadingError("invalid_item", field: nil, "each reading must be a JSON object"))
+            case .repeated(let key):
+                return .failure(ReadingError("duplicate_field", field: key.rawValue, "the reading gives \(key.rawValue) more than once"))
             }
             do throws(ReadingError) {
                 return .success(try submission(fields, defaultDevice: defaultDevice))

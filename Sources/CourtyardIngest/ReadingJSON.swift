@@ -18,7 +18,7 @@ struct ReadingJSON {
         case other
     }
 
-    /// The fields of one reading object (later duplicates win).
+    /// The fields of one reading object (an object giving a field twice is ``Element/repeated(_:)``).
     struct Fields {
         var values: [Value?] = Array(repeating: nil, count: ReadingParser.Key.allCases.count)
 
@@ -32,6 +32,8 @@ struct ReadingJSON {
     enum Element {
         case object(Fields)
         case notAnObject
+        /// An object that gives this reading field more than once.
+        case repeated(ReadingParser.Key)
     }
 
     /// Why the bytes are not JSON; the message names the offset.
@@ -103,6 +105,7 @@ struct ReadingJSON {
         }
         at += 1
         var fields = Fields()
+        var repeated: ReadingParser.Key?
         skipSpace()
         if peek == UInt8(ascii: "}") {
             at += 1
@@ -117,14 +120,18 @@ struct ReadingJSON {
             at += 1
             skipSpace()
             if let key {
-                fields[key] = try value()
+                // A field given twice has two meanings, and which one a reader keeps differs between parsers: the item is
+                // refused (its neighbours are not), on every transport, MQTT included.
+                let parsed = try value()
+                if fields[key] != nil, repeated == nil { repeated = key }
+                fields[key] = parsed
             } else {
                 try skipValue(depth: 2)
             }
             skipSpace()
             guard let next = peek else { throw malformed("the object is not closed") }
             at += 1
-            if next == UInt8(ascii: "}") { return .object(fields) }
+            if next == UInt8(ascii: "}") { return repeated.map(Element.repeated) ?? .object(fields) }
             guard next == UInt8(ascii: ",") else { throw malformed("expected ',' or '}'", offset: at - 1) }
         }
     }

@@ -30,7 +30,8 @@ import Testing
         #expect(try items[0].get().deviceKey == "mé😀")
         #expect(try items[0].get().value == .cumulative(15_000))
         #expect(try items[1].get().value == .interval(120))
-        #expect(try items[2].get().deviceKey == "b", "a repeated member: the later one counts")
+        guard case .failure(let repeated) = items[2] else { Issue.record("a repeated member is refused"); return }
+        #expect(repeated.code == "duplicate_field" && repeated.field == "device_id")
         for index in 3..<6 {
             guard case .failure(let error) = items[index] else { Issue.record("item \(index) should fail"); continue }
             #expect(error.code == "invalid_item")
@@ -45,6 +46,27 @@ import Testing
     ])
     func malformedBodiesAreRefused(_ text: String) {
         #expect(throws: ReadingParser.BodyError.self) { try ReadingParser.parse(Data(text.utf8)) }
+    }
+
+    @Test("a reading field given twice refuses that reading, on every transport (MQTT has no other body check)", arguments: [
+        #"[{"device_id":"m","reading":"1","reading":"2","measured_at":"2026-10-01T00:00:00Z"}]"#,
+        #"{"device_id":"m","device_id":"n","reading":"1","measured_at":"2026-10-01T00:00:00Z"}"#,
+        #"[{"deviceId":"m","usage":1,"time":"2026-10-01T00:00:00Z","time":"2026-10-02T00:00:00Z"}]"#,
+    ])
+    func repeatedFieldsAreRefused(_ text: String) throws {
+        let items = try ReadingParser.parse(Data(text.utf8))
+        guard case .failure(let error) = items.first else { Issue.record("a repeated field must refuse the reading"); return }
+        #expect(error.code == "duplicate_field")
+        #expect(["reading", "device_id", "time"].contains(error.field))
+    }
+
+    @Test("the same name in two different readings, or an ignored member twice, is fine")
+    func repeatsAcrossObjectsAreFine() throws {
+        let text = #"[{"device_id":"m","reading":"1","measured_at":"2026-10-01T00:00:00Z","note":1,"note":2},"#
+            + #"{"device_id":"m","reading":"2","measured_at":"2026-10-01T01:00:00Z"}]"#
+        let items = try ReadingParser.parse(Data(text.utf8))
+        #expect(items.count == 2)
+        #expect(items.allSatisfy { if case .success = $0 { true } else { false } })
     }
 
     @Test func invalidUTF8InAStringIsRefused() {
