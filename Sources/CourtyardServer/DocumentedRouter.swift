@@ -21,13 +21,13 @@ final class DocumentedRouter {
     /// Documents a route that is registered separately (the document's own route, which must exist before it can be served).
     func document(_ method: HTTPRequest.Method, _ path: String, summary: String, tag: String) {
         document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
-                           permission: nil, requestSchema: nil, responseSchema: nil, successStatus: 200, queryParameters: []))
+                           permission: nil, requestSchema: nil, responseSchema: nil, successStatus: 200, queryParameters: [], html: false))
     }
 
     /// Adds `handler` for `method path` and documents it.
     func on(
         _ method: HTTPRequest.Method, _ path: String, summary: String, tag: String, permission: Permission? = nil,
-        request: String? = nil, response: String? = nil, status: Int = 200, query: [String] = [],
+        request: String? = nil, response: String? = nil, status: Int = 200, query: [String] = [], html: Bool = false,
         handler: @escaping @Sendable (Request, CourtyardRequestContext) async throws -> Response
     ) {
         // Every query parameter must be one this route documents: an unknown filter (`?number=201` where only
@@ -56,7 +56,7 @@ final class DocumentedRouter {
         }
         document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
                            permission: permission, requestSchema: request, responseSchema: response,
-                           successStatus: status, queryParameters: query))
+                           successStatus: status, queryParameters: query, html: html))
     }
 }
 

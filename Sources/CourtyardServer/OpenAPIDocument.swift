@@ -20,6 +20,8 @@ public struct OpenAPIDocument: Sendable {
         public var responseSchema: String?
         public var successStatus: Int
         public var queryParameters: [String]
+        /// The success answer is an HTML page for a person (a scanned receipt), not JSON.
+        public var html: Bool = false
     }
 
     public private(set) var operations: [Operation] = []
@@ -60,7 +62,7 @@ public struct OpenAPIDocument: Sendable {
     mutating func addSchema<T: Encodable>(_ name: String, example: T, required: [String]? = nil, items: [String: ItemType] = [:]) {
         guard schemas[name] == nil, let data = try? APICoding.encoder.encode(example),
               let json = try? JSONDecoder().decode(JSONValue.self, from: data) else { return }
-        var schema = Self.infer(json)
+        var schema = Self.declaringEnums(Self.infer(json), of: example)
         if !items.isEmpty, case .object(var object) = schema, case .object(var properties)? = object["properties"] {
             for (property, type) in items {
                 properties[property] = .object(["type": .string("array"), "items": type.json])
@@ -78,7 +80,10 @@ public struct OpenAPIDocument: Sendable {
 
     private static func infer(_ value: JSONValue) -> JSONValue {
         switch value {
-        case .string: return .object(["type": .string("string")])
+        case .string(let text):
+            var schema: [String: JSONValue] = ["type": .string("string")]
+            if let format = Self.format(of: text) { schema["format"] = .string(format) }
+            return .object(schema)
         case .number(let text): return .object(["type": .string(text.contains(".") ? "number" : "integer")])
         case .bool: return .object(["type": .string("boolean")])
         case .null: return .object(["type": .array([.string("string"), .string("null")])])
@@ -88,12 +93,123 @@ public struct OpenAPIDocument: Sendable {
         }
     }
 
+    /// What every operation's description says beyond its summary: who may call it, and how the answer is shaped.
+    static func description(of operation: Operation) -> String {
+        var sentences = [operation.summary.hasSuffix(".") ? operation.summary : operation.summary + "."]
+        if let permission = operation.permission {
+            sentences.append("Needs a bearer token whose role holds the `\(permission.rawValue)` permission (docs/AUTH.md); "
+                             + "objects outside the caller's company or communities answer 404.")
+        } else {
+            sentences.append("No sign-in: the route is public or authenticates itself (a signature, a device token or a receipt token).")
+        }
+        if operation.queryParameters.contains("cursor") {
+            sentences.append("Paged: pass the answer's `next_cursor` as `cursor` until it is null.")
+        }
+        if !operation.queryParameters.isEmpty {
+            sentences.append("An unknown query parameter is refused (422 `unknown_parameter`).")
+        }
+        if operation.html { sentences.append("Answers an HTML page for a person, not JSON.") }
+        return sentences.joined(separator: " ")
+    }
+
+    /// Descriptions of the query parameters that mean the same on every route.
+    static let queryDescriptions: [String: String] = [
+        "limit": "Page size, an integer from 1 to the route's maximum (422 `out_of_range` otherwise).",
+        "cursor": "The `next_cursor` of the previous page (422 `invalid_cursor` if it was not one).",
+        "community_id": "Only this community's objects.",
+        "building_id": "Only this building's objects.",
+        "house_id": "Only this house's objects.",
+    ]
+
+    /// The format an example string shows: an RFC 3339 instant (`date-time`), a calendar day (`date`), a UUID (`uuid`),
+    /// or an exact decimal (`decimal`, money amounts and readings: decimal text, never a binary float).
+    public static func format(of text: String) -> String? {
+        let bytes = Array(text.utf8)
+        func digits(_ range: Range<Int>) -> Bool { range.upperBound <= bytes.count && bytes[range].allSatisfy { (0x30...0x39).contains($0) } }
+        func byte(_ index: Int, _ character: Character) -> Bool { index < bytes.count && bytes[index] == character.asciiValue }
+        let isDay = digits(0..<4) && byte(4, "-") && digits(5..<7) && byte(7, "-") && digits(8..<10)
+        if isDay && bytes.count == 10 { return "date" }
+        if isDay && byte(10, "T") && digits(11..<13) && byte(13, ":") {
+            let offset = bytes.count - 6
+            let hasOffset = offset > 13 && (byte(offset, "+") || byte(offset, "-")) && digits(offset + 1..<offset + 3) && byte(offset + 3, ":")
+            if text.hasSuffix("Z") || hasOffset { return "date-time" }
+        }
+        if UUID(uuidString: text) != nil { return "uuid" }
+        let unsigned = text.hasPrefix("-") ? Array(bytes.dropFirst()) : bytes
+        let parts = unsigned.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        if (1...2).contains(parts.count), parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { (0x30...0x39).contains($0) } }), parts.count == 2 {
+            return "decimal"
+        }
+        return nil
+    }
+
+    /// The schema with `enum` declared on each string property whose Swift value is a `CaseIterable` string enum,
+    /// found by reflecting the example (property names converted as the API's encoder converts them, snake case).
+    static func declaringEnums(_ schema: JSONValue, of example: Any) -> JSONValue {
+        guard case .object(var object) = schema else { return schema }
+        if case .object(var properties)? = object["properties"] {
+            for child in Mirror(reflecting: example).children {
+                guard let label = child.label else { continue }
+                let key = Self.snakeCase(label.hasPrefix("_") ? String(label.dropFirst()) : label)
+                guard let property = properties[key] else { continue }
+                let value = Self.unwrapped(child.value)
+                if let cases = Self.enumCases(value), case .object(var described) = property {
+                    described["enum"] = .array(cases.map(JSONValue.string))
+                    properties[key] = .object(described)
+                } else if case .object(var described) = property, described["type"] == .string("array"),
+                          let first = (value as? [Any])?.first, let cases = Self.enumCases(first),
+                          case .object(var items)? = described["items"] {
+                    items["enum"] = .array(cases.map(JSONValue.string))
+                    described["items"] = .object(items)
+                    properties[key] = .object(described)
+                } else if Mirror(reflecting: value).displayStyle == .struct {
+                    properties[key] = Self.declaringEnums(property, of: value)
+                }
+            }
+            object["properties"] = .object(properties)
+        }
+        return .object(object)
+    }
+
+    /// The value inside an optional, or the value itself.
+    private static func unwrapped(_ value: Any) -> Any {
+        let mirror = Mirror(reflecting: value)
+        guard mirror.displayStyle == .optional else { return value }
+        return mirror.children.first.map { unwrapped($0.value) } ?? value
+    }
+
+    /// The raw values of `value`'s type when it is a `CaseIterable` enum of strings.
+    private static func enumCases(_ value: Any) -> [String]? {
+        guard let value = value as? any CaseIterable else { return nil }
+        func cases<T: CaseIterable>(_: T) -> [String] { T.allCases.compactMap { ($0 as? any RawRepresentable)?.rawValue as? String } }
+        let names = cases(value)
+        return names.isEmpty ? nil : names
+    }
+
+    /// `camelCase` as `JSONEncoder.KeyEncodingStrategy.convertToSnakeCase` writes it.
+    static func snakeCase(_ name: String) -> String {
+        var result = ""
+        var previousWasLower = false
+        for character in name {
+            if character.isUppercase {
+                if previousWasLower { result.append("_") }
+                result.append(contentsOf: character.lowercased())
+                previousWasLower = false
+            } else {
+                result.append(character)
+                previousWasLower = character.isLowercase || character.isNumber
+            }
+        }
+        return result
+    }
+
     /// The document as JSON.
     public func json() -> JSONValue {
         var paths: [String: [String: JSONValue]] = [:]
         for operation in operations {
             var entry: [String: JSONValue] = [
                 "summary": .string(operation.summary),
+                "description": .string(Self.description(of: operation)),
                 "tags": .array([.string(operation.tag)]),
                 "operationId": .string("\(operation.method.rawValue.lowercased())\(operation.path.replacingOccurrences(of: "/", with: "_"))"),
             ]
@@ -103,8 +219,10 @@ public struct OpenAPIDocument: Sendable {
                                            "required": .bool(true), "schema": .object(["type": .string("string")])]))
             }
             for name in operation.queryParameters {
-                parameters.append(.object(["name": .string(name), "in": .string("query"), "required": .bool(false),
-                                           "schema": .object(["type": .string(name == "limit" ? "integer" : "string")])]))
+                var parameter: [String: JSONValue] = ["name": .string(name), "in": .string("query"), "required": .bool(false),
+                                                      "schema": .object(["type": .string(name == "limit" ? "integer" : "string")])]
+                if let description = Self.queryDescriptions[name] { parameter["description"] = .string(description) }
+                parameters.append(.object(parameter))
             }
             if !parameters.isEmpty { entry["parameters"] = .array(parameters) }
             if let request = operation.requestSchema {
@@ -113,7 +231,9 @@ public struct OpenAPIDocument: Sendable {
                 ])])
             }
             var success: [String: JSONValue] = ["description": .string("Success")]
-            if let response = operation.responseSchema {
+            if operation.html {
+                success["content"] = .object(["text/html": .object(["schema": .object(["type": .string("string")])])])
+            } else if let response = operation.responseSchema {
                 success["content"] = .object(["application/json": .object([
                     "schema": .object(["$ref": .string("#/components/schemas/\(response)")]),
                 ])])

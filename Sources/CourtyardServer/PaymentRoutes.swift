@@ -332,7 +332,7 @@ enum PaymentRoutes {
             return ReceiptPage.response(receipt, publicURL: services.configuration.publicURL, voided: payment.status == .voided)
         }
 
-        api.on(.get, "/r/:token", summary: "Public receipt verification page (the receipt's QR code links here)", tag: "Payments") { _, context in
+        api.on(.get, "/r/:token", summary: "Public receipt verification page (the receipt's QR code links here)", tag: "Payments", html: true) { _, context in
             let token = try context.parameters.require("token")
             guard let receipt = try await services.database.read({ db in try await ReceiptBook.receipt(token: token, db: db) }) else {
                 return ReceiptPage.notFound()

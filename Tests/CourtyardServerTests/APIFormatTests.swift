@@ -1,4 +1,6 @@
+import CourtyardDomain
 import CourtyardServer
+import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
 import Testing
@@ -103,6 +105,52 @@ struct OpenAPICompletenessTests {
                 }
             }
             #expect(problems.isEmpty, "\(problems.count):\n\(problems.sorted().joined(separator: "\n"))")
+        }
+    }
+
+    @Test("operations are described, enums and formats declared, and the receipt page typed as HTML", arguments: [TestEngine.sqlite])
+    func documentSpeaksToIntegrators(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            let document = api.document.json()
+            guard case .object(let root) = document, case .object(let paths) = root["paths"], case .object(let components) = root["components"],
+                  case .object(let schemas) = components["schemas"] else { Issue.record("no paths"); return }
+            var undescribed: [String] = []
+            for (path, methods) in paths {
+                guard case .object(let operations) = methods else { continue }
+                for (method, operation) in operations {
+                    guard case .object(let op) = operation, case .string(let text)? = op["description"], text.count > 40 else {
+                        undescribed.append("\(method) \(path)"); continue
+                    }
+                }
+            }
+            #expect(undescribed.isEmpty, "\(undescribed.sorted())")
+            // The receipt page is a page.
+            guard case .object(let receipt)? = paths["/r/{token}"], case .object(let get)? = receipt["get"],
+                  case .object(let responses)? = get["responses"], case .object(let ok)? = responses["200"],
+                  case .object(let content)? = ok["content"] else { Issue.record("no receipt page"); return }
+            #expect(content["text/html"] != nil && content["application/json"] == nil)
+            // Enums come from the Swift types, formats from the values.
+            func property(_ schema: String, _ name: String) -> [String: JSONValue]? {
+                guard case .object(let object)? = schemas[schema], case .object(let properties)? = object["properties"],
+                      case .object(let property)? = properties[name] else { return nil }
+                return property
+            }
+            #expect(property("User", "role")?["enum"] == .array(Role.allCases.map { .string($0.rawValue) }))
+            #expect(property("Bill", "status")?["enum"] == .array(Bill.Status.allCases.map { .string($0.rawValue) }))
+            #expect(property("User", "created_at")?["format"] == .string("date-time"))
+            #expect(property("User", "id")?["format"] == .string("uuid"))
+            // Every property whose example is an instant, a day or a UUID says so: none is left a bare string.
+            var bare: [String] = []
+            for (name, schema) in schemas {
+                guard case .object(let object) = schema, case .object(let example)? = object["example"],
+                      case .object(let properties)? = object["properties"] else { continue }
+                for (key, value) in example {
+                    guard case .string(let text) = value, let format = OpenAPIDocument.format(of: text),
+                          case .object(let property)? = properties[key] else { continue }
+                    if property["format"] != .string(format) { bare.append("\(name).\(key)") }
+                }
+            }
+            #expect(bare.isEmpty, "\(bare.sorted())")
         }
     }
 }
