@@ -96,16 +96,16 @@ public struct Ingestor: Sendable {
         case .success(let value): submission = value
         }
         if let onlyDevice, onlyDevice != submission.deviceKey {
-            return .failure(ReadingError("device_mismatch", field: "device_id", "this token may only report for device \(onlyDevice)"))
+            return .failure(ReadingError("device_mismatch", field: "device_key", "this token may only report for device \(onlyDevice)"))
         }
         guard let device = devices[submission.deviceKey], communities.map({ $0.contains(device.communityId) }) ?? true else {
-            return .failure(ReadingError("unknown_device", field: "device_id", "no device \(submission.deviceKey) is registered"))
+            return .failure(ReadingError("unknown_device", field: "device_key", "no device \(submission.deviceKey) is registered"))
         }
         guard device.kind.isMeter else {
-            return .failure(ReadingError("not_a_meter", field: "device_id", "\(submission.deviceKey) is a \(device.kind.rawValue), not a meter"))
+            return .failure(ReadingError("not_a_meter", field: "device_key", "\(submission.deviceKey) is a \(device.kind.rawValue), not a meter"))
         }
         guard device.status != .retired else {
-            return .failure(ReadingError("device_retired", field: "device_id", "\(submission.deviceKey) is retired"))
+            return .failure(ReadingError("device_retired", field: "device_key", "\(submission.deviceKey) is retired"))
         }
         let measuredAt: Int64 = switch submission.time {
         case .instant(let milliseconds): milliseconds

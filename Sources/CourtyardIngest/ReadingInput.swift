@@ -113,7 +113,7 @@ public enum ReadingParser {
 
     /// The fields a reading object may have (and their spellings in the two formats).
     enum Key: String, CaseIterable {
-        case deviceId, device_id, usage, time, register, reading, measured_at, measuredAt, message_id, messageId
+        case deviceId, device_id, usage, time, register, reading, measured_at, measuredAt, message_id, messageId, device_key
 
         /// Position in ``allCases`` (the slot of ``ReadingJSON/Fields``).
         var index: Int {
@@ -128,6 +128,7 @@ public enum ReadingParser {
             case .measuredAt: 7
             case .message_id: 8
             case .messageId: 9
+            case .device_key: 10
             }
         }
 
@@ -185,8 +186,19 @@ public enum ReadingParser {
     }
 
     static func submission(_ fields: ReadingJSON.Fields, defaultDevice: String?) throws(ReadingError) -> ReadingSubmission {
-        guard let (device, deviceField) = try text(fields, [.device_id, .deviceId]) ?? defaultDevice.map({ ($0, Key.device_id) }) else {
-            throw ReadingError("missing_field", field: "device_id", "device_id (or deviceId) is required")
+        // `device_key` names the key a device reports under, as everywhere else in the API (where `device_id` is the
+        // device's UUID). Reading bodies have always called the key `device_id` (or `deviceId`), and meters in the field
+        // keep sending that: both stay accepted here, as spellings of the key, and two different keys are refused.
+        var given: [(String, Key)] = []
+        for key in [Key.device_key, .device_id, .deviceId] {
+            if let found = try text(fields, [key]) { given.append(found) }
+        }
+        if let first = given.first, let other = given.dropFirst().first(where: { $0.0 != first.0 }) {
+            throw ReadingError("ambiguous_device", field: other.1.rawValue,
+                               "\(first.1.rawValue) and \(other.1.rawValue) name different devices; send device_key only")
+        }
+        guard let (device, deviceField) = given.first ?? defaultDevice.map({ ($0, Key.device_key) }) else {
+            throw ReadingError("missing_field", field: "device_key", "device_key (the device's key; device_id or deviceId in older bodies) is required")
         }
         guard !device.isEmpty, device.utf8.count <= 128 else {
             throw ReadingError("invalid_device_id", field: deviceField.rawValue, "the device id must be 1 to 128 characters")

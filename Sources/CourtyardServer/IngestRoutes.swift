@@ -178,7 +178,7 @@ enum IngestRoutes {
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
         let exampleItem = Ingestor.ItemResult(index: 0, status: "accepted", readingId: "0194f3a0-0000-7000-8000-0000000000c1", usage: "1.250")
-        api.schema("ReadingBatch", example: [["device_id": "meter_0001", "register": "energy_total", "reading": "12345.67",
+        api.schema("ReadingBatch", example: [["device_key": "meter_0001", "register": "energy_total", "reading": "12345.67",
                                               "measured_at": "2026-10-01T00:00:00Z", "message_id": "m-1"]])
         api.schema("ReadingBatchResult", example: BatchResult([exampleItem]))
         let exampleView = ReadingView(id: "0194f3a0-0000-7000-8000-0000000000c1", deviceId: Example.device, register: "energy_total",

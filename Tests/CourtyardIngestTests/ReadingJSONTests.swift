@@ -60,6 +60,22 @@ import Testing
         #expect(["reading", "device_id", "time"].contains(error.field))
     }
 
+    @Test("device_key names the device's key; device_id and deviceId are its older spellings; two different keys are refused")
+    func deviceKeyAndItsOlderSpellings() throws {
+        let text = #"[{"device_key":"m1","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
+            + #"{"device_id":"m2","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
+            + #"{"device_key":"m3","device_id":"m3","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
+            + #"{"device_key":"m4","device_id":"m5","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
+            + #"{"reading":"1","measured_at":"2026-10-01T00:00:00Z"}]"#
+        let items = try ReadingParser.parse(Data(text.utf8))
+        #expect(try items[0].get().deviceKey == "m1")
+        #expect(try items[1].get().deviceKey == "m2")
+        #expect(try items[2].get().deviceKey == "m3", "the same key under both names is one device")
+        guard case .failure(let ambiguous) = items[3], case .failure(let missing) = items[4] else { Issue.record("\(items)"); return }
+        #expect(ambiguous.code == "ambiguous_device" && ambiguous.field == "device_id")
+        #expect(missing.code == "missing_field" && missing.field == "device_key")
+    }
+
     @Test("the same name in two different readings, or an ignored member twice, is fine")
     func repeatsAcrossObjectsAreFine() throws {
         let text = #"[{"device_id":"m","reading":"1","measured_at":"2026-10-01T00:00:00Z","note":1,"note":2},"#
