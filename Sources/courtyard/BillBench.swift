@@ -21,6 +21,8 @@ struct BillRunBench: AsyncParsableCommand {
     @Option(help: "The month billed.") var period: String = "2026-10"
     @Option(help: "Houses per chunk (one read of facts and one write transaction each).") var chunk: Int = 1_000
     @Flag(help: "Skip the ledger posting phase.") var skipPosting = false
+    @Flag(help: ArgumentHelp("Post each chunk's bills to the ledger inside the timed run, as a real run does, and measure the run against the raw-insert floor of all the rows it writes: bills, lines, ledger entries, accounts and balances (no separate posting phase)."))
+    var postInRun = false
     @Option(help: ArgumentHelp("A simulated community to bill a copy of instead of simulating again (a million households take a minute and a half to simulate on SQLite, far longer on PostgreSQL). SQLite: a file, made by the first run that names it. PostgreSQL: a database on the same server, cloned as a template (fill it once, e.g. from a kept SQLite file; see docs/PERFORMANCE.md).", valueName: "file or database"))
     var simulated: String?
 
@@ -58,7 +60,8 @@ struct BillRunBench: AsyncParsableCommand {
             let billing = ProgressBar(label: "billing")
             let started = ContinuousClock.now
             let cpuStarted = BenchSupport.cpuSeconds()
-            let summary = try await BillRunner(database: database, ledger: nil, clock: clock, chunkSize: chunk)
+            let summary = try await BillRunner(database: database, ledger: postInRun ? LedgerWriter(database: database) : nil, clock: clock,
+                                               chunkSize: chunk)
                 .run(companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench",
                      progress: { billing.update($0, $1) })
             let billSeconds = (ContinuousClock.now - started).seconds
@@ -68,7 +71,7 @@ struct BillRunBench: AsyncParsableCommand {
 
             var postSeconds = 0.0
             var posted = 0
-            if !skipPosting {
+            if !skipPosting && !postInRun {
                 let postStart = ContinuousClock.now
                 let repeatRun = try await BillRunner(database: database, ledger: LedgerWriter(database: database), clock: clock, chunkSize: chunk)
                     .run(companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench")
@@ -77,8 +80,16 @@ struct BillRunBench: AsyncParsableCommand {
                 print("ledger posting: \(posted) bills (\(summary.linesCreated) transfers) in \(BenchSupport.format(postSeconds)) s (\(Int(Double(summary.linesCreated) / postSeconds)) transfers/s); the rerun created \(repeatRun.linesCreated) lines")
             }
 
-            let floorSeconds = try await BillingFloor.measure(database, companyId: simulated.companyId, chunk: chunk)
-            let rows = summary.billsCreated + summary.linesCreated
+            var floorSeconds = try await BillingFloor.measure(database, companyId: simulated.companyId, chunk: chunk)
+            var rows = summary.billsCreated + summary.linesCreated
+            if postInRun {
+                posted = summary.billsPosted
+                print("posted in the run: \(posted) bills")
+                let ledger = try await BillingFloor.measureLedger(database, perTransaction: chunk * 5)
+                print("raw-insert floor of the ledger rows: \(ledger.rows) rows in \(BenchSupport.format(ledger.seconds)) s")
+                floorSeconds += ledger.seconds
+                rows += ledger.rows
+            }
             print("raw-insert floor: the same \(rows) rows in \(BenchSupport.format(floorSeconds)) s (\(Int(Double(rows) / floorSeconds)) rows/s)")
             print("")
             print("| engine | households | bills | lines | bill run s | households/s | lines/s | floor s | ratio | posting s | peak RSS MiB |")
@@ -89,7 +100,7 @@ struct BillRunBench: AsyncParsableCommand {
                 "lines": summary.linesCreated, "bill_run_seconds": (billSeconds * 1000).rounded() / 1000,
                 "households_per_second": Int(Double(households) / billSeconds), "lines_per_second": Int(Double(summary.linesCreated) / billSeconds),
                 "floor_seconds": (floorSeconds * 1000).rounded() / 1000, "ratio_to_floor": (billSeconds / floorSeconds * 100).rounded() / 100,
-                "posting_seconds": (postSeconds * 1000).rounded() / 1000, "bill_run_cpu_seconds": (billCPU * 1000).rounded() / 1000, "bills_posted": posted, "peak_rss_bytes": billRSS,
+                "posting_seconds": (postSeconds * 1000).rounded() / 1000, "bill_run_cpu_seconds": (billCPU * 1000).rounded() / 1000, "bills_posted": posted, "post_in_run": postInRun, "floor_rows": rows, "peak_rss_bytes": billRSS,
                 "simulate_seconds": (simulated.seconds * 1000).rounded() / 1000, "git_commit": BenchSupport.gitCommit(),
             ]
             let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys])
@@ -151,5 +162,39 @@ enum BillingFloor {
             elapsed += ContinuousClock.now - start
         } while cursor != nil
         return elapsed.seconds
+    }
+
+    /// The ledger rows a run wrote (entries, accounts, balances), inserted again into copies without indexes or
+    /// constraints, `perTransaction` rows per transaction: `INSERT … SELECT` by rowid range, so the rows are read from
+    /// the database itself and only the insert is the engine's work. SQLite only (PostgreSQL's posting is not timed so).
+    static func measureLedger(_ database: Database, perTransaction: Int) async throws -> (rows: Int, seconds: Double) {
+        let tables = ["ledger_entries", "ledger_accounts", "ledger_balances"]
+        try await database.transaction { db in
+            for table in tables {
+                try await db.raw("DROP TABLE IF EXISTS \(unsafeRaw: "bench_" + table)").run()
+                try await db.raw("CREATE TABLE \(unsafeRaw: "bench_" + table) AS SELECT * FROM \(unsafeRaw: table) WHERE 1 = 0").run()
+            }
+        }
+        var rows = 0
+        var elapsed = Duration.zero
+        for table in tables {
+            let last = try await database.read { db in
+                try await db.raw("SELECT COALESCE(MAX(rowid), 0) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
+            }
+            rows += try await database.read { db in
+                try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()!.decode(column: "n", as: Int.self)
+            }
+            let start = ContinuousClock.now
+            for first in stride(from: 0, through: last, by: perTransaction) {
+                try await database.transaction { db in
+                    try await db.raw("""
+                        INSERT INTO \(unsafeRaw: "bench_" + table) SELECT * FROM \(unsafeRaw: table)
+                        WHERE rowid > \(unsafeRaw: String(first)) AND rowid <= \(unsafeRaw: String(first + perTransaction))
+                        """).run()
+                }
+            }
+            elapsed += ContinuousClock.now - start
+        }
+        return (rows, elapsed.seconds)
     }
 }
