@@ -33,6 +33,8 @@ struct BillRunBench: AsyncParsableCommand {
             return handler
         }
         guard let month = BillingPeriod(period), month.cycle == .monthly else { throw CommandFailure(description: "--period must be a month") }
+        // The ledger rows' floor copies by rowid, which only SQLite has.
+        guard !postInRun || engine == "sqlite" else { throw CommandFailure(description: "--post-in-run is measured on SQLite only (its floor copies rows by rowid)") }
         let logger = Logger(label: "courtyard.bench")
         // A PostgreSQL template must exist already; a SQLite file is made by this run when missing.
         let reuse = simulated.map { engine == "postgres" || FileManager.default.fileExists(atPath: $0) } ?? false
@@ -166,7 +168,7 @@ enum BillingFloor {
 
     /// The ledger rows a run wrote (entries, accounts, balances), inserted again into copies without indexes or
     /// constraints, `perTransaction` rows per transaction: `INSERT … SELECT` by rowid range, so the rows are read from
-    /// the database itself and only the insert is the engine's work. SQLite only (PostgreSQL's posting is not timed so).
+    /// the database itself and only the insert is the engine's work. SQLite only (`run` refuses `--post-in-run` elsewhere).
     static func measureLedger(_ database: Database, perTransaction: Int) async throws -> (rows: Int, seconds: Double) {
         let tables = ["ledger_entries", "ledger_accounts", "ledger_balances"]
         try await database.transaction { db in
