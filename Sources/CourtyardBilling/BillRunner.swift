@@ -160,7 +160,9 @@ public struct BillRunner: Sendable {
         var cursor: String? = nil
         traceStep("houses counted")
         var phases = (read: Duration.zero, plan: Duration.zero, write: Duration.zero)
-        var inFlight: Task<Int, any Error>? = nil
+        // Chunks being written (and posted), oldest first: two, so that one chunk's rows, posting groups and digests are
+        // built while the chunk before is in its transaction.
+        var inFlight: [Task<Int, any Error>] = []
         // The next chunk is read while this one is planned (and the one before is written): three stages on two cores.
         // The read never sees the houses being written, which belong to earlier chunks.
         let database = database
@@ -262,19 +264,25 @@ public struct BillRunner: Sendable {
                 if !preview, !bills.isEmpty {
                     // One chunk's write (and its ledger posting) runs while the next chunk is read and planned: the two use
                     // different connections and touch disjoint houses. At most one write is in flight; its error surfaces here.
-                    if let inFlight {
-                        summary.billsPosted += try await inFlight.value
+                    if inFlight.count >= Self.chunksInFlight {
+                        summary.billsPosted += try await inFlight.removeFirst().value
                     }
                     phases.write += ContinuousClock.now - writeStart
                     let items = context.items
-                    inFlight = Task { [bills, lines, attached, writer] in
+                    inFlight.append(Task { [bills, lines, attached, writer] in
                         // Only a still-pending adjustment moves onto a bill; a concurrent run that took it first wins.
-                        try await writer!.write([.init(bills), .init(lines)], updates: attached.map {
-                            .init(table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
-                        })
-                        guard ledger != nil else { return 0 }
-                        return try await post(bills: bills, lines: attached.isEmpty ? lines : lines + attached, companyId: companyId, items: items)
-                    }
+                        let moves = attached.map {
+                            BulkWriter.Update(table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
+                        }
+                        guard ledger != nil else {
+                            try await writer!.write([.init(bills), .init(lines)], updates: moves)
+                            return 0
+                        }
+                        // Bills, lines and their postings in one transaction: a chunk is written posted, or not at all.
+                        let attachment = LedgerWriter.Attachment(rows: [.init(bills), .init(lines)], updates: moves)
+                        return try await post(bills: bills, lines: attached.isEmpty ? lines : lines + attached, companyId: companyId,
+                                              items: items, writing: attachment)
+                    })
                 }
                 if trace, summary.housesConsidered % (chunkSize * 10) == 0 {
                     print("bill run trace at \(summary.housesConsidered) houses: waiting for reads \(phases.read), plan \(phases.plan), waiting for writes \(phases.write)")
@@ -284,13 +292,11 @@ public struct BillRunner: Sendable {
         } catch {
             // Never return while a chunk is still being written (or read).
             _ = try? await nextChunk?.value
-            _ = try? await inFlight?.value
+            for task in inFlight { _ = try? await task.value }
             throw error
         }
         traceStep("chunks planned")
-        if let inFlight {
-            summary.billsPosted += try await inFlight.value
-        }
+        for task in inFlight { summary.billsPosted += try await task.value }
         traceStep("last write")
         summary.items = itemTotals.sorted { $0.code < $1.code }
         if !preview {
@@ -495,6 +501,9 @@ public struct BillRunner: Sendable {
         return houses
     }
 
+    /// Chunks written at once: one in its transaction, the next getting its rows and postings ready.
+    static let chunksInFlight = 2
+
     // MARK: Ledger posting
 
     /// What posting needs of a bill and of a line: a few columns, not the whole records (a page of 2,000 bills read as
@@ -507,48 +516,29 @@ public struct BillRunner: Sendable {
         var id: String, billId: String?, feeItemId: String, amount: Int64, kind: BillLine.Kind
     }
 
-    /// Posts each bill's lines (receivable of the house ← revenue of the fee item), one linked group per bill, then marks them posted.
-    public func post(bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem]) async throws -> Int {
+    /// Posts each bill's lines (receivable of the house ← revenue of the fee item), one linked group per bill, and marks
+    /// them posted. With `rows`, the bills and lines are written in the same transaction as their postings (a new chunk
+    /// of a run); without, they are stored already.
+    public func post(bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem],
+                     writing rows: LedgerWriter.Attachment? = nil) async throws -> Int {
         try await post(bills.map { PostingBill(id: $0.id, communityId: $0.communityId, houseId: $0.houseId, currency: $0.currency) },
                        lines: lines.map { PostingLine(id: $0.id, billId: $0.billId, feeItemId: $0.feeItemId, amount: $0.amount, kind: $0.kind) },
-                       companyId: companyId, codes: items.mapValues(\.code))
+                       companyId: companyId, codes: items.mapValues(\.code), writing: rows)
     }
 
-    func post(_ bills: [PostingBill], lines: [PostingLine], companyId: String, codes: [String: String]) async throws -> Int {
+    func post(_ bills: [PostingBill], lines: [PostingLine], companyId: String, codes: [String: String],
+              writing rows: LedgerWriter.Attachment? = nil) async throws -> Int {
         guard let ledger, !bills.isEmpty else { return 0 }
-        let linesByBill = Dictionary(grouping: lines, by: \.billId)
-        // Account keys are digests: one receivable per bill and one revenue account per community and item, not two per line.
-        var revenue: [String: AccountKey] = [:]
-        // One linked group per bill (all of a bill's lines or none), many bills per submission: a refused bill is logged
-        // and left unposted, its neighbours post.
-        var groups: [(bill: String, operations: [LedgerOperation])] = []
-        groups.reserveCapacity(bills.count)
-        for bill in bills {
-            let receivable = AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees")
-            let operations = (linesByBill[bill.id] ?? []).compactMap { line -> LedgerOperation? in
-                let code = codes[line.feeItemId] ?? "custom"
-                let key = bill.communityId + "|" + code
-                let credit = revenue[key] ?? AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner,
-                                                        purpose: code)
-                revenue[key] = credit
-                return Self.posting(id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
-                                    receivable: receivable, revenue: credit)
-            }
-            groups.append((bill.id, operations))
+        let groups = Self.postingGroups(bills, lines: lines, codes: codes)
+        if var rows {
+            rows.marking = .init(table: Bill.table, column: "posted_at", ids: groups.map(\.bill))
+            let answers = try await ledger.submit(companyId: companyId, linkedGroups: groups.map(\.operations), attaching: rows)
+            return Self.posted(groups, answers: answers).count
         }
         let posted = try await withThrowingTaskGroup(of: [String].self) { group in
             for part in stride(from: 0, to: groups.count, by: 1_000).map({ Array(groups[$0..<min($0 + 1_000, groups.count)]) }) {
                 group.addTask {
-                    let answers = try await ledger.submit(companyId: companyId, linkedGroups: part.map(\.operations))
-                    var ids: [String] = []
-                    for (bill, outcomes) in zip(part, answers) {
-                        if let failure = outcomes.first(where: { if case .failure = $0 { true } else { false } }) {
-                            Logger(label: "courtyard.billing").error("bill posting refused", metadata: ["bill": "\(bill.bill)", "error": "\(failure)"])
-                        } else {
-                            ids.append(bill.bill)
-                        }
-                    }
-                    return ids
+                    Self.posted(part, answers: try await ledger.submit(companyId: companyId, linkedGroups: part.map(\.operations)))
                 }
             }
             var ids: [String] = []
@@ -564,6 +554,43 @@ public struct BillRunner: Sendable {
             }
         }
         return posted.count
+    }
+
+    /// The ids of the bills whose groups posted; a refused bill is logged (its neighbours post).
+    static func posted(_ groups: [(bill: String, operations: [LedgerOperation])], answers: [[LedgerWriter.Outcome]]) -> [String] {
+        var ids: [String] = []
+        for (bill, outcomes) in zip(groups, answers) {
+            if let failure = outcomes.first(where: { if case .failure = $0 { true } else { false } }) {
+                Logger(label: "courtyard.billing").error("bill posting refused", metadata: ["bill": "\(bill.bill)", "error": "\(failure)"])
+            } else {
+                ids.append(bill.bill)
+            }
+        }
+        return ids
+    }
+
+    /// One linked group per bill (all of a bill's lines or none), so a refused bill leaves its neighbours to post.
+    static func postingGroups(_ bills: [PostingBill], lines: [PostingLine], codes: [String: String])
+        -> [(bill: String, operations: [LedgerOperation])] {
+        let linesByBill = Dictionary(grouping: lines, by: \.billId)
+        // Account keys are digests: one receivable per bill and one revenue account per community and item, not two per line.
+        var revenue: [String: AccountKey] = [:]
+        var groups: [(bill: String, operations: [LedgerOperation])] = []
+        groups.reserveCapacity(bills.count)
+        for bill in bills {
+            let receivable = AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees")
+            let operations = (linesByBill[bill.id] ?? []).compactMap { line -> LedgerOperation? in
+                let code = codes[line.feeItemId] ?? "custom"
+                let key = bill.communityId + "|" + code
+                let credit = revenue[key] ?? AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner,
+                                                        purpose: code)
+                revenue[key] = credit
+                return Self.posting(id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
+                                    receivable: receivable, revenue: credit)
+            }
+            groups.append((bill.id, operations))
+        }
+        return groups
     }
 
     /// The ledger transfer of one bill line. Charges debit the house's receivable; credits (negative adjustments) reverse it.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import PostgresKit
@@ -100,31 +101,13 @@ public final class BulkWriter: Sendable {
 
     /// Inserts every table's rows and applies the updates, all in one transaction.
     public func write(_ tables: [Rows], updates: [Update] = []) async throws {
-        for table in tables {
-            guard let companyIndex = table.columns.firstIndex(of: "company_id") else { throw StorageError.outOfScope }
-            for row in 0..<table.rows.rowCount where !table.rows.cell(row: row, column: companyIndex, isText: scope.companyId) {
-                throw StorageError.outOfScope
-            }
-        }
+        try Self.checkScope(tables, companyId: scope.companyId)
         if let raw {
             try await database.withSQLiteWriteLock { [scope] in
                 try await NIOThreadPool.singleton.runIfActive {
                     try raw.begin()
                     do {
-                        for table in tables where table.rows.rowCount > 0 {
-                            let placeholders = (1...table.columns.count).map { "?\($0)" }.joined(separator: ", ")
-                            let insert = try raw.statement("INSERT INTO \(table.table) (\(table.columns.joined(separator: ", "))) VALUES (\(placeholders))")
-                            try Self.insertAll(table.rows, with: insert)
-                        }
-                        for update in updates {
-                            let extra = update.condition.map { " AND \($0)" } ?? ""
-                            let statement = try raw.statement("UPDATE \(update.table) SET \(update.column) = ?1 WHERE id = ?2 AND company_id = ?3\(extra)")
-                            statement.bind(1, update.value)
-                            statement.bind(2, update.id)
-                            statement.bind(3, scope.companyId)
-                            try statement.run()
-                            statement.reset()
-                        }
+                        try Self.apply(tables, updates: updates, companyId: scope.companyId, on: raw)
                         try raw.commit()
                     } catch {
                         try? raw.execute("ROLLBACK")
@@ -134,29 +117,68 @@ public final class BulkWriter: Sendable {
             }
             return
         }
-        // PostgreSQL: COPY … FROM STDIN (text format) for the rows, then the updates, in one transaction.
-        try await database.withPostgresTransaction { [scope] connection in
-            for table in tables where table.rows.rowCount > 0 {
-                try await connection.copyFrom(table: table.table, columns: table.columns, logger: database.logger) { writer in
-                    var buffer = ByteBuffer()
-                    buffer.reserveCapacity(1 << 20)
-                    for row in 0..<table.rows.rowCount {
-                        Self.appendCopyRow(row, of: table.rows, to: &buffer)
-                        if buffer.readableBytes >= 1 << 20 {
-                            try await writer.write(buffer)
-                            buffer.clear()
-                        }
+        try await database.withPostgresTransaction { [scope, database] connection in
+            try await Self.apply(tables, updates: updates, companyId: scope.companyId, on: connection, logger: database.logger)
+        }
+    }
+
+    /// Refuses rows of another company: every row's `company_id` must be `companyId`.
+    static func checkScope(_ tables: [Rows], companyId: String) throws {
+        for table in tables {
+            guard let companyIndex = table.columns.firstIndex(of: "company_id") else { throw StorageError.outOfScope }
+            for row in 0..<table.rows.rowCount where !table.rows.cell(row: row, column: companyIndex, isText: companyId) {
+                throw StorageError.outOfScope
+            }
+        }
+    }
+
+    /// Inserts the rows and applies the updates inside the transaction the caller holds on `raw` (SQLite).
+    static func apply(_ tables: [Rows], updates: [Update], companyId: String, on raw: RawSQLite) throws {
+        for table in tables where table.rows.rowCount > 0 {
+            let placeholders = (1...table.columns.count).map { "?\($0)" }.joined(separator: ", ")
+            let insert = try raw.statement("INSERT INTO \(table.table) (\(table.columns.joined(separator: ", "))) VALUES (\(placeholders))")
+            try insertAll(table.rows, with: insert)
+        }
+        for update in updates {
+            let extra = update.condition.map { " AND \($0)" } ?? ""
+            let statement = try raw.statement("UPDATE \(update.table) SET \(update.column) = ?1 WHERE id = ?2 AND company_id = ?3\(extra)")
+            statement.bind(1, update.value)
+            statement.bind(2, update.id)
+            statement.bind(3, companyId)
+            do {
+                try statement.run()
+            } catch {
+                statement.reset()
+                throw error
+            }
+            statement.reset()
+        }
+    }
+
+    /// Copies the rows in (`COPY … FROM STDIN`, text format) and applies the updates inside the transaction the caller
+    /// holds on `connection` (PostgreSQL).
+    static func apply(_ tables: [Rows], updates: [Update], companyId: String, on connection: PostgresConnection,
+                      logger: Logger) async throws {
+        for table in tables where table.rows.rowCount > 0 {
+            try await connection.copyFrom(table: table.table, columns: table.columns, logger: logger) { writer in
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(1 << 20)
+                for row in 0..<table.rows.rowCount {
+                    Self.appendCopyRow(row, of: table.rows, to: &buffer)
+                    if buffer.readableBytes >= 1 << 20 {
+                        try await writer.write(buffer)
+                        buffer.clear()
                     }
-                    if buffer.readableBytes > 0 { try await writer.write(buffer) }
                 }
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
-            let db = connection.sql()
-            for update in updates {
-                let query = db.update(update.table).set(SQLColumn(update.column), to: update.value.sqlExpression)
-                    .where("id", .equal, SQLBind(update.id)).where("company_id", .equal, SQLBind(scope.companyId))
-                if let condition = update.condition { query.where(SQLRaw(condition)) }
-                try await query.run()
-            }
+        }
+        let db = connection.sql()
+        for update in updates {
+            let query = db.update(update.table).set(SQLColumn(update.column), to: update.value.sqlExpression)
+                .where("id", .equal, SQLBind(update.id)).where("company_id", .equal, SQLBind(companyId))
+            if let condition = update.condition { query.where(SQLRaw(condition)) }
+            try await query.run()
         }
     }
 

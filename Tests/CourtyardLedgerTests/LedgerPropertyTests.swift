@@ -96,11 +96,19 @@ struct Scenario {
                 let first = LedgerOperation.transfer(Transfer(id: nextId(), debit: cash, credit: wallet(), amount: amount(), code: .topUp, actor: "test"))
                 let second = LedgerOperation.transfer(Transfer(id: nextId(), debit: wallet(), credit: revenue, amount: amount() * 4, code: .deduction, actor: "test"))
                 let before = state.accounts
+                let (headsBefore, changedBefore) = (state.heads, state.changedAccounts)
                 switch state.apply(linked: [first, second], at: now) {
                 case .success: history += [first, second]
                 case .failure:
                     #expect(state.accounts == before)
+                    #expect(state.heads == headsBefore)
+                    #expect(state.changedAccounts == changedBefore)
                     #expect(state.newEntries.count == entriesBefore)
+                    // The refused group left no trace: its first leg applies afresh, not as a replay.
+                    if case .success(let again) = state.apply(first, at: now) {
+                        #expect(!again.replayed)
+                        history.append(first)
+                    }
                 }
             default:
                 let cross = LedgerOperation.transfer(Transfer(id: nextId(), debit: cash,

@@ -15,7 +15,7 @@ import Testing
         ]
         let result = IngestRoutes.BatchResult(items)
         let response = IngestRoutes.response(result)
-        var body = response.body
+        let body = response.body
         var collected = ByteBuffer()
         let writer = CollectingWriter()
         try await body.write(writer)

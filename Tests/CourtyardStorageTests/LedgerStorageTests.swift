@@ -307,6 +307,33 @@ struct LedgerStorageTests {
         }
     }
 
+    @Test("on SQLite, a kept state cut back to its batch in flight still applies every batch to current balances")
+    func keptStateIsCutBack() async throws {
+        try await LedgerFixture.with(.sqlite) { ledger in
+            // Room for two accounts: every pipelined batch touches four (cash, revenue, two wallets), so each prepare
+            // cuts the state back to what its own batch changed and the next one reads the rest again.
+            let writer = LedgerWriter(database: ledger.database, clock: ledger.clock, keptAccounts: 2)
+            let company = ledger.companyId
+            _ = try await writer.submit(companyId: company, [ledger.topUp("k-0", 1_000), ledger.topUp("k-1", 1_000, house: 1)])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let house = index % 2
+                        let operations = index % 4 < 2 ? [ledger.deduct("k-d\(index)", 7, house: house)]
+                                                       : [ledger.topUp("k-t\(index)", 3, house: house), ledger.deduct("k-d\(index)", 5, house: house)]
+                        for outcome in try await writer.submit(companyId: company, operations) { _ = try outcome.get() }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await writer.statistics.pipelined >= 1)
+            #expect(await writer.statistics.rerun == 0)
+            // 20 deductions of 7, 20 top-ups of 3 and 20 deductions of 5 over two wallets of 1,000.
+            #expect(try await ledger.balance(ledger.wallet(0)) + ledger.balance(ledger.wallet(1)) == 2_000 - 20 * 7 + 20 * 3 - 20 * 5)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+        }
+    }
+
     @Test("balances as of an instant and statements come from the journal", arguments: TestEngine.available)
     func balancesAndStatements(engine: TestEngine) async throws {
         try await LedgerFixture.with(engine) { ledger in

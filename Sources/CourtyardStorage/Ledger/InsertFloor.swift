@@ -1,6 +1,7 @@
 import Foundation
 import NIOPosix
 import SQLKit
+import VaporCSQLite
 
 /// The raw-insert floor for ledger benchmarks: journal-shaped rows inserted with prepared statements and no logic.
 ///
@@ -106,5 +107,54 @@ public enum InsertFloor {
         }
         let elapsed = ContinuousClock.now - start
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+}
+
+extension InsertFloor {
+    /// The raw-insert floor of rows a run has written: each table's rows read back (not timed) and inserted again with
+    /// prepared statements and bound values, `perTransaction` rows per transaction, into a copy of the table without
+    /// keys or indexes (`CREATE TABLE … AS SELECT`), which is dropped afterwards. The same method as the floor of the
+    /// bills and lines (``BulkWriter``) and of the ledger benchmark. SQLite only.
+    public static func reinsert(_ database: Database, tables: [String], perTransaction: Int) async throws -> (rows: Int, seconds: Double) {
+        guard let path = database.sqlitePath, perTransaction > 0 else {
+            throw StorageError.invalidDatabaseLocation("the floor of written rows is measured on SQLite")
+        }
+        return try await database.withSQLiteWriteLock {
+            try await NIOThreadPool.singleton.runIfActive {
+                let raw = try RawSQLite(path: path, cacheKiB: 65_536)
+                var rows = 0
+                var elapsed = Duration.zero
+                for table in tables {
+                    let copy = "bench_" + table
+                    try raw.execute("DROP TABLE IF EXISTS \(copy)")
+                    try raw.execute("CREATE TABLE \(copy) AS SELECT * FROM \(table) WHERE 1 = 0")
+                    let page = try raw.statement("SELECT rowid, * FROM \(table) WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
+                    let width = Int(sqlite_nio_sqlite3_column_count(page.pointer)) - 1
+                    let placeholders = (1...width).map { "?\($0)" }.joined(separator: ", ")
+                    let insert = try raw.statement("INSERT INTO \(copy) VALUES (\(placeholders))")
+                    var last: Int64 = 0
+                    while true {
+                        var buffer = RowBuffer(width: width, reservingRows: perTransaction)
+                        page.bind(1, last)
+                        page.bind(2, Int64(perTransaction))
+                        while try page.step() {
+                            last = page.int64(0)
+                            for column in 1...Int32(width) { buffer.append(page.value(column)) }
+                        }
+                        page.reset()
+                        guard buffer.rowCount > 0 else { break }
+                        let start = ContinuousClock.now
+                        try raw.begin()
+                        try BulkWriter.insertAll(buffer, with: insert)
+                        try raw.commit()
+                        elapsed += ContinuousClock.now - start
+                        rows += buffer.rowCount
+                    }
+                    try raw.execute("DROP TABLE \(copy)")
+                }
+                raw.checkpointer?.drain()
+                return (rows, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+        }
     }
 }

@@ -27,6 +27,36 @@ public actor LedgerWriter {
         /// Sizes of consecutive linked groups, each all-or-nothing on its own (many bills' postings in one submission);
         /// `nil` for a plain or a single linked submission.
         var groups: [Int]? = nil
+        /// Rows written in the same transaction (such a submission is a batch of its own).
+        var attachment: Attachment? = nil
+    }
+
+    /// Rows written in the same transaction as a submission's postings, so that the records the postings come from (a
+    /// bill run's bills and lines) commit together with them or not at all, and a run needs one transaction per chunk
+    /// instead of one for its rows, one for its postings and one to mark them posted.
+    public struct Attachment: Sendable {
+        public var rows: [BulkWriter.Rows]
+        public var updates: [BulkWriter.Update]
+        public var marking: PostedMark?
+        /// Ids of groups with nothing to post, marked with the others (the submission's ``PostedMark/ids`` then keep only
+        /// the groups that reach the ledger, in the order of ``Work/groups``).
+        var markedWithoutPostings: [String] = []
+
+        /// Where to record that a linked group posted: `column` of the row of `table` whose id is the group's is set
+        /// to the commit's time (milliseconds since the epoch) when every operation of the group succeeded, or when the
+        /// group has none. `ids` has one id per linked group, in order.
+        public struct PostedMark: Sendable {
+            public var table: String
+            public var column: String
+            public var ids: [String]
+            public init(table: String, column: String, ids: [String]) {
+                self.table = table; self.column = column; self.ids = ids
+            }
+        }
+
+        public init(rows: [BulkWriter.Rows], updates: [BulkWriter.Update] = [], marking: PostedMark? = nil) {
+            self.rows = rows; self.updates = updates; self.marking = marking
+        }
     }
 
     struct Submission {
@@ -60,9 +90,14 @@ public actor LedgerWriter {
 
     public private(set) var statistics = Statistics()
 
+    /// Most accounts the SQLite fast path keeps in memory per company (see `RawSQLite.maxCachedAccounts`).
+    let keptAccounts: Int
+
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 16_384,
                 logger: Logger = Logger(label: "courtyard.ledger"),
-                sqliteFastPath: Bool = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_SQLKIT_ONLY"] == nil) {
+                sqliteFastPath: Bool = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_SQLKIT_ONLY"] == nil,
+                keptAccounts: Int = 200_000) {
+        self.keptAccounts = keptAccounts
         self.database = database
         self.usesSQLiteFastPath = sqliteFastPath && database.engine == .sqlite && database.sqlitePath != nil
         self.clock = clock
@@ -96,6 +131,35 @@ public actor LedgerWriter {
         return answers
     }
 
+    /// Writes `attachment`'s rows and updates and applies `linkedGroups` (as ``submit(companyId:linkedGroups:)``) in one
+    /// transaction, then marks each group that posted (``Attachment/PostedMark``) in the same transaction. A row that
+    /// cannot be written (a duplicate id, a row of another company) fails the whole submission and writes nothing;
+    /// refused groups are answered as usual and left unmarked.
+    public nonisolated func submit(companyId: String, linkedGroups: [[LedgerOperation]], attaching attachment: Attachment)
+        async throws -> [[Outcome]] {
+        try BulkWriter.checkScope(attachment.rows, companyId: companyId)
+        if let marking = attachment.marking, marking.ids.count != linkedGroups.count {
+            throw StorageError.checkViolation(detail: "a posted mark needs one id per linked group")
+        }
+        let groups = linkedGroups.filter { !$0.isEmpty }
+        let operations = groups.flatMap { $0 }
+        var attached = attachment
+        if let marking = attachment.marking {
+            attached.marking?.ids = zip(marking.ids, linkedGroups).compactMap { $1.isEmpty ? nil : $0 }
+            attached.markedWithoutPostings = zip(marking.ids, linkedGroups).compactMap { $1.isEmpty ? $0 : nil }
+        }
+        let work = Work(companyId: companyId, operations: operations, digests: operations.map(\.contentDigest), linked: false,
+                        groups: groups.map(\.count), attachment: attached)
+        let flat = try await enqueue(work)
+        var answers: [[Outcome]] = []
+        var offset = 0
+        for group in linkedGroups {
+            answers.append(Array(flat[offset..<(offset + group.count)]))
+            offset += group.count
+        }
+        return answers
+    }
+
     private func enqueue(_ work: Work) async throws -> [Outcome] {
         try await withCheckedThrowingContinuation { continuation in
             queue.append(Submission(work: work, continuation: continuation))
@@ -116,7 +180,9 @@ public actor LedgerWriter {
     private func takeBatch() -> [Submission] {
         var batch: [Submission] = []
         var size = 0
-        while let next = queue.first, batch.isEmpty || size + next.work.operations.count <= maxBatch {
+        // A submission with rows attached is a batch of its own: a row that fails must fail no one else's postings.
+        while let next = queue.first,
+              batch.isEmpty || (size + next.work.operations.count <= maxBatch && next.work.attachment == nil && batch[0].work.attachment == nil) {
             batch.append(queue.removeFirst())
             size += next.work.operations.count
         }
@@ -183,7 +249,8 @@ public actor LedgerWriter {
             writing = (next, prepared.results, task)
             // Callers answered a moment ago are still resubmitting: rather than cut a small batch now (each costs a
             // commit of its own), let the next one fill while this write runs.
-            while queuedOperations < maxBatch, !finished.isSet {
+            // A submission with rows attached is a batch of its own: nothing to wait for once one is queued.
+            while queuedOperations < maxBatch, !finished.isSet, queue.first?.work.attachment == nil {
                 try? await Task.sleep(for: .milliseconds(1))
             }
         }
@@ -210,17 +277,33 @@ public actor LedgerWriter {
                     results = try await database.withSQLiteWriteLock {
                         try await NIOThreadPool.singleton.runIfActive { try SQLiteLedgerBatch.run(raw, submissions: submissions, now: now) }
                     }
+                } else if database.engine == .postgres, submissions.contains(where: { $0.attachment != nil }) {
+                    // Attached rows are copied in (COPY needs the connection itself), in the postings' transaction.
+                    results = try await database.withPostgresTransaction { [database] connection in
+                        try await Self.apply(submissions, db: connection.sql(queryLogLevel: .trace), engine: database.engine, now: now) {
+                            rows, updates, companyId in
+                            try await BulkWriter.apply(rows, updates: updates, companyId: companyId, on: connection, logger: database.logger)
+                        }
+                    }
                 } else {
                     results = try await database.transaction { [database] db in
-                        try await Self.apply(submissions, db: db, engine: database.engine, now: now)
+                        try await Self.apply(submissions, db: db, engine: database.engine, now: now) { rows, updates, companyId in
+                            // SQLite through SQLKit: the transaction's own connection (see InlineSQLiteDatabase).
+                            guard let inline = db as? InlineSQLiteDatabase else {
+                                throw StorageError.checkViolation(detail: "rows attached to postings need the transaction's own SQLite connection")
+                            }
+                            try BulkWriter.apply(rows, updates: updates, companyId: companyId, on: inline.connection)
+                        }
                     }
                 }
                 statistics.batches += 1
                 for (submission, outcome) in zip(batch, results) { submission.continuation.resume(returning: outcome) }
                 return
             } catch {
-                // Serialization failures, deadlocks and a concurrent writer taking the same transfer id are retried.
-                if attempt < 5, Self.isRetryable(error) {
+                // Serialization failures, deadlocks and a concurrent writer taking the same transfer id are retried; a
+                // duplicate among attached rows is not (it would fail again), only a busy or serialization failure.
+                let attached = batch.contains { $0.work.attachment != nil }
+                if attempt < 5, Self.isRetryable(error), !(attached && StorageError.classify(error) != nil) {
                     logger.debug("retrying ledger batch", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
                     try? await Task.sleep(for: .milliseconds(5 * attempt))
                     continue
@@ -239,6 +322,7 @@ public actor LedgerWriter {
         guard usesSQLiteFastPath, let path = database.sqlitePath else { return nil }
         if let raw { return raw }
         let opened = try RawSQLite(path: path, enforceForeignKeys: false)
+        opened.maxCachedAccounts = keptAccounts
         raw = opened
         return opened
     }
@@ -248,6 +332,37 @@ public actor LedgerWriter {
         let text = String(reflecting: error)
         if let failure = error as? RawSQLite.Failure, failure.code & 0xFF == 5 { return true }  // SQLITE_BUSY
         return text.contains("40001") || text.contains("40P01") || text.contains("SQLITE_BUSY") || text.contains("database is locked")
+    }
+
+    /// Writes an attachment's rows and updates in the open transaction (engine-specific).
+    typealias AttachmentWrite = (_ rows: [BulkWriter.Rows], _ updates: [BulkWriter.Update], _ companyId: String) async throws -> Void
+
+    /// Applies submissions inside an open transaction, with their attached rows written first and their posted marks last.
+    static func apply(_ submissions: [Work], db: any SQLDatabase, engine: Database.Engine, now: Date,
+                      writeAttachment: AttachmentWrite) async throws -> [[Outcome]] {
+        for work in submissions {
+            if let attachment = work.attachment { try await writeAttachment(attachment.rows, attachment.updates, work.companyId) }
+        }
+        let results = try await apply(submissions, db: db, engine: engine, now: now)
+        for (work, outcomes) in zip(submissions, results) {
+            let marks = postedMarks(work, outcomes: outcomes, at: now.epochMilliseconds)
+            if !marks.isEmpty { try await writeAttachment([], marks, work.companyId) }
+        }
+        return results
+    }
+
+    /// The updates that mark an attachment's groups posted: each group all of whose operations succeeded, and each group
+    /// that had none.
+    static func postedMarks(_ work: Work, outcomes: [Outcome], at millis: Int64) -> [BulkWriter.Update] {
+        guard let attachment = work.attachment, let marking = attachment.marking else { return [] }
+        var posted = attachment.markedWithoutPostings
+        var start = 0
+        for (id, size) in zip(marking.ids, work.groups ?? []) {
+            let succeeded = outcomes[start..<(start + size)].allSatisfy { if case .success = $0 { true } else { false } }
+            if succeeded { posted.append(id) }
+            start += size
+        }
+        return posted.map { BulkWriter.Update(table: marking.table, set: marking.column, to: .integer(millis), id: $0) }
     }
 
     /// Applies submissions inside an open transaction.

@@ -44,8 +44,10 @@ public final class RawSQLite: @unchecked Sendable {
     private var dataVersion: Int64 = -1
     /// Whether SQLite checks foreign keys on this connection (see ``enforceForeignKeys(_:)``).
     private var foreignKeys = true
-    /// Beyond this many accounts a company's state is not kept (bounds memory).
-    static let maxCachedAccounts = 2_000_000
+    /// Beyond this many accounts a company's kept state is cut back (the sequential path drops it; the pipeline keeps
+    /// only what its batch in flight changed), and the rowids are forgotten: a bill run touches each house's receivable
+    /// once, and keeping a million of them held 700 MiB for nothing. About 400 bytes an account.
+    var maxCachedAccounts = 200_000
 
     /// Whether another connection (or process) committed since this one last looked; if so, forgets the rowids
     /// (a VACUUM may have renumbered them).
@@ -163,6 +165,19 @@ public final class RawSQLite: @unchecked Sendable {
         try execute("PRAGMA foreign_keys = \(enforce ? "ON" : "OFF")")
         foreignKeys = enforce
     }
+
+    /// Whether `table` declares foreign keys (asked of the schema once per table and connection).
+    func declaresForeignKeys(_ table: String) throws -> Bool {
+        if let known = tablesWithForeignKeys[table] { return known }
+        let query = try statement("SELECT 1 FROM pragma_foreign_key_list(?1)")
+        query.bind(1, table)
+        let declares = try query.step()
+        query.reset()
+        tablesWithForeignKeys[table] = declares
+        return declares
+    }
+
+    private var tablesWithForeignKeys: [String: Bool] = [:]
 
     public func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?

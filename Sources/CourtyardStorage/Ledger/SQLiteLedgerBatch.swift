@@ -31,10 +31,22 @@ enum SQLiteLedgerBatch {
     /// batch with probing on. Hold operations always probe, since a replayed
     /// post or void would otherwise meet a hold that is no longer pending.
     static func run(_ sqlite: RawSQLite, submissions: [Submission], now: Date, probing: Bool) throws -> [[LedgerWriter.Outcome]] {
+        // The fast path's connection leaves foreign keys unchecked (its own rows reference only accounts it read or
+        // opened); rows attached to a batch are checked as anywhere else when their table declares any.
+        let attachedTables = submissions.flatMap { $0.attachment?.rows.map(\.table) ?? [] }
+        let checkReferences = try attachedTables.contains { try sqlite.declaresForeignKeys($0) }
+        try sqlite.enforceForeignKeys(checkReferences)
+        defer { try? sqlite.enforceForeignKeys(false) }
         try sqlite.begin()
         var taken: [String: RawSQLite.CompanyLedger] = [:]
         do {
             try sqlite.invalidateCacheIfOthersWrote()
+            if sqlite.rowids.count > sqlite.maxCachedAccounts { sqlite.rowids.removeAll() }
+            for work in submissions {
+                if let attachment = work.attachment {
+                    try BulkWriter.apply(attachment.rows, updates: attachment.updates, companyId: work.companyId, on: sqlite)
+                }
+            }
             var results = [[LedgerWriter.Outcome]](repeating: [], count: submissions.count)
             let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
             for companyId in byCompany.keys.sorted() {
@@ -64,11 +76,15 @@ enum SQLiteLedgerBatch {
                 }
                 taken[companyId] = ledger
             }
+            for (work, outcomes) in zip(submissions, results) {
+                let marks = LedgerWriter.postedMarks(work, outcomes: outcomes, at: now.epochMilliseconds)
+                if !marks.isEmpty { try BulkWriter.apply([], updates: marks, companyId: work.companyId, on: sqlite) }
+            }
             let committing = ContinuousClock.now
             try sqlite.commit()
             if LedgerWriter.trace { print("ledger batch (sqlite fast path): commit \(ContinuousClock.now - committing)") }
             // Only committed state is kept for the next batch.
-            for (companyId, ledger) in taken where ledger.state.accounts.count <= RawSQLite.maxCachedAccounts {
+            for (companyId, ledger) in taken where ledger.state.accounts.count <= sqlite.maxCachedAccounts {
                 sqlite.ledgers[companyId] = ledger
             }
             return results

@@ -5,7 +5,10 @@ import Foundation
 ///
 /// A batch is **prepared** when everything it needs is already in the kept
 /// state: only transfers, between accounts the state holds, in communities
-/// whose head and policies it holds. Preparing applies the batch to that state
+/// whose head and policies it holds. Rows attached to a submission (a bill
+/// run's bills and lines, ``LedgerWriter/Attachment``) are written by the
+/// persist stage first, in the same transaction, and the groups that posted are
+/// marked last. Preparing applies the batch to that state
 /// (on top of the previous batch, which may still be committing) and takes out
 /// what the write needs as values. **Persisting** writes those values in one
 /// transaction. The writer persists batches strictly in order and answers a
@@ -25,6 +28,10 @@ enum SQLiteLedgerPipeline {
         var companies: [Company]
         /// Rowids of balances read while preparing, for the write stage to remember.
         var rowids: [String: Int64] = [:]
+        /// Rows attached to the batch's submissions, written first, and the marks of the groups that posted, written
+        /// last, by company (see ``LedgerWriter/Attachment``).
+        var attachments: [(companyId: String, rows: [BulkWriter.Rows], updates: [BulkWriter.Update])] = []
+        var marks: [(companyId: String, updates: [BulkWriter.Update])] = []
         struct Company: Sendable {
             var companyId: String
             var entries: [JournalEntry]
@@ -113,9 +120,21 @@ enum SQLiteLedgerPipeline {
             if LedgerWriter.trace {
                 print("ledger batch (pipelined): \(state.newEntries.count) entries prepared in \(ContinuousClock.now - started)")
             }
+            if ledger.state.accounts.count > sqlite.maxCachedAccounts {
+                // Only the accounts this batch changed must stay (the next batch is applied on top of it before it
+                // commits); any other is read again, committed, when next needed.
+                let changed = ledger.state.changedAccounts
+                ledger.state.accounts = ledger.state.accounts.filter { changed.contains($0.key) }
+            }
             sqlite.ledgers[companyId] = ledger
         }
-        return PreparedBatch(results: results, companies: companies, rowids: found)
+        var batch = PreparedBatch(results: results, companies: companies, rowids: found)
+        for (work, outcomes) in zip(submissions, results) {
+            guard let attachment = work.attachment else { continue }
+            batch.attachments.append((work.companyId, attachment.rows, attachment.updates))
+            batch.marks.append((work.companyId, LedgerWriter.postedMarks(work, outcomes: outcomes, at: now.epochMilliseconds)))
+        }
+        return batch
     }
 
     /// Reads committed accounts (with their rowids) and community facts into `state`, and decides for each account not
@@ -130,6 +149,8 @@ enum SQLiteLedgerPipeline {
         var rowids: [String: Int64] = [:]
         var loaded: [Account] = []
         var unavailable: Set<String> = []
+        // A batch's new accounts are nearly all in one community: asked once.
+        var communityExists: [String: Bool] = [:]
         for (id, key) in accounts {
             accountQuery.bind(1, id)
             accountQuery.bind(2, companyId)
@@ -141,10 +162,16 @@ enum SQLiteLedgerPipeline {
             }
             accountQuery.reset()
             // Not stored: it opens on first use if its owner (the community, or a house of it) exists in the company.
-            knownCommunity.bind(1, companyId)
-            knownCommunity.bind(2, key.communityId)
-            var ownerExists = try knownCommunity.step()
-            knownCommunity.reset()
+            var ownerExists: Bool
+            if let known = communityExists[key.communityId] {
+                ownerExists = known
+            } else {
+                knownCommunity.bind(1, companyId)
+                knownCommunity.bind(2, key.communityId)
+                ownerExists = try knownCommunity.step()
+                knownCommunity.reset()
+                communityExists[key.communityId] = ownerExists
+            }
             if ownerExists, key.owner != AccountKey.communityOwner {
                 houseQuery.bind(1, companyId)
                 houseQuery.bind(2, key.owner)
@@ -163,17 +190,29 @@ enum SQLiteLedgerPipeline {
 
     /// Writes a prepared batch in one transaction and commits it.
     static func persist(_ sqlite: RawSQLite, _ batch: PreparedBatch, now: Date) throws {
+        // Attached rows are checked for references when their table declares any (see SQLiteLedgerBatch.run).
+        let checkReferences = try batch.attachments.contains { try $0.rows.contains { try sqlite.declaresForeignKeys($0.table) } }
+        try sqlite.enforceForeignKeys(checkReferences)
+        defer { try? sqlite.enforceForeignKeys(false) }
         try sqlite.begin()
         do {
             guard try !sqlite.othersWrote() else { throw StateOutdated() }
+            // Only a cache (an account without one is found by its id): forgotten rather than grown without bound.
+            if sqlite.rowids.count > sqlite.maxCachedAccounts { sqlite.rowids.removeAll() }
             sqlite.rowids.merge(batch.rowids) { $1 }
             let started = ContinuousClock.now
+            for attachment in batch.attachments {
+                try BulkWriter.apply(attachment.rows, updates: attachment.updates, companyId: attachment.companyId, on: sqlite)
+            }
             for company in batch.companies {
                 if try SQLiteLedgerBatch.journalHolds(sqlite, companyId: company.companyId, anyOf: company.refused) {
                     throw SQLiteLedgerBatch.ReplaySuspected()
                 }
                 try SQLiteLedgerBatch.writeRows(sqlite, companyId: company.companyId, accounts: company.accounts,
                                                 entries: company.entries, holds: [], heads: company.heads, now: now, probing: false)
+            }
+            for mark in batch.marks where !mark.updates.isEmpty {
+                try BulkWriter.apply([], updates: mark.updates, companyId: mark.companyId, on: sqlite)
             }
             let committing = ContinuousClock.now
             try sqlite.commit()
