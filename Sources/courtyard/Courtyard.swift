@@ -12,6 +12,7 @@ import CourtyardDomain
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
 
 /// The `courtyard` command: serve the API, migrate a database, run the demo.
 @main
@@ -145,66 +146,32 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     logger.info("payment channels", metadata: ["configured": "\(channels)"])
     let services = ServerServices(database: database, configuration: configuration, metrics: registry, channels: channels)
     let (router, _) = CourtyardApp.router(services: services)
-    // Release expired holds every second for as long as the server runs.
-    let expiry = Task {
-        while !Task.isCancelled {
-            do {
-                try await services.ledger.expireDueHolds()
-            } catch {
-                logger.error("hold expiry failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(1))
-        }
-    }
-    defer { expiry.cancel() }
-    // Expire unpaid payment orders every 30 s (money arriving for one later is held for review, never lost).
-    let orders = Task {
-        while !Task.isCancelled {
-            do {
-                _ = try await services.payments.expireDue()
-            } catch {
-                logger.error("order expiry failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(30))
-        }
-    }
-    defer { orders.cancel() }
-    // Mark silent devices offline (with an alert) every minute.
-    let presence = Task {
-        while !Task.isCancelled {
-            do {
-                _ = try await PresenceSweep.run(database, now: services.clock.now())
-            } catch {
-                logger.error("presence sweep failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: .seconds(60))
-        }
-    }
-    defer { presence.cancel() }
-    // Device commands: overdue acks, expiry, deferred cut-offs and expired overrides every 5 s (commands queued by a
-    // transaction leave at once, without waiting for this); days-left warnings and water-leak watches every 10 minutes.
-    let commands = Task {
-        var ticks = 0
-        await services.dispatcher.wake()
-        while !Task.isCancelled {
+    // Long-lived work runs as services of one group with the HTTP server. On SIGTERM or SIGINT the group shuts down in
+    // reverse order: the server first (it stops accepting and finishes the requests in flight; each is answered only
+    // after its writes commit), then MQTT, then the sweeps, each finishing the round it is in.
+    var background: [any Service] = [
+        // Release expired holds every second.
+        PeriodicService("hold expiry", every: .seconds(1), logger: logger) { _ in try await services.ledger.expireDueHolds() },
+        // Expire unpaid payment orders every 30 s (money arriving for one later is held for review, never lost).
+        PeriodicService("order expiry", every: .seconds(30), logger: logger) { _ in _ = try await services.payments.expireDue() },
+        // Mark silent devices offline (with an alert) every minute.
+        PeriodicService("presence sweep", every: .seconds(60), logger: logger) { _ in
+            _ = try await PresenceSweep.run(database, now: services.clock.now())
+        },
+        // Device commands: overdue acks, expiry, deferred cut-offs and expired overrides every 5 s (commands queued by a
+        // transaction leave at once, without waiting for this); days-left warnings and water-leak watches every 10 minutes.
+        PeriodicService("device command sweep", every: .seconds(5), logger: logger) { round in
+            if round == 0 { await services.dispatcher.wake() }
             await services.dispatcher.sweep()
-            if ticks % 120 == 0 {
-                do {
-                    try await database.transaction { db in
-                        _ = try await PrepaidWatch.daysLeft(db, engine: database.engine, now: services.clock.now())
-                        _ = try await PrepaidWatch.leaks(db, engine: database.engine, now: services.clock.now())
-                    }
-                } catch {
-                    logger.error("prepaid watches failed", metadata: ["error": "\(error)"])
+            if round % 120 == 0 {
+                try await database.transaction { db in
+                    _ = try await PrepaidWatch.daysLeft(db, engine: database.engine, now: services.clock.now())
+                    _ = try await PrepaidWatch.leaks(db, engine: database.engine, now: services.clock.now())
                 }
             }
-            ticks += 1
-            try? await Task.sleep(for: .seconds(5))
-        }
-    }
-    defer { commands.cancel() }
+        },
+    ]
     // Device telemetry, command acks and valve states over MQTT, through the same paths as HTTP; commands go out on it.
-    var mqtt: Task<Void, Never>?
     if let url = server.mqttUrl {
         let filters = [MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1), MQTTTopicFilter(PrepaidMQTT.ackFilter, qos: 1),
                        MQTTTopicFilter(PrepaidMQTT.stateFilter, qos: 1)]
@@ -214,22 +181,22 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
         let client = MQTTClient(configuration: configuration, logger: logger)
         let ingestion = MQTTIngestion(ingestor: services.ingestor, logger: logger)
         let reports = PrepaidMQTT(reports: services.deviceReports, logger: logger)
-        mqtt = Task {
-            await client.run { batch in
-                let telemetry = batch.filter { !PrepaidMQTT.handles($0.topic) }
-                if !telemetry.isEmpty { try await ingestion.handle(telemetry) }
-                let deviceReports = batch.filter { PrepaidMQTT.handles($0.topic) }
-                if !deviceReports.isEmpty { await reports.handle(deviceReports) }
-            }
-        }
+        background.append(MQTTService(client: client) { batch in
+            let telemetry = batch.filter { !PrepaidMQTT.handles($0.topic) }
+            if !telemetry.isEmpty { try await ingestion.handle(telemetry) }
+            let deviceReports = batch.filter { PrepaidMQTT.handles($0.topic) }
+            if !deviceReports.isEmpty { await reports.handle(deviceReports) }
+        })
         await services.dispatcher.use(RoutingTransport(fallback: MQTTCommandTransport(client: client)))
         logger.info("subscribing to device telemetry, acks and states; commands on …/devices/{key}/commands",
                     metadata: ["broker": "\(configuration.host):\(configuration.port)"])
     }
-    defer { mqtt?.cancel() }
     var app = CourtyardApp.application(router: router, services: services, logger: logger)
     app.beforeServerStarts { await onStarted() }
-    try await app.runService()
+    let group = ServiceGroup(configuration: .init(services: background + [app], gracefulShutdownSignals: [.sigterm, .sigint],
+                                                  logger: logger))
+    try await group.run()
+    logger.info("stopped: requests in flight were answered, sweeps finished their rounds")
 }
 
 /// A command failure explained in one sentence, printed without the usage text.
