@@ -103,12 +103,13 @@ public struct BillRunner: Sendable {
         let scope = TenantScope(companyId: companyId)
         guard let period = BillingPeriod(text), period.cycle == .monthly else { throw BillRunError.notAMonth(text) }
         let now = clock.now()
-        let trace = ProcessInfo.processInfo.environment["COURTYARD_BILLING_TRACE"] != nil
+        // Each step's time at debug level, and the chunks' waits every ten chunks (`--log-level debug`).
+        let trace = logger.logLevel <= .debug
         var lap = ContinuousClock.now
         func traceStep(_ name: String) {
             guard trace else { return }
             let time = ContinuousClock.now
-            print("bill run trace: \(name) \(time - lap)")
+            logger.debug("bill run step", metadata: ["step": "\(name)", "took": "\(time - lap)"])
             lap = time
         }
         // The bulk reads go to the driver directly (same queries and tenant predicate, no SQLKit decoding: about a sixth of
@@ -285,7 +286,8 @@ public struct BillRunner: Sendable {
                     })
                 }
                 if trace, summary.housesConsidered % (chunkSize * 10) == 0 {
-                    print("bill run trace at \(summary.housesConsidered) houses: waiting for reads \(phases.read), plan \(phases.plan), waiting for writes \(phases.write)")
+                    logger.debug("bill run progress", metadata: ["houses": "\(summary.housesConsidered)", "waiting_for_reads": "\(phases.read)",
+                                                                 "planning": "\(phases.plan)", "waiting_for_writes": "\(phases.write)"])
                 }
                 progress?(summary.housesConsidered, total)
             } while cursor != nil

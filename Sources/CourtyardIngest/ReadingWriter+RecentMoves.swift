@@ -32,7 +32,7 @@ extension ReadingWriter {
                 }
             }
             if valid { memory = kept }
-            if Self.trace { print("ingest: move step \(valid ? "" : "refused ")took \(ContinuousClock.now - started)") }
+            logger.trace("recent readings move step", metadata: ["valid": "\(valid)", "took": "\(ContinuousClock.now - started)"])
         } catch {
             // Nothing moved (the step rolled back); the careful path will move everything before its next batch.
             logger.warning("moving recent readings failed", metadata: ["error": "\(error)"])
@@ -45,11 +45,12 @@ extension ReadingWriter {
         sorting = move.serial
         let rows = move.rows
         let serial = move.serial
+        let logger = logger
         Task { [weak self] in
             // On a thread of its own: a sort of 200,000 rows on the shared pool would hold back request handling.
             let started = ContinuousClock.now
             guard let sorted = try? await Self.sortPool.runIfActive({ RecentRow.order(rows) }) else { return }
-            if Self.trace { print("ingest: sorted \(rows.count) recent rows in \(ContinuousClock.now - started)") }
+            logger.trace("recent readings sorted", metadata: ["rows": "\(rows.count)", "took": "\(ContinuousClock.now - started)"])
             await self?.sortedMove(serial: serial, order: sorted)
         }
     }
@@ -67,10 +68,8 @@ extension ReadingWriter {
         return pool
     }()
 
-    /// Prints slow batches and moves, and every 200 raw batches the raw thread's time per reading and share of wall
-    /// time, when COURTYARD_INGEST_TRACE is set (for benchmarking).
-    static let trace = ProcessInfo.processInfo.environment["COURTYARD_INGEST_TRACE"] != nil
-
+    /// Every 200 raw batches: the raw thread's share of wall time (the `courtyard_ingest_writer_busy_percent` gauge) and,
+    /// at trace level, its time per reading.
     func traceBusy(_ busy: Duration, readings: Int) {
         traced.busy += busy
         traced.readings += readings
@@ -78,7 +77,10 @@ extension ReadingWriter {
         guard traced.batches == 200 else { return }
         let wall = ContinuousClock.now - traced.since
         func micros(_ duration: Duration) -> Int64 { duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000 }
-        print("ingest: raw thread \(micros(traced.busy) * 100 / max(micros(wall), 1)) % busy, \(micros(traced.busy) * 1_000 / Int64(max(traced.readings, 1))) ns per reading (\(traced.readings) readings)")
+        let busyPercent = micros(traced.busy) * 100 / max(micros(wall), 1)
+        Instruments.ingestWriterBusy(percent: busyPercent)
+        logger.trace("ingestion writer", metadata: ["busy_percent": "\(busyPercent)", "readings": "\(traced.readings)",
+                                                    "ns_per_reading": "\(micros(traced.busy) * 1_000 / Int64(max(traced.readings, 1)))"])
         traced = (.zero, 0, 0, .now)
     }
 

@@ -120,8 +120,10 @@ public actor ReadingWriter {
             do {
                 let started = ContinuousClock.now
                 let result = try await transaction(work, now: now)
-                if Self.trace, ContinuousClock.now - started > .milliseconds(50) {
-                    print("ingest: batch of \(work.reduce(0) { $0 + $1.readings.count }) took \(ContinuousClock.now - started), raw batches \(rawBatches)")
+                let took = ContinuousClock.now - started
+                if took > .milliseconds(50) {
+                    logger.trace("slow ingestion batch", metadata: ["readings": "\(work.reduce(0) { $0 + $1.readings.count })",
+                                                                    "took": "\(took)", "raw_batches": "\(rawBatches)"])
                 }
                 batches += 1
                 if let effects { await effects.committed() }
@@ -164,9 +166,11 @@ public actor ReadingWriter {
                     return (result, ContinuousClock.now - started)
                 }
             }
-            if Self.trace { traceBusy(busy, readings: batch.reduce(0) { $0 + $1.readings.count }) }
+            let readings = batch.reduce(0) { $0 + $1.readings.count }
+            traceBusy(busy, readings: readings)
             memory = kept
             if let result {
+                Instruments.readingsWritten(path: "raw", readings: readings, seconds: busy)
                 rawBatches += 1
                 fastReadings += batch.reduce(0) { $0 + $1.readings.count }
                 return result
@@ -178,6 +182,7 @@ public actor ReadingWriter {
         memory = nil
         let engine = engine
         let effects = effects
+        let carefulStart = ContinuousClock.now
         let (outcomes, updated, fast) = try await database.transaction { db in
             var memory: IngestMemory?
             if usesMemory {
@@ -189,7 +194,7 @@ public actor ReadingWriter {
                 let valid = kept.map { $0.generation + 1 == generation } ?? false
                 // The careful path works on `meter_readings` alone: everything recent moves there first.
                 if engine == .sqlite, try await RecentReadings.settleAll(db, bumpGeneration: false) {
-                    if Self.trace { print("ingest: careful batch moved everything recent first") }
+                    logger.debug("careful batch moved every recent reading first")
                     kept?.recent = RecentTables(active: kept?.recent.active ?? 0)
                 }
                 if let kept, valid {
@@ -203,6 +208,8 @@ public actor ReadingWriter {
         }
         memory = updated
         fastReadings += fast
+        Instruments.readingsWritten(path: "careful", readings: batch.reduce(0) { $0 + $1.readings.count },
+                                    seconds: ContinuousClock.now - carefulStart)
         carefulReadings += work.reduce(0) { $0 + $1.1.count } - fast
         return outcomes
     }

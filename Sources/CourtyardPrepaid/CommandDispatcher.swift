@@ -216,6 +216,8 @@ public actor CommandDispatcher {
     private func sweepNow() async throws {
         let now = clock.now()
         let millis = now.epochMilliseconds
+        let backlog = try await database.read { db in try await CommandQueue.backlog(db) }
+        Instruments.commandQueue(depth: backlog.commands, oldestSeconds: backlog.oldestCreatedAt.map { max(0, (millis - $0) / 1_000) } ?? 0)
         // Expired commands, and acks overdue past the last attempt: staff hear of both.
         let retry = try await database.transaction { db -> [DeviceCommand] in
             for command in try await CommandQueue.expireDue(db, now: millis) {

@@ -146,6 +146,15 @@ public enum CommandQueue {
             """).run()
     }
 
+    /// Commands of every company not yet finished (queued, sent or delivered), and when the oldest was created (epoch
+    /// milliseconds): the queue's depth and age, for metrics.
+    public static func backlog(_ db: any SQLDatabase) async throws -> (commands: Int, oldestCreatedAt: Int64?) {
+        let row = try await db.raw("""
+            SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM device_commands WHERE state IN ('queued', 'sent', 'delivered')
+            """).first()
+        return (try row?.decode(column: "n", as: Int.self) ?? 0, try row?.decode(column: "oldest", as: Int64?.self))
+    }
+
     /// Expires open commands past their time; returns them.
     public static func expireDue(_ db: any SQLDatabase, now: Int64) async throws -> [DeviceCommand] {
         let due = try await db.raw("""

@@ -6,6 +6,12 @@ import SQLKit
 /// Notifications recorded in the same transaction as the state change they announce; delivery channels (SMS,
 /// WeChat template messages, the owner app) read the outbox later. A dedup key makes each episode announce once.
 public enum Outbox {
+    /// Events of every company not yet delivered, and when the oldest was recorded (epoch milliseconds), for metrics.
+    public static func backlog(_ db: any SQLDatabase) async throws -> (events: Int, oldestCreatedAt: Int64?) {
+        let row = try await db.raw("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM notification_outbox WHERE delivered_at IS NULL").first()
+        return (try row?.decode(column: "n", as: Int.self) ?? 0, try row?.decode(column: "oldest", as: Int64?.self))
+    }
+
     /// `low_balance`, `cutoff_scheduled`, `cutoff_done`, `restored`, `gas_alarm`, `water_leak`, `command_failed`, `supply_mismatch`.
     public static func record(_ db: any SQLDatabase, companyId: String, communityId: String, houseId: String?, deviceId: String?,
                               kind: String, audience: String, dedupKey: String, payload: [String: String], now: Date) async throws {

@@ -6,7 +6,13 @@
 /// SQLite 3.35+ and PostgreSQL 15.
 public enum Schema {
     public static let migrations: [Migration] = [foundation, ledger, billing, ledgerBalancesAndLinks, ingestion, prepaid, payments, recentReadings,
-                                                 frontDeskSearch]
+                                                 frontDeskSearch, outboxBacklog]
+
+    /// The notifications not yet delivered, oldest first, without reading the delivered ones: what the outbox backlog
+    /// gauge counts every 30 s, and what a notification sender takes next.
+    static let outboxBacklog = Migration(version: 10, name: "outbox_backlog", statements: [
+        "CREATE INDEX notification_outbox_undelivered ON notification_outbox (created_at) WHERE delivered_at IS NULL",
+    ])
 
     /// Makes the ledger's write per transfer small: balances in a narrow table of their own, and per-account back-links
     /// in place of the journal's two per-account indexes.

@@ -33,11 +33,7 @@ struct LedgerBench: AsyncParsableCommand {
     @Option(help: "Most operations the writer puts in one transaction.") var maxBatch: Int = 49_152
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        target.bootstrapLogging()
         let logger = Logger(label: "courtyard.bench")
         let scratch = try await ScratchDatabase.make(engine: engine, postgresURL: postgresURL, logger: logger)
         let database = scratch.database
@@ -163,6 +159,18 @@ struct LedgerBench: AsyncParsableCommand {
 /// Which engine a benchmark runs on; a scratch database is made there and dropped afterwards.
 struct BenchEngineOptions: ParsableArguments {
     @Option(help: "sqlite or postgres.") var engine: String = "sqlite"
+    @Option(help: "Log level on standard error: trace shows the writers' per-batch timings, debug the bill run's steps.")
+    var logLevel: Logger.Level = .error
+
+    /// Sends log events at `logLevel` and above to standard error (a benchmark's figures go to standard output).
+    func bootstrapLogging() {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
     @Option(help: "PostgreSQL admin URL (a scratch database is created and dropped). Env: COURTYARD_BENCH_POSTGRES_URL.")
     var postgresURL: String = ProcessInfo.processInfo.environment["COURTYARD_BENCH_POSTGRES_URL"] ?? ""
 }

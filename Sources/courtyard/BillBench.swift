@@ -27,11 +27,7 @@ struct BillRunBench: AsyncParsableCommand {
     var simulated: String?
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        target.bootstrapLogging()
         guard let month = BillingPeriod(period), month.cycle == .monthly else { throw CommandFailure(description: "--period must be a month") }
         // The ledger rows' floor copies by rowid, which only SQLite has.
         guard !postInRun || engine == "sqlite" else { throw CommandFailure(description: "--post-in-run is measured on SQLite only (its floor copies rows by rowid)") }

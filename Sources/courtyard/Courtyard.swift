@@ -154,6 +154,12 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
         PeriodicService("hold expiry", every: .seconds(1), logger: logger) { _ in try await services.ledger.expireDueHolds() },
         // Expire unpaid payment orders every 30 s (money arriving for one later is held for review, never lost).
         PeriodicService("order expiry", every: .seconds(30), logger: logger) { _ in _ = try await services.payments.expireDue() },
+        // The outbox's backlog (notifications recorded and not yet delivered) for /metrics, every 30 s.
+        PeriodicService("outbox backlog", every: .seconds(30), logger: logger) { _ in
+            let backlog = try await database.read { db in try await Outbox.backlog(db) }
+            let now = services.clock.now().epochMilliseconds
+            Instruments.outboxBacklog(events: backlog.events, oldestSeconds: backlog.oldestCreatedAt.map { max(0, (now - $0) / 1_000) } ?? 0)
+        },
         // Mark silent devices offline (with an alert) every minute.
         PeriodicService("presence sweep", every: .seconds(60), logger: logger) { _ in
             _ = try await PresenceSweep.run(database, now: services.clock.now())

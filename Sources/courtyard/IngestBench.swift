@@ -28,11 +28,7 @@ struct IngestBench: AsyncParsableCommand {
     @Option(help: "wrk threads.") var threads: Int = 2
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        target.bootstrapLogging()
         guard let wrk = ["/usr/bin/wrk", "/usr/local/bin/wrk"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw CommandFailure(description: "wrk is needed: apt-get install wrk")
         }

@@ -84,11 +84,7 @@ struct PrepaidBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        target.bootstrapLogging()
         let logger = Logger(label: "courtyard.bench")
         let scratch = try await ScratchDatabase.make(engine: target.engine, postgresURL: target.postgresURL, logger: logger)
         let database = scratch.database

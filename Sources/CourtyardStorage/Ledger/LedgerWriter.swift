@@ -3,6 +3,7 @@ import CourtyardLedger
 import DequeModule
 import Foundation
 import Logging
+import Metrics
 import NIOPosix
 import SQLKit
 
@@ -204,7 +205,7 @@ public actor LedgerWriter {
     private func drainPipelined(_ raw: RawSQLite) async {
         let database = database
         // The batch being written: its submissions and the task that writes it.
-        var writing: (batch: [Submission], results: [[Outcome]], task: Task<Void, any Error>)?
+        var writing: (batch: [Submission], results: [[Outcome]], task: Task<Void, any Error>, started: ContinuousClock.Instant)?
         while true {
             let next = queue.isEmpty ? nil : takeBatch()
             let now = clock.now()
@@ -222,12 +223,15 @@ public actor LedgerWriter {
                     try await current.task.value
                     statistics.batches += 1
                     statistics.pipelined += 1
+                    Instruments.ledgerBatch(path: "pipelined", operations: current.batch.reduce(0) { $0 + $1.work.operations.count },
+                                            seconds: ContinuousClock.now - current.started)
                     for (submission, outcome) in zip(current.batch, current.results) { submission.continuation.resume(returning: outcome) }
                 } catch {
                     // Whatever was prepared on top of the failed batch is void; both run again on the sequential path.
                     raw.ledgers.removeAll()
                     prepared = nil
                     statistics.rerun += 1
+                    Counter(label: "courtyard_ledger_batches_total", dimensions: [("path", "rerun")]).increment()
                     await commit(current.batch)
                 }
             }
@@ -246,7 +250,7 @@ public actor LedgerWriter {
                     try await NIOThreadPool.singleton.runIfActive { try SQLiteLedgerPipeline.persist(raw, prepared, now: now) }
                 }
             }
-            writing = (next, prepared.results, task)
+            writing = (next, prepared.results, task, ContinuousClock.now)
             // Callers answered a moment ago are still resubmitting: rather than cut a small batch now (each costs a
             // commit of its own), let the next one fill while this write runs.
             // A submission with rows attached is a batch of its own: nothing to wait for once one is queued.
@@ -267,6 +271,7 @@ public actor LedgerWriter {
 
     private func commit(_ batch: [Submission]) async {
         let now = clock.now()
+        let started = ContinuousClock.now
         var attempt = 0
         while true {
             attempt += 1
@@ -297,6 +302,8 @@ public actor LedgerWriter {
                     }
                 }
                 statistics.batches += 1
+                Instruments.ledgerBatch(path: "sequential", operations: batch.reduce(0) { $0 + $1.work.operations.count },
+                                        seconds: ContinuousClock.now - started)
                 for (submission, outcome) in zip(batch, results) { submission.continuation.resume(returning: outcome) }
                 return
             } catch {
@@ -315,8 +322,8 @@ public actor LedgerWriter {
         }
     }
 
-    /// Prints per-batch timings when COURTYARD_LEDGER_TRACE is set (for benchmarking).
-    static let trace = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_TRACE"] != nil
+    /// Per-batch timings at trace level (`--log-level trace`), from static code of the fast path.
+    static let traceLogger = Logger(label: "courtyard.ledger")
 
     private func rawSQLite() throws -> RawSQLite? {
         guard usesSQLiteFastPath, let path = database.sqlitePath else { return nil }
@@ -380,9 +387,7 @@ public actor LedgerWriter {
             applySubmissions(submissions, indices: indices, to: &state, at: now.epochMilliseconds, results: &results)
             let applied = ContinuousClock.now
             try await store.write(state, now: now)
-            if trace {
-                print("ledger batch: \(indices.reduce(0) { $0 + submissions[$1].operations.count }) ops, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
-            }
+            LedgerWriter.traceLogger.trace("ledger batch: \(indices.reduce(0) { $0 + submissions[$1].operations.count }) ops, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
         }
         return results
     }

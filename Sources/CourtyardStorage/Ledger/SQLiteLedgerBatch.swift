@@ -71,9 +71,7 @@ enum SQLiteLedgerBatch {
                 }
                 let applied = ContinuousClock.now
                 try write(sqlite, companyId: companyId, ledger: &ledger, now: now, probing: probing)
-                if LedgerWriter.trace {
-                    print("ledger batch (sqlite fast path): \(ledger.state.newEntries.count) entries, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
-                }
+                LedgerWriter.traceLogger.trace("ledger batch (sqlite fast path): \(ledger.state.newEntries.count) entries, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
                 taken[companyId] = ledger
             }
             for (work, outcomes) in zip(submissions, results) {
@@ -82,7 +80,7 @@ enum SQLiteLedgerBatch {
             }
             let committing = ContinuousClock.now
             try sqlite.commit()
-            if LedgerWriter.trace { print("ledger batch (sqlite fast path): commit \(ContinuousClock.now - committing)") }
+            LedgerWriter.traceLogger.trace("ledger batch (sqlite fast path): commit \(ContinuousClock.now - committing)")
             // Only committed state is kept for the next batch.
             for (companyId, ledger) in taken where ledger.state.accounts.count <= sqlite.maxCachedAccounts {
                 sqlite.ledgers[companyId] = ledger
@@ -171,7 +169,7 @@ enum SQLiteLedgerBatch {
         for hold in holdRows {
             for id in [hold.debit, hold.credit] where ledger.state.accounts[id] == nil && missing[id] == nil { wanted.append(id) }
         }
-        if LedgerWriter.trace { print("ledger batch (sqlite fast path): \(wanted.count) accounts to read, \(ledger.state.accounts.count) kept") }
+        LedgerWriter.traceLogger.trace("ledger batch (sqlite fast path): \(wanted.count) accounts to read, \(ledger.state.accounts.count) kept")
         for id in wanted {
             accountQuery.bind(1, id)
             accountQuery.bind(2, companyId)
@@ -317,9 +315,7 @@ enum SQLiteLedgerBatch {
             }
             sqlite_reset(insertEntry)
         }
-        if LedgerWriter.trace {
-            print("ledger batch: \(accounts.count) accounts written in \(accountsWritten - startedWriting), \(entries.count) entries in \(ContinuousClock.now - accountsWritten)")
-        }
+        LedgerWriter.traceLogger.trace("ledger batch: \(accounts.count) accounts written in \(accountsWritten - startedWriting), \(entries.count) entries in \(ContinuousClock.now - accountsWritten)")
         let upsertHold = try sqlite.statement("""
             INSERT INTO ledger_holds (id, company_id, community_id, debit_account_id, credit_account_id, amount, currency, code,
                 expires_at, status)

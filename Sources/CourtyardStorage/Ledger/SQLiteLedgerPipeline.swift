@@ -117,9 +117,7 @@ enum SQLiteLedgerPipeline {
             companies.append(PreparedBatch.Company(
                 companyId: companyId, entries: state.newEntries, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
                 heads: state.movedHeads, refused: refused))
-            if LedgerWriter.trace {
-                print("ledger batch (pipelined): \(state.newEntries.count) entries prepared in \(ContinuousClock.now - started)")
-            }
+            LedgerWriter.traceLogger.trace("ledger batch (pipelined): \(state.newEntries.count) entries prepared in \(ContinuousClock.now - started)")
             if ledger.state.accounts.count > sqlite.maxCachedAccounts {
                 // Only the accounts this batch changed must stay (the next batch is applied on top of it before it
                 // commits); any other is read again, committed, when next needed.
@@ -216,9 +214,7 @@ enum SQLiteLedgerPipeline {
             }
             let committing = ContinuousClock.now
             try sqlite.commit()
-            if LedgerWriter.trace {
-                print("ledger batch (pipelined): written in \(committing - started), committed in \(ContinuousClock.now - committing)")
-            }
+            LedgerWriter.traceLogger.trace("ledger batch (pipelined): written in \(committing - started), committed in \(ContinuousClock.now - committing)")
         } catch {
             try? sqlite.execute("ROLLBACK")
             throw error

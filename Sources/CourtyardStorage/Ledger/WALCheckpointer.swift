@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import VaporCSQLite
 
 /// Copies the SQLite write-ahead log back into the database file on a background thread.
@@ -78,13 +79,14 @@ final class WALCheckpointer: @unchecked Sendable {
         var copied: Int32 = 0
         let started = ContinuousClock.now
         let result = sqlite_nio_sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
-        if Self.trace {
-            print("checkpoint: result \(result), \(logFrames) frames in the log, \(copied) copied, in \(ContinuousClock.now - started)")
-        }
+        let took = ContinuousClock.now - started
+        Instruments.checkpoint(logFrames: Int(logFrames), copied: Int(copied), seconds: took)
+        Self.logger.trace("checkpoint", metadata: ["result": "\(result)", "log_frames": "\(logFrames)", "copied": "\(copied)",
+                                                   "took": "\(took)"])
     }
 
-    /// Prints each checkpoint when COURTYARD_SQLITE_TRACE is set (for benchmarking).
-    static let trace = ProcessInfo.processInfo.environment["COURTYARD_SQLITE_TRACE"] != nil
+    /// Each checkpoint at trace level (`--log-level trace`).
+    static let logger = Logger(label: "courtyard.sqlite")
 
     /// Waits for a running checkpoint to finish (tests and shutdown).
     func drain() {
