@@ -117,19 +117,8 @@ public actor LedgerWriter {
     /// bill does not stop its neighbours). Outcomes come back grouped as submitted. One submission for a page of bills
     /// spares the writer one queue entry, one continuation and one wake-up per bill.
     public nonisolated func submit(companyId: String, linkedGroups: [[LedgerOperation]]) async throws -> [[Outcome]] {
-        let groups = linkedGroups.filter { !$0.isEmpty }
-        guard !groups.isEmpty else { return linkedGroups.map { _ in [] } }
-        let operations = groups.flatMap { $0 }
-        let work = Work(companyId: companyId, operations: operations, digests: operations.map(\.contentDigest), linked: false,
-                        groups: groups.map(\.count))
-        let flat = try await enqueue(work)
-        var answers: [[Outcome]] = []
-        var offset = 0
-        for group in linkedGroups {
-            answers.append(Array(flat[offset..<(offset + group.count)]))
-            offset += group.count
-        }
-        return answers
+        guard linkedGroups.contains(where: { !$0.isEmpty }) else { return linkedGroups.map { _ in [] } }
+        return try await submitGroups(companyId: companyId, linkedGroups, attachment: nil)
     }
 
     /// Writes `attachment`'s rows and updates and applies `linkedGroups` (as ``submit(companyId:linkedGroups:)``) in one
@@ -142,15 +131,21 @@ public actor LedgerWriter {
         if let marking = attachment.marking, marking.ids.count != linkedGroups.count {
             throw StorageError.checkViolation(detail: "a posted mark needs one id per linked group")
         }
-        let groups = linkedGroups.filter { !$0.isEmpty }
-        let operations = groups.flatMap { $0 }
         var attached = attachment
         if let marking = attachment.marking {
             attached.marking?.ids = zip(marking.ids, linkedGroups).compactMap { $1.isEmpty ? nil : $0 }
             attached.markedWithoutPostings = zip(marking.ids, linkedGroups).compactMap { $1.isEmpty ? $0 : nil }
         }
+        return try await submitGroups(companyId: companyId, linkedGroups, attachment: attached)
+    }
+
+    /// One submission of many linked groups (empty ones answered with nothing), outcomes grouped as submitted.
+    private nonisolated func submitGroups(companyId: String, _ linkedGroups: [[LedgerOperation]], attachment: Attachment?)
+        async throws -> [[Outcome]] {
+        let groups = linkedGroups.filter { !$0.isEmpty }
+        let operations = groups.flatMap { $0 }
         let work = Work(companyId: companyId, operations: operations, digests: operations.map(\.contentDigest), linked: false,
-                        groups: groups.map(\.count), attachment: attached)
+                        groups: groups.map(\.count), attachment: attachment)
         let flat = try await enqueue(work)
         var answers: [[Outcome]] = []
         var offset = 0
