@@ -120,9 +120,14 @@ enum SQLiteLedgerPipeline {
             LedgerWriter.traceLogger.trace("ledger batch (pipelined): \(state.newEntries.count) entries prepared in \(ContinuousClock.now - started)")
             if ledger.state.accounts.count > sqlite.maxCachedAccounts {
                 // Only the accounts this batch changed must stay (the next batch is applied on top of it before it
-                // commits); any other is read again, committed, when next needed.
+                // commits); any other is read again, committed, when next needed. Houses' receivables go first (a bill
+                // run touches each once; wallets and community accounts are the hot ones), then, if that is not
+                // enough, everything else.
                 let changed = ledger.state.changedAccounts
-                ledger.state.accounts = ledger.state.accounts.filter { changed.contains($0.key) }
+                ledger.state.accounts = ledger.state.accounts.filter { changed.contains($0.key) || $0.value.key.kind != .receivable }
+                if ledger.state.accounts.count > sqlite.maxCachedAccounts / 2 {
+                    ledger.state.accounts = ledger.state.accounts.filter { changed.contains($0.key) }
+                }
             }
             sqlite.ledgers[companyId] = ledger
         }
