@@ -90,8 +90,7 @@ public final class BulkWriter: Sendable {
     public init(database: Database, scope: TenantScope) throws {
         self.database = database
         self.scope = scope
-        if database.engine == .sqlite, let path = database.sqlitePath,
-           ProcessInfo.processInfo.environment["COURTYARD_BULK_SQLKIT_ONLY"] == nil {
+        if database.engine == .sqlite, let path = database.sqlitePath, database.fastPaths.bulk {
             // Bulk writes append (ordered ids): a modest page cache is enough and keeps a long run's memory flat.
             raw = try RawSQLite(path: path, cacheKiB: 32_768)
         } else {
@@ -117,8 +116,33 @@ public final class BulkWriter: Sendable {
             }
             return
         }
+        guard database.engine == .postgres, database.fastPaths.bulk else {
+            // The careful path (``FastPaths/bulk`` off): the same rows and updates as SQLKit statements in one transaction.
+            try await database.transaction { [scope] db in try await Self.apply(tables, updates: updates, companyId: scope.companyId, on: db) }
+            return
+        }
         try await database.withPostgresTransaction { [scope, database] connection in
             try await Self.apply(tables, updates: updates, companyId: scope.companyId, on: connection, logger: database.logger)
+        }
+    }
+
+    /// Inserts the rows (multi-row inserts of at most 500 rows) and applies the updates through SQLKit, inside the
+    /// transaction the caller holds.
+    static func apply(_ tables: [Rows], updates: [Update], companyId: String, on db: any SQLDatabase) async throws {
+        for table in tables where table.rows.rowCount > 0 {
+            for first in stride(from: 0, to: table.rows.rowCount, by: 500) {
+                let insert = db.insert(into: table.table).columns(table.columns)
+                for row in first..<min(first + 500, table.rows.rowCount) {
+                    insert.values((0..<table.rows.width).map { table.rows.value(row: row, column: $0).sqlExpression })
+                }
+                try await insert.run()
+            }
+        }
+        for update in updates {
+            let query = db.update(update.table).set(SQLColumn(update.column), to: update.value.sqlExpression)
+                .where("id", .equal, SQLBind(update.id)).where("company_id", .equal, SQLBind(companyId))
+            if let condition = update.condition { query.where(SQLRaw(condition)) }
+            try await query.run()
         }
     }
 

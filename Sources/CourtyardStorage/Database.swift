@@ -69,10 +69,14 @@ public final class Database: Sendable {
     public let redactedLocation: String
     /// The SQLite file, when the engine is SQLite.
     public let sqlitePath: String?
+    /// Which engine fast paths the writers and readers over this database take (all, unless opened otherwise).
+    public let fastPaths: FastPaths
     private let backend: Backend
     let logger: Logger
 
-    private init(engine: Engine, redactedLocation: String, backend: Backend, logger: Logger, sqlitePath: String? = nil) {
+    private init(engine: Engine, redactedLocation: String, backend: Backend, logger: Logger, sqlitePath: String? = nil,
+                 fastPaths: FastPaths) {
+        self.fastPaths = fastPaths
         self.engine = engine
         self.redactedLocation = redactedLocation
         self.sqlitePath = sqlitePath
@@ -81,7 +85,8 @@ public final class Database: Sendable {
     }
 
     /// Opens the database at `location`. Call ``close()`` when done.
-    public static func open(_ location: Location, logger: Logger = Logger(label: "courtyard.storage")) async throws -> Database {
+    public static func open(_ location: Location, logger: Logger = Logger(label: "courtyard.storage"),
+                            fastPaths: FastPaths = .all) async throws -> Database {
         switch location {
         case .sqliteFile(let path):
             let writer = try await openSQLite(path: path, logger: logger)
@@ -92,7 +97,7 @@ public final class Database: Sendable {
             inline.statementLimit = 1_000
             return Database(engine: .sqlite, redactedLocation: location.redacted,
                             backend: .sqlite(writer: writer, inline: inline, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
-                            logger: logger, sqlitePath: path)
+                            logger: logger, sqlitePath: path, fastPaths: fastPaths)
         case .postgres(let host, let port, let username, let password, let database):
             var configuration = PostgresClient.Configuration(host: host, port: port, username: username,
                                                              password: password, database: database, tls: .disable)
@@ -100,7 +105,7 @@ public final class Database: Sendable {
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let runner = Task { await client.run() }
             let database = Database(engine: .postgres, redactedLocation: location.redacted,
-                                    backend: .postgres(client: client, runner: runner), logger: logger)
+                                    backend: .postgres(client: client, runner: runner), logger: logger, fastPaths: fastPaths)
             // Fail fast on a wrong URL rather than on the first request.
             do {
                 _ = try await database.read { db in try await db.raw("SELECT 1 AS one").first() }
@@ -113,8 +118,9 @@ public final class Database: Sendable {
     }
 
     /// Opens a `--database` value: a SQLite path or a PostgreSQL URL.
-    public static func open(_ text: String, logger: Logger = Logger(label: "courtyard.storage")) async throws -> Database {
-        try await open(Location(parsing: text), logger: logger)
+    public static func open(_ text: String, logger: Logger = Logger(label: "courtyard.storage"),
+                            fastPaths: FastPaths = .all) async throws -> Database {
+        try await open(Location(parsing: text), logger: logger, fastPaths: fastPaths)
     }
 
     private static func openSQLite(path: String, logger: Logger) async throws -> SQLiteConnection {

@@ -13,10 +13,9 @@ public final class PostgresTenantReader: DirectTenantReader {
     private let client: PostgresClient
     private let logger: Logger
 
-    /// `nil` when the database is not PostgreSQL, or when `COURTYARD_BULK_SQLKIT_ONLY` is set (for comparisons).
+    /// `nil` when the database is not PostgreSQL, or was opened without the bulk fast paths (``FastPaths/bulk``).
     public init?(database: Database, scope: TenantScope) {
-        guard let client = database.postgresClient,
-              ProcessInfo.processInfo.environment["COURTYARD_BULK_SQLKIT_ONLY"] == nil else { return nil }
+        guard let client = database.postgresClient, database.fastPaths.bulk else { return nil }
         self.scope = scope
         self.client = client
         self.logger = database.logger

@@ -181,11 +181,10 @@ public final class SQLiteTenantReader: DirectTenantReader {
     public let scope: TenantScope
     private let connection: Mutex<RawSQLite>
 
-    /// Opens a connection to the database's file; `nil` when the database is not SQLite, or when
-    /// `COURTYARD_BULK_SQLKIT_ONLY` is set (which also keeps ``BulkWriter`` on SQLKit: for comparisons).
+    /// Opens a connection to the database's file; `nil` when the database is not SQLite, or was opened without the bulk
+    /// fast paths (``FastPaths/bulk``).
     public init?(database: Database, scope: TenantScope, cacheKiB: Int = 32_768) throws {
-        guard database.engine == .sqlite, let path = database.sqlitePath,
-              ProcessInfo.processInfo.environment["COURTYARD_BULK_SQLKIT_ONLY"] == nil else { return nil }
+        guard database.engine == .sqlite, let path = database.sqlitePath, database.fastPaths.bulk else { return nil }
         self.scope = scope
         connection = Mutex(try RawSQLite(path: path, cacheKiB: cacheKiB, backgroundCheckpoints: false))
     }

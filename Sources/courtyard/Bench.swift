@@ -235,7 +235,7 @@ struct ScratchDatabase {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             if let seed { try FileManager.default.copyItem(atPath: seed, toPath: folder.appendingPathComponent("bench.sqlite").path) }
-            let database = try await Database.open(folder.appendingPathComponent("bench.sqlite").path, logger: logger)
+            let database = try await Database.open(folder.appendingPathComponent("bench.sqlite").path, logger: logger, fastPaths: .fromEnvironment)
             return ScratchDatabase(database: database) {
                 await database.close()
                 try? FileManager.default.removeItem(at: folder)
@@ -245,11 +245,11 @@ struct ScratchDatabase {
                 throw CommandFailure(description: "--postgres-url (or COURTYARD_BENCH_POSTGRES_URL) is required for --engine postgres")
             }
             let name = "courtyard_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-            let admin = try await Database.open(postgresURL, logger: logger)
+            let admin = try await Database.open(postgresURL, logger: logger, fastPaths: .fromEnvironment)
             let template = seed.map { " TEMPLATE \"\($0.replacingOccurrences(of: "\"", with: ""))\"" } ?? ""
             _ = try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)\(unsafeRaw: template)").run() }
             components.path = "/" + name
-            let database = try await Database.open(components.string!, logger: logger)
+            let database = try await Database.open(components.string!, logger: logger, fastPaths: .fromEnvironment)
             return ScratchDatabase(database: database) {
                 await database.close()
                 _ = try? await admin.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }

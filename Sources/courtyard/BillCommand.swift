@@ -189,7 +189,7 @@ extension DatabaseOptions {
     /// Opens the database, runs `body`, and closes it whether `body` returns or throws.
     /// `create` for the commands that make a database (the simulator); the others need an existing one.
     func withDatabase<T>(logger: Logger, create: Bool = false, _ body: (Database) async throws -> T) async throws -> T {
-        let database = create ? try await Database.open(self.database, logger: logger) : try await openExisting(logger: logger)
+        let database = create ? try await Database.open(self.database, logger: logger, fastPaths: .fromEnvironment) : try await openExisting(logger: logger)
         do {
             let result = try await body(database)
             await database.close()

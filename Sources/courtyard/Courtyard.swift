@@ -67,7 +67,7 @@ struct DatabaseOptions: ParsableArguments {
         if case .sqliteFile(let path) = try Database.Location(parsing: database), !FileManager.default.fileExists(atPath: path) {
             throw CommandFailure(description: "no database at \(path); pass --database (or COURTYARD_DATABASE), or create one with courtyard migrate")
         }
-        return try await Database.open(database, logger: logger)
+        return try await Database.open(database, logger: logger, fastPaths: .fromEnvironment)
     }
 
     func bootstrapLogging() -> Logger {
@@ -230,7 +230,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
-        let database = try await Database.open(options.database, logger: logger)
+        let database = try await Database.open(options.database, logger: logger, fastPaths: .fromEnvironment)
         let report = try await migrateOrExplain(database)
         logger.info("database ready", metadata: ["engine": "\(database.engine)", "location": "\(database.redactedLocation)",
                                                  "schema_version": "\(report.currentVersion)"])
@@ -245,7 +245,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
-        let database = try await Database.open(options.database, logger: logger)
+        let database = try await Database.open(options.database, logger: logger, fastPaths: .fromEnvironment)
         let report = try await migrateOrExplain(database)
         if report.applied.isEmpty {
             print("Schema is current at version \(report.currentVersion) (\(database.engine), \(database.redactedLocation)); nothing to do.")
@@ -273,7 +273,7 @@ struct Demo: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "courtyard")
-        let db = try await Database.open(database, logger: logger)
+        let db = try await Database.open(database, logger: logger, fastPaths: .fromEnvironment)
         _ = try await migrateOrExplain(db)
         let summary = try await DemoSeeder(bcryptCost: 10).seed(db) { password, cost in
             try await Passwords.hash(password, cost: cost)
@@ -356,7 +356,7 @@ struct BootstrapAdmin: AsyncParsableCommand {
     func run() async throws {
         guard password.count >= 8 else { throw ValidationError("--password must be at least 8 characters") }
         let logger = options.bootstrapLogging()
-        let database = try await Database.open(options.database, logger: logger)
+        let database = try await Database.open(options.database, logger: logger, fastPaths: .fromEnvironment)
         _ = try await migrateOrExplain(database)
         let hash = try await Passwords.hash(password, cost: 12)
         let now = Date()

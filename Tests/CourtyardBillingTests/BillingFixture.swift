@@ -35,8 +35,8 @@ struct BillingFixture {
         return try! decoder.decode(PricingRule.self, from: Data(json.utf8))
     }
 
-    static func with(_ engine: TestEngine, _ body: (BillingFixture) async throws -> Void) async throws {
-        try await engine.withDatabase { database in
+    static func with(_ engine: TestEngine, fastPaths: FastPaths = .all, _ body: (BillingFixture) async throws -> Void) async throws {
+        try await engine.withDatabase(fastPaths: fastPaths) { database in
             let hash: @Sendable (String, UInt8) async throws -> String = { password, _ in "test-hash-\(password)" }
             func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
                 DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 1, housesPerUnit: 2, bcryptCost: 4, billing: false)

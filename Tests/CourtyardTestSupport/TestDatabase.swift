@@ -26,7 +26,8 @@ public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible 
     }
 
     /// Runs `body` with a new, empty, migrated database on this engine, and removes it afterwards.
-    public func withDatabase<T: Sendable>(migrated: Bool = true, _ body: (Database) async throws -> T) async throws -> T {
+    public func withDatabase<T: Sendable>(migrated: Bool = true, fastPaths: FastPaths = .all,
+                                          _ body: (Database) async throws -> T) async throws -> T {
         var logger = Logger(label: "courtyard.test")
         logger.logLevel = .warning
         switch self {
@@ -34,7 +35,8 @@ public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible 
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-test-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let database = try await Database.open(directory.appendingPathComponent("test.sqlite").path, logger: logger)
+            let database = try await Database.open(directory.appendingPathComponent("test.sqlite").path, logger: logger,
+                                                   fastPaths: fastPaths)
             do {
                 if migrated { try await Migrator().migrate(database) }
                 let result = try await body(database)
@@ -51,7 +53,7 @@ public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible 
             _ = try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: String(name))").run() }
             guard var components = URLComponents(string: adminURL) else { throw TestDatabaseError.postgresNotConfigured }
             components.path = "/\(name)"
-            let database = try await Database.open(components.string!, logger: logger)
+            let database = try await Database.open(components.string!, logger: logger, fastPaths: fastPaths)
             func cleanUp() async {
                 await database.close()
                 _ = try? await admin.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: String(name)) WITH (FORCE)").run() }

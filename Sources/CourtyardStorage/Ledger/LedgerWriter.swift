@@ -96,11 +96,12 @@ public actor LedgerWriter {
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 16_384,
                 logger: Logger = Logger(label: "courtyard.ledger"),
-                sqliteFastPath: Bool = ProcessInfo.processInfo.environment["COURTYARD_LEDGER_SQLKIT_ONLY"] == nil,
+                sqliteFastPath: Bool? = nil,
                 keptAccounts: Int = 200_000) {
         self.keptAccounts = keptAccounts
         self.database = database
-        self.usesSQLiteFastPath = sqliteFastPath && database.engine == .sqlite && database.sqlitePath != nil
+        // Unless told otherwise, as the database was opened (``FastPaths/ledger``).
+        self.usesSQLiteFastPath = (sqliteFastPath ?? database.fastPaths.ledger) && database.engine == .sqlite && database.sqlitePath != nil
         self.clock = clock
         self.maxBatch = maxBatch
         self.logger = logger
@@ -277,7 +278,7 @@ public actor LedgerWriter {
                     results = try await database.withSQLiteWriteLock {
                         try await NIOThreadPool.singleton.runIfActive { try SQLiteLedgerBatch.run(raw, submissions: submissions, now: now) }
                     }
-                } else if database.engine == .postgres, submissions.contains(where: { $0.attachment != nil }) {
+                } else if database.engine == .postgres, database.fastPaths.bulk, submissions.contains(where: { $0.attachment != nil }) {
                     // Attached rows are copied in (COPY needs the connection itself), in the postings' transaction.
                     results = try await database.withPostgresTransaction { [database] connection in
                         try await Self.apply(submissions, db: connection.sql(queryLogLevel: .trace), engine: database.engine, now: now) {
@@ -288,11 +289,7 @@ public actor LedgerWriter {
                 } else {
                     results = try await database.transaction { [database] db in
                         try await Self.apply(submissions, db: db, engine: database.engine, now: now) { rows, updates, companyId in
-                            // SQLite through SQLKit: the transaction's own connection (see InlineSQLiteDatabase).
-                            guard let inline = db as? InlineSQLiteDatabase else {
-                                throw StorageError.checkViolation(detail: "rows attached to postings need the transaction's own SQLite connection")
-                            }
-                            try BulkWriter.apply(rows, updates: updates, companyId: companyId, on: inline.connection)
+                            try await BulkWriter.apply(rows, updates: updates, companyId: companyId, on: db)
                         }
                     }
                 }
