@@ -1,6 +1,7 @@
 import CourtyardDomain
 import CourtyardStorage
 import Foundation
+import SQLKit
 
 /// A bill as an owner or a clerk reads it: the bill, its lines, and its late fees as of a date.
 public struct BillDocument: Encodable, Sendable {

@@ -1,5 +1,6 @@
 import CourtyardStorage
 import Foundation
+import Logging
 import NIOPosix
 
 /// How the ingestion writer moves its recent readings into `meter_readings` (SQLite; see ``RecentReadings``).

@@ -181,7 +181,7 @@ extension DLT645 {
         }
 
         public init?(name: String) {
-            guard let match = Self.allCases.first(where: { $0.name == name.replacingOccurrences(of: "-", with: "_") }) else { return nil }
+            guard let match = Self.allCases.first(where: { $0.name == String(name.map { $0 == "-" ? "_" : $0 }) }) else { return nil }
             self = match
         }
     }

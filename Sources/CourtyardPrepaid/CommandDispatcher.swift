@@ -4,6 +4,7 @@ import CourtyardStorage
 import Foundation
 import Logging
 import SQLKit
+import Synchronization
 
 /// How a command leaves for its device.
 public protocol CommandTransport: Sendable {

@@ -3,6 +3,7 @@ import CourtyardIngest
 import CourtyardLedger
 import CourtyardStorage
 import Foundation
+import Synchronization
 
 /// The SQLite raw path of the deduction: the same rating, split and ledger rules as ``PrepaidDeduction/apply(_:engine:companyId:readings:now:)``,
 /// run with prepared statements on the ingestion writer's raw connection inside its transaction, for the steady state:

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOFoundationEssentialsCompat
 
 /// JSON conventions of the REST API: snake_case keys, RFC 3339 instants, and decoding errors turned into problems.
 public enum APICoding {

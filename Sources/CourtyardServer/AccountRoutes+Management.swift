@@ -2,6 +2,7 @@ import CourtyardDomain
 import CourtyardStorage
 import Foundation
 import Hummingbird
+import Logging
 
 /// Changing and resetting passwords, disabling users and ending their sessions.
 ///

@@ -1,8 +1,9 @@
 import CourtyardDomain
 import CourtyardStorage
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
+import Logging
 
 /// Sign-in, sign-out, the caller's own view, companies (platform) and staff/owner users (company admins).
 enum AccountRoutes {

@@ -3,6 +3,7 @@ import CourtyardDomain
 import CourtyardStorage
 import Foundation
 import Hummingbird
+import Logging
 
 /// Bill runs, bills with late fees, waivers, corrections, reminders and the audit log.
 enum BillingRoutes {

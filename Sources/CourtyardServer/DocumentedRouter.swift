@@ -1,4 +1,6 @@
 import CourtyardDomain
+import Foundation
+import FoundationEssentials
 import Hummingbird
 
 /// Registers routes on a Hummingbird router and records each in the ``OpenAPIDocument`` at the same time.

@@ -4,6 +4,7 @@ import CourtyardStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOFoundationEssentialsCompat
 import SQLKit
 
 /// Readings in (device tokens, staff, signed webhooks), the review queue, manual entry, meter replacements,

@@ -69,7 +69,7 @@ struct ProblemMiddleware: RouterMiddleware {
                                detail: "\(detail); record a meter replacement or approve with a corrected reading",
                                errors: [FieldIssue(field: "reading", code: "still_implausible", message: detail)])
             }
-        case let error as HTTPResponseError:
+        case let error as any HTTPResponseError:
             return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
         default:
             return Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side")

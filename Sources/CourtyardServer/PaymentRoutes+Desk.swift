@@ -1,5 +1,6 @@
 import CourtyardDomain
 import CourtyardPayments
+import CourtyardPrepaid
 import CourtyardStorage
 import Foundation
 import HTTPTypes

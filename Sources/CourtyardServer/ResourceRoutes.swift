@@ -1,7 +1,10 @@
 import CourtyardDomain
+import CourtyardIngest
 import CourtyardStorage
 import Foundation
 import Hummingbird
+import Logging
+import NIOFoundationEssentialsCompat
 
 /// The five generic routes of an ``APIResource`` collection, all going through ``ScopedStore``.
 enum ResourceRoutes {

@@ -109,7 +109,7 @@ public struct ScopedStore: Sendable {
     /// Every row whose `column` is one of `values` (and that matches `filters`), within the scope; for batch loads.
     public func all<R: TenantRecord>(
         _ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)] = [],
-        alsoIn other: (column: String, values: [String])? = nil, literal: [SQLExpression] = []
+        alsoIn other: (column: String, values: [String])? = nil, literal: [any SQLExpression] = []
     ) async throws -> [R] {
         guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
         var records: [R] = []
@@ -150,7 +150,7 @@ public struct ScopedStore: Sendable {
     /// Selected columns of the rows whose `column` is one of `values`, within the scope; for batch loads that need a few fields.
     public func columns<R: TenantRecord>(
         _ names: [String], of type: R.Type, where column: String, in values: [String],
-        alsoIn other: (column: String, values: [String])? = nil, literal: [SQLExpression] = []
+        alsoIn other: (column: String, values: [String])? = nil, literal: [any SQLExpression] = []
     ) async throws -> [any SQLRow] {
         guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
         var rows: [any SQLRow] = []

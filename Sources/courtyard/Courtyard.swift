@@ -1,17 +1,18 @@
 import ArgumentParser
+import CourtyardDomain
 import CourtyardIngest
 import CourtyardMQTT
+import CourtyardPayments
 import CourtyardPrepaid
 import CourtyardServer
-import CourtyardPayments
 import CourtyardSimulator
 import CourtyardStorage
 import Foundation
 import Hummingbird
-import CourtyardDomain
 import Logging
 import Metrics
 import Prometheus
+import SQLKit
 import ServiceLifecycle
 
 /// The `courtyard` command: serve the API, migrate a database, run the demo.

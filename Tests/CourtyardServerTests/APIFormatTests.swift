@@ -3,6 +3,7 @@ import CourtyardServer
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 /// One format for money and one for time in every response, read off the OpenAPI document's examples.

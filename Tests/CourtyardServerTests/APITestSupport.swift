@@ -5,12 +5,13 @@ import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
-import Hummingbird
-import Logging
-import HummingbirdTesting
-import Testing
-import SQLKit
 import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOFoundationEssentialsCompat
+import SQLKit
+import Testing
 
 /// A running in-process API over a fresh database with two seeded companies ("alpha" and "bravo").
 struct APIFixture {

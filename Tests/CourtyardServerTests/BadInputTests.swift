@@ -1,4 +1,5 @@
 import CourtyardTestSupport
+import HTTPTypes
 import Testing
 
 @Suite("Bad input")

@@ -1,6 +1,7 @@
 import CourtyardDomain
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 @Suite("Billing API")

@@ -1,5 +1,6 @@
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 /// The same odd body gets the same answer on every route that takes JSON.

@@ -1,6 +1,7 @@
 import CourtyardDomain
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 /// The loopholes found when wave 1 was probed from outside, each closed as a class and checked here through the API.

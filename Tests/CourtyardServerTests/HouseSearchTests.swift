@@ -1,5 +1,6 @@
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 /// The front desk finds a house from whatever the visitor says.

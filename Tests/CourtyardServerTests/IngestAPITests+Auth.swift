@@ -2,6 +2,7 @@ import CourtyardIngest
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

@@ -3,6 +3,7 @@ import CourtyardIngest
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

@@ -3,6 +3,7 @@ import CourtyardStorage
 import CourtyardTestSupport
 import Crypto
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

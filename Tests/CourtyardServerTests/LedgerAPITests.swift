@@ -1,6 +1,7 @@
 import CourtyardLedger
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 @Suite("Ledger API")

@@ -1,8 +1,10 @@
 import CourtyardIngest
 import CourtyardMQTT
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

@@ -1,10 +1,13 @@
 import CourtyardDomain
 import CourtyardLedger
 import CourtyardPayments
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
+import Synchronization
 import Testing
 
 /// Payments end to end through the API, with WeChat Pay and Alipay faked at their HTTP boundary only: orders, signed

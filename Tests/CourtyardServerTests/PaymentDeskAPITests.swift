@@ -4,7 +4,9 @@ import CourtyardPayments
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
+import Synchronization
 import Testing
 
 /// The front desk and the back office through the API: shifts, desk payments and supervised voids, refunds with

@@ -1,7 +1,9 @@
 import CourtyardDomain
 import CourtyardSimulator
+import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

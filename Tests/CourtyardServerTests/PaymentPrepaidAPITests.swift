@@ -1,8 +1,11 @@
 import CourtyardDomain
 import CourtyardLedger
 import CourtyardPayments
+import CourtyardPrepaid
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
+import Synchronization
 import Testing
 
 /// Payments meeting prepaid metering and slow channel refunds: a WeChat top-up restores a cut-off meter, and a refund

@@ -2,6 +2,7 @@ import CourtyardPrepaid
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

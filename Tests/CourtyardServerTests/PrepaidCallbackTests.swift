@@ -1,11 +1,13 @@
 import CourtyardIngest
 import CourtyardPrepaid
+import CourtyardServer
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import NIOFoundationEssentialsCompat
 import SQLKit
 import Testing
 

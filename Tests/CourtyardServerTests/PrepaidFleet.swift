@@ -1,4 +1,7 @@
+import CourtyardLedger
 import CourtyardPrepaid
+import CourtyardServer
+import CourtyardSimulator
 import CourtyardStorage
 import Foundation
 import SQLKit

@@ -1,8 +1,11 @@
 import CourtyardMQTT
 import CourtyardPrepaid
+import CourtyardServer
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

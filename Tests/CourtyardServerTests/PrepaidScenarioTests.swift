@@ -1,7 +1,11 @@
+import CourtyardIngest
 import CourtyardPrepaid
+import CourtyardServer
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import SQLKit
 import Testing
 

@@ -1,5 +1,6 @@
-import Foundation
 import CourtyardTestSupport
+import Foundation
+import HTTPTypes
 import Testing
 
 @Suite("Resource CRUD")

@@ -1,6 +1,7 @@
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
+import HTTPTypes
 import Testing
 
 @Suite("Health, metrics and OpenAPI")

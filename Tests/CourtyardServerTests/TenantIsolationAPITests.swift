@@ -1,5 +1,7 @@
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
+import HTTPTypes
 import Testing
 
 @Suite("API tenant isolation")

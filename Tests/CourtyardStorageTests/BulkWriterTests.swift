@@ -1,4 +1,5 @@
 import CourtyardDomain
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation

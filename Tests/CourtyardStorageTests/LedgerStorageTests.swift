@@ -1,5 +1,6 @@
 import CourtyardDomain
 import CourtyardLedger
+import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation

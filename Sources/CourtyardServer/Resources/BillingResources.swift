@@ -1,6 +1,7 @@
 import CourtyardDomain
 import CourtyardStorage
 import Foundation
+import HTTPTypes
 
 extension Example {
     static let feeItem = "0194f3a0-0000-7000-8000-000000000010"

@@ -1,6 +1,7 @@
 import CourtyardDomain
 import CourtyardStorage
 import Foundation
+import HTTPTypes
 import SQLKit
 
 extension ParkingSpace: APIResource {

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Metrics
 import NIOPosix
+import PostgresKit
 import SQLKit
 
 /// The single path by which money moves: a group-commit writer for ledger operations.

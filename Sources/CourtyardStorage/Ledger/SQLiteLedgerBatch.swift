@@ -1,5 +1,6 @@
 import CourtyardLedger
 import Foundation
+import Logging
 
 /// The SQLite fast path of ``LedgerWriter``: one batch as one synchronous job on a raw handle.
 ///

@@ -1,5 +1,6 @@
 import CourtyardLedger
 import Foundation
+import Logging
 
 /// The SQLite fast path split in two stages, so one batch is applied in memory while the previous one is written.
 ///
