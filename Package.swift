@@ -257,11 +257,16 @@ let package = Package(
         .testTarget(
             name: "CourtyardPaymentsTests",
             dependencies: [
-                "CourtyardPayments", "CourtyardQR", "CourtyardDomain",
+                "CourtyardPayments", "CourtyardDomain",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        // QR codes drawn in Swift, read back by a real decoder (zbarimg).
+        .testTarget(
+            name: "CourtyardQRTests",
+            dependencies: ["CourtyardQR"]
         ),
         .testTarget(
             name: "CourtyardStorageTests",
