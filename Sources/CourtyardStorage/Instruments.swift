@@ -11,14 +11,14 @@ public enum Instruments {
     public static func ledgerBatch(path: String, operations: Int, seconds: Duration) {
         Counter(label: "courtyard_ledger_batches_total", dimensions: [("path", path)]).increment()
         Recorder(label: "courtyard_ledger_batch_operations", dimensions: [("path", path)]).record(operations)
-        Timer(label: "courtyard_ledger_batch_seconds", dimensions: [("path", path)]).recordNanoseconds(seconds.nanoseconds)
+        Timer(label: "courtyard_ledger_batch_seconds", dimensions: [("path", path)]).record(duration: seconds)
     }
 
     /// Readings committed by the ingestion writer, by path (`raw` on SQLite's fast path, `careful` through SQLKit).
     public static func readingsWritten(path: String, readings: Int, seconds: Duration) {
         Counter(label: "courtyard_readings_written_total", dimensions: [("path", path)]).increment(by: readings)
         Counter(label: "courtyard_ingest_batches_total", dimensions: [("path", path)]).increment()
-        Timer(label: "courtyard_ingest_batch_seconds", dimensions: [("path", path)]).recordNanoseconds(seconds.nanoseconds)
+        Timer(label: "courtyard_ingest_batch_seconds", dimensions: [("path", path)]).record(duration: seconds)
     }
 
     /// The share of wall time the ingestion writer's raw thread was busy over its last 200 batches, in percent.
@@ -30,7 +30,7 @@ public enum Instruments {
     public static func checkpoint(logFrames: Int, copied: Int, seconds: Duration) {
         Gauge(label: "courtyard_sqlite_wal_frames").record(logFrames)
         Counter(label: "courtyard_sqlite_checkpointed_frames_total").increment(by: max(copied, 0))
-        Timer(label: "courtyard_sqlite_checkpoint_seconds").recordNanoseconds(seconds.nanoseconds)
+        Timer(label: "courtyard_sqlite_checkpoint_seconds").record(duration: seconds)
     }
 
     /// Device commands waiting to be sent or acknowledged, and the age of the oldest (seconds).
@@ -43,14 +43,5 @@ public enum Instruments {
     public static func outboxBacklog(events: Int, oldestSeconds: Int64) {
         Gauge(label: "courtyard_outbox_backlog").record(events)
         Gauge(label: "courtyard_outbox_oldest_seconds").record(oldestSeconds)
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (saturating), for swift-metrics timers.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : whole &+ attoseconds / 1_000_000_000
     }
 }

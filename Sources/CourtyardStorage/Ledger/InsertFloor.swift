@@ -40,8 +40,11 @@ public enum InsertFloor {
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        seconds(of: ContinuousClock.now - start)
+    }
+
+    static func seconds(of elapsed: Duration) -> Double {
+        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
     static func measureSQLite(path: String, rows: Int, perTransaction: Int, tag: String) async throws -> Double {
@@ -106,7 +109,7 @@ public enum InsertFloor {
             }
         }
         let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return seconds(of: elapsed)
     }
 }
 
@@ -153,7 +156,7 @@ extension InsertFloor {
                     try raw.execute("DROP TABLE \(copy)")
                 }
                 raw.checkpointer?.drain()
-                return (rows, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                return (rows, seconds(of: elapsed))
             }
         }
     }

@@ -14,7 +14,9 @@ import VaporCSQLite
 // `Database.withSQLiteWriteLock` (one task at a time), from within a single NIOThreadPool job. The ledger
 // pipeline's prepare stage runs next to that job but touches only `ledgers` and `reader` (its own connection);
 // `LedgerWriter` never runs two prepares, or a prepare next to a sequential batch (which uses everything), so
-// no property is ever used by two threads at once (see `SQLiteLedgerPipeline`).
+// no property is ever used by two threads at once (see `SQLiteLedgerPipeline`). `tablesWithForeignKeys` is a cache of
+// the persist stage and the sequential path (statements' side); `maxCachedAccounts` is set once by the writer that opens
+// the connection, before any job runs, and only read afterwards.
 public final class RawSQLite: @unchecked Sendable {
     /// A failed SQLite call.
     public struct Failure: Error, CustomStringConvertible {
@@ -178,6 +180,12 @@ public final class RawSQLite: @unchecked Sendable {
     }
 
     private var tablesWithForeignKeys: [String: Bool] = [:]
+
+    /// Before a transaction that writes rows of `tables` on a connection that otherwise leaves foreign keys unchecked (the
+    /// ledger's): checks them for that transaction when any of the tables declares one. Call `enforceForeignKeys(false)` after.
+    func checkReferences(writing tables: [String]) throws {
+        try enforceForeignKeys(try tables.contains { try declaresForeignKeys($0) })
+    }
 
     public func execute(_ sql: String) throws {
         var error: UnsafeMutablePointer<CChar>?

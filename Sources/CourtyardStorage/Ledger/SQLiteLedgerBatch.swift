@@ -34,9 +34,7 @@ enum SQLiteLedgerBatch {
     static func run(_ sqlite: RawSQLite, submissions: [Submission], now: Date, probing: Bool) throws -> [[LedgerWriter.Outcome]] {
         // The fast path's connection leaves foreign keys unchecked (its own rows reference only accounts it read or
         // opened); rows attached to a batch are checked as anywhere else when their table declares any.
-        let attachedTables = submissions.flatMap { $0.attachment?.rows.map(\.table) ?? [] }
-        let checkReferences = try attachedTables.contains { try sqlite.declaresForeignKeys($0) }
-        try sqlite.enforceForeignKeys(checkReferences)
+        try sqlite.checkReferences(writing: submissions.flatMap { $0.attachment?.rows.map(\.table) ?? [] })
         defer { try? sqlite.enforceForeignKeys(false) }
         try sqlite.begin()
         var taken: [String: RawSQLite.CompanyLedger] = [:]

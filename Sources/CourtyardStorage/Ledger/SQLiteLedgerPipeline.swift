@@ -195,8 +195,7 @@ enum SQLiteLedgerPipeline {
     /// Writes a prepared batch in one transaction and commits it.
     static func persist(_ sqlite: RawSQLite, _ batch: PreparedBatch, now: Date) throws {
         // Attached rows are checked for references when their table declares any (see SQLiteLedgerBatch.run).
-        let checkReferences = try batch.attachments.contains { try $0.rows.contains { try sqlite.declaresForeignKeys($0.table) } }
-        try sqlite.enforceForeignKeys(checkReferences)
+        try sqlite.checkReferences(writing: batch.attachments.flatMap { $0.rows.map(\.table) })
         defer { try? sqlite.enforceForeignKeys(false) }
         try sqlite.begin()
         do {
