@@ -11,15 +11,19 @@ import SQLKit
 /// `transaction_id` (the bank's unique id), `value_date` (YYYY-MM-DD), `amount` (yuan, "1234.56"; credits only, a
 /// debit row is reported), `reference` (the payer's remark, carrying the `CY…` out-trade-no), `payer_name` (optional).
 public struct BankStatements: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
-    public let engine: Database.Engine
+    public let tenant: TenantSQL
+
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
+    }
 
     public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.db = db
-        self.companyId = companyId
-        self.engine = engine
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
     }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
 
     /// One row's outcome.
     public struct RowResult: Codable, Sendable, Hashable {
@@ -91,9 +95,7 @@ public struct BankStatements: Sendable {
             guard amount.minorUnits > 0 else { fail("amount_not_positive", "amount", "only credits are imported"); continue }
             let reference = value("reference")
             let payer = value("payer_name").nilIfEmpty
-            if try await db.raw("""
-                SELECT id FROM bank_statement_lines WHERE company_id = \(bind: companyId) AND bank_transaction_id = \(bind: transactionId)
-                """).first() != nil {
+            if try await tenant.select("id", from: "bank_statement_lines", where: "bank_transaction_id = \(bind: transactionId)").first() != nil {
                 result.duplicates += 1
                 result.rows.append(RowResult(row: record.line, status: .duplicate, transactionId: transactionId, outTradeNo: nil, code: nil, field: nil,
                                              message: "imported before"))
@@ -105,7 +107,7 @@ public struct BankStatements: Sendable {
             var paymentId: String?
             var note: String?
             if let outTradeNo = Self.outTradeNo(in: reference),
-               let order = try await PaymentStore(db, companyId: companyId, engine: engine).order(outTradeNo: outTradeNo, lock: true),
+               let order = try await PaymentStore(tenant).order(outTradeNo: outTradeNo, lock: true),
                order.channel == "bank" {
                 if order.amount == amount.minorUnits, order.state == .created {
                     let outcome = try await applier.apply(ChannelTransaction(channel: "bank", transactionId: transactionId, outTradeNo: outTradeNo,
@@ -122,12 +124,13 @@ public struct BankStatements: Sendable {
                         : "order \(outTradeNo) is for \(Money(minorUnits: order.amount).decimalText)"
                 }
             }
-            try await db.insert(into: "bank_statement_lines").columns("id", "company_id", "import_id", "row_number", "bank_transaction_id", "value_date",
-                                                                      "amount", "reference", "payer_name", "status", "order_id", "payment_id", "note",
-                                                                      "created_at")
-                .values(SQLBind(lineId), SQLBind(companyId), SQLBind(importId), SQLBind(record.line), SQLBind(transactionId),
-                        SQLBind(valueDate.description), SQLBind(amount.minorUnits), SQLBind(String(reference.prefix(500))), SQLBind(payer),
-                        SQLBind(status), SQLBind(matchedOrder), SQLBind(paymentId), SQLBind(note), SQLBind(now.epochMilliseconds)).run()
+            try await tenant.insert(into: "bank_statement_lines", columns: [
+                "id", "import_id", "row_number", "bank_transaction_id", "value_date", "amount", "reference", "payer_name", "status", "order_id",
+                "payment_id", "note", "created_at",
+            ], values: [
+                lineId, importId, record.line, transactionId, valueDate.description, amount.minorUnits, String(reference.prefix(500)), payer,
+                status, matchedOrder, paymentId, note, now.epochMilliseconds,
+            ]).run()
             if status == "matched" {
                 result.matched += 1
                 result.rows.append(RowResult(row: record.line, status: .matched, transactionId: transactionId, outTradeNo: Self.outTradeNo(in: reference),
@@ -167,10 +170,8 @@ public struct BankStatements: Sendable {
     }
 
     public func unmatched(limit: Int = 200) async throws -> [Line] {
-        try await db.raw("""
-            SELECT id, bank_transaction_id, value_date, amount, reference, payer_name, status, note FROM bank_statement_lines
-            WHERE company_id = \(bind: companyId) AND status = 'unmatched' ORDER BY id LIMIT \(unsafeRaw: String(limit))
-            """).all().map { row in
+        try await tenant.select("id, bank_transaction_id, value_date, amount, reference, payer_name, status, note", from: "bank_statement_lines",
+                                where: "status = 'unmatched'", then: "ORDER BY id LIMIT \(literal: limit)").all().map { row in
             let r = RowReader(row, table: "bank_statement_lines")
             return Line(id: try r.string("id"), bankTransactionId: try r.string("bank_transaction_id"), valueDate: try r.string("value_date"),
                         amount: Money(minorUnits: try r.int64("amount")), reference: try r.string("reference"), payerName: try r.optionalString("payer_name"),
@@ -180,12 +181,11 @@ public struct BankStatements: Sendable {
 
     /// Staff match an unmatched line to an open bank order by hand; the amount must still be the order's.
     public func match(lineId: String, outTradeNo: String, actor: String, order allocation: Settlement.Order, now: Date) async throws -> PaymentOutcome {
-        guard let row = try await db.raw("""
-            SELECT bank_transaction_id, amount, status, payer_name FROM bank_statement_lines WHERE company_id = \(bind: companyId) AND id = \(bind: lineId)
-            """).first() else { throw PaymentError(.notFound, code: "not_found", field: "line_id", "no statement line \(lineId)") }
+        guard let row = try await tenant.select("bank_transaction_id, amount, status, payer_name", from: "bank_statement_lines",
+                                                where: "id = \(bind: lineId)").first() else { throw PaymentError(.notFound, code: "not_found", field: "line_id", "no statement line \(lineId)") }
         let r = RowReader(row, table: "bank_statement_lines")
         guard try r.string("status") == "unmatched" else { throw PaymentError(.conflict, code: "line_matched", field: "line_id", "the line is matched") }
-        guard let order = try await PaymentStore(db, companyId: companyId, engine: engine).order(outTradeNo: outTradeNo, lock: true) else {
+        guard let order = try await PaymentStore(tenant).order(outTradeNo: outTradeNo, lock: true) else {
             throw PaymentError(.notFound, code: "unknown_order", field: "out_trade_no", "no order \(outTradeNo)")
         }
         let amount = try r.int64("amount")
@@ -203,10 +203,9 @@ public struct BankStatements: Sendable {
         guard outcome.status == .applied else {
             throw PaymentError(.conflict, code: outcome.review ?? "not_applied", field: "out_trade_no", "the order could not take this payment")
         }
-        try await db.raw("""
-            UPDATE bank_statement_lines SET status = 'resolved', order_id = \(bind: order.id), payment_id = \(bind: outcome.paymentId),
-            note = \(bind: "matched by " + actor) WHERE company_id = \(bind: companyId) AND id = \(bind: lineId)
-            """).run()
+        try await tenant.update("bank_statement_lines", set: """
+            status = 'resolved', order_id = \(bind: order.id), payment_id = \(bind: outcome.paymentId), note = \(bind: "matched by " + actor)
+            """, where: "id = \(bind: lineId)").run()
         return outcome
     }
 }

@@ -73,15 +73,19 @@ public struct VoidApproval: Sendable, Equatable {
 /// The front desk: shifts, cash and POS payments through the same applier as online channels, and voids within the
 /// shift approved by a supervisor.
 public struct CashDesk: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
-    public let engine: Database.Engine
+    public let tenant: TenantSQL
+
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
+    }
 
     public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.db = db
-        self.companyId = companyId
-        self.engine = engine
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
     }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
 
     static let columns = "id, community_id, cashier_id, status, opening_float, expected_cash, counted_cash, difference, note, opened_at, closed_at"
 
@@ -96,32 +100,27 @@ public struct CashDesk: Sendable {
     }
 
     public func shift(id: String, scope: TenantScope, lock: Bool = false) async throws -> CashierShift? {
-        let shift = try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM cashier_shifts WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: lock && engine == .postgres ? " FOR UPDATE" : "")
-            """).first().map(Self.shift(from:))
+        let shift = try await tenant.select("\(unsafeRaw: Self.columns)", from: "cashier_shifts", where: "id = \(bind: id)",
+                                            lock: lock ? .forUpdate : .none).first().map(Self.shift(from:))
         return shift.flatMap { scope.includes(communityId: $0.communityId) ? $0 : nil }
     }
 
     /// Opens a shift; a cashier has at most one open shift.
     public func open(communityId: String, cashierId: String, openingFloat: Money, scope: TenantScope, now: Date) async throws -> CashierShift {
-        guard scope.includes(communityId: communityId), try await db.raw("""
-            SELECT id FROM communities WHERE company_id = \(bind: companyId) AND id = \(bind: communityId)
-            """).first() != nil else {
+        guard scope.includes(communityId: communityId),
+              try await tenant.select("id", from: "communities", where: "id = \(bind: communityId)").first() != nil else {
             throw PaymentError(.notFound, code: "not_found", field: "community_id", "no community \(communityId)")
         }
         try await PaymentError.requireCurrency([(openingFloat, "opening_float.currency")], community: communityId, db: db, scope: scope)
         guard openingFloat.minorUnits >= 0 else {
             throw PaymentError(.invalid, code: "amount_negative", field: "opening_float", "the float is 0 or more")
         }
-        if try await db.raw("""
-            SELECT id FROM cashier_shifts WHERE company_id = \(bind: companyId) AND cashier_id = \(bind: cashierId) AND status = 'open'
-            """).first() != nil {
+        if try await tenant.select("id", from: "cashier_shifts", where: "cashier_id = \(bind: cashierId) AND status = 'open'").first() != nil {
             throw PaymentError(.conflict, code: "shift_already_open", field: "cashier_id", "this cashier already has an open shift; close it first")
         }
         let id = Identifier.uuidV7(at: now)
-        try await db.insert(into: "cashier_shifts").columns("id", "company_id", "community_id", "cashier_id", "status", "opening_float", "opened_at")
-            .values(SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(cashierId), SQLBind("open"), SQLBind(openingFloat.minorUnits),
-                    SQLBind(now.epochMilliseconds)).run()
+        try await tenant.insert(into: "cashier_shifts", columns: ["id", "community_id", "cashier_id", "status", "opening_float", "opened_at"],
+                                values: [id, communityId, cashierId, "open", openingFloat.minorUnits, now.epochMilliseconds]).run()
         return CashierShift(id: id, communityId: communityId, cashierId: cashierId, status: .open, openingFloat: openingFloat, expectedCash: nil,
                             countedCash: nil, difference: nil, note: nil, openedAt: now, closedAt: nil)
     }
@@ -177,18 +176,18 @@ public struct CashDesk: Sendable {
         }
         try await PaymentError.requireCurrency([(request.amount, "amount.currency")], community: shift.communityId, db: db, scope: scope)
         let outTradeNo = PaymentService.outTradeNo(companyId: companyId, requestId: "desk:" + request.id)
-        let store = PaymentStore(db, companyId: companyId, engine: engine)
+        let store = PaymentStore(tenant)
         let transactionId = "desk-" + (request.channel == "pos" ? request.posReference ?? request.id : request.id)
         if let existing = try await store.order(outTradeNo: outTradeNo, lock: true) {
             guard existing.requestDigest == orderRequest.digest else {
                 throw PaymentError(.conflict, code: "idempotency_conflict", field: "id", "desk payment \(request.id) was taken with other content")
             }
         } else {
-            guard let house = try await PaymentLedger(db: db, companyId: companyId, engine: engine).community(ofHouse: request.houseId),
+            guard let house = try await PaymentLedger(tenant: tenant).community(ofHouse: request.houseId),
                   house == shift.communityId else {
                 throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId) in the shift's community")
             }
-            let (payer, relation) = try await PaymentService.payer(orderRequest, ownerPersonId: nil, db: db, companyId: companyId, now: now)
+            let (payer, relation) = try await PaymentService.payer(orderRequest, ownerPersonId: nil, tenant: tenant, now: now)
             try await store.insert(PaymentOrder(
                 id: Identifier.uuidV7(at: now), companyId: companyId, communityId: house, houseId: request.houseId, outTradeNo: outTradeNo,
                 purpose: request.purpose, items: .init(billIds: request.billIds, walletPurpose: request.walletPurpose, depositKind: request.depositKind,
@@ -208,7 +207,7 @@ public struct CashDesk: Sendable {
     public func void(paymentId: String, approval: VoidApproval, reason: String, scope: TenantScope, now: Date) async throws -> Payment {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PaymentError(.invalid, code: "reason_required", field: "reason", "a void states its reason") }
-        let store = PaymentStore(db, companyId: companyId, engine: engine)
+        let store = PaymentStore(tenant)
         guard let payment = try await store.payment(id: paymentId, lock: true), scope.includes(communityId: payment.communityId) else {
             throw PaymentError(.notFound, code: "not_found", field: "payment_id", "no payment \(paymentId)")
         }
@@ -232,35 +231,30 @@ public struct CashDesk: Sendable {
             switch allocation.target {
             case .billPrincipal:
                 source = AccountKey(communityId: payment.communityId, kind: .receivable, owner: payment.houseId, purpose: "fees")
-                try await BillPayments(db, companyId: companyId).add(-allocation.amount, to: allocation.targetId, now: now)
+                try await BillPayments(tenant).add(-allocation.amount, to: allocation.targetId, now: now)
             case .billLateFee:
                 source = AccountKey.community(payment.communityId, .lateFeeIncome)
-                try await db.raw("""
-                    DELETE FROM bill_late_fee_settlements WHERE company_id = \(bind: companyId) AND bill_id = \(bind: allocation.targetId)
-                    AND payment_id = \(bind: paymentId)
-                    """).run()
+                try await tenant.delete(from: "bill_late_fee_settlements",
+                                        where: "bill_id = \(bind: allocation.targetId) AND payment_id = \(bind: paymentId)").run()
             case .wallet:
                 let purpose = order?.purpose == .topUp ? order?.items.walletPurpose ?? "general" : "general"
                 source = AccountKey.wallet(payment.communityId, house: payment.houseId, purpose: purpose)
             case .deposit:
                 guard let deposit = order?.items.depositKind else { continue }
                 source = AccountKey(communityId: payment.communityId, kind: .deposit, owner: payment.houseId, purpose: deposit)
-                try await db.raw("""
-                    UPDATE deposits SET state = 'released', refunded = amount - deducted, released_by = \(bind: supervisorId),
+                try await tenant.update("deposits", set: """
+                    state = 'released', refunded = amount - deducted, released_by = \(bind: supervisorId),
                     released_at = \(bind: now.epochMilliseconds), updated_at = \(bind: now.epochMilliseconds)
-                    WHERE company_id = \(bind: companyId) AND id = \(bind: allocation.targetId) AND deducted = 0
-                    """).run()
+                    """, where: "id = \(bind: allocation.targetId) AND deducted = 0").run()
             }
             operations.append(.transfer(Transfer(id: "void:" + allocation.transferId, debit: source, credit: clearing, amount: allocation.amount,
                                                  code: allocation.target == .deposit ? .depositRefund : .adjustment, reference: "void:" + paymentId,
                                                  actor: supervisorId)))
         }
-        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post(
+        try await PaymentLedger(tenant: tenant).post(
             operations, now: now, field: "payment_id", what: "the payment cannot be reversed", rename: ["insufficient_balance": "wallet_spent"])
-        try await db.raw("""
-            UPDATE payments SET status = 'voided', voided_by = \(bind: supervisorId), void_reason = \(bind: String(reason.prefix(500)))
-            WHERE company_id = \(bind: companyId) AND id = \(bind: paymentId)
-            """).run()
+        try await tenant.update("payments", set: "status = 'voided', voided_by = \(bind: supervisorId), void_reason = \(bind: String(reason.prefix(500)))",
+                                where: "id = \(bind: paymentId)").run()
         var after = payment
         after.status = .voided
         after.voidedBy = supervisorId
@@ -284,16 +278,13 @@ public struct CashDesk: Sendable {
         }
         try await PaymentError.requireCurrency([(counted, "counted_cash.currency")], community: shift.communityId, db: db, scope: scope)
         guard counted.minorUnits >= 0 else { throw PaymentError(.invalid, code: "amount_negative", field: "counted_cash", "the count is 0 or more") }
-        let cash = try await db.raw("""
-            SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM payments WHERE company_id = \(bind: companyId) AND shift_id = \(bind: shiftId)
-            AND channel = 'cash' AND status = 'settled'
-            """).first().map { try RowReader($0, table: "payments").int64("total") } ?? 0
+        let cash = try await tenant.select("CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total", from: "payments",
+                                           where: "shift_id = \(bind: shiftId) AND channel = 'cash' AND status = 'settled'").first().map { try RowReader($0, table: "payments").int64("total") } ?? 0
         let expected = shift.openingFloat.minorUnits + cash
-        try await db.raw("""
-            UPDATE cashier_shifts SET status = 'closed', expected_cash = \(bind: expected), counted_cash = \(bind: counted.minorUnits),
+        try await tenant.update("cashier_shifts", set: """
+            status = 'closed', expected_cash = \(bind: expected), counted_cash = \(bind: counted.minorUnits),
             difference = \(bind: counted.minorUnits - expected), note = \(bind: note.map { String($0.prefix(500)) }), closed_at = \(bind: now.epochMilliseconds)
-            WHERE company_id = \(bind: companyId) AND id = \(bind: shiftId)
-            """).run()
+            """, where: "id = \(bind: shiftId)").run()
         shift.status = .closed
         shift.expectedCash = Money(minorUnits: expected)
         shift.countedCash = counted

@@ -61,36 +61,39 @@ public struct Deposit: Codable, Sendable, Hashable {
 /// Deposits in storage, and their ledger movements (deposit account ← clearing when paid; deposit → revenue per
 /// deduction; deposit → wallet or cash on release).
 public struct Deposits: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
-    public let engine: Database.Engine
+    public let tenant: TenantSQL
 
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.db = db
-        self.companyId = companyId
-        self.engine = engine
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
     }
 
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
+    }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
+
     func open(id: String, order: PaymentOrder, paymentId: String, amount: Int64, now: Date) async throws {
-        try await db.insert(into: "deposits").columns("id", "company_id", "community_id", "house_id", "kind", "amount", "payment_id", "conditions",
-                                                      "satisfied", "state", "deducted", "refunded", "created_at", "updated_at")
-            .values(SQLBind(id), SQLBind(companyId), SQLBind(order.communityId), SQLBind(order.houseId), SQLBind(order.items.depositKind ?? "other"),
-                    SQLBind(amount), SQLBind(paymentId), SQLBind(StoredJSON.encode(order.items.depositConditions ?? [])),
-                    SQLBind(StoredJSON.encode([String: String]())), SQLBind("held"), SQLBind(Int64(0)), SQLBind(Int64(0)),
-                    SQLBind(now.epochMilliseconds), SQLBind(now.epochMilliseconds)).run()
+        try await tenant.insert(into: "deposits", columns: [
+            "id", "community_id", "house_id", "kind", "amount", "payment_id", "conditions", "satisfied", "state", "deducted", "refunded",
+            "created_at", "updated_at",
+        ], values: [
+            id, order.communityId, order.houseId, order.items.depositKind ?? "other", amount, paymentId,
+            StoredJSON.encode(order.items.depositConditions ?? []), StoredJSON.encode([String: String]()), "held", Int64(0), Int64(0),
+            now.epochMilliseconds, now.epochMilliseconds,
+        ]).run()
     }
 
     public func deposit(id: String, scope: TenantScope, lock: Bool = false) async throws -> Deposit? {
-        guard let row = try await db.raw("""
-            SELECT id, community_id, house_id, kind, amount, payment_id, conditions, satisfied, state, deducted, refunded, released_by,
-                   released_at, created_at FROM deposits WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: lock && engine == .postgres ? " FOR UPDATE" : "")
-            """).first() else { return nil }
+        guard let row = try await tenant.select("""
+            id, community_id, house_id, kind, amount, payment_id, conditions, satisfied, state, deducted, refunded, released_by, released_at, created_at
+            """, from: "deposits", where: "id = \(bind: id)", lock: lock ? .forUpdate : .none).first() else { return nil }
         let r = RowReader(row, table: "deposits")
         guard scope.includes(communityId: try r.string("community_id")) else { return nil }
-        let deductions = try await db.raw("""
-            SELECT id, amount, reason, created_by, created_at FROM deposit_deductions
-            WHERE company_id = \(bind: companyId) AND deposit_id = \(bind: id) ORDER BY id
-            """).all().map { row -> Deposit.Deduction in
+        let deductions = try await tenant.select("id, amount, reason, created_by, created_at", from: "deposit_deductions",
+                                                 where: "deposit_id = \(bind: id)", then: "ORDER BY id").all().map { row -> Deposit.Deduction in
             let d = RowReader(row, table: "deposit_deductions")
             return Deposit.Deduction(id: try d.string("id"), amount: Money(minorUnits: try d.int64("amount")), reason: try d.string("reason"),
                                      createdBy: try d.string("created_by"), createdAt: try d.instant("created_at"))
@@ -128,8 +131,8 @@ public struct Deposits: Sendable {
         guard deposit.state == .held else { throw PaymentError(.conflict, code: "deposit_released", field: "deposit_id", "the deposit was released") }
         var satisfied = deposit.satisfied
         satisfied[condition.rawValue] = "\(actor) at \(ISO8601DateFormatter().string(from: now)): \(note.prefix(200))"
-        try await db.update("deposits").set("satisfied", to: SQLBind(StoredJSON.encode(satisfied))).set("updated_at", to: SQLBind(now.epochMilliseconds))
-            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(id)).run()
+        try await tenant.update("deposits", set: "satisfied = \(bind: StoredJSON.encode(satisfied)), updated_at = \(bind: now.epochMilliseconds)",
+                                where: "id = \(bind: id)").run()
         var after = deposit
         after.satisfied = satisfied
         try await saveAudit(deposit, after, action: "deposit_condition_met", actor: actor, reason: note, now: now)
@@ -153,13 +156,10 @@ public struct Deposits: Sendable {
                                           debit: AccountKey(communityId: deposit.communityId, kind: .deposit, owner: deposit.houseId, purpose: deposit.kind),
                                           credit: AccountKey.community(deposit.communityId, .revenue, purpose: "deposit_deduction"),
                                           amount: amount.minorUnits, code: .depositDeduction, reference: String(reason.prefix(100)), actor: actor)), now: now)
-        try await db.insert(into: "deposit_deductions").columns("id", "company_id", "deposit_id", "amount", "reason", "created_by", "created_at")
-            .values(SQLBind(deductionId), SQLBind(companyId), SQLBind(id), SQLBind(amount.minorUnits), SQLBind(String(reason.prefix(500))),
-                    SQLBind(actor), SQLBind(now.epochMilliseconds)).run()
-        try await db.raw("""
-            UPDATE deposits SET deducted = deducted + \(bind: amount.minorUnits), updated_at = \(bind: now.epochMilliseconds)
-            WHERE company_id = \(bind: companyId) AND id = \(bind: id)
-            """).run()
+        try await tenant.insert(into: "deposit_deductions", columns: ["id", "deposit_id", "amount", "reason", "created_by", "created_at"],
+                                values: [deductionId, id, amount.minorUnits, String(reason.prefix(500)), actor, now.epochMilliseconds]).run()
+        try await tenant.update("deposits", set: "deducted = deducted + \(bind: amount.minorUnits), updated_at = \(bind: now.epochMilliseconds)",
+                                where: "id = \(bind: id)").run()
         guard let after = try await self.deposit(id: id, scope: scope) else { throw PaymentError(.notFound, code: "not_found", "deposit vanished") }
         try await saveAudit(deposit, after, action: "deposit_deducted", actor: actor, reason: reason, now: now)
         return after
@@ -174,7 +174,7 @@ public struct Deposits: Sendable {
     /// Releases what remains of a deposit to the house's general wallet or in cash, once every condition holds.
     public func release(_ id: String, to destination: String, actor: String, scope: TenantScope, now: Date) async throws -> Release {
         let deposit = try await require(id, scope: scope)
-        let today = LocalDate.of(now, timeZone: try await PaymentLedger(db: db, companyId: companyId, engine: engine).timeZone(ofCommunity: deposit.communityId))
+        let today = LocalDate.of(now, timeZone: try await PaymentLedger(tenant: tenant).timeZone(ofCommunity: deposit.communityId))
         guard deposit.state == .held else { throw PaymentError(.conflict, code: "deposit_released", field: "deposit_id", "the deposit was released") }
         let unmet = deposit.unmet(today: today)
         guard unmet.isEmpty else {
@@ -201,15 +201,15 @@ public struct Deposits: Sendable {
                                                   amount: remaining, code: .refund, reference: "deposit:" + id, actor: actor)), now: now)
             }
         }
-        try await db.raw("""
-            UPDATE deposits SET state = 'released', refunded = \(bind: remaining), released_by = \(bind: actor), released_at = \(bind: now.epochMilliseconds),
-                updated_at = \(bind: now.epochMilliseconds) WHERE company_id = \(bind: companyId) AND id = \(bind: id)
-            """).run()
+        try await tenant.update("deposits", set: """
+            state = 'released', refunded = \(bind: remaining), released_by = \(bind: actor), released_at = \(bind: now.epochMilliseconds),
+            updated_at = \(bind: now.epochMilliseconds)
+            """, where: "id = \(bind: id)").run()
         var lines = [Receipt.Line(description: "\(deposit.kind.replacingOccurrences(of: "_", with: " ")) deposit paid", amount: deposit.amount)]
         for deduction in deposit.deductions {
             lines.append(Receipt.Line(description: "deduction: \(deduction.reason)", amount: Money(minorUnits: -deduction.amount.minorUnits)))
         }
-        let voucher = try await ReceiptBook(db, companyId: companyId).issue(
+        let voucher = try await ReceiptBook(tenant).issue(
             kind: .depositRelease, subjectId: id, communityId: deposit.communityId, houseId: deposit.houseId, payer: nil,
             channel: destination, channelReference: "deposit " + id, lines: lines, total: Money(minorUnits: remaining), at: now)
         guard let after = try await self.deposit(id: id, scope: scope) else { throw PaymentError(.notFound, code: "not_found", "deposit vanished") }
@@ -218,6 +218,6 @@ public struct Deposits: Sendable {
     }
 
     func move(_ operation: LedgerOperation, now: Date) async throws {
-        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post([operation], now: now)
+        try await PaymentLedger(tenant: tenant).post([operation], now: now)
     }
 }

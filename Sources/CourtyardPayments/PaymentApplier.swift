@@ -72,20 +72,24 @@ public struct PaymentOutcome: Codable, Sendable, Hashable {
 /// the ledger transfers (clearing → receivable / late-fee income / wallet / deposit), the bills' paid amounts, the
 /// order's state and the receipt all commit together or not at all.
 public struct PaymentApplier: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
-    public let engine: Database.Engine
+    public let tenant: TenantSQL
     /// Within a bill, late fee or principal first.
     public let order: Settlement.Order
 
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine, order: Settlement.Order = .lateFeeFirst) {
-        self.db = db
-        self.companyId = companyId
-        self.engine = engine
+    public init(_ tenant: TenantSQL, order: Settlement.Order = .lateFeeFirst) {
+        self.tenant = tenant
         self.order = order
     }
 
-    var store: PaymentStore { PaymentStore(db, companyId: companyId, engine: engine) }
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine, order: Settlement.Order = .lateFeeFirst) {
+        self.init(TenantSQL(db, companyId: companyId, engine: engine), order: order)
+    }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
+
+    var store: PaymentStore { PaymentStore(tenant) }
 
     /// Applies `transaction` to its order, or holds it for review; never drops it.
     public func apply(_ transaction: ChannelTransaction, payload: String, now: Date) async throws -> PaymentOutcome {
@@ -101,7 +105,7 @@ public struct PaymentApplier: Sendable {
             try await touchCallback(transaction, now: now)
             return PaymentOutcome(status: .duplicate, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
                                   allocations: try await parts(existing.id), receiptNumber: existing.receiptNumber,
-                                  receiptToken: try await ReceiptBook(db, companyId: companyId).receipt(kind: .payment, subjectId: existing.id)?.token,
+                                  receiptToken: try await ReceiptBook(tenant).receipt(kind: .payment, subjectId: existing.id)?.token,
                                   commands: [], review: nil)
         }
         guard let order = try await store.order(outTradeNo: transaction.outTradeNo, lock: true) else {
@@ -160,7 +164,7 @@ public struct PaymentApplier: Sendable {
         let paymentId = Identifier.uuidV7(at: now)
         // Allocation ids in the order the money was spread (listing by id shows late fee before principal).
         var ids = IdentifierSequence(at: now)
-        let zone = try await PaymentLedger(db: db, companyId: companyId, engine: engine).timeZone(ofCommunity: order.communityId)
+        let zone = try await PaymentLedger(tenant: tenant).timeZone(ofCommunity: order.communityId)
         let localDay = LocalDate.of(transaction.paidAt, timeZone: zone)
         let clearing = AccountKey.community(order.communityId, .clearing, purpose: transaction.channel)
         let actor = transaction.recordedBy
@@ -171,7 +175,7 @@ public struct PaymentApplier: Sendable {
                               createdAt: now)
         // The order row is locked (PostgreSQL) and SQLite has one writer, so a concurrent duplicate of this transaction waits
         // and then finds the payment; the unique key on (channel, transaction id) is the backstop.
-        let receiptBook = ReceiptBook(db, companyId: companyId)
+        let receiptBook = ReceiptBook(tenant)
         let receiptNumber = try await receiptBook.nextNumber()
         payment.receiptNumber = receiptNumber
         try await store.insert(payment)
@@ -213,7 +217,7 @@ public struct PaymentApplier: Sendable {
                                                                                amount: transaction.amount, now: now)
             lines.append(Receipt.Line(description: "\(kind.replacingOccurrences(of: "_", with: " ")) deposit", amount: Money(minorUnits: transaction.amount)))
         }
-        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post(operations, now: now, what: "the ledger refused the allocation")
+        try await PaymentLedger(tenant: tenant).post(operations, now: now, what: "the ledger refused the allocation")
         try await recordBillEffects(allocations, paymentId: paymentId, settledThrough: localDay, now: now)
         var commands: [String] = []
         if let (purpose, amount) = walletTopUp {
@@ -249,16 +253,15 @@ public struct PaymentApplier: Sendable {
             case .billPrincipal:
                 principal[allocation.targetId, default: 0] += allocation.amount
             case .billLateFee:
-                try await db.insert(into: "bill_late_fee_settlements").columns("bill_id", "company_id", "payment_id", "settled_through", "amount")
-                    .values(SQLBind(allocation.targetId), SQLBind(companyId), SQLBind(paymentId), SQLBind(settledThrough.description),
-                            SQLBind(allocation.amount)).run()
+                try await tenant.insert(into: "bill_late_fee_settlements", columns: ["bill_id", "payment_id", "settled_through", "amount"],
+                                        values: [allocation.targetId, paymentId, settledThrough.description, allocation.amount]).run()
             case .wallet, .deposit:
                 break
             }
         }
         // Bills whose late fees were paid without principal still settle their fees through the day.
         for (billId, amount) in principal.sorted(by: { $0.key < $1.key }) {
-            try await BillPayments(db, companyId: companyId).add(amount, to: billId, now: now)
+            try await BillPayments(tenant).add(amount, to: billId, now: now)
         }
     }
 
@@ -298,8 +301,7 @@ public struct PaymentApplier: Sendable {
 
     func payerName(_ personId: String?) async throws -> String? {
         guard let personId else { return nil }
-        let name = try await db.raw("SELECT name FROM people WHERE company_id = \(bind: companyId) AND id = \(bind: personId)")
-            .first().map { try RowReader($0, table: "people").string("name") }
+        let name = try await tenant.select("name", from: "people", where: "id = \(bind: personId)").first().map { try RowReader($0, table: "people").string("name") }
         // Receipts show the surname and a mask, as counters do (张**).
         return name.map { String($0.prefix(1)) + String(repeating: "*", count: max(1, $0.count - 1)) }
     }
@@ -311,17 +313,17 @@ public struct PaymentApplier: Sendable {
     // MARK: - The callback record
 
     func recordCallback(_ transaction: ChannelTransaction, outcome: String, detail: String, payload: String, now: Date) async throws {
-        try await db.raw("""
-            INSERT INTO payment_callbacks (id, company_id, channel, channel_transaction_id, out_trade_no, amount, outcome, detail, payload,
-                                           times_received, received_at, last_received_at)
-            VALUES (\(bind: Identifier.uuidV7(at: now)), \(bind: companyId), \(bind: transaction.channel), \(bind: transaction.transactionId),
-                    \(bind: transaction.outTradeNo), \(bind: transaction.amount), \(bind: outcome), \(bind: detail), \(bind: payload), 1,
-                    \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds))
-            ON CONFLICT (company_id, channel, channel_transaction_id) DO UPDATE SET
-                times_received = payment_callbacks.times_received + 1, last_received_at = excluded.last_received_at,
-                outcome = CASE WHEN excluded.outcome = 'applied' THEN 'applied' ELSE payment_callbacks.outcome END,
-                detail = CASE WHEN excluded.outcome = 'applied' THEN excluded.detail ELSE payment_callbacks.detail END
-            """).run()
+        try await tenant.insert(into: "payment_callbacks", columns: [
+            "id", "channel", "channel_transaction_id", "out_trade_no", "amount", "outcome", "detail", "payload", "times_received", "received_at",
+            "last_received_at",
+        ], values: [
+            Identifier.uuidV7(at: now), transaction.channel, transaction.transactionId, transaction.outTradeNo, transaction.amount, outcome,
+            detail, payload, Int64(1), now.epochMilliseconds, now.epochMilliseconds,
+        ], onConflict: .onTenantKey(["channel", "channel_transaction_id"], doUpdate: """
+            times_received = payment_callbacks.times_received + 1, last_received_at = excluded.last_received_at,
+            outcome = CASE WHEN excluded.outcome = 'applied' THEN 'applied' ELSE payment_callbacks.outcome END,
+            detail = CASE WHEN excluded.outcome = 'applied' THEN excluded.detail ELSE payment_callbacks.detail END
+            """)).run()
     }
 
     func hold(_ transaction: ChannelTransaction, outcome: String, detail: String, payload: String, now: Date) async throws {
@@ -329,32 +331,27 @@ public struct PaymentApplier: Sendable {
     }
 
     func touchCallback(_ transaction: ChannelTransaction, now: Date) async throws {
-        try await db.raw("""
-            UPDATE payment_callbacks SET times_received = times_received + 1, last_received_at = \(bind: now.epochMilliseconds)
-            WHERE company_id = \(bind: companyId) AND channel = \(bind: transaction.channel) AND channel_transaction_id = \(bind: transaction.transactionId)
-            """).run()
+        try await tenant.update("payment_callbacks", set: "times_received = times_received + 1, last_received_at = \(bind: now.epochMilliseconds)",
+                                where: "channel = \(bind: transaction.channel) AND channel_transaction_id = \(bind: transaction.transactionId)").run()
     }
 }
 
 /// Paid amounts and status of bills: the only edits a bill ever gets after it is issued.
 public struct BillPayments: Sendable {
-    let db: any SQLDatabase
-    let companyId: String
+    let tenant: TenantSQL
 
-    public init(_ db: any SQLDatabase, companyId: String) {
-        self.db = db
-        self.companyId = companyId
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
     }
 
     /// Adds (or, negative, takes back) paid principal; the status follows.
     public func add(_ amount: Int64, to billId: String, now: Date) async throws {
-        try await db.raw("""
-            UPDATE bills SET paid_amount = paid_amount + \(bind: amount),
-                status = CASE WHEN paid_amount + \(bind: amount) >= total_amount THEN 'paid'
-                              WHEN paid_amount + \(bind: amount) > 0 THEN 'partially_paid' ELSE 'open' END,
-                updated_at = \(bind: now.epochMilliseconds)
-            WHERE company_id = \(bind: companyId) AND id = \(bind: billId) AND status <> 'cancelled'
-            """).run()
+        try await tenant.update("bills", set: """
+            paid_amount = paid_amount + \(bind: amount),
+            status = CASE WHEN paid_amount + \(bind: amount) >= total_amount THEN 'paid'
+                          WHEN paid_amount + \(bind: amount) > 0 THEN 'partially_paid' ELSE 'open' END,
+            updated_at = \(bind: now.epochMilliseconds)
+            """, where: "id = \(bind: billId) AND status <> 'cancelled'").run()
     }
 }
 

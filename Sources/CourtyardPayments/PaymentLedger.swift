@@ -6,9 +6,10 @@ import SQLKit
 /// The payments module's one way to move money and read a house's place: its transfers are loaded, applied with the
 /// ledger's rules and written in the caller's transaction, all or none.
 struct PaymentLedger: Sendable {
-    let db: any SQLDatabase
-    let companyId: String
-    let engine: Database.Engine
+    let tenant: TenantSQL
+    var db: any SQLDatabase { tenant.db }
+    var companyId: String { tenant.companyId }
+    var engine: Database.Engine { tenant.engine }
 
     /// Posts `operations` in order; the first the ledger refuses throws a conflict naming the ledger's code (after
     /// `rename`, for codes a caller words for its own situation) and nothing is written.
@@ -28,13 +29,11 @@ struct PaymentLedger: Sendable {
 
     /// The community of a house of this company, or `nil`.
     func community(ofHouse house: String) async throws -> String? {
-        try await db.raw("SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: house)")
-            .first().map { try RowReader($0, table: "houses").string("community_id") }
+        try await tenant.select("community_id", from: "houses", where: "id = \(bind: house)").first().map { try RowReader($0, table: "houses").string("community_id") }
     }
 
     /// A community's IANA time zone (local dates of payments, due dates, deposit conditions).
     func timeZone(ofCommunity community: String) async throws -> String {
-        try await db.raw("SELECT time_zone FROM communities WHERE company_id = \(bind: companyId) AND id = \(bind: community)")
-            .first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
+        try await tenant.select("time_zone", from: "communities", where: "id = \(bind: community)").first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
     }
 }

@@ -33,13 +33,13 @@ public struct Payment: Encodable, Sendable, Hashable {
     public var contentDigest: String
     public var createdAt: Date
 
-    static let columns = ["id", "company_id", "community_id", "house_id", "order_id", "channel", "channel_transaction_id", "amount",
+    static let columns = ["id", "community_id", "house_id", "order_id", "channel", "channel_transaction_id", "amount",
                           "currency", "refunded_amount", "payer_person_id", "payer_account", "shift_id", "status", "voided_by", "void_reason",
                           "receipt_number", "paid_at", "recorded_by", "content_digest", "created_at"]
 
-    init(row: any SQLRow) throws {
+    init(row: any SQLRow, companyId: String) throws {
         let r = RowReader(row, table: "payments")
-        id = try r.string("id"); companyId = try r.string("company_id"); communityId = try r.string("community_id")
+        id = try r.string("id"); self.companyId = companyId; communityId = try r.string("community_id")
         houseId = try r.string("house_id"); orderId = try r.optionalString("order_id"); channel = try r.string("channel")
         channelTransactionId = try r.string("channel_transaction_id"); amount = try r.int64("amount"); currency = try r.string("currency")
         refundedAmount = try r.int64("refunded_amount"); payerPersonId = try r.optionalString("payer_person_id")
@@ -78,11 +78,10 @@ public struct Payment: Encodable, Sendable, Hashable {
         try c.encode(recordedBy, forKey: .recordedBy); try c.encode(createdAt, forKey: .createdAt)
     }
 
-    var values: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(houseId), SQLBind(orderId), SQLBind(channel),
-         SQLBind(channelTransactionId), SQLBind(amount), SQLBind(currency), SQLBind(refundedAmount), SQLBind(payerPersonId),
-         SQLBind(payerAccount), SQLBind(shiftId), SQLBind(status.rawValue), SQLBind(voidedBy), SQLBind(voidReason), SQLBind(receiptNumber),
-         SQLBind(paidAt.epochMilliseconds), SQLBind(recordedBy), SQLBind(contentDigest), SQLBind(createdAt.epochMilliseconds)]
+    var values: [any Encodable & Sendable] {
+        [id, communityId, houseId, orderId, channel, channelTransactionId, amount, currency, refundedAmount, payerPersonId,
+         payerAccount, shiftId, status.rawValue, voidedBy, voidReason, receiptNumber, paidAt.epochMilliseconds, recordedBy, contentDigest,
+         createdAt.epochMilliseconds]
     }
 }
 
@@ -125,66 +124,61 @@ public struct PaymentAllocation: Encodable, Sendable, Hashable {
     }
 }
 
-/// SQL for orders, payments, allocations and callbacks. Every statement binds the store's company: a store made for
-/// one company cannot read or write another's rows.
+/// SQL for orders, payments, allocations and callbacks, written through ``TenantSQL``: a store made for one company
+/// cannot read or write another's rows.
 public struct PaymentStore: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
-    public let engine: Database.Engine
+    public let tenant: TenantSQL
 
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.db = db
-        self.companyId = companyId
-        self.engine = engine
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
     }
 
-    var lockSuffix: String { engine == .postgres ? " FOR UPDATE" : "" }
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
+    }
 
-    static let orderColumns = ["id", "company_id", "community_id", "house_id", "out_trade_no", "purpose", "items", "amount", "currency",
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
+
+    static let orderColumns = ["id", "community_id", "house_id", "out_trade_no", "purpose", "items", "amount", "currency",
                                "channel", "payer_person_id", "payer_relation", "state", "channel_request", "expires_at", "paid_at",
                                "payment_id", "request_digest", "created_by", "created_at", "updated_at"]
 
     public func insert(_ order: PaymentOrder) async throws {
-        try await db.insert(into: "payment_orders").columns(Self.orderColumns).values([
-            SQLBind(order.id), SQLBind(order.companyId), SQLBind(order.communityId), SQLBind(order.houseId), SQLBind(order.outTradeNo),
-            SQLBind(order.purpose.rawValue), SQLBind(StoredJSON.encode(order.items)), SQLBind(order.amount), SQLBind(order.currency),
-            SQLBind(order.channel), SQLBind(order.payerPersonId), SQLBind(order.payerRelation.rawValue), SQLBind(order.state.rawValue),
-            SQLBind(order.channelRequest.map { StoredJSON.encode($0) }), SQLBind(order.expiresAt.epochMilliseconds),
-            SQLBind(order.paidAt?.epochMilliseconds), SQLBind(order.paymentId), SQLBind(order.requestDigest), SQLBind(order.createdBy),
-            SQLBind(order.createdAt.epochMilliseconds), SQLBind(order.updatedAt.epochMilliseconds),
+        try await tenant.insert(into: "payment_orders", columns: Self.orderColumns, values: [
+            order.id, order.communityId, order.houseId, order.outTradeNo, order.purpose.rawValue, StoredJSON.encode(order.items),
+            order.amount, order.currency, order.channel, order.payerPersonId, order.payerRelation.rawValue, order.state.rawValue,
+            order.channelRequest.map { StoredJSON.encode($0) }, order.expiresAt.epochMilliseconds, order.paidAt?.epochMilliseconds,
+            order.paymentId, order.requestDigest, order.createdBy, order.createdAt.epochMilliseconds, order.updatedAt.epochMilliseconds,
         ]).run()
     }
 
     /// Saves the mutable part of an order: state, channel request, payment.
     public func update(_ order: PaymentOrder) async throws {
-        try await db.update("payment_orders")
-            .set("state", to: SQLBind(order.state.rawValue))
-            .set("channel_request", to: SQLBind(order.channelRequest.map { StoredJSON.encode($0) }))
-            .set("paid_at", to: SQLBind(order.paidAt?.epochMilliseconds))
-            .set("payment_id", to: SQLBind(order.paymentId))
-            .set("updated_at", to: SQLBind(order.updatedAt.epochMilliseconds))
-            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(order.id)).run()
+        try await tenant.update("payment_orders", set: """
+            state = \(bind: order.state.rawValue), channel_request = \(bind: order.channelRequest.map { StoredJSON.encode($0) }),
+            paid_at = \(bind: order.paidAt?.epochMilliseconds), payment_id = \(bind: order.paymentId),
+            updated_at = \(bind: order.updatedAt.epochMilliseconds)
+            """, where: "id = \(bind: order.id)").run()
     }
 
     /// The order with this out-trade-no; locked on PostgreSQL when `lock` (concurrent callbacks for one order queue here).
     public func order(outTradeNo: String, lock: Bool = false) async throws -> PaymentOrder? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: Self.orderColumns.joined(separator: ", ")) FROM payment_orders
-            WHERE company_id = \(bind: companyId) AND out_trade_no = \(bind: outTradeNo)\(unsafeRaw: lock ? lockSuffix : "")
-            """).first().map(Self.order(from:))
+        try await tenant.select("\(idents: Self.orderColumns, joinedBy: ", ")", from: "payment_orders",
+                                where: "out_trade_no = \(bind: outTradeNo)", lock: lock ? .forUpdate : .none)
+            .first().map { try Self.order(from: $0, companyId: companyId) }
     }
 
     public func order(id: String) async throws -> PaymentOrder? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: Self.orderColumns.joined(separator: ", ")) FROM payment_orders
-            WHERE company_id = \(bind: companyId) AND id = \(bind: id)
-            """).first().map(Self.order(from:))
+        try await tenant.select("\(idents: Self.orderColumns, joinedBy: ", ")", from: "payment_orders", where: "id = \(bind: id)")
+            .first().map { try Self.order(from: $0, companyId: companyId) }
     }
 
-    static func order(from row: any SQLRow) throws -> PaymentOrder {
+    static func order(from row: any SQLRow, companyId: String) throws -> PaymentOrder {
         let r = RowReader(row, table: "payment_orders")
         return PaymentOrder(
-            id: try r.string("id"), companyId: try r.string("company_id"), communityId: try r.string("community_id"),
+            id: try r.string("id"), companyId: companyId, communityId: try r.string("community_id"),
             houseId: try r.string("house_id"), outTradeNo: try r.string("out_trade_no"),
             purpose: try r.value("purpose", as: PaymentOrder.Purpose.self),
             items: try StoredJSON.decode(PaymentOrder.Items.self, try r.string("items"), table: "payment_orders", column: "items"),
@@ -201,36 +195,32 @@ public struct PaymentStore: Sendable {
     }
 
     public func payment(channel: String, transactionId: String) async throws -> Payment? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: Payment.columns.joined(separator: ", ")) FROM payments
-            WHERE company_id = \(bind: companyId) AND channel = \(bind: channel) AND channel_transaction_id = \(bind: transactionId)
-            """).first().map(Payment.init(row:))
+        try await tenant.select("\(idents: Payment.columns, joinedBy: ", ")", from: "payments",
+                                where: "channel = \(bind: channel) AND channel_transaction_id = \(bind: transactionId)")
+            .first().map { try Payment(row: $0, companyId: companyId) }
     }
 
     public func payment(id: String, lock: Bool = false) async throws -> Payment? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: Payment.columns.joined(separator: ", ")) FROM payments
-            WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: lock ? lockSuffix : "")
-            """).first().map(Payment.init(row:))
+        try await tenant.select("\(idents: Payment.columns, joinedBy: ", ")", from: "payments", where: "id = \(bind: id)",
+                                lock: lock ? .forUpdate : .none)
+            .first().map { try Payment(row: $0, companyId: companyId) }
     }
 
     func insert(_ payment: Payment) async throws {
-        try await db.insert(into: "payments").columns(Payment.columns).values(payment.values).run()
+        try await tenant.insert(into: "payments", columns: Payment.columns, values: payment.values).run()
     }
 
     public func allocations(paymentId: String) async throws -> [PaymentAllocation] {
-        try await db.raw("""
-            SELECT id, payment_id, target_kind, target_id, amount, refunded_amount, transfer_id FROM payment_allocations
-            WHERE company_id = \(bind: companyId) AND payment_id = \(bind: paymentId) ORDER BY id
-            """).all().map(PaymentAllocation.init(row:))
+        try await tenant.select("id, payment_id, target_kind, target_id, amount, refunded_amount, transfer_id", from: "payment_allocations",
+                                where: "payment_id = \(bind: paymentId)", then: "ORDER BY id")
+            .all().map(PaymentAllocation.init(row:))
     }
 
     func insert(_ allocation: PaymentAllocation) async throws {
-        try await db.insert(into: "payment_allocations")
-            .columns("id", "company_id", "payment_id", "target_kind", "target_id", "amount", "refunded_amount", "transfer_id")
-            .values(SQLBind(allocation.id), SQLBind(companyId), SQLBind(allocation.paymentId), SQLBind(allocation.target.rawValue),
-                    SQLBind(allocation.targetId), SQLBind(allocation.amount), SQLBind(allocation.refundedAmount), SQLBind(allocation.transferId))
-            .run()
+        try await tenant.insert(into: "payment_allocations",
+                                columns: ["id", "payment_id", "target_kind", "target_id", "amount", "refunded_amount", "transfer_id"],
+                                values: [allocation.id, allocation.paymentId, allocation.target.rawValue, allocation.targetId, allocation.amount,
+                                         allocation.refundedAmount, allocation.transferId]).run()
     }
 
     /// Filters for the payment list of the front desk and the owner.
@@ -251,14 +241,18 @@ public struct PaymentStore: Sendable {
 
     /// Payments newest first, `limit` at a time; `cursor` is the last id of the previous page.
     public func payments(_ filter: PaymentFilter, after cursor: String?, limit: Int) async throws -> [Payment] {
-        let query = db.select().columns(Payment.columns.map { SQLColumn($0) }).from("payments").where("company_id", .equal, SQLBind(companyId))
-        if let house = filter.houseId { query.where("house_id", .equal, SQLBind(house)) }
-        if let channel = filter.channel { query.where("channel", .equal, SQLBind(channel)) }
-        if let from = filter.from { query.where("paid_at", .greaterThanOrEqual, SQLBind(from.epochMilliseconds)) }
-        if let until = filter.until { query.where("paid_at", .lessThan, SQLBind(until.epochMilliseconds)) }
-        if let shift = filter.shiftId { query.where("shift_id", .equal, SQLBind(shift)) }
-        if let communities = filter.communityIds { query.where("community_id", .in, SQLBind.group(Array(communities))) }
-        if let cursor { query.where("id", .lessThan, SQLBind(cursor)) }
-        return try await query.orderBy("id", .descending).limit(limit).all().map(Payment.init(row:))
+        var conditions: [SQLQueryString] = ["1 = 1"]
+        if let house = filter.houseId { conditions.append("house_id = \(bind: house)") }
+        if let channel = filter.channel { conditions.append("channel = \(bind: channel)") }
+        if let from = filter.from { conditions.append("paid_at >= \(bind: from.epochMilliseconds)") }
+        if let until = filter.until { conditions.append("paid_at < \(bind: until.epochMilliseconds)") }
+        if let shift = filter.shiftId { conditions.append("shift_id = \(bind: shift)") }
+        if let communities = filter.communityIds {
+            conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))")
+        }
+        if let cursor { conditions.append("id < \(bind: cursor)") }
+        return try await tenant.select("\(idents: Payment.columns, joinedBy: ", ")", from: "payments",
+                                       where: conditions.joined(separator: " AND "), then: "ORDER BY id DESC LIMIT \(literal: limit)")
+            .all().map { try Payment(row: $0, companyId: companyId) }
     }
 }

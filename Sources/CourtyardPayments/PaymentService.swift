@@ -132,21 +132,22 @@ public struct PaymentService: Sendable {
         let outTradeNo = Self.outTradeNo(companyId: companyId, requestId: request.id)
         let engine = database.engine
         var order = try await database.transaction { [allocationOrder] db -> PaymentOrder in
-            let store = PaymentStore(db, companyId: companyId, engine: engine)
+            let tenant = TenantSQL(db, scope: scope, engine: engine)
+            let store = PaymentStore(tenant)
             if let existing = try await store.order(outTradeNo: outTradeNo, lock: true) {
                 guard existing.requestDigest == request.digest else {
                     throw PaymentError(.conflict, code: "idempotency_conflict", field: "id", "order \(request.id) was made with other content")
                 }
                 return existing
             }
-            let lookups = PaymentLedger(db: db, companyId: companyId, engine: engine)
+            let lookups = PaymentLedger(tenant: tenant)
             guard let house = try await lookups.community(ofHouse: request.houseId), scope.includes(communityId: house) else {
                 throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId)")
             }
             if let requested = request.amount {
                 try await PaymentError.requireCurrency([(requested, "amount.currency")], community: house, db: db, scope: scope)
             }
-            let (payer, relation) = try await Self.payer(request, ownerPersonId: ownerPersonId, db: db, companyId: companyId, now: now)
+            let (payer, relation) = try await Self.payer(request, ownerPersonId: ownerPersonId, tenant: tenant, now: now)
             var amount = request.amount?.minorUnits ?? 0
             if request.purpose == .bills {
                 let probe = PaymentOrder(id: "", companyId: companyId, communityId: house, houseId: request.houseId, outTradeNo: outTradeNo,
@@ -201,18 +202,14 @@ public struct PaymentService: Sendable {
     }
 
     /// Who pays: the signed-in owner, a named occupant or linked proxy, or staff at the desk.
-    static func payer(_ request: OrderRequest, ownerPersonId: String?, db: any SQLDatabase, companyId: String,
+    static func payer(_ request: OrderRequest, ownerPersonId: String?, tenant: TenantSQL,
                       now: Date) async throws -> (String?, PaymentOrder.PayerRelation) {
         guard let person = ownerPersonId ?? request.payerPersonId else { return (nil, .staff) }
-        let occupant = try await db.raw("""
-            SELECT COUNT(*) AS n FROM occupancies WHERE company_id = \(bind: companyId) AND house_id = \(bind: request.houseId)
-            AND person_id = \(bind: person)
-            """).first().map { try RowReader($0, table: "occupancies").int64("n") } ?? 0
+        let occupant = try await tenant.select("COUNT(*) AS n", from: "occupancies",
+                                               where: "house_id = \(bind: request.houseId) AND person_id = \(bind: person)").first().map { try RowReader($0, table: "occupancies").int64("n") } ?? 0
         if occupant > 0 { return (person, .occupant) }
-        let proxy = try await db.raw("""
-            SELECT COUNT(*) AS n FROM proxy_payers WHERE company_id = \(bind: companyId) AND house_id = \(bind: request.houseId)
-            AND person_id = \(bind: person)
-            """).first().map { try RowReader($0, table: "proxy_payers").int64("n") } ?? 0
+        let proxy = try await tenant.select("COUNT(*) AS n", from: "proxy_payers",
+                                            where: "house_id = \(bind: request.houseId) AND person_id = \(bind: person)").first().map { try RowReader($0, table: "proxy_payers").int64("n") } ?? 0
         if proxy > 0 { return (person, .proxy) }
         throw PaymentError(.forbidden, code: "payer_not_linked", field: "payer_person_id",
                            "the payer neither lives in the house nor is linked to it as a proxy payer")

@@ -42,21 +42,24 @@ public struct Receipt: Codable, Sendable, Hashable {
 /// Issues receipts in the caller's transaction: the company's counter goes up by one, so a rolled-back payment leaves
 /// no gap and two payments never share a number (the counter row is the lock).
 public struct ReceiptBook: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
+    public let tenant: TenantSQL
 
-    public init(_ db: any SQLDatabase, companyId: String) {
-        self.db = db
-        self.companyId = companyId
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
     }
+
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
+    }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
 
     /// The next number, taken in this transaction (pass it to ``issue`` as `number`; a rollback gives it back).
     public func nextNumber() async throws -> Int64 {
-        let row = try await db.raw("""
-            INSERT INTO receipt_counters (company_id, last_number) VALUES (\(bind: companyId), 1)
-            ON CONFLICT (company_id) DO UPDATE SET last_number = receipt_counters.last_number + 1
-            RETURNING last_number
-            """).first()
+        let row = try await tenant.insert(into: "receipt_counters", columns: ["last_number"], values: [Int64(1)],
+                                          onConflict: .onTenantKey([], doUpdate: "last_number = receipt_counters.last_number + 1"),
+                                          returning: "last_number").first()
         guard let row else { throw StorageError.corruptRow(table: "receipt_counters", column: "last_number") }
         return try RowReader(row, table: "receipt_counters").int64("last_number")
     }
@@ -78,13 +81,12 @@ public struct ReceiptBook: Sendable {
                       channelReference: String, lines: [Receipt.Line], total: Money, at now: Date, fresh: Bool = false,
                       number reserved: Int64? = nil) async throws -> Receipt {
         if !fresh, let existing = try await receipt(kind: kind, subjectId: subjectId) { return existing }
-        let names = try await db.raw("""
-            SELECT co.name AS company_name, c.name AS community_name, c.time_zone AS time_zone, b.name AS building_name, h.number AS house_number
-            FROM houses h JOIN communities c ON c.id = h.community_id JOIN companies co ON co.id = h.company_id
-            JOIN buildings b ON b.id = h.building_id
-            WHERE h.company_id = \(bind: companyId) AND h.id = \(bind: houseId)
-            """).first()
+        let names = try await tenant.select(
+            "c.name AS community_name, c.time_zone AS time_zone, b.name AS building_name, h.number AS house_number", from: "houses", as: "h",
+            joining: [.inner("communities", as: "c", on: "c.id = h.community_id"), .inner("buildings", as: "b", on: "b.id = h.building_id")],
+            where: "h.id = \(bind: houseId)").first()
         let reader = names.map { RowReader($0, table: "houses") }
+        let companyName = try await tenant.company("name").first().map { try RowReader($0, table: "companies").string("name") }
         let number: Int64
         if let reserved { number = reserved } else { number = try await nextNumber() }
         var random = [UInt8](repeating: 0, count: 16)
@@ -93,26 +95,23 @@ public struct ReceiptBook: Sendable {
         let token = random.map { String(format: "%02x", $0) }.joined()
         var shownPayer = payer
         if shownPayer == nil { shownPayer = try await ownerName(houseId: houseId) }
-        let receipt = Receipt(number: number, kind: kind, companyName: try reader?.string("company_name") ?? "",
+        let receipt = Receipt(number: number, kind: kind, companyName: names == nil ? "" : companyName ?? "",
                               communityName: try reader?.string("community_name") ?? "",
                               house: [try reader?.string("building_name"), try reader?.string("house_number")].compactMap { $0 }.joined(separator: " "),
                               payer: shownPayer, channel: channel, channelReference: channelReference,
                               lines: lines, total: total, issuedAt: now, timeZone: try reader?.string("time_zone"), token: token)
-        try await db.insert(into: "receipts").columns("id", "company_id", "community_id", "number", "kind", "subject_id", "token", "document", "created_at")
-            .values(SQLBind(Identifier.uuidV7(at: now)), SQLBind(companyId), SQLBind(communityId), SQLBind(number), SQLBind(kind.rawValue),
-                    SQLBind(subjectId), SQLBind(token), SQLBind(StoredJSON.encode(receipt)), SQLBind(now.epochMilliseconds)).run()
+        try await tenant.insert(into: "receipts", columns: ["id", "community_id", "number", "kind", "subject_id", "token", "document", "created_at"],
+                                values: [Identifier.uuidV7(at: now), communityId, number, kind.rawValue, subjectId, token, StoredJSON.encode(receipt),
+                                         now.epochMilliseconds]).run()
         return receipt
     }
 
     public func receipt(kind: Receipt.Kind, subjectId: String) async throws -> Receipt? {
-        try await db.raw("""
-            SELECT document FROM receipts WHERE company_id = \(bind: companyId) AND kind = \(bind: kind.rawValue) AND subject_id = \(bind: subjectId)
-            """).first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+        try await tenant.select("document", from: "receipts", where: "kind = \(bind: kind.rawValue) AND subject_id = \(bind: subjectId)").first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
     }
 
     public func receipt(number: Int64) async throws -> Receipt? {
-        try await db.raw("SELECT document FROM receipts WHERE company_id = \(bind: companyId) AND number = \(bind: number)")
-            .first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+        try await tenant.select("document", from: "receipts", where: "number = \(bind: number)").first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
     }
 
     /// A receipt by its public token, across companies (the token is the credential: 128 random bits).

@@ -13,12 +13,10 @@ import SQLKit
 /// - **Alipay transaction detail** (交易明细): `#` comment lines, then a header with `支付宝交易号,商户订单号,业务类型,…,订单金额（元）,…,
 ///   退款批次号/请求号,…`; `业务类型` 交易 rows are payments, 退款 rows are refunds (by 退款批次号/请求号).
 public struct Reconciliation: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
+    public let tenant: TenantSQL
 
-    public init(_ db: any SQLDatabase, companyId: String) {
-        self.db = db
-        self.companyId = companyId
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
     }
 
     /// One line of a channel statement, normalized.
@@ -148,18 +146,19 @@ public struct Reconciliation: Sendable {
         let start = calendar.date(from: DateComponents(year: date.year, month: date.month, day: date.day))!
         let end = start.addingTimeInterval(86_400)
         var ours: [String: (Int64, String?)] = [:]
-        for row in try await db.raw("""
-            SELECT p.channel_transaction_id, p.amount, o.out_trade_no FROM payments p LEFT JOIN payment_orders o ON o.id = p.order_id
-            WHERE p.company_id = \(bind: companyId) AND p.channel = \(bind: channel) AND p.status = 'settled'
+        for row in try await tenant.select(
+            "p.channel_transaction_id, p.amount, o.out_trade_no", from: "payments", as: "p",
+            joining: [.left("payment_orders", as: "o", on: "o.id = p.order_id")], where: """
+            p.channel = \(bind: channel) AND p.status = 'settled'
             AND p.paid_at >= \(bind: start.epochMilliseconds) AND p.paid_at < \(bind: end.epochMilliseconds)
             """).all() {
             let r = RowReader(row, table: "payments")
             ours["payment|" + (try r.string("channel_transaction_id"))] = (try r.int64("amount"), try r.optionalString("out_trade_no"))
         }
-        for row in try await db.raw("""
-            SELECT f.channel_refund_id, f.amount FROM refunds f JOIN payments p ON p.id = f.payment_id
-            WHERE f.company_id = \(bind: companyId) AND p.channel = \(bind: channel) AND f.state IN ('processing', 'succeeded')
-            AND f.channel_refund_id IS NOT NULL AND f.updated_at >= \(bind: start.epochMilliseconds) AND f.updated_at < \(bind: end.epochMilliseconds)
+        for row in try await tenant.select(
+            "f.channel_refund_id, f.amount", from: "refunds", as: "f", joining: [.inner("payments", as: "p", on: "p.id = f.payment_id")], where: """
+            p.channel = \(bind: channel) AND f.state IN ('processing', 'succeeded') AND f.channel_refund_id IS NOT NULL
+            AND f.updated_at >= \(bind: start.epochMilliseconds) AND f.updated_at < \(bind: end.epochMilliseconds)
             """).all() {
             let r = RowReader(row, table: "refunds")
             ours["refund|" + (try r.string("channel_refund_id"))] = (try r.int64("amount"), nil)
@@ -188,16 +187,17 @@ public struct Reconciliation: Sendable {
                             missingTheirs: items.filter { $0.outcome == .missingTheirs }.count,
                             amountMismatch: items.filter { $0.outcome == .amountMismatch }.count,
                             exceptions: items.filter { $0.outcome != .matched })
-        try await db.insert(into: "reconciliation_runs").columns("id", "company_id", "channel", "statement_date", "summary", "created_by", "created_at")
-            .values(SQLBind(runId), SQLBind(companyId), SQLBind(channel), SQLBind(date.description),
-                    SQLBind(StoredJSON.encode(["matched": report.matched, "missing_ours": report.missingOurs, "missing_theirs": report.missingTheirs,
-                                               "amount_mismatch": report.amountMismatch])), SQLBind(actor), SQLBind(now.epochMilliseconds)).run()
+        let summary = ["matched": report.matched, "missing_ours": report.missingOurs, "missing_theirs": report.missingTheirs,
+                       "amount_mismatch": report.amountMismatch]
+        try await tenant.insert(into: "reconciliation_runs", columns: ["id", "channel", "statement_date", "summary", "created_by", "created_at"],
+                                values: [runId, channel, date.description, StoredJSON.encode(summary), actor, now.epochMilliseconds]).run()
         for item in items {
-            try await db.insert(into: "reconciliation_items").columns("id", "company_id", "run_id", "kind", "outcome", "channel_reference", "out_trade_no",
-                                                                      "our_amount", "their_amount")
-                .values(SQLBind(Identifier.uuidV7(at: now)), SQLBind(companyId), SQLBind(runId), SQLBind(item.kind.rawValue), SQLBind(item.outcome.rawValue),
-                        SQLBind(item.channelReference), SQLBind(item.outTradeNo), SQLBind(item.ourAmount?.minorUnits), SQLBind(item.theirAmount?.minorUnits))
-                .run()
+            try await tenant.insert(into: "reconciliation_items", columns: [
+                "id", "run_id", "kind", "outcome", "channel_reference", "out_trade_no", "our_amount", "their_amount",
+            ], values: [
+                Identifier.uuidV7(at: now), runId, item.kind.rawValue, item.outcome.rawValue, item.channelReference, item.outTradeNo,
+                item.ourAmount?.minorUnits, item.theirAmount?.minorUnits,
+            ]).run()
         }
         return report
     }

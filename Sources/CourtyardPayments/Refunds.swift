@@ -158,15 +158,19 @@ public struct RefundRules: Codable, Sendable, Hashable {
 /// Refund requests, decisions and their ledger movements: source → refunds payable on approval, refunds payable →
 /// the channel's clearing account (or the wallet) when the money has gone.
 public struct Refunds: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
-    public let engine: Database.Engine
+    public let tenant: TenantSQL
+
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
+    }
 
     public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.db = db
-        self.companyId = companyId
-        self.engine = engine
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
     }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
 
     public struct Request: Codable, Sendable, Hashable {
         /// Idempotency key.
@@ -212,15 +216,11 @@ public struct Refunds: Sendable {
     }
 
     public func refund(id: String, scope: TenantScope, lock: Bool = false) async throws -> Refund? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM refunds WHERE company_id = \(bind: companyId) AND id = \(bind: id)\(unsafeRaw: lock && engine == .postgres ? " FOR UPDATE" : "")
-            """).first().map(Self.refund(from:)).flatMap { scope.includes(communityId: $0.communityId) ? $0 : nil }
+        try await tenant.select("\(unsafeRaw: Self.columns)", from: "refunds", where: "id = \(bind: id)", lock: lock ? .forUpdate : .none).first().map(Self.refund(from:)).flatMap { scope.includes(communityId: $0.communityId) ? $0 : nil }
     }
 
     func digest(requestId: String) async throws -> (Refund, String)? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM refunds WHERE company_id = \(bind: companyId) AND request_id = \(bind: requestId)
-            """).first().map { (try Self.refund(from: $0), try RowReader($0, table: "refunds").string("request_digest")) }
+        try await tenant.select("\(unsafeRaw: Self.columns)", from: "refunds", where: "request_id = \(bind: requestId)").first().map { (try Self.refund(from: $0), try RowReader($0, table: "refunds").string("request_digest")) }
     }
 
     /// Records a refund request: checks what remains refundable, reserves it, and lets the rules decide. An
@@ -243,7 +243,7 @@ public struct Refunds: Sendable {
             }
             return existing
         }
-        let store = PaymentStore(db, companyId: companyId, engine: engine)
+        let store = PaymentStore(tenant)
         let community: String, house: String, sourceId: String
         var paymentId: String?
         var destination = request.destination
@@ -259,10 +259,8 @@ public struct Refunds: Sendable {
                                    "at most \(Money(minorUnits: remaining).decimalText) of this payment is left to refund")
             }
             // Reserve now: a second request sees only what is left.
-            try await db.raw("""
-                UPDATE payments SET refunded_amount = refunded_amount + \(bind: request.amount.minorUnits)
-                WHERE company_id = \(bind: companyId) AND id = \(bind: id)
-                """).run()
+            try await tenant.update("payments", set: "refunded_amount = refunded_amount + \(bind: request.amount.minorUnits)",
+                                    where: "id = \(bind: id)").run()
             (community, house, sourceId, paymentId) = (payment.communityId, payment.houseId, payment.id, payment.id)
             destination = destination ?? .originalChannel
         case .billLine:
@@ -285,7 +283,7 @@ public struct Refunds: Sendable {
             }
         case .wallet:
             guard let houseId = request.houseId, let purpose = request.walletPurpose,
-                  let houseCommunity = try await PaymentLedger(db: db, companyId: companyId, engine: engine).community(ofHouse: houseId),
+                  let houseCommunity = try await PaymentLedger(tenant: tenant).community(ofHouse: houseId),
                   scope.includes(communityId: houseCommunity) else {
                 throw PaymentError(.notFound, code: "not_found", field: "house_id", "no house \(request.houseId ?? "") with a wallet_purpose")
             }
@@ -304,10 +302,9 @@ public struct Refunds: Sendable {
         }
         try await PaymentError.requireCurrency([(request.amount, "amount.currency")], community: community, db: db, scope: scope)
         // "Overdue" is by the calendar of the house's own community.
-        let today = LocalDate.of(now, timeZone: try await PaymentLedger(db: db, companyId: companyId, engine: engine).timeZone(ofCommunity: community))
-        let overdue = try await db.raw("""
-            SELECT COUNT(*) AS n FROM bills WHERE company_id = \(bind: companyId) AND house_id = \(bind: house)
-            AND status IN ('open', 'partially_paid') AND due_date < \(bind: today.description)
+        let today = LocalDate.of(now, timeZone: try await PaymentLedger(tenant: tenant).timeZone(ofCommunity: community))
+        let overdue = try await tenant.select("COUNT(*) AS n", from: "bills", where: """
+            house_id = \(bind: house) AND status IN ('open', 'partially_paid') AND due_date < \(bind: today.description)
             """).first().map { try RowReader($0, table: "bills").int64("n") } ?? 0
         // Refunds of the same source or house within the window count against the limit together (a pending 300.00
         // and then 200.00 and 50.00 on the same payment must not each pass on their own).
@@ -327,14 +324,15 @@ public struct Refunds: Sendable {
                             destination: destination ?? .cash, state: approved ? .approved : .pendingApproval, ruleDecision: explanation,
                             requestedBy: actor, decidedBy: approved ? "system:refund-rules" : nil, decisionReason: approved ? explanation : nil,
                             decidedAt: approved ? now : nil, channelRefundId: nil, failure: nil, createdAt: now, updatedAt: now)
-        try await db.insert(into: "refunds").columns("id", "company_id", "community_id", "house_id", "request_id", "request_digest", "source_kind",
-                                                     "source_id", "payment_id", "amount", "currency", "reason_code", "reason", "destination", "state",
-                                                     "rule_decision", "requested_by", "decided_by", "decision_reason", "decided_at", "created_at", "updated_at")
-            .values(SQLBind(refund.id), SQLBind(companyId), SQLBind(community), SQLBind(house), SQLBind(request.id), SQLBind(request.digest),
-                    SQLBind(request.source.rawValue), SQLBind(sourceId), SQLBind(paymentId), SQLBind(request.amount.minorUnits), SQLBind("CNY"),
-                    SQLBind(request.reasonCode), SQLBind(reason), SQLBind(refund.destination.rawValue), SQLBind(refund.state.rawValue),
-                    SQLBind(explanation), SQLBind(actor), SQLBind(refund.decidedBy), SQLBind(refund.decisionReason),
-                    SQLBind(refund.decidedAt?.epochMilliseconds), SQLBind(now.epochMilliseconds), SQLBind(now.epochMilliseconds)).run()
+        try await tenant.insert(into: "refunds", columns: [
+            "id", "community_id", "house_id", "request_id", "request_digest", "source_kind", "source_id", "payment_id", "amount", "currency",
+            "reason_code", "reason", "destination", "state", "rule_decision", "requested_by", "decided_by", "decision_reason", "decided_at",
+            "created_at", "updated_at",
+        ], values: [
+            refund.id, community, house, request.id, request.digest, request.source.rawValue, sourceId, paymentId, request.amount.minorUnits,
+            "CNY", request.reasonCode, reason, refund.destination.rawValue, refund.state.rawValue, explanation, actor, refund.decidedBy,
+            refund.decisionReason, refund.decidedAt?.epochMilliseconds, now.epochMilliseconds, now.epochMilliseconds,
+        ]).run()
         try await audit(nil, refund, action: "refund_requested", actor: actor, reason: reason, now: now)
         if approved { refund = try await reserveInLedger(refund, actor: actor, now: now) }
         return refund
@@ -342,10 +340,8 @@ public struct Refunds: Sendable {
 
     /// Refunds not rejected against a source (line or wallet): what is already spoken for.
     func reserved(sourceId: String) async throws -> Int64 {
-        try await db.raw("""
-            SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM refunds WHERE company_id = \(bind: companyId) AND source_id = \(bind: sourceId)
-            AND state NOT IN ('rejected', 'succeeded')
-            """).first().map { try RowReader($0, table: "refunds").int64("total") } ?? 0
+        try await tenant.select("CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total", from: "refunds",
+                                where: "source_id = \(bind: sourceId) AND state NOT IN ('rejected', 'succeeded')").first().map { try RowReader($0, table: "refunds").int64("total") } ?? 0
     }
 
     /// Finance approves or rejects a pending refund (never its own request).
@@ -366,10 +362,8 @@ public struct Refunds: Sendable {
         refund.updatedAt = now
         try await save(refund)
         if !approve, let paymentId = refund.paymentId {
-            try await db.raw("""
-                UPDATE payments SET refunded_amount = refunded_amount - \(bind: refund.amount.minorUnits)
-                WHERE company_id = \(bind: companyId) AND id = \(bind: paymentId)
-                """).run()
+            try await tenant.update("payments", set: "refunded_amount = refunded_amount - \(bind: refund.amount.minorUnits)",
+                                    where: "id = \(bind: paymentId)").run()
         }
         try await audit(before, refund, action: approve ? "refund_approved" : "refund_rejected", actor: actor, reason: reason, now: now)
         if approve { refund = try await reserveInLedger(refund, actor: actor, now: now) }
@@ -383,7 +377,7 @@ public struct Refunds: Sendable {
         switch refund.source {
         case .payment:
             // Undo the allocations: the unspent wallet money first, then bill principal (the bill reopens), then late fees.
-            let store = PaymentStore(db, companyId: companyId, engine: engine)
+            let store = PaymentStore(tenant)
             guard let paymentId = refund.paymentId, let payment = try await store.payment(id: paymentId) else { break }
             let order = try await payment.orderId.asyncMap { try await store.order(id: $0) } ?? nil
             let rank: [PaymentAllocation.Target: Int] = [.wallet: 0, .billPrincipal: 1, .billLateFee: 2, .deposit: 3]
@@ -399,7 +393,7 @@ public struct Refunds: Sendable {
                     take = min(take, max(0, try await ledger.account(id: source.id)?.available ?? 0))
                 case .billPrincipal:
                     source = AccountKey(communityId: refund.communityId, kind: .receivable, owner: refund.houseId, purpose: "fees")
-                    if take > 0 { try await BillPayments(db, companyId: companyId).add(-take, to: allocation.targetId, now: now) }
+                    if take > 0 { try await BillPayments(tenant).add(-take, to: allocation.targetId, now: now) }
                 case .billLateFee:
                     source = AccountKey.community(refund.communityId, .lateFeeIncome)
                 case .deposit:
@@ -408,10 +402,8 @@ public struct Refunds: Sendable {
                 guard take > 0 else { continue }
                 operations.append(.transfer(Transfer(id: "refund:\(refund.id):\(allocation.id)", debit: source, credit: payable, amount: take,
                                                      code: .refund, reference: "refund:" + refund.id, actor: actor)))
-                try await db.raw("""
-                    UPDATE payment_allocations SET refunded_amount = refunded_amount + \(bind: take)
-                    WHERE company_id = \(bind: companyId) AND id = \(bind: allocation.id)
-                    """).run()
+                try await tenant.update("payment_allocations", set: "refunded_amount = refunded_amount + \(bind: take)",
+                                        where: "id = \(bind: allocation.id)").run()
                 left -= take
             }
             guard left == 0 else {
@@ -452,7 +444,7 @@ public struct Refunds: Sendable {
 
     /// The refund voucher (退款凭证): a receipt of kind `refund`, numbered in the same gapless sequence as payments.
     func issueVoucher(_ refund: Refund, channel: String, now: Date) async throws {
-        _ = try await ReceiptBook(db, companyId: companyId).issue(
+        _ = try await ReceiptBook(tenant).issue(
             kind: .refund, subjectId: refund.id, communityId: refund.communityId, houseId: refund.houseId, payer: nil, channel: channel,
             channelReference: refund.channelRefundId ?? refund.id,
             lines: [Receipt.Line(description: "refund (\(refund.reasonCode.replacingOccurrences(of: "_", with: " "))): \(refund.reason)",
@@ -462,7 +454,7 @@ public struct Refunds: Sendable {
 
     func paymentChannel(_ refund: Refund) async throws -> String? {
         guard let id = refund.paymentId else { return nil }
-        return try await PaymentStore(db, companyId: companyId, engine: engine).payment(id: id)?.channel
+        return try await PaymentStore(tenant).payment(id: id)?.channel
     }
 
     /// Records the channel's answer to a refund sent back through it; the payout transfer is posted once it succeeded.
@@ -498,11 +490,11 @@ public struct Refunds: Sendable {
     }
 
     func save(_ refund: Refund) async throws {
-        try await db.update("refunds").set("state", to: SQLBind(refund.state.rawValue)).set("decided_by", to: SQLBind(refund.decidedBy))
-            .set("decision_reason", to: SQLBind(refund.decisionReason)).set("decided_at", to: SQLBind(refund.decidedAt?.epochMilliseconds))
-            .set("channel_refund_id", to: SQLBind(refund.channelRefundId)).set("failure", to: SQLBind(refund.failure))
-            .set("updated_at", to: SQLBind(refund.updatedAt.epochMilliseconds))
-            .where("company_id", .equal, SQLBind(companyId)).where("id", .equal, SQLBind(refund.id)).run()
+        try await tenant.update("refunds", set: """
+            state = \(bind: refund.state.rawValue), decided_by = \(bind: refund.decidedBy), decision_reason = \(bind: refund.decisionReason),
+            decided_at = \(bind: refund.decidedAt?.epochMilliseconds), channel_refund_id = \(bind: refund.channelRefundId),
+            failure = \(bind: refund.failure), updated_at = \(bind: refund.updatedAt.epochMilliseconds)
+            """, where: "id = \(bind: refund.id)").run()
     }
 
     func audit(_ before: Refund?, _ after: Refund, action: String, actor: String, reason: String, now: Date) async throws {
@@ -513,13 +505,12 @@ public struct Refunds: Sendable {
     }
 
     func move(_ operations: [LedgerOperation], now: Date) async throws {
-        try await PaymentLedger(db: db, companyId: companyId, engine: engine).post(operations, now: now, what: "the ledger refused the refund")
+        try await PaymentLedger(tenant: tenant).post(operations, now: now, what: "the ledger refused the refund")
     }
 
     /// Refunds waiting for finance, oldest first.
     public func pending(scope: TenantScope, limit: Int = 100) async throws -> [Refund] {
-        try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM refunds WHERE company_id = \(bind: companyId) AND state = 'pending_approval' ORDER BY id LIMIT \(unsafeRaw: String(limit))
-            """).all().map(Self.refund(from:)).filter { scope.includes(communityId: $0.communityId) }
+        try await tenant.select("\(unsafeRaw: Self.columns)", from: "refunds", where: "state = 'pending_approval'",
+                                then: "ORDER BY id LIMIT \(literal: limit)").all().map(Self.refund(from:)).filter { scope.includes(communityId: $0.communityId) }
     }
 }

@@ -130,7 +130,7 @@ extension PaymentRoutes {
             let entries = try await mapped { try Reconciliation.parse(text, channel: channel) }
             let now = services.clock.now()
             let report = try await services.database.transaction { db in
-                try await Reconciliation(db, companyId: scope.companyId).run(channel: channel, date: date, entries: entries, actor: principal.user.id, now: now)
+                try await Reconciliation(TenantSQL(db, scope: scope, engine: engine)).run(channel: channel, date: date, entries: entries, actor: principal.user.id, now: now)
             }
             return try .json(report)
         }

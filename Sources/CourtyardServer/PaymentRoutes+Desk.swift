@@ -182,7 +182,7 @@ extension PaymentRoutes {
             let id = try context.parameters.require("id")
             guard let voucher = try await services.database.read({ db -> Receipt? in
                 guard try await Refunds(db, companyId: scope.companyId, engine: engine).refund(id: id, scope: scope) != nil else { return nil }
-                return try await ReceiptBook(db, companyId: scope.companyId).receipt(kind: .refund, subjectId: id)
+                return try await ReceiptBook(db, companyId: scope.companyId, engine: services.database.engine).receipt(kind: .refund, subjectId: id)
             }) else { throw Problem.notFound("refund voucher") }
             return ReceiptPage.response(voucher, publicURL: services.configuration.publicURL, voided: false)
         }

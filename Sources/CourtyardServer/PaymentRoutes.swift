@@ -308,7 +308,7 @@ enum PaymentRoutes {
             let view = try await services.database.read { db -> PaymentView? in
                 let store = PaymentStore(db, companyId: companyId, engine: engine)
                 guard let payment = try await store.payment(id: id) else { return nil }
-                let receipt = try await ReceiptBook(db, companyId: companyId).receipt(kind: .payment, subjectId: id)
+                let receipt = try await ReceiptBook(db, companyId: companyId, engine: services.database.engine).receipt(kind: .payment, subjectId: id)
                 return PaymentView(payment: payment, allocations: try await store.allocations(paymentId: id),
                                    receiptUrl: receipt.map { services.configuration.publicURL + "/r/" + $0.token })
             }
@@ -324,7 +324,7 @@ enum PaymentRoutes {
             guard let companyId = principal.scope?.companyId else { throw Problem.notFound("receipt") }
             let found = try await services.database.read { db -> (Payment, Receipt)? in
                 guard let payment = try await PaymentStore(db, companyId: companyId, engine: engine).payment(id: id),
-                      let receipt = try await ReceiptBook(db, companyId: companyId).receipt(kind: .payment, subjectId: id) else { return nil }
+                      let receipt = try await ReceiptBook(db, companyId: companyId, engine: services.database.engine).receipt(kind: .payment, subjectId: id) else { return nil }
                 return (payment, receipt)
             }
             guard let (payment, receipt) = found else { throw Problem.notFound("receipt") }
