@@ -107,10 +107,8 @@ public struct BillDocument: Encodable, Sendable {
 
     /// The last day whose late fees payments settled for a bill (`bill_late_fee_settlements`), if any.
     public static func lateFeesSettledThrough(_ store: ScopedStore, billId: String) async throws -> LocalDate? {
-        let row = try await store.db.raw("""
-            SELECT MAX(settled_through) AS through FROM bill_late_fee_settlements
-            WHERE company_id = \(bind: store.scope.companyId) AND bill_id = \(bind: billId)
-            """).first()
+        let row = try await store.sql.select("MAX(settled_through) AS through", from: "bill_late_fee_settlements",
+                                             where: "bill_id = \(bind: billId)").first()
         return try row.flatMap { try RowReader($0, table: "bill_late_fee_settlements").optionalString("through") }.flatMap { LocalDate($0) }
     }
 }

@@ -139,11 +139,12 @@ public struct BillRunner: Sendable {
             summary.runId = runId
             summary.billsPosted += try await postUnposted(companyId: companyId, communityId: communityId)
             try await database.transaction { [summary] db in
-                try await db.insert(into: "bill_runs").columns("id", "company_id", "community_id", "period", "status", "summary",
-                                                               "created_by", "created_at", "updated_at")
-                    .values(SQLBind(runId), SQLBind(companyId), SQLBind(communityId), SQLBind(period.description), SQLBind("running"),
-                            SQLBind(StoredJSON.encode(summary)), SQLBind(actor), SQLBind(now.epochMilliseconds), SQLBind(now.epochMilliseconds))
-                    .run()
+                try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(into: "bill_runs", columns: [
+                    "id", "community_id", "period", "status", "summary", "created_by", "created_at", "updated_at",
+                ], values: [
+                    runId, communityId, period.description, "running", StoredJSON.encode(summary), actor, now.epochMilliseconds,
+                    now.epochMilliseconds,
+                ]).run()
             }
         }
         // Houses whose meters ran on prepaid plans in the period: their prepaid usage is never billed again here.
@@ -304,9 +305,9 @@ public struct BillRunner: Sendable {
         if !preview {
             let finished = clock.now()
             try await database.transaction { [summary] db in
-                try await db.update("bill_runs").set("status", to: SQLBind("completed")).set("summary", to: SQLBind(StoredJSON.encode(summary)))
-                    .set("updated_at", to: SQLBind(finished.epochMilliseconds))
-                    .where("id", .equal, SQLBind(runId)).where("company_id", .equal, SQLBind(companyId)).run()
+                try await TenantSQL(db, scope: TenantScope(companyId: companyId)).update("bill_runs", set: """
+                    status = 'completed', summary = \(bind: StoredJSON.encode(summary)), updated_at = \(bind: finished.epochMilliseconds)
+                    """, where: "id = \(bind: runId)").run()
             }
         }
         return summary
@@ -550,9 +551,9 @@ public struct BillRunner: Sendable {
         let now = clock.now()
         try await database.transaction { db in
             for start in stride(from: 0, to: posted.count, by: 1_000) {
-                try await db.update("bills").set("posted_at", to: SQLBind(now.epochMilliseconds))
-                    .where("company_id", .equal, SQLBind(companyId))
-                    .where("id", .in, SQLBind.group(Array(posted[start..<min(posted.count, start + 1_000)]))).run()
+                let ids: [any Encodable & Sendable] = Array(posted[start..<min(posted.count, start + 1_000)])
+                try await TenantSQL(db, scope: TenantScope(companyId: companyId))
+                    .update("bills", set: "posted_at = \(bind: now.epochMilliseconds)", where: "id IN (\(binds: ids))").run()
             }
         }
         return posted.count
@@ -625,10 +626,9 @@ public struct BillRunner: Sendable {
         while true {
             let (bills, lines, codes) = try await database.read { [cursor] db in
                 let store = ScopedStore(db, scope: scope)
-                let rows = try await db.select().columns(["id", "community_id", "house_id", "currency"].map { SQLColumn($0) }).from(Bill.table)
-                    .where("company_id", .equal, SQLBind(companyId)).where("community_id", .equal, SQLBind(communityId))
-                    .where(SQLColumn("posted_at"), .is, SQLLiteral.null).where("id", .greaterThan, SQLBind(cursor))
-                    .orderBy("id").limit(pageSize).all()
+                let rows = try await store.sql.select("id, community_id, house_id, currency", from: Bill.table, where: """
+                    community_id = \(bind: communityId) AND posted_at IS NULL AND id > \(bind: cursor)
+                    """, then: "ORDER BY id LIMIT \(literal: pageSize)").all()
                 let bills = try rows.map { row in
                     let r = RowReader(row, table: Bill.table)
                     return PostingBill(id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.string("house_id"),

@@ -128,16 +128,9 @@ public actor DeviceDirectory {
         var result: [String: KnownDevice] = [:]
         var zones: [String: TimeZone] = [:]
         for chunk in stride(from: 0, to: keys.count, by: 500).map({ Array(keys[$0..<min($0 + 500, keys.count)]) }) {
-            let rows = try await db.select()
-                .columns(SQLColumn("id", table: "d"), SQLColumn("community_id", table: "d"), SQLColumn("device_key", table: "d"),
-                         SQLColumn("kind", table: "d"), SQLColumn("status", table: "d"), SQLColumn("register_modulus_milli", table: "d"),
-                         SQLColumn("time_zone", table: "c"))
-                .from(SQLAlias(SQLIdentifier("devices"), as: SQLIdentifier("d")))
-                .join(SQLAlias(SQLIdentifier("communities"), as: SQLIdentifier("c")), method: SQLJoinMethod.inner,
-                      on: SQLColumn("id", table: "c"), .equal, SQLColumn("community_id", table: "d"))
-                .where(SQLColumn("company_id", table: "d"), .equal, SQLBind(companyId))
-                .where(SQLColumn("device_key", table: "d"), .in, SQLBind.group(chunk))
-                .all()
+            let rows = try await TenantSQL(db, scope: TenantScope(companyId: companyId)).select(
+                "d.id, d.community_id, d.device_key, d.kind, d.status, d.register_modulus_milli, c.time_zone", from: "devices", as: "d",
+                joining: [.inner("communities", as: "c", on: "c.id = d.community_id")], where: "d.device_key IN (\(binds: chunk.map { $0 as any Encodable & Sendable }))").all()
             for row in rows {
                 let reader = RowReader(row, table: "devices")
                 let zoneName = try reader.string("time_zone")

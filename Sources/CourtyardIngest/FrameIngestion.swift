@@ -1,4 +1,5 @@
 import CourtyardMeterProtocols
+import CourtyardStorage
 import Foundation
 import SQLKit
 
@@ -50,8 +51,8 @@ public enum FrameIngestion {
         guard !addresses.isEmpty else { return [:] }
         var keys: [String: String] = [:]
         for chunk in stride(from: 0, to: addresses.count, by: 500).map({ Array(addresses[$0..<min($0 + 500, addresses.count)]) }) {
-            let rows = try await db.select().columns("device_key", "address", "protocol").from("devices")
-                .where("company_id", .equal, SQLBind(companyId)).where("address", .in, SQLBind.group(chunk)).all()
+            let rows = try await TenantSQL(db, scope: TenantScope(companyId: companyId))
+                .select("device_key, address, protocol", from: "devices", where: "address IN (\(binds: chunk.map { $0 as any Encodable & Sendable }))").all()
             for row in rows {
                 let address = try row.decode(column: "address", as: String.self)
                 let proto = try row.decode(column: "protocol", as: String.self)

@@ -254,18 +254,17 @@ extension ReadingWriter {
     }
 
     static func insertRows(_ db: any SQLDatabase, companyId: String, _ rows: [FastRow]) async throws {
-        let insert = db.insert(into: "meter_readings")
-            .columns("id", "company_id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli",
-                     "usage_milli", "since", "message_id", "source", "origin", "entered_by", "note", "photo_ref")
-        for row in rows {
+        guard !rows.isEmpty else { return }
+        let values = rows.map { row -> [any Encodable & Sendable] in
             let reading = row.reading
             let cumulative: Int64? = if case .cumulative(let value) = reading.value { value } else { nil }
-            insert.values(SQLBind(row.id), SQLBind(companyId), SQLBind(reading.device.communityId), SQLBind(reading.device.id),
-                          SQLBind(reading.register), SQLBind(reading.measuredAt), SQLBind(reading.receivedAt), SQLBind(cumulative),
-                          SQLBind(row.usage), SQLBind(row.since), SQLBind(reading.messageId), SQLBind(reading.source),
-                          SQLBind(reading.origin), SQLBind(reading.enteredBy), SQLBind(reading.note), SQLBind(reading.photoRef))
+            return [row.id, reading.device.communityId, reading.device.id, reading.register, reading.measuredAt, reading.receivedAt, cumulative,
+                    row.usage, row.since, reading.messageId, reading.source, reading.origin, reading.enteredBy, reading.note, reading.photoRef]
         }
-        try await insert.run()
+        try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(into: "meter_readings", columns: [
+            "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "usage_milli", "since", "message_id",
+            "source", "origin", "entered_by", "note", "photo_ref",
+        ], rows: values).run()
     }
 
     /// Last-seen times in multi-row upserts (new devices get their row, online ones their time); a device coming back
@@ -278,8 +277,9 @@ extension ReadingWriter {
         let unknown = devices.map(\.0.key).filter { !memory.online.contains($0) }
         var offline: Set<String> = []
         for chunk in stride(from: 0, to: unknown.count, by: 500).map({ Array(unknown[$0..<min($0 + 500, unknown.count)]) }) {
-            let rows = try await db.select().columns("device_id", "online").from("device_presence")
-                .where("company_id", .equal, SQLBind(companyId)).where("device_id", .in, SQLBind.group(chunk.map(\.id))).all()
+            let ids: [any Encodable & Sendable] = chunk.map(\.id)
+            let rows = try await TenantSQL(db, companyId: companyId, engine: engine)
+                .select("device_id, online", from: "device_presence", where: "device_id IN (\(binds: ids))").all()
             var present: Set<String> = []
             for row in rows {
                 let id = try row.decode(column: "device_id", as: String.self)
@@ -298,16 +298,13 @@ extension ReadingWriter {
             }
         }
         for chunk in stride(from: 0, to: known.count, by: 500).map({ Array(known[$0..<min($0 + 500, known.count)]) }) {
-            let insert = db.insert(into: "device_presence")
-                .columns("device_id", "company_id", "community_id", "last_seen_at", "online", "changed_at")
-            for (device, seenAt) in chunk {
-                insert.values(SQLBind(device.id), SQLBind(companyId), SQLBind(device.communityId), SQLBind(seenAt), SQLBind(1), SQLBind(seenAt))
-            }
-            try await insert.onConflict(with: ["device_id"]) { conflict in
-                conflict.set(SQLColumn("last_seen_at"), to: SQLRaw(engine == .sqlite
-                    ? "MAX(device_presence.last_seen_at, excluded.last_seen_at)"
-                    : "GREATEST(device_presence.last_seen_at, excluded.last_seen_at)"))
-            }.run()
+            let later: SQLQueryString = engine == .sqlite
+                ? "last_seen_at = MAX(device_presence.last_seen_at, excluded.last_seen_at)"
+                : "last_seen_at = GREATEST(device_presence.last_seen_at, excluded.last_seen_at)"
+            try await TenantSQL(db, companyId: companyId, engine: engine).insert(
+                into: "device_presence", columns: ["device_id", "community_id", "last_seen_at", "online", "changed_at"],
+                rows: chunk.map { device, seenAt in [device.id, device.communityId, seenAt, Int64(1), seenAt] },
+                onConflict: .onKey(["device_id"], doUpdate: later)).run()
         }
     }
 }

@@ -89,16 +89,14 @@ public enum UsageDerivation {
             }
             // Estimated when a reading interval crosses the edge of the covered days (a split by time), not merely a day.
             let (start, end) = (instant(from), instant(until))
-            estimated = try await db.raw("""
-                SELECT 1 AS one FROM meter_readings
-                WHERE company_id = \(bind: scope.companyId) AND device_id = \(bind: device.id) AND usage_milli IS NOT NULL AND since IS NOT NULL
-                  AND ((since < \(bind: start) AND measured_at > \(bind: start)) OR (since < \(bind: end) AND measured_at > \(bind: end)))
-                LIMIT 1
-                """).first() != nil
-            heard = try await db.raw("""
-                SELECT 1 AS one FROM meter_readings WHERE company_id = \(bind: scope.companyId) AND device_id = \(bind: device.id)
-                  AND measured_at >= \(bind: instant(from)) LIMIT 1
-                """).first() != nil
+            let tenant = TenantSQL(db, scope: TenantScope(companyId: scope.companyId))
+            estimated = try await tenant.select("1 AS one", from: "meter_readings", where: """
+                device_id = \(bind: device.id) AND usage_milli IS NOT NULL AND since IS NOT NULL
+                AND ((since < \(bind: start) AND measured_at > \(bind: start)) OR (since < \(bind: end) AND measured_at > \(bind: end)))
+                """, then: "LIMIT 1").first() != nil
+            heard = try await tenant.select("1 AS one", from: "meter_readings",
+                                            where: "device_id = \(bind: device.id) AND measured_at >= \(bind: instant(from))", then: "LIMIT 1")
+                .first() != nil
             if !heard {
                 silent.append(device.deviceKey)
                 continue

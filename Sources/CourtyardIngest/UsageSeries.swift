@@ -78,12 +78,10 @@ public enum UsageSeries {
             }
             return low
         }
-        let rows = try await db.raw("""
-            SELECT measured_at, since, usage_milli FROM readings_all
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)
-              AND usage_milli IS NOT NULL AND measured_at > \(bind: first) AND (since IS NULL OR since < \(bind: end))
-            ORDER BY measured_at
-            """).all()
+        let rows = try await TenantSQL(db, scope: TenantScope(companyId: companyId)).select("measured_at, since, usage_milli", from: "readings_all", where: """
+            device_id = \(bind: device.id) AND register = \(bind: register)
+            AND usage_milli IS NOT NULL AND measured_at > \(bind: first) AND (since IS NULL OR since < \(bind: end))
+            """, then: "ORDER BY measured_at").all()
         for row in rows {
             let reader = RowReader(row, table: "meter_readings")
             let measuredAt = try reader.int64("measured_at")

@@ -242,12 +242,14 @@ public actor CommandDispatcher {
                 }
             }
             // Deferred cut-offs that fell due, and overrides that ran out: decide again.
-            let due = try await db.raw("""
-                SELECT company_id, device_id FROM supply_states WHERE cutoff_due_at IS NOT NULL AND cutoff_due_at <= \(bind: millis)
-                UNION SELECT company_id, device_id FROM supply_overrides WHERE ended_at IS NULL AND expires_at <= \(bind: millis)
-                """).all().map { row in
-                let r = RowReader(row, table: "supply_states")
-                return (try r.string("company_id"), try r.string("device_id"))
+            let cutoffs = try await TenantSQL.sweep(db, "device_id", from: "supply_states",
+                                                    where: "cutoff_due_at IS NOT NULL AND cutoff_due_at <= \(bind: millis)")
+            let overrides = try await TenantSQL.sweep(db, "device_id", from: "supply_overrides",
+                                                      where: "ended_at IS NULL AND expires_at <= \(bind: millis)")
+            var seen: Set<String> = []
+            let due = try (cutoffs + overrides).compactMap { owned -> (String, String)? in
+                let device = try RowReader(owned.row, table: "supply_states").string("device_id")
+                return seen.insert(owned.companyId + "|" + device).inserted ? (owned.companyId, device) : nil
             }
             try await db.raw("""
                 UPDATE supply_overrides SET ended_at = expires_at, ended_by = 'system:expiry' WHERE ended_at IS NULL AND expires_at <= \(bind: millis)

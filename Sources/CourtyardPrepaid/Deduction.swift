@@ -46,7 +46,7 @@ public struct PrepaidDeduction: ReadingEffects {
 
     public func apply(_ db: any SQLDatabase, engine: Database.Engine, companyId: String, readings: [AcceptedReading], now: Date) async throws {
         let store = PlanStore(db, companyId: companyId)
-        var plans = try await store.plans(devices: Array(Set(readings.map(\.device.id))), lock: true, engine: engine)
+        var plans = try await store.plans(devices: Array(Set(readings.map(\.device.id))), lock: true)
         guard !plans.isEmpty else { return }
         var index: [String: Int] = [:]
         for (offset, plan) in plans.enumerated() { index[plan.deviceId + "\u{1}" + plan.register] = offset }
@@ -113,9 +113,8 @@ public struct PrepaidDeduction: ReadingEffects {
         }
         var reasons: [String: String] = [:]
         for part in exhausted.map({ plans[$0].deviceId }).chunked(500) {
-            for row in try await db.raw("""
-                SELECT device_id, reason FROM supply_states WHERE company_id = \(bind: companyId) AND device_id IN (\(binds: part))
-                """).all() {
+            for row in try await TenantSQL(db, companyId: companyId, engine: engine)
+                .select("device_id, reason", from: "supply_states", where: "device_id IN (\(binds: part))").all() {
                 let r = RowReader(row, table: "supply_states")
                 reasons[try r.string("device_id")] = try r.string("reason")
             }
@@ -255,19 +254,17 @@ public struct PrepaidDeduction: ReadingEffects {
 
     static func insert(_ db: any SQLDatabase, companyId: String, charges: [Charge], plans: [PrepaidPlan], now: Int64) async throws {
         for part in charges.chunked(300) {
-            let insert = db.insert(into: "prepaid_charges").columns(
-                "id", "company_id", "community_id", "plan_id", "reading_id", "kind", "measured_at", "local_day", "period_key", "usage_milli",
-                "position_milli", "time_window", "exact", "amount", "rounding", "carry_after", "from_wallets", "to_shortfall", "detail", "created_at")
-            for charge in part {
+            let rows = part.map { charge -> [any Encodable & Sendable] in
                 let plan = plans[charge.planIndex]
-                insert.values(SQLBind(charge.id), SQLBind(companyId), SQLBind(plan.communityId), SQLBind(plan.id), SQLBind(charge.reading.readingId),
-                              SQLBind(charge.kind), SQLBind(charge.reading.measuredAt), SQLBind(LocalClock.date(day: charge.localDay).description),
-                              SQLBind(charge.periodKey), SQLBind(charge.usage), SQLBind(charge.position), SQLBind(charge.window),
-                              SQLBind(charge.exact), SQLBind(charge.amount), SQLBind(plan.config.ratingRule.rounding.rawValue),
-                              SQLBind(charge.carryAfter), SQLBind(charge.fromWallets), SQLBind(charge.toShortfall), SQLBind(charge.detail),
-                              SQLBind(now))
+                return [charge.id, plan.communityId, plan.id, charge.reading.readingId, charge.kind, charge.reading.measuredAt,
+                        LocalClock.date(day: charge.localDay).description, charge.periodKey, charge.usage, charge.position, charge.window,
+                        charge.exact, charge.amount, plan.config.ratingRule.rounding.rawValue, charge.carryAfter, charge.fromWallets,
+                        charge.toShortfall, charge.detail, now]
             }
-            try await insert.run()
+            try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(into: "prepaid_charges", columns: [
+                "id", "community_id", "plan_id", "reading_id", "kind", "measured_at", "local_day", "period_key", "usage_milli", "position_milli",
+                "time_window", "exact", "amount", "rounding", "carry_after", "from_wallets", "to_shortfall", "detail", "created_at",
+            ], rows: rows).run()
         }
     }
 }

@@ -14,7 +14,7 @@ extension PrepaidDeduction {
     public var supportsRawSQLite: Bool { true }
 
     public func applyRaw(_ raw: RawSQLite, companyId: String, readings: [AcceptedReading], now: Date) throws -> Bool {
-        let select = try raw.statement("SELECT \(PrepaidPlan.select) WHERE p.company_id = ?1 AND p.status = 'active' AND p.device_id = ?2")
+        let select = try raw.statement("SELECT \(Self.planColumns) WHERE p.company_id = ?1 AND p.status = 'active' AND p.device_id = ?2")
         var plans: [PrepaidPlan] = []
         var index: [String: Int] = [:]
         for device in Set(readings.map(\.device.id)) {
@@ -165,7 +165,14 @@ extension PrepaidDeduction {
         return try query.step() ? query.string(0) : nil
     }
 
-    /// A plan from a raw row of ``PrepaidPlan/select``.
+    /// A plan with its running state, for the raw path's prepared statement (columns in the order ``plan(_:)`` reads).
+    static let planColumns = """
+        p.id, p.company_id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, \
+        p.created_at, p.updated_at, r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned \
+        FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id
+        """
+
+    /// A plan from a raw row of ``planColumns``.
     static func plan(_ row: RawSQLite.Statement) throws -> PrepaidPlan {
         let id = row.string(0)
         let updatedAt = row.int64(11)

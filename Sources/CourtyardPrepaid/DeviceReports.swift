@@ -77,9 +77,8 @@ public struct PrepaidMQTT: Sendable {
             let (company, community, key, kind) = (levels[1], levels[2], levels[4], levels[5])
             do {
                 let device = try await reports.database.read { db in
-                    try await db.raw("""
-                        SELECT id FROM devices WHERE company_id = \(bind: company) AND community_id = \(bind: community) AND device_key = \(bind: key)
-                        """).first().map { try RowReader($0, table: "devices").string("id") }
+                    try await TenantSQL(db, scope: TenantScope(companyId: company))
+                        .select("id", from: "devices", where: "community_id = \(bind: community) AND device_key = \(bind: key)").first().map { try RowReader($0, table: "devices").string("id") }
                 }
                 guard let device else {
                     logger.warning("MQTT report for an unknown device", metadata: ["topic": "\(message.topic)"])

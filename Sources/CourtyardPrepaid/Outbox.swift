@@ -16,12 +16,10 @@ public enum Outbox {
     public static func record(_ db: any SQLDatabase, companyId: String, communityId: String, houseId: String?, deviceId: String?,
                               kind: String, audience: String, dedupKey: String, payload: [String: String], now: Date) async throws {
         let text = String(decoding: try PrepaidJSON.encoder.encode(payload), as: UTF8.self)
-        try await db.raw("""
-            INSERT INTO notification_outbox (id, company_id, community_id, house_id, device_id, kind, audience, dedup_key, payload, created_at)
-            VALUES (\(bind: Identifier.uuidV7(at: now)), \(bind: companyId), \(bind: communityId), \(bind: houseId), \(bind: deviceId),
-                    \(bind: kind), \(bind: audience), \(bind: dedupKey), \(bind: text), \(bind: now.epochMilliseconds))
-            ON CONFLICT (company_id, dedup_key) DO NOTHING
-            """).run()
+        try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(
+            into: "notification_outbox", columns: ["id", "community_id", "house_id", "device_id", "kind", "audience", "dedup_key", "payload", "created_at"],
+            values: [Identifier.uuidV7(at: now), communityId, houseId, deviceId, kind, audience, dedupKey, text, now.epochMilliseconds],
+            onConflict: .onTenantKey(["dedup_key"])).run()
     }
 
     /// A recorded notification.
@@ -38,11 +36,13 @@ public enum Outbox {
 
     /// Notifications of a house (or of the whole company when `house` is nil), newest first.
     public static func list(_ db: any SQLDatabase, companyId: String, communities: Set<String>?, house: String?, limit: Int) async throws -> [Notification] {
-        let select = db.select().columns("id", "community_id", "house_id", "device_id", "kind", "audience", "payload", "created_at")
-            .from("notification_outbox").where("company_id", .equal, SQLBind(companyId))
-        if let communities { select.where("community_id", .in, SQLBind.group(Array(communities))) }
-        if let house { select.where("house_id", .equal, SQLBind(house)) }
-        return try await select.orderBy("created_at", .descending).orderBy("id", .descending).limit(limit).all().map { row in
+        var conditions: [SQLQueryString] = ["1 = 1"]
+        if let communities { conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))") }
+        if let house { conditions.append("house_id = \(bind: house)") }
+        return try await TenantSQL(db, scope: TenantScope(companyId: companyId))
+            .select("id, community_id, house_id, device_id, kind, audience, payload, created_at", from: "notification_outbox",
+                    where: conditions.joined(separator: " AND "), then: "ORDER BY created_at DESC, id DESC LIMIT \(literal: limit)")
+            .all().map { row in
             let r = RowReader(row, table: "notification_outbox")
             let payload = (try? PrepaidJSON.decoder.decode([String: String].self, from: Data(try r.string("payload").utf8))) ?? [:]
             return Notification(id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.optionalString("house_id"), deviceId: try r.optionalString("device_id"),

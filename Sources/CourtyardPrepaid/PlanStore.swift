@@ -81,10 +81,12 @@ public struct PrepaidPlan: Encodable, Sendable, Hashable {
     public var shortfallKey: AccountKey { keys.shortfall }
     public var revenueKey: AccountKey { keys.revenue }
 
-    static let columns = "id, company_id, community_id, house_id, device_id, register, utility, config, status, created_by, created_at, updated_at"
-    /// A plan with its running state: `SELECT \(select) WHERE p.…`.
-    static let selectColumns = "p.id, p.company_id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, p.created_at, p.updated_at, r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned"
-    static let select = selectColumns + " FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id"
+    /// A plan with its running state, from `prepaid_plans p` joined with `prepaid_running r` (the company is the store's).
+    static let selectColumns: SQLQueryString = """
+        p.id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, p.created_at, p.updated_at, \
+        r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned
+        """
+    static let running: [TenantSQL.Join] = [.inner("prepaid_running", as: "r", on: "r.plan_id = p.id")]
 }
 
 /// Decoded plan configurations by plan id and version: the deduction path must not parse JSON per reading.
@@ -151,15 +153,16 @@ public struct PrepaidError: Error, Hashable, Sendable {
 
 /// Plans of one company: create, read, end. Every statement names the company.
 public struct PlanStore: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
+    public let tenant: TenantSQL
 
     public init(_ db: any SQLDatabase, companyId: String) {
-        self.db = db
-        self.companyId = companyId
+        tenant = TenantSQL(db, scope: TenantScope(companyId: companyId))
     }
 
-    static func plan(_ row: any SQLRow) throws -> PrepaidPlan {
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+
+    func plan(_ row: any SQLRow) throws -> PrepaidPlan {
         let r = RowReader(row, table: "prepaid_plans")
         let id = try r.string("id")
         let updatedAt = try r.int64("updated_at")
@@ -167,7 +170,7 @@ public struct PlanStore: Sendable {
         do { config = try PlanConfigCache.shared.config(id: id, updatedAt: updatedAt, text: try r.string("config")) } catch {
             throw StorageError.corruptRow(table: "prepaid_plans", column: "config")
         }
-        return PrepaidPlan(id: id, companyId: try r.string("company_id"), communityId: try r.string("community_id"),
+        return PrepaidPlan(id: id, companyId: companyId, communityId: try r.string("community_id"),
                            houseId: try r.string("house_id"), deviceId: try r.string("device_id"), register: try r.string("register"),
                            utility: try r.string("utility"), config: config, status: try r.string("status"),
                            createdBy: try r.string("created_by"), createdAt: try r.int64("created_at"), updatedAt: updatedAt,
@@ -190,14 +193,10 @@ public struct PlanStore: Sendable {
     /// Creates a plan after checking everything it names belongs to this company and community.
     public func create(houseId: String, deviceId: String, register: String, config: PlanConfig, scope: TenantScope, actor: String,
                        now: Date) async throws -> PrepaidPlan {
-        guard let house = try await db.raw("""
-            SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: houseId)
-            """).first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: house) else {
+        guard let house = try await tenant.select("community_id", from: "houses", where: "id = \(bind: houseId)").first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: house) else {
             throw PrepaidError(.invalid, code: "unknown_house", field: "house_id", "no house \(houseId)")
         }
-        guard let deviceRow = try await db.raw("""
-            SELECT community_id, kind, status FROM devices WHERE company_id = \(bind: companyId) AND id = \(bind: deviceId)
-            """).first() else {
+        guard let deviceRow = try await tenant.select("community_id, kind, status", from: "devices", where: "id = \(bind: deviceId)").first() else {
             throw PrepaidError(.invalid, code: "unknown_device", field: "device_id", "no device \(deviceId)")
         }
         let d = RowReader(deviceRow, table: "devices")
@@ -220,23 +219,18 @@ public struct PlanStore: Sendable {
         // Wallets of another house must be in this company and community: the ledger never moves money across communities.
         for (index, wallet) in config.wallets.enumerated() {
             guard let other = wallet.houseId, other != houseId else { continue }
-            let row = try await db.raw("""
-                SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: other)
-                """).first()
+            let row = try await tenant.select("community_id", from: "houses", where: "id = \(bind: other)").first()
             guard let row, try RowReader(row, table: "houses").string("community_id") == house else {
                 throw PrepaidError(.invalid, code: "unknown_wallet", field: "wallets[\(index)].house_id",
                                    "no house \(other) in this community to pay from")
             }
         }
-        if let integration = config.commandIntegration, try await db.raw("""
-            SELECT id FROM integrations WHERE company_id = \(bind: companyId) AND id = \(bind: integration)
-            """).first() == nil {
+        if let integration = config.commandIntegration,
+           try await tenant.select("id", from: "integrations", where: "id = \(bind: integration)").first() == nil {
             throw PrepaidError(.invalid, code: "unknown_integration", field: "command_integration", "no integration \(integration)")
         }
-        if try await db.raw("""
-            SELECT id FROM prepaid_plans WHERE company_id = \(bind: companyId) AND device_id = \(bind: deviceId)
-              AND register = \(bind: register) AND status = 'active'
-            """).first() != nil {
+        if try await tenant.select("id", from: "prepaid_plans",
+                                   where: "device_id = \(bind: deviceId) AND register = \(bind: register) AND status = 'active'").first() != nil {
             throw PrepaidError(.conflict, code: "plan_exists", field: "device_id", "this meter register already has an active plan; end it first")
         }
         let millis = now.epochMilliseconds
@@ -245,23 +239,18 @@ public struct PlanStore: Sendable {
                                createdBy: actor, createdAt: millis, updatedAt: millis, periodKey: nil, periodUsage: 0, carry: 0,
                                lastMeasuredAt: nil, warned: false)
         let text = String(decoding: try PrepaidJSON.encoder.encode(config), as: UTF8.self)
-        try await db.raw("""
-            INSERT INTO prepaid_plans (\(unsafeRaw: PrepaidPlan.columns))
-            VALUES (\(bind: plan.id), \(bind: companyId), \(bind: house), \(bind: houseId), \(bind: deviceId), \(bind: register),
-                    \(bind: utility), \(bind: text), 'active', \(bind: actor), \(bind: millis), \(bind: millis))
-            """).run()
+        try await tenant.insert(into: "prepaid_plans", columns: [
+            "id", "community_id", "house_id", "device_id", "register", "utility", "config", "status", "created_by", "created_at", "updated_at",
+        ], values: [plan.id, house, houseId, deviceId, register, utility, text, "active", actor, millis, millis]).run()
         try await saveRunningStates([plan])
-        try await db.raw("""
-            INSERT INTO supply_states (device_id, company_id, community_id, plan_id, desired, reason, callback_integration_id, updated_at)
-            VALUES (\(bind: deviceId), \(bind: companyId), \(bind: house), \(bind: plan.id), 'open', 'balance', \(bind: config.commandIntegration),
-                    \(bind: millis))
-            ON CONFLICT (device_id) DO UPDATE SET plan_id = excluded.plan_id, callback_integration_id = excluded.callback_integration_id,
-                updated_at = excluded.updated_at
-            """).run()
+        try await tenant.insert(
+            into: "supply_states", columns: ["device_id", "community_id", "plan_id", "desired", "reason", "callback_integration_id", "updated_at"],
+            values: [deviceId, house, plan.id, "open", "balance", config.commandIntegration, millis],
+            onConflict: .onKey(["device_id"], doUpdate: """
+                plan_id = excluded.plan_id, callback_integration_id = excluded.callback_integration_id, updated_at = excluded.updated_at
+                """)).run()
         for payer in Set([houseId] + config.wallets.compactMap(\.houseId)).sorted() {
-            try await db.raw("""
-                INSERT INTO prepaid_plan_payers (plan_id, house_id, company_id) VALUES (\(bind: plan.id), \(bind: payer), \(bind: companyId))
-                """).run()
+            try await tenant.insert(into: "prepaid_plan_payers", columns: ["plan_id", "house_id"], values: [plan.id, payer]).run()
         }
         // The ingestion writer must learn that this meter's readings now carry a deduction.
         try await IngestGeneration.bump(db)
@@ -269,76 +258,61 @@ public struct PlanStore: Sendable {
     }
 
     /// One plan of this company (and scope).
-    public func plan(id: String, scope: TenantScope? = nil, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> PrepaidPlan? {
-        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
-        guard let row = try await db.raw("""
-            SELECT \(unsafeRaw: PrepaidPlan.select) WHERE p.company_id = \(bind: companyId) AND p.id = \(bind: id)\(unsafeRaw: suffix)
-            """).first() else { return nil }
-        let plan = try Self.plan(row)
+    public func plan(id: String, scope: TenantScope? = nil, lock: Bool = false) async throws -> PrepaidPlan? {
+        guard let row = try await tenant.select(PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
+                                                where: "p.id = \(bind: id)", lock: lock ? .forUpdate : .none).first() else { return nil }
+        let plan = try self.plan(row)
         if let scope, !scope.includes(communityId: plan.communityId) { return nil }
         return plan
     }
 
     /// Active plans of a house (locked on PostgreSQL when `lock`), in id order.
-    public func plans(house: String, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> [PrepaidPlan] {
-        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
-        return try await db.raw("""
-            SELECT \(unsafeRaw: PrepaidPlan.select)
-            WHERE p.company_id = \(bind: companyId) AND p.house_id = \(bind: house) AND p.status = 'active' ORDER BY p.id\(unsafeRaw: suffix)
-            """).all().map(Self.plan)
+    public func plans(house: String, lock: Bool = false) async throws -> [PrepaidPlan] {
+        try await tenant.select(PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
+                                where: "p.house_id = \(bind: house) AND p.status = 'active'", then: "ORDER BY p.id", lock: lock ? .forUpdate : .none)
+            .all().map(plan)
     }
 
     /// Active plans paid from a wallet of `house` (their own, or another house's plan paying from it), in id order.
-    public func plansPaying(from house: String, community: String, lock: Bool = false, engine: Database.Engine = .sqlite) async throws -> [PrepaidPlan] {
-        let suffix = lock && engine == .postgres ? " FOR UPDATE OF p, r" : ""
-        // Driven from the payer rows of the house (CROSS JOIN fixes SQLite's join order): an `IN (subquery)` filter let
+    public func plansPaying(from house: String, community: String, lock: Bool = false) async throws -> [PrepaidPlan] {
+        // Driven from the payer rows of the house (ordered joins fix SQLite's join order): an `IN (subquery)` filter let
         // SQLite walk every plan of the company through the (company, house) index, 1 ms per top-up at 4,000 plans.
-        let rows = try await db.raw("""
-            SELECT \(unsafeRaw: PrepaidPlan.selectColumns)
-            FROM prepaid_plan_payers pp CROSS JOIN prepaid_plans p CROSS JOIN prepaid_running r
-            WHERE pp.house_id = \(bind: house) AND pp.company_id = \(bind: companyId) AND p.id = pp.plan_id AND r.plan_id = p.id
-              AND p.company_id = \(bind: companyId) AND p.community_id = \(bind: community) AND p.status = 'active'
-            ORDER BY p.id\(unsafeRaw: suffix)
-            """).all()
-        return try rows.map(Self.plan).filter { plan in plan.houseId == house || plan.config.wallets.contains { $0.houseId == house } }
+        let rows = try await tenant.select(
+            PrepaidPlan.selectColumns, from: "prepaid_plan_payers", as: "pp",
+            joining: [.ordered("prepaid_plans", as: "p", on: "p.id = pp.plan_id"), .ordered("prepaid_running", as: "r", on: "r.plan_id = p.id")],
+            where: "pp.house_id = \(bind: house) AND p.community_id = \(bind: community) AND p.status = 'active'",
+            then: "ORDER BY p.id", lock: lock ? .forUpdateOf(["p", "r"]) : .none).all()
+        return try rows.map(plan).filter { plan in plan.houseId == house || plan.config.wallets.contains { $0.houseId == house } }
     }
 
     /// Active plans of these devices, by device id.
-    public func plans(devices: [String], lock: Bool, engine: Database.Engine) async throws -> [PrepaidPlan] {
+    public func plans(devices: [String], lock: Bool) async throws -> [PrepaidPlan] {
         var plans: [PrepaidPlan] = []
-        let suffix = lock && engine == .postgres ? " FOR UPDATE" : ""
         for part in devices.sorted().chunked(500) {
-            let rows = try await db.raw("""
-                SELECT \(unsafeRaw: PrepaidPlan.select)
-                WHERE p.company_id = \(bind: companyId) AND p.status = 'active' AND p.device_id IN (\(binds: part)) ORDER BY p.id\(unsafeRaw: suffix)
-                """).all()
-            plans.append(contentsOf: try rows.map(Self.plan))
+            let rows = try await tenant.select(PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
+                                               where: "p.status = 'active' AND p.device_id IN (\(binds: part))", then: "ORDER BY p.id",
+                                               lock: lock ? .forUpdate : .none).all()
+            plans.append(contentsOf: try rows.map(plan))
         }
         return plans
     }
 
     /// Ends a plan: its meter's readings are no longer deducted (history stays).
     public func end(id: String, now: Date) async throws {
-        try await db.raw("""
-            UPDATE prepaid_plans SET status = 'ended', updated_at = \(bind: now.epochMilliseconds)
-            WHERE company_id = \(bind: companyId) AND id = \(bind: id)
-            """).run()
+        try await tenant.update("prepaid_plans", set: "status = 'ended', updated_at = \(bind: now.epochMilliseconds)", where: "id = \(bind: id)").run()
         try await IngestGeneration.bump(db)
     }
 
     /// Saves the running rating state of many plans in multi-row upserts.
     func saveRunningStates(_ plans: [PrepaidPlan]) async throws {
         for part in plans.chunked(500) {
-            let insert = db.insert(into: "prepaid_running")
-                .columns("plan_id", "company_id", "period_key", "period_usage_milli", "carry_exact", "last_measured_at", "warned")
-            for plan in part {
-                insert.values(SQLBind(plan.id), SQLBind(companyId), SQLBind(plan.periodKey), SQLBind(plan.periodUsage), SQLBind(plan.carry),
-                              SQLBind(plan.lastMeasuredAt), SQLBind(Int64(plan.warned ? 1 : 0)))
-            }
-            try await insert.onConflict(with: ["plan_id"]) { update in
-                update.set(excludedValueOf: "period_key").set(excludedValueOf: "period_usage_milli").set(excludedValueOf: "carry_exact")
-                    .set(excludedValueOf: "last_measured_at").set(excludedValueOf: "warned")
-            }.run()
+            try await tenant.insert(
+                into: "prepaid_running", columns: ["plan_id", "period_key", "period_usage_milli", "carry_exact", "last_measured_at", "warned"],
+                rows: part.map { [$0.id, $0.periodKey, $0.periodUsage, $0.carry, $0.lastMeasuredAt, Int64($0.warned ? 1 : 0)] },
+                onConflict: .onKey(["plan_id"], doUpdate: """
+                    period_key = excluded.period_key, period_usage_milli = excluded.period_usage_milli, carry_exact = excluded.carry_exact,
+                    last_measured_at = excluded.last_measured_at, warned = excluded.warned
+                    """)).run()
         }
     }
 

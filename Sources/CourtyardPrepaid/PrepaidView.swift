@@ -131,13 +131,13 @@ public struct PrepaidOverview: Codable, Sendable {
 public enum PrepaidWatch {
     /// Sends the days-left warning for plans that ask for one and have not been warned since their last top-up.
     public static func daysLeft(_ db: any SQLDatabase, engine: Database.Engine, now: Date) async throws -> Int {
-        let rows = try await db.raw("""
-            SELECT p.company_id, p.id FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id WHERE p.status = 'active' AND r.warned = 0
-            """).all()
+        let rows = try await TenantSQL.sweep(db, "p.id", from: "prepaid_plans", as: "p",
+                                             joining: [.inner("prepaid_running", as: "r", on: "r.plan_id = p.id")],
+                                             where: "p.status = 'active' AND r.warned = 0")
         var warned = 0
-        for row in rows {
-            let r = RowReader(row, table: "prepaid_plans")
-            let companyId = try r.string("company_id")
+        for owned in rows {
+            let r = RowReader(owned.row, table: "prepaid_plans")
+            let companyId = owned.companyId
             let store = PlanStore(db, companyId: companyId)
             guard var plan = try await store.plan(id: try r.string("id")), let threshold = plan.config.warnDaysLeft else { continue }
             let supply = SupplyController(db, companyId: companyId, engine: engine)
@@ -164,11 +164,11 @@ public enum PrepaidWatch {
     /// Water plans with leak detection: for each of the last `nights` local nights (01:00–05:00), the smallest hourly
     /// usage; when every night's minimum is above the threshold, owner and engineers are alerted (once per day).
     public static func leaks(_ db: any SQLDatabase, engine: Database.Engine, now: Date) async throws -> Int {
-        let rows = try await db.raw("SELECT company_id, id FROM prepaid_plans WHERE status = 'active' AND utility = 'water'").all()
+        let rows = try await TenantSQL.sweep(db, "id", from: "prepaid_plans", where: "status = 'active' AND utility = 'water'")
         var alerts = 0
-        for row in rows {
-            let r = RowReader(row, table: "prepaid_plans")
-            let companyId = try r.string("company_id")
+        for owned in rows {
+            let r = RowReader(owned.row, table: "prepaid_plans")
+            let companyId = owned.companyId
             guard let plan = try await PlanStore(db, companyId: companyId).plan(id: try r.string("id")),
                   let rule = plan.config.leakDetection else { continue }
             let zone = try await SupplyController(db, companyId: companyId, engine: engine).zone(plan.communityId)

@@ -84,9 +84,8 @@ public struct TopUp: Sendable {
 
     public func apply(_ request: Request, house: String, scope: TenantScope, actor: String, now: Date) async throws -> Result {
         try Self.validate(request)
-        guard let community = try await db.raw("""
-            SELECT community_id FROM houses WHERE company_id = \(bind: companyId) AND id = \(bind: house)
-            """).first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: community) else {
+        guard let community = try await TenantSQL(db, companyId: companyId, engine: engine)
+            .select("community_id", from: "houses", where: "id = \(bind: house)").first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: community) else {
             throw PrepaidError(.notFound, code: "not_found", field: "house_id", "no house \(house)")
         }
         if let currency = try await ScopedStore(db, scope: scope).find(Community.self, id: community)?.currency, !request.amount.isIn(currency) {
@@ -95,7 +94,7 @@ public struct TopUp: Sendable {
         }
         let wallet = AccountKey.wallet(community, house: house, purpose: request.purpose)
         // Lock the plans first (the deduction path's order: plans, then accounts).
-        let plans = try await PlanStore(db, companyId: companyId).plansPaying(from: house, community: community, lock: true, engine: engine)
+        let plans = try await PlanStore(db, companyId: companyId).plansPaying(from: house, community: community, lock: true)
             .filter { plan in plan.walletKeys().contains(wallet) }
         let topUpId = "topup:" + request.id
         let transfer = Transfer(id: topUpId, debit: AccountKey.community(community, .clearing, purpose: request.channel), credit: wallet,

@@ -140,19 +140,7 @@ extension PaymentRoutes {
         api.on(.get, "/api/v1/payment-callbacks", summary: "Callbacks held for review (unknown or closed order, amount mismatch, paid twice), unresolved first",
                tag: "Payment callbacks", permission: .manageFinance, response: "HeldCallbackList") { _, context in
             let scope = try context.scope(for: .manageFinance)
-            let items = try await services.database.read { db in
-                try await db.raw("""
-                    SELECT id, channel, channel_transaction_id, out_trade_no, amount, outcome, detail, times_received, received_at, resolution
-                    FROM payment_callbacks WHERE company_id = \(bind: scope.companyId) AND outcome <> 'applied' ORDER BY resolved_at IS NOT NULL, id LIMIT 500
-                    """).all().map { row -> HeldCallback in
-                    let r = RowReader(row, table: "payment_callbacks")
-                    return HeldCallback(id: try r.string("id"), channel: try r.string("channel"), channelTransactionId: try r.string("channel_transaction_id"),
-                                        outTradeNo: try r.string("out_trade_no"), amount: Money(minorUnits: try r.int64("amount")),
-                                        outcome: try r.string("outcome"), detail: try r.string("detail"),
-                                        timesReceived: try r.optionalInt("times_received") ?? 1, receivedAt: try r.instant("received_at"),
-                                        resolution: try r.optionalString("resolution"))
-                }
-            }
+            let items = try await services.database.read { db in try await HeldCallbacks(TenantSQL(db, scope: scope, engine: engine)).list() }
             return try .json(HeldList(items: items))
         }
 
@@ -170,27 +158,9 @@ extension PaymentRoutes {
             let now = services.clock.now()
             let outcome = try await mapped {
                 try await services.database.transaction { db -> PaymentOutcome? in
-                    guard let row = try await db.raw("""
-                        SELECT channel, channel_transaction_id, out_trade_no, amount, outcome, payload, resolved_at, received_at FROM payment_callbacks
-                        WHERE company_id = \(bind: scope.companyId) AND id = \(bind: id)
-                        """).first() else { throw PaymentError(.notFound, code: "not_found", field: "id", "no held callback \(id)") }
-                    let r = RowReader(row, table: "payment_callbacks")
-                    guard try r.string("outcome") != "applied", try r.optionalInt64("resolved_at") == nil else {
-                        throw PaymentError(.conflict, code: "already_resolved", field: "id", "the callback is applied or resolved")
-                    }
-                    var outcome: PaymentOutcome?
-                    if input.action == "apply" {
-                        let transaction = ChannelTransaction(channel: try r.string("channel"), transactionId: try r.string("channel_transaction_id"),
-                                                             outTradeNo: try r.string("out_trade_no"), amount: try r.int64("amount"),
-                                                             paidAt: try r.instant("received_at"), recordedBy: principal.user.id)
-                        outcome = try await PaymentApplier(db, companyId: scope.companyId, engine: engine, order: services.payments.allocationOrder)
-                            .applyHeld(transaction, payload: try r.string("payload"), now: now)
-                    }
-                    try await db.raw("""
-                        UPDATE payment_callbacks SET resolved_by = \(bind: principal.user.id), resolution = \(bind: input.action + ": " + input.reason),
-                        resolved_at = \(bind: now.epochMilliseconds) WHERE company_id = \(bind: scope.companyId) AND id = \(bind: id)
-                        """).run()
-                    return outcome
+                    try await HeldCallbacks(TenantSQL(db, scope: scope, engine: engine))
+                        .resolve(id, input.action == "apply" ? .apply : .dismiss, reason: input.reason, actor: principal.user.id,
+                                 order: services.payments.allocationOrder, now: now)
                 }
             }
             if let outcome {

@@ -93,18 +93,6 @@ enum PaymentRoutes {
     struct ProxyInput: Codable, Sendable { var personId: String; var relation: String }
     struct RefundList: Codable, Sendable { var items: [Refund] }
     struct LineList: Codable, Sendable { var items: [BankStatements.Line] }
-    struct HeldCallback: Codable, Sendable {
-        var id: String
-        var channel: String
-        var channelTransactionId: String
-        var outTradeNo: String
-        var amount: Money
-        var outcome: String
-        var detail: String
-        var timesReceived: Int
-        var receivedAt: Date
-        var resolution: String?
-    }
     struct HeldList: Codable, Sendable { var items: [HeldCallback] }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
@@ -218,12 +206,9 @@ enum PaymentRoutes {
                 let store = ScopedStore(db, scope: scope)
                 guard let target = try await store.find(House.self, id: house) else { throw Problem.notFound("house") }
                 guard try await store.find(Person.self, id: input.personId) != nil else { throw Problem.notFound("person") }
-                try await db.raw("""
-                    INSERT INTO proxy_payers (company_id, community_id, house_id, person_id, relation, granted_by, created_at)
-                    VALUES (\(bind: scope.companyId), \(bind: target.communityId), \(bind: house), \(bind: input.personId), \(bind: input.relation),
-                            \(bind: principal.user.id), \(bind: now.epochMilliseconds))
-                    ON CONFLICT (house_id, person_id) DO UPDATE SET relation = excluded.relation
-                    """).run()
+                try await PaymentStore(TenantSQL(db, scope: scope, engine: services.database.engine))
+                    .linkProxyPayer(houseId: house, communityId: target.communityId, personId: input.personId, relation: input.relation,
+                                    grantedBy: principal.user.id, now: now)
             }
             return Response(status: .noContent)
         }

@@ -17,6 +17,9 @@ public struct ScopedStore: Sendable {
         self.scope = scope
     }
 
+    /// Statements beyond records, on the same connection and scope (the tenant predicate added by the storage layer).
+    public var sql: TenantSQL { TenantSQL(db, scope: scope) }
+
     /// Adds the tenant predicate for `R` to a query.
     private func scoped<B: SQLPredicateBuilder, R: TenantRecord>(_ builder: B, _ type: R.Type) -> B {
         builder.where(SQLColumn("company_id"), .equal, SQLBind(scope.companyId))

@@ -33,6 +33,11 @@ public struct TenantSQL: Sendable {
         self.init(db, scope: TenantScope(companyId: companyId), engine: engine)
     }
 
+    /// The engine read from the connection's dialect (PostgreSQL's is named `postgresql`, SQLite's `sqlite`).
+    public init(_ db: any SQLDatabase, scope: TenantScope) {
+        self.init(db, scope: scope, engine: db.dialect.name == "postgresql" ? .postgres : .sqlite)
+    }
+
     /// The company whose rows are visible.
     public var companyId: String { scope.companyId }
 
@@ -67,7 +72,7 @@ public struct TenantSQL: Sendable {
 
     /// A further table in a `SELECT`: joined on `on`, with the tenant predicate for it added to the join.
     public struct Join: Sendable {
-        enum Kind: String, Sendable { case inner = "JOIN", left = "LEFT JOIN" }
+        enum Kind: Sendable { case inner, left, ordered }
         let kind: Kind
         let table: String
         let alias: String
@@ -76,6 +81,12 @@ public struct TenantSQL: Sendable {
         /// `JOIN table alias ON alias.company_id = … AND (on)`.
         public static func inner(_ table: String, as alias: String, on: SQLQueryString) -> Join {
             Join(kind: .inner, table: table, alias: alias, on: on)
+        }
+
+        /// An inner join that SQLite's planner must take in the written order (`CROSS JOIN … ON` there, a plain `JOIN` on
+        /// PostgreSQL, which plans joins itself): for a query driven from a small table the planner would not start from.
+        public static func ordered(_ table: String, as alias: String, on: SQLQueryString) -> Join {
+            Join(kind: .ordered, table: table, alias: alias, on: on)
         }
 
         /// `LEFT JOIN table alias ON alias.company_id = … AND (on)`: rows of another company never join.
@@ -97,7 +108,7 @@ public struct TenantSQL: Sendable {
         var sql: SQLQueryString = "SELECT \(columns) FROM \(ident: table)"
         if let alias { sql += " \(ident: alias)" }
         for join in joins {
-            sql += " \(unsafeRaw: join.kind.rawValue) \(ident: join.table) \(ident: join.alias) ON \(predicate(join.alias)) AND (\(join.on))"
+            sql += " \(unsafeRaw: keyword(join.kind)) \(ident: join.table) \(ident: join.alias) ON \(predicate(join.alias)) AND (\(join.on))"
         }
         sql += " WHERE \(predicate(name))"
         if let condition { sql += " AND (\(condition))" }
@@ -189,12 +200,51 @@ public struct TenantSQL: Sendable {
         Query(db: db, sql: "SELECT \(columns) FROM companies WHERE id = \(bind: companyId)")
     }
 
+    // MARK: - Sweeps across tenants
+
+    /// A row found by a sweep, with the company it belongs to.
+    public struct Owned: Sendable {
+        /// The row's company: do the work on it through `TenantSQL(db, companyId: companyId, …)`.
+        public let companyId: String
+        public let row: any SQLRow
+    }
+
+    /// Background work that looks across companies (expiry sweeps, due commands, presence): `SELECT columns FROM table
+    /// [alias] [joins] WHERE condition`, each row returned with its company. A join is to the same company's rows
+    /// (`alias.company_id = name.company_id` is added to its `ON`). Only sweeps call this; anything done with a row
+    /// afterwards goes through a `TenantSQL` of that row's company.
+    public static func sweep(
+        _ db: any SQLDatabase, _ columns: SQLQueryString, from table: String, as alias: String? = nil, joining joins: [Join] = [],
+        where condition: SQLQueryString, then tail: SQLQueryString? = nil
+    ) async throws -> [Owned] {
+        let name = alias ?? table
+        let company: SQLQueryString = "\(ident: name).\(ident: "company_id")"
+        var sql: SQLQueryString = "SELECT \(company) AS \(ident: "courtyard_owner"), \(columns) FROM \(ident: table)"
+        if let alias { sql += " \(ident: alias)" }
+        for join in joins {
+            let keyword = switch join.kind { case .inner, .ordered: "JOIN"; case .left: "LEFT JOIN" }
+            sql += " \(unsafeRaw: keyword) \(ident: join.table) \(ident: join.alias) ON \(ident: join.alias).\(ident: "company_id") = \(company)"
+            sql += " AND (\(join.on))"
+        }
+        sql += " WHERE \(condition)"
+        if let tail { sql += " \(tail)" }
+        return try await db.raw(sql).all().map { Owned(companyId: try $0.decode(column: "courtyard_owner", as: String.self), row: $0) }
+    }
+
     // MARK: - Pieces
 
     /// `name.company_id = ?` (or the bare column for `nil`).
     private func predicate(_ name: String?) -> SQLQueryString {
         if let name { return "\(ident: name).\(ident: "company_id") = \(bind: companyId)" }
         return "\(ident: "company_id") = \(bind: companyId)"
+    }
+
+    private func keyword(_ kind: Join.Kind) -> String {
+        switch kind {
+        case .inner: "JOIN"
+        case .left: "LEFT JOIN"
+        case .ordered: engine == .sqlite ? "CROSS JOIN" : "JOIN"
+        }
     }
 
     private func lockClause(_ lock: Lock) -> SQLQueryString {
