@@ -34,6 +34,8 @@ public struct IntegrationStore: Sendable {
 
     public init(_ db: any SQLDatabase) { self.db = db }
 
+    func tenant(_ companyId: String) -> TenantSQL { TenantSQL(db, scope: TenantScope(companyId: companyId)) }
+
     /// A new random secret: 32 bytes, hex.
     public static func newSecret() -> String {
         var generator = SystemRandomNumberGenerator()
@@ -43,10 +45,8 @@ public struct IntegrationStore: Sendable {
     public func create(companyId: String, name: String, now: Date) async throws -> (Integration, secret: String) {
         let id = Identifier.uuidV7(at: now)
         let secret = Self.newSecret()
-        try await db.raw("""
-            INSERT INTO integrations (id, company_id, name, secret, created_at, updated_at)
-            VALUES (\(bind: id), \(bind: companyId), \(bind: name), \(bind: secret), \(bind: now.epochMilliseconds), \(bind: now.epochMilliseconds))
-            """).run()
+        try await tenant(companyId).insert(into: "integrations", columns: ["id", "name", "secret", "created_at", "updated_at"],
+                                           values: [id, name, secret, now.epochMilliseconds, now.epochMilliseconds]).run()
         return (Integration(id: id, companyId: companyId, name: name, hasPreviousSecret: false, rotatedAt: nil, createdAt: now), secret)
     }
 
@@ -54,11 +54,9 @@ public struct IntegrationStore: Sendable {
     public func rotate(companyId: String, id: String, now: Date) async throws -> (Integration, secret: String)? {
         guard var integration = try await find(companyId: companyId, id: id) else { return nil }
         let secret = Self.newSecret()
-        try await db.raw("""
-            UPDATE integrations SET previous_secret = secret, secret = \(bind: secret), rotated_at = \(bind: now.epochMilliseconds),
-                updated_at = \(bind: now.epochMilliseconds)
-            WHERE id = \(bind: id) AND company_id = \(bind: companyId)
-            """).run()
+        try await tenant(companyId).update("integrations", set: """
+            previous_secret = secret, secret = \(bind: secret), rotated_at = \(bind: now.epochMilliseconds), updated_at = \(bind: now.epochMilliseconds)
+            """, where: "id = \(bind: id)").run()
         integration.hasPreviousSecret = true
         integration.rotatedAt = now
         return (integration, secret)
@@ -67,32 +65,35 @@ public struct IntegrationStore: Sendable {
     /// Ends the rotation: only the current secret signs from now on.
     public func retirePrevious(companyId: String, id: String, now: Date) async throws -> Integration? {
         guard var integration = try await find(companyId: companyId, id: id) else { return nil }
-        try await db.raw("""
-            UPDATE integrations SET previous_secret = NULL, updated_at = \(bind: now.epochMilliseconds)
-            WHERE id = \(bind: id) AND company_id = \(bind: companyId)
-            """).run()
+        try await tenant(companyId).update("integrations", set: "previous_secret = NULL, updated_at = \(bind: now.epochMilliseconds)",
+                                           where: "id = \(bind: id)").run()
         integration.hasPreviousSecret = false
         return integration
     }
 
     public func find(companyId: String, id: String) async throws -> Integration? {
-        guard let row = try await db.raw("""
-            SELECT id, company_id, name, previous_secret, rotated_at, created_at FROM integrations
-            WHERE id = \(bind: id) AND company_id = \(bind: companyId)
-            """).first() else { return nil }
-        return try Self.integration(row)
+        guard let row = try await tenant(companyId).select("id, name, previous_secret, rotated_at, created_at", from: "integrations",
+                                                           where: "id = \(bind: id)").first() else { return nil }
+        return try Self.integration(row, companyId: companyId)
+    }
+
+    /// Sets (or, with `nil`, clears) the URL commands to this integration's devices are sent to; false when there is no
+    /// such integration in the company.
+    public func setCommandURL(companyId: String, id: String, url: String?, now: Date) async throws -> Bool {
+        guard try await find(companyId: companyId, id: id) != nil else { return false }
+        try await tenant(companyId).update("integrations", set: "command_url = \(bind: url), updated_at = \(bind: now.epochMilliseconds)",
+                                           where: "id = \(bind: id)").run()
+        return true
     }
 
     public func list(companyId: String) async throws -> [Integration] {
-        try await db.raw("""
-            SELECT id, company_id, name, previous_secret, rotated_at, created_at FROM integrations
-            WHERE company_id = \(bind: companyId) ORDER BY id
-            """).all().map(Self.integration)
+        try await tenant(companyId).select("id, name, previous_secret, rotated_at, created_at", from: "integrations", then: "ORDER BY id")
+            .all().map { try Self.integration($0, companyId: companyId) }
     }
 
-    static func integration(_ row: any SQLRow) throws -> Integration {
+    static func integration(_ row: any SQLRow, companyId: String) throws -> Integration {
         let reader = RowReader(row, table: "integrations")
-        return Integration(id: try reader.string("id"), companyId: try reader.string("company_id"), name: try reader.string("name"),
+        return Integration(id: try reader.string("id"), companyId: companyId, name: try reader.string("name"),
                            hasPreviousSecret: try reader.optionalString("previous_secret") != nil,
                            rotatedAt: try reader.optionalInt64("rotated_at").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) },
                            createdAt: try reader.instant("created_at"))
@@ -100,10 +101,10 @@ public struct IntegrationStore: Sendable {
 
     /// The company and active secrets behind a webhook URL. The URL names the integration; only the signature proves the sender.
     public func secrets(id: String) async throws -> (companyId: String, name: String, secrets: [String])? {
-        guard let row = try await db.raw("SELECT company_id, name, secret, previous_secret FROM integrations WHERE id = \(bind: id)").first()
+        guard let owned = try await TenantSQL.sweep(db, "name, secret, previous_secret", from: "integrations", where: "id = \(bind: id)").first
         else { return nil }
-        let reader = RowReader(row, table: "integrations")
-        return (try reader.string("company_id"), try reader.string("name"),
+        let reader = RowReader(owned.row, table: "integrations")
+        return (owned.companyId, try reader.string("name"),
                 [try reader.string("secret")] + [try reader.optionalString("previous_secret")].compactMap { $0 })
     }
 

@@ -35,32 +35,64 @@ public struct SupplyStatus: Codable, Sendable, Hashable {
 /// Turns balances, windows, overrides and safety events into desired supply states and queued commands, inside the
 /// caller's transaction (the reading's, the top-up's, the ack's), so the command commits with its cause.
 public struct SupplyController: Sendable {
-    public let db: any SQLDatabase
-    public let companyId: String
-    public let engine: Database.Engine
+    public let tenant: TenantSQL
+
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
+    }
 
     public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.db = db
-        self.companyId = companyId
-        self.engine = engine
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
+    }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
+
+    /// Adds an override (exemption or engineer hold) to a device under a plan and decides its supply again; returns the
+    /// override's id and the command the decision queued, if any.
+    public func addOverride(device: String, kind: SupplyOverride.Kind, holdState: SupplyPosition?, reason: String, expiresAt: Date,
+                            actor: String, now: Date) async throws -> (id: String, command: String?) {
+        let id = Identifier.uuidV7(at: now)
+        try await tenant.insert(
+            into: "supply_overrides", columns: ["id", "community_id", "device_id", "kind", "hold_state", "reason", "expires_at", "created_by", "created_at"],
+            selecting: """
+                \(bind: id), community_id, device_id, \(bind: kind.rawValue), \(bind: holdState?.rawValue), \(bind: reason),
+                \(bind: expiresAt.epochMilliseconds), \(bind: actor), \(bind: now.epochMilliseconds)
+                """, from: "supply_states", where: "device_id = \(bind: device)").run()
+        return (id, try await reevaluate(device: device, now: now))
+    }
+
+    /// Ends an active override of `device` and decides its supply again; false when there is no such active override.
+    public func endOverride(_ id: String, device: String, actor: String, now: Date) async throws -> Bool {
+        guard try await tenant.select("id", from: "supply_overrides",
+                                      where: "device_id = \(bind: device) AND id = \(bind: id) AND ended_at IS NULL").first() != nil else { return false }
+        try await tenant.update("supply_overrides", set: "ended_at = \(bind: now.epochMilliseconds), ended_by = \(bind: actor)",
+                                where: "id = \(bind: id)").run()
+        try await reevaluate(device: device, now: now)
+        return true
+    }
+
+    /// Replaces a community's public holidays (friendly windows keep supply on over them).
+    public func replaceHolidays(community: String, days: [(day: LocalDate, name: String)]) async throws {
+        try await tenant.delete(from: "community_holidays", where: "community_id = \(bind: community)").run()
+        for day in days {
+            try await tenant.insert(into: "community_holidays", columns: ["community_id", "day", "name"],
+                                    values: [community, day.day.description, day.name]).run()
+        }
     }
 
     /// Mismatches between reported and desired state sent again before staff are alerted.
     public static let reconcileLimit = 3
 
     public func status(device: String) async throws -> SupplyStatus? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: SupplyStatus.columns) FROM supply_states WHERE company_id = \(bind: companyId) AND device_id = \(bind: device)
-            """).first().map(SupplyStatus.init(row:))
+        try await tenant.select("\(unsafeRaw: SupplyStatus.columns)", from: "supply_states", where: "device_id = \(bind: device)").first().map(SupplyStatus.init(row:))
     }
 
     /// Active overrides of a device.
     public func overrides(device: String, now: Int64) async throws -> [SupplyOverride] {
-        try await db.raw("""
-            SELECT id, kind, hold_state, reason, expires_at FROM supply_overrides
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND ended_at IS NULL AND expires_at > \(bind: now)
-            ORDER BY created_at
-            """).all().map { row in
+        try await tenant.select("id, kind, hold_state, reason, expires_at", from: "supply_overrides",
+                                where: "device_id = \(bind: device) AND ended_at IS NULL AND expires_at > \(bind: now)", then: "ORDER BY created_at").all().map { row in
             let r = RowReader(row, table: "supply_overrides")
             return SupplyOverride(id: try r.string("id"), kind: SupplyOverride.Kind(rawValue: try r.string("kind")) ?? .exemption,
                                   holdState: try r.optionalString("hold_state").flatMap(SupplyPosition.init(rawValue:)),
@@ -69,7 +101,7 @@ public struct SupplyController: Sendable {
     }
 
     func holidays(community: String) async throws -> Set<LocalDate> {
-        Set(try await db.raw("SELECT day FROM community_holidays WHERE community_id = \(bind: community)").all().compactMap { row in
+        Set(try await tenant.select("day", from: "community_holidays", where: "community_id = \(bind: community)").all().compactMap { row in
             LocalDate(try RowReader(row, table: "community_holidays").string("day"))
         })
     }
@@ -103,11 +135,10 @@ public struct SupplyController: Sendable {
                                                  calendar: calendar, overrides: try await overrides(device: plan.deviceId, now: millis),
                                                  safetyLock: state.safetyLock, triggers: Set(plan.config.cutoffTriggers)))
         guard decision.desired != state.desired || decision.reason != state.reason || decision.cutoffDueAt != state.cutoffDueAt else { return nil }
-        try await db.raw("""
-            UPDATE supply_states SET desired = \(bind: decision.desired.rawValue), reason = \(bind: decision.reason),
-                cutoff_due_at = \(bind: decision.cutoffDueAt), reconcile_attempts = 0, updated_at = \(bind: millis)
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: plan.deviceId)
-            """).run()
+        try await tenant.update("supply_states", set: """
+            desired = \(bind: decision.desired.rawValue), reason = \(bind: decision.reason), cutoff_due_at = \(bind: decision.cutoffDueAt),
+            reconcile_attempts = 0, updated_at = \(bind: millis)
+            """, where: "device_id = \(bind: plan.deviceId)").run()
         if decision.reason == "friendly_window", let due = decision.cutoffDueAt, state.cutoffDueAt != due {
             try await Outbox.record(db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
                                     kind: "cutoff_scheduled", audience: "owner", dedupKey: "cutoff_scheduled:\(plan.deviceId):\(due)",
@@ -122,7 +153,7 @@ public struct SupplyController: Sendable {
     }
 
     func transport(_ deviceId: String) async throws -> String {
-        try await db.raw("SELECT protocol FROM devices WHERE id = \(bind: deviceId) AND company_id = \(bind: companyId)").first()
+        try await tenant.select("protocol", from: "devices", where: "id = \(bind: deviceId)").first()
             .map { try RowReader($0, table: "devices").string("protocol") } ?? "mqtt"
     }
 
@@ -216,19 +247,15 @@ public struct SupplyController: Sendable {
             throw PrepaidError(.notFound, code: "no_supply_control", field: "device_id", "this device has no prepaid plan")
         }
         if let position {
-            try await db.raw("""
-                UPDATE supply_states SET reported = \(bind: position.rawValue), reported_at = \(bind: millis)
-                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device)
-                """).run()
+            try await tenant.update("supply_states", set: "reported = \(bind: position.rawValue), reported_at = \(bind: millis)",
+                                    where: "device_id = \(bind: device)").run()
             state.reported = position
         }
         let plan = try await planOf(device: device)
         if let alarm, state.safetyLock == nil {
-            try await db.raw("""
-                UPDATE supply_states SET safety_lock = \(bind: alarm), updated_at = \(bind: millis)
-                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device)
-                """).run()
-            let community = try await db.raw("SELECT community_id FROM supply_states WHERE device_id = \(bind: device)").first()
+            try await tenant.update("supply_states", set: "safety_lock = \(bind: alarm), updated_at = \(bind: millis)",
+                                    where: "device_id = \(bind: device)").run()
+            let community = try await tenant.select("community_id", from: "supply_states", where: "device_id = \(bind: device)").first()
                 .map { try RowReader($0, table: "supply_states").string("community_id") } ?? ""
             try await Outbox.record(db, companyId: companyId, communityId: community, houseId: plan?.houseId, deviceId: device,
                                     kind: "gas_alarm", audience: "owner,staff", dedupKey: "safety:\(device):\(millis)",
@@ -243,13 +270,12 @@ public struct SupplyController: Sendable {
         }
         guard !fromAck, let reported = state.reported, reported != state.desired, let plan else {
             if let reported = state.reported, reported == state.desired, state.reconcileAttempts > 0 {
-                try await db.raw("UPDATE supply_states SET reconcile_attempts = 0 WHERE company_id = \(bind: companyId) AND device_id = \(bind: device)").run()
+                try await tenant.update("supply_states", set: "reconcile_attempts = 0", where: "device_id = \(bind: device)").run()
             }
             return
         }
-        let inFlight = try await db.raw("""
-            SELECT id FROM device_commands WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND state IN ('queued', 'sent', 'delivered')
-            """).first()
+        let inFlight = try await tenant.select("id", from: "device_commands",
+                                               where: "device_id = \(bind: device) AND state IN ('queued', 'sent', 'delivered')").first()
         guard inFlight == nil else { return }
         if state.reconcileAttempts >= Self.reconcileLimit {
             try await Outbox.record(db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: device,
@@ -258,9 +284,7 @@ public struct SupplyController: Sendable {
                                               "attempts": String(state.reconcileAttempts)], now: now)
             return
         }
-        try await db.raw("""
-            UPDATE supply_states SET reconcile_attempts = reconcile_attempts + 1 WHERE company_id = \(bind: companyId) AND device_id = \(bind: device)
-            """).run()
+        try await tenant.update("supply_states", set: "reconcile_attempts = reconcile_attempts + 1", where: "device_id = \(bind: device)").run()
         try await CommandQueue.enqueue(db, companyId: companyId, communityId: plan.communityId, deviceId: device, action: state.desired,
                                        reason: "reconcile", transport: try await transport(device), maxAttempts: plan.config.maxAttempts,
                                        expirySeconds: plan.config.commandExpirySeconds, now: now)
@@ -271,10 +295,8 @@ public struct SupplyController: Sendable {
         guard try await status(device: device)?.safetyLock != nil else {
             throw PrepaidError(.conflict, code: "no_safety_lock", field: "device_id", "the supply of this device is not locked for safety")
         }
-        try await db.raw("""
-            UPDATE supply_states SET safety_lock = NULL, updated_at = \(bind: now.epochMilliseconds)
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device)
-            """).run()
+        try await tenant.update("supply_states", set: "safety_lock = NULL, updated_at = \(bind: now.epochMilliseconds)",
+                                where: "device_id = \(bind: device)").run()
         return try await reevaluate(device: device, now: now)
     }
 }

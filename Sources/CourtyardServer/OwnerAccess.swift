@@ -1,7 +1,6 @@
 import CourtyardDomain
 import CourtyardStorage
 import Foundation
-import SQLKit
 
 /// What an owner may read of a house: the one rule every owner-side route applies.
 ///

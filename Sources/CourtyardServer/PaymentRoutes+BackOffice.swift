@@ -4,7 +4,6 @@ import CourtyardPrepaid
 import CourtyardStorage
 import Foundation
 import Hummingbird
-import SQLKit
 
 extension PaymentRoutes {
     static func registerBackOffice(on api: DocumentedRouter, services: ServerServices) {

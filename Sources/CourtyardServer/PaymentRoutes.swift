@@ -6,7 +6,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import SQLKit
 
 extension PaymentError {
     /// The problem answer, with the error's stable code and field.

@@ -1,10 +1,10 @@
 import CourtyardDomain
+import CourtyardIngest
 import CourtyardPrepaid
 import CourtyardStorage
 import Foundation
 import HTTPTypes
 import Hummingbird
-import SQLKit
 
 extension PrepaidError {
     /// The problem answer: 422 with the field(s) at fault, 404, or 409, each with the error's stable code.
@@ -202,9 +202,7 @@ enum PrepaidRoutes {
             let scope = try await houseScope(context, house: house, staff: .readFinance, services: services)
             let now = services.clock.now()
             let overview = try await services.database.read { db -> PrepaidOverview? in
-                guard let row = try await db.raw("""
-                    SELECT community_id FROM houses WHERE company_id = \(bind: scope.companyId) AND id = \(bind: house)
-                    """).first(), scope.includes(communityId: try RowReader(row, table: "houses").string("community_id")) else { return nil }
+                guard try await ScopedStore(db, scope: scope).find(House.self, id: house) != nil else { return nil }
                 return try await PrepaidOverview.load(db, companyId: scope.companyId, house: house, engine: services.database.engine, now: now)
             }
             guard let overview else { throw Problem.notFound("house") }
@@ -244,14 +242,8 @@ enum PrepaidRoutes {
                 let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
                 let supply = SupplyController(db, companyId: scope.companyId, engine: engine)
                 guard let status = try await supply.status(device: device) else { return nil }
-                let id = Identifier.uuidV7(at: now)
-                try await db.raw("""
-                    INSERT INTO supply_overrides (id, company_id, community_id, device_id, kind, hold_state, reason, expires_at, created_by, created_at)
-                    SELECT \(bind: id), company_id, community_id, device_id, \(bind: input.kind.rawValue), \(bind: input.holdState?.rawValue),
-                           \(bind: input.reason), \(bind: input.expiresAt.epochMilliseconds), \(bind: principal.user.id), \(bind: now.epochMilliseconds)
-                    FROM supply_states WHERE device_id = \(bind: status.deviceId)
-                    """).run()
-                let command = try await supply.reevaluate(device: device, now: now)
+                let (id, command) = try await supply.addOverride(device: status.deviceId, kind: input.kind, holdState: input.holdState,
+                                                                 reason: input.reason, expiresAt: input.expiresAt, actor: principal.user.id, now: now)
                 return OverrideResult(id: id, deviceId: device, kind: input.kind, holdState: input.holdState, reason: input.reason,
                                       expiresAt: input.expiresAt, command: command)
             }
@@ -270,16 +262,8 @@ enum PrepaidRoutes {
             let engine = services.database.engine
             let ended = try await services.database.transaction { db -> Bool in
                 let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
-                guard try await db.raw("""
-                    SELECT id FROM supply_overrides WHERE company_id = \(bind: scope.companyId) AND device_id = \(bind: device)
-                      AND id = \(bind: override) AND ended_at IS NULL
-                    """).first() != nil else { return false }
-                try await db.raw("""
-                    UPDATE supply_overrides SET ended_at = \(bind: now.epochMilliseconds), ended_by = \(bind: principal.user.id)
-                    WHERE company_id = \(bind: scope.companyId) AND id = \(bind: override)
-                    """).run()
-                try await SupplyController(db, companyId: scope.companyId, engine: engine).reevaluate(device: device, now: now)
-                return true
+                return try await SupplyController(db, companyId: scope.companyId, engine: engine)
+                    .endOverride(override, device: device, actor: principal.user.id, now: now)
             }
             guard ended else { throw Problem.notFound("active override") }
             await services.dispatcher.wake()
@@ -374,13 +358,7 @@ enum PrepaidRoutes {
             }
             let now = services.clock.now()
             let found = try await services.database.transaction { db -> Bool in
-                guard try await db.raw("SELECT id FROM integrations WHERE company_id = \(bind: scope.companyId) AND id = \(bind: id)").first() != nil
-                else { return false }
-                try await db.raw("""
-                    UPDATE integrations SET command_url = \(bind: input.url), updated_at = \(bind: now.epochMilliseconds)
-                    WHERE company_id = \(bind: scope.companyId) AND id = \(bind: id)
-                    """).run()
-                return true
+                try await IntegrationStore(db).setCommandURL(companyId: scope.companyId, id: id, url: input.url, now: now)
             }
             guard found else { throw Problem.notFound("integration") }
             await services.dispatcher.wake()
@@ -397,13 +375,8 @@ enum PrepaidRoutes {
             }
             try await services.database.transaction { db in
                 let _ = try await ScopedStore(db, scope: scope).get(Community.self, id: community)
-                try await db.raw("DELETE FROM community_holidays WHERE company_id = \(bind: scope.companyId) AND community_id = \(bind: community)").run()
-                for day in input.days {
-                    try await db.raw("""
-                        INSERT INTO community_holidays (company_id, community_id, day, name)
-                        VALUES (\(bind: scope.companyId), \(bind: community), \(bind: day.day.description), \(bind: day.name))
-                        """).run()
-                }
+                try await SupplyController(db, companyId: scope.companyId, engine: services.database.engine)
+                    .replaceHolidays(community: community, days: input.days.map { ($0.day, $0.name) })
             }
             return try .json(input)
         }

@@ -10,16 +10,13 @@ import Testing
 @Suite("Tenancy scan")
 struct TenancyScanTests {
     static let pending: [String: Int] = [
-        "Sources/CourtyardIngest/Integrations.swift": 10,
         "Sources/CourtyardIngest/Presence.swift": 9,
         "Sources/CourtyardIngest/ReadingRawPath.swift": 1,
         "Sources/CourtyardIngest/ReadingStore.swift": 10,
         "Sources/CourtyardIngest/ReviewQueue.swift": 12,
         "Sources/CourtyardPrepaid/CommandQueue.swift": 10,
         "Sources/CourtyardPrepaid/DeductionRawPath.swift": 10,
-        "Sources/CourtyardPrepaid/SupplyController.swift": 10,
         "Sources/CourtyardServer/IngestRoutes.swift": 6,
-        "Sources/CourtyardServer/PrepaidRoutes.swift": 9,
         "Sources/courtyard/BillBench.swift": 2,
         "Sources/courtyard/Courtyard.swift": 2,
         "Sources/courtyard/PrepaidBench.swift": 2,

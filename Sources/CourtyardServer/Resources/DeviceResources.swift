@@ -2,7 +2,6 @@ import CourtyardDomain
 import CourtyardStorage
 import Foundation
 import HTTPTypes
-import SQLKit
 
 extension ParkingSpace: APIResource {
     /// Writable fields of a parking space.
