@@ -224,8 +224,7 @@ enum IngestRoutes {
             let items = try await parse(request, context)
             if let device = context.device {
                 let key = try await services.database.read { db in
-                    try await db.raw("SELECT device_key FROM devices WHERE id = \(bind: device.deviceId) AND company_id = \(bind: device.companyId)")
-                        .first()?.decode(column: "device_key", as: String.self)
+                    try await ScopedStore(db, scope: TenantScope(companyId: device.companyId)).find(Device.self, id: device.deviceId)?.deviceKey
                 }
                 guard let key else { throw Problem(.unauthorized, code: "invalid_token", title: "The device of this token no longer exists") }
                 let results = try await services.ingestor.ingest(companyId: device.companyId, items: items, source: "http", onlyDevice: key)
@@ -320,13 +319,15 @@ enum IngestRoutes {
             let to = try instant(query["to"], "to")
             let page = try await services.database.read { db in
                 _ = try await ScopedStore(db, scope: scope).get(Device.self, id: deviceId)
-                let select = db.select().column(SQLRaw("id, device_id, register, measured_at, received_at, reading_milli, usage_milli, since, message_id, source, origin, entered_by, note, photo_ref"))
-                    .from(Schema.readingsView).where("company_id", .equal, SQLBind(scope.companyId)).where("device_id", .equal, SQLBind(deviceId))
-                if let register = query["register"] { select.where("register", .equal, SQLBind(String(register))) }
-                if let from { select.where("measured_at", .greaterThanOrEqual, SQLBind(from)) }
-                if let to { select.where("measured_at", .lessThan, SQLBind(to)) }
-                if let cursor { select.where(try TimeCursor(cursor).after(column: "measured_at", descending: false)) }
-                let rows = try await select.orderBy("measured_at").orderBy("id").limit(limit + 1).all()
+                var conditions: [SQLQueryString] = ["device_id = \(bind: deviceId)"]
+                if let register = query["register"] { conditions.append("register = \(bind: String(register))") }
+                if let from { conditions.append("measured_at >= \(bind: from)") }
+                if let to { conditions.append("measured_at < \(bind: to)") }
+                if let cursor { conditions.append("\(try TimeCursor(cursor).after(column: "measured_at", descending: false))") }
+                let rows = try await ScopedStore(db, scope: scope).sql.select("""
+                    id, device_id, register, measured_at, received_at, reading_milli, usage_milli, since, message_id, source, origin, entered_by, note, photo_ref
+                    """, from: Schema.readingsView, where: conditions.joined(separator: " AND "),
+                    then: "ORDER BY measured_at, id LIMIT \(literal: limit + 1)").all()
                 let items = try rows.prefix(limit).map(readingView)
                 return ReadingPage(items: items, nextCursor: rows.count > limit ? items.last.map { TimeCursor.text($0.measuredAt, $0.id) } : nil)
             }
@@ -417,13 +418,13 @@ enum IngestRoutes {
             replacement = try await services.database.transaction { [replacement] db in
                 var replacement = replacement
                 let device = try await ScopedStore(db, scope: scope).get(Device.self, id: input.deviceId)
-                try await db.raw("""
-                    INSERT INTO meter_replacements (id, company_id, community_id, device_id, register, replaced_at, old_final_milli,
-                                                    new_start_milli, reason, created_by, created_at)
-                    VALUES (\(bind: id), \(bind: scope.companyId), \(bind: device.communityId), \(bind: device.id), \(bind: register),
-                            \(bind: input.replacedAt.epochMilliseconds), \(bind: input.oldFinal.milliUnits), \(bind: input.newStart.milliUnits),
-                            \(bind: input.reason), \(bind: user), \(bind: now.epochMilliseconds))
-                    """).run()
+                try await ScopedStore(db, scope: scope).sql.insert(into: "meter_replacements", columns: [
+                    "id", "community_id", "device_id", "register", "replaced_at", "old_final_milli", "new_start_milli", "reason", "created_by",
+                    "created_at",
+                ], values: [
+                    id, device.communityId, device.id, register, input.replacedAt.epochMilliseconds, input.oldFinal.milliUnits,
+                    input.newStart.milliUnits, input.reason, user, now.epochMilliseconds,
+                ]).run()
                 try await IngestGeneration.bump(db)
                 try await ScopedStore(db, scope: scope).insert(AuditEntry(
                     id: Identifier.uuidV7(at: now), companyId: scope.companyId, communityId: device.communityId, actor: user,
@@ -544,13 +545,16 @@ enum IngestRoutes {
             let query = request.uri.queryParameters
             let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [], cursor: .own)
             let page = try await services.database.read { db in
-                let select = db.select().column(SQLRaw("id, device_id, kind, at, last_seen_at")).from("device_alerts")
-                    .where("company_id", .equal, SQLBind(scope.companyId))
-                if let communities = scope.communityIds { select.where("community_id", .in, SQLBind.group(communities.sorted())) }
-                if let device = query["device_id"] { select.where("device_id", .equal, SQLBind(String(device))) }
-                if let kind = query["kind"] { select.where("kind", .equal, SQLBind(String(kind))) }
-                if let cursor { select.where(try TimeCursor(cursor).after(column: "at", descending: true)) }
-                let rows = try await select.orderBy("at", .descending).orderBy("id", .descending).limit(limit + 1).all()
+                var conditions: [SQLQueryString] = ["1 = 1"]
+                if let communities = scope.communityIds {
+                    conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))")
+                }
+                if let device = query["device_id"] { conditions.append("device_id = \(bind: String(device))") }
+                if let kind = query["kind"] { conditions.append("kind = \(bind: String(kind))") }
+                if let cursor { conditions.append("\(try TimeCursor(cursor).after(column: "at", descending: true))") }
+                let rows = try await ScopedStore(db, scope: scope).sql.select("id, device_id, kind, at, last_seen_at", from: "device_alerts",
+                                                                          where: conditions.joined(separator: " AND "),
+                                                                          then: "ORDER BY at DESC, id DESC LIMIT \(literal: limit + 1)").all()
                 let items = try rows.prefix(limit).map { row in
                     let r = RowReader(row, table: "device_alerts")
                     return Alert(id: try r.string("id"), deviceId: try r.string("device_id"), kind: try r.string("kind"),
@@ -758,17 +762,19 @@ enum IngestRoutes {
             throw Problem.invalid("status", code: "invalid_value", "status is online or offline")
         }
         return try await services.database.read { db in
-            let select = db.select()
-                .column(SQLRaw("d.id AS id, d.device_key AS device_key, d.community_id AS community_id, d.kind AS kind, p.online AS online, p.last_seen_at AS last_seen_at, p.changed_at AS changed_at"))
-                .from(SQLRaw("devices d LEFT JOIN device_presence p ON p.device_id = d.id AND p.company_id = d.company_id"))
-                .where(SQLColumn("company_id", table: "d"), .equal, SQLBind(scope.companyId))
-                .where(SQLColumn("status", table: "d"), .notEqual, SQLBind("retired"))
-            if let communities = scope.communityIds { select.where(SQLColumn("community_id", table: "d"), .in, SQLBind.group(communities.sorted())) }
-            if let community = query["community_id"] { select.where(SQLColumn("community_id", table: "d"), .equal, SQLBind(String(community))) }
-            if status == "online" { select.where(SQLColumn("online", table: "p"), .equal, SQLBind(1)) }
-            if status == "offline" { select.where(SQLRaw("(p.online IS NULL OR p.online = 0)")) }
-            if let cursor { select.where(SQLColumn("id", table: "d"), .greaterThan, SQLBind(cursor)) }
-            let rows = try await select.orderBy(SQLColumn("id", table: "d")).limit(limit + 1).all()
+            var conditions: [SQLQueryString] = ["d.status <> 'retired'"]
+            if let communities = scope.communityIds {
+                conditions.append(communities.isEmpty ? "1 = 0" : "d.community_id IN (\(binds: communities.sorted()))")
+            }
+            if let community = query["community_id"] { conditions.append("d.community_id = \(bind: String(community))") }
+            if status == "online" { conditions.append("p.online = 1") }
+            if status == "offline" { conditions.append("(p.online IS NULL OR p.online = 0)") }
+            if let cursor { conditions.append("d.id > \(bind: cursor)") }
+            let rows = try await ScopedStore(db, scope: scope).sql.select("""
+                d.id AS id, d.device_key AS device_key, d.community_id AS community_id, d.kind AS kind, p.online AS online, \
+                p.last_seen_at AS last_seen_at, p.changed_at AS changed_at
+                """, from: "devices", as: "d", joining: [.left("device_presence", as: "p", on: "p.device_id = d.id")],
+                where: conditions.joined(separator: " AND "), then: "ORDER BY d.id LIMIT \(literal: limit + 1)").all()
             let items = try rows.prefix(limit).map { row in
                 let r = RowReader(row, table: "devices")
                 return PresenceView(deviceId: try r.string("id"), deviceKey: try r.string("device_key"), communityId: try r.string("community_id"),

@@ -16,7 +16,6 @@ struct TenancyScanTests {
         "Sources/CourtyardIngest/ReviewQueue.swift": 12,
         "Sources/CourtyardPrepaid/CommandQueue.swift": 10,
         "Sources/CourtyardPrepaid/DeductionRawPath.swift": 10,
-        "Sources/CourtyardServer/IngestRoutes.swift": 6,
         "Sources/courtyard/BillBench.swift": 2,
         "Sources/courtyard/Courtyard.swift": 2,
         "Sources/courtyard/PrepaidBench.swift": 2,
