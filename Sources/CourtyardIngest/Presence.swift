@@ -33,38 +33,30 @@ public struct PresenceStore: Sendable {
 
     /// Records that `device` was heard from at `seenAt` (its arrival time); a device that was offline comes back online.
     public mutating func touch(_ device: KnownDevice, seenAt: Int64) async throws {
-        if let row = try await db.raw("""
-            SELECT online, last_seen_at FROM device_presence WHERE device_id = \(bind: device.id) AND company_id = \(bind: companyId)
-            """).first() {
+        let tenant = TenantSQL(db, scope: TenantScope(companyId: companyId))
+        if let row = try await tenant.select("online, last_seen_at", from: "device_presence", where: "device_id = \(bind: device.id)").first() {
             let reader = RowReader(row, table: "device_presence")
             let online = try reader.int64("online") == 1
             let lastSeen = try reader.int64("last_seen_at")
             guard seenAt > lastSeen || !online else { return }
             if online {
-                try await db.raw("""
-                    UPDATE device_presence SET last_seen_at = \(bind: seenAt)
-                    WHERE device_id = \(bind: device.id) AND company_id = \(bind: companyId)
-                    """).run()
+                try await tenant.update("device_presence", set: "last_seen_at = \(bind: seenAt)", where: "device_id = \(bind: device.id)").run()
             } else {
-                try await db.raw("""
-                    UPDATE device_presence SET last_seen_at = \(bind: max(seenAt, lastSeen)), online = 1, changed_at = \(bind: seenAt)
-                    WHERE device_id = \(bind: device.id) AND company_id = \(bind: companyId)
-                    """).run()
+                try await tenant.update("device_presence", set: """
+                    last_seen_at = \(bind: max(seenAt, lastSeen)), online = 1, changed_at = \(bind: seenAt)
+                    """, where: "device_id = \(bind: device.id)").run()
                 try await alert(device.id, communityId: device.communityId, kind: "online", at: seenAt, lastSeen: seenAt)
             }
         } else {
-            try await db.raw("""
-                INSERT INTO device_presence (device_id, company_id, community_id, last_seen_at, online, changed_at)
-                VALUES (\(bind: device.id), \(bind: companyId), \(bind: device.communityId), \(bind: seenAt), 1, \(bind: seenAt))
-                """).run()
+            try await tenant.insert(into: "device_presence", columns: ["device_id", "community_id", "last_seen_at", "online", "changed_at"],
+                                    values: [device.id, device.communityId, seenAt, Int64(1), seenAt]).run()
         }
     }
 
     mutating func alert(_ deviceId: String, communityId: String, kind: String, at: Int64, lastSeen: Int64) async throws {
-        try await db.raw("""
-            INSERT INTO device_alerts (id, company_id, community_id, device_id, kind, at, last_seen_at)
-            VALUES (\(bind: ids.next()), \(bind: companyId), \(bind: communityId), \(bind: deviceId), \(bind: kind), \(bind: at), \(bind: lastSeen))
-            """).run()
+        try await TenantSQL(db, scope: TenantScope(companyId: companyId))
+            .insert(into: "device_alerts", columns: ["id", "community_id", "device_id", "kind", "at", "last_seen_at"],
+                    values: [ids.next(), communityId, deviceId, kind, at, lastSeen]).run()
     }
 }
 
@@ -78,24 +70,21 @@ public enum PresenceSweep {
         return try await database.transaction { db in
             var count = 0
             let shortest = Device.Kind.allCases.map(PresenceStore.timeoutMilliseconds).min() ?? 600_000
-            let rows = try await db.raw("""
-                SELECT p.device_id, p.company_id, p.community_id, p.last_seen_at, d.kind FROM device_presence p
-                JOIN devices d ON d.id = p.device_id AND d.company_id = p.company_id
-                WHERE p.online = 1 AND p.last_seen_at < \(bind: nowMillis - shortest - PresenceStore.lastSeenPrecisionMilliseconds)
-                """).all()
+            let rows = try await TenantSQL.sweep(
+                db, "p.device_id, p.community_id, p.last_seen_at, d.kind", from: "device_presence", as: "p",
+                joining: [.inner("devices", as: "d", on: "d.id = p.device_id")],
+                where: "p.online = 1 AND p.last_seen_at < \(bind: nowMillis - shortest - PresenceStore.lastSeenPrecisionMilliseconds)")
             var stores: [String: PresenceStore] = [:]
-            for row in rows {
-                let reader = RowReader(row, table: "device_presence")
+            for owned in rows {
+                let reader = RowReader(owned.row, table: "device_presence")
                 let kind = try reader.value("kind", as: Device.Kind.self)
                 let lastSeen = try reader.int64("last_seen_at")
                 guard lastSeen + PresenceStore.timeoutMilliseconds(kind) + PresenceStore.lastSeenPrecisionMilliseconds <= nowMillis else { continue }
-                let companyId = try reader.string("company_id")
+                let companyId = owned.companyId
                 let deviceId = try reader.string("device_id")
                 var store = stores[companyId] ?? PresenceStore(db, companyId: companyId, now: now)
-                try await db.raw("""
-                    UPDATE device_presence SET online = 0, changed_at = \(bind: nowMillis)
-                    WHERE device_id = \(bind: deviceId) AND company_id = \(bind: companyId)
-                    """).run()
+                try await TenantSQL(db, scope: TenantScope(companyId: companyId))
+                    .update("device_presence", set: "online = 0, changed_at = \(bind: nowMillis)", where: "device_id = \(bind: deviceId)").run()
                 try await store.alert(deviceId, communityId: try reader.string("community_id"), kind: "offline", at: nowMillis, lastSeen: lastSeen)
                 stores[companyId] = store
                 count += 1

@@ -75,6 +75,7 @@ public struct ReadingStore: Sendable {
     public internal(set) var carefulCount = 0
     /// Later readings whose usage a late reading cut (their interval now starts at the late reading), in order.
     public internal(set) var revisions: [Revision] = []
+    var tenant: TenantSQL { TenantSQL(db, scope: TenantScope(companyId: companyId)) }
 
     /// A stored reading whose usage changed because a late reading arrived inside its interval.
     public struct Revision: Sendable, Hashable {
@@ -125,10 +126,8 @@ public struct ReadingStore: Sendable {
         }
         // 1. A message id names one reading for ever.
         if let messageId = reading.messageId {
-            let rows = try stored(try await db.raw("""
-                SELECT \(unsafeRaw: Self.columns) FROM meter_readings
-                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND message_id = \(bind: messageId)
-                """).all())
+            let rows = try stored(try await tenant.select("\(unsafeRaw: Self.columns)", from: "meter_readings",
+                                                          where: "device_id = \(bind: device) AND message_id = \(bind: messageId)").all())
             if let row = rows.first {
                 return sameContent(row) ? .duplicate(id: row.id)
                     : .rejected(ReadingError("idempotency_conflict", field: "message_id",
@@ -136,20 +135,16 @@ public struct ReadingStore: Sendable {
             }
         }
         // 2. A held reading sent again stays held, once (not for the approval of that very reading).
-        if !holdsDisabled, let held = try await db.raw("""
-            SELECT id, reason, detail FROM held_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: reading.register)
-              AND measured_at = \(bind: reading.measuredAt) AND status = 'pending'
-              AND \(unsafeRaw: isCumulative ? "reading_milli" : "interval_usage_milli") = \(bind: value)
+        if !holdsDisabled, let held = try await tenant.select("id, reason, detail", from: "held_readings", where: """
+            device_id = \(bind: device) AND register = \(bind: reading.register) AND measured_at = \(bind: reading.measuredAt) \
+            AND status = 'pending' AND \(unsafeRaw: isCumulative ? "reading_milli" : "interval_usage_milli") = \(bind: value)
             """).first() {
             let reader = RowReader(held, table: "held_readings")
             return .held(id: try reader.string("id"), reason: try reader.string("reason"), detail: try reader.string("detail"))
         }
         // 3. The key (device, register, measured_at).
-        let existing = try stored(try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM meter_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: reading.register)
-              AND measured_at = \(bind: reading.measuredAt)
+        let existing = try stored(try await tenant.select("\(unsafeRaw: Self.columns)", from: "meter_readings", where: """
+            device_id = \(bind: device) AND register = \(bind: reading.register) AND measured_at = \(bind: reading.measuredAt)
             """).all())
         if let row = existing.first {
             if sameContent(row) { return .duplicate(id: row.id) }
@@ -165,18 +160,12 @@ public struct ReadingStore: Sendable {
             return .accepted(id: id, usage: value)
         }
         // 4. Usage against both neighbours: the reading before, and the one after (a late reading splits its interval).
-        let previous = try stored(try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM meter_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: reading.register)
-              AND measured_at < \(bind: reading.measuredAt)
-            ORDER BY measured_at DESC LIMIT 1
-            """).all()).first
-        let next = try stored(try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM meter_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: reading.register)
-              AND measured_at > \(bind: reading.measuredAt)
-            ORDER BY measured_at ASC LIMIT 1
-            """).all()).first
+        let previous = try stored(try await tenant.select("\(unsafeRaw: Self.columns)", from: "meter_readings", where: """
+            device_id = \(bind: device) AND register = \(bind: reading.register) AND measured_at < \(bind: reading.measuredAt)
+            """, then: "ORDER BY measured_at DESC LIMIT 1").all()).first
+        let next = try stored(try await tenant.select("\(unsafeRaw: Self.columns)", from: "meter_readings", where: """
+            device_id = \(bind: device) AND register = \(bind: reading.register) AND measured_at > \(bind: reading.measuredAt)
+            """, then: "ORDER BY measured_at ASC LIMIT 1").all()).first
         let current = ReadingRules.Point(measuredAt: reading.measuredAt, reading: value)
         var usage: Int64?
         if let previous, let previousReading = previous.reading {
@@ -221,10 +210,8 @@ public struct ReadingStore: Sendable {
         let id = try await insert(reading, usage: usage, since: previous?.measuredAt)
         if next == nil { newHead = (device, reading.register, current) }
         if let next, let nextUsage {
-            try await db.raw("""
-                UPDATE meter_readings SET usage_milli = \(bind: nextUsage), since = \(bind: reading.measuredAt)
-                WHERE id = \(bind: next.id) AND company_id = \(bind: companyId)
-                """).run()
+            try await tenant.update("meter_readings", set: "usage_milli = \(bind: nextUsage), since = \(bind: reading.measuredAt)",
+                                    where: "id = \(bind: next.id)").run()
             revisions.append(Revision(readingId: next.id, device: reading.device, register: reading.register, measuredAt: next.measuredAt,
                                       oldUsage: next.usage, newUsage: nextUsage))
         }
@@ -233,10 +220,9 @@ public struct ReadingStore: Sendable {
 
     /// Daily usage of the 30 days before `before` (UTC days), as the relative rule's history.
     func recentDailyP99(device: String, register: String, before: Int64) async throws -> Int64? {
-        let rows = try await db.raw("""
-            SELECT measured_at, usage_milli FROM meter_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: register)
-              AND measured_at > \(bind: before - 30 * 86_400_000) AND measured_at <= \(bind: before) AND usage_milli IS NOT NULL
+        let rows = try await tenant.select("measured_at, usage_milli", from: "meter_readings", where: """
+            device_id = \(bind: device) AND register = \(bind: register) AND measured_at > \(bind: before - 30 * 86_400_000) \
+            AND measured_at <= \(bind: before) AND usage_milli IS NOT NULL
             """).all()
         var days: [Int64: Int64] = [:]
         for row in rows {
@@ -247,12 +233,9 @@ public struct ReadingStore: Sendable {
     }
 
     func replacement(device: String, register: String, after: Int64, upTo: Int64) async throws -> ReadingRules.Replacement? {
-        guard let row = try await db.raw("""
-            SELECT replaced_at, old_final_milli, new_start_milli FROM meter_replacements
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device) AND register = \(bind: register)
-              AND replaced_at > \(bind: after) AND replaced_at <= \(bind: upTo)
-            ORDER BY replaced_at LIMIT 1
-            """).first() else { return nil }
+        guard let row = try await tenant.select("replaced_at, old_final_milli, new_start_milli", from: "meter_replacements", where: """
+            device_id = \(bind: device) AND register = \(bind: register) AND replaced_at > \(bind: after) AND replaced_at <= \(bind: upTo)
+            """, then: "ORDER BY replaced_at LIMIT 1").first() else { return nil }
         let reader = RowReader(row, table: "meter_replacements")
         return .init(replacedAt: try reader.int64("replaced_at"), oldFinal: try reader.int64("old_final_milli"),
                      newStart: try reader.int64("new_start_milli"))
@@ -261,14 +244,13 @@ public struct ReadingStore: Sendable {
     mutating func insert(_ reading: ResolvedReading, usage: Int64?, since: Int64?) async throws -> String {
         let id = ids.next()
         let cumulative: Int64? = if case .cumulative(let value) = reading.value { value } else { nil }
-        try await db.raw("""
-            INSERT INTO meter_readings (id, company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
-                                        usage_milli, since, message_id, source, origin, entered_by, note, photo_ref)
-            VALUES (\(bind: id), \(bind: companyId), \(bind: reading.device.communityId), \(bind: reading.device.id), \(bind: reading.register),
-                    \(bind: reading.measuredAt), \(bind: reading.receivedAt), \(bind: cumulative), \(bind: usage), \(bind: since),
-                    \(bind: reading.messageId), \(bind: reading.source), \(bind: reading.origin),
-                    \(bind: reading.enteredBy), \(bind: reading.note), \(bind: reading.photoRef))
-            """).run()
+        try await tenant.insert(into: "meter_readings", columns: [
+            "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "usage_milli", "since", "message_id",
+            "source", "origin", "entered_by", "note", "photo_ref",
+        ], values: [
+            id, reading.device.communityId, reading.device.id, reading.register, reading.measuredAt, reading.receivedAt, cumulative, usage,
+            since, reading.messageId, reading.source, reading.origin, reading.enteredBy, reading.note, reading.photoRef,
+        ]).run()
         return id
     }
 
@@ -277,13 +259,13 @@ public struct ReadingStore: Sendable {
         let id = ids.next()
         let cumulative: Int64? = if case .cumulative(let value) = reading.value { value } else { nil }
         let interval: Int64? = if case .interval(let value) = reading.value { value } else { nil }
-        try await db.raw("""
-            INSERT INTO held_readings (id, company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
-                                       interval_usage_milli, message_id, source, reason, detail, status)
-            VALUES (\(bind: id), \(bind: companyId), \(bind: reading.device.communityId), \(bind: reading.device.id), \(bind: reading.register),
-                    \(bind: reading.measuredAt), \(bind: reading.receivedAt), \(bind: cumulative), \(bind: interval),
-                    \(bind: reading.messageId), \(bind: reading.source), \(bind: reason), \(bind: detail), 'pending')
-            """).run()
+        try await tenant.insert(into: "held_readings", columns: [
+            "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "interval_usage_milli", "message_id",
+            "source", "reason", "detail", "status",
+        ], values: [
+            id, reading.device.communityId, reading.device.id, reading.register, reading.measuredAt, reading.receivedAt, cumulative, interval,
+            reading.messageId, reading.source, reason, detail, "pending",
+        ]).run()
         return .held(id: id, reason: reason, detail: detail)
     }
 }

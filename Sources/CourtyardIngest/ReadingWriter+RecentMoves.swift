@@ -103,13 +103,11 @@ extension ReadingWriter {
         idleMoveScheduled = true
         let stamp = batches
         Task { [weak self] in
-            try? await Task.sleep(for: Self.idlePause)
+            guard let pause = self?.idlePause else { return }
+            try? await Task.sleep(for: pause)
             await self?.moveWhileIdle(stamp: stamp)
         }
     }
-
-    /// How long the writer waits without batches before it moves recent readings on its own.
-    static let idlePause: Duration = .milliseconds(200)
 
     func moveWhileIdle(stamp: Int) async {
         idleMoveScheduled = false

@@ -65,6 +65,8 @@ public actor ReadingWriter {
     private let effects: (any ReadingEffects)?
     /// Recent rows (SQLite) at which the active recent table is handed over for moving into `meter_readings`.
     public let recentLimit: Int
+    /// How long the writer waits without batches before it moves recent readings on its own (200 ms by default).
+    public let idlePause: Duration
     /// The serial of the move whose rows a task is sorting.
     var sorting: Int?
     /// Rows sorted while the memory was out for a transaction, waiting to be taken up.
@@ -75,9 +77,11 @@ public actor ReadingWriter {
     var traced: (busy: Duration, readings: Int, batches: Int, since: ContinuousClock.Instant) = (.zero, 0, 0, .now)
 
     public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
-                logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000) {
+                logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000,
+                idlePause: Duration = .milliseconds(200)) {
         self.effects = effects
         self.recentLimit = recentLimit
+        self.idlePause = idlePause
         self.database = database
         self.clock = clock
         self.maxBatch = maxBatch

@@ -52,6 +52,7 @@ public struct ReviewQueue: Sendable {
     /// What commits with accepted readings (prepaid deduction): approvals and replacements apply it too.
     let effects: (any ReadingEffects)?
     let engine: Database.Engine
+    let tenant: TenantSQL
 
     public init(_ db: any SQLDatabase, companyId: String, communities: Set<String>? = nil, effects: (any ReadingEffects)? = nil,
                 engine: Database.Engine = .sqlite) {
@@ -60,6 +61,7 @@ public struct ReviewQueue: Sendable {
         self.db = db
         self.companyId = companyId
         self.communities = communities
+        tenant = TenantSQL(db, scope: TenantScope(companyId: companyId))
     }
 
     static let columns = """
@@ -82,20 +84,21 @@ public struct ReviewQueue: Sendable {
     }
 
     public func list(status: String?, deviceId: String?, after cursor: String?, limit: Int) async throws -> (items: [HeldReading], next: String?) {
-        let query = db.select().column(SQLRaw(Self.columns)).from("held_readings").where("company_id", .equal, SQLBind(companyId))
-        if let status { query.where("status", .equal, SQLBind(status)) }
-        if let deviceId { query.where("device_id", .equal, SQLBind(deviceId)) }
-        if let communities { query.where("community_id", .in, SQLBind.group(communities.sorted())) }
-        if let cursor { query.where("id", .greaterThan, SQLBind(cursor)) }
-        let rows = try await query.orderBy("id").limit(limit + 1).all()
+        var conditions: [SQLQueryString] = ["1 = 1"]
+        if let status { conditions.append("status = \(bind: status)") }
+        if let deviceId { conditions.append("device_id = \(bind: deviceId)") }
+        if let communities { conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))") }
+        if let cursor { conditions.append("id > \(bind: cursor)") }
+        let rows = try await tenant.select("\(unsafeRaw: Self.columns)", from: "held_readings", where: conditions.joined(separator: " AND "),
+                                           then: "ORDER BY id LIMIT \(literal: limit + 1)").all()
         let items = try rows.prefix(limit).map(held)
         return (items, rows.count > limit ? items.last?.id : nil)
     }
 
     public func get(_ id: String) async throws -> HeldReading? {
-        guard let row = try await db.raw("""
-            SELECT \(unsafeRaw: Self.columns) FROM held_readings WHERE id = \(bind: id) AND company_id = \(bind: companyId)
-            """).first() else { return nil }
+        guard let row = try await tenant.select("\(unsafeRaw: Self.columns)", from: "held_readings", where: "id = \(bind: id)").first() else {
+            return nil
+        }
         let item = try held(row)
         if let communities, !communities.contains(item.communityId) { return nil }
         return item
@@ -130,30 +133,23 @@ public struct ReviewQueue: Sendable {
         var effectReadings: [AcceptedReading] = []
         if item.reason == "conflict" {
             // The reading that makes way is given back in full (re-rated at zero usage) if it was charged.
-            if let replaced = try await db.raw("""
-                SELECT id, usage_milli FROM meter_readings
-                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: item.register)
-                  AND measured_at = \(bind: measuredAt)
-                """).first(), let usage = try RowReader(replaced, table: "meter_readings").optionalInt64("usage_milli"), usage > 0 {
+            let atThatInstant: SQLQueryString = """
+                device_id = \(bind: device.id) AND register = \(bind: item.register) AND measured_at = \(bind: measuredAt)
+                """
+            if let replaced = try await tenant.select("id, usage_milli", from: "meter_readings", where: atThatInstant).first(), let usage = try RowReader(replaced, table: "meter_readings").optionalInt64("usage_milli"), usage > 0 {
                 effectReadings.append(AcceptedReading(readingId: try RowReader(replaced, table: "meter_readings").string("id"), device: device,
                                                       register: item.register, measuredAt: measuredAt, usage: 0, revisedFrom: usage))
             }
             // The engineer says the held value is the right one: the stored reading at that instant makes way, on the record.
-            try await db.raw("""
-                INSERT INTO held_readings (id, company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
-                                           interval_usage_milli, message_id, source, reason, detail, status, decided_by, decided_at, decision_note)
-                SELECT \(bind: Identifier.uuidV7(at: now)), company_id, community_id, device_id, register, measured_at, received_at, reading_milli,
-                       CASE WHEN reading_milli IS NULL THEN usage_milli ELSE NULL END, message_id, source, 'superseded',
-                       \(bind: "replaced by held reading \(id)"), 'rejected', \(bind: user), \(bind: now.epochMilliseconds), \(bind: note)
-                FROM meter_readings
-                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: item.register)
-                  AND measured_at = \(bind: measuredAt)
-                """).run()
-            try await db.raw("""
-                DELETE FROM meter_readings
-                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: item.register)
-                  AND measured_at = \(bind: measuredAt)
-                """).run()
+            try await tenant.insert(into: "held_readings", columns: [
+                "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "interval_usage_milli", "message_id",
+                "source", "reason", "detail", "status", "decided_by", "decided_at", "decision_note",
+            ], selecting: """
+                \(bind: Identifier.uuidV7(at: now)), community_id, device_id, register, measured_at, received_at, reading_milli,
+                CASE WHEN reading_milli IS NULL THEN usage_milli ELSE NULL END, message_id, source, 'superseded',
+                \(bind: "replaced by held reading \(id)"), 'rejected', \(bind: user), \(bind: now.epochMilliseconds), \(bind: note)
+                """, from: "meter_readings", where: atThatInstant).run()
+            try await tenant.delete(from: "meter_readings", where: atThatInstant).run()
         }
         var store = ReadingStore(db, companyId: companyId, now: now)
         let reading = ResolvedReading(device: device, register: item.register, value: value, measuredAt: measuredAt,
@@ -196,23 +192,21 @@ public struct ReviewQueue: Sendable {
     public func applyReplacement(device: KnownDevice, register: String, replacedAt: Int64, by user: String, note: String,
                                  now: Date) async throws -> [String] {
         try await RecentReadings.settleAll(db)
-        if let row = try await db.raw("""
-            SELECT id, since, reading_milli, measured_at, usage_milli FROM meter_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)
-              AND measured_at >= \(bind: replacedAt) AND since < \(bind: replacedAt) AND reading_milli IS NOT NULL
+        if let row = try await tenant.select("id, since, reading_milli, measured_at, usage_milli", from: "meter_readings", where: """
+            device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at >= \(bind: replacedAt) AND since < \(bind: replacedAt) \
+            AND reading_milli IS NOT NULL
             """).first() {
             let reader = RowReader(row, table: "meter_readings")
             var store = ReadingStore(db, companyId: companyId, now: now)
             let since = try reader.int64("since")
-            if let previous = try await db.raw("""
-                SELECT reading_milli FROM meter_readings
-                WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at = \(bind: since)
+            if let previous = try await tenant.select("reading_milli", from: "meter_readings", where: """
+                device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at = \(bind: since)
                 """).first()?.decode(column: "reading_milli", as: Int64.self),
                let replacement = try await store.replacement(device: device.id, register: register, after: since, upTo: try reader.int64("measured_at")),
                case .usage(let usage, _, _) = ReadingRules.delta(from: .init(measuredAt: since, reading: previous),
                                                                  to: .init(measuredAt: try reader.int64("measured_at"), reading: try reader.int64("reading_milli")),
                                                                  modulus: device.registerModulus, replacement: replacement) {
-                try await db.raw("UPDATE meter_readings SET usage_milli = \(bind: usage) WHERE id = \(bind: try reader.string("id")) AND company_id = \(bind: companyId)").run()
+                try await tenant.update("meter_readings", set: "usage_milli = \(bind: usage)", where: "id = \(bind: try reader.string("id"))").run()
                 if let effects, try await effects.devices(db).contains(device.id) {
                     try await effects.apply(db, engine: engine, companyId: companyId, readings: [
                         AcceptedReading(readingId: try reader.string("id"), device: device, register: register,
@@ -222,12 +216,10 @@ public struct ReviewQueue: Sendable {
             }
             store.newHead = nil
         }
-        let held = try await db.raw("""
-            SELECT id FROM held_readings
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: device.id) AND register = \(bind: register)
-              AND measured_at >= \(bind: replacedAt) AND status = 'pending' AND reason = 'negative_delta'
-            ORDER BY measured_at
-            """).all().map { try $0.decode(column: "id", as: String.self) }
+        let held = try await tenant.select("id", from: "held_readings", where: """
+            device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at >= \(bind: replacedAt) AND status = 'pending' \
+            AND reason = 'negative_delta'
+            """, then: "ORDER BY measured_at").all().map { try $0.decode(column: "id", as: String.self) }
         var approved: [String] = []
         for id in held {
             do {
@@ -254,11 +246,9 @@ public struct ReviewQueue: Sendable {
                 action: status == "approved" ? "held_reading_approved" : "held_reading_rejected", subjectType: "held_reading",
                 subjectId: id, reason: note, beforeState: "\(item.reason): \(item.detail)", afterState: status, createdAt: now))
         }
-        try await db.raw("""
-            UPDATE held_readings SET status = \(bind: status), decided_by = \(bind: user), decided_at = \(bind: now.epochMilliseconds),
-                decision_note = \(bind: note)
-            WHERE id = \(bind: id) AND company_id = \(bind: companyId) AND status = 'pending'
-            """).run()
+        try await tenant.update("held_readings", set: """
+            status = \(bind: status), decided_by = \(bind: user), decided_at = \(bind: now.epochMilliseconds), decision_note = \(bind: note)
+            """, where: "id = \(bind: id) AND status = 'pending'").run()
     }
 }
 

@@ -10,10 +10,7 @@ import Testing
 @Suite("Tenancy scan")
 struct TenancyScanTests {
     static let pending: [String: Int] = [
-        "Sources/CourtyardIngest/Presence.swift": 9,
         "Sources/CourtyardIngest/ReadingRawPath.swift": 1,
-        "Sources/CourtyardIngest/ReadingStore.swift": 10,
-        "Sources/CourtyardIngest/ReviewQueue.swift": 12,
         "Sources/CourtyardPrepaid/CommandQueue.swift": 10,
         "Sources/CourtyardPrepaid/DeductionRawPath.swift": 10,
         "Sources/courtyard/BillBench.swift": 2,
