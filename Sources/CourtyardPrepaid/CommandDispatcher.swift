@@ -4,7 +4,6 @@ import CourtyardStorage
 import Foundation
 import Logging
 import SQLKit
-import Synchronization
 
 /// How a command leaves for its device.
 public protocol CommandTransport: Sendable {
@@ -41,8 +40,10 @@ public struct CallbackTransport: CommandTransport {
 /// command in flight per device; sends again when an ack is overdue (10 s doubling), fails a command after its
 /// attempts and alerts staff, expires what waited too long, and carries out deferred cut-offs and expired overrides.
 ///
-/// A command is marked SENT after its transport took it; a crash in between sends it again after restart, which a
-/// device tolerates because commands name an absolute position and carry their id.
+/// A command is marked SENT after its transport took it, so no write delays a command; a crash in between sends it
+/// again after restart, which a device tolerates because commands name an absolute position and carry their id. The
+/// write that marks it SENT also supersedes the commands queued before it (``CommandLifecycle``), so a newer desire
+/// never has to know what is leaving at that moment.
 public actor CommandDispatcher {
     private let database: Database
     private let clock: any WallClock
@@ -155,11 +156,9 @@ public actor CommandDispatcher {
         let all = try await database.read { db in try await CommandTarget.load(db, deviceIds: candidates.map(\.deviceId)) }
         let targets = all.filter { transport.accepts($0.value) }
         let unique = candidates.filter { targets[$0.deviceId] != nil }
-        // From here until SENT is written, a newer desire must not supersede these (the device may have them).
-        CommandQueue.sending.withLock { $0.formUnion(unique.map(\.id)) }
         let observer = observer
         let logger = logger
-        let done = try await withThrowingTaskGroup(of: (String, Int, Int64)?.self) { group in
+        let done = try await withThrowingTaskGroup(of: DeviceCommand?.self) { group in
             for var command in unique {
                 guard let target = targets[command.deviceId] else { continue }
                 command.attempts += 1
@@ -168,23 +167,21 @@ public actor CommandDispatcher {
                     do {
                         try await transport.send(command, to: target, payload: payload)
                         observer?(command, .now)
-                        return (command.id, command.attempts, Date().epochMilliseconds)
+                        return command
                     } catch {
                         logger.warning("command not sent", metadata: ["command": "\(command.id)", "error": "\(error)"])
                         return nil
                     }
                 }
             }
-            var done: [(String, Int, Int64)] = []
+            var done: [DeviceCommand] = []
             for try await result in group { if let result { done.append(result) } }
             return done
         }
-        let failed = Set(unique.map(\.id)).subtracting(done.map(\.0))
-        CommandQueue.sending.withLock { $0.subtract(failed) }
         guard !done.isEmpty else { return }
         sent += done.count
         let at = now.epochMilliseconds
-        let ids = done.map(\.0)
+        let ids = done.map(\.id)
         let devices = unique.filter { command in ids.contains(command.id) }.map(\.deviceId)
         marking.formUnion(ids)
         for command in unique where ids.contains(command.id) {
@@ -197,7 +194,9 @@ public actor CommandDispatcher {
         Task {
             do {
                 try await database.transaction { db in
-                    for (id, attempts, _) in done { try await CommandQueue.markSent(db, id: id, attempts: attempts, at: at) }
+                    for command in done {
+                        try await CommandQueue(db, companyId: command.companyId).markSent(command, attempts: command.attempts, at: at)
+                    }
                 }
             } catch {
                 logger.warning("commands sent but not marked; they will be sent again", metadata: ["error": "\(error)"])
@@ -207,7 +206,6 @@ public actor CommandDispatcher {
     }
 
     private func marked(_ ids: [String], devices: [String]) {
-        CommandQueue.sending.withLock { $0.subtract(ids) }
         marking.subtract(ids)
         for id in ids { if let device = markingDevice.removeValue(forKey: id) { markingDevices.remove(device) } }
         markingTasks -= 1
@@ -228,16 +226,14 @@ public actor CommandDispatcher {
             }
             var retry: [DeviceCommand] = []
             for command in try await CommandQueue.overdue(db, now: millis, limit: 500) {
-                if command.attempts >= command.maxAttempts {
-                    try await db.raw("""
-                        UPDATE device_commands SET state = 'failed', completed_at = \(bind: millis), error = 'no ack after the last attempt'
-                        WHERE id = \(bind: command.id) AND state IN ('sent', 'delivered')
-                        """).run()
+                switch CommandLifecycle.overdue(attempts: command.attempts, maxAttempts: command.maxAttempts) {
+                case .fail:
+                    try await CommandQueue(db, companyId: command.companyId).fail(command, reason: "no ack after the last attempt", at: millis)
                     try await Outbox.record(db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
                                             kind: "command_failed", audience: "staff", dedupKey: "command_failed:\(command.id)",
                                             payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action),
                                                       "error": "no ack after \(command.attempts) attempts"], now: now)
-                } else {
+                case .sendAgain:
                     retry.append(command)
                 }
             }
@@ -251,11 +247,8 @@ public actor CommandDispatcher {
                 let device = try RowReader(owned.row, table: "supply_states").string("device_id")
                 return seen.insert(owned.companyId + "|" + device).inserted ? (owned.companyId, device) : nil
             }
-            try await db.raw("""
-                UPDATE supply_overrides SET ended_at = expires_at, ended_by = 'system:expiry' WHERE ended_at IS NULL AND expires_at <= \(bind: millis)
-                """).run()
             for (company, device) in due {
-                try await SupplyController(db, companyId: company, engine: database.engine).reevaluate(device: device, now: now)
+                try await SupplyController(db, companyId: company, engine: database.engine).expireOverrides(device: device, now: now)
             }
             return retry
         }

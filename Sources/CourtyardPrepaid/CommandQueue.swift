@@ -3,7 +3,6 @@ import CourtyardMeterProtocols
 import CourtyardStorage
 import Foundation
 import SQLKit
-import Synchronization
 
 /// A command on its way to a device: what to do, and how it leaves.
 public struct DeviceCommand: Codable, Sendable, Hashable {
@@ -33,12 +32,16 @@ public struct DeviceCommand: Codable, Sendable, Hashable {
     public var completedAt: Int64?
     public var error: String?
 
-    static let columns = "id, company_id, community_id, device_id, action, reason, state, transport, attempts, max_attempts, next_attempt_at, expires_at, created_at, sent_at, delivered_at, completed_at, error"
+    /// The columns a command is read from (its company comes from the tenant or the sweep that read it).
+    static let columns: SQLQueryString = """
+        id, community_id, device_id, action, reason, state, transport, attempts, max_attempts, next_attempt_at, expires_at, \
+        created_at, sent_at, delivered_at, completed_at, error
+        """
 
-    init(row: any SQLRow) throws {
+    init(row: any SQLRow, companyId: String) throws {
         let r = RowReader(row, table: "device_commands")
         id = try r.string("id")
-        companyId = try r.string("company_id")
+        self.companyId = companyId
         communityId = try r.string("community_id")
         deviceId = try r.string("device_id")
         guard let action = SupplyPosition(rawValue: try r.string("action") == "open" ? "open" : "closed"),
@@ -58,92 +61,169 @@ public struct DeviceCommand: Codable, Sendable, Hashable {
         error = try r.optionalString("error")
     }
 
+    init(_ owned: TenantSQL.Owned) throws { try self.init(row: owned.row, companyId: owned.companyId) }
+
     /// The action's storage name.
     static func actionText(_ position: SupplyPosition) -> String { position == .open ? "open" : "close" }
+
+    /// The command as the queue's rules see it.
+    var open: CommandLifecycle.Open { .init(id: id, action: action, state: state, createdAt: createdAt) }
 }
 
-/// The device command queue's state machine in SQL. One command in flight per device; newer desired states supersede
-/// queued ones; every transition is a conditional update, so a late or duplicate ack cannot move a command backwards.
-public enum CommandQueue {
-    /// Commands this process's dispatcher has handed (or is handing) to a transport whose SENT state is not written yet:
-    /// a newer desire must not mark them superseded, since the device may already have them. (One dispatcher runs per
-    /// database, in the server process; see docs/PREPAID.md.)
-    static let sending = Mutex<Set<String>>([])
+/// The only writer of `device_commands`: one company's device command queue, following ``CommandLifecycle``. Every
+/// transition is a conditional update, so a late or duplicate ack cannot move a command backwards. The dispatcher's
+/// sweeps across companies are the static functions; everything done to a command they found goes through the queue of
+/// the command's company.
+public struct CommandQueue: Sendable {
+    let tenant: TenantSQL
 
-    /// How long a sent command waits for its ack before it is sent again: 10 s, doubling, at most 10 min.
-    public static func ackTimeout(attempt: Int) -> Int64 {
-        min(10_000 << Int64(max(0, attempt - 1)), 600_000)
-    }
+    public init(_ tenant: TenantSQL) { self.tenant = tenant }
 
-    /// Queues `action` for a device unless the newest open command already asks for it; returns the command id.
-    @discardableResult
-    public static func enqueue(_ db: any SQLDatabase, companyId: String, communityId: String, deviceId: String, action: SupplyPosition,
-                               reason: String, transport: String, maxAttempts: Int, expirySeconds: Int, waitForUplink: Bool = false,
-                               now: Date) async throws -> String {
-        let millis = now.epochMilliseconds
-        let open = try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands
-            WHERE device_id = \(bind: deviceId) AND company_id = \(bind: companyId) AND state IN ('queued', 'sent', 'delivered')
-            ORDER BY created_at DESC, id DESC
-            """).all().map(DeviceCommand.init(row:))
-        if let newest = open.first, newest.action == action { return newest.id }
-        let leaving = sending.withLock { $0 }
-        for command in open where command.state == .queued && !leaving.contains(command.id) {
-            try await db.raw("""
-                UPDATE device_commands SET state = 'superseded', completed_at = \(bind: millis) WHERE id = \(bind: command.id) AND state = 'queued'
-                """).run()
-        }
-        let id = Identifier.uuidV7(at: now)
-        try await db.raw("""
-            INSERT INTO device_commands (\(unsafeRaw: DeviceCommand.columns))
-            VALUES (\(bind: id), \(bind: companyId), \(bind: communityId), \(bind: deviceId), \(bind: DeviceCommand.actionText(action)),
-                    \(bind: reason), 'queued', \(bind: transport), 0, \(bind: maxAttempts), \(bind: millis),
-                    \(bind: millis + Int64(expirySeconds) * 1000), \(bind: millis), NULL, NULL, NULL, NULL)
-            """).run()
-        if waitForUplink {
-            try await db.raw("UPDATE device_commands SET wait_for_uplink = 1 WHERE id = \(bind: id)").run()
-        }
-        return id
-    }
+    public init(_ db: any SQLDatabase, companyId: String) { self.init(TenantSQL(db, scope: TenantScope(companyId: companyId))) }
+
+    /// How long a sent command waits for its ack before it is sent again (``CommandLifecycle/ackTimeout(attempt:)``).
+    public static func ackTimeout(attempt: Int) -> Int64 { CommandLifecycle.ackTimeout(attempt: attempt) }
 
     /// How long after its last report a sleepy meter still listens.
     public static let uplinkWindowMilliseconds: Int64 = 60_000
 
-    /// Commands ready to leave: queued, due, not expired, on devices with nothing in flight (and, for sleepy meters,
-    /// that reported within the last minute); oldest first.
+    /// Queues `action` for a device unless its newest open command already asks for it; returns the command's id.
+    @discardableResult
+    public func enqueue(communityId: String, deviceId: String, action: SupplyPosition, reason: String, transport: String,
+                        maxAttempts: Int, expirySeconds: Int, waitForUplink: Bool = false, now: Date) async throws -> String {
+        let open = try await open(deviceId: deviceId).map(\.open)
+        if case .alreadyAsked(let id) = CommandLifecycle.desire(action, open: open) { return id }
+        let millis = now.epochMilliseconds
+        let id = Identifier.uuidV7(at: now)
+        try await tenant.insert(into: "device_commands", columns: Self.insertColumns, values: [
+            id, communityId, deviceId, DeviceCommand.actionText(action), reason, "queued", transport, 0, maxAttempts, millis,
+            millis + Int64(expirySeconds) * 1000, CommandLifecycle.creationTime(now: millis, open: open), waitForUplink ? 1 : 0,
+        ]).run()
+        return id
+    }
+
+    /// The columns a new command is written with (the storage layer adds its company).
+    static let insertColumns = ["id", "community_id", "device_id", "action", "reason", "state", "transport", "attempts", "max_attempts",
+                                "next_attempt_at", "expires_at", "created_at", "wait_for_uplink"]
+
+    /// A device's unfinished commands (queued, sent or delivered), newest first.
+    func open(deviceId: String) async throws -> [DeviceCommand] {
+        try await tenant.select(DeviceCommand.columns, from: "device_commands",
+                                where: "device_id = \(bind: deviceId) AND state IN ('queued', 'sent', 'delivered')",
+                                then: "ORDER BY created_at DESC, id DESC").all().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
+    }
+
+    /// One command of a device.
+    public func command(deviceId: String, id: String) async throws -> DeviceCommand? {
+        try await tenant.select(DeviceCommand.columns, from: "device_commands", where: "device_id = \(bind: deviceId) AND id = \(bind: id)")
+            .first().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
+    }
+
+    /// The newest commands of a device.
+    public func recent(deviceId: String, limit: Int) async throws -> [DeviceCommand] {
+        try await tenant.select(DeviceCommand.columns, from: "device_commands", where: "device_id = \(bind: deviceId)",
+                                then: "ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)")
+            .all().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
+    }
+
+    /// Marks a command sent (again): one more attempt, its ack due after the backoff; the commands queued before it are
+    /// superseded (``CommandLifecycle/replaced(by:open:)``).
+    public func markSent(_ command: DeviceCommand, attempts: Int, at: Int64) async throws {
+        // The attempt counts even when a quick device acked before this update: only the state waits on the state.
+        try await tenant.update("device_commands", set: "attempts = \(bind: attempts), sent_at = \(bind: at)",
+                                where: "id = \(bind: command.id) AND attempts < \(bind: attempts)").run()
+        try await tenant.update("device_commands", set: "state = 'sent', next_attempt_at = \(bind: at + Self.ackTimeout(attempt: attempts))",
+                                where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')").run()
+        let replaced = CommandLifecycle.replaced(by: command.open, open: try await open(deviceId: command.deviceId).map(\.open))
+        guard !replaced.isEmpty else { return }
+        try await tenant.update("device_commands", set: "state = 'superseded', completed_at = \(bind: at)",
+                                where: "id IN (\(binds: replaced)) AND state = 'queued'").run()
+    }
+
+    /// What the device of an HTTP integration gets when it asks for its commands after a report: the command in flight
+    /// again (it lost the answer; another attempt), else its newest queued command, marked sent.
+    public func pull(deviceId: String, now: Int64) async throws -> DeviceCommand? {
+        let open = try await open(deviceId: deviceId).filter { $0.expiresAt > now }
+        guard var next = open.first(where: { $0.state == .sent || $0.state == .delivered }) ?? open.first(where: { $0.state == .queued })
+        else { return nil }
+        next.attempts += 1
+        try await markSent(next, attempts: next.attempts, at: now)
+        next.state = .sent
+        next.sentAt = now
+        return next
+    }
+
+    /// A device's ack, applied by ``CommandLifecycle/acknowledge(_:state:attempts:now:)``: the command after it and what
+    /// the ack did. `nil` when the device has no such command.
+    public func acknowledge(deviceId: String, commandId: String, status: CommandLifecycle.AckStatus, error: String?,
+                            now: Int64) async throws -> (command: DeviceCommand, effect: CommandLifecycle.AckEffect)? {
+        guard var command = try await command(deviceId: deviceId, id: commandId) else { return nil }
+        let effect = CommandLifecycle.acknowledge(status, state: command.state, attempts: command.attempts, now: now)
+        switch effect {
+        case .refuse, .duplicate:
+            break
+        case .deliver(let next):
+            try await tenant.update("device_commands", set: "state = 'delivered', delivered_at = \(bind: now), next_attempt_at = \(bind: next)",
+                                    where: "id = \(bind: command.id) AND state IN ('queued', 'sent')").run()
+            command.state = .delivered
+            command.deliveredAt = now
+        case .complete(let state):
+            try await tenant.update("device_commands", set: """
+                state = \(bind: state.rawValue), completed_at = \(bind: now), error = \(bind: error), delivered_at = COALESCE(delivered_at, \(bind: now))
+                """, where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')").run()
+            command.state = state
+            command.completedAt = now
+            command.error = error
+        }
+        return (command, effect)
+    }
+
+    /// Fails a sent command whose last attempt went unanswered.
+    func fail(_ command: DeviceCommand, reason: String, at: Int64) async throws {
+        try await tenant.update("device_commands", set: "state = 'failed', completed_at = \(bind: at), error = \(bind: reason)",
+                                where: "id = \(bind: command.id) AND state IN ('sent', 'delivered')").run()
+    }
+
+    /// Expires an open command past its time.
+    func expire(_ command: DeviceCommand, at: Int64) async throws {
+        try await tenant.update("device_commands", set: "state = 'expired', completed_at = \(bind: at), error = 'no answer before the command expired'",
+                                where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')").run()
+    }
+}
+
+// MARK: - Sweeps across companies (the dispatcher)
+
+extension CommandQueue {
+    /// Commands ready to leave, oldest first: each free device's newest queued command (nothing sent or delivered in
+    /// flight, as ``CommandLifecycle`` keeps one per device), due and not expired, on a transport that can reach it (an
+    /// HTTP callback needs its URL) and, for sleepy meters, on a device that reported within the last minute.
     public static func ready(_ db: any SQLDatabase, now: Int64, limit: Int) async throws -> [DeviceCommand] {
-        try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands c
-            WHERE c.state = 'queued' AND c.next_attempt_at <= \(bind: now) AND c.expires_at > \(bind: now)
+        try await TenantSQL.sweep(db, DeviceCommand.columns, from: "device_commands", as: "c", where: """
+            c.state = 'queued' AND c.next_attempt_at <= \(bind: now) AND c.expires_at > \(bind: now)
               AND (c.transport <> 'http' OR EXISTS (SELECT 1 FROM supply_states s JOIN integrations i ON i.id = s.callback_integration_id
                                                     WHERE s.device_id = c.device_id AND i.command_url IS NOT NULL))
               AND NOT EXISTS (SELECT 1 FROM device_commands f WHERE f.device_id = c.device_id AND f.state IN ('sent', 'delivered'))
+              AND NOT EXISTS (SELECT 1 FROM device_commands n WHERE n.device_id = c.device_id AND n.state = 'queued'
+                                                              AND (n.created_at > c.created_at OR (n.created_at = c.created_at AND n.id > c.id)))
               AND (c.wait_for_uplink = 0 OR EXISTS (SELECT 1 FROM device_presence p WHERE p.device_id = c.device_id
                                                     AND p.last_seen_at >= \(bind: now - uplinkWindowMilliseconds)))
-            ORDER BY c.next_attempt_at, c.id LIMIT \(unsafeRaw: String(limit))
-            """).all().map(DeviceCommand.init(row:))
+            """, then: "ORDER BY c.next_attempt_at, c.id LIMIT \(bind: limit)").map(DeviceCommand.init)
     }
 
     /// Sent or delivered commands whose ack is overdue (to send again or fail), oldest first.
     public static func overdue(_ db: any SQLDatabase, now: Int64, limit: Int) async throws -> [DeviceCommand] {
-        try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands
-            WHERE state IN ('sent', 'delivered') AND next_attempt_at <= \(bind: now) AND expires_at > \(bind: now)
-            ORDER BY next_attempt_at, id LIMIT \(unsafeRaw: String(limit))
-            """).all().map(DeviceCommand.init(row:))
+        try await TenantSQL.sweep(db, DeviceCommand.columns, from: "device_commands", where: """
+            state IN ('sent', 'delivered') AND next_attempt_at <= \(bind: now) AND expires_at > \(bind: now)
+            """, then: "ORDER BY next_attempt_at, id LIMIT \(bind: limit)").map(DeviceCommand.init)
     }
 
-    /// Marks a command sent (again): one more attempt, its ack due after the backoff.
-    public static func markSent(_ db: any SQLDatabase, id: String, attempts: Int, at: Int64) async throws {
-        // The attempt counts even when a quick device acked before this update: only the state waits on the state.
-        try await db.raw("""
-            UPDATE device_commands SET attempts = \(bind: attempts), sent_at = \(bind: at)
-            WHERE id = \(bind: id) AND attempts < \(bind: attempts)
-            """).run()
-        try await db.raw("""
-            UPDATE device_commands SET state = 'sent', next_attempt_at = \(bind: at + ackTimeout(attempt: attempts))
-            WHERE id = \(bind: id) AND state IN ('queued', 'sent', 'delivered')
-            """).run()
+    /// Open commands past their time, expired; returns them (at most 1,000 a call).
+    public static func expireDue(_ db: any SQLDatabase, now: Int64) async throws -> [DeviceCommand] {
+        let due = try await TenantSQL.sweep(db, DeviceCommand.columns, from: "device_commands", where: """
+            state IN ('queued', 'sent', 'delivered') AND expires_at <= \(bind: now)
+            """, then: "ORDER BY id LIMIT 1000").map(DeviceCommand.init)
+        for command in due { try await CommandQueue(db, companyId: command.companyId).expire(command, at: now) }
+        return due
     }
 
     /// Commands of every company not yet finished (queued, sent or delivered), and when the oldest was created (epoch
@@ -153,63 +233,6 @@ public enum CommandQueue {
             SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM device_commands WHERE state IN ('queued', 'sent', 'delivered')
             """).first()
         return (try row?.decode(column: "n", as: Int.self) ?? 0, try row?.decode(column: "oldest", as: Int64?.self))
-    }
-
-    /// Expires open commands past their time; returns them.
-    public static func expireDue(_ db: any SQLDatabase, now: Int64) async throws -> [DeviceCommand] {
-        let due = try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands
-            WHERE state IN ('queued', 'sent', 'delivered') AND expires_at <= \(bind: now) ORDER BY id LIMIT 1000
-            """).all().map(DeviceCommand.init(row:))
-        for command in due {
-            try await db.raw("""
-                UPDATE device_commands SET state = 'expired', completed_at = \(bind: now), error = 'no answer before the command expired'
-                WHERE id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')
-                """).run()
-        }
-        return due
-    }
-
-    /// One command of a device.
-    public static func command(_ db: any SQLDatabase, companyId: String, deviceId: String, id: String) async throws -> DeviceCommand? {
-        try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: deviceId) AND id = \(bind: id)
-            """).first().map(DeviceCommand.init(row:))
-    }
-
-    /// The newest commands of a device.
-    public static func recent(_ db: any SQLDatabase, companyId: String, deviceId: String, limit: Int) async throws -> [DeviceCommand] {
-        try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: deviceId) ORDER BY created_at DESC, id DESC LIMIT \(unsafeRaw: String(limit))
-            """).all().map(DeviceCommand.init(row:))
-    }
-
-    /// The oldest queued command of an HTTP device, marked sent (the device pulls its commands after it reports).
-    public static func pull(_ db: any SQLDatabase, companyId: String, deviceId: String, now: Int64) async throws -> DeviceCommand? {
-        let inFlight = try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: deviceId) AND state IN ('sent', 'delivered') AND expires_at > \(bind: now)
-            ORDER BY created_at LIMIT 1
-            """).first().map(DeviceCommand.init(row:))
-        if var inFlight {
-            // Asked again before acking: the device lost the answer; this is another attempt.
-            inFlight.attempts += 1
-            try await markSent(db, id: inFlight.id, attempts: inFlight.attempts, at: now)
-            inFlight.state = .sent
-            return inFlight
-        }
-        guard var next = try await db.raw("""
-            SELECT \(unsafeRaw: DeviceCommand.columns) FROM device_commands
-            WHERE company_id = \(bind: companyId) AND device_id = \(bind: deviceId) AND state = 'queued' AND expires_at > \(bind: now)
-            ORDER BY created_at LIMIT 1
-            """).first().map(DeviceCommand.init(row:)) else { return nil }
-        next.attempts += 1
-        try await markSent(db, id: next.id, attempts: next.attempts, at: now)
-        next.state = .sent
-        next.sentAt = now
-        return next
     }
 }
 
@@ -291,23 +314,23 @@ public struct CommandTarget: Sendable, Hashable {
     static func load(_ db: any SQLDatabase, deviceIds: [String]) async throws -> [String: CommandTarget] {
         var targets: [String: CommandTarget] = [:]
         for part in deviceIds.chunked(500) {
-            let rows = try await db.raw("""
-                SELECT d.id, d.company_id, d.community_id, d.device_key, d.kind, d.protocol, d.address, c.time_zone,
-                       i.command_url, i.secret
-                FROM devices d JOIN communities c ON c.id = d.community_id
-                LEFT JOIN supply_states s ON s.device_id = d.id
-                LEFT JOIN integrations i ON i.id = s.callback_integration_id AND i.company_id = d.company_id
-                WHERE d.id IN (\(binds: part))
-                """).all()
-            for row in rows {
-                let r = RowReader(row, table: "devices")
+            let rows = try await TenantSQL.sweep(db, """
+                d.id, d.community_id, d.device_key, d.kind, d.protocol, d.address, c.time_zone, i.command_url, i.secret
+                """, from: "devices", as: "d", joining: [
+                    .inner("communities", as: "c", on: "c.id = d.community_id"),
+                    .left("supply_states", as: "s", on: "s.device_id = d.id"),
+                    .left("integrations", as: "i", on: "i.id = s.callback_integration_id"),
+                ], where: "d.id IN (\(binds: part))")
+            for owned in rows {
+                let r = RowReader(owned.row, table: "devices")
                 let id = try r.string("id")
-                targets[id] = CommandTarget(deviceId: id, companyId: try r.string("company_id"), communityId: try r.string("community_id"),
-                                            deviceKey: try r.string("device_key"), kind: Device.Kind(rawValue: try r.string("kind")) ?? .electricityMeter,
-                                            transport: try r.string("protocol"), address: try r.optionalString("address"),
-                                            timeZone: TimeZone(identifier: try r.string("time_zone")) ?? .gmt)
-                targets[id]?.callbackURL = try r.optionalString("command_url")
-                targets[id]?.callbackSecret = try r.optionalString("secret")
+                var target = CommandTarget(deviceId: id, companyId: owned.companyId, communityId: try r.string("community_id"),
+                                           deviceKey: try r.string("device_key"), kind: Device.Kind(rawValue: try r.string("kind")) ?? .electricityMeter,
+                                           transport: try r.string("protocol"), address: try r.optionalString("address"),
+                                           timeZone: TimeZone(identifier: try r.string("time_zone")) ?? .gmt)
+                target.callbackURL = try r.optionalString("command_url")
+                target.callbackSecret = try r.optionalString("secret")
+                targets[id] = target
             }
         }
         return targets

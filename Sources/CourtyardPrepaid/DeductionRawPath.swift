@@ -187,7 +187,8 @@ extension PrepaidDeduction {
     }
 }
 
-/// ``SupplyController/evaluate(_:available:zone:now:)``, ``CommandQueue/enqueue`` and ``Outbox/record`` on the raw
+/// ``SupplyController/evaluate(_:available:zone:now:)``, ``CommandQueue/enqueue(communityId:deviceId:action:reason:transport:maxAttempts:expirySeconds:waitForUplink:now:)``
+/// (``CommandLifecycle/desire(_:open:)``: nothing is queued when the newest open command asks for the same) and ``Outbox/record`` on the raw
 /// connection, for the deduction's raw path: the same pure policy, the same rows.
 enum RawSupply {
     static func evaluate(_ raw: RawSQLite, companyId: String, plan: PrepaidPlan, available: Int64, zone: TimeZone, now: Date) throws {
@@ -254,35 +255,25 @@ enum RawSupply {
     static func enqueue(_ raw: RawSQLite, companyId: String, plan: PrepaidPlan, action: SupplyPosition, reason: String, now: Date) throws {
         let millis = now.epochMilliseconds
         let newest = try raw.statement("""
-            SELECT action FROM device_commands WHERE device_id = ?1 AND company_id = ?2 AND state IN ('queued', 'sent', 'delivered')
+            SELECT id, action, created_at FROM device_commands WHERE device_id = ?1 AND company_id = ?2 AND state IN ('queued', 'sent', 'delivered')
             ORDER BY created_at DESC, id DESC LIMIT 1
             """)
         newest.bind(1, plan.deviceId)
         newest.bind(2, companyId)
-        let same = try newest.step() && newest.string(0) == DeviceCommand.actionText(action)
-        newest.reset()
-        if same { return }
-        let queued = try raw.statement("SELECT id FROM device_commands WHERE device_id = ?1 AND company_id = ?2 AND state = 'queued'")
-        queued.bind(1, plan.deviceId)
-        queued.bind(2, companyId)
-        var ids: [String] = []
-        while try queued.step() { ids.append(queued.string(0)) }
-        queued.reset()
-        let leaving = CommandQueue.sending.withLock { $0 }
-        let supersede = try raw.statement("UPDATE device_commands SET state = 'superseded', completed_at = ?2 WHERE id = ?1 AND state = 'queued'")
-        for id in ids where !leaving.contains(id) {
-            supersede.bind(1, id)
-            supersede.bind(2, millis)
-            try supersede.run()
-            supersede.reset()
+        var open: [CommandLifecycle.Open] = []
+        if try newest.step() {
+            open.append(.init(id: newest.string(0), action: newest.string(1) == "open" ? .open : .closed, state: .queued, createdAt: newest.int64(2)))
         }
+        newest.reset()
+        if case .alreadyAsked = CommandLifecycle.desire(action, open: open) { return }
         let transportQuery = try raw.statement("SELECT protocol FROM devices WHERE id = ?1")
         transportQuery.bind(1, plan.deviceId)
         let transport = try transportQuery.step() ? transportQuery.string(0) : "mqtt"
         transportQuery.reset()
         let insert = try raw.statement("""
-            INSERT INTO device_commands (\(DeviceCommand.columns), wait_for_uplink)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, 0, ?8, ?9, ?10, ?9, NULL, NULL, NULL, NULL, ?11)
+            INSERT INTO device_commands (id, company_id, community_id, device_id, action, reason, state, transport, attempts, max_attempts,
+                                         next_attempt_at, expires_at, created_at, wait_for_uplink)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, 0, ?8, ?9, ?10, ?12, ?11)
             """)
         insert.bind(1, Identifier.uuidV7(at: now))
         insert.bind(2, companyId)
@@ -295,6 +286,7 @@ enum RawSupply {
         insert.bind(9, millis)
         insert.bind(10, millis + Int64(plan.config.commandExpirySeconds) * 1000)
         insert.bind(11, Int64(plan.config.sleepy ? 1 : 0))
+        insert.bind(12, CommandLifecycle.creationTime(now: millis, open: open))
         try insert.run()
         insert.reset()
     }

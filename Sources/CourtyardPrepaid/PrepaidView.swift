@@ -101,7 +101,7 @@ public struct PrepaidOverview: Codable, Sendable {
                        available: Money(minorUnits: accounts[key.id]?.available ?? 0))
             }
             let status = try await supply.status(device: plan.deviceId)
-            let commands = try await CommandQueue.recent(db, companyId: companyId, deviceId: plan.deviceId, limit: 5).map { command in
+            let commands = try await CommandQueue(db, companyId: companyId).recent(deviceId: plan.deviceId, limit: 5).map { command in
                 Command(id: command.id, action: DeviceCommand.actionText(command.action), reason: command.reason, state: command.state.rawValue,
                         attempts: command.attempts, createdAt: date(command.createdAt)!, sentAt: date(command.sentAt),
                         completedAt: date(command.completedAt), error: command.error)

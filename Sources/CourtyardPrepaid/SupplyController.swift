@@ -73,6 +73,14 @@ public struct SupplyController: Sendable {
         return true
     }
 
+    /// Ends the overrides of `device` whose time ran out and decides its supply again (the dispatcher's sweep).
+    @discardableResult
+    public func expireOverrides(device: String, now: Date) async throws -> String? {
+        try await tenant.update("supply_overrides", set: "ended_at = expires_at, ended_by = 'system:expiry'",
+                                where: "device_id = \(bind: device) AND ended_at IS NULL AND expires_at <= \(bind: now.epochMilliseconds)").run()
+        return try await reevaluate(device: device, now: now)
+    }
+
     /// Replaces a community's public holidays (friendly windows keep supply on over them).
     public func replaceHolidays(community: String, days: [(day: LocalDate, name: String)]) async throws {
         try await tenant.delete(from: "community_holidays", where: "community_id = \(bind: community)").run()
@@ -146,7 +154,7 @@ public struct SupplyController: Sendable {
                                     now: now)
         }
         guard decision.desired != state.desired else { return nil }
-        return try await CommandQueue.enqueue(db, companyId: companyId, communityId: plan.communityId, deviceId: plan.deviceId,
+        return try await CommandQueue(tenant).enqueue(communityId: plan.communityId, deviceId: plan.deviceId,
                                               action: decision.desired, reason: decision.reason, transport: try await transport(plan.deviceId),
                                               maxAttempts: plan.config.maxAttempts, expirySeconds: plan.config.commandExpirySeconds,
                                               waitForUplink: plan.config.sleepy, now: now)
@@ -175,44 +183,21 @@ public struct SupplyController: Sendable {
     // MARK: What devices say
 
     /// An acknowledgement of a command: `delivered`, `succeeded` or `failed`.
-    public enum AckStatus: String, Codable, Sendable { case delivered, succeeded, failed }
+    public typealias AckStatus = CommandLifecycle.AckStatus
 
     /// Applies a device's ack. Duplicate acks change nothing; an ack for an expired or unknown command is refused.
     public func acknowledge(device: String, commandId: String, status: AckStatus, error: String?, now: Date) async throws -> DeviceCommand {
-        let millis = now.epochMilliseconds
-        guard var command = try await CommandQueue.command(db, companyId: companyId, deviceId: device, id: commandId) else {
+        guard let acked = try await CommandQueue(tenant).acknowledge(deviceId: device, commandId: commandId, status: status, error: error,
+                                                                     now: now.epochMilliseconds) else {
             throw PrepaidError(.notFound, code: "unknown_command", field: "command_id", "no command \(commandId) for this device")
         }
-        switch command.state {
-        case .expired:
-            throw PrepaidError(.conflict, code: "command_expired", field: "command_id", "the command expired before this ack; it was not applied")
-        case .superseded:
-            throw PrepaidError(.conflict, code: "command_superseded", field: "command_id", "a newer command replaced this one before it was sent")
-        case .succeeded, .failed:
-            return command  // a duplicate ack
-        case .delivered where status == .delivered:
+        let (command, effect) = acked
+        switch effect {
+        case .refuse(let code, let message):
+            throw PrepaidError(.conflict, code: code, field: "command_id", message)
+        case .duplicate, .deliver:
             return command
-        case .queued, .sent, .delivered:
-            break
-        }
-        switch status {
-        case .delivered:
-            try await db.raw("""
-                UPDATE device_commands SET state = 'delivered', delivered_at = \(bind: millis),
-                    next_attempt_at = \(bind: millis + CommandQueue.ackTimeout(attempt: max(command.attempts, 1)))
-                WHERE id = \(bind: command.id) AND state IN ('queued', 'sent')
-                """).run()
-            command.state = .delivered
-            command.deliveredAt = millis
-        case .succeeded, .failed:
-            try await db.raw("""
-                UPDATE device_commands SET state = \(bind: status.rawValue), completed_at = \(bind: millis), error = \(bind: error),
-                    delivered_at = COALESCE(delivered_at, \(bind: millis))
-                WHERE id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')
-                """).run()
-            command.state = status == .succeeded ? .succeeded : .failed
-            command.completedAt = millis
-            command.error = error
+        case .complete:
             let plan = try await planOf(device: device)
             if status == .succeeded {
                 try await report(device: device, position: command.action, alarm: nil, now: now, fromAck: true)
@@ -262,7 +247,7 @@ public struct SupplyController: Sendable {
                                     payload: ["alarm": alarm, "action": "valve closed regardless of balance"], now: now)
             if try await reevaluate(device: device, now: now) == nil, let plan {
                 // No plan change (already closed): make sure a close is on its way.
-                try await CommandQueue.enqueue(db, companyId: companyId, communityId: plan.communityId, deviceId: device, action: .closed,
+                try await CommandQueue(tenant).enqueue(communityId: plan.communityId, deviceId: device, action: .closed,
                                                reason: "safety:" + alarm, transport: try await transport(device),
                                                maxAttempts: plan.config.maxAttempts, expirySeconds: plan.config.commandExpirySeconds, now: now)
             }
@@ -274,9 +259,7 @@ public struct SupplyController: Sendable {
             }
             return
         }
-        let inFlight = try await tenant.select("id", from: "device_commands",
-                                               where: "device_id = \(bind: device) AND state IN ('queued', 'sent', 'delivered')").first()
-        guard inFlight == nil else { return }
+        guard try await CommandQueue(tenant).open(deviceId: device).isEmpty else { return }
         if state.reconcileAttempts >= Self.reconcileLimit {
             try await Outbox.record(db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: device,
                                     kind: "supply_mismatch", audience: "staff", dedupKey: "supply_mismatch:\(device):\(state.desired.rawValue):\(state.reconcileAttempts)",
@@ -285,7 +268,7 @@ public struct SupplyController: Sendable {
             return
         }
         try await tenant.update("supply_states", set: "reconcile_attempts = reconcile_attempts + 1", where: "device_id = \(bind: device)").run()
-        try await CommandQueue.enqueue(db, companyId: companyId, communityId: plan.communityId, deviceId: device, action: state.desired,
+        try await CommandQueue(tenant).enqueue(communityId: plan.communityId, deviceId: device, action: state.desired,
                                        reason: "reconcile", transport: try await transport(device), maxAttempts: plan.config.maxAttempts,
                                        expirySeconds: plan.config.commandExpirySeconds, now: now)
     }

@@ -297,7 +297,7 @@ enum PrepaidRoutes {
             let limit = try ResourceRoutes.limit(request, default: 20, maximum: 200)
             let items = try await services.database.read { db in
                 let _ = try await ScopedStore(db, scope: scope).get(Device.self, id: device)
-                return try await CommandQueue.recent(db, companyId: scope.companyId, deviceId: device, limit: limit)
+                return try await CommandQueue(TenantSQL(db, scope: scope)).recent(deviceId: device, limit: limit)
             }
             return try .json(CommandList(items: items))
         }
@@ -308,7 +308,7 @@ enum PrepaidRoutes {
             let companyId = try deviceCaller(context, device: device)
             let now = services.clock.now().epochMilliseconds
             let command = try await services.database.transaction { db in
-                try await CommandQueue.pull(db, companyId: companyId, deviceId: device, now: now)
+                try await CommandQueue(db, companyId: companyId).pull(deviceId: device, now: now)
             }
             guard let command else { return Response(status: .noContent) }
             return try .json(command)

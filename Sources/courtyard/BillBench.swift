@@ -122,13 +122,13 @@ extension BillRunBench {
     /// The one simulated community of a kept database, which must have `households` houses.
     static func community(in database: Database, households: Int) async throws -> CommunitySimulator.Summary {
         let rows = try await database.read { db in
-            try await db.raw("SELECT id, company_id, (SELECT COUNT(*) FROM houses) AS houses FROM communities").all()
+            try await TenantSQL.sweep(db, "id, (SELECT COUNT(*) FROM houses) AS houses", from: "communities", where: "1 = 1")
         }
         guard rows.count == 1 else { throw CommandFailure(description: "--simulated: the file holds \(rows.count) communities, not one") }
-        let found = try rows[0].decode(column: "houses", as: Int.self)
+        let found = try rows[0].row.decode(column: "houses", as: Int.self)
         guard found == households else { throw CommandFailure(description: "--simulated: the file has \(found) households, not \(households)") }
-        return CommunitySimulator.Summary(companyId: try rows[0].decode(column: "company_id", as: String.self),
-                                          communityId: try rows[0].decode(column: "id", as: String.self), households: found,
+        return CommunitySimulator.Summary(companyId: rows[0].companyId,
+                                          communityId: try rows[0].row.decode(column: "id", as: String.self), households: found,
                                           buildings: 0, rows: 0, seconds: 0)
     }
 }

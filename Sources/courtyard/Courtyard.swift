@@ -317,14 +317,12 @@ extension Demo {
     static func seedPrepaid(_ database: Database) async throws -> String? {
         let now = Date()
         return try await database.transaction { db -> String? in
-            guard let row = try await db.raw("""
-                SELECT o.company_id, o.house_id, b.device_id FROM users u
-                JOIN occupancies o ON o.person_id = u.person_id
-                JOIN device_bindings b ON b.target_kind = 'house' AND b.target_id = o.house_id
-                JOIN devices d ON d.id = b.device_id AND d.kind = 'electricity_meter'
-                WHERE u.login = 'owner@demo' LIMIT 1
-                """).first() else { return nil }
-            let companyId = try row.decode(column: "company_id", as: String.self)
+            guard let owned = try await TenantSQL.sweep(db, "o.house_id, b.device_id", from: "users", as: "u", joining: [
+                .inner("occupancies", as: "o", on: "o.person_id = u.person_id"),
+                .inner("device_bindings", as: "b", on: "b.target_kind = 'house' AND b.target_id = o.house_id"),
+                .inner("devices", as: "d", on: "d.id = b.device_id AND d.kind = 'electricity_meter'"),
+            ], where: "u.login = 'owner@demo'", then: "LIMIT 1").first else { return nil }
+            let (companyId, row) = (owned.companyId, owned.row)
             let house = try row.decode(column: "house_id", as: String.self)
             let device = try row.decode(column: "device_id", as: String.self)
             let rule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual,

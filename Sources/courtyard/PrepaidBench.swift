@@ -278,24 +278,22 @@ struct PrepaidBench: AsyncParsableCommand {
             let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
             try await store.insert(Community(id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
                                              currency: .cny, address: nil, createdAt: now, updatedAt: now))
-            try await db.raw("""
-                INSERT INTO buildings (id, company_id, community_id, name, floors, created_at, updated_at)
-                VALUES (\(bind: building), \(bind: companyId), \(bind: community), 'B1', 30, \(bind: ms), \(bind: ms))
-                """).run()
+            let tenant = TenantSQL(db, scope: TenantScope(companyId: companyId))
+            try await tenant.insert(into: "buildings", columns: ["id", "community_id", "name", "floors", "created_at", "updated_at"],
+                                    values: [building, community, "B1", 30, ms, ms]).run()
             for part in Array(0..<meters).chunked(400) {
-                let insertHouses = db.insert(into: "houses").columns("id", "company_id", "community_id", "building_id", "unit_id", "number", "floor",
-                                                                     "built_area_hundredths", "indoor_area_hundredths", "house_type", "status",
-                                                                     "created_at", "updated_at")
+                let houseRows: [[any Encodable & Sendable]] = part.map { index in
+                    [houses[index], community, building, String?.none, "h\(index)", 1, Int64(9_000), Int64(7_500), "residential", "occupied", ms, ms]
+                }
+                try await tenant.insert(into: "houses", columns: ["id", "community_id", "building_id", "unit_id", "number", "floor",
+                                                                  "built_area_hundredths", "indoor_area_hundredths", "house_type", "status",
+                                                                  "created_at", "updated_at"], rows: houseRows).run()
                 let insertDevices = db.insert(into: "devices").columns(Device.columns)
                 for index in part {
-                    insertHouses.values(SQLBind(houses[index]), SQLBind(companyId), SQLBind(community), SQLBind(building), SQLLiteral.null,
-                                        SQLBind("h\(index)"), SQLBind(1), SQLBind(Int64(9_000)), SQLBind(Int64(7_500)), SQLBind("residential"),
-                                        SQLBind("occupied"), SQLBind(ms), SQLBind(ms))
                     insertDevices.values(SQLBind(devices[index]), SQLBind(companyId), SQLBind(community), SQLBind("pm\(index)"),
                                          SQLBind("electricity_meter"), SQLBind("mqtt"), SQLLiteral.null, SQLLiteral.null, SQLBind("active"),
                                          SQLLiteral.null, SQLLiteral.null, SQLBind(ms), SQLBind(ms))
                 }
-                try await insertHouses.run()
                 try await insertDevices.run()
             }
             let rule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,

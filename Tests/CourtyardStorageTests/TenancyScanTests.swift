@@ -11,11 +11,7 @@ import Testing
 struct TenancyScanTests {
     static let pending: [String: Int] = [
         "Sources/CourtyardIngest/ReadingRawPath.swift": 1,
-        "Sources/CourtyardPrepaid/CommandQueue.swift": 10,
         "Sources/CourtyardPrepaid/DeductionRawPath.swift": 10,
-        "Sources/courtyard/BillBench.swift": 2,
-        "Sources/courtyard/Courtyard.swift": 2,
-        "Sources/courtyard/PrepaidBench.swift": 2,
     ]
 
     /// The repository's root, from this file's path.
