@@ -161,8 +161,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationEssentialsCompat", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                // Routes still build SQL; issue 24 (one owner per table) takes this dependency away.
-                .product(name: "SQLKit", package: "sql-kit"),
+                // No SQLKit: routes call use cases of the modules that own the tables (scripts/check-imports holds this).
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,7 +5,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOFoundationEssentialsCompat
-import SQLKit
 
 /// Readings in (device tokens, staff, signed webhooks), the review queue, manual entry, meter replacements,
 /// usage per hour/day, integrations and device presence.
@@ -65,23 +64,6 @@ enum IngestRoutes {
             heldForReview = items.count { $0.status == "held_for_review" }
             rejected = items.count { $0.status == "rejected" }
         }
-    }
-
-    struct ReadingView: Codable, Sendable {
-        var id: String
-        var deviceId: String
-        var register: String
-        var measuredAt: Date
-        var receivedAt: Date
-        var reading: String?
-        var usage: String?
-        var since: Date?
-        var messageId: String?
-        var source: String
-        var origin: String
-        var enteredBy: String?
-        var note: String?
-        var photoRef: String?
     }
 
     struct ReadingPage: Codable, Sendable {
@@ -155,26 +137,11 @@ enum IngestRoutes {
     }
     struct IntegrationList: Codable, Sendable { var items: [Integration] }
 
-    struct PresenceView: Codable, Sendable {
-        var deviceId: String
-        var deviceKey: String
-        var communityId: String
-        var kind: String
-        var online: Bool
-        var lastSeenAt: Date?
-        var changedAt: Date?
-    }
     struct PresencePage: Codable, Sendable {
         var items: [PresenceView]
         var nextCursor: String?
     }
-    struct Alert: Codable, Sendable {
-        var id: String
-        var deviceId: String
-        var kind: String
-        var at: Date
-        var lastSeenAt: Date
-    }
+    typealias Alert = DeviceAlert
     struct AlertPage: Codable, Sendable { var items: [Alert]; var nextCursor: String? }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
@@ -317,20 +284,13 @@ enum IngestRoutes {
             let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [], cursor: .own)
             let from = try instant(query["from"], "from")
             let to = try instant(query["to"], "to")
-            let page = try await services.database.read { db in
-                _ = try await ScopedStore(db, scope: scope).get(Device.self, id: deviceId)
-                var conditions: [SQLQueryString] = ["device_id = \(bind: deviceId)"]
-                if let register = query["register"] { conditions.append("register = \(bind: String(register))") }
-                if let from { conditions.append("measured_at >= \(bind: from)") }
-                if let to { conditions.append("measured_at < \(bind: to)") }
-                if let cursor { conditions.append("\(try TimeCursor(cursor).after(column: "measured_at", descending: false))") }
-                let rows = try await ScopedStore(db, scope: scope).sql.select("""
-                    id, device_id, register, measured_at, received_at, reading_milli, usage_milli, since, message_id, source, origin, entered_by, note, photo_ref
-                    """, from: Schema.readingsView, where: conditions.joined(separator: " AND "),
-                    then: "ORDER BY measured_at, id LIMIT \(literal: limit + 1)").all()
-                let items = try rows.prefix(limit).map(readingView)
-                return ReadingPage(items: items, nextCursor: rows.count > limit ? items.last.map { TimeCursor.text($0.measuredAt, $0.id) } : nil)
+            let after = try cursor.map { try TimeCursor($0).position }
+            let rows = try await services.database.read { db in
+                try await DeviceHistory(db, scope: scope).readings(deviceId: deviceId, register: query["register"].map(String.init), from: from, to: to,
+                                                                   after: after, limit: limit)
             }
+            let items = Array(rows.prefix(limit))
+            let page = ReadingPage(items: items, nextCursor: rows.count > limit ? items.last.map { TimeCursor.text($0.measuredAt, $0.id) } : nil)
             return try .json(page)
         }
 
@@ -383,7 +343,7 @@ enum IngestRoutes {
             let result = try await services.database.transaction { db in
                 let queue = ReviewQueue(db, companyId: scope.companyId, communities: scope.communityIds, effects: services.ingestor.effects, engine: services.database.engine)
                 guard let held = try await queue.get(id) else { throw ReviewError.notFound }
-                let device = try await knownDevice(held.deviceId, scope: scope, db: db)
+                let device = try await DeviceDirectory.device(held.deviceId, scope: scope, db: db)
                 return try await queue.approve(id, by: user, note: input.note, editedValue: input.reading?.milliUnits, device: device, now: now)
             }
             await services.ingestor.effects?.committed()
@@ -431,7 +391,7 @@ enum IngestRoutes {
                     action: "meter_replaced", subjectType: "device", subjectId: device.id, reason: input.reason,
                     beforeState: "\(register) final \(input.oldFinal.decimalText)", afterState: "\(register) start \(input.newStart.decimalText)",
                     createdAt: now))
-                let known = try await knownDevice(device.id, scope: scope, db: db)
+                let known = try await DeviceDirectory.device(device.id, scope: scope, db: db)
                 replacement.approvedHeldReadings = try await ReviewQueue(db, companyId: scope.companyId, effects: services.ingestor.effects, engine: services.database.engine).applyReplacement(
                     device: known, register: register, replacedAt: input.replacedAt.epochMilliseconds, by: user,
                     note: "meter replacement \(id): \(input.reason)", now: now)
@@ -460,7 +420,7 @@ enum IngestRoutes {
             }
             let register = query["register"].map(String.init) ?? "energy_total"
             let report = try await services.database.read { db in
-                let device = try await knownDevice(id, scope: scope, db: db)
+                let device = try await DeviceDirectory.device(id, scope: scope, db: db)
                 let buckets = try await UsageSeries.query(db, companyId: scope.companyId, device: device, register: register,
                                                           from: from, to: to, granularity: granularity)
                 let total = buckets.reduce(Int64(0)) { sum, bucket in
@@ -528,7 +488,7 @@ enum IngestRoutes {
                 scope = try context.scope(for: .readDevices)
             }
             let report = try await services.database.read { [from] db in
-                try await houseUsage(db, scope: scope, houseId: houseId, kind: kind, from: from, to: to, granularity: granularity)
+                try await HouseUsage.query(db, scope: scope, houseId: houseId, kind: kind, from: from, to: to, granularity: granularity)
             }
             return try .json(report)
         }
@@ -544,24 +504,13 @@ enum IngestRoutes {
             let scope = try context.scope(for: .readDevices)
             let query = request.uri.queryParameters
             let (_, cursor, limit) = try ResourceRoutes.listParameters(request, filters: [], cursor: .own)
-            let page = try await services.database.read { db in
-                var conditions: [SQLQueryString] = ["1 = 1"]
-                if let communities = scope.communityIds {
-                    conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))")
-                }
-                if let device = query["device_id"] { conditions.append("device_id = \(bind: String(device))") }
-                if let kind = query["kind"] { conditions.append("kind = \(bind: String(kind))") }
-                if let cursor { conditions.append("\(try TimeCursor(cursor).after(column: "at", descending: true))") }
-                let rows = try await ScopedStore(db, scope: scope).sql.select("id, device_id, kind, at, last_seen_at", from: "device_alerts",
-                                                                          where: conditions.joined(separator: " AND "),
-                                                                          then: "ORDER BY at DESC, id DESC LIMIT \(literal: limit + 1)").all()
-                let items = try rows.prefix(limit).map { row in
-                    let r = RowReader(row, table: "device_alerts")
-                    return Alert(id: try r.string("id"), deviceId: try r.string("device_id"), kind: try r.string("kind"),
-                                 at: try r.instant("at"), lastSeenAt: try r.instant("last_seen_at"))
-                }
-                return AlertPage(items: items, nextCursor: rows.count > limit ? items.last.map { TimeCursor.text($0.at, $0.id) } : nil)
+            let after = try cursor.map { try TimeCursor($0).position }
+            let rows = try await services.database.read { db in
+                try await DeviceHistory(db, scope: scope).alerts(deviceId: query["device_id"].map(String.init), kind: query["kind"].map(String.init),
+                                                                 after: after, limit: limit)
             }
+            let items = Array(rows.prefix(limit))
+            let page = AlertPage(items: items, nextCursor: rows.count > limit ? items.last.map { TimeCursor.text($0.at, $0.id) } : nil)
             return try .json(page)
         }
 
@@ -607,60 +556,6 @@ enum IngestRoutes {
         }
     }
 
-    struct HouseUsage: Codable, Sendable {
-        var houseId: String
-        var kind: String
-        var granularity: String
-        var timeZone: String
-        var total: String
-        /// The meters that counted, with the days each was bound.
-        var meters: [String]
-        var buckets: [UsageSeries.Bucket]
-    }
-
-    /// Sums the buckets of every meter of `kind` bound to the house, each only over the days of its binding.
-    static func houseUsage(_ db: any SQLDatabase, scope: TenantScope, houseId: String, kind: UsageKind, from: Int64, to: Int64,
-                           granularity: UsageSeries.Granularity) async throws -> HouseUsage {
-        let store = ScopedStore(db, scope: scope)
-        let house = try await store.get(House.self, id: houseId)
-        let community = try await store.get(Community.self, id: house.communityId)
-        let zone = TimeZone(identifier: community.timeZone) ?? TimeZone(identifier: "Asia/Shanghai")!
-        let bindings = try await store.listAll(DeviceBinding.self, filters: [("target_kind", "house"), ("target_id", houseId)])
-        var sums: [String: (bucket: UsageSeries.Bucket, milli: Int64)] = [:]
-        var order: [String] = []
-        var meters: [String] = []
-        for binding in bindings.sorted(by: { $0.validFrom < $1.validFrom }) {
-            let device = try await store.get(Device.self, id: binding.deviceId)
-            guard UsageDerivation.usageKind(for: device.kind) == kind, let register = UsageDerivation.register(for: device.kind) else { continue }
-            meters.append("\(device.deviceKey) from \(binding.validFrom)\(binding.validUntil.map { " until \($0)" } ?? "")")
-            let known = KnownDevice(id: device.id, companyId: scope.companyId, communityId: device.communityId, deviceKey: device.deviceKey,
-                                    kind: device.kind, status: device.status, registerModulus: device.registerModulus?.milliUnits, timeZone: zone)
-            for name in [register, ReadingSubmission.intervalRegister] {
-                for bucket in try await UsageSeries.query(db, companyId: scope.companyId, device: known, register: name, from: from, to: to,
-                                                          granularity: granularity) {
-                    let day = LocalDate(String(bucket.start.prefix(10)))!
-                    if sums[bucket.start] == nil { order.append(bucket.start) }
-                    var sum = sums[bucket.start] ?? (UsageSeries.Bucket(start: bucket.start, startsAt: bucket.startsAt, usage: "0.000",
-                                                                         estimated: false, milli: 0), 0)
-                    if binding.period.contains(day) {
-                        sum.milli += bucket.milli
-                        sum.bucket.estimated = sum.bucket.estimated || bucket.estimated
-                    }
-                    sums[bucket.start] = sum
-                }
-            }
-        }
-        var total: Int64 = 0
-        let buckets = order.sorted().map { start -> UsageSeries.Bucket in
-            var entry = sums[start]!
-            entry.bucket.usage = FixedPoint.format(entry.milli, scale: 3)
-            total += entry.milli
-            return entry.bucket
-        }
-        return HouseUsage(houseId: houseId, kind: kind.rawValue, granularity: granularity.rawValue, timeZone: zone.identifier,
-                          total: FixedPoint.format(total, scale: 3), meters: meters, buckets: buckets)
-    }
-
     // MARK: - Helpers
 
     /// A keyset cursor over (instant, id) for lists in time order: `"<epoch ms>_<id>"` of the previous page's last row.
@@ -679,11 +574,8 @@ enum IngestRoutes {
 
         static func text(_ instant: Date, _ id: String) -> String { "\(instant.epochMilliseconds)_\(id)" }
 
-        /// Rows after the cursor in (column, id) order, ascending or descending.
-        func after(column: String, descending: Bool) -> SQLQueryString {
-            let comparison = descending ? "<" : ">"
-            return "(\(ident: column) \(unsafeRaw: comparison) \(bind: milliseconds) OR (\(ident: column) = \(bind: milliseconds) AND id \(unsafeRaw: comparison) \(bind: id)))"
-        }
+        /// Where the next page starts.
+        var position: DeviceHistory.Position { .init(milliseconds: milliseconds, id: id) }
     }
 
     static func collect(_ request: Request, _ context: CourtyardRequestContext) async throws -> Data {
@@ -730,27 +622,8 @@ enum IngestRoutes {
         return milliseconds
     }
 
-    static func readingView(_ row: any SQLRow) throws -> ReadingView {
-        let r = RowReader(row, table: "meter_readings")
-        func date(_ column: String) throws -> Date? { try r.optionalInt64(column).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) } }
-        return ReadingView(id: try r.string("id"), deviceId: try r.string("device_id"), register: try r.string("register"),
-                           measuredAt: try date("measured_at")!, receivedAt: try date("received_at")!,
-                           reading: try r.optionalInt64("reading_milli").map { FixedPoint.format($0, scale: 3) },
-                           usage: try r.optionalInt64("usage_milli").map { FixedPoint.format($0, scale: 3) }, since: try date("since"),
-                           messageId: try r.optionalString("message_id"), source: try r.string("source"), origin: try r.string("origin"),
-                           enteredBy: try r.optionalString("entered_by"), note: try r.optionalString("note"), photoRef: try r.optionalString("photo_ref"))
-    }
-
     static func knownDevice(_ id: String, scope: TenantScope, services: ServerServices) async throws -> KnownDevice {
-        try await services.database.read { db in try await knownDevice(id, scope: scope, db: db) }
-    }
-
-    static func knownDevice(_ id: String, scope: TenantScope, db: any SQLDatabase) async throws -> KnownDevice {
-        let device = try await ScopedStore(db, scope: scope).get(Device.self, id: id)
-        guard let known = try await DeviceDirectory.load(db, companyId: scope.companyId, keys: [device.deviceKey])[device.deviceKey] else {
-            throw StorageError.notFound(table: "devices", id: id)
-        }
-        return known
+        try await services.database.read { db in try await DeviceDirectory.device(id, scope: scope, db: db) }
     }
 
     /// Devices with their presence; a device never heard from counts as offline.
@@ -761,29 +634,12 @@ enum IngestRoutes {
         guard status == nil || status == "online" || status == "offline" else {
             throw Problem.invalid("status", code: "invalid_value", "status is online or offline")
         }
-        return try await services.database.read { db in
-            var conditions: [SQLQueryString] = ["d.status <> 'retired'"]
-            if let communities = scope.communityIds {
-                conditions.append(communities.isEmpty ? "1 = 0" : "d.community_id IN (\(binds: communities.sorted()))")
-            }
-            if let community = query["community_id"] { conditions.append("d.community_id = \(bind: String(community))") }
-            if status == "online" { conditions.append("p.online = 1") }
-            if status == "offline" { conditions.append("(p.online IS NULL OR p.online = 0)") }
-            if let cursor { conditions.append("d.id > \(bind: cursor)") }
-            let rows = try await ScopedStore(db, scope: scope).sql.select("""
-                d.id AS id, d.device_key AS device_key, d.community_id AS community_id, d.kind AS kind, p.online AS online, \
-                p.last_seen_at AS last_seen_at, p.changed_at AS changed_at
-                """, from: "devices", as: "d", joining: [.left("device_presence", as: "p", on: "p.device_id = d.id")],
-                where: conditions.joined(separator: " AND "), then: "ORDER BY d.id LIMIT \(literal: limit + 1)").all()
-            let items = try rows.prefix(limit).map { row in
-                let r = RowReader(row, table: "devices")
-                return PresenceView(deviceId: try r.string("id"), deviceKey: try r.string("device_key"), communityId: try r.string("community_id"),
-                                    kind: try r.string("kind"), online: try r.optionalInt64("online") == 1,
-                                    lastSeenAt: try r.optionalInt64("last_seen_at").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) },
-                                    changedAt: try r.optionalInt64("changed_at").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) })
-            }
-            return PresencePage(items: items, nextCursor: rows.count > limit ? items.last?.deviceId : nil)
+        let rows = try await services.database.read { db in
+            try await DeviceHistory(db, scope: scope).presence(status.flatMap(DeviceHistory.Presence.init(rawValue:)),
+                                                               community: query["community_id"].map(String.init), after: cursor, limit: limit)
         }
+        let items = Array(rows.prefix(limit))
+        return PresencePage(items: items, nextCursor: rows.count > limit ? items.last?.deviceId : nil)
     }
 }
 

@@ -65,7 +65,7 @@ enum UsageSummaryRoute {
                 let previousStart = midnight(previous.start)
                 func total(_ from: Int64, _ to: Int64) async throws -> Int64? {
                     guard to > from, from >= since else { return nil }
-                    let usage = try await IngestRoutes.houseUsage(db, scope: scope, houseId: houseId, kind: kind, from: from, to: to,
+                    let usage = try await HouseUsage.query(db, scope: scope, houseId: houseId, kind: kind, from: from, to: to,
                                                                   granularity: .hour)
                     return try FixedPoint.parse(usage.total, scale: 3)
                 }
