@@ -10,20 +10,12 @@ import SQLKit
 /// Columns (header row required, any order, extra columns ignored):
 /// `transaction_id` (the bank's unique id), `value_date` (YYYY-MM-DD), `amount` (yuan, "1234.56"; credits only, a
 /// debit row is reported), `reference` (the payer's remark, carrying the `CY…` out-trade-no), `payer_name` (optional).
-public struct BankStatements: Sendable {
+public struct BankStatements: TenantStore {
     public let tenant: TenantSQL
 
     public init(_ tenant: TenantSQL) {
         self.tenant = tenant
     }
-
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine))
-    }
-
-    public var db: any SQLDatabase { tenant.db }
-    public var companyId: String { tenant.companyId }
-    public var engine: Database.Engine { tenant.engine }
 
     /// One row's outcome.
     public struct RowResult: Codable, Sendable, Hashable {

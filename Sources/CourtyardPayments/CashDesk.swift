@@ -72,20 +72,12 @@ public struct VoidApproval: Sendable, Equatable {
 
 /// The front desk: shifts, cash and POS payments through the same applier as online channels, and voids within the
 /// shift approved by a supervisor.
-public struct CashDesk: Sendable {
+public struct CashDesk: TenantStore {
     public let tenant: TenantSQL
 
     public init(_ tenant: TenantSQL) {
         self.tenant = tenant
     }
-
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine))
-    }
-
-    public var db: any SQLDatabase { tenant.db }
-    public var companyId: String { tenant.companyId }
-    public var engine: Database.Engine { tenant.engine }
 
     static let columns = "id, community_id, cashier_id, status, opening_float, expected_cash, counted_cash, difference, note, opened_at, closed_at"
 

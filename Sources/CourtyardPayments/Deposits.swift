@@ -60,20 +60,12 @@ public struct Deposit: Codable, Sendable, Hashable {
 
 /// Deposits in storage, and their ledger movements (deposit account ← clearing when paid; deposit → revenue per
 /// deduction; deposit → wallet or cash on release).
-public struct Deposits: Sendable {
+public struct Deposits: TenantStore {
     public let tenant: TenantSQL
 
     public init(_ tenant: TenantSQL) {
         self.tenant = tenant
     }
-
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine))
-    }
-
-    public var db: any SQLDatabase { tenant.db }
-    public var companyId: String { tenant.companyId }
-    public var engine: Database.Engine { tenant.engine }
 
     func open(id: String, order: PaymentOrder, paymentId: String, amount: Int64, now: Date) async throws {
         try await tenant.insert(into: "deposits", columns: [

@@ -126,20 +126,12 @@ public struct PaymentAllocation: Encodable, Sendable, Hashable {
 
 /// SQL for orders, payments, allocations and callbacks, written through ``TenantSQL``: a store made for one company
 /// cannot read or write another's rows.
-public struct PaymentStore: Sendable {
+public struct PaymentStore: TenantStore {
     public let tenant: TenantSQL
 
     public init(_ tenant: TenantSQL) {
         self.tenant = tenant
     }
-
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine))
-    }
-
-    public var db: any SQLDatabase { tenant.db }
-    public var companyId: String { tenant.companyId }
-    public var engine: Database.Engine { tenant.engine }
 
     static let orderColumns = ["id", "community_id", "house_id", "out_trade_no", "purpose", "items", "amount", "currency",
                                "channel", "payer_person_id", "payer_relation", "state", "channel_request", "expires_at", "paid_at",

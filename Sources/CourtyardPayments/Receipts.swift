@@ -41,19 +41,12 @@ public struct Receipt: Codable, Sendable, Hashable {
 
 /// Issues receipts in the caller's transaction: the company's counter goes up by one, so a rolled-back payment leaves
 /// no gap and two payments never share a number (the counter row is the lock).
-public struct ReceiptBook: Sendable {
+public struct ReceiptBook: TenantStore {
     public let tenant: TenantSQL
 
     public init(_ tenant: TenantSQL) {
         self.tenant = tenant
     }
-
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine))
-    }
-
-    public var db: any SQLDatabase { tenant.db }
-    public var companyId: String { tenant.companyId }
 
     /// The next number, taken in this transaction (pass it to ``issue`` as `number`; a rollback gives it back).
     public func nextNumber() async throws -> Int64 {

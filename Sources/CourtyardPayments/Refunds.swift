@@ -157,20 +157,12 @@ public struct RefundRules: Codable, Sendable, Hashable {
 
 /// Refund requests, decisions and their ledger movements: source → refunds payable on approval, refunds payable →
 /// the channel's clearing account (or the wallet) when the money has gone.
-public struct Refunds: Sendable {
+public struct Refunds: TenantStore {
     public let tenant: TenantSQL
 
     public init(_ tenant: TenantSQL) {
         self.tenant = tenant
     }
-
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine))
-    }
-
-    public var db: any SQLDatabase { tenant.db }
-    public var companyId: String { tenant.companyId }
-    public var engine: Database.Engine { tenant.engine }
 
     public struct Request: Codable, Sendable, Hashable {
         /// Idempotency key.

@@ -34,20 +34,12 @@ public struct SupplyStatus: Codable, Sendable, Hashable {
 
 /// Turns balances, windows, overrides and safety events into desired supply states and queued commands, inside the
 /// caller's transaction (the reading's, the top-up's, the ack's), so the command commits with its cause.
-public struct SupplyController: Sendable {
+public struct SupplyController: TenantStore {
     public let tenant: TenantSQL
 
     public init(_ tenant: TenantSQL) {
         self.tenant = tenant
     }
-
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine))
-    }
-
-    public var db: any SQLDatabase { tenant.db }
-    public var companyId: String { tenant.companyId }
-    public var engine: Database.Engine { tenant.engine }
 
     /// Adds an override (exemption or engineer hold) to a device under a plan and decides its supply again; returns the
     /// override's id and the command the decision queued, if any.

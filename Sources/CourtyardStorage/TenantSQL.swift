@@ -256,3 +256,21 @@ public struct TenantSQL: Sendable {
         }
     }
 }
+
+/// A store that works for one tenant through a ``TenantSQL`` (payments, refunds, the cash desk, the supply
+/// controller…): made from the tenant value, or from a connection, a company and the engine, with the connection, the
+/// company and the engine at hand.
+public protocol TenantStore: Sendable {
+    var tenant: TenantSQL { get }
+    init(_ tenant: TenantSQL)
+}
+
+extension TenantStore {
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine) {
+        self.init(TenantSQL(db, companyId: companyId, engine: engine))
+    }
+
+    public var db: any SQLDatabase { tenant.db }
+    public var companyId: String { tenant.companyId }
+    public var engine: Database.Engine { tenant.engine }
+}
