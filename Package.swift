@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "CourtyardIngest",
             dependencies: [
-                "CourtyardDomain", "CourtyardStorage", "CourtyardMeterProtocols", "CourtyardMQTT",
+                "CourtyardDomain", "CourtyardStorage", "CourtyardDevices", "CourtyardMeterProtocols", "CourtyardMQTT",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -95,17 +95,29 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Prepaid metering: plans, real-time deduction in the reading's transaction, supply policy, the device command
-        // queue and its dispatcher, top-ups that restore supply, safety and leak alerts, the notification outbox.
+        // Devices: the registry as ingestion sees it, presence, the command queue (pure rules plus its one store), the
+        // dispatcher and its MQTT and signed-HTTP transports, acks and state reports. What an answer means for a device's
+        // purpose is a DeviceEffects the composition root gives it (prepaid supply control today).
         .target(
-            name: "CourtyardPrepaid",
+            name: "CourtyardDevices",
             dependencies: [
-                "CourtyardDomain", "CourtyardLedger", "CourtyardStorage", "CourtyardIngest", "CourtyardMeterProtocols", "CourtyardMQTT",
+                "CourtyardDomain", "CourtyardStorage", "CourtyardMeterProtocols", "CourtyardMQTT",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Prepaid metering: plans, real-time deduction in the reading's transaction, supply policy (what the device
+        // command queue is asked for), top-ups that restore supply, safety and leak alerts.
+        .target(
+            name: "CourtyardPrepaid",
+            dependencies: [
+                "CourtyardDomain", "CourtyardLedger", "CourtyardStorage", "CourtyardDevices",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Synthetic companies and communities for the demo, tests and benchmarks.
@@ -151,6 +163,7 @@ let package = Package(
                 "CourtyardPrepaid",
                 "CourtyardBilling",
                 "CourtyardIngest",
+                "CourtyardDevices",
                 "CourtyardDomain",
                 "CourtyardLedger",
                 "CourtyardStorage",
@@ -181,6 +194,7 @@ let package = Package(
                 "CourtyardLedger",
                 "CourtyardMeterProtocols",
                 "CourtyardIngest",
+                "CourtyardDevices",
                 "CourtyardMQTT",
                 "CourtyardPrepaid",
                 "CourtyardPayments",
@@ -224,7 +238,7 @@ let package = Package(
         .testTarget(
             name: "CourtyardIngestTests",
             dependencies: [
-                "CourtyardIngest", "CourtyardStorage", "CourtyardMeterProtocols", "CourtyardTestSupport", "CourtyardDomain",
+                "CourtyardIngest", "CourtyardDevices", "CourtyardStorage", "CourtyardMeterProtocols", "CourtyardTestSupport", "CourtyardDomain",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
@@ -238,9 +252,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "CourtyardDevicesTests",
+            dependencies: ["CourtyardDevices", "CourtyardDomain", "CourtyardStorage", "CourtyardTestSupport",
+                           .product(name: "SQLKit", package: "sql-kit")]
+        ),
+        .testTarget(
             name: "CourtyardPrepaidTests",
             dependencies: [
-                "CourtyardPrepaid", "CourtyardDomain",
+                "CourtyardPrepaid", "CourtyardDevices", "CourtyardDomain",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
@@ -293,6 +312,7 @@ let package = Package(
                 "CourtyardSimulator",
                 "CourtyardTestSupport",
                 "CourtyardIngest",
+                "CourtyardDevices",
                 "CourtyardMQTT",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "SQLKit", package: "sql-kit"),

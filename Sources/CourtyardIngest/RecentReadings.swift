@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardStorage
 import Foundation
 import SQLKit

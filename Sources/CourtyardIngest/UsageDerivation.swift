@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardDomain
 import CourtyardMeterProtocols
 import CourtyardStorage

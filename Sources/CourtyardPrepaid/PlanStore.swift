@@ -1,5 +1,5 @@
 import CourtyardDomain
-import CourtyardIngest
+import CourtyardDevices
 import CourtyardLedger
 import CourtyardStorage
 import Foundation

@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardDomain
 import CourtyardLedger
 import CourtyardStorage
@@ -174,39 +175,25 @@ public struct SupplyController: TenantStore {
 
     // MARK: What devices say
 
-    /// An acknowledgement of a command: `delivered`, `succeeded` or `failed`.
-    public typealias AckStatus = CommandLifecycle.AckStatus
-
-    /// Applies a device's ack. Duplicate acks change nothing; an ack for an expired or unknown command is refused.
-    public func acknowledge(device: String, commandId: String, status: AckStatus, error: String?, now: Date) async throws -> DeviceCommand {
-        guard let acked = try await CommandQueue(tenant).acknowledge(deviceId: device, commandId: commandId, status: status, error: error,
-                                                                     now: now.epochMilliseconds) else {
-            throw PrepaidError(.notFound, code: "unknown_command", field: "command_id", "no command \(commandId) for this device")
-        }
-        let (command, effect) = acked
-        switch effect {
-        case .refuse(let code, let message):
-            throw PrepaidError(.conflict, code: code, field: "command_id", message)
-        case .duplicate, .deliver:
-            return command
-        case .complete:
-            let plan = try await planOf(device: device)
-            if status == .succeeded {
-                try await report(device: device, position: command.action, alarm: nil, now: now, fromAck: true)
-                if let plan {
-                    let kind = command.action == .closed ? "cutoff_done" : "restored"
-                    try await Outbox.record(db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: device,
-                                            kind: kind, audience: "owner", dedupKey: "\(kind):\(command.id)",
-                                            payload: ["utility": plan.utility, "reason": command.reason, "command_id": command.id], now: now)
-                }
-            } else {
-                try await Outbox.record(db, companyId: companyId, communityId: command.communityId, houseId: plan?.houseId, deviceId: device,
-                                        kind: "command_failed", audience: "staff", dedupKey: "command_failed:\(command.id)",
-                                        payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action),
-                                                  "error": error ?? "refused by the device"], now: now)
+    /// A command's final answer, in the ack's transaction (``PrepaidDeviceEffects``): a succeeded command is the
+    /// device's position now, and the owner hears of the cut-off or restore; a failed one alerts staff.
+    func completed(_ command: DeviceCommand, status: CommandLifecycle.AckStatus, error: String?, now: Date) async throws {
+        let device = command.deviceId
+        let plan = try await planOf(device: device)
+        if status == .succeeded {
+            try await report(device: device, position: command.action, alarm: nil, now: now, fromAck: true)
+            if let plan {
+                let kind = command.action == .closed ? "cutoff_done" : "restored"
+                try await Outbox.record(db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: device,
+                                        kind: kind, audience: "owner", dedupKey: "\(kind):\(command.id)",
+                                        payload: ["utility": plan.utility, "reason": command.reason, "command_id": command.id], now: now)
             }
+        } else {
+            try await Outbox.record(db, companyId: companyId, communityId: command.communityId, houseId: plan?.houseId, deviceId: device,
+                                    kind: "command_failed", audience: "staff", dedupKey: "command_failed:\(command.id)",
+                                    payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action),
+                                              "error": error ?? "refused by the device"], now: now)
         }
-        return command
     }
 
     func planOf(device: String) async throws -> PrepaidPlan? {

@@ -1,9 +1,5 @@
+import CourtyardDevices
 import Foundation
-
-/// A valve's or switch's position: what Courtyard wants, or what the device reports.
-public enum SupplyPosition: String, Codable, Sendable, Hashable {
-    case open, closed
-}
 
 /// A manual override on a device's supply, in force until it expires or is ended.
 public struct SupplyOverride: Codable, Sendable, Hashable {

@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardDomain
 import CourtyardIngest
 import CourtyardPrepaid
@@ -20,6 +21,18 @@ extension PrepaidError {
         case .conflict:
             return Problem(.conflict, code: code, title: "Conflict", detail: message,
                            errors: field.map { [FieldIssue(field: $0, code: code, message: message)] } ?? [])
+        }
+    }
+}
+
+extension DeviceError {
+    /// The problem answer for a refused device answer (404 or 409, 422 for a malformed one), with its stable code.
+    var problem: Problem {
+        let errors = field.map { [FieldIssue(field: $0, code: code, message: message)] } ?? []
+        switch kind {
+        case .invalid: return Problem(.unprocessableContent, code: code, title: "The request was refused", detail: message, errors: errors)
+        case .notFound: return Problem(.notFound, code: code, title: "Not found", detail: message, errors: errors)
+        case .conflict: return Problem(.conflict, code: code, title: "Conflict", detail: message, errors: errors)
         }
     }
 }
@@ -71,13 +84,13 @@ enum PrepaidRoutes {
     struct HolidayDay: Codable, Sendable { var day: LocalDate; var name: String }
     struct NotificationList: Codable, Sendable { var items: [Outbox.Notification] }
 
-    /// Runs `body`, turning prepaid errors into problems.
+    /// Runs `body`, turning prepaid and device errors into problems.
     static func mapped<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let error as PrepaidError { throw error.problem }
+        do { return try await body() } catch let error as PrepaidError { throw error.problem } catch let error as DeviceError { throw error.problem }
     }
 
     static func problem(for error: any Error) -> any Error {
-        (error as? PrepaidError)?.problem ?? error
+        (error as? PrepaidError)?.problem ?? (error as? DeviceError)?.problem ?? error
     }
 
     /// The caller may see the house: staff with `permission` in its community, or an owner who holds or lives in it.

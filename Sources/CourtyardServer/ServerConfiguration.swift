@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardIngest
 import CourtyardPayments
 import CourtyardPrepaid
@@ -72,10 +73,10 @@ public struct ServerServices: Sendable {
         self.database = database
         self.clock = clock
         self.ledger = LedgerWriter(database: database, clock: clock)
-        let dispatcher = CommandDispatcher(database: database, clock: clock, transport: RoutingTransport(fallback: nil))
+        let dispatcher = CommandDispatcher(database: database, clock: clock, transport: RoutingTransport(fallback: nil), effects: PrepaidDeviceEffects())
         self.dispatcher = dispatcher
         self.ingestor = Ingestor(database: database, clock: clock, effects: PrepaidDeduction(wake: { await dispatcher.wake() }))
-        self.deviceReports = DeviceReports(database: database, dispatcher: dispatcher, clock: clock)
+        self.deviceReports = DeviceReports(database: database, dispatcher: dispatcher, effects: PrepaidDeviceEffects(), clock: clock)
         self.configuration = configuration
         self.loginLimiter = LoginRateLimiter(policy: configuration.loginPolicy)
         self.metrics = metrics

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CourtyardDevices
 import CourtyardDomain
 import CourtyardIngest
 import CourtyardMQTT
@@ -180,18 +181,18 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     ]
     // Device telemetry, command acks and valve states over MQTT, through the same paths as HTTP; commands go out on it.
     if let url = server.mqttUrl {
-        let filters = [MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1), MQTTTopicFilter(PrepaidMQTT.ackFilter, qos: 1),
-                       MQTTTopicFilter(PrepaidMQTT.stateFilter, qos: 1)]
+        let filters = [MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1), MQTTTopicFilter(DeviceMQTT.ackFilter, qos: 1),
+                       MQTTTopicFilter(DeviceMQTT.stateFilter, qos: 1)]
         guard let configuration = MQTTClient.Configuration(url: url, clientId: server.mqttClientId, subscriptions: filters) else {
             throw CommandFailure(description: "--mqtt-url must look like mqtt://[user:password@]host[:port]")
         }
         let client = MQTTClient(configuration: configuration, logger: logger)
         let ingestion = MQTTIngestion(ingestor: services.ingestor, logger: logger)
-        let reports = PrepaidMQTT(reports: services.deviceReports, logger: logger)
+        let reports = DeviceMQTT(reports: services.deviceReports, logger: logger)
         background.append(MQTTService(client: client) { batch in
-            let telemetry = batch.filter { !PrepaidMQTT.handles($0.topic) }
+            let telemetry = batch.filter { !DeviceMQTT.handles($0.topic) }
             if !telemetry.isEmpty { try await ingestion.handle(telemetry) }
-            let deviceReports = batch.filter { PrepaidMQTT.handles($0.topic) }
+            let deviceReports = batch.filter { DeviceMQTT.handles($0.topic) }
             if !deviceReports.isEmpty { await reports.handle(deviceReports) }
         })
         await services.dispatcher.use(RoutingTransport(fallback: MQTTCommandTransport(client: client)))

@@ -1,3 +1,4 @@
+import CourtyardDevices
 import _CryptoExtras
 import ArgumentParser
 import CourtyardDomain
@@ -56,7 +57,7 @@ struct PaymentBench: AsyncParsableCommand {
         let service = PaymentService(database: database, channels: channels)
         // Restores go out through the real dispatcher to an in-process transport that records when each was SENT.
         let sent = Mutex<[String: ContinuousClock.Instant]>([:])
-        let dispatcher = CommandDispatcher(database: database)
+        let dispatcher = CommandDispatcher(database: database, effects: PrepaidDeviceEffects())
         await dispatcher.use(CallbackTransport { command, _, _ in
             let at = ContinuousClock.now
             sent.withLock { $0[command.id] = at }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CourtyardDevices
 import CourtyardDomain
 import CourtyardIngest
 import CourtyardPrepaid
@@ -92,8 +93,8 @@ struct PrepaidBench: AsyncParsableCommand {
             try await Migrator().migrate(database)
             let (companyId, devices, houses) = try await seed(database)
             let timings = Timings()
-            let dispatcher = CommandDispatcher(database: database)
-            let reports = DeviceReports(database: database, dispatcher: dispatcher)
+            let dispatcher = CommandDispatcher(database: database, effects: PrepaidDeviceEffects())
+            let reports = DeviceReports(database: database, dispatcher: dispatcher, effects: PrepaidDeviceEffects())
             let effects = RecordingEffects(inner: PrepaidDeduction(wake: { await dispatcher.wake() }), timings: timings)
             let ingestor = Ingestor(database: database, effects: effects)
             let houseOf = Dictionary(uniqueKeysWithValues: zip(devices, houses))

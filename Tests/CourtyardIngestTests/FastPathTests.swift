@@ -1,3 +1,4 @@
+import CourtyardDevices
 @testable import CourtyardIngest
 import CourtyardDomain
 import CourtyardStorage

@@ -1,3 +1,4 @@
+import CourtyardDevices
 @testable import CourtyardIngest
 import CourtyardMeterProtocols
 import CourtyardStorage

@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardIngest
 import CourtyardStorage
 import CourtyardTestSupport

@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardLedger
 import CourtyardPrepaid
 import CourtyardServer
@@ -21,10 +22,10 @@ actor PrepaidFleet {
     private var meters: [String: Meter] = [:]
     /// Every command that reached the fleet (online or not), in order.
     private(set) var received: [DeviceCommand] = []
-    private let ack: @Sendable (String, String, SupplyController.AckStatus) async throws -> Void
+    private let ack: @Sendable (String, String, CommandLifecycle.AckStatus) async throws -> Void
 
     /// - Parameter ack: how the fleet answers: (device id, command id, status).
-    init(ack: @escaping @Sendable (String, String, SupplyController.AckStatus) async throws -> Void) {
+    init(ack: @escaping @Sendable (String, String, CommandLifecycle.AckStatus) async throws -> Void) {
         self.ack = ack
     }
 
@@ -67,7 +68,7 @@ actor PrepaidFleet {
         if meter.duplicateAcks { answer(command, .succeeded) }
     }
 
-    private func answer(_ command: DeviceCommand, _ status: SupplyController.AckStatus) {
+    private func answer(_ command: DeviceCommand, _ status: CommandLifecycle.AckStatus) {
         let ack = ack
         Task { try? await ack(command.deviceId, command.id, status) }
     }

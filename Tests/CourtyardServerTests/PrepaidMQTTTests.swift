@@ -1,3 +1,4 @@
+import CourtyardDevices
 import CourtyardMQTT
 import CourtyardPrepaid
 import CourtyardServer
@@ -46,7 +47,7 @@ struct PrepaidMQTTTests {
             let server = MQTTIngestionTests.client("courtyard-server-\(suffix)", subscriptions: [
                 MQTTTopicFilter("courtyard/\(company)/+/devices/+/acks", qos: 1), MQTTTopicFilter("courtyard/\(company)/+/devices/+/state", qos: 1),
             ], clean: true)
-            let handler = PrepaidMQTT(reports: api.services.deviceReports)
+            let handler = DeviceMQTT(reports: api.services.deviceReports)
             let serving = Task { await server.run { batch in await handler.handle(batch) } }
             try #require(await server.waitUntilConnected(timeout: .seconds(10)))
             await api.services.dispatcher.use(MQTTCommandTransport(client: server))

@@ -1,4 +1,3 @@
-import CourtyardIngest
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -3,42 +3,6 @@ import CourtyardStorage
 import Foundation
 import SQLKit
 
-/// A device's reading as the monitoring screens and the API show it.
-public struct ReadingView: Codable, Sendable {
-    public var id: String
-    public var deviceId: String
-    public var register: String
-    public var measuredAt: Date
-    public var receivedAt: Date
-    public var reading: String?
-    public var usage: String?
-    public var since: Date?
-    public var messageId: String?
-    public var source: String
-    public var origin: String
-    public var enteredBy: String?
-    public var note: String?
-    public var photoRef: String?
-
-    public init(id: String, deviceId: String, register: String, measuredAt: Date, receivedAt: Date, reading: String?, usage: String?, since: Date?,
-                messageId: String?, source: String, origin: String, enteredBy: String? = nil, note: String? = nil, photoRef: String? = nil) {
-        self.id = id
-        self.deviceId = deviceId
-        self.register = register
-        self.measuredAt = measuredAt
-        self.receivedAt = receivedAt
-        self.reading = reading
-        self.usage = usage
-        self.since = since
-        self.messageId = messageId
-        self.source = source
-        self.origin = origin
-        self.enteredBy = enteredBy
-        self.note = note
-        self.photoRef = photoRef
-    }
-}
-
 /// A device's presence: online or not, when it was last heard from and when that changed.
 public struct PresenceView: Codable, Sendable {
     public var deviceId: String
@@ -81,7 +45,7 @@ public struct DeviceAlert: Codable, Sendable {
 /// alerts newest first, presence by device. Pages are keyset pages: each returns up to `limit + 1` rows, so the caller
 /// knows whether another page follows, and the next page starts after the last row shown.
 public struct DeviceHistory: Sendable {
-    let tenant: TenantSQL
+    package let tenant: TenantSQL
 
     public init(_ db: any SQLDatabase, scope: TenantScope) { tenant = TenantSQL(db, scope: scope) }
 
@@ -95,25 +59,10 @@ public struct DeviceHistory: Sendable {
         }
 
         /// Rows after this position in (column, id) order, ascending or descending.
-        func after(_ column: String, descending: Bool) -> SQLQueryString {
+        package func after(_ column: String, descending: Bool) -> SQLQueryString {
             let comparison = descending ? "<" : ">"
             return "(\(ident: column) \(unsafeRaw: comparison) \(bind: milliseconds) OR (\(ident: column) = \(bind: milliseconds) AND id \(unsafeRaw: comparison) \(bind: id)))"
         }
-    }
-
-    /// Accepted readings of a device (of one register if given) measured in [from, to), in measurement order.
-    public func readings(deviceId: String, register: String?, from: Int64?, to: Int64?, after: Position?, limit: Int) async throws -> [ReadingView] {
-        _ = try await tenant.store.get(Device.self, id: deviceId)
-        var conditions: [SQLQueryString] = ["device_id = \(bind: deviceId)"]
-        if let register { conditions.append("register = \(bind: register)") }
-        if let from { conditions.append("measured_at >= \(bind: from)") }
-        if let to { conditions.append("measured_at < \(bind: to)") }
-        if let after { conditions.append(after.after("measured_at", descending: false)) }
-        let rows = try await tenant.select("""
-            id, device_id, register, measured_at, received_at, reading_milli, usage_milli, since, message_id, source, origin, entered_by, note, photo_ref
-            """, from: Schema.readingsView, where: conditions.joined(separator: " AND "),
-            then: "ORDER BY measured_at, id LIMIT \(literal: limit + 1)").all()
-        return try rows.map(Self.reading)
     }
 
     /// Offline and back-online alerts, newest first, in the scope's communities.
@@ -163,17 +112,7 @@ public struct DeviceHistory: Sendable {
         return communities.isEmpty ? "1 = 0" : "\(column) IN (\(binds: communities.sorted()))"
     }
 
-    static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
-
-    static func reading(_ row: any SQLRow) throws -> ReadingView {
-        let r = RowReader(row, table: "meter_readings")
-        return ReadingView(id: try r.string("id"), deviceId: try r.string("device_id"), register: try r.string("register"),
-                           measuredAt: date(try r.int64("measured_at")), receivedAt: date(try r.int64("received_at")),
-                           reading: try r.optionalInt64("reading_milli").map { FixedPoint.format($0, scale: 3) },
-                           usage: try r.optionalInt64("usage_milli").map { FixedPoint.format($0, scale: 3) }, since: try r.optionalInt64("since").map(date),
-                           messageId: try r.optionalString("message_id"), source: try r.string("source"), origin: try r.string("origin"),
-                           enteredBy: try r.optionalString("entered_by"), note: try r.optionalString("note"), photoRef: try r.optionalString("photo_ref"))
-    }
+    package static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000) }
 }
 
 extension DeviceDirectory {

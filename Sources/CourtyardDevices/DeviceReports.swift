@@ -6,22 +6,25 @@ import Logging
 import SQLKit
 
 /// What devices say back (command acks, valve positions, alarms), from HTTP or MQTT, applied in a transaction and
-/// followed by a dispatcher wake-up (the next queued command of the device may leave now).
+/// followed by a dispatcher wake-up (the next queued command of the device may leave now). What an answer means for
+/// the device's purpose (a supply now closed, an alarm) is the ``DeviceEffects`` given.
 public struct DeviceReports: Sendable {
     public let database: Database
     public let dispatcher: CommandDispatcher
     public let clock: any WallClock
+    public let effects: any DeviceEffects
     let acks: AckWriter
 
-    public init(database: Database, dispatcher: CommandDispatcher, clock: any WallClock = SystemClock()) {
+    public init(database: Database, dispatcher: CommandDispatcher, effects: any DeviceEffects, clock: any WallClock = SystemClock()) {
         self.database = database
         self.dispatcher = dispatcher
         self.clock = clock
-        self.acks = AckWriter(database: database, dispatcher: dispatcher, clock: clock)
+        self.effects = effects
+        self.acks = AckWriter(database: database, dispatcher: dispatcher, effects: effects, clock: clock)
     }
 
     /// Applies an ack; acks arriving together (a building's meters answering a restore) share one transaction.
-    public func acknowledge(companyId: String, deviceId: String, commandId: String, status: SupplyController.AckStatus,
+    public func acknowledge(companyId: String, deviceId: String, commandId: String, status: CommandLifecycle.AckStatus,
                             error: String?) async throws -> DeviceCommand {
         try await acks.submit(.init(companyId: companyId, deviceId: deviceId, commandId: commandId, status: status, error: error)).get()
     }
@@ -29,10 +32,30 @@ public struct DeviceReports: Sendable {
     public func report(companyId: String, deviceId: String, position: SupplyPosition?, alarm: String?) async throws {
         let now = clock.now()
         let engine = database.engine
+        let effects = effects
         try await database.transaction { db in
-            try await SupplyController(db, companyId: companyId, engine: engine).report(device: deviceId, position: position, alarm: alarm, now: now)
+            try await effects.reported(companyId: companyId, deviceId: deviceId, position: position, alarm: alarm, db: db, engine: engine, now: now)
         }
         await dispatcher.wake()
+    }
+
+    /// Applies one ack inside the caller's transaction: the queue records it, and a final answer runs the effects.
+    /// Unknown commands and answers the queue refuses (a superseded or expired command) are ``DeviceError``s.
+    static func acknowledge(_ ack: AckWriter.Ack, effects: any DeviceEffects, db: any SQLDatabase, engine: Database.Engine,
+                            now: Date) async throws -> DeviceCommand {
+        guard let (command, effect) = try await CommandQueue(db, companyId: ack.companyId).acknowledge(
+            deviceId: ack.deviceId, commandId: ack.commandId, status: ack.status, error: ack.error, now: now.epochMilliseconds) else {
+            throw DeviceError(.notFound, code: "unknown_command", field: "command_id", "no command \(ack.commandId) for this device")
+        }
+        switch effect {
+        case .refuse(let code, let message):
+            throw DeviceError(.conflict, code: code, field: "command_id", message)
+        case .duplicate, .deliver:
+            return command
+        case .complete:
+            try await effects.completed(command, status: ack.status, error: ack.error, db: db, engine: engine, now: now)
+            return command
+        }
     }
 
     /// The alarms a device may raise; each closes the supply for safety.
@@ -41,7 +64,7 @@ public struct DeviceReports: Sendable {
     /// An ack as devices send it.
     public struct Ack: Codable, Sendable {
         public var commandId: String
-        public var status: SupplyController.AckStatus
+        public var status: CommandLifecycle.AckStatus
         public var error: String?
     }
 
@@ -55,7 +78,7 @@ public struct DeviceReports: Sendable {
 
 /// Acks and state reports over MQTT: `courtyard/{company}/{community}/devices/{device key}/acks` and `…/state`,
 /// checked against the registry like telemetry is.
-public struct PrepaidMQTT: Sendable {
+public struct DeviceMQTT: Sendable {
     public static let ackFilter = "courtyard/+/+/devices/+/acks"
     public static let stateFilter = "courtyard/+/+/devices/+/state"
 
@@ -86,11 +109,11 @@ public struct PrepaidMQTT: Sendable {
                 }
                 let data = Data(message.payload)
                 if kind == "acks" {
-                    let ack = try PrepaidJSON.decoder.decode(DeviceReports.Ack.self, from: data)
+                    let ack = try DeviceJSON.decoder.decode(DeviceReports.Ack.self, from: data)
                     _ = try await reports.acknowledge(companyId: company, deviceId: device, commandId: ack.commandId, status: ack.status,
                                                       error: ack.error)
                 } else if kind == "state" {
-                    let state = try PrepaidJSON.decoder.decode(DeviceReports.StateReport.self, from: data)
+                    let state = try DeviceJSON.decoder.decode(DeviceReports.StateReport.self, from: data)
                     let alarm = state.alarm.flatMap { DeviceReports.alarms.contains($0) ? $0 : nil }
                     try await reports.report(companyId: company, deviceId: device, position: state.valve, alarm: alarm)
                 }
@@ -109,23 +132,25 @@ actor AckWriter {
         var companyId: String
         var deviceId: String
         var commandId: String
-        var status: SupplyController.AckStatus
+        var status: CommandLifecycle.AckStatus
         var error: String?
     }
 
     private let database: Database
     private let dispatcher: CommandDispatcher
+    private let effects: any DeviceEffects
     private let clock: any WallClock
-    private var queue: [(Ack, CheckedContinuation<Result<DeviceCommand, PrepaidError>, any Error>)] = []
+    private var queue: [(Ack, CheckedContinuation<Result<DeviceCommand, DeviceError>, any Error>)] = []
     private var draining = false
 
-    init(database: Database, dispatcher: CommandDispatcher, clock: any WallClock) {
+    init(database: Database, dispatcher: CommandDispatcher, effects: any DeviceEffects, clock: any WallClock) {
         self.database = database
         self.dispatcher = dispatcher
+        self.effects = effects
         self.clock = clock
     }
 
-    func submit(_ ack: Ack) async throws -> Result<DeviceCommand, PrepaidError> {
+    func submit(_ ack: Ack) async throws -> Result<DeviceCommand, DeviceError> {
         try await withCheckedThrowingContinuation { continuation in
             queue.append((ack, continuation))
             if !draining {
@@ -164,19 +189,19 @@ actor AckWriter {
         draining = false
     }
 
-    private func apply(_ acks: [Ack]) async throws -> [Result<DeviceCommand, PrepaidError>] {
+    private func apply(_ acks: [Ack]) async throws -> [Result<DeviceCommand, DeviceError>] {
         let now = clock.now()
         let engine = database.engine
+        let effects = effects
         return try await database.transaction { db in
-            var results: [Result<DeviceCommand, PrepaidError>] = []
+            var results: [Result<DeviceCommand, DeviceError>] = []
             for ack in acks {
                 // A savepoint per ack: a refusal undoes exactly that ack's writes, if it made any.
                 try await db.raw("SAVEPOINT ack").run()
                 do {
-                    results.append(.success(try await SupplyController(db, companyId: ack.companyId, engine: engine)
-                        .acknowledge(device: ack.deviceId, commandId: ack.commandId, status: ack.status, error: ack.error, now: now)))
+                    results.append(.success(try await DeviceReports.acknowledge(ack, effects: effects, db: db, engine: engine, now: now)))
                     try await db.raw("RELEASE SAVEPOINT ack").run()
-                } catch let refused as PrepaidError {
+                } catch let refused as DeviceError {
                     try await db.raw("ROLLBACK TO SAVEPOINT ack").run()
                     try await db.raw("RELEASE SAVEPOINT ack").run()
                     results.append(.failure(refused))

@@ -64,7 +64,7 @@ public struct DeviceCommand: Codable, Sendable, Hashable {
     init(_ owned: TenantSQL.Owned) throws { try self.init(row: owned.row, companyId: owned.companyId) }
 
     /// The action's storage name.
-    static func actionText(_ position: SupplyPosition) -> String { position == .open ? "open" : "close" }
+    public static func actionText(_ position: SupplyPosition) -> String { position == .open ? "open" : "close" }
 
     /// The command as the queue's rules see it.
     var open: CommandLifecycle.Open { .init(id: id, action: action, state: state, createdAt: createdAt) }
@@ -107,7 +107,7 @@ public struct CommandQueue: Sendable {
                                 "next_attempt_at", "expires_at", "created_at", "wait_for_uplink"]
 
     /// A device's unfinished commands (queued, sent or delivered), newest first.
-    func open(deviceId: String) async throws -> [DeviceCommand] {
+    public func open(deviceId: String) async throws -> [DeviceCommand] {
         try await tenant.select(DeviceCommand.columns, from: "device_commands",
                                 where: "device_id = \(bind: deviceId) AND state IN ('queued', 'sent', 'delivered')",
                                 then: "ORDER BY created_at DESC, id DESC").all().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
@@ -246,7 +246,7 @@ public enum CommandPayload {
             "expires_at": String(command.expiresAt),
         ]
         if let frame = frame(command, device: device, now: now) { fields["frame"] = Hex.string(frame) }
-        let data = (try? PrepaidJSON.encoder.encode(fields)) ?? Data()
+        let data = (try? DeviceJSON.encoder.encode(fields)) ?? Data()
         return Array(data)
     }
 

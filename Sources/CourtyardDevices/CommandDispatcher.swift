@@ -48,6 +48,8 @@ public actor CommandDispatcher {
     private let database: Database
     private let clock: any WallClock
     private var transport: (any CommandTransport)?
+    /// What the periodic sweep also decides (prepaid: deferred cut-offs and expired overrides).
+    private let effects: (any DeviceEffects)?
     private let logger: Logger
     private var running = false
     private var again = false
@@ -67,10 +69,11 @@ public actor CommandDispatcher {
     private var markingTasks = 0
 
     public init(database: Database, clock: any WallClock = SystemClock(), transport: (any CommandTransport)? = nil,
-                logger: Logger = Logger(label: "courtyard.commands")) {
+                effects: (any DeviceEffects)? = nil, logger: Logger = Logger(label: "courtyard.commands")) {
         self.database = database
         self.clock = clock
         self.transport = transport
+        self.effects = effects
         self.logger = logger
     }
 
@@ -218,6 +221,8 @@ public actor CommandDispatcher {
         let backlog = try await database.read { db in try await CommandQueue.backlog(db) }
         Instruments.commandQueue(depth: backlog.commands, oldestSeconds: backlog.oldestCreatedAt.map { max(0, (millis - $0) / 1_000) } ?? 0)
         // Expired commands, and acks overdue past the last attempt: staff hear of both.
+        let effects = effects
+        let engine = database.engine
         let retry = try await database.transaction { db -> [DeviceCommand] in
             for command in try await CommandQueue.expireDue(db, now: millis) {
                 try await Outbox.record(db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
@@ -237,19 +242,8 @@ public actor CommandDispatcher {
                     retry.append(command)
                 }
             }
-            // Deferred cut-offs that fell due, and overrides that ran out: decide again.
-            let cutoffs = try await TenantSQL.sweep(db, "device_id", from: "supply_states",
-                                                    where: "cutoff_due_at IS NOT NULL AND cutoff_due_at <= \(bind: millis)")
-            let overrides = try await TenantSQL.sweep(db, "device_id", from: "supply_overrides",
-                                                      where: "ended_at IS NULL AND expires_at <= \(bind: millis)")
-            var seen: Set<String> = []
-            let due = try (cutoffs + overrides).compactMap { owned -> (String, String)? in
-                let device = try RowReader(owned.row, table: "supply_states").string("device_id")
-                return seen.insert(owned.companyId + "|" + device).inserted ? (owned.companyId, device) : nil
-            }
-            for (company, device) in due {
-                try await SupplyController(db, companyId: company, engine: database.engine).expireOverrides(device: device, now: now)
-            }
+            // Decisions that fell due with time (deferred cut-offs, overrides that ran out) belong to the devices' purposes.
+            if let effects { try await effects.sweep(db, engine: engine, now: now) }
             return retry
         }
         let due = retry.filter { !marking.contains($0.id) }

@@ -1,5 +1,5 @@
 import CourtyardDomain
-import CourtyardPrepaid
+import CourtyardDevices
 import Testing
 
 /// The command queue's rules without a database: one command in flight per device, newest desire wins, acks never
