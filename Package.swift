@@ -131,11 +131,12 @@ let package = Package(
             ]
         ),
         // Payments: orders, WeChat Pay v3 / Alipay / desk / bank channels, allocation, refunds with rules, deposits,
-        // reconciliation, gapless e-receipts with QR codes.
+        // reconciliation, gapless e-receipts with QR codes. Wallets and bills are reached through PaymentPorts, which the
+        // composition root fills (it imports neither Prepaid nor Billing).
         .target(
             name: "CourtyardPayments",
             dependencies: [
-                "CourtyardDomain", "CourtyardLedger", "CourtyardStorage", "CourtyardBilling", "CourtyardPrepaid", "CourtyardQR",
+                "CourtyardDomain", "CourtyardLedger", "CourtyardStorage", "CourtyardQR",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

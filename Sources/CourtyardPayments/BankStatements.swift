@@ -56,7 +56,7 @@ public struct BankStatements: TenantStore {
     static let required = ["transaction_id", "value_date", "amount", "reference"]
 
     /// Imports a statement in the caller's transaction; bad rows are reported and skipped, good rows imported.
-    public func importStatement(_ text: String, actor: String, order allocation: Settlement.Order, now: Date) async throws -> ImportResult {
+    public func importStatement(_ text: String, actor: String, order allocation: Settlement.Order, ports: PaymentPorts, now: Date) async throws -> ImportResult {
         let records = CSV.records(text)
         guard let header = records.first else {
             throw PaymentError(.invalid, code: "csv_empty", field: "body", "the statement has no header row")
@@ -69,7 +69,7 @@ public struct BankStatements: TenantStore {
         }
         let importId = Identifier.uuidV7(at: now)
         var result = ImportResult(importId: importId, matched: 0, unmatched: 0, duplicates: 0, errors: 0, rows: [], commands: [])
-        let applier = PaymentApplier(db, companyId: companyId, engine: engine, order: allocation)
+        let applier = PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocation)
         for record in records.dropFirst() {
             func value(_ name: String) -> String {
                 guard let position = index[name], position < record.fields.count else { return "" }
@@ -172,7 +172,8 @@ public struct BankStatements: TenantStore {
     }
 
     /// Staff match an unmatched line to an open bank order by hand; the amount must still be the order's.
-    public func match(lineId: String, outTradeNo: String, actor: String, order allocation: Settlement.Order, now: Date) async throws -> PaymentOutcome {
+    public func match(lineId: String, outTradeNo: String, actor: String, order allocation: Settlement.Order, ports: PaymentPorts,
+                      now: Date) async throws -> PaymentOutcome {
         guard let row = try await tenant.select("bank_transaction_id, amount, status, payer_name", from: "bank_statement_lines",
                                                 where: "id = \(bind: lineId)").first() else { throw PaymentError(.notFound, code: "not_found", field: "line_id", "no statement line \(lineId)") }
         let r = RowReader(row, table: "bank_statement_lines")
@@ -189,7 +190,7 @@ public struct BankStatements: TenantStore {
         }
         let transaction = ChannelTransaction(channel: "bank", transactionId: try r.string("bank_transaction_id"), outTradeNo: outTradeNo, amount: amount,
                                              paidAt: now, payerAccount: try r.optionalString("payer_name"), recordedBy: actor)
-        let applier = PaymentApplier(db, companyId: companyId, engine: engine, order: allocation)
+        let applier = PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocation)
         let outcome = order.state == .created ? try await applier.apply(transaction, payload: "manual match by \(actor)", now: now)
             : try await applier.applyHeld(transaction, payload: "manual match by \(actor)", now: now)
         guard outcome.status == .applied else {

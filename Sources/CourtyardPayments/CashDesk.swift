@@ -145,7 +145,7 @@ public struct CashDesk: TenantStore {
 
     /// Takes a cash or POS payment in an open shift of the caller: an order paid at once, applied like any callback.
     public func take(_ request: DeskPayment, shiftId: String, cashierId: String, scope: TenantScope, order allocation: Settlement.Order,
-                     now: Date) async throws -> PaymentOutcome {
+                     ports: PaymentPorts, now: Date) async throws -> PaymentOutcome {
         guard request.channel == "cash" || request.channel == "pos" else {
             throw PaymentError(.invalid, code: "unknown_channel", field: "channel", "the desk takes cash or pos")
         }
@@ -157,7 +157,7 @@ public struct CashDesk: TenantStore {
                                                        billIds: request.billIds, amount: request.amount, walletPurpose: request.walletPurpose,
                                                        depositKind: request.depositKind, depositConditions: request.depositConditions,
                                                        payerPersonId: request.payerPersonId)
-        try PaymentService.validate(orderRequest)
+        try PaymentService.validate(orderRequest, maximumTopUp: ports.wallets.maximumCredit)
         orderRequest.channel = request.channel
         guard let shift = try await shift(id: shiftId, scope: scope, lock: true) else {
             throw PaymentError(.notFound, code: "not_found", field: "shift_id", "no shift \(shiftId)")
@@ -188,7 +188,7 @@ public struct CashDesk: TenantStore {
                 payerRelation: payer == nil ? .staff : relation, state: .created, channelRequest: nil, expiresAt: now.addingTimeInterval(60),
                 paidAt: nil, paymentId: nil, requestDigest: orderRequest.digest, createdBy: cashierId, createdAt: now, updatedAt: now))
         }
-        return try await PaymentApplier(db, companyId: companyId, engine: engine, order: allocation).apply(
+        return try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocation).apply(
             ChannelTransaction(channel: request.channel, transactionId: transactionId, outTradeNo: outTradeNo, amount: request.amount.minorUnits,
                                paidAt: now, recordedBy: cashierId, shiftId: shiftId),
             payload: StoredJSON.encode(request), now: now)
@@ -196,7 +196,7 @@ public struct CashDesk: TenantStore {
 
     /// Voids a desk payment of an open shift (a mistake at the counter): every allocation is reversed in the ledger, the
     /// bills reopen, and the audit log names the supervisor who approved it.
-    public func void(paymentId: String, approval: VoidApproval, reason: String, scope: TenantScope, now: Date) async throws -> Payment {
+    public func void(paymentId: String, approval: VoidApproval, reason: String, scope: TenantScope, ports: PaymentPorts, now: Date) async throws -> Payment {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw PaymentError(.invalid, code: "reason_required", field: "reason", "a void states its reason") }
         let store = PaymentStore(tenant)
@@ -223,11 +223,10 @@ public struct CashDesk: TenantStore {
             switch allocation.target {
             case .billPrincipal:
                 source = AccountKey(communityId: payment.communityId, kind: .receivable, owner: payment.houseId, purpose: "fees")
-                try await BillPayments(tenant).add(-allocation.amount, to: allocation.targetId, now: now)
+                try await ports.receivables.addPaid(-allocation.amount, to: allocation.targetId, tenant: tenant, now: now)
             case .billLateFee:
                 source = AccountKey.community(payment.communityId, .lateFeeIncome)
-                try await tenant.delete(from: "bill_late_fee_settlements",
-                                        where: "bill_id = \(bind: allocation.targetId) AND payment_id = \(bind: paymentId)").run()
+                try await ports.receivables.unsettleLateFees(billId: allocation.targetId, paymentId: paymentId, tenant: tenant)
             case .wallet:
                 let purpose = order?.purpose == .topUp ? order?.items.walletPurpose ?? "general" : "general"
                 source = AccountKey.wallet(payment.communityId, house: payment.houseId, purpose: purpose)

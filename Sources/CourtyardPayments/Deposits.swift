@@ -1,6 +1,5 @@
 import CourtyardDomain
 import CourtyardLedger
-import CourtyardPrepaid
 import CourtyardStorage
 import Foundation
 import SQLKit

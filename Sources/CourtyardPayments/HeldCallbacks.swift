@@ -51,7 +51,7 @@ public struct HeldCallbacks: Sendable {
 
     /// Resolves held callback `id` in the caller's transaction: `apply` puts its money on its order (the applier's
     /// outcome is returned); either way the callback is marked resolved with who and why.
-    public func resolve(_ id: String, _ resolution: Resolution, reason: String, actor: String, order: Settlement.Order, now: Date)
+    public func resolve(_ id: String, _ resolution: Resolution, reason: String, actor: String, order: Settlement.Order, ports: PaymentPorts, now: Date)
         async throws -> PaymentOutcome?
     {
         guard let row = try await tenant.select("""
@@ -68,7 +68,7 @@ public struct HeldCallbacks: Sendable {
             let transaction = ChannelTransaction(channel: try r.string("channel"), transactionId: try r.string("channel_transaction_id"),
                                                  outTradeNo: try r.string("out_trade_no"), amount: try r.int64("amount"),
                                                  paidAt: try r.instant("received_at"), recordedBy: actor)
-            outcome = try await PaymentApplier(tenant, order: order).applyHeld(transaction, payload: try r.string("payload"), now: now)
+            outcome = try await PaymentApplier(tenant, ports: ports, order: order).applyHeld(transaction, payload: try r.string("payload"), now: now)
         }
         try await tenant.update("payment_callbacks", set: """
             resolved_by = \(bind: actor), resolution = \(bind: resolution.rawValue + ": " + reason), resolved_at = \(bind: now.epochMilliseconds)

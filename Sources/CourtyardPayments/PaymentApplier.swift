@@ -1,7 +1,5 @@
-import CourtyardBilling
 import CourtyardDomain
 import CourtyardLedger
-import CourtyardPrepaid
 import CourtyardStorage
 import Foundation
 import SQLKit
@@ -75,14 +73,17 @@ public struct PaymentApplier: Sendable {
     public let tenant: TenantSQL
     /// Within a bill, late fee or principal first.
     public let order: Settlement.Order
+    /// The wallets and bills an allocation reaches (their owners write them).
+    public let ports: PaymentPorts
 
-    public init(_ tenant: TenantSQL, order: Settlement.Order = .lateFeeFirst) {
+    public init(_ tenant: TenantSQL, ports: PaymentPorts, order: Settlement.Order = .lateFeeFirst) {
         self.tenant = tenant
+        self.ports = ports
         self.order = order
     }
 
-    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine, order: Settlement.Order = .lateFeeFirst) {
-        self.init(TenantSQL(db, companyId: companyId, engine: engine), order: order)
+    public init(_ db: any SQLDatabase, companyId: String, engine: Database.Engine, ports: PaymentPorts, order: Settlement.Order = .lateFeeFirst) {
+        self.init(TenantSQL(db, companyId: companyId, engine: engine), ports: ports, order: order)
     }
 
     public var db: any SQLDatabase { tenant.db }
@@ -221,10 +222,9 @@ public struct PaymentApplier: Sendable {
         try await recordBillEffects(allocations, paymentId: paymentId, settledThrough: localDay, now: now)
         var commands: [String] = []
         if let (purpose, amount) = walletTopUp {
-            let topUp = TopUp(db, companyId: companyId, engine: engine)
-            let result = try await topUp.apply(TopUp.Request(id: "payment-" + paymentId, purpose: purpose, amount: Money(minorUnits: amount),
-                                                             channel: transaction.channel, note: "payment " + order.outTradeNo),
-                                               house: order.houseId, scope: TenantScope(companyId: companyId), actor: actor, now: now)
+            let result = try await ports.wallets.credit(WalletCredit(id: "payment-" + paymentId, houseId: order.houseId, purpose: purpose, amount: amount,
+                                                                     channel: transaction.channel, note: "payment " + order.outTradeNo, actor: actor),
+                                                        tenant: tenant, now: now)
             commands = result.commands
             allocations.append(PaymentAllocation(id: ids.next(), paymentId: paymentId, target: .wallet, targetId: result.walletId,
                                                  amount: amount, transferId: "topup:payment-" + paymentId))
@@ -253,50 +253,21 @@ public struct PaymentApplier: Sendable {
             case .billPrincipal:
                 principal[allocation.targetId, default: 0] += allocation.amount
             case .billLateFee:
-                try await tenant.insert(into: "bill_late_fee_settlements", columns: ["bill_id", "payment_id", "settled_through", "amount"],
-                                        values: [allocation.targetId, paymentId, settledThrough.description, allocation.amount]).run()
+                try await ports.receivables.settleLateFees(billId: allocation.targetId, paymentId: paymentId, through: settledThrough,
+                                                           amount: allocation.amount, tenant: tenant)
             case .wallet, .deposit:
                 break
             }
         }
         // Bills whose late fees were paid without principal still settle their fees through the day.
         for (billId, amount) in principal.sorted(by: { $0.key < $1.key }) {
-            try await BillPayments(tenant).add(amount, to: billId, now: now)
+            try await ports.receivables.addPaid(amount, to: billId, tenant: tenant, now: now)
         }
-    }
-
-    struct OpenDebt {
-        var debt: Settlement.Debt
-        var period: String
     }
 
     /// The debts an order settles, in order: its chosen bills, or every unpaid bill of the house, oldest due first.
     func debts(for order: PaymentOrder, asOf day: LocalDate) async throws -> [OpenDebt] {
-        let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
-        var bills: [Bill]
-        if let chosen = order.items.billIds, !chosen.isEmpty {
-            let found = Dictionary(uniqueKeysWithValues: try await store.all(Bill.self, where: "id", in: chosen).map { ($0.id, $0) })
-            bills = chosen.compactMap { found[$0] }.filter { $0.houseId == order.houseId }
-        } else {
-            bills = try await store.listAll(Bill.self, filters: [("house_id", order.houseId)])
-            bills.sort { ($0.dueDate, $0.period.description, $0.id) < ($1.dueDate, $1.period.description, $1.id) }
-        }
-        bills = bills.filter { $0.status == .open || $0.status == .partiallyPaid }
-        guard !bills.isEmpty else { return [] }
-        let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.map(\.id))
-        let items = Dictionary(uniqueKeysWithValues: try await store.all(FeeItem.self, where: "id", in: Array(Set(lines.map(\.feeItemId))))
-            .map { ($0.id, $0) })
-        let linesByBill = Dictionary(grouping: lines, by: { $0.billId ?? "" })
-        var debts: [OpenDebt] = []
-        for bill in bills {
-            let settled = try await BillDocument.lateFeesSettledThrough(store, billId: bill.id)
-            let document = BillDocument.make(bill: bill, lines: (linesByBill[bill.id] ?? []).sorted { $0.id < $1.id }, items: items, asOf: day,
-                                             lateFeesSettledThrough: settled)
-            let lateFee = document.lateFeeWaived ? 0 : document.lateFeeTotal.minorUnits
-            debts.append(OpenDebt(debt: Settlement.Debt(billId: bill.id, lateFee: lateFee, principal: max(0, bill.totalAmount - bill.paidAmount)),
-                                  period: bill.period.description))
-        }
-        return debts
+        try await ports.receivables.openDebts(houseId: order.houseId, chosen: order.items.billIds, asOf: day, tenant: tenant)
     }
 
     func payerName(_ personId: String?) async throws -> String? {
@@ -335,23 +306,3 @@ public struct PaymentApplier: Sendable {
                                 where: "channel = \(bind: transaction.channel) AND channel_transaction_id = \(bind: transaction.transactionId)").run()
     }
 }
-
-/// Paid amounts and status of bills: the only edits a bill ever gets after it is issued.
-public struct BillPayments: Sendable {
-    let tenant: TenantSQL
-
-    public init(_ tenant: TenantSQL) {
-        self.tenant = tenant
-    }
-
-    /// Adds (or, negative, takes back) paid principal; the status follows.
-    public func add(_ amount: Int64, to billId: String, now: Date) async throws {
-        try await tenant.update("bills", set: """
-            paid_amount = paid_amount + \(bind: amount),
-            status = CASE WHEN paid_amount + \(bind: amount) >= total_amount THEN 'paid'
-                          WHEN paid_amount + \(bind: amount) > 0 THEN 'partially_paid' ELSE 'open' END,
-            updated_at = \(bind: now.epochMilliseconds)
-            """, where: "id = \(bind: billId) AND status <> 'cancelled'").run()
-    }
-}
-

@@ -8,7 +8,7 @@ extension PaymentService {
         let now = clock.now()
         let engine = database.engine
         let refund = try await database.transaction { db in
-            try await Refunds(db, companyId: scope.companyId, engine: engine).request(request, rules: rules, actor: actor, scope: scope, now: now)
+            try await Refunds(db, companyId: scope.companyId, engine: engine).request(request, rules: rules, actor: actor, scope: scope, ports: ports, now: now)
         }
         return try await sendIfDue(refund, scope: scope)
     }
@@ -18,7 +18,7 @@ extension PaymentService {
         let now = clock.now()
         let engine = database.engine
         let refund = try await database.transaction { db in
-            try await Refunds(db, companyId: scope.companyId, engine: engine).decide(id, approve: approve, reason: reason, actor: actor, scope: scope, now: now)
+            try await Refunds(db, companyId: scope.companyId, engine: engine).decide(id, approve: approve, reason: reason, actor: actor, scope: scope, ports: ports, now: now)
         }
         return try await sendIfDue(refund, scope: scope)
     }

@@ -1,7 +1,5 @@
-import CourtyardBilling
 import CourtyardDomain
 import CourtyardLedger
-import CourtyardPrepaid
 import CourtyardStorage
 import Crypto
 import Foundation
@@ -21,12 +19,15 @@ public struct PaymentService: Sendable {
     public let clock: any WallClock
     /// Within a bill, late fees or principal first (company policy; late fees first by default).
     public let allocationOrder: Settlement.Order
+    /// The wallets and bills payments reach.
+    public let ports: PaymentPorts
     let logger = Logger(label: "courtyard.payments")
 
-    public init(database: Database, channels: ChannelConfiguration, http: any ChannelHTTPClient = LiveChannelHTTPClient(),
+    public init(database: Database, channels: ChannelConfiguration, ports: PaymentPorts, http: any ChannelHTTPClient = LiveChannelHTTPClient(),
                 clock: any WallClock = SystemClock(), allocationOrder: Settlement.Order = .lateFeeFirst) {
         self.database = database
         self.channels = channels
+        self.ports = ports
         self.http = http
         self.clock = clock
         self.allocationOrder = allocationOrder
@@ -75,7 +76,7 @@ public struct PaymentService: Sendable {
     static let depositKinds: Set<String> = ["decoration", "access_card", "facility", "other"]
 
     /// Checks a request's shape without storage.
-    public static func validate(_ request: OrderRequest) throws(PaymentError) {
+    public static func validate(_ request: OrderRequest, maximumTopUp: Int64) throws(PaymentError) {
         guard !request.id.isEmpty, request.id.utf8.count <= 128, request.id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw PaymentError(.invalid, code: "invalid_value", field: "id", "id is 1 to 128 printable characters without spaces")
         }
@@ -99,8 +100,8 @@ public struct PaymentService: Sendable {
             }
         case .topUp:
             guard let amount = request.amount else { throw PaymentError(.invalid, code: "required", field: "amount", "a top-up names its amount") }
-            guard amount.minorUnits <= TopUp.maximum else {
-                throw PaymentError(.invalid, code: "amount_over_limit", field: "amount", "a single top-up is at most 50000.00")
+            guard amount.minorUnits <= maximumTopUp else {
+                throw PaymentError(.invalid, code: "amount_over_limit", field: "amount", "a single top-up is at most \(Money(minorUnits: maximumTopUp).decimalText)")
             }
             guard let purpose = request.walletPurpose, ["electricity", "water", "gas", "heating", "general"].contains(purpose) else {
                 throw PaymentError(.invalid, code: "invalid_value", field: "wallet_purpose", "wallet_purpose is electricity, water, gas, heating or general")
@@ -126,12 +127,12 @@ public struct PaymentService: Sendable {
     /// - Parameters:
     ///   - ownerPersonId: the signed-in owner's person id (owners pay as occupants); `nil` for staff.
     public func createOrder(_ request: OrderRequest, scope: TenantScope, actor: String, ownerPersonId: String?) async throws -> PaymentOrder {
-        try Self.validate(request)
+        try Self.validate(request, maximumTopUp: ports.wallets.maximumCredit)
         let now = clock.now()
         let companyId = scope.companyId
         let outTradeNo = Self.outTradeNo(companyId: companyId, requestId: request.id)
         let engine = database.engine
-        var order = try await database.transaction { [allocationOrder] db -> PaymentOrder in
+        var order = try await database.transaction { [allocationOrder, ports] db -> PaymentOrder in
             let tenant = TenantSQL(db, scope: scope, engine: engine)
             let store = PaymentStore(tenant)
             if let existing = try await store.order(outTradeNo: outTradeNo, lock: true) {
@@ -155,7 +156,7 @@ public struct PaymentService: Sendable {
                                          payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil, expiresAt: now,
                                          paidAt: nil, paymentId: nil, requestDigest: "", createdBy: actor, createdAt: now, updatedAt: now)
                 let zone = try await lookups.timeZone(ofCommunity: house)
-                let debts = try await PaymentApplier(db, companyId: companyId, engine: engine, order: allocationOrder)
+                let debts = try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocationOrder)
                     .debts(for: probe, asOf: LocalDate.of(now, timeZone: zone))
                 if let ids = request.billIds, !ids.isEmpty {
                     let open = Set(debts.map(\.debt.billId))
@@ -418,19 +419,19 @@ public struct PaymentService: Sendable {
             attempt += 1
             do {
                 let now = clock.now()
-                return try await database.transaction { [allocationOrder] db in
-                    try await PaymentApplier(db, companyId: companyId, engine: engine, order: allocationOrder).apply(transaction, payload: payload, now: now)
+                return try await database.transaction { [allocationOrder, ports] db in
+                    try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocationOrder).apply(transaction, payload: payload, now: now)
                 }
             } catch StorageError.alreadyExists where attempt < 3 {
                 continue
             } catch let error as StorageError {
                 throw error
-            } catch let error where error is PaymentError || error is PrepaidError {
+            } catch let error as PaymentError {
                 let now = clock.now()
                 logger.error("payment held: it could not be allocated", metadata: ["company": "\(companyId)", "out_trade_no": "\(transaction.outTradeNo)",
                                                                                    "error": "\(error)"])
                 try await database.transaction { db in
-                    try await PaymentApplier(db, companyId: companyId, engine: engine).hold(
+                    try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports).hold(
                         transaction, outcome: "apply_failed", detail: String(String(describing: error).prefix(500)), payload: payload, now: now)
                 }
                 return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: Money(minorUnits: transaction.amount),

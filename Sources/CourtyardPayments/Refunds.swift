@@ -217,7 +217,7 @@ public struct Refunds: TenantStore {
 
     /// Records a refund request: checks what remains refundable, reserves it, and lets the rules decide. An
     /// auto-approved refund is approved in the same transaction (the caller then sends it).
-    public func request(_ request: Request, rules: RefundRules, actor: String, scope: TenantScope, now: Date) async throws -> Refund {
+    public func request(_ request: Request, rules: RefundRules, actor: String, scope: TenantScope, ports: PaymentPorts, now: Date) async throws -> Refund {
         guard !request.id.isEmpty, request.id.utf8.count <= 128 else {
             throw PaymentError(.invalid, code: "invalid_value", field: "id", "id is 1 to 128 characters")
         }
@@ -295,9 +295,7 @@ public struct Refunds: TenantStore {
         try await PaymentError.requireCurrency([(request.amount, "amount.currency")], community: community, db: db, scope: scope)
         // "Overdue" is by the calendar of the house's own community.
         let today = LocalDate.of(now, timeZone: try await PaymentLedger(tenant: tenant).timeZone(ofCommunity: community))
-        let overdue = try await tenant.select("COUNT(*) AS n", from: "bills", where: """
-            house_id = \(bind: house) AND status IN ('open', 'partially_paid') AND due_date < \(bind: today.description)
-            """).first().map { try RowReader($0, table: "bills").int64("n") } ?? 0
+        let overdue = try await ports.receivables.overdueCount(houseId: house, on: today, tenant: tenant)
         // Refunds of the same source or house within the window count against the limit together (a pending 300.00
         // and then 200.00 and 50.00 on the same payment must not each pass on their own).
         let windowStart = now.epochMilliseconds - Int64(max(0, rules.windowDays)) * 86_400_000
@@ -326,7 +324,7 @@ public struct Refunds: TenantStore {
             refund.decisionReason, refund.decidedAt?.epochMilliseconds, now.epochMilliseconds, now.epochMilliseconds,
         ]).run()
         try await audit(nil, refund, action: "refund_requested", actor: actor, reason: reason, now: now)
-        if approved { refund = try await reserveInLedger(refund, actor: actor, now: now) }
+        if approved { refund = try await reserveInLedger(refund, actor: actor, ports: ports, now: now) }
         return refund
     }
 
@@ -337,7 +335,7 @@ public struct Refunds: TenantStore {
     }
 
     /// Finance approves or rejects a pending refund (never its own request).
-    public func decide(_ id: String, approve: Bool, reason: String, actor: String, scope: TenantScope, now: Date) async throws -> Refund {
+    public func decide(_ id: String, approve: Bool, reason: String, actor: String, scope: TenantScope, ports: PaymentPorts, now: Date) async throws -> Refund {
         guard var refund = try await refund(id: id, scope: scope, lock: true) else {
             throw PaymentError(.notFound, code: "not_found", field: "refund_id", "no refund \(id)")
         }
@@ -358,12 +356,12 @@ public struct Refunds: TenantStore {
                                     where: "id = \(bind: paymentId)").run()
         }
         try await audit(before, refund, action: approve ? "refund_approved" : "refund_rejected", actor: actor, reason: reason, now: now)
-        if approve { refund = try await reserveInLedger(refund, actor: actor, now: now) }
+        if approve { refund = try await reserveInLedger(refund, actor: actor, ports: ports, now: now) }
         return refund
     }
 
     /// On approval: the refunded money leaves its source for refunds payable (the liability until it is paid out).
-    func reserveInLedger(_ refund: Refund, actor: String, now: Date) async throws -> Refund {
+    func reserveInLedger(_ refund: Refund, actor: String, ports: PaymentPorts, now: Date) async throws -> Refund {
         let payable = AccountKey.community(refund.communityId, .refundsPayable)
         var operations: [LedgerOperation] = []
         switch refund.source {
@@ -385,7 +383,7 @@ public struct Refunds: TenantStore {
                     take = min(take, max(0, try await ledger.account(id: source.id)?.available ?? 0))
                 case .billPrincipal:
                     source = AccountKey(communityId: refund.communityId, kind: .receivable, owner: refund.houseId, purpose: "fees")
-                    if take > 0 { try await BillPayments(tenant).add(-take, to: allocation.targetId, now: now) }
+                    if take > 0 { try await ports.receivables.addPaid(-take, to: allocation.targetId, tenant: tenant, now: now) }
                 case .billLateFee:
                     source = AccountKey.community(refund.communityId, .lateFeeIncome)
                 case .deposit:

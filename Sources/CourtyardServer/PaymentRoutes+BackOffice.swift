@@ -82,7 +82,7 @@ extension PaymentRoutes {
             let result = try await mapped {
                 try await services.database.transaction { db in
                     try await BankStatements(db, companyId: scope.companyId, engine: engine).importStatement(text, actor: principal.user.id,
-                                                                                                           order: services.payments.allocationOrder, now: now)
+                                                                                                           order: services.payments.allocationOrder, ports: services.payments.ports, now: now)
                 }
             }
             if !result.commands.isEmpty { await services.dispatcher.wake() }
@@ -106,7 +106,7 @@ extension PaymentRoutes {
             let outcome = try await mapped {
                 try await services.database.transaction { db in
                     try await BankStatements(db, companyId: scope.companyId, engine: engine).match(lineId: id, outTradeNo: input.outTradeNo, actor: principal.user.id,
-                                                                                                 order: services.payments.allocationOrder, now: now)
+                                                                                                 order: services.payments.allocationOrder, ports: services.payments.ports, now: now)
                 }
             }
             if !outcome.commands.isEmpty { await services.dispatcher.wake() }
@@ -160,7 +160,7 @@ extension PaymentRoutes {
                 try await services.database.transaction { db -> PaymentOutcome? in
                     try await HeldCallbacks(TenantSQL(db, scope: scope, engine: engine))
                         .resolve(id, input.action == "apply" ? .apply : .dismiss, reason: input.reason, actor: principal.user.id,
-                                 order: services.payments.allocationOrder, now: now)
+                                 order: services.payments.allocationOrder, ports: services.payments.ports, now: now)
                 }
             }
             if let outcome {

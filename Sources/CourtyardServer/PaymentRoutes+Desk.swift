@@ -67,7 +67,7 @@ extension PaymentRoutes {
             let outcome = try await mapped {
                 try await services.database.transaction { db in
                     try await CashDesk(db, companyId: scope.companyId, engine: engine).take(input, shiftId: shift, cashierId: principal.user.id, scope: scope,
-                                                                                          order: services.payments.allocationOrder, now: now)
+                                                                                          order: services.payments.allocationOrder, ports: services.payments.ports, now: now)
                 }
             }
             if !outcome.commands.isEmpty { await services.dispatcher.wake() }
@@ -106,7 +106,7 @@ extension PaymentRoutes {
                                                 supervisorId: supervisor.id, supervisorSupervises: supervisor.role.allows(.manageFinance),
                                                 supervisorCommunityIds: supervisor.communityIds)
                     return try await CashDesk(db, companyId: scope.companyId, engine: engine).void(paymentId: id, approval: approval,
-                                                                                                 reason: input.reason, scope: scope, now: now)
+                                                                                                 reason: input.reason, scope: scope, ports: services.payments.ports, now: now)
                 }
             }
             return try .json(payment)

@@ -68,7 +68,7 @@ public struct ServerServices: Sendable {
     public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
                 metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), channels: ChannelConfiguration = ChannelConfiguration(),
                 channelHTTP: any ChannelHTTPClient = LiveChannelHTTPClient()) {
-        self.payments = PaymentService(database: database, channels: channels, http: channelHTTP, clock: clock,
+        self.payments = PaymentService(database: database, channels: channels, ports: .courtyard, http: channelHTTP, clock: clock,
                                        allocationOrder: configuration.allocationOrder)
         self.database = database
         self.clock = clock

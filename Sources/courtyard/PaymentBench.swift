@@ -54,7 +54,7 @@ struct PaymentBench: AsyncParsableCommand {
         let channels = ChannelConfiguration(companies: [companyId: .init(wechatPay: WeChatPayV3.Credentials(
             merchantId: "1900000109", appId: "wx8888888888888888", merchantSerial: "BENCH", merchantKey: try _RSA.Signing.PrivateKey(keySize: .bits2048),
             apiV3Key: apiKey, platformKeys: [serial: platform.publicKey], notifyURL: "http://127.0.0.1/notify"))])
-        let service = PaymentService(database: database, channels: channels)
+        let service = PaymentService(database: database, channels: channels, ports: .courtyard)
         // Restores go out through the real dispatcher to an in-process transport that records when each was SENT.
         let sent = Mutex<[String: ContinuousClock.Instant]>([:])
         let dispatcher = CommandDispatcher(database: database, effects: PrepaidDeviceEffects())
