@@ -276,7 +276,7 @@ let package = Package(
         .testTarget(
             name: "CourtyardPaymentsTests",
             dependencies: [
-                "CourtyardPayments", "CourtyardDomain",
+                "CourtyardPayments", "CourtyardDomain", "CourtyardStorage", "CourtyardSimulator", "CourtyardTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
