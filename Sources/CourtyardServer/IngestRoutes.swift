@@ -107,18 +107,7 @@ enum IngestRoutes {
         var reason: String
     }
 
-    struct Replacement: Codable, Sendable {
-        var id: String
-        var deviceId: String
-        var register: String
-        var replacedAt: Date
-        var oldFinal: Quantity
-        var newStart: Quantity
-        var reason: String
-        var createdBy: String
-        /// Readings held as falling since the swap that the replacement explains, now accepted.
-        var approvedHeldReadings: [String] = []
-    }
+    typealias Replacement = MeterReplacements.Replacement
 
     struct UsageReport: Codable, Sendable {
         var deviceId: String
@@ -373,30 +362,10 @@ enum IngestRoutes {
             try requireNote(input.reason, field: "reason")
             let now = services.clock.now()
             let register = input.register ?? "energy_total"
-            let id = Identifier.uuidV7(at: now)
-            var replacement = Replacement(id: id, deviceId: input.deviceId, register: register, replacedAt: input.replacedAt,
-                                          oldFinal: input.oldFinal, newStart: input.newStart, reason: input.reason, createdBy: user)
-            replacement = try await services.database.transaction { [replacement] db in
-                var replacement = replacement
-                let device = try await ScopedStore(db, scope: scope).get(Device.self, id: input.deviceId)
-                try await ScopedStore(db, scope: scope).sql.insert(into: "meter_replacements", columns: [
-                    "id", "community_id", "device_id", "register", "replaced_at", "old_final_milli", "new_start_milli", "reason", "created_by",
-                    "created_at",
-                ], values: [
-                    id, device.communityId, device.id, register, input.replacedAt.epochMilliseconds, input.oldFinal.milliUnits,
-                    input.newStart.milliUnits, input.reason, user, now.epochMilliseconds,
-                ]).run()
-                try await IngestGeneration.bump(db)
-                try await ScopedStore(db, scope: scope).insert(AuditEntry(
-                    id: Identifier.uuidV7(at: now), companyId: scope.companyId, communityId: device.communityId, actor: user,
-                    action: "meter_replaced", subjectType: "device", subjectId: device.id, reason: input.reason,
-                    beforeState: "\(register) final \(input.oldFinal.decimalText)", afterState: "\(register) start \(input.newStart.decimalText)",
-                    createdAt: now))
-                let known = try await DeviceDirectory.device(device.id, scope: scope, db: db)
-                replacement.approvedHeldReadings = try await ReviewQueue(db, companyId: scope.companyId, effects: services.ingestor.effects, engine: services.database.engine).applyReplacement(
-                    device: known, register: register, replacedAt: input.replacedAt.epochMilliseconds, by: user,
-                    note: "meter replacement \(id): \(input.reason)", now: now)
-                return replacement
+            let replacement = try await services.database.transaction { db in
+                try await MeterReplacements(TenantSQL(db, scope: scope, engine: services.database.engine), effects: services.ingestor.effects)
+                    .record(deviceId: input.deviceId, register: register, replacedAt: input.replacedAt, oldFinal: input.oldFinal, newStart: input.newStart,
+                            reason: input.reason, by: user, now: now)
             }
             await services.ingestor.effects?.committed()
             return try .json(replacement, status: .created)
