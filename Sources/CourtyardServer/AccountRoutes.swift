@@ -40,9 +40,9 @@ enum AccountRoutes {
         var admin: NewUser
     }
 
-    struct CompanyList: Codable, Sendable { var items: [Company] }
-    struct UserList: Codable, Sendable { var items: [User] }
-    struct HouseList: Codable, Sendable { var items: [House] }
+    typealias CompanyList = Page<Company>
+    typealias UserList = Page<User>
+    typealias HouseList = Page<House>
 
     struct MachineCredential: Codable, Sendable {
         /// Shown once; only its hash is stored.

@@ -101,9 +101,12 @@ extension Response {
     }
 }
 
-/// One page of a list, with the cursor to ask for the next.
+/// One page of a list, with the cursor to ask for the next. Every list the API answers is one (a list that is never
+/// paged simply has no cursor).
 struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
     var items: [Item]
     /// Pass as `cursor` to get the next page; absent on the last page.
     var nextCursor: String?
 }
+
+extension Page: Decodable where Item: Decodable {}

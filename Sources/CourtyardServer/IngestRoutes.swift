@@ -67,10 +67,7 @@ enum IngestRoutes {
         }
     }
 
-    struct ReadingPage: Codable, Sendable {
-        var items: [ReadingView]
-        var nextCursor: String?
-    }
+    typealias ReadingPage = Page<ReadingView>
 
     struct ManualReading: Codable, Sendable {
         var deviceId: String
@@ -93,10 +90,7 @@ enum IngestRoutes {
         var reading: Ingestor.ItemResult?
     }
 
-    struct HeldPage: Codable, Sendable {
-        var items: [HeldReading]
-        var nextCursor: String?
-    }
+    typealias HeldPage = Page<HeldReading>
 
     struct ReplacementInput: Codable, Sendable {
         var deviceId: String
@@ -125,14 +119,11 @@ enum IngestRoutes {
         var secret: String
         var webhookUrl: String
     }
-    struct IntegrationList: Codable, Sendable { var items: [Integration] }
+    typealias IntegrationList = Page<Integration>
 
-    struct PresencePage: Codable, Sendable {
-        var items: [PresenceView]
-        var nextCursor: String?
-    }
+    typealias PresencePage = Page<PresenceView>
     typealias Alert = DeviceAlert
-    struct AlertPage: Codable, Sendable { var items: [Alert]; var nextCursor: String? }
+    typealias AlertPage = Page<Alert>
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
         let exampleItem = Ingestor.ItemResult(index: 0, status: "accepted", readingId: "0194f3a0-0000-7000-8000-0000000000c1", usage: "1.250")

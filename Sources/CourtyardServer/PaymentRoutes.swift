@@ -91,9 +91,9 @@ enum PaymentRoutes {
     struct MatchInput: Codable, Sendable { var outTradeNo: String }
     struct ResolveInput: Codable, Sendable { var action: String; var reason: String }
     struct ProxyInput: Codable, Sendable { var personId: String; var relation: String }
-    struct RefundList: Codable, Sendable { var items: [Refund] }
-    struct LineList: Codable, Sendable { var items: [BankStatements.Line] }
-    struct HeldList: Codable, Sendable { var items: [HeldCallback] }
+    typealias RefundList = Page<Refund>
+    typealias LineList = Page<BankStatements.Line>
+    typealias HeldList = Page<HeldCallback>
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
         let payments = services.payments

@@ -78,11 +78,11 @@ enum PrepaidRoutes {
         var command: String?
     }
 
-    struct CommandList: Codable, Sendable { var items: [DeviceCommand] }
+    typealias CommandList = Page<DeviceCommand>
     struct SafetyClear: Codable, Sendable { var reason: String }
     struct Holidays: Codable, Sendable { var days: [HolidayDay] }
     struct HolidayDay: Codable, Sendable { var day: LocalDate; var name: String }
-    struct NotificationList: Codable, Sendable { var items: [Outbox.Notification] }
+    typealias NotificationList = Page<Outbox.Notification>
 
     /// Runs `body`, turning prepaid and device errors into problems.
     static func mapped<T>(_ body: () async throws -> T) async throws -> T {
