@@ -223,7 +223,7 @@ let package = Package(
         .target(
             name: "CourtyardTestSupport",
             dependencies: [
-                "CourtyardStorage", "CourtyardDomain",
+                "CourtyardStorage", "CourtyardDomain", "CourtyardSimulator",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -55,7 +55,7 @@ public struct DeviceKey: Hashable, Sendable {
 ///
 /// An expired entry is still answered while the company's expired entries are re-read in the background, all of them
 /// in one task (500 keys per query), one task per company at a time: when a whole fleet's entries expired together,
-/// every request used to wait for a query of its own (single-reading p99 338 ms in a 40-second benchmark phase).
+/// every request would wait for a query of its own (the single-reading p99 this cost is in docs/PERFORMANCE.md, Ingestion).
 public actor DeviceDirectory {
     private let database: Database
     private var cache: [String: [String: (device: KnownDevice?, fetchedAt: Int64)]] = [:]

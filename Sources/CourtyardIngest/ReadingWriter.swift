@@ -237,6 +237,12 @@ public actor ReadingWriter {
     /// Forgets what the writer keeps (tests; after a restore).
     public func forget() { memory = nil }
 
+    /// Returns once every submitted batch has committed and been answered: for a graceful shutdown, after everything
+    /// that submits has stopped.
+    public func idle() async {
+        while draining { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+
     static func write(_ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date,
                       memory kept: IngestMemory? = nil, engine: Database.Engine = .sqlite,
                       effects: (any ReadingEffects)? = nil) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {

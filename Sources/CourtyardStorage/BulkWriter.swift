@@ -207,7 +207,7 @@ public final class BulkWriter: Sendable {
     }
 
     /// Binds and inserts every row of `rows`, its text in place: the bytes stay pinned until the last row is reset.
-    static func insertAll(_ rows: RowBuffer, with insert: RawSQLite.Statement) throws {
+    package static func insertAll(_ rows: RowBuffer, with insert: RawSQLite.Statement) throws {
         // A pointer for empty text: a null pointer would bind NULL, not ''.
         let empty: StaticString = ""
         defer { insert.clearBindings() }

@@ -8,6 +8,28 @@ import ServiceLifecycle
 /// A round that has started always finishes: graceful shutdown (SIGTERM, SIGINT) only cuts the wait between rounds
 /// short, so no sweep stops halfway through its transaction. The group shuts the HTTP server down first (it stops
 /// accepting and finishes the requests in flight, whose writes commit before they are answered), then these.
+/// Work that must finish after everything feeding it has stopped: waits for the graceful shutdown, then runs `finish`
+/// (a writer drains its queue, the dispatcher settles). Placed first in the group, it is told last, after the HTTP
+/// server, MQTT and the sweeps have returned, so nothing submits any more while it finishes.
+struct FinishOnShutdown: Service {
+    let name: String
+    let logger: Logger
+    let finish: @Sendable () async -> Void
+
+    init(_ name: String, logger: Logger, _ finish: @escaping @Sendable () async -> Void) {
+        self.name = name
+        self.logger = logger
+        self.finish = finish
+    }
+
+    func run() async throws {
+        // Returns when the group shuts down gracefully; on cancellation it throws, and the work still finishes.
+        try? await gracefulShutdown()
+        await finish()
+        logger.debug("\(name) finished")
+    }
+}
+
 struct PeriodicService: Service {
     let name: String
     let interval: Duration

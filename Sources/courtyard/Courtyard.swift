@@ -150,8 +150,12 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     let (router, _) = CourtyardApp.router(services: services)
     // Long-lived work runs as services of one group with the HTTP server. On SIGTERM or SIGINT the group shuts down in
     // reverse order: the server first (it stops accepting and finishes the requests in flight; each is answered only
-    // after its writes commit), then MQTT, then the sweeps, each finishing the round it is in.
+    // after its writes commit), then MQTT, then the sweeps, each finishing the round it is in, and last the writers and
+    // the dispatcher, which finish what was submitted to them.
     var background: [any Service] = [
+        FinishOnShutdown("ledger writer", logger: logger) { await services.ledger.idle() },
+        FinishOnShutdown("ingestion writer", logger: logger) { await services.ingestor.writer.idle() },
+        FinishOnShutdown("command dispatcher", logger: logger) { await services.dispatcher.settle() },
         // Release expired holds every second.
         PeriodicService("hold expiry", every: .seconds(1), logger: logger) { _ in try await services.ledger.expireDueHolds() },
         // Expire unpaid payment orders every 30 s (money arriving for one later is held for review, never lost).

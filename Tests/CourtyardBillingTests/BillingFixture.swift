@@ -37,12 +37,8 @@ struct BillingFixture {
 
     static func with(_ engine: TestEngine, fastPaths: FastPaths = .all, _ body: (BillingFixture) async throws -> Void) async throws {
         try await engine.withDatabase(fastPaths: fastPaths) { database in
-            let hash: @Sendable (String, UInt8) async throws -> String = { password, _ in "test-hash-\(password)" }
-            func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
-                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 1, housesPerUnit: 2, bcryptCost: 4, billing: false)
-            }
-            let a = try await seeder("alpha", 1).seed(database, hashPassword: hash)
-            let b = try await seeder("bravo", 2).seed(database, hashPassword: hash)
+            let companies = try await TwoCompanies.seed(database, .init(housesPerUnit: 2, billing: false))
+            let (a, b) = (companies.a, companies.b)
             let scope = TenantScope(companyId: a.companyId)
             let now = Date(timeIntervalSince1970: 1_790_000_000)
             let built = try await database.transaction { db in

@@ -15,12 +15,8 @@ struct SharedMeterHousesTests {
           arguments: TestEngine.available)
     func batchedMatchesReference(engine: TestEngine) async throws {
         try await engine.withDatabase { database in
-            let hash: @Sendable (String, UInt8) async throws -> String = { password, _ in "test-hash-\(password)" }
-            func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
-                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 2, unitsPerBuilding: 2, housesPerUnit: 3, bcryptCost: 4)
-            }
-            let a = try await seeder("alpha", 1).seed(database, hashPassword: hash)
-            let b = try await seeder("bravo", 2).seed(database, hashPassword: hash)
+            let companies = try await TwoCompanies.seed(database, .init(buildingsPerCommunity: 2, unitsPerBuilding: 2, housesPerUnit: 3))
+            let (a, b) = (companies.a, companies.b)
             let scope = TenantScope(companyId: a.companyId)
             let houses = try await database.read { db in try await ScopedStore(db, scope: scope).listAll(House.self) }
             let theirs = try await database.read { db in

@@ -122,8 +122,3 @@ import Testing
         }
     }
 }
-
-struct FixedClock: WallClock {
-    var instant: Date
-    func now() -> Date { instant }
-}

@@ -39,12 +39,10 @@ struct APIFixture {
                      configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil,
                      _ body: @escaping @Sendable (APIFixture) async throws -> Void) async throws {
         try await engine.withDatabase { database in
-            let hash: @Sendable (String, UInt8) async throws -> String = { password, cost in try await Passwords.hash(password, cost: cost) }
-            func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
-                DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 2, housesPerUnit: 3, bcryptCost: 4, billing: false)
+            let companies = try await TwoCompanies.seed(database, .init(unitsPerBuilding: 2, housesPerUnit: 3, billing: false)) { password, cost in
+                try await Passwords.hash(password, cost: cost)
             }
-            let alpha = try await seeder("alpha", 1).seed(database, hashPassword: hash)
-            let bravo = try await seeder("bravo", 2).seed(database, hashPassword: hash)
+            let (alpha, bravo) = (companies.a, companies.b)
             let platformHash = try await Passwords.hash(DemoSeeder.password, cost: 4)
             let now = Date()
             let platform = User(id: Identifier.uuidV7(at: now), companyId: nil, login: "platform-alpha-test", displayName: "Platform",

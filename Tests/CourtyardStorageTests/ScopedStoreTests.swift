@@ -5,22 +5,6 @@ import CourtyardTestSupport
 import Foundation
 import Testing
 
-/// Two small companies seeded side by side, for isolation tests.
-struct TwoCompanies {
-    let a: DemoSeeder.Summary
-    let b: DemoSeeder.Summary
-
-    static func seed(_ database: Database) async throws -> TwoCompanies {
-        func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
-            DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: 1, unitsPerBuilding: 1, housesPerUnit: 4, bcryptCost: 4)
-        }
-        let hash: @Sendable (String, UInt8) async throws -> String = { password, _ in "test-hash-\(password)" }
-        let a = try await seeder("alpha", 1).seed(database, hashPassword: hash)
-        let b = try await seeder("bravo", 2).seed(database, hashPassword: hash)
-        return TwoCompanies(a: a, b: b)
-    }
-}
-
 @Suite("Tenant-scoped store")
 struct ScopedStoreTests {
     /// One record of `R` in company B, and what company A's store does with it.

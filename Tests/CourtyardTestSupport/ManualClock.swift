@@ -18,3 +18,11 @@ public final class ManualClock: WallClock {
         instant.withLock { $0 = $0.addingTimeInterval(seconds) }
     }
 }
+
+/// A clock that always answers the same instant.
+public struct FixedClock: WallClock {
+    public var instant: Date
+    public init(_ instant: Date) { self.instant = instant }
+    public init(instant: Date) { self.instant = instant }
+    public func now() -> Date { instant }
+}

@@ -26,7 +26,7 @@ public struct LedgerStore: Sendable {
     static let accountSelect = accountColumns.joined(separator: ", ")
         + " FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id"
     static let identityColumns = ["id", "company_id", "community_id", "kind", "owner", "purpose", "currency", "created_at", "updated_at"]
-    static let entryColumns = ["company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id",
+    package static let entryColumns = ["company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id",
                                "credit_account_id", "amount", "pending_amount", "currency", "code", "reference", "actor",
                                "hold_id", "expires_at", "recorded_at", "content_digest", "debit_balance_after",
                                "credit_balance_after", "previous_hash", "hash", "debit_previous", "credit_previous"]

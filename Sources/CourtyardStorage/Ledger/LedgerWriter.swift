@@ -417,6 +417,12 @@ public actor LedgerWriter {
 
     /// Expires pending holds whose time has passed; returns how many were released.
     @discardableResult
+    /// Returns once every submitted batch has committed and been answered: for a graceful shutdown, after everything
+    /// that submits has stopped.
+    public func idle() async {
+        while draining { try? await Task.sleep(for: .milliseconds(5)) }
+    }
+
     public func expireDueHolds(limit: Int = 1_000) async throws -> Int {
         let now = clock.now()
         let due = try await database.read { db in try await LedgerStore.dueHolds(db, now: now, limit: limit) }

@@ -86,7 +86,7 @@ public final class RawSQLite: @unchecked Sendable {
 
     /// Opens `path` with WAL and full sync; `cacheKiB` is the page cache (the ledger's random-key indexes want a large one).
     /// Checkpoints the log in the background when auto-checkpoint is off for this connection.
-    let checkpointer: WALCheckpointer?
+    package let checkpointer: WALCheckpointer?
 
     ///
     /// `enforceForeignKeys: false` is for the ledger's fast path only: it writes an entry only for accounts it read or
@@ -231,6 +231,9 @@ public final class RawSQLite: @unchecked Sendable {
         unowned let connection: RawSQLite
 
         static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
+
+        /// The number of columns a row of this statement has.
+        package var columnCount: Int { Int(sqlite_nio_sqlite3_column_count(pointer)) }
 
         public func bind(_ index: Int32, _ value: Int64) { sqlite_nio_sqlite3_bind_int64(pointer, index, value) }
         public func bind(_ index: Int32, _ value: String) {

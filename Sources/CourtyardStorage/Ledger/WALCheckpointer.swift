@@ -18,7 +18,7 @@ import VaporCSQLite
 /// with every frame already copied. So past ``RawSQLite/restartFrames`` the
 /// writer calls ``checkpointNow()`` before its next `BEGIN`, which bounds the
 /// log under sustained load (see ``RawSQLite/begin()``).
-final class WALCheckpointer: @unchecked Sendable {
+package final class WALCheckpointer: @unchecked Sendable {
     // @unchecked Sendable: `handle` is only touched on `queue`; `running` only under `lock`.
     private let path: String
     private let queue = DispatchQueue(label: "courtyard.sqlite.checkpoint")
@@ -89,7 +89,7 @@ final class WALCheckpointer: @unchecked Sendable {
     static let logger = Logger(label: "courtyard.sqlite")
 
     /// Waits for a running checkpoint to finish (tests and shutdown).
-    func drain() {
+    package func drain() {
         queue.sync {}
     }
 }

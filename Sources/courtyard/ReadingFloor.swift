@@ -1,3 +1,4 @@
+import CourtyardStorage
 import Foundation
 import NIOPosix
 import SQLKit

@@ -1,7 +1,7 @@
+import CourtyardStorage
 import Foundation
 import NIOPosix
 import SQLKit
-import VaporCSQLite
 
 /// The raw-insert floor for ledger benchmarks: journal-shaped rows inserted with prepared statements and no logic.
 ///
@@ -132,7 +132,7 @@ extension InsertFloor {
                     try raw.execute("DROP TABLE IF EXISTS \(copy)")
                     try raw.execute("CREATE TABLE \(copy) AS SELECT * FROM \(table) WHERE 1 = 0")
                     let page = try raw.statement("SELECT rowid, * FROM \(table) WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
-                    let width = Int(sqlite_nio_sqlite3_column_count(page.pointer)) - 1
+                    let width = page.columnCount - 1
                     let placeholders = (1...width).map { "?\($0)" }.joined(separator: ", ")
                     let insert = try raw.statement("INSERT INTO \(copy) VALUES (\(placeholders))")
                     var last: Int64 = 0
