@@ -254,8 +254,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CourtyardDevicesTests",
-            dependencies: ["CourtyardDevices", "CourtyardDomain", "CourtyardStorage", "CourtyardTestSupport",
-                           .product(name: "SQLKit", package: "sql-kit")]
+            dependencies: [
+                "CourtyardDevices", "CourtyardDomain", "CourtyardStorage", "CourtyardTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ]
         ),
         .testTarget(
             name: "CourtyardPrepaidTests",
@@ -289,14 +291,18 @@ let package = Package(
         ),
         .testTarget(
             name: "CourtyardStorageTests",
-            dependencies: ["CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
-                           .product(name: "SQLKit", package: "sql-kit"),
-                           .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "CourtyardBillingTests",
-            dependencies: ["CourtyardBilling", "CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator",
-                           "CourtyardTestSupport", .product(name: "SQLKit", package: "sql-kit")]
+            dependencies: [
+                "CourtyardBilling", "CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator",
+                "CourtyardTestSupport", .product(name: "SQLKit", package: "sql-kit"),
+            ]
         ),
         .testTarget(
             name: "CourtyardServerTests",
@@ -336,6 +342,7 @@ let package = Package(
 // for could not be declared (scripts/check-imports).
 let oldMemberLookup: Set<String> = ["courtyard", "CourtyardServerTests"]
 for target in package.targets {
-    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("ExistentialAny")]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [.enableUpcomingFeature("ExistentialAny")]
         + (oldMemberLookup.contains(target.name) ? [] : [.enableUpcomingFeature("MemberImportVisibility")])
 }

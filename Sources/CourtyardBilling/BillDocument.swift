@@ -64,15 +64,20 @@ public struct BillDocument: Encodable, Sendable {
     ///
     /// `lateFeesSettledThrough` is the last day whose late fees a payment already settled: fees accrue again only
     /// from the day after, on the principal still unpaid.
-    public static func make(bill: Bill, lines: [BillLine], items: [String: FeeItem], asOf: LocalDate,
-                            lateFeesSettledThrough: LocalDate? = nil) -> BillDocument {
+    public static func make(
+        bill: Bill, lines: [BillLine], items: [String: FeeItem], asOf: LocalDate,
+        lateFeesSettledThrough: LocalDate? = nil
+    ) -> BillDocument {
         let currency = Currency.supported[bill.currency] ?? .cny
         let outstanding = max(0, bill.totalAmount - bill.paidAmount)
         // Unpaid principal per positive line, in proportion to its amount (exact split).
         let positive = lines.filter { $0.amount > 0 }
-        let unpaid = bill.status == .cancelled || positive.isEmpty ? positive.map { _ in Int128(0) }
-            : Allocation.largestRemainder(total: Int128(min(outstanding, positive.reduce(0) { $0 + $1.amount })),
-                                          weights: positive.map { Int128($0.amount) })
+        let unpaid =
+            bill.status == .cancelled || positive.isEmpty
+            ? positive.map { _ in Int128(0) }
+            : Allocation.largestRemainder(
+                total: Int128(min(outstanding, positive.reduce(0) { $0 + $1.amount })),
+                weights: positive.map { Int128($0.amount) })
         var fees: [LateFee] = []
         for (line, principal) in zip(positive, unpaid) where principal > 0 {
             guard var policy = items[line.feeItemId]?.lateFeePolicy else { continue }
@@ -83,15 +88,18 @@ public struct BillDocument: Encodable, Sendable {
             let money = Money(minorUnits: Int64(principal), currency: currency)
             let assessment = policy.assess(principal: money, dueDate: bill.dueDate, asOf: asOf)
             guard assessment.fee.minorUnits > 0 else { continue }
-            fees.append(LateFee(lineId: line.id, feeItemId: line.feeItemId, principal: money, daysOverdue: assessment.daysOverdue,
-                                fee: assessment.fee, capped: assessment.capped, explanation: assessment.explanation))
+            fees.append(
+                LateFee(
+                    lineId: line.id, feeItemId: line.feeItemId, principal: money, daysOverdue: assessment.daysOverdue,
+                    fee: assessment.fee, capped: assessment.capped, explanation: assessment.explanation))
         }
         let total = fees.reduce(0) { $0 + $1.fee.minorUnits }
         let waived = bill.lateFeeWaivedBy != nil
-        return BillDocument(bill: bill, lines: lines, asOf: asOf, lateFees: fees, lateFeeTotal: Money(minorUnits: total, currency: currency),
-                            lateFeeWaived: waived,
-                            feeItems: items.mapValues { FeeItemName(code: $0.code, name: $0.name) },
-                            amountDue: Money(minorUnits: outstanding + (waived || bill.status == .cancelled ? 0 : total), currency: currency))
+        return BillDocument(
+            bill: bill, lines: lines, asOf: asOf, lateFees: fees, lateFeeTotal: Money(minorUnits: total, currency: currency),
+            lateFeeWaived: waived,
+            feeItems: items.mapValues { FeeItemName(code: $0.code, name: $0.name) },
+            amountDue: Money(minorUnits: outstanding + (waived || bill.status == .cancelled ? 0 : total), currency: currency))
     }
 
     /// Loads and computes the document of `billId` within `store`'s scope; `nil` when the bill is not visible.
@@ -100,15 +108,18 @@ public struct BillDocument: Encodable, Sendable {
         let lines = try await store.all(BillLine.self, where: "bill_id", in: [bill.id])
         let items = try await store.all(FeeItem.self, where: "id", in: Array(Set(lines.map(\.feeItemId))))
         let community = try await store.get(Community.self, id: bill.communityId)
-        return make(bill: bill, lines: lines.sorted { $0.id < $1.id }, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
-                    asOf: asOf ?? LocalDate.of(now, timeZone: community.timeZone),
-                    lateFeesSettledThrough: try await lateFeesSettledThrough(store, billId: bill.id))
+        return make(
+            bill: bill, lines: lines.sorted { $0.id < $1.id }, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
+            asOf: asOf ?? LocalDate.of(now, timeZone: community.timeZone),
+            lateFeesSettledThrough: try await lateFeesSettledThrough(store, billId: bill.id))
     }
 
     /// The last day whose late fees payments settled for a bill (`bill_late_fee_settlements`), if any.
     public static func lateFeesSettledThrough(_ store: ScopedStore, billId: String) async throws -> LocalDate? {
-        let row = try await store.sql.select("MAX(settled_through) AS through", from: "bill_late_fee_settlements",
-                                             where: "bill_id = \(bind: billId)").first()
+        let row = try await store.sql.select(
+            "MAX(settled_through) AS through", from: "bill_late_fee_settlements",
+            where: "bill_id = \(bind: billId)"
+        ).first()
         return try row.flatMap { try RowReader($0, table: "bill_late_fee_settlements").optionalString("through") }.flatMap { LocalDate($0) }
     }
 }

@@ -63,9 +63,11 @@ public struct BillRunSummary: Codable, Sendable, Hashable {
     /// Bills whose lines were posted to the ledger by this run (including bills left unposted by an interrupted run).
     public var billsPosted: Int
 
-    public init(runId: String?, communityId: String, period: String, preview: Bool, housesConsidered: Int, billsCreated: Int,
-                linesCreated: Int, linesAlreadyBilled: Int, totalAmount: Money, items: [ItemTotal], skipped: [String: Int],
-                itemsWithoutStandard: [String], billsPosted: Int) {
+    public init(
+        runId: String?, communityId: String, period: String, preview: Bool, housesConsidered: Int, billsCreated: Int,
+        linesCreated: Int, linesAlreadyBilled: Int, totalAmount: Money, items: [ItemTotal], skipped: [String: Int],
+        itemsWithoutStandard: [String], billsPosted: Int
+    ) {
         self.runId = runId; self.communityId = communityId; self.period = period; self.preview = preview
         self.housesConsidered = housesConsidered; self.billsCreated = billsCreated; self.linesCreated = linesCreated
         self.linesAlreadyBilled = linesAlreadyBilled; self.totalAmount = totalAmount; self.items = items; self.skipped = skipped
@@ -98,8 +100,10 @@ public struct BillRunner: Sendable {
     /// Progress: houses processed so far and the community's house count.
     public typealias Progress = @Sendable (_ done: Int, _ total: Int) -> Void
 
-    public func run(companyId: String, communityId: String, period text: String, preview: Bool, actor: String,
-                    progress: Progress? = nil) async throws -> BillRunSummary {
+    public func run(
+        companyId: String, communityId: String, period text: String, preview: Bool, actor: String,
+        progress: Progress? = nil
+    ) async throws -> BillRunSummary {
         let scope = TenantScope(companyId: companyId)
         guard let period = BillingPeriod(text), period.cycle == .monthly else { throw BillRunError.notAMonth(text) }
         let now = clock.now()
@@ -124,33 +128,42 @@ public struct BillRunner: Sendable {
         let today = LocalDate.of(now, timeZone: context.community.timeZone)
         if !preview, today < period.end { throw BillRunError.periodNotClosed(period: period.description, closesOn: period.end) }
 
-        var summary = BillRunSummary(runId: nil, communityId: communityId, period: period.description, preview: preview,
-                                     housesConsidered: 0, billsCreated: 0, linesCreated: 0, linesAlreadyBilled: 0,
-                                     totalAmount: .zero(context.community.currency), items: [], skipped: [:],
-                                     itemsWithoutStandard: context.itemsWithoutStandard.sorted(), billsPosted: 0)
+        var summary = BillRunSummary(
+            runId: nil, communityId: communityId, period: period.description, preview: preview,
+            housesConsidered: 0, billsCreated: 0, linesCreated: 0, linesAlreadyBilled: 0,
+            totalAmount: .zero(context.community.currency), items: [], skipped: [:],
+            itemsWithoutStandard: context.itemsWithoutStandard.sorted(), billsPosted: 0)
         // Each item's terms, item and attachment index, found once per run (not per house), and its totals, by position.
         let plans = context.terms.map { (terms: $0, item: context.items[$0.feeItemId]!, index: context.index[$0.feeItemId]) }
         var itemTotals = context.terms.map { terms in
-            BillRunSummary.ItemTotal(feeItemId: terms.feeItemId, code: terms.code, period: terms.period.description,
-                                     standardVersion: terms.version, lines: 0, amount: .zero(context.community.currency))
+            BillRunSummary.ItemTotal(
+                feeItemId: terms.feeItemId, code: terms.code, period: terms.period.description,
+                standardVersion: terms.version, lines: 0, amount: .zero(context.community.currency))
         }
         let runId = Identifier.uuidV7(at: now)
         if !preview {
             summary.runId = runId
             summary.billsPosted += try await postUnposted(companyId: companyId, communityId: communityId)
             try await database.transaction { [summary] db in
-                try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(into: "bill_runs", columns: [
-                    "id", "community_id", "period", "status", "summary", "created_by", "created_at", "updated_at",
-                ], values: [
-                    runId, communityId, period.description, "running", StoredJSON.encode(summary), actor, now.epochMilliseconds,
-                    now.epochMilliseconds,
-                ]).run()
+                try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(
+                    into: "bill_runs",
+                    columns: [
+                        "id", "community_id", "period", "status", "summary", "created_by", "created_at", "updated_at",
+                    ],
+                    values: [
+                        runId, communityId, period.description, "running", StoredJSON.encode(summary), actor, now.epochMilliseconds,
+                        now.epochMilliseconds,
+                    ]
+                ).run()
             }
         }
         // Houses whose meters ran on prepaid plans in the period: their prepaid usage is never billed again here.
-        let prepaid = context.usageKinds.isEmpty ? [:] : try await database.read { db in
-            try await PrepaidCoverageLoader.load(db, companyId: companyId, community: context.community, period: period)
-        }
+        let prepaid =
+            context.usageKinds.isEmpty
+            ? [:]
+            : try await database.read { db in
+                try await PrepaidCoverageLoader.load(db, companyId: companyId, community: context.community, period: period)
+            }
         traceStep("context and run record")
         let shares = try await apportionedShares(context, scope: scope, rawReader: rawReader)
         traceStep("shared meters split")
@@ -234,13 +247,14 @@ public struct BillRunner: Sendable {
                         itemTotals[position].lines += 1
                         itemTotals[position].amount.minorUnits += planned.amount.minorUnits
                         houseTotal += planned.amount.minorUnits
-                        lines.append(BillLine(
-                            id: ids.next(), companyId: companyId, communityId: communityId, billId: billId,
-                            houseId: house.id, feeItemId: terms.feeItemId, period: planned.period, kind: .charge,
-                            standardId: planned.standardId, standardVersion: planned.version, quantity: planned.quantity,
-                            unit: planned.unit, unitPrice: planned.unitPrice, basis: planned.basis, breakdown: planned.breakdown,
-                            exact: planned.exact, rounding: planned.rounding, billableDays: planned.billableDays,
-                            periodDays: planned.periodDays, amount: planned.amount.minorUnits, adjustsLineId: nil, createdAt: now))
+                        lines.append(
+                            BillLine(
+                                id: ids.next(), companyId: companyId, communityId: communityId, billId: billId,
+                                houseId: house.id, feeItemId: terms.feeItemId, period: planned.period, kind: .charge,
+                                standardId: planned.standardId, standardVersion: planned.version, quantity: planned.quantity,
+                                unit: planned.unit, unitPrice: planned.unitPrice, basis: planned.basis, breakdown: planned.breakdown,
+                                exact: planned.exact, rounding: planned.rounding, billableDays: planned.billableDays,
+                                periodDays: planned.periodDays, amount: planned.amount.minorUnits, adjustsLineId: nil, createdAt: now))
                     }
                     let pending = chunk.pendingAdjustments[house.id] ?? []
                     guard lines.count > firstLine || !pending.isEmpty else { continue }
@@ -252,10 +266,12 @@ public struct BillRunner: Sendable {
                     }
                     let issue = period.end
                     let totalAmount = houseTotal
-                    bills.append(Bill(id: billId, companyId: companyId, communityId: communityId, houseId: house.id, billRunId: runId,
-                                      period: period, issueDate: issue, dueDate: issue.adding(days: dueDays),
-                                      currency: context.community.currency.code, totalAmount: totalAmount, paidAmount: 0, status: .open,
-                                      postedAt: nil, lateFeeWaivedBy: nil, lateFeeWaiverReason: nil, createdAt: now, updatedAt: now))
+                    bills.append(
+                        Bill(
+                            id: billId, companyId: companyId, communityId: communityId, houseId: house.id, billRunId: runId,
+                            period: period, issueDate: issue, dueDate: issue.adding(days: dueDays),
+                            currency: context.community.currency.code, totalAmount: totalAmount, paidAmount: 0, status: .open,
+                            postedAt: nil, lateFeeWaivedBy: nil, lateFeeWaiverReason: nil, createdAt: now, updatedAt: now))
                     summary.totalAmount.minorUnits += totalAmount
                 }
                 let writeStart = ContinuousClock.now
@@ -271,24 +287,31 @@ public struct BillRunner: Sendable {
                     }
                     phases.write += ContinuousClock.now - writeStart
                     let items = context.items
-                    inFlight.append(Task { [bills, lines, attached, writer] in
-                        // Only a still-pending adjustment moves onto a bill; a concurrent run that took it first wins.
-                        let moves = attached.map {
-                            BulkWriter.Update(table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
-                        }
-                        guard ledger != nil else {
-                            try await writer!.write([.init(bills), .init(lines)], updates: moves)
-                            return 0
-                        }
-                        // Bills, lines and their postings in one transaction: a chunk is written posted, or not at all.
-                        let attachment = LedgerWriter.Attachment(rows: [.init(bills), .init(lines)], updates: moves)
-                        return try await post(bills: bills, lines: attached.isEmpty ? lines : lines + attached, companyId: companyId,
-                                              items: items, writing: attachment)
-                    })
+                    inFlight.append(
+                        Task { [bills, lines, attached, writer] in
+                            // Only a still-pending adjustment moves onto a bill; a concurrent run that took it first wins.
+                            let moves = attached.map {
+                                BulkWriter.Update(
+                                    table: BillLine.table, set: "bill_id", to: .text($0.billId), id: $0.id, condition: "bill_id IS NULL")
+                            }
+                            guard ledger != nil else {
+                                try await writer!.write([.init(bills), .init(lines)], updates: moves)
+                                return 0
+                            }
+                            // Bills, lines and their postings in one transaction: a chunk is written posted, or not at all.
+                            let attachment = LedgerWriter.Attachment(rows: [.init(bills), .init(lines)], updates: moves)
+                            return try await post(
+                                bills: bills, lines: attached.isEmpty ? lines : lines + attached, companyId: companyId,
+                                items: items, writing: attachment)
+                        })
                 }
                 if trace, summary.housesConsidered % (chunkSize * 10) == 0 {
-                    logger.debug("bill run progress", metadata: ["houses": "\(summary.housesConsidered)", "waiting_for_reads": "\(phases.read)",
-                                                                 "planning": "\(phases.plan)", "waiting_for_writes": "\(phases.write)"])
+                    logger.debug(
+                        "bill run progress",
+                        metadata: [
+                            "houses": "\(summary.housesConsidered)", "waiting_for_reads": "\(phases.read)",
+                            "planning": "\(phases.plan)", "waiting_for_writes": "\(phases.write)",
+                        ])
                 }
                 progress?(summary.housesConsidered, total)
             } while cursor != nil
@@ -305,9 +328,12 @@ public struct BillRunner: Sendable {
         if !preview {
             let finished = clock.now()
             try await database.transaction { [summary] db in
-                try await TenantSQL(db, scope: TenantScope(companyId: companyId)).update("bill_runs", set: """
-                    status = 'completed', summary = \(bind: StoredJSON.encode(summary)), updated_at = \(bind: finished.epochMilliseconds)
-                    """, where: "id = \(bind: runId)").run()
+                try await TenantSQL(db, scope: TenantScope(companyId: companyId)).update(
+                    "bill_runs",
+                    set: """
+                        status = 'completed', summary = \(bind: StoredJSON.encode(summary)), updated_at = \(bind: finished.epochMilliseconds)
+                        """, where: "id = \(bind: runId)"
+                ).run()
             }
         }
         return summary
@@ -341,11 +367,15 @@ public struct BillRunner: Sendable {
             guard let share = byItem[item]?[house] else { return nil }
             let group = groups[Int(share.group)]
             let value = Money(minorUnits: share.amount, currency: group.cost.amount.currency)
-            let explanation = Apportionment.explanation(of: group.cost.amount, weight: share.weight, of: group.totalWeight,
-                                                        basis: group.basis, label: group.label, share: value)
-            return (Apportionment.Share(id: house, value: value, explanation: explanation,
-                                        exact: Apportionment.exactShare(of: group.cost.amount, weight: share.weight, of: group.totalWeight)),
-                    group)
+            let explanation = Apportionment.explanation(
+                of: group.cost.amount, weight: share.weight, of: group.totalWeight,
+                basis: group.basis, label: group.label, share: value)
+            return (
+                Apportionment.Share(
+                    id: house, value: value, explanation: explanation,
+                    exact: Apportionment.exactShare(of: group.cost.amount, weight: share.weight, of: group.totalWeight)),
+                group
+            )
         }
     }
 
@@ -394,7 +424,9 @@ public struct BillRunner: Sendable {
                     var houseUsage: [String: Int64] = [:]
                     if basis == .usage {
                         let ids = Array(Set(covered.joined().map(\.id))).sorted()
-                        for record in try await source.all(UsageRecord.self, where: "subject_id", in: ids, filters: usageFilters, alsoIn: nil, literal: []) {
+                        for record in try await source.all(
+                            UsageRecord.self, where: "subject_id", in: ids, filters: usageFilters, alsoIn: nil, literal: [])
+                        {
                             houseUsage[record.subjectId] = record.quantity.milliUnits
                         }
                     }
@@ -419,8 +451,10 @@ public struct BillRunner: Sendable {
                             // Amounts only: each share's sentence is written once, when its house's line is planned.
                             let split = try Apportionment.amounts(cost.amount, over: participants)
                             let group = Int32(result.groups.count)
-                            result.groups.append(CommonGroup(label: item.name, cost: cost, usage: usage.quantity,
-                                                             totalWeight: participants.reduce(Int128(0)) { $0 + Int128($1.weight) }, basis: basis))
+                            result.groups.append(
+                                CommonGroup(
+                                    label: item.name, cost: cost, usage: usage.quantity,
+                                    totalWeight: participants.reduce(Int128(0)) { $0 + Int128($1.weight) }, basis: basis))
                             for (amount, participant) in zip(split, participants) {
                                 byHouse[participant.id] = CommonShare(group: group, amount: amount.minorUnits, weight: participant.weight)
                             }
@@ -462,11 +496,13 @@ public struct BillRunner: Sendable {
             let targets = Array(Set(group.compactMap(\.target))).sorted()
             for communityId in Set(group.map(\.communityId)) {
                 // Only houses whose `column` equals a target come back, so each is covered by the attachments naming it.
-                let rows = try await source.rows(["id", column, "built_area_hundredths", "indoor_area_hundredths"], of: House.self,
-                                                 where: column, in: targets, alsoIn: ("community_id", [communityId]), literal: [])
+                let rows = try await source.rows(
+                    ["id", column, "built_area_hundredths", "indoor_area_hundredths"], of: House.self,
+                    where: column, in: targets, alsoIn: ("community_id", [communityId]), literal: [])
                 for row in rows {
-                    let member = Member(id: try row.string("id"), builtArea: try row.int64("built_area_hundredths"),
-                                        indoorArea: try row.int64("indoor_area_hundredths"))
+                    let member = Member(
+                        id: try row.string("id"), builtArea: try row.int64("built_area_hundredths"),
+                        indoorArea: try row.int64("indoor_area_hundredths"))
                     byTarget[scope, default: [:]][communityId + "|" + (try row.string(column)), default: []].append(member)
                 }
             }
@@ -474,8 +510,9 @@ public struct BillRunner: Sendable {
         var result: [[Member]] = []
         for attachment in attachments {
             if attachment.scope == .community {
-                result.append(try await houses(covered: attachment, store: source, period: period)
-                    .map { Member(id: $0.id, builtArea: $0.builtArea.hundredths, indoorArea: $0.indoorArea.hundredths) })
+                result.append(
+                    try await houses(covered: attachment, store: source, period: period)
+                        .map { Member(id: $0.id, builtArea: $0.builtArea.hundredths, indoorArea: $0.indoorArea.hundredths) })
                 continue
             }
             let members = byTarget[attachment.scope]?[attachment.communityId + "|" + (attachment.target ?? "")] ?? []
@@ -522,15 +559,20 @@ public struct BillRunner: Sendable {
     /// Posts each bill's lines (receivable of the house ← revenue of the fee item), one linked group per bill, and marks
     /// them posted. With `rows`, the bills and lines are written in the same transaction as their postings (a new chunk
     /// of a run); without, they are stored already.
-    public func post(bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem],
-                     writing rows: LedgerWriter.Attachment? = nil) async throws -> Int {
-        try await post(bills.map { PostingBill(id: $0.id, communityId: $0.communityId, houseId: $0.houseId, currency: $0.currency) },
-                       lines: lines.map { PostingLine(id: $0.id, billId: $0.billId, feeItemId: $0.feeItemId, amount: $0.amount, kind: $0.kind) },
-                       companyId: companyId, codes: items.mapValues(\.code), writing: rows)
+    public func post(
+        bills: [Bill], lines: [BillLine], companyId: String, items: [String: FeeItem],
+        writing rows: LedgerWriter.Attachment? = nil
+    ) async throws -> Int {
+        try await post(
+            bills.map { PostingBill(id: $0.id, communityId: $0.communityId, houseId: $0.houseId, currency: $0.currency) },
+            lines: lines.map { PostingLine(id: $0.id, billId: $0.billId, feeItemId: $0.feeItemId, amount: $0.amount, kind: $0.kind) },
+            companyId: companyId, codes: items.mapValues(\.code), writing: rows)
     }
 
-    func post(_ bills: [PostingBill], lines: [PostingLine], companyId: String, codes: [String: String],
-              writing rows: LedgerWriter.Attachment? = nil) async throws -> Int {
+    func post(
+        _ bills: [PostingBill], lines: [PostingLine], companyId: String, codes: [String: String],
+        writing rows: LedgerWriter.Attachment? = nil
+    ) async throws -> Int {
         guard let ledger, !bills.isEmpty else { return 0 }
         let groups = Self.postingGroups(bills, lines: lines, codes: codes)
         if var rows {
@@ -573,8 +615,11 @@ public struct BillRunner: Sendable {
     }
 
     /// One linked group per bill (all of a bill's lines or none), so a refused bill leaves its neighbours to post.
-    static func postingGroups(_ bills: [PostingBill], lines: [PostingLine], codes: [String: String])
-        -> [(bill: String, operations: [LedgerOperation])] {
+    static func postingGroups(
+        _ bills: [PostingBill], lines: [PostingLine], codes: [String: String]
+    )
+        -> [(bill: String, operations: [LedgerOperation])]
+    {
         let linesByBill = Dictionary(grouping: lines, by: \.billId)
         // Account keys are digests: one receivable per bill and one revenue account per community and item, not two per line.
         var revenue: [String: AccountKey] = [:]
@@ -585,11 +630,15 @@ public struct BillRunner: Sendable {
             let operations = (linesByBill[bill.id] ?? []).compactMap { line -> LedgerOperation? in
                 let code = codes[line.feeItemId] ?? "custom"
                 let key = bill.communityId + "|" + code
-                let credit = revenue[key] ?? AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner,
-                                                        purpose: code)
+                let credit =
+                    revenue[key]
+                    ?? AccountKey(
+                        communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner,
+                        purpose: code)
                 revenue[key] = credit
-                return Self.posting(id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
-                                    receivable: receivable, revenue: credit)
+                return Self.posting(
+                    id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
+                    receivable: receivable, revenue: credit)
             }
             groups.append((bill.id, operations))
         }
@@ -598,18 +647,23 @@ public struct BillRunner: Sendable {
 
     /// The ledger transfer of one bill line. Charges debit the house's receivable; credits (negative adjustments) reverse it.
     static func posting(_ line: BillLine, bill: Bill, itemCode: String) -> LedgerOperation? {
-        posting(id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
-                receivable: AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees"),
-                revenue: AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner, purpose: itemCode))
+        posting(
+            id: line.id, amount: line.amount, kind: line.kind, billId: bill.id, currency: bill.currency,
+            receivable: AccountKey(communityId: bill.communityId, kind: .receivable, owner: bill.houseId, purpose: "fees"),
+            revenue: AccountKey(communityId: bill.communityId, kind: .revenue, owner: AccountKey.communityOwner, purpose: itemCode))
     }
 
-    static func posting(id: String, amount: Int64, kind: BillLine.Kind, billId: String, currency: String, receivable: AccountKey,
-                        revenue: AccountKey) -> LedgerOperation? {
+    static func posting(
+        id: String, amount: Int64, kind: BillLine.Kind, billId: String, currency: String, receivable: AccountKey,
+        revenue: AccountKey
+    ) -> LedgerOperation? {
         guard amount != 0 else { return nil }
         let charge = amount > 0
-        return .transfer(Transfer(id: "bill-line:" + id, debit: charge ? receivable : revenue, credit: charge ? revenue : receivable,
-                                  amount: abs(amount), currency: currency, code: kind == .charge ? .billPosting : .adjustment,
-                                  reference: "bill:" + billId, actor: "system:billing"))
+        return .transfer(
+            Transfer(
+                id: "bill-line:" + id, debit: charge ? receivable : revenue, credit: charge ? revenue : receivable,
+                amount: abs(amount), currency: currency, code: kind == .charge ? .billPosting : .adjustment,
+                reference: "bill:" + billId, actor: "system:billing"))
     }
 
     /// Posts bills that an interrupted run committed but did not post; returns how many it posted.
@@ -626,25 +680,35 @@ public struct BillRunner: Sendable {
         while true {
             let (bills, lines, codes) = try await database.read { [cursor] db in
                 let store = ScopedStore(db, scope: scope)
-                let rows = try await store.sql.select("id, community_id, house_id, currency", from: Bill.table, where: """
-                    community_id = \(bind: communityId) AND posted_at IS NULL AND id > \(bind: cursor)
-                    """, then: "ORDER BY id LIMIT \(literal: pageSize)").all()
+                let rows = try await store.sql.select(
+                    "id, community_id, house_id, currency", from: Bill.table,
+                    where: """
+                        community_id = \(bind: communityId) AND posted_at IS NULL AND id > \(bind: cursor)
+                        """, then: "ORDER BY id LIMIT \(literal: pageSize)"
+                ).all()
                 let bills = try rows.map { row in
                     let r = RowReader(row, table: Bill.table)
-                    return PostingBill(id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.string("house_id"),
-                                       currency: try r.string("currency"))
+                    return PostingBill(
+                        id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.string("house_id"),
+                        currency: try r.string("currency"))
                 }
-                let lines = try await store.rows(["id", "bill_id", "fee_item_id", "amount", "kind"], of: BillLine.self, where: "bill_id",
-                                                 in: bills.map(\.id), alsoIn: nil, literal: []).map { r in
-                    PostingLine(id: try r.string("id"), billId: try r.optionalString("bill_id"), feeItemId: try r.string("fee_item_id"),
-                                amount: try r.int64("amount"), kind: try r.value("kind", as: BillLine.Kind.self))
+                let lines = try await store.rows(
+                    ["id", "bill_id", "fee_item_id", "amount", "kind"], of: BillLine.self, where: "bill_id",
+                    in: bills.map(\.id), alsoIn: nil, literal: []
+                ).map { r in
+                    PostingLine(
+                        id: try r.string("id"), billId: try r.optionalString("bill_id"), feeItemId: try r.string("fee_item_id"),
+                        amount: try r.int64("amount"), kind: try r.value("kind", as: BillLine.Kind.self))
                 }
                 let items = try await store.listAll(FeeItem.self, filters: [("community_id", communityId)])
                 return (bills, lines, Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0.code) }))
             }
-            let next: Task<(posted: Int, bills: Int), any Error>? = bills.isEmpty ? nil : Task { [self] in
-                (try await post(bills, lines: lines, companyId: companyId, codes: codes), bills.count)
-            }
+            let next: Task<(posted: Int, bills: Int), any Error>? =
+                bills.isEmpty
+                ? nil
+                : Task { [self] in
+                    (try await post(bills, lines: lines, companyId: companyId, codes: codes), bills.count)
+                }
             if let previous = inFlight {
                 inFlight = nil
                 let (posted, requested) = try await previous.value

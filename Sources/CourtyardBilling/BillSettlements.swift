@@ -37,34 +37,43 @@ public struct BillSettlements: Sendable {
         bills = bills.filter { $0.status == .open || $0.status == .partiallyPaid }
         guard !bills.isEmpty else { return [] }
         let lines = try await store.all(BillLine.self, where: "bill_id", in: bills.map(\.id))
-        let items = Dictionary(uniqueKeysWithValues: try await store.all(FeeItem.self, where: "id", in: Array(Set(lines.map(\.feeItemId))))
-            .map { ($0.id, $0) })
+        let items = Dictionary(
+            uniqueKeysWithValues: try await store.all(FeeItem.self, where: "id", in: Array(Set(lines.map(\.feeItemId))))
+                .map { ($0.id, $0) })
         let linesByBill = Dictionary(grouping: lines, by: { $0.billId ?? "" })
         var open: [OpenBill] = []
         for bill in bills {
             let settled = try await BillDocument.lateFeesSettledThrough(store, billId: bill.id)
-            let document = BillDocument.make(bill: bill, lines: (linesByBill[bill.id] ?? []).sorted { $0.id < $1.id }, items: items, asOf: day,
-                                             lateFeesSettledThrough: settled)
-            open.append(OpenBill(billId: bill.id, period: bill.period.description, lateFee: document.lateFeeWaived ? 0 : document.lateFeeTotal.minorUnits,
-                                 principal: max(0, bill.totalAmount - bill.paidAmount)))
+            let document = BillDocument.make(
+                bill: bill, lines: (linesByBill[bill.id] ?? []).sorted { $0.id < $1.id }, items: items, asOf: day,
+                lateFeesSettledThrough: settled)
+            open.append(
+                OpenBill(
+                    billId: bill.id, period: bill.period.description, lateFee: document.lateFeeWaived ? 0 : document.lateFeeTotal.minorUnits,
+                    principal: max(0, bill.totalAmount - bill.paidAmount)))
         }
         return open
     }
 
     /// Adds (or, negative, takes back) paid principal; the status follows. Cancelled bills are left alone.
     public func addPaid(_ amount: Int64, to billId: String, now: Date) async throws {
-        try await tenant.update("bills", set: """
-            paid_amount = paid_amount + \(bind: amount),
-            status = CASE WHEN paid_amount + \(bind: amount) >= total_amount THEN 'paid'
-                          WHEN paid_amount + \(bind: amount) > 0 THEN 'partially_paid' ELSE 'open' END,
-            updated_at = \(bind: now.epochMilliseconds)
-            """, where: "id = \(bind: billId) AND status <> 'cancelled'").run()
+        try await tenant.update(
+            "bills",
+            set: """
+                paid_amount = paid_amount + \(bind: amount),
+                status = CASE WHEN paid_amount + \(bind: amount) >= total_amount THEN 'paid'
+                              WHEN paid_amount + \(bind: amount) > 0 THEN 'partially_paid' ELSE 'open' END,
+                updated_at = \(bind: now.epochMilliseconds)
+                """, where: "id = \(bind: billId) AND status <> 'cancelled'"
+        ).run()
     }
 
     /// Records that `paymentId` paid `amount` of a bill's late fees accrued through `day`: fees accrue again from the day after.
     public func settleLateFees(billId: String, paymentId: String, through day: LocalDate, amount: Int64) async throws {
-        try await tenant.insert(into: "bill_late_fee_settlements", columns: ["bill_id", "payment_id", "settled_through", "amount"],
-                                values: [billId, paymentId, day.description, amount]).run()
+        try await tenant.insert(
+            into: "bill_late_fee_settlements", columns: ["bill_id", "payment_id", "settled_through", "amount"],
+            values: [billId, paymentId, day.description, amount]
+        ).run()
     }
 
     /// Undoes ``settleLateFees(billId:paymentId:through:amount:)`` of a voided payment.
@@ -74,8 +83,11 @@ public struct BillSettlements: Sendable {
 
     /// How many bills of a house are unpaid past their due date on `day`.
     public func overdueCount(houseId: String, on day: LocalDate) async throws -> Int64 {
-        try await tenant.select("COUNT(*) AS n", from: "bills", where: """
-            house_id = \(bind: houseId) AND status IN ('open', 'partially_paid') AND due_date < \(bind: day.description)
-            """).first().map { try RowReader($0, table: "bills").int64("n") } ?? 0
+        try await tenant.select(
+            "COUNT(*) AS n", from: "bills",
+            where: """
+                house_id = \(bind: houseId) AND status IN ('open', 'partially_paid') AND due_date < \(bind: day.description)
+                """
+        ).first().map { try RowReader($0, table: "bills").int64("n") } ?? 0
     }
 }

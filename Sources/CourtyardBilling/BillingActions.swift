@@ -25,10 +25,12 @@ public enum BillingActions {
         bill.lateFeeWaiverReason = trimmed
         bill.updatedAt = now
         try await store.update(bill)
-        try await store.insert(AuditEntry(id: Identifier.uuidV7(at: now), companyId: bill.companyId, communityId: bill.communityId,
-                                          actor: actor, action: "late_fee_waived", subjectType: "bill", subjectId: bill.id,
-                                          reason: trimmed, beforeState: StoredJSON.encode(before), afterState: StoredJSON.encode(bill),
-                                          createdAt: now))
+        try await store.insert(
+            AuditEntry(
+                id: Identifier.uuidV7(at: now), companyId: bill.companyId, communityId: bill.communityId,
+                actor: actor, action: "late_fee_waived", subjectType: "bill", subjectId: bill.id,
+                reason: trimmed, beforeState: StoredJSON.encode(before), afterState: StoredJSON.encode(bill),
+                createdAt: now))
         return bill
     }
 
@@ -45,16 +47,20 @@ public enum BillingActions {
 
     /// Records reminders for a community's unpaid bills as of a date: once when a bill is due within `daysBefore` days, and
     /// once a week while it is overdue. Rerunning on the same date creates nothing new.
-    public static func remind(_ store: ScopedStore, communityId: String, asOf: LocalDate, daysBefore: Int = 3, now: Date) async throws -> ReminderSummary {
+    public static func remind(
+        _ store: ScopedStore, communityId: String, asOf: LocalDate, daysBefore: Int = 3, now: Date
+    ) async throws -> ReminderSummary {
         var summary = ReminderSummary(asOf: asOf, dueSoon: 0, overdue: 0)
         for status in [Bill.Status.open, .partiallyPaid] {
             var cursor: String? = nil
             repeat {
-                let page = try await store.list(Bill.self, filters: [("community_id", communityId), ("status", status.rawValue)],
-                                                after: cursor, limit: 1_000)
+                let page = try await store.list(
+                    Bill.self, filters: [("community_id", communityId), ("status", status.rawValue)],
+                    after: cursor, limit: 1_000)
                 cursor = page.nextCursor
-                let existing = Set(try await store.all(BillReminder.self, where: "bill_id", in: page.items.map(\.id))
-                    .map { "\($0.billId)|\($0.kind.rawValue)|\($0.forDate)" })
+                let existing = Set(
+                    try await store.all(BillReminder.self, where: "bill_id", in: page.items.map(\.id))
+                        .map { "\($0.billId)|\($0.kind.rawValue)|\($0.forDate)" })
                 var reminders: [BillReminder] = []
                 for bill in page.items {
                     let daysToDue = bill.dueDate.daysSinceEpoch - asOf.daysSinceEpoch
@@ -66,8 +72,10 @@ public enum BillingActions {
                         reminder = (.overdue, bill.dueDate.adding(days: 1 + weeks * 7))
                     }
                     guard let (kind, date) = reminder, !existing.contains("\(bill.id)|\(kind.rawValue)|\(date)") else { continue }
-                    reminders.append(BillReminder(id: Identifier.uuidV7(at: now), companyId: bill.companyId, communityId: bill.communityId,
-                                                  billId: bill.id, kind: kind, forDate: date, createdAt: now))
+                    reminders.append(
+                        BillReminder(
+                            id: Identifier.uuidV7(at: now), companyId: bill.companyId, communityId: bill.communityId,
+                            billId: bill.id, kind: kind, forDate: date, createdAt: now))
                     if kind == .dueSoon { summary.dueSoon += 1 } else { summary.overdue += 1 }
                 }
                 try await store.insertAll(reminders)

@@ -53,17 +53,23 @@ public struct Corrections: Sendable {
         let items = try await store.listAll(FeeItem.self, filters: [("community_id", usage.communityId)])
             .filter { $0.usageKind == usage.usageKind }
         let later = usage.period.monthsToYearEnd.map(\.description)
-        let lines = usage.subjectKind == .house
-            ? try await store.all(BillLine.self, where: "house_id", in: [usage.subjectId], filters: [("kind", "charge")],
-                                  alsoIn: ("period", later)).filter { line in items.contains { $0.id == line.feeItemId } }
+        let lines =
+            usage.subjectKind == .house
+            ? try await store.all(
+                BillLine.self, where: "house_id", in: [usage.subjectId], filters: [("kind", "charge")],
+                alsoIn: ("period", later)
+            ).filter { line in items.contains { $0.id == line.feeItemId } }
             : []
-        if usage.subjectKind == .device, try await store.count(BillLine.self, filters: [("kind", "charge"), ("period", usage.period.description)]) > 0,
-           items.contains(where: { $0.category == .commonArea }) {
+        if usage.subjectKind == .device,
+            try await store.count(BillLine.self, filters: [("kind", "charge"), ("period", usage.period.description)]) > 0,
+            items.contains(where: { $0.category == .commonArea })
+        {
             throw CorrectionError.sharedMeterAfterBilling(id)
         }
         try await store.update(usage)
-        try await audit("usage_corrected", subjectType: "usage", subjectId: usage.id, communityId: usage.communityId, reason: reason,
-                        before: StoredJSON.encode(before), after: StoredJSON.encode(usage))
+        try await audit(
+            "usage_corrected", subjectType: "usage", subjectId: usage.id, communityId: usage.communityId, reason: reason,
+            before: StoredJSON.encode(before), after: StoredJSON.encode(usage))
         return try await adjust(lines.sorted { $0.period < $1.period }, reason: reason)
     }
 
@@ -79,8 +85,9 @@ public struct Corrections: Sendable {
         standard.rule = rule
         standard.updatedAt = now
         try await store.update(standard)
-        try await audit("standard_corrected", subjectType: "fee_standard", subjectId: id, communityId: standard.communityId, reason: reason,
-                        before: StoredJSON.encode(before), after: StoredJSON.encode(standard))
+        try await audit(
+            "standard_corrected", subjectType: "fee_standard", subjectId: id, communityId: standard.communityId, reason: reason,
+            before: StoredJSON.encode(before), after: StoredJSON.encode(standard))
         let lines = try await store.all(BillLine.self, where: "standard_id", in: [id], filters: [("kind", "charge")])
         return try await adjust(lines, reason: reason)
     }
@@ -107,7 +114,8 @@ public struct Corrections: Sendable {
                 billId: onSameBill ? bill!.id : nil, houseId: line.houseId, feeItemId: line.feeItemId, period: line.period, kind: .adjustment,
                 standardId: planned.standardId, standardVersion: planned.version, quantity: planned.quantity, unit: planned.unit,
                 unitPrice: planned.unitPrice,
-                basis: "correction of \(line.period): billed \(FixedPoint.format(billed, scale: 2)), now \(planned.amount.decimalText) (\(planned.basis)); \(reason)",
+                basis:
+                    "correction of \(line.period): billed \(FixedPoint.format(billed, scale: 2)), now \(planned.amount.decimalText) (\(planned.basis)); \(reason)",
                 breakdown: planned.breakdown, exact: planned.exact, rounding: planned.rounding, billableDays: planned.billableDays,
                 periodDays: planned.periodDays, amount: delta, adjustsLineId: line.id, createdAt: now)
             try await store.insert(adjustment)
@@ -126,8 +134,8 @@ public struct Corrections: Sendable {
     /// The line priced again with the current usage, standard rule and house facts; `nil` for lines that cannot be re-priced alone.
     func reprice(_ line: BillLine, contexts: inout [String: RunContext]) async throws -> PlannedLine? {
         guard let item = try await store.find(FeeItem.self, id: line.feeItemId), item.category != .commonArea,
-              let standard = try await store.find(FeeStandard.self, id: line.standardId),
-              let house = try await store.find(House.self, id: line.houseId)
+            let standard = try await store.find(FeeStandard.self, id: line.standardId),
+            let house = try await store.find(House.self, id: line.houseId)
         else { return nil }
         let month = line.period.firstMonthPeriod
         let key = line.communityId + "|" + month.description
@@ -136,38 +144,46 @@ public struct Corrections: Sendable {
         }
         guard let context = contexts[key] else { return nil }
         let facts = try await ChunkFacts.load(store, context: context, houses: [house], nextCursor: nil)
-        let terms = ChargeTerms(feeItemId: item.id, code: item.code, name: item.name, category: item.category, period: line.period,
-                                standardId: standard.id, version: standard.version, rule: standard.rule, usageKind: item.usageKind,
-                                largeHousehold: item.largeHousehold)
+        let terms = ChargeTerms(
+            feeItemId: item.id, code: item.code, name: item.name, category: item.category, period: line.period,
+            standardId: standard.id, version: standard.version, rule: standard.rule, usageKind: item.usageKind,
+            largeHousehold: item.largeHousehold)
         let usage = item.usageKind.flatMap { facts.usage(house.id, $0, line.period) }
         // Priced as the bill run priced it: usage a prepaid plan charged is left out here too.
         var coverage: PrepaidCoverage? = nil
         if let kind = item.usageKind {
-            coverage = try await PrepaidCoverageLoader.load(store.db, companyId: store.scope.companyId, community: context.community,
-                                                            period: line.period)[house.id]?[kind]
+            coverage = try await PrepaidCoverageLoader.load(
+                store.db, companyId: store.scope.companyId, community: context.community,
+                period: line.period)[house.id]?[kind]
         }
         guard let houseFacts = facts.facts[house.id] else { return nil }
         switch try BillPlanner.line(terms, house: houseFacts, usage: usage, prepaid: coverage) {
         case .success(let planned): return planned
         case .failure(.missingUsage):
             // The usage was removed: the whole charge is credited.
-            return PlannedLine(feeItemId: item.id, period: line.period, standardId: standard.id, version: standard.version, quantity: .zero,
-                               unit: standard.rule.unit, unitPrice: nil, breakdown: [], basis: "no usage on record",
-                               exact: ExactAmount(tenMillionths: 0), rounding: standard.rule.rounding.rawValue,
-                               billableDays: line.billableDays, periodDays: line.periodDays, amount: .zero(.cny))
+            return PlannedLine(
+                feeItemId: item.id, period: line.period, standardId: standard.id, version: standard.version, quantity: .zero,
+                unit: standard.rule.unit, unitPrice: nil, breakdown: [], basis: "no usage on record",
+                exact: ExactAmount(tenMillionths: 0), rounding: standard.rule.rounding.rawValue,
+                billableDays: line.billableDays, periodDays: line.periodDays, amount: .zero(.cny))
         case .failure(.notOwned):
-            return PlannedLine(feeItemId: item.id, period: line.period, standardId: standard.id, version: standard.version, quantity: nil,
-                               unit: nil, unitPrice: nil, breakdown: [], basis: "not owned during the period",
-                               exact: ExactAmount(tenMillionths: 0), rounding: standard.rule.rounding.rawValue,
-                               billableDays: 0, periodDays: line.periodDays, amount: .zero(.cny))
+            return PlannedLine(
+                feeItemId: item.id, period: line.period, standardId: standard.id, version: standard.version, quantity: nil,
+                unit: nil, unitPrice: nil, breakdown: [], basis: "not owned during the period",
+                exact: ExactAmount(tenMillionths: 0), rounding: standard.rule.rounding.rawValue,
+                billableDays: 0, periodDays: line.periodDays, amount: .zero(.cny))
         }
     }
 
-    func audit(_ action: String, subjectType: String, subjectId: String, communityId: String, reason: String, before: String,
-               after: String) async throws {
-        try await store.insert(AuditEntry(id: Identifier.uuidV7(at: now), companyId: store.scope.companyId, communityId: communityId,
-                                          actor: actor, action: action, subjectType: subjectType, subjectId: subjectId, reason: reason,
-                                          beforeState: before, afterState: after, createdAt: now))
+    func audit(
+        _ action: String, subjectType: String, subjectId: String, communityId: String, reason: String, before: String,
+        after: String
+    ) async throws {
+        try await store.insert(
+            AuditEntry(
+                id: Identifier.uuidV7(at: now), companyId: store.scope.companyId, communityId: communityId,
+                actor: actor, action: action, subjectType: subjectType, subjectId: subjectId, reason: reason,
+                beforeState: before, afterState: after, createdAt: now))
     }
 
     static func checked(_ reason: String) throws -> String {

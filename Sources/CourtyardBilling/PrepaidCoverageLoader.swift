@@ -10,18 +10,23 @@ import SQLKit
 /// is its end). Charges are summed per plan and time window over readings measured in the period, by the index on
 /// `(plan_id, measured_at)`.
 enum PrepaidCoverageLoader {
-    static func load(_ db: any SQLDatabase, companyId: String, community: Community, period: BillingPeriod)
-        async throws -> [String: [UsageKind: PrepaidCoverage]] {
+    static func load(
+        _ db: any SQLDatabase, companyId: String, community: Community, period: BillingPeriod
+    )
+        async throws -> [String: [UsageKind: PrepaidCoverage]]
+    {
         let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
-        let rows = try await store.select(["id", "house_id", "utility", "status", "created_at", "updated_at"], from: "prepaid_plans",
-                                          where: [SQLBinaryExpression(SQLColumn("community_id"), .equal, SQLBind(community.id))])
+        let rows = try await store.select(
+            ["id", "house_id", "utility", "status", "created_at", "updated_at"], from: "prepaid_plans",
+            where: [SQLBinaryExpression(SQLColumn("community_id"), .equal, SQLBind(community.id))])
         guard !rows.isEmpty else { return [:] }
         let zone = community.timeZone
         var plans: [(id: String, house: String, kind: UsageKind, span: PrepaidCoverage.Span)] = []
         for r in rows {
             guard let kind = usageKind(try r.string("utility")) else { continue }
             let from = LocalDate.of(Date(epochMilliseconds: try r.int64("created_at")), timeZone: zone)
-            let until = try r.string("status") == "ended"
+            let until =
+                try r.string("status") == "ended"
                 ? LocalDate.of(Date(epochMilliseconds: try r.int64("updated_at")), timeZone: zone).adding(days: 1) : nil
             let span = PrepaidCoverage.Span(planId: try r.string("id"), from: from, until: until)
             guard span.from < period.end, span.until.map({ $0 > period.start }) ?? true else { continue }
@@ -38,11 +43,13 @@ enum PrepaidCoverageLoader {
         var charged: [String: [String: Int64]] = [:]
         for part in stride(from: 0, to: plans.count, by: 500).map({ Array(plans[$0..<min($0 + 500, plans.count)]) }) {
             let ids = part.map(\.id)
-            let sums = try await store.sum("usage_milli", from: "prepaid_charges", groupedBy: ["plan_id", "time_window"], where: [
-                SQLBinaryExpression(SQLColumn("plan_id"), .in, SQLBind.group(ids)),
-                SQLBinaryExpression(SQLColumn("measured_at"), .greaterThanOrEqual, SQLBind(start)),
-                SQLBinaryExpression(SQLColumn("measured_at"), .lessThan, SQLBind(end)),
-            ])
+            let sums = try await store.sum(
+                "usage_milli", from: "prepaid_charges", groupedBy: ["plan_id", "time_window"],
+                where: [
+                    SQLBinaryExpression(SQLColumn("plan_id"), .in, SQLBind.group(ids)),
+                    SQLBinaryExpression(SQLColumn("measured_at"), .greaterThanOrEqual, SQLBind(start)),
+                    SQLBinaryExpression(SQLColumn("measured_at"), .lessThan, SQLBind(end)),
+                ])
             for r in sums {
                 charged[try r.string("plan_id"), default: [:]][try r.optionalString("time_window") ?? "", default: 0] += try r.int64("total")
             }

@@ -31,15 +31,18 @@ struct RunContext: Sendable {
                 if attachments.contains(where: { $0.feeItemId == item.id }) { missing.append(item.code) }
                 continue
             }
-            terms.append(ChargeTerms(feeItemId: item.id, code: item.code, name: item.name, category: item.category, period: itemPeriod,
-                                     standardId: standard.id, version: standard.version, rule: standard.rule,
-                                     usageKind: item.usageKind, largeHousehold: item.largeHousehold))
+            terms.append(
+                ChargeTerms(
+                    feeItemId: item.id, code: item.code, name: item.name, category: item.category, period: itemPeriod,
+                    standardId: standard.id, version: standard.version, rule: standard.rule,
+                    usageKind: item.usageKind, largeHousehold: item.largeHousehold))
         }
         let byItem = Dictionary(grouping: attachments, by: \.feeItemId)
         // Common-area items keep their attachments (each names a shared meter); the others only need the index.
         let common = Set(items.filter { $0.category == .commonArea }.map(\.id))
-        var context = RunContext(community: community, period: period, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
-                                 terms: terms, attachments: byItem.filter { common.contains($0.key) }, itemsWithoutStandard: missing)
+        var context = RunContext(
+            community: community, period: period, items: Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) }),
+            terms: terms, attachments: byItem.filter { common.contains($0.key) }, itemsWithoutStandard: missing)
         for terms in context.terms {
             context.index[terms.feeItemId] = AttachmentIndex(byItem[terms.feeItemId] ?? [], period: terms.period)
         }
@@ -87,8 +90,9 @@ struct ChunkFacts: Sendable {
             let links = byHouse[house.id] ?? []
             let owners = links.filter { $0.role == .owner }.map(\.period)
             let residents = Set(links.filter { $0.period.contains(periodStart) }.map(\.personId)).count
-            facts[house.id] = HouseFacts(id: house.id, builtArea: house.builtArea, indoorArea: house.indoorArea, residents: residents,
-                                         ownership: owners.isEmpty ? nil : owners)
+            facts[house.id] = HouseFacts(
+                id: house.id, builtArea: house.builtArea, indoorArea: house.indoorArea, residents: residents,
+                ownership: owners.isEmpty ? nil : owners)
         }
         var monthly: [String: [MonthlyUsage]] = [:]
         let kinds = context.usageKinds
@@ -96,30 +100,38 @@ struct ChunkFacts: Sendable {
             let months = (context.period.earlierMonthsOfYear + [context.period]).map(\.description)
             // Only the columns the planner uses (full records decoded thirteen columns each, a sixth of a run's CPU).
             var periods: [String: BillingPeriod] = [:]
-            for reader in try await store.rows(["subject_id", "usage_kind", "period", "quantity_milli", "windows", "estimated"],
-                                               of: UsageRecord.self, where: "subject_id", in: ids, alsoIn: ("period", months), literal: []) {
+            for reader in try await store.rows(
+                ["subject_id", "usage_kind", "period", "quantity_milli", "windows", "estimated"],
+                of: UsageRecord.self, where: "subject_id", in: ids, alsoIn: ("period", months), literal: [])
+            {
                 guard let kind = UsageKind(rawValue: try reader.string("usage_kind")) else {
                     throw StorageError.corruptRow(table: UsageRecord.table, column: "usage_kind")
                 }
                 guard kinds.contains(kind) else { continue }
                 let text = try reader.string("period")
-                guard let period = periods[text] ?? BillingPeriod(text) else { throw StorageError.corruptRow(table: UsageRecord.table, column: "period") }
+                guard let period = periods[text] ?? BillingPeriod(text) else {
+                    throw StorageError.corruptRow(table: UsageRecord.table, column: "period")
+                }
                 periods[text] = period
-                monthly[try reader.string("subject_id"), default: []].append(MonthlyUsage(
-                    kind: kind, period: period, quantity: Quantity(milliUnits: try reader.int64("quantity_milli")),
-                    windows: try reader.optionalString("windows").map(UsageRecord.windows(stored:)),
-                    estimated: try reader.int64("estimated") != 0))
+                monthly[try reader.string("subject_id"), default: []].append(
+                    MonthlyUsage(
+                        kind: kind, period: period, quantity: Quantity(milliUnits: try reader.int64("quantity_milli")),
+                        windows: try reader.optionalString("windows").map(UsageRecord.windows(stored:)),
+                        estimated: try reader.int64("estimated") != 0))
             }
         }
         var billed: Set<String> = []
         let periods = Set(context.terms.map(\.period.description))
-        for reader in try await store.rows(["house_id", "fee_item_id", "period"], of: BillLine.self, where: "house_id", in: ids,
-                                           alsoIn: ("period", periods.sorted()), literal: ["kind = 'charge'"]) {
+        for reader in try await store.rows(
+            ["house_id", "fee_item_id", "period"], of: BillLine.self, where: "house_id", in: ids,
+            alsoIn: ("period", periods.sorted()), literal: ["kind = 'charge'"])
+        {
             billed.insert(try reader.string("house_id") + "|" + reader.string("fee_item_id") + "|" + reader.string("period"))
         }
         let pending = try await store.all(BillLine.self, where: "house_id", in: ids, filters: [], alsoIn: nil, literal: ["bill_id IS NULL"])
-        return ChunkFacts(houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed,
-                          pendingAdjustments: Dictionary(grouping: pending, by: \.houseId))
+        return ChunkFacts(
+            houses: page.items, nextCursor: page.nextCursor, facts: facts, monthly: monthly, billed: billed,
+            pendingAdjustments: Dictionary(grouping: pending, by: \.houseId))
     }
 
     /// The house's metered usage of `kind` for a monthly `period`, with the year-to-date position; `nil` when not recorded.
@@ -127,12 +139,15 @@ struct ChunkFacts: Sendable {
         // One lookup per house and a scan of its records: no key text built per month (this ran for every metered line).
         guard let records = monthly[house], let record = records.first(where: { $0.kind == kind && $0.period == period }) else { return nil }
         var yearToDate: Int64 = 0
-        for earlier in records where earlier.kind == kind && earlier.period.cycle == .monthly && earlier.period.year == period.year
-            && earlier.period.firstMonth < period.firstMonth {
+        for earlier in records
+        where earlier.kind == kind && earlier.period.cycle == .monthly && earlier.period.year == period.year
+            && earlier.period.firstMonth < period.firstMonth
+        {
             yearToDate += earlier.quantity.milliUnits
         }
-        return MeteredUsage(quantity: record.quantity, windows: record.windows, yearToDate: Quantity(milliUnits: yearToDate),
-                            estimated: record.estimated)
+        return MeteredUsage(
+            quantity: record.quantity, windows: record.windows, yearToDate: Quantity(milliUnits: yearToDate),
+            estimated: record.estimated)
     }
 }
 

@@ -55,7 +55,11 @@ public struct UsageImport: Sendable {
             if quoted {
                 if character == "\"" {
                     if let next = iterator.next() {
-                        if next == "\"" { current.append("\"") } else { quoted = false; if next == "," { fields.append(current); current = "" } else { current.append(next) } }
+                        if next == "\"" {
+                            current.append("\"")
+                        } else {
+                            quoted = false; if next == "," { fields.append(current); current = "" } else { current.append(next) }
+                        }
                     } else {
                         quoted = false
                     }
@@ -115,7 +119,8 @@ public struct UsageImport: Sendable {
                 for part in text.split(separator: ";") {
                     let pair = part.split(separator: "=", maxSplits: 1)
                     guard pair.count == 2, let amount = try? Quantity(parsing: pair[1].trimmingCharacters(in: .whitespaces)),
-                          amount.milliUnits >= 0 else { fail("windows", "write windows as peak=120;valley=133.4"); break }
+                        amount.milliUnits >= 0
+                    else { fail("windows", "write windows as peak=120;valley=133.4"); break }
                     parsed[pair[0].trimmingCharacters(in: .whitespaces)] = amount
                 }
                 if parsed.values.reduce(0, { $0 + $1.milliUnits }) != quantity.milliUnits {
@@ -127,16 +132,24 @@ public struct UsageImport: Sendable {
             guard seen.insert("\(subject)|\(usageKind.rawValue)|\(period)").inserted else {
                 fail("subject_id", "the file has this subject, kind and month twice"); continue
             }
-            records.append(UsageRecord(id: "", companyId: store.scope.companyId, communityId: communityId, subjectKind: kind,
-                                       subjectId: subject, usageKind: usageKind, period: period, quantity: quantity, windows: windows,
-                                       estimated: estimated, source: .csv, createdAt: now, updatedAt: now))
+            records.append(
+                UsageRecord(
+                    id: "", companyId: store.scope.companyId, communityId: communityId, subjectKind: kind,
+                    subjectId: subject, usageKind: usageKind, period: period, quantity: quantity, windows: windows,
+                    estimated: estimated, source: .csv, createdAt: now, updatedAt: now))
             records[records.count - 1].id = String(number)  // the line number until the real id is assigned
         }
         // Subjects must exist in this community.
-        let houses = Set(try await store.all(House.self, where: "id", in: Array(Set(records.filter { $0.subjectKind == .house }.map(\.subjectId))),
-                                             filters: [("community_id", communityId)]).map(\.id))
-        let devices = Set(try await store.all(Device.self, where: "id", in: Array(Set(records.filter { $0.subjectKind == .device }.map(\.subjectId))),
-                                              filters: [("community_id", communityId)]).map(\.id))
+        let houses = Set(
+            try await store.all(
+                House.self, where: "id", in: Array(Set(records.filter { $0.subjectKind == .house }.map(\.subjectId))),
+                filters: [("community_id", communityId)]
+            ).map(\.id))
+        let devices = Set(
+            try await store.all(
+                Device.self, where: "id", in: Array(Set(records.filter { $0.subjectKind == .device }.map(\.subjectId))),
+                filters: [("community_id", communityId)]
+            ).map(\.id))
         var existing: [String: UsageRecord] = [:]
         for record in try await store.all(UsageRecord.self, where: "subject_id", in: Array(Set(records.map(\.subjectId)))) {
             existing["\(record.subjectId)|\(record.usageKind.rawValue)|\(record.period)"] = record
@@ -148,15 +161,18 @@ public struct UsageImport: Sendable {
             let line = Int(record.id) ?? 0
             let known = record.subjectKind == .house ? houses.contains(record.subjectId) : devices.contains(record.subjectId)
             guard known else {
-                problems.append(Problem(line: line, column: "subject_id", message: "no \(record.subjectKind.rawValue) \(record.subjectId) in this community"))
+                problems.append(
+                    Problem(line: line, column: "subject_id", message: "no \(record.subjectKind.rawValue) \(record.subjectId) in this community"))
                 continue
             }
             if let stored = existing["\(record.subjectId)|\(record.usageKind.rawValue)|\(record.period)"] {
                 if stored.quantity == record.quantity && stored.windows == record.windows {
                     unchanged += 1
                 } else {
-                    problems.append(Problem(line: line, column: "quantity",
-                                            message: "\(stored.quantity.decimalText) is already recorded for this month; use a correction"))
+                    problems.append(
+                        Problem(
+                            line: line, column: "quantity",
+                            message: "\(stored.quantity.decimalText) is already recorded for this month; use a correction"))
                 }
                 continue
             }

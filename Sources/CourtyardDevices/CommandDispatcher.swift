@@ -68,8 +68,10 @@ public actor CommandDispatcher {
     private var completedEarly: Set<String> = []
     private var markingTasks = 0
 
-    public init(database: Database, clock: any WallClock = SystemClock(), transport: (any CommandTransport)? = nil,
-                effects: (any DeviceEffects)? = nil, logger: Logger = Logger(label: "courtyard.commands")) {
+    public init(
+        database: Database, clock: any WallClock = SystemClock(), transport: (any CommandTransport)? = nil,
+        effects: (any DeviceEffects)? = nil, logger: Logger = Logger(label: "courtyard.commands")
+    ) {
         self.database = database
         self.clock = clock
         self.transport = transport
@@ -225,19 +227,23 @@ public actor CommandDispatcher {
         let engine = database.engine
         let retry = try await database.transaction { db -> [DeviceCommand] in
             for command in try await CommandQueue.expireDue(db, now: millis) {
-                try await Outbox.record(db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
-                                        kind: "command_expired", audience: "staff", dedupKey: "command_expired:\(command.id)",
-                                        payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action)], now: now)
+                try await Outbox.record(
+                    db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
+                    kind: "command_expired", audience: "staff", dedupKey: "command_expired:\(command.id)",
+                    payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action)], now: now)
             }
             var retry: [DeviceCommand] = []
             for command in try await CommandQueue.overdue(db, now: millis, limit: 500) {
                 switch CommandLifecycle.overdue(attempts: command.attempts, maxAttempts: command.maxAttempts) {
                 case .fail:
                     try await CommandQueue(db, companyId: command.companyId).fail(command, reason: "no ack after the last attempt", at: millis)
-                    try await Outbox.record(db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
-                                            kind: "command_failed", audience: "staff", dedupKey: "command_failed:\(command.id)",
-                                            payload: ["command_id": command.id, "action": DeviceCommand.actionText(command.action),
-                                                      "error": "no ack after \(command.attempts) attempts"], now: now)
+                    try await Outbox.record(
+                        db, companyId: command.companyId, communityId: command.communityId, houseId: nil, deviceId: command.deviceId,
+                        kind: "command_failed", audience: "staff", dedupKey: "command_failed:\(command.id)",
+                        payload: [
+                            "command_id": command.id, "action": DeviceCommand.actionText(command.action),
+                            "error": "no ack after \(command.attempts) attempts",
+                        ], now: now)
                 case .sendAgain:
                     retry.append(command)
                 }

@@ -45,7 +45,8 @@ public struct DeviceCommand: Codable, Sendable, Hashable {
         communityId = try r.string("community_id")
         deviceId = try r.string("device_id")
         guard let action = SupplyPosition(rawValue: try r.string("action") == "open" ? "open" : "closed"),
-              let state = State(rawValue: try r.string("state")) else { throw StorageError.corruptRow(table: "device_commands", column: "state") }
+            let state = State(rawValue: try r.string("state"))
+        else { throw StorageError.corruptRow(table: "device_commands", column: "state") }
         self.action = action
         self.state = state
         reason = try r.string("reason")
@@ -89,28 +90,37 @@ public struct CommandQueue: Sendable {
 
     /// Queues `action` for a device unless its newest open command already asks for it; returns the command's id.
     @discardableResult
-    public func enqueue(communityId: String, deviceId: String, action: SupplyPosition, reason: String, transport: String,
-                        maxAttempts: Int, expirySeconds: Int, waitForUplink: Bool = false, now: Date) async throws -> String {
+    public func enqueue(
+        communityId: String, deviceId: String, action: SupplyPosition, reason: String, transport: String,
+        maxAttempts: Int, expirySeconds: Int, waitForUplink: Bool = false, now: Date
+    ) async throws -> String {
         let open = try await open(deviceId: deviceId).map(\.open)
         if case .alreadyAsked(let id) = CommandLifecycle.desire(action, open: open) { return id }
         let millis = now.epochMilliseconds
         let id = Identifier.uuidV7(at: now)
-        try await tenant.insert(into: "device_commands", columns: Self.insertColumns, values: [
-            id, communityId, deviceId, DeviceCommand.actionText(action), reason, "queued", transport, 0, maxAttempts, millis,
-            millis + Int64(expirySeconds) * 1000, CommandLifecycle.creationTime(now: millis, open: open), waitForUplink ? 1 : 0,
-        ]).run()
+        try await tenant.insert(
+            into: "device_commands", columns: Self.insertColumns,
+            values: [
+                id, communityId, deviceId, DeviceCommand.actionText(action), reason, "queued", transport, 0, maxAttempts, millis,
+                millis + Int64(expirySeconds) * 1000, CommandLifecycle.creationTime(now: millis, open: open), waitForUplink ? 1 : 0,
+            ]
+        ).run()
         return id
     }
 
     /// The columns a new command is written with (the storage layer adds its company).
-    static let insertColumns = ["id", "community_id", "device_id", "action", "reason", "state", "transport", "attempts", "max_attempts",
-                                "next_attempt_at", "expires_at", "created_at", "wait_for_uplink"]
+    static let insertColumns = [
+        "id", "community_id", "device_id", "action", "reason", "state", "transport", "attempts", "max_attempts",
+        "next_attempt_at", "expires_at", "created_at", "wait_for_uplink",
+    ]
 
     /// A device's unfinished commands (queued, sent or delivered), newest first.
     public func open(deviceId: String) async throws -> [DeviceCommand] {
-        try await tenant.select(DeviceCommand.columns, from: "device_commands",
-                                where: "device_id = \(bind: deviceId) AND state IN ('queued', 'sent', 'delivered')",
-                                then: "ORDER BY created_at DESC, id DESC").all().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
+        try await tenant.select(
+            DeviceCommand.columns, from: "device_commands",
+            where: "device_id = \(bind: deviceId) AND state IN ('queued', 'sent', 'delivered')",
+            then: "ORDER BY created_at DESC, id DESC"
+        ).all().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
     }
 
     /// One command of a device.
@@ -121,23 +131,31 @@ public struct CommandQueue: Sendable {
 
     /// The newest commands of a device.
     public func recent(deviceId: String, limit: Int) async throws -> [DeviceCommand] {
-        try await tenant.select(DeviceCommand.columns, from: "device_commands", where: "device_id = \(bind: deviceId)",
-                                then: "ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)")
-            .all().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
+        try await tenant.select(
+            DeviceCommand.columns, from: "device_commands", where: "device_id = \(bind: deviceId)",
+            then: "ORDER BY created_at DESC, id DESC LIMIT \(bind: limit)"
+        )
+        .all().map { try DeviceCommand(row: $0, companyId: tenant.companyId) }
     }
 
     /// Marks a command sent (again): one more attempt, its ack due after the backoff; the commands queued before it are
     /// superseded (``CommandLifecycle/replaced(by:open:)``).
     public func markSent(_ command: DeviceCommand, attempts: Int, at: Int64) async throws {
         // The attempt counts even when a quick device acked before this update: only the state waits on the state.
-        try await tenant.update("device_commands", set: "attempts = \(bind: attempts), sent_at = \(bind: at)",
-                                where: "id = \(bind: command.id) AND attempts < \(bind: attempts)").run()
-        try await tenant.update("device_commands", set: "state = 'sent', next_attempt_at = \(bind: at + Self.ackTimeout(attempt: attempts))",
-                                where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')").run()
+        try await tenant.update(
+            "device_commands", set: "attempts = \(bind: attempts), sent_at = \(bind: at)",
+            where: "id = \(bind: command.id) AND attempts < \(bind: attempts)"
+        ).run()
+        try await tenant.update(
+            "device_commands", set: "state = 'sent', next_attempt_at = \(bind: at + Self.ackTimeout(attempt: attempts))",
+            where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')"
+        ).run()
         let replaced = CommandLifecycle.replaced(by: command.open, open: try await open(deviceId: command.deviceId).map(\.open))
         guard !replaced.isEmpty else { return }
-        try await tenant.update("device_commands", set: "state = 'superseded', completed_at = \(bind: at)",
-                                where: "id IN (\(binds: replaced)) AND state = 'queued'").run()
+        try await tenant.update(
+            "device_commands", set: "state = 'superseded', completed_at = \(bind: at)",
+            where: "id IN (\(binds: replaced)) AND state = 'queued'"
+        ).run()
     }
 
     /// What the device of an HTTP integration gets when it asks for its commands after a report: the command in flight
@@ -155,22 +173,29 @@ public struct CommandQueue: Sendable {
 
     /// A device's ack, applied by ``CommandLifecycle/acknowledge(_:state:attempts:now:)``: the command after it and what
     /// the ack did. `nil` when the device has no such command.
-    public func acknowledge(deviceId: String, commandId: String, status: CommandLifecycle.AckStatus, error: String?,
-                            now: Int64) async throws -> (command: DeviceCommand, effect: CommandLifecycle.AckEffect)? {
+    public func acknowledge(
+        deviceId: String, commandId: String, status: CommandLifecycle.AckStatus, error: String?,
+        now: Int64
+    ) async throws -> (command: DeviceCommand, effect: CommandLifecycle.AckEffect)? {
         guard var command = try await command(deviceId: deviceId, id: commandId) else { return nil }
         let effect = CommandLifecycle.acknowledge(status, state: command.state, attempts: command.attempts, now: now)
         switch effect {
         case .refuse, .duplicate:
             break
         case .deliver(let next):
-            try await tenant.update("device_commands", set: "state = 'delivered', delivered_at = \(bind: now), next_attempt_at = \(bind: next)",
-                                    where: "id = \(bind: command.id) AND state IN ('queued', 'sent')").run()
+            try await tenant.update(
+                "device_commands", set: "state = 'delivered', delivered_at = \(bind: now), next_attempt_at = \(bind: next)",
+                where: "id = \(bind: command.id) AND state IN ('queued', 'sent')"
+            ).run()
             command.state = .delivered
             command.deliveredAt = now
         case .complete(let state):
-            try await tenant.update("device_commands", set: """
-                state = \(bind: state.rawValue), completed_at = \(bind: now), error = \(bind: error), delivered_at = COALESCE(delivered_at, \(bind: now))
-                """, where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')").run()
+            try await tenant.update(
+                "device_commands",
+                set: """
+                    state = \(bind: state.rawValue), completed_at = \(bind: now), error = \(bind: error), delivered_at = COALESCE(delivered_at, \(bind: now))
+                    """, where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')"
+            ).run()
             command.state = state
             command.completedAt = now
             command.error = error
@@ -180,14 +205,18 @@ public struct CommandQueue: Sendable {
 
     /// Fails a sent command whose last attempt went unanswered.
     func fail(_ command: DeviceCommand, reason: String, at: Int64) async throws {
-        try await tenant.update("device_commands", set: "state = 'failed', completed_at = \(bind: at), error = \(bind: reason)",
-                                where: "id = \(bind: command.id) AND state IN ('sent', 'delivered')").run()
+        try await tenant.update(
+            "device_commands", set: "state = 'failed', completed_at = \(bind: at), error = \(bind: reason)",
+            where: "id = \(bind: command.id) AND state IN ('sent', 'delivered')"
+        ).run()
     }
 
     /// Expires an open command past its time.
     func expire(_ command: DeviceCommand, at: Int64) async throws {
-        try await tenant.update("device_commands", set: "state = 'expired', completed_at = \(bind: at), error = 'no answer before the command expired'",
-                                where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')").run()
+        try await tenant.update(
+            "device_commands", set: "state = 'expired', completed_at = \(bind: at), error = 'no answer before the command expired'",
+            where: "id = \(bind: command.id) AND state IN ('queued', 'sent', 'delivered')"
+        ).run()
     }
 }
 
@@ -198,30 +227,39 @@ extension CommandQueue {
     /// flight, as ``CommandLifecycle`` keeps one per device), due and not expired, on a transport that can reach it (an
     /// HTTP callback needs its URL) and, for sleepy meters, on a device that reported within the last minute.
     public static func ready(_ db: any SQLDatabase, now: Int64, limit: Int) async throws -> [DeviceCommand] {
-        try await TenantSQL.sweep(db, DeviceCommand.columns, from: "device_commands", as: "c", where: """
-            c.state = 'queued' AND c.next_attempt_at <= \(bind: now) AND c.expires_at > \(bind: now)
-              AND (c.transport <> 'http' OR EXISTS (SELECT 1 FROM supply_states s JOIN integrations i ON i.id = s.callback_integration_id
-                                                    WHERE s.device_id = c.device_id AND i.command_url IS NOT NULL))
-              AND NOT EXISTS (SELECT 1 FROM device_commands f WHERE f.device_id = c.device_id AND f.state IN ('sent', 'delivered'))
-              AND NOT EXISTS (SELECT 1 FROM device_commands n WHERE n.device_id = c.device_id AND n.state = 'queued'
-                                                              AND (n.created_at > c.created_at OR (n.created_at = c.created_at AND n.id > c.id)))
-              AND (c.wait_for_uplink = 0 OR EXISTS (SELECT 1 FROM device_presence p WHERE p.device_id = c.device_id
-                                                    AND p.last_seen_at >= \(bind: now - uplinkWindowMilliseconds)))
-            """, then: "ORDER BY c.next_attempt_at, c.id LIMIT \(bind: limit)").map(DeviceCommand.init)
+        try await TenantSQL.sweep(
+            db, DeviceCommand.columns, from: "device_commands", as: "c",
+            where: """
+                c.state = 'queued' AND c.next_attempt_at <= \(bind: now) AND c.expires_at > \(bind: now)
+                  AND (c.transport <> 'http' OR EXISTS (SELECT 1 FROM supply_states s JOIN integrations i ON i.id = s.callback_integration_id
+                                                        WHERE s.device_id = c.device_id AND i.command_url IS NOT NULL))
+                  AND NOT EXISTS (SELECT 1 FROM device_commands f WHERE f.device_id = c.device_id AND f.state IN ('sent', 'delivered'))
+                  AND NOT EXISTS (SELECT 1 FROM device_commands n WHERE n.device_id = c.device_id AND n.state = 'queued'
+                                                                  AND (n.created_at > c.created_at OR (n.created_at = c.created_at AND n.id > c.id)))
+                  AND (c.wait_for_uplink = 0 OR EXISTS (SELECT 1 FROM device_presence p WHERE p.device_id = c.device_id
+                                                        AND p.last_seen_at >= \(bind: now - uplinkWindowMilliseconds)))
+                """, then: "ORDER BY c.next_attempt_at, c.id LIMIT \(bind: limit)"
+        ).map(DeviceCommand.init)
     }
 
     /// Sent or delivered commands whose ack is overdue (to send again or fail), oldest first.
     public static func overdue(_ db: any SQLDatabase, now: Int64, limit: Int) async throws -> [DeviceCommand] {
-        try await TenantSQL.sweep(db, DeviceCommand.columns, from: "device_commands", where: """
-            state IN ('sent', 'delivered') AND next_attempt_at <= \(bind: now) AND expires_at > \(bind: now)
-            """, then: "ORDER BY next_attempt_at, id LIMIT \(bind: limit)").map(DeviceCommand.init)
+        try await TenantSQL.sweep(
+            db, DeviceCommand.columns, from: "device_commands",
+            where: """
+                state IN ('sent', 'delivered') AND next_attempt_at <= \(bind: now) AND expires_at > \(bind: now)
+                """, then: "ORDER BY next_attempt_at, id LIMIT \(bind: limit)"
+        ).map(DeviceCommand.init)
     }
 
     /// Open commands past their time, expired; returns them (at most 1,000 a call).
     public static func expireDue(_ db: any SQLDatabase, now: Int64) async throws -> [DeviceCommand] {
-        let due = try await TenantSQL.sweep(db, DeviceCommand.columns, from: "device_commands", where: """
-            state IN ('queued', 'sent', 'delivered') AND expires_at <= \(bind: now)
-            """, then: "ORDER BY id LIMIT 1000").map(DeviceCommand.init)
+        let due = try await TenantSQL.sweep(
+            db, DeviceCommand.columns, from: "device_commands",
+            where: """
+                state IN ('queued', 'sent', 'delivered') AND expires_at <= \(bind: now)
+                """, then: "ORDER BY id LIMIT 1000"
+        ).map(DeviceCommand.init)
         for command in due { try await CommandQueue(db, companyId: command.companyId).expire(command, at: now) }
         return due
     }
@@ -229,9 +267,11 @@ extension CommandQueue {
     /// Commands of every company not yet finished (queued, sent or delivered), and when the oldest was created (epoch
     /// milliseconds): the queue's depth and age, for metrics.
     public static func backlog(_ db: any SQLDatabase) async throws -> (commands: Int, oldestCreatedAt: Int64?) {
-        let row = try await db.raw("""
+        let row = try await db.raw(
+            """
             SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM device_commands WHERE state IN ('queued', 'sent', 'delivered')
-            """).first()
+            """
+        ).first()
         return (try row?.decode(column: "n", as: Int.self) ?? 0, try row?.decode(column: "oldest", as: Int64?.self))
     }
 }
@@ -262,18 +302,20 @@ public enum CommandPayload {
                 calendar.timeZone = zone
                 let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
                 guard let year = c.year, let month = c.month, let day = c.day, let hour = c.hour, let minute = c.minute,
-                      let second = c.second else { return nil }
+                    let second = c.second
+                else { return nil }
                 return MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
             }
             guard let current = clock(now), let until = clock(Date(timeIntervalSince1970: TimeInterval(command.expiresAt) / 1000)) else { return nil }
             return try? DLT645.remoteControl(address: parsed, command: command.action == .open ? .close : .trip, validUntil: until, now: current)
         case "cjt188":
             guard let parsed = try? CJT188.Address(address) else { return nil }
-            let type: CJT188.MeterType = switch device.kind {
-            case .gasMeter: .gas
-            case .heatMeter: .heat
-            default: .coldWater
-            }
+            let type: CJT188.MeterType =
+                switch device.kind {
+                case .gasMeter: .gas
+                case .heatMeter: .heat
+                default: .coldWater
+                }
             return CJT188.valveCommand(type: type, address: parsed, open: command.action == .open)
         default:
             return nil
@@ -296,8 +338,10 @@ public struct CommandTarget: Sendable, Hashable {
     public var callbackURL: String?
     public var callbackSecret: String?
 
-    public init(deviceId: String, companyId: String, communityId: String, deviceKey: String, kind: Device.Kind, transport: String,
-                address: String?, timeZone: TimeZone) {
+    public init(
+        deviceId: String, companyId: String, communityId: String, deviceKey: String, kind: Device.Kind, transport: String,
+        address: String?, timeZone: TimeZone
+    ) {
         self.deviceId = deviceId
         self.companyId = companyId
         self.communityId = communityId
@@ -314,9 +358,12 @@ public struct CommandTarget: Sendable, Hashable {
     static func load(_ db: any SQLDatabase, deviceIds: [String]) async throws -> [String: CommandTarget] {
         var targets: [String: CommandTarget] = [:]
         for part in deviceIds.chunked(500) {
-            let rows = try await TenantSQL.sweep(db, """
+            let rows = try await TenantSQL.sweep(
+                db,
+                """
                 d.id, d.community_id, d.device_key, d.kind, d.protocol, d.address, c.time_zone, i.command_url, i.secret
-                """, from: "devices", as: "d", joining: [
+                """, from: "devices", as: "d",
+                joining: [
                     .inner("communities", as: "c", on: "c.id = d.community_id"),
                     .left("supply_states", as: "s", on: "s.device_id = d.id"),
                     .left("integrations", as: "i", on: "i.id = s.callback_integration_id"),
@@ -324,10 +371,11 @@ public struct CommandTarget: Sendable, Hashable {
             for owned in rows {
                 let r = RowReader(owned.row, table: "devices")
                 let id = try r.string("id")
-                var target = CommandTarget(deviceId: id, companyId: owned.companyId, communityId: try r.string("community_id"),
-                                           deviceKey: try r.string("device_key"), kind: Device.Kind(rawValue: try r.string("kind")) ?? .electricityMeter,
-                                           transport: try r.string("protocol"), address: try r.optionalString("address"),
-                                           timeZone: TimeZone(identifier: try r.string("time_zone")) ?? .gmt)
+                var target = CommandTarget(
+                    deviceId: id, companyId: owned.companyId, communityId: try r.string("community_id"),
+                    deviceKey: try r.string("device_key"), kind: Device.Kind(rawValue: try r.string("kind")) ?? .electricityMeter,
+                    transport: try r.string("protocol"), address: try r.optionalString("address"),
+                    timeZone: TimeZone(identifier: try r.string("time_zone")) ?? .gmt)
                 target.callbackURL = try r.optionalString("command_url")
                 target.callbackSecret = try r.optionalString("secret")
                 targets[id] = target

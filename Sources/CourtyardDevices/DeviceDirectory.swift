@@ -15,8 +15,10 @@ public struct KnownDevice: Hashable, Sendable {
     public var registerModulus: Int64?
     public var timeZone: TimeZone
 
-    public init(id: String, companyId: String, communityId: String, deviceKey: String, kind: Device.Kind, status: Device.Status,
-                registerModulus: Int64?, timeZone: TimeZone) {
+    public init(
+        id: String, companyId: String, communityId: String, deviceKey: String, kind: Device.Kind, status: Device.Status,
+        registerModulus: Int64?, timeZone: TimeZone
+    ) {
         self.id = id
         self.key = DeviceKey(id)
         self.companyId = companyId
@@ -130,16 +132,19 @@ public actor DeviceDirectory {
         for chunk in stride(from: 0, to: keys.count, by: 500).map({ Array(keys[$0..<min($0 + 500, keys.count)]) }) {
             let rows = try await TenantSQL(db, scope: TenantScope(companyId: companyId)).select(
                 "d.id, d.community_id, d.device_key, d.kind, d.status, d.register_modulus_milli, c.time_zone", from: "devices", as: "d",
-                joining: [.inner("communities", as: "c", on: "c.id = d.community_id")], where: "d.device_key IN (\(binds: chunk.map { $0 as any Encodable & Sendable }))").all()
+                joining: [.inner("communities", as: "c", on: "c.id = d.community_id")],
+                where: "d.device_key IN (\(binds: chunk.map { $0 as any Encodable & Sendable }))"
+            ).all()
             for row in rows {
                 let reader = RowReader(row, table: "devices")
                 let zoneName = try reader.string("time_zone")
                 let zone = zones[zoneName] ?? TimeZone(identifier: zoneName) ?? TimeZone(identifier: "Asia/Shanghai")!
                 zones[zoneName] = zone
-                let device = KnownDevice(id: try reader.string("id"), companyId: companyId, communityId: try reader.string("community_id"),
-                                         deviceKey: try reader.string("device_key"), kind: try reader.value("kind", as: Device.Kind.self),
-                                         status: try reader.value("status", as: Device.Status.self),
-                                         registerModulus: try reader.optionalInt64("register_modulus_milli"), timeZone: zone)
+                let device = KnownDevice(
+                    id: try reader.string("id"), companyId: companyId, communityId: try reader.string("community_id"),
+                    deviceKey: try reader.string("device_key"), kind: try reader.value("kind", as: Device.Kind.self),
+                    status: try reader.value("status", as: Device.Status.self),
+                    registerModulus: try reader.optionalInt64("register_modulus_milli"), timeZone: zone)
                 result[device.deviceKey] = device
             }
         }

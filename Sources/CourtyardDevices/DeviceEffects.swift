@@ -10,12 +10,14 @@ import SQLKit
 /// knows what a command was for.
 public protocol DeviceEffects: Sendable {
     /// A command's final answer (succeeded or failed), in the ack's transaction. A refusal is a ``DeviceError``.
-    func completed(_ command: DeviceCommand, status: CommandLifecycle.AckStatus, error: String?, db: any SQLDatabase, engine: Database.Engine,
-                   now: Date) async throws
+    func completed(
+        _ command: DeviceCommand, status: CommandLifecycle.AckStatus, error: String?, db: any SQLDatabase, engine: Database.Engine,
+        now: Date) async throws
     /// A device's own report of its position and of an alarm, in its transaction. A refusal (a device with nothing to
     /// report to) is a ``DeviceError``.
-    func reported(companyId: String, deviceId: String, position: SupplyPosition?, alarm: String?, db: any SQLDatabase, engine: Database.Engine,
-                  now: Date) async throws
+    func reported(
+        companyId: String, deviceId: String, position: SupplyPosition?, alarm: String?, db: any SQLDatabase, engine: Database.Engine,
+        now: Date) async throws
     /// The dispatcher's periodic sweep, in its transaction: decisions that fell due with time.
     func sweep(_ db: any SQLDatabase, engine: Database.Engine, now: Date) async throws
 }

@@ -61,7 +61,8 @@ public struct DeviceHistory: Sendable {
         /// Rows after this position in (column, id) order, ascending or descending.
         package func after(_ column: String, descending: Bool) -> SQLQueryString {
             let comparison = descending ? "<" : ">"
-            return "(\(ident: column) \(unsafeRaw: comparison) \(bind: milliseconds) OR (\(ident: column) = \(bind: milliseconds) AND id \(unsafeRaw: comparison) \(bind: id)))"
+            return
+                "(\(ident: column) \(unsafeRaw: comparison) \(bind: milliseconds) OR (\(ident: column) = \(bind: milliseconds) AND id \(unsafeRaw: comparison) \(bind: id)))"
         }
     }
 
@@ -71,12 +72,15 @@ public struct DeviceHistory: Sendable {
         if let deviceId { conditions.append("device_id = \(bind: deviceId)") }
         if let kind { conditions.append("kind = \(bind: kind)") }
         if let after { conditions.append(after.after("at", descending: true)) }
-        let rows = try await tenant.select("id, device_id, kind, at, last_seen_at", from: "device_alerts", where: conditions.joined(separator: " AND "),
-                                           then: "ORDER BY at DESC, id DESC LIMIT \(literal: limit + 1)").all()
+        let rows = try await tenant.select(
+            "id, device_id, kind, at, last_seen_at", from: "device_alerts", where: conditions.joined(separator: " AND "),
+            then: "ORDER BY at DESC, id DESC LIMIT \(literal: limit + 1)"
+        ).all()
         return try rows.map { row in
             let r = RowReader(row, table: "device_alerts")
-            return DeviceAlert(id: try r.string("id"), deviceId: try r.string("device_id"), kind: try r.string("kind"),
-                               at: try r.instant("at"), lastSeenAt: try r.instant("last_seen_at"))
+            return DeviceAlert(
+                id: try r.string("id"), deviceId: try r.string("device_id"), kind: try r.string("kind"),
+                at: try r.instant("at"), lastSeenAt: try r.instant("last_seen_at"))
         }
     }
 
@@ -93,16 +97,19 @@ public struct DeviceHistory: Sendable {
         case nil: break
         }
         if let after { conditions.append("d.id > \(bind: after)") }
-        let rows = try await tenant.select("""
+        let rows = try await tenant.select(
+            """
             d.id AS id, d.device_key AS device_key, d.community_id AS community_id, d.kind AS kind, p.online AS online, \
             p.last_seen_at AS last_seen_at, p.changed_at AS changed_at
             """, from: "devices", as: "d", joining: [.left("device_presence", as: "p", on: "p.device_id = d.id")],
-            where: conditions.joined(separator: " AND "), then: "ORDER BY d.id LIMIT \(literal: limit + 1)").all()
+            where: conditions.joined(separator: " AND "), then: "ORDER BY d.id LIMIT \(literal: limit + 1)"
+        ).all()
         return try rows.map { row in
             let r = RowReader(row, table: "devices")
-            return PresenceView(deviceId: try r.string("id"), deviceKey: try r.string("device_key"), communityId: try r.string("community_id"),
-                                kind: try r.string("kind"), online: try r.optionalInt64("online") == 1,
-                                lastSeenAt: try r.optionalInt64("last_seen_at").map(Self.date), changedAt: try r.optionalInt64("changed_at").map(Self.date))
+            return PresenceView(
+                deviceId: try r.string("id"), deviceKey: try r.string("device_key"), communityId: try r.string("community_id"),
+                kind: try r.string("kind"), online: try r.optionalInt64("online") == 1,
+                lastSeenAt: try r.optionalInt64("last_seen_at").map(Self.date), changedAt: try r.optionalInt64("changed_at").map(Self.date))
         }
     }
 

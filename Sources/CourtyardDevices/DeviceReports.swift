@@ -24,8 +24,10 @@ public struct DeviceReports: Sendable {
     }
 
     /// Applies an ack; acks arriving together (a building's meters answering a restore) share one transaction.
-    public func acknowledge(companyId: String, deviceId: String, commandId: String, status: CommandLifecycle.AckStatus,
-                            error: String?) async throws -> DeviceCommand {
+    public func acknowledge(
+        companyId: String, deviceId: String, commandId: String, status: CommandLifecycle.AckStatus,
+        error: String?
+    ) async throws -> DeviceCommand {
         try await acks.submit(.init(companyId: companyId, deviceId: deviceId, commandId: commandId, status: status, error: error)).get()
     }
 
@@ -41,10 +43,14 @@ public struct DeviceReports: Sendable {
 
     /// Applies one ack inside the caller's transaction: the queue records it, and a final answer runs the effects.
     /// Unknown commands and answers the queue refuses (a superseded or expired command) are ``DeviceError``s.
-    static func acknowledge(_ ack: AckWriter.Ack, effects: any DeviceEffects, db: any SQLDatabase, engine: Database.Engine,
-                            now: Date) async throws -> DeviceCommand {
-        guard let (command, effect) = try await CommandQueue(db, companyId: ack.companyId).acknowledge(
-            deviceId: ack.deviceId, commandId: ack.commandId, status: ack.status, error: ack.error, now: now.epochMilliseconds) else {
+    static func acknowledge(
+        _ ack: AckWriter.Ack, effects: any DeviceEffects, db: any SQLDatabase, engine: Database.Engine,
+        now: Date
+    ) async throws -> DeviceCommand {
+        guard
+            let (command, effect) = try await CommandQueue(db, companyId: ack.companyId).acknowledge(
+                deviceId: ack.deviceId, commandId: ack.commandId, status: ack.status, error: ack.error, now: now.epochMilliseconds)
+        else {
             throw DeviceError(.notFound, code: "unknown_command", field: "command_id", "no command \(ack.commandId) for this device")
         }
         switch effect {
@@ -101,7 +107,9 @@ public struct DeviceMQTT: Sendable {
             do {
                 let device = try await reports.database.read { db in
                     try await TenantSQL(db, scope: TenantScope(companyId: company))
-                        .select("id", from: "devices", where: "community_id = \(bind: community) AND device_key = \(bind: key)").first().map { try RowReader($0, table: "devices").string("id") }
+                        .select("id", from: "devices", where: "community_id = \(bind: community) AND device_key = \(bind: key)").first().map {
+                            try RowReader($0, table: "devices").string("id")
+                        }
                 }
                 guard let device else {
                     logger.warning("MQTT report for an unknown device", metadata: ["topic": "\(message.topic)"])
@@ -110,8 +118,9 @@ public struct DeviceMQTT: Sendable {
                 let data = Data(message.payload)
                 if kind == "acks" {
                     let ack = try DeviceJSON.decoder.decode(DeviceReports.Ack.self, from: data)
-                    _ = try await reports.acknowledge(companyId: company, deviceId: device, commandId: ack.commandId, status: ack.status,
-                                                      error: ack.error)
+                    _ = try await reports.acknowledge(
+                        companyId: company, deviceId: device, commandId: ack.commandId, status: ack.status,
+                        error: ack.error)
                 } else if kind == "state" {
                     let state = try DeviceJSON.decoder.decode(DeviceReports.StateReport.self, from: data)
                     let alarm = state.alarm.flatMap { DeviceReports.alarms.contains($0) ? $0 : nil }
@@ -166,9 +175,10 @@ actor AckWriter {
             queue.removeFirst(batch.count)
             do {
                 let results = try await apply(batch.map(\.0))
-                await dispatcher.completed(results.compactMap { result in
-                    if case .success(let command) = result, command.state == .succeeded || command.state == .failed { command.id } else { nil }
-                })
+                await dispatcher.completed(
+                    results.compactMap { result in
+                        if case .success(let command) = result, command.state == .succeeded || command.state == .failed { command.id } else { nil }
+                    })
                 for ((_, continuation), result) in zip(batch, results) { continuation.resume(returning: result) }
             } catch {
                 // A failure of the transaction itself: each ack alone, so one cannot fail the others.

@@ -30,14 +30,20 @@ public struct HTTPCallbackTransport: CommandTransport {
         guard let url = target.callbackURL, let secret = target.callbackSecret else { throw Failure.notConfigured }
         let timestamp = Int64(Date().timeIntervalSince1970)
         let signature = WebhookSignature.sign(body: payload, timestamp: timestamp, secret: secret)
-        let status = try await Self.post(url: url, body: payload, headers: [("X-Courtyard-Timestamp", String(timestamp)),
-                                                                             ("X-Courtyard-Signature", signature)], timeout: timeout)
+        let status = try await Self.post(
+            url: url, body: payload,
+            headers: [
+                ("X-Courtyard-Timestamp", String(timestamp)),
+                ("X-Courtyard-Signature", signature),
+            ], timeout: timeout)
         guard (200..<300).contains(status) else { throw Failure.refused(status: status) }
     }
 
     /// Whether a URL is one this transport can call.
     public static func isSupported(_ url: String) -> Bool {
-        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host, !host.isEmpty else { return false }
+        guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host, !host.isEmpty else {
+            return false
+        }
         return true
     }
 
@@ -47,7 +53,8 @@ public struct HTTPCallbackTransport: CommandTransport {
             throw Failure.unsupportedURL(url)
         }
         let port = components.port ?? 80
-        let path = (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
+        let path =
+            (components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath)
             + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
         return try await withThrowingTaskGroup(of: Int.self) { group in
             group.addTask {

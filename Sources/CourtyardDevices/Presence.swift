@@ -42,21 +42,28 @@ public struct PresenceStore: Sendable {
             if online {
                 try await tenant.update("device_presence", set: "last_seen_at = \(bind: seenAt)", where: "device_id = \(bind: device.id)").run()
             } else {
-                try await tenant.update("device_presence", set: """
-                    last_seen_at = \(bind: max(seenAt, lastSeen)), online = 1, changed_at = \(bind: seenAt)
-                    """, where: "device_id = \(bind: device.id)").run()
+                try await tenant.update(
+                    "device_presence",
+                    set: """
+                        last_seen_at = \(bind: max(seenAt, lastSeen)), online = 1, changed_at = \(bind: seenAt)
+                        """, where: "device_id = \(bind: device.id)"
+                ).run()
                 try await alert(device.id, communityId: device.communityId, kind: "online", at: seenAt, lastSeen: seenAt)
             }
         } else {
-            try await tenant.insert(into: "device_presence", columns: ["device_id", "community_id", "last_seen_at", "online", "changed_at"],
-                                    values: [device.id, device.communityId, seenAt, Int64(1), seenAt]).run()
+            try await tenant.insert(
+                into: "device_presence", columns: ["device_id", "community_id", "last_seen_at", "online", "changed_at"],
+                values: [device.id, device.communityId, seenAt, Int64(1), seenAt]
+            ).run()
         }
     }
 
     mutating func alert(_ deviceId: String, communityId: String, kind: String, at: Int64, lastSeen: Int64) async throws {
         try await TenantSQL(db, scope: TenantScope(companyId: companyId))
-            .insert(into: "device_alerts", columns: ["id", "community_id", "device_id", "kind", "at", "last_seen_at"],
-                    values: [ids.next(), communityId, deviceId, kind, at, lastSeen]).run()
+            .insert(
+                into: "device_alerts", columns: ["id", "community_id", "device_id", "kind", "at", "last_seen_at"],
+                values: [ids.next(), communityId, deviceId, kind, at, lastSeen]
+            ).run()
     }
 }
 

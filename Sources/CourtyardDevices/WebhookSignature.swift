@@ -44,12 +44,15 @@ public enum WebhookSignature {
 
     /// Checks a delivery; returns the timestamp on success.
     @discardableResult
-    public static func verify(body: some DataProtocol, timestamp: String?, signature: String?, secrets: [String],
-                              nowSeconds: Int64) throws(Failure) -> Int64 {
+    public static func verify(
+        body: some DataProtocol, timestamp: String?, signature: String?, secrets: [String],
+        nowSeconds: Int64
+    ) throws(Failure) -> Int64 {
         guard let timestamp, let signature else { throw .missingHeaders }
         // Unix seconds, 1 to 12 ASCII digits: range-checked where it is read, so the difference below cannot overflow.
         guard (1...12).contains(timestamp.utf8.count), timestamp.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-              let seconds = Int64(timestamp) else { throw .malformedTimestamp }
+            let seconds = Int64(timestamp)
+        else { throw .malformedTimestamp }
         let skew = nowSeconds.subtractingReportingOverflow(seconds)
         guard !skew.overflow, skew.partialValue.magnitude <= UInt64(toleranceSeconds) else { throw .staleTimestamp }
         guard signature.hasPrefix("sha256="), let given = try? Hex.bytes(signature.dropFirst(7)), given.count == 32 else {

@@ -13,7 +13,8 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Creates a date, or `nil` if it does not exist in the Gregorian calendar.
     public init?(year: Int, month: Int, day: Int) {
         guard (1...9999).contains(year), (1...12).contains(month), day >= 1,
-              day <= LocalDate.daysIn(month: month, year: year) else { return nil }
+            day <= LocalDate.daysIn(month: month, year: year)
+        else { return nil }
         self.year = year
         self.month = month
         self.day = day
@@ -38,7 +39,13 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
             case 0..<10:
                 guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
                 let digit = Int(byte &- UInt8(ascii: "0"))
-                if count < 4 { digits.0 = digits.0 * 10 + digit } else if count < 7 { digits.1 = digits.1 * 10 + digit } else { digits.2 = digits.2 * 10 + digit }
+                if count < 4 {
+                    digits.0 = digits.0 * 10 + digit
+                } else if count < 7 {
+                    digits.1 = digits.1 * 10 + digit
+                } else {
+                    digits.2 = digits.2 * 10 + digit
+                }
             default:
                 return nil
             }
@@ -52,7 +59,9 @@ public struct LocalDate: Hashable, Comparable, Sendable, CustomStringConvertible
     public var description: String {
         // Digit by digit into the string's own storage (bills write three dates per row). The initializer keeps the year
         // within 1...9999 (and the month and day within two digits); values set outside them afterwards are written in full.
-        guard (0...9999).contains(year), (0...99).contains(month), (0...99).contains(day) else { return "\(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)" }
+        guard (0...9999).contains(year), (0...99).contains(month), (0...99).contains(day) else {
+            return "\(year)-\(month < 10 ? "0" : "")\(month)-\(day < 10 ? "0" : "")\(day)"
+        }
         return String(unsafeUninitializedCapacity: 10) { text in
             func put(_ value: Int, width: Int, at start: Int) {
                 var remaining = value

@@ -86,7 +86,8 @@ extension Money: Codable {
         do {
             self = try Money(parsing: text, currency: currency)
         } catch {
-            throw DecodingError.dataCorruptedError(forKey: .amount, in: container, debugDescription: "not an exact amount with at most \(currency.minorUnitDigits) decimals")
+            throw DecodingError.dataCorruptedError(
+                forKey: .amount, in: container, debugDescription: "not an exact amount with at most \(currency.minorUnitDigits) decimals")
         }
     }
 

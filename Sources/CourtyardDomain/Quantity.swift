@@ -116,7 +116,8 @@ extension Area: Codable {
         do {
             self = try Area(parsing: text)
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected an area with at most 2 decimals, such as \"87.20\""))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "expected an area with at most 2 decimals, such as \"87.20\""))
         }
     }
 

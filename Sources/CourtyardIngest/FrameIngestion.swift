@@ -15,7 +15,9 @@ public enum FrameIngestion {
     }
 
     /// The readings a frame carries, or why it carries none.
-    public static func readings(_ item: Item, index: Int) -> Result<(address: String, protocol: String, readings: [(register: String, milli: Int64)], clock: MeterClock?), ReadingError> {
+    public static func readings(
+        _ item: Item, index: Int
+    ) -> Result<(address: String, protocol: String, readings: [(register: String, milli: Int64)], clock: MeterClock?), ReadingError> {
         let bytes: [UInt8]
         do { bytes = try Hex.bytes(item.hex) } catch { return .failure(ReadingError(error.code, field: "hex", error.description)) }
         switch item.protocol {
@@ -52,7 +54,9 @@ public enum FrameIngestion {
         var keys: [String: String] = [:]
         for chunk in stride(from: 0, to: addresses.count, by: 500).map({ Array(addresses[$0..<min($0 + 500, addresses.count)]) }) {
             let rows = try await TenantSQL(db, scope: TenantScope(companyId: companyId))
-                .select("device_key, address, protocol", from: "devices", where: "address IN (\(binds: chunk.map { $0 as any Encodable & Sendable }))").all()
+                .select(
+                    "device_key, address, protocol", from: "devices", where: "address IN (\(binds: chunk.map { $0 as any Encodable & Sendable }))"
+                ).all()
             for row in rows {
                 let address = try row.decode(column: "address", as: String.self)
                 let proto = try row.decode(column: "protocol", as: String.self)
@@ -63,7 +67,9 @@ public enum FrameIngestion {
     }
 
     /// Parses, decodes and matches a batch of frames; each result carries the frame's index.
-    public static func submissions(_ items: [Item], companyId: String, now: Int64, db: any SQLDatabase)
+    public static func submissions(
+        _ items: [Item], companyId: String, now: Int64, db: any SQLDatabase
+    )
         async throws -> [(index: Int, result: Result<ReadingSubmission, ReadingError>)]
     {
         let decoded = items.enumerated().map { index, item in (index, item, readings(item, index: index)) }
@@ -75,8 +81,14 @@ public enum FrameIngestion {
             case .failure(let error): out.append((index, .failure(error)))
             case .success(let frame):
                 guard let key = keys["\(frame.protocol)|\(frame.address)"] else {
-                    out.append((index, .failure(ReadingError("unknown_address", field: "hex",
-                                                             "no \(frame.protocol) device has address \(frame.address)"))))
+                    out.append(
+                        (
+                            index,
+                            .failure(
+                                ReadingError(
+                                    "unknown_address", field: "hex",
+                                    "no \(frame.protocol) device has address \(frame.address)"))
+                        ))
                     continue
                 }
                 var time: MeasuredTime

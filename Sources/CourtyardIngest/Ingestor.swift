@@ -20,8 +20,10 @@ public struct Ingestor: Sendable {
         public var field: String?
         public var message: String?
 
-        public init(index: Int, status: String, readingId: String? = nil, heldId: String? = nil, usage: String? = nil,
-                    code: String? = nil, field: String? = nil, message: String? = nil) {
+        public init(
+            index: Int, status: String, readingId: String? = nil, heldId: String? = nil, usage: String? = nil,
+            code: String? = nil, field: String? = nil, message: String? = nil
+        ) {
             self.index = index; self.status = status; self.readingId = readingId; self.heldId = heldId; self.usage = usage
             self.code = code; self.field = field; self.message = message
         }
@@ -48,9 +50,11 @@ public struct Ingestor: Sendable {
     /// - Parameters:
     ///   - onlyDevice: when a device authenticates with its own token, the only device key it may report for.
     ///   - communities: when the caller is limited to some communities, devices elsewhere are unknown to it.
-    public func ingest(companyId: String, items: [Result<ReadingSubmission, ReadingError>], source: String,
-                       onlyDevice: String? = nil, communities: Set<String>? = nil, origin: String = "device",
-                       enteredBy: String? = nil, note: String? = nil, photoRef: String? = nil) async throws -> [ItemResult] {
+    public func ingest(
+        companyId: String, items: [Result<ReadingSubmission, ReadingError>], source: String,
+        onlyDevice: String? = nil, communities: Set<String>? = nil, origin: String = "device",
+        enteredBy: String? = nil, note: String? = nil, photoRef: String? = nil
+    ) async throws -> [ItemResult] {
         let now = clock.now().epochMilliseconds
         let keys = Set(items.compactMap { try? $0.get().deviceKey })
         let devices = try await directory.devices(companyId: companyId, keys: keys, now: now)
@@ -89,8 +93,10 @@ public struct Ingestor: Sendable {
         }
     }
 
-    func resolve(_ item: Result<ReadingSubmission, ReadingError>, devices: [String: KnownDevice], now: Int64, source: String,
-                 onlyDevice: String?, communities: Set<String>?) -> Result<ResolvedReading, ReadingError> {
+    func resolve(
+        _ item: Result<ReadingSubmission, ReadingError>, devices: [String: KnownDevice], now: Int64, source: String,
+        onlyDevice: String?, communities: Set<String>?
+    ) -> Result<ResolvedReading, ReadingError> {
         let submission: ReadingSubmission
         switch item {
         case .failure(let error): return .failure(error)
@@ -108,15 +114,20 @@ public struct Ingestor: Sendable {
         guard device.status != .retired else {
             return .failure(ReadingError("device_retired", field: "device_key", "\(submission.deviceKey) is retired"))
         }
-        let measuredAt: Int64 = switch submission.time {
-        case .instant(let milliseconds): milliseconds
-        case .local(let clock): CivilTime.instant(clock, in: device.timeZone)
-        }
+        let measuredAt: Int64 =
+            switch submission.time {
+            case .instant(let milliseconds): milliseconds
+            case .local(let clock): CivilTime.instant(clock, in: device.timeZone)
+            }
         guard measuredAt <= now + Self.futureToleranceMilliseconds else {
-            return .failure(ReadingError("reading_in_future", field: "measured_at",
-                                         "measured_at is more than 5 minutes ahead of the server's clock"))
+            return .failure(
+                ReadingError(
+                    "reading_in_future", field: "measured_at",
+                    "measured_at is more than 5 minutes ahead of the server's clock"))
         }
-        return .success(ResolvedReading(device: device, register: submission.register, value: submission.value, measuredAt: measuredAt,
-                                        receivedAt: now, messageId: submission.messageId, source: source))
+        return .success(
+            ResolvedReading(
+                device: device, register: submission.register, value: submission.value, measuredAt: measuredAt,
+                receivedAt: now, messageId: submission.messageId, source: source))
     }
 }

@@ -46,8 +46,10 @@ public struct IntegrationStore: Sendable {
     public func create(companyId: String, name: String, now: Date) async throws -> (Integration, secret: String) {
         let id = Identifier.uuidV7(at: now)
         let secret = Self.newSecret()
-        try await tenant(companyId).insert(into: "integrations", columns: ["id", "name", "secret", "created_at", "updated_at"],
-                                           values: [id, name, secret, now.epochMilliseconds, now.epochMilliseconds]).run()
+        try await tenant(companyId).insert(
+            into: "integrations", columns: ["id", "name", "secret", "created_at", "updated_at"],
+            values: [id, name, secret, now.epochMilliseconds, now.epochMilliseconds]
+        ).run()
         return (Integration(id: id, companyId: companyId, name: name, hasPreviousSecret: false, rotatedAt: nil, createdAt: now), secret)
     }
 
@@ -55,9 +57,12 @@ public struct IntegrationStore: Sendable {
     public func rotate(companyId: String, id: String, now: Date) async throws -> (Integration, secret: String)? {
         guard var integration = try await find(companyId: companyId, id: id) else { return nil }
         let secret = Self.newSecret()
-        try await tenant(companyId).update("integrations", set: """
-            previous_secret = secret, secret = \(bind: secret), rotated_at = \(bind: now.epochMilliseconds), updated_at = \(bind: now.epochMilliseconds)
-            """, where: "id = \(bind: id)").run()
+        try await tenant(companyId).update(
+            "integrations",
+            set: """
+                previous_secret = secret, secret = \(bind: secret), rotated_at = \(bind: now.epochMilliseconds), updated_at = \(bind: now.epochMilliseconds)
+                """, where: "id = \(bind: id)"
+        ).run()
         integration.hasPreviousSecret = true
         integration.rotatedAt = now
         return (integration, secret)
@@ -66,15 +71,21 @@ public struct IntegrationStore: Sendable {
     /// Ends the rotation: only the current secret signs from now on.
     public func retirePrevious(companyId: String, id: String, now: Date) async throws -> Integration? {
         guard var integration = try await find(companyId: companyId, id: id) else { return nil }
-        try await tenant(companyId).update("integrations", set: "previous_secret = NULL, updated_at = \(bind: now.epochMilliseconds)",
-                                           where: "id = \(bind: id)").run()
+        try await tenant(companyId).update(
+            "integrations", set: "previous_secret = NULL, updated_at = \(bind: now.epochMilliseconds)",
+            where: "id = \(bind: id)"
+        ).run()
         integration.hasPreviousSecret = false
         return integration
     }
 
     public func find(companyId: String, id: String) async throws -> Integration? {
-        guard let row = try await tenant(companyId).select("id, name, previous_secret, rotated_at, created_at", from: "integrations",
-                                                           where: "id = \(bind: id)").first() else { return nil }
+        guard
+            let row = try await tenant(companyId).select(
+                "id, name, previous_secret, rotated_at, created_at", from: "integrations",
+                where: "id = \(bind: id)"
+            ).first()
+        else { return nil }
         return try Self.integration(row, companyId: companyId)
     }
 
@@ -82,8 +93,10 @@ public struct IntegrationStore: Sendable {
     /// such integration in the company.
     public func setCommandURL(companyId: String, id: String, url: String?, now: Date) async throws -> Bool {
         guard try await find(companyId: companyId, id: id) != nil else { return false }
-        try await tenant(companyId).update("integrations", set: "command_url = \(bind: url), updated_at = \(bind: now.epochMilliseconds)",
-                                           where: "id = \(bind: id)").run()
+        try await tenant(companyId).update(
+            "integrations", set: "command_url = \(bind: url), updated_at = \(bind: now.epochMilliseconds)",
+            where: "id = \(bind: id)"
+        ).run()
         return true
     }
 
@@ -94,10 +107,11 @@ public struct IntegrationStore: Sendable {
 
     static func integration(_ row: any SQLRow, companyId: String) throws -> Integration {
         let reader = RowReader(row, table: "integrations")
-        return Integration(id: try reader.string("id"), companyId: companyId, name: try reader.string("name"),
-                           hasPreviousSecret: try reader.optionalString("previous_secret") != nil,
-                           rotatedAt: try reader.optionalInt64("rotated_at").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) },
-                           createdAt: try reader.instant("created_at"))
+        return Integration(
+            id: try reader.string("id"), companyId: companyId, name: try reader.string("name"),
+            hasPreviousSecret: try reader.optionalString("previous_secret") != nil,
+            rotatedAt: try reader.optionalInt64("rotated_at").map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) },
+            createdAt: try reader.instant("created_at"))
     }
 
     /// The company and active secrets behind a webhook URL. The URL names the integration; only the signature proves the sender.
@@ -105,8 +119,10 @@ public struct IntegrationStore: Sendable {
         guard let owned = try await TenantSQL.sweep(db, "name, secret, previous_secret", from: "integrations", where: "id = \(bind: id)").first
         else { return nil }
         let reader = RowReader(owned.row, table: "integrations")
-        return (owned.companyId, try reader.string("name"),
-                [try reader.string("secret")] + [try reader.optionalString("previous_secret")].compactMap { $0 })
+        return (
+            owned.companyId, try reader.string("name"),
+            [try reader.string("secret")] + [try reader.optionalString("previous_secret")].compactMap { $0 }
+        )
     }
 
     /// Remembers a signature until it could no longer verify; false when it was seen before (a replay).
@@ -117,10 +133,12 @@ public struct IntegrationStore: Sendable {
             return false
         }
         do {
-            try await db.raw("""
+            try await db.raw(
+                """
                 INSERT INTO webhook_signatures (signature, integration_id, expires_at)
                 VALUES (\(bind: signature), \(bind: integrationId), \(bind: nowMillis + 2 * WebhookSignature.toleranceSeconds * 1000))
-                """).run()
+                """
+            ).run()
         } catch {
             if case .alreadyExists = StorageError.classify(error) { return false }
             throw error

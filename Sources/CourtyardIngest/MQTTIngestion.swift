@@ -24,7 +24,8 @@ public struct MQTTIngestion: Sendable {
     public static func parse(topic: String) -> (companyId: String, communityId: String, deviceKey: String)? {
         let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
         guard levels.count == 6, levels[0] == "courtyard", levels[3] == "devices", levels[5] == "telemetry",
-              !levels[1].isEmpty, !levels[2].isEmpty, !levels[4].isEmpty else { return nil }
+            !levels[1].isEmpty, !levels[2].isEmpty, !levels[4].isEmpty
+        else { return nil }
         return (String(levels[1]), String(levels[2]), String(levels[4]))
     }
 
@@ -50,8 +51,9 @@ public struct MQTTIngestion: Sendable {
                     } catch {
                         return (index, Outcome(topic: message.topic, results: [], error: "payload_invalid: \(error)"))
                     }
-                    let results = try await ingestor.ingest(companyId: company, items: items, source: "mqtt", onlyDevice: device,
-                                                            communities: [community])
+                    let results = try await ingestor.ingest(
+                        companyId: company, items: items, source: "mqtt", onlyDevice: device,
+                        communities: [community])
                     return (index, Outcome(topic: message.topic, results: results, error: nil))
                 }
             }
@@ -63,8 +65,12 @@ public struct MQTTIngestion: Sendable {
                     logger.warning("MQTT message refused", metadata: ["topic": "\(outcome.topic)", "code": "\(error)"])
                 }
                 for item in outcome.results where item.status == "rejected" || item.status == "held_for_review" {
-                    logger.notice("MQTT reading not accepted", metadata: ["topic": "\(outcome.topic)", "status": "\(item.status)",
-                                                                          "code": "\(item.code ?? "-")"])
+                    logger.notice(
+                        "MQTT reading not accepted",
+                        metadata: [
+                            "topic": "\(outcome.topic)", "status": "\(item.status)",
+                            "code": "\(item.code ?? "-")",
+                        ])
                 }
             }
             return done

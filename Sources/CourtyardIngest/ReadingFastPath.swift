@@ -63,9 +63,11 @@ final class IngestMemory: @unchecked Sendable {
     static func load(_ db: any SQLDatabase, generation: Int64, effects: (any ReadingEffects)? = nil) async throws -> IngestMemory {
         let memory = IngestMemory(generation: generation)
         if let effects { memory.effectDevices = try await effects.devices(db) }
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             SELECT device_id FROM held_readings WHERE status = 'pending' UNION SELECT device_id FROM meter_replacements
-            """).all()
+            """
+        ).all()
         for row in rows { memory.careful.insert(DeviceKey(try row.decode(column: "device_id", as: String.self))) }
         memory.recent.active = try await RecentReadings.activeTable(db)
         return memory
@@ -85,8 +87,10 @@ extension IngestMemory {
         case .cumulative(let value):
             guard let head else { return empty ? (nil, nil) : nil }
             guard reading.measuredAt > head.measuredAt,
-                  case .usage(let usage, _, _) = ReadingRules.delta(from: head, to: .init(measuredAt: reading.measuredAt, reading: value),
-                                                                    modulus: reading.device.registerModulus, replacement: nil) else { return nil }
+                case .usage(let usage, _, _) = ReadingRules.delta(
+                    from: head, to: .init(measuredAt: reading.measuredAt, reading: value),
+                    modulus: reading.device.registerModulus, replacement: nil)
+            else { return nil }
             // Anything that could meet a plausibility rule is decided carefully.
             let interval = reading.measuredAt - head.measuredAt
             if let cap, usage * 86_400_000 / max(interval, 86_400_000) > cap / 10 { return nil }
@@ -109,8 +113,10 @@ extension ReadingWriter {
     /// register's known head, on devices without holds or replacements, and plausible, are inserted together in
     /// multi-row statements; everything else (and any row of a statement that hit a unique key: a duplicate or a
     /// reused message id) takes ``ReadingStore/apply(_:checkCaps:)`` in order.
-    static func applyFast(_ db: any SQLDatabase, store: inout ReadingStore, readings: [ResolvedReading],
-                          memory: IngestMemory, engine: Database.Engine) async throws -> [ReadingOutcome] {
+    static func applyFast(
+        _ db: any SQLDatabase, store: inout ReadingStore, readings: [ResolvedReading],
+        memory: IngestMemory, engine: Database.Engine
+    ) async throws -> [ReadingOutcome] {
         var outcomes = [ReadingOutcome?](repeating: nil, count: readings.count)
         try await loadHeads(db, readings: readings, memory: memory, engine: engine)
         var buffer: [FastRow] = []
@@ -189,8 +195,10 @@ extension ReadingWriter {
     }
 
     /// The row to insert when `reading` can skip the careful path, or nil.
-    static func fastRow(index: Int, _ reading: ResolvedReading, key: IngestMemory.Key, memory: IngestMemory,
-                        pendingHeads: [IngestMemory.Key: ReadingRules.Point], store: inout ReadingStore) -> FastRow? {
+    static func fastRow(
+        index: Int, _ reading: ResolvedReading, key: IngestMemory.Key, memory: IngestMemory,
+        pendingHeads: [IngestMemory.Key: ReadingRules.Point], store: inout ReadingStore
+    ) -> FastRow? {
         let head = pendingHeads[key] ?? memory.heads[key]
         guard let (usage, since) = memory.fastUsage(reading, head: head, empty: memory.empty.contains(key)) else { return nil }
         return FastRow(index: index, id: store.ids.next(), reading: reading, usage: usage, since: since)
@@ -216,13 +224,15 @@ extension ReadingWriter {
                 query.appendLiteral(")")
             }
             if engine == .sqlite {
-                query.appendLiteral("""
+                query.appendLiteral(
+                    """
                     ) SELECT k.d AS device_id, k.r AS register, m.measured_at AS measured_at, m.reading_milli AS reading_milli FROM keys k
                     LEFT JOIN meter_readings m ON m.rowid = (SELECT x.rowid FROM meter_readings x WHERE x.device_id = k.d AND x.register = k.r
                                                              ORDER BY x.measured_at DESC LIMIT 1)
                     """)
             } else {
-                query.appendLiteral("""
+                query.appendLiteral(
+                    """
                     ) SELECT k.d AS device_id, k.r AS register, m.measured_at AS measured_at, m.reading_milli AS reading_milli FROM keys k
                     LEFT JOIN LATERAL (SELECT x.measured_at, x.reading_milli FROM meter_readings x WHERE x.device_id = k.d AND x.register = k.r
                                        ORDER BY x.measured_at DESC LIMIT 1) m ON true
@@ -230,10 +240,12 @@ extension ReadingWriter {
             }
             let bound = try await db.raw(query).all()
             for row in bound {
-                let key = IngestMemory.Key(device: try row.decode(column: "device_id", as: String.self),
-                                           register: try row.decode(column: "register", as: String.self))
+                let key = IngestMemory.Key(
+                    device: try row.decode(column: "device_id", as: String.self),
+                    register: try row.decode(column: "register", as: String.self))
                 if let at = try row.decode(column: "measured_at", as: Int64?.self),
-                   let value = try row.decode(column: "reading_milli", as: Int64?.self) {
+                    let value = try row.decode(column: "reading_milli", as: Int64?.self)
+                {
                     memory.heads[key] = ReadingRules.Point(measuredAt: at, reading: value)
                 } else if try row.decode(column: "measured_at", as: Int64?.self) == nil {
                     memory.empty.insert(key)
@@ -247,19 +259,26 @@ extension ReadingWriter {
         let values = rows.map { row -> [any Encodable & Sendable] in
             let reading = row.reading
             let cumulative: Int64? = if case .cumulative(let value) = reading.value { value } else { nil }
-            return [row.id, reading.device.communityId, reading.device.id, reading.register, reading.measuredAt, reading.receivedAt, cumulative,
-                    row.usage, row.since, reading.messageId, reading.source, reading.origin, reading.enteredBy, reading.note, reading.photoRef]
+            return [
+                row.id, reading.device.communityId, reading.device.id, reading.register, reading.measuredAt, reading.receivedAt, cumulative,
+                row.usage, row.since, reading.messageId, reading.source, reading.origin, reading.enteredBy, reading.note, reading.photoRef,
+            ]
         }
-        try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(into: "meter_readings", columns: [
-            "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "usage_milli", "since", "message_id",
-            "source", "origin", "entered_by", "note", "photo_ref",
-        ], rows: values).run()
+        try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(
+            into: "meter_readings",
+            columns: [
+                "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "usage_milli", "since", "message_id",
+                "source", "origin", "entered_by", "note", "photo_ref",
+            ], rows: values
+        ).run()
     }
 
     /// Last-seen times in multi-row upserts (new devices get their row, online ones their time); a device coming back
     /// from offline goes through ``PresenceStore`` for its alert.
-    static func touchPresence(_ db: any SQLDatabase, companyId: String, devices: [(KnownDevice, Int64)], memory: IngestMemory,
-                              now: Date, engine: Database.Engine) async throws {
+    static func touchPresence(
+        _ db: any SQLDatabase, companyId: String, devices: [(KnownDevice, Int64)], memory: IngestMemory,
+        now: Date, engine: Database.Engine
+    ) async throws {
         var presence = PresenceStore(db, companyId: companyId, now: now)
         // Devices the memory does not know yet: one query tells which are online already (the usual case); a device
         // never seen gets its row from the upsert below; only one coming back from offline needs the careful touch.
@@ -287,13 +306,15 @@ extension ReadingWriter {
             }
         }
         for chunk in stride(from: 0, to: known.count, by: 500).map({ Array(known[$0..<min($0 + 500, known.count)]) }) {
-            let later: SQLQueryString = engine == .sqlite
+            let later: SQLQueryString =
+                engine == .sqlite
                 ? "last_seen_at = MAX(device_presence.last_seen_at, excluded.last_seen_at)"
                 : "last_seen_at = GREATEST(device_presence.last_seen_at, excluded.last_seen_at)"
             try await TenantSQL(db, companyId: companyId, engine: engine).insert(
                 into: "device_presence", columns: ["device_id", "community_id", "last_seen_at", "online", "changed_at"],
                 rows: chunk.map { device, seenAt in [device.id, device.communityId, seenAt, Int64(1), seenAt] },
-                onConflict: .onKey(["device_id"], doUpdate: later)).run()
+                onConflict: .onKey(["device_id"], doUpdate: later)
+            ).run()
         }
     }
 }

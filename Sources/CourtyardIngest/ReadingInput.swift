@@ -194,11 +194,13 @@ public enum ReadingParser {
             if let found = try text(fields, [key]) { given.append(found) }
         }
         if let first = given.first, let other = given.dropFirst().first(where: { $0.0 != first.0 }) {
-            throw ReadingError("ambiguous_device", field: other.1.rawValue,
-                               "\(first.1.rawValue) and \(other.1.rawValue) name different devices; send device_key only")
+            throw ReadingError(
+                "ambiguous_device", field: other.1.rawValue,
+                "\(first.1.rawValue) and \(other.1.rawValue) name different devices; send device_key only")
         }
         guard let (device, deviceField) = given.first ?? defaultDevice.map({ ($0, Key.device_key) }) else {
-            throw ReadingError("missing_field", field: "device_key", "device_key (the device's key; device_id or deviceId in older bodies) is required")
+            throw ReadingError(
+                "missing_field", field: "device_key", "device_key (the device's key; device_id or deviceId in older bodies) is required")
         }
         guard !device.isEmpty, device.utf8.count <= 128 else {
             throw ReadingError("invalid_device_id", field: deviceField.rawValue, "the device id must be 1 to 128 characters")
@@ -211,15 +213,17 @@ public enum ReadingParser {
             throw ReadingError("missing_field", field: "measured_at", "measured_at (or time) is required")
         }
         guard let time = parseTime(timeText) else {
-            throw ReadingError("invalid_time", field: timeField.rawValue,
-                               "use RFC 3339 (2026-10-01T08:00:00Z, +08:00) or local \"YYYY-MM-DD HH:MM:SS\"")
+            throw ReadingError(
+                "invalid_time", field: timeField.rawValue,
+                "use RFC 3339 (2026-10-01T08:00:00Z, +08:00) or local \"YYYY-MM-DD HH:MM:SS\"")
         }
         if let usage = try number(fields, .usage) {
             if fields[.reading] != nil {
                 throw ReadingError("ambiguous_reading", field: "usage", "send either usage or reading, not both")
             }
-            return ReadingSubmission(deviceKey: device, register: ReadingSubmission.intervalRegister, value: .interval(usage),
-                                     time: time, messageId: messageId)
+            return ReadingSubmission(
+                deviceKey: device, register: ReadingSubmission.intervalRegister, value: .interval(usage),
+                time: time, messageId: messageId)
         }
         guard let reading = try number(fields, .reading) else {
             throw ReadingError("missing_field", field: "reading", "a reading (cumulative register) or usage is required")
@@ -233,7 +237,10 @@ public enum ReadingParser {
 
     static func isRegisterName(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 32
-            && text.utf8.allSatisfy { ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "_") }
+            && text.utf8.allSatisfy {
+                ($0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z")) || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+                    || $0 == UInt8(ascii: "_")
+            }
     }
 
     /// RFC 3339 with `Z` or an offset (fractional seconds to milliseconds), or a local `YYYY-MM-DD HH:MM:SS`.
@@ -250,10 +257,11 @@ public enum ReadingParser {
             return value
         }
         guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: " "),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-              let year = digits(0..<4), let month = digits(5..<7), let day = digits(8..<10), let hour = digits(11..<13),
-              let minute = digits(14..<16), let second = digits(17..<19),
-              let clock = MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second) else { return nil }
+            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+            let year = digits(0..<4), let month = digits(5..<7), let day = digits(8..<10), let hour = digits(11..<13),
+            let minute = digits(14..<16), let second = digits(17..<19),
+            let clock = MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        else { return nil }
         var index = 19
         var millis = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
@@ -275,8 +283,9 @@ public enum ReadingParser {
             guard index + 1 == bytes.count else { return nil }
         } else {
             guard bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"), index + 6 == bytes.count,
-                  bytes[index + 3] == UInt8(ascii: ":"), let hours = digits((index + 1)..<(index + 3)),
-                  let minutes = digits((index + 4)..<(index + 6)), hours < 24, minutes < 60 else { return nil }
+                bytes[index + 3] == UInt8(ascii: ":"), let hours = digits((index + 1)..<(index + 3)),
+                let minutes = digits((index + 4)..<(index + 6)), hours < 24, minutes < 60
+            else { return nil }
             offsetSeconds = (hours * 3600 + minutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
         }
         return .instant(milliseconds: (CivilTime.epochSeconds(clock) - Int64(offsetSeconds)) * 1000 + Int64(millis))

@@ -13,8 +13,10 @@ import Foundation
 enum ReadingRawPath {
     static let insertSQL = RecentReadings.insertSQL(into: "meter_readings")
 
-    static func run(_ raw: RawSQLite, work: [ReadingWriter.Work], now: Date, memory: IngestMemory,
-                    effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000) throws -> [[ReadingOutcome]]? {
+    static func run(
+        _ raw: RawSQLite, work: [ReadingWriter.Work], now: Date, memory: IngestMemory,
+        effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000
+    ) throws -> [[ReadingOutcome]]? {
         // Without effects this batch writes only readings of devices the directory resolved (devices, and their
         // communities and companies, are never deleted) and presence rows of the same devices, so SQLite's foreign-key
         // probes (three index searches per reading) could never fail; prepaid deductions keep them.
@@ -44,7 +46,8 @@ enum ReadingRawPath {
         let insert = try raw.statement(insertSQL)
         let appendRecent = try raw.statement(RecentReadings.insertSQL(into: RecentReadings.table(memory.recent.active)))
         var appended: [RecentRow] = []
-        let latest = try raw.statement("""
+        let latest = try raw.statement(
+            """
             SELECT measured_at, reading_milli FROM meter_readings WHERE device_id = ?1 AND register = ?2 ORDER BY measured_at DESC LIMIT 1
             """)
         var results: [[ReadingOutcome]] = []
@@ -82,8 +85,9 @@ enum ReadingRawPath {
                 if cumulative == nil, known != nil { return nil }
                 let statement = recent ? appendRecent : insert
                 statement.reset()
-                RecentReadings.bind(statement, id: id, companyId: item.companyId, reading: reading, cumulative: cumulative, usage: usage,
-                                    since: since)
+                RecentReadings.bind(
+                    statement, id: id, companyId: item.companyId, reading: reading, cumulative: cumulative, usage: usage,
+                    since: since)
                 do {
                     try statement.run()
                 } catch let failure as RawSQLite.Failure where failure.isConstraint {
@@ -92,8 +96,10 @@ enum ReadingRawPath {
                 }
                 statement.reset()
                 if recent {
-                    appended.append(RecentRow(rowid: raw.lastInsertRowid, device: reading.device.key, register: reading.register,
-                                              measuredAt: reading.measuredAt))
+                    appended.append(
+                        RecentRow(
+                            rowid: raw.lastInsertRowid, device: reading.device.key, register: reading.register,
+                            measuredAt: reading.measuredAt))
                 }
                 if let cumulative {
                     let point = ReadingRules.Point(measuredAt: reading.measuredAt, reading: cumulative)
@@ -116,8 +122,10 @@ enum ReadingRawPath {
                 var accepted: [AcceptedReading] = []
                 for (reading, outcome) in zip(item.readings, outcomes) where memory.effectDevices.contains(reading.device.id) {
                     if case .accepted(let id, let usage?) = outcome, usage > 0 {
-                        accepted.append(AcceptedReading(readingId: id, device: reading.device, register: reading.register,
-                                                        measuredAt: reading.measuredAt, usage: usage))
+                        accepted.append(
+                            AcceptedReading(
+                                readingId: id, device: reading.device, register: reading.register,
+                                measuredAt: reading.measuredAt, usage: usage))
                     }
                 }
                 if accepted.isEmpty { continue }
@@ -129,7 +137,8 @@ enum ReadingRawPath {
         // written less than the precision ago keeps its row: every reporting device would otherwise dirty a page of
         // its own in every commit.
         let presence = try raw.statement("SELECT online FROM device_presence WHERE device_id = ?1")
-        let upsert = try raw.statement("""
+        let upsert = try raw.statement(
+            """
             INSERT INTO device_presence (device_id, company_id, community_id, last_seen_at, online, changed_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
             ON CONFLICT (device_id) DO UPDATE SET last_seen_at = MAX(device_presence.last_seen_at, excluded.last_seen_at)
             """)
@@ -164,7 +173,8 @@ enum ReadingRawPath {
         let debt = memory.recent.debt + appended.count
         var stepped = false
         if appended.count >= RecentTables.stepInBatch, let current = move,
-           let rows = memory.recent.dueStep(limit: recentLimit, adding: appended.count) {
+            let rows = memory.recent.dueStep(limit: recentLimit, adding: appended.count)
+        {
             move = try RecentReadings.writeMoveStep(raw, move: current, minimumRows: rows)
             stepped = true
         }

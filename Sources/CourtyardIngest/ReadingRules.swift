@@ -56,7 +56,8 @@ public enum ReadingRules {
         }
         let fall = rise.partialValue.magnitude  // a magnitude: negating Int64.min would trap
         if let modulus, modulus > 0, previous.reading >= 0, current.reading >= 0, previous.reading < modulus, current.reading < modulus,
-           fall > UInt64(modulus / 2) {
+            fall > UInt64(modulus / 2)
+        {
             // current < previous < modulus, so current + (modulus - previous) stays below modulus.
             return .usage(current.reading + (modulus - previous.reading), rolledOver: true, replaced: false)
         }

@@ -80,8 +80,12 @@ extension ReadingWriter {
         func micros(_ duration: Duration) -> Int64 { duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000 }
         let busyPercent = micros(traced.busy) * 100 / max(micros(wall), 1)
         Instruments.ingestWriterBusy(percent: busyPercent)
-        logger.trace("ingestion writer", metadata: ["busy_percent": "\(busyPercent)", "readings": "\(traced.readings)",
-                                                    "ns_per_reading": "\(micros(traced.busy) * 1_000 / Int64(max(traced.readings, 1)))"])
+        logger.trace(
+            "ingestion writer",
+            metadata: [
+                "busy_percent": "\(busyPercent)", "readings": "\(traced.readings)",
+                "ns_per_reading": "\(micros(traced.busy) * 1_000 / Int64(max(traced.readings, 1)))",
+            ])
         traced = (.zero, 0, 0, .now)
     }
 

@@ -77,9 +77,11 @@ public actor ReadingWriter {
     /// The raw thread's time and readings since the last trace line (COURTYARD_INGEST_TRACE).
     var traced: (busy: Duration, readings: Int, batches: Int, since: ContinuousClock.Instant) = (.zero, 0, 0, .now)
 
-    public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
-                logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000,
-                idlePause: Duration = .milliseconds(200)) {
+    public init(
+        database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 20_000,
+        logger: Logger = Logger(label: "courtyard.ingest"), effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000,
+        idlePause: Duration = .milliseconds(200)
+    ) {
         self.effects = effects
         self.recentLimit = recentLimit
         self.idlePause = idlePause
@@ -127,8 +129,12 @@ public actor ReadingWriter {
                 let result = try await transaction(work, now: now)
                 let took = ContinuousClock.now - started
                 if took > .milliseconds(50) {
-                    logger.trace("slow ingestion batch", metadata: ["readings": "\(work.reduce(0) { $0 + $1.readings.count })",
-                                                                    "took": "\(took)", "raw_batches": "\(rawBatches)"])
+                    logger.trace(
+                        "slow ingestion batch",
+                        metadata: [
+                            "readings": "\(work.reduce(0) { $0 + $1.readings.count })",
+                            "took": "\(took)", "raw_batches": "\(rawBatches)",
+                        ])
                 }
                 batches += 1
                 if let effects { await effects.committed() }
@@ -157,8 +163,9 @@ public actor ReadingWriter {
     private func transaction(_ batch: [Work], now: Date) async throws -> [[ReadingOutcome]] {
         prepareMove()
         if engine == .sqlite, let kept = memory, let path = database.sqlitePath,
-           kept.effectDevices.isEmpty || effects?.supportsRawSQLite == true
-            || !batch.contains(where: { $0.readings.contains { kept.effectDevices.contains($0.device.id) } }) {
+            kept.effectDevices.isEmpty || effects?.supportsRawSQLite == true
+                || !batch.contains(where: { $0.readings.contains { kept.effectDevices.contains($0.device.id) } })
+        {
             // The steady state: everything fast, as one synchronous job on a bare connection. Nil means "not this batch".
             memory = nil
             let connection = try openRaw(path)
@@ -194,7 +201,8 @@ public actor ReadingWriter {
                 // Is what we keep still true? Every ingestion batch (both paths, every server) and every change made outside
                 // the writer (approvals, replacements, the presence sweep) bumps the generation row, which also queues
                 // concurrent writers on it: the kept memory is good only if the value is exactly one past our own last bump.
-                let generation = try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
+                let generation =
+                    try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
                     .decode(column: "value", as: Int64.self) ?? -1
                 let valid = kept.map { $0.generation + 1 == generation } ?? false
                 // The careful path works on `meter_readings` alone: everything recent moves there first.
@@ -213,8 +221,9 @@ public actor ReadingWriter {
         }
         memory = updated
         fastReadings += fast
-        Instruments.readingsWritten(path: "careful", readings: batch.reduce(0) { $0 + $1.readings.count },
-                                    seconds: ContinuousClock.now - carefulStart)
+        Instruments.readingsWritten(
+            path: "careful", readings: batch.reduce(0) { $0 + $1.readings.count },
+            seconds: ContinuousClock.now - carefulStart)
         carefulReadings += work.reduce(0) { $0 + $1.1.count } - fast
         return outcomes
     }
@@ -243,9 +252,11 @@ public actor ReadingWriter {
         while draining { try? await Task.sleep(for: .milliseconds(5)) }
     }
 
-    static func write(_ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date,
-                      memory kept: IngestMemory? = nil, engine: Database.Engine = .sqlite,
-                      effects: (any ReadingEffects)? = nil) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
+    static func write(
+        _ db: any SQLDatabase, _ work: [(String, [ResolvedReading])], now: Date,
+        memory kept: IngestMemory? = nil, engine: Database.Engine = .sqlite,
+        effects: (any ReadingEffects)? = nil
+    ) async throws -> ([[ReadingOutcome]], IngestMemory?, Int) {
         let memory = kept
         var results: [[ReadingOutcome]] = []
         var stores: [String: ReadingStore] = [:]
@@ -269,14 +280,18 @@ public actor ReadingWriter {
                     var accepted: [AcceptedReading] = []
                     for (reading, outcome) in zip(readings, outcomes) where devices.contains(reading.device.id) {
                         if case .accepted(let id, let usage?) = outcome, usage > 0 {
-                            accepted.append(AcceptedReading(readingId: id, device: reading.device, register: reading.register,
-                                                            measuredAt: reading.measuredAt, usage: usage))
+                            accepted.append(
+                                AcceptedReading(
+                                    readingId: id, device: reading.device, register: reading.register,
+                                    measuredAt: reading.measuredAt, usage: usage))
                         }
                     }
                     for revision in store.revisions where devices.contains(revision.device.id) {
-                        accepted.append(AcceptedReading(readingId: revision.readingId, device: revision.device, register: revision.register,
-                                                        measuredAt: revision.measuredAt, usage: revision.newUsage,
-                                                        revisedFrom: revision.oldUsage ?? 0))
+                        accepted.append(
+                            AcceptedReading(
+                                readingId: revision.readingId, device: revision.device, register: revision.register,
+                                measuredAt: revision.measuredAt, usage: revision.newUsage,
+                                revisedFrom: revision.oldUsage ?? 0))
                     }
                     store.revisions.removeAll()
                     if !accepted.isEmpty {

@@ -24,8 +24,10 @@ public enum RecentReadings {
     }
 
     /// Binds one reading's sixteen columns, in ``Schema/readingColumns`` order.
-    static func bind(_ statement: RawSQLite.Statement, id: String, companyId: String, reading: ResolvedReading, cumulative: Int64?,
-                     usage: Int64?, since: Int64?) {
+    static func bind(
+        _ statement: RawSQLite.Statement, id: String, companyId: String, reading: ResolvedReading, cumulative: Int64?,
+        usage: Int64?, since: Int64?
+    ) {
         statement.bind(1, id)
         statement.bind(2, companyId)
         statement.bind(3, reading.device.communityId)
@@ -50,9 +52,11 @@ public enum RecentReadings {
     /// itself passes false and forgets it on its own.
     @discardableResult
     public static func settleAll(_ db: any SQLDatabase, bumpGeneration: Bool = true) async throws -> Bool {
-        let found = try await db.raw("""
+        let found = try await db.raw(
+            """
             SELECT 1 AS one FROM recent_readings_0 UNION ALL SELECT 1 AS one FROM recent_readings_1 LIMIT 1
-            """).first()
+            """
+        ).first()
         guard found != nil else { return false }
         for number in 0...1 {
             let move = """
@@ -94,8 +98,11 @@ struct RecentRow: Sendable {
         var keys: [(device: Int32, register: Int32, at: Int64, row: Int32)] = []
         keys.reserveCapacity(rows.count)
         for (index, row) in rows.enumerated() {
-            keys.append((devices.number(row.device, text: row.device.id), registers.number(row.register, text: row.register), row.measuredAt,
-                         Int32(index)))
+            keys.append(
+                (
+                    devices.number(row.device, text: row.device.id), registers.number(row.register, text: row.register), row.measuredAt,
+                    Int32(index)
+                ))
         }
         let deviceRank = ranks(devices.texts)
         let registerRank = ranks(registers.texts)
@@ -202,7 +209,8 @@ extension RecentReadings {
 
     static func copySQL(from number: Int) -> String {
         let parameters = (1...copyGroup).map { "?\($0)" }.joined(separator: ", ")
-        return "INSERT INTO meter_readings (\(Schema.readingColumns)) SELECT \(Schema.readingColumns) FROM \(table(number)) WHERE rowid IN (\(parameters))"
+        return
+            "INSERT INTO meter_readings (\(Schema.readingColumns)) SELECT \(Schema.readingColumns) FROM \(table(number)) WHERE rowid IN (\(parameters))"
     }
 
     /// One step of a move on the raw connection, in its own transaction (the idle writer; a busy writer takes its steps
@@ -222,8 +230,10 @@ extension RecentReadings {
 
     /// Runs `write` in a transaction of its own if the kept memory is still current (the generation is the one it last
     /// saw: nobody else wrote), and `apply` after the commit; false, having written nothing, otherwise.
-    private static func writeIfCurrent<Result>(_ raw: RawSQLite, memory: IngestMemory, _ write: () throws -> Result,
-                                               then apply: (Result) -> Void) throws -> Bool {
+    private static func writeIfCurrent<Result>(
+        _ raw: RawSQLite, memory: IngestMemory, _ write: () throws -> Result,
+        then apply: (Result) -> Void
+    ) throws -> Bool {
         try raw.begin()
         var committed = false
         defer { if !committed { try? raw.execute("ROLLBACK") } }
@@ -279,7 +289,8 @@ extension RecentReadings {
             return move
         }
         let count = 4 * max(minimumRows, 64)
-        let delete = try raw.statement("""
+        let delete = try raw.statement(
+            """
             DELETE FROM \(table(move.table)) WHERE rowid IN (SELECT rowid FROM \(table(move.table)) ORDER BY rowid LIMIT ?1)
             """)
         delete.bind(1, Int64(count))

@@ -26,9 +26,11 @@ public struct HeldReading: Codable, Hashable, Sendable {
     public var decidedAt: Date?
     public var decisionNote: String?
 
-    public init(id: String, communityId: String, deviceId: String, register: String, measuredAt: Date, receivedAt: Date, reading: String?,
-                usage: String?, messageId: String?, source: String, reason: String, detail: String, status: String,
-                decidedBy: String? = nil, decidedAt: Date? = nil, decisionNote: String? = nil) {
+    public init(
+        id: String, communityId: String, deviceId: String, register: String, measuredAt: Date, receivedAt: Date, reading: String?,
+        usage: String?, messageId: String?, source: String, reason: String, detail: String, status: String,
+        decidedBy: String? = nil, decidedAt: Date? = nil, decisionNote: String? = nil
+    ) {
         self.id = id; self.communityId = communityId; self.deviceId = deviceId; self.register = register
         self.measuredAt = measuredAt; self.receivedAt = receivedAt; self.reading = reading; self.usage = usage
         self.messageId = messageId; self.source = source; self.reason = reason; self.detail = detail; self.status = status
@@ -55,8 +57,10 @@ public struct ReviewQueue: Sendable {
     let engine: Database.Engine
     let tenant: TenantSQL
 
-    public init(_ db: any SQLDatabase, companyId: String, communities: Set<String>? = nil, effects: (any ReadingEffects)? = nil,
-                engine: Database.Engine = .sqlite) {
+    public init(
+        _ db: any SQLDatabase, companyId: String, communities: Set<String>? = nil, effects: (any ReadingEffects)? = nil,
+        engine: Database.Engine = .sqlite
+    ) {
         self.effects = effects
         self.engine = engine
         self.db = db
@@ -75,13 +79,14 @@ public struct ReviewQueue: Sendable {
         func instant(_ column: String) throws -> Date? {
             try r.optionalInt64(column).map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) }
         }
-        return HeldReading(id: try r.string("id"), communityId: try r.string("community_id"), deviceId: try r.string("device_id"),
-                           register: try r.string("register"), measuredAt: try instant("measured_at")!, receivedAt: try instant("received_at")!,
-                           reading: try r.optionalInt64("reading_milli").map { FixedPoint.format($0, scale: 3) },
-                           usage: try r.optionalInt64("interval_usage_milli").map { FixedPoint.format($0, scale: 3) },
-                           messageId: try r.optionalString("message_id"), source: try r.string("source"), reason: try r.string("reason"),
-                           detail: try r.string("detail"), status: try r.string("status"), decidedBy: try r.optionalString("decided_by"),
-                           decidedAt: try instant("decided_at"), decisionNote: try r.optionalString("decision_note"))
+        return HeldReading(
+            id: try r.string("id"), communityId: try r.string("community_id"), deviceId: try r.string("device_id"),
+            register: try r.string("register"), measuredAt: try instant("measured_at")!, receivedAt: try instant("received_at")!,
+            reading: try r.optionalInt64("reading_milli").map { FixedPoint.format($0, scale: 3) },
+            usage: try r.optionalInt64("interval_usage_milli").map { FixedPoint.format($0, scale: 3) },
+            messageId: try r.optionalString("message_id"), source: try r.string("source"), reason: try r.string("reason"),
+            detail: try r.string("detail"), status: try r.string("status"), decidedBy: try r.optionalString("decided_by"),
+            decidedAt: try instant("decided_at"), decisionNote: try r.optionalString("decision_note"))
     }
 
     public func list(status: String?, deviceId: String?, after cursor: String?, limit: Int) async throws -> (items: [HeldReading], next: String?) {
@@ -90,8 +95,10 @@ public struct ReviewQueue: Sendable {
         if let deviceId { conditions.append("device_id = \(bind: deviceId)") }
         if let communities { conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))") }
         if let cursor { conditions.append("id > \(bind: cursor)") }
-        let rows = try await tenant.select("\(unsafeRaw: Self.columns)", from: "held_readings", where: conditions.joined(separator: " AND "),
-                                           then: "ORDER BY id LIMIT \(literal: limit + 1)").all()
+        let rows = try await tenant.select(
+            "\(unsafeRaw: Self.columns)", from: "held_readings", where: conditions.joined(separator: " AND "),
+            then: "ORDER BY id LIMIT \(literal: limit + 1)"
+        ).all()
         let items = try rows.prefix(limit).map(held)
         return (items, rows.count > limit ? items.last?.id : nil)
     }
@@ -120,12 +127,15 @@ public struct ReviewQueue: Sendable {
     /// Approves a held reading, as sent or with `editedValue` (milli-units); a conflict replaces the stored reading.
     ///
     /// Returns the stored reading's id and the usage it adds.
-    public func approve(_ id: String, by user: String, note: String, editedValue: Int64?, device: KnownDevice,
-                        now: Date) async throws -> (held: HeldReading, outcome: ReadingOutcome) {
+    public func approve(
+        _ id: String, by user: String, note: String, editedValue: Int64?, device: KnownDevice,
+        now: Date
+    ) async throws -> (held: HeldReading, outcome: ReadingOutcome) {
         let item = try await pending(id)
         // The decision works on `meter_readings` alone: recent readings move there first.
         try await RecentReadings.settleAll(db)
-        let row = try await db.raw("SELECT reading_milli, interval_usage_milli, measured_at, received_at FROM held_readings WHERE id = \(bind: id)").first()!
+        let row = try await db.raw("SELECT reading_milli, interval_usage_milli, measured_at, received_at FROM held_readings WHERE id = \(bind: id)")
+            .first()!
         let reader = RowReader(row, table: "held_readings")
         let cumulative = try reader.optionalInt64("reading_milli")
         let interval = try reader.optionalInt64("interval_usage_milli") ?? 0
@@ -137,34 +147,48 @@ public struct ReviewQueue: Sendable {
             let atThatInstant: SQLQueryString = """
                 device_id = \(bind: device.id) AND register = \(bind: item.register) AND measured_at = \(bind: measuredAt)
                 """
-            if let replaced = try await tenant.select("id, usage_milli", from: "meter_readings", where: atThatInstant).first(), let usage = try RowReader(replaced, table: "meter_readings").optionalInt64("usage_milli"), usage > 0 {
-                effectReadings.append(AcceptedReading(readingId: try RowReader(replaced, table: "meter_readings").string("id"), device: device,
-                                                      register: item.register, measuredAt: measuredAt, usage: 0, revisedFrom: usage))
+            if let replaced = try await tenant.select("id, usage_milli", from: "meter_readings", where: atThatInstant).first(),
+                let usage = try RowReader(replaced, table: "meter_readings").optionalInt64("usage_milli"), usage > 0
+            {
+                effectReadings.append(
+                    AcceptedReading(
+                        readingId: try RowReader(replaced, table: "meter_readings").string("id"), device: device,
+                        register: item.register, measuredAt: measuredAt, usage: 0, revisedFrom: usage))
             }
             // The engineer says the held value is the right one: the stored reading at that instant makes way, on the record.
-            try await tenant.insert(into: "held_readings", columns: [
-                "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "interval_usage_milli", "message_id",
-                "source", "reason", "detail", "status", "decided_by", "decided_at", "decision_note",
-            ], selecting: """
-                \(bind: Identifier.uuidV7(at: now)), community_id, device_id, register, measured_at, received_at, reading_milli,
-                CASE WHEN reading_milli IS NULL THEN usage_milli ELSE NULL END, message_id, source, 'superseded',
-                \(bind: "replaced by held reading \(id)"), 'rejected', \(bind: user), \(bind: now.epochMilliseconds), \(bind: note)
-                """, from: "meter_readings", where: atThatInstant).run()
+            try await tenant.insert(
+                into: "held_readings",
+                columns: [
+                    "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "interval_usage_milli",
+                    "message_id",
+                    "source", "reason", "detail", "status", "decided_by", "decided_at", "decision_note",
+                ],
+                selecting: """
+                    \(bind: Identifier.uuidV7(at: now)), community_id, device_id, register, measured_at, received_at, reading_milli,
+                    CASE WHEN reading_milli IS NULL THEN usage_milli ELSE NULL END, message_id, source, 'superseded',
+                    \(bind: "replaced by held reading \(id)"), 'rejected', \(bind: user), \(bind: now.epochMilliseconds), \(bind: note)
+                    """, from: "meter_readings", where: atThatInstant
+            ).run()
             try await tenant.delete(from: "meter_readings", where: atThatInstant).run()
         }
         var store = ReadingStore(db, companyId: companyId, now: now)
-        let reading = ResolvedReading(device: device, register: item.register, value: value, measuredAt: measuredAt,
-                                      receivedAt: try reader.int64("received_at"), messageId: item.messageId, source: item.source,
-                                      origin: editedValue == nil ? "review" : "edited", enteredBy: user, note: note)
+        let reading = ResolvedReading(
+            device: device, register: item.register, value: value, measuredAt: measuredAt,
+            receivedAt: try reader.int64("received_at"), messageId: item.messageId, source: item.source,
+            origin: editedValue == nil ? "review" : "edited", enteredBy: user, note: note)
         let outcome = try await store.applyApproved(reading)
         if let effects {
             if case .accepted(let readingId, let usage?) = outcome, usage > 0 {
-                effectReadings.append(AcceptedReading(readingId: readingId, device: device, register: item.register, measuredAt: measuredAt,
-                                                      usage: usage))
+                effectReadings.append(
+                    AcceptedReading(
+                        readingId: readingId, device: device, register: item.register, measuredAt: measuredAt,
+                        usage: usage))
             }
             for revision in store.revisions {
-                effectReadings.append(AcceptedReading(readingId: revision.readingId, device: device, register: revision.register,
-                                                      measuredAt: revision.measuredAt, usage: revision.newUsage, revisedFrom: revision.oldUsage ?? 0))
+                effectReadings.append(
+                    AcceptedReading(
+                        readingId: revision.readingId, device: device, register: revision.register,
+                        measuredAt: revision.measuredAt, usage: revision.newUsage, revisedFrom: revision.oldUsage ?? 0))
             }
             if !effectReadings.isEmpty, try await effects.devices(db).contains(device.id) {
                 try await effects.apply(db, engine: engine, companyId: companyId, readings: effectReadings, now: now)
@@ -190,37 +214,55 @@ public struct ReviewQueue: Sendable {
     /// approves the register's readings held as `negative_delta` since the swap that the replacement now explains.
     ///
     /// - Returns: the ids of the held readings now accepted.
-    public func applyReplacement(device: KnownDevice, register: String, replacedAt: Int64, by user: String, note: String,
-                                 now: Date) async throws -> [String] {
+    public func applyReplacement(
+        device: KnownDevice, register: String, replacedAt: Int64, by user: String, note: String,
+        now: Date
+    ) async throws -> [String] {
         try await RecentReadings.settleAll(db)
-        if let row = try await tenant.select("id, since, reading_milli, measured_at, usage_milli", from: "meter_readings", where: """
-            device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at >= \(bind: replacedAt) AND since < \(bind: replacedAt) \
-            AND reading_milli IS NOT NULL
-            """).first() {
+        if let row = try await tenant.select(
+            "id, since, reading_milli, measured_at, usage_milli", from: "meter_readings",
+            where: """
+                device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at >= \(bind: replacedAt) AND since < \(bind: replacedAt) \
+                AND reading_milli IS NOT NULL
+                """
+        ).first() {
             let reader = RowReader(row, table: "meter_readings")
             var store = ReadingStore(db, companyId: companyId, now: now)
             let since = try reader.int64("since")
-            if let previous = try await tenant.select("reading_milli", from: "meter_readings", where: """
-                device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at = \(bind: since)
-                """).first()?.decode(column: "reading_milli", as: Int64.self),
-               let replacement = try await store.replacement(device: device.id, register: register, after: since, upTo: try reader.int64("measured_at")),
-               case .usage(let usage, _, _) = ReadingRules.delta(from: .init(measuredAt: since, reading: previous),
-                                                                 to: .init(measuredAt: try reader.int64("measured_at"), reading: try reader.int64("reading_milli")),
-                                                                 modulus: device.registerModulus, replacement: replacement) {
+            if let previous = try await tenant.select(
+                "reading_milli", from: "meter_readings",
+                where: """
+                    device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at = \(bind: since)
+                    """
+            ).first()?.decode(column: "reading_milli", as: Int64.self),
+                let replacement = try await store.replacement(
+                    device: device.id, register: register, after: since, upTo: try reader.int64("measured_at")),
+                case .usage(let usage, _, _) = ReadingRules.delta(
+                    from: .init(measuredAt: since, reading: previous),
+                    to: .init(measuredAt: try reader.int64("measured_at"), reading: try reader.int64("reading_milli")),
+                    modulus: device.registerModulus, replacement: replacement)
+            {
                 try await tenant.update("meter_readings", set: "usage_milli = \(bind: usage)", where: "id = \(bind: try reader.string("id"))").run()
                 if let effects, try await effects.devices(db).contains(device.id) {
-                    try await effects.apply(db, engine: engine, companyId: companyId, readings: [
-                        AcceptedReading(readingId: try reader.string("id"), device: device, register: register,
-                                        measuredAt: try reader.int64("measured_at"), usage: usage,
-                                        revisedFrom: try reader.optionalInt64("usage_milli") ?? 0)], now: now)
+                    try await effects.apply(
+                        db, engine: engine, companyId: companyId,
+                        readings: [
+                            AcceptedReading(
+                                readingId: try reader.string("id"), device: device, register: register,
+                                measuredAt: try reader.int64("measured_at"), usage: usage,
+                                revisedFrom: try reader.optionalInt64("usage_milli") ?? 0)
+                        ], now: now)
                 }
             }
             store.newHead = nil
         }
-        let held = try await tenant.select("id", from: "held_readings", where: """
-            device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at >= \(bind: replacedAt) AND status = 'pending' \
-            AND reason = 'negative_delta'
-            """, then: "ORDER BY measured_at").all().map { try $0.decode(column: "id", as: String.self) }
+        let held = try await tenant.select(
+            "id", from: "held_readings",
+            where: """
+                device_id = \(bind: device.id) AND register = \(bind: register) AND measured_at >= \(bind: replacedAt) AND status = 'pending' \
+                AND reason = 'negative_delta'
+                """, then: "ORDER BY measured_at"
+        ).all().map { try $0.decode(column: "id", as: String.self) }
         var approved: [String] = []
         for id in held {
             do {
@@ -242,14 +284,18 @@ public struct ReviewQueue: Sendable {
     func decide(_ id: String, status: String, by user: String, note: String, now: Date) async throws {
         try await IngestGeneration.bump(db)
         if let item = try await get(id) {
-            try await ScopedStore(db, scope: TenantScope(companyId: companyId)).insert(AuditEntry(
-                id: Identifier.uuidV7(at: now), companyId: companyId, communityId: item.communityId, actor: user,
-                action: status == "approved" ? "held_reading_approved" : "held_reading_rejected", subjectType: "held_reading",
-                subjectId: id, reason: note, beforeState: "\(item.reason): \(item.detail)", afterState: status, createdAt: now))
+            try await ScopedStore(db, scope: TenantScope(companyId: companyId)).insert(
+                AuditEntry(
+                    id: Identifier.uuidV7(at: now), companyId: companyId, communityId: item.communityId, actor: user,
+                    action: status == "approved" ? "held_reading_approved" : "held_reading_rejected", subjectType: "held_reading",
+                    subjectId: id, reason: note, beforeState: "\(item.reason): \(item.detail)", afterState: status, createdAt: now))
         }
-        try await tenant.update("held_readings", set: """
-            status = \(bind: status), decided_by = \(bind: user), decided_at = \(bind: now.epochMilliseconds), decision_note = \(bind: note)
-            """, where: "id = \(bind: id) AND status = 'pending'").run()
+        try await tenant.update(
+            "held_readings",
+            set: """
+                status = \(bind: status), decided_by = \(bind: user), decided_at = \(bind: now.epochMilliseconds), decision_note = \(bind: note)
+                """, where: "id = \(bind: id) AND status = 'pending'"
+        ).run()
     }
 }
 

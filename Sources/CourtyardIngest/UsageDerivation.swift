@@ -78,25 +78,34 @@ public enum UsageDerivation {
             let from = max(period.start, binding.validFrom)
             let until = min(period.end, binding.validUntil ?? period.end)
             guard from < until else { continue }
-            let known = KnownDevice(id: device.id, companyId: scope.companyId, communityId: communityId, deviceKey: device.deviceKey, kind: device.kind,
-                                    status: device.status, registerModulus: device.registerModulus?.milliUnits, timeZone: zone)
+            let known = KnownDevice(
+                id: device.id, companyId: scope.companyId, communityId: communityId, deviceKey: device.deviceKey, kind: device.kind,
+                status: device.status, registerModulus: device.registerModulus?.milliUnits, timeZone: zone)
             var milli: Int64 = 0
             var estimated = false
             var heard = false
             for name in [register, ReadingSubmission.intervalRegister] {
-                let days = try await UsageSeries.query(db, companyId: scope.companyId, device: known, register: name, from: instant(from),
-                                                       to: instant(until), granularity: .day)
+                let days = try await UsageSeries.query(
+                    db, companyId: scope.companyId, device: known, register: name, from: instant(from),
+                    to: instant(until), granularity: .day)
                 for day in days { milli += day.milli }
             }
             // Estimated when a reading interval crosses the edge of the covered days (a split by time), not merely a day.
             let (start, end) = (instant(from), instant(until))
             let tenant = TenantSQL(db, scope: TenantScope(companyId: scope.companyId))
-            estimated = try await tenant.select("1 AS one", from: "meter_readings", where: """
-                device_id = \(bind: device.id) AND usage_milli IS NOT NULL AND since IS NOT NULL
-                AND ((since < \(bind: start) AND measured_at > \(bind: start)) OR (since < \(bind: end) AND measured_at > \(bind: end)))
-                """, then: "LIMIT 1").first() != nil
-            heard = try await tenant.select("1 AS one", from: "meter_readings",
-                                            where: "device_id = \(bind: device.id) AND measured_at >= \(bind: instant(from))", then: "LIMIT 1")
+            estimated =
+                try await tenant.select(
+                    "1 AS one", from: "meter_readings",
+                    where: """
+                        device_id = \(bind: device.id) AND usage_milli IS NOT NULL AND since IS NOT NULL
+                        AND ((since < \(bind: start) AND measured_at > \(bind: start)) OR (since < \(bind: end) AND measured_at > \(bind: end)))
+                        """, then: "LIMIT 1"
+                ).first() != nil
+            heard =
+                try await tenant.select(
+                    "1 AS one", from: "meter_readings",
+                    where: "device_id = \(bind: device.id) AND measured_at >= \(bind: instant(from))", then: "LIMIT 1"
+                )
                 .first() != nil
             if !heard {
                 silent.append(device.deviceKey)
@@ -112,22 +121,31 @@ public enum UsageDerivation {
         }
         var summary = Summary(period: period.description, created: 0, unchanged: 0, differing: [], metersWithoutReadings: silent.sorted())
         for total in totals.values.sorted(by: { ($0.subjectId, $0.kind.rawValue) < ($1.subjectId, $1.kind.rawValue) }) {
-            let existing = try await store.listAll(UsageRecord.self, filters: [("subject_id", total.subjectId), ("usage_kind", total.kind.rawValue),
-                                                                                ("period", period.description)]).first
+            let existing = try await store.listAll(
+                UsageRecord.self,
+                filters: [
+                    ("subject_id", total.subjectId), ("usage_kind", total.kind.rawValue),
+                    ("period", period.description),
+                ]
+            ).first
             if let existing {
                 if existing.quantity.milliUnits == total.milli {
                     summary.unchanged += 1
                 } else {
-                    summary.differing.append(Difference(subjectKind: total.subjectKind.rawValue, subjectId: total.subjectId,
-                                                        usageKind: total.kind.rawValue, stored: existing.quantity.decimalText,
-                                                        derived: Quantity(milliUnits: total.milli).decimalText))
+                    summary.differing.append(
+                        Difference(
+                            subjectKind: total.subjectKind.rawValue, subjectId: total.subjectId,
+                            usageKind: total.kind.rawValue, stored: existing.quantity.decimalText,
+                            derived: Quantity(milliUnits: total.milli).decimalText))
                 }
                 continue
             }
-            try await store.insert(UsageRecord(id: Identifier.uuidV7(at: now), companyId: scope.companyId, communityId: communityId,
-                                               subjectKind: total.subjectKind, subjectId: total.subjectId, usageKind: total.kind, period: period,
-                                               quantity: Quantity(milliUnits: total.milli), windows: nil, estimated: total.estimated,
-                                               source: .ingestion, createdAt: now, updatedAt: now))
+            try await store.insert(
+                UsageRecord(
+                    id: Identifier.uuidV7(at: now), companyId: scope.companyId, communityId: communityId,
+                    subjectKind: total.subjectKind, subjectId: total.subjectId, usageKind: total.kind, period: period,
+                    quantity: Quantity(milliUnits: total.milli), windows: nil, estimated: total.estimated,
+                    source: .ingestion, createdAt: now, updatedAt: now))
             summary.created += 1
         }
         return summary

@@ -46,8 +46,10 @@ public enum UsageSeries {
     }
 
     /// The buckets from `from` (inclusive) to `to` (exclusive), which are rounded out to whole buckets.
-    public static func query(_ db: any SQLDatabase, companyId: String, device: KnownDevice, register: String,
-                             from: Int64, to: Int64, granularity: Granularity) async throws -> [Bucket] {
+    public static func query(
+        _ db: any SQLDatabase, companyId: String, device: KnownDevice, register: String,
+        from: Int64, to: Int64, granularity: Granularity
+    ) async throws -> [Bucket] {
         let zone = device.timeZone
         let size: Int64 = granularity == .hour ? 3_600_000 : 86_400_000
         // Buckets are aligned to local midnight / local hour (offsets are whole hours in the zones Courtyard serves).
@@ -62,7 +64,7 @@ public enum UsageSeries {
         var cursor = first
         while cursor < to, starts.count < 24 * 400 {
             starts.append(cursor)
-            cursor = bucketStart(cursor + size + 3_600_000 * 2) // next bucket start, robust to a DST hour
+            cursor = bucketStart(cursor + size + 3_600_000 * 2)  // next bucket start, robust to a DST hour
             if granularity == .hour { cursor = starts.last! + size }
         }
         guard let lastStart = starts.last else { return [] }
@@ -79,10 +81,13 @@ public enum UsageSeries {
             }
             return low
         }
-        let rows = try await TenantSQL(db, scope: TenantScope(companyId: companyId)).select("measured_at, since, usage_milli", from: "readings_all", where: """
-            device_id = \(bind: device.id) AND register = \(bind: register)
-            AND usage_milli IS NOT NULL AND measured_at > \(bind: first) AND (since IS NULL OR since < \(bind: end))
-            """, then: "ORDER BY measured_at").all()
+        let rows = try await TenantSQL(db, scope: TenantScope(companyId: companyId)).select(
+            "measured_at, since, usage_milli", from: "readings_all",
+            where: """
+                device_id = \(bind: device.id) AND register = \(bind: register)
+                AND usage_milli IS NOT NULL AND measured_at > \(bind: first) AND (since IS NULL OR since < \(bind: end))
+                """, then: "ORDER BY measured_at"
+        ).all()
         for row in rows {
             let reader = RowReader(row, table: "meter_readings")
             let measuredAt = try reader.int64("measured_at")
@@ -120,8 +125,9 @@ public enum UsageSeries {
         return starts.enumerated().map { offset, start in
             let local = start + CivilTime.offset(at: start, in: zone) * 1000
             let text = Self.localText(local, granularity)
-            return Bucket(start: text, startsAt: Date(timeIntervalSince1970: TimeInterval(start) / 1000),
-                          usage: FixedPoint.format(milli[offset], scale: 3), estimated: estimated[offset], milli: milli[offset])
+            return Bucket(
+                start: text, startsAt: Date(timeIntervalSince1970: TimeInterval(start) / 1000),
+                usage: FixedPoint.format(milli[offset], scale: 3), estimated: estimated[offset], milli: milli[offset])
         }
     }
 

@@ -103,10 +103,11 @@ public final class AccountKey: Hashable, Sendable, Codable {
 
     public convenience init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(communityId: try container.decode(String.self, forKey: .communityId),
-                  kind: try container.decode(AccountKind.self, forKey: .kind),
-                  owner: try container.decode(String.self, forKey: .owner),
-                  purpose: try container.decode(String.self, forKey: .purpose))
+        self.init(
+            communityId: try container.decode(String.self, forKey: .communityId),
+            kind: try container.decode(AccountKind.self, forKey: .kind),
+            owner: try container.decode(String.self, forKey: .owner),
+            purpose: try container.decode(String.self, forKey: .purpose))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -169,8 +170,10 @@ public struct Account: Hashable, Sendable, Codable {
     /// per account, whose random inserts would dominate the write cost.
     public var lastSequence: Int64 = 0
 
-    public init(key: AccountKey, currency: String, debitsPosted: Int64 = 0, creditsPosted: Int64 = 0,
-                debitsPending: Int64 = 0, creditsPending: Int64 = 0, lastSequence: Int64 = 0) {
+    public init(
+        key: AccountKey, currency: String, debitsPosted: Int64 = 0, creditsPosted: Int64 = 0,
+        debitsPending: Int64 = 0, creditsPending: Int64 = 0, lastSequence: Int64 = 0
+    ) {
         self.lastSequence = lastSequence
         self.key = key
         self.currency = currency

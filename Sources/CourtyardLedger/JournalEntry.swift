@@ -50,11 +50,13 @@ public struct JournalEntry: Hashable, Sendable, Codable {
     /// Sequence of the credit account's previous entry in this chain (0 for its first).
     public var creditPrevious: Int64
 
-    public init(companyId: String, communityId: String, sequence: Int64, transferId: String, type: EntryType,
-                debitAccountId: String, creditAccountId: String, amount: Int64, pendingAmount: Int64, currency: String,
-                code: TransferCode, reference: String?, actor: String, holdId: String?, expiresAt: Int64?, recordedAt: Int64,
-                contentDigest: String, debitBalanceAfter: Int64, creditBalanceAfter: Int64, previousHash: String, hash: String,
-                debitPrevious: Int64 = 0, creditPrevious: Int64 = 0) {
+    public init(
+        companyId: String, communityId: String, sequence: Int64, transferId: String, type: EntryType,
+        debitAccountId: String, creditAccountId: String, amount: Int64, pendingAmount: Int64, currency: String,
+        code: TransferCode, reference: String?, actor: String, holdId: String?, expiresAt: Int64?, recordedAt: Int64,
+        contentDigest: String, debitBalanceAfter: Int64, creditBalanceAfter: Int64, previousHash: String, hash: String,
+        debitPrevious: Int64 = 0, creditPrevious: Int64 = 0
+    ) {
         self.debitPrevious = debitPrevious; self.creditPrevious = creditPrevious
         self.companyId = companyId; self.communityId = communityId; self.sequence = sequence; self.transferId = transferId
         self.type = type; self.debitAccountId = debitAccountId; self.creditAccountId = creditAccountId; self.amount = amount
@@ -69,10 +71,12 @@ public struct JournalEntry: Hashable, Sendable, Codable {
 
     /// Every field but `hash`, in a fixed order.
     public var canonicalFields: [String] {
-        [companyId, communityId, String(sequence), transferId, type.rawValue, debitAccountId, creditAccountId, String(amount),
-         String(pendingAmount), currency, code.rawValue, reference ?? "\u{0}", actor, holdId ?? "\u{0}",
-         expiresAt.map(String.init) ?? "\u{0}", String(recordedAt), contentDigest, String(debitBalanceAfter),
-         String(creditBalanceAfter)]
+        [
+            companyId, communityId, String(sequence), transferId, type.rawValue, debitAccountId, creditAccountId, String(amount),
+            String(pendingAmount), currency, code.rawValue, reference ?? "\u{0}", actor, holdId ?? "\u{0}",
+            expiresAt.map(String.init) ?? "\u{0}", String(recordedAt), contentDigest, String(debitBalanceAfter),
+            String(creditBalanceAfter),
+        ]
     }
 
     /// The hash this entry must carry given its previous hash and content.

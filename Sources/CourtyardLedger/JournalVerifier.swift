@@ -66,8 +66,10 @@ public struct JournalVerifier: Sendable {
 
     /// Verifies the next page of a community's chain, continuing from `position` (so a chain of any length is checked
     /// in bounded memory); call ``verifyHead(community:at:)`` after the last page.
-    public func verify(community communityId: String, page entries: [JournalEntry], from position: inout ChainPosition,
-                       into replayed: inout [String: Account]) -> Divergence? {
+    public func verify(
+        community communityId: String, page entries: [JournalEntry], from position: inout ChainPosition,
+        into replayed: inout [String: Account]
+    ) -> Divergence? {
         var previousHash = position.previousHash
         var expected = position.expected
         defer {
@@ -76,25 +78,33 @@ public struct JournalVerifier: Sendable {
         }
         for entry in entries {
             if entry.sequence != expected {
-                return Divergence(communityId: communityId, reason: .sequenceGap, id: entry.transferId, sequence: entry.sequence,
-                                  detail: "expected sequence \(expected); an entry before it is missing or out of order")
+                return Divergence(
+                    communityId: communityId, reason: .sequenceGap, id: entry.transferId, sequence: entry.sequence,
+                    detail: "expected sequence \(expected); an entry before it is missing or out of order")
             }
             if entry.previousHash != previousHash {
-                return Divergence(communityId: communityId, reason: .brokenChain, id: entry.transferId, sequence: entry.sequence,
-                                  detail: "previous hash does not match the hash of entry \(expected - 1)")
+                return Divergence(
+                    communityId: communityId, reason: .brokenChain, id: entry.transferId, sequence: entry.sequence,
+                    detail: "previous hash does not match the hash of entry \(expected - 1)")
             }
             if entry.computedHash != entry.hash {
-                return Divergence(communityId: communityId, reason: .hashMismatch, id: entry.transferId, sequence: entry.sequence,
-                                  detail: "the entry's content does not match its hash (edited after it was written)")
+                return Divergence(
+                    communityId: communityId, reason: .hashMismatch, id: entry.transferId, sequence: entry.sequence,
+                    detail: "the entry's content does not match its hash (edited after it was written)")
             }
             guard var debit = replayed[entry.debitAccountId] ?? storedAccounts[entry.debitAccountId].map(Self.zeroed),
-                  var credit = replayed[entry.creditAccountId] ?? storedAccounts[entry.creditAccountId].map(Self.zeroed) else {
-                return Divergence(communityId: communityId, reason: .unknownAccount, id: entry.transferId, sequence: entry.sequence,
-                                  detail: "the entry names an account that does not exist")
+                var credit = replayed[entry.creditAccountId] ?? storedAccounts[entry.creditAccountId].map(Self.zeroed)
+            else {
+                return Divergence(
+                    communityId: communityId, reason: .unknownAccount, id: entry.transferId, sequence: entry.sequence,
+                    detail: "the entry names an account that does not exist")
             }
             if entry.debitPrevious != debit.lastSequence || entry.creditPrevious != credit.lastSequence {
-                return Divergence(communityId: communityId, reason: .brokenAccountLink, id: entry.transferId, sequence: entry.sequence,
-                                  detail: "the entry's links to its accounts' previous entries (\(entry.debitPrevious), \(entry.creditPrevious)) should be (\(debit.lastSequence), \(credit.lastSequence))")
+                return Divergence(
+                    communityId: communityId, reason: .brokenAccountLink, id: entry.transferId, sequence: entry.sequence,
+                    detail:
+                        "the entry's links to its accounts' previous entries (\(entry.debitPrevious), \(entry.creditPrevious)) should be (\(debit.lastSequence), \(credit.lastSequence))"
+                )
             }
             debit.lastSequence = entry.sequence
             credit.lastSequence = entry.sequence
@@ -115,8 +125,9 @@ public struct JournalVerifier: Sendable {
                 credit.creditsPending &-= entry.pendingAmount
             }
             if debit.balance != entry.debitBalanceAfter || credit.balance != entry.creditBalanceAfter {
-                return Divergence(communityId: communityId, reason: .balanceMismatch, id: entry.transferId, sequence: entry.sequence,
-                                  detail: "recorded balances differ from the replayed ones")
+                return Divergence(
+                    communityId: communityId, reason: .balanceMismatch, id: entry.transferId, sequence: entry.sequence,
+                    detail: "recorded balances differ from the replayed ones")
             }
             replayed[debit.id] = debit
             replayed[credit.id] = credit
@@ -131,8 +142,11 @@ public struct JournalVerifier: Sendable {
         let (previousHash, expected) = (position.previousHash, position.expected)
         let head = storedHeads[communityId] ?? ChainHead(communityId: communityId, sequence: 0, hash: JournalEntry.genesisHash)
         if head.sequence != expected - 1 || head.hash != previousHash {
-            return Divergence(communityId: communityId, reason: .headMismatch, id: communityId, sequence: head.sequence,
-                              detail: "the stored head (sequence \(head.sequence)) does not match the last entry (sequence \(expected - 1)); entries were deleted or added")
+            return Divergence(
+                communityId: communityId, reason: .headMismatch, id: communityId, sequence: head.sequence,
+                detail:
+                    "the stored head (sequence \(head.sequence)) does not match the last entry (sequence \(expected - 1)); entries were deleted or added"
+            )
         }
         return nil
     }
@@ -143,8 +157,11 @@ public struct JournalVerifier: Sendable {
             let stored = storedAccounts[id]!
             let recomputed = replayed[id] ?? Self.zeroed(stored)
             if stored != recomputed {
-                return Divergence(communityId: stored.key.communityId, reason: .accountMismatch, id: id, sequence: nil,
-                                  detail: "stored totals (posted \(stored.debitsPosted)/\(stored.creditsPosted), pending \(stored.debitsPending)/\(stored.creditsPending), last entry \(stored.lastSequence)) differ from the journal (posted \(recomputed.debitsPosted)/\(recomputed.creditsPosted), pending \(recomputed.debitsPending)/\(recomputed.creditsPending), last entry \(recomputed.lastSequence))")
+                return Divergence(
+                    communityId: stored.key.communityId, reason: .accountMismatch, id: id, sequence: nil,
+                    detail:
+                        "stored totals (posted \(stored.debitsPosted)/\(stored.creditsPosted), pending \(stored.debitsPending)/\(stored.creditsPending), last entry \(stored.lastSequence)) differ from the journal (posted \(recomputed.debitsPosted)/\(recomputed.creditsPosted), pending \(recomputed.debitsPending)/\(recomputed.creditsPending), last entry \(recomputed.lastSequence))"
+                )
             }
         }
         return nil

@@ -86,8 +86,10 @@ public struct LedgerState: Sendable {
     /// refused those rows are put back and its entries taken off. (A scratch
     /// state per group, merged back on success, cost two dictionaries and a
     /// copy of every entry per group: a bill run posts a million groups.)
-    public mutating func apply(linked operations: [LedgerOperation], at now: Int64,
-                               digests: [String]? = nil) -> Result<[Outcome], LedgerError> {
+    public mutating func apply(
+        linked operations: [LedgerOperation], at now: Int64,
+        digests: [String]? = nil
+    ) -> Result<[Outcome], LedgerError> {
         var undo = Undo(entries: newEntries.count)
         for operation in operations {
             switch operation {
@@ -168,8 +170,9 @@ public struct LedgerState: Sendable {
             try checkRules(debit: debit, credit: credit, transfer: transfer, amount: transfer.amount)
             debit.debitsPosted = try add(debit.debitsPosted, transfer.amount)
             credit.creditsPosted = try add(credit.creditsPosted, transfer.amount)
-            return record(type: .post, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
-                          amount: transfer.amount, pending: 0, holdId: nil, expiresAt: nil, now: now)
+            return record(
+                type: .post, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+                amount: transfer.amount, pending: 0, holdId: nil, expiresAt: nil, now: now)
         case .hold(let transfer, let expiresAt):
             let (storedDebit, storedCredit) = (accounts[transfer.debit.id], accounts[transfer.credit.id])
             try validate(transfer, debit: storedDebit, credit: storedCredit)
@@ -179,12 +182,14 @@ public struct LedgerState: Sendable {
             try checkRules(debit: debit, credit: credit, transfer: transfer, amount: transfer.amount)
             debit.debitsPending = try add(debit.debitsPending, transfer.amount)
             credit.creditsPending = try add(credit.creditsPending, transfer.amount)
-            holds[id] = Hold(id: id, communityId: transfer.debit.communityId, debit: transfer.debit, credit: transfer.credit,
-                             amount: transfer.amount, currency: transfer.currency, code: transfer.code, expiresAt: expiresAt,
-                             status: .pending)
+            holds[id] = Hold(
+                id: id, communityId: transfer.debit.communityId, debit: transfer.debit, credit: transfer.credit,
+                amount: transfer.amount, currency: transfer.currency, code: transfer.code, expiresAt: expiresAt,
+                status: .pending)
             changedHolds.insert(id)
-            return record(type: .hold, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
-                          amount: 0, pending: transfer.amount, holdId: id, expiresAt: expiresAt, now: now)
+            return record(
+                type: .hold, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+                amount: 0, pending: transfer.amount, holdId: id, expiresAt: expiresAt, now: now)
         case .postHold(_, let holdId, let requested, let actor):
             try checkActor(actor)
             var hold = try pendingHold(holdId)
@@ -201,10 +206,12 @@ public struct LedgerState: Sendable {
             hold.status = .posted
             holds[holdId] = hold
             changedHolds.insert(holdId)
-            let transfer = Transfer(id: id, debit: hold.debit, credit: hold.credit, amount: amount, currency: hold.currency,
-                                    code: hold.code, reference: holdId, actor: actor)
-            return record(type: .holdPost, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
-                          amount: amount, pending: hold.amount, holdId: holdId, expiresAt: nil, now: now)
+            let transfer = Transfer(
+                id: id, debit: hold.debit, credit: hold.credit, amount: amount, currency: hold.currency,
+                code: hold.code, reference: holdId, actor: actor)
+            return record(
+                type: .holdPost, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+                amount: amount, pending: hold.amount, holdId: holdId, expiresAt: nil, now: now)
         case .voidHold(_, let holdId, let actor):
             try checkActor(actor)
             return try release(holdId: holdId, as: .holdVoid, status: .voided, id: id, digest: digest, actor: actor, now: now)
@@ -292,7 +299,6 @@ public struct LedgerState: Sendable {
 
     // MARK: Helpers
 
-
     func existing(_ key: AccountKey) throws(LedgerError) -> Account {
         guard let account = accounts[key.id] else { throw .unknownAccount(key.id) }
         return account
@@ -310,8 +316,10 @@ public struct LedgerState: Sendable {
         return sum
     }
 
-    mutating func release(holdId: String, as type: JournalEntry.EntryType, status: Hold.Status, id: String, digest: String,
-                          actor: String, now: Int64) throws(LedgerError) -> Outcome {
+    mutating func release(
+        holdId: String, as type: JournalEntry.EntryType, status: Hold.Status, id: String, digest: String,
+        actor: String, now: Int64
+    ) throws(LedgerError) -> Outcome {
         var hold = try pendingHold(holdId)
         var debit = try existing(hold.debit)
         var credit = try existing(hold.credit)
@@ -320,15 +328,19 @@ public struct LedgerState: Sendable {
         hold.status = status
         holds[holdId] = hold
         changedHolds.insert(holdId)
-        let transfer = Transfer(id: id, debit: hold.debit, credit: hold.credit, amount: hold.amount, currency: hold.currency,
-                                code: hold.code, reference: holdId, actor: actor)
-        return record(type: type, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
-                      amount: 0, pending: hold.amount, holdId: holdId, expiresAt: nil, now: now)
+        let transfer = Transfer(
+            id: id, debit: hold.debit, credit: hold.credit, amount: hold.amount, currency: hold.currency,
+            code: hold.code, reference: holdId, actor: actor)
+        return record(
+            type: type, id: id, digest: digest, transfer: transfer, debit: debit, credit: credit,
+            amount: 0, pending: hold.amount, holdId: holdId, expiresAt: nil, now: now)
     }
 
-    mutating func record(type: JournalEntry.EntryType, id: String, digest: String, transfer: Transfer, debit: Account,
-                         credit: Account, amount: Int64, pending: Int64, holdId: String?, expiresAt: Int64?,
-                         now: Int64) -> Outcome {
+    mutating func record(
+        type: JournalEntry.EntryType, id: String, digest: String, transfer: Transfer, debit: Account,
+        credit: Account, amount: Int64, pending: Int64, holdId: String?, expiresAt: Int64?,
+        now: Int64
+    ) -> Outcome {
         let community = transfer.debit.communityId
         let head = heads[community] ?? ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
         var debit = debit

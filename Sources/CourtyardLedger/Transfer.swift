@@ -34,8 +34,10 @@ public struct Transfer: Hashable, Sendable, Codable {
     /// The user id or `system:<component>` that asked for it.
     public var actor: String
 
-    public init(id: String, debit: AccountKey, credit: AccountKey, amount: Int64, currency: String = "CNY",
-                code: TransferCode, reference: String? = nil, actor: String) {
+    public init(
+        id: String, debit: AccountKey, credit: AccountKey, amount: Int64, currency: String = "CNY",
+        code: TransferCode, reference: String? = nil, actor: String
+    ) {
         self.id = id
         self.debit = debit
         self.credit = credit
@@ -110,8 +112,10 @@ public struct Hold: Hashable, Sendable, Codable {
     public var expiresAt: Int64
     public var status: Status
 
-    public init(id: String, communityId: String, debit: AccountKey, credit: AccountKey, amount: Int64, currency: String,
-                code: TransferCode, expiresAt: Int64, status: Status) {
+    public init(
+        id: String, communityId: String, debit: AccountKey, credit: AccountKey, amount: Int64, currency: String,
+        code: TransferCode, expiresAt: Int64, status: Status
+    ) {
         self.id = id
         self.communityId = communityId
         self.debit = debit

@@ -37,9 +37,11 @@ public actor MQTTClient {
         public var minimumBackoffMilliseconds: Int64
         public var maximumBackoffMilliseconds: Int64
 
-        public init(host: String, port: Int = 1883, clientId: String, cleanSession: Bool = false, keepAliveSeconds: UInt16 = 30,
-                    username: String? = nil, password: String? = nil, subscriptions: [MQTTTopicFilter] = [],
-                    minimumBackoffMilliseconds: Int64 = 250, maximumBackoffMilliseconds: Int64 = 30_000) {
+        public init(
+            host: String, port: Int = 1883, clientId: String, cleanSession: Bool = false, keepAliveSeconds: UInt16 = 30,
+            username: String? = nil, password: String? = nil, subscriptions: [MQTTTopicFilter] = [],
+            minimumBackoffMilliseconds: Int64 = 250, maximumBackoffMilliseconds: Int64 = 30_000
+        ) {
             self.host = host
             self.port = port
             self.clientId = clientId
@@ -94,8 +96,10 @@ public actor MQTTClient {
     /// Connections made so far (1 after the first CONNACK), for tests and logs.
     public private(set) var connections = 0
 
-    public init(configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-                logger: Logger = Logger(label: "courtyard.mqtt")) {
+    public init(
+        configuration: Configuration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "courtyard.mqtt")
+    ) {
         self.configuration = configuration
         self.group = group
         self.logger = logger
@@ -126,8 +130,12 @@ public actor MQTTClient {
                 if Task.isCancelled { break }
                 // Every failure is logged, loudly only at the first and then at powers of two, so an absent broker does not flood the log.
                 let level: Logger.Level = attempt == 0 || attempt & (attempt - 1) == 0 ? .warning : .debug
-                logger.log(level: level, "MQTT connection lost", metadata: ["error": "\(error)", "attempt": "\(attempt + 1)",
-                                                                             "broker": "\(configuration.host):\(configuration.port)"])
+                logger.log(
+                    level: level, "MQTT connection lost",
+                    metadata: [
+                        "error": "\(error)", "attempt": "\(attempt + 1)",
+                        "broker": "\(configuration.host):\(configuration.port)",
+                    ])
             }
             disconnected()
             if Task.isCancelled { break }
@@ -156,16 +164,21 @@ public actor MQTTClient {
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .connect(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(MQTTPacketDecoder()),
-                                                                     MessageToByteHandler(MQTTPacketEncoder())])
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(MQTTPacketDecoder()),
+                        MessageToByteHandler(MQTTPacketEncoder()),
+                    ])
                     return try NIOAsyncChannel<MQTTPacket, MQTTPacket>(wrappingChannelSynchronously: channel)
                 }
             }
         try await channel.executeThenClose { inbound, outbound in
             var packets = inbound.makeAsyncIterator()
-            try await outbound.write(.connect(.init(clientId: configuration.clientId, cleanSession: configuration.cleanSession,
-                                                    keepAliveSeconds: configuration.keepAliveSeconds, username: configuration.username,
-                                                    password: configuration.password)))
+            try await outbound.write(
+                .connect(
+                    .init(
+                        clientId: configuration.clientId, cleanSession: configuration.cleanSession,
+                        keepAliveSeconds: configuration.keepAliveSeconds, username: configuration.username,
+                        password: configuration.password)))
             guard case .connack(_, let code)? = try await packets.next() else { throw Failure.protocolViolation("expected CONNACK") }
             guard code == 0 else { throw Failure.refused(returnCode: code) }
             if !configuration.subscriptions.isEmpty {
@@ -191,7 +204,8 @@ public actor MQTTClient {
             let waiters = connectedWaiters
             connectedWaiters = []
             for waiter in waiters { waiter.resume() }
-            logger.info("MQTT connected", metadata: ["broker": "\(configuration.host):\(configuration.port)", "client_id": "\(configuration.clientId)"])
+            logger.info(
+                "MQTT connected", metadata: ["broker": "\(configuration.host):\(configuration.port)", "client_id": "\(configuration.clientId)"])
 
             let inbox = Inbox()
             // Keep-alive: a PINGREQ at half the interval; the broker drops us after 1.5 intervals of silence.

@@ -84,7 +84,7 @@ extension MQTTPacket {
         case .connect(let connect):
             header = 0x10
             body.writeMQTTString("MQTT")
-            body.writeInteger(UInt8(4)) // protocol level 3.1.1
+            body.writeInteger(UInt8(4))  // protocol level 3.1.1
             var flags: UInt8 = connect.cleanSession ? 0x02 : 0
             if connect.username != nil { flags |= 0x80 }
             if connect.password != nil { flags |= 0x40 }
@@ -154,12 +154,15 @@ extension MQTTPacket {
         switch type {
         case 1:
             guard body.readMQTTString() == "MQTT", let level: UInt8 = body.readInteger(), level == 4,
-                  let flags: UInt8 = body.readInteger(), let keepAlive: UInt16 = body.readInteger(),
-                  let clientId = body.readMQTTString() else { throw .malformed("CONNECT") }
+                let flags: UInt8 = body.readInteger(), let keepAlive: UInt16 = body.readInteger(),
+                let clientId = body.readMQTTString()
+            else { throw .malformed("CONNECT") }
             let username = flags & 0x80 != 0 ? body.readMQTTString() : nil
             let password = flags & 0x40 != 0 ? body.readMQTTString() : nil
-            return .connect(Connect(clientId: clientId, cleanSession: flags & 0x02 != 0, keepAliveSeconds: keepAlive,
-                                    username: username, password: password))
+            return .connect(
+                Connect(
+                    clientId: clientId, cleanSession: flags & 0x02 != 0, keepAliveSeconds: keepAlive,
+                    username: username, password: password))
         case 2:
             guard length == 2, let flags: UInt8 = body.readInteger(), let code: UInt8 = body.readInteger() else { throw .malformed("CONNACK") }
             return .connack(sessionPresent: flags & 1 != 0, returnCode: code)
@@ -171,8 +174,10 @@ extension MQTTPacket {
                 guard let id: UInt16 = body.readInteger() else { throw .malformed("PUBLISH packet id") }
                 packetId = id
             }
-            return .publish(Publish(topic: topic, payload: body.readBytes(length: body.readableBytes) ?? [], qos: qos,
-                                    retain: header & 1 != 0, duplicate: header & 0x08 != 0, packetId: packetId))
+            return .publish(
+                Publish(
+                    topic: topic, payload: body.readBytes(length: body.readableBytes) ?? [], qos: qos,
+                    retain: header & 1 != 0, duplicate: header & 0x08 != 0, packetId: packetId))
         case 4:
             guard length == 2, let id: UInt16 = body.readInteger() else { throw .malformed("PUBACK") }
             return .puback(packetId: id)

@@ -102,7 +102,8 @@ public struct MeterClock: Hashable, Sendable, Comparable, CustomStringConvertibl
     /// A checked time; nil for impossible fields (month 13, 31 February, hour 24…).
     public init?(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
         guard (2000...2099).contains(year), (1...12).contains(month), (0...23).contains(hour), (0...59).contains(minute),
-              (0...59).contains(second) else { return nil }
+            (0...59).contains(second)
+        else { return nil }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
         guard (1...days).contains(day) else { return nil }

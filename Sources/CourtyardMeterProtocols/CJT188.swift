@@ -82,8 +82,10 @@ public enum CJT188 {
     /// Data identifiers Courtyard knows.
     public static let currentData: UInt16 = 0x901F
     public static let valveControl: UInt16 = 0xA017
-    static let known: Set<UInt16> = [0x901F, 0xD120, 0x8102, 0x8103, 0x8104, 0x8105, 0x810A, 0x810E, 0xA010, 0xA011, 0xA012, 0xA013,
-                                     0xA014, 0xA015, 0xA016, 0xA017, 0xA018, 0xA019]
+    static let known: Set<UInt16> = [
+        0x901F, 0xD120, 0x8102, 0x8103, 0x8104, 0x8105, 0x810A, 0x810E, 0xA010, 0xA011, 0xA012, 0xA013,
+        0xA014, 0xA015, 0xA016, 0xA017, 0xA018, 0xA019,
+    ]
 
     /// A frame stripped of its framing.
     public struct Frame: Hashable, Sendable {
@@ -137,8 +139,9 @@ public enum CJT188 {
         guard expected == found else { throw .badChecksum(expected: expected, found: found) }
         guard bytes[start + 12 + length] == 0x16 else { throw .missingEnd(offset: start + 12 + length) }
         guard available == total else { throw .trailingBytes(count: available - total) }
-        return Frame(type: MeterType(raw: bytes[start + 1]), address: Address(wire: Array(bytes[(start + 2)..<(start + 9)])),
-                     control: bytes[start + 9], data: Array(bytes[(start + 11)..<(start + 11 + length)]))
+        return Frame(
+            type: MeterType(raw: bytes[start + 1]), address: Address(wire: Array(bytes[(start + 2)..<(start + 9)])),
+            control: bytes[start + 9], data: Array(bytes[(start + 11)..<(start + 11 + length)]))
     }
 
     public static func decode(_ bytes: [UInt8]) throws(FrameError) -> Message {
@@ -148,16 +151,22 @@ public enum CJT188 {
     // MARK: - Building requests
 
     /// A read of the current data (control 01, DI 901F).
-    public static func readRequest(type: MeterType, address: Address, serial: UInt8 = 0, order: IdentifierOrder = .highFirst,
-                                   preamble: Int = 2) -> [UInt8] {
+    public static func readRequest(
+        type: MeterType, address: Address, serial: UInt8 = 0, order: IdentifierOrder = .highFirst,
+        preamble: Int = 2
+    ) -> [UInt8] {
         Frame(type: type, address: address, control: 0x01, data: identifierBytes(currentData, order) + [serial]).encoded(preamble: preamble)
     }
 
     /// Opens (55) or closes (99) the valve (control 04, DI A017).
-    public static func valveCommand(type: MeterType, address: Address, open: Bool, serial: UInt8 = 0, order: IdentifierOrder = .highFirst,
-                                    preamble: Int = 2) -> [UInt8] {
-        Frame(type: type, address: address, control: 0x04,
-              data: identifierBytes(valveControl, order) + [serial, open ? 0x55 : 0x99]).encoded(preamble: preamble)
+    public static func valveCommand(
+        type: MeterType, address: Address, open: Bool, serial: UInt8 = 0, order: IdentifierOrder = .highFirst,
+        preamble: Int = 2
+    ) -> [UInt8] {
+        Frame(
+            type: type, address: address, control: 0x04,
+            data: identifierBytes(valveControl, order) + [serial, open ? 0x55 : 0x99]
+        ).encoded(preamble: preamble)
     }
 
     static func identifierBytes(_ identifier: UInt16, _ order: IdentifierOrder) -> [UInt8] {
@@ -216,7 +225,9 @@ extension CJT188 {
             let base = payload.startIndex
             func flow(_ at: Int) -> MeterValue? {
                 // FF FF FF FF is "no value" on several meters; any non-BCD nibble is treated the same.
-                BCD.value(payload[(base + at)..<(base + at + 4)]).map { MeterValue(units: $0, scale: 2, unit: CJT188.unitName(payload[base + at + 4])) }
+                BCD.value(payload[(base + at)..<(base + at + 4)]).map {
+                    MeterValue(units: $0, scale: 2, unit: CJT188.unitName(payload[base + at + 4]))
+                }
             }
             cumulative = flow(0)
             settlement = flow(5)

@@ -25,7 +25,9 @@ extension DLT645 {
         /// The four bytes DI0 first, before the 0x33 offset.
         public var wire: [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value >> 16 & 0xFF), UInt8(value >> 24)] }
 
-        public var description: String { [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)].map(Hex.byte).joined() }
+        public var description: String {
+            [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)].map(Hex.byte).joined()
+        }
 
         public static let combinedActiveEnergy = DataIdentifier(0x0000_0000)
         public static let forwardActiveEnergy = DataIdentifier(0x0001_0000)
@@ -178,7 +180,8 @@ extension DLT645 {
             case 0x01:
                 // Maximum demand and when it occurred: XX.XXXX then YYMMDDhhmm.
                 guard let type = Self.energyType(di2), di1 <= 0x3F, di0 <= 0x0C, type.phase == nil || di1 == 0 else { return nil }
-                let name = (type.phase.map { "phase_\($0)_" } ?? "") + type.name + "_max_demand"
+                let name =
+                    (type.phase.map { "phase_\($0)_" } ?? "") + type.name + "_max_demand"
                     + (di1 == 0 ? "" : "_\(Self.tariffName(Int(di1)))") + (di0 == 0 ? "" : "_settlement_\(di0)")
                 return [number(name, 3, 4, type.demandUnit, signed: type.signed), Field(name: name + "_at", bytes: 5, kind: .timestamp)]
             case 0x02:
@@ -215,8 +218,10 @@ extension DLT645 {
                     // Power failures (掉电): the count, then each of the last ten with its start and end.
                     if di0 == 0 { return [number("power_failure_count", 3, 0, "")] }
                     guard (0x01...0x0A).contains(di0) else { return nil }
-                    return [Field(name: "power_failure_\(di0)_start", bytes: 6, kind: .timestamp),
-                            Field(name: "power_failure_\(di0)_end", bytes: 6, kind: .timestamp)]
+                    return [
+                        Field(name: "power_failure_\(di0)_start", bytes: 6, kind: .timestamp),
+                        Field(name: "power_failure_\(di0)_end", bytes: 6, kind: .timestamp),
+                    ]
                 case (0x30, 0x0D), (0x30, 0x0E):
                     // Meter cover (开表盖) and terminal cover (开端钮盒) openings: the count, then each of the last ten with
                     // its start, its end, and the active and four-quadrant reactive totals before and after.
@@ -224,8 +229,10 @@ extension DLT645 {
                     if di0 == 0 { return [number("\(what)_count", 3, 0, "")] }
                     guard (0x01...0x0A).contains(di0) else { return nil }
                     let energies = ["forward_active", "reverse_active", "reactive_q1", "reactive_q2", "reactive_q3", "reactive_q4"]
-                    return [Field(name: "\(what)_\(di0)_start", bytes: 6, kind: .timestamp),
-                            Field(name: "\(what)_\(di0)_end", bytes: 6, kind: .timestamp)]
+                    return [
+                        Field(name: "\(what)_\(di0)_start", bytes: 6, kind: .timestamp),
+                        Field(name: "\(what)_\(di0)_end", bytes: 6, kind: .timestamp),
+                    ]
                         + energies.map { number("\(what)_\(di0)_\($0)_before", 4, 2, $0.hasPrefix("reactive") ? "kvarh" : "kWh") }
                         + energies.map { number("\(what)_\(di0)_\($0)_after", 4, 2, $0.hasPrefix("reactive") ? "kvarh" : "kWh") }
                 default: return nil
@@ -286,7 +293,9 @@ extension DLT645 {
             func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
             switch kind {
             case .timestamp:
-                guard d.count >= 5, (1...12).contains(d[1]), (1...31).contains(d[2]), d[3] < 24, d[4] < 60, d.count < 6 || d[5] < 60 else { return nil }
+                guard d.count >= 5, (1...12).contains(d[1]), (1...31).contains(d[2]), d[3] < 24, d[4] < 60, d.count < 6 || d[5] < 60 else {
+                    return nil
+                }
                 return "20\(two(d[0]))-\(two(d[1]))-\(two(d[2])) \(two(d[3])):\(two(d[4]))" + (d.count >= 6 ? ":\(two(d[5]))" : "")
             case .date:
                 guard d.count == 4, (1...12).contains(d[1]), (1...31).contains(d[2]), d[3] <= 6 else { return nil }

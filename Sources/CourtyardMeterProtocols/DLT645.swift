@@ -22,7 +22,8 @@ public enum DLT645 {
         public init(_ text: String) throws(FrameError) {
             let digits = Array(text.uppercased().utf8)
             guard !digits.isEmpty, digits.count <= 12,
-                  digits.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "A") }) else {
+                digits.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "A") })
+            else {
                 throw .invalidField(field: "address", reason: "a DL/T 645 address is up to 12 decimal digits (A for wildcard)")
             }
             let padded = Array(repeating: UInt8(ascii: "0"), count: 12 - digits.count) + digits
@@ -105,8 +106,9 @@ public enum DLT645 {
         guard expected == found else { throw .badChecksum(expected: expected, found: found) }
         guard bytes[start + 11 + length] == 0x16 else { throw .missingEnd(offset: start + 11 + length) }
         guard available == total else { throw .trailingBytes(count: available - total) }
-        return Frame(address: Address(wire: Array(bytes[(start + 1)..<(start + 7)])), control: Control(raw: bytes[start + 8]),
-                     data: bytes[(start + 10)..<(start + 10 + length)].map { $0 &- 0x33 })
+        return Frame(
+            address: Address(wire: Array(bytes[(start + 1)..<(start + 7)])), control: Control(raw: bytes[start + 8]),
+            data: bytes[(start + 10)..<(start + 10 + length)].map { $0 &- 0x33 })
     }
 
     /// Reads one frame and interprets it.
@@ -127,9 +129,11 @@ public enum DLT645 {
     ///   - password: eight hex digits, the privilege level first (`02` + six digits on most meters).
     ///   - operatorCode: eight hex digits identifying who sent the command.
     ///   - now: the meter-local time now; a command that has already expired is refused.
-    public static func remoteControl(address: Address, command: RemoteCommand, validUntil: MeterClock, now: MeterClock,
-                                     password: String = "00000000", operatorCode: String = "00000000",
-                                     preamble: Int = 4) throws(FrameError) -> [UInt8] {
+    public static func remoteControl(
+        address: Address, command: RemoteCommand, validUntil: MeterClock, now: MeterClock,
+        password: String = "00000000", operatorCode: String = "00000000",
+        preamble: Int = 4
+    ) throws(FrameError) -> [UInt8] {
         guard validUntil > now else {
             throw .invalidField(field: "valid_until", reason: "must be after the meter's current time \(now)")
         }
@@ -148,8 +152,10 @@ public enum DLT645 {
     }
 
     static func clockBytes(_ clock: MeterClock) -> [UInt8] {
-        [BCD.byte(clock.second), BCD.byte(clock.minute), BCD.byte(clock.hour), BCD.byte(clock.day), BCD.byte(clock.month),
-         BCD.byte(clock.year % 100)]
+        [
+            BCD.byte(clock.second), BCD.byte(clock.minute), BCD.byte(clock.hour), BCD.byte(clock.day), BCD.byte(clock.month),
+            BCD.byte(clock.year % 100),
+        ]
     }
 }
 
@@ -193,8 +199,10 @@ extension DLT645 {
 
         /// The named bits that are set, e.g. `["no_data"]`.
         public var reasons: [String] {
-            let names = ["other_error", "no_data", "unauthorized", "baud_rate_unchangeable", "too_many_year_zones",
-                         "too_many_day_periods", "too_many_tariffs", "reserved"]
+            let names = [
+                "other_error", "no_data", "unauthorized", "baud_rate_unchangeable", "too_many_year_zones",
+                "too_many_day_periods", "too_many_tariffs", "reserved",
+            ]
             return (0..<8).filter { raw & (1 << $0) != 0 }.map { names[$0] }
         }
     }
@@ -238,12 +246,15 @@ extension DLT645 {
                 guard frame.data.count >= 4 else { throw .badLength(field: "data", expected: 4, found: frame.data.count) }
                 let identifier = DataIdentifier(wire: frame.data[0..<4])
                 let payload = Array(frame.data[4...])
-                self = .readReply(address: address, identifier: identifier, values: try identifier.values(in: payload),
-                                  payload: payload, followUp: frame.control.hasFollowUp)
+                self = .readReply(
+                    address: address, identifier: identifier, values: try identifier.values(in: payload),
+                    payload: payload, followUp: frame.control.hasFollowUp)
             case 0xD1, 0xDC:
                 guard frame.data.count == 1 else { throw .badLength(field: "error_word", expected: 1, found: frame.data.count) }
                 let error = ErrorWord(raw: frame.data[0])
-                self = frame.control.raw == 0xD1 ? .readRefused(address: address, error: error)
+                self =
+                    frame.control.raw == 0xD1
+                    ? .readRefused(address: address, error: error)
                     : .remoteControlRefused(address: address, error: error)
             case 0x1C:
                 guard frame.data.count == 16 else { throw .badLength(field: "data", expected: 16, found: frame.data.count) }
@@ -253,12 +264,15 @@ extension DLT645 {
                 let clock = data[10..<16]
                 var until: MeterClock?
                 if let second = BCD.digits(clock[clock.startIndex]), let minute = BCD.digits(clock[clock.startIndex + 1]),
-                   let hour = BCD.digits(clock[clock.startIndex + 2]), let day = BCD.digits(clock[clock.startIndex + 3]),
-                   let month = BCD.digits(clock[clock.startIndex + 4]), let year = BCD.digits(clock[clock.startIndex + 5]) {
+                    let hour = BCD.digits(clock[clock.startIndex + 2]), let day = BCD.digits(clock[clock.startIndex + 3]),
+                    let month = BCD.digits(clock[clock.startIndex + 4]), let year = BCD.digits(clock[clock.startIndex + 5])
+                {
                     until = MeterClock(year: 2000 + year, month: month, day: day, hour: hour, minute: minute, second: second)
                 }
-                self = .remoteControl(address: address, request: RemoteControlRequest(
-                    password: password, operatorCode: operatorCode, commandByte: data[8], validUntil: until, validUntilBytes: Array(clock)))
+                self = .remoteControl(
+                    address: address,
+                    request: RemoteControlRequest(
+                        password: password, operatorCode: operatorCode, commandByte: data[8], validUntil: until, validUntilBytes: Array(clock)))
             case 0x9C:
                 self = .remoteControlDone(address: address)
             default:

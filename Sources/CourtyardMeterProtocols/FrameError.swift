@@ -63,7 +63,7 @@ public enum Hex {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: " "), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "\n"),
-                 UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+                UInt8(ascii: "\t"), UInt8(ascii: "\r"):
                 previous = byte
                 continue
             case UInt8(ascii: "x"), UInt8(ascii: "X"):

@@ -56,7 +56,9 @@ public struct BankStatements: TenantStore {
     static let required = ["transaction_id", "value_date", "amount", "reference"]
 
     /// Imports a statement in the caller's transaction; bad rows are reported and skipped, good rows imported.
-    public func importStatement(_ text: String, actor: String, order allocation: Settlement.Order, ports: PaymentPorts, now: Date) async throws -> ImportResult {
+    public func importStatement(
+        _ text: String, actor: String, order allocation: Settlement.Order, ports: PaymentPorts, now: Date
+    ) async throws -> ImportResult {
         let records = CSV.records(text)
         guard let header = records.first else {
             throw PaymentError(.invalid, code: "csv_empty", field: "body", "the statement has no header row")
@@ -77,11 +79,15 @@ public struct BankStatements: TenantStore {
             }
             func fail(_ code: String, _ field: String, _ message: String) {
                 result.errors += 1
-                result.rows.append(RowResult(row: record.line, status: .error, transactionId: value("transaction_id").nilIfEmpty, outTradeNo: nil,
-                                             code: code, field: field, message: message))
+                result.rows.append(
+                    RowResult(
+                        row: record.line, status: .error, transactionId: value("transaction_id").nilIfEmpty, outTradeNo: nil,
+                        code: code, field: field, message: message))
             }
             let transactionId = value("transaction_id")
-            guard !transactionId.isEmpty, transactionId.count <= 128 else { fail("required", "transaction_id", "transaction_id is required"); continue }
+            guard !transactionId.isEmpty, transactionId.count <= 128 else {
+                fail("required", "transaction_id", "transaction_id is required"); continue
+            }
             guard let valueDate = LocalDate(value("value_date")) else { fail("invalid_date", "value_date", "value_date is YYYY-MM-DD"); continue }
             guard let amount = try? Money(parsing: value("amount")) else { fail("invalid_amount", "amount", "amount is yuan like 1234.56"); continue }
             guard amount.minorUnits > 0 else { fail("amount_not_positive", "amount", "only credits are imported"); continue }
@@ -89,8 +95,10 @@ public struct BankStatements: TenantStore {
             let payer = value("payer_name").nilIfEmpty
             if try await tenant.select("id", from: "bank_statement_lines", where: "bank_transaction_id = \(bind: transactionId)").first() != nil {
                 result.duplicates += 1
-                result.rows.append(RowResult(row: record.line, status: .duplicate, transactionId: transactionId, outTradeNo: nil, code: nil, field: nil,
-                                             message: "imported before"))
+                result.rows.append(
+                    RowResult(
+                        row: record.line, status: .duplicate, transactionId: transactionId, outTradeNo: nil, code: nil, field: nil,
+                        message: "imported before"))
                 continue
             }
             let lineId = Identifier.uuidV7(at: now)
@@ -99,12 +107,15 @@ public struct BankStatements: TenantStore {
             var paymentId: String?
             var note: String?
             if let outTradeNo = Self.outTradeNo(in: reference),
-               let order = try await PaymentStore(tenant).order(outTradeNo: outTradeNo, lock: true),
-               order.channel == "bank" {
+                let order = try await PaymentStore(tenant).order(outTradeNo: outTradeNo, lock: true),
+                order.channel == "bank"
+            {
                 if order.amount == amount.minorUnits, order.state == .created {
-                    let outcome = try await applier.apply(ChannelTransaction(channel: "bank", transactionId: transactionId, outTradeNo: outTradeNo,
-                                                                             amount: amount.minorUnits, paidAt: now, payerAccount: payer,
-                                                                             recordedBy: actor), payload: record.fields.joined(separator: ","), now: now)
+                    let outcome = try await applier.apply(
+                        ChannelTransaction(
+                            channel: "bank", transactionId: transactionId, outTradeNo: outTradeNo,
+                            amount: amount.minorUnits, paidAt: now, payerAccount: payer,
+                            recordedBy: actor), payload: record.fields.joined(separator: ","), now: now)
                     if outcome.status == .applied {
                         status = "matched"
                         matchedOrder = order.id
@@ -112,25 +123,35 @@ public struct BankStatements: TenantStore {
                         result.commands += outcome.commands
                     }
                 } else {
-                    note = order.amount == amount.minorUnits ? "order \(outTradeNo) is \(order.state.rawValue)"
+                    note =
+                        order.amount == amount.minorUnits
+                        ? "order \(outTradeNo) is \(order.state.rawValue)"
                         : "order \(outTradeNo) is for \(Money(minorUnits: order.amount).decimalText)"
                 }
             }
-            try await tenant.insert(into: "bank_statement_lines", columns: [
-                "id", "import_id", "row_number", "bank_transaction_id", "value_date", "amount", "reference", "payer_name", "status", "order_id",
-                "payment_id", "note", "created_at",
-            ], values: [
-                lineId, importId, record.line, transactionId, valueDate.description, amount.minorUnits, String(reference.prefix(500)), payer,
-                status, matchedOrder, paymentId, note, now.epochMilliseconds,
-            ]).run()
+            try await tenant.insert(
+                into: "bank_statement_lines",
+                columns: [
+                    "id", "import_id", "row_number", "bank_transaction_id", "value_date", "amount", "reference", "payer_name", "status", "order_id",
+                    "payment_id", "note", "created_at",
+                ],
+                values: [
+                    lineId, importId, record.line, transactionId, valueDate.description, amount.minorUnits, String(reference.prefix(500)), payer,
+                    status, matchedOrder, paymentId, note, now.epochMilliseconds,
+                ]
+            ).run()
             if status == "matched" {
                 result.matched += 1
-                result.rows.append(RowResult(row: record.line, status: .matched, transactionId: transactionId, outTradeNo: Self.outTradeNo(in: reference),
-                                             code: nil, field: nil, message: nil))
+                result.rows.append(
+                    RowResult(
+                        row: record.line, status: .matched, transactionId: transactionId, outTradeNo: Self.outTradeNo(in: reference),
+                        code: nil, field: nil, message: nil))
             } else {
                 result.unmatched += 1
-                result.rows.append(RowResult(row: record.line, status: .unmatched, transactionId: transactionId, outTradeNo: Self.outTradeNo(in: reference),
-                                             code: "no_matching_order", field: "reference", message: note ?? "no open bank order with this reference and amount"))
+                result.rows.append(
+                    RowResult(
+                        row: record.line, status: .unmatched, transactionId: transactionId, outTradeNo: Self.outTradeNo(in: reference),
+                        code: "no_matching_order", field: "reference", message: note ?? "no open bank order with this reference and amount"))
             }
         }
         return result
@@ -162,43 +183,61 @@ public struct BankStatements: TenantStore {
     }
 
     public func unmatched(limit: Int = 200) async throws -> [Line] {
-        try await tenant.select("id, bank_transaction_id, value_date, amount, reference, payer_name, status, note", from: "bank_statement_lines",
-                                where: "status = 'unmatched'", then: "ORDER BY id LIMIT \(literal: limit)").all().map { row in
+        try await tenant.select(
+            "id, bank_transaction_id, value_date, amount, reference, payer_name, status, note", from: "bank_statement_lines",
+            where: "status = 'unmatched'", then: "ORDER BY id LIMIT \(literal: limit)"
+        ).all().map { row in
             let r = RowReader(row, table: "bank_statement_lines")
-            return Line(id: try r.string("id"), bankTransactionId: try r.string("bank_transaction_id"), valueDate: try r.string("value_date"),
-                        amount: Money(minorUnits: try r.int64("amount")), reference: try r.string("reference"), payerName: try r.optionalString("payer_name"),
-                        status: try r.string("status"), note: try r.optionalString("note"))
+            return Line(
+                id: try r.string("id"), bankTransactionId: try r.string("bank_transaction_id"), valueDate: try r.string("value_date"),
+                amount: Money(minorUnits: try r.int64("amount")), reference: try r.string("reference"), payerName: try r.optionalString("payer_name"),
+                status: try r.string("status"), note: try r.optionalString("note"))
         }
     }
 
     /// Staff match an unmatched line to an open bank order by hand; the amount must still be the order's.
-    public func match(lineId: String, outTradeNo: String, actor: String, order allocation: Settlement.Order, ports: PaymentPorts,
-                      now: Date) async throws -> PaymentOutcome {
-        guard let row = try await tenant.select("bank_transaction_id, amount, status, payer_name", from: "bank_statement_lines",
-                                                where: "id = \(bind: lineId)").first() else { throw PaymentError(.notFound, code: "not_found", field: "line_id", "no statement line \(lineId)") }
+    public func match(
+        lineId: String, outTradeNo: String, actor: String, order allocation: Settlement.Order, ports: PaymentPorts,
+        now: Date
+    ) async throws -> PaymentOutcome {
+        guard
+            let row = try await tenant.select(
+                "bank_transaction_id, amount, status, payer_name", from: "bank_statement_lines",
+                where: "id = \(bind: lineId)"
+            ).first()
+        else { throw PaymentError(.notFound, code: "not_found", field: "line_id", "no statement line \(lineId)") }
         let r = RowReader(row, table: "bank_statement_lines")
-        guard try r.string("status") == "unmatched" else { throw PaymentError(.conflict, code: "line_matched", field: "line_id", "the line is matched") }
+        guard try r.string("status") == "unmatched" else {
+            throw PaymentError(.conflict, code: "line_matched", field: "line_id", "the line is matched")
+        }
         guard let order = try await PaymentStore(tenant).order(outTradeNo: outTradeNo, lock: true) else {
             throw PaymentError(.notFound, code: "unknown_order", field: "out_trade_no", "no order \(outTradeNo)")
         }
         let amount = try r.int64("amount")
         guard order.amount == amount else {
-            throw PaymentError(.invalid, code: "amount_mismatch", field: "out_trade_no", "the order is for \(Money(minorUnits: order.amount).decimalText)")
+            throw PaymentError(
+                .invalid, code: "amount_mismatch", field: "out_trade_no", "the order is for \(Money(minorUnits: order.amount).decimalText)")
         }
         guard order.channel == "bank" else {
             throw PaymentError(.invalid, code: "channel_mismatch", field: "out_trade_no", "the order is paid through \(order.channel)")
         }
-        let transaction = ChannelTransaction(channel: "bank", transactionId: try r.string("bank_transaction_id"), outTradeNo: outTradeNo, amount: amount,
-                                             paidAt: now, payerAccount: try r.optionalString("payer_name"), recordedBy: actor)
+        let transaction = ChannelTransaction(
+            channel: "bank", transactionId: try r.string("bank_transaction_id"), outTradeNo: outTradeNo, amount: amount,
+            paidAt: now, payerAccount: try r.optionalString("payer_name"), recordedBy: actor)
         let applier = PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocation)
-        let outcome = order.state == .created ? try await applier.apply(transaction, payload: "manual match by \(actor)", now: now)
+        let outcome =
+            order.state == .created
+            ? try await applier.apply(transaction, payload: "manual match by \(actor)", now: now)
             : try await applier.applyHeld(transaction, payload: "manual match by \(actor)", now: now)
         guard outcome.status == .applied else {
             throw PaymentError(.conflict, code: outcome.review ?? "not_applied", field: "out_trade_no", "the order could not take this payment")
         }
-        try await tenant.update("bank_statement_lines", set: """
-            status = 'resolved', order_id = \(bind: order.id), payment_id = \(bind: outcome.paymentId), note = \(bind: "matched by " + actor)
-            """, where: "id = \(bind: lineId)").run()
+        try await tenant.update(
+            "bank_statement_lines",
+            set: """
+                status = 'resolved', order_id = \(bind: order.id), payment_id = \(bind: outcome.paymentId), note = \(bind: "matched by " + actor)
+                """, where: "id = \(bind: lineId)"
+        ).run()
         return outcome
     }
 }

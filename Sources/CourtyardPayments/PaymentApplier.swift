@@ -16,8 +16,10 @@ public struct ChannelTransaction: Sendable, Hashable {
     public var recordedBy: String
     public var shiftId: String?
 
-    public init(channel: String, transactionId: String, outTradeNo: String, amount: Int64, paidAt: Date, payerAccount: String? = nil,
-                recordedBy: String, shiftId: String? = nil) {
+    public init(
+        channel: String, transactionId: String, outTradeNo: String, amount: Int64, paidAt: Date, payerAccount: String? = nil,
+        recordedBy: String, shiftId: String? = nil
+    ) {
         self.channel = channel; self.transactionId = transactionId; self.outTradeNo = outTradeNo; self.amount = amount
         self.paidAt = paidAt; self.payerAccount = payerAccount; self.recordedBy = recordedBy; self.shiftId = shiftId
     }
@@ -59,8 +61,10 @@ public struct PaymentOutcome: Codable, Sendable, Hashable {
     /// For held callbacks: why.
     public var review: String?
 
-    public init(status: Status, outTradeNo: String, paymentId: String?, amount: Money, allocations: [Part], receiptNumber: Int64?,
-                receiptToken: String?, commands: [String], review: String?) {
+    public init(
+        status: Status, outTradeNo: String, paymentId: String?, amount: Money, allocations: [Part], receiptNumber: Int64?,
+        receiptToken: String?, commands: [String], review: String?
+    ) {
         self.status = status; self.outTradeNo = outTradeNo; self.paymentId = paymentId; self.amount = amount; self.allocations = allocations
         self.receiptNumber = receiptNumber; self.receiptToken = receiptToken; self.commands = commands; self.review = review
     }
@@ -98,50 +102,62 @@ public struct PaymentApplier: Sendable {
         // The same channel transaction again: a replay (same content) or a conflict.
         if let existing = try await store.payment(channel: transaction.channel, transactionId: transaction.transactionId) {
             guard existing.contentDigest == transaction.digest else {
-                try await hold(transaction, outcome: "amount_mismatch", detail: "a replay of transaction \(transaction.transactionId) differs from the one applied",
-                               payload: payload, now: now)
-                return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
-                                      allocations: [], receiptNumber: nil, receiptToken: nil, commands: [], review: "amount_mismatch")
+                try await hold(
+                    transaction, outcome: "amount_mismatch",
+                    detail: "a replay of transaction \(transaction.transactionId) differs from the one applied",
+                    payload: payload, now: now)
+                return PaymentOutcome(
+                    status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
+                    allocations: [], receiptNumber: nil, receiptToken: nil, commands: [], review: "amount_mismatch")
             }
             try await touchCallback(transaction, now: now)
-            return PaymentOutcome(status: .duplicate, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
-                                  allocations: try await parts(existing.id), receiptNumber: existing.receiptNumber,
-                                  receiptToken: try await ReceiptBook(tenant).receipt(kind: .payment, subjectId: existing.id)?.token,
-                                  commands: [], review: nil)
+            return PaymentOutcome(
+                status: .duplicate, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
+                allocations: try await parts(existing.id), receiptNumber: existing.receiptNumber,
+                receiptToken: try await ReceiptBook(tenant).receipt(kind: .payment, subjectId: existing.id)?.token,
+                commands: [], review: nil)
         }
         guard let order = try await store.order(outTradeNo: transaction.outTradeNo, lock: true) else {
             try await hold(transaction, outcome: "unknown_order", detail: "no order \(transaction.outTradeNo)", payload: payload, now: now)
-            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
-                                  receiptNumber: nil, receiptToken: nil, commands: [], review: "unknown_order")
+            return PaymentOutcome(
+                status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                receiptNumber: nil, receiptToken: nil, commands: [], review: "unknown_order")
         }
         guard order.channel == transaction.channel else {
-            try await hold(transaction, outcome: "unknown_order", detail: "order \(order.outTradeNo) is for \(order.channel)", payload: payload, now: now)
-            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
-                                  receiptNumber: nil, receiptToken: nil, commands: [], review: "unknown_order")
+            try await hold(
+                transaction, outcome: "unknown_order", detail: "order \(order.outTradeNo) is for \(order.channel)", payload: payload, now: now)
+            return PaymentOutcome(
+                status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                receiptNumber: nil, receiptToken: nil, commands: [], review: "unknown_order")
         }
         // A duplicate that raced the first delivery waited on the order's lock (PostgreSQL) and finds it paid by this very transaction.
         let appliedTransaction = try await order.paymentId.asyncMap { try await store.payment(id: $0)?.channelTransactionId } ?? nil
-        let (action, paid) = order.handle(.paid(channelTransactionId: transaction.transactionId, amount: transaction.amount, at: transaction.paidAt),
-                                          appliedTransactionId: appliedTransaction)
+        let (action, paid) = order.handle(
+            .paid(channelTransactionId: transaction.transactionId, amount: transaction.amount, at: transaction.paidAt),
+            appliedTransactionId: appliedTransaction)
         if action == .alreadyApplied, let existing = try await store.payment(channel: transaction.channel, transactionId: transaction.transactionId) {
             try await touchCallback(transaction, now: now)
-            return PaymentOutcome(status: .duplicate, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
-                                  allocations: try await parts(existing.id), receiptNumber: existing.receiptNumber, receiptToken: nil,
-                                  commands: [], review: nil)
+            return PaymentOutcome(
+                status: .duplicate, outTradeNo: transaction.outTradeNo, paymentId: existing.id, amount: money,
+                allocations: try await parts(existing.id), receiptNumber: existing.receiptNumber, receiptToken: nil,
+                commands: [], review: nil)
         }
         switch action {
         case .applyPayment:
             return try await settle(paid, transaction, payload: payload, now: now)
         case .holdForReview(let outcome, let detail):
             try await hold(transaction, outcome: outcome, detail: detail, payload: payload, now: now)
-            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
-                                  receiptNumber: nil, receiptToken: nil, commands: [], review: outcome)
+            return PaymentOutcome(
+                status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                receiptNumber: nil, receiptToken: nil, commands: [], review: outcome)
         case .alreadyApplied, .changeState, .refuse:
             // A paid order's own transaction was found above; anything else is held.
-            try await hold(transaction, outcome: "order_paid_otherwise", detail: "order \(order.outTradeNo) is \(order.state.rawValue)",
-                           payload: payload, now: now)
-            return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
-                                  receiptNumber: nil, receiptToken: nil, commands: [], review: "order_paid_otherwise")
+            try await hold(
+                transaction, outcome: "order_paid_otherwise", detail: "order \(order.outTradeNo) is \(order.state.rawValue)",
+                payload: payload, now: now)
+            return PaymentOutcome(
+                status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: money, allocations: [],
+                receiptNumber: nil, receiptToken: nil, commands: [], review: "order_paid_otherwise")
         }
     }
 
@@ -169,11 +185,12 @@ public struct PaymentApplier: Sendable {
         let localDay = LocalDate.of(transaction.paidAt, timeZone: zone)
         let clearing = AccountKey.community(order.communityId, .clearing, purpose: transaction.channel)
         let actor = transaction.recordedBy
-        var payment = Payment(id: paymentId, companyId: companyId, communityId: order.communityId, houseId: order.houseId, orderId: order.id,
-                              channel: transaction.channel, channelTransactionId: transaction.transactionId, amount: transaction.amount,
-                              currency: order.currency, payerPersonId: order.payerPersonId, payerAccount: transaction.payerAccount,
-                              shiftId: transaction.shiftId, paidAt: transaction.paidAt, recordedBy: actor, contentDigest: transaction.digest,
-                              createdAt: now)
+        var payment = Payment(
+            id: paymentId, companyId: companyId, communityId: order.communityId, houseId: order.houseId, orderId: order.id,
+            channel: transaction.channel, channelTransactionId: transaction.transactionId, amount: transaction.amount,
+            currency: order.currency, payerPersonId: order.payerPersonId, payerAccount: transaction.payerAccount,
+            shiftId: transaction.shiftId, paidAt: transaction.paidAt, recordedBy: actor, contentDigest: transaction.digest,
+            createdAt: now)
         // The order row is locked (PostgreSQL) and SQLite has one writer, so a concurrent duplicate of this transaction waits
         // and then finds the payment; the unique key on (channel, transaction id) is the backstop.
         let receiptBook = ReceiptBook(tenant)
@@ -191,15 +208,24 @@ public struct PaymentApplier: Sendable {
             let periods = Dictionary(uniqueKeysWithValues: debts.map { ($0.debt.billId, $0.period) })
             for part in parts {
                 let transferId = "pay:\(paymentId):\(part.part == .lateFee ? "late" : "bill"):\(part.billId)"
-                let credit = part.part == .lateFee ? AccountKey.community(order.communityId, .lateFeeIncome)
+                let credit =
+                    part.part == .lateFee
+                    ? AccountKey.community(order.communityId, .lateFeeIncome)
                     : AccountKey(communityId: order.communityId, kind: .receivable, owner: order.houseId, purpose: "fees")
-                operations.append(.transfer(Transfer(id: transferId, debit: clearing, credit: credit, amount: part.amount, currency: order.currency,
-                                                     code: part.part == .lateFee ? .lateFee : .payment, reference: "bill:" + part.billId, actor: actor)))
-                allocations.append(PaymentAllocation(id: ids.next(), paymentId: paymentId,
-                                                     target: part.part == .lateFee ? .billLateFee : .billPrincipal, targetId: part.billId,
-                                                     amount: part.amount, transferId: transferId))
-                lines.append(Receipt.Line(description: "\(periods[part.billId] ?? "") " + (part.part == .lateFee ? "late fee" : "bill"),
-                                          amount: Money(minorUnits: part.amount)))
+                operations.append(
+                    .transfer(
+                        Transfer(
+                            id: transferId, debit: clearing, credit: credit, amount: part.amount, currency: order.currency,
+                            code: part.part == .lateFee ? .lateFee : .payment, reference: "bill:" + part.billId, actor: actor)))
+                allocations.append(
+                    PaymentAllocation(
+                        id: ids.next(), paymentId: paymentId,
+                        target: part.part == .lateFee ? .billLateFee : .billPrincipal, targetId: part.billId,
+                        amount: part.amount, transferId: transferId))
+                lines.append(
+                    Receipt.Line(
+                        description: "\(periods[part.billId] ?? "") " + (part.part == .lateFee ? "late fee" : "bill"),
+                        amount: Money(minorUnits: part.amount)))
             }
             if excess > 0 { walletTopUp = ("general", excess) }
         case .topUp:
@@ -208,26 +234,37 @@ public struct PaymentApplier: Sendable {
             let kind = order.items.depositKind ?? "other"
             let depositId = Identifier.uuidV7(at: now)
             let transferId = "pay:\(paymentId):deposit"
-            operations.append(.transfer(Transfer(id: transferId, debit: clearing,
-                                                 credit: AccountKey(communityId: order.communityId, kind: .deposit, owner: order.houseId, purpose: kind),
-                                                 amount: transaction.amount, currency: order.currency, code: .depositReceived,
-                                                 reference: "deposit:" + depositId, actor: actor)))
-            allocations.append(PaymentAllocation(id: ids.next(), paymentId: paymentId, target: .deposit, targetId: depositId,
-                                                 amount: transaction.amount, transferId: transferId))
-            try await Deposits(db, companyId: companyId, engine: engine).open(id: depositId, order: order, paymentId: paymentId,
-                                                                               amount: transaction.amount, now: now)
-            lines.append(Receipt.Line(description: "\(kind.replacingOccurrences(of: "_", with: " ")) deposit", amount: Money(minorUnits: transaction.amount)))
+            operations.append(
+                .transfer(
+                    Transfer(
+                        id: transferId, debit: clearing,
+                        credit: AccountKey(communityId: order.communityId, kind: .deposit, owner: order.houseId, purpose: kind),
+                        amount: transaction.amount, currency: order.currency, code: .depositReceived,
+                        reference: "deposit:" + depositId, actor: actor)))
+            allocations.append(
+                PaymentAllocation(
+                    id: ids.next(), paymentId: paymentId, target: .deposit, targetId: depositId,
+                    amount: transaction.amount, transferId: transferId))
+            try await Deposits(db, companyId: companyId, engine: engine).open(
+                id: depositId, order: order, paymentId: paymentId,
+                amount: transaction.amount, now: now)
+            lines.append(
+                Receipt.Line(description: "\(kind.replacingOccurrences(of: "_", with: " ")) deposit", amount: Money(minorUnits: transaction.amount)))
         }
         try await PaymentLedger(tenant: tenant).post(operations, now: now, what: "the ledger refused the allocation")
         try await recordBillEffects(allocations, paymentId: paymentId, settledThrough: localDay, now: now)
         var commands: [String] = []
         if let (purpose, amount) = walletTopUp {
-            let result = try await ports.wallets.credit(WalletCredit(id: "payment-" + paymentId, houseId: order.houseId, purpose: purpose, amount: amount,
-                                                                     channel: transaction.channel, note: "payment " + order.outTradeNo, actor: actor),
-                                                        tenant: tenant, now: now)
+            let result = try await ports.wallets.credit(
+                WalletCredit(
+                    id: "payment-" + paymentId, houseId: order.houseId, purpose: purpose, amount: amount,
+                    channel: transaction.channel, note: "payment " + order.outTradeNo, actor: actor),
+                tenant: tenant, now: now)
             commands = result.commands
-            allocations.append(PaymentAllocation(id: ids.next(), paymentId: paymentId, target: .wallet, targetId: result.walletId,
-                                                 amount: amount, transferId: "topup:payment-" + paymentId))
+            allocations.append(
+                PaymentAllocation(
+                    id: ids.next(), paymentId: paymentId, target: .wallet, targetId: result.walletId,
+                    amount: amount, transferId: "topup:payment-" + paymentId))
             lines.append(Receipt.Line(description: "\(purpose) wallet top-up", amount: Money(minorUnits: amount)))
         }
         for allocation in allocations where allocation.target == .wallet { try await store.insert(allocation) }
@@ -239,9 +276,10 @@ public struct PaymentApplier: Sendable {
         order.updatedAt = now
         try await store.update(order)
         try await recordCallback(transaction, outcome: "applied", detail: "payment \(paymentId)", payload: payload, now: now)
-        return PaymentOutcome(status: .applied, outTradeNo: order.outTradeNo, paymentId: paymentId, amount: Money(minorUnits: transaction.amount),
-                              allocations: allocations.map { PaymentOutcome.Part(target: $0.target, targetId: $0.targetId, amount: Money(minorUnits: $0.amount)) },
-                              receiptNumber: receipt.number, receiptToken: receipt.token, commands: commands, review: nil)
+        return PaymentOutcome(
+            status: .applied, outTradeNo: order.outTradeNo, paymentId: paymentId, amount: Money(minorUnits: transaction.amount),
+            allocations: allocations.map { PaymentOutcome.Part(target: $0.target, targetId: $0.targetId, amount: Money(minorUnits: $0.amount)) },
+            receiptNumber: receipt.number, receiptToken: receipt.token, commands: commands, review: nil)
     }
 
     /// Bill allocations: allocation rows, paid amounts and status, late fees settled through the payment day.
@@ -253,8 +291,9 @@ public struct PaymentApplier: Sendable {
             case .billPrincipal:
                 principal[allocation.targetId, default: 0] += allocation.amount
             case .billLateFee:
-                try await ports.receivables.settleLateFees(billId: allocation.targetId, paymentId: paymentId, through: settledThrough,
-                                                           amount: allocation.amount, tenant: tenant)
+                try await ports.receivables.settleLateFees(
+                    billId: allocation.targetId, paymentId: paymentId, through: settledThrough,
+                    amount: allocation.amount, tenant: tenant)
             case .wallet, .deposit:
                 break
             }
@@ -272,29 +311,40 @@ public struct PaymentApplier: Sendable {
 
     func payerName(_ personId: String?) async throws -> String? {
         guard let personId else { return nil }
-        let name = try await tenant.select("name", from: "people", where: "id = \(bind: personId)").first().map { try RowReader($0, table: "people").string("name") }
+        let name = try await tenant.select("name", from: "people", where: "id = \(bind: personId)").first().map {
+            try RowReader($0, table: "people").string("name")
+        }
         // Receipts show the surname and a mask, as counters do (张**).
         return name.map { String($0.prefix(1)) + String(repeating: "*", count: max(1, $0.count - 1)) }
     }
 
     func parts(_ paymentId: String) async throws -> [PaymentOutcome.Part] {
-        try await store.allocations(paymentId: paymentId).map { PaymentOutcome.Part(target: $0.target, targetId: $0.targetId, amount: Money(minorUnits: $0.amount)) }
+        try await store.allocations(paymentId: paymentId).map {
+            PaymentOutcome.Part(target: $0.target, targetId: $0.targetId, amount: Money(minorUnits: $0.amount))
+        }
     }
 
     // MARK: - The callback record
 
     func recordCallback(_ transaction: ChannelTransaction, outcome: String, detail: String, payload: String, now: Date) async throws {
-        try await tenant.insert(into: "payment_callbacks", columns: [
-            "id", "channel", "channel_transaction_id", "out_trade_no", "amount", "outcome", "detail", "payload", "times_received", "received_at",
-            "last_received_at",
-        ], values: [
-            Identifier.uuidV7(at: now), transaction.channel, transaction.transactionId, transaction.outTradeNo, transaction.amount, outcome,
-            detail, payload, Int64(1), now.epochMilliseconds, now.epochMilliseconds,
-        ], onConflict: .onTenantKey(["channel", "channel_transaction_id"], doUpdate: """
-            times_received = payment_callbacks.times_received + 1, last_received_at = excluded.last_received_at,
-            outcome = CASE WHEN excluded.outcome = 'applied' THEN 'applied' ELSE payment_callbacks.outcome END,
-            detail = CASE WHEN excluded.outcome = 'applied' THEN excluded.detail ELSE payment_callbacks.detail END
-            """)).run()
+        try await tenant.insert(
+            into: "payment_callbacks",
+            columns: [
+                "id", "channel", "channel_transaction_id", "out_trade_no", "amount", "outcome", "detail", "payload", "times_received", "received_at",
+                "last_received_at",
+            ],
+            values: [
+                Identifier.uuidV7(at: now), transaction.channel, transaction.transactionId, transaction.outTradeNo, transaction.amount, outcome,
+                detail, payload, Int64(1), now.epochMilliseconds, now.epochMilliseconds,
+            ],
+            onConflict: .onTenantKey(
+                ["channel", "channel_transaction_id"],
+                doUpdate: """
+                    times_received = payment_callbacks.times_received + 1, last_received_at = excluded.last_received_at,
+                    outcome = CASE WHEN excluded.outcome = 'applied' THEN 'applied' ELSE payment_callbacks.outcome END,
+                    detail = CASE WHEN excluded.outcome = 'applied' THEN excluded.detail ELSE payment_callbacks.detail END
+                    """)
+        ).run()
     }
 
     func hold(_ transaction: ChannelTransaction, outcome: String, detail: String, payload: String, now: Date) async throws {
@@ -302,7 +352,9 @@ public struct PaymentApplier: Sendable {
     }
 
     func touchCallback(_ transaction: ChannelTransaction, now: Date) async throws {
-        try await tenant.update("payment_callbacks", set: "times_received = times_received + 1, last_received_at = \(bind: now.epochMilliseconds)",
-                                where: "channel = \(bind: transaction.channel) AND channel_transaction_id = \(bind: transaction.transactionId)").run()
+        try await tenant.update(
+            "payment_callbacks", set: "times_received = times_received + 1, last_received_at = \(bind: now.epochMilliseconds)",
+            where: "channel = \(bind: transaction.channel) AND channel_transaction_id = \(bind: transaction.transactionId)"
+        ).run()
     }
 }

@@ -13,8 +13,10 @@ struct PaymentLedger: Sendable {
 
     /// Posts `operations` in order; the first the ledger refuses throws a conflict naming the ledger's code (after
     /// `rename`, for codes a caller words for its own situation) and nothing is written.
-    func post(_ operations: [LedgerOperation], now: Date, field: String = "amount", what: String = "the ledger refused",
-              rename: [String: String] = [:]) async throws {
+    func post(
+        _ operations: [LedgerOperation], now: Date, field: String = "amount", what: String = "the ledger refused",
+        rename: [String: String] = [:]
+    ) async throws {
         guard !operations.isEmpty else { return }
         let ledger = LedgerStore(db, companyId: companyId, engine: engine)
         var state = LedgerState(companyId: companyId)
@@ -29,11 +31,15 @@ struct PaymentLedger: Sendable {
 
     /// The community of a house of this company, or `nil`.
     func community(ofHouse house: String) async throws -> String? {
-        try await tenant.select("community_id", from: "houses", where: "id = \(bind: house)").first().map { try RowReader($0, table: "houses").string("community_id") }
+        try await tenant.select("community_id", from: "houses", where: "id = \(bind: house)").first().map {
+            try RowReader($0, table: "houses").string("community_id")
+        }
     }
 
     /// A community's IANA time zone (local dates of payments, due dates, deposit conditions).
     func timeZone(ofCommunity community: String) async throws -> String {
-        try await tenant.select("time_zone", from: "communities", where: "id = \(bind: community)").first().map { try RowReader($0, table: "communities").string("time_zone") } ?? "Asia/Shanghai"
+        try await tenant.select("time_zone", from: "communities", where: "id = \(bind: community)").first().map {
+            try RowReader($0, table: "communities").string("time_zone")
+        } ?? "Asia/Shanghai"
     }
 }

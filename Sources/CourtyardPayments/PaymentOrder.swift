@@ -38,8 +38,10 @@ public struct PaymentOrder: Codable, Sendable, Hashable {
         public var depositConditions: [DepositCondition]?
         public var description: String?
 
-        public init(billIds: [String]? = nil, walletPurpose: String? = nil, depositKind: String? = nil,
-                    depositConditions: [DepositCondition]? = nil, description: String? = nil) {
+        public init(
+            billIds: [String]? = nil, walletPurpose: String? = nil, depositKind: String? = nil,
+            depositConditions: [DepositCondition]? = nil, description: String? = nil
+        ) {
             self.billIds = billIds; self.walletPurpose = walletPurpose; self.depositKind = depositKind
             self.depositConditions = depositConditions; self.description = description
         }
@@ -67,10 +69,12 @@ public struct PaymentOrder: Codable, Sendable, Hashable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, houseId: String, outTradeNo: String, purpose: Purpose, items: Items,
-                amount: Int64, currency: String, channel: String, payerPersonId: String?, payerRelation: PayerRelation, state: State,
-                channelRequest: ChannelOrderRequest?, expiresAt: Date, paidAt: Date?, paymentId: String?, requestDigest: String,
-                createdBy: String, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, houseId: String, outTradeNo: String, purpose: Purpose, items: Items,
+        amount: Int64, currency: String, channel: String, payerPersonId: String?, payerRelation: PayerRelation, state: State,
+        channelRequest: ChannelOrderRequest?, expiresAt: Date, paidAt: Date?, paymentId: String?, requestDigest: String,
+        createdBy: String, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.houseId = houseId; self.outTradeNo = outTradeNo
         self.purpose = purpose; self.items = items; self.amount = amount; self.currency = currency; self.channel = channel
         self.payerPersonId = payerPersonId; self.payerRelation = payerRelation; self.state = state; self.channelRequest = channelRequest
@@ -108,7 +112,9 @@ public struct PaymentOrder: Codable, Sendable, Hashable {
         switch (state, event) {
         case (.created, .paid(_, let amount, let at)):
             guard amount == self.amount else {
-                return (.holdForReview(outcome: "amount_mismatch", detail: "the channel reports \(amount) fen for an order of \(self.amount) fen"), self)
+                return (
+                    .holdForReview(outcome: "amount_mismatch", detail: "the channel reports \(amount) fen for an order of \(self.amount) fen"), self
+                )
             }
             next.state = .paid
             next.paidAt = at
@@ -116,7 +122,8 @@ public struct PaymentOrder: Codable, Sendable, Hashable {
             return (.applyPayment, next)
         case (.paid, .paid(let transaction, let amount, _)):
             if transaction == appliedTransactionId {
-                return amount == self.amount ? (.alreadyApplied, self)
+                return amount == self.amount
+                    ? (.alreadyApplied, self)
                     : (.holdForReview(outcome: "amount_mismatch", detail: "a replay reports \(amount) fen, the payment was \(self.amount) fen"), self)
             }
             return (.holdForReview(outcome: "order_paid_otherwise", detail: "the order was already paid by another transaction"), self)

@@ -33,9 +33,11 @@ public struct Payment: Encodable, Sendable, Hashable {
     public var contentDigest: String
     public var createdAt: Date
 
-    static let columns = ["id", "community_id", "house_id", "order_id", "channel", "channel_transaction_id", "amount",
-                          "currency", "refunded_amount", "payer_person_id", "payer_account", "shift_id", "status", "voided_by", "void_reason",
-                          "receipt_number", "paid_at", "recorded_by", "content_digest", "created_at"]
+    static let columns = [
+        "id", "community_id", "house_id", "order_id", "channel", "channel_transaction_id", "amount",
+        "currency", "refunded_amount", "payer_person_id", "payer_account", "shift_id", "status", "voided_by", "void_reason",
+        "receipt_number", "paid_at", "recorded_by", "content_digest", "created_at",
+    ]
 
     init(row: any SQLRow, companyId: String) throws {
         let r = RowReader(row, table: "payments")
@@ -44,14 +46,17 @@ public struct Payment: Encodable, Sendable, Hashable {
         channelTransactionId = try r.string("channel_transaction_id"); amount = try r.int64("amount"); currency = try r.string("currency")
         refundedAmount = try r.int64("refunded_amount"); payerPersonId = try r.optionalString("payer_person_id")
         payerAccount = try r.optionalString("payer_account"); shiftId = try r.optionalString("shift_id")
-        status = try r.value("status", as: Status.self); voidedBy = try r.optionalString("voided_by"); voidReason = try r.optionalString("void_reason")
+        status = try r.value("status", as: Status.self); voidedBy = try r.optionalString("voided_by");
+        voidReason = try r.optionalString("void_reason")
         receiptNumber = try r.optionalInt64("receipt_number"); paidAt = try r.instant("paid_at"); recordedBy = try r.string("recorded_by")
         contentDigest = try r.string("content_digest"); createdAt = try r.instant("created_at")
     }
 
-    public init(id: String, companyId: String, communityId: String, houseId: String, orderId: String?, channel: String,
-                channelTransactionId: String, amount: Int64, currency: String, payerPersonId: String?, payerAccount: String?,
-                shiftId: String?, paidAt: Date, recordedBy: String, contentDigest: String, createdAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, houseId: String, orderId: String?, channel: String,
+        channelTransactionId: String, amount: Int64, currency: String, payerPersonId: String?, payerAccount: String?,
+        shiftId: String?, paidAt: Date, recordedBy: String, contentDigest: String, createdAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.houseId = houseId; self.orderId = orderId
         self.channel = channel; self.channelTransactionId = channelTransactionId; self.amount = amount; self.currency = currency
         self.refundedAmount = 0; self.payerPersonId = payerPersonId; self.payerAccount = payerAccount; self.shiftId = shiftId
@@ -60,7 +65,7 @@ public struct Payment: Encodable, Sendable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case id, companyId, communityId, houseId, orderId, channel, channelTransactionId, amount, refundedAmount, payerPersonId, payerAccount,
-             shiftId, status, voidedBy, voidReason, receiptNumber, paidAt, recordedBy, createdAt
+            shiftId, status, voidedBy, voidReason, receiptNumber, paidAt, recordedBy, createdAt
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -79,9 +84,11 @@ public struct Payment: Encodable, Sendable, Hashable {
     }
 
     var values: [any Encodable & Sendable] {
-        [id, communityId, houseId, orderId, channel, channelTransactionId, amount, currency, refundedAmount, payerPersonId,
-         payerAccount, shiftId, status.rawValue, voidedBy, voidReason, receiptNumber, paidAt.epochMilliseconds, recordedBy, contentDigest,
-         createdAt.epochMilliseconds]
+        [
+            id, communityId, houseId, orderId, channel, channelTransactionId, amount, currency, refundedAmount, payerPersonId,
+            payerAccount, shiftId, status.rawValue, voidedBy, voidReason, receiptNumber, paidAt.epochMilliseconds, recordedBy, contentDigest,
+            createdAt.epochMilliseconds,
+        ]
     }
 }
 
@@ -133,33 +140,43 @@ public struct PaymentStore: TenantStore {
         self.tenant = tenant
     }
 
-    static let orderColumns = ["id", "community_id", "house_id", "out_trade_no", "purpose", "items", "amount", "currency",
-                               "channel", "payer_person_id", "payer_relation", "state", "channel_request", "expires_at", "paid_at",
-                               "payment_id", "request_digest", "created_by", "created_at", "updated_at"]
+    static let orderColumns = [
+        "id", "community_id", "house_id", "out_trade_no", "purpose", "items", "amount", "currency",
+        "channel", "payer_person_id", "payer_relation", "state", "channel_request", "expires_at", "paid_at",
+        "payment_id", "request_digest", "created_by", "created_at", "updated_at",
+    ]
 
     public func insert(_ order: PaymentOrder) async throws {
-        try await tenant.insert(into: "payment_orders", columns: Self.orderColumns, values: [
-            order.id, order.communityId, order.houseId, order.outTradeNo, order.purpose.rawValue, StoredJSON.encode(order.items),
-            order.amount, order.currency, order.channel, order.payerPersonId, order.payerRelation.rawValue, order.state.rawValue,
-            order.channelRequest.map { StoredJSON.encode($0) }, order.expiresAt.epochMilliseconds, order.paidAt?.epochMilliseconds,
-            order.paymentId, order.requestDigest, order.createdBy, order.createdAt.epochMilliseconds, order.updatedAt.epochMilliseconds,
-        ]).run()
+        try await tenant.insert(
+            into: "payment_orders", columns: Self.orderColumns,
+            values: [
+                order.id, order.communityId, order.houseId, order.outTradeNo, order.purpose.rawValue, StoredJSON.encode(order.items),
+                order.amount, order.currency, order.channel, order.payerPersonId, order.payerRelation.rawValue, order.state.rawValue,
+                order.channelRequest.map { StoredJSON.encode($0) }, order.expiresAt.epochMilliseconds, order.paidAt?.epochMilliseconds,
+                order.paymentId, order.requestDigest, order.createdBy, order.createdAt.epochMilliseconds, order.updatedAt.epochMilliseconds,
+            ]
+        ).run()
     }
 
     /// Saves the mutable part of an order: state, channel request, payment.
     public func update(_ order: PaymentOrder) async throws {
-        try await tenant.update("payment_orders", set: """
-            state = \(bind: order.state.rawValue), channel_request = \(bind: order.channelRequest.map { StoredJSON.encode($0) }),
-            paid_at = \(bind: order.paidAt?.epochMilliseconds), payment_id = \(bind: order.paymentId),
-            updated_at = \(bind: order.updatedAt.epochMilliseconds)
-            """, where: "id = \(bind: order.id)").run()
+        try await tenant.update(
+            "payment_orders",
+            set: """
+                state = \(bind: order.state.rawValue), channel_request = \(bind: order.channelRequest.map { StoredJSON.encode($0) }),
+                paid_at = \(bind: order.paidAt?.epochMilliseconds), payment_id = \(bind: order.paymentId),
+                updated_at = \(bind: order.updatedAt.epochMilliseconds)
+                """, where: "id = \(bind: order.id)"
+        ).run()
     }
 
     /// The order with this out-trade-no; locked on PostgreSQL when `lock` (concurrent callbacks for one order queue here).
     public func order(outTradeNo: String, lock: Bool = false) async throws -> PaymentOrder? {
-        try await tenant.select("\(idents: Self.orderColumns, joinedBy: ", ")", from: "payment_orders",
-                                where: "out_trade_no = \(bind: outTradeNo)", lock: lock ? .forUpdate : .none)
-            .first().map { try Self.order(from: $0, companyId: companyId) }
+        try await tenant.select(
+            "\(idents: Self.orderColumns, joinedBy: ", ")", from: "payment_orders",
+            where: "out_trade_no = \(bind: outTradeNo)", lock: lock ? .forUpdate : .none
+        )
+        .first().map { try Self.order(from: $0, companyId: companyId) }
     }
 
     public func order(id: String) async throws -> PaymentOrder? {
@@ -187,15 +204,19 @@ public struct PaymentStore: TenantStore {
     }
 
     public func payment(channel: String, transactionId: String) async throws -> Payment? {
-        try await tenant.select("\(idents: Payment.columns, joinedBy: ", ")", from: "payments",
-                                where: "channel = \(bind: channel) AND channel_transaction_id = \(bind: transactionId)")
-            .first().map { try Payment(row: $0, companyId: companyId) }
+        try await tenant.select(
+            "\(idents: Payment.columns, joinedBy: ", ")", from: "payments",
+            where: "channel = \(bind: channel) AND channel_transaction_id = \(bind: transactionId)"
+        )
+        .first().map { try Payment(row: $0, companyId: companyId) }
     }
 
     public func payment(id: String, lock: Bool = false) async throws -> Payment? {
-        try await tenant.select("\(idents: Payment.columns, joinedBy: ", ")", from: "payments", where: "id = \(bind: id)",
-                                lock: lock ? .forUpdate : .none)
-            .first().map { try Payment(row: $0, companyId: companyId) }
+        try await tenant.select(
+            "\(idents: Payment.columns, joinedBy: ", ")", from: "payments", where: "id = \(bind: id)",
+            lock: lock ? .forUpdate : .none
+        )
+        .first().map { try Payment(row: $0, companyId: companyId) }
     }
 
     func insert(_ payment: Payment) async throws {
@@ -203,16 +224,22 @@ public struct PaymentStore: TenantStore {
     }
 
     public func allocations(paymentId: String) async throws -> [PaymentAllocation] {
-        try await tenant.select("id, payment_id, target_kind, target_id, amount, refunded_amount, transfer_id", from: "payment_allocations",
-                                where: "payment_id = \(bind: paymentId)", then: "ORDER BY id")
-            .all().map(PaymentAllocation.init(row:))
+        try await tenant.select(
+            "id, payment_id, target_kind, target_id, amount, refunded_amount, transfer_id", from: "payment_allocations",
+            where: "payment_id = \(bind: paymentId)", then: "ORDER BY id"
+        )
+        .all().map(PaymentAllocation.init(row:))
     }
 
     func insert(_ allocation: PaymentAllocation) async throws {
-        try await tenant.insert(into: "payment_allocations",
-                                columns: ["id", "payment_id", "target_kind", "target_id", "amount", "refunded_amount", "transfer_id"],
-                                values: [allocation.id, allocation.paymentId, allocation.target.rawValue, allocation.targetId, allocation.amount,
-                                         allocation.refundedAmount, allocation.transferId]).run()
+        try await tenant.insert(
+            into: "payment_allocations",
+            columns: ["id", "payment_id", "target_kind", "target_id", "amount", "refunded_amount", "transfer_id"],
+            values: [
+                allocation.id, allocation.paymentId, allocation.target.rawValue, allocation.targetId, allocation.amount,
+                allocation.refundedAmount, allocation.transferId,
+            ]
+        ).run()
     }
 
     /// Filters for the payment list of the front desk and the owner.
@@ -224,8 +251,10 @@ public struct PaymentStore: TenantStore {
         public var shiftId: String?
         public var communityIds: Set<String>?
 
-        public init(houseId: String? = nil, channel: String? = nil, from: Date? = nil, until: Date? = nil, shiftId: String? = nil,
-                    communityIds: Set<String>? = nil) {
+        public init(
+            houseId: String? = nil, channel: String? = nil, from: Date? = nil, until: Date? = nil, shiftId: String? = nil,
+            communityIds: Set<String>? = nil
+        ) {
             self.houseId = houseId; self.channel = channel; self.from = from; self.until = until; self.shiftId = shiftId
             self.communityIds = communityIds
         }
@@ -243,8 +272,10 @@ public struct PaymentStore: TenantStore {
             conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))")
         }
         if let cursor { conditions.append("id < \(bind: cursor)") }
-        return try await tenant.select("\(idents: Payment.columns, joinedBy: ", ")", from: "payments",
-                                       where: conditions.joined(separator: " AND "), then: "ORDER BY id DESC LIMIT \(literal: limit)")
-            .all().map { try Payment(row: $0, companyId: companyId) }
+        return try await tenant.select(
+            "\(idents: Payment.columns, joinedBy: ", ")", from: "payments",
+            where: conditions.joined(separator: " AND "), then: "ORDER BY id DESC LIMIT \(literal: limit)"
+        )
+        .all().map { try Payment(row: $0, companyId: companyId) }
     }
 }

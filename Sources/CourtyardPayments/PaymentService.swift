@@ -23,8 +23,10 @@ public struct PaymentService: Sendable {
     public let ports: PaymentPorts
     let logger = Logger(label: "courtyard.payments")
 
-    public init(database: Database, channels: ChannelConfiguration, ports: PaymentPorts, http: any ChannelHTTPClient = LiveChannelHTTPClient(),
-                clock: any WallClock = SystemClock(), allocationOrder: Settlement.Order = .lateFeeFirst) {
+    public init(
+        database: Database, channels: ChannelConfiguration, ports: PaymentPorts, http: any ChannelHTTPClient = LiveChannelHTTPClient(),
+        clock: any WallClock = SystemClock(), allocationOrder: Settlement.Order = .lateFeeFirst
+    ) {
         self.database = database
         self.channels = channels
         self.ports = ports
@@ -57,18 +59,22 @@ public struct PaymentService: Sendable {
         /// The payer's WeChat openid in the company's mini program or official account: a JSAPI order instead of a QR code.
         public var wechatOpenid: String?
 
-        public init(id: String, houseId: String, purpose: PaymentOrder.Purpose, channel: String, billIds: [String]? = nil, amount: Money? = nil,
-                    walletPurpose: String? = nil, depositKind: String? = nil, depositConditions: [DepositCondition]? = nil,
-                    payerPersonId: String? = nil) {
+        public init(
+            id: String, houseId: String, purpose: PaymentOrder.Purpose, channel: String, billIds: [String]? = nil, amount: Money? = nil,
+            walletPurpose: String? = nil, depositKind: String? = nil, depositConditions: [DepositCondition]? = nil,
+            payerPersonId: String? = nil
+        ) {
             self.id = id; self.houseId = houseId; self.purpose = purpose; self.channel = channel; self.billIds = billIds; self.amount = amount
             self.walletPurpose = walletPurpose; self.depositKind = depositKind; self.depositConditions = depositConditions
             self.payerPersonId = payerPersonId
         }
 
         var digest: String {
-            Canonical.digest([id, houseId, purpose.rawValue, channel, (billIds ?? []).joined(separator: ","), amount.map { String($0.minorUnits) } ?? "",
-                              walletPurpose ?? "", depositKind ?? "", StoredJSON.encode(depositConditions ?? []), payerPersonId ?? "",
-                              wechatOpenid ?? ""])
+            Canonical.digest([
+                id, houseId, purpose.rawValue, channel, (billIds ?? []).joined(separator: ","), amount.map { String($0.minorUnits) } ?? "",
+                walletPurpose ?? "", depositKind ?? "", StoredJSON.encode(depositConditions ?? []), payerPersonId ?? "",
+                wechatOpenid ?? "",
+            ])
         }
     }
 
@@ -81,8 +87,9 @@ public struct PaymentService: Sendable {
             throw PaymentError(.invalid, code: "invalid_value", field: "id", "id is 1 to 128 printable characters without spaces")
         }
         guard onlineChannels.contains(request.channel) else {
-            throw PaymentError(.invalid, code: "unknown_channel", field: "channel",
-                               "orders are paid through wechatpay, alipay or bank; cash and POS are taken at the desk (cashier shifts)")
+            throw PaymentError(
+                .invalid, code: "unknown_channel", field: "channel",
+                "orders are paid through wechatpay, alipay or bank; cash and POS are taken at the desk (cashier shifts)")
         }
         if let openid = request.wechatOpenid, openid.isEmpty || openid.count > 128 || request.channel != "wechatpay" {
             throw PaymentError(.invalid, code: "invalid_value", field: "wechat_openid", "wechat_openid is 1 to 128 characters, for wechatpay orders")
@@ -101,15 +108,18 @@ public struct PaymentService: Sendable {
         case .topUp:
             guard let amount = request.amount else { throw PaymentError(.invalid, code: "required", field: "amount", "a top-up names its amount") }
             guard amount.minorUnits <= maximumTopUp else {
-                throw PaymentError(.invalid, code: "amount_over_limit", field: "amount", "a single top-up is at most \(Money(minorUnits: maximumTopUp).decimalText)")
+                throw PaymentError(
+                    .invalid, code: "amount_over_limit", field: "amount", "a single top-up is at most \(Money(minorUnits: maximumTopUp).decimalText)")
             }
             guard let purpose = request.walletPurpose, ["electricity", "water", "gas", "heating", "general"].contains(purpose) else {
-                throw PaymentError(.invalid, code: "invalid_value", field: "wallet_purpose", "wallet_purpose is electricity, water, gas, heating or general")
+                throw PaymentError(
+                    .invalid, code: "invalid_value", field: "wallet_purpose", "wallet_purpose is electricity, water, gas, heating or general")
             }
         case .deposit:
             guard request.amount != nil else { throw PaymentError(.invalid, code: "required", field: "amount", "a deposit names its amount") }
             guard let kind = request.depositKind, depositKinds.contains(kind) else {
-                throw PaymentError(.invalid, code: "invalid_value", field: "deposit_kind", "deposit_kind is decoration, access_card, facility or other")
+                throw PaymentError(
+                    .invalid, code: "invalid_value", field: "deposit_kind", "deposit_kind is decoration, access_card, facility or other")
             }
             for condition in request.depositConditions ?? [] where condition.kind == .dateReached && condition.on == nil {
                 throw PaymentError(.invalid, code: "required", field: "deposit_conditions.on", "a date condition names its date")
@@ -151,17 +161,19 @@ public struct PaymentService: Sendable {
             let (payer, relation) = try await Self.payer(request, ownerPersonId: ownerPersonId, tenant: tenant, now: now)
             var amount = request.amount?.minorUnits ?? 0
             if request.purpose == .bills {
-                let probe = PaymentOrder(id: "", companyId: companyId, communityId: house, houseId: request.houseId, outTradeNo: outTradeNo,
-                                         purpose: .bills, items: .init(billIds: request.billIds), amount: 1, currency: "CNY", channel: request.channel,
-                                         payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil, expiresAt: now,
-                                         paidAt: nil, paymentId: nil, requestDigest: "", createdBy: actor, createdAt: now, updatedAt: now)
+                let probe = PaymentOrder(
+                    id: "", companyId: companyId, communityId: house, houseId: request.houseId, outTradeNo: outTradeNo,
+                    purpose: .bills, items: .init(billIds: request.billIds), amount: 1, currency: "CNY", channel: request.channel,
+                    payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil, expiresAt: now,
+                    paidAt: nil, paymentId: nil, requestDigest: "", createdBy: actor, createdAt: now, updatedAt: now)
                 let zone = try await lookups.timeZone(ofCommunity: house)
                 let debts = try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocationOrder)
                     .debts(for: probe, asOf: LocalDate.of(now, timeZone: zone))
                 if let ids = request.billIds, !ids.isEmpty {
                     let open = Set(debts.map(\.debt.billId))
                     if let missing = ids.first(where: { !open.contains($0) }) {
-                        throw PaymentError(.invalid, code: "bill_not_payable", field: "bill_ids", "bill \(missing) is not an unpaid bill of this house")
+                        throw PaymentError(
+                            .invalid, code: "bill_not_payable", field: "bill_ids", "bill \(missing) is not an unpaid bill of this house")
                     }
                 }
                 let due = debts.reduce(Int64(0)) { $0 + $1.debt.lateFee + $1.debt.principal }
@@ -169,14 +181,16 @@ public struct PaymentService: Sendable {
                 guard amount > 0 else { throw PaymentError(.invalid, code: "nothing_due", field: "bill_ids", "nothing is due on these bills") }
             }
             let lifetime = request.channel == "bank" ? Self.bankOrderLifetime : Self.onlineOrderLifetime
-            let order = PaymentOrder(id: Identifier.uuidV7(at: now), companyId: companyId, communityId: house, houseId: request.houseId,
-                                     outTradeNo: outTradeNo, purpose: request.purpose,
-                                     items: .init(billIds: request.billIds, walletPurpose: request.walletPurpose, depositKind: request.depositKind,
-                                                  depositConditions: request.depositConditions,
-                                                  description: Self.describe(request)),
-                                     amount: amount, currency: "CNY", channel: request.channel, payerPersonId: payer, payerRelation: relation,
-                                     state: .created, channelRequest: nil, expiresAt: now.addingTimeInterval(lifetime), paidAt: nil, paymentId: nil,
-                                     requestDigest: request.digest, createdBy: actor, createdAt: now, updatedAt: now)
+            let order = PaymentOrder(
+                id: Identifier.uuidV7(at: now), companyId: companyId, communityId: house, houseId: request.houseId,
+                outTradeNo: outTradeNo, purpose: request.purpose,
+                items: .init(
+                    billIds: request.billIds, walletPurpose: request.walletPurpose, depositKind: request.depositKind,
+                    depositConditions: request.depositConditions,
+                    description: Self.describe(request)),
+                amount: amount, currency: "CNY", channel: request.channel, payerPersonId: payer, payerRelation: relation,
+                state: .created, channelRequest: nil, expiresAt: now.addingTimeInterval(lifetime), paidAt: nil, paymentId: nil,
+                requestDigest: request.digest, createdBy: actor, createdAt: now, updatedAt: now)
             try await store.insert(order)
             return order
         }
@@ -184,9 +198,11 @@ public struct PaymentService: Sendable {
         guard order.state == .created, order.channelRequest == nil, let channel = try onlineChannel(order.channel, companyId: companyId) else {
             return order
         }
-        let requested = try await channel.createOrder(ChannelOrder(outTradeNo: order.outTradeNo, description: order.items.description ?? "Courtyard",
-                                                                   amount: order.amount, expiresAt: order.expiresAt,
-                                                                   payerOpenId: order.channel == "wechatpay" ? request.wechatOpenid : nil))
+        let requested = try await channel.createOrder(
+            ChannelOrder(
+                outTradeNo: order.outTradeNo, description: order.items.description ?? "Courtyard",
+                amount: order.amount, expiresAt: order.expiresAt,
+                payerOpenId: order.channel == "wechatpay" ? request.wechatOpenid : nil))
         order.channelRequest = requested
         order.updatedAt = clock.now()
         let saved = order
@@ -203,17 +219,26 @@ public struct PaymentService: Sendable {
     }
 
     /// Who pays: the signed-in owner, a named occupant or linked proxy, or staff at the desk.
-    static func payer(_ request: OrderRequest, ownerPersonId: String?, tenant: TenantSQL,
-                      now: Date) async throws -> (String?, PaymentOrder.PayerRelation) {
+    static func payer(
+        _ request: OrderRequest, ownerPersonId: String?, tenant: TenantSQL,
+        now: Date
+    ) async throws -> (String?, PaymentOrder.PayerRelation) {
         guard let person = ownerPersonId ?? request.payerPersonId else { return (nil, .staff) }
-        let occupant = try await tenant.select("COUNT(*) AS n", from: "occupancies",
-                                               where: "house_id = \(bind: request.houseId) AND person_id = \(bind: person)").first().map { try RowReader($0, table: "occupancies").int64("n") } ?? 0
+        let occupant =
+            try await tenant.select(
+                "COUNT(*) AS n", from: "occupancies",
+                where: "house_id = \(bind: request.houseId) AND person_id = \(bind: person)"
+            ).first().map { try RowReader($0, table: "occupancies").int64("n") } ?? 0
         if occupant > 0 { return (person, .occupant) }
-        let proxy = try await tenant.select("COUNT(*) AS n", from: "proxy_payers",
-                                            where: "house_id = \(bind: request.houseId) AND person_id = \(bind: person)").first().map { try RowReader($0, table: "proxy_payers").int64("n") } ?? 0
+        let proxy =
+            try await tenant.select(
+                "COUNT(*) AS n", from: "proxy_payers",
+                where: "house_id = \(bind: request.houseId) AND person_id = \(bind: person)"
+            ).first().map { try RowReader($0, table: "proxy_payers").int64("n") } ?? 0
         if proxy > 0 { return (person, .proxy) }
-        throw PaymentError(.forbidden, code: "payer_not_linked", field: "payer_person_id",
-                           "the payer neither lives in the house nor is linked to it as a proxy payer")
+        throw PaymentError(
+            .forbidden, code: "payer_not_linked", field: "payer_person_id",
+            "the payer neither lives in the house nor is linked to it as a proxy payer")
     }
 
     func onlineChannel(_ name: String, companyId: String) throws(PaymentError) -> (any OnlineChannel)? {
@@ -264,9 +289,11 @@ public struct PaymentService: Sendable {
     public func expireDue(limit: Int = 1_000) async throws -> Int {
         let now = clock.now()
         return try await database.transaction { db in
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT id FROM payment_orders WHERE state = 'created' AND expires_at <= \(bind: now.epochMilliseconds) ORDER BY expires_at LIMIT \(unsafeRaw: String(limit))
-                """).all()
+                """
+            ).all()
             let ids = try rows.map { try RowReader($0, table: "payment_orders").string("id") }
             guard !ids.isEmpty else { return 0 }
             try await db.update("payment_orders").set("state", to: SQLBind("expired")).set("updated_at", to: SQLBind(now.epochMilliseconds))
@@ -312,7 +339,8 @@ public struct PaymentService: Sendable {
             return try await wechatRefundNotification(plaintext, companyId: companyId, credentials: credentials)
         }
         guard notification.eventType == "TRANSACTION.SUCCESS" else {
-            logger.info("wechatpay notification acknowledged without effect", metadata: ["event": "\(notification.eventType)", "company": "\(companyId)"])
+            logger.info(
+                "wechatpay notification acknowledged without effect", metadata: ["event": "\(notification.eventType)", "company": "\(companyId)"])
             return NotificationResult(companyId: companyId, outcome: nil, ignored: notification.eventType)
         }
         guard let transaction = try? JSONDecoder().decode(WeChatPayV3.Transaction.self, from: plaintext) else {
@@ -325,9 +353,10 @@ public struct PaymentService: Sendable {
             return NotificationResult(companyId: companyId, outcome: nil, ignored: "trade_state " + transaction.tradeState)
         }
         let paidAt = transaction.successTime.flatMap { ISO8601DateFormatter().date(from: $0) } ?? now
-        let channelTransaction = ChannelTransaction(channel: "wechatpay", transactionId: transaction.transactionId, outTradeNo: transaction.outTradeNo,
-                                                    amount: transaction.amount.total, paidAt: paidAt, payerAccount: transaction.payer?.openid,
-                                                    recordedBy: "system:wechatpay")
+        let channelTransaction = ChannelTransaction(
+            channel: "wechatpay", transactionId: transaction.transactionId, outTradeNo: transaction.outTradeNo,
+            amount: transaction.amount.total, paidAt: paidAt, payerAccount: transaction.payer?.openid,
+            recordedBy: "system:wechatpay")
         let outcome = try await apply(channelTransaction, companyId: companyId, payload: String(decoding: plaintext, as: UTF8.self))
         return NotificationResult(companyId: companyId, outcome: outcome, ignored: nil)
     }
@@ -360,9 +389,11 @@ public struct PaymentService: Sendable {
             return NotificationResult(companyId: companyId, outcome: nil, ignored: "refund \(resource.outRefundNo) is not ours")
         }
         let id = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(hex[$0]) }.joined(separator: "-")
-        let answer: Result<ChannelRefundResult, PaymentError> = resource.refundStatus == "SUCCESS"
+        let answer: Result<ChannelRefundResult, PaymentError> =
+            resource.refundStatus == "SUCCESS"
             ? .success(ChannelRefundResult(channelRefundId: resource.refundId, status: .succeeded))
-            : .failure(PaymentError(.channelFailed, code: "refund_" + resource.refundStatus.lowercased(), "WeChat Pay reports \(resource.refundStatus)"))
+            : .failure(
+                PaymentError(.channelFailed, code: "refund_" + resource.refundStatus.lowercased(), "WeChat Pay reports \(resource.refundStatus)"))
         let now = clock.now()
         let engine = database.engine
         let scope = TenantScope(companyId: companyId)
@@ -389,10 +420,12 @@ public struct PaymentService: Sendable {
             return NotificationResult(companyId: companyId, outcome: nil, ignored: "trade_status " + notification.tradeStatus)
         }
         let paidAt = notification.gmtPayment.flatMap(Self.beijingTime) ?? clock.now()
-        let transaction = ChannelTransaction(channel: "alipay", transactionId: notification.tradeNo, outTradeNo: notification.outTradeNo,
-                                             amount: notification.totalAmount, paidAt: paidAt, payerAccount: notification.buyerId,
-                                             recordedBy: "system:alipay")
-        let payload = String(decoding: (try? JSONSerialization.data(withJSONObject: notification.parameters, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
+        let transaction = ChannelTransaction(
+            channel: "alipay", transactionId: notification.tradeNo, outTradeNo: notification.outTradeNo,
+            amount: notification.totalAmount, paidAt: paidAt, payerAccount: notification.buyerId,
+            recordedBy: "system:alipay")
+        let payload = String(
+            decoding: (try? JSONSerialization.data(withJSONObject: notification.parameters, options: [.sortedKeys])) ?? Data(), as: UTF8.self)
         let outcome = try await apply(transaction, companyId: companyId, payload: payload)
         return NotificationResult(companyId: companyId, outcome: outcome, ignored: nil)
     }
@@ -420,7 +453,8 @@ public struct PaymentService: Sendable {
             do {
                 let now = clock.now()
                 return try await database.transaction { [allocationOrder, ports] db in
-                    try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocationOrder).apply(transaction, payload: payload, now: now)
+                    try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocationOrder).apply(
+                        transaction, payload: payload, now: now)
                 }
             } catch StorageError.alreadyExists where attempt < 3 {
                 continue
@@ -428,14 +462,19 @@ public struct PaymentService: Sendable {
                 throw error
             } catch let error as PaymentError {
                 let now = clock.now()
-                logger.error("payment held: it could not be allocated", metadata: ["company": "\(companyId)", "out_trade_no": "\(transaction.outTradeNo)",
-                                                                                   "error": "\(error)"])
+                logger.error(
+                    "payment held: it could not be allocated",
+                    metadata: [
+                        "company": "\(companyId)", "out_trade_no": "\(transaction.outTradeNo)",
+                        "error": "\(error)",
+                    ])
                 try await database.transaction { db in
                     try await PaymentApplier(db, companyId: companyId, engine: engine, ports: ports).hold(
                         transaction, outcome: "apply_failed", detail: String(String(describing: error).prefix(500)), payload: payload, now: now)
                 }
-                return PaymentOutcome(status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: Money(minorUnits: transaction.amount),
-                                      allocations: [], receiptNumber: nil, receiptToken: nil, commands: [], review: "apply_failed")
+                return PaymentOutcome(
+                    status: .heldForReview, outTradeNo: transaction.outTradeNo, paymentId: nil, amount: Money(minorUnits: transaction.amount),
+                    allocations: [], receiptNumber: nil, receiptToken: nil, commands: [], review: "apply_failed")
             }
         }
     }

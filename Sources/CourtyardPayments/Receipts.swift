@@ -50,9 +50,11 @@ public struct ReceiptBook: TenantStore {
 
     /// The next number, taken in this transaction (pass it to ``issue`` as `number`; a rollback gives it back).
     public func nextNumber() async throws -> Int64 {
-        let row = try await tenant.insert(into: "receipt_counters", columns: ["last_number"], values: [Int64(1)],
-                                          onConflict: .onTenantKey([], doUpdate: "last_number = receipt_counters.last_number + 1"),
-                                          returning: "last_number").first()
+        let row = try await tenant.insert(
+            into: "receipt_counters", columns: ["last_number"], values: [Int64(1)],
+            onConflict: .onTenantKey([], doUpdate: "last_number = receipt_counters.last_number + 1"),
+            returning: "last_number"
+        ).first()
         guard let row else { throw StorageError.corruptRow(table: "receipt_counters", column: "last_number") }
         return try RowReader(row, table: "receipt_counters").int64("last_number")
     }
@@ -70,14 +72,17 @@ public struct ReceiptBook: TenantStore {
     /// Issues a receipt for `subjectId` (a payment, refund or deposit); issuing again for the same subject returns the first.
     ///
     /// `fresh` says the subject was created in this transaction (a new payment), so there is no earlier receipt to find.
-    public func issue(kind: Receipt.Kind, subjectId: String, communityId: String, houseId: String, payer: String?, channel: String,
-                      channelReference: String, lines: [Receipt.Line], total: Money, at now: Date, fresh: Bool = false,
-                      number reserved: Int64? = nil) async throws -> Receipt {
+    public func issue(
+        kind: Receipt.Kind, subjectId: String, communityId: String, houseId: String, payer: String?, channel: String,
+        channelReference: String, lines: [Receipt.Line], total: Money, at now: Date, fresh: Bool = false,
+        number reserved: Int64? = nil
+    ) async throws -> Receipt {
         if !fresh, let existing = try await receipt(kind: kind, subjectId: subjectId) { return existing }
         let names = try await tenant.select(
             "c.name AS community_name, c.time_zone AS time_zone, b.name AS building_name, h.number AS house_number", from: "houses", as: "h",
             joining: [.inner("communities", as: "c", on: "c.id = h.community_id"), .inner("buildings", as: "b", on: "b.id = h.building_id")],
-            where: "h.id = \(bind: houseId)").first()
+            where: "h.id = \(bind: houseId)"
+        ).first()
         let reader = names.map { RowReader($0, table: "houses") }
         let companyName = try await tenant.company("name").first().map { try RowReader($0, table: "companies").string("name") }
         let number: Int64
@@ -88,29 +93,39 @@ public struct ReceiptBook: TenantStore {
         let token = random.map { String(format: "%02x", $0) }.joined()
         var shownPayer = payer
         if shownPayer == nil { shownPayer = try await ownerName(houseId: houseId) }
-        let receipt = Receipt(number: number, kind: kind, companyName: names == nil ? "" : companyName ?? "",
-                              communityName: try reader?.string("community_name") ?? "",
-                              house: [try reader?.string("building_name"), try reader?.string("house_number")].compactMap { $0 }.joined(separator: " "),
-                              payer: shownPayer, channel: channel, channelReference: channelReference,
-                              lines: lines, total: total, issuedAt: now, timeZone: try reader?.string("time_zone"), token: token)
-        try await tenant.insert(into: "receipts", columns: ["id", "community_id", "number", "kind", "subject_id", "token", "document", "created_at"],
-                                values: [Identifier.uuidV7(at: now), communityId, number, kind.rawValue, subjectId, token, StoredJSON.encode(receipt),
-                                         now.epochMilliseconds]).run()
+        let receipt = Receipt(
+            number: number, kind: kind, companyName: names == nil ? "" : companyName ?? "",
+            communityName: try reader?.string("community_name") ?? "",
+            house: [try reader?.string("building_name"), try reader?.string("house_number")].compactMap { $0 }.joined(separator: " "),
+            payer: shownPayer, channel: channel, channelReference: channelReference,
+            lines: lines, total: total, issuedAt: now, timeZone: try reader?.string("time_zone"), token: token)
+        try await tenant.insert(
+            into: "receipts", columns: ["id", "community_id", "number", "kind", "subject_id", "token", "document", "created_at"],
+            values: [
+                Identifier.uuidV7(at: now), communityId, number, kind.rawValue, subjectId, token, StoredJSON.encode(receipt),
+                now.epochMilliseconds,
+            ]
+        ).run()
         return receipt
     }
 
     public func receipt(kind: Receipt.Kind, subjectId: String) async throws -> Receipt? {
-        try await tenant.select("document", from: "receipts", where: "kind = \(bind: kind.rawValue) AND subject_id = \(bind: subjectId)").first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+        try await tenant.select("document", from: "receipts", where: "kind = \(bind: kind.rawValue) AND subject_id = \(bind: subjectId)").first().map
+        { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
     }
 
     public func receipt(number: Int64) async throws -> Receipt? {
-        try await tenant.select("document", from: "receipts", where: "number = \(bind: number)").first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+        try await tenant.select("document", from: "receipts", where: "number = \(bind: number)").first().map {
+            try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document")
+        }
     }
 
     /// A receipt by its public token, across companies (the token is the credential: 128 random bits).
     public static func receipt(token: String, db: any SQLDatabase) async throws -> Receipt? {
         guard token.count == 32, token.allSatisfy(\.isHexDigit) else { return nil }
         return try await db.raw("SELECT document FROM receipts WHERE token = \(bind: token)")
-            .first().map { try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document") }
+            .first().map {
+                try StoredJSON.decode(Receipt.self, try RowReader($0, table: "receipts").string("document"), table: "receipts", column: "document")
+            }
     }
 }

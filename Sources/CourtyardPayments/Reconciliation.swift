@@ -48,7 +48,9 @@ public struct Reconciliation: Sendable {
         public var ourAmount: Money?
         public var theirAmount: Money?
 
-        public init(kind: StatementEntry.Kind, outcome: Outcome, channelReference: String, outTradeNo: String?, ourAmount: Money?, theirAmount: Money?) {
+        public init(
+            kind: StatementEntry.Kind, outcome: Outcome, channelReference: String, outTradeNo: String?, ourAmount: Money?, theirAmount: Money?
+        ) {
             self.kind = kind; self.outcome = outcome; self.channelReference = channelReference; self.outTradeNo = outTradeNo
             self.ourAmount = ourAmount; self.theirAmount = theirAmount
         }
@@ -65,8 +67,10 @@ public struct Reconciliation: Sendable {
         /// Everything but the matched items.
         public var exceptions: [Item]
 
-        public init(runId: String, channel: String, date: LocalDate, matched: Int, missingOurs: Int, missingTheirs: Int, amountMismatch: Int,
-                    exceptions: [Item]) {
+        public init(
+            runId: String, channel: String, date: LocalDate, matched: Int, missingOurs: Int, missingTheirs: Int, amountMismatch: Int,
+            exceptions: [Item]
+        ) {
             self.runId = runId; self.channel = channel; self.date = date; self.matched = matched; self.missingOurs = missingOurs
             self.missingTheirs = missingTheirs; self.amountMismatch = amountMismatch; self.exceptions = exceptions
         }
@@ -87,9 +91,11 @@ public struct Reconciliation: Sendable {
                 throw PaymentError(.invalid, code: "csv_missing_column", field: "微信订单号", "not a WeChat Pay trade bill")
             }
             let header = records[start].1
-            let (transaction, out, state, settled, refundId, refundAmount) = (try column(header, "微信订单号"), try column(header, "商户订单号"),
-                                                                               try column(header, "交易状态"), try column(header, "应结订单金额"),
-                                                                               try column(header, "微信退款单号"), try column(header, "退款金额"))
+            let (transaction, out, state, settled, refundId, refundAmount) = (
+                try column(header, "微信订单号"), try column(header, "商户订单号"),
+                try column(header, "交易状态"), try column(header, "应结订单金额"),
+                try column(header, "微信退款单号"), try column(header, "退款金额")
+            )
             var entries: [StatementEntry] = []
             for (line, fields) in records[(start + 1)...] {
                 if fields.first?.hasPrefix("总") == true { break }
@@ -109,16 +115,19 @@ public struct Reconciliation: Sendable {
                 throw PaymentError(.invalid, code: "csv_missing_column", field: "支付宝交易号", "not an Alipay transaction detail")
             }
             let header = rows[start].1
-            let (trade, out, type, amountColumn, batch) = (try column(header, "支付宝交易号"), try column(header, "商户订单号"),
-                                                           try column(header, "业务类型"), try column(header, "订单金额（元）"),
-                                                           try column(header, "退款批次号/请求号"))
+            let (trade, out, type, amountColumn, batch) = (
+                try column(header, "支付宝交易号"), try column(header, "商户订单号"),
+                try column(header, "业务类型"), try column(header, "订单金额（元）"),
+                try column(header, "退款批次号/请求号")
+            )
             var entries: [StatementEntry] = []
             for (line, fields) in rows[(start + 1)...] where fields.count > max(trade, out, type, amountColumn, batch) {
                 guard let amount = Alipay.fen(fields[amountColumn].replacingOccurrences(of: "-", with: "")) else { throw Self.badAmount(line) }
                 if fields[type] == "交易" {
                     entries.append(StatementEntry(kind: .payment, reference: fields[trade], outTradeNo: fields[out], amount: amount))
                 } else if fields[type] == "退款" {
-                    entries.append(StatementEntry(kind: .refund, reference: fields[trade] + ":" + fields[batch], outTradeNo: fields[out], amount: amount))
+                    entries.append(
+                        StatementEntry(kind: .refund, reference: fields[trade] + ":" + fields[batch], outTradeNo: fields[out], amount: amount))
                 }
             }
             return entries
@@ -148,18 +157,22 @@ public struct Reconciliation: Sendable {
         var ours: [String: (Int64, String?)] = [:]
         for row in try await tenant.select(
             "p.channel_transaction_id, p.amount, o.out_trade_no", from: "payments", as: "p",
-            joining: [.left("payment_orders", as: "o", on: "o.id = p.order_id")], where: """
-            p.channel = \(bind: channel) AND p.status = 'settled'
-            AND p.paid_at >= \(bind: start.epochMilliseconds) AND p.paid_at < \(bind: end.epochMilliseconds)
-            """).all() {
+            joining: [.left("payment_orders", as: "o", on: "o.id = p.order_id")],
+            where: """
+                p.channel = \(bind: channel) AND p.status = 'settled'
+                AND p.paid_at >= \(bind: start.epochMilliseconds) AND p.paid_at < \(bind: end.epochMilliseconds)
+                """
+        ).all() {
             let r = RowReader(row, table: "payments")
             ours["payment|" + (try r.string("channel_transaction_id"))] = (try r.int64("amount"), try r.optionalString("out_trade_no"))
         }
         for row in try await tenant.select(
-            "f.channel_refund_id, f.amount", from: "refunds", as: "f", joining: [.inner("payments", as: "p", on: "p.id = f.payment_id")], where: """
-            p.channel = \(bind: channel) AND f.state IN ('processing', 'succeeded') AND f.channel_refund_id IS NOT NULL
-            AND f.updated_at >= \(bind: start.epochMilliseconds) AND f.updated_at < \(bind: end.epochMilliseconds)
-            """).all() {
+            "f.channel_refund_id, f.amount", from: "refunds", as: "f", joining: [.inner("payments", as: "p", on: "p.id = f.payment_id")],
+            where: """
+                p.channel = \(bind: channel) AND f.state IN ('processing', 'succeeded') AND f.channel_refund_id IS NOT NULL
+                AND f.updated_at >= \(bind: start.epochMilliseconds) AND f.updated_at < \(bind: end.epochMilliseconds)
+                """
+        ).all() {
             let r = RowReader(row, table: "refunds")
             ours["refund|" + (try r.string("channel_refund_id"))] = (try r.int64("amount"), nil)
         }
@@ -169,35 +182,50 @@ public struct Reconciliation: Sendable {
             let key = entry.kind.rawValue + "|" + entry.reference
             seen.insert(key)
             if let (amount, out) = ours[key] {
-                items.append(Item(kind: entry.kind, outcome: amount == entry.amount ? .matched : .amountMismatch, channelReference: entry.reference,
-                                  outTradeNo: out ?? entry.outTradeNo, ourAmount: Money(minorUnits: amount), theirAmount: Money(minorUnits: entry.amount)))
+                items.append(
+                    Item(
+                        kind: entry.kind, outcome: amount == entry.amount ? .matched : .amountMismatch, channelReference: entry.reference,
+                        outTradeNo: out ?? entry.outTradeNo, ourAmount: Money(minorUnits: amount), theirAmount: Money(minorUnits: entry.amount)))
             } else {
-                items.append(Item(kind: entry.kind, outcome: .missingOurs, channelReference: entry.reference, outTradeNo: entry.outTradeNo,
-                                  ourAmount: nil, theirAmount: Money(minorUnits: entry.amount)))
+                items.append(
+                    Item(
+                        kind: entry.kind, outcome: .missingOurs, channelReference: entry.reference, outTradeNo: entry.outTradeNo,
+                        ourAmount: nil, theirAmount: Money(minorUnits: entry.amount)))
             }
         }
         for (key, (amount, out)) in ours.sorted(by: { $0.key < $1.key }) where !seen.contains(key) {
             let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
-            items.append(Item(kind: parts[0] == "refund" ? .refund : .payment, outcome: .missingTheirs, channelReference: parts[1], outTradeNo: out,
-                              ourAmount: Money(minorUnits: amount), theirAmount: nil))
+            items.append(
+                Item(
+                    kind: parts[0] == "refund" ? .refund : .payment, outcome: .missingTheirs, channelReference: parts[1], outTradeNo: out,
+                    ourAmount: Money(minorUnits: amount), theirAmount: nil))
         }
         let runId = Identifier.uuidV7(at: now)
-        let report = Report(runId: runId, channel: channel, date: date, matched: items.filter { $0.outcome == .matched }.count,
-                            missingOurs: items.filter { $0.outcome == .missingOurs }.count,
-                            missingTheirs: items.filter { $0.outcome == .missingTheirs }.count,
-                            amountMismatch: items.filter { $0.outcome == .amountMismatch }.count,
-                            exceptions: items.filter { $0.outcome != .matched })
-        let summary = ["matched": report.matched, "missing_ours": report.missingOurs, "missing_theirs": report.missingTheirs,
-                       "amount_mismatch": report.amountMismatch]
-        try await tenant.insert(into: "reconciliation_runs", columns: ["id", "channel", "statement_date", "summary", "created_by", "created_at"],
-                                values: [runId, channel, date.description, StoredJSON.encode(summary), actor, now.epochMilliseconds]).run()
+        let report = Report(
+            runId: runId, channel: channel, date: date, matched: items.filter { $0.outcome == .matched }.count,
+            missingOurs: items.filter { $0.outcome == .missingOurs }.count,
+            missingTheirs: items.filter { $0.outcome == .missingTheirs }.count,
+            amountMismatch: items.filter { $0.outcome == .amountMismatch }.count,
+            exceptions: items.filter { $0.outcome != .matched })
+        let summary = [
+            "matched": report.matched, "missing_ours": report.missingOurs, "missing_theirs": report.missingTheirs,
+            "amount_mismatch": report.amountMismatch,
+        ]
+        try await tenant.insert(
+            into: "reconciliation_runs", columns: ["id", "channel", "statement_date", "summary", "created_by", "created_at"],
+            values: [runId, channel, date.description, StoredJSON.encode(summary), actor, now.epochMilliseconds]
+        ).run()
         for item in items {
-            try await tenant.insert(into: "reconciliation_items", columns: [
-                "id", "run_id", "kind", "outcome", "channel_reference", "out_trade_no", "our_amount", "their_amount",
-            ], values: [
-                Identifier.uuidV7(at: now), runId, item.kind.rawValue, item.outcome.rawValue, item.channelReference, item.outTradeNo,
-                item.ourAmount?.minorUnits, item.theirAmount?.minorUnits,
-            ]).run()
+            try await tenant.insert(
+                into: "reconciliation_items",
+                columns: [
+                    "id", "run_id", "kind", "outcome", "channel_reference", "out_trade_no", "our_amount", "their_amount",
+                ],
+                values: [
+                    Identifier.uuidV7(at: now), runId, item.kind.rawValue, item.outcome.rawValue, item.channelReference, item.outTradeNo,
+                    item.ourAmount?.minorUnits, item.theirAmount?.minorUnits,
+                ]
+            ).run()
         }
         return report
     }

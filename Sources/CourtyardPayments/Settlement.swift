@@ -46,7 +46,8 @@ public enum Settlement {
         var left = max(0, amount)
         var allocations: [Allocation] = []
         for debt in debts {
-            let parts: [(Part, Int64)] = order == .lateFeeFirst
+            let parts: [(Part, Int64)] =
+                order == .lateFeeFirst
                 ? [(.lateFee, debt.lateFee), (.principal, debt.principal)]
                 : [(.principal, debt.principal), (.lateFee, debt.lateFee)]
             for (part, owed) in parts where owed > 0 && left > 0 {

@@ -1,5 +1,5 @@
-import CourtyardDomain
 import CourtyardDevices
+import CourtyardDomain
 import CourtyardLedger
 import CourtyardStorage
 import Foundation
@@ -39,8 +39,9 @@ extension PrepaidDeduction {
             let (day, minute) = LocalClock(zone: reading.device.timeZone).local(reading.measuredAt)
             let key = Rating.periodKey(rule, day: day)
             let position = key == plan.periodKey ? plan.periodUsage : 0
-            let charge = try Self.charge(reading, planIndex: planIndex, plan: plan, day: day, key: key,
-                                         window: Rating.window(rule, minute: minute), position: position)
+            let charge = try Self.charge(
+                reading, planIndex: planIndex, plan: plan, day: day, key: key,
+                window: Rating.window(rule, minute: minute), position: position)
             plans[planIndex].periodKey = key
             plans[planIndex].periodUsage = position + reading.usage
             plans[planIndex].lastMeasuredAt = reading.measuredAt
@@ -67,19 +68,24 @@ extension PrepaidDeduction {
         for (planIndex, money) in available {
             let plan = plans[planIndex]
             if !plan.warned, let warn = plan.config.warnBelow, money <= warn.minorUnits {
-                try RawSupply.outbox(raw, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
-                                     kind: "low_balance", audience: "owner", dedupKey: "low_balance:\(plan.id):\(millis)",
-                                     payload: ["utility": plan.utility, "available": FixedPoint.format(money, scale: 2),
-                                               "threshold": warn.decimalText], now: now)
+                try RawSupply.outbox(
+                    raw, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
+                    kind: "low_balance", audience: "owner", dedupKey: "low_balance:\(plan.id):\(millis)",
+                    payload: [
+                        "utility": plan.utility, "available": FixedPoint.format(money, scale: 2),
+                        "threshold": warn.decimalText,
+                    ], now: now)
                 plans[planIndex].warned = true
             }
             if SupplyPolicy.isExhausted(available: money, emergencyCredit: plan.config.emergencyCredit.minorUnits),
-               try Self.supplyReason(raw, device: plan.deviceId) == "balance" {
+                try Self.supplyReason(raw, device: plan.deviceId) == "balance"
+            {
                 let zone = readings.first { $0.device.id == plan.deviceId }?.device.timeZone ?? .gmt
                 try RawSupply.evaluate(raw, companyId: companyId, plan: plan, available: money, zone: zone, now: now)
             }
         }
-        let insert = try raw.statement("""
+        let insert = try raw.statement(
+            """
             INSERT INTO prepaid_charges (id, company_id, community_id, plan_id, reading_id, kind, measured_at, local_day, period_key, usage_milli,
                                          position_milli, time_window, exact, amount, rounding, carry_after, from_wallets, to_shortfall, detail, created_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
@@ -110,7 +116,8 @@ extension PrepaidDeduction {
             try insert.run()
         }
         insert.reset()
-        let save = try raw.statement("""
+        let save = try raw.statement(
+            """
             UPDATE prepaid_running SET period_key = ?2, period_usage_milli = ?3, carry_exact = ?4, last_measured_at = ?5, warned = ?6
             WHERE plan_id = ?1
             """)
@@ -180,10 +187,11 @@ extension PrepaidDeduction {
         do { config = try PlanConfigCache.shared.config(id: id, updatedAt: updatedAt, text: row.string(7)) } catch {
             throw StorageError.corruptRow(table: "prepaid_plans", column: "config")
         }
-        return PrepaidPlan(id: id, companyId: row.string(1), communityId: row.string(2), houseId: row.string(3), deviceId: row.string(4),
-                           register: row.string(5), utility: row.string(6), config: config, status: row.string(8), createdBy: row.string(9),
-                           createdAt: row.int64(10), updatedAt: updatedAt, periodKey: row.optionalString(12), periodUsage: row.int64(13),
-                           carry: row.int64(14), lastMeasuredAt: row.optionalInt64(15), warned: row.int64(16) != 0)
+        return PrepaidPlan(
+            id: id, companyId: row.string(1), communityId: row.string(2), houseId: row.string(3), deviceId: row.string(4),
+            register: row.string(5), utility: row.string(6), config: config, status: row.string(8), createdBy: row.string(9),
+            createdAt: row.int64(10), updatedAt: updatedAt, periodKey: row.optionalString(12), periodUsage: row.int64(13),
+            carry: row.int64(14), lastMeasuredAt: row.optionalInt64(15), warned: row.int64(16) != 0)
     }
 }
 
@@ -193,7 +201,8 @@ extension PrepaidDeduction {
 enum RawSupply {
     static func evaluate(_ raw: RawSQLite, companyId: String, plan: PrepaidPlan, available: Int64, zone: TimeZone, now: Date) throws {
         let millis = now.epochMilliseconds
-        let stateQuery = try raw.statement("""
+        let stateQuery = try raw.statement(
+            """
             SELECT desired, reason, cutoff_due_at, safety_lock FROM supply_states WHERE company_id = ?1 AND device_id = ?2
             """)
         stateQuery.bind(1, companyId)
@@ -205,7 +214,8 @@ enum RawSupply {
         let lock = stateQuery.optionalString(3)
         stateQuery.reset()
         var overrides: [SupplyOverride] = []
-        let overrideQuery = try raw.statement("""
+        let overrideQuery = try raw.statement(
+            """
             SELECT id, kind, hold_state, reason, expires_at FROM supply_overrides
             WHERE company_id = ?1 AND device_id = ?2 AND ended_at IS NULL AND expires_at > ?3 ORDER BY created_at
             """)
@@ -213,9 +223,11 @@ enum RawSupply {
         overrideQuery.bind(2, plan.deviceId)
         overrideQuery.bind(3, millis)
         while try overrideQuery.step() {
-            overrides.append(SupplyOverride(id: overrideQuery.string(0), kind: SupplyOverride.Kind(rawValue: overrideQuery.string(1)) ?? .exemption,
-                                            holdState: overrideQuery.optionalString(2).flatMap(SupplyPosition.init(rawValue:)),
-                                            reason: overrideQuery.string(3), expiresAt: overrideQuery.int64(4)))
+            overrides.append(
+                SupplyOverride(
+                    id: overrideQuery.string(0), kind: SupplyOverride.Kind(rawValue: overrideQuery.string(1)) ?? .exemption,
+                    holdState: overrideQuery.optionalString(2).flatMap(SupplyPosition.init(rawValue:)),
+                    reason: overrideQuery.string(3), expiresAt: overrideQuery.int64(4)))
         }
         overrideQuery.reset()
         var holidays: Set<LocalDate> = []
@@ -225,12 +237,16 @@ enum RawSupply {
             while try holidayQuery.step() { if let day = LocalDate(holidayQuery.string(0)) { holidays.insert(day) } }
             holidayQuery.reset()
         }
-        let decision = SupplyPolicy.decide(.init(available: available, emergencyCredit: plan.config.emergencyCredit.minorUnits, now: millis,
-                                                 calendar: FriendlyCalendar(windows: plan.config.friendlyWindows, holidays: holidays,
-                                                                            clock: LocalClock(zone: zone)),
-                                                 overrides: overrides, safetyLock: lock, triggers: Set(plan.config.cutoffTriggers)))
+        let decision = SupplyPolicy.decide(
+            .init(
+                available: available, emergencyCredit: plan.config.emergencyCredit.minorUnits, now: millis,
+                calendar: FriendlyCalendar(
+                    windows: plan.config.friendlyWindows, holidays: holidays,
+                    clock: LocalClock(zone: zone)),
+                overrides: overrides, safetyLock: lock, triggers: Set(plan.config.cutoffTriggers)))
         guard decision.desired != desired || decision.reason != reason || decision.cutoffDueAt != due else { return }
-        let update = try raw.statement("""
+        let update = try raw.statement(
+            """
             UPDATE supply_states SET desired = ?3, reason = ?4, cutoff_due_at = ?5, reconcile_attempts = 0, updated_at = ?6
             WHERE company_id = ?1 AND device_id = ?2
             """)
@@ -243,10 +259,11 @@ enum RawSupply {
         try update.run()
         update.reset()
         if decision.reason == "friendly_window", let cutoff = decision.cutoffDueAt, due != cutoff {
-            try outbox(raw, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
-                       kind: "cutoff_scheduled", audience: "owner", dedupKey: "cutoff_scheduled:\(plan.deviceId):\(cutoff)",
-                       payload: ["utility": plan.utility, "cutoff_at": String(cutoff), "available": FixedPoint.format(available, scale: 2)],
-                       now: now)
+            try outbox(
+                raw, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
+                kind: "cutoff_scheduled", audience: "owner", dedupKey: "cutoff_scheduled:\(plan.deviceId):\(cutoff)",
+                payload: ["utility": plan.utility, "cutoff_at": String(cutoff), "available": FixedPoint.format(available, scale: 2)],
+                now: now)
         }
         guard decision.desired != desired else { return }
         try enqueue(raw, companyId: companyId, plan: plan, action: decision.desired, reason: decision.reason, now: now)
@@ -254,7 +271,8 @@ enum RawSupply {
 
     static func enqueue(_ raw: RawSQLite, companyId: String, plan: PrepaidPlan, action: SupplyPosition, reason: String, now: Date) throws {
         let millis = now.epochMilliseconds
-        let newest = try raw.statement("""
+        let newest = try raw.statement(
+            """
             SELECT id, action, created_at FROM device_commands WHERE device_id = ?1 AND company_id = ?2 AND state IN ('queued', 'sent', 'delivered')
             ORDER BY created_at DESC, id DESC LIMIT 1
             """)
@@ -270,7 +288,8 @@ enum RawSupply {
         transportQuery.bind(1, plan.deviceId)
         let transport = try transportQuery.step() ? transportQuery.string(0) : "mqtt"
         transportQuery.reset()
-        let insert = try raw.statement("""
+        let insert = try raw.statement(
+            """
             INSERT INTO device_commands (id, company_id, community_id, device_id, action, reason, state, transport, attempts, max_attempts,
                                          next_attempt_at, expires_at, created_at, wait_for_uplink)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, 0, ?8, ?9, ?10, ?12, ?11)
@@ -291,9 +310,12 @@ enum RawSupply {
         insert.reset()
     }
 
-    static func outbox(_ raw: RawSQLite, companyId: String, communityId: String, houseId: String?, deviceId: String?, kind: String,
-                       audience: String, dedupKey: String, payload: [String: String], now: Date) throws {
-        let insert = try raw.statement("""
+    static func outbox(
+        _ raw: RawSQLite, companyId: String, communityId: String, houseId: String?, deviceId: String?, kind: String,
+        audience: String, dedupKey: String, payload: [String: String], now: Date
+    ) throws {
+        let insert = try raw.statement(
+            """
             INSERT INTO notification_outbox (id, company_id, community_id, house_id, device_id, kind, audience, dedup_key, payload, created_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (company_id, dedup_key) DO NOTHING
             """)

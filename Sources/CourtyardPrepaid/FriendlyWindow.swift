@@ -23,7 +23,8 @@ public enum FriendlyWindow: Codable, Sendable, Hashable {
     static func minutes(_ text: String) -> Int? {
         let parts = text.split(separator: ":")
         guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
-              (0...24).contains(h), (0..<60).contains(m), h * 60 + m <= 1440 else { return nil }
+            (0...24).contains(h), (0..<60).contains(m), h * 60 + m <= 1440
+        else { return nil }
         return h * 60 + m
     }
 
@@ -98,8 +99,10 @@ public enum FriendlyWindow: Codable, Sendable, Hashable {
                 var minute = start
                 while minute != end {
                     if let other = dailyMinutes[minute % 1440] {
-                        issues.append(.init(field: field, code: "overlapping_windows",
-                                            message: "overlaps friendly_windows[\(other)] at \(Self.text(minute % 1440))"))
+                        issues.append(
+                            .init(
+                                field: field, code: "overlapping_windows",
+                                message: "overlaps friendly_windows[\(other)] at \(Self.text(minute % 1440))"))
                         break
                     }
                     dailyMinutes[minute % 1440] = index
@@ -110,8 +113,10 @@ public enum FriendlyWindow: Codable, Sendable, Hashable {
                 if days.isEmpty { issues.append(.init(field: field, code: "empty_window", message: "name at least one day")) }
                 for day in days {
                     if let other = weekdays[day] {
-                        issues.append(.init(field: field, code: "overlapping_windows",
-                                            message: "\(Self.dayNames[day - 1]) is already in friendly_windows[\(other)]"))
+                        issues.append(
+                            .init(
+                                field: field, code: "overlapping_windows",
+                                message: "\(Self.dayNames[day - 1]) is already in friendly_windows[\(other)]"))
                     }
                     weekdays[day] = index
                 }

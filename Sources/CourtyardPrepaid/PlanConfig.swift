@@ -49,9 +49,11 @@ public struct PlanConfig: Codable, Sendable, Hashable {
     /// The IoT-platform integration that takes this meter's commands by HTTP callback (its `command_url`), if any.
     public var commandIntegration: String?
 
-    public init(wallets: [WalletRef], tariff: PricingRule, warnBelow: Money? = nil, warnDaysLeft: Int? = nil,
-                emergencyCredit: Money = .zero(), friendlyWindows: [FriendlyWindow] = [], cutoffTriggers: [String] = ["prepaid_balance", "safety"],
-                sleepy: Bool = false, leakDetection: LeakRule? = nil, commandExpirySeconds: Int = 86_400, maxAttempts: Int = 5) {
+    public init(
+        wallets: [WalletRef], tariff: PricingRule, warnBelow: Money? = nil, warnDaysLeft: Int? = nil,
+        emergencyCredit: Money = .zero(), friendlyWindows: [FriendlyWindow] = [], cutoffTriggers: [String] = ["prepaid_balance", "safety"],
+        sleepy: Bool = false, leakDetection: LeakRule? = nil, commandExpirySeconds: Int = 86_400, maxAttempts: Int = 5
+    ) {
         self.wallets = wallets
         self.tariff = tariff
         self.warnBelow = warnBelow
@@ -108,22 +110,31 @@ public struct PlanConfig: Codable, Sendable, Hashable {
         var issues: [Issue] = []
         for (index, trigger) in cutoffTriggers.enumerated() where !Self.lawfulTriggers.contains(trigger) {
             if trigger == "property_fee_arrears" || trigger.contains("arrears") || trigger.contains("property_fee") {
-                issues.append(Issue(field: "cutoff_triggers[\(index)]", code: "unlawful_cutoff_trigger",
-                                    message: "property-fee arrears may never cut water, electricity, gas or heat (PRC Civil Code art. 944); use reminders instead"))
+                issues.append(
+                    Issue(
+                        field: "cutoff_triggers[\(index)]", code: "unlawful_cutoff_trigger",
+                        message: "property-fee arrears may never cut water, electricity, gas or heat (PRC Civil Code art. 944); use reminders instead"
+                    ))
             } else {
-                issues.append(Issue(field: "cutoff_triggers[\(index)]", code: "invalid_value",
-                                    message: "a cut-off trigger is prepaid_balance or safety"))
+                issues.append(
+                    Issue(
+                        field: "cutoff_triggers[\(index)]", code: "invalid_value",
+                        message: "a cut-off trigger is prepaid_balance or safety"))
             }
         }
         if wallets.isEmpty { issues.append(Issue(field: "wallets", code: "required", message: "name at least one wallet")) }
         var seen: Set<WalletRef> = []
         for (index, wallet) in wallets.enumerated() {
             if wallet.purpose == "property_fee" {
-                issues.append(Issue(field: "wallets[\(index)].purpose", code: "unlawful_wallet",
-                                    message: "the property-fee wallet does not pay for utilities, and its arrears may not cut supply"))
+                issues.append(
+                    Issue(
+                        field: "wallets[\(index)].purpose", code: "unlawful_wallet",
+                        message: "the property-fee wallet does not pay for utilities, and its arrears may not cut supply"))
             } else if !Self.payingPurposes(for: utility).contains(wallet.purpose) {
-                issues.append(Issue(field: "wallets[\(index)].purpose", code: "wallet_purpose_mismatch",
-                                    message: "a \(utility) plan is paid from the \(utility) or general wallet"))
+                issues.append(
+                    Issue(
+                        field: "wallets[\(index)].purpose", code: "wallet_purpose_mismatch",
+                        message: "a \(utility) plan is paid from the \(utility) or general wallet"))
             }
             if !seen.insert(wallet).inserted {
                 issues.append(Issue(field: "wallets[\(index)]", code: "duplicate", message: "each wallet is named once"))
@@ -151,7 +162,8 @@ public struct PlanConfig: Codable, Sendable, Hashable {
                 issues.append(Issue(field: "leak_detection", code: "invalid_value", message: "leak detection by night flow is for water meters"))
             }
             if leakDetection.minimumNightFlow.milliUnits <= 0 {
-                issues.append(Issue(field: "leak_detection.minimum_night_flow", code: "out_of_range", message: "the night flow threshold must be positive"))
+                issues.append(
+                    Issue(field: "leak_detection.minimum_night_flow", code: "out_of_range", message: "the night flow threshold must be positive"))
             }
             if !(1...30).contains(leakDetection.nights) {
                 issues.append(Issue(field: "leak_detection.nights", code: "out_of_range", message: "nights is 1 to 30"))

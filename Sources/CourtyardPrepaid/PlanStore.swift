@@ -1,5 +1,5 @@
-import CourtyardDomain
 import CourtyardDevices
+import CourtyardDomain
 import CourtyardLedger
 import CourtyardStorage
 import Foundation
@@ -30,9 +30,11 @@ public struct PrepaidPlan: Encodable, Sendable, Hashable {
     /// Whether the low-balance warning was sent since the balance last rose above the threshold.
     public var warned: Bool
 
-    public init(id: String, companyId: String, communityId: String, houseId: String, deviceId: String, register: String, utility: String,
-                config: PlanConfig, status: String, createdBy: String, createdAt: Int64, updatedAt: Int64, periodKey: String?,
-                periodUsage: Int64, carry: Int64, lastMeasuredAt: Int64?, warned: Bool) {
+    public init(
+        id: String, companyId: String, communityId: String, houseId: String, deviceId: String, register: String, utility: String,
+        config: PlanConfig, status: String, createdBy: String, createdAt: Int64, updatedAt: Int64, periodKey: String?,
+        periodUsage: Int64, carry: Int64, lastMeasuredAt: Int64?, warned: Bool
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.houseId = houseId; self.deviceId = deviceId
         self.register = register; self.utility = utility; self.config = config; self.status = status; self.createdBy = createdBy
         self.createdAt = createdAt; self.updatedAt = updatedAt; self.periodKey = periodKey; self.periodUsage = periodUsage
@@ -69,9 +71,10 @@ public struct PrepaidPlan: Encodable, Sendable, Hashable {
 
     var keys: Keys {
         PlanConfigCache.shared.keys(id: id, updatedAt: updatedAt) {
-            Keys(wallets: config.wallets.map { AccountKey.wallet(communityId, house: $0.houseId ?? houseId, purpose: $0.purpose) },
-                 shortfall: AccountKey(communityId: communityId, kind: .receivable, owner: houseId, purpose: utility),
-                 revenue: AccountKey.community(communityId, .revenue, purpose: utility))
+            Keys(
+                wallets: config.wallets.map { AccountKey.wallet(communityId, house: $0.houseId ?? houseId, purpose: $0.purpose) },
+                shortfall: AccountKey(communityId: communityId, kind: .receivable, owner: houseId, purpose: utility),
+                revenue: AccountKey.community(communityId, .revenue, purpose: utility))
         }
     }
 
@@ -170,13 +173,14 @@ public struct PlanStore: Sendable {
         do { config = try PlanConfigCache.shared.config(id: id, updatedAt: updatedAt, text: try r.string("config")) } catch {
             throw StorageError.corruptRow(table: "prepaid_plans", column: "config")
         }
-        return PrepaidPlan(id: id, companyId: companyId, communityId: try r.string("community_id"),
-                           houseId: try r.string("house_id"), deviceId: try r.string("device_id"), register: try r.string("register"),
-                           utility: try r.string("utility"), config: config, status: try r.string("status"),
-                           createdBy: try r.string("created_by"), createdAt: try r.int64("created_at"), updatedAt: updatedAt,
-                           periodKey: try r.optionalString("period_key"), periodUsage: try r.int64("period_usage_milli"),
-                           carry: try r.int64("carry_exact"), lastMeasuredAt: try r.optionalInt64("last_measured_at"),
-                           warned: try r.int64("warned") != 0)
+        return PrepaidPlan(
+            id: id, companyId: companyId, communityId: try r.string("community_id"),
+            houseId: try r.string("house_id"), deviceId: try r.string("device_id"), register: try r.string("register"),
+            utility: try r.string("utility"), config: config, status: try r.string("status"),
+            createdBy: try r.string("created_by"), createdAt: try r.int64("created_at"), updatedAt: updatedAt,
+            periodKey: try r.optionalString("period_key"), periodUsage: try r.int64("period_usage_milli"),
+            carry: try r.int64("carry_exact"), lastMeasuredAt: try r.optionalInt64("last_measured_at"),
+            warned: try r.int64("warned") != 0)
     }
 
     /// The utility a meter kind supplies.
@@ -191,9 +195,15 @@ public struct PlanStore: Sendable {
     }
 
     /// Creates a plan after checking everything it names belongs to this company and community.
-    public func create(houseId: String, deviceId: String, register: String, config: PlanConfig, scope: TenantScope, actor: String,
-                       now: Date) async throws -> PrepaidPlan {
-        guard let house = try await tenant.select("community_id", from: "houses", where: "id = \(bind: houseId)").first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: house) else {
+    public func create(
+        houseId: String, deviceId: String, register: String, config: PlanConfig, scope: TenantScope, actor: String,
+        now: Date
+    ) async throws -> PrepaidPlan {
+        guard
+            let house = try await tenant.select("community_id", from: "houses", where: "id = \(bind: houseId)").first().map({
+                try RowReader($0, table: "houses").string("community_id")
+            }), scope.includes(communityId: house)
+        else {
             throw PrepaidError(.invalid, code: "unknown_house", field: "house_id", "no house \(houseId)")
         }
         guard let deviceRow = try await tenant.select("community_id, kind, status", from: "devices", where: "id = \(bind: deviceId)").first() else {
@@ -221,34 +231,45 @@ public struct PlanStore: Sendable {
             guard let other = wallet.houseId, other != houseId else { continue }
             let row = try await tenant.select("community_id", from: "houses", where: "id = \(bind: other)").first()
             guard let row, try RowReader(row, table: "houses").string("community_id") == house else {
-                throw PrepaidError(.invalid, code: "unknown_wallet", field: "wallets[\(index)].house_id",
-                                   "no house \(other) in this community to pay from")
+                throw PrepaidError(
+                    .invalid, code: "unknown_wallet", field: "wallets[\(index)].house_id",
+                    "no house \(other) in this community to pay from")
             }
         }
         if let integration = config.commandIntegration,
-           try await tenant.select("id", from: "integrations", where: "id = \(bind: integration)").first() == nil {
+            try await tenant.select("id", from: "integrations", where: "id = \(bind: integration)").first() == nil
+        {
             throw PrepaidError(.invalid, code: "unknown_integration", field: "command_integration", "no integration \(integration)")
         }
-        if try await tenant.select("id", from: "prepaid_plans",
-                                   where: "device_id = \(bind: deviceId) AND register = \(bind: register) AND status = 'active'").first() != nil {
+        if try await tenant.select(
+            "id", from: "prepaid_plans",
+            where: "device_id = \(bind: deviceId) AND register = \(bind: register) AND status = 'active'"
+        ).first() != nil {
             throw PrepaidError(.conflict, code: "plan_exists", field: "device_id", "this meter register already has an active plan; end it first")
         }
         let millis = now.epochMilliseconds
-        let plan = PrepaidPlan(id: Identifier.uuidV7(at: now), companyId: companyId, communityId: house, houseId: houseId,
-                               deviceId: deviceId, register: register, utility: utility, config: config, status: "active",
-                               createdBy: actor, createdAt: millis, updatedAt: millis, periodKey: nil, periodUsage: 0, carry: 0,
-                               lastMeasuredAt: nil, warned: false)
+        let plan = PrepaidPlan(
+            id: Identifier.uuidV7(at: now), companyId: companyId, communityId: house, houseId: houseId,
+            deviceId: deviceId, register: register, utility: utility, config: config, status: "active",
+            createdBy: actor, createdAt: millis, updatedAt: millis, periodKey: nil, periodUsage: 0, carry: 0,
+            lastMeasuredAt: nil, warned: false)
         let text = String(decoding: try PrepaidJSON.encoder.encode(config), as: UTF8.self)
-        try await tenant.insert(into: "prepaid_plans", columns: [
-            "id", "community_id", "house_id", "device_id", "register", "utility", "config", "status", "created_by", "created_at", "updated_at",
-        ], values: [plan.id, house, houseId, deviceId, register, utility, text, "active", actor, millis, millis]).run()
+        try await tenant.insert(
+            into: "prepaid_plans",
+            columns: [
+                "id", "community_id", "house_id", "device_id", "register", "utility", "config", "status", "created_by", "created_at", "updated_at",
+            ], values: [plan.id, house, houseId, deviceId, register, utility, text, "active", actor, millis, millis]
+        ).run()
         try await saveRunningStates([plan])
         try await tenant.insert(
             into: "supply_states", columns: ["device_id", "community_id", "plan_id", "desired", "reason", "callback_integration_id", "updated_at"],
             values: [deviceId, house, plan.id, "open", "balance", config.commandIntegration, millis],
-            onConflict: .onKey(["device_id"], doUpdate: """
-                plan_id = excluded.plan_id, callback_integration_id = excluded.callback_integration_id, updated_at = excluded.updated_at
-                """)).run()
+            onConflict: .onKey(
+                ["device_id"],
+                doUpdate: """
+                    plan_id = excluded.plan_id, callback_integration_id = excluded.callback_integration_id, updated_at = excluded.updated_at
+                    """)
+        ).run()
         for payer in Set([houseId] + config.wallets.compactMap(\.houseId)).sorted() {
             try await tenant.insert(into: "prepaid_plan_payers", columns: ["plan_id", "house_id"], values: [plan.id, payer]).run()
         }
@@ -259,8 +280,12 @@ public struct PlanStore: Sendable {
 
     /// One plan of this company (and scope).
     public func plan(id: String, scope: TenantScope? = nil, lock: Bool = false) async throws -> PrepaidPlan? {
-        guard let row = try await tenant.select(PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
-                                                where: "p.id = \(bind: id)", lock: lock ? .forUpdate : .none).first() else { return nil }
+        guard
+            let row = try await tenant.select(
+                PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
+                where: "p.id = \(bind: id)", lock: lock ? .forUpdate : .none
+            ).first()
+        else { return nil }
         let plan = try self.plan(row)
         if let scope, !scope.includes(communityId: plan.communityId) { return nil }
         return plan
@@ -268,9 +293,11 @@ public struct PlanStore: Sendable {
 
     /// Active plans of a house (locked on PostgreSQL when `lock`), in id order.
     public func plans(house: String, lock: Bool = false) async throws -> [PrepaidPlan] {
-        try await tenant.select(PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
-                                where: "p.house_id = \(bind: house) AND p.status = 'active'", then: "ORDER BY p.id", lock: lock ? .forUpdate : .none)
-            .all().map(plan)
+        try await tenant.select(
+            PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
+            where: "p.house_id = \(bind: house) AND p.status = 'active'", then: "ORDER BY p.id", lock: lock ? .forUpdate : .none
+        )
+        .all().map(plan)
     }
 
     /// Active plans paid from a wallet of `house` (their own, or another house's plan paying from it), in id order.
@@ -281,7 +308,8 @@ public struct PlanStore: Sendable {
             PrepaidPlan.selectColumns, from: "prepaid_plan_payers", as: "pp",
             joining: [.ordered("prepaid_plans", as: "p", on: "p.id = pp.plan_id"), .ordered("prepaid_running", as: "r", on: "r.plan_id = p.id")],
             where: "pp.house_id = \(bind: house) AND p.community_id = \(bind: community) AND p.status = 'active'",
-            then: "ORDER BY p.id", lock: lock ? .forUpdateOf(["p", "r"]) : .none).all()
+            then: "ORDER BY p.id", lock: lock ? .forUpdateOf(["p", "r"]) : .none
+        ).all()
         return try rows.map(plan).filter { plan in plan.houseId == house || plan.config.wallets.contains { $0.houseId == house } }
     }
 
@@ -289,9 +317,11 @@ public struct PlanStore: Sendable {
     public func plans(devices: [String], lock: Bool) async throws -> [PrepaidPlan] {
         var plans: [PrepaidPlan] = []
         for part in devices.sorted().chunked(500) {
-            let rows = try await tenant.select(PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
-                                               where: "p.status = 'active' AND p.device_id IN (\(binds: part))", then: "ORDER BY p.id",
-                                               lock: lock ? .forUpdate : .none).all()
+            let rows = try await tenant.select(
+                PrepaidPlan.selectColumns, from: "prepaid_plans", as: "p", joining: PrepaidPlan.running,
+                where: "p.status = 'active' AND p.device_id IN (\(binds: part))", then: "ORDER BY p.id",
+                lock: lock ? .forUpdate : .none
+            ).all()
             plans.append(contentsOf: try rows.map(plan))
         }
         return plans
@@ -299,7 +329,8 @@ public struct PlanStore: Sendable {
 
     /// Ends a plan: its meter's readings are no longer deducted (history stays).
     public func end(id: String, now: Date) async throws {
-        try await tenant.update("prepaid_plans", set: "status = 'ended', updated_at = \(bind: now.epochMilliseconds)", where: "id = \(bind: id)").run()
+        try await tenant.update("prepaid_plans", set: "status = 'ended', updated_at = \(bind: now.epochMilliseconds)", where: "id = \(bind: id)")
+            .run()
         try await IngestGeneration.bump(db)
     }
 
@@ -309,10 +340,13 @@ public struct PlanStore: Sendable {
             try await tenant.insert(
                 into: "prepaid_running", columns: ["plan_id", "period_key", "period_usage_milli", "carry_exact", "last_measured_at", "warned"],
                 rows: part.map { [$0.id, $0.periodKey, $0.periodUsage, $0.carry, $0.lastMeasuredAt, Int64($0.warned ? 1 : 0)] },
-                onConflict: .onKey(["plan_id"], doUpdate: """
-                    period_key = excluded.period_key, period_usage_milli = excluded.period_usage_milli, carry_exact = excluded.carry_exact,
-                    last_measured_at = excluded.last_measured_at, warned = excluded.warned
-                    """)).run()
+                onConflict: .onKey(
+                    ["plan_id"],
+                    doUpdate: """
+                        period_key = excluded.period_key, period_usage_milli = excluded.period_usage_milli, carry_exact = excluded.carry_exact,
+                        last_measured_at = excluded.last_measured_at, warned = excluded.warned
+                        """)
+            ).run()
         }
     }
 

@@ -72,7 +72,9 @@ public struct PrepaidOverview: Codable, Sendable {
     static func date(_ millis: Int64?) -> Date? { millis.map { Date(timeIntervalSince1970: TimeInterval($0) / 1000) } }
 
     /// Builds the overview of `house` at `now`.
-    public static func load(_ db: any SQLDatabase, companyId: String, house: String, engine: Database.Engine, now: Date) async throws -> PrepaidOverview {
+    public static func load(
+        _ db: any SQLDatabase, companyId: String, house: String, engine: Database.Engine, now: Date
+    ) async throws -> PrepaidOverview {
         let plans = try await PlanStore(db, companyId: companyId).plans(house: house)
         let supply = SupplyController(db, companyId: companyId, engine: engine)
         var views: [Plan] = []
@@ -83,38 +85,51 @@ public struct PrepaidOverview: Codable, Sendable {
             let today = LocalClock.date(day: day).description
             let weekAgo = LocalClock.date(day: day - 7).description
             func period(_ condition: String, _ value: String) async throws -> Period {
-                let row = try await db.raw("""
+                let row = try await db.raw(
+                    """
                     SELECT CAST(COALESCE(SUM(usage_milli), 0) AS BIGINT) AS used, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
                     WHERE plan_id = \(bind: plan.id) AND \(unsafeRaw: condition) \(bind: value)
-                    """).first()
-                return Period(usage: Quantity(milliUnits: try row?.decode(column: "used", as: Int64.self) ?? 0),
-                              deducted: Money(minorUnits: try row?.decode(column: "charged", as: Int64.self) ?? 0))
+                    """
+                ).first()
+                return Period(
+                    usage: Quantity(milliUnits: try row?.decode(column: "used", as: Int64.self) ?? 0),
+                    deducted: Money(minorUnits: try row?.decode(column: "charged", as: Int64.self) ?? 0))
             }
             let todayPeriod = try await period("local_day =", today)
             let month = try await period("local_day LIKE", String(today.prefix(7)) + "%")
-            let week = try await db.raw("""
-                SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
-                WHERE plan_id = \(bind: plan.id) AND local_day >= \(bind: weekAgo) AND local_day < \(bind: today)
-                """).first()?.decode(column: "charged", as: Int64.self) ?? 0
+            let week =
+                try await db.raw(
+                    """
+                    SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
+                    WHERE plan_id = \(bind: plan.id) AND local_day >= \(bind: weekAgo) AND local_day < \(bind: today)
+                    """
+                ).first()?.decode(column: "charged", as: Int64.self) ?? 0
             let available = SupplyController.available(plan, accounts: accounts)
             let wallets = plan.walletKeys().map { key in
-                Wallet(purpose: key.purpose, houseId: key.owner, accountId: key.id, balance: Money(minorUnits: accounts[key.id]?.balance ?? 0),
-                       available: Money(minorUnits: accounts[key.id]?.available ?? 0))
+                Wallet(
+                    purpose: key.purpose, houseId: key.owner, accountId: key.id, balance: Money(minorUnits: accounts[key.id]?.balance ?? 0),
+                    available: Money(minorUnits: accounts[key.id]?.available ?? 0))
             }
             let status = try await supply.status(device: plan.deviceId)
             let commands = try await CommandQueue(db, companyId: companyId).recent(deviceId: plan.deviceId, limit: 5).map { command in
-                Command(id: command.id, action: DeviceCommand.actionText(command.action), reason: command.reason, state: command.state.rawValue,
-                        attempts: command.attempts, createdAt: date(command.createdAt)!, sentAt: date(command.sentAt),
-                        completedAt: date(command.completedAt), error: command.error)
+                Command(
+                    id: command.id, action: DeviceCommand.actionText(command.action), reason: command.reason, state: command.state.rawValue,
+                    attempts: command.attempts, createdAt: date(command.createdAt)!, sentAt: date(command.sentAt),
+                    completedAt: date(command.completedAt), error: command.error)
             }
-            views.append(Plan(planId: plan.id, deviceId: plan.deviceId, register: plan.register, utility: plan.utility, wallets: wallets,
-                              owed: Money(minorUnits: accounts[plan.shortfallKey.id]?.balance ?? 0), available: Money(minorUnits: available),
-                              emergencyCredit: plan.config.emergencyCredit, today: todayPeriod, thisMonth: month,
-                              estimatedDaysLeft: daysLeft(available: available, lastWeek: week),
-                              supply: status.map { Supply(desired: $0.desired.rawValue, reason: $0.reason, reported: $0.reported?.rawValue,
-                                                          reportedAt: date($0.reportedAt), safetyLock: $0.safetyLock,
-                                                          cutoffDueAt: date($0.cutoffDueAt)) },
-                              commands: commands))
+            views.append(
+                Plan(
+                    planId: plan.id, deviceId: plan.deviceId, register: plan.register, utility: plan.utility, wallets: wallets,
+                    owed: Money(minorUnits: accounts[plan.shortfallKey.id]?.balance ?? 0), available: Money(minorUnits: available),
+                    emergencyCredit: plan.config.emergencyCredit, today: todayPeriod, thisMonth: month,
+                    estimatedDaysLeft: daysLeft(available: available, lastWeek: week),
+                    supply: status.map {
+                        Supply(
+                            desired: $0.desired.rawValue, reason: $0.reason, reported: $0.reported?.rawValue,
+                            reportedAt: date($0.reportedAt), safetyLock: $0.safetyLock,
+                            cutoffDueAt: date($0.cutoffDueAt))
+                    },
+                    commands: commands))
         }
         return PrepaidOverview(houseId: house, plans: views)
     }
@@ -132,9 +147,10 @@ public struct PrepaidOverview: Codable, Sendable {
 public enum PrepaidWatch {
     /// Sends the days-left warning for plans that ask for one and have not been warned since their last top-up.
     public static func daysLeft(_ db: any SQLDatabase, engine: Database.Engine, now: Date) async throws -> Int {
-        let rows = try await TenantSQL.sweep(db, "p.id", from: "prepaid_plans", as: "p",
-                                             joining: [.inner("prepaid_running", as: "r", on: "r.plan_id = p.id")],
-                                             where: "p.status = 'active' AND r.warned = 0")
+        let rows = try await TenantSQL.sweep(
+            db, "p.id", from: "prepaid_plans", as: "p",
+            joining: [.inner("prepaid_running", as: "r", on: "r.plan_id = p.id")],
+            where: "p.status = 'active' AND r.warned = 0")
         var warned = 0
         for owned in rows {
             let r = RowReader(owned.row, table: "prepaid_plans")
@@ -144,17 +160,23 @@ public enum PrepaidWatch {
             let supply = SupplyController(db, companyId: companyId, engine: engine)
             let zone = try await supply.zone(plan.communityId)
             let (day, _) = LocalClock(zone: zone).local(now.epochMilliseconds)
-            let week = try await db.raw("""
-                SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
-                WHERE plan_id = \(bind: plan.id) AND local_day >= \(bind: LocalClock.date(day: day - 7).description)
-                  AND local_day < \(bind: LocalClock.date(day: day).description)
-                """).first()?.decode(column: "charged", as: Int64.self) ?? 0
+            let week =
+                try await db.raw(
+                    """
+                    SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS charged FROM prepaid_charges
+                    WHERE plan_id = \(bind: plan.id) AND local_day >= \(bind: LocalClock.date(day: day - 7).description)
+                      AND local_day < \(bind: LocalClock.date(day: day).description)
+                    """
+                ).first()?.decode(column: "charged", as: Int64.self) ?? 0
             let available = SupplyController.available(plan, accounts: try await supply.accounts(plan))
             guard let days = PrepaidOverview.daysLeft(available: available, lastWeek: week), days < threshold else { continue }
-            try await Outbox.record(db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
-                                    kind: "low_balance", audience: "owner", dedupKey: "days_left:\(plan.id):\(LocalClock.date(day: day))",
-                                    payload: ["utility": plan.utility, "available": FixedPoint.format(available, scale: 2),
-                                              "estimated_days_left": String(days)], now: now)
+            try await Outbox.record(
+                db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
+                kind: "low_balance", audience: "owner", dedupKey: "days_left:\(plan.id):\(LocalClock.date(day: day))",
+                payload: [
+                    "utility": plan.utility, "available": FixedPoint.format(available, scale: 2),
+                    "estimated_days_left": String(days),
+                ], now: now)
             plan.warned = true
             try await store.saveRunningState(plan)
             warned += 1
@@ -171,7 +193,8 @@ public enum PrepaidWatch {
             let r = RowReader(owned.row, table: "prepaid_plans")
             let companyId = owned.companyId
             guard let plan = try await PlanStore(db, companyId: companyId).plan(id: try r.string("id")),
-                  let rule = plan.config.leakDetection else { continue }
+                let rule = plan.config.leakDetection
+            else { continue }
             let zone = try await SupplyController(db, companyId: companyId, engine: engine).zone(plan.communityId)
             let clock = LocalClock(zone: zone)
             let (today, _) = clock.local(now.epochMilliseconds)
@@ -181,11 +204,13 @@ public enum PrepaidWatch {
                 let start = clock.instant(day: night, minute: 60)
                 let end = clock.instant(day: night, minute: 300)
                 guard end <= now.epochMilliseconds else { break }
-                let usage = try await db.raw("""
+                let usage = try await db.raw(
+                    """
                     SELECT measured_at, usage_milli FROM readings_all
                     WHERE device_id = \(bind: plan.deviceId) AND register = \(bind: plan.register)
                       AND measured_at > \(bind: start) AND measured_at <= \(bind: end) AND usage_milli IS NOT NULL
-                    """).all()
+                    """
+                ).all()
                 var hours = [Int64](repeating: 0, count: 4)
                 var covered = [Bool](repeating: false, count: 4)
                 for reading in usage {
@@ -200,11 +225,14 @@ public enum PrepaidWatch {
                 minimums.append(hours.min()!)
             }
             guard minimums.count == rule.nights, minimums.allSatisfy({ $0 > rule.minimumNightFlow.milliUnits }) else { continue }
-            try await Outbox.record(db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
-                                    kind: "water_leak", audience: "owner,staff",
-                                    dedupKey: "water_leak:\(plan.deviceId):\(LocalClock.date(day: today))",
-                                    payload: ["nights": String(rule.nights), "lowest_night_flow": FixedPoint.format(minimums.min()!, scale: 3),
-                                              "threshold": rule.minimumNightFlow.decimalText, "action": "alert only; supply stays on"], now: now)
+            try await Outbox.record(
+                db, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
+                kind: "water_leak", audience: "owner,staff",
+                dedupKey: "water_leak:\(plan.deviceId):\(LocalClock.date(day: today))",
+                payload: [
+                    "nights": String(rule.nights), "lowest_night_flow": FixedPoint.format(minimums.min()!, scale: 3),
+                    "threshold": rule.minimumNightFlow.decimalText, "action": "alert only; supply stays on",
+                ], now: now)
             alerts += 1
         }
         return alerts

@@ -31,8 +31,11 @@ public enum Rating {
             for item in windows { split[item.name] = Quantity(milliUnits: item.name == window ? usage : 0) }
             windowUsage = split
         }
-        return try Tariff.quote(validated: rule, QuoteInput(usage: Quantity(milliUnits: usage), position: Quantity(milliUnits: position),
-                                                            windowUsage: windowUsage))
+        return try Tariff.quote(
+            validated: rule,
+            QuoteInput(
+                usage: Quantity(milliUnits: usage), position: Quantity(milliUnits: position),
+                windowUsage: windowUsage))
     }
 
     /// Turns an exact amount into whole fen with the remainder carried from earlier readings, so that many small

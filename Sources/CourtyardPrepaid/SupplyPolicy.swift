@@ -43,8 +43,10 @@ public enum SupplyPolicy {
         public var safetyLock: String?
         public var triggers: Set<String>
 
-        public init(available: Int64, emergencyCredit: Int64, now: Int64, calendar: FriendlyCalendar, overrides: [SupplyOverride],
-                    safetyLock: String?, triggers: Set<String>) {
+        public init(
+            available: Int64, emergencyCredit: Int64, now: Int64, calendar: FriendlyCalendar, overrides: [SupplyOverride],
+            safetyLock: String?, triggers: Set<String>
+        ) {
             self.available = available
             self.emergencyCredit = emergencyCredit
             self.now = now

@@ -41,8 +41,10 @@ public struct TopUp: Sendable {
         /// True when this id was applied before: nothing moved this time.
         public var replayed: Bool
 
-        public init(id: String, houseId: String, walletId: String, amount: Money, walletBalance: Money, repaid: [String: Money],
-                    commands: [String], replayed: Bool) {
+        public init(
+            id: String, houseId: String, walletId: String, amount: Money, walletBalance: Money, repaid: [String: Money],
+            commands: [String], replayed: Bool
+        ) {
             self.id = id; self.houseId = houseId; self.walletId = walletId; self.amount = amount; self.walletBalance = walletBalance
             self.repaid = repaid; self.commands = commands; self.replayed = replayed
         }
@@ -84,29 +86,41 @@ public struct TopUp: Sendable {
 
     public func apply(_ request: Request, house: String, scope: TenantScope, actor: String, now: Date) async throws -> Result {
         try Self.validate(request)
-        guard let community = try await TenantSQL(db, companyId: companyId, engine: engine)
-            .select("community_id", from: "houses", where: "id = \(bind: house)").first().map({ try RowReader($0, table: "houses").string("community_id") }), scope.includes(communityId: community) else {
+        guard
+            let community = try await TenantSQL(db, companyId: companyId, engine: engine)
+                .select("community_id", from: "houses", where: "id = \(bind: house)").first().map({
+                    try RowReader($0, table: "houses").string("community_id")
+                }), scope.includes(communityId: community)
+        else {
             throw PrepaidError(.notFound, code: "not_found", field: "house_id", "no house \(house)")
         }
         if let currency = try await ScopedStore(db, scope: scope).find(Community.self, id: community)?.currency, !request.amount.isIn(currency) {
-            throw PrepaidError(.invalid, code: "currency_mismatch", field: "amount.currency",
-                               "the top-up is in \(request.amount.currency.code); this community keeps its books in \(currency.code)")
+            throw PrepaidError(
+                .invalid, code: "currency_mismatch", field: "amount.currency",
+                "the top-up is in \(request.amount.currency.code); this community keeps its books in \(currency.code)")
         }
         let wallet = AccountKey.wallet(community, house: house, purpose: request.purpose)
         // Lock the plans first (the deduction path's order: plans, then accounts).
         let plans = try await PlanStore(db, companyId: companyId).plansPaying(from: house, community: community, lock: true)
             .filter { plan in plan.walletKeys().contains(wallet) }
         let topUpId = "topup:" + request.id
-        let transfer = Transfer(id: topUpId, debit: AccountKey.community(community, .clearing, purpose: request.channel), credit: wallet,
-                                amount: request.amount.minorUnits, code: .topUp, reference: request.note.map { String($0.prefix(100)) },
-                                actor: actor)
+        let transfer = Transfer(
+            id: topUpId, debit: AccountKey.community(community, .clearing, purpose: request.channel), credit: wallet,
+            amount: request.amount.minorUnits, code: .topUp, reference: request.note.map { String($0.prefix(100)) },
+            actor: actor)
         var probes: [LedgerOperation] = [.transfer(transfer)]
         for plan in plans {
-            probes.append(.transfer(Transfer(id: topUpId + ":repay:" + plan.id, debit: wallet, credit: plan.shortfallKey, amount: 1,
-                                             code: .walletTransfer, actor: actor)))
+            probes.append(
+                .transfer(
+                    Transfer(
+                        id: topUpId + ":repay:" + plan.id, debit: wallet, credit: plan.shortfallKey, amount: 1,
+                        code: .walletTransfer, actor: actor)))
             for key in plan.walletKeys() where key != wallet {
-                probes.append(.transfer(Transfer(id: topUpId + ":probe:" + key.id, debit: key, credit: plan.revenueKey, amount: 1,
-                                                 code: .deduction, actor: actor)))
+                probes.append(
+                    .transfer(
+                        Transfer(
+                            id: topUpId + ":probe:" + key.id, debit: key, credit: plan.revenueKey, amount: 1,
+                            code: .deduction, actor: actor)))
             }
         }
         let ledger = LedgerStore(db, companyId: companyId, engine: engine)
@@ -122,16 +136,18 @@ public struct TopUp: Sendable {
             throw PrepaidError(.invalid, code: error.code, field: "amount", "\(error)")
         }
         if outcome.replayed {
-            return Result(id: request.id, houseId: house, walletId: wallet.id, amount: request.amount,
-                          walletBalance: Money(minorUnits: state.accounts[wallet.id]?.balance ?? 0), repaid: [:], commands: [], replayed: true)
+            return Result(
+                id: request.id, houseId: house, walletId: wallet.id, amount: request.amount,
+                walletBalance: Money(minorUnits: state.accounts[wallet.id]?.balance ?? 0), repaid: [:], commands: [], replayed: true)
         }
         var repaid: [String: Money] = [:]
         for plan in plans {
             let owed = state.accounts[plan.shortfallKey.id]?.balance ?? 0
             let amount = min(owed, max(0, state.accounts[wallet.id]?.available ?? 0))
             guard amount > 0 else { continue }
-            let repay = Transfer(id: topUpId + ":repay:" + plan.id, debit: wallet, credit: plan.shortfallKey, amount: amount,
-                                 code: .walletTransfer, reference: "prepaid shortfall", actor: actor)
+            let repay = Transfer(
+                id: topUpId + ":repay:" + plan.id, debit: wallet, credit: plan.shortfallKey, amount: amount,
+                code: .walletTransfer, reference: "prepaid shortfall", actor: actor)
             if case .failure(let error) = state.apply(.transfer(repay), at: millis) { throw error }
             repaid[plan.utility] = Money(minorUnits: amount + (repaid[plan.utility]?.minorUnits ?? 0))
         }
@@ -147,8 +163,9 @@ public struct TopUp: Sendable {
             }
             if let command = try await supply.evaluate(plan, available: available, zone: zone, now: now) { commands.append(command) }
         }
-        return Result(id: request.id, houseId: house, walletId: wallet.id, amount: request.amount,
-                      walletBalance: Money(minorUnits: state.accounts[wallet.id]?.balance ?? 0), repaid: repaid, commands: commands,
-                      replayed: false)
+        return Result(
+            id: request.id, houseId: house, walletId: wallet.id, amount: request.amount,
+            walletBalance: Money(minorUnits: state.accounts[wallet.id]?.balance ?? 0), repaid: repaid, commands: commands,
+            replayed: false)
     }
 }

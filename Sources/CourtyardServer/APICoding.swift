@@ -25,8 +25,9 @@ public enum APICoding {
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(Problem) -> T {
         if data.isEmpty { throw Problem.malformedJSON("the request body is empty") }
         if let bad = InputText.escapedControlCharacter(inJSON: data) {
-            throw Problem(.unprocessableContent, code: "control_character", title: "The body contains a control character",
-                          detail: "\(bad) is not allowed in any value")
+            throw Problem(
+                .unprocessableContent, code: "control_character", title: "The body contains a control character",
+                detail: "\(bad) is not allowed in any value")
         }
         do {
             return try decoder.decode(T.self, from: data)
@@ -66,8 +67,9 @@ public enum APICoding {
         case .typeMismatch(let type, let context):
             let field = fieldName(context.codingPath)
             if context.codingPath.isEmpty {
-                return Problem(.badRequest, code: "malformed_json", title: "The request body has the wrong shape",
-                               detail: "expected a JSON object")
+                return Problem(
+                    .badRequest, code: "malformed_json", title: "The request body has the wrong shape",
+                    detail: "expected a JSON object")
             }
             return .invalid(field, code: "invalid_type", "\(field) has the wrong type (expected \(describe(type)))")
         case .dataCorrupted(let context):

@@ -23,13 +23,16 @@ extension AccountRoutes {
     }
 
     static func registerAccountManagement(on api: DocumentedRouter, services: ServerServices) {
-        api.schema("PasswordChange", example: PasswordChange(currentPassword: "old-secret-phrase", newPassword: "new-secret-phrase"),
-                   required: ["current_password", "new_password"])
+        api.schema(
+            "PasswordChange", example: PasswordChange(currentPassword: "old-secret-phrase", newPassword: "new-secret-phrase"),
+            required: ["current_password", "new_password"])
         api.schema("PasswordReset", example: PasswordReset(newPassword: "temporary-phrase-2026"), required: ["new_password"])
         api.schema("SessionsEnded", example: SessionsEnded(ended: 2))
 
-        api.on(.post, "/api/v1/me/password", summary: "Change your own password; your other sessions end", tag: "Auth",
-               request: "PasswordChange", response: "SessionsEnded") { request, context in
+        api.on(
+            .post, "/api/v1/me/password", summary: "Change your own password; your other sessions end", tag: "Auth",
+            request: "PasswordChange", response: "SessionsEnded"
+        ) { request, context in
             let principal = try context.requirePrincipal()
             let input = try await ResourceRoutes.decodeBody(PasswordChange.self, request, context)
             let stored = try await services.database.read { db in try await AccountStore(db).passwordHash(userId: principal.user.id) }
@@ -47,12 +50,15 @@ extension AccountRoutes {
                 return try await accounts.endSessions(userId: principal.user.id, keeping: context.sessionTokenHash)
             }
             for token in ended { services.sessions.remove(token) }
-            context.logger.info("password changed", metadata: ["user": .string(principal.user.id), "sessions_ended": .stringConvertible(ended.count)])
+            context.logger.info(
+                "password changed", metadata: ["user": .string(principal.user.id), "sessions_ended": .stringConvertible(ended.count)])
             return try .json(SessionsEnded(ended: ended.count))
         }
 
-        api.on(.post, "/api/v1/users/:id/password", summary: "Reset a user's password (an administrator); all their sessions end",
-               tag: "Users", permission: .manageUsers, request: "PasswordReset", response: "SessionsEnded") { request, context in
+        api.on(
+            .post, "/api/v1/users/:id/password", summary: "Reset a user's password (an administrator); all their sessions end",
+            tag: "Users", permission: .manageUsers, request: "PasswordReset", response: "SessionsEnded"
+        ) { request, context in
             let (user, _) = try await managedUser(context, services: services)
             let input = try await ResourceRoutes.decodeBody(PasswordReset.self, request, context)
             if let weakness = Passwords.weakness(input.newPassword, login: user.login) {
@@ -71,13 +77,16 @@ extension AccountRoutes {
         }
 
         for (verb, status) in [("disable", User.Status.disabled), ("enable", User.Status.active)] {
-            api.on(.post, "/api/v1/users/:id/\(verb)",
-                   summary: verb == "disable" ? "Disable a user: they cannot sign in and their sessions end" : "Enable a disabled user again",
-                   tag: "Users", permission: .manageUsers, response: "User") { _, context in
+            api.on(
+                .post, "/api/v1/users/:id/\(verb)",
+                summary: verb == "disable" ? "Disable a user: they cannot sign in and their sessions end" : "Enable a disabled user again",
+                tag: "Users", permission: .manageUsers, response: "User"
+            ) { _, context in
                 let (user, principal) = try await managedUser(context, services: services)
                 if status == .disabled, user.id == principal.user.id {
-                    throw Problem(.conflict, code: "cannot_disable_self", title: "You cannot disable your own account",
-                                  detail: "ask another administrator")
+                    throw Problem(
+                        .conflict, code: "cannot_disable_self", title: "You cannot disable your own account",
+                        detail: "ask another administrator")
                 }
                 let now = services.clock.now()
                 let ended = try await services.database.transaction { db in
@@ -94,8 +103,10 @@ extension AccountRoutes {
             }
         }
 
-        api.on(.post, "/api/v1/users/:id/sessions/end", summary: "End every session of a user (a lost phone, a shared computer)",
-               tag: "Users", permission: .manageUsers, response: "SessionsEnded") { _, context in
+        api.on(
+            .post, "/api/v1/users/:id/sessions/end", summary: "End every session of a user (a lost phone, a shared computer)",
+            tag: "Users", permission: .manageUsers, response: "SessionsEnded"
+        ) { _, context in
             let (user, _) = try await managedUser(context, services: services)
             let ended = try await services.database.transaction { db in try await AccountStore(db).endSessions(userId: user.id) }
             for token in ended { services.sessions.remove(token) }
@@ -109,7 +120,8 @@ extension AccountRoutes {
         let principal = try context.requirePrincipal()
         let id = try context.parameters.require("id")
         guard let user = try await services.database.read({ db in try await AccountStore(db).user(id: id) }),
-              user.companyId == scope.companyId else { throw Problem.notFound("user") }
+            user.companyId == scope.companyId
+        else { throw Problem.notFound("user") }
         return (user, principal)
     }
 }

@@ -52,28 +52,34 @@ enum AccountRoutes {
     }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
-        let exampleUser = User(id: Example.person, companyId: Example.company, login: "finance@ljy", displayName: "财务 王芳",
-                               role: .finance, personId: nil, communityIds: nil, status: .active,
-                               createdAt: Example.date, updatedAt: Example.date)
+        let exampleUser = User(
+            id: Example.person, companyId: Example.company, login: "finance@ljy", displayName: "财务 王芳",
+            role: .finance, personId: nil, communityIds: nil, status: .active,
+            createdAt: Example.date, updatedAt: Example.date)
         api.schema("LoginInput", example: LoginInput(login: "admin@demo", password: "••••••••"), required: ["login", "password"])
         api.schema("LoginResult", example: LoginResult(token: "…", tokenType: "Bearer", expiresAt: Example.date, user: exampleUser))
         api.schema("Me", example: Me(user: exampleUser, permissions: Array(Role.finance.permissions).sorted { $0.rawValue < $1.rawValue }))
-        let exampleNewUser = NewUser(login: "engineer@ljy", password: "••••••••", displayName: "工程 李强", role: .engineer,
-                                     personId: nil, communityIds: [Example.community])
+        let exampleNewUser = NewUser(
+            login: "engineer@ljy", password: "••••••••", displayName: "工程 李强", role: .engineer,
+            personId: nil, communityIds: [Example.community])
         api.schema("NewUser", example: exampleNewUser, required: ["login", "password", "display_name", "role"])
         api.schema("User", example: exampleUser)
         api.schema("UserList", example: UserList(items: [exampleUser]))
-        let exampleCompany = Company(id: Example.company, code: "greenview", name: "绿景物业", currency: .cny,
-                                     createdAt: Example.date, updatedAt: Example.date)
-        api.schema("NewCompany", example: NewCompany(code: "greenview", name: "绿景物业", currency: .cny, admin: exampleNewUser),
-                   required: ["code", "name", "admin"])
+        let exampleCompany = Company(
+            id: Example.company, code: "greenview", name: "绿景物业", currency: .cny,
+            createdAt: Example.date, updatedAt: Example.date)
+        api.schema(
+            "NewCompany", example: NewCompany(code: "greenview", name: "绿景物业", currency: .cny, admin: exampleNewUser),
+            required: ["code", "name", "admin"])
         api.schema("Company", example: exampleCompany)
         api.schema("CompanyList", example: CompanyList(items: [exampleCompany]))
         api.schema("HouseList", example: HouseList(items: [House.example]))
         api.schema("MachineCredential", example: MachineCredential(token: "…", kind: "device", subject: Example.device))
 
-        api.on(.post, "/api/v1/auth/login", summary: "Sign in with login and password; returns a bearer token",
-               tag: "Auth", request: "LoginInput", response: "LoginResult") { request, context in
+        api.on(
+            .post, "/api/v1/auth/login", summary: "Sign in with login and password; returns a bearer token",
+            tag: "Auth", request: "LoginInput", response: "LoginResult"
+        ) { request, context in
             let input = try await ResourceRoutes.decodeBody(LoginInput.self, request, context)
             return try await login(input, request: request, context: context, services: services)
         }
@@ -94,8 +100,10 @@ enum AccountRoutes {
             return try .json(Me(user: principal.user, permissions: principal.role.permissions.sorted { $0.rawValue < $1.rawValue }))
         }
 
-        api.on(.get, "/api/v1/me/houses", summary: "Houses the signed-in owner currently holds or lives in", tag: "Owner",
-               permission: .readOwnHouses, response: "HouseList") { _, context in
+        api.on(
+            .get, "/api/v1/me/houses", summary: "Houses the signed-in owner currently holds or lives in", tag: "Owner",
+            permission: .readOwnHouses, response: "HouseList"
+        ) { _, context in
             let principal = try context.require(.readOwnHouses)
             guard let scope = principal.scope, let personId = principal.user.personId else { return try .json(HouseList(items: [])) }
             _ = (scope, personId)
@@ -103,15 +111,19 @@ enum AccountRoutes {
             return try .json(HouseList(items: houses))
         }
 
-        api.on(.get, "/api/v1/companies", summary: "List companies (platform administrators)", tag: "Companies",
-               permission: .manageCompanies, response: "CompanyList") { _, context in
+        api.on(
+            .get, "/api/v1/companies", summary: "List companies (platform administrators)", tag: "Companies",
+            permission: .manageCompanies, response: "CompanyList"
+        ) { _, context in
             _ = try context.require(.manageCompanies)
             let companies = try await services.database.read { db in try await AccountStore(db).companies() }
             return try .json(CompanyList(items: companies))
         }
 
-        api.on(.post, "/api/v1/companies", summary: "Create a company with its first company administrator",
-               tag: "Companies", permission: .manageCompanies, request: "NewCompany", response: "Company", status: 201) { request, context in
+        api.on(
+            .post, "/api/v1/companies", summary: "Create a company with its first company administrator",
+            tag: "Companies", permission: .manageCompanies, request: "NewCompany", response: "Company", status: 201
+        ) { request, context in
             _ = try context.require(.manageCompanies)
             let input = try await ResourceRoutes.decodeBody(NewCompany.self, request, context)
             var check = Validator()
@@ -120,8 +132,9 @@ enum AccountRoutes {
             check.check(input.admin.role == .companyAdmin, "admin.role", "invalid_value", "the first user must be a company_admin")
             try check.finish()
             let now = services.clock.now()
-            let company = Company(id: Identifier.uuidV7(at: now), code: input.code, name: input.name,
-                                  currency: input.currency ?? .cny, createdAt: now, updatedAt: now)
+            let company = Company(
+                id: Identifier.uuidV7(at: now), code: input.code, name: input.name,
+                currency: input.currency ?? .cny, createdAt: now, updatedAt: now)
             let (admin, hash) = try await prepareUser(input.admin, companyId: company.id, field: "admin.", now: now, services: services)
             try await services.database.transaction { db in
                 let accounts = AccountStore(db)
@@ -131,15 +144,19 @@ enum AccountRoutes {
             return try .json(company, status: .created, location: "/api/v1/companies/\(company.id)")
         }
 
-        api.on(.get, "/api/v1/users", summary: "List the company's users", tag: "Users", permission: .readUsers,
-               response: "UserList") { _, context in
+        api.on(
+            .get, "/api/v1/users", summary: "List the company's users", tag: "Users", permission: .readUsers,
+            response: "UserList"
+        ) { _, context in
             let scope = try context.scope(for: .readUsers)
             let users = try await services.database.read { db in try await AccountStore(db).users(companyId: scope.companyId) }
             return try .json(UserList(items: users))
         }
 
-        api.on(.post, "/api/v1/users", summary: "Create a staff user or an owner account", tag: "Users",
-               permission: .manageUsers, request: "NewUser", response: "User", status: 201) { request, context in
+        api.on(
+            .post, "/api/v1/users", summary: "Create a staff user or an owner account", tag: "Users",
+            permission: .manageUsers, request: "NewUser", response: "User", status: 201
+        ) { request, context in
             let scope = try context.scope(for: .manageUsers)
             let input = try await ResourceRoutes.decodeBody(NewUser.self, request, context)
             let now = services.clock.now()
@@ -157,9 +174,11 @@ enum AccountRoutes {
             return try .json(user, status: .created)
         }
 
-        api.on(.post, "/api/v1/devices/:id/credentials",
-               summary: "Issue a device credential (a token for the device's own uplinks, separate from people's logins)",
-               tag: "Device", permission: .manageDevices, response: "MachineCredential", status: 201) { _, context in
+        api.on(
+            .post, "/api/v1/devices/:id/credentials",
+            summary: "Issue a device credential (a token for the device's own uplinks, separate from people's logins)",
+            tag: "Device", permission: .manageDevices, response: "MachineCredential", status: 201
+        ) { _, context in
             let scope = try context.scope(for: .manageDevices)
             let id = try context.parameters.require("id")
             let token = SessionTokens.generate()
@@ -174,9 +193,11 @@ enum AccountRoutes {
         }
 
         api.schema("RevokedCredentials", example: ["revoked": 1])
-        api.on(.post, "/api/v1/devices/:id/credentials/revoke",
-               summary: "Revoke the device's tokens: all, or all but the newest (`?keep_newest=true`, the end of a rotation)",
-               tag: "Device", permission: .manageDevices, response: "RevokedCredentials", query: ["keep_newest"]) { request, context in
+        api.on(
+            .post, "/api/v1/devices/:id/credentials/revoke",
+            summary: "Revoke the device's tokens: all, or all but the newest (`?keep_newest=true`, the end of a rotation)",
+            tag: "Device", permission: .manageDevices, response: "RevokedCredentials", query: ["keep_newest"]
+        ) { request, context in
             let scope = try context.scope(for: .manageDevices)
             let id = try context.parameters.require("id")
             let keepNewest = request.uri.queryParameters["keep_newest"] == "true"
@@ -194,7 +215,8 @@ enum AccountRoutes {
     /// is not itself a trusted proxy (read right to left, since a client can put anything at the left end).
     static func clientAddress(_ request: Request, context: CourtyardRequestContext, trustedProxies: Set<String>) -> String? {
         guard let peer = context.remoteAddress, trustedProxies.contains(peer),
-              let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last else { return context.remoteAddress }
+            let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last
+        else { return context.remoteAddress }
         let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return hops.reversed().first { !trustedProxies.contains($0) } ?? hops.first ?? peer
     }
@@ -205,8 +227,10 @@ enum AccountRoutes {
         let address = clientAddress(request, context: context, trustedProxies: services.configuration.trustedProxies)
         if let wait = await services.loginLimiter.retryAfter(login: input.login, address: address, now: nowMillis) {
             let seconds = max(1, (wait + 999) / 1000)
-            var response = Problem(.tooManyRequests, code: "too_many_login_attempts", title: "Too many failed sign-ins",
-                                   detail: "try again in \(seconds) seconds").response(instance: "/api/v1/auth/login", requestId: context.id)
+            var response = Problem(
+                .tooManyRequests, code: "too_many_login_attempts", title: "Too many failed sign-ins",
+                detail: "try again in \(seconds) seconds"
+            ).response(instance: "/api/v1/auth/login", requestId: context.id)
             response.headers[.retryAfter] = String(seconds)
             return response
         }
@@ -231,8 +255,10 @@ enum AccountRoutes {
     }
 
     /// Validates a new user and hashes the password (off the event loop).
-    static func prepareUser(_ input: NewUser, companyId: String, field prefix: String, now: Date,
-                            services: ServerServices) async throws -> (User, String) {
+    static func prepareUser(
+        _ input: NewUser, companyId: String, field prefix: String, now: Date,
+        services: ServerServices
+    ) async throws -> (User, String) {
         var check = Validator()
         check.text(input.login, prefix + "login", maxLength: 64)
         check.text(input.displayName, prefix + "display_name", maxLength: 64)
@@ -243,9 +269,10 @@ enum AccountRoutes {
         check.check(input.role != .owner || input.personId != nil, prefix + "person_id", "required", "owner accounts need a person_id")
         try check.finish()
         let hash = try await Passwords.hash(input.password, cost: services.configuration.bcryptCost)
-        let user = User(id: Identifier.uuidV7(at: now), companyId: companyId, login: input.login, displayName: input.displayName,
-                        role: input.role, personId: input.personId, communityIds: input.communityIds.map(Set.init),
-                        status: .active, createdAt: now, updatedAt: now)
+        let user = User(
+            id: Identifier.uuidV7(at: now), companyId: companyId, login: input.login, displayName: input.displayName,
+            role: input.role, personId: input.personId, communityIds: input.communityIds.map(Set.init),
+            status: .active, createdAt: now, updatedAt: now)
         return (user, hash)
     }
 

@@ -66,15 +66,18 @@ public enum CourtyardApp {
     }
 
     /// The application over `router`, with the configuration's address, timeouts and connection limit.
-    public static func application(router: Router<CourtyardRequestContext>, services: ServerServices,
-                                   logger: Logger) -> Application<RouterResponder<CourtyardRequestContext>> {
+    public static func application(
+        router: Router<CourtyardRequestContext>, services: ServerServices,
+        logger: Logger
+    ) -> Application<RouterResponder<CourtyardRequestContext>> {
         let limits = services.configuration.connectionLimits
         return Application(
             router: router,
             server: httpServer(limits),
-            configuration: .init(address: .hostname(services.configuration.host, port: services.configuration.port),
-                                 serverName: "Courtyard",
-                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
+            configuration: .init(
+                address: .hostname(services.configuration.host, port: services.configuration.port),
+                serverName: "Courtyard",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
             logger: logger
         )
     }
@@ -98,22 +101,33 @@ enum SystemRoutes {
     }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
-        api.schema("APIIndex", example: Index(name: "Courtyard API", version: "1", openapi: "/openapi.json", signIn: "POST /api/v1/auth/login",
-                                              health: "/health"))
-        api.on(.get, "/api/v1", summary: "Where to start: the OpenAPI document, how to sign in, health", tag: "System",
-               response: "APIIndex") { _, _ in
-            try .json(Index(name: "Courtyard API", version: "1", openapi: "/openapi.json", signIn: "POST /api/v1/auth/login",
-                            health: "/health"))
+        api.schema(
+            "APIIndex",
+            example: Index(
+                name: "Courtyard API", version: "1", openapi: "/openapi.json", signIn: "POST /api/v1/auth/login",
+                health: "/health"))
+        api.on(
+            .get, "/api/v1", summary: "Where to start: the OpenAPI document, how to sign in, health", tag: "System",
+            response: "APIIndex"
+        ) { _, _ in
+            try .json(
+                Index(
+                    name: "Courtyard API", version: "1", openapi: "/openapi.json", signIn: "POST /api/v1/auth/login",
+                    health: "/health"))
         }
         api.schema("Health", example: Health(status: "ok", database: "ok", engine: "sqlite", schemaVersion: 1))
-        api.on(.get, "/health", summary: "Liveness and database reachability (503 when the database does not answer)",
-               tag: "System", response: "Health") { _, _ in
+        api.on(
+            .get, "/health", summary: "Liveness and database reachability (503 when the database does not answer)",
+            tag: "System", response: "Health"
+        ) { _, _ in
             do {
                 let version = try await Migrator().currentVersion(services.database)
                 return try .json(Health(status: "ok", database: "ok", engine: services.database.engine.rawValue, schemaVersion: version))
             } catch {
-                return try .json(Health(status: "degraded", database: "unreachable", engine: services.database.engine.rawValue,
-                                        schemaVersion: nil), status: .serviceUnavailable)
+                return try .json(
+                    Health(
+                        status: "degraded", database: "unreachable", engine: services.database.engine.rawValue,
+                        schemaVersion: nil), status: .serviceUnavailable)
             }
         }
         api.on(.get, "/metrics", summary: "Prometheus metrics (text exposition format)", tag: "System") { _, _ in

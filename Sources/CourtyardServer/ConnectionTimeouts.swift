@@ -91,7 +91,9 @@ final class RequestReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHan
 extension CourtyardApp {
     /// The HTTP/1.1 server with Courtyard's read timeouts, idle timeout and header limits.
     static func httpServer(_ limits: ConnectionLimits) -> HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [RequestReadTimeoutHandler(limits: limits)],
-                                    idleTimeout: .seconds(limits.idleSeconds)))
+        .http1(
+            configuration: .init(
+                additionalChannelHandlers: [RequestReadTimeoutHandler(limits: limits)],
+                idleTimeout: .seconds(limits.idleSeconds)))
     }
 }

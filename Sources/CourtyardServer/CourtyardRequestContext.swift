@@ -55,8 +55,9 @@ public struct CourtyardRequestContext: RequestContext {
     public func scope(for permission: Permission) throws(Problem) -> TenantScope {
         let principal = try require(permission)
         guard let scope = principal.scope else {
-            throw Problem(.badRequest, code: "company_required", title: "Choose a company",
-                          detail: "platform administrators name the company with the X-Courtyard-Company header")
+            throw Problem(
+                .badRequest, code: "company_required", title: "Choose a company",
+                detail: "platform administrators name the company with the X-Courtyard-Company header")
         }
         return scope
     }

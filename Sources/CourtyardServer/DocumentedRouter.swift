@@ -22,8 +22,10 @@ final class DocumentedRouter {
 
     /// Documents a route that is registered separately (the document's own route, which must exist before it can be served).
     func document(_ method: HTTPRequest.Method, _ path: String, summary: String, tag: String) {
-        document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
-                           permission: nil, requestSchema: nil, responseSchema: nil, successStatus: 200, queryParameters: [], html: false))
+        document.add(
+            .init(
+                method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
+                permission: nil, requestSchema: nil, responseSchema: nil, successStatus: 200, queryParameters: [], html: false))
     }
 
     /// Adds `handler` for `method path` and documents it.
@@ -56,9 +58,11 @@ final class DocumentedRouter {
             }
             return try await handler(request, context)
         }
-        document.add(.init(method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
-                           permission: permission, requestSchema: request, responseSchema: response,
-                           successStatus: status, queryParameters: query, html: html))
+        document.add(
+            .init(
+                method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
+                permission: permission, requestSchema: request, responseSchema: response,
+                successStatus: status, queryParameters: query, html: html))
     }
 }
 
@@ -66,9 +70,11 @@ extension DocumentedRouter {
     /// Refuses a body that is not JSON by its type or its shape, and hands the handler the checked bytes.
     static func checkJSONBody(_ request: inout Request, context: CourtyardRequestContext) async throws {
         if let type = request.headers[.contentType]?.lowercased(),
-           !(type.hasPrefix("application/json") || (type.hasPrefix("application/") && type.contains("+json"))) {
-            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", title: "Send JSON",
-                          detail: "this route takes Content-Type: application/json, not \(type.prefix(60))")
+            !(type.hasPrefix("application/json") || (type.hasPrefix("application/") && type.contains("+json")))
+        {
+            throw Problem(
+                .unsupportedMediaType, code: "unsupported_media_type", title: "Send JSON",
+                detail: "this route takes Content-Type: application/json, not \(type.prefix(60))")
         }
         let buffer: ByteBuffer
         do {
@@ -84,8 +90,9 @@ extension DocumentedRouter {
         } catch JSONShape.Failure.malformed(let detail) {
             throw Problem.malformedJSON(detail)
         } catch JSONShape.Failure.controlCharacter(let character) {
-            throw Problem(.unprocessableContent, code: "control_character", title: "The body contains a control character",
-                          detail: "\(character) is not allowed in any value")
+            throw Problem(
+                .unprocessableContent, code: "control_character", title: "The body contains a control character",
+                detail: "\(character) is not allowed in any value")
         }
     }
 }

@@ -26,11 +26,18 @@ enum HouseSearchRoute {
     }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
-        api.schema("HouseSearchResult", example: Result(items: [Match(house: House.example, buildingName: "3", unitName: "2",
-                                                                      matched: ["number 1201"])]))
-        api.on(.get, "/api/v1/house-search",
-               summary: "Find houses by plate, building-unit-number, number, an occupant's name prefix or phone's last four digits",
-               tag: "House", permission: .readProperty, response: "HouseSearchResult", query: ["q", "community_id", "limit"]) { request, context in
+        api.schema(
+            "HouseSearchResult",
+            example: Result(items: [
+                Match(
+                    house: House.example, buildingName: "3", unitName: "2",
+                    matched: ["number 1201"])
+            ]))
+        api.on(
+            .get, "/api/v1/house-search",
+            summary: "Find houses by plate, building-unit-number, number, an occupant's name prefix or phone's last four digits",
+            tag: "House", permission: .readProperty, response: "HouseSearchResult", query: ["q", "community_id", "limit"]
+        ) { request, context in
             let scope = try context.scope(for: .readProperty)
             let query = request.uri.queryParameters
             let text = (query["q"].map(String.init) ?? "").trimmingCharacters(in: .whitespaces)
@@ -86,8 +93,10 @@ enum HouseSearchRoute {
                         .filter { $0.name == parts[1] }
                     if units.isEmpty { continue }
                 }
-                for house in try await store.list(House.self, filters: [("building_id", building.id), ("number", parts[parts.count - 1])],
-                                                  limit: limit).items
+                for house in try await store.list(
+                    House.self, filters: [("building_id", building.id), ("number", parts[parts.count - 1])],
+                    limit: limit
+                ).items
                 where units.isEmpty || units.contains(where: { $0.id == house.unitId }) {
                     add(house.id, "building-\(parts.count == 3 ? "unit-" : "")number \(text)")
                 }
@@ -101,7 +110,8 @@ enum HouseSearchRoute {
             people += try await store.people(phoneEndingWith: text, limit: limit).map { ($0, "phone ending \(text) (\($0.name))") }
         }
         if text.unicodeScalars.contains(where: { !$0.isASCII || ("A"..."Z").contains(Character($0)) || ("a"..."z").contains(Character($0)) }),
-           plate(text) == nil {
+            plate(text) == nil
+        {
             people += try await store.rows(Person.self, where: "name", startsWith: text, limit: limit).map { ($0, "name \($0.name)") }
         }
         if !people.isEmpty {
@@ -121,13 +131,18 @@ enum HouseSearchRoute {
         let houses = try await store.all(House.self, where: "id", in: Array(order.prefix(limit)))
             .filter { community == nil || $0.communityId == community }
         let byId = Dictionary(uniqueKeysWithValues: houses.map { ($0.id, $0) })
-        let buildings = Dictionary(uniqueKeysWithValues: try await store.all(Building.self, where: "id", in: Array(Set(houses.map(\.buildingId))))
-            .map { ($0.id, $0.name) })
-        let units = Dictionary(uniqueKeysWithValues: try await store.all(BuildingUnit.self, where: "id", in: Array(Set(houses.compactMap(\.unitId))))
-            .map { ($0.id, $0.name) })
+        let buildings = Dictionary(
+            uniqueKeysWithValues: try await store.all(Building.self, where: "id", in: Array(Set(houses.map(\.buildingId))))
+                .map { ($0.id, $0.name) })
+        let units = Dictionary(
+            uniqueKeysWithValues: try await store.all(BuildingUnit.self, where: "id", in: Array(Set(houses.compactMap(\.unitId))))
+                .map { ($0.id, $0.name) })
         return order.prefix(limit).compactMap { id in
-            byId[id].map { Match(house: $0, buildingName: buildings[$0.buildingId], unitName: $0.unitId.flatMap { units[$0] },
-                                 matched: reasons[id] ?? []) }
+            byId[id].map {
+                Match(
+                    house: $0, buildingName: buildings[$0.buildingId], unitName: $0.unitId.flatMap { units[$0] },
+                    matched: reasons[id] ?? [])
+            }
         }
     }
 }

@@ -174,12 +174,14 @@ enum IngestRoutes {
             switch error {
             case .malformedJSON(let detail): throw Problem.malformedJSON(detail)
             case .empty:
-                throw Problem(.badRequest, code: "empty_batch", title: "The batch holds no readings",
-                              errors: [FieldIssue(field: "items", code: "empty_batch", message: "send at least one reading")])
+                throw Problem(
+                    .badRequest, code: "empty_batch", title: "The batch holds no readings",
+                    errors: [FieldIssue(field: "items", code: "empty_batch", message: "send at least one reading")])
             case .tooMany(let count):
-                throw Problem(.contentTooLarge, code: "batch_too_large", title: "Too many readings in one request",
-                              detail: "\(count) readings; send at most \(ReadingParser.maximumBatch) per request",
-                              errors: [FieldIssue(field: "items", code: "batch_too_large", message: "at most \(ReadingParser.maximumBatch)")])
+                throw Problem(
+                    .contentTooLarge, code: "batch_too_large", title: "Too many readings in one request",
+                    detail: "\(count) readings; send at most \(ReadingParser.maximumBatch) per request",
+                    errors: [FieldIssue(field: "items", code: "batch_too_large", message: "at most \(ReadingParser.maximumBatch)")])
             }
         }
     }
@@ -211,8 +213,9 @@ enum IngestRoutes {
             throw Problem.invalid("status", code: "invalid_value", "status is online or offline")
         }
         let rows = try await services.database.read { db in
-            try await DeviceHistory(db, scope: scope).presence(status.flatMap(DeviceHistory.Presence.init(rawValue:)),
-                                                               community: query["community_id"].map(String.init), after: cursor, limit: limit)
+            try await DeviceHistory(db, scope: scope).presence(
+                status.flatMap(DeviceHistory.Presence.init(rawValue:)),
+                community: query["community_id"].map(String.init), after: cursor, limit: limit)
         }
         let items = Array(rows.prefix(limit))
         return PresencePage(items: items, nextCursor: rows.count > limit ? items.last?.deviceId : nil)

@@ -70,7 +70,8 @@ enum JSONShape {
             while true {
                 skipSpace()
                 guard peek() == UInt8(ascii: "\"") else {
-                    throw .malformed(peek() == UInt8(ascii: "}") ? "a trailing comma before '}' (at byte \(offset))" : "expected a member name at byte \(offset)")
+                    throw .malformed(
+                        peek() == UInt8(ascii: "}") ? "a trailing comma before '}' (at byte \(offset))" : "expected a member name at byte \(offset)")
                 }
                 let name = try string()
                 guard names.insert(name).inserted else {
@@ -137,8 +138,10 @@ enum JSONShape {
 
         mutating func scalar() throws(Failure) {
             let start = index
-            while let byte = peek(), !(byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]")
-                                        || byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D) {
+            while let byte = peek(),
+                !(byte == UInt8(ascii: ",") || byte == UInt8(ascii: "}") || byte == UInt8(ascii: "]")
+                    || byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D)
+            {
                 index += 1
             }
             let text = bytes[start..<index]
@@ -150,7 +153,11 @@ enum JSONShape {
             for (position, byte) in text.enumerated() {
                 switch byte {
                 case UInt8(ascii: "0")...UInt8(ascii: "9"): seenDigit = true
-                case UInt8(ascii: "-"), UInt8(ascii: "+"): numberOK = numberOK && (position == 0 || [UInt8(ascii: "e"), UInt8(ascii: "E")].contains(text[text.index(text.startIndex, offsetBy: position - 1)]))
+                case UInt8(ascii: "-"), UInt8(ascii: "+"):
+                    numberOK =
+                        numberOK
+                        && (position == 0
+                            || [UInt8(ascii: "e"), UInt8(ascii: "E")].contains(text[text.index(text.startIndex, offsetBy: position - 1)]))
                 case UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"): break
                 default: numberOK = false
                 }

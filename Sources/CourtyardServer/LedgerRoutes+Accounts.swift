@@ -9,22 +9,35 @@ extension LedgerRoutes {
     /// journal head, and its ledger policies.
     static func registerAccounts(on api: DocumentedRouter, services: ServerServices) {
         let (key, _, _, exampleEntry) = examples()
-        let exampleAccount = AccountView(id: key.key.id, communityId: Example.community, kind: .wallet, owner: Example.house,
-                                      purpose: "electricity", balance: Money(minorUnits: 10_000), available: Money(minorUnits: 8_000),
-                                      debitsPosted: .zero(), creditsPosted: Money(minorUnits: 10_000), debitsPending: Money(minorUnits: 2_000),
-                                      creditsPending: .zero(), asOf: nil, balanceAsOf: nil)
+        let exampleAccount = AccountView(
+            id: key.key.id, communityId: Example.community, kind: .wallet, owner: Example.house,
+            purpose: "electricity", balance: Money(minorUnits: 10_000), available: Money(minorUnits: 8_000),
+            debitsPosted: .zero(), creditsPosted: Money(minorUnits: 10_000), debitsPending: Money(minorUnits: 2_000),
+            creditsPending: .zero(), asOf: nil, balanceAsOf: nil)
         api.schema("LedgerAccount", example: exampleAccount)
-        api.schema("LedgerStatement", example: Statement(account: exampleAccount, items: [
-            StatementLine(entry: exampleEntry, side: "credit", balanceAfter: Money(minorUnits: 10_000))], nextCursor: nil))
-        api.schema("TrialBalance", example: TrialBalance(communityId: Example.community, rows: [
-            TrialBalanceRow(kind: "clearing", debits: Money(minorUnits: 10_000), credits: .zero()),
-            TrialBalanceRow(kind: "wallet", debits: .zero(), credits: Money(minorUnits: 10_000))],
-            debits: Money(minorUnits: 10_000), credits: Money(minorUnits: 10_000), balanced: true))
+        api.schema(
+            "LedgerStatement",
+            example: Statement(
+                account: exampleAccount,
+                items: [
+                    StatementLine(entry: exampleEntry, side: "credit", balanceAfter: Money(minorUnits: 10_000))
+                ], nextCursor: nil))
+        api.schema(
+            "TrialBalance",
+            example: TrialBalance(
+                communityId: Example.community,
+                rows: [
+                    TrialBalanceRow(kind: "clearing", debits: Money(minorUnits: 10_000), credits: .zero()),
+                    TrialBalanceRow(kind: "wallet", debits: .zero(), credits: Money(minorUnits: 10_000)),
+                ],
+                debits: Money(minorUnits: 10_000), credits: Money(minorUnits: 10_000), balanced: true))
         api.schema("LedgerHead", example: Head(communityId: Example.community, sequence: 1, hash: JournalEntry.genesisHash))
         api.schema("LedgerPolicy", example: Policy(emergencyCredit: Money(minorUnits: 2_000)), required: ["emergency_credit"])
 
-        api.on(.get, "/api/v1/ledger/accounts/:id", summary: "An account's balances now (and as of `as_of`, RFC 3339)",
-               tag: "Ledger", permission: .manageFinance, response: "LedgerAccount", query: ["as_of"]) { request, context in
+        api.on(
+            .get, "/api/v1/ledger/accounts/:id", summary: "An account's balances now (and as of `as_of`, RFC 3339)",
+            tag: "Ledger", permission: .manageFinance, response: "LedgerAccount", query: ["as_of"]
+        ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let id = try context.parameters.require("id")
             let asOf = try request.uri.queryParameters["as_of"].map { text -> Date in
@@ -48,13 +61,17 @@ extension LedgerRoutes {
             return try .json(view)
         }
 
-        api.on(.get, "/api/v1/ledger/accounts/:id/statement", summary: "An account's entries, newest first, with its running balance",
-               tag: "Ledger", permission: .manageFinance, response: "LedgerStatement", query: ["limit", "cursor"]) { request, context in
+        api.on(
+            .get, "/api/v1/ledger/accounts/:id/statement", summary: "An account's entries, newest first, with its running balance",
+            tag: "Ledger", permission: .manageFinance, response: "LedgerStatement", query: ["limit", "cursor"]
+        ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let id = try context.parameters.require("id")
             let (_, cursorText, limit) = try ResourceRoutes.listParameters(request, filters: [], cursor: .own)
             let cursor = try cursorText.map { text -> Int64 in
-                guard let value = Int64(text), value >= 0 else { throw Problem.invalid("cursor", code: "invalid_format", "cursor must come from next_cursor") }
+                guard let value = Int64(text), value >= 0 else {
+                    throw Problem.invalid("cursor", code: "invalid_format", "cursor must come from next_cursor")
+                }
                 return value
             }
             let statement = try await services.database.read { db in
@@ -66,17 +83,21 @@ extension LedgerRoutes {
                 let entries = try await store.statement(of: account, from: cursor, limit: limit + 1)
                 let lines = entries.prefix(limit).map { entry in
                     let side = entry.debitAccountId == account.id ? "debit" : "credit"
-                    return StatementLine(entry: EntryView(entry), side: side,
-                                         balanceAfter: money(side == "debit" ? entry.debitBalanceAfter : entry.creditBalanceAfter, account.currency))
+                    return StatementLine(
+                        entry: EntryView(entry), side: side,
+                        balanceAfter: money(side == "debit" ? entry.debitBalanceAfter : entry.creditBalanceAfter, account.currency))
                 }
-                return Statement(account: accountView(account), items: Array(lines),
-                                 nextCursor: entries.count > limit ? String(entries[limit].sequence) : nil)
+                return Statement(
+                    account: accountView(account), items: Array(lines),
+                    nextCursor: entries.count > limit ? String(entries[limit].sequence) : nil)
             }
             return try .json(statement)
         }
 
-        api.on(.get, "/api/v1/communities/:id/ledger/trial-balance", summary: "Posted totals per account kind; debits equal credits",
-               tag: "Ledger", permission: .manageFinance, response: "TrialBalance") { _, context in
+        api.on(
+            .get, "/api/v1/communities/:id/ledger/trial-balance", summary: "Posted totals per account kind; debits equal credits",
+            tag: "Ledger", permission: .manageFinance, response: "TrialBalance"
+        ) { _, context in
             let scope = try context.scope(for: .manageFinance)
             let community = try await requireCommunity(context, scope: scope, services: services)
             let rows = try await services.database.read { db in
@@ -85,16 +106,23 @@ extension LedgerRoutes {
             let currency = community.currency
             let debits = rows.reduce(Int64(0)) { $0 &+ $1.debits }
             let credits = rows.reduce(Int64(0)) { $0 &+ $1.credits }
-            return try .json(TrialBalance(communityId: community.id,
-                                          rows: rows.map { TrialBalanceRow(kind: $0.kind, debits: Money(minorUnits: $0.debits, currency: currency),
-                                                                           credits: Money(minorUnits: $0.credits, currency: currency)) },
-                                          debits: Money(minorUnits: debits, currency: currency),
-                                          credits: Money(minorUnits: credits, currency: currency), balanced: debits == credits))
+            return try .json(
+                TrialBalance(
+                    communityId: community.id,
+                    rows: rows.map {
+                        TrialBalanceRow(
+                            kind: $0.kind, debits: Money(minorUnits: $0.debits, currency: currency),
+                            credits: Money(minorUnits: $0.credits, currency: currency))
+                    },
+                    debits: Money(minorUnits: debits, currency: currency),
+                    credits: Money(minorUnits: credits, currency: currency), balanced: debits == credits))
         }
 
-        api.on(.get, "/api/v1/communities/:id/ledger/head",
-               summary: "The community's journal head (sequence and hash), to anchor elsewhere", tag: "Ledger",
-               permission: .manageFinance, response: "LedgerHead") { _, context in
+        api.on(
+            .get, "/api/v1/communities/:id/ledger/head",
+            summary: "The community's journal head (sequence and hash), to anchor elsewhere", tag: "Ledger",
+            permission: .manageFinance, response: "LedgerHead"
+        ) { _, context in
             let scope = try context.scope(for: .manageFinance)
             let community = try await requireCommunity(context, scope: scope, services: services)
             let head = try await services.database.read { db in
@@ -103,9 +131,11 @@ extension LedgerRoutes {
             return try .json(Head(communityId: head.communityId, sequence: head.sequence, hash: head.hash))
         }
 
-        api.on(.put, "/api/v1/communities/:id/ledger/policies/:purpose",
-               summary: "Set the emergency credit wallets of this purpose may use below zero", tag: "Ledger",
-               permission: .manageFinance, request: "LedgerPolicy", response: "LedgerPolicy") { request, context in
+        api.on(
+            .put, "/api/v1/communities/:id/ledger/policies/:purpose",
+            summary: "Set the emergency credit wallets of this purpose may use below zero", tag: "Ledger",
+            permission: .manageFinance, request: "LedgerPolicy", response: "LedgerPolicy"
+        ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let community = try await requireCommunity(context, scope: scope, services: services)
             let purpose = try context.parameters.require("purpose")

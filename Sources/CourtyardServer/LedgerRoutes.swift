@@ -65,8 +65,9 @@ enum LedgerRoutes {
 
         /// The ledger transfer this input asks for, on behalf of `actor`.
         func transfer(actor: String) -> Transfer {
-            Transfer(id: id, debit: debit.key, credit: credit.key, amount: amount.minorUnits, currency: amount.currency.code,
-                     code: code, reference: reference, actor: actor)
+            Transfer(
+                id: id, debit: debit.key, credit: credit.key, amount: amount.minorUnits, currency: amount.currency.code,
+                code: code, reference: reference, actor: actor)
         }
     }
 
@@ -189,32 +190,45 @@ enum LedgerRoutes {
     static func examples() -> (key: AccountKeyInput, cash: AccountKeyInput, transfer: TransferInput, entry: EntryView) {
         let key = AccountKeyInput(communityId: Example.community, kind: .wallet, owner: Example.house, purpose: "electricity")
         let cash = AccountKeyInput(communityId: Example.community, kind: .clearing, owner: "community", purpose: "cash")
-        let transfer = TransferInput(id: "topup-20261122-0001", debit: cash, credit: key, amount: Money(minorUnits: 10_000),
-                                     code: .topUp, reference: "receipt 88")
-        let exampleEntry = EntryView(JournalEntry(
-            companyId: Example.company, communityId: Example.community, sequence: 1, transferId: transfer.id, type: .post,
-            debitAccountId: cash.key.id, creditAccountId: key.key.id, amount: 10_000, pendingAmount: 0, currency: "CNY",
-            code: .topUp, reference: "receipt 88", actor: Example.person, holdId: nil, expiresAt: nil, recordedAt: 1_790_000_000_000,
-            contentDigest: "", debitBalanceAfter: 10_000, creditBalanceAfter: 10_000, previousHash: JournalEntry.genesisHash,
-            hash: JournalEntry.genesisHash))
+        let transfer = TransferInput(
+            id: "topup-20261122-0001", debit: cash, credit: key, amount: Money(minorUnits: 10_000),
+            code: .topUp, reference: "receipt 88")
+        let exampleEntry = EntryView(
+            JournalEntry(
+                companyId: Example.company, communityId: Example.community, sequence: 1, transferId: transfer.id, type: .post,
+                debitAccountId: cash.key.id, creditAccountId: key.key.id, amount: 10_000, pendingAmount: 0, currency: "CNY",
+                code: .topUp, reference: "receipt 88", actor: Example.person, holdId: nil, expiresAt: nil, recordedAt: 1_790_000_000_000,
+                contentDigest: "", debitBalanceAfter: 10_000, creditBalanceAfter: 10_000, previousHash: JournalEntry.genesisHash,
+                hash: JournalEntry.genesisHash))
         return (key, cash, transfer, exampleEntry)
     }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
         let (key, cash, transfer, exampleEntry) = examples()
         api.schema("TransferBatch", example: TransferBatch(transfers: [transfer], linked: false), required: ["transfers"])
-        api.schema("LedgerBatchResult", example: BatchResult(items: [ItemResult(index: 0, id: transfer.id, status: "applied",
-                                                                                code: nil, message: nil, entry: exampleEntry)]))
-        api.schema("HoldInput", example: HoldInput(transfer: TransferInput(id: "park-0001", debit: key, credit: cash,
-                                                                           amount: Money(minorUnits: 2_000), code: .deduction, reference: nil),
-                                                   expiresAt: Example.date),
-                   required: ["id", "debit", "credit", "amount", "code", "expires_at"])
+        api.schema(
+            "LedgerBatchResult",
+            example: BatchResult(items: [
+                ItemResult(
+                    index: 0, id: transfer.id, status: "applied",
+                    code: nil, message: nil, entry: exampleEntry)
+            ]))
+        api.schema(
+            "HoldInput",
+            example: HoldInput(
+                transfer: TransferInput(
+                    id: "park-0001", debit: key, credit: cash,
+                    amount: Money(minorUnits: 2_000), code: .deduction, reference: nil),
+                expiresAt: Example.date),
+            required: ["id", "debit", "credit", "amount", "code", "expires_at"])
         api.schema("HoldAction", example: HoldAction(id: "park-0001-post", amount: Money(minorUnits: 1_500)), required: ["id"])
         api.schema("LedgerEntry", example: exampleEntry)
 
-        api.on(.post, "/api/v1/ledger/transfers",
-               summary: "Apply transfers (each answered on its own; `linked` makes them all-or-nothing). Idempotent by id.",
-               tag: "Ledger", permission: .manageFinance, request: "TransferBatch", response: "LedgerBatchResult") { request, context in
+        api.on(
+            .post, "/api/v1/ledger/transfers",
+            summary: "Apply transfers (each answered on its own; `linked` makes them all-or-nothing). Idempotent by id.",
+            tag: "Ledger", permission: .manageFinance, request: "TransferBatch", response: "LedgerBatchResult"
+        ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let actor = try context.requirePrincipal().user.id
             let batch = try await ResourceRoutes.decodeBody(TransferBatch.self, request, context)
@@ -232,21 +246,29 @@ enum LedgerRoutes {
             }
             let linked = batch.linked ?? false
             if linked, let refused = items.compactMap({ $0 }).first {
-                return try .json(BatchResult(items: batch.transfers.enumerated().map { index, input in
-                    ItemResult(index: index, id: input.id, status: "rejected", code: LedgerError.linkedTransferFailed(index: refused.index).code,
-                               message: "linked transfer \(refused.index) was refused: \(refused.message ?? "")")
-                }))
+                return try .json(
+                    BatchResult(
+                        items: batch.transfers.enumerated().map { index, input in
+                            ItemResult(
+                                index: index, id: input.id, status: "rejected", code: LedgerError.linkedTransferFailed(index: refused.index).code,
+                                message: "linked transfer \(refused.index) was refused: \(refused.message ?? "")")
+                        }))
             }
-            let outcomes = operations.isEmpty ? [] : try await services.ledger.submit(
-                companyId: scope.companyId, operations.map(\.1), linked: linked)
+            let outcomes =
+                operations.isEmpty
+                ? []
+                : try await services.ledger.submit(
+                    companyId: scope.companyId, operations.map(\.1), linked: linked)
             for ((index, operation), outcome) in zip(operations, outcomes) {
                 items[index] = item(index: index, id: operation.id, outcome)
             }
             return try .json(BatchResult(items: items.map { $0! }))
         }
 
-        api.on(.post, "/api/v1/ledger/holds", summary: "Reserve money until expires_at (two-phase transfer)", tag: "Ledger",
-               permission: .manageFinance, request: "HoldInput", response: "LedgerEntry", status: 201) { request, context in
+        api.on(
+            .post, "/api/v1/ledger/holds", summary: "Reserve money until expires_at (two-phase transfer)", tag: "Ledger",
+            permission: .manageFinance, request: "HoldInput", response: "LedgerEntry", status: 201
+        ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let actor = try context.requirePrincipal().user.id
             let input = try await ResourceRoutes.decodeBody(HoldInput.self, request, context)
@@ -255,18 +277,23 @@ enum LedgerRoutes {
             return try await single(operation, scope: scope, services: services, created: true)
         }
 
-        api.on(.post, "/api/v1/ledger/holds/:id/post", summary: "Post all or part of a pending hold; the rest is released",
-               tag: "Ledger", permission: .manageFinance, request: "HoldAction", response: "LedgerEntry") { request, context in
+        api.on(
+            .post, "/api/v1/ledger/holds/:id/post", summary: "Post all or part of a pending hold; the rest is released",
+            tag: "Ledger", permission: .manageFinance, request: "HoldAction", response: "LedgerEntry"
+        ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let actor = try context.requirePrincipal().user.id
             let holdId = try context.parameters.require("id")
             let input = try await ResourceRoutes.decodeBody(HoldAction.self, request, context)
-            return try await single(.postHold(id: input.id, holdId: holdId, amount: input.amount?.minorUnits, actor: actor),
-                                    scope: scope, services: services, created: false)
+            return try await single(
+                .postHold(id: input.id, holdId: holdId, amount: input.amount?.minorUnits, actor: actor),
+                scope: scope, services: services, created: false)
         }
 
-        api.on(.post, "/api/v1/ledger/holds/:id/void", summary: "Release a pending hold", tag: "Ledger",
-               permission: .manageFinance, request: "HoldAction", response: "LedgerEntry") { request, context in
+        api.on(
+            .post, "/api/v1/ledger/holds/:id/void", summary: "Release a pending hold", tag: "Ledger",
+            permission: .manageFinance, request: "HoldAction", response: "LedgerEntry"
+        ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let actor = try context.requirePrincipal().user.id
             let holdId = try context.parameters.require("id")
@@ -311,11 +338,12 @@ enum LedgerRoutes {
     }
 
     static func accountView(_ account: Account) -> AccountView {
-        AccountView(id: account.id, communityId: account.key.communityId, kind: account.key.kind, owner: account.key.owner,
-                    purpose: account.key.purpose, balance: money(account.balance, account.currency),
-                    available: money(account.available, account.currency), debitsPosted: money(account.debitsPosted, account.currency),
-                    creditsPosted: money(account.creditsPosted, account.currency),
-                    debitsPending: money(account.debitsPending, account.currency),
-                    creditsPending: money(account.creditsPending, account.currency), asOf: nil, balanceAsOf: nil)
+        AccountView(
+            id: account.id, communityId: account.key.communityId, kind: account.key.kind, owner: account.key.owner,
+            purpose: account.key.purpose, balance: money(account.balance, account.currency),
+            available: money(account.available, account.currency), debitsPosted: money(account.debitsPosted, account.currency),
+            creditsPosted: money(account.creditsPosted, account.currency),
+            debitsPending: money(account.debitsPending, account.currency),
+            creditsPending: money(account.creditsPending, account.currency), asOf: nil, balanceAsOf: nil)
     }
 }

@@ -25,9 +25,11 @@ public actor LoginRateLimiter {
         public var maxBackoffMilliseconds: Int64
         public var knownDeviceMilliseconds: Int64
 
-        public init(maxFailuresPerLogin: Int = 5, maxFailuresPerAddress: Int = 100, windowMilliseconds: Int64 = 15 * 60_000,
-                    baseBackoffMilliseconds: Int64 = 30_000, maxBackoffMilliseconds: Int64 = 15 * 60_000,
-                    knownDeviceMilliseconds: Int64 = 30 * 24 * 3_600_000) {
+        public init(
+            maxFailuresPerLogin: Int = 5, maxFailuresPerAddress: Int = 100, windowMilliseconds: Int64 = 15 * 60_000,
+            baseBackoffMilliseconds: Int64 = 30_000, maxBackoffMilliseconds: Int64 = 15 * 60_000,
+            knownDeviceMilliseconds: Int64 = 30 * 24 * 3_600_000
+        ) {
             self.maxFailuresPerLogin = max(1, maxFailuresPerLogin)
             self.maxFailuresPerAddress = max(self.maxFailuresPerLogin, maxFailuresPerAddress)
             self.windowMilliseconds = max(1, windowMilliseconds)

@@ -1,10 +1,10 @@
-import CourtyardIngest
 import CourtyardDomain
+import CourtyardIngest
 import CourtyardStorage
 import Crypto
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 import Prometheus
 import Synchronization
@@ -27,8 +27,9 @@ struct ProblemMiddleware: RouterMiddleware {
             if problem.code == "route_not_found" {
                 let allowed = known.methods(for: request.uri.path)
                 if !allowed.isEmpty {
-                    problem = Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed on this route",
-                                      detail: "\(request.method.rawValue) is not served here; allowed: \(allowed.joined(separator: ", "))")
+                    problem = Problem(
+                        .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed on this route",
+                        detail: "\(request.method.rawValue) is not served here; allowed: \(allowed.joined(separator: ", "))")
                     var response = problem.response(instance: request.uri.path, requestId: context.id)
                     response.headers[.allow] = allowed.joined(separator: ", ")
                     return response
@@ -56,8 +57,9 @@ struct ProblemMiddleware: RouterMiddleware {
             case .methodNotAllowed:
                 return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed on this route")
             default:
-                return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase,
-                               detail: error.body)
+                return Problem(
+                    error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase,
+                    detail: error.body)
             }
         case let error as ReviewError:
             switch error {
@@ -65,9 +67,10 @@ struct ProblemMiddleware: RouterMiddleware {
             case .alreadyDecided(let status):
                 return Problem(.conflict, code: "already_decided", title: "This held reading was already decided", detail: "it is \(status)")
             case .stillNegative(let detail):
-                return Problem(.unprocessableContent, code: "still_implausible", title: "Approving would still leave the register inconsistent",
-                               detail: "\(detail); record a meter replacement or approve with a corrected reading",
-                               errors: [FieldIssue(field: "reading", code: "still_implausible", message: detail)])
+                return Problem(
+                    .unprocessableContent, code: "still_implausible", title: "Approving would still leave the register inconsistent",
+                    detail: "\(detail); record a meter replacement or approve with a corrected reading",
+                    errors: [FieldIssue(field: "reading", code: "still_implausible", message: detail)])
             }
         case let error as any HTTPResponseError:
             return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
@@ -120,8 +123,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 context.logger[metadataKey: "device"] = .string(machine.subject)
                 return try await next(request, context)
             }
-            throw Problem(.unauthorized, code: "invalid_token", title: "The token is unknown or has expired",
-                          detail: "sign in again with POST /api/v1/auth/login")
+            throw Problem(
+                .unauthorized, code: "invalid_token", title: "The token is unknown or has expired",
+                detail: "sign in again with POST /api/v1/auth/login")
         }
         var scope: TenantScope? = nil
         if let companyId = user.companyId {
@@ -180,10 +184,12 @@ struct RequestMetricsMiddleware: RouterMiddleware {
         try await RequestObservation.observe(request, context: context, next: next) { route, status, elapsed in
             let labels = [("route", route), ("method", request.method.rawValue), ("status", String(status))]
             registry.makeCounter(name: "courtyard_http_requests_total", labels: labels).increment()
-            registry.makeDurationHistogram(name: "courtyard_http_request_duration_seconds",
-                                           labels: [("route", route), ("method", request.method.rawValue)],
-                                           buckets: Self.buckets.map { Duration.microseconds(Int64($0 * 1_000_000)) })
-                .record(elapsed)
+            registry.makeDurationHistogram(
+                name: "courtyard_http_request_duration_seconds",
+                labels: [("route", route), ("method", request.method.rawValue)],
+                buckets: Self.buckets.map { Duration.microseconds(Int64($0 * 1_000_000)) }
+            )
+            .record(elapsed)
         }
     }
 }
@@ -200,10 +206,12 @@ final class KnownRoutes: Sendable {
     func methods(for path: String) -> [String] {
         let segments = path.split(separator: "/")
         return routes.withLock { routes in
-            Set(routes.filter { route in
-                route.segments.count == segments.count
-                    && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
-            }.map(\.method)).sorted()
+            Set(
+                routes.filter { route in
+                    route.segments.count == segments.count
+                        && zip(route.segments, segments).allSatisfy { pattern, segment in pattern.hasPrefix("{") || pattern == segment }
+                }.map(\.method)
+            ).sorted()
         }
     }
 }

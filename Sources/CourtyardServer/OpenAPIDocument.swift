@@ -61,7 +61,8 @@ public struct OpenAPIDocument: Sendable {
     /// example's empty arrays hold (by property name), so that no array is left untyped.
     mutating func addSchema<T: Encodable>(_ name: String, example: T, required: [String]? = nil, items: [String: ItemType] = [:]) {
         guard schemas[name] == nil, let data = try? APICoding.encoder.encode(example),
-              let json = try? JSONDecoder().decode(JSONValue.self, from: data) else { return }
+            let json = try? JSONDecoder().decode(JSONValue.self, from: data)
+        else { return }
         var schema = Self.declaringEnums(Self.infer(json), of: example)
         if !items.isEmpty, case .object(var object) = schema, case .object(var properties)? = object["properties"] {
             for (property, type) in items {
@@ -97,8 +98,9 @@ public struct OpenAPIDocument: Sendable {
     static func description(of operation: Operation) -> String {
         var sentences = [operation.summary.hasSuffix(".") ? operation.summary : operation.summary + "."]
         if let permission = operation.permission {
-            sentences.append("Needs a bearer token whose role holds the `\(permission.rawValue)` permission (docs/AUTH.md); "
-                             + "objects outside the caller's company or communities answer 404.")
+            sentences.append(
+                "Needs a bearer token whose role holds the `\(permission.rawValue)` permission (docs/AUTH.md); "
+                    + "objects outside the caller's company or communities answer 404.")
         } else {
             sentences.append("No sign-in: the route is public or authenticates itself (a signature, a device token or a receipt token).")
         }
@@ -157,8 +159,9 @@ public struct OpenAPIDocument: Sendable {
                     described["enum"] = .array(cases.map(JSONValue.string))
                     properties[key] = .object(described)
                 } else if case .object(var described) = property, described["type"] == .string("array"),
-                          let first = (value as? [Any])?.first, let cases = Self.enumCases(first),
-                          case .object(var items)? = described["items"] {
+                    let first = (value as? [Any])?.first, let cases = Self.enumCases(first),
+                    case .object(var items)? = described["items"]
+                {
                     items["enum"] = .array(cases.map(JSONValue.string))
                     described["items"] = .object(items)
                     properties[key] = .object(described)
@@ -215,33 +218,46 @@ public struct OpenAPIDocument: Sendable {
             ]
             var parameters: [JSONValue] = []
             for segment in operation.path.split(separator: "/") where segment.hasPrefix("{") {
-                parameters.append(.object(["name": .string(String(segment.dropFirst().dropLast())), "in": .string("path"),
-                                           "required": .bool(true), "schema": .object(["type": .string("string")])]))
+                parameters.append(
+                    .object([
+                        "name": .string(String(segment.dropFirst().dropLast())), "in": .string("path"),
+                        "required": .bool(true), "schema": .object(["type": .string("string")]),
+                    ]))
             }
             for name in operation.queryParameters {
-                var parameter: [String: JSONValue] = ["name": .string(name), "in": .string("query"), "required": .bool(false),
-                                                      "schema": .object(["type": .string(name == "limit" ? "integer" : "string")])]
+                var parameter: [String: JSONValue] = [
+                    "name": .string(name), "in": .string("query"), "required": .bool(false),
+                    "schema": .object(["type": .string(name == "limit" ? "integer" : "string")]),
+                ]
                 if let description = Self.queryDescriptions[name] { parameter["description"] = .string(description) }
                 parameters.append(.object(parameter))
             }
             if !parameters.isEmpty { entry["parameters"] = .array(parameters) }
             if let request = operation.requestSchema {
-                entry["requestBody"] = .object(["required": .bool(true), "content": .object([
-                    "application/json": .object(["schema": .object(["$ref": .string("#/components/schemas/\(request)")])]),
-                ])])
+                entry["requestBody"] = .object([
+                    "required": .bool(true),
+                    "content": .object([
+                        "application/json": .object(["schema": .object(["$ref": .string("#/components/schemas/\(request)")])])
+                    ]),
+                ])
             }
             var success: [String: JSONValue] = ["description": .string("Success")]
             if operation.html {
                 success["content"] = .object(["text/html": .object(["schema": .object(["type": .string("string")])])])
             } else if let response = operation.responseSchema {
-                success["content"] = .object(["application/json": .object([
-                    "schema": .object(["$ref": .string("#/components/schemas/\(response)")]),
-                ])])
+                success["content"] = .object([
+                    "application/json": .object([
+                        "schema": .object(["$ref": .string("#/components/schemas/\(response)")])
+                    ])
+                ])
             }
             var responses: [String: JSONValue] = [String(operation.successStatus): .object(success)]
-            responses["default"] = .object(["description": .string("Problem (RFC 9457)"), "content": .object([
-                "application/problem+json": .object(["schema": .object(["$ref": .string("#/components/schemas/Problem")])]),
-            ])])
+            responses["default"] = .object([
+                "description": .string("Problem (RFC 9457)"),
+                "content": .object([
+                    "application/problem+json": .object(["schema": .object(["$ref": .string("#/components/schemas/Problem")])])
+                ]),
+            ])
             entry["responses"] = .object(responses)
             if let permission = operation.permission {
                 entry["security"] = .array([.object(["bearer": .array([])])])
@@ -258,17 +274,24 @@ public struct OpenAPIDocument: Sendable {
                 "status": .object(["type": .string("integer")]), "code": .object(["type": .string("string")]),
                 "detail": .object(["type": .string("string")]), "instance": .object(["type": .string("string")]),
                 "request_id": .object(["type": .string("string")]),
-                "errors": .object(["type": .string("array"), "items": .object(["type": .string("object"), "properties": .object([
-                    "field": .object(["type": .string("string")]), "code": .object(["type": .string("string")]),
-                    "message": .object(["type": .string("string")]),
-                ])])]),
+                "errors": .object([
+                    "type": .string("array"),
+                    "items": .object([
+                        "type": .string("object"),
+                        "properties": .object([
+                            "field": .object(["type": .string("string")]), "code": .object(["type": .string("string")]),
+                            "message": .object(["type": .string("string")]),
+                        ]),
+                    ]),
+                ]),
             ]),
         ])
         return .object([
             "openapi": .string("3.1.0"),
             "info": .object([
                 "title": .string("Courtyard API"), "version": .string("1"),
-                "description": .string("Metered billing and prepayment for residential communities. Errors are RFC 9457 problem JSON with a stable `code`."),
+                "description": .string(
+                    "Metered billing and prepayment for residential communities. Errors are RFC 9457 problem JSON with a stable `code`."),
             ]),
             "servers": .array([.object(["url": .string("/")])]),
             "paths": .object(paths.mapValues { .object($0) }),

@@ -54,8 +54,9 @@ enum OwnerAccess {
                 guard let community = try await store.find(Community.self, id: occupancy.communityId) else { continue }
                 let today = LocalDate.of(now, timeZone: community.timeZone)
                 guard occupancy.validFrom <= today, occupancy.validUntil.map({ today < $0 }) ?? true,
-                      !houses.contains(where: { $0.id == occupancy.houseId }),
-                      let house = try await store.find(House.self, id: occupancy.houseId) else { continue }
+                    !houses.contains(where: { $0.id == occupancy.houseId }),
+                    let house = try await store.find(House.self, id: occupancy.houseId)
+                else { continue }
                 houses.append(house)
             }
             return houses
@@ -65,8 +66,10 @@ enum OwnerAccess {
     /// The scope in which the caller may read `house`: an owner's while they hold it today, else staff's with `permission`
     /// whose communities include the house's. Anyone else gets 404, as if the house did not exist: a community-scoped
     /// clerk must not read another community's payments, receipts or orders by their ids.
-    static func houseScope(_ context: CourtyardRequestContext, house: String, staff permission: Permission,
-                           services: ServerServices) async throws -> TenantScope {
+    static func houseScope(
+        _ context: CourtyardRequestContext, house: String, staff permission: Permission,
+        services: ServerServices
+    ) async throws -> TenantScope {
         let principal = try context.requirePrincipal()
         guard principal.role == .owner else {
             let scope = try context.scope(for: permission)

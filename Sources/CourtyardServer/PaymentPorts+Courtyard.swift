@@ -18,16 +18,18 @@ struct PrepaidWallets: WalletCredits {
     func credit(_ credit: WalletCredit, tenant: TenantSQL, now: Date) async throws -> WalletCredited {
         do {
             let result = try await TopUp(tenant.db, companyId: tenant.companyId, engine: tenant.engine).apply(
-                TopUp.Request(id: credit.id, purpose: credit.purpose, amount: Money(minorUnits: credit.amount), channel: credit.channel, note: credit.note),
+                TopUp.Request(
+                    id: credit.id, purpose: credit.purpose, amount: Money(minorUnits: credit.amount), channel: credit.channel, note: credit.note),
                 house: credit.houseId, scope: TenantScope(companyId: tenant.companyId), actor: credit.actor, now: now)
             return WalletCredited(walletId: result.walletId, commands: result.commands)
         } catch let refused as PrepaidError {
             // A refused credit is a refused allocation: the payment is held for review with the same code and field.
-            let kind: PaymentError.Kind = switch refused.kind {
-            case .invalid: .invalid
-            case .notFound: .notFound
-            case .conflict: .conflict
-            }
+            let kind: PaymentError.Kind =
+                switch refused.kind {
+                case .invalid: .invalid
+                case .notFound: .notFound
+                case .conflict: .conflict
+                }
             throw PaymentError(kind, code: refused.code, field: refused.field, refused.message)
         }
     }

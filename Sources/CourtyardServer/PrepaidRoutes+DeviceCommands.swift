@@ -10,14 +10,18 @@ extension PrepaidRoutes {
     /// A device's command queue as the device and staff see it: the newest commands, the next one for a device that pulls,
     /// acks and state reports, and the signed-HTTP callback a platform receives commands on.
     static func registerDeviceCommands(on api: DocumentedRouter, services: ServerServices) {
-        api.schema("CommandAck", example: ["command_id": "0194f3a0-0000-7000-8000-0000000000c1", "status": "succeeded"],
-                   required: ["command_id", "status"])
+        api.schema(
+            "CommandAck", example: ["command_id": "0194f3a0-0000-7000-8000-0000000000c1", "status": "succeeded"],
+            required: ["command_id", "status"])
         api.schema("SupplyReport", example: ["valve": "closed", "alarm": "gas_leak"])
-        api.schema("CommandList", example: CommandList(items: []),
-                   items: ["items": .object(description: "a device command: id, device, action, state, attempts, created_at, sent_at, reason")])
+        api.schema(
+            "CommandList", example: CommandList(items: []),
+            items: ["items": .object(description: "a device command: id, device, action, state, attempts, created_at, sent_at, reason")])
 
-        api.on(.get, "/api/v1/devices/:id/commands", summary: "A device's newest commands and their states", tag: "Prepaid",
-               permission: .readDevices, response: "CommandList", query: ["limit"]) { request, context in
+        api.on(
+            .get, "/api/v1/devices/:id/commands", summary: "A device's newest commands and their states", tag: "Prepaid",
+            permission: .readDevices, response: "CommandList", query: ["limit"]
+        ) { request, context in
             let scope = try context.scope(for: .readDevices)
             let device = try context.parameters.require("id")
             let limit = try ResourceRoutes.limit(request, default: 20, maximum: 200)
@@ -28,8 +32,10 @@ extension PrepaidRoutes {
             return try .json(CommandList(items: items))
         }
 
-        api.on(.get, "/api/v1/devices/:id/commands/next",
-               summary: "For HTTP devices (device token): the next command, marked sent; 204 when there is none", tag: "Prepaid") { _, context in
+        api.on(
+            .get, "/api/v1/devices/:id/commands/next",
+            summary: "For HTTP devices (device token): the next command, marked sent; 204 when there is none", tag: "Prepaid"
+        ) { _, context in
             let device = try context.parameters.require("id")
             let companyId = try deviceCaller(context, device: device)
             let now = services.clock.now().epochMilliseconds
@@ -40,22 +46,27 @@ extension PrepaidRoutes {
             return try .json(command)
         }
 
-        api.on(.post, "/api/v1/devices/:id/commands/ack",
-               summary: "A device's ack of a command: delivered, succeeded or failed (device token, or engineer)", tag: "Prepaid",
-               request: "CommandAck") { request, context in
+        api.on(
+            .post, "/api/v1/devices/:id/commands/ack",
+            summary: "A device's ack of a command: delivered, succeeded or failed (device token, or engineer)", tag: "Prepaid",
+            request: "CommandAck"
+        ) { request, context in
             let device = try context.parameters.require("id")
             let companyId = try await reporter(context, device: device, services: services)
             let ack = try await request.decode(as: DeviceReports.Ack.self, context: context)
             let command = try await mapped {
-                try await services.deviceReports.acknowledge(companyId: companyId, deviceId: device, commandId: ack.commandId,
-                                                             status: ack.status, error: ack.error)
+                try await services.deviceReports.acknowledge(
+                    companyId: companyId, deviceId: device, commandId: ack.commandId,
+                    status: ack.status, error: ack.error)
             }
             return try .json(command)
         }
 
-        api.on(.post, "/api/v1/devices/:id/supply-report",
-               summary: "A device's valve/switch position and alarms (gas_leak, abnormal_flow, tamper close the supply for safety)",
-               tag: "Prepaid", request: "SupplyReport") { request, context in
+        api.on(
+            .post, "/api/v1/devices/:id/supply-report",
+            summary: "A device's valve/switch position and alarms (gas_leak, abnormal_flow, tamper close the supply for safety)",
+            tag: "Prepaid", request: "SupplyReport"
+        ) { request, context in
             let device = try context.parameters.require("id")
             let companyId = try await reporter(context, device: device, services: services)
             let report = try await request.decode(as: DeviceReports.StateReport.self, context: context)
@@ -72,9 +83,11 @@ extension PrepaidRoutes {
         }
 
         api.schema("CommandURL", example: ["url": "http://iot-platform.internal:8080/courtyard/commands"], required: ["url"])
-        api.on(.put, "/api/v1/integrations/:id/command-url",
-               summary: "Where the IoT platform takes commands for its devices: POST, signed like its webhooks (http:// only; null removes it)",
-               tag: "Prepaid", permission: .manageDevices, request: "CommandURL") { request, context in
+        api.on(
+            .put, "/api/v1/integrations/:id/command-url",
+            summary: "Where the IoT platform takes commands for its devices: POST, signed like its webhooks (http:// only; null removes it)",
+            tag: "Prepaid", permission: .manageDevices, request: "CommandURL"
+        ) { request, context in
             let scope = try context.scope(for: .manageDevices)
             let id = try context.parameters.require("id")
             struct Input: Codable { var url: String? }

@@ -46,8 +46,9 @@ public struct Problem: Error, Sendable, Equatable {
 
     /// One or more fields are missing or wrong.
     public static func validation(_ errors: [FieldIssue]) -> Problem {
-        Problem(.unprocessableContent, code: "validation_failed", title: "Some fields are invalid",
-                detail: errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "), errors: errors)
+        Problem(
+            .unprocessableContent, code: "validation_failed", title: "Some fields are invalid",
+            detail: errors.map { "\($0.field): \($0.message)" }.joined(separator: "; "), errors: errors)
     }
 
     /// One field is missing or wrong.
@@ -59,8 +60,9 @@ public struct Problem: Error, Sendable, Equatable {
         Problem(.notFound, code: "not_found", title: "Not found", detail: "No \(what) with this id is visible to you")
     }
 
-    public static let unauthenticated = Problem(.unauthorized, code: "unauthenticated", title: "Sign in first",
-                                                detail: "Send Authorization: Bearer <token> from POST /api/v1/auth/login")
+    public static let unauthenticated = Problem(
+        .unauthorized, code: "unauthenticated", title: "Sign in first",
+        detail: "Send Authorization: Bearer <token> from POST /api/v1/auth/login")
 
     public static func forbidden(_ permission: String) -> Problem {
         Problem(.forbidden, code: "forbidden", title: "Your role does not allow this", detail: "requires permission \(permission)")
@@ -86,8 +88,9 @@ public struct Problem: Error, Sendable, Equatable {
         case .alreadyExists:
             return Problem(.conflict, code: "already_exists", title: "A record with the same unique key already exists")
         case .referenceViolation:
-            return Problem(.conflict, code: "reference_violation",
-                           title: "The record refers to a missing record, or is still referred to by others")
+            return Problem(
+                .conflict, code: "reference_violation",
+                title: "The record refers to a missing record, or is still referred to by others")
         case .checkViolation:
             return Problem(.unprocessableContent, code: "constraint_violation", title: "A value breaks a rule of the record")
         case .schemaTooNew, .migrationChanged, .invalidDatabaseLocation, .corruptRow:
@@ -108,8 +111,9 @@ public struct Problem: Error, Sendable, Equatable {
 
     /// The `application/problem+json` response.
     func response(instance: String?, requestId: String?) -> Response {
-        let body = Body(type: "https://courtyard.dev/problems/\(code)", title: title, status: Int(status.code), code: code,
-                        detail: detail, instance: instance, requestId: requestId, errors: errors.isEmpty ? nil : errors)
+        let body = Body(
+            type: "https://courtyard.dev/problems/\(code)", title: title, status: Int(status.code), code: code,
+            detail: detail, instance: instance, requestId: requestId, errors: errors.isEmpty ? nil : errors)
         let data = (try? APICoding.encoder.encode(body)) ?? Data("{}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"

@@ -80,7 +80,8 @@ enum ReceiptPage {
     static func response(_ receipt: Receipt, publicURL: String, voided: Bool, verification: Bool = false) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
-        return Response(status: .ok, headers: headers,
-                        body: .init(byteBuffer: ByteBuffer(string: html(receipt, publicURL: publicURL, voided: voided, verification: verification))))
+        return Response(
+            status: .ok, headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: html(receipt, publicURL: publicURL, voided: voided, verification: verification))))
     }
 }

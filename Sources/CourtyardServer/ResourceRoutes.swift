@@ -19,8 +19,10 @@ enum ResourceRoutes {
         api.schema("\(name)Input", example: R.exampleInput, required: R.requiredInputFields)
         api.schema("\(name)Page", example: Page(items: [R.example], nextCursor: R.example.id))
 
-        api.on(.get, base, summary: "List \(R.path)", tag: name, permission: R.readPermission, response: "\(name)Page",
-               query: ["limit", "cursor"] + R.filters) { request, context in
+        api.on(
+            .get, base, summary: "List \(R.path)", tag: name, permission: R.readPermission, response: "\(name)Page",
+            query: ["limit", "cursor"] + R.filters
+        ) { request, context in
             let scope = try context.scope(for: R.readPermission)
             // The monitoring panel asks for devices by presence (`?status=offline`), which lives beside the registry.
             if R.self == Device.self, let status = request.uri.queryParameters["status"], status == "online" || status == "offline" {
@@ -33,8 +35,10 @@ enum ResourceRoutes {
             return try .json(Page(items: page.items, nextCursor: page.nextCursor))
         }
 
-        api.on(.post, base, summary: "Create a \(name)", tag: name, permission: R.writePermission,
-               request: "\(name)Input", response: name, status: 201) { request, context in
+        api.on(
+            .post, base, summary: "Create a \(name)", tag: name, permission: R.writePermission,
+            request: "\(name)Input", response: name, status: 201
+        ) { request, context in
             let scope = try context.scope(for: R.writePermission)
             let input = try await decodeBody(R.Input.self, request, context)
             let now = services.clock.now()
@@ -52,12 +56,15 @@ enum ResourceRoutes {
             return try .json(record, status: .created, location: "\(base)/\(record.id)")
         }
 
-        api.on(.get, "\(base)/:id", summary: "Get a \(name)", tag: name, permission: R.readPermission,
-               response: name) { _, context in
+        api.on(
+            .get, "\(base)/:id", summary: "Get a \(name)", tag: name, permission: R.readPermission,
+            response: name
+        ) { _, context in
             let id = try context.parameters.require("id")
             let scope: TenantScope
             if let principal = context.principal, principal.role == .owner, R.self == Community.self || R.self == Building.self,
-               let ownerScope = principal.scope {
+                let ownerScope = principal.scope
+            {
                 // Owners read the community and building of a house they hold or live in today, and no other.
                 let houses = try await OwnerAccess.currentHouses(principal, services: services)
                 guard houses.contains(where: { R.self == Community.self ? $0.communityId == id : $0.buildingId == id }) else {
@@ -72,8 +79,10 @@ enum ResourceRoutes {
             return try .json(record)
         }
 
-        api.on(.patch, "\(base)/:id", summary: "Change a \(name) (fields not sent keep their value; null clears)",
-               tag: name, permission: R.writePermission, request: "\(name)Input", response: name) { request, context in
+        api.on(
+            .patch, "\(base)/:id", summary: "Change a \(name) (fields not sent keep their value; null clears)",
+            tag: name, permission: R.writePermission, request: "\(name)Input", response: name
+        ) { request, context in
             let scope = try context.scope(for: R.writePermission)
             let id = try context.parameters.require("id")
             let patch = try await decodeBody(JSONValue.self, request, context)
@@ -94,8 +103,10 @@ enum ResourceRoutes {
             return try .json(record)
         }
 
-        api.on(.delete, "\(base)/:id", summary: "Delete a \(name) that nothing refers to", tag: name,
-               permission: R.writePermission, status: 204) { _, context in
+        api.on(
+            .delete, "\(base)/:id", summary: "Delete a \(name) that nothing refers to", tag: name,
+            permission: R.writePermission, status: 204
+        ) { _, context in
             let scope = try context.scope(for: R.writePermission)
             let id = try context.parameters.require("id")
             try await services.database.transaction { db in
@@ -121,8 +132,9 @@ enum ResourceRoutes {
         if T.self == JSONValue.self {
             // The typed path checks control characters in APICoding.decode; this one reads JSON itself.
             if let bad = InputText.escapedControlCharacter(inJSON: data) {
-                throw Problem(.unprocessableContent, code: "control_character", title: "The body contains a control character",
-                              detail: "\(bad) is not allowed in any value")
+                throw Problem(
+                    .unprocessableContent, code: "control_character", title: "The body contains a control character",
+                    detail: "\(bad) is not allowed in any value")
             }
             do {
                 return try JSONDecoder().decode(T.self, from: data)
@@ -162,17 +174,20 @@ enum ResourceRoutes {
     }
 
     /// Filters, cursor and page size from the query string, validated.
-    static func listParameters(_ request: Request, filters allowed: [String], cursor format: CursorFormat = .identifier) throws(Problem)
+    static func listParameters(
+        _ request: Request, filters allowed: [String], cursor format: CursorFormat = .identifier
+    ) throws(Problem)
         -> (filters: [(column: String, value: String)], cursor: String?, limit: Int)
     {
         let query = request.uri.queryParameters
         let limit = try limit(request, default: defaultLimit, maximum: maxLimit)
         let cursor = query["cursor"].map(String.init)
         if let cursor {
-            let plausible = switch format {
-            case .identifier: Identifier.isValid(cursor)
-            case .own: (1...200).contains(cursor.utf8.count) && cursor.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
-            }
+            let plausible =
+                switch format {
+                case .identifier: Identifier.isValid(cursor)
+                case .own: (1...200).contains(cursor.utf8.count) && cursor.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+                }
             guard plausible else { throw Problem.invalid("cursor", code: "invalid_cursor", "cursor must be a next_cursor from the previous page") }
         }
         var filters: [(column: String, value: String)] = []

@@ -1,5 +1,5 @@
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import Logging
 
 /// Puts the security headers on every response, problems included; the outermost middleware.
@@ -40,10 +40,12 @@ struct RequestLogMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         try await RequestObservation.observe(request, context: context, next: next) { route, status, elapsed in
             let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            context.logger.info("request", metadata: [
-                "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(status),
-                "ms": .stringConvertible(milliseconds),
-            ])
+            context.logger.info(
+                "request",
+                metadata: [
+                    "method": .string(request.method.rawValue), "route": .string(route), "status": .stringConvertible(status),
+                    "ms": .stringConvertible(milliseconds),
+                ])
         }
     }
 }
@@ -51,9 +53,11 @@ struct RequestLogMiddleware: RouterMiddleware {
 /// Runs a request and reports its route pattern, final status (a thrown error counts as the problem it becomes) and
 /// time: what the request log and the request metrics both record.
 enum RequestObservation {
-    static func observe(_ request: Request, context: CourtyardRequestContext,
-                        next: (Request, CourtyardRequestContext) async throws -> Response,
-                        report: (_ route: String, _ status: Int, _ elapsed: Duration) -> Void) async throws -> Response {
+    static func observe(
+        _ request: Request, context: CourtyardRequestContext,
+        next: (Request, CourtyardRequestContext) async throws -> Response,
+        report: (_ route: String, _ status: Int, _ elapsed: Duration) -> Void
+    ) async throws -> Response {
         let start = ContinuousClock.now
         var status = 500
         defer { report(context.endpointPath.map(OpenAPIDocument.openAPIPath) ?? "unmatched", status, ContinuousClock.now - start) }

@@ -1,8 +1,8 @@
 import CourtyardDevices
+import CourtyardDomain
 import CourtyardIngest
 import CourtyardPayments
 import CourtyardPrepaid
-import CourtyardDomain
 import CourtyardStorage
 import Logging
 import Prometheus
@@ -29,9 +29,12 @@ public struct ServerConfiguration: Sendable {
     /// Within a bill, whether a payment settles the late fee or the principal first.
     public var allocationOrder: Settlement.Order
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, sessionLifetimeSeconds: Int64 = 8 * 3600,
-                bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginPolicy: LoginRateLimiter.Policy? = nil,
-                trustedProxies: Set<String> = [], connectionLimits: ConnectionLimits = ConnectionLimits(), publicURL: String? = nil, refundRules: RefundRules = RefundRules(), allocationOrder: Settlement.Order = .lateFeeFirst) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, sessionLifetimeSeconds: Int64 = 8 * 3600,
+        bcryptCost: UInt8 = 12, maxFailedLogins: Int = 5, loginPolicy: LoginRateLimiter.Policy? = nil,
+        trustedProxies: Set<String> = [], connectionLimits: ConnectionLimits = ConnectionLimits(), publicURL: String? = nil,
+        refundRules: RefundRules = RefundRules(), allocationOrder: Settlement.Order = .lateFeeFirst
+    ) {
         self.allocationOrder = allocationOrder
         self.publicURL = publicURL ?? "http://\(host):\(port)"
         self.refundRules = refundRules
@@ -65,15 +68,19 @@ public struct ServerServices: Sendable {
     /// Payment orders, channel notifications, refunds.
     public let payments: PaymentService
 
-    public init(database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
-                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), channels: ChannelConfiguration = ChannelConfiguration(),
-                channelHTTP: any ChannelHTTPClient = LiveChannelHTTPClient()) {
-        self.payments = PaymentService(database: database, channels: channels, ports: .courtyard, http: channelHTTP, clock: clock,
-                                       allocationOrder: configuration.allocationOrder)
+    public init(
+        database: Database, clock: any WallClock = SystemClock(), configuration: ServerConfiguration = .init(),
+        metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), channels: ChannelConfiguration = ChannelConfiguration(),
+        channelHTTP: any ChannelHTTPClient = LiveChannelHTTPClient()
+    ) {
+        self.payments = PaymentService(
+            database: database, channels: channels, ports: .courtyard, http: channelHTTP, clock: clock,
+            allocationOrder: configuration.allocationOrder)
         self.database = database
         self.clock = clock
         self.ledger = LedgerWriter(database: database, clock: clock)
-        let dispatcher = CommandDispatcher(database: database, clock: clock, transport: RoutingTransport(fallback: nil), effects: PrepaidDeviceEffects())
+        let dispatcher = CommandDispatcher(
+            database: database, clock: clock, transport: RoutingTransport(fallback: nil), effects: PrepaidDeviceEffects())
         self.dispatcher = dispatcher
         self.ingestor = Ingestor(database: database, clock: clock, effects: PrepaidDeduction(wake: { await dispatcher.wake() }))
         self.deviceReports = DeviceReports(database: database, dispatcher: dispatcher, effects: PrepaidDeviceEffects(), clock: clock)

@@ -34,8 +34,10 @@ public final class SessionCache: Sendable {
         }
     }
 
-    func store(_ tokenHash: String, user: User?, machine: (companyId: String, kind: String, subject: String)?, now: Int64,
-               expiresAt: Int64 = .max) {
+    func store(
+        _ tokenHash: String, user: User?, machine: (companyId: String, kind: String, subject: String)?, now: Int64,
+        expiresAt: Int64 = .max
+    ) {
         entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
             entries[tokenHash] = Entry(user: user, machine: machine, cachedAt: now, expiresAt: expiresAt)

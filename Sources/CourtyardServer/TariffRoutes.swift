@@ -25,8 +25,9 @@ public enum TariffRoutes {
                 }
                 scale = value
             }
-            return QuoteInput(usage: usage, position: position ?? .zero, quotaScaleThousandths: scale, windowUsage: windowUsage,
-                              area: area, months: months ?? 1, durationSeconds: durationSeconds)
+            return QuoteInput(
+                usage: usage, position: position ?? .zero, quotaScaleThousandths: scale, windowUsage: windowUsage,
+                area: area, months: months ?? 1, durationSeconds: durationSeconds)
         }
     }
 
@@ -57,19 +58,24 @@ public enum TariffRoutes {
     }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
-        let rule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual, tiers: [
-            .init(upTo: Quantity(milliUnits: 2_760_000), price: UnitPrice(tenThousandths: 5380)),
-            .init(upTo: Quantity(milliUnits: 4_800_000), price: UnitPrice(tenThousandths: 5880)),
-            .init(upTo: nil, price: UnitPrice(tenThousandths: 8380)),
-        ])
-        let example = QuoteRequest(rule: rule, usage: Quantity(milliUnits: 3_000_000), position: .zero, quotaScale: nil,
-                                   windowUsage: nil, area: nil, months: nil, durationSeconds: nil)
+        let rule = PricingRule(
+            kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual,
+            tiers: [
+                .init(upTo: Quantity(milliUnits: 2_760_000), price: UnitPrice(tenThousandths: 5380)),
+                .init(upTo: Quantity(milliUnits: 4_800_000), price: UnitPrice(tenThousandths: 5880)),
+                .init(upTo: nil, price: UnitPrice(tenThousandths: 8380)),
+            ])
+        let example = QuoteRequest(
+            rule: rule, usage: Quantity(milliUnits: 3_000_000), position: .zero, quotaScale: nil,
+            windowUsage: nil, area: nil, months: nil, durationSeconds: nil)
         api.schema("QuoteRequest", example: example, required: ["rule"])
         if let quote = try? Tariff.quote(rule, QuoteInput(usage: Quantity(milliUnits: 3_000_000))) {
             api.schema("Quote", example: quote)
         }
-        api.on(.post, "/api/v1/tariffs/quote", summary: "Price a usage (or area, or duration) with a pricing rule; shows every tier and window",
-               tag: "Tariffs", permission: .readProperty, request: "QuoteRequest", response: "Quote") { request, context in
+        api.on(
+            .post, "/api/v1/tariffs/quote", summary: "Price a usage (or area, or duration) with a pricing rule; shows every tier and window",
+            tag: "Tariffs", permission: .readProperty, request: "QuoteRequest", response: "Quote"
+        ) { request, context in
             _ = try context.require(.readProperty)
             let body = try await ResourceRoutes.decodeBody(QuoteRequest.self, request, context)
             return try .json(try quote(body))

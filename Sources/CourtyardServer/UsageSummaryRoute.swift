@@ -27,13 +27,18 @@ enum UsageSummaryRoute {
     }
 
     static func register(on api: DocumentedRouter, services: ServerServices) {
-        api.schema("UsageSummary", example: Summary(houseId: Example.house, kind: "electricity", unit: "kWh", timeZone: "Asia/Shanghai",
-                                                    month: "2026-11", monthToDate: "150.000", lastMonthSameDays: "120.000",
-                                                    lastMonth: "250.000", changePercent: "25.0", monthEndEstimate: "205.000",
-                                                    asOf: Example.date))
-        api.on(.get, "/api/v1/houses/:id/usage/summary",
-               summary: "This month's usage so far against last month over the same days, and a month-end estimate (owner dashboards)",
-               tag: "Readings", permission: .readDevices, response: "UsageSummary", query: ["kind"]) { request, context in
+        api.schema(
+            "UsageSummary",
+            example: Summary(
+                houseId: Example.house, kind: "electricity", unit: "kWh", timeZone: "Asia/Shanghai",
+                month: "2026-11", monthToDate: "150.000", lastMonthSameDays: "120.000",
+                lastMonth: "250.000", changePercent: "25.0", monthEndEstimate: "205.000",
+                asOf: Example.date))
+        api.on(
+            .get, "/api/v1/houses/:id/usage/summary",
+            summary: "This month's usage so far against last month over the same days, and a month-end estimate (owner dashboards)",
+            tag: "Readings", permission: .readDevices, response: "UsageSummary", query: ["kind"]
+        ) { request, context in
             let houseId = try context.parameters.require("id")
             guard let kindText = request.uri.queryParameters["kind"], let kind = UsageKind(rawValue: String(kindText)) else {
                 throw Problem.invalid("kind", code: "invalid_value", "kind is electricity, water, gas or heat")
@@ -65,8 +70,9 @@ enum UsageSummaryRoute {
                 let previousStart = midnight(previous.start)
                 func total(_ from: Int64, _ to: Int64) async throws -> Int64? {
                     guard to > from, from >= since else { return nil }
-                    let usage = try await HouseUsage.query(db, scope: scope, houseId: houseId, kind: kind, from: from, to: to,
-                                                                  granularity: .hour)
+                    let usage = try await HouseUsage.query(
+                        db, scope: scope, houseId: houseId, kind: kind, from: from, to: to,
+                        granularity: .hour)
                     return try FixedPoint.parse(usage.total, scale: 3)
                 }
                 let toDate = try await total(max(monthStart, since), nowMillis) ?? 0
@@ -80,10 +86,11 @@ enum UsageSummaryRoute {
                 }
                 let monthLength = midnight(month.end) - monthStart
                 let estimate = elapsed > 0 ? Int64(clamping: Int128(toDate) * Int128(monthLength) / Int128(elapsed)) : toDate
-                return Summary(houseId: houseId, kind: kind.rawValue, unit: kind.unit, timeZone: zone, month: month.description,
-                               monthToDate: FixedPoint.format(toDate, scale: 3), lastMonthSameDays: lastSame.map { FixedPoint.format($0, scale: 3) },
-                               lastMonth: lastFull.map { FixedPoint.format($0, scale: 3) }, changePercent: change,
-                               monthEndEstimate: FixedPoint.format(estimate, scale: 3), asOf: now)
+                return Summary(
+                    houseId: houseId, kind: kind.rawValue, unit: kind.unit, timeZone: zone, month: month.description,
+                    monthToDate: FixedPoint.format(toDate, scale: 3), lastMonthSameDays: lastSame.map { FixedPoint.format($0, scale: 3) },
+                    lastMonth: lastFull.map { FixedPoint.format($0, scale: 3) }, changePercent: change,
+                    monthEndEstimate: FixedPoint.format(estimate, scale: 3), asOf: now)
             }
             return try .json(summary)
         }

@@ -38,8 +38,11 @@ public struct DemoSeeder: Sendable {
     /// Whether to set up billing too: fee items, standards, attachments and last month's usage, so a bill run can be tried at once.
     public var billing: Bool
 
-    public init(seed: UInt64 = 2026, companyCode: String = DemoSeeder.companyCode, buildingsPerCommunity: Int = 5, unitsPerBuilding: Int = 2, housesPerUnit: Int = 25,
-                bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock(), billing: Bool = true) {
+    public init(
+        seed: UInt64 = 2026, companyCode: String = DemoSeeder.companyCode, buildingsPerCommunity: Int = 5, unitsPerBuilding: Int = 2,
+        housesPerUnit: Int = 25,
+        bcryptCost: UInt8 = 10, clock: any WallClock = SystemClock(), billing: Bool = true
+    ) {
         self.billing = billing
         self.seed = seed
         self.companyCode = companyCode
@@ -94,8 +97,9 @@ public struct DemoSeeder: Sendable {
             try await store.insertAll(plan.usage)
             for user in plan.users { try await accounts.insert(user, passwordHash: hash) }
         }
-        return Summary(companyId: plan.company.id, created: true, communities: plan.communities.count,
-                       houses: plan.houses.count, logins: logins)
+        return Summary(
+            companyId: plan.company.id, created: true, communities: plan.communities.count,
+            houses: plan.houses.count, logins: logins)
     }
 
     struct Plan {
@@ -118,8 +122,10 @@ public struct DemoSeeder: Sendable {
     }
 
     static let surnames = Array("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘")
-    static let givenNames = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
-                             "超", "秀英", "霞", "平", "刚", "桂英", "建华", "志强", "晓明", "海燕", "丹", "鑫", "婷", "宇"]
+    static let givenNames = [
+        "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+        "超", "秀英", "霞", "平", "刚", "桂英", "建华", "志强", "晓明", "海燕", "丹", "鑫", "婷", "宇",
+    ]
     static let provinces = Array("浙沪苏皖京粤")
 
     func makePlan() -> Plan {
@@ -131,35 +137,42 @@ public struct DemoSeeder: Sendable {
             counter += 1
             return Identifier.uuidV7(at: now.addingTimeInterval(Double(counter) / 1000))
         }
-        let company = Company(id: nextId(), code: companyCode, name: "绿景物业服务有限公司", currency: .cny,
-                              createdAt: now, updatedAt: now)
+        let company = Company(
+            id: nextId(), code: companyCode, name: "绿景物业服务有限公司", currency: .cny,
+            createdAt: now, updatedAt: now)
         var plan = Plan(company: company)
         let moveIn = LocalDate(year: 2024, month: 3, day: 1)!
         let communityNames = [("LJY", "绿景苑", "杭州市西湖区文三路 100 号"), ("YQHY", "云栖花园", "杭州市西湖区转塘街道云栖路 8 号")]
         var ownerPersonId: String?
         for (code, name, address) in communityNames {
-            let community = Community(id: nextId(), companyId: company.id, code: code, name: name, timeZone: "Asia/Shanghai",
-                                      currency: .cny, address: address, createdAt: now, updatedAt: now)
+            let community = Community(
+                id: nextId(), companyId: company.id, code: code, name: name, timeZone: "Asia/Shanghai",
+                currency: .cny, address: address, createdAt: now, updatedAt: now)
             plan.communities.append(community)
             var spaceNumber = 0
             var plates = Set<String>()
             for buildingIndex in 1...buildingsPerCommunity {
-                let building = Building(id: nextId(), companyId: company.id, communityId: community.id,
-                                        name: "\(buildingIndex)幢", floors: (housesPerUnit + 1) / 2 + 1, createdAt: now, updatedAt: now)
+                let building = Building(
+                    id: nextId(), companyId: company.id, communityId: community.id,
+                    name: "\(buildingIndex)幢", floors: (housesPerUnit + 1) / 2 + 1, createdAt: now, updatedAt: now)
                 plan.buildings.append(building)
                 // Each building has a common lift meter, shared (公摊) by its houses.
-                let liftMeter = Device(id: nextId(), companyId: company.id, communityId: community.id,
-                                       deviceKey: "\(companyCode)-\(code.lowercased())-b\(buildingIndex)-lift-em", kind: .electricityMeter,
-                                       protocol: .dlt645, model: "DDS1352", address: String(format: "%012d", 900_000 + buildingIndex),
-                                       status: .active, createdAt: now, updatedAt: now)
+                let liftMeter = Device(
+                    id: nextId(), companyId: company.id, communityId: community.id,
+                    deviceKey: "\(companyCode)-\(code.lowercased())-b\(buildingIndex)-lift-em", kind: .electricityMeter,
+                    protocol: .dlt645, model: "DDS1352", address: String(format: "%012d", 900_000 + buildingIndex),
+                    status: .active, createdAt: now, updatedAt: now)
                 plan.devices.append(liftMeter)
-                plan.bindings.append(DeviceBinding(id: nextId(), companyId: company.id, communityId: community.id,
-                                                   deviceId: liftMeter.id, targetKind: .commonArea,
-                                                   targetId: "lift:\(building.id)", validFrom: moveIn, validUntil: nil,
-                                                   createdAt: now, updatedAt: now))
+                plan.bindings.append(
+                    DeviceBinding(
+                        id: nextId(), companyId: company.id, communityId: community.id,
+                        deviceId: liftMeter.id, targetKind: .commonArea,
+                        targetId: "lift:\(building.id)", validFrom: moveIn, validUntil: nil,
+                        createdAt: now, updatedAt: now))
                 for unitIndex in 1...unitsPerBuilding {
-                    let unit = BuildingUnit(id: nextId(), companyId: company.id, communityId: community.id,
-                                            buildingId: building.id, name: "\(unitIndex)单元", createdAt: now, updatedAt: now)
+                    let unit = BuildingUnit(
+                        id: nextId(), companyId: company.id, communityId: community.id,
+                        buildingId: building.id, name: "\(unitIndex)单元", createdAt: now, updatedAt: now)
                     plan.units.append(unit)
                     for slot in 0..<housesPerUnit {
                         let floor = slot / 2 + 1
@@ -167,67 +180,84 @@ public struct DemoSeeder: Sendable {
                         let built = Int64.random(in: 7_000...14_500, using: &random)
                         let indoor = built * Int64.random(in: 76...85, using: &random) / 100
                         let occupied = Int.random(in: 0..<10, using: &random) < 9
-                        let house = House(id: nextId(), companyId: company.id, communityId: community.id, buildingId: building.id,
-                                          unitId: unit.id, number: number, floor: floor, builtArea: Area(hundredths: built),
-                                          indoorArea: Area(hundredths: indoor), houseType: .residential,
-                                          status: occupied ? .occupied : .vacant, createdAt: now, updatedAt: now)
+                        let house = House(
+                            id: nextId(), companyId: company.id, communityId: community.id, buildingId: building.id,
+                            unitId: unit.id, number: number, floor: floor, builtArea: Area(hundredths: built),
+                            indoorArea: Area(hundredths: indoor), houseType: .residential,
+                            status: occupied ? .occupied : .vacant, createdAt: now, updatedAt: now)
                         plan.houses.append(house)
                         let tag = "\(companyCode)-\(code.lowercased())-\(buildingIndex)-\(unitIndex)-\(number)"
-                        for (kind, proto, suffix) in [(Device.Kind.waterMeter, Device.Transport.cjt188, "wm"),
-                                                      (.electricityMeter, .dlt645, "em")] {
+                        for (kind, proto, suffix) in [
+                            (Device.Kind.waterMeter, Device.Transport.cjt188, "wm"),
+                            (.electricityMeter, .dlt645, "em"),
+                        ] {
                             let serial = plan.devices.count + 1
-                            let meter = Device(id: nextId(), companyId: company.id, communityId: community.id,
-                                               deviceKey: "\(tag)-\(suffix)", kind: kind, protocol: proto, model: nil,
-                                               address: String(format: proto == .dlt645 ? "%012d" : "%014d", serial),
-                                               status: .active, createdAt: now, updatedAt: now)
+                            let meter = Device(
+                                id: nextId(), companyId: company.id, communityId: community.id,
+                                deviceKey: "\(tag)-\(suffix)", kind: kind, protocol: proto, model: nil,
+                                address: String(format: proto == .dlt645 ? "%012d" : "%014d", serial),
+                                status: .active, createdAt: now, updatedAt: now)
                             plan.devices.append(meter)
-                            plan.bindings.append(DeviceBinding(id: nextId(), companyId: company.id, communityId: community.id,
-                                                               deviceId: meter.id, targetKind: .house, targetId: house.id,
-                                                               validFrom: moveIn, validUntil: nil, createdAt: now, updatedAt: now))
+                            plan.bindings.append(
+                                DeviceBinding(
+                                    id: nextId(), companyId: company.id, communityId: community.id,
+                                    deviceId: meter.id, targetKind: .house, targetId: house.id,
+                                    validFrom: moveIn, validUntil: nil, createdAt: now, updatedAt: now))
                         }
                         guard occupied else { continue }
-                        let person = Person(id: nextId(), companyId: company.id, communityId: community.id,
-                                            name: String(Self.surnames.randomElement(using: &random)!) + Self.givenNames.randomElement(using: &random)!,
-                                            phone: "13" + String(format: "%09d", Int.random(in: 0..<1_000_000_000, using: &random)),
-                                            email: nil, createdAt: now, updatedAt: now)
+                        let person = Person(
+                            id: nextId(), companyId: company.id, communityId: community.id,
+                            name: String(Self.surnames.randomElement(using: &random)!) + Self.givenNames.randomElement(using: &random)!,
+                            phone: "13" + String(format: "%09d", Int.random(in: 0..<1_000_000_000, using: &random)),
+                            email: nil, createdAt: now, updatedAt: now)
                         plan.people.append(person)
                         if ownerPersonId == nil { ownerPersonId = person.id }
-                        plan.occupancies.append(Occupancy(id: nextId(), companyId: company.id, communityId: community.id,
-                                                          houseId: house.id, personId: person.id, role: .owner, validFrom: moveIn,
-                                                          validUntil: nil, createdAt: now, updatedAt: now))
+                        plan.occupancies.append(
+                            Occupancy(
+                                id: nextId(), companyId: company.id, communityId: community.id,
+                                houseId: house.id, personId: person.id, role: .owner, validFrom: moveIn,
+                                validUntil: nil, createdAt: now, updatedAt: now))
                         if Int.random(in: 0..<10, using: &random) < 6 {
                             spaceNumber += 1
-                            let space = ParkingSpace(id: nextId(), companyId: company.id, communityId: community.id,
-                                                     code: String(format: "B1-%03d", spaceNumber), kind: .owned, houseId: house.id,
-                                                     area: Area(hundredths: 1250), createdAt: now, updatedAt: now)
+                            let space = ParkingSpace(
+                                id: nextId(), companyId: company.id, communityId: community.id,
+                                code: String(format: "B1-%03d", spaceNumber), kind: .owned, houseId: house.id,
+                                area: Area(hundredths: 1250), createdAt: now, updatedAt: now)
                             plan.spaces.append(space)
                             let electric = Int.random(in: 0..<10, using: &random) < 3
                             let letters = "ABCDEFGHJK"
                             var plate = ""
                             repeat {
-                                plate = String(Self.provinces.randomElement(using: &random)!)
+                                plate =
+                                    String(Self.provinces.randomElement(using: &random)!)
                                     + String(letters.randomElement(using: &random)!)
                                     + (electric ? "D" : "") + String(format: "%05d", Int.random(in: 0..<100_000, using: &random))
                             } while !plates.insert(plate).inserted
-                            plan.vehicles.append(Vehicle(id: nextId(), companyId: company.id, communityId: community.id,
-                                                         plate: plate, personId: person.id, houseId: house.id,
-                                                         parkingSpaceId: space.id, energy: electric ? .electric : .fuel,
-                                                         createdAt: now, updatedAt: now))
+                            plan.vehicles.append(
+                                Vehicle(
+                                    id: nextId(), companyId: company.id, communityId: community.id,
+                                    plate: plate, personId: person.id, houseId: house.id,
+                                    parkingSpaceId: space.id, energy: electric ? .electric : .fuel,
+                                    createdAt: now, updatedAt: now))
                         }
                     }
                 }
             }
             for extra in 1...20 {
-                plan.spaces.append(ParkingSpace(id: nextId(), companyId: company.id, communityId: community.id,
-                                                code: String(format: "P-%03d", extra), kind: .public, houseId: nil, area: nil,
-                                                createdAt: now, updatedAt: now))
+                plan.spaces.append(
+                    ParkingSpace(
+                        id: nextId(), companyId: company.id, communityId: community.id,
+                        code: String(format: "P-%03d", extra), kind: .public, houseId: nil, area: nil,
+                        createdAt: now, updatedAt: now))
             }
         }
         if billing { addBilling(to: &plan, random: &random, now: now, nextId: nextId) }
         for (login, role) in loginNames {
-            plan.users.append(User(id: nextId(), companyId: role == .platformAdmin ? nil : company.id, login: login,
-                                   displayName: login, role: role, personId: role == .owner ? ownerPersonId : nil,
-                                   communityIds: nil, status: .active, createdAt: now, updatedAt: now))
+            plan.users.append(
+                User(
+                    id: nextId(), companyId: role == .platformAdmin ? nil : company.id, login: login,
+                    displayName: login, role: role, personId: role == .owner ? ownerPersonId : nil,
+                    communityIds: nil, status: .active, createdAt: now, updatedAt: now))
         }
         return plan
     }
@@ -242,49 +272,63 @@ public struct DemoSeeder: Sendable {
         for community in plan.communities {
             var items: [String: FeeItem] = [:]
             for spec in CommunitySimulator.items {
-                let item = FeeItem(id: nextId(), companyId: community.companyId, communityId: community.id, code: spec.code, name: spec.name,
-                                   category: spec.category, billingCycle: .monthly, usageKind: spec.usage,
-                                   dueDays: spec.category == .parking ? 10 : 15,
-                                   lateFeePolicy: LateFeePolicy(graceDays: 5, dailyRatePerMillion: 500), largeHousehold: nil,
-                                   apportionBasis: spec.category == .commonArea ? .builtArea : nil, createdAt: now, updatedAt: now)
+                let item = FeeItem(
+                    id: nextId(), companyId: community.companyId, communityId: community.id, code: spec.code, name: spec.name,
+                    category: spec.category, billingCycle: .monthly, usageKind: spec.usage,
+                    dueDays: spec.category == .parking ? 10 : 15,
+                    lateFeePolicy: LateFeePolicy(graceDays: 5, dailyRatePerMillion: 500), largeHousehold: nil,
+                    apportionBasis: spec.category == .commonArea ? .builtArea : nil, createdAt: now, updatedAt: now)
                 items[spec.code] = item
                 plan.feeItems.append(item)
-                plan.standards.append(FeeStandard(id: nextId(), companyId: community.companyId, communityId: community.id, feeItemId: item.id,
-                                                  version: 1, effectiveFrom: since, effectiveUntil: nil,
-                                                  rule: try! decoder.decode(PricingRule.self, from: Data(spec.rule.utf8)),
-                                                  createdAt: now, updatedAt: now))
+                plan.standards.append(
+                    FeeStandard(
+                        id: nextId(), companyId: community.companyId, communityId: community.id, feeItemId: item.id,
+                        version: 1, effectiveFrom: since, effectiveUntil: nil,
+                        rule: try! decoder.decode(PricingRule.self, from: Data(spec.rule.utf8)),
+                        createdAt: now, updatedAt: now))
                 if spec.category != .parking && spec.category != .commonArea {
-                    plan.attachments.append(FeeAttachment(id: nextId(), companyId: community.companyId, communityId: community.id,
-                                                          feeItemId: item.id, scope: .community, target: nil, validFrom: since,
-                                                          validUntil: nil, createdAt: now, updatedAt: now))
+                    plan.attachments.append(
+                        FeeAttachment(
+                            id: nextId(), companyId: community.companyId, communityId: community.id,
+                            feeItemId: item.id, scope: .community, target: nil, validFrom: since,
+                            validUntil: nil, createdAt: now, updatedAt: now))
                 }
             }
-            func usage(_ subject: String, _ kind: UsageRecord.SubjectKind, _ usageKind: UsageKind, _ milli: Int64,
-                       _ windows: [String: Quantity]? = nil) -> UsageRecord {
-                UsageRecord(id: nextId(), companyId: community.companyId, communityId: community.id, subjectKind: kind, subjectId: subject,
-                            usageKind: usageKind, period: month, quantity: Quantity(milliUnits: milli), windows: windows, estimated: false,
-                            source: .simulator, createdAt: now, updatedAt: now)
+            func usage(
+                _ subject: String, _ kind: UsageRecord.SubjectKind, _ usageKind: UsageKind, _ milli: Int64,
+                _ windows: [String: Quantity]? = nil
+            ) -> UsageRecord {
+                UsageRecord(
+                    id: nextId(), companyId: community.companyId, communityId: community.id, subjectKind: kind, subjectId: subject,
+                    usageKind: usageKind, period: month, quantity: Quantity(milliUnits: milli), windows: windows, estimated: false,
+                    source: .simulator, createdAt: now, updatedAt: now)
             }
             // Each building's lift meter is split over its houses by built area.
             for binding in plan.bindings where binding.communityId == community.id && binding.targetKind == .commonArea {
                 let building = String(binding.targetId.dropFirst("lift:".count))
-                plan.attachments.append(FeeAttachment(id: nextId(), companyId: community.companyId, communityId: community.id,
-                                                      feeItemId: items["lift"]!.id, scope: .building, target: building,
-                                                      sharedMeterId: binding.deviceId, validFrom: since, validUntil: nil,
-                                                      createdAt: now, updatedAt: now))
+                plan.attachments.append(
+                    FeeAttachment(
+                        id: nextId(), companyId: community.companyId, communityId: community.id,
+                        feeItemId: items["lift"]!.id, scope: .building, target: building,
+                        sharedMeterId: binding.deviceId, validFrom: since, validUntil: nil,
+                        createdAt: now, updatedAt: now))
                 plan.usage.append(usage(binding.deviceId, .device, .electricity, Int64.random(in: 600_000...1_800_000, using: &random)))
             }
             for space in plan.spaces where space.communityId == community.id {
                 guard let house = space.houseId else { continue }
-                plan.attachments.append(FeeAttachment(id: nextId(), companyId: community.companyId, communityId: community.id,
-                                                      feeItemId: items["parking"]!.id, scope: .house, target: house, validFrom: since,
-                                                      validUntil: nil, createdAt: now, updatedAt: now))
+                plan.attachments.append(
+                    FeeAttachment(
+                        id: nextId(), companyId: community.companyId, communityId: community.id,
+                        feeItemId: items["parking"]!.id, scope: .house, target: house, validFrom: since,
+                        validUntil: nil, createdAt: now, updatedAt: now))
             }
             for house in plan.houses where house.communityId == community.id {
                 let peak = Int64.random(in: 60_000...320_000, using: &random)
                 let valley = Int64.random(in: 20_000...160_000, using: &random)
-                plan.usage.append(usage(house.id, .house, .electricity, peak + valley,
-                                        ["peak": Quantity(milliUnits: peak), "valley": Quantity(milliUnits: valley)]))
+                plan.usage.append(
+                    usage(
+                        house.id, .house, .electricity, peak + valley,
+                        ["peak": Quantity(milliUnits: peak), "valley": Quantity(milliUnits: valley)]))
                 plan.usage.append(usage(house.id, .house, .water, Int64.random(in: 4_000...30_000, using: &random)))
                 plan.usage.append(usage(house.id, .house, .gas, Int64.random(in: 3_000...45_000, using: &random)))
             }

@@ -1,6 +1,6 @@
+import CourtyardDomain
 import Foundation
 import SQLKit
-import CourtyardDomain
 
 /// A property-management company: the tenant. Every other row belongs to exactly one.
 public struct Company: Codable, Sendable, Equatable {
@@ -38,8 +38,10 @@ public struct User: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String?, login: String, displayName: String, role: Role, personId: String?,
-                communityIds: Set<String>?, status: Status, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String?, login: String, displayName: String, role: Role, personId: String?,
+        communityIds: Set<String>?, status: Status, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.login = login; self.displayName = displayName; self.role = role
         self.personId = personId; self.communityIds = communityIds; self.status = status
         self.createdAt = createdAt; self.updatedAt = updatedAt
@@ -60,8 +62,10 @@ public struct AccountStore: Sendable {
     public func insert(_ company: Company) async throws {
         try await db.insert(into: "companies")
             .columns("id", "code", "name", "currency", "created_at", "updated_at")
-            .values(SQLBind(company.id), SQLBind(company.code), SQLBind(company.name), SQLBind(company.currency.code),
-                    SQLBind(company.createdAt.epochMilliseconds), SQLBind(company.updatedAt.epochMilliseconds))
+            .values(
+                SQLBind(company.id), SQLBind(company.code), SQLBind(company.name), SQLBind(company.currency.code),
+                SQLBind(company.createdAt.epochMilliseconds), SQLBind(company.updatedAt.epochMilliseconds)
+            )
             .run()
     }
 
@@ -81,20 +85,25 @@ public struct AccountStore: Sendable {
         let reader = RowReader(row, table: "companies")
         let code = try reader.string("currency")
         guard let currency = Currency.supported[code] else { throw StorageError.corruptRow(table: "companies", column: "currency") }
-        return Company(id: try reader.string("id"), code: try reader.string("code"), name: try reader.string("name"),
-                       currency: currency, createdAt: try reader.instant("created_at"), updatedAt: try reader.instant("updated_at"))
+        return Company(
+            id: try reader.string("id"), code: try reader.string("code"), name: try reader.string("name"),
+            currency: currency, createdAt: try reader.instant("created_at"), updatedAt: try reader.instant("updated_at"))
     }
 
     // MARK: Users
 
     public func insert(_ user: User, passwordHash: String) async throws {
         try await db.insert(into: "users")
-            .columns("id", "company_id", "login", "display_name", "role", "password_hash", "person_id", "community_ids",
-                     "status", "created_at", "updated_at")
-            .values(SQLBind(user.id), sqlValue(user.companyId), SQLBind(user.login), SQLBind(user.displayName),
-                    SQLBind(user.role.rawValue), SQLBind(passwordHash), sqlValue(user.personId),
-                    sqlValue(user.communityIds.map { $0.sorted().joined(separator: ",") }), SQLBind(user.status.rawValue),
-                    SQLBind(user.createdAt.epochMilliseconds), SQLBind(user.updatedAt.epochMilliseconds))
+            .columns(
+                "id", "company_id", "login", "display_name", "role", "password_hash", "person_id", "community_ids",
+                "status", "created_at", "updated_at"
+            )
+            .values(
+                SQLBind(user.id), sqlValue(user.companyId), SQLBind(user.login), SQLBind(user.displayName),
+                SQLBind(user.role.rawValue), SQLBind(passwordHash), sqlValue(user.personId),
+                sqlValue(user.communityIds.map { $0.sorted().joined(separator: ",") }), SQLBind(user.status.rawValue),
+                SQLBind(user.createdAt.epochMilliseconds), SQLBind(user.updatedAt.epochMilliseconds)
+            )
             .run()
     }
 
@@ -151,11 +160,12 @@ public struct AccountStore: Sendable {
         let communities = try reader.optionalString("community_ids").map {
             Set($0.split(separator: ",").map(String.init))
         }
-        return User(id: try reader.string("id"), companyId: try reader.optionalString("company_id"),
-                    login: try reader.string("login"), displayName: try reader.string("display_name"),
-                    role: try reader.value("role", as: Role.self), personId: try reader.optionalString("person_id"),
-                    communityIds: communities, status: try reader.value("status", as: User.Status.self),
-                    createdAt: try reader.instant("created_at"), updatedAt: try reader.instant("updated_at"))
+        return User(
+            id: try reader.string("id"), companyId: try reader.optionalString("company_id"),
+            login: try reader.string("login"), displayName: try reader.string("display_name"),
+            role: try reader.value("role", as: Role.self), personId: try reader.optionalString("person_id"),
+            communityIds: communities, status: try reader.value("status", as: User.Status.self),
+            createdAt: try reader.instant("created_at"), updatedAt: try reader.instant("updated_at"))
     }
 
     // MARK: Sessions
@@ -196,12 +206,16 @@ public struct AccountStore: Sendable {
     // MARK: Machine credentials
 
     /// Stores a device or integration credential (by token hash); these never authenticate people.
-    public func insertMachineCredential(id: String, companyId: String, communityId: String?, kind: String, subject: String,
-                                        tokenHash: String, createdAt: Date) async throws {
+    public func insertMachineCredential(
+        id: String, companyId: String, communityId: String?, kind: String, subject: String,
+        tokenHash: String, createdAt: Date
+    ) async throws {
         try await db.insert(into: "machine_credentials")
             .columns("id", "company_id", "community_id", "kind", "subject", "token_hash", "created_at")
-            .values(SQLBind(id), SQLBind(companyId), sqlValue(communityId), SQLBind(kind), SQLBind(subject),
-                    SQLBind(tokenHash), SQLBind(createdAt.epochMilliseconds))
+            .values(
+                SQLBind(id), SQLBind(companyId), sqlValue(communityId), SQLBind(kind), SQLBind(subject),
+                SQLBind(tokenHash), SQLBind(createdAt.epochMilliseconds)
+            )
             .run()
     }
 
@@ -222,8 +236,10 @@ public struct AccountStore: Sendable {
 
     /// The company and subject of an unrevoked machine credential.
     public func machineCredential(tokenHash: String) async throws -> (companyId: String, kind: String, subject: String)? {
-        guard let row = try await db.select().columns("company_id", "kind", "subject", "revoked_at").from("machine_credentials")
-            .where("token_hash", .equal, SQLBind(tokenHash)).first() else { return nil }
+        guard
+            let row = try await db.select().columns("company_id", "kind", "subject", "revoked_at").from("machine_credentials")
+                .where("token_hash", .equal, SQLBind(tokenHash)).first()
+        else { return nil }
         let reader = RowReader(row, table: "machine_credentials")
         guard try reader.optionalInt64("revoked_at") == nil else { return nil }
         return (try reader.string("company_id"), try reader.string("kind"), try reader.string("subject"))

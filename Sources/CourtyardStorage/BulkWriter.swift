@@ -181,8 +181,10 @@ public final class BulkWriter: Sendable {
 
     /// Copies the rows in (`COPY … FROM STDIN`, text format) and applies the updates inside the transaction the caller
     /// holds on `connection` (PostgreSQL).
-    static func apply(_ tables: [Rows], updates: [Update], companyId: String, on connection: PostgresConnection,
-                      logger: Logger) async throws {
+    static func apply(
+        _ tables: [Rows], updates: [Update], companyId: String, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
         for table in tables where table.rows.rowCount > 0 {
             try await connection.copyFrom(table: table.table, columns: table.columns, logger: logger) { writer in
                 var buffer = ByteBuffer()

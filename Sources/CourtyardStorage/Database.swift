@@ -34,12 +34,14 @@ public final class Database: Sendable {
         public init(parsing text: String) throws(StorageError) {
             if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
                 guard let components = URLComponents(string: text), let host = components.host, !host.isEmpty,
-                      let user = components.user, !user.isEmpty else {
+                    let user = components.user, !user.isEmpty
+                else {
                     throw .invalidDatabaseLocation(text)
                 }
                 let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-                self = .postgres(host: host, port: components.port ?? 5432, username: user,
-                                 password: components.password, database: database.isEmpty ? nil : database)
+                self = .postgres(
+                    host: host, port: components.port ?? 5432, username: user,
+                    password: components.password, database: database.isEmpty ? nil : database)
             } else {
                 guard !text.isEmpty, !text.contains("://") else { throw .invalidDatabaseLocation(text) }
                 self = .sqliteFile(path: text)
@@ -74,8 +76,10 @@ public final class Database: Sendable {
     private let backend: Backend
     let logger: Logger
 
-    private init(engine: Engine, redactedLocation: String, backend: Backend, logger: Logger, sqlitePath: String? = nil,
-                 fastPaths: FastPaths) {
+    private init(
+        engine: Engine, redactedLocation: String, backend: Backend, logger: Logger, sqlitePath: String? = nil,
+        fastPaths: FastPaths
+    ) {
         self.fastPaths = fastPaths
         self.engine = engine
         self.redactedLocation = redactedLocation
@@ -85,8 +89,10 @@ public final class Database: Sendable {
     }
 
     /// Opens the database at `location`. Call ``close()`` when done.
-    public static func open(_ location: Location, logger: Logger = Logger(label: "courtyard.storage"),
-                            fastPaths: FastPaths = .all) async throws -> Database {
+    public static func open(
+        _ location: Location, logger: Logger = Logger(label: "courtyard.storage"),
+        fastPaths: FastPaths = .all
+    ) async throws -> Database {
         switch location {
         case .sqliteFile(let path):
             let writer = try await openSQLite(path: path, logger: logger)
@@ -95,17 +101,20 @@ public final class Database: Sendable {
             // commits hand the log to a background checkpointer instead of copying it while holding the write lock.
             let inline = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: true, enforceForeignKeys: true)
             inline.statementLimit = 1_000
-            return Database(engine: .sqlite, redactedLocation: location.redacted,
-                            backend: .sqlite(writer: writer, inline: inline, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
-                            logger: logger, sqlitePath: path, fastPaths: fastPaths)
+            return Database(
+                engine: .sqlite, redactedLocation: location.redacted,
+                backend: .sqlite(writer: writer, inline: inline, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
+                logger: logger, sqlitePath: path, fastPaths: fastPaths)
         case .postgres(let host, let port, let username, let password, let database):
-            var configuration = PostgresClient.Configuration(host: host, port: port, username: username,
-                                                             password: password, database: database, tls: .disable)
+            var configuration = PostgresClient.Configuration(
+                host: host, port: port, username: username,
+                password: password, database: database, tls: .disable)
             configuration.options.maximumConnections = 8
             let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
             let runner = Task { await client.run() }
-            let database = Database(engine: .postgres, redactedLocation: location.redacted,
-                                    backend: .postgres(client: client, runner: runner), logger: logger, fastPaths: fastPaths)
+            let database = Database(
+                engine: .postgres, redactedLocation: location.redacted,
+                backend: .postgres(client: client, runner: runner), logger: logger, fastPaths: fastPaths)
             // Fail fast on a wrong URL rather than on the first request.
             do {
                 _ = try await database.read { db in try await db.raw("SELECT 1 AS one").first() }
@@ -118,8 +127,10 @@ public final class Database: Sendable {
     }
 
     /// Opens a `--database` value: a SQLite path or a PostgreSQL URL.
-    public static func open(_ text: String, logger: Logger = Logger(label: "courtyard.storage"),
-                            fastPaths: FastPaths = .all) async throws -> Database {
+    public static func open(
+        _ text: String, logger: Logger = Logger(label: "courtyard.storage"),
+        fastPaths: FastPaths = .all
+    ) async throws -> Database {
         try await open(Location(parsing: text), logger: logger, fastPaths: fastPaths)
     }
 

@@ -77,8 +77,9 @@ struct InlineSQLiteDatabase: SQLDatabase {
             case .integer(let number): result = sqlite_nio_sqlite3_bind_int64(pointer, index, Int64(number))
             case .float(let number): result = sqlite_nio_sqlite3_bind_double(pointer, index, number)
             case .text(let text):
-                result = sqlite_nio_sqlite3_bind_text64(pointer, index, text, UInt64(text.utf8.count), RawSQLite.Statement.transient,
-                                                        UInt8(SQLITE_UTF8))
+                result = sqlite_nio_sqlite3_bind_text64(
+                    pointer, index, text, UInt64(text.utf8.count), RawSQLite.Statement.transient,
+                    UInt8(SQLITE_UTF8))
             case .blob(let buffer):
                 result = buffer.withUnsafeReadableBytes {
                     sqlite_nio_sqlite3_bind_blob64(pointer, index, $0.baseAddress, UInt64($0.count), RawSQLite.Statement.transient)

@@ -56,14 +56,16 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(_ database: Database) async throws -> MigrationReport {
         try await database.transaction { db in
-            try await db.raw("""
+            try await db.raw(
+                """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version BIGINT PRIMARY KEY,
                     name TEXT NOT NULL,
                     checksum TEXT NOT NULL,
                     applied_at BIGINT NOT NULL
                 )
-                """).run()
+                """
+            ).run()
         }
         var applied: [Int] = []
         for migration in migrations {
@@ -89,8 +91,10 @@ public struct Migrator: Sendable {
                 }
                 try await db.insert(into: "schema_migrations")
                     .columns("version", "name", "checksum", "applied_at")
-                    .values(SQLBind(migration.version), SQLBind(migration.name), SQLBind(migration.checksum),
-                            SQLBind(Int64(Date().timeIntervalSince1970 * 1000)))
+                    .values(
+                        SQLBind(migration.version), SQLBind(migration.name), SQLBind(migration.checksum),
+                        SQLBind(Int64(Date().timeIntervalSince1970 * 1000))
+                    )
                     .run()
                 return true
             }

@@ -29,13 +29,17 @@ public enum Outbox {
     }
 
     /// `low_balance`, `cutoff_scheduled`, `cutoff_done`, `restored`, `gas_alarm`, `water_leak`, `command_failed`, `supply_mismatch`.
-    public static func record(_ db: any SQLDatabase, companyId: String, communityId: String, houseId: String?, deviceId: String?,
-                              kind: String, audience: String, dedupKey: String, payload: [String: String], now: Date) async throws {
+    public static func record(
+        _ db: any SQLDatabase, companyId: String, communityId: String, houseId: String?, deviceId: String?,
+        kind: String, audience: String, dedupKey: String, payload: [String: String], now: Date
+    ) async throws {
         let text = String(decoding: try payloadEncoder.encode(payload), as: UTF8.self)
         try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(
-            into: "notification_outbox", columns: ["id", "community_id", "house_id", "device_id", "kind", "audience", "dedup_key", "payload", "created_at"],
+            into: "notification_outbox",
+            columns: ["id", "community_id", "house_id", "device_id", "kind", "audience", "dedup_key", "payload", "created_at"],
             values: [Identifier.uuidV7(at: now), communityId, houseId, deviceId, kind, audience, dedupKey, text, now.epochMilliseconds],
-            onConflict: .onTenantKey(["dedup_key"])).run()
+            onConflict: .onTenantKey(["dedup_key"])
+        ).run()
     }
 
     /// A recorded notification.
@@ -51,19 +55,25 @@ public enum Outbox {
     }
 
     /// Notifications of a house (or of the whole company when `house` is nil), newest first.
-    public static func list(_ db: any SQLDatabase, companyId: String, communities: Set<String>?, house: String?, limit: Int) async throws -> [Notification] {
+    public static func list(
+        _ db: any SQLDatabase, companyId: String, communities: Set<String>?, house: String?, limit: Int
+    ) async throws -> [Notification] {
         var conditions: [SQLQueryString] = ["1 = 1"]
         if let communities { conditions.append(communities.isEmpty ? "1 = 0" : "community_id IN (\(binds: communities.sorted()))") }
         if let house { conditions.append("house_id = \(bind: house)") }
         return try await TenantSQL(db, scope: TenantScope(companyId: companyId))
-            .select("id, community_id, house_id, device_id, kind, audience, payload, created_at", from: "notification_outbox",
-                    where: conditions.joined(separator: " AND "), then: "ORDER BY created_at DESC, id DESC LIMIT \(literal: limit)")
+            .select(
+                "id, community_id, house_id, device_id, kind, audience, payload, created_at", from: "notification_outbox",
+                where: conditions.joined(separator: " AND "), then: "ORDER BY created_at DESC, id DESC LIMIT \(literal: limit)"
+            )
             .all().map { row in
-            let r = RowReader(row, table: "notification_outbox")
-            let payload = (try? payloadDecoder.decode([String: String].self, from: Data(try r.string("payload").utf8))) ?? [:]
-            return Notification(id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.optionalString("house_id"), deviceId: try r.optionalString("device_id"),
-                                kind: try r.string("kind"), audience: try r.string("audience"), payload: payload,
-                                createdAt: Date(timeIntervalSince1970: TimeInterval(try r.int64("created_at")) / 1000))
-        }
+                let r = RowReader(row, table: "notification_outbox")
+                let payload = (try? payloadDecoder.decode([String: String].self, from: Data(try r.string("payload").utf8))) ?? [:]
+                return Notification(
+                    id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.optionalString("house_id"),
+                    deviceId: try r.optionalString("device_id"),
+                    kind: try r.string("kind"), audience: try r.string("audience"), payload: payload,
+                    createdAt: Date(timeIntervalSince1970: TimeInterval(try r.int64("created_at")) / 1000))
+            }
     }
 }

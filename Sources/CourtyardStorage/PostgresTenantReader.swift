@@ -23,8 +23,10 @@ public final class PostgresTenantReader: DirectTenantReader {
 
     static func placeholder(_ position: Int) -> String { "$\(position)" }
 
-    func collect<T: Sendable>(_ sql: String, _ parameters: [String], columns: RawColumns, table: String,
-                              _ transform: @Sendable @escaping (RowReader) throws -> T) async throws -> [T] {
+    func collect<T: Sendable>(
+        _ sql: String, _ parameters: [String], columns: RawColumns, table: String,
+        _ transform: @Sendable @escaping (RowReader) throws -> T
+    ) async throws -> [T] {
         var binds = PostgresBindings(capacity: parameters.count)
         for parameter in parameters { try binds.append(parameter) }
         let query = PostgresQuery(unsafeSQL: sql, binds: binds)

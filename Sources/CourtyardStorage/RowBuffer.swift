@@ -66,9 +66,10 @@ public struct RowBuffer: Sendable {
         guard case .text(let start, let count) = cells[row * width + column] else { return false }
         var expected = expected
         return expected.withUTF8 { wanted in
-            wanted.count == Int(count) && bytes.withUnsafeBufferPointer { all in
-                wanted.elementsEqual(all[Int(start)..<Int(start + count)])
-            }
+            wanted.count == Int(count)
+                && bytes.withUnsafeBufferPointer { all in
+                    wanted.elementsEqual(all[Int(start)..<Int(start + count)])
+                }
         }
     }
 

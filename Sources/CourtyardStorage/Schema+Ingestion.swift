@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Migrations are checksummed: their statements stay byte for byte as first released.)
 extension Schema {
     /// Meter readings and what ingestion needs around them: held readings awaiting review, meter replacements,
     /// device presence and its alerts, IoT-platform integrations with their webhook secrets, and seen signatures.

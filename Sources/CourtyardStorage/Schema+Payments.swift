@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Migrations are checksummed: their statements stay byte for byte as first released.)
 extension Schema {
     /// Payments: orders sent to channels, settled payments (one per channel transaction), how each payment was
     /// allocated (late fees, bill principal, wallets, deposits), every verified channel callback (applied or held for

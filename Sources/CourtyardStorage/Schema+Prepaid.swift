@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Migrations are checksummed: their statements stay byte for byte as first released.)
 extension Schema {
     /// Prepaid metering: plans (which wallets pay for which meter, at which tariff, with which thresholds and
     /// friendly-credit windows), one rated charge per accepted reading, the desired and reported supply state of each

@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Migrations are checksummed: their statements stay byte for byte as first released.)
 extension Schema {
     /// Where the SQLite ingestion writer puts new readings before they join `meter_readings`, and the one view that
     /// reads both.

@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (Migrations are checksummed: their statements stay byte for byte as first released.)
 /// Courtyard's schema as an ordered list of migrations.
 ///
 /// Every tenant table carries `company_id` and `community_id` (communities

@@ -11,8 +11,10 @@ extension ScopedStore {
     }
 
     /// The sum of `column` as `total` (a BIGINT, 0 when nothing matches) per group of `groupedBy`, within the scope.
-    public func sum(_ column: String, from table: String, groupedBy: [String] = [],
-                    where conditions: [any SQLExpression] = []) async throws -> [RowReader] {
+    public func sum(
+        _ column: String, from table: String, groupedBy: [String] = [],
+        where conditions: [any SQLExpression] = []
+    ) async throws -> [RowReader] {
         let query = db.select().columns(groupedBy.map { SQLColumn($0) })
             .column(SQLRaw("CAST(COALESCE(SUM(\(column)), 0) AS BIGINT)"), as: "total").from(table)
         for name in groupedBy { query.groupBy(SQLColumn(name)) }

@@ -36,10 +36,12 @@ extension ScopedStore {
 extension Schema {
     /// Indexes for the front desk's searches: a house by number, a person by name prefix or phone suffix, a vehicle
     /// by plate, each led by the company so the tenant predicate narrows first.
-    static let frontDeskSearch = Migration(version: 9, name: "front_desk_search", statements: [
-        "CREATE INDEX houses_company_number ON houses (company_id, number)",
-        "CREATE INDEX people_company_name ON people (company_id, name)",
-        "CREATE INDEX people_phone_suffix ON people (company_id, (SUBSTR(phone, LENGTH(phone) - 3)))",
-        "CREATE INDEX vehicles_company_plate ON vehicles (company_id, plate)",
-    ])
+    static let frontDeskSearch = Migration(
+        version: 9, name: "front_desk_search",
+        statements: [
+            "CREATE INDEX houses_company_number ON houses (company_id, number)",
+            "CREATE INDEX people_company_name ON people (company_id, name)",
+            "CREATE INDEX people_phone_suffix ON people (company_id, (SUBSTR(phone, LENGTH(phone) - 3)))",
+            "CREATE INDEX vehicles_company_plate ON vehicles (company_id, plate)",
+        ])
 }

@@ -1,6 +1,6 @@
+import CourtyardDomain
 import Foundation
 import SQLKit
-import CourtyardDomain
 
 /// A row type owned by one company and one community, stored in its own table.
 ///

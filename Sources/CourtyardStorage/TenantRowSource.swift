@@ -11,22 +11,29 @@ import Synchronization
 /// rows whichever it is given.
 public protocol TenantRowSource: Sendable {
     /// One page of rows in id order, after `cursor` (see ``ScopedStore/list(_:filters:after:limit:)``).
-    func list<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)], after cursor: String?, limit: Int)
+    func list<R: TenantRecord>(
+        _ type: R.Type, filters: [(column: String, value: String)], after cursor: String?, limit: Int
+    )
         async throws -> (items: [R], nextCursor: String?)
 
     /// Every row whose `column` is one of `values` and that matches `filters`, `other` and the `literal` conditions
     /// (SQL text such as `bill_id IS NULL`, written into the query so partial indexes can serve it).
-    func all<R: TenantRecord>(_ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
-                              alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [R]
+    func all<R: TenantRecord>(
+        _ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
+        alsoIn other: (column: String, values: [String])?, literal: [String]
+    ) async throws -> [R]
 
     /// The named columns of the rows `all` would return, for loads that need a few fields.
-    func rows<R: TenantRecord>(_ names: [String], of type: R.Type, where column: String, in values: [String],
-                               alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [RowReader]
+    func rows<R: TenantRecord>(
+        _ names: [String], of type: R.Type, where column: String, in values: [String],
+        alsoIn other: (column: String, values: [String])?, literal: [String]
+    ) async throws -> [RowReader]
 }
 
 extension TenantRowSource {
     /// Every row matching `filters` within the scope, read page by page (never silently cut at a page size).
-    public func listAll<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)] = [], pageSize: Int = 10_000) async throws -> [R] {
+    public func listAll<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)] = [], pageSize: Int = 10_000) async throws -> [R]
+    {
         var records: [R] = []
         var cursor: String? = nil
         repeat {
@@ -39,13 +46,17 @@ extension TenantRowSource {
 }
 
 extension ScopedStore: TenantRowSource {
-    public func all<R: TenantRecord>(_ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
-                                     alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [R] {
+    public func all<R: TenantRecord>(
+        _ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
+        alsoIn other: (column: String, values: [String])?, literal: [String]
+    ) async throws -> [R] {
         try await all(type, where: column, in: values, filters: filters, alsoIn: other, literal: literal.map { SQLRaw($0) })
     }
 
-    public func rows<R: TenantRecord>(_ names: [String], of type: R.Type, where column: String, in values: [String],
-                                      alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [RowReader] {
+    public func rows<R: TenantRecord>(
+        _ names: [String], of type: R.Type, where column: String, in values: [String],
+        alsoIn other: (column: String, values: [String])?, literal: [String]
+    ) async throws -> [RowReader] {
         try await columns(names, of: type, where: column, in: values, alsoIn: other, literal: literal.map { SQLRaw($0) })
             .map { RowReader($0, table: R.table) }
     }
@@ -88,14 +99,18 @@ protocol DirectTenantReader: TenantRowSource {
     /// The placeholder of the `position`-th parameter (from 1).
     static func placeholder(_ position: Int) -> String
     /// Runs `sql` and returns `transform` of each row; a row's reader is valid only inside `transform`.
-    func collect<T: Sendable>(_ sql: String, _ parameters: [String], columns: RawColumns, table: String,
-                              _ transform: @Sendable @escaping (RowReader) throws -> T) async throws -> [T]
+    func collect<T: Sendable>(
+        _ sql: String, _ parameters: [String], columns: RawColumns, table: String,
+        _ transform: @Sendable @escaping (RowReader) throws -> T
+    ) async throws -> [T]
 }
 
 extension DirectTenantReader {
     /// `SELECT names FROM table WHERE conditions AND <tenant predicate>`, with its parameters in order.
-    private func select(_ names: [String], from table: String, communityColumn: String, suffix: String = "",
-                        where conditions: (inout BoundSQL) -> [String]) -> (sql: String, parameters: [String]) {
+    private func select(
+        _ names: [String], from table: String, communityColumn: String, suffix: String = "",
+        where conditions: (inout BoundSQL) -> [String]
+    ) -> (sql: String, parameters: [String]) {
         var bound = BoundSQL(placeholder: Self.placeholder)
         var conditions = conditions(&bound)
         conditions.append("\"company_id\" = \(bound.bind(scope.companyId))")
@@ -107,8 +122,10 @@ extension DirectTenantReader {
     }
 
     /// The `column IN (…)` / `column = ?` / literal conditions shared by ``all`` and ``rows``, for one slice of `values`.
-    private static func conditions(_ column: String, _ values: ArraySlice<String>, filters: [(column: String, value: String)],
-                                   alsoIn other: (column: String, values: [String])?, literal: [String], into bound: inout BoundSQL) -> [String] {
+    private static func conditions(
+        _ column: String, _ values: ArraySlice<String>, filters: [(column: String, value: String)],
+        alsoIn other: (column: String, values: [String])?, literal: [String], into bound: inout BoundSQL
+    ) -> [String] {
         var conditions = ["\"\(column)\" IN (\(bound.bind(all: values)))"]
         for filter in filters {
             conditions.append("\"\(filter.column)\" = \(bound.bind(filter.value))")
@@ -120,8 +137,11 @@ extension DirectTenantReader {
         return conditions
     }
 
-    public func list<R: TenantRecord>(_ type: R.Type, filters: [(column: String, value: String)], after cursor: String?, limit: Int)
-        async throws -> (items: [R], nextCursor: String?) {
+    public func list<R: TenantRecord>(
+        _ type: R.Type, filters: [(column: String, value: String)], after cursor: String?, limit: Int
+    )
+        async throws -> (items: [R], nextCursor: String?)
+    {
         let query = select(R.columns, from: R.table, communityColumn: R.communityColumn, suffix: " ORDER BY \"id\" LIMIT \(limit + 1)") { bound in
             var conditions = filters.map { "\"\($0.column)\" = \(bound.bind($0.value))" }
             if let cursor { conditions.append("\"id\" > \(bound.bind(cursor))") }
@@ -133,8 +153,10 @@ extension DirectTenantReader {
         return (items, next)
     }
 
-    public func all<R: TenantRecord>(_ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
-                                     alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [R] {
+    public func all<R: TenantRecord>(
+        _ type: R.Type, where column: String, in values: [String], filters: [(column: String, value: String)],
+        alsoIn other: (column: String, values: [String])?, literal: [String]
+    ) async throws -> [R] {
         guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
         var records: [R] = []
         let columns = RawColumns(R.columns)
@@ -148,8 +170,10 @@ extension DirectTenantReader {
         return records
     }
 
-    public func rows<R: TenantRecord>(_ names: [String], of type: R.Type, where column: String, in values: [String],
-                                      alsoIn other: (column: String, values: [String])?, literal: [String]) async throws -> [RowReader] {
+    public func rows<R: TenantRecord>(
+        _ names: [String], of type: R.Type, where column: String, in values: [String],
+        alsoIn other: (column: String, values: [String])?, literal: [String]
+    ) async throws -> [RowReader] {
         guard !values.isEmpty, other.map({ !$0.values.isEmpty }) ?? true else { return [] }
         var copied: [[StorageValue]] = []
         let columns = RawColumns(names)
@@ -192,8 +216,10 @@ public final class SQLiteTenantReader: DirectTenantReader {
     static func placeholder(_ position: Int) -> String { "?\(position)" }
 
     /// Runs the query on the thread pool and returns `transform` of each row (a reader over the statement's current row).
-    func collect<T: Sendable>(_ sql: String, _ parameters: [String], columns: RawColumns, table: String,
-                              _ transform: @Sendable @escaping (RowReader) throws -> T) async throws -> [T] {
+    func collect<T: Sendable>(
+        _ sql: String, _ parameters: [String], columns: RawColumns, table: String,
+        _ transform: @Sendable @escaping (RowReader) throws -> T
+    ) async throws -> [T] {
         try await NIOThreadPool.singleton.runIfActive { [self] in
             try connection.withLock { raw in
                 let statement = try raw.statement(sql)

@@ -182,7 +182,9 @@ public struct TenantSQL: Sendable {
     }
 
     /// `UPDATE table SET assignments WHERE company_id = ? AND (condition) [RETURNING …]`.
-    public func update(_ table: String, set assignments: SQLQueryString, where condition: SQLQueryString, returning: SQLQueryString? = nil)
+    public func update(
+        _ table: String, set assignments: SQLQueryString, where condition: SQLQueryString, returning: SQLQueryString? = nil
+    )
         -> Query
     {
         var sql: SQLQueryString = "UPDATE \(ident: table) SET \(assignments) WHERE \(predicate(nil)) AND (\(condition))"
@@ -222,7 +224,11 @@ public struct TenantSQL: Sendable {
         var sql: SQLQueryString = "SELECT \(company) AS \(ident: "courtyard_owner"), \(columns) FROM \(ident: table)"
         if let alias { sql += " \(ident: alias)" }
         for join in joins {
-            let keyword = switch join.kind { case .inner, .ordered: "JOIN"; case .left: "LEFT JOIN" }
+            let keyword =
+                switch join.kind {
+                case .inner, .ordered: "JOIN";
+                case .left: "LEFT JOIN"
+                }
             sql += " \(unsafeRaw: keyword) \(ident: join.table) \(ident: join.alias) ON \(ident: join.alias).\(ident: "company_id") = \(company)"
             sql += " AND (\(join.on))"
         }

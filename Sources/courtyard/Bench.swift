@@ -1,17 +1,20 @@
 import ArgumentParser
 import CourtyardDomain
 import CourtyardLedger
+import CourtyardSimulator
 import CourtyardStorage
 import Foundation
 import Logging
 import SQLKit
-import CourtyardSimulator
 
 /// `courtyard bench …`: measured performance of hot paths (release builds only give meaningful figures).
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks (build with -c release).",
-                                                    subcommands: [LedgerBench.self, LedgerApplyBench.self, BillRunBench.self, IngestBench.self, PrepaidBench.self,
-                                                                  PaymentBench.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks (build with -c release).",
+        subcommands: [
+            LedgerBench.self, LedgerApplyBench.self, BillRunBench.self, IngestBench.self, PrepaidBench.self,
+            PaymentBench.self,
+        ])
 }
 
 /// Transfers per second through the group-commit ledger writer, against a raw-insert floor measured in the same run.
@@ -45,14 +48,20 @@ struct LedgerBench: AsyncParsableCommand {
             let fundingStart = ContinuousClock.now
             let cash = AccountKey.community(community, .clearing, purpose: "bank")
             for part in houseIds.chunked(4_096) {
-                let outcomes = try await writer.submit(companyId: companyId, part.map { house in
-                    .transfer(Transfer(id: "fund-\(house)", debit: cash, credit: .wallet(community, house: house, purpose: "general"),
-                                       amount: 100_000_000, code: .topUp, actor: "bench"))
-                })
+                let outcomes = try await writer.submit(
+                    companyId: companyId,
+                    part.map { house in
+                        .transfer(
+                            Transfer(
+                                id: "fund-\(house)", debit: cash, credit: .wallet(community, house: house, purpose: "general"),
+                                amount: 100_000_000, code: .topUp, actor: "bench"))
+                    })
                 guard outcomes.allSatisfy({ (try? $0.get()) != nil }) else { throw CommandFailure(description: "funding failed") }
             }
             let fundingSeconds = (ContinuousClock.now - fundingStart).seconds
-            print("engine \(engine): \(houses) houses seeded in \(format((fundingStart - setupStart).seconds)) s; \(houses) wallets opened and funded in \(format(fundingSeconds)) s (\(Int(Double(houses) / fundingSeconds)) transfers/s)")
+            print(
+                "engine \(engine): \(houses) houses seeded in \(format((fundingStart - setupStart).seconds)) s; \(houses) wallets opened and funded in \(format(fundingSeconds)) s (\(Int(Double(houses) / fundingSeconds)) transfers/s)"
+            )
 
             var transferRates: [Double] = []
             var floorRates: [Double] = []
@@ -63,9 +72,11 @@ struct LedgerBench: AsyncParsableCommand {
                     let from = houseIds[Int.random(in: 0..<houseIds.count, using: &random)]
                     var to = houseIds[Int.random(in: 0..<houseIds.count, using: &random)]
                     if to == from { to = houseIds[(houseIds.firstIndex(of: from)! + 1) % houseIds.count] }
-                    return .transfer(Transfer(id: "r\(run)-\(index)", debit: .wallet(community, house: from, purpose: "general"),
-                                              credit: .wallet(community, house: to, purpose: "general"),
-                                              amount: Int64.random(in: 1...100, using: &random), code: .walletTransfer, actor: "bench"))
+                    return .transfer(
+                        Transfer(
+                            id: "r\(run)-\(index)", debit: .wallet(community, house: from, purpose: "general"),
+                            credit: .wallet(community, house: to, purpose: "general"),
+                            amount: Int64.random(in: 1...100, using: &random), code: .walletTransfer, actor: "bench"))
                 }
                 let submissions = operations.chunked(batch)
                 let cpuStart = BenchSupport.processCPUSeconds()
@@ -93,7 +104,9 @@ struct LedgerBench: AsyncParsableCommand {
                 transferRates.append(Double(transfers) / seconds)
                 let floorSeconds = try await InsertFloor.measure(database, rows: transfers, perTransaction: maxBatch, tag: "r\(run)")
                 floorRates.append(Double(transfers) / floorSeconds)
-                print("run \(run): \(transfers) transfers in \(format(seconds)) s = \(Int(Double(transfers) / seconds)) transfers/s; raw-insert floor \(Int(Double(transfers) / floorSeconds)) rows/s; CPU \(format(cpuSeconds)) s (\(format(cpuSeconds / seconds)) cores busy, \(format(cpuSeconds * 1e6 / Double(transfers))) µs per transfer)")
+                print(
+                    "run \(run): \(transfers) transfers in \(format(seconds)) s = \(Int(Double(transfers) / seconds)) transfers/s; raw-insert floor \(Int(Double(transfers) / floorSeconds)) rows/s; CPU \(format(cpuSeconds)) s (\(format(cpuSeconds / seconds)) cores busy, \(format(cpuSeconds * 1e6 / Double(transfers))) µs per transfer)"
+                )
             }
             let verifyStart = ContinuousClock.now
             let report = try await LedgerAudit.verify(database)
@@ -104,7 +117,9 @@ struct LedgerBench: AsyncParsableCommand {
             print("")
             print("| engine | houses | transfers/run | runs | median transfers/s | median floor rows/s | ratio | verify |")
             print("|---|---|---|---|---|---|---|---|")
-            print("| \(engine) | \(houses) | \(transfers) | \(runs) | \(Int(median)) | \(Int(floor)) | \(format(median / floor)) | \(report.entries) entries in \(format(verifySeconds)) s |")
+            print(
+                "| \(engine) | \(houses) | \(transfers) | \(runs) | \(Int(median)) | \(Int(floor)) | \(format(median / floor)) | \(report.entries) entries in \(format(verifySeconds)) s |"
+            )
             let json: [String: Any] = [
                 "benchmark": "ledger", "engine": engine, "houses": houses, "transfers_per_run": transfers, "runs": runs,
                 "concurrency": concurrency, "batch": batch, "max_batch": maxBatch, "transfers_per_second": Int(median),
@@ -131,19 +146,26 @@ struct LedgerBench: AsyncParsableCommand {
         let ms = now.epochMilliseconds
         let houseIds = (0..<houses).map { _ in Identifier.uuidV7(at: now) }
         try await database.transaction { db in
-            try await AccountStore(db).insert(Company(id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
-                                                      createdAt: now, updatedAt: now))
+            try await AccountStore(db).insert(
+                Company(
+                    id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
+                    createdAt: now, updatedAt: now))
             let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
-            try await store.insert(Community(id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
-                                             currency: .cny, address: nil, createdAt: now, updatedAt: now))
-            try await store.insert(Building(id: building, companyId: companyId, communityId: community, name: "1", floors: nil,
-                                            createdAt: now, updatedAt: now))
+            try await store.insert(
+                Community(
+                    id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
+                    currency: .cny, address: nil, createdAt: now, updatedAt: now))
+            try await store.insert(
+                Building(
+                    id: building, companyId: companyId, communityId: community, name: "1", floors: nil,
+                    createdAt: now, updatedAt: now))
             for (chunkIndex, part) in houseIds.chunked(500).enumerated() {
                 let insert = db.insert(into: "houses").columns(House.columns)
                 for (offset, id) in part.enumerated() {
-                    insert.values(SQLBind(id), SQLBind(companyId), SQLBind(community), SQLBind(building), SQLLiteral.null,
-                                  SQLBind("H\(chunkIndex * 500 + offset)"), SQLLiteral.null, SQLBind(Int64(9000)), SQLBind(Int64(7500)),
-                                  SQLBind("residential"), SQLBind("occupied"), SQLBind(ms), SQLBind(ms))
+                    insert.values(
+                        SQLBind(id), SQLBind(companyId), SQLBind(community), SQLBind(building), SQLLiteral.null,
+                        SQLBind("H\(chunkIndex * 500 + offset)"), SQLLiteral.null, SQLBind(Int64(9000)), SQLBind(Int64(7500)),
+                        SQLBind("residential"), SQLBind("occupied"), SQLBind(ms), SQLBind(ms))
                 }
                 try await insert.run()
             }
@@ -190,8 +212,9 @@ enum BenchSupport {
     /// The process's peak resident set size (VmHWM), in bytes.
     static func peakRSS() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
         return kilobytes * 1024
     }
 
@@ -263,7 +286,6 @@ struct ScratchDatabase {
     func drop() async { await cleanUp() }
 }
 
-
 /// The pure ledger rules alone: transfers applied to an in-memory `LedgerState`, no database (the pipeline's apply stage).
 struct LedgerApplyBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -289,8 +311,10 @@ struct LedgerApplyBench: AsyncParsableCommand {
             let operations: [LedgerOperation] = (0..<transfers).map { index in
                 let from = Int.random(in: 0..<houses, using: &random)
                 let to = (from + Int.random(in: 1..<houses, using: &random)) % houses
-                return .transfer(Transfer(id: "a\(run)-\(index)", debit: wallets[from], credit: wallets[to],
-                                          amount: Int64.random(in: 1...100, using: &random), code: .walletTransfer, actor: "bench"))
+                return .transfer(
+                    Transfer(
+                        id: "a\(run)-\(index)", debit: wallets[from], credit: wallets[to],
+                        amount: Int64.random(in: 1...100, using: &random), code: .walletTransfer, actor: "bench"))
             }
             let digests = operations.map(\.contentDigest)
             state.startBatch()

@@ -21,16 +21,24 @@ struct BillRunBench: AsyncParsableCommand {
     @Option(help: "The month billed.") var period: String = "2026-10"
     @Option(help: "Houses per chunk (one read of facts and one write transaction each).") var chunk: Int = 1_000
     @Flag(help: "Skip the ledger posting phase.") var skipPosting = false
-    @Flag(help: ArgumentHelp("Post each chunk's bills to the ledger inside the timed run, as a real run does, and measure the run against the raw-insert floor of all the rows it writes: bills, lines, ledger entries, accounts and balances (no separate posting phase)."))
+    @Flag(
+        help: ArgumentHelp(
+            "Post each chunk's bills to the ledger inside the timed run, as a real run does, and measure the run against the raw-insert floor of all the rows it writes: bills, lines, ledger entries, accounts and balances (no separate posting phase)."
+        ))
     var postInRun = false
-    @Option(help: ArgumentHelp("A simulated community to bill a copy of instead of simulating again (a million households take a minute and a half to simulate on SQLite, far longer on PostgreSQL). SQLite: a file, made by the first run that names it. PostgreSQL: a database on the same server, cloned as a template (fill it once, e.g. from a kept SQLite file; see docs/PERFORMANCE.md).", valueName: "file or database"))
+    @Option(
+        help: ArgumentHelp(
+            "A simulated community to bill a copy of instead of simulating again (a million households take a minute and a half to simulate on SQLite, far longer on PostgreSQL). SQLite: a file, made by the first run that names it. PostgreSQL: a database on the same server, cloned as a template (fill it once, e.g. from a kept SQLite file; see docs/PERFORMANCE.md).",
+            valueName: "file or database"))
     var simulated: String?
 
     func run() async throws {
         target.bootstrapLogging()
         guard let month = BillingPeriod(period), month.cycle == .monthly else { throw CommandFailure(description: "--period must be a month") }
         // The ledger rows' floor copies by rowid, which only SQLite has.
-        guard !postInRun || engine == "sqlite" else { throw CommandFailure(description: "--post-in-run is measured on SQLite only (its floor copies rows by rowid)") }
+        guard !postInRun || engine == "sqlite" else {
+            throw CommandFailure(description: "--post-in-run is measured on SQLite only (its floor copies rows by rowid)")
+        }
         let logger = Logger(label: "courtyard.bench")
         // A PostgreSQL template must exist already; a SQLite file is made by this run when missing.
         let reuse = simulated.map { engine == "postgres" || FileManager.default.fileExists(atPath: $0) } ?? false
@@ -59,14 +67,19 @@ struct BillRunBench: AsyncParsableCommand {
             let billing = ProgressBar(label: "billing")
             let started = ContinuousClock.now
             let cpuStarted = BenchSupport.cpuSeconds()
-            let summary = try await BillRunner(database: database, ledger: postInRun ? LedgerWriter(database: database) : nil, clock: clock,
-                                               chunkSize: chunk)
-                .run(companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench",
-                     progress: { billing.update($0, $1) })
+            let summary = try await BillRunner(
+                database: database, ledger: postInRun ? LedgerWriter(database: database) : nil, clock: clock,
+                chunkSize: chunk
+            )
+            .run(
+                companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench",
+                progress: { billing.update($0, $1) })
             let billSeconds = (ContinuousClock.now - started).seconds
             let billCPU = BenchSupport.cpuSeconds() - cpuStarted
             let billRSS = BenchSupport.peakRSS()
-            print("bills: \(summary.billsCreated) bills, \(summary.linesCreated) lines, total \(summary.totalAmount) in \(BenchSupport.format(billSeconds)) s (\(Int(Double(households) / billSeconds)) households/s, \(Int(Double(summary.linesCreated) / billSeconds)) lines/s), peak RSS \(billRSS / 1_048_576) MiB, CPU \(BenchSupport.format(billCPU)) s")
+            print(
+                "bills: \(summary.billsCreated) bills, \(summary.linesCreated) lines, total \(summary.totalAmount) in \(BenchSupport.format(billSeconds)) s (\(Int(Double(households) / billSeconds)) households/s, \(Int(Double(summary.linesCreated) / billSeconds)) lines/s), peak RSS \(billRSS / 1_048_576) MiB, CPU \(BenchSupport.format(billCPU)) s"
+            )
 
             var postSeconds = 0.0
             var posted = 0
@@ -76,7 +89,9 @@ struct BillRunBench: AsyncParsableCommand {
                     .run(companyId: simulated.companyId, communityId: simulated.communityId, period: period, preview: false, actor: "bench")
                 postSeconds = (ContinuousClock.now - postStart).seconds
                 posted = repeatRun.billsPosted
-                print("ledger posting: \(posted) bills (\(summary.linesCreated) transfers) in \(BenchSupport.format(postSeconds)) s (\(Int(Double(summary.linesCreated) / postSeconds)) transfers/s); the rerun created \(repeatRun.linesCreated) lines")
+                print(
+                    "ledger posting: \(posted) bills (\(summary.linesCreated) transfers) in \(BenchSupport.format(postSeconds)) s (\(Int(Double(summary.linesCreated) / postSeconds)) transfers/s); the rerun created \(repeatRun.linesCreated) lines"
+                )
             }
 
             var floorSeconds = try await BillingFloor.measure(database, companyId: simulated.companyId, chunk: chunk)
@@ -98,13 +113,16 @@ struct BillRunBench: AsyncParsableCommand {
             print("")
             print("| engine | households | bills | lines | bill run s | households/s | lines/s | floor s | ratio | posting s | peak RSS MiB |")
             print("|---|---|---|---|---|---|---|---|---|---|---|")
-            print("| \(engine) | \(households) | \(summary.billsCreated) | \(summary.linesCreated) | \(BenchSupport.format(billSeconds)) | \(Int(Double(households) / billSeconds)) | \(Int(Double(summary.linesCreated) / billSeconds)) | \(BenchSupport.format(floorSeconds)) | \(BenchSupport.format(billSeconds / floorSeconds)) | \(BenchSupport.format(postSeconds)) | \(billRSS / 1_048_576) |")
+            print(
+                "| \(engine) | \(households) | \(summary.billsCreated) | \(summary.linesCreated) | \(BenchSupport.format(billSeconds)) | \(Int(Double(households) / billSeconds)) | \(Int(Double(summary.linesCreated) / billSeconds)) | \(BenchSupport.format(floorSeconds)) | \(BenchSupport.format(billSeconds / floorSeconds)) | \(BenchSupport.format(postSeconds)) | \(billRSS / 1_048_576) |"
+            )
             let json: [String: Any] = [
                 "benchmark": "bill-run", "engine": engine, "households": households, "bills": summary.billsCreated,
                 "lines": summary.linesCreated, "bill_run_seconds": (billSeconds * 1000).rounded() / 1000,
                 "households_per_second": Int(Double(households) / billSeconds), "lines_per_second": Int(Double(summary.linesCreated) / billSeconds),
                 "floor_seconds": (floorSeconds * 1000).rounded() / 1000, "ratio_to_floor": (billSeconds / floorSeconds * 100).rounded() / 100,
-                "posting_seconds": (postSeconds * 1000).rounded() / 1000, "bill_run_cpu_seconds": (billCPU * 1000).rounded() / 1000, "bills_posted": posted, "post_in_run": postInRun, "floor_rows": rows,
+                "posting_seconds": (postSeconds * 1000).rounded() / 1000, "bill_run_cpu_seconds": (billCPU * 1000).rounded() / 1000,
+                "bills_posted": posted, "post_in_run": postInRun, "floor_rows": rows,
                 "ledger_copy_seconds": (ledgerCopySeconds * 1000).rounded() / 1000, "peak_rss_bytes": billRSS,
                 "simulate_seconds": (simulated.seconds * 1000).rounded() / 1000, "git_commit": BenchSupport.gitCommit(),
             ]
@@ -127,9 +145,10 @@ extension BillRunBench {
         guard rows.count == 1 else { throw CommandFailure(description: "--simulated: the file holds \(rows.count) communities, not one") }
         let found = try rows[0].row.decode(column: "houses", as: Int.self)
         guard found == households else { throw CommandFailure(description: "--simulated: the file has \(found) households, not \(households)") }
-        return CommunitySimulator.Summary(companyId: rows[0].companyId,
-                                          communityId: try rows[0].row.decode(column: "id", as: String.self), households: found,
-                                          buildings: 0, rows: 0, seconds: 0)
+        return CommunitySimulator.Summary(
+            companyId: rows[0].companyId,
+            communityId: try rows[0].row.decode(column: "id", as: String.self), households: found,
+            buildings: 0, rows: 0, seconds: 0)
     }
 }
 
@@ -196,10 +215,12 @@ enum BillingFloor {
             let start = ContinuousClock.now
             for first in stride(from: 0, through: last, by: perTransaction) {
                 try await database.transaction { db in
-                    try await db.raw("""
+                    try await db.raw(
+                        """
                         INSERT INTO \(unsafeRaw: "bench_" + table) SELECT * FROM \(unsafeRaw: table)
                         WHERE rowid > \(unsafeRaw: String(first)) AND rowid <= \(unsafeRaw: String(first + perTransaction))
-                        """).run()
+                        """
+                    ).run()
                 }
             }
             elapsed += ContinuousClock.now - start

@@ -52,8 +52,9 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 /// `courtyard bill …`: bill runs and reminders from the command line.
 struct BillCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bill", abstract: "Bill runs and reminders.",
-                                                    subcommands: [Run.self, Remind.self])
+    static let configuration = CommandConfiguration(
+        commandName: "bill", abstract: "Bill runs and reminders.",
+        subcommands: [Run.self, Remind.self])
 
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -73,17 +74,22 @@ struct BillCommand: AsyncParsableCommand {
                 let started = ContinuousClock.now
                 let summary: BillRunSummary
                 do {
-                    summary = try await runner.run(companyId: companyId, communityId: community.id, period: period, preview: preview,
-                                                   actor: "cli:\(NSUserName())", progress: { bar.update($0, $1) })
+                    summary = try await runner.run(
+                        companyId: companyId, communityId: community.id, period: period, preview: preview,
+                        actor: "cli:\(NSUserName())", progress: { bar.update($0, $1) })
                 } catch let error as BillRunError {
                     throw CommandFailure(description: "\(error)" + (error.isOpenPeriod ? "; use --preview" : ""))
                 }
                 if bar.enabled {
                     let seconds = (ContinuousClock.now - started).seconds
-                    print("\(preview ? "Preview of" : "Billed") \(community.name) for \(summary.period): \(summary.billsCreated) bills, \(summary.linesCreated) lines, total \(summary.totalAmount) (\(summary.linesAlreadyBilled) lines were billed before) in \(String(format: "%.1f", seconds)) s")
+                    print(
+                        "\(preview ? "Preview of" : "Billed") \(community.name) for \(summary.period): \(summary.billsCreated) bills, \(summary.linesCreated) lines, total \(summary.totalAmount) (\(summary.linesAlreadyBilled) lines were billed before) in \(String(format: "%.1f", seconds)) s"
+                    )
                     for item in summary.items { print("  \(item.code) v\(item.standardVersion): \(item.lines) lines, \(item.amount)") }
                     for (reason, count) in summary.skipped.sorted(by: { $0.key < $1.key }) { print("  skipped \(reason): \(count)") }
-                    if !summary.itemsWithoutStandard.isEmpty { print("  no standard in force: \(summary.itemsWithoutStandard.joined(separator: ", "))") }
+                    if !summary.itemsWithoutStandard.isEmpty {
+                        print("  no standard in force: \(summary.itemsWithoutStandard.joined(separator: ", "))")
+                    }
                 } else {
                     try printJSON(summary)
                 }
@@ -102,13 +108,15 @@ struct BillCommand: AsyncParsableCommand {
             let logger = options.bootstrapLogging()
             try await options.withDatabase(logger: logger) { database in
                 let (companyId, community) = try await target.resolve(database)
-                let date = try asOf.map { text in
-                    guard let date = LocalDate(text) else { throw CommandFailure(description: "--as-of must be a date like 2026-11-26") }
-                    return date
-                } ?? LocalDate.of(Date(), timeZone: community.timeZone)
+                let date =
+                    try asOf.map { text in
+                        guard let date = LocalDate(text) else { throw CommandFailure(description: "--as-of must be a date like 2026-11-26") }
+                        return date
+                    } ?? LocalDate.of(Date(), timeZone: community.timeZone)
                 let summary = try await database.transaction { [daysBefore] db in
-                    try await BillingActions.remind(ScopedStore(db, scope: TenantScope(companyId: companyId)), communityId: community.id,
-                                                    asOf: date, daysBefore: daysBefore, now: Date())
+                    try await BillingActions.remind(
+                        ScopedStore(db, scope: TenantScope(companyId: companyId)), communityId: community.id,
+                        asOf: date, daysBefore: daysBefore, now: Date())
                 }
                 try printJSON(summary)
             }
@@ -119,7 +127,8 @@ struct BillCommand: AsyncParsableCommand {
 /// `courtyard simulate`: a large community dataset for bill runs and benchmarks.
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build a community with N households, fee standards and one month's usage (area fee, TOU electricity, water, gas, 30% parking, lift 公摊).")
+        abstract:
+            "Build a community with N households, fee standards and one month's usage (area fee, TOU electricity, water, gas, 30% parking, lift 公摊).")
     @OptionGroup var options: DatabaseOptions
     @Option(help: "Households to create.") var households: Int = 10_000
     @Option(help: "The month of usage, e.g. 2026-10.") var period: String
@@ -149,7 +158,9 @@ struct UsageCommand: AsyncParsableCommand {
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import monthly usage from CSV: columns subject_kind, subject_id, usage_kind, period, quantity[, windows, estimated].",
-            discussion: "windows are written peak=120;valley=133.4 and must add up to quantity. Every row is checked first; on any error nothing is written and each error names its line. Rows equal to the stored figure are skipped.")
+            discussion:
+                "windows are written peak=120;valley=133.4 and must add up to quantity. Every row is checked first; on any error nothing is written and each error names its line. Rows equal to the stored figure are skipped."
+        )
         @OptionGroup var options: DatabaseOptions
         @OptionGroup var target: CommunityOptions
         @Option(help: "The CSV file.") var file: String
@@ -165,8 +176,10 @@ struct UsageCommand: AsyncParsableCommand {
                 let summary: UsageImport.Summary
                 do {
                     summary = try await database.transaction { db in
-                        try await UsageImport(store: ScopedStore(db, scope: TenantScope(companyId: companyId)), communityId: community.id,
-                                              now: Date()).run(csv: text)
+                        try await UsageImport(
+                            store: ScopedStore(db, scope: TenantScope(companyId: companyId)), communityId: community.id,
+                            now: Date()
+                        ).run(csv: text)
                     }
                 } catch UsageImport.Failure.problems(let problems) {
                     for problem in problems.prefix(50) { FileHandle.standardError.write(Data("\(file): \(problem)\n".utf8)) }
@@ -189,7 +202,8 @@ extension DatabaseOptions {
     /// Opens the database, runs `body`, and closes it whether `body` returns or throws.
     /// `create` for the commands that make a database (the simulator); the others need an existing one.
     func withDatabase<T>(logger: Logger, create: Bool = false, _ body: (Database) async throws -> T) async throws -> T {
-        let database = create ? try await Database.open(self.database, logger: logger, fastPaths: .fromEnvironment) : try await openExisting(logger: logger)
+        let database =
+            create ? try await Database.open(self.database, logger: logger, fastPaths: .fromEnvironment) : try await openExisting(logger: logger)
         do {
             let result = try await body(database)
             await database.close()

@@ -45,8 +45,11 @@ struct Courtyard: AsyncParsableCommand {
         commandName: "courtyard",
         abstract: "Metered billing and prepayment for residential communities.",
         version: CourtyardVersion.text,
-        subcommands: [Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self, LedgerCommand.self, TariffCommand.self, BillCommand.self, UsageCommand.self, ProtocolCommand.self,
-                      Simulate.self, Bench.self]
+        subcommands: [
+            Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self, LedgerCommand.self, TariffCommand.self, BillCommand.self, UsageCommand.self,
+            ProtocolCommand.self,
+            Simulate.self, Bench.self,
+        ]
     )
 }
 
@@ -137,13 +140,15 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
         throw CommandFailure(description: "--allocation-order is late_fee_first or principal_first")
     }
     guard (4...31).contains(server.bcryptCost) else { throw CommandFailure(description: "--bcrypt-cost is 4 to 31") }
-    let configuration = ServerConfiguration(host: server.host, port: server.port, sessionLifetimeSeconds: server.sessionSeconds,
-                                            bcryptCost: server.bcryptCost, trustedProxies: Set(server.trustedProxy),
-                                            connectionLimits: ConnectionLimits(headerReadSeconds: server.headerTimeout,
-                                                                               bodyReadSeconds: server.bodyTimeout,
-                                                                               idleSeconds: server.idleTimeout,
-                                                                               maxConnections: server.maxConnections),
-                                            publicURL: server.publicUrl, allocationOrder: allocationOrder)
+    let configuration = ServerConfiguration(
+        host: server.host, port: server.port, sessionLifetimeSeconds: server.sessionSeconds,
+        bcryptCost: server.bcryptCost, trustedProxies: Set(server.trustedProxy),
+        connectionLimits: ConnectionLimits(
+            headerReadSeconds: server.headerTimeout,
+            bodyReadSeconds: server.bodyTimeout,
+            idleSeconds: server.idleTimeout,
+            maxConnections: server.maxConnections),
+        publicURL: server.publicUrl, allocationOrder: allocationOrder)
     let channels = try server.paymentsConfig.map { try ChannelConfiguration.load(path: $0) } ?? ChannelConfiguration()
     logger.info("payment channels", metadata: ["configured": "\(channels)"])
     let services = ServerServices(database: database, configuration: configuration, metrics: registry, channels: channels)
@@ -185,28 +190,34 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     ]
     // Device telemetry, command acks and valve states over MQTT, through the same paths as HTTP; commands go out on it.
     if let url = server.mqttUrl {
-        let filters = [MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1), MQTTTopicFilter(DeviceMQTT.ackFilter, qos: 1),
-                       MQTTTopicFilter(DeviceMQTT.stateFilter, qos: 1)]
+        let filters = [
+            MQTTTopicFilter(MQTTIngestion.topicFilter, qos: 1), MQTTTopicFilter(DeviceMQTT.ackFilter, qos: 1),
+            MQTTTopicFilter(DeviceMQTT.stateFilter, qos: 1),
+        ]
         guard let configuration = MQTTClient.Configuration(url: url, clientId: server.mqttClientId, subscriptions: filters) else {
             throw CommandFailure(description: "--mqtt-url must look like mqtt://[user:password@]host[:port]")
         }
         let client = MQTTClient(configuration: configuration, logger: logger)
         let ingestion = MQTTIngestion(ingestor: services.ingestor, logger: logger)
         let reports = DeviceMQTT(reports: services.deviceReports, logger: logger)
-        background.append(MQTTService(client: client) { batch in
-            let telemetry = batch.filter { !DeviceMQTT.handles($0.topic) }
-            if !telemetry.isEmpty { try await ingestion.handle(telemetry) }
-            let deviceReports = batch.filter { DeviceMQTT.handles($0.topic) }
-            if !deviceReports.isEmpty { await reports.handle(deviceReports) }
-        })
+        background.append(
+            MQTTService(client: client) { batch in
+                let telemetry = batch.filter { !DeviceMQTT.handles($0.topic) }
+                if !telemetry.isEmpty { try await ingestion.handle(telemetry) }
+                let deviceReports = batch.filter { DeviceMQTT.handles($0.topic) }
+                if !deviceReports.isEmpty { await reports.handle(deviceReports) }
+            })
         await services.dispatcher.use(RoutingTransport(fallback: MQTTCommandTransport(client: client)))
-        logger.info("subscribing to device telemetry, acks and states; commands on …/devices/{key}/commands",
-                    metadata: ["broker": "\(configuration.host):\(configuration.port)"])
+        logger.info(
+            "subscribing to device telemetry, acks and states; commands on …/devices/{key}/commands",
+            metadata: ["broker": "\(configuration.host):\(configuration.port)"])
     }
     var app = CourtyardApp.application(router: router, services: services, logger: logger)
     app.beforeServerStarts { await onStarted() }
-    let group = ServiceGroup(configuration: .init(services: background + [app], gracefulShutdownSignals: [.sigterm, .sigint],
-                                                  logger: logger))
+    let group = ServiceGroup(
+        configuration: .init(
+            services: background + [app], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
     try await group.run()
     logger.info("stopped: requests in flight were answered, sweeps finished their rounds")
 }
@@ -222,10 +233,16 @@ func migrateOrExplain(_ database: Database) async throws -> MigrationReport {
         return try await Migrator().migrate(database)
     } catch StorageError.schemaTooNew(let found, let supported) {
         await database.close()
-        throw CommandFailure(description: "The database schema is version \(found), newer than this courtyard binary understands (\(supported)). Upgrade courtyard; nothing was changed.")
+        throw CommandFailure(
+            description:
+                "The database schema is version \(found), newer than this courtyard binary understands (\(supported)). Upgrade courtyard; nothing was changed."
+        )
     } catch StorageError.migrationChanged(let version) {
         await database.close()
-        throw CommandFailure(description: "Migration \(version) recorded in the database differs from this binary's migration \(version). Refusing to continue; nothing was changed.")
+        throw CommandFailure(
+            description:
+                "Migration \(version) recorded in the database differs from this binary's migration \(version). Refusing to continue; nothing was changed."
+        )
     }
 }
 
@@ -238,8 +255,12 @@ struct Serve: AsyncParsableCommand {
         let logger = options.bootstrapLogging()
         let database = try await Database.open(options.database, logger: logger, fastPaths: .fromEnvironment)
         let report = try await migrateOrExplain(database)
-        logger.info("database ready", metadata: ["engine": "\(database.engine)", "location": "\(database.redactedLocation)",
-                                                 "schema_version": "\(report.currentVersion)"])
+        logger.info(
+            "database ready",
+            metadata: [
+                "engine": "\(database.engine)", "location": "\(database.redactedLocation)",
+                "schema_version": "\(report.currentVersion)",
+            ])
         try await serve(database: database, server: server, logger: logger)
         await database.close()
     }
@@ -256,7 +277,9 @@ struct Migrate: AsyncParsableCommand {
         if report.applied.isEmpty {
             print("Schema is current at version \(report.currentVersion) (\(database.engine), \(database.redactedLocation)); nothing to do.")
         } else {
-            print("Applied migrations \(report.applied.map(String.init).joined(separator: ", ")); schema is now at version \(report.currentVersion) (\(database.engine)).")
+            print(
+                "Applied migrations \(report.applied.map(String.init).joined(separator: ", ")); schema is now at version \(report.currentVersion) (\(database.engine))."
+            )
         }
         await database.close()
     }
@@ -322,24 +345,34 @@ extension Demo {
     static func seedPrepaid(_ database: Database) async throws -> String? {
         let now = Date()
         return try await database.transaction { db -> String? in
-            guard let owned = try await TenantSQL.sweep(db, "o.house_id, b.device_id", from: "users", as: "u", joining: [
-                .inner("occupancies", as: "o", on: "o.person_id = u.person_id"),
-                .inner("device_bindings", as: "b", on: "b.target_kind = 'house' AND b.target_id = o.house_id"),
-                .inner("devices", as: "d", on: "d.id = b.device_id AND d.kind = 'electricity_meter'"),
-            ], where: "u.login = 'owner@demo'", then: "LIMIT 1").first else { return nil }
+            guard
+                let owned = try await TenantSQL.sweep(
+                    db, "o.house_id, b.device_id", from: "users", as: "u",
+                    joining: [
+                        .inner("occupancies", as: "o", on: "o.person_id = u.person_id"),
+                        .inner("device_bindings", as: "b", on: "b.target_kind = 'house' AND b.target_id = o.house_id"),
+                        .inner("devices", as: "d", on: "d.id = b.device_id AND d.kind = 'electricity_meter'"),
+                    ], where: "u.login = 'owner@demo'", then: "LIMIT 1"
+                ).first
+            else { return nil }
             let (companyId, row) = (owned.companyId, owned.row)
             let house = try row.decode(column: "house_id", as: String.self)
             let device = try row.decode(column: "device_id", as: String.self)
-            let rule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual,
-                                   tiers: [.init(upTo: Quantity(milliUnits: 2_760_000), price: UnitPrice(tenThousandths: 5_380)),
-                                           .init(upTo: Quantity(milliUnits: 4_800_000), price: UnitPrice(tenThousandths: 5_880)),
-                                           .init(upTo: nil, price: UnitPrice(tenThousandths: 8_380))])
-            let config = PlanConfig(wallets: [.init(purpose: "electricity"), .init(purpose: "general")], tariff: rule,
-                                    warnBelow: Money(minorUnits: 2_000), warnDaysLeft: 3, emergencyCredit: Money(minorUnits: 500),
-                                    friendlyWindows: [.daily(start: 20 * 60, end: 8 * 60), .weekly(days: [6, 7]), .publicHolidays])
+            let rule = PricingRule(
+                kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual,
+                tiers: [
+                    .init(upTo: Quantity(milliUnits: 2_760_000), price: UnitPrice(tenThousandths: 5_380)),
+                    .init(upTo: Quantity(milliUnits: 4_800_000), price: UnitPrice(tenThousandths: 5_880)),
+                    .init(upTo: nil, price: UnitPrice(tenThousandths: 8_380)),
+                ])
+            let config = PlanConfig(
+                wallets: [.init(purpose: "electricity"), .init(purpose: "general")], tariff: rule,
+                warnBelow: Money(minorUnits: 2_000), warnDaysLeft: 3, emergencyCredit: Money(minorUnits: 500),
+                friendlyWindows: [.daily(start: 20 * 60, end: 8 * 60), .weekly(days: [6, 7]), .publicHolidays])
             let scope = TenantScope(companyId: companyId)
-            _ = try await PlanStore(db, companyId: companyId).create(houseId: house, deviceId: device, register: "energy_total", config: config,
-                                                                     scope: scope, actor: "system:demo", now: now)
+            _ = try await PlanStore(db, companyId: companyId).create(
+                houseId: house, deviceId: device, register: "energy_total", config: config,
+                scope: scope, actor: "system:demo", now: now)
             _ = try await TopUp(db, companyId: companyId, engine: database.engine).apply(
                 TopUp.Request(id: "demo-opening-balance", purpose: "electricity", amount: Money(minorUnits: 5_000), channel: "cash"),
                 house: house, scope: scope, actor: "system:demo", now: now)
@@ -364,8 +397,9 @@ struct BootstrapAdmin: AsyncParsableCommand {
         _ = try await migrateOrExplain(database)
         let hash = try await Passwords.hash(password, cost: 12)
         let now = Date()
-        let user = User(id: Identifier.uuidV7(at: now), companyId: nil, login: login, displayName: login, role: .platformAdmin,
-                        personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
+        let user = User(
+            id: Identifier.uuidV7(at: now), companyId: nil, login: login, displayName: login, role: .platformAdmin,
+            personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
         try await database.transaction { db in try await AccountStore(db).insert(user, passwordHash: hash) }
         await database.close()
         print("Created platform administrator \(login).")

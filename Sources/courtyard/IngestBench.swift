@@ -17,7 +17,8 @@ import SQLKit
 /// SQLite), and the stored count is checked against what was acknowledged.
 struct IngestBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "ingest", abstract: "Readings per second over HTTP (batched and single) and the /health ceiling; needs wrk (apt-get install wrk).")
+        commandName: "ingest",
+        abstract: "Readings per second over HTTP (batched and single) and the /health ceiling; needs wrk (apt-get install wrk).")
 
     @OptionGroup var target: BenchEngineOptions
     @Option(help: "Electricity meters registered.") var meters: Int = 20_000
@@ -41,8 +42,9 @@ struct IngestBench: AsyncParsableCommand {
             let services = ServerServices(database: database)
             let (router, _) = CourtyardApp.router(services: services)
             let port = try Self.freePort()
-            let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "Courtyard"),
-                                  logger: logger)
+            let app = Application(
+                router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "Courtyard"),
+                logger: logger)
             let server = Task { try await app.runService() }
             try await Self.waitForPort(port)
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-ingest-bench-\(UUID().uuidString)")
@@ -51,22 +53,30 @@ struct IngestBench: AsyncParsableCommand {
             let base = Int(Date().timeIntervalSince1970) - 60 * 86_400
 
             let health = try runWrk(wrk, url: "http://127.0.0.1:\(port)/health", connections: singleConnections, script: nil, folder: folder)
-            let batchScript = Self.script(token: token, batch: batch, meters: meters, threads: threads, register: "energy_total", base: base,
-                                          offset: 0)
-            let batched = try runWrk(wrk, url: "http://127.0.0.1:\(port)/api/v1/readings", connections: batchConnections, script: batchScript,
-                                     folder: folder)
+            let batchScript = Self.script(
+                token: token, batch: batch, meters: meters, threads: threads, register: "energy_total", base: base,
+                offset: 0)
+            let batched = try runWrk(
+                wrk, url: "http://127.0.0.1:\(port)/api/v1/readings", connections: batchConnections, script: batchScript,
+                folder: folder)
             // Single readings come later in time than the batched ones, for the same registers: meters that report again.
-            let singleScript = Self.script(token: token, batch: 1, meters: meters, threads: threads, register: "energy_total",
-                                           base: base + 30 * 86_400, offset: 1_000)
-            let single = try runWrk(wrk, url: "http://127.0.0.1:\(port)/api/v1/readings", connections: singleConnections, script: singleScript,
-                                    folder: folder)
+            let singleScript = Self.script(
+                token: token, batch: 1, meters: meters, threads: threads, register: "energy_total",
+                base: base + 30 * 86_400, offset: 1_000)
+            let single = try runWrk(
+                wrk, url: "http://127.0.0.1:\(port)/api/v1/readings", connections: singleConnections, script: singleScript,
+                folder: folder)
             server.cancel()
             _ = await server.result
 
             let cut = Int64(base + 30 * 86_400) * 1000
             let stored = try await database.read { db in
-                try await db.raw("SELECT CASE WHEN measured_at >= \(bind: cut) THEN 1 ELSE 0 END AS single, COUNT(*) AS n FROM readings_all GROUP BY 1").all()
-                    .map { (try $0.decode(column: "single", as: Int.self) == 1 ? "tou_peak" : "energy_total", try $0.decode(column: "n", as: Int.self)) }
+                try await db.raw(
+                    "SELECT CASE WHEN measured_at >= \(bind: cut) THEN 1 ELSE 0 END AS single, COUNT(*) AS n FROM readings_all GROUP BY 1"
+                ).all()
+                    .map {
+                        (try $0.decode(column: "single", as: Int.self) == 1 ? "tou_peak" : "energy_total", try $0.decode(column: "n", as: Int.self))
+                    }
             }
             let counts = Dictionary(uniqueKeysWithValues: stored)
             let held = try await database.read { db in
@@ -82,11 +92,17 @@ struct IngestBench: AsyncParsableCommand {
             print("| phase | connections | requests/s | readings/s | p50 ms | p99 ms | non-2xx |")
             print("|---|---|---|---|---|---|---|")
             print("| /health | \(singleConnections) | \(Int(health.requestsPerSecond)) | — | \(health.p50) | \(health.p99) | \(health.errors) |")
-            print("| batched (\(batch)/request) | \(batchConnections) | \(Int(batched.requestsPerSecond)) | \(Int(readingsPerSecond)) | \(batched.p50) | \(batched.p99) | \(batched.errors) |")
-            print("| single reading | \(singleConnections) | \(Int(single.requestsPerSecond)) | \(Int(single.requestsPerSecond)) | \(single.p50) | \(single.p99) | \(single.errors) |")
+            print(
+                "| batched (\(batch)/request) | \(batchConnections) | \(Int(batched.requestsPerSecond)) | \(Int(readingsPerSecond)) | \(batched.p50) | \(batched.p99) | \(batched.errors) |"
+            )
+            print(
+                "| single reading | \(singleConnections) | \(Int(single.requestsPerSecond)) | \(Int(single.requestsPerSecond)) | \(single.p50) | \(single.p99) | \(single.errors) |"
+            )
             print("stored: \(counts["energy_total"] ?? 0) batched, \(counts["tou_peak"] ?? 0) single; held for review: \(held)")
-            print("storage floor: the same \(floorRows) readings inserted raw, \(batch) per commit, in \(BenchSupport.format(floorSeconds)) s "
-                  + "= \(Int(floorPerSecond)) readings/s; batched ingestion is \(BenchSupport.format(readingsPerSecond / floorPerSecond)) of the floor")
+            print(
+                "storage floor: the same \(floorRows) readings inserted raw, \(batch) per commit, in \(BenchSupport.format(floorSeconds)) s "
+                    + "= \(Int(floorPerSecond)) readings/s; batched ingestion is \(BenchSupport.format(readingsPerSecond / floorPerSecond)) of the floor"
+            )
             let json: [String: Any] = [
                 "benchmark": "ingest", "engine": target.engine, "meters": meters, "batch": batch, "seconds_per_phase": seconds,
                 "health_requests_per_second": Int(health.requestsPerSecond), "health_p99_ms": health.p99,
@@ -95,7 +111,8 @@ struct IngestBench: AsyncParsableCommand {
                 "single_requests_per_second": Int(single.requestsPerSecond), "single_p50_ms": single.p50, "single_p99_ms": single.p99,
                 "stored_batched": counts["energy_total"] ?? 0, "stored_single": counts["tou_peak"] ?? 0, "held": held,
                 "non_2xx": batched.errors + single.errors, "floor_readings_per_second": Int(floorPerSecond),
-                "floor_seconds": (floorSeconds * 1000).rounded() / 1000, "ratio_to_floor": (readingsPerSecond / floorPerSecond * 100).rounded() / 100, "peak_rss_bytes": BenchSupport.peakRSS(), "git_commit": BenchSupport.gitCommit(),
+                "floor_seconds": (floorSeconds * 1000).rounded() / 1000, "ratio_to_floor": (readingsPerSecond / floorPerSecond * 100).rounded() / 100,
+                "peak_rss_bytes": BenchSupport.peakRSS(), "git_commit": BenchSupport.gitCommit(),
             ]
             print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
         } catch {
@@ -146,7 +163,9 @@ struct IngestBench: AsyncParsableCommand {
             if fields.first == "50%", fields.count == 2 { result.p50 = (milliseconds(fields[1]) * 100).rounded() / 100 }
             if fields.first == "99%", fields.count == 2 { result.p99 = (milliseconds(fields[1]) * 100).rounded() / 100 }
             if line.contains("Non-2xx or 3xx responses:"), let value = fields.last { result.errors += Int(value) ?? 0 }
-            if line.contains("Socket errors:") { result.errors += fields.compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }.reduce(0, +) }
+            if line.contains("Socket errors:") {
+                result.errors += fields.compactMap { Int($0.trimmingCharacters(in: .punctuationCharacters)) }.reduce(0, +)
+            }
         }
         return result
     }
@@ -191,26 +210,34 @@ struct IngestBench: AsyncParsableCommand {
         let token = SessionTokens.generate()
         let ms = now.epochMilliseconds
         try await database.transaction { db in
-            try await AccountStore(db).insert(Company(id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
-                                                      createdAt: now, updatedAt: now))
+            try await AccountStore(db).insert(
+                Company(
+                    id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
+                    createdAt: now, updatedAt: now))
             let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
-            try await store.insert(Community(id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
-                                             currency: .cny, address: nil, createdAt: now, updatedAt: now))
+            try await store.insert(
+                Community(
+                    id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
+                    currency: .cny, address: nil, createdAt: now, updatedAt: now))
             var sequence = IdentifierSequence(at: now)
             for part in Array(0..<meters).chunked(500) {
                 let insert = db.insert(into: "devices").columns(Device.columns)
                 for index in part {
-                    insert.values(SQLBind(sequence.next()), SQLBind(companyId), SQLBind(community), SQLBind("m\(index)"),
-                                  SQLBind("electricity_meter"), SQLBind("http"), SQLLiteral.null, SQLLiteral.null, SQLBind("active"),
-                                  SQLLiteral.null, SQLLiteral.null, SQLBind(ms), SQLBind(ms))
+                    insert.values(
+                        SQLBind(sequence.next()), SQLBind(companyId), SQLBind(community), SQLBind("m\(index)"),
+                        SQLBind("electricity_meter"), SQLBind("http"), SQLLiteral.null, SQLLiteral.null, SQLBind("active"),
+                        SQLLiteral.null, SQLLiteral.null, SQLBind(ms), SQLBind(ms))
                 }
                 try await insert.run()
             }
-            try await AccountStore(db).insert(User(id: userId, companyId: companyId, login: "bench-\(companyId.suffix(6))", displayName: "Bench",
-                                                   role: .engineer, personId: nil, communityIds: nil, status: .active, createdAt: now,
-                                                   updatedAt: now), passwordHash: "-")
-            try await AccountStore(db).insertSession(tokenHash: SessionTokens.hash(token), userId: userId, createdAt: now,
-                                                     expiresAt: now.addingTimeInterval(86_400))
+            try await AccountStore(db).insert(
+                User(
+                    id: userId, companyId: companyId, login: "bench-\(companyId.suffix(6))", displayName: "Bench",
+                    role: .engineer, personId: nil, communityIds: nil, status: .active, createdAt: now,
+                    updatedAt: now), passwordHash: "-")
+            try await AccountStore(db).insertSession(
+                tokenHash: SessionTokens.hash(token), userId: userId, createdAt: now,
+                expiresAt: now.addingTimeInterval(86_400))
         }
         return token
     }
@@ -224,7 +251,9 @@ struct IngestBench: AsyncParsableCommand {
 
     static func waitForPort(_ port: Int) async throws {
         for _ in 0..<200 {
-            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get().close().get()) != nil {
+            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get().close().get())
+                != nil
+            {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))

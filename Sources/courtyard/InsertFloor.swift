@@ -55,7 +55,8 @@ public enum InsertFloor {
             for first in stride(from: 0, to: rows, by: perTransaction) {
                 let last = min(first + perTransaction, rows)
                 try raw.begin()
-                let insert = try raw.statement("""
+                let insert = try raw.statement(
+                    """
                     INSERT INTO bench_floor (\(columns.joined(separator: ", ")))
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?13, NULL, NULL, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
                     """)
@@ -98,11 +99,12 @@ public enum InsertFloor {
                 for part in Array(first..<last).chunked(1_000) {
                     let insert = db.insert(into: "bench_floor").columns(columns)
                     for index in part {
-                        insert.values(SQLBind("c"), SQLBind("m"), SQLBind(Int64(index)), SQLBind("\(tag)-\(index)"), SQLBind("post"),
-                                      SQLBind(account), SQLBind(account), SQLBind(Int64(50)), SQLBind(Int64(0)), SQLBind("CNY"),
-                                      SQLBind("wallet_transfer"), SQLLiteral.null, SQLBind("bench"), SQLLiteral.null, SQLLiteral.null,
-                                      SQLBind(Int64(index)), SQLBind(hash), SQLBind(Int64(1)), SQLBind(Int64(1)), SQLBind(hash), SQLBind(hash),
-                                      SQLBind(Int64(index)), SQLBind(Int64(index)))
+                        insert.values(
+                            SQLBind("c"), SQLBind("m"), SQLBind(Int64(index)), SQLBind("\(tag)-\(index)"), SQLBind("post"),
+                            SQLBind(account), SQLBind(account), SQLBind(Int64(50)), SQLBind(Int64(0)), SQLBind("CNY"),
+                            SQLBind("wallet_transfer"), SQLLiteral.null, SQLBind("bench"), SQLLiteral.null, SQLLiteral.null,
+                            SQLBind(Int64(index)), SQLBind(hash), SQLBind(Int64(1)), SQLBind(Int64(1)), SQLBind(hash), SQLBind(hash),
+                            SQLBind(Int64(index)), SQLBind(Int64(index)))
                     }
                     try await insert.run()
                 }

@@ -5,8 +5,9 @@ import Foundation
 
 /// `courtyard ledger …`: tools for the journal.
 struct LedgerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "ledger", abstract: "Ledger tools.",
-                                                    subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(
+        commandName: "ledger", abstract: "Ledger tools.",
+        subcommands: [Verify.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -31,7 +32,9 @@ struct LedgerCommand: AsyncParsableCommand {
                 print("Checked \(report.entries) entries in \(report.communities) communities before stopping.")
                 throw ExitCode(1)
             }
-            print("Ledger verified: \(report.entries) entries in \(report.communities) communities, \(report.accounts) accounts; every chain and balance matches (\(elapsed)).")
+            print(
+                "Ledger verified: \(report.entries) entries in \(report.communities) communities, \(report.accounts) accounts; every chain and balance matches (\(elapsed))."
+            )
         }
     }
 }

@@ -1,6 +1,5 @@
-import CourtyardDevices
-import _CryptoExtras
 import ArgumentParser
+import CourtyardDevices
 import CourtyardDomain
 import CourtyardPayments
 import CourtyardPrepaid
@@ -10,6 +9,7 @@ import Foundation
 import Logging
 import SQLKit
 import Synchronization
+import _CryptoExtras
 
 /// `courtyard bench payments`: WeChat Pay top-up notifications verified (SHA256withRSA), decrypted (AES-256-GCM) and
 /// applied (payment row, ledger transfer, prepaid restore command, receipt, order state) in process, one at a time and
@@ -51,20 +51,26 @@ struct PaymentBench: AsyncParsableCommand {
         let platform = try _RSA.Signing.PrivateKey(keySize: .bits2048)
         let apiKey = SymmetricKey(data: Data("b3f1c0d9e8b7a6f5e4d3c2b1a0f9e8d7".utf8))
         let serial = "PUB_KEY_ID_BENCH"
-        let channels = ChannelConfiguration(companies: [companyId: .init(wechatPay: WeChatPayV3.Credentials(
-            merchantId: "1900000109", appId: "wx8888888888888888", merchantSerial: "BENCH", merchantKey: try _RSA.Signing.PrivateKey(keySize: .bits2048),
-            apiV3Key: apiKey, platformKeys: [serial: platform.publicKey], notifyURL: "http://127.0.0.1/notify"))])
+        let channels = ChannelConfiguration(companies: [
+            companyId: .init(
+                wechatPay: WeChatPayV3.Credentials(
+                    merchantId: "1900000109", appId: "wx8888888888888888", merchantSerial: "BENCH",
+                    merchantKey: try _RSA.Signing.PrivateKey(keySize: .bits2048),
+                    apiV3Key: apiKey, platformKeys: [serial: platform.publicKey], notifyURL: "http://127.0.0.1/notify"))
+        ])
         let service = PaymentService(database: database, channels: channels, ports: .courtyard)
         // Restores go out through the real dispatcher to an in-process transport that records when each was SENT.
         let sent = Mutex<[String: ContinuousClock.Instant]>([:])
         let dispatcher = CommandDispatcher(database: database, effects: PrepaidDeviceEffects())
-        await dispatcher.use(CallbackTransport { command, _, _ in
-            let at = ContinuousClock.now
-            sent.withLock { $0[command.id] = at }
-        })
+        await dispatcher.use(
+            CallbackTransport { command, _, _ in
+                let at = ContinuousClock.now
+                sent.withLock { $0[command.id] = at }
+            })
         let now = Date()
         let community = try await database.read { db in
-            try await db.raw("SELECT community_id FROM houses WHERE id = \(bind: houseIds[0])").first()!.decode(column: "community_id", as: String.self)
+            try await db.raw("SELECT community_id FROM houses WHERE id = \(bind: houseIds[0])").first()!.decode(
+                column: "community_id", as: String.self)
         }
         var notes: [(WeChatPayV3.NotificationHeaders, [UInt8])] = []
         let engine = database.engine
@@ -72,18 +78,22 @@ struct PaymentBench: AsyncParsableCommand {
             try await database.transaction { db in
                 let store = PaymentStore(db, companyId: companyId, engine: engine)
                 for index in part {
-                    try await store.insert(PaymentOrder(
-                        id: Identifier.uuidV7(at: now), companyId: companyId, communityId: community, houseId: houseIds[index],
-                        outTradeNo: "CYBENCH\(index)", purpose: .topUp, items: .init(walletPurpose: "electricity"), amount: 100_00, currency: "CNY",
-                        channel: "wechatpay", payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil,
-                        expiresAt: now.addingTimeInterval(3_600), paidAt: nil, paymentId: nil, requestDigest: "bench", createdBy: "bench",
-                        createdAt: now, updatedAt: now))
+                    try await store.insert(
+                        PaymentOrder(
+                            id: Identifier.uuidV7(at: now), companyId: companyId, communityId: community, houseId: houseIds[index],
+                            outTradeNo: "CYBENCH\(index)", purpose: .topUp, items: .init(walletPurpose: "electricity"), amount: 100_00,
+                            currency: "CNY",
+                            channel: "wechatpay", payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil,
+                            expiresAt: now.addingTimeInterval(3_600), paidAt: nil, paymentId: nil, requestDigest: "bench", createdBy: "bench",
+                            createdAt: now, updatedAt: now))
                 }
             }
         }
         for index in 0..<houses {
-            notes.append(try Self.notification(outTradeNo: "CYBENCH\(index)", transactionId: "42000000012026\(100_000_000 + index)", total: 100_00,
-                                               key: platform, apiKey: apiKey, serial: serial))
+            notes.append(
+                try Self.notification(
+                    outTradeNo: "CYBENCH\(index)", transactionId: "42000000012026\(100_000_000 + index)", total: 100_00,
+                    key: platform, apiKey: apiKey, serial: serial))
         }
 
         func timed(_ note: (WeChatPayV3.NotificationHeaders, [UInt8])) async throws -> (Double, PaymentService.NotificationResult) {
@@ -109,7 +119,9 @@ struct PaymentBench: AsyncParsableCommand {
         for note in notes.prefix(callbacks) {
             let start = ContinuousClock.now
             let (ms, result) = try await timed(note)
-            guard result.outcome?.status == .applied else { throw CommandFailure(description: "a callback was not applied: \(String(describing: result.outcome))") }
+            guard result.outcome?.status == .applied else {
+                throw CommandFailure(description: "a callback was not applied: \(String(describing: result.outcome))")
+            }
             if let commands = result.outcome?.commands, !commands.isEmpty {
                 restores += 1
                 for command in commands { callbackStarts[command] = start }
@@ -150,7 +162,9 @@ struct PaymentBench: AsyncParsableCommand {
         let wallElapsed = ContinuousClock.now - wall
         let wallSeconds = Double(wallElapsed.components.seconds) + Double(wallElapsed.components.attoseconds) / 1e18
         let balanced = try await database.read { db -> Bool in
-            let row = try await db.raw("SELECT CAST(SUM(debits_posted) AS BIGINT) AS d, CAST(SUM(credits_posted) AS BIGINT) AS c FROM ledger_balances").first()!
+            let row = try await db.raw(
+                "SELECT CAST(SUM(debits_posted) AS BIGINT) AS d, CAST(SUM(credits_posted) AS BIGINT) AS c FROM ledger_balances"
+            ).first()!
             return try row.decode(column: "d", as: Int64.self) == row.decode(column: "c", as: Int64.self)
         }
         func quantile(_ values: [Double], _ q: Double) -> Double {
@@ -159,10 +173,14 @@ struct PaymentBench: AsyncParsableCommand {
         }
         print("")
         print("phase                      count     p50 ms    p99 ms    max ms")
-        for (name, values) in [("verify + decrypt only", verify), ("callback, one at a time", sequential), ("replay (duplicate)", replays),
-                               ("callback → restore SENT", restoreLatencies), ("callback, \(concurrency) concurrent", concurrent)] {
-            print(name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(values.count).leftPad(6) + BenchSupport.format(quantile(values, 0.5)).leftPad(11)
-                  + BenchSupport.format(quantile(values, 0.99)).leftPad(10) + BenchSupport.format(values.max() ?? 0).leftPad(10))
+        for (name, values) in [
+            ("verify + decrypt only", verify), ("callback, one at a time", sequential), ("replay (duplicate)", replays),
+            ("callback → restore SENT", restoreLatencies), ("callback, \(concurrency) concurrent", concurrent),
+        ] {
+            print(
+                name.padding(toLength: 26, withPad: " ", startingAt: 0) + String(values.count).leftPad(6)
+                    + BenchSupport.format(quantile(values, 0.5)).leftPad(11)
+                    + BenchSupport.format(quantile(values, 0.99)).leftPad(10) + BenchSupport.format(values.max() ?? 0).leftPad(10))
         }
         let floor = try await Self.statementFloor(database)
         // The floor of the same run: a durable one-row commit on the same database; no callback can be applied sooner.
@@ -170,36 +188,52 @@ struct PaymentBench: AsyncParsableCommand {
         let commitP99 = commits[min(commits.count - 1, Int(Double(commits.count) * 0.99))]
         let throughput = Double(rest.count) / wallSeconds
         print("one trivial statement through SQLKit in a write transaction (floor): \(BenchSupport.format(floor * 1_000)) µs")
-        print("a durable one-row commit (floor): p50 \(BenchSupport.format(quantile(commits, 0.5))) ms, p99 \(BenchSupport.format(commitP99)) ms; "
-              + "callback p99 / commit p99 = \(BenchSupport.format(quantile(sequential, 0.99) / max(commitP99, 0.001)))")
-        print("concurrent callbacks/s: \(BenchSupport.format(throughput)); restores queued in the callback's transaction: \(restores) of \(sequential.count); ledger balanced: \(balanced)")
+        print(
+            "a durable one-row commit (floor): p50 \(BenchSupport.format(quantile(commits, 0.5))) ms, p99 \(BenchSupport.format(commitP99)) ms; "
+                + "callback p99 / commit p99 = \(BenchSupport.format(quantile(sequential, 0.99) / max(commitP99, 0.001)))")
+        print(
+            "concurrent callbacks/s: \(BenchSupport.format(throughput)); restores queued in the callback's transaction: \(restores) of \(sequential.count); ledger balanced: \(balanced)"
+        )
         let json: [String: Any] = [
-            "bench": "payments", "engine": target.engine, "callbacks": sequential.count, "p50_ms": quantile(sequential, 0.5), "p99_ms": quantile(sequential, 0.99),
+            "bench": "payments", "engine": target.engine, "callbacks": sequential.count, "p50_ms": quantile(sequential, 0.5),
+            "p99_ms": quantile(sequential, 0.99),
             "max_ms": sequential.max() ?? 0, "verify_p99_ms": quantile(verify, 0.99), "replay_p99_ms": quantile(replays, 0.99),
-            "concurrent_p99_ms": quantile(concurrent, 0.99), "concurrent_callbacks_per_second": throughput, "restores_queued": restores, "restores_sent": restoreLatencies.count, "restore_sent_p99_ms": quantile(restoreLatencies, 0.99),
+            "concurrent_p99_ms": quantile(concurrent, 0.99), "concurrent_callbacks_per_second": throughput, "restores_queued": restores,
+            "restores_sent": restoreLatencies.count, "restore_sent_p99_ms": quantile(restoreLatencies, 0.99),
             "ledger_balanced": balanced, "statement_floor_ms": floor, "floor_commit_p50_ms": quantile(commits, 0.5), "floor_commit_p99_ms": commitP99,
-            "p99_ratio_to_floor": quantile(sequential, 0.99) / max(commitP99, 0.001), "commit": BenchSupport.gitCommit()]
+            "p99_ratio_to_floor": quantile(sequential, 0.99) / max(commitP99, 0.001), "commit": BenchSupport.gitCommit(),
+        ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), as: UTF8.self))
     }
 
-    static func notification(outTradeNo: String, transactionId: String, total: Int64, key: _RSA.Signing.PrivateKey, apiKey: SymmetricKey,
-                             serial: String) throws -> (WeChatPayV3.NotificationHeaders, [UInt8]) {
-        let transaction: [String: Any] = ["mchid": "1900000109", "appid": "wx8888888888888888", "out_trade_no": outTradeNo, "transaction_id": transactionId,
-                                          "trade_type": "NATIVE", "trade_state": "SUCCESS", "success_time": "2026-11-22T10:00:00+08:00",
-                                          "payer": ["openid": "oBench"], "amount": ["total": total, "payer_total": total, "currency": "CNY"]]
+    static func notification(
+        outTradeNo: String, transactionId: String, total: Int64, key: _RSA.Signing.PrivateKey, apiKey: SymmetricKey,
+        serial: String
+    ) throws -> (WeChatPayV3.NotificationHeaders, [UInt8]) {
+        let transaction: [String: Any] = [
+            "mchid": "1900000109", "appid": "wx8888888888888888", "out_trade_no": outTradeNo, "transaction_id": transactionId,
+            "trade_type": "NATIVE", "trade_state": "SUCCESS", "success_time": "2026-11-22T10:00:00+08:00",
+            "payer": ["openid": "oBench"], "amount": ["total": total, "payer_total": total, "currency": "CNY"],
+        ]
         let nonce = String(UUID().uuidString.prefix(12))
-        let ciphertext = try WeChatPayV3.encrypt(try JSONSerialization.data(withJSONObject: transaction), nonce: nonce, associatedData: "transaction",
-                                                 apiV3Key: apiKey)
-        let envelope: [String: Any] = ["id": UUID().uuidString, "event_type": "TRANSACTION.SUCCESS", "resource_type": "encrypt-resource",
-                                       "resource": ["algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce]]
+        let ciphertext = try WeChatPayV3.encrypt(
+            try JSONSerialization.data(withJSONObject: transaction), nonce: nonce, associatedData: "transaction",
+            apiV3Key: apiKey)
+        let envelope: [String: Any] = [
+            "id": UUID().uuidString, "event_type": "TRANSACTION.SUCCESS", "resource_type": "encrypt-resource",
+            "resource": ["algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext, "associated_data": "transaction", "nonce": nonce],
+        ]
         let body = Array(try JSONSerialization.data(withJSONObject: envelope))
         let timestamp = String(Int64(Date().timeIntervalSince1970))
         let signatureNonce = UUID().uuidString
         var message = Array("\(timestamp)\n\(signatureNonce)\n".utf8)
         message += body
         message.append(0x0A)
-        return (.init(timestamp: timestamp, nonce: signatureNonce, signature: try RSAKeys.sign(message, with: key), serial: serial,
-                      signatureType: "WECHATPAY2-SHA256-RSA2048"), body)
+        return (
+            .init(
+                timestamp: timestamp, nonce: signatureNonce, signature: try RSAKeys.sign(message, with: key), serial: serial,
+                signatureType: "WECHATPAY2-SHA256-RSA2048"), body
+        )
     }
 }
 

@@ -71,14 +71,18 @@ struct PrepaidBench: AsyncParsableCommand {
         func apply(_ db: any SQLDatabase, engine: Database.Engine, companyId: String, readings: [AcceptedReading], now: Date) async throws {
             let before = now.epochMilliseconds
             try await inner.apply(db, engine: engine, companyId: companyId, readings: readings, now: now)
-            let ids = try await db.raw("""
+            let ids = try await db.raw(
+                """
                 SELECT id FROM device_commands WHERE state = 'queued' AND action = 'close' AND created_at >= \(bind: before)
-                """).all().map { try $0.decode(column: "id", as: String.self) }
+                """
+            ).all().map { try $0.decode(column: "id", as: String.self) }
             queued.withLock { $0.append(contentsOf: ids) }
         }
         func committed() async {
             let now = ContinuousClock.now
-            let ids = queued.withLock { ids in defer { ids.removeAll() }; return ids }
+            let ids = queued.withLock { ids in
+                defer { ids.removeAll() }; return ids
+            }
             timings.state.withLock { state in for id in ids where state.committed[id] == nil { state.committed[id] = (now, "cutoff") } }
             await inner.committed()
         }
@@ -99,28 +103,30 @@ struct PrepaidBench: AsyncParsableCommand {
             let ingestor = Ingestor(database: database, effects: effects)
             let houseOf = Dictionary(uniqueKeysWithValues: zip(devices, houses))
             let (cutoffs, cutoffSink) = AsyncStream.makeStream(of: String.self)
-            await dispatcher.use(CallbackTransport { command, _, _ in
-                let at = ContinuousClock.now
-                let first = timings.state.withLock { state -> Bool in
-                    // The first send counts; another send of the same command is a duplicate, counted apart.
-                    guard state.sent[command.id] == nil else { state.resent += 1; return false }
-                    state.sent[command.id] = at
-                    // Sent only after the device's previous command was acked after this one committed: it waited for the
-                    // device (one command in flight), not for Courtyard.
-                    if let acked = state.lastAck[command.deviceId], let committed = state.committed[command.id]?.0, acked > committed {
-                        state.waited.insert(command.id)
+            await dispatcher.use(
+                CallbackTransport { command, _, _ in
+                    let at = ContinuousClock.now
+                    let first = timings.state.withLock { state -> Bool in
+                        // The first send counts; another send of the same command is a duplicate, counted apart.
+                        guard state.sent[command.id] == nil else { state.resent += 1; return false }
+                        state.sent[command.id] = at
+                        // Sent only after the device's previous command was acked after this one committed: it waited for the
+                        // device (one command in flight), not for Courtyard.
+                        if let acked = state.lastAck[command.deviceId], let committed = state.committed[command.id]?.0, acked > committed {
+                            state.waited.insert(command.id)
+                        }
+                        return true
                     }
-                    return true
-                }
-                // The meter acts and acks at once; a cut meter's house is topped up by the front desk.
-                Task {
-                    _ = try? await reports.acknowledge(companyId: companyId, deviceId: command.deviceId, commandId: command.id,
-                                                       status: .succeeded, error: nil)
-                    let acked = ContinuousClock.now
-                    timings.state.withLock { $0.lastAck[command.deviceId] = acked }
-                    if first, command.action == .closed, let house = houseOf[command.deviceId] { cutoffSink.yield(house) }
-                }
-            })
+                    // The meter acts and acks at once; a cut meter's house is topped up by the front desk.
+                    Task {
+                        _ = try? await reports.acknowledge(
+                            companyId: companyId, deviceId: command.deviceId, commandId: command.id,
+                            status: .succeeded, error: nil)
+                        let acked = ContinuousClock.now
+                        timings.state.withLock { $0.lastAck[command.deviceId] = acked }
+                        if first, command.action == .closed, let house = houseOf[command.deviceId] { cutoffSink.yield(house) }
+                    }
+                })
 
             // Owners top up every house whose supply was cut, as soon as it was cut: each in its own task, as owners paying
             // from their phones do, so top-ups wait for the write lock side by side rather than one after another.
@@ -130,8 +136,9 @@ struct PrepaidBench: AsyncParsableCommand {
                     var count = 0
                     for await house in cutoffs {
                         count += 1
-                        let request = TopUp.Request(id: "bench-\(count)-\(house.suffix(8))", purpose: "electricity",
-                                                    amount: Money(minorUnits: topUp), channel: "cash")
+                        let request = TopUp.Request(
+                            id: "bench-\(count)-\(house.suffix(8))", purpose: "electricity",
+                            amount: Money(minorUnits: topUp), channel: "cash")
                         group.addTask {
                             let now = Date()
                             let result = try? await database.transaction { db in
@@ -171,9 +178,12 @@ struct PrepaidBench: AsyncParsableCommand {
                                 let serial = round * batch + slot
                                 let meter = worker + concurrency * (serial % own)
                                 let step = Int64(serial / own)
-                                items.append(.success(ReadingSubmission(deviceKey: "pm\(meter)", register: "energy_total",
-                                                                        value: .cumulative(100_000 + step * 100),
-                                                                        time: .instant(milliseconds: start + step * 1000))))
+                                items.append(
+                                    .success(
+                                        ReadingSubmission(
+                                            deviceKey: "pm\(meter)", register: "energy_total",
+                                            value: .cumulative(100_000 + step * 100),
+                                            time: .instant(milliseconds: start + step * 1000))))
                             }
                             _ = try await ingestor.ingest(companyId: companyId, items: items, source: "bench")
                             sent.value.add(batch, ordering: .relaxed)
@@ -209,13 +219,19 @@ struct PrepaidBench: AsyncParsableCommand {
             }
             let readings = sent.value.load(ordering: .relaxed)
             let stored = try await database.read { db in
-                (try await db.raw("SELECT COUNT(*) AS n FROM prepaid_charges").first()!.decode(column: "n", as: Int.self),
-                 try await db.raw("SELECT COUNT(*) AS n FROM readings_all").first()!.decode(column: "n", as: Int.self))
+                (
+                    try await db.raw("SELECT COUNT(*) AS n FROM prepaid_charges").first()!.decode(column: "n", as: Int.self),
+                    try await db.raw("SELECT COUNT(*) AS n FROM readings_all").first()!.decode(column: "n", as: Int.self)
+                )
             }
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print("engine \(target.engine): \(meters) prepaid meters (\(cycling) run to zero and are topped up again), \(concurrency) × \(batch)-reading requests, target \(rate) readings/s")
+            print(
+                "engine \(target.engine): \(meters) prepaid meters (\(cycling) run to zero and are topped up again), \(concurrency) × \(batch)-reading requests, target \(rate) readings/s"
+            )
             print("writer: \(await ingestor.writer.batches) transactions, \(await ingestor.writer.rawBatches) on the SQLite raw path")
-            print("readings: \(readings) in \(BenchSupport.format(seconds)) s = \(Int(Double(readings) / seconds)) readings/s; stored \(stored.1), charges \(stored.0)")
+            print(
+                "readings: \(readings) in \(BenchSupport.format(seconds)) s = \(Int(Double(readings) / seconds)) readings/s; stored \(stored.1), charges \(stored.0)"
+            )
             func report(_ name: String, _ values: [Double]) {
                 guard !values.isEmpty else { print("\(name): none"); return }
                 func at(_ q: Double) -> String { BenchSupport.format(values[min(values.count - 1, Int(Double(values.count) * q))]) }
@@ -274,44 +290,59 @@ struct PrepaidBench: AsyncParsableCommand {
         let (devices_, houses_) = (devices, houses)
         try await database.transaction { db in
             let (devices, houses) = (devices_, houses_)
-            try await AccountStore(db).insert(Company(id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
-                                                      createdAt: now, updatedAt: now))
+            try await AccountStore(db).insert(
+                Company(
+                    id: companyId, code: "bench-\(companyId.suffix(6))", name: "Bench", currency: .cny,
+                    createdAt: now, updatedAt: now))
             let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
-            try await store.insert(Community(id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
-                                             currency: .cny, address: nil, createdAt: now, updatedAt: now))
+            try await store.insert(
+                Community(
+                    id: community, companyId: companyId, code: "B", name: "Bench", timeZone: "Asia/Shanghai",
+                    currency: .cny, address: nil, createdAt: now, updatedAt: now))
             let tenant = TenantSQL(db, scope: TenantScope(companyId: companyId))
-            try await tenant.insert(into: "buildings", columns: ["id", "community_id", "name", "floors", "created_at", "updated_at"],
-                                    values: [building, community, "B1", 30, ms, ms]).run()
+            try await tenant.insert(
+                into: "buildings", columns: ["id", "community_id", "name", "floors", "created_at", "updated_at"],
+                values: [building, community, "B1", 30, ms, ms]
+            ).run()
             for part in Array(0..<meters).chunked(400) {
                 let houseRows: [[any Encodable & Sendable]] = part.map { index in
                     [houses[index], community, building, String?.none, "h\(index)", 1, Int64(9_000), Int64(7_500), "residential", "occupied", ms, ms]
                 }
-                try await tenant.insert(into: "houses", columns: ["id", "community_id", "building_id", "unit_id", "number", "floor",
-                                                                  "built_area_hundredths", "indoor_area_hundredths", "house_type", "status",
-                                                                  "created_at", "updated_at"], rows: houseRows).run()
+                try await tenant.insert(
+                    into: "houses",
+                    columns: [
+                        "id", "community_id", "building_id", "unit_id", "number", "floor",
+                        "built_area_hundredths", "indoor_area_hundredths", "house_type", "status",
+                        "created_at", "updated_at",
+                    ], rows: houseRows
+                ).run()
                 let insertDevices = db.insert(into: "devices").columns(Device.columns)
                 for index in part {
-                    insertDevices.values(SQLBind(devices[index]), SQLBind(companyId), SQLBind(community), SQLBind("pm\(index)"),
-                                         SQLBind("electricity_meter"), SQLBind("mqtt"), SQLLiteral.null, SQLLiteral.null, SQLBind("active"),
-                                         SQLLiteral.null, SQLLiteral.null, SQLBind(ms), SQLBind(ms))
+                    insertDevices.values(
+                        SQLBind(devices[index]), SQLBind(companyId), SQLBind(community), SQLBind("pm\(index)"),
+                        SQLBind("electricity_meter"), SQLBind("mqtt"), SQLLiteral.null, SQLLiteral.null, SQLBind("active"),
+                        SQLLiteral.null, SQLLiteral.null, SQLBind(ms), SQLBind(ms))
                 }
                 try await insertDevices.run()
             }
-            let rule = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
-                                   tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: 10_000))])
+            let rule = PricingRule(
+                kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
+                tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: 10_000))])
             let config = PlanConfig(wallets: [.init(purpose: "electricity")], tariff: rule)
             let plans = PlanStore(db, companyId: companyId)
             for index in 0..<meters {
-                _ = try await plans.create(houseId: houses[index], deviceId: devices[index], register: "energy_total", config: config,
-                                           scope: TenantScope(companyId: companyId), actor: "bench", now: now)
+                _ = try await plans.create(
+                    houseId: houses[index], deviceId: devices[index], register: "energy_total", config: config,
+                    scope: TenantScope(companyId: companyId), actor: "bench", now: now)
             }
         }
         for part in Array(0..<meters).chunked(200) {
             try await database.transaction { [houses] db in
                 for index in part {
                     _ = try await TopUp(db, companyId: companyId, engine: database.engine).apply(
-                        TopUp.Request(id: "open-\(index)", purpose: "electricity",
-                                      amount: Money(minorUnits: index < cycling ? topUp + Int64(index * 37 % 300) : 1_000_000), channel: "cash"),
+                        TopUp.Request(
+                            id: "open-\(index)", purpose: "electricity",
+                            amount: Money(minorUnits: index < cycling ? topUp + Int64(index * 37 % 300) : 1_000_000), channel: "cash"),
                         house: houses[index], scope: TenantScope(companyId: companyId), actor: "bench", now: now)
                 }
             }

@@ -22,10 +22,11 @@ struct ProtocolCommand: ParsableCommand {
         func run() throws {
             do {
                 let bytes = try Hex.bytes(hex.joined(separator: " "))
-                let report: FrameReport = switch name {
-                case .dlt645: try FrameReport(dlt645: DLT645.decodeFrame(bytes))
-                case .cjt188: FrameReport(try CJT188.decode(bytes))
-                }
+                let report: FrameReport =
+                    switch name {
+                    case .dlt645: try FrameReport(dlt645: DLT645.decodeFrame(bytes))
+                    case .cjt188: FrameReport(try CJT188.decode(bytes))
+                    }
                 print(try ProtocolCommand.json(report))
             } catch let error as FrameError {
                 throw CommandFailure(description: "\(error.code): \(error.description)")
@@ -37,12 +38,12 @@ struct ProtocolCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Build a read, remote-control (DL/T 645 0x1C) or valve (CJ/T 188) frame and print it as hex.",
             discussion: """
-            Examples:
-              courtyard protocol encode dlt645 read --address 000000000001 --identifier 00010000
-              courtyard protocol encode dlt645 trip --address 000000000001 --valid-until "2026-11-23 00:00:00"
-              courtyard protocol encode cjt188 read --type cold_water --address 00201510270588
-              courtyard protocol encode cjt188 close --type cold_water --address 00000019121301
-            """)
+                Examples:
+                  courtyard protocol encode dlt645 read --address 000000000001 --identifier 00010000
+                  courtyard protocol encode dlt645 trip --address 000000000001 --valid-until "2026-11-23 00:00:00"
+                  courtyard protocol encode cjt188 read --type cold_water --address 00201510270588
+                  courtyard protocol encode cjt188 close --type cold_water --address 00000019121301
+                """)
         @Argument(help: "dlt645 or cjt188") var name: Name
         @Argument(help: "dlt645: read, trip, close-permitted, close, keep-power, keep-power-release. cjt188: read, open, close.")
         var action: String
@@ -82,13 +83,15 @@ struct ProtocolCommand: ParsableCommand {
                 guard let validUntil, let until = MeterClock(text: validUntil) else {
                     throw ValidationError("--valid-until \"YYYY-MM-DD HH:MM:SS\" is required for \(action)")
                 }
-                let current: MeterClock? = try now.map { text in
-                    guard let clock = MeterClock(text: text) else { throw ValidationError("--now must be \"YYYY-MM-DD HH:MM:SS\"") }
-                    return clock
-                } ?? Self.localNow()
+                let current: MeterClock? =
+                    try now.map { text in
+                        guard let clock = MeterClock(text: text) else { throw ValidationError("--now must be \"YYYY-MM-DD HH:MM:SS\"") }
+                        return clock
+                    } ?? Self.localNow()
                 guard let current else { throw ValidationError("this machine's clock is outside 2000–2099; pass --now") }
-                return try DLT645.remoteControl(address: address, command: command, validUntil: until, now: current, password: password,
-                                                operatorCode: operatorCode, preamble: preamble ?? 4)
+                return try DLT645.remoteControl(
+                    address: address, command: command, validUntil: until, now: current, password: password,
+                    operatorCode: operatorCode, preamble: preamble ?? 4)
             case .cjt188:
                 let address = try CJT188.Address(self.address)
                 let type = try CJT188.MeterType(text: type)
@@ -96,8 +99,9 @@ struct ProtocolCommand: ParsableCommand {
                 switch action {
                 case "read": return CJT188.readRequest(type: type, address: address, serial: serial, order: order, preamble: preamble ?? 2)
                 case "open", "close":
-                    return CJT188.valveCommand(type: type, address: address, open: action == "open", serial: serial, order: order,
-                                               preamble: preamble ?? 2)
+                    return CJT188.valveCommand(
+                        type: type, address: address, open: action == "open", serial: serial, order: order,
+                        preamble: preamble ?? 2)
                 default: throw ValidationError("unknown CJ/T 188 action \(action): read, open or close")
                 }
             }
@@ -106,7 +110,8 @@ struct ProtocolCommand: ParsableCommand {
         static func localNow() -> MeterClock? {
             let parts = Calendar.current.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date())
             guard let year = parts.year, let month = parts.month, let day = parts.day, let hour = parts.hour, let minute = parts.minute,
-                  let second = parts.second else { return nil }
+                let second = parts.second
+            else { return nil }
             return MeterClock(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
         }
     }

@@ -26,7 +26,8 @@ public enum ReadingFloor {
                 let start = ContinuousClock.now
                 for first in stride(from: 0, to: rows, by: perTransaction) {
                     try raw.begin()
-                    let insert = try raw.statement("""
+                    let insert = try raw.statement(
+                        """
                         INSERT INTO bench_reading_floor (id, company_id, community_id, device_id, register, measured_at, received_at,
                         reading_milli, usage_milli, since, message_id, source, origin)
                         VALUES (?1, 'c', 'm', ?2, 'energy_total', ?3, ?3, ?4, 1000, NULL, NULL, 'http', 'device')
@@ -50,13 +51,15 @@ public enum ReadingFloor {
         for first in stride(from: 0, to: rows, by: perTransaction) {
             try await database.transaction { db in
                 for part in Array(first..<min(first + perTransaction, rows)).chunked(1_000) {
-                    let insert = db.insert(into: "bench_reading_floor").columns("id", "company_id", "community_id", "device_id", "register",
-                                                                               "measured_at", "received_at", "reading_milli", "usage_milli",
-                                                                               "source", "origin")
+                    let insert = db.insert(into: "bench_reading_floor").columns(
+                        "id", "company_id", "community_id", "device_id", "register",
+                        "measured_at", "received_at", "reading_milli", "usage_milli",
+                        "source", "origin")
                     for index in part {
-                        insert.values(SQLBind(String(format: "r%012d", index)), SQLBind("c"), SQLBind("m"), SQLBind("d\(index % devices)"),
-                                      SQLBind("energy_total"), SQLBind(Int64(index / devices) * 60_000), SQLBind(Int64(index / devices) * 60_000),
-                                      SQLBind(Int64(index / devices) * 1_000), SQLBind(Int64(1_000)), SQLBind("http"), SQLBind("device"))
+                        insert.values(
+                            SQLBind(String(format: "r%012d", index)), SQLBind("c"), SQLBind("m"), SQLBind("d\(index % devices)"),
+                            SQLBind("energy_total"), SQLBind(Int64(index / devices) * 60_000), SQLBind(Int64(index / devices) * 60_000),
+                            SQLBind(Int64(index / devices) * 1_000), SQLBind(Int64(1_000)), SQLBind("http"), SQLBind("device"))
                     }
                     try await insert.run()
                 }

@@ -22,8 +22,9 @@ struct TariffCommand: AsyncParsableCommand {
         func run() async throws {
             let url = URL(fileURLWithPath: rule)
             guard let ruleData = FileManager.default.contents(atPath: url.path) else {
-                throw CommandFailure(description: "cannot read the rule file \(url.path) (from \(FileManager.default.currentDirectoryPath)); "
-                                     + "the examples are in docs/tariffs/ of the repository")
+                throw CommandFailure(
+                    description: "cannot read the rule file \(url.path) (from \(FileManager.default.currentDirectoryPath)); "
+                        + "the examples are in docs/tariffs/ of the repository")
             }
             guard let ruleJSON = try? JSONSerialization.jsonObject(with: ruleData) else {
                 throw CommandFailure(description: "\(rule) is not JSON; see docs/TARIFFS.md for the rule format")

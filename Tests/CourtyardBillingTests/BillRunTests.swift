@@ -9,13 +9,15 @@ import Testing
 
 @Suite("Bill runs")
 struct BillRunTests {
-    @Test("October's bills: per-m² pro-rated by owned days, tiered electricity, annual water position, 公摊 by area, parking (with the engine's fast paths and without: the same bills and postings)",
-          arguments: TestEngine.available, [false, true])
+    @Test(
+        "October's bills: per-m² pro-rated by owned days, tiered electricity, annual water position, 公摊 by area, parking (with the engine's fast paths and without: the same bills and postings)",
+        arguments: TestEngine.available, [false, true])
     func octoberBills(engine: TestEngine, careful: Bool) async throws {
         try await BillingFixture.with(engine, fastPaths: careful ? .none : .all) { f in
             #expect(await f.ledger.usesSQLiteFastPath == (engine == .sqlite && !careful))
-            let summary = try await f.runner.run(companyId: f.companyId, communityId: f.community, period: "2026-10", preview: false,
-                                                 actor: "test")
+            let summary = try await f.runner.run(
+                companyId: f.companyId, communityId: f.community, period: "2026-10", preview: false,
+                actor: "test")
             let lines = try await f.lines()
             func line(_ house: Int, _ code: String) -> BillLine? {
                 lines.first { $0.houseId == f.houses[house] && $0.feeItemId == f.items[code]!.id }
@@ -57,7 +59,8 @@ struct BillRunTests {
 
             // Posted to the ledger: each house's receivable holds its bill; revenue per item; the trial balance nets to zero.
             for bill in bills {
-                #expect(try await f.balance(.init(communityId: f.community, kind: .receivable, owner: bill.houseId, purpose: "fees")) == bill.totalAmount)
+                #expect(
+                    try await f.balance(.init(communityId: f.community, kind: .receivable, owner: bill.houseId, purpose: "fees")) == bill.totalAmount)
             }
             #expect(try await f.balance(.community(f.community, .revenue, purpose: "lift")) == 60_000)
             let trial = try await f.database.read { db in
@@ -139,9 +142,11 @@ struct BillRunTests {
     func demoIsBillable(engine: TestEngine) async throws {
         try await engine.withDatabase { database in
             let clock = ManualClock(BillingFixture.afterOctober)
-            let demo = try await DemoSeeder(companyCode: "billing-demo", buildingsPerCommunity: 2, unitsPerBuilding: 1, housesPerUnit: 6,
-                                            bcryptCost: 4, clock: clock)
-                .seed(database, hashPassword: { password, _ in "test-hash-\(password)" })
+            let demo = try await DemoSeeder(
+                companyCode: "billing-demo", buildingsPerCommunity: 2, unitsPerBuilding: 1, housesPerUnit: 6,
+                bcryptCost: 4, clock: clock
+            )
+            .seed(database, hashPassword: { password, _ in "test-hash-\(password)" })
             let community = try await database.read { db in
                 try await ScopedStore(db, scope: TenantScope(companyId: demo.companyId)).list(Community.self, limit: 1).items[0]
             }
@@ -150,7 +155,7 @@ struct BillRunTests {
             #expect(summary.billsCreated == 12)
             #expect(Set(summary.items.filter { $0.lines > 0 }.map(\.code)) == ["electricity", "gas", "lift", "parking", "property_fee", "water"])
             #expect(summary.itemsWithoutStandard.isEmpty)
-            #expect(summary.skipped.keys.allSatisfy { $0.hasPrefix("property_fee") || $0.hasPrefix("parking") || $0.hasPrefix("lift") } )
+            #expect(summary.skipped.keys.allSatisfy { $0.hasPrefix("property_fee") || $0.hasPrefix("parking") || $0.hasPrefix("lift") })
         }
     }
 }

@@ -45,31 +45,37 @@ struct BillingFixture {
                 let store = ScopedStore(db, scope: scope)
                 let community = try await store.list(Community.self, limit: 1).items[0]
                 let c = community.id
-                let building = Building(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, name: "T", floors: 3,
-                                        createdAt: now, updatedAt: now)
+                let building = Building(
+                    id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, name: "T", floors: 3,
+                    createdAt: now, updatedAt: now)
                 try await store.insert(building)
                 var houses: [String] = []
                 for (number, area) in [("T-101", 10_000), ("T-102", 8_000), ("T-103", 6_000)] {
-                    let house = House(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, buildingId: building.id,
-                                      unitId: nil, number: number, floor: 1, builtArea: Area(hundredths: Int64(area)),
-                                      indoorArea: Area(hundredths: Int64(area) * 8 / 10), houseType: .residential, status: .occupied,
-                                      createdAt: now, updatedAt: now)
+                    let house = House(
+                        id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, buildingId: building.id,
+                        unitId: nil, number: number, floor: 1, builtArea: Area(hundredths: Int64(area)),
+                        indoorArea: Area(hundredths: Int64(area) * 8 / 10), houseType: .residential, status: .occupied,
+                        createdAt: now, updatedAt: now)
                     try await store.insert(house)
                     houses.append(house.id)
                 }
                 for (index, from) in [(0, "2020-01-01"), (1, "2026-10-17")] {
-                    let person = Person(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, name: "Owner \(index)",
-                                        phone: nil, email: nil, createdAt: now, updatedAt: now)
+                    let person = Person(
+                        id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, name: "Owner \(index)",
+                        phone: nil, email: nil, createdAt: now, updatedAt: now)
                     try await store.insert(person)
-                    try await store.insert(Occupancy(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c,
-                                                     houseId: houses[index], personId: person.id, role: .owner,
-                                                     validFrom: LocalDate(from)!, validUntil: nil, createdAt: now, updatedAt: now))
+                    try await store.insert(
+                        Occupancy(
+                            id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c,
+                            houseId: houses[index], personId: person.id, role: .owner,
+                            validFrom: LocalDate(from)!, validUntil: nil, createdAt: now, updatedAt: now))
                 }
                 func item(_ code: String, _ category: FeeCategory, usage: UsageKind? = nil, device: String? = nil) -> FeeItem {
-                    FeeItem(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, code: code, name: code,
-                            category: category, billingCycle: .monthly, usageKind: usage, dueDays: category == .parking ? 10 : 15,
-                            lateFeePolicy: LateFeePolicy(graceDays: 5, dailyRatePerMillion: 500), largeHousehold: nil,
-                            apportionBasis: device == nil ? nil : .builtArea, createdAt: now, updatedAt: now)
+                    FeeItem(
+                        id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, code: code, name: code,
+                        category: category, billingCycle: .monthly, usageKind: usage, dueDays: category == .parking ? 10 : 15,
+                        lateFeePolicy: LateFeePolicy(graceDays: 5, dailyRatePerMillion: 500), largeHousehold: nil,
+                        apportionBasis: device == nil ? nil : .builtArea, createdAt: now, updatedAt: now)
                 }
                 let items = [
                     item("property_fee", .propertyFee),
@@ -80,29 +86,38 @@ struct BillingFixture {
                 ]
                 let rules = [
                     "property_fee": #"{"kind":"per_area","price_per_square_metre":"2.5","area_basis":"built"}"#,
-                    "electricity": #"{"kind":"metered","unit":"kWh","mode":"graduated","accumulation":"monthly","tiers":[{"up_to":"200","price":"0.5"},{"price":"0.55"}]}"#,
-                    "water": #"{"kind":"metered","unit":"m³","mode":"graduated","accumulation":"annual","tiers":[{"up_to":"180","price":"5"},{"up_to":"260","price":"7"},{"price":"9"}]}"#,
+                    "electricity":
+                        #"{"kind":"metered","unit":"kWh","mode":"graduated","accumulation":"monthly","tiers":[{"up_to":"200","price":"0.5"},{"price":"0.55"}]}"#,
+                    "water":
+                        #"{"kind":"metered","unit":"m³","mode":"graduated","accumulation":"annual","tiers":[{"up_to":"180","price":"5"},{"up_to":"260","price":"7"},{"price":"9"}]}"#,
                     "lift": #"{"kind":"metered","unit":"kWh","mode":"graduated","accumulation":"monthly","tiers":[{"price":"0.6"}]}"#,
                     "parking": #"{"kind":"fixed","amount":{"amount":"150.00","currency":"CNY"}}"#,
                 ]
                 for item in items {
                     try await store.insert(item)
-                    try await store.insert(FeeStandard(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c,
-                                                       feeItemId: item.id, version: 1, effectiveFrom: LocalDate("2026-01-01")!,
-                                                       effectiveUntil: nil, rule: rule(rules[item.code]!), createdAt: now, updatedAt: now))
+                    try await store.insert(
+                        FeeStandard(
+                            id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c,
+                            feeItemId: item.id, version: 1, effectiveFrom: LocalDate("2026-01-01")!,
+                            effectiveUntil: nil, rule: rule(rules[item.code]!), createdAt: now, updatedAt: now))
                     let parking = item.code == "parking"
-                    try await store.insert(FeeAttachment(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c,
-                                                         feeItemId: item.id, scope: parking ? .house : .building,
-                                                         target: parking ? houses[0] : building.id,
-                                                         sharedMeterId: item.code == "lift" ? "lift-meter-building-t" : nil, validFrom: LocalDate("2026-01-01")!,
-                                                         validUntil: nil, createdAt: now, updatedAt: now))
+                    try await store.insert(
+                        FeeAttachment(
+                            id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c,
+                            feeItemId: item.id, scope: parking ? .house : .building,
+                            target: parking ? houses[0] : building.id,
+                            sharedMeterId: item.code == "lift" ? "lift-meter-building-t" : nil, validFrom: LocalDate("2026-01-01")!,
+                            validUntil: nil, createdAt: now, updatedAt: now))
                 }
-                func usage(_ subject: String, _ kind: UsageKind, _ period: String, _ quantity: String,
-                           as subjectKind: UsageRecord.SubjectKind = .house) -> UsageRecord {
-                    UsageRecord(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, subjectKind: subjectKind,
-                                subjectId: subject, usageKind: kind, period: BillingPeriod(period)!,
-                                quantity: try! Quantity(parsing: quantity), windows: nil, estimated: false, source: .manual,
-                                createdAt: now, updatedAt: now)
+                func usage(
+                    _ subject: String, _ kind: UsageKind, _ period: String, _ quantity: String,
+                    as subjectKind: UsageRecord.SubjectKind = .house
+                ) -> UsageRecord {
+                    UsageRecord(
+                        id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: c, subjectKind: subjectKind,
+                        subjectId: subject, usageKind: kind, period: BillingPeriod(period)!,
+                        quantity: try! Quantity(parsing: quantity), windows: nil, estimated: false, source: .manual,
+                        createdAt: now, updatedAt: now)
                 }
                 var records = [
                     usage(houses[0], .electricity, "2026-10", "250"),
@@ -118,9 +133,11 @@ struct BillingFixture {
                 return (c, houses, Dictionary(uniqueKeysWithValues: items.map { ($0.code, $0) }))
             }
             let clock = ManualClock(afterOctober)
-            try await body(BillingFixture(database: database, ledger: LedgerWriter(database: database, clock: clock), clock: clock,
-                                          companyId: a.companyId, otherCompanyId: b.companyId, community: built.0, houses: built.1,
-                                          items: built.2))
+            try await body(
+                BillingFixture(
+                    database: database, ledger: LedgerWriter(database: database, clock: clock), clock: clock,
+                    companyId: a.companyId, otherCompanyId: b.companyId, community: built.0, houses: built.1,
+                    items: built.2))
         }
     }
 

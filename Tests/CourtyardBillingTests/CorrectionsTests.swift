@@ -14,9 +14,14 @@ struct CorrectionsTests {
 
     func usageId(_ f: BillingFixture, house: Int, kind: UsageKind, period: String) async throws -> String {
         try await f.database.read { db in
-            try await ScopedStore(db, scope: f.scope).list(UsageRecord.self, filters: [("subject_id", f.houses[house]),
-                                                                                         ("usage_kind", kind.rawValue), ("period", period)],
-                                                           limit: 1).items[0].id
+            try await ScopedStore(db, scope: f.scope).list(
+                UsageRecord.self,
+                filters: [
+                    ("subject_id", f.houses[house]),
+                    ("usage_kind", kind.rawValue), ("period", period),
+                ],
+                limit: 1
+            ).items[0].id
         }
     }
 
@@ -25,25 +30,31 @@ struct CorrectionsTests {
             try await body(Corrections(store: ScopedStore(db, scope: f.scope), actor: "finance-user", now: f.clock.now()))
         }
         let items = Dictionary(uniqueKeysWithValues: f.items.values.map { ($0.id, $0) })
-        _ = try await f.runner.post(bills: result.billsChanged, lines: result.adjustments.filter { $0.billId != nil },
-                                    companyId: f.companyId, items: items)
+        _ = try await f.runner.post(
+            bills: result.billsChanged, lines: result.adjustments.filter { $0.billId != nil },
+            companyId: f.companyId, items: items)
         return result
     }
 
-    @Test("Correcting usage on an open bill adds a credit line to that bill, posts it, and audits before/after",
-          arguments: TestEngine.available)
+    @Test(
+        "Correcting usage on an open bill adds a credit line to that bill, posts it, and audits before/after",
+        arguments: TestEngine.available)
     func correctionOnOpenBill(engine: TestEngine) async throws {
         try await BillingFixture.with(engine) { f in
             try await october(f)
             let id = try await usageId(f, house: 0, kind: .electricity, period: "2026-10")
-            let result = try await correct(f) { try await $0.correctUsage(id: id, quantity: Quantity(milliUnits: 230_000), windows: nil,
-                                                                           reason: "misread digit") }
+            let result = try await correct(f) {
+                try await $0.correctUsage(
+                    id: id, quantity: Quantity(milliUnits: 230_000), windows: nil,
+                    reason: "misread digit")
+            }
             // 250 kWh billed 127.50; 230 kWh is 200 × 0.5 + 30 × 0.55 = 116.50: a credit of 11.00 on the same bill.
             let adjustment = try #require(result.adjustments.first)
             #expect(result.adjustments.count == 1)
             #expect(adjustment.amount == -1_100)
             #expect(adjustment.kind == .adjustment)
-            let original = try #require(try await f.lines().first { $0.houseId == f.houses[0] && $0.feeItemId == f.items["electricity"]!.id && $0.kind == .charge })
+            let original = try #require(
+                try await f.lines().first { $0.houseId == f.houses[0] && $0.feeItemId == f.items["electricity"]!.id && $0.kind == .charge })
             #expect(adjustment.adjustsLineId == original.id)
             #expect(original.amount == 12_750, "the original line is never edited")
             let bill = try #require(try await f.bills().first { $0.houseId == f.houses[0] })
@@ -59,8 +70,11 @@ struct CorrectionsTests {
             #expect(audit.first?.beforeState?.contains("\"quantity\":\"250.000\"") == true)
             #expect(audit.first?.afterState?.contains("\"quantity\":\"230.000\"") == true)
             // Correcting to the same figure again changes nothing.
-            let again = try await correct(f) { try await $0.correctUsage(id: id, quantity: Quantity(milliUnits: 230_000), windows: nil,
-                                                                          reason: "checked twice") }
+            let again = try await correct(f) {
+                try await $0.correctUsage(
+                    id: id, quantity: Quantity(milliUnits: 230_000), windows: nil,
+                    reason: "checked twice")
+            }
             #expect(again.adjustments.isEmpty)
         }
     }
@@ -74,8 +88,11 @@ struct CorrectionsTests {
             bill.status = .paid
             try await f.database.transaction { [bill] db in try await ScopedStore(db, scope: f.scope).update(bill) }
             let id = try await usageId(f, house: 0, kind: .electricity, period: "2026-10")
-            let result = try await correct(f) { try await $0.correctUsage(id: id, quantity: Quantity(milliUnits: 300_000), windows: nil,
-                                                                           reason: "late reading") }
+            let result = try await correct(f) {
+                try await $0.correctUsage(
+                    id: id, quantity: Quantity(milliUnits: 300_000), windows: nil,
+                    reason: "late reading")
+            }
             // 300 kWh: 100 + 100 × 0.55 = 155.00, 27.50 more than billed.
             #expect(result.adjustments.map(\.amount) == [2_750])
             #expect(result.adjustments.first?.billId == nil)
@@ -99,52 +116,62 @@ struct CorrectionsTests {
         try await BillingFixture.with(engine) { f in
             try await october(f)
             let september = try await usageId(f, house: 0, kind: .water, period: "2026-09")
-            let result = try await correct(f) { try await $0.correctUsage(id: september, quantity: Quantity(milliUnits: 30_000), windows: nil,
-                                                                           reason: "meter replaced") }
+            let result = try await correct(f) {
+                try await $0.correctUsage(
+                    id: september, quantity: Quantity(milliUnits: 30_000), windows: nil,
+                    reason: "meter replaced")
+            }
             // October started at 170 m³ (10 × 5 + 10 × 7 = 120.00); now at 190 m³: 20 × 7 = 140.00.
             #expect(result.adjustments.map(\.amount) == [2_000])
             #expect(result.adjustments.first?.period == BillingPeriod("2026-10"))
         }
     }
 
-    @Test("Late fees: principal × daily rate × days after grace, as of a date; a waiver is approved once and audited",
-          arguments: TestEngine.available)
+    @Test(
+        "Late fees: principal × daily rate × days after grace, as of a date; a waiver is approved once and audited",
+        arguments: TestEngine.available)
     func lateFeesAndWaiver(engine: TestEngine) async throws {
         try await BillingFixture.with(engine) { f in
             try await october(f)
             let bill = try #require(try await f.bills().first { $0.houseId == f.houses[0] })
-            let document = try #require(try await f.database.read { db in
-                try await BillDocument.load(ScopedStore(db, scope: f.scope), billId: bill.id, asOf: LocalDate("2026-11-26"), now: f.clock.now())
-            })
+            let document = try #require(
+                try await f.database.read { db in
+                    try await BillDocument.load(ScopedStore(db, scope: f.scope), billId: bill.id, asOf: LocalDate("2026-11-26"), now: f.clock.now())
+                })
             // Due 2026-11-11, 5 grace days: 10 days overdue on 11-26. Property fee 250.00 × 0.05% × 10 = 1.25.
             let property = try #require(document.lateFees.first { $0.feeItemId == f.items["property_fee"]!.id })
             #expect(property.daysOverdue == 10)
             #expect(property.fee.minorUnits == 125)
             #expect(document.amountDue.minorUnits == bill.totalAmount + document.lateFeeTotal.minorUnits)
-            let early = try #require(try await f.database.read { db in
-                try await BillDocument.load(ScopedStore(db, scope: f.scope), billId: bill.id, asOf: LocalDate("2026-11-16"), now: f.clock.now())
-            })
+            let early = try #require(
+                try await f.database.read { db in
+                    try await BillDocument.load(ScopedStore(db, scope: f.scope), billId: bill.id, asOf: LocalDate("2026-11-16"), now: f.clock.now())
+                })
             #expect(early.lateFees.isEmpty)
 
             _ = try await f.database.transaction { db in
-                try await BillingActions.waiveLateFees(ScopedStore(db, scope: f.scope), billId: bill.id, actor: "finance-user",
-                                                       reason: "hospitalised owner", now: f.clock.now())
+                try await BillingActions.waiveLateFees(
+                    ScopedStore(db, scope: f.scope), billId: bill.id, actor: "finance-user",
+                    reason: "hospitalised owner", now: f.clock.now())
             }
-            let waived = try #require(try await f.database.read { db in
-                try await BillDocument.load(ScopedStore(db, scope: f.scope), billId: bill.id, asOf: LocalDate("2026-11-26"), now: f.clock.now())
-            })
+            let waived = try #require(
+                try await f.database.read { db in
+                    try await BillDocument.load(ScopedStore(db, scope: f.scope), billId: bill.id, asOf: LocalDate("2026-11-26"), now: f.clock.now())
+                })
             #expect(waived.lateFeeWaived)
             #expect(waived.amountDue.minorUnits == bill.totalAmount)
             await #expect(throws: BillingActionError.alreadyWaived(billId: bill.id, by: "finance-user")) {
                 try await f.database.transaction { db in
-                    try await BillingActions.waiveLateFees(ScopedStore(db, scope: f.scope), billId: bill.id, actor: "other", reason: "again",
-                                                           now: f.clock.now())
+                    try await BillingActions.waiveLateFees(
+                        ScopedStore(db, scope: f.scope), billId: bill.id, actor: "other", reason: "again",
+                        now: f.clock.now())
                 }
             }
             await #expect(throws: BillingActionError.reasonRequired) {
                 try await f.database.transaction { db in
-                    try await BillingActions.waiveLateFees(ScopedStore(db, scope: f.scope), billId: bill.id, actor: "x", reason: "  ",
-                                                           now: f.clock.now())
+                    try await BillingActions.waiveLateFees(
+                        ScopedStore(db, scope: f.scope), billId: bill.id, actor: "x", reason: "  ",
+                        now: f.clock.now())
                 }
             }
             let audit = try await f.database.read { db in
@@ -160,8 +187,9 @@ struct CorrectionsTests {
             try await october(f)
             func remind(_ date: String) async throws -> BillingActions.ReminderSummary {
                 try await f.database.transaction { db in
-                    try await BillingActions.remind(ScopedStore(db, scope: f.scope), communityId: f.community, asOf: LocalDate(date)!,
-                                                    now: f.clock.now())
+                    try await BillingActions.remind(
+                        ScopedStore(db, scope: f.scope), communityId: f.community, asOf: LocalDate(date)!,
+                        now: f.clock.now())
                 }
             }
             // All three bills are due 2026-11-11 (H1: parking 10 days) or 2026-11-16 (15 days).

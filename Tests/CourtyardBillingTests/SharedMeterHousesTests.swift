@@ -1,4 +1,3 @@
-@testable import CourtyardBilling
 import CourtyardDomain
 import CourtyardSimulator
 import CourtyardStorage
@@ -6,13 +5,16 @@ import CourtyardTestSupport
 import Foundation
 import Testing
 
+@testable import CourtyardBilling
+
 /// A bill run finds the houses of many shared meters in a few batched queries (``BillRunner/members(covered:source:period:)``);
 /// for every scope it must find exactly the houses that the one-attachment reference (``BillRunner/houses(covered:store:period:)``)
 /// finds, in id order, and none of another company.
 @Suite("Shared-meter houses")
 struct SharedMeterHousesTests {
-    @Test("batched house reads match the one-attachment reference for every scope, with the bulk reader and the store",
-          arguments: TestEngine.available)
+    @Test(
+        "batched house reads match the one-attachment reference for every scope, with the bulk reader and the store",
+        arguments: TestEngine.available)
     func batchedMatchesReference(engine: TestEngine) async throws {
         try await engine.withDatabase { database in
             let companies = try await TwoCompanies.seed(database, .init(buildingsPerCommunity: 2, unitsPerBuilding: 2, housesPerUnit: 3))
@@ -27,9 +29,10 @@ struct SharedMeterHousesTests {
             let period = BillingPeriod("2026-10")!
             let now = Date()
             func attachment(_ scope: FeeAttachment.Scope, _ target: String?, from: String = "2026-01-01") -> FeeAttachment {
-                FeeAttachment(id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: community, feeItemId: "lift",
-                              scope: scope, target: target, sharedMeterId: "meter", validFrom: LocalDate(from)!, validUntil: nil,
-                              createdAt: now, updatedAt: now)
+                FeeAttachment(
+                    id: Identifier.uuidV7(at: now), companyId: a.companyId, communityId: community, feeItemId: "lift",
+                    scope: scope, target: target, sharedMeterId: "meter", validFrom: LocalDate(from)!, validUntil: nil,
+                    createdAt: now, updatedAt: now)
             }
             let attachments = [
                 attachment(.building, mine[0].buildingId), attachment(.building, mine.last!.buildingId),

@@ -1,5 +1,5 @@
-import CourtyardDomain
 import CourtyardDevices
+import CourtyardDomain
 import Testing
 
 /// The command queue's rules without a database: one command in flight per device, newest desire wins, acks never
@@ -35,7 +35,8 @@ struct CommandLifecycleTests {
         #expect(CommandLifecycle.creationTime(now: 5, open: [Self.command("a", .closed, .sent, at: 4)]) == 5)
         #expect(CommandLifecycle.creationTime(now: 5, open: [Self.command("a", .closed, .sent, at: 5)]) == 6)
         // A clock set back still orders the new command after the open ones.
-        #expect(CommandLifecycle.creationTime(now: 5, open: [Self.command("a", .closed, .sent, at: 9), Self.command("b", .open, .queued, at: 7)]) == 10)
+        #expect(
+            CommandLifecycle.creationTime(now: 5, open: [Self.command("a", .closed, .sent, at: 9), Self.command("b", .open, .queued, at: 7)]) == 10)
     }
 
     @Test("a command that left replaces those queued before it, never one queued after it or one in flight")
@@ -62,8 +63,9 @@ struct CommandLifecycleTests {
         for late in [CommandLifecycle.AckStatus.delivered, .succeeded, .failed] {
             #expect(CommandLifecycle.acknowledge(late, state: .succeeded, attempts: 1, now: now) == .duplicate)
             #expect(CommandLifecycle.acknowledge(late, state: .failed, attempts: 1, now: now) == .duplicate)
-            #expect(CommandLifecycle.acknowledge(late, state: .expired, attempts: 1, now: now)
-                == .refuse(code: "command_expired", message: "the command expired before this ack; it was not applied"))
+            #expect(
+                CommandLifecycle.acknowledge(late, state: .expired, attempts: 1, now: now)
+                    == .refuse(code: "command_expired", message: "the command expired before this ack; it was not applied"))
             guard case .refuse(let code, _) = CommandLifecycle.acknowledge(late, state: .superseded, attempts: 0, now: now) else {
                 Issue.record("an ack of a superseded command must be refused")
                 continue

@@ -20,14 +20,18 @@ import Testing
         let completions = Mutex<[(String, CommandLifecycle.AckStatus)]>([])
         let reports = Mutex<[(String, SupplyPosition?, String?)]>([])
 
-        func completed(_ command: DeviceCommand, status: CommandLifecycle.AckStatus, error: String?, db: any SQLDatabase,
-                       engine: Database.Engine, now: Date) async throws {
+        func completed(
+            _ command: DeviceCommand, status: CommandLifecycle.AckStatus, error: String?, db: any SQLDatabase,
+            engine: Database.Engine, now: Date
+        ) async throws {
             if command.reason == "refuse" { throw DeviceError(.conflict, code: "refused_by_purpose", field: "command_id", "no") }
             completions.withLock { $0.append((command.id, status)) }
         }
 
-        func reported(companyId: String, deviceId: String, position: SupplyPosition?, alarm: String?, db: any SQLDatabase,
-                      engine: Database.Engine, now: Date) async throws {
+        func reported(
+            companyId: String, deviceId: String, position: SupplyPosition?, alarm: String?, db: any SQLDatabase,
+            engine: Database.Engine, now: Date
+        ) async throws {
             reports.withLock { $0.append((deviceId, position, alarm)) }
         }
 
@@ -38,18 +42,23 @@ import Testing
         try await database.transaction { db in
             try await AccountStore(db).insert(Company(id: company, code: "dev", name: "Devices", currency: .cny, createdAt: now, updatedAt: now))
             let store = ScopedStore(db, scope: TenantScope(companyId: company))
-            try await store.insert(Community(id: community, companyId: company, code: "D", name: "D", timeZone: "Asia/Shanghai", currency: .cny,
-                                             address: nil, createdAt: now, updatedAt: now))
-            try await store.insert(Device(id: device, companyId: company, communityId: community, deviceKey: "valve-1", kind: .waterMeter,
-                                          protocol: .mqtt, model: nil, address: nil, status: .active, registerModulus: nil, createdAt: now, updatedAt: now))
+            try await store.insert(
+                Community(
+                    id: community, companyId: company, code: "D", name: "D", timeZone: "Asia/Shanghai", currency: .cny,
+                    address: nil, createdAt: now, updatedAt: now))
+            try await store.insert(
+                Device(
+                    id: device, companyId: company, communityId: community, deviceKey: "valve-1", kind: .waterMeter,
+                    protocol: .mqtt, model: nil, address: nil, status: .active, registerModulus: nil, createdAt: now, updatedAt: now))
         }
     }
 
     static func queue(_ database: Database, _ action: SupplyPosition, reason: String) async throws -> String {
         try await database.transaction { db in
             let queue = CommandQueue(db, companyId: company)
-            let id = try await queue.enqueue(communityId: community, deviceId: device, action: action, reason: reason, transport: "mqtt",
-                                             maxAttempts: 3, expirySeconds: 3_600, now: now)
+            let id = try await queue.enqueue(
+                communityId: community, deviceId: device, action: action, reason: reason, transport: "mqtt",
+                maxAttempts: 3, expirySeconds: 3_600, now: now)
             let command = try #require(try await queue.command(deviceId: device, id: id))
             try await queue.markSent(command, attempts: 1, at: now.epochMilliseconds)
             return id
@@ -61,13 +70,16 @@ import Testing
         try await engine.withDatabase { database in
             try await Self.seed(database)
             let effects = Recording()
-            let reports = DeviceReports(database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
-                                        clock: ManualClock(Self.now))
+            let reports = DeviceReports(
+                database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
+                clock: ManualClock(Self.now))
             let id = try await Self.queue(database, .closed, reason: "balance")
-            let delivered = try await reports.acknowledge(companyId: Self.company, deviceId: Self.device, commandId: id, status: .delivered, error: nil)
+            let delivered = try await reports.acknowledge(
+                companyId: Self.company, deviceId: Self.device, commandId: id, status: .delivered, error: nil)
             #expect(delivered.state == .delivered)
             #expect(effects.completions.withLock { $0.isEmpty })
-            let succeeded = try await reports.acknowledge(companyId: Self.company, deviceId: Self.device, commandId: id, status: .succeeded, error: nil)
+            let succeeded = try await reports.acknowledge(
+                companyId: Self.company, deviceId: Self.device, commandId: id, status: .succeeded, error: nil)
             #expect(succeeded.state == .succeeded)
             let again = try await reports.acknowledge(companyId: Self.company, deviceId: Self.device, commandId: id, status: .succeeded, error: nil)
             #expect(again.state == .succeeded)
@@ -76,21 +88,25 @@ import Testing
         }
     }
 
-    @Test("an unknown command, another company's device, and an answer its purpose refuses are refused and change nothing",
-          arguments: TestEngine.available)
+    @Test(
+        "an unknown command, another company's device, and an answer its purpose refuses are refused and change nothing",
+        arguments: TestEngine.available)
     func refusals(engine: TestEngine) async throws {
         try await engine.withDatabase { database in
             try await Self.seed(database)
             let effects = Recording()
-            let reports = DeviceReports(database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
-                                        clock: ManualClock(Self.now))
+            let reports = DeviceReports(
+                database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
+                clock: ManualClock(Self.now))
             let id = try await Self.queue(database, .open, reason: "refuse")
             await #expect(throws: DeviceError.self) {
-                try await reports.acknowledge(companyId: Self.company, deviceId: Self.device, commandId: "no-such-command", status: .succeeded, error: nil)
+                try await reports.acknowledge(
+                    companyId: Self.company, deviceId: Self.device, commandId: "no-such-command", status: .succeeded, error: nil)
             }
             await #expect(throws: DeviceError.self) {
-                try await reports.acknowledge(companyId: "01d00000-0000-7000-8000-00000000ffff", deviceId: Self.device, commandId: id,
-                                              status: .succeeded, error: nil)
+                try await reports.acknowledge(
+                    companyId: "01d00000-0000-7000-8000-00000000ffff", deviceId: Self.device, commandId: id,
+                    status: .succeeded, error: nil)
             }
             do {
                 _ = try await reports.acknowledge(companyId: Self.company, deviceId: Self.device, commandId: id, status: .succeeded, error: nil)
@@ -110,8 +126,9 @@ import Testing
         try await engine.withDatabase { database in
             try await Self.seed(database)
             let effects = Recording()
-            let reports = DeviceReports(database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
-                                        clock: ManualClock(Self.now))
+            let reports = DeviceReports(
+                database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
+                clock: ManualClock(Self.now))
             try await reports.report(companyId: Self.company, deviceId: Self.device, position: .closed, alarm: "gas_leak")
             let seen = effects.reports.withLock { $0 }
             #expect(seen.count == 1)

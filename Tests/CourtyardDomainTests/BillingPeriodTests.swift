@@ -6,9 +6,12 @@ import Testing
 /// server on a force-unwrap.
 @Suite("Billing periods")
 struct BillingPeriodTests {
-    @Test("periods parse only within years whose end, previous month and year-end months all exist",
-          arguments: ["9999-12", "9999-Q4", "9999", "1970-01", "0000-01", "10000-01", "-001-01", "2026-13", "2026-00", "2026-Q5", "2026-Q0",
-                      "２０２６-01", "2026-1", "2026-001", ""])
+    @Test(
+        "periods parse only within years whose end, previous month and year-end months all exist",
+        arguments: [
+            "9999-12", "9999-Q4", "9999", "1970-01", "0000-01", "10000-01", "-001-01", "2026-13", "2026-00", "2026-Q5", "2026-Q0",
+            "２０２６-01", "2026-1", "2026-001", "",
+        ])
     func periodsOutOfRangeAreRefused(text: String) {
         #expect(BillingPeriod(text) == nil)
     }

@@ -7,20 +7,23 @@ struct ApportionmentTests {
     @Test("lift electricity is split by built area with the basis stated on every share")
     func byBuiltArea() throws {
         let houses = [Apportionment.Participant(id: "h1", weight: 8720), .init(id: "h2", weight: 12_000), .init(id: "h3", weight: 9_050)]
-        let shares = try Apportionment.split(try Quantity(parsing: "1234.56"), unit: "kWh", over: houses, basis: .builtArea,
-                                             label: "lift electricity")
+        let shares = try Apportionment.split(
+            try Quantity(parsing: "1234.56"), unit: "kWh", over: houses, basis: .builtArea,
+            label: "lift electricity")
         #expect(shares.reduce(0) { $0 + $1.value.milliUnits } == 1_234_560)
         #expect(shares[0].explanation == "lift electricity 1234.560 kWh × 87.20/297.70 m² built")
         let cost = try Apportionment.split(Money(minorUnits: 100), over: houses, basis: .household, label: "corridor lights")
         #expect(cost.map(\.value.minorUnits).reduce(0, +) == 100)
     }
 
-    @Test("refuses splits that cannot be explained", arguments: [
-        ([Apportionment.Participant](), Apportionment.Failure.noParticipants),
-        ([Apportionment.Participant(id: "a", weight: 0)], .zeroTotalWeight),
-        ([Apportionment.Participant(id: "a", weight: -1)], .negativeWeight(id: "a")),
-        ([Apportionment.Participant(id: "a", weight: 1), .init(id: "a", weight: 2)], .duplicateParticipant(id: "a")),
-    ])
+    @Test(
+        "refuses splits that cannot be explained",
+        arguments: [
+            ([Apportionment.Participant](), Apportionment.Failure.noParticipants),
+            ([Apportionment.Participant(id: "a", weight: 0)], .zeroTotalWeight),
+            ([Apportionment.Participant(id: "a", weight: -1)], .negativeWeight(id: "a")),
+            ([Apportionment.Participant(id: "a", weight: 1), .init(id: "a", weight: 2)], .duplicateParticipant(id: "a")),
+        ])
     func refusals(_ example: ([Apportionment.Participant], Apportionment.Failure)) {
         #expect(throws: example.1) { try Apportionment.split(Money(minorUnits: 1), over: example.0, basis: .household, label: "x") }
     }

@@ -1,15 +1,19 @@
-@testable import CourtyardDomain
 import Foundation
 import PropertyBased
 import Testing
+
+@testable import CourtyardDomain
 
 @Suite("Identifiers")
 struct IdentifierTests {
     @Test("ids are written exactly as Foundation's UUID writes them, in lowercase")
     func canonicalText() async {
         await propertyCheck(count: 500, input: Gen.uint8().array(of: 16...16)) { bytes in
-            let uuid = UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-                                   bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+            let uuid = UUID(
+                uuid: (
+                    bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                    bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+                ))
             #expect(Identifier.canonical(bytes) == uuid.uuidString.lowercased())
         }
     }

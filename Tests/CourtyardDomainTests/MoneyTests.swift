@@ -1,5 +1,5 @@
-import Foundation
 import CourtyardDomain
+import Foundation
 import PropertyBased
 import Testing
 
@@ -16,9 +16,11 @@ struct MoneyTests {
         #expect(Money(minorUnits: 0).decimalText == "0.00")
     }
 
-    @Test("text that is not an exact amount is refused, never rounded", arguments: [
-        "1.234", "1e3", "1,000", " 12", "12 ", "12.", ".5", "", "-", "+", "--1", "1.2.3", "¥12", "0x10", "NaN",
-    ])
+    @Test(
+        "text that is not an exact amount is refused, never rounded",
+        arguments: [
+            "1.234", "1e3", "1,000", " 12", "12 ", "12.", ".5", "", "-", "+", "--1", "1.2.3", "¥12", "0x10", "NaN",
+        ])
     func refusesInexactText(_ text: String) {
         #expect(throws: FixedPoint.ParseError.self) { try Money(parsing: text) }
     }

@@ -9,8 +9,10 @@ struct PrepaidCoverageTests {
 
     @Test("each kWh is charged once: the plan's readings on its days, the bill the rest, for any plan period")
     func eachUsageIsChargedOnce() async {
-        await propertyCheck(count: 500, input: Gen.int64(in: 0...50_000).array(of: 31...31), Gen.int(in: -40...40),
-                            Gen.int(in: -40...70)) { daily, startOffset, length in
+        await propertyCheck(
+            count: 500, input: Gen.int64(in: 0...50_000).array(of: 31...31), Gen.int(in: -40...40),
+            Gen.int(in: -40...70)
+        ) { daily, startOffset, length in
             let period = Self.october
             let from = period.start.adding(days: startOffset)
             let until: LocalDate? = length >= 60 ? nil : from.adding(days: max(1, length))
@@ -59,12 +61,18 @@ struct PrepaidCoverageTests {
 
     @Test("time-of-use usage is reduced window by window; usage charged outside any window comes off the largest")
     func windowsAreReducedOneByOne() throws {
-        let coverage = PrepaidCoverage(spans: [.init(planId: "a", from: LocalDate("2026-10-20")!, until: nil)],
-                                       charged: ["peak": Quantity(milliUnits: 30_000), "valley": Quantity(milliUnits: 50_000),
-                                                 "": Quantity(milliUnits: 10_000)])
-        let recorded = MeteredUsage(quantity: Quantity(milliUnits: 160_000),
-                                    windows: ["peak": Quantity(milliUnits: 100_000), "valley": Quantity(milliUnits: 40_000),
-                                              "flat": Quantity(milliUnits: 20_000)])
+        let coverage = PrepaidCoverage(
+            spans: [.init(planId: "a", from: LocalDate("2026-10-20")!, until: nil)],
+            charged: [
+                "peak": Quantity(milliUnits: 30_000), "valley": Quantity(milliUnits: 50_000),
+                "": Quantity(milliUnits: 10_000),
+            ])
+        let recorded = MeteredUsage(
+            quantity: Quantity(milliUnits: 160_000),
+            windows: [
+                "peak": Quantity(milliUnits: 100_000), "valley": Quantity(milliUnits: 40_000),
+                "flat": Quantity(milliUnits: 20_000),
+            ])
         guard case .remainder(let usage, _) = coverage.postpaid(recorded, in: Self.october, unit: "kWh") else {
             Issue.record("expected a remainder"); return
         }

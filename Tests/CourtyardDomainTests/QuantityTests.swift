@@ -1,5 +1,5 @@
-import Foundation
 import CourtyardDomain
+import Foundation
 import PropertyBased
 import Testing
 
@@ -30,11 +30,13 @@ struct QuantityTests {
         #expect(zhejiangTier1.rounded(.halfUp)?.minorUnits == 148_488)
     }
 
-    @Test("rounding modes on halves and negatives", arguments: [
-        // (numerator, denominator, halfUp, halfEven, floor, ceiling)
-        (25, 10, 3, 2, 2, 3), (35, 10, 4, 4, 3, 4), (-25, 10, -3, -2, -3, -2), (24, 10, 2, 2, 2, 3),
-        (26, 10, 3, 3, 2, 3), (-26, 10, -3, -3, -3, -2), (20, 10, 2, 2, 2, 2), (1, 3, 0, 0, 0, 1),
-    ])
+    @Test(
+        "rounding modes on halves and negatives",
+        arguments: [
+            // (numerator, denominator, halfUp, halfEven, floor, ceiling)
+            (25, 10, 3, 2, 2, 3), (35, 10, 4, 4, 3, 4), (-25, 10, -3, -2, -3, -2), (24, 10, 2, 2, 2, 3),
+            (26, 10, 3, 3, 2, 3), (-26, 10, -3, -3, -3, -2), (20, 10, 2, 2, 2, 2), (1, 3, 0, 0, 0, 1),
+        ])
     func roundingTable(_ row: (Int, Int, Int, Int, Int, Int)) {
         let (n, d) = (Int128(row.0), Int128(row.1))
         #expect(RoundingMode.halfUp.divide(n, by: d) == Int128(row.2))

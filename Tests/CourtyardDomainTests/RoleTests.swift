@@ -1,5 +1,5 @@
-import Foundation
 import CourtyardDomain
+import Foundation
 import Testing
 
 @Suite("Roles and permissions")
@@ -7,8 +7,10 @@ struct RoleTests {
     /// The matrix, written out: a change here is a deliberate product decision.
     static let matrix: [Role: Set<Permission>] = [
         .platformAdmin: Set(Permission.allCases),
-        .companyAdmin: [.manageUsers, .readUsers, .manageProperty, .readProperty, .managePeople, .readPeople,
-                        .manageDevices, .readDevices, .manageFinance, .readFinance, .recordUsage, .takePayments],
+        .companyAdmin: [
+            .manageUsers, .readUsers, .manageProperty, .readProperty, .managePeople, .readPeople,
+            .manageDevices, .readDevices, .manageFinance, .readFinance, .recordUsage, .takePayments,
+        ],
         .finance: [.readProperty, .readPeople, .readDevices, .readUsers, .manageFinance, .readFinance, .recordUsage, .takePayments],
         .frontDesk: [.readProperty, .readPeople, .managePeople, .readDevices, .readFinance, .takePayments],
         .engineer: [.readProperty, .readDevices, .manageDevices, .recordUsage],

@@ -10,9 +10,11 @@ struct TariffTests {
 
     /// Zhejiang residential electricity, annual tiers: ≤2760 kWh 0.538; 2761–4800 0.588; >4800 0.838 yuan/kWh.
     /// Source: shared/reference/DOMAIN.md ("Tariffs (public examples)"), from the provincial tariff table.
-    static let zhejiang = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual, tiers: [
-        .init(upTo: q("2760"), price: p("0.538")), .init(upTo: q("4800"), price: p("0.588")), .init(upTo: nil, price: p("0.838")),
-    ])
+    static let zhejiang = PricingRule(
+        kind: .metered, unit: "kWh", mode: .graduated, accumulation: .annual,
+        tiers: [
+            .init(upTo: q("2760"), price: p("0.538")), .init(upTo: q("4800"), price: p("0.588")), .init(upTo: nil, price: p("0.838")),
+        ])
 
     /// Zhejiang time-of-use by tier: peak 0.568/0.618/0.868, valley 0.288/0.338/0.588 (same source). Peak 08:00–22:00.
     static var zhejiangTOU: PricingRule {
@@ -25,9 +27,11 @@ struct TariffTests {
     }
 
     /// Beijing residential water, annual per household: 0–180 m³ 5; 181–260 7; >260 9 yuan/m³ (same source).
-    static let beijingWater = PricingRule(kind: .metered, unit: "m³", mode: .graduated, accumulation: .annual, tiers: [
-        .init(upTo: q("180"), price: p("5")), .init(upTo: q("260"), price: p("7")), .init(upTo: nil, price: p("9")),
-    ])
+    static let beijingWater = PricingRule(
+        kind: .metered, unit: "m³", mode: .graduated, accumulation: .annual,
+        tiers: [
+            .init(upTo: q("180"), price: p("5")), .init(upTo: q("260"), price: p("7")), .init(upTo: nil, price: p("9")),
+        ])
 
     @Test("graduated tiers price each slice at its own rate (Zhejiang, 3000 kWh from zero)")
     func zhejiangGraduated() throws {
@@ -61,8 +65,11 @@ struct TariffTests {
 
     @Test("time-of-use splits each tier slice between windows and prices them by window and tier")
     func timeOfUse() throws {
-        let quote = try Tariff.quote(Self.zhejiangTOU, QuoteInput(usage: Self.q("3000"),
-                                                                  windowUsage: ["peak": Self.q("2000"), "valley": Self.q("1000")]))
+        let quote = try Tariff.quote(
+            Self.zhejiangTOU,
+            QuoteInput(
+                usage: Self.q("3000"),
+                windowUsage: ["peak": Self.q("2000"), "valley": Self.q("1000")]))
         let quantities = Dictionary(grouping: quote.lines, by: { $0.window! }).mapValues { $0.reduce(0) { $0 + $1.quantity!.milliUnits } }
         #expect(quantities == ["peak": 2_000_000, "valley": 1_000_000])
         let tiers = Dictionary(grouping: quote.lines, by: { $0.tier! }).mapValues { $0.reduce(0) { $0 + $1.quantity!.milliUnits } }
@@ -78,30 +85,57 @@ struct TariffTests {
         var volume = Self.beijingWater
         volume.mode = .volume
         #expect(try Tariff.quote(volume, QuoteInput(usage: Self.q("200"))).lines.map(\.description) == ["tier 2 (volume): 200.000 m³ × 7.0000"])
-        let timeOfUse = try Tariff.quote(Self.zhejiangTOU, QuoteInput(usage: Self.q("3000"),
-                                                                      windowUsage: ["peak": Self.q("2000"), "valley": Self.q("1000")]))
-        #expect(timeOfUse.lines.map(\.description) == ["tier 1 peak: 1840.000 kWh × 0.5680", "tier 1 valley: 920.000 kWh × 0.2880",
-                                                       "tier 2 peak: 160.000 kWh × 0.6180", "tier 2 valley: 80.000 kWh × 0.3380"])
+        let timeOfUse = try Tariff.quote(
+            Self.zhejiangTOU,
+            QuoteInput(
+                usage: Self.q("3000"),
+                windowUsage: ["peak": Self.q("2000"), "valley": Self.q("1000")]))
+        #expect(
+            timeOfUse.lines.map(\.description) == [
+                "tier 1 peak: 1840.000 kWh × 0.5680", "tier 1 valley: 920.000 kWh × 0.2880",
+                "tier 2 peak: 160.000 kWh × 0.6180", "tier 2 valley: 80.000 kWh × 0.3380",
+            ])
         let area = PricingRule(kind: .perArea, pricePerSquareMetre: Self.p("2.5"))
-        #expect(try Tariff.quote(area, QuoteInput(area: Area(hundredths: 8_720), months: 3)).lines.map(\.description)
+        #expect(
+            try Tariff.quote(area, QuoteInput(area: Area(hundredths: 8_720), months: 3)).lines.map(\.description)
                 == ["87.20 m² × 2.5000/m²/month × 3 month(s)"])
         let fixed = PricingRule(kind: .fixed, amount: Money(minorUnits: 5_000))
         #expect(try Tariff.quote(fixed, QuoteInput(months: 3)).lines.map(\.description) == ["fixed 50.00 × 3 month(s)"])
     }
 
-    @Test("bad rules are refused with the offending field", arguments: [
-        ("tiers not ascending", PricingRule(kind: .metered, mode: .graduated, accumulation: .monthly,
-                                            tiers: [.init(upTo: q("100"), price: p("1")), .init(upTo: q("50"), price: p("2")),
-                                                    .init(upTo: nil, price: p("3"))]), "tiers.1.up_to"),
-        ("negative price", PricingRule(kind: .metered, mode: .graduated, accumulation: .monthly,
-                                       tiers: [.init(upTo: nil, price: p("-1"))]), "tiers.0.price"),
-        ("bounded last tier", PricingRule(kind: .metered, mode: .graduated, accumulation: .monthly,
-                                          tiers: [.init(upTo: q("10"), price: p("1"))]), "tiers.0.up_to"),
-        ("windows with a gap", PricingRule(kind: .metered, mode: .graduated, accumulation: .monthly,
-                                           tiers: [.init(upTo: nil, price: p("1"))],
-                                           windows: [.init(name: "day", start: "08:00", end: "20:00", prices: [p("1")])]), "windows"),
-        ("fixed without amount", PricingRule(kind: .fixed), "amount"),
-    ])
+    @Test(
+        "bad rules are refused with the offending field",
+        arguments: [
+            (
+                "tiers not ascending",
+                PricingRule(
+                    kind: .metered, mode: .graduated, accumulation: .monthly,
+                    tiers: [
+                        .init(upTo: q("100"), price: p("1")), .init(upTo: q("50"), price: p("2")),
+                        .init(upTo: nil, price: p("3")),
+                    ]), "tiers.1.up_to"
+            ),
+            (
+                "negative price",
+                PricingRule(
+                    kind: .metered, mode: .graduated, accumulation: .monthly,
+                    tiers: [.init(upTo: nil, price: p("-1"))]), "tiers.0.price"
+            ),
+            (
+                "bounded last tier",
+                PricingRule(
+                    kind: .metered, mode: .graduated, accumulation: .monthly,
+                    tiers: [.init(upTo: q("10"), price: p("1"))]), "tiers.0.up_to"
+            ),
+            (
+                "windows with a gap",
+                PricingRule(
+                    kind: .metered, mode: .graduated, accumulation: .monthly,
+                    tiers: [.init(upTo: nil, price: p("1"))],
+                    windows: [.init(name: "day", start: "08:00", end: "20:00", prices: [p("1")])]), "windows"
+            ),
+            ("fixed without amount", PricingRule(kind: .fixed), "amount"),
+        ])
     func badRules(_ example: (String, PricingRule, String)) {
         let issues = example.1.validate()
         #expect(issues.map(\.path).contains(example.2), "\(example.0): \(issues)")
@@ -110,16 +144,22 @@ struct TariffTests {
 
     @Test("extreme inputs are refused or priced, never trapped: durations past a year, usage and prices at the 64-bit limits")
     func extremeInputsNeverTrap() throws {
-        let parking = PricingRule(kind: .perDuration, duration: .init(freeMinutes: 0, firstMinutes: 1, firstPrice: Money(minorUnits: .max),
-                                                                       everyMinutes: 1, everyPrice: Money(minorUnits: .max), dailyCap: nil))
+        let parking = PricingRule(
+            kind: .perDuration,
+            duration: .init(
+                freeMinutes: 0, firstMinutes: 1, firstPrice: Money(minorUnits: .max),
+                everyMinutes: 1, everyPrice: Money(minorUnits: .max), dailyCap: nil))
         #expect(throws: TariffError.self) { try Tariff.quote(parking, QuoteInput(durationSeconds: .max)) }
         #expect(throws: TariffError.self) { try Tariff.quote(parking, QuoteInput(durationSeconds: Tariff.maximumDurationSeconds + 1)) }
         // A year at Int64.max fen a minute does not fit in money: an error, not an overflow.
         #expect(throws: TariffError.self) { try Tariff.quote(parking, QuoteInput(durationSeconds: Tariff.maximumDurationSeconds)) }
-        let huge = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
-                               tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: .max))])
+        let huge = PricingRule(
+            kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
+            tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: .max))])
         #expect(throws: TariffError.self) { try Tariff.quote(huge, QuoteInput(usage: Quantity(milliUnits: .max))) }
-        #expect(throws: TariffError.self) { try Tariff.quote(huge, QuoteInput(usage: Quantity(milliUnits: .max), position: Quantity(milliUnits: .max))) }
+        #expect(throws: TariffError.self) {
+            try Tariff.quote(huge, QuoteInput(usage: Quantity(milliUnits: .max), position: Quantity(milliUnits: .max)))
+        }
         #expect(ExactAmount(decimalText: "99999999999999999999999999999999999999") == nil)
         #expect(ExactAmount(decimalText: "-99999999999999999999999999999999999999") == nil)
     }
@@ -131,9 +171,12 @@ struct TariffTests {
         let fixed = PricingRule(kind: .fixed, amount: Money(minorUnits: 1_500))
         #expect(try Tariff.quote(fixed, QuoteInput(months: 2)).amount == Money(minorUnits: 3_000))
         // 15 free minutes, first hour 5.00, then 2.00 per 30 min, capped at 30.00 a day.
-        let parking = PricingRule(kind: .perDuration, duration: .init(freeMinutes: 15, firstMinutes: 60, firstPrice: Money(minorUnits: 500),
-                                                                       everyMinutes: 30, everyPrice: Money(minorUnits: 200),
-                                                                       dailyCap: Money(minorUnits: 3_000)))
+        let parking = PricingRule(
+            kind: .perDuration,
+            duration: .init(
+                freeMinutes: 15, firstMinutes: 60, firstPrice: Money(minorUnits: 500),
+                everyMinutes: 30, everyPrice: Money(minorUnits: 200),
+                dailyCap: Money(minorUnits: 3_000)))
         #expect(try Tariff.quote(parking, QuoteInput(durationSeconds: 14 * 60)).amount == .zero())
         #expect(try Tariff.quote(parking, QuoteInput(durationSeconds: 100 * 60)).amount == Money(minorUnits: 900))  // 5 + 2 × 2
         #expect(try Tariff.quote(parking, QuoteInput(durationSeconds: 30 * 3600)).amount == Money(minorUnits: 3_000 + 2_500))  // cap + (5 + 10 × 2) for 6 h
@@ -165,8 +208,13 @@ struct TariffTests {
             var position: Int64 = 0
             var sum = ExactAmount(tenMillionths: 0)
             for month in months {
-                sum = sum + (try! Tariff.quote(Self.zhejiang, QuoteInput(usage: Quantity(milliUnits: month),
-                                                                        position: Quantity(milliUnits: position)))).exact
+                sum =
+                    sum
+                    + (try! Tariff.quote(
+                        Self.zhejiang,
+                        QuoteInput(
+                            usage: Quantity(milliUnits: month),
+                            position: Quantity(milliUnits: position)))).exact
                 position += month
             }
             let year = try! Tariff.quote(Self.zhejiang, QuoteInput(usage: Quantity(milliUnits: position)))

@@ -1,11 +1,12 @@
 import CourtyardDevices
-@testable import CourtyardIngest
 import CourtyardDomain
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
 import SQLKit
 import Testing
+
+@testable import CourtyardIngest
 
 /// The device directory answers from its cache, and an expired entry once more while it is re-read in the background.
 @Suite struct DeviceDirectoryTests {

@@ -1,5 +1,4 @@
 import CourtyardDevices
-@testable import CourtyardIngest
 import CourtyardDomain
 import CourtyardStorage
 import CourtyardTestSupport
@@ -7,6 +6,8 @@ import Foundation
 import PropertyBased
 import SQLKit
 import Testing
+
+@testable import CourtyardIngest
 
 /// The SQLite writer's fast path must decide exactly what the careful path decides: same answers, same rows.
 @Suite struct FastPathTests {
@@ -17,16 +18,22 @@ import Testing
         try await database.transaction { db in
             try await AccountStore(db).insert(Company(id: company, code: "fast", name: "Fast", currency: .cny, createdAt: now, updatedAt: now))
             let store = ScopedStore(db, scope: TenantScope(companyId: company))
-            try await store.insert(Community(id: community, companyId: company, code: "F", name: "F", timeZone: "Asia/Shanghai", currency: .cny,
-                                             address: nil, createdAt: now, updatedAt: now))
+            try await store.insert(
+                Community(
+                    id: community, companyId: company, code: "F", name: "F", timeZone: "Asia/Shanghai", currency: .cny,
+                    address: nil, createdAt: now, updatedAt: now))
             var devices: [KnownDevice] = []
             for index in 0..<20 {
                 let id = "01a00000-0000-7000-8000-0000000001\(String(format: "%02d", index))"
-                try await store.insert(Device(id: id, companyId: company, communityId: community, deviceKey: "m\(index)", kind: .electricityMeter,
-                                              protocol: .http, model: nil, address: nil, status: .active,
-                                              registerModulus: index == 2 ? Quantity(milliUnits: 100_000) : nil, createdAt: now, updatedAt: now))
-                devices.append(KnownDevice(id: id, companyId: company, communityId: community, deviceKey: "m\(index)", kind: .electricityMeter,
-                                           status: .active, registerModulus: index == 2 ? 100_000 : nil, timeZone: TimeZone(identifier: "Asia/Shanghai")!))
+                try await store.insert(
+                    Device(
+                        id: id, companyId: company, communityId: community, deviceKey: "m\(index)", kind: .electricityMeter,
+                        protocol: .http, model: nil, address: nil, status: .active,
+                        registerModulus: index == 2 ? Quantity(milliUnits: 100_000) : nil, createdAt: now, updatedAt: now))
+                devices.append(
+                    KnownDevice(
+                        id: id, companyId: company, communityId: community, deviceKey: "m\(index)", kind: .electricityMeter,
+                        status: .active, registerModulus: index == 2 ? 100_000 : nil, timeZone: TimeZone(identifier: "Asia/Shanghai")!))
             }
             return devices
         }
@@ -45,10 +52,10 @@ import Testing
             let roll = which < 5 ? random.next() % 100 : 25 + random.next() % 75
             var reading: ResolvedReading
             if roll < 8, let old = sent.randomElement(using: &random) {
-                reading = old // exact replay
+                reading = old  // exact replay
             } else if roll < 12, let old = sent.randomElement(using: &random) {
                 reading = old
-                reading.value = .cumulative(old.value.milliUnits + 7) // conflict at the same instant
+                reading.value = .cumulative(old.value.milliUnits + 7)  // conflict at the same instant
                 reading.messageId = nil
             } else {
                 hours[which] += Int64(1 + random.next() % 3)
@@ -57,8 +64,9 @@ import Testing
                 let step: Int64 = roll < 23 ? -5_000 : roll < 25 ? 150_000 : Int64(random.next() % 2_000)
                 values[which] += step
                 let value = devices[which].registerModulus.map { values[which] % $0 } ?? values[which]
-                reading = ResolvedReading(device: devices[which], register: "energy_total", value: .cumulative(max(0, value)), measuredAt: at,
-                                          receivedAt: at, messageId: roll < 60 ? "msg-\(index % 97 == 0 ? 0 : index)" : nil, source: "test")
+                reading = ResolvedReading(
+                    device: devices[which], register: "energy_total", value: .cumulative(max(0, value)), measuredAt: at,
+                    receivedAt: at, messageId: roll < 60 ? "msg-\(index % 97 == 0 ? 0 : index)" : nil, source: "test")
             }
             sent.append(reading)
         }
@@ -74,7 +82,8 @@ import Testing
 
     static func state(_ database: Database) async throws -> [String] {
         try await database.read { db in
-            let readings = try await db.raw("SELECT device_id, register, measured_at, reading_milli, usage_milli, since FROM readings_all").all().map { row in
+            let readings = try await db.raw("SELECT device_id, register, measured_at, reading_milli, usage_milli, since FROM readings_all").all().map
+            { row in
                 "\(try row.decode(column: "device_id", as: String.self))|\(try row.decode(column: "measured_at", as: Int64.self))|\(try row.decode(column: "reading_milli", as: Int64?.self) ?? -1)|\(try row.decode(column: "usage_milli", as: Int64?.self) ?? -1)|\(try row.decode(column: "since", as: Int64?.self) ?? -1)"
             }
             let held = try await db.raw("SELECT device_id, measured_at, reading_milli, reason FROM held_readings").all().map { row in
@@ -101,8 +110,9 @@ import Testing
             try await TestEngine.sqlite.withDatabase { carefulDatabase in
                 let devices = try await Self.seed(fastDatabase, now: now)
                 _ = try await Self.seed(carefulDatabase, now: now)
-                let writer = ReadingWriter(database: fastDatabase, clock: FixedClock(instant: now),
-                                           recentLimit: seed.isMultiple(of: 2) ? 40 : 200_000)
+                let writer = ReadingWriter(
+                    database: fastDatabase, clock: FixedClock(instant: now),
+                    recentLimit: seed.isMultiple(of: 2) ? 40 : 200_000)
                 var fastAnswers: [String] = []
                 var carefulAnswers: [String] = []
                 for batch in Self.stream(seed: seed, devices: devices, count: 600) {

@@ -1,14 +1,17 @@
-@testable import CourtyardIngest
 import CourtyardDomain
 import Foundation
 import PropertyBased
 import Testing
 
+@testable import CourtyardIngest
+
 /// The hand-written reading parser reads exactly what Foundation's `JSONDecoder` reads, refuses what it refuses, and
 /// survives any bytes.
 @Suite struct ReadingJSONTests {
     @Test func controlCharactersInTextFieldsAreRefusedPerItem() throws {
-        let body = Data(#"[{"device_id":"m\n1","reading":"1","measured_at":"2026-10-01T00:00:00Z"},{"device_id":"m\u00001","reading":"1","measured_at":"2026-10-01T00:00:00Z"},{"device_id":"ok","reading":"1","measured_at":"2026-10-01T00:00:00Z"}]"#.utf8)
+        let body = Data(
+            #"[{"device_id":"m\n1","reading":"1","measured_at":"2026-10-01T00:00:00Z"},{"device_id":"m\u00001","reading":"1","measured_at":"2026-10-01T00:00:00Z"},{"device_id":"ok","reading":"1","measured_at":"2026-10-01T00:00:00Z"}]"#
+                .utf8)
         let items = try ReadingParser.parse(body)
         for index in 0..<2 {
             guard case .failure(let error) = items[index] else { Issue.record("item \(index) should fail"); continue }
@@ -19,7 +22,8 @@ import Testing
     }
 
     @Test func escapesExponentsAndUnknownMembersAreReadLikeAnyJSONReader() throws {
-        let body = Data(#"""
+        let body = Data(
+            #"""
             [{"device_id":"m\u00e9\ud83d\ude00","reading":1.50e1,"measured_at":"2026-10-01T00:00:00Z","extra":{"a":[1,{"b":null}],"c":true}},
              {"deviceId":"w1","usage":0.0012e2,"time":"2025-10-22 00:00:00"},
              {"device_id":"a","device_id":"b","reading":"1","measured_at":"2026-10-01T00:00:00Z"},
@@ -40,19 +44,24 @@ import Testing
         #expect(missing.code == "missing_field")
     }
 
-    @Test("bodies that are not JSON are refused as a whole", arguments: [
-        "", "   ", "[", "[{}", "[{},]", "{\"device_id\" \"x\"}", "[01]", "[1.]", "[-]", "[1e]", "[\"\\x\"]", "[\"\u{01}\"]",
-        "[\"\\ud800\"]", "[\"\\udc00\"]", "[nul]", "[tru]", "{} {}", "[] x", String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
-    ])
+    @Test(
+        "bodies that are not JSON are refused as a whole",
+        arguments: [
+            "", "   ", "[", "[{}", "[{},]", "{\"device_id\" \"x\"}", "[01]", "[1.]", "[-]", "[1e]", "[\"\\x\"]", "[\"\u{01}\"]",
+            "[\"\\ud800\"]", "[\"\\udc00\"]", "[nul]", "[tru]", "{} {}", "[] x",
+            String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
+        ])
     func malformedBodiesAreRefused(_ text: String) {
         #expect(throws: ReadingParser.BodyError.self) { try ReadingParser.parse(Data(text.utf8)) }
     }
 
-    @Test("a reading field given twice refuses that reading, on every transport (MQTT has no other body check)", arguments: [
-        #"[{"device_id":"m","reading":"1","reading":"2","measured_at":"2026-10-01T00:00:00Z"}]"#,
-        #"{"device_id":"m","device_id":"n","reading":"1","measured_at":"2026-10-01T00:00:00Z"}"#,
-        #"[{"deviceId":"m","usage":1,"time":"2026-10-01T00:00:00Z","time":"2026-10-02T00:00:00Z"}]"#,
-    ])
+    @Test(
+        "a reading field given twice refuses that reading, on every transport (MQTT has no other body check)",
+        arguments: [
+            #"[{"device_id":"m","reading":"1","reading":"2","measured_at":"2026-10-01T00:00:00Z"}]"#,
+            #"{"device_id":"m","device_id":"n","reading":"1","measured_at":"2026-10-01T00:00:00Z"}"#,
+            #"[{"deviceId":"m","usage":1,"time":"2026-10-01T00:00:00Z","time":"2026-10-02T00:00:00Z"}]"#,
+        ])
     func repeatedFieldsAreRefused(_ text: String) throws {
         let items = try ReadingParser.parse(Data(text.utf8))
         guard case .failure(let error) = items.first else { Issue.record("a repeated field must refuse the reading"); return }
@@ -62,7 +71,8 @@ import Testing
 
     @Test("device_key names the device's key; device_id and deviceId are its older spellings; two different keys are refused")
     func deviceKeyAndItsOlderSpellings() throws {
-        let text = #"[{"device_key":"m1","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
+        let text =
+            #"[{"device_key":"m1","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
             + #"{"device_id":"m2","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
             + #"{"device_key":"m3","device_id":"m3","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
             + #"{"device_key":"m4","device_id":"m5","reading":"1","measured_at":"2026-10-01T00:00:00Z"},"#
@@ -78,7 +88,8 @@ import Testing
 
     @Test("the same name in two different readings, or an ignored member twice, is fine")
     func repeatsAcrossObjectsAreFine() throws {
-        let text = #"[{"device_id":"m","reading":"1","measured_at":"2026-10-01T00:00:00Z","note":1,"note":2},"#
+        let text =
+            #"[{"device_id":"m","reading":"1","measured_at":"2026-10-01T00:00:00Z","note":1,"note":2},"#
             + #"{"device_id":"m","reading":"2","measured_at":"2026-10-01T01:00:00Z"}]"#
         let items = try ReadingParser.parse(Data(text.utf8))
         #expect(items.count == 2)
@@ -187,10 +198,13 @@ enum FoundationReadingParser {
         } catch {
             return .failure(.malformedJSON("\(error)"))
         }
-        return .success(items.map { item in
-            guard let fields = item.fields else { return .failure(ReadingError("invalid_item", field: nil, "each reading must be a JSON object")) }
-            return Result { () throws(ReadingError) in try ReadingParser.submission(fields, defaultDevice: nil) }
-        })
+        return .success(
+            items.map { item in
+                guard let fields = item.fields else {
+                    return .failure(ReadingError("invalid_item", field: nil, "each reading must be a JSON object"))
+                }
+                return Result { () throws(ReadingError) in try ReadingParser.submission(fields, defaultDevice: nil) }
+            })
     }
 }
 
@@ -220,7 +234,8 @@ enum RandomReadingBody {
         case 2, 3: return number(using: &random)
         default:
             switch name {
-            case "measured_at", "measuredAt": return random.next() % 5 == 0 ? "\"2026-13-01T00:00:00Z\"" : "\"2026-10-0\(1 + random.next() % 9)T0\(random.next() % 10):00:00Z\""
+            case "measured_at", "measuredAt":
+                return random.next() % 5 == 0 ? "\"2026-13-01T00:00:00Z\"" : "\"2026-10-0\(1 + random.next() % 9)T0\(random.next() % 10):00:00Z\""
             case "time": return "\"2025-10-22 0\(random.next() % 10):00:00\""
             case "reading", "usage": return "\"" + number(using: &random) + "\""
             case "register": return ["\"energy_total\"", "\"tou_peak\"", "\"Bad-Name\"", "\"usage\""][Int(random.next() % 4)]
@@ -250,8 +265,10 @@ enum RandomReadingBody {
         case 2: return number(using: &random)
         case 3: return string(using: &random)
         case 4: return "[" + (0..<Int(random.next() % 3)).map { _ in value(using: &random, depth: depth + 1) }.joined(separator: ",") + "]"
-        default: return "{" + (0..<Int(random.next() % 3)).map { index in "\"k\(index)\":" + value(using: &random, depth: depth + 1) }.joined(separator: ",") + "}"
+        default:
+            return "{"
+                + (0..<Int(random.next() % 3)).map { index in "\"k\(index)\":" + value(using: &random, depth: depth + 1) }.joined(separator: ",")
+                + "}"
         }
     }
 }
-

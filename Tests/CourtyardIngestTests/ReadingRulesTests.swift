@@ -1,38 +1,51 @@
 import CourtyardDevices
-@testable import CourtyardIngest
 import CourtyardMeterProtocols
 import CourtyardStorage
 import Foundation
 import PropertyBased
 import Testing
 
+@testable import CourtyardIngest
+
 /// The pure rules of ingestion: usage from register readings, plausibility caps, parsing, signatures, bucketing.
 @Suite struct ReadingRulesTests {
     typealias Point = ReadingRules.Point
 
     @Test func usageIsTheDifferenceOfConsecutiveReadings() {
-        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 1_000), to: Point(measuredAt: 1, reading: 1_250), modulus: nil,
-                                   replacement: nil) == .usage(250, rolledOver: false, replaced: false))
+        #expect(
+            ReadingRules.delta(
+                from: Point(measuredAt: 0, reading: 1_000), to: Point(measuredAt: 1, reading: 1_250), modulus: nil,
+                replacement: nil) == .usage(250, rolledOver: false, replaced: false))
     }
 
     @Test func aFallIsAWrapOnlyWhenTheModulusExplainsIt() {
-        let modulus: Int64 = 1_000_000_000 // 999999.999 kWh
-        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 999_999_000), to: Point(measuredAt: 1, reading: 500), modulus: modulus,
-                                   replacement: nil) == .usage(1_500, rolledOver: true, replaced: false))
+        let modulus: Int64 = 1_000_000_000  // 999999.999 kWh
+        #expect(
+            ReadingRules.delta(
+                from: Point(measuredAt: 0, reading: 999_999_000), to: Point(measuredAt: 1, reading: 500), modulus: modulus,
+                replacement: nil) == .usage(1_500, rolledOver: true, replaced: false))
         // A small fall is a fault (or tampering), not a wrap.
-        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 5_000), to: Point(measuredAt: 1, reading: 4_000), modulus: modulus,
-                                   replacement: nil) == .negative(-1_000))
-        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 999_999_000), to: Point(measuredAt: 1, reading: 500), modulus: nil,
-                                   replacement: nil) == .negative(-999_998_500))
+        #expect(
+            ReadingRules.delta(
+                from: Point(measuredAt: 0, reading: 5_000), to: Point(measuredAt: 1, reading: 4_000), modulus: modulus,
+                replacement: nil) == .negative(-1_000))
+        #expect(
+            ReadingRules.delta(
+                from: Point(measuredAt: 0, reading: 999_999_000), to: Point(measuredAt: 1, reading: 500), modulus: nil,
+                replacement: nil) == .negative(-999_998_500))
     }
 
     @Test func aReplacementCountsTheOldMeterToItsEndAndTheNewOneFromItsStart() {
         let swap = ReadingRules.Replacement(replacedAt: 5, oldFinal: 12_000, newStart: 100)
-        #expect(ReadingRules.delta(from: Point(measuredAt: 0, reading: 10_000), to: Point(measuredAt: 10, reading: 600), modulus: nil,
-                                   replacement: swap) == .usage(2_500, rolledOver: false, replaced: true))
+        #expect(
+            ReadingRules.delta(
+                from: Point(measuredAt: 0, reading: 10_000), to: Point(measuredAt: 10, reading: 600), modulus: nil,
+                replacement: swap) == .usage(2_500, rolledOver: false, replaced: true))
         // A replacement outside the interval does not apply.
-        #expect(ReadingRules.delta(from: Point(measuredAt: 6, reading: 10_000), to: Point(measuredAt: 10, reading: 600), modulus: nil,
-                                   replacement: swap) == .negative(-9_400))
+        #expect(
+            ReadingRules.delta(
+                from: Point(measuredAt: 6, reading: 10_000), to: Point(measuredAt: 10, reading: 600), modulus: nil,
+                replacement: swap) == .negative(-9_400))
     }
 
     @Test func usageOverAnyChainOfReadingsIsLastMinusFirst() async {
@@ -42,9 +55,12 @@ import Testing
             for step in steps { readings.append(readings.last! + step) }
             var total: Int64 = 0
             for (index, pair) in zip(readings, readings.dropFirst()).enumerated() {
-                guard case .usage(let usage, _, _) = ReadingRules.delta(from: Point(measuredAt: Int64(index), reading: pair.0),
-                                                                        to: Point(measuredAt: Int64(index + 1), reading: pair.1),
-                                                                        modulus: nil, replacement: nil) else { Issue.record("negative"); return }
+                guard
+                    case .usage(let usage, _, _) = ReadingRules.delta(
+                        from: Point(measuredAt: Int64(index), reading: pair.0),
+                        to: Point(measuredAt: Int64(index + 1), reading: pair.1),
+                        modulus: nil, replacement: nil)
+                else { Issue.record("negative"); return }
                 total += usage
             }
             #expect(total == readings.last! - readings.first!)
@@ -84,15 +100,18 @@ import Testing
     }
 
     @Test func numbersAreReadExactlyFromJSONNumbersAndStrings() throws {
-        let body = Data(#"[{"deviceId":"w1","usage":0.1,"time":"2025-10-22 00:00:00"},{"device_id":"e1","reading":"12345.678","measured_at":"2026-10-01T00:00:00Z"}]"#.utf8)
+        let body = Data(
+            #"[{"deviceId":"w1","usage":0.1,"time":"2025-10-22 00:00:00"},{"device_id":"e1","reading":"12345.678","measured_at":"2026-10-01T00:00:00Z"}]"#
+                .utf8)
         let items = try ReadingParser.parse(body)
         #expect(try items[0].get().value == .interval(100))
         #expect(try items[1].get().value == .cumulative(12_345_678))
         #expect(try items[1].get().register == "energy_total")
     }
 
-    @Test("webhook timestamps that are not 1 to 12 digits, or at the 64-bit limits, are refused without overflow",
-          arguments: ["-9223372036854775808", "9223372036854775807", "-1000", "+1000", "1e3", "", " 1000", "99999999999999999999"])
+    @Test(
+        "webhook timestamps that are not 1 to 12 digits, or at the 64-bit limits, are refused without overflow",
+        arguments: ["-9223372036854775808", "9223372036854775807", "-1000", "+1000", "1e3", "", " 1000", "99999999999999999999"])
     func extremeWebhookTimestampsAreRefused(timestamp: String) {
         let signature = WebhookSignature.sign(body: Data("[]".utf8), timestamp: 1_000, secret: "s")
         #expect(throws: WebhookSignature.Failure.malformedTimestamp) {
@@ -105,13 +124,15 @@ import Testing
 
     @Test("usage between any two readings, with or without a replacement or a modulus, is computed without a trap")
     func deltaIsTotalOverEveryInt64() async {
-        let edge = Gen.oneOf(Gen.int64(in: Int64.min...Int64.max), Gen.always(Int64.max), Gen.always(Int64.min), Gen.always(0),
-                             Gen.int64(in: -5...5))
+        let edge = Gen.oneOf(
+            Gen.int64(in: Int64.min...Int64.max), Gen.always(Int64.max), Gen.always(Int64.min), Gen.always(0),
+            Gen.int64(in: -5...5))
         await propertyCheck(count: 2_000, input: edge, edge, edge, edge, edge) { previous, current, oldFinal, newStart, modulus in
             let replacement = ReadingRules.Replacement(replacedAt: 5, oldFinal: oldFinal, newStart: newStart)
             for candidate in [nil, replacement] {
-                let delta = ReadingRules.delta(from: .init(measuredAt: 0, reading: previous), to: .init(measuredAt: 10, reading: current),
-                                               modulus: modulus, replacement: candidate)
+                let delta = ReadingRules.delta(
+                    from: .init(measuredAt: 0, reading: previous), to: .init(measuredAt: 10, reading: current),
+                    modulus: modulus, replacement: candidate)
                 if case .usage(let usage, _, _) = delta { #expect(usage >= 0) }
             }
         }
@@ -120,7 +141,8 @@ import Testing
     @Test func signaturesVerifyWithEitherActiveSecretWithinTheTolerance() throws {
         let body = Data("[]".utf8)
         let signature = WebhookSignature.sign(body: body, timestamp: 1_000, secret: "new")
-        #expect(try WebhookSignature.verify(body: body, timestamp: "1000", signature: signature, secrets: ["old", "new"], nowSeconds: 1_300) == 1_000)
+        #expect(
+            try WebhookSignature.verify(body: body, timestamp: "1000", signature: signature, secrets: ["old", "new"], nowSeconds: 1_300) == 1_000)
         #expect(throws: WebhookSignature.Failure.staleTimestamp) {
             try WebhookSignature.verify(body: body, timestamp: "1000", signature: signature, secrets: ["new"], nowSeconds: 1_301)
         }
@@ -131,7 +153,8 @@ import Testing
             try WebhookSignature.verify(body: body, timestamp: "1000", signature: "sha1=00", secrets: ["new"], nowSeconds: 1_000)
         }
         // The same signature computed independently (Python's hmac module) for a platform's documentation.
-        #expect(WebhookSignature.sign(body: Data(#"[{"device_id":"m1"}]"#.utf8), timestamp: 1_700_000_000, secret: "Jefe")
+        #expect(
+            WebhookSignature.sign(body: Data(#"[{"device_id":"m1"}]"#.utf8), timestamp: 1_700_000_000, secret: "Jefe")
                 == "sha256=41584ba404a98ddbb4faa31236d75bdfc64362afdce2f5093fa596ebde7ac107")
     }
 

@@ -1,11 +1,12 @@
 import CourtyardDevices
-@testable import CourtyardIngest
 import CourtyardDomain
 import CourtyardStorage
 import CourtyardTestSupport
 import Foundation
 import SQLKit
 import Testing
+
+@testable import CourtyardIngest
 
 /// Routine readings on SQLite wait in an index-free recent table and move into `meter_readings` in device order; at
 /// every commit each accepted reading is shown exactly once, and whatever reads or changes readings sees all of them.
@@ -17,8 +18,9 @@ import Testing
     static func round(_ round: Int, devices: [KnownDevice]) -> [ResolvedReading] {
         devices.enumerated().map { index, device in
             let at = base + Int64(round) * 3_600_000
-            return ResolvedReading(device: device, register: "energy_total", value: .cumulative(Int64(index) * 1_000_000 + Int64(round) * 1_000),
-                                   measuredAt: at, receivedAt: at, messageId: nil, source: "test")
+            return ResolvedReading(
+                device: device, register: "energy_total", value: .cumulative(Int64(index) * 1_000_000 + Int64(round) * 1_000),
+                measuredAt: at, receivedAt: at, messageId: nil, source: "test")
         }
     }
 
@@ -30,9 +32,12 @@ import Testing
     static func expectShownOnce(_ database: Database, total: Int, sourceLocation: SourceLocation = #_sourceLocation) async throws {
         #expect(try await count(database, "SELECT COUNT(*) AS n FROM readings_all") == total, sourceLocation: sourceLocation)
         #expect(try await count(database, "SELECT COUNT(DISTINCT id) AS n FROM readings_all") == total, sourceLocation: sourceLocation)
-        #expect(try await count(database, """
-            SELECT COUNT(*) AS n FROM (SELECT DISTINCT device_id, register, measured_at FROM readings_all) k
-            """) == total, sourceLocation: sourceLocation)
+        #expect(
+            try await count(
+                database,
+                """
+                SELECT COUNT(*) AS n FROM (SELECT DISTINCT device_id, register, measured_at FROM readings_all) k
+                """) == total, sourceLocation: sourceLocation)
     }
 
     @Test("routine readings wait in a recent table, readers see them, and moving them changes nothing a reader sees")
@@ -43,13 +48,17 @@ import Testing
             let writer = ReadingWriter(database: database, clock: FixedClock(instant: Self.now), idlePause: .seconds(3_600))
             for round in 0..<5 { _ = try await writer.submit(companyId: FastPathTests.company, Self.round(round, devices: devices)) }
             #expect(await writer.rawBatches > 0)
-            #expect(try await Self.count(database, "SELECT COUNT(*) AS n FROM recent_readings_0") + Self.count(database, "SELECT COUNT(*) AS n FROM recent_readings_1") > 0,
-                    "the raw path appended to a recent table")
+            #expect(
+                try await Self.count(database, "SELECT COUNT(*) AS n FROM recent_readings_0")
+                    + Self.count(database, "SELECT COUNT(*) AS n FROM recent_readings_1") > 0,
+                "the raw path appended to a recent table")
             try await Self.expectShownOnce(database, total: 100)
             func usage() async throws -> Int64 {
                 try await database.read { db in
-                    try await UsageSeries.query(db, companyId: FastPathTests.company, device: devices[3], register: "energy_total",
-                                                from: Self.base, to: Self.base + 10 * 3_600_000, granularity: .day).reduce(0) { $0 + $1.milli }
+                    try await UsageSeries.query(
+                        db, companyId: FastPathTests.company, device: devices[3], register: "energy_total",
+                        from: Self.base, to: Self.base + 10 * 3_600_000, granularity: .day
+                    ).reduce(0) { $0 + $1.milli }
                 }
             }
             #expect(try await usage() == 4_000, "four hourly deltas of 1.000 after the first reading")
@@ -90,7 +99,8 @@ import Testing
             var left = -1
             for _ in 0..<600 where left != 0 {
                 try await Task.sleep(for: .milliseconds(100))
-                left = try await Self.count(database, "SELECT (SELECT COUNT(*) FROM recent_readings_0) + (SELECT COUNT(*) FROM recent_readings_1) AS n")
+                left = try await Self.count(
+                    database, "SELECT (SELECT COUNT(*) FROM recent_readings_0) + (SELECT COUNT(*) FROM recent_readings_1) AS n")
             }
             #expect(left == 0)
             #expect(try await Self.count(database, "SELECT COUNT(*) AS n FROM meter_readings") == total)
@@ -111,21 +121,26 @@ import Testing
             // A new writer knows nothing: its first batch takes the careful path, which moves everything first.
             let second = ReadingWriter(database: database, clock: FixedClock(instant: Self.now))
             // Device 5 sends a reading it had cached, between rounds 3 and 4: 0.400 after round 3's value.
-            let late = ResolvedReading(device: devices[5], register: "energy_total", value: .cumulative(5_000_000 + 3_400),
-                                       measuredAt: Self.base + 3 * 3_600_000 + 1_800_000, receivedAt: Self.base, messageId: nil, source: "test")
+            let late = ResolvedReading(
+                device: devices[5], register: "energy_total", value: .cumulative(5_000_000 + 3_400),
+                measuredAt: Self.base + 3 * 3_600_000 + 1_800_000, receivedAt: Self.base, messageId: nil, source: "test")
             let outcome = try await second.submit(companyId: FastPathTests.company, [late])
             guard case .accepted(_, let usage) = outcome[0] else {
                 Issue.record("late reading not accepted: \(outcome)")
                 return
             }
             #expect(usage == 400)
-            #expect(try await Self.count(database, "SELECT (SELECT COUNT(*) FROM recent_readings_0) + (SELECT COUNT(*) FROM recent_readings_1) AS n") == 0)
+            #expect(
+                try await Self.count(database, "SELECT (SELECT COUNT(*) FROM recent_readings_0) + (SELECT COUNT(*) FROM recent_readings_1) AS n") == 0
+            )
             try await Self.expectShownOnce(database, total: 121)
             // The next reading's usage was re-derived from the late one: 0.600 since it.
             let next = try await database.read { db in
-                try await db.raw("""
+                try await db.raw(
+                    """
                     SELECT usage_milli, since FROM meter_readings WHERE device_id = \(bind: devices[5].id) AND measured_at = \(bind: Self.base + 4 * 3_600_000)
-                    """).first()!
+                    """
+                ).first()!
             }
             #expect(try next.decode(column: "usage_milli", as: Int64.self) == 600)
             #expect(try next.decode(column: "since", as: Int64.self) == late.measuredAt)

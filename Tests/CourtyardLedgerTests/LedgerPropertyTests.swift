@@ -1,6 +1,6 @@
-import Crypto
 import CourtyardDomain
 import CourtyardLedger
+import Crypto
 import PropertyBased
 import Testing
 
@@ -46,14 +46,17 @@ struct Scenario {
             let entriesBefore = state.newEntries.count
             switch Int.random(in: 0..<13, using: &random) {
             case 0, 1:
-                let op = LedgerOperation.transfer(Transfer(id: nextId(), debit: cash, credit: wallet(), amount: amount(), code: .topUp, actor: "test"))
+                let op = LedgerOperation.transfer(
+                    Transfer(id: nextId(), debit: cash, credit: wallet(), amount: amount(), code: .topUp, actor: "test"))
                 expectSuccess(op)
             case 2, 3:
-                let op = LedgerOperation.transfer(Transfer(id: nextId(), debit: wallet(), credit: revenue, amount: amount(), code: .deduction, actor: "test"))
+                let op = LedgerOperation.transfer(
+                    Transfer(id: nextId(), debit: wallet(), credit: revenue, amount: amount(), code: .deduction, actor: "test"))
                 expectSuccessOrInsufficient(op)
             case 4:
-                let op = LedgerOperation.hold(Transfer(id: nextId(), debit: wallet(), credit: revenue, amount: amount(), code: .deduction, actor: "test"),
-                                              expiresAt: now + Int64.random(in: 1...600_000, using: &random))
+                let op = LedgerOperation.hold(
+                    Transfer(id: nextId(), debit: wallet(), credit: revenue, amount: amount(), code: .deduction, actor: "test"),
+                    expiresAt: now + Int64.random(in: 1...600_000, using: &random))
                 expectSuccessOrInsufficient(op)
             case 5:
                 let pending = state.holds.values.filter { $0.status == .pending && $0.expiresAt > now }.map(\.id).sorted()
@@ -78,23 +81,29 @@ struct Scenario {
                 }
             case 9:
                 if let previous = history.compactMap({ op -> Transfer? in if case .transfer(let t) = op { return t } else { return nil } })
-                    .randomElement(using: &random) {
+                    .randomElement(using: &random)
+                {
                     var changed = previous
                     changed.amount += 1
                     #expect(state.apply(.transfer(changed), at: now) == .failure(.idempotencyConflict(transferId: previous.id)))
                     #expect(state.newEntries.count == entriesBefore)
                 }
             case 10:
-                let received = LedgerOperation.transfer(Transfer(id: nextId(), debit: cash, credit: deposit(), amount: amount(), code: .depositReceived, actor: "test"))
+                let received = LedgerOperation.transfer(
+                    Transfer(id: nextId(), debit: cash, credit: deposit(), amount: amount(), code: .depositReceived, actor: "test"))
                 expectSuccess(received)
-                let refund = LedgerOperation.transfer(Transfer(id: nextId(), debit: deposit(), credit: refunds, amount: amount(), code: .depositRefund, actor: "test"))
+                let refund = LedgerOperation.transfer(
+                    Transfer(id: nextId(), debit: deposit(), credit: refunds, amount: amount(), code: .depositRefund, actor: "test"))
                 expectSuccessOrInsufficient(refund)
-                let misuse = LedgerOperation.transfer(Transfer(id: nextId(), debit: deposit(), credit: revenue, amount: 1, code: .deduction, actor: "test"))
+                let misuse = LedgerOperation.transfer(
+                    Transfer(id: nextId(), debit: deposit(), credit: revenue, amount: 1, code: .deduction, actor: "test"))
                 #expect(state.apply(misuse, at: now) == .failure(.depositRestricted))
             case 11:
                 // A linked pair whose second leg may fail: both or neither.
-                let first = LedgerOperation.transfer(Transfer(id: nextId(), debit: cash, credit: wallet(), amount: amount(), code: .topUp, actor: "test"))
-                let second = LedgerOperation.transfer(Transfer(id: nextId(), debit: wallet(), credit: revenue, amount: amount() * 4, code: .deduction, actor: "test"))
+                let first = LedgerOperation.transfer(
+                    Transfer(id: nextId(), debit: cash, credit: wallet(), amount: amount(), code: .topUp, actor: "test"))
+                let second = LedgerOperation.transfer(
+                    Transfer(id: nextId(), debit: wallet(), credit: revenue, amount: amount() * 4, code: .deduction, actor: "test"))
                 let before = state.accounts
                 let (headsBefore, changedBefore) = (state.heads, state.changedAccounts)
                 switch state.apply(linked: [first, second], at: now) {
@@ -111,9 +120,11 @@ struct Scenario {
                     }
                 }
             default:
-                let cross = LedgerOperation.transfer(Transfer(id: nextId(), debit: cash,
-                                                              credit: .wallet(Self.otherCommunity, house: "h9", purpose: "general"),
-                                                              amount: amount(), code: .topUp, actor: "test"))
+                let cross = LedgerOperation.transfer(
+                    Transfer(
+                        id: nextId(), debit: cash,
+                        credit: .wallet(Self.otherCommunity, house: "h9", purpose: "general"),
+                        amount: amount(), code: .topUp, actor: "test"))
                 #expect(state.apply(cross, at: now) == .failure(.crossCommunity))
                 let zero = LedgerOperation.transfer(Transfer(id: nextId(), debit: cash, credit: revenue, amount: 0, code: .payment, actor: "test"))
                 #expect(state.apply(zero, at: now) == .failure(.invalidAmount))
@@ -238,24 +249,29 @@ struct LedgerPropertyTests {
             }
         }
         // Negative numbers, empty and non-ASCII fields, and nils.
-        var entry = JournalEntry(companyId: "公司", communityId: "", sequence: -42, transferId: "t\u{0}1", type: .hold,
-                                 debitAccountId: "d", creditAccountId: "c", amount: Int64.min, pendingAmount: Int64.max,
-                                 currency: "CNY", code: .topUp, reference: nil, actor: "é", holdId: nil, expiresAt: nil,
-                                 recordedAt: 0, contentDigest: "x", debitBalanceAfter: -1, creditBalanceAfter: 10,
-                                 previousHash: JournalEntry.genesisHash, hash: "")
+        var entry = JournalEntry(
+            companyId: "公司", communityId: "", sequence: -42, transferId: "t\u{0}1", type: .hold,
+            debitAccountId: "d", creditAccountId: "c", amount: Int64.min, pendingAmount: Int64.max,
+            currency: "CNY", code: .topUp, reference: nil, actor: "é", holdId: nil, expiresAt: nil,
+            recordedAt: 0, contentDigest: "x", debitBalanceAfter: -1, creditBalanceAfter: 10,
+            previousHash: JournalEntry.genesisHash, hash: "")
         var reference = Array(entry.previousHash.utf8) + [UInt8(ascii: "\n")] + Canonical.bytes(entry.canonicalFields)
         #expect(entry.computedHash == Canonical.hex(SHA256.hash(data: reference)))
         entry.expiresAt = 1_700_000_000_000
         entry.reference = "bill:1"
         reference = Array(entry.previousHash.utf8) + [UInt8(ascii: "\n")] + Canonical.bytes(entry.canonicalFields)
         #expect(entry.computedHash == Canonical.hex(SHA256.hash(data: reference)))
-        let transfer = Transfer(id: "t", debit: .wallet("c", house: "h", purpose: "water"), credit: .community("c", .revenue, purpose: "水"),
-                                amount: 12_345, code: .deduction, reference: nil, actor: "system")
-        #expect(LedgerOperation.transfer(transfer).contentDigest
+        let transfer = Transfer(
+            id: "t", debit: .wallet("c", house: "h", purpose: "water"), credit: .community("c", .revenue, purpose: "水"),
+            amount: 12_345, code: .deduction, reference: nil, actor: "system")
+        #expect(
+            LedgerOperation.transfer(transfer).contentDigest
                 == Canonical.digest(["transfer", "t", transfer.debit.id, transfer.credit.id, "12345", "CNY", "deduction", "", "system"]))
-        #expect(LedgerOperation.postHold(id: "p", holdId: "h", amount: nil, actor: "a").contentDigest
+        #expect(
+            LedgerOperation.postHold(id: "p", holdId: "h", amount: nil, actor: "a").contentDigest
                 == Canonical.digest(["post", "p", "h", "all", "a"]))
-        #expect(LedgerOperation.hold(transfer, expiresAt: -5).contentDigest
+        #expect(
+            LedgerOperation.hold(transfer, expiresAt: -5).contentDigest
                 == Canonical.digest(["hold", "t", transfer.debit.id, transfer.credit.id, "12345", "CNY", "deduction", "", "system", "-5"]))
     }
 }
@@ -280,15 +296,25 @@ struct LedgerRuleTests {
         let cases: [(Transfer, LedgerError)] = [
             (Transfer(id: "a", debit: cash, credit: wallet, amount: -5, code: .topUp, actor: "t"), .invalidAmount),
             (Transfer(id: "b", debit: cash, credit: cash, amount: 5, code: .topUp, actor: "t"), .sameAccount),
-            (Transfer(id: "c", debit: cash, credit: .wallet("c2", house: "h1", purpose: "water"), amount: 5, code: .topUp, actor: "t"), .crossCommunity),
+            (
+                Transfer(id: "c", debit: cash, credit: .wallet("c2", house: "h1", purpose: "water"), amount: 5, code: .topUp, actor: "t"),
+                .crossCommunity
+            ),
             (Transfer(id: "d", debit: cash, credit: wallet, amount: 5, currency: "USD", code: .topUp, actor: "t"), .currencyMismatch),
-            (Transfer(id: "e", debit: wallet, credit: revenue, amount: 5, code: .deduction, actor: "t"),
-             .insufficientBalance(accountId: wallet.id, available: 0, requested: 5)),
-            (Transfer(id: "f", debit: cash, credit: .wallet(community, house: "h1", purpose: "beer"), amount: 5, code: .topUp, actor: "t"),
-             .invalidAccount("wallet has no purpose beer")),
+            (
+                Transfer(id: "e", debit: wallet, credit: revenue, amount: 5, code: .deduction, actor: "t"),
+                .insufficientBalance(accountId: wallet.id, available: 0, requested: 5)
+            ),
+            (
+                Transfer(id: "f", debit: cash, credit: .wallet(community, house: "h1", purpose: "beer"), amount: 5, code: .topUp, actor: "t"),
+                .invalidAccount("wallet has no purpose beer")
+            ),
             (Transfer(id: "", debit: cash, credit: wallet, amount: 5, code: .topUp, actor: "t"), .invalidTransferId),
-            (Transfer(id: "g", debit: cash, credit: AccountKey(communityId: community, kind: .maintenanceFund, owner: "community", purpose: "main"),
-                      amount: 5, code: .topUp, actor: "t"), .maintenanceFundRestricted),
+            (
+                Transfer(
+                    id: "g", debit: cash, credit: AccountKey(communityId: community, kind: .maintenanceFund, owner: "community", purpose: "main"),
+                    amount: 5, code: .topUp, actor: "t"), .maintenanceFundRestricted
+            ),
         ]
         for (transfer, error) in cases {
             #expect(state.apply(.transfer(transfer), at: 1) == .failure(error))
@@ -297,7 +323,8 @@ struct LedgerRuleTests {
         #expect(state.accounts.isEmpty)
         let max = Transfer(id: "h", debit: cash, credit: wallet, amount: .max, code: .topUp, actor: "t")
         #expect((try? state.apply(.transfer(max), at: 1).get()) != nil)
-        #expect(state.apply(.transfer(Transfer(id: "i", debit: cash, credit: wallet, amount: 1, code: .topUp, actor: "t")), at: 1)
+        #expect(
+            state.apply(.transfer(Transfer(id: "i", debit: cash, credit: wallet, amount: 1, code: .topUp, actor: "t")), at: 1)
                 == .failure(.overflow))
     }
 
@@ -305,18 +332,25 @@ struct LedgerRuleTests {
     func holds() throws {
         var state = LedgerState(companyId: "co")
         _ = try state.apply(.transfer(Transfer(id: "top", debit: cash, credit: wallet, amount: 1_000, code: .topUp, actor: "t")), at: 0).get()
-        _ = try state.apply(.hold(Transfer(id: "park", debit: wallet, credit: revenue, amount: 800, code: .deduction, actor: "t"),
-                                  expiresAt: 100), at: 1).get()
+        _ = try state.apply(
+            .hold(
+                Transfer(id: "park", debit: wallet, credit: revenue, amount: 800, code: .deduction, actor: "t"),
+                expiresAt: 100), at: 1
+        ).get()
         #expect(state.accounts[wallet.id]?.available == 200)
         #expect(state.accounts[wallet.id]?.balance == 1_000)
-        #expect(state.apply(.transfer(Transfer(id: "x", debit: wallet, credit: revenue, amount: 300, code: .deduction, actor: "t")), at: 2)
+        #expect(
+            state.apply(.transfer(Transfer(id: "x", debit: wallet, credit: revenue, amount: 300, code: .deduction, actor: "t")), at: 2)
                 == .failure(.insufficientBalance(accountId: wallet.id, available: 200, requested: 300)))
         _ = try state.apply(.postHold(id: "park-post", holdId: "park", amount: 450, actor: "t"), at: 50).get()
         #expect(state.accounts[wallet.id]?.balance == 550)
         #expect(state.accounts[wallet.id]?.available == 550)
         #expect(state.apply(.voidHold(id: "v", holdId: "park", actor: "t"), at: 51) == .failure(.holdNotPending("park")))
-        _ = try state.apply(.hold(Transfer(id: "late", debit: wallet, credit: revenue, amount: 100, code: .deduction, actor: "t"),
-                                  expiresAt: 60), at: 55).get()
+        _ = try state.apply(
+            .hold(
+                Transfer(id: "late", debit: wallet, credit: revenue, amount: 100, code: .deduction, actor: "t"),
+                expiresAt: 60), at: 55
+        ).get()
         #expect(state.apply(.postHold(id: "late-post", holdId: "late", amount: nil, actor: "t"), at: 60) == .failure(.holdExpired("late")))
         #expect(state.expiredHolds(at: 60) == ["late"])
         _ = try state.apply(.expireHold(holdId: "late"), at: 60).get()

@@ -40,8 +40,10 @@ struct LinkedGroupTests {
     @Test("a group that succeeds records its entries in order on one chain and answers each operation")
     func acceptedGroup() throws {
         var state = LedgerState(companyId: "company")
-        let outcomes = try state.apply(linked: [transfer("a", cash, wallet, 300, .topUp), transfer("b", wallet, revenue, 200, .deduction)],
-                                       at: now).get()
+        let outcomes = try state.apply(
+            linked: [transfer("a", cash, wallet, 300, .topUp), transfer("b", wallet, revenue, 200, .deduction)],
+            at: now
+        ).get()
         #expect(outcomes.map(\.entry.sequence) == [1, 2])
         #expect(outcomes[1].entry.previousHash == outcomes[0].entry.hash)
         #expect(state.accounts[wallet.id]?.balance == 100)

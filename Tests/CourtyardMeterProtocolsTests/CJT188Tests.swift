@@ -7,8 +7,9 @@ import Testing
 
     @Test func aCurrentDataReplyCarriesTheCumulativeFlowInCubicMetres() throws {
         // Source: the doctest of a public Python CJT188Protocol.find_frame_in_buff (six FE bytes of preamble).
-        guard case .currentData(let frame, let order, let serial, let data) = try decode(
-            "FE FE FE FE FE FE 68 10 01 02 03 04 05 06 07 81 16 90 1F 96 00 55 55 05 2C 00 55 55 05 2C 00 00 00 00 00 00 00 00 00 26 16")
+        guard
+            case .currentData(let frame, let order, let serial, let data) = try decode(
+                "FE FE FE FE FE FE 68 10 01 02 03 04 05 06 07 81 16 90 1F 96 00 55 55 05 2C 00 55 55 05 2C 00 00 00 00 00 00 00 00 00 26 16")
         else { Issue.record("not 901F"); return }
         #expect(frame.type == .coldWater)
         #expect(frame.address.description == "07060504030201")
@@ -23,8 +24,9 @@ import Testing
 
     @Test func theMeterClockIsReadSecondsFirstWithAFourDigitYear() throws {
         // Source: a public C# FrameCJT188_2004 test (SetDataSample).
-        guard case .currentData(let frame, _, let serial, let data) = try decode(
-            "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 00 00 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 8E 16")
+        guard
+            case .currentData(let frame, _, let serial, let data) = try decode(
+                "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 00 00 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 8E 16")
         else { Issue.record("not 901F"); return }
         #expect(frame.address.description == "00201510270588")
         #expect(serial == 1)
@@ -35,11 +37,13 @@ import Testing
     @Test func readRequestsAreBuiltByteForByteInEitherIdentifierOrder() throws {
         // Source: the same C# test's request frame (DI sent 90 1F).
         let address = try CJT188.Address("00201510270588")
-        #expect(CJT188.readRequest(type: .coldWater, address: address, serial: 1, preamble: 0)
+        #expect(
+            CJT188.readRequest(type: .coldWater, address: address, serial: 1, preamble: 0)
                 == (try Hex.bytes("68 10 88 05 27 10 15 20 00 01 03 90 1F 01 25 16")))
         // Source: a public Java CJT188ProtocolFrame.decodePack example (DI sent 1F 90).
         let lowFirst = "68 10 01 00 00 05 08 00 00 01 03 1F 90 00 39 16"
-        #expect(CJT188.readRequest(type: .coldWater, address: try CJT188.Address("00000805000001"), order: .lowFirst, preamble: 0)
+        #expect(
+            CJT188.readRequest(type: .coldWater, address: try CJT188.Address("00000805000001"), order: .lowFirst, preamble: 0)
                 == (try Hex.bytes(lowFirst)))
         guard case .readRequest(_, let identifier, let order, _) = try decode(lowFirst) else { Issue.record("not a read"); return }
         #expect(identifier == CJT188.currentData)
@@ -47,16 +51,18 @@ import Testing
     }
 
     @Test func aReplyFromTheSameJavaSourceReadsOneHundredTwentyThreeCubicMetres() throws {
-        guard case .currentData(_, _, _, let data) = try decode(
-            "FE FE FE 68 10 01 00 00 05 08 00 00 81 16 90 1F 00 00 23 01 00 2C 00 00 00 00 2C 00 00 00 00 00 00 00 00 00 48 16")
+        guard
+            case .currentData(_, _, _, let data) = try decode(
+                "FE FE FE 68 10 01 00 00 05 08 00 00 81 16 90 1F 00 00 23 01 00 2C 00 00 00 00 2C 00 00 00 00 00 00 00 00 00 48 16")
         else { Issue.record("not 901F"); return }
         #expect(data.cumulative?.text == "123.00")
     }
 
     @Test func fieldsOfFFAreAbsentValuesNotErrors() throws {
         // Source: a public Go collector's comment of a meter reply (FF for settlement and clock).
-        guard case .currentData(_, _, let serial, let data) = try decode(
-            "FE FE 68 10 45 41 10 05 15 33 78 81 16 90 1F AA 00 59 59 00 2C FF FF FF FF 2C FF FF FF FF FF FF FF 00 00 C2 16")
+        guard
+            case .currentData(_, _, let serial, let data) = try decode(
+                "FE FE 68 10 45 41 10 05 15 33 78 81 16 90 1F AA 00 59 59 00 2C FF FF FF FF 2C FF FF FF FF FF FF FF 00 00 C2 16")
         else { Issue.record("not 901F"); return }
         #expect(serial == 0xAA)
         #expect(data.cumulative?.text == "5959.00")
@@ -78,8 +84,9 @@ import Testing
     }
 
     @Test func theReportGivesIngestionTheVolumeRegisterInLitres() throws {
-        let report = FrameReport(try decode(
-            "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 25 01 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 B4 16"))
+        let report = FrameReport(
+            try decode(
+                "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 25 01 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 B4 16"))
         #expect(report.kind == "current_data")
         #expect(report.registers == ["volume_total": 1_250])
     }

@@ -40,8 +40,11 @@ import Testing
         let payload = (0..<9).flatMap { index -> [UInt8] in [UInt8(index), 0x00, 0x00, 0x00] }
         let values = try reply(0x0001_FF00, payload)
         #expect(values.count == 9)
-        #expect(values.map(\.name).suffix(4) == ["forward_active_energy_tariff_5", "forward_active_energy_tariff_6",
-                                                 "forward_active_energy_tariff_7", "forward_active_energy_tariff_8"])
+        #expect(
+            values.map(\.name).suffix(4) == [
+                "forward_active_energy_tariff_5", "forward_active_energy_tariff_6",
+                "forward_active_energy_tariff_7", "forward_active_energy_tariff_8",
+            ])
         #expect(throws: FrameError.self) { try reply(0x0001_FF00, [0x00, 0x00, 0x00]) }
     }
 
@@ -54,7 +57,8 @@ import Testing
     @Test func everyVariableOfThePowerFamily() throws {
         // A.3: reactive and apparent power, power factor (signed X.XXX), phase angle, distortion, neutral current,
         // temperature (signed), battery voltage and time, the current step price.
-        #expect(shown(try reply(0x0204_FF00, [0x00, 0x10, 0x00, 0x00, 0x20, 0x00, 0x00, 0x30, 0x00, 0x00, 0x40, 0x80]))
+        #expect(
+            shown(try reply(0x0204_FF00, [0x00, 0x10, 0x00, 0x00, 0x20, 0x00, 0x00, 0x30, 0x00, 0x00, 0x40, 0x80]))
                 == ["reactive_power=0.1000 kvar", "reactive_power_a=0.2000 kvar", "reactive_power_b=0.3000 kvar", "reactive_power_c=-0.4000 kvar"])
         #expect(shown(try reply(0x0205_0000, [0x78, 0x56, 0x01])) == ["apparent_power=1.5678 kVA"])
         #expect(shown(try reply(0x0206_0000, [0x87, 0x89])) == ["power_factor=-0.987 "])
@@ -89,18 +93,26 @@ import Testing
     @Test func dailyFrozenDataOfTheLastDays() throws {
         // A.6: the freeze time of the day before, then its forward active energy, total and four tariffs.
         #expect(shown(try reply(0x0506_0001, [0x00, 0x00, 0x22, 0x11, 0x26])) == ["daily_freeze_1_at=2026-11-22 00:00"])
-        let energy = try reply(0x0506_0101, [0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00,
-                                             0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00])
-        #expect(shown(energy) == ["daily_freeze_1_forward_active_energy=10.00 kWh", "daily_freeze_1_forward_active_energy_sharp=1.00 kWh",
-                                  "daily_freeze_1_forward_active_energy_peak=4.00 kWh", "daily_freeze_1_forward_active_energy_flat=3.00 kWh",
-                                  "daily_freeze_1_forward_active_energy_valley=2.00 kWh"])
+        let energy = try reply(
+            0x0506_0101,
+            [
+                0x00, 0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00,
+                0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00,
+            ])
+        #expect(
+            shown(energy) == [
+                "daily_freeze_1_forward_active_energy=10.00 kWh", "daily_freeze_1_forward_active_energy_sharp=1.00 kWh",
+                "daily_freeze_1_forward_active_energy_peak=4.00 kWh", "daily_freeze_1_forward_active_energy_flat=3.00 kWh",
+                "daily_freeze_1_forward_active_energy_valley=2.00 kWh",
+            ])
         #expect(energy.allSatisfy { $0.register == nil })
     }
 
     @Test func powerFailureAndCoverOpeningRecords() throws {
         // A.4: power-failure count and the last one's start and end (YYMMDDhhmmss each).
         #expect(shown(try reply(0x0311_0000, [0x12, 0x00, 0x00])) == ["power_failure_count=12 "])
-        #expect(shown(try reply(0x0311_0001, [0x58, 0x59, 0x23, 0x20, 0x11, 0x26, 0x10, 0x03, 0x00, 0x21, 0x11, 0x26]))
+        #expect(
+            shown(try reply(0x0311_0001, [0x58, 0x59, 0x23, 0x20, 0x11, 0x26, 0x10, 0x03, 0x00, 0x21, 0x11, 0x26]))
                 == ["power_failure_1_start=2026-11-20 23:59:58", "power_failure_1_end=2026-11-21 00:03:10"])
         #expect(shown(try reply(0x0330_0D00, [0x02, 0x00, 0x00])) == ["cover_open_count=2 "])
         // The last cover opening: start, end, and six totals before and six after (60 bytes).
@@ -108,8 +120,11 @@ import Testing
         for index in 0..<12 { record += [UInt8(index / 10 * 16 + index % 10), 0x00, 0x00, 0x00] }
         let opened = try reply(0x0330_0D01, record)
         #expect(opened.count == 14)
-        #expect(shown(Array(opened.prefix(3))) == ["cover_open_1_start=2026-11-21 14:30:00", "cover_open_1_end=2026-11-21 14:45:00",
-                                                   "cover_open_1_forward_active_before=0.00 kWh"])
+        #expect(
+            shown(Array(opened.prefix(3))) == [
+                "cover_open_1_start=2026-11-21 14:30:00", "cover_open_1_end=2026-11-21 14:45:00",
+                "cover_open_1_forward_active_before=0.00 kWh",
+            ])
         #expect(opened.last?.name == "cover_open_1_reactive_q4_after")
     }
 }

@@ -18,14 +18,17 @@ import Testing
     @Test func readRequestsAreBuiltByteForByteAsMetersExpectThem() throws {
         #expect(DLT645.readRequest(address: .wildcard, identifier: .forwardActiveEnergy) == (try Hex.bytes(Self.broadcastRead)))
         // Source: a public Python script reading a meter by address 201500000016 ("Total energia").
-        #expect(DLT645.readRequest(address: try DLT645.Address("201500000016"), identifier: .forwardActiveEnergy, preamble: 0)
+        #expect(
+            DLT645.readRequest(address: try DLT645.Address("201500000016"), identifier: .forwardActiveEnergy, preamble: 0)
                 == (try Hex.bytes("68 16 00 00 00 15 20 68 11 04 33 33 34 33 FD 16")))
     }
 
     @Test func aNormalReplyCarriesTheForwardActiveEnergyInKilowattHours() throws {
         // Source: a public Java utility (DLT645FrameUtils.main, comment "000000.04KW/h").
-        guard case .readReply(let address, let identifier, let values, _, let followUp) =
-            try decode("68 37 03 00 92 81 39 68 91 08 33 33 34 33 37 33 33 33 8C 16") else { Issue.record("not a reply"); return }
+        guard
+            case .readReply(let address, let identifier, let values, _, let followUp) =
+                try decode("68 37 03 00 92 81 39 68 91 08 33 33 34 33 37 33 33 33 8C 16")
+        else { Issue.record("not a reply"); return }
         #expect(address.description == "398192000337")
         #expect(identifier == .forwardActiveEnergy)
         #expect(followUp == false)
@@ -36,8 +39,10 @@ import Testing
 
     @Test func combinedActiveEnergyIsADifferentRegisterFromForwardActiveEnergy() throws {
         // Source: a public Go gateway's test capture (a rawFrame comment in its DL/T 645 reader).
-        guard case .readReply(let address, let identifier, let values, _, _) =
-            try decode("FE FE FE FE 68 60 07 92 04 00 91 68 91 08 33 33 33 33 97 35 A8 33 6A 16") else { Issue.record("not a reply"); return }
+        guard
+            case .readReply(let address, let identifier, let values, _, _) =
+                try decode("FE FE FE FE 68 60 07 92 04 00 91 68 91 08 33 33 33 33 97 35 A8 33 6A 16")
+        else { Issue.record("not a reply"); return }
         #expect(address.description == "910004920760")
         #expect(identifier == .combinedActiveEnergy)
         #expect(values?.first?.value?.text == "7502.64")
@@ -46,7 +51,8 @@ import Testing
 
     @Test func anAbnormalReplyNamesTheBitsOfItsErrorWord() throws {
         // Source: the same Go gateway: the meter refused with error word 04 (password/unauthorized).
-        #expect(try decode("FE FE FE FE 68 60 07 92 04 00 91 68 D1 01 37 67 16")
+        #expect(
+            try decode("FE FE FE FE 68 60 07 92 04 00 91 68 D1 01 37 67 16")
                 == .readRefused(address: try DLT645.Address("910004920760"), error: DLT645.ErrorWord(raw: 0x04)))
         #expect(DLT645.ErrorWord(raw: 0x04).reasons == ["unauthorized"])
         // Source: a public C# meter client's test ExceptionResponse_ThrowsWithErrorWord_NoRetry (error word 02: no data).
@@ -72,8 +78,9 @@ import Testing
     @Test func aTripCommandIsBuiltIdenticallyAndRefusedWhenAlreadyExpired() throws {
         let until = try #require(MeterClock(year: 2018, month: 5, day: 12, hour: 15, minute: 41, second: 24))
         let before = try #require(MeterClock(year: 2018, month: 5, day: 12, hour: 15, minute: 0, second: 0))
-        let built = try DLT645.remoteControl(address: try DLT645.Address("111111111111"), command: .trip, validUntil: until, now: before,
-                                             preamble: 0)
+        let built = try DLT645.remoteControl(
+            address: try DLT645.Address("111111111111"), command: .trip, validUntil: until, now: before,
+            preamble: 0)
         #expect(built == (try Hex.bytes(Self.tripFrame)))
         #expect(throws: FrameError.self) {
             try DLT645.remoteControl(address: .wildcard, command: .close, validUntil: before, now: until)
@@ -83,8 +90,9 @@ import Testing
     @Test func closeCommandsAndTheirAcknowledgementRoundTrip() throws {
         let until = try #require(MeterClock(year: 2026, month: 11, day: 23, hour: 0, minute: 0, second: 0))
         let now = try #require(MeterClock(year: 2026, month: 11, day: 22, hour: 8, minute: 0, second: 0))
-        let frame = try DLT645.remoteControl(address: try DLT645.Address("000000000001"), command: .closePermitted, validUntil: until, now: now,
-                                             password: "02123456", operatorCode: "00000007")
+        let frame = try DLT645.remoteControl(
+            address: try DLT645.Address("000000000001"), command: .closePermitted, validUntil: until, now: now,
+            password: "02123456", operatorCode: "00000007")
         guard case .remoteControl(_, let request) = try DLT645.decode(frame) else { Issue.record("not 1C"); return }
         #expect(request.command == .closePermitted)
         #expect(request.password == "02123456")
@@ -115,22 +123,27 @@ import Testing
 
     @Test func aBlockReadYieldsTheTotalAndEveryTariff() throws {
         // Built here: total 1234.56, then sharp, peak, flat, valley.
-        let payload: [UInt8] = [0x56, 0x34, 0x12, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x56, 0x28, 0x12, 0x00]
-        let frame = DLT645.Frame(address: .wildcard, control: DLT645.Control(raw: 0x91), data: DLT645.DataIdentifier.forwardActiveEnergyBlock.wire + payload)
+        let payload: [UInt8] = [
+            0x56, 0x34, 0x12, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x56, 0x28, 0x12, 0x00,
+        ]
+        let frame = DLT645.Frame(
+            address: .wildcard, control: DLT645.Control(raw: 0x91), data: DLT645.DataIdentifier.forwardActiveEnergyBlock.wire + payload)
         guard case .readReply(_, _, let values, _, _) = try DLT645.decode(frame.encoded()) else { Issue.record("not a reply"); return }
         #expect(values?.map(\.register) == ["energy_total", "tou_sharp", "tou_peak", "tou_flat", "tou_valley"])
         #expect(values?.map { $0.value?.text } == ["1234.56", "1.00", "2.00", "3.00", "1228.56"])
     }
 
     @Test func signedPowerUsesTheTopBitOfTheHighestByte() throws {
-        let frame = DLT645.Frame(address: .wildcard, control: DLT645.Control(raw: 0x91),
-                                 data: DLT645.DataIdentifier.totalActivePower.wire + [0x34, 0x12, 0x80])
+        let frame = DLT645.Frame(
+            address: .wildcard, control: DLT645.Control(raw: 0x91),
+            data: DLT645.DataIdentifier.totalActivePower.wire + [0x34, 0x12, 0x80])
         guard case .readReply(_, _, let values, _, _) = try DLT645.decode(frame.encoded()) else { Issue.record("not a reply"); return }
         #expect(values?.first?.value?.text == "-0.1234")
     }
 
     @Test func aPayloadThatIsNotBCDIsNamed() throws {
-        let frame = DLT645.Frame(address: .wildcard, control: DLT645.Control(raw: 0x91), data: DLT645.DataIdentifier.forwardActiveEnergy.wire + [0xFA, 0, 0, 0])
+        let frame = DLT645.Frame(
+            address: .wildcard, control: DLT645.Control(raw: 0x91), data: DLT645.DataIdentifier.forwardActiveEnergy.wire + [0xFA, 0, 0, 0])
         #expect(throws: FrameError.notBCD(field: "forward_active_energy")) { try DLT645.decode(frame.encoded()) }
     }
 }

@@ -1,15 +1,16 @@
-import _CryptoExtras
 import CourtyardPayments
 import Foundation
 import Testing
+import _CryptoExtras
 
 /// Alipay RSA2: the canonical string (sorted, without sign and sign_type, empty values left out), notifications, answers.
 @Suite("Alipay RSA2")
 struct AlipayTests {
     static let alipayKey = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
     static let appKey = try! _RSA.Signing.PrivateKey(keySize: .bits2048)
-    static let credentials = Alipay.Credentials(appId: "2021000000000001", sellerId: "2088000000000001", appPrivateKey: appKey,
-                                                alipayPublicKey: alipayKey.publicKey, notifyURL: "https://pay.example.com/api/v1/payments/notify/alipay")
+    static let credentials = Alipay.Credentials(
+        appId: "2021000000000001", sellerId: "2088000000000001", appPrivateKey: appKey,
+        alipayPublicKey: alipayKey.publicKey, notifyURL: "https://pay.example.com/api/v1/payments/notify/alipay")
 
     /// A notification form signed the way Alipay signs it.
     static func notification(_ fields: [(String, String)], key: _RSA.Signing.PrivateKey = alipayKey) throws -> [UInt8] {
@@ -20,15 +21,17 @@ struct AlipayTests {
 
     static let fields: [(String, String)] = [
         ("gmt_create", "2026-11-20 10:00:00"), ("charset", "utf-8"), ("seller_email", ""), ("subject", "物业费 2026-10"),
-        ("buyer_id", "2088102177846880"), ("notify_type", "trade_status_sync"), ("total_amount", "88.88"), ("trade_no", "2026112022001446881412345678"),
+        ("buyer_id", "2088102177846880"), ("notify_type", "trade_status_sync"), ("total_amount", "88.88"),
+        ("trade_no", "2026112022001446881412345678"),
         ("notify_id", "ac05099524730693a8b330c5ecf72da9786"), ("app_id", "2021000000000001"), ("out_trade_no", "CY0123456789ABCDEF0123456789ABCD"),
         ("trade_status", "TRADE_SUCCESS"), ("seller_id", "2088000000000001"), ("gmt_payment", "2026-11-20 10:00:05"), ("version", "1.0"),
     ]
 
     @Test("the string to sign sorts by name in byte order and leaves out sign, sign_type and empty values")
     func signContent() {
-        let content = Alipay.signContent([("b", "2"), ("a", "1"), ("sign", "x"), ("sign_type", "RSA2"), ("c", ""), ("B", "0")],
-                                         excluding: ["sign", "sign_type"])
+        let content = Alipay.signContent(
+            [("b", "2"), ("a", "1"), ("sign", "x"), ("sign_type", "RSA2"), ("c", ""), ("B", "0")],
+            excluding: ["sign", "sign_type"])
         #expect(content == "B=0&a=1&b=2")
     }
 
@@ -50,7 +53,9 @@ struct AlipayTests {
         let otherKey = try Self.notification(Self.fields, key: try _RSA.Signing.PrivateKey(keySize: .bits2048))
         let unsigned = Array(FormEncoding.encode(Self.fields.map { (name: $0.0, value: $0.1) }).utf8)
         let otherApp = try Self.notification(Self.fields.map { $0.0 == "app_id" ? ($0.0, "2021000000009999") : $0 })
-        for (body, code) in [(changed, "signature_invalid"), (otherKey, "signature_invalid"), (unsigned, "signature_missing"), (otherApp, "unknown_app")] {
+        for (body, code) in [
+            (changed, "signature_invalid"), (otherKey, "signature_invalid"), (unsigned, "signature_missing"), (otherApp, "unknown_app"),
+        ] {
             do {
                 _ = try Alipay.verifyNotification(body, credentials: [Self.credentials])
                 Issue.record("\(code) verified")
@@ -60,8 +65,11 @@ struct AlipayTests {
         }
     }
 
-    @Test("yuan text converts to fen exactly and refuses anything else",
-          arguments: [("88.88", 8888), ("88.8", 8880), ("88", 8800), ("0.01", 1), ("1.234", nil), ("-1.00", nil), ("1e3", nil), ("", nil), ("１.00", nil)] as [(String, Int64?)])
+    @Test(
+        "yuan text converts to fen exactly and refuses anything else",
+        arguments: [
+            ("88.88", 8888), ("88.8", 8880), ("88", 8800), ("0.01", 1), ("1.234", nil), ("-1.00", nil), ("1e3", nil), ("", nil), ("１.00", nil),
+        ] as [(String, Int64?)])
     func yuanToFen(text: String, fen: Int64?) {
         #expect(Alipay.fen(text) == fen)
     }

@@ -1,7 +1,7 @@
-import _CryptoExtras
 import CourtyardPayments
 import Foundation
 import Testing
+import _CryptoExtras
 
 /// Channel credentials come from a file whose secrets may live in the environment or in files of their own, and are
 /// never printed.
@@ -51,7 +51,11 @@ struct ChannelConfigurationTests {
             #expect(error.description.contains("MISSING_KEY"))
         }
         let badKey = config.replacingOccurrences(of: "env:MISSING_KEY", with: "0123456789abcdef0123456789abcdef")
-            .replacingOccurrences(of: "\"S\": \"x\"", with: "\"S\": \"\(try _RSA.Signing.PrivateKey(keySize: .bits2048).publicKey.pemRepresentation.replacingOccurrences(of: "\n", with: "\\n"))\"")
+            .replacingOccurrences(
+                of: "\"S\": \"x\"",
+                with:
+                    "\"S\": \"\(try _RSA.Signing.PrivateKey(keySize: .bits2048).publicKey.pemRepresentation.replacingOccurrences(of: "\n", with: "\\n"))\""
+            )
         do {
             _ = try ChannelConfiguration.load(path: try Self.write(badKey), environment: [:])
             Issue.record("loaded")

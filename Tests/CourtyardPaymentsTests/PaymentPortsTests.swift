@@ -44,18 +44,22 @@ import Testing
 
     /// A seeded company and one of its houses, with an order of `purpose` for `amount` fen.
     static func order(_ database: Database, purpose: PaymentOrder.Purpose, amount: Int64) async throws -> (company: String, outTradeNo: String) {
-        let seeded = try await DemoSeeder(seed: 7, companyCode: "ports", buildingsPerCommunity: 1, unitsPerBuilding: 1, housesPerUnit: 1, bcryptCost: 4,
-                                          billing: false).seed(database) { password, _ in "test-hash-\(password)" }
+        let seeded = try await DemoSeeder(
+            seed: 7, companyCode: "ports", buildingsPerCommunity: 1, unitsPerBuilding: 1, housesPerUnit: 1, bcryptCost: 4,
+            billing: false
+        ).seed(database) { password, _ in "test-hash-\(password)" }
         let outTradeNo = "PORTS" + purpose.rawValue.uppercased()
         try await database.transaction { db in
             let tenant = TenantSQL(db, companyId: seeded.companyId, engine: database.engine)
             let house = try await tenant.store.list(House.self, limit: 1).items[0]
-            try await PaymentStore(tenant).insert(PaymentOrder(
-                id: Identifier.uuidV7(at: now), companyId: seeded.companyId, communityId: house.communityId, houseId: house.id, outTradeNo: outTradeNo,
-                purpose: purpose, items: .init(walletPurpose: purpose == .topUp ? "water" : nil), amount: amount, currency: "CNY",
-                channel: "wechatpay", payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil,
-                expiresAt: now.addingTimeInterval(900), paidAt: nil, paymentId: nil, requestDigest: "digest", createdBy: "test", createdAt: now,
-                updatedAt: now))
+            try await PaymentStore(tenant).insert(
+                PaymentOrder(
+                    id: Identifier.uuidV7(at: now), companyId: seeded.companyId, communityId: house.communityId, houseId: house.id,
+                    outTradeNo: outTradeNo,
+                    purpose: purpose, items: .init(walletPurpose: purpose == .topUp ? "water" : nil), amount: amount, currency: "CNY",
+                    channel: "wechatpay", payerPersonId: nil, payerRelation: .staff, state: .created, channelRequest: nil,
+                    expiresAt: now.addingTimeInterval(900), paidAt: nil, paymentId: nil, requestDigest: "digest", createdBy: "test", createdAt: now,
+                    updatedAt: now))
         }
         return (seeded.companyId, outTradeNo)
     }
@@ -66,10 +70,13 @@ import Testing
             let (company, outTradeNo) = try await Self.order(database, purpose: .bills, amount: 150_00)
             let bills = OneBill(principal: 100_00)
             let wallets = Wallets(refuse: false)
-            let service = PaymentService(database: database, channels: ChannelConfiguration(), ports: PaymentPorts(wallets: wallets, receivables: bills),
-                                         clock: ManualClock(Self.now))
-            let outcome = try await service.apply(ChannelTransaction(channel: "wechatpay", transactionId: "tx-1", outTradeNo: outTradeNo, amount: 150_00,
-                                                                     paidAt: Self.now, recordedBy: "test"), companyId: company, payload: "{}")
+            let service = PaymentService(
+                database: database, channels: ChannelConfiguration(), ports: PaymentPorts(wallets: wallets, receivables: bills),
+                clock: ManualClock(Self.now))
+            let outcome = try await service.apply(
+                ChannelTransaction(
+                    channel: "wechatpay", transactionId: "tx-1", outTradeNo: outTradeNo, amount: 150_00,
+                    paidAt: Self.now, recordedBy: "test"), companyId: company, payload: "{}")
             #expect(outcome.status == .applied)
             #expect(bills.paid.withLock { $0.map(\.0) } == ["bill-1"])
             #expect(bills.paid.withLock { $0.map(\.1) } == [100_00])
@@ -84,15 +91,19 @@ import Testing
         try await engine.withDatabase { database in
             let (company, outTradeNo) = try await Self.order(database, purpose: .topUp, amount: 80_00)
             let bills = OneBill(principal: 100_00)
-            let service = PaymentService(database: database, channels: ChannelConfiguration(),
-                                         ports: PaymentPorts(wallets: Wallets(refuse: true), receivables: bills), clock: ManualClock(Self.now))
-            let outcome = try await service.apply(ChannelTransaction(channel: "wechatpay", transactionId: "tx-2", outTradeNo: outTradeNo, amount: 80_00,
-                                                                     paidAt: Self.now, recordedBy: "test"), companyId: company, payload: "{}")
+            let service = PaymentService(
+                database: database, channels: ChannelConfiguration(),
+                ports: PaymentPorts(wallets: Wallets(refuse: true), receivables: bills), clock: ManualClock(Self.now))
+            let outcome = try await service.apply(
+                ChannelTransaction(
+                    channel: "wechatpay", transactionId: "tx-2", outTradeNo: outTradeNo, amount: 80_00,
+                    paidAt: Self.now, recordedBy: "test"), companyId: company, payload: "{}")
             #expect(outcome.status == .heldForReview)
             #expect(outcome.review == "apply_failed")
             #expect(outcome.paymentId == nil)
             let stored = try await database.read { db in
-                try await PaymentStore(TenantSQL(db, companyId: company, engine: database.engine)).payment(channel: "wechatpay", transactionId: "tx-2")
+                try await PaymentStore(TenantSQL(db, companyId: company, engine: database.engine)).payment(
+                    channel: "wechatpay", transactionId: "tx-2")
             }
             #expect(stored == nil)
             #expect(bills.paid.withLock { $0.isEmpty })
@@ -101,8 +112,9 @@ import Testing
 
     @Test("an order above the wallet port's largest credit is refused before any channel is asked")
     func topUpLimitFromThePort() throws {
-        let request = PaymentService.OrderRequest(id: "r1", houseId: "h1", purpose: .topUp, channel: "wechatpay", amount: Money(minorUnits: 1_000_01),
-                                                  walletPurpose: "water")
+        let request = PaymentService.OrderRequest(
+            id: "r1", houseId: "h1", purpose: .topUp, channel: "wechatpay", amount: Money(minorUnits: 1_000_01),
+            walletPurpose: "water")
         #expect(throws: PaymentError.self) { try PaymentService.validate(request, maximumTopUp: 1_000_00) }
         try PaymentService.validate(request, maximumTopUp: 1_000_01)
     }

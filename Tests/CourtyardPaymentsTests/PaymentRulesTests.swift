@@ -10,9 +10,10 @@ struct PaymentRulesTests {
     static let now = Date(timeIntervalSince1970: 1_790_000_000)
 
     static func order(_ state: PaymentOrder.State = .created, amount: Int64 = 100_00) -> PaymentOrder {
-        PaymentOrder(id: "o1", companyId: "c", communityId: "m", houseId: "h", outTradeNo: "CY1", purpose: .bills, items: .init(), amount: amount,
-                     currency: "CNY", channel: "wechatpay", payerPersonId: nil, payerRelation: .staff, state: state, channelRequest: nil,
-                     expiresAt: now.addingTimeInterval(900), paidAt: nil, paymentId: nil, requestDigest: "d", createdBy: "u", createdAt: now, updatedAt: now)
+        PaymentOrder(
+            id: "o1", companyId: "c", communityId: "m", houseId: "h", outTradeNo: "CY1", purpose: .bills, items: .init(), amount: amount,
+            currency: "CNY", channel: "wechatpay", payerPersonId: nil, payerRelation: .staff, state: state, channelRequest: nil,
+            expiresAt: now.addingTimeInterval(900), paidAt: nil, paymentId: nil, requestDigest: "d", createdBy: "u", createdAt: now, updatedAt: now)
     }
 
     @Test("an open order becomes paid by a notification of its exact amount, and by nothing else")
@@ -28,14 +29,20 @@ struct PaymentRulesTests {
     @Test("money for a closed or expired order, or a second transaction for a paid one, is held for review, never dropped")
     func lateMoneyIsHeld() {
         for state in [PaymentOrder.State.closed, .expired] {
-            guard case .holdForReview(let outcome, _) = Self.order(state).handle(.paid(channelTransactionId: "t", amount: 100_00, at: Self.now)).action else {
+            guard
+                case .holdForReview(let outcome, _) = Self.order(state).handle(.paid(channelTransactionId: "t", amount: 100_00, at: Self.now)).action
+            else {
                 Issue.record("\(state) did not hold"); continue
             }
             #expect(outcome == "order_closed")
         }
         let paid = Self.order(.paid)
         #expect(paid.handle(.paid(channelTransactionId: "t1", amount: 100_00, at: Self.now), appliedTransactionId: "t1").action == .alreadyApplied)
-        guard case .holdForReview(let outcome, _) = paid.handle(.paid(channelTransactionId: "t2", amount: 100_00, at: Self.now), appliedTransactionId: "t1").action else {
+        guard
+            case .holdForReview(let outcome, _) = paid.handle(
+                .paid(channelTransactionId: "t2", amount: 100_00, at: Self.now), appliedTransactionId: "t1"
+            ).action
+        else {
             Issue.record("a second transaction was not held"); return
         }
         #expect(outcome == "order_paid_otherwise")
@@ -44,17 +51,24 @@ struct PaymentRulesTests {
     @Test("an order closes before payment, expires only after its time, and a paid order refuses both")
     func closeAndExpire() {
         #expect(Self.order().handle(.close(at: Self.now)).order.state == .closed)
-        #expect(Self.order().handle(.expire(at: Self.now)).action == .refuse(code: "order_not_expired", message: "the order expires at \(Self.now.addingTimeInterval(900))"))
+        #expect(
+            Self.order().handle(.expire(at: Self.now)).action
+                == .refuse(code: "order_not_expired", message: "the order expires at \(Self.now.addingTimeInterval(900))"))
         #expect(Self.order().handle(.expire(at: Self.now.addingTimeInterval(900))).order.state == .expired)
-        #expect(Self.order(.paid).handle(.close(at: Self.now)).action == .refuse(code: "order_paid", message: "a paid order cannot be closed; ask for a refund"))
+        #expect(
+            Self.order(.paid).handle(.close(at: Self.now)).action
+                == .refuse(code: "order_paid", message: "a paid order cannot be closed; ask for a refund"))
     }
 
     @Test("money goes oldest bill first, late fee before principal, and the rest is excess")
     func allocationOrder() {
         let debts = [Settlement.Debt(billId: "b1", lateFee: 5_00, principal: 100_00), Settlement.Debt(billId: "b2", lateFee: 0, principal: 50_00)]
         let (parts, excess) = Settlement.allocate(120_00, over: debts)
-        #expect(parts == [.init(billId: "b1", part: .lateFee, amount: 5_00), .init(billId: "b1", part: .principal, amount: 100_00),
-                          .init(billId: "b2", part: .principal, amount: 15_00)])
+        #expect(
+            parts == [
+                .init(billId: "b1", part: .lateFee, amount: 5_00), .init(billId: "b1", part: .principal, amount: 100_00),
+                .init(billId: "b2", part: .principal, amount: 15_00),
+            ])
         #expect(excess == 0)
         let (principalFirst, _) = Settlement.allocate(50_00, over: debts, order: .principalFirst)
         #expect(principalFirst == [.init(billId: "b1", part: .principal, amount: 50_00)])
@@ -64,7 +78,9 @@ struct PaymentRulesTests {
     @Test("allocations and excess always sum to the payment, no part exceeds its debt, and no part is zero")
     func allocationSums() async {
         await propertyCheck(count: 300, input: Gen.int64(in: 1...10_000_000), Gen.int64(in: 0...500_000).array(of: 0...24)) { amount, owed in
-            let debts = stride(from: 0, to: owed.count - 1, by: 2).map { Settlement.Debt(billId: "b\($0)", lateFee: owed[$0], principal: owed[$0 + 1]) }
+            let debts = stride(from: 0, to: owed.count - 1, by: 2).map {
+                Settlement.Debt(billId: "b\($0)", lateFee: owed[$0], principal: owed[$0 + 1])
+            }
             for order in Settlement.Order.allCases {
                 let (parts, excess) = Settlement.allocate(amount, over: debts, order: order)
                 #expect(parts.reduce(0) { $0 + $1.amount } + excess == amount)
@@ -88,15 +104,20 @@ struct PaymentRulesTests {
     }
 
     static func refund(_ state: Refund.State) -> Refund {
-        Refund(id: "r", communityId: "m", houseId: "h", requestId: "q", source: .payment, sourceId: "p", paymentId: "p", amount: Money(minorUnits: 1),
-               reasonCode: "other", reason: "x", destination: .originalChannel, state: state, ruleDecision: "", requestedBy: "alice", decidedBy: nil,
-               decisionReason: nil, decidedAt: nil, channelRefundId: nil, failure: nil, createdAt: now, updatedAt: now)
+        Refund(
+            id: "r", communityId: "m", houseId: "h", requestId: "q", source: .payment, sourceId: "p", paymentId: "p", amount: Money(minorUnits: 1),
+            reasonCode: "other", reason: "x", destination: .originalChannel, state: state, ruleDecision: "", requestedBy: "alice", decidedBy: nil,
+            decisionReason: nil, decidedAt: nil, channelRefundId: nil, failure: nil, createdAt: now, updatedAt: now)
     }
 
     @Test("a refund is approved by someone other than its requester, and moves only along its states")
     func refundSteps() {
-        #expect(Self.refund(.pendingApproval).next(.approve(by: "alice")) == .failure(PaymentError(.forbidden, code: "four_eyes", field: "refund_id",
-                                                                                                    "a refund is approved by someone other than its requester")))
+        #expect(
+            Self.refund(.pendingApproval).next(.approve(by: "alice"))
+                == .failure(
+                    PaymentError(
+                        .forbidden, code: "four_eyes", field: "refund_id",
+                        "a refund is approved by someone other than its requester")))
         #expect(Self.refund(.pendingApproval).next(.approve(by: "bob")) == .success(.approved))
         #expect(Self.refund(.pendingApproval).next(.reject(by: "bob")) == .success(.rejected))
         #expect(Self.refund(.approved).next(.channelAccepted(refundId: "w", settled: false)) == .success(.processing))
@@ -125,8 +146,11 @@ struct PaymentRulesTests {
             `2,`88.88,`10.00,`0.00,`0.47000,`88.88,`10.00
             """
         let entries = try Reconciliation.parse(text, channel: "wechatpay")
-        #expect(entries == [.init(kind: .payment, reference: "4200000001202611200000000001", outTradeNo: "CY01", amount: 88_88),
-                            .init(kind: .refund, reference: "50300000012026112000000001", outTradeNo: "CY02", amount: 10_00)])
+        #expect(
+            entries == [
+                .init(kind: .payment, reference: "4200000001202611200000000001", outTradeNo: "CY01", amount: 88_88),
+                .init(kind: .refund, reference: "50300000012026112000000001", outTradeNo: "CY02", amount: 10_00),
+            ])
     }
 
     @Test("an Alipay transaction detail yields payments and refunds, comment lines skipped")
@@ -140,7 +164,10 @@ struct PaymentRulesTests {
             #支付宝交易记录明细列表结束
             """
         let entries = try Reconciliation.parse(text, channel: "alipay")
-        #expect(entries == [.init(kind: .payment, reference: "2026112022001446881412345678", outTradeNo: "CY03", amount: 88_88),
-                            .init(kind: .refund, reference: "2026112022001446881412345678:RF02", outTradeNo: "CY03", amount: 8_88)])
+        #expect(
+            entries == [
+                .init(kind: .payment, reference: "2026112022001446881412345678", outTradeNo: "CY03", amount: 88_88),
+                .init(kind: .refund, reference: "2026112022001446881412345678:RF02", outTradeNo: "CY03", amount: 8_88),
+            ])
     }
 }

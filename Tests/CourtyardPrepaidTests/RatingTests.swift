@@ -8,9 +8,12 @@ import Testing
 /// small deductions add up to what their sum costs.
 @Suite("Prepaid rating")
 struct RatingTests {
-    static let tiered = PricingRule(kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
-                                    tiers: [.init(upTo: Quantity(milliUnits: 230_000), price: UnitPrice(tenThousandths: 5_380)),
-                                            .init(upTo: nil, price: UnitPrice(tenThousandths: 5_880))])
+    static let tiered = PricingRule(
+        kind: .metered, unit: "kWh", mode: .graduated, accumulation: .monthly,
+        tiers: [
+            .init(upTo: Quantity(milliUnits: 230_000), price: UnitPrice(tenThousandths: 5_380)),
+            .init(upTo: nil, price: UnitPrice(tenThousandths: 5_880)),
+        ])
 
     @Test("a reading that crosses a tier bound is priced at both tiers from its position")
     func crossesTier() throws {
@@ -22,9 +25,12 @@ struct RatingTests {
 
     @Test("the window is the one the local minute falls in, including one that wraps midnight")
     func window() {
-        let rule = PricingRule(kind: .metered, mode: .graduated, tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: 10_000))],
-                               windows: [.init(name: "peak", start: "08:00", end: "22:00", prices: [UnitPrice(tenThousandths: 10_000)]),
-                                         .init(name: "valley", start: "22:00", end: "08:00", prices: [UnitPrice(tenThousandths: 3_000)])])
+        let rule = PricingRule(
+            kind: .metered, mode: .graduated, tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: 10_000))],
+            windows: [
+                .init(name: "peak", start: "08:00", end: "22:00", prices: [UnitPrice(tenThousandths: 10_000)]),
+                .init(name: "valley", start: "22:00", end: "08:00", prices: [UnitPrice(tenThousandths: 3_000)]),
+            ])
         #expect(Rating.window(rule, minute: 8 * 60) == "peak")
         #expect(Rating.window(rule, minute: 22 * 60 - 1) == "peak")
         #expect(Rating.window(rule, minute: 22 * 60) == "valley")
@@ -66,8 +72,9 @@ struct RatingTests {
                 let zone = TimeZone(identifier: zoneName)!
                 var calendar = Calendar(identifier: .gregorian)
                 calendar.timeZone = zone
-                let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .weekday],
-                                                    from: Date(timeIntervalSince1970: TimeInterval(millis) / 1000))
+                let parts = calendar.dateComponents(
+                    [.year, .month, .day, .hour, .minute, .weekday],
+                    from: Date(timeIntervalSince1970: TimeInterval(millis) / 1000))
                 let clock = LocalClock(zone: zone)
                 let (day, minute) = clock.local(millis)
                 let date = LocalClock.date(day: day)

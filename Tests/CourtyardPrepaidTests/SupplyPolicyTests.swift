@@ -11,12 +11,15 @@ struct SupplyPolicyTests {
     /// Friday 2026-11-06 23:00 in Shanghai.
     static let fridayNight = shanghai.instant(day: 20_763, minute: 23 * 60)
 
-    static func inputs(available: Int64, emergency: Int64 = 0, now: Int64 = fridayNight, windows: [FriendlyWindow] = [],
-                       holidays: Set<LocalDate> = [], overrides: [SupplyOverride] = [], lock: String? = nil,
-                       triggers: Set<String> = ["prepaid_balance", "safety"]) -> SupplyPolicy.Inputs {
-        .init(available: available, emergencyCredit: emergency, now: now,
-              calendar: FriendlyCalendar(windows: windows, holidays: holidays, clock: shanghai), overrides: overrides,
-              safetyLock: lock, triggers: triggers)
+    static func inputs(
+        available: Int64, emergency: Int64 = 0, now: Int64 = fridayNight, windows: [FriendlyWindow] = [],
+        holidays: Set<LocalDate> = [], overrides: [SupplyOverride] = [], lock: String? = nil,
+        triggers: Set<String> = ["prepaid_balance", "safety"]
+    ) -> SupplyPolicy.Inputs {
+        .init(
+            available: available, emergencyCredit: emergency, now: now,
+            calendar: FriendlyCalendar(windows: windows, holidays: holidays, clock: shanghai), overrides: overrides,
+            safetyLock: lock, triggers: triggers)
     }
 
     @Test("money left keeps supply open; zero closes; emergency credit lets it run below zero until used up")
@@ -35,8 +38,10 @@ struct SupplyPolicyTests {
         #expect(decision.desired == .open && decision.reason == "friendly_window")
         #expect(decision.cutoffDueAt == Self.shanghai.instant(day: 20_766, minute: 8 * 60))
         // A public holiday on Monday pushes it to Tuesday 08:00.
-        let holiday = SupplyPolicy.decide(Self.inputs(available: -10, windows: windows + [.publicHolidays],
-                                                      holidays: [LocalClock.date(day: 20_766)]))
+        let holiday = SupplyPolicy.decide(
+            Self.inputs(
+                available: -10, windows: windows + [.publicHolidays],
+                holidays: [LocalClock.date(day: 20_766)]))
         #expect(holiday.cutoffDueAt == Self.shanghai.instant(day: 20_767, minute: 8 * 60))
         // Outside every window the cut-off is now.
         let noon = Self.shanghai.instant(day: 20_763, minute: 12 * 60)
@@ -58,7 +63,8 @@ struct SupplyPolicyTests {
 
     @Test("plans refuse property-fee arrears as a cut-off trigger, the property-fee wallet, and overlapping windows")
     func planRules() {
-        let rule = PricingRule(kind: .metered, mode: .graduated, accumulation: .monthly, tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: 10_000))])
+        let rule = PricingRule(
+            kind: .metered, mode: .graduated, accumulation: .monthly, tiers: [.init(upTo: nil, price: UnitPrice(tenThousandths: 10_000))])
         var config = PlanConfig(wallets: [.init(purpose: "electricity")], tariff: rule)
         #expect(config.validate(utility: "electricity").isEmpty)
         config.cutoffTriggers = ["property_fee_arrears"]

@@ -33,8 +33,9 @@ struct QRCodeTests {
 
     static let requireDecoder = ProcessInfo.processInfo.environment["CI"] == "true"
 
-    @Test("a receipt link encodes and reads back through zbarimg at every error-correction level",
-          arguments: QRCode.ErrorCorrection.allCases)
+    @Test(
+        "a receipt link encodes and reads back through zbarimg at every error-correction level",
+        arguments: QRCode.ErrorCorrection.allCases)
     func receiptLinkReadsBack(level: QRCode.ErrorCorrection) throws {
         let link = "https://pay.example.com/r/3f7a9c0e5b2d4168a0c1e2f3a4b5c6d7"
         let code = try QRCode.encode(link, errorCorrection: level)
@@ -46,8 +47,9 @@ struct QRCodeTests {
         #expect(read == link)
     }
 
-    @Test("longer texts choose larger versions, including ones with version information (7+) and several alignment patterns",
-          arguments: [1, 40, 120, 300, 700, 1_200])
+    @Test(
+        "longer texts choose larger versions, including ones with version information (7+) and several alignment patterns",
+        arguments: [1, 40, 120, 300, 700, 1_200])
     func versionsReadBack(length: Int) throws {
         let text = String((0..<length).map { index in Array("courtyard-收据-0123456789")[index % 22] })
         let code = try QRCode.encode(text, errorCorrection: .medium)

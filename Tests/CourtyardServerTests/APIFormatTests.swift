@@ -27,7 +27,8 @@ struct APIFormatTests {
     func oneFormatForMoneyAndTime(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             guard case .object(let root) = api.document.json(), case .object(let components) = root["components"],
-                  case .object(let schemas) = components["schemas"] else { Issue.record("no schemas"); return }
+                case .object(let schemas) = components["schemas"]
+            else { Issue.record("no schemas"); return }
             var found: [(String, JSONValue)] = []
             for (name, schema) in schemas {
                 guard case .object(let object) = schema, let example = object["example"] else { continue }
@@ -49,7 +50,8 @@ struct APIFormatTests {
                     }
                     let reply = try await api.call(.get, "/" + parts.joined(separator: "/"), token: admin)
                     guard reply.status == .ok, let data = reply.text.data(using: .utf8),
-                          let value = try? JSONDecoder().decode(JSONValue.self, from: data) else { continue }
+                        let value = try? JSONDecoder().decode(JSONValue.self, from: data)
+                    else { continue }
                     Self.fields(value, path: "GET " + path, into: &found)
                 }
             }
@@ -57,7 +59,8 @@ struct APIFormatTests {
             for (path, value) in found {
                 let key = String(path.split(separator: ".").last ?? "")
                 if key.hasSuffix("_at"), case .number = value { problems.append("\(path) is a number; instants are RFC 3339 strings") }
-                let moneyish = key == "amount" || key.hasSuffix("_amount") || key == "balance" || key.hasSuffix("_balance")
+                let moneyish =
+                    key == "amount" || key.hasSuffix("_amount") || key == "balance" || key.hasSuffix("_balance")
                     || key.hasSuffix("_float") || key == "total"
                 if moneyish, case .number = value { problems.append("\(path) is a bare number; money is {amount, currency}") }
             }
@@ -85,7 +88,8 @@ struct OpenAPICompletenessTests {
         try await APIFixture.with(engine) { api in
             let document = api.document.json()
             guard case .object(let root) = document, case .object(let components) = root["components"],
-                  case .object(let schemas) = components["schemas"] else { Issue.record("no schemas"); return }
+                case .object(let schemas) = components["schemas"]
+            else { Issue.record("no schemas"); return }
             var problems: [String] = []
             if case .object(let paths) = root["paths"] {
                 for (path, methods) in paths {
@@ -114,7 +118,8 @@ struct OpenAPICompletenessTests {
         try await APIFixture.with(engine) { api in
             let document = api.document.json()
             guard case .object(let root) = document, case .object(let paths) = root["paths"], case .object(let components) = root["components"],
-                  case .object(let schemas) = components["schemas"] else { Issue.record("no paths"); return }
+                case .object(let schemas) = components["schemas"]
+            else { Issue.record("no paths"); return }
             var undescribed: [String] = []
             for (path, methods) in paths {
                 guard case .object(let operations) = methods else { continue }
@@ -127,13 +132,15 @@ struct OpenAPICompletenessTests {
             #expect(undescribed.isEmpty, "\(undescribed.sorted())")
             // The receipt page is a page.
             guard case .object(let receipt)? = paths["/r/{token}"], case .object(let get)? = receipt["get"],
-                  case .object(let responses)? = get["responses"], case .object(let ok)? = responses["200"],
-                  case .object(let content)? = ok["content"] else { Issue.record("no receipt page"); return }
+                case .object(let responses)? = get["responses"], case .object(let ok)? = responses["200"],
+                case .object(let content)? = ok["content"]
+            else { Issue.record("no receipt page"); return }
             #expect(content["text/html"] != nil && content["application/json"] == nil)
             // Enums come from the Swift types, formats from the values.
             func property(_ schema: String, _ name: String) -> [String: JSONValue]? {
                 guard case .object(let object)? = schemas[schema], case .object(let properties)? = object["properties"],
-                      case .object(let property)? = properties[name] else { return nil }
+                    case .object(let property)? = properties[name]
+                else { return nil }
                 return property
             }
             #expect(property("User", "role")?["enum"] == .array(Role.allCases.map { .string($0.rawValue) }))
@@ -144,10 +151,12 @@ struct OpenAPICompletenessTests {
             var bare: [String] = []
             for (name, schema) in schemas {
                 guard case .object(let object) = schema, case .object(let example)? = object["example"],
-                      case .object(let properties)? = object["properties"] else { continue }
+                    case .object(let properties)? = object["properties"]
+                else { continue }
                 for (key, value) in example {
                     guard case .string(let text) = value, let format = OpenAPIDocument.format(of: text),
-                          case .object(let property)? = properties[key] else { continue }
+                        case .object(let property)? = properties[key]
+                    else { continue }
                     if property["format"] != .string(format) { bare.append("\(name).\(key)") }
                 }
             }

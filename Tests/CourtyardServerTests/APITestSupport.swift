@@ -34,10 +34,12 @@ struct APIFixture {
         return logger
     }
 
-    static func with(_ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
-                     channels: (@Sendable (_ alphaCompanyId: String) -> ChannelConfiguration)? = nil, channelHTTP: (any ChannelHTTPClient)? = nil,
-                     configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil,
-                     _ body: @escaping @Sendable (APIFixture) async throws -> Void) async throws {
+    static func with(
+        _ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
+        channels: (@Sendable (_ alphaCompanyId: String) -> ChannelConfiguration)? = nil, channelHTTP: (any ChannelHTTPClient)? = nil,
+        configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil,
+        _ body: @escaping @Sendable (APIFixture) async throws -> Void
+    ) async throws {
         try await engine.withDatabase { database in
             let companies = try await TwoCompanies.seed(database, .init(unitsPerBuilding: 2, housesPerUnit: 3, billing: false)) { password, cost in
                 try await Passwords.hash(password, cost: cost)
@@ -45,20 +47,24 @@ struct APIFixture {
             let (alpha, bravo) = (companies.a, companies.b)
             let platformHash = try await Passwords.hash(DemoSeeder.password, cost: 4)
             let now = Date()
-            let platform = User(id: Identifier.uuidV7(at: now), companyId: nil, login: "platform-alpha-test", displayName: "Platform",
-                                role: .platformAdmin, personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
+            let platform = User(
+                id: Identifier.uuidV7(at: now), companyId: nil, login: "platform-alpha-test", displayName: "Platform",
+                role: .platformAdmin, personId: nil, communityIds: nil, status: .active, createdAt: now, updatedAt: now)
             try await database.transaction { db in try await AccountStore(db).insert(platform, passwordHash: platformHash) }
             var configuration = ServerConfiguration(bcryptCost: 4, maxFailedLogins: maxFailedLogins, publicURL: "https://pay.example.com")
             configure?(&configuration)
-            let services = ServerServices(database: database, clock: clock, configuration: configuration,
-                                          channels: channels?(alpha.companyId) ?? ChannelConfiguration(),
-                                          channelHTTP: channelHTTP ?? LiveChannelHTTPClient())
+            let services = ServerServices(
+                database: database, clock: clock, configuration: configuration,
+                channels: channels?(alpha.companyId) ?? ChannelConfiguration(),
+                channelHTTP: channelHTTP ?? LiveChannelHTTPClient())
             let (router, document) = CourtyardApp.router(services: services)
             let routes = router.routes.map { (method: $0.method.rawValue, path: OpenAPIDocument.openAPIPath($0.path.description)) }
             let app = Application(router: router, logger: logger ?? Self.quietLogger)
             try await app.test(.router) { client in
-                try await body(APIFixture(client: client, database: database, alpha: alpha, bravo: bravo,
-                                          document: document, services: services, routes: routes))
+                try await body(
+                    APIFixture(
+                        client: client, database: database, alpha: alpha, bravo: bravo,
+                        document: document, services: services, routes: routes))
             }
         }
     }
@@ -76,8 +82,10 @@ struct APIFixture {
     }
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: Any? = nil, raw: String? = nil,
-              headers extra: [String: String] = [:]) async throws -> Reply {
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, token: String? = nil, json: Any? = nil, raw: String? = nil,
+        headers extra: [String: String] = [:]
+    ) async throws -> Reply {
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
         for (name, value) in extra { headers[HTTPField.Name(name)!] = value }
@@ -111,13 +119,15 @@ struct APIFixture {
     func tableCounts() async throws -> [String: Int] {
         try await database.read { db in
             var counts: [String: Int] = [:]
-            for table in ["companies", "communities", "buildings", "units", "houses", "people", "occupancies", "vehicles",
-                          "parking_spaces", "devices", "device_bindings", "users", "machine_credentials", "fee_items",
-                          "fee_standards", "fee_attachments", "usage_records", "bill_runs", "bills", "bill_lines", "audit_log",
-                          "bill_reminders", "ledger_entries", "prepaid_plans", "prepaid_charges", "supply_states", "supply_overrides",
-                          "device_commands", "notification_outbox", "community_holidays", "prepaid_plan_payers", "prepaid_running",
-                          "payment_orders", "payments", "payment_allocations", "payment_callbacks", "receipts", "refunds", "deposits",
-                          "cashier_shifts", "bank_statement_lines", "bill_late_fee_settlements", "reconciliation_runs"] {
+            for table in [
+                "companies", "communities", "buildings", "units", "houses", "people", "occupancies", "vehicles",
+                "parking_spaces", "devices", "device_bindings", "users", "machine_credentials", "fee_items",
+                "fee_standards", "fee_attachments", "usage_records", "bill_runs", "bills", "bill_lines", "audit_log",
+                "bill_reminders", "ledger_entries", "prepaid_plans", "prepaid_charges", "supply_states", "supply_overrides",
+                "device_commands", "notification_outbox", "community_holidays", "prepaid_plan_payers", "prepaid_running",
+                "payment_orders", "payments", "payment_allocations", "payment_callbacks", "receipts", "refunds", "deposits",
+                "cashier_shifts", "bank_statement_lines", "bill_late_fee_settlements", "reconciliation_runs",
+            ] {
                 let row = try await db.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: table)").first()
                 counts[table] = try row?.decode(column: "n", as: Int.self) ?? -1
             }

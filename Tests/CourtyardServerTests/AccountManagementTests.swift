@@ -1,4 +1,3 @@
-@testable import CourtyardServer
 import CourtyardDomain
 import CourtyardSimulator
 import CourtyardStorage
@@ -7,6 +6,8 @@ import Foundation
 import HTTPTypes
 import Testing
 
+@testable import CourtyardServer
+
 @Suite("Accounts: passwords, disabling, sessions, throttling")
 struct AccountManagementTests {
     @Test("changing your password checks the current one and the policy, and ends your other sessions", arguments: TestEngine.available)
@@ -14,18 +15,21 @@ struct AccountManagementTests {
         try await APIFixture.with(engine) { api in
             let laptop = try await api.login("finance@alpha")
             let phone = try await api.login("finance@alpha")
-            let wrong = try await api.call(.post, "/api/v1/me/password", token: laptop,
-                                           json: ["current_password": "not-it-at-all", "new_password": "a-fresh-phrase-9"])
+            let wrong = try await api.call(
+                .post, "/api/v1/me/password", token: laptop,
+                json: ["current_password": "not-it-at-all", "new_password": "a-fresh-phrase-9"])
             #expect(wrong.status == .unprocessableContent)
             #expect(wrong.fields == ["current_password"])
             for weak in ["password123", "12345678", "finance@alpha-2026", "aaaaaaaa", "abcdefgh"] {
-                let reply = try await api.call(.post, "/api/v1/me/password", token: laptop,
-                                               json: ["current_password": DemoSeeder.password, "new_password": weak])
+                let reply = try await api.call(
+                    .post, "/api/v1/me/password", token: laptop,
+                    json: ["current_password": DemoSeeder.password, "new_password": weak])
                 #expect(reply.status == .unprocessableContent, "\(weak) was accepted")
                 #expect(reply.fields == ["new_password"])
             }
-            let changed = try await api.call(.post, "/api/v1/me/password", token: laptop,
-                                             json: ["current_password": DemoSeeder.password, "new_password": "a-fresh-phrase-9"])
+            let changed = try await api.call(
+                .post, "/api/v1/me/password", token: laptop,
+                json: ["current_password": DemoSeeder.password, "new_password": "a-fresh-phrase-9"])
             #expect(changed.status == .ok)
             #expect(changed.object["ended"] as? Int == 1)
             #expect(try await api.call(.get, "/api/v1/me", token: laptop).status == .ok)
@@ -36,8 +40,9 @@ struct AccountManagementTests {
         }
     }
 
-    @Test("an administrator resets a password, disables and enables a user, and ends a user's sessions; each takes effect at once",
-          arguments: TestEngine.available)
+    @Test(
+        "an administrator resets a password, disables and enables a user, and ends a user's sessions; each takes effect at once",
+        arguments: TestEngine.available)
     func administratorControls(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let admin = try await api.login("admin@alpha")

@@ -1,7 +1,7 @@
 import CourtyardDomain
 import CourtyardSimulator
-import Foundation
 import CourtyardTestSupport
+import Foundation
 import HTTPTypes
 import Testing
 
@@ -71,17 +71,24 @@ struct AuthTests {
             let admin = try await api.login("admin@alpha")
             let community = try await api.first("communities", token: admin)["id"] as! String
             let building = try await api.first("buildings", token: admin)["id"] as! String
-            let device: [String: Any] = ["community_id": community, "device_key": "new-meter-\(Int.random(in: 0..<1_000_000))",
-                                         "kind": "water_meter"]
-            let house: [String: Any] = ["building_id": building, "number": "R-\(Int.random(in: 0..<1_000_000))",
-                                        "built_area": "90.00", "indoor_area": "75.00"]
+            let device: [String: Any] = [
+                "community_id": community, "device_key": "new-meter-\(Int.random(in: 0..<1_000_000))",
+                "kind": "water_meter",
+            ]
+            let house: [String: Any] = [
+                "building_id": building, "number": "R-\(Int.random(in: 0..<1_000_000))",
+                "built_area": "90.00", "indoor_area": "75.00",
+            ]
             let person: [String: Any] = ["community_id": community, "name": "李娜"]
             let cases: [(String, HTTPRequest.Method, String, [String: Any]?, HTTPResponse.Status)] = [
                 ("finance@alpha", .get, "/api/v1/houses", nil, .ok),
                 ("finance@alpha", .post, "/api/v1/devices", device, .forbidden),
                 ("finance@alpha", .post, "/api/v1/houses", house, .forbidden),
                 ("finance@alpha", .get, "/api/v1/users", nil, .ok),
-                ("finance@alpha", .post, "/api/v1/users", ["login": "x1", "password": "longenough", "display_name": "x", "role": "finance"], .forbidden),
+                (
+                    "finance@alpha", .post, "/api/v1/users", ["login": "x1", "password": "longenough", "display_name": "x", "role": "finance"],
+                    .forbidden
+                ),
                 ("engineer@alpha", .post, "/api/v1/houses", house, .forbidden),
                 ("engineer@alpha", .get, "/api/v1/people", nil, .forbidden),
                 ("engineer@alpha", .post, "/api/v1/devices", device, .created),
@@ -135,21 +142,26 @@ struct AuthTests {
     func platformCreatesCompany(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let platform = try await api.login("platform-alpha-test")
-            let created = try await api.call(.post, "/api/v1/companies", token: platform, json: [
-                "code": "charlie", "name": "Charlie 物业",
-                "admin": ["login": "admin@charlie", "password": "charlie-secret", "display_name": "Admin", "role": "company_admin"],
-            ])
+            let created = try await api.call(
+                .post, "/api/v1/companies", token: platform,
+                json: [
+                    "code": "charlie", "name": "Charlie 物业",
+                    "admin": ["login": "admin@charlie", "password": "charlie-secret", "display_name": "Admin", "role": "company_admin"],
+                ])
             #expect(created.status == .created, "\(created.text)")
             let charlie = try await api.login("admin@charlie", password: "charlie-secret")
             let communities = try await api.call(.get, "/api/v1/communities", token: charlie)
             #expect(communities.status == .ok)
             #expect(communities.items.isEmpty)
-            let picked = try await api.call(.get, "/api/v1/communities", token: platform,
-                                            headers: ["X-Courtyard-Company": api.alpha.companyId])
+            let picked = try await api.call(
+                .get, "/api/v1/communities", token: platform,
+                headers: ["X-Courtyard-Company": api.alpha.companyId])
             #expect(picked.items.count == 2)
-            let weak = try await api.call(.post, "/api/v1/users", token: charlie, json: [
-                "login": "x@charlie", "password": "short", "display_name": "X", "role": "finance",
-            ])
+            let weak = try await api.call(
+                .post, "/api/v1/users", token: charlie,
+                json: [
+                    "login": "x@charlie", "password": "short", "display_name": "X", "role": "finance",
+                ])
             #expect(weak.fields == ["password"])
         }
     }

@@ -4,8 +4,9 @@ import Testing
 
 @Suite("Bad input")
 struct BadInputTests {
-    @Test("malformed, incomplete or out-of-range bodies get problem JSON naming the field and write nothing",
-          arguments: TestEngine.available)
+    @Test(
+        "malformed, incomplete or out-of-range bodies get problem JSON naming the field and write nothing",
+        arguments: TestEngine.available)
     func badBodiesAreRefused(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let token = try await api.login("admin@alpha")
@@ -17,24 +18,30 @@ struct BadInputTests {
             #expect(malformed.code == "malformed_json")
             #expect(malformed.headers[.contentType] == "application/problem+json")
 
-            let missing = try await api.call(.post, "/api/v1/houses", token: token, json: [
-                "building_id": building, "built_area": "80.00", "indoor_area": "70.00",
-            ])
+            let missing = try await api.call(
+                .post, "/api/v1/houses", token: token,
+                json: [
+                    "building_id": building, "built_area": "80.00", "indoor_area": "70.00",
+                ])
             #expect(missing.status == .unprocessableContent)
             #expect(missing.code == "validation_failed")
             #expect(missing.fields == ["number"])
 
-            let negative = try await api.call(.post, "/api/v1/houses", token: token, json: [
-                "building_id": building, "number": "N-1", "built_area": -5, "indoor_area": "70.00",
-            ])
+            let negative = try await api.call(
+                .post, "/api/v1/houses", token: token,
+                json: [
+                    "building_id": building, "number": "N-1", "built_area": -5, "indoor_area": "70.00",
+                ])
             #expect(negative.status == .unprocessableContent)
             #expect(negative.fields.contains("built_area"))
             let issue = (negative.object["errors"] as? [[String: Any]])?.first { $0["field"] as? String == "built_area" }
             #expect(issue?["code"] as? String == "must_be_positive")
 
-            let tooPrecise = try await api.call(.post, "/api/v1/houses", token: token, json: [
-                "building_id": building, "number": "N-2", "built_area": "80.005", "indoor_area": "70",
-            ])
+            let tooPrecise = try await api.call(
+                .post, "/api/v1/houses", token: token,
+                json: [
+                    "building_id": building, "number": "N-2", "built_area": "80.005", "indoor_area": "70",
+                ])
             #expect(tooPrecise.status == .unprocessableContent)
             #expect(tooPrecise.fields == ["built_area"])
 
@@ -42,15 +49,19 @@ struct BadInputTests {
             #expect(wrongType.status == .unprocessableContent)
             #expect(wrongType.fields == ["community_id"])
 
-            let badEnum = try await api.call(.post, "/api/v1/houses", token: token, json: [
-                "building_id": building, "number": "N-3", "built_area": "80", "indoor_area": "70", "house_type": "castle",
-            ])
+            let badEnum = try await api.call(
+                .post, "/api/v1/houses", token: token,
+                json: [
+                    "building_id": building, "number": "N-3", "built_area": "80", "indoor_area": "70", "house_type": "castle",
+                ])
             #expect(badEnum.status == .unprocessableContent)
             #expect(badEnum.fields == ["house_type"])
 
-            let several = try await api.call(.post, "/api/v1/houses", token: token, json: [
-                "building_id": building, "number": " ", "built_area": "0", "indoor_area": "0",
-            ])
+            let several = try await api.call(
+                .post, "/api/v1/houses", token: token,
+                json: [
+                    "building_id": building, "number": " ", "built_area": "0", "indoor_area": "0",
+                ])
             #expect(Set(several.fields) == ["number", "built_area", "indoor_area"])
 
             let notObject = try await api.call(.post, "/api/v1/houses", token: token, raw: "[1, 2]")
@@ -59,9 +70,11 @@ struct BadInputTests {
             let empty = try await api.call(.post, "/api/v1/houses", token: token, raw: "")
             #expect(empty.status == .badRequest)
 
-            let badDate = try await api.call(.post, "/api/v1/occupancies", token: token, json: [
-                "house_id": "x", "person_id": "y", "role": "owner", "valid_from": "2026-02-30",
-            ])
+            let badDate = try await api.call(
+                .post, "/api/v1/occupancies", token: token,
+                json: [
+                    "house_id": "x", "person_id": "y", "role": "owner", "valid_from": "2026-02-30",
+                ])
             #expect(badDate.fields == ["valid_from"])
 
             let badLimit = try await api.call(.get, "/api/v1/houses?limit=0", token: token)
@@ -92,15 +105,19 @@ struct BadInputTests {
 
 @Suite("Errors that speak to people")
 struct ReadableErrorTests {
-    @Test("problem details never carry Swift internals; a known path with another method is 405; the API root answers",
-          arguments: TestEngine.available)
+    @Test(
+        "problem details never carry Swift internals; a known path with another method is 405; the API root answers",
+        arguments: TestEngine.available)
     func problemsReadWell(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let token = try await api.login("admin@alpha")
             let building = try await api.first("buildings", token: token)["id"] as! String
             let replies = [
-                try await api.call(.post, "/api/v1/houses", token: token, json: [
-                    "building_id": building, "number": "N-9", "built_area": "80", "indoor_area": "70", "house_type": "castle"]),
+                try await api.call(
+                    .post, "/api/v1/houses", token: token,
+                    json: [
+                        "building_id": building, "number": "N-9", "built_area": "80", "indoor_area": "70", "house_type": "castle",
+                    ]),
                 try await api.call(.post, "/api/v1/houses", token: token, raw: #"{"building_id": "x",, }"#),
                 try await api.call(.post, "/api/v1/houses", token: token, raw: "null"),
                 try await api.call(.post, "/api/v1/houses", token: token, json: ["building_id": ["a"], "number": 5]),
@@ -111,8 +128,10 @@ struct ReadableErrorTests {
             ]
             for reply in replies {
                 #expect(reply.status.code >= 400 && reply.status.code < 500)
-                for leak in ["Swift.", "DecodingError", "Cannot initialize", "dataCorrupted", "CodingKeys", "Optional(", "no peopl ",
-                             "no communitie "] {
+                for leak in [
+                    "Swift.", "DecodingError", "Cannot initialize", "dataCorrupted", "CodingKeys", "Optional(", "no peopl ",
+                    "no communitie ",
+                ] {
                     #expect(!reply.text.contains(leak), "\(leak) in \(reply.text)")
                 }
             }

@@ -1,15 +1,20 @@
 import CourtyardIngest
-@testable import CourtyardServer
 import Foundation
+import HTTPTypes
+import HummingbirdCore
+import NIOCore
 import Testing
+
+@testable import CourtyardServer
 
 /// The hand-written batch answer says exactly what JSONEncoder would.
 @Suite struct BatchResponseTests {
     @Test func theHandWrittenAnswerEqualsTheEncodedOne() async throws {
         let items = [
             Ingestor.ItemResult(index: 0, status: "accepted", readingId: "01a0-1", usage: "1.250"),
-            Ingestor.ItemResult(index: 1, status: "rejected", code: "invalid_device_id", field: "device_id",
-                                message: "quote \" backslash \\ tab \t newline \n bell \u{7} 水表 😀"),
+            Ingestor.ItemResult(
+                index: 1, status: "rejected", code: "invalid_device_id", field: "device_id",
+                message: "quote \" backslash \\ tab \t newline \n bell \u{7} 水表 😀"),
             Ingestor.ItemResult(index: 2, status: "held_for_review", heldId: "01a0-2", code: "conflict", message: "x"),
             Ingestor.ItemResult(index: 3, status: "duplicate", readingId: "01a0-3"),
         ]
@@ -26,10 +31,6 @@ import Testing
         _ = body
     }
 }
-
-import HummingbirdCore
-import HTTPTypes
-import NIOCore
 
 /// Collects a response body.
 actor CollectingWriter: ResponseBodyWriter {

@@ -9,31 +9,41 @@ struct BillingAPITests {
     /// 2026-11-22T02:00:00Z: October 2026 has closed in Asia/Shanghai, November has not.
     static let clock = ManualClock(Date(timeIntervalSince1970: 1_795_312_800))
 
-    @Test("fee items, versioned standards and attachments are set up over HTTP, then a month is previewed, billed once, and read back",
-          arguments: TestEngine.available)
+    @Test(
+        "fee items, versioned standards and attachments are set up over HTTP, then a month is previewed, billed once, and read back",
+        arguments: TestEngine.available)
     func billAMonth(engine: TestEngine) async throws {
         try await APIFixture.with(engine, clock: Self.clock) { api in
             let finance = try await api.login("finance@alpha")
             let community = try #require(try await api.first("communities", token: finance)["id"] as? String)
-            let building = try #require(try await api.call(.get, "/api/v1/buildings?community_id=\(community)&limit=1", token: finance)
-                .items.first?["id"] as? String)
-            let item = try await api.call(.post, "/api/v1/fee-items", token: finance, json: [
-                "community_id": community, "code": "property_fee", "name": "Property fee", "category": "property_fee", "due_days": 15,
-                "late_fee_policy": ["grace_days": 5, "daily_rate_per_million": 500, "cap": "principal", "rounding": "half_up"]])
+            let building = try #require(
+                try await api.call(.get, "/api/v1/buildings?community_id=\(community)&limit=1", token: finance)
+                    .items.first?["id"] as? String)
+            let item = try await api.call(
+                .post, "/api/v1/fee-items", token: finance,
+                json: [
+                    "community_id": community, "code": "property_fee", "name": "Property fee", "category": "property_fee", "due_days": 15,
+                    "late_fee_policy": ["grace_days": 5, "daily_rate_per_million": 500, "cap": "principal", "rounding": "half_up"],
+                ])
             #expect(item.status == .created, "\(item.text)")
             let itemId = try #require(item.object["id"] as? String)
             let rule: [String: Any] = ["kind": "per_area", "price_per_square_metre": "2.5", "area_basis": "built"]
-            let standard = try await api.call(.post, "/api/v1/fee-standards", token: finance,
-                                              json: ["fee_item_id": itemId, "effective_from": "2026-01-01", "rule": rule])
+            let standard = try await api.call(
+                .post, "/api/v1/fee-standards", token: finance,
+                json: ["fee_item_id": itemId, "effective_from": "2026-01-01", "rule": rule])
             #expect(standard.status == .created, "\(standard.text)")
             #expect(standard.object["version"] as? Int == 1)
-            let attachment = try await api.call(.post, "/api/v1/fee-attachments", token: finance, json: [
-                "fee_item_id": itemId, "scope": "building", "target": building, "valid_from": "2026-01-01"])
+            let attachment = try await api.call(
+                .post, "/api/v1/fee-attachments", token: finance,
+                json: [
+                    "fee_item_id": itemId, "scope": "building", "target": building, "valid_from": "2026-01-01",
+                ])
             #expect(attachment.status == .created, "\(attachment.text)")
             let houses = try await api.call(.get, "/api/v1/houses?building_id=\(building)&limit=500", token: finance).items.count
 
-            let preview = try await api.call(.post, "/api/v1/communities/\(community)/bill-runs", token: finance,
-                                             json: ["period": "2026-10", "preview": true])
+            let preview = try await api.call(
+                .post, "/api/v1/communities/\(community)/bill-runs", token: finance,
+                json: ["period": "2026-10", "preview": true])
             #expect(preview.status == .ok, "\(preview.text)")
             #expect(preview.object["bills_created"] as? Int == houses)
             #expect(try await api.call(.get, "/api/v1/bills?community_id=\(community)", token: finance).items.isEmpty)
@@ -41,7 +51,8 @@ struct BillingAPITests {
             let run = try await api.call(.post, "/api/v1/communities/\(community)/bill-runs", token: finance, json: ["period": "2026-10"])
             #expect(run.status == .created, "\(run.text)")
             #expect(run.object["bills_created"] as? Int == houses)
-            #expect((run.object["total_amount"] as? [String: Any])?["amount"] as? String
+            #expect(
+                (run.object["total_amount"] as? [String: Any])?["amount"] as? String
                     == (preview.object["total_amount"] as? [String: Any])?["amount"] as? String)
             let rerun = try await api.call(.post, "/api/v1/communities/\(community)/bill-runs", token: finance, json: ["period": "2026-10"])
             #expect(rerun.object["lines_created"] as? Int == 0)
@@ -73,18 +84,25 @@ struct BillingAPITests {
             let bravo = try await api.login("finance@bravo")
             #expect(try await api.call(.get, "/api/v1/bills/\(billId)", token: bravo).status == .notFound)
             #expect(try await api.call(.get, "/api/v1/fee-items/\(itemId)", token: bravo).status == .notFound)
-            #expect(try await api.call(.post, "/api/v1/communities/\(community)/bill-runs", token: bravo,
-                                       json: ["period": "2026-10"]).status == .notFound)
+            #expect(
+                try await api.call(
+                    .post, "/api/v1/communities/\(community)/bill-runs", token: bravo,
+                    json: ["period": "2026-10"]
+                ).status == .notFound)
             #expect(try await api.call(.get, "/api/v1/bills", token: bravo).items.isEmpty)
 
             // A billed standard cannot be deleted, and its rule cannot be PATCHed (correct it instead).
             let standardId = try #require(standard.object["id"] as? String)
             #expect(try await api.call(.delete, "/api/v1/fee-standards/\(standardId)", token: finance).code == "standard_in_use")
-            let patched = try await api.call(.patch, "/api/v1/fee-standards/\(standardId)", token: finance,
-                                             json: ["rule": ["kind": "per_area", "price_per_square_metre": "3", "area_basis": "built"]])
+            let patched = try await api.call(
+                .patch, "/api/v1/fee-standards/\(standardId)", token: finance,
+                json: ["rule": ["kind": "per_area", "price_per_square_metre": "3", "area_basis": "built"]])
             #expect(patched.fields == ["rule"])
-            let corrected = try await api.call(.post, "/api/v1/fee-standards/\(standardId)/corrections", token: finance, json: [
-                "rule": ["kind": "per_area", "price_per_square_metre": "2.6", "area_basis": "built"], "reason": "board approved 2.6 in January"])
+            let corrected = try await api.call(
+                .post, "/api/v1/fee-standards/\(standardId)/corrections", token: finance,
+                json: [
+                    "rule": ["kind": "per_area", "price_per_square_metre": "2.6", "area_basis": "built"], "reason": "board approved 2.6 in January",
+                ])
             #expect(corrected.status == .ok, "\(corrected.text)")
             #expect((corrected.object["adjustments"] as? [[String: Any]])?.count == houses)
         }
@@ -95,18 +113,27 @@ struct BillingAPITests {
         try await APIFixture.with(engine, clock: Self.clock) { api in
             let finance = try await api.login("finance@alpha")
             let community = try #require(try await api.first("communities", token: finance)["id"] as? String)
-            let item = try await api.call(.post, "/api/v1/fee-items", token: finance, json: [
-                "community_id": community, "code": "electricity", "name": "Electricity", "category": "electricity", "usage_kind": "electricity"])
+            let item = try await api.call(
+                .post, "/api/v1/fee-items", token: finance,
+                json: [
+                    "community_id": community, "code": "electricity", "name": "Electricity", "category": "electricity", "usage_kind": "electricity",
+                ])
             let itemId = try #require(item.object["id"] as? String)
             let tiers: [[String: Any]] = [["up_to": "200", "price": "0.5"], ["price": "0.55"]]
             let good: [String: Any] = ["kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly", "tiers": tiers]
-            #expect(try await api.call(.post, "/api/v1/fee-standards", token: finance,
-                                       json: ["fee_item_id": itemId, "effective_from": "2026-01-01", "effective_until": "2026-07-01",
-                                              "rule": good]).status == .created)
+            #expect(
+                try await api.call(
+                    .post, "/api/v1/fee-standards", token: finance,
+                    json: [
+                        "fee_item_id": itemId, "effective_from": "2026-01-01", "effective_until": "2026-07-01",
+                        "rule": good,
+                    ]
+                ).status == .created)
             let before = try await api.tableCounts()
 
             func standard(_ rule: [String: Any], from: String = "2026-07-01") async throws -> APIFixture.Reply {
-                try await api.call(.post, "/api/v1/fee-standards", token: finance, json: ["fee_item_id": itemId, "effective_from": from, "rule": rule])
+                try await api.call(
+                    .post, "/api/v1/fee-standards", token: finance, json: ["fee_item_id": itemId, "effective_from": from, "rule": rule])
             }
             let overlap = try await standard(good, from: "2026-03-01")
             #expect(overlap.status == .conflict)
@@ -125,8 +152,11 @@ struct BillingAPITests {
             let misfit = try await standard(perArea)
             #expect(misfit.fields == ["rule.kind"], "\(misfit.text)")
             #expect(misfit.text.contains("rule_does_not_fit_item"))
-            let badCode = try await api.call(.post, "/api/v1/fee-items", token: finance, json: [
-                "community_id": community, "code": "Electricity Fee", "name": "x", "category": "custom"])
+            let badCode = try await api.call(
+                .post, "/api/v1/fee-items", token: finance,
+                json: [
+                    "community_id": community, "code": "Electricity Fee", "name": "x", "category": "custom",
+                ])
             #expect(badCode.fields == ["code"])
 
             let runs = "/api/v1/communities/\(community)/bill-runs"
@@ -138,8 +168,10 @@ struct BillingAPITests {
             #expect(try await api.call(.post, runs, token: finance, json: ["period": "2026-11", "preview": true]).status == .ok)
 
             let house = try #require(try await api.first("houses", token: finance)["id"] as? String)
-            let usage: [String: Any] = ["subject_kind": "house", "subject_id": house, "usage_kind": "electricity", "period": "2026-10",
-                                        "quantity": "120", "windows": ["peak": "100", "valley": "10"]]
+            let usage: [String: Any] = [
+                "subject_kind": "house", "subject_id": house, "usage_kind": "electricity", "period": "2026-10",
+                "quantity": "120", "windows": ["peak": "100", "valley": "10"],
+            ]
             #expect(try await api.call(.post, "/api/v1/usage", token: finance, json: usage).fields == ["windows"])
             var quarter = usage
             quarter["period"] = "2026-Q4"

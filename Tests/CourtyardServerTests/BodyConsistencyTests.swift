@@ -6,8 +6,9 @@ import Testing
 /// The same odd body gets the same answer on every route that takes JSON.
 @Suite("Request bodies")
 struct BodyConsistencyTests {
-    @Test("null bodies, trailing commas, byte-order marks, duplicate keys and non-JSON content types are handled the same way on every route",
-          arguments: TestEngine.available)
+    @Test(
+        "null bodies, trailing commas, byte-order marks, duplicate keys and non-JSON content types are handled the same way on every route",
+        arguments: TestEngine.available)
     func oddBodiesAreHandledAlike(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let admin = try await api.login("admin@alpha")
@@ -27,8 +28,9 @@ struct BodyConsistencyTests {
             let before = try await api.tableCounts()
             for (name, body, contentType, status, code) in bodies {
                 for route in routes {
-                    let reply = try await api.call(.post, route, token: admin, raw: body,
-                                                   headers: contentType.map { ["Content-Type": $0] } ?? [:])
+                    let reply = try await api.call(
+                        .post, route, token: admin, raw: body,
+                        headers: contentType.map { ["Content-Type": $0] } ?? [:])
                     #expect(Int(reply.status.code) == status && reply.code == code, "\(name) on \(route): \(reply.status) \(reply.text)")
                 }
             }

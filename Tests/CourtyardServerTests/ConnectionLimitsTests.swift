@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,11 +43,13 @@ struct ConnectionLimitsTests {
     @Test("an incomplete request head is cut off; a complete one is answered", arguments: [TestEngine.sqlite])
     func slowHeadersAreCutOff(engine: TestEngine) async throws {
         try await engine.withDatabase { database in
-            let configuration = ServerConfiguration(port: 0, bcryptCost: 4,
-                                                    connectionLimits: ConnectionLimits(headerReadSeconds: 1, bodyReadSeconds: 1, idleSeconds: 30))
+            let configuration = ServerConfiguration(
+                port: 0, bcryptCost: 4,
+                connectionLimits: ConnectionLimits(headerReadSeconds: 1, bodyReadSeconds: 1, idleSeconds: 30))
             let services = ServerServices(database: database, configuration: configuration)
-            let app = CourtyardApp.application(router: CourtyardApp.router(services: services).0, services: services,
-                                               logger: Logger(label: "courtyard.test"))
+            let app = CourtyardApp.application(
+                router: CourtyardApp.router(services: services).0, services: services,
+                logger: Logger(label: "courtyard.test"))
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 // Half a head, then nothing: closed by the server well before the 20 s this waits.

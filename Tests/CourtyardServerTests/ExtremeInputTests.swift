@@ -19,7 +19,8 @@ struct ExtremeInputTests {
         "0", "-1", "0.0001", "1.5",
         #""9223372036854775807""#, #""-9223372036854775808""#, #""99999999999999999999999999.99""#, #""-0.01""#,
         #""1e5""#, #""NaN""#, #""""#, #"" ""#, #""\u0000""#, #""a\u0007b""#,
-        #""9999-12""#, #""9998-12""#, #""2100-01""#, #""2099-12-31T23:59:59Z""#, #""9999-Q4""#, #""9999""#, #""1970-01""#, #""0000-01""#, #""9999-12-31""#, #""10000-01-01""#,
+        #""9999-12""#, #""9998-12""#, #""2100-01""#, #""2099-12-31T23:59:59Z""#, #""9999-Q4""#, #""9999""#, #""1970-01""#, #""0000-01""#,
+        #""9999-12-31""#, #""10000-01-01""#,
         #""0000-01-01""#, #""1969-12-31""#, #""9999-12-31T23:59:59Z""#, #""0001-01-01T00:00:00Z""#,
         #""9999-12-31T23:59:59+14:00""#, #""1969-12-31T23:59:59Z""#, "true", "null", "[]", "{}",
     ]
@@ -37,7 +38,8 @@ struct ExtremeInputTests {
             let admin = try await api.login("admin@alpha")
             let document = api.document.json()
             guard case .object(let root) = document, case .object(let paths) = root["paths"],
-                  case .object(let components) = root["components"], case .object(let schemas) = components["schemas"] else {
+                case .object(let components) = root["components"], case .object(let schemas) = components["schemas"]
+            else {
                 Issue.record("the OpenAPI document has no paths or schemas"); return
             }
             var realIds: [String: String] = [:]
@@ -78,8 +80,9 @@ struct ExtremeInputTests {
 
                     var example: JSONValue? = nil
                     if case .object(let requestBody) = op["requestBody"], case .object(let content) = requestBody["content"],
-                       case .object(let json) = content["application/json"], case .object(let schema) = json["schema"],
-                       case .string(let ref) = schema["$ref"], case .object(let named) = schemas[String(ref.split(separator: "/").last!)] {
+                        case .object(let json) = content["application/json"], case .object(let schema) = json["schema"],
+                        case .string(let ref) = schema["$ref"], case .object(let named) = schemas[String(ref.split(separator: "/").last!)]
+                    {
                         example = named["example"]
                     }
                     // Path parameters.
@@ -115,14 +118,17 @@ struct ExtremeInputTests {
         }
     }
 
-    @Test("WeChat Pay timestamps at the 64-bit limits get a 4xx from the unauthenticated notification route",
-          arguments: TestEngine.available)
+    @Test(
+        "WeChat Pay timestamps at the 64-bit limits get a 4xx from the unauthenticated notification route",
+        arguments: TestEngine.available)
     func extremeHeadersNeverCrash(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             for value in ["-9223372036854775808", "9223372036854775807", "-99999999999", "99999999999999999999", "1e308", "", " "] {
-                let wechat = try await api.call(.post, "/api/v1/payments/notify/wechatpay", raw: #"{"id":"x"}"#, headers: [
-                    "Wechatpay-Timestamp": value, "Wechatpay-Nonce": "n", "Wechatpay-Signature": "c2ln", "Wechatpay-Serial": "S",
-                ])
+                let wechat = try await api.call(
+                    .post, "/api/v1/payments/notify/wechatpay", raw: #"{"id":"x"}"#,
+                    headers: [
+                        "Wechatpay-Timestamp": value, "Wechatpay-Nonce": "n", "Wechatpay-Signature": "c2ln", "Wechatpay-Serial": "S",
+                    ])
                 #expect((400..<500).contains(Int(wechat.status.code)), "Wechatpay-Timestamp \(value): \(wechat.status) \(wechat.text)")
             }
         }

@@ -1,8 +1,8 @@
-import _CryptoExtras
 import CourtyardPayments
 import Crypto
 import Foundation
 import Synchronization
+import _CryptoExtras
 
 /// Test keys, generated once per run (no private key is shipped): the merchant's and the platform's for WeChat Pay,
 /// the app's and Alipay's for Alipay.
@@ -15,14 +15,18 @@ enum TestKeys {
     static let platformSerial = "PUB_KEY_ID_0114232020240901000001"
 
     static func channels(companyId: String) -> ChannelConfiguration {
-        ChannelConfiguration(companies: [companyId: .init(
-            wechatPay: WeChatPayV3.Credentials(merchantId: "1900000109", appId: "wx8888888888888888", merchantSerial: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-                                               merchantKey: wechatMerchant, apiV3Key: SymmetricKey(data: Data(apiV3Key.utf8)),
-                                               platformKeys: [platformSerial: wechatPlatform.publicKey],
-                                               notifyURL: "https://pay.example.com/api/v1/payments/notify/wechatpay", baseURL: "https://wechat.fake"),
-            alipay: Alipay.Credentials(appId: "2021000000000001", sellerId: "2088000000000001", appPrivateKey: alipayApp,
-                                       alipayPublicKey: alipay.publicKey, gateway: "https://alipay.fake/gateway.do",
-                                       notifyURL: "https://pay.example.com/api/v1/payments/notify/alipay"))])
+        ChannelConfiguration(companies: [
+            companyId: .init(
+                wechatPay: WeChatPayV3.Credentials(
+                    merchantId: "1900000109", appId: "wx8888888888888888", merchantSerial: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+                    merchantKey: wechatMerchant, apiV3Key: SymmetricKey(data: Data(apiV3Key.utf8)),
+                    platformKeys: [platformSerial: wechatPlatform.publicKey],
+                    notifyURL: "https://pay.example.com/api/v1/payments/notify/wechatpay", baseURL: "https://wechat.fake"),
+                alipay: Alipay.Credentials(
+                    appId: "2021000000000001", sellerId: "2088000000000001", appPrivateKey: alipayApp,
+                    alipayPublicKey: alipay.publicKey, gateway: "https://alipay.fake/gateway.do",
+                    notifyURL: "https://pay.example.com/api/v1/payments/notify/alipay"))
+        ])
     }
 }
 
@@ -59,7 +63,8 @@ final class FakePaymentChannels: ChannelHTTPClient {
         }
         let message = "POST\n\(path)\n\(fields["timestamp"] ?? "")\n\(fields["nonce_str"] ?? "")\n\(String(decoding: request.body, as: UTF8.self))\n"
         guard fields["mchid"] == "1900000109", let signature = fields["signature"],
-              RSAKeys.verify(signature, of: Data(message.utf8), with: TestKeys.wechatMerchant.publicKey) else { return Self.status(401) }
+            RSAKeys.verify(signature, of: Data(message.utf8), with: TestKeys.wechatMerchant.publicKey)
+        else { return Self.status(401) }
         let body = (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]) ?? [:]
         let answer: [String: Any]
         switch path {
@@ -73,8 +78,10 @@ final class FakePaymentChannels: ChannelHTTPClient {
             return signedAnswer(Data())
         case "/v3/refund/domestic/refunds":
             if let status = refuseRefunds.withLock({ $0 }) { return Self.status(status) }
-            answer = ["refund_id": "50300000" + String((body["out_refund_no"] as? String ?? "").suffix(20)), "status": refundStatus.withLock { $0 },
-                      "out_refund_no": body["out_refund_no"] ?? ""]
+            answer = [
+                "refund_id": "50300000" + String((body["out_refund_no"] as? String ?? "").suffix(20)), "status": refundStatus.withLock { $0 },
+                "out_refund_no": body["out_refund_no"] ?? "",
+            ]
         default:
             return Self.status(404)
         }
@@ -88,9 +95,13 @@ final class FakePaymentChannels: ChannelHTTPClient {
         var signed = Array("\(timestamp)\n\(nonce)\n".utf8)
         signed += data
         signed.append(0x0A)
-        return ChannelHTTPResponse(status: data.isEmpty ? 204 : 200, headers: ["wechatpay-timestamp": timestamp, "wechatpay-nonce": nonce,
-                                                          "wechatpay-signature": try! RSAKeys.sign(signed, with: TestKeys.wechatPlatform),
-                                                          "wechatpay-serial": TestKeys.platformSerial], body: Array(data))
+        return ChannelHTTPResponse(
+            status: data.isEmpty ? 204 : 200,
+            headers: [
+                "wechatpay-timestamp": timestamp, "wechatpay-nonce": nonce,
+                "wechatpay-signature": try! RSAKeys.sign(signed, with: TestKeys.wechatPlatform),
+                "wechatpay-serial": TestKeys.platformSerial,
+            ], body: Array(data))
     }
 
     func alipay(_ request: ChannelHTTPRequest) -> ChannelHTTPResponse {
@@ -106,16 +117,21 @@ final class FakePaymentChannels: ChannelHTTPClient {
         switch values["method"] {
         case "alipay.trade.precreate":
             name = "alipay_trade_precreate_response"
-            node = #"{"code":"10000","msg":"Success","out_trade_no":""# + (biz["out_trade_no"] as? String ?? "") + #"","qr_code":"https:\/\/qr.alipay.com\/bax0"# + String((biz["out_trade_no"] as? String ?? "").suffix(8)) + #""}"#
+            node =
+                #"{"code":"10000","msg":"Success","out_trade_no":""# + (biz["out_trade_no"] as? String ?? "")
+                + #"","qr_code":"https:\/\/qr.alipay.com\/bax0"# + String((biz["out_trade_no"] as? String ?? "").suffix(8)) + #""}"#
         case "alipay.trade.refund":
             name = "alipay_trade_refund_response"
-            node = #"{"code":"10000","msg":"Success","trade_no":""# + (biz["trade_no"] as? String ?? "") + #"","fund_change":"Y","refund_fee":""# + (biz["refund_amount"] as? String ?? "") + #""}"#
+            node =
+                #"{"code":"10000","msg":"Success","trade_no":""# + (biz["trade_no"] as? String ?? "") + #"","fund_change":"Y","refund_fee":""#
+                + (biz["refund_amount"] as? String ?? "") + #""}"#
         default:
             return Self.status(404)
         }
         let signature = try! RSAKeys.sign(Data(node.utf8), with: TestKeys.alipay)
-        return ChannelHTTPResponse(status: 200, headers: ["content-type": "application/json"],
-                                   body: Array((#"{""# + name + #"":"# + node + #","sign":""# + signature + #""}"#).utf8))
+        return ChannelHTTPResponse(
+            status: 200, headers: ["content-type": "application/json"],
+            body: Array((#"{""# + name + #"":"# + node + #","sign":""# + signature + #""}"#).utf8))
     }
 
     static func status(_ code: Int) -> ChannelHTTPResponse {
@@ -125,47 +141,75 @@ final class FakePaymentChannels: ChannelHTTPClient {
     // MARK: Notifications the channels send
 
     /// A TRANSACTION.SUCCESS notification body and its signed headers, as WeChat Pay sends them.
-    static func wechatNotification(outTradeNo: String, transactionId: String, total: Int64, at timestamp: Int64,
-                                   key: _RSA.Signing.PrivateKey = TestKeys.wechatPlatform) throws -> (body: String, headers: [String: String]) {
+    static func wechatNotification(
+        outTradeNo: String, transactionId: String, total: Int64, at timestamp: Int64,
+        key: _RSA.Signing.PrivateKey = TestKeys.wechatPlatform
+    ) throws -> (body: String, headers: [String: String]) {
         let transaction: [String: Any] = [
             "mchid": "1900000109", "appid": "wx8888888888888888", "out_trade_no": outTradeNo, "transaction_id": transactionId,
             "trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "",
             "success_time": "2026-11-22T10:00:00+08:00", "payer": ["openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"],
-            "amount": ["total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY"]]
+            "amount": ["total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY"],
+        ]
         let plain = try JSONSerialization.data(withJSONObject: transaction, options: [.sortedKeys])
         let nonce = String(UUID().uuidString.prefix(12))
-        let ciphertext = try WeChatPayV3.encrypt(plain, nonce: nonce, associatedData: "transaction",
-                                                 apiV3Key: SymmetricKey(data: Data(TestKeys.apiV3Key.utf8)))
+        let ciphertext = try WeChatPayV3.encrypt(
+            plain, nonce: nonce, associatedData: "transaction",
+            apiV3Key: SymmetricKey(data: Data(TestKeys.apiV3Key.utf8)))
         let envelope: [String: Any] = [
             "id": UUID().uuidString, "create_time": "2026-11-22T10:00:01+08:00", "resource_type": "encrypt-resource",
             "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-            "resource": ["original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext,
-                         "associated_data": "transaction", "nonce": nonce]]
-        let body = String(decoding: try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+            "resource": [
+                "original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext,
+                "associated_data": "transaction", "nonce": nonce,
+            ],
+        ]
+        let body = String(
+            decoding: try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
         let signatureNonce = UUID().uuidString.replacingOccurrences(of: "-", with: "")
         let message = "\(timestamp)\n\(signatureNonce)\n\(body)\n"
-        return (body, ["Wechatpay-Timestamp": String(timestamp), "Wechatpay-Nonce": signatureNonce,
-                       "Wechatpay-Signature": try RSAKeys.sign(Data(message.utf8), with: key), "Wechatpay-Serial": TestKeys.platformSerial,
-                       "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"])
+        return (
+            body,
+            [
+                "Wechatpay-Timestamp": String(timestamp), "Wechatpay-Nonce": signatureNonce,
+                "Wechatpay-Signature": try RSAKeys.sign(Data(message.utf8), with: key), "Wechatpay-Serial": TestKeys.platformSerial,
+                "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+            ]
+        )
     }
 
     /// A REFUND.SUCCESS (or other) notification for a refund WeChat answered PROCESSING.
-    static func wechatRefundNotification(outRefundNo: String, refundId: String, status: String, at timestamp: Int64) throws -> (body: String, headers: [String: String]) {
-        let resource: [String: Any] = ["mchid": "1900000109", "out_trade_no": "CY", "transaction_id": "4200", "out_refund_no": outRefundNo,
-                                       "refund_id": refundId, "refund_status": status, "success_time": "2026-11-22T10:05:00+08:00",
-                                       "user_received_account": "支付用户零钱", "amount": ["total": 30000, "refund": 5000, "payer_total": 30000, "payer_refund": 5000]]
+    static func wechatRefundNotification(
+        outRefundNo: String, refundId: String, status: String, at timestamp: Int64
+    ) throws -> (body: String, headers: [String: String]) {
+        let resource: [String: Any] = [
+            "mchid": "1900000109", "out_trade_no": "CY", "transaction_id": "4200", "out_refund_no": outRefundNo,
+            "refund_id": refundId, "refund_status": status, "success_time": "2026-11-22T10:05:00+08:00",
+            "user_received_account": "支付用户零钱", "amount": ["total": 30000, "refund": 5000, "payer_total": 30000, "payer_refund": 5000],
+        ]
         let nonce = String(UUID().uuidString.prefix(12))
-        let ciphertext = try WeChatPayV3.encrypt(try JSONSerialization.data(withJSONObject: resource), nonce: nonce, associatedData: "refund",
-                                                 apiV3Key: SymmetricKey(data: Data(TestKeys.apiV3Key.utf8)))
-        let envelope: [String: Any] = ["id": UUID().uuidString, "create_time": "2026-11-22T10:05:01+08:00", "resource_type": "encrypt-resource",
-                                       "event_type": "REFUND." + status, "summary": "退款成功",
-                                       "resource": ["original_type": "refund", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext,
-                                                    "associated_data": "refund", "nonce": nonce]]
-        let body = String(decoding: try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        let ciphertext = try WeChatPayV3.encrypt(
+            try JSONSerialization.data(withJSONObject: resource), nonce: nonce, associatedData: "refund",
+            apiV3Key: SymmetricKey(data: Data(TestKeys.apiV3Key.utf8)))
+        let envelope: [String: Any] = [
+            "id": UUID().uuidString, "create_time": "2026-11-22T10:05:01+08:00", "resource_type": "encrypt-resource",
+            "event_type": "REFUND." + status, "summary": "退款成功",
+            "resource": [
+                "original_type": "refund", "algorithm": "AEAD_AES_256_GCM", "ciphertext": ciphertext,
+                "associated_data": "refund", "nonce": nonce,
+            ],
+        ]
+        let body = String(
+            decoding: try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
         let signatureNonce = UUID().uuidString.replacingOccurrences(of: "-", with: "")
-        return (body, ["Wechatpay-Timestamp": String(timestamp), "Wechatpay-Nonce": signatureNonce,
-                       "Wechatpay-Signature": try RSAKeys.sign(Data("\(timestamp)\n\(signatureNonce)\n\(body)\n".utf8), with: TestKeys.wechatPlatform),
-                       "Wechatpay-Serial": TestKeys.platformSerial])
+        return (
+            body,
+            [
+                "Wechatpay-Timestamp": String(timestamp), "Wechatpay-Nonce": signatureNonce,
+                "Wechatpay-Signature": try RSAKeys.sign(Data("\(timestamp)\n\(signatureNonce)\n\(body)\n".utf8), with: TestKeys.wechatPlatform),
+                "Wechatpay-Serial": TestKeys.platformSerial,
+            ]
+        )
     }
 
     /// An Alipay trade notification, form-encoded and signed by Alipay's key.
@@ -174,7 +218,8 @@ final class FakePaymentChannels: ChannelHTTPClient {
             ("gmt_create", "2026-11-22 10:00:00"), ("charset", "utf-8"), ("seller_email", ""), ("subject", "预付费充值"), ("buyer_id", "2088102177846880"),
             ("notify_type", "trade_status_sync"), ("total_amount", amount), ("trade_no", tradeNo), ("notify_id", UUID().uuidString),
             ("app_id", "2021000000000001"), ("out_trade_no", outTradeNo), ("trade_status", status), ("seller_id", "2088000000000001"),
-            ("gmt_payment", "2026-11-22 10:00:05"), ("version", "1.0"), ("notify_time", "2026-11-22 10:00:06")]
+            ("gmt_payment", "2026-11-22 10:00:05"), ("version", "1.0"), ("notify_time", "2026-11-22 10:00:06"),
+        ]
         let sign = try RSAKeys.sign(Data(Alipay.signContent(fields, excluding: ["sign", "sign_type"]).utf8), with: TestKeys.alipay)
         return FormEncoding.encode(fields + [("sign", sign), ("sign_type", "RSA2")])
     }

@@ -20,10 +20,13 @@ struct HardeningAPITests {
     }
 
     /// Opens a shift for `cashier` in `community` and takes one cash payment there; returns the payment id.
-    static func deskPayment(_ api: APIFixture, cashier: String, community: String, house: String, id: String, amount: String,
-                            purpose: String = "bills") async throws -> String {
-        let shift = try await api.call(.post, "/api/v1/cashier-shifts", token: cashier,
-                                       json: ["community_id": community, "opening_float": Prepaid.money("0.00")])
+    static func deskPayment(
+        _ api: APIFixture, cashier: String, community: String, house: String, id: String, amount: String,
+        purpose: String = "bills"
+    ) async throws -> String {
+        let shift = try await api.call(
+            .post, "/api/v1/cashier-shifts", token: cashier,
+            json: ["community_id": community, "opening_float": Prepaid.money("0.00")])
         let shiftId = try #require(shift.object["id"] as? String, "\(shift.text)")
         var body: [String: Any] = ["id": id, "house_id": house, "purpose": purpose, "channel": "cash", "amount": Prepaid.money(amount)]
         if purpose == "top_up" { body["wallet_purpose"] = "general" }
@@ -31,32 +34,38 @@ struct HardeningAPITests {
         return try #require(paid.object["payment_id"] as? String, "\(paid.text)")
     }
 
-    @Test("a colleague cannot void another cashier's payment by naming that cashier as supervisor; a supervisor of another community cannot approve",
-          arguments: TestEngine.available)
+    @Test(
+        "a colleague cannot void another cashier's payment by naming that cashier as supervisor; a supervisor of another community cannot approve",
+        arguments: TestEngine.available)
     func voidNeedsASupervisorOtherThanThePaymentsCashier(engine: TestEngine) async throws {
         try await P.with(engine) { api in
             let s = try await P.billed(api)
             let cashierA = try await api.login("frontdesk@alpha")
             let cashierB = try await Self.user(api, login: "cashier-b@alpha", role: "front_desk")
-            let payment = try await Self.deskPayment(api, cashier: cashierA, community: s.community, house: s.house, id: "desk-a1",
-                                                     amount: "10.00")
+            let payment = try await Self.deskPayment(
+                api, cashier: cashierA, community: s.community, house: s.house, id: "desk-a1",
+                amount: "10.00")
             // B asks, with A's own session as the "supervisor": refused (B is not the shift's cashier; A is the payment's cashier).
-            let loophole = try await api.call(.post, "/api/v1/payments/\(payment)/void", token: cashierB, json: ["reason": "mistake"],
-                                              headers: ["Courtyard-Supervisor": cashierA])
+            let loophole = try await api.call(
+                .post, "/api/v1/payments/\(payment)/void", token: cashierB, json: ["reason": "mistake"],
+                headers: ["Courtyard-Supervisor": cashierA])
             #expect(loophole.status == .forbidden)
             // B asks with a real supervisor: still refused, B is not the shift's cashier.
-            let notYours = try await api.call(.post, "/api/v1/payments/\(payment)/void", token: cashierB, json: ["reason": "mistake"],
-                                              headers: ["Courtyard-Supervisor": s.finance])
+            let notYours = try await api.call(
+                .post, "/api/v1/payments/\(payment)/void", token: cashierB, json: ["reason": "mistake"],
+                headers: ["Courtyard-Supervisor": s.finance])
             #expect(notYours.code == "not_shift_cashier")
             // A supervisor limited to another community cannot approve.
             let communities = try await api.call(.get, "/api/v1/communities?limit=10", token: s.finance).items.compactMap { $0["id"] as? String }
             let elsewhere = try #require(communities.first { $0 != s.community })
             let otherSupervisor = try await Self.user(api, login: "finance-b@alpha", role: "finance", communities: [elsewhere])
-            let wrongCommunity = try await api.call(.post, "/api/v1/payments/\(payment)/void", token: cashierA, json: ["reason": "mistake"],
-                                                    headers: ["Courtyard-Supervisor": otherSupervisor])
+            let wrongCommunity = try await api.call(
+                .post, "/api/v1/payments/\(payment)/void", token: cashierA, json: ["reason": "mistake"],
+                headers: ["Courtyard-Supervisor": otherSupervisor])
             #expect(wrongCommunity.code == "supervisor_required")
-            let voided = try await api.call(.post, "/api/v1/payments/\(payment)/void", token: cashierA, json: ["reason": "mistake"],
-                                            headers: ["Courtyard-Supervisor": s.finance])
+            let voided = try await api.call(
+                .post, "/api/v1/payments/\(payment)/void", token: cashierA, json: ["reason": "mistake"],
+                headers: ["Courtyard-Supervisor": s.finance])
             #expect(voided.status == .ok, "\(voided.text)")
         }
     }
@@ -68,32 +77,41 @@ struct HardeningAPITests {
             let desk = try await api.login("frontdesk@alpha")
             let before = try await api.tableCounts()
             let usd: [String: Any] = ["amount": "50.00", "currency": "USD"]
-            let topUp = try await api.call(.post, "/api/v1/houses/\(s.house)/top-ups", token: s.finance,
-                                           json: ["id": "usd-1", "purpose": "general", "amount": usd, "channel": "cash"])
+            let topUp = try await api.call(
+                .post, "/api/v1/houses/\(s.house)/top-ups", token: s.finance,
+                json: ["id": "usd-1", "purpose": "general", "amount": usd, "channel": "cash"])
             #expect(topUp.status == .unprocessableContent, "\(topUp.text)")
             #expect(topUp.text.contains("currency_mismatch"))
             let shift = try await api.call(.post, "/api/v1/cashier-shifts", token: desk, json: ["community_id": s.community, "opening_float": usd])
             #expect(shift.text.contains("currency_mismatch"), "\(shift.text)")
-            let order = try await api.call(.post, "/api/v1/payment-orders", token: s.finance, json: [
-                "id": "usd-order", "house_id": s.house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general", "amount": usd])
+            let order = try await api.call(
+                .post, "/api/v1/payment-orders", token: s.finance,
+                json: [
+                    "id": "usd-order", "house_id": s.house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general", "amount": usd,
+                ])
             #expect(order.text.contains("currency_mismatch"), "\(order.text)")
             #expect(try await api.tableCounts() == before)
         }
     }
 
-    @Test("refunds are limited together: a pending refund counts against the next ones on the same payment; wallet to cash needs staff",
-          arguments: TestEngine.available)
+    @Test(
+        "refunds are limited together: a pending refund counts against the next ones on the same payment; wallet to cash needs staff",
+        arguments: TestEngine.available)
     func refundLimitsCannotBeBeatenBySplitting(engine: TestEngine) async throws {
         try await P.with(engine) { api in
             let s = try await P.billed(api)
             let desk = try await api.login("frontdesk@alpha")
-            let payment = try await Self.deskPayment(api, cashier: desk, community: s.community, house: s.house, id: "desk-t1",
-                                                     amount: "600.00", purpose: "top_up")
+            let payment = try await Self.deskPayment(
+                api, cashier: desk, community: s.community, house: s.house, id: "desk-t1",
+                amount: "600.00", purpose: "top_up")
             var decisions: [String] = []
             for (index, amount) in ["150.00", "40.00", "20.00"].enumerated() {
-                let refund = try await api.call(.post, "/api/v1/refunds", token: desk, json: [
-                    "id": "split-\(index)", "source": "payment", "payment_id": payment, "amount": Prepaid.money(amount),
-                    "reason_code": "overpayment", "reason": "paid too much", "destination": "cash"])
+                let refund = try await api.call(
+                    .post, "/api/v1/refunds", token: desk,
+                    json: [
+                        "id": "split-\(index)", "source": "payment", "payment_id": payment, "amount": Prepaid.money(amount),
+                        "reason_code": "overpayment", "reason": "paid too much", "destination": "cash",
+                    ])
                 #expect(refund.status == .created, "\(refund.text)")
                 decisions.append((refund.object["rule_decision"] as? String) ?? "")
             }
@@ -101,11 +119,15 @@ struct HardeningAPITests {
             #expect(decisions[2].contains("refunded or pending"), "\(decisions)")
             let owner = try await api.login("owner@alpha")
             let ownHouse = try #require(try await api.call(.get, "/api/v1/me/houses", token: owner).items.first?["id"] as? String)
-            _ = try await api.call(.post, "/api/v1/houses/\(ownHouse)/top-ups", token: s.finance,
-                                   json: ["id": "own-1", "purpose": "general", "amount": Prepaid.money("20.00"), "channel": "cash"])
-            let walletCash = try await api.call(.post, "/api/v1/refunds", token: owner, json: [
-                "id": "w-1", "source": "wallet", "house_id": ownHouse, "wallet_purpose": "general", "amount": Prepaid.money("5.00"),
-                "reason_code": "overpayment", "reason": "moving out", "destination": "cash"])
+            _ = try await api.call(
+                .post, "/api/v1/houses/\(ownHouse)/top-ups", token: s.finance,
+                json: ["id": "own-1", "purpose": "general", "amount": Prepaid.money("20.00"), "channel": "cash"])
+            let walletCash = try await api.call(
+                .post, "/api/v1/refunds", token: owner,
+                json: [
+                    "id": "w-1", "source": "wallet", "house_id": ownHouse, "wallet_purpose": "general", "amount": Prepaid.money("5.00"),
+                    "reason_code": "overpayment", "reason": "moving out", "destination": "cash",
+                ])
             #expect(walletCash.status == .created, "\(walletCash.text)")
             #expect(walletCash.object["state"] as? String == "pending_approval")
             #expect((walletCash.object["rule_decision"] as? String)?.contains("needs staff") == true)
@@ -117,25 +139,30 @@ struct HardeningAPITests {
         try await P.with(engine) { api in
             let s = try await P.billed(api)
             let desk = try await api.login("frontdesk@alpha")
-            let payment = try await Self.deskPayment(api, cashier: desk, community: s.community, house: s.house, id: "desk-s1",
-                                                     amount: "10.00")
+            let payment = try await Self.deskPayment(
+                api, cashier: desk, community: s.community, house: s.house, id: "desk-s1",
+                amount: "10.00")
             let communities = try await api.call(.get, "/api/v1/communities?limit=10", token: s.finance).items.compactMap { $0["id"] as? String }
             let elsewhere = try #require(communities.first { $0 != s.community })
             let scoped = try await Self.user(api, login: "finance-c@alpha", role: "finance", communities: [elsewhere])
             #expect(try await api.call(.get, "/api/v1/payments/\(payment)", token: scoped).status == .notFound)
             #expect(try await api.call(.get, "/api/v1/payments/\(payment)/receipt", token: scoped).status == .notFound)
             #expect(try await api.call(.get, "/api/v1/payments/\(payment)", token: s.finance).status == .ok)
-            let order = try await api.call(.post, "/api/v1/payment-orders", token: s.finance, json: [
-                "id": "scope-order", "house_id": s.house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general",
-                "amount": Prepaid.money("5.00")])
+            let order = try await api.call(
+                .post, "/api/v1/payment-orders", token: s.finance,
+                json: [
+                    "id": "scope-order", "house_id": s.house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general",
+                    "amount": Prepaid.money("5.00"),
+                ])
             if let outTradeNo = order.object["out_trade_no"] as? String {
                 #expect(try await api.call(.get, "/api/v1/payment-orders/\(outTradeNo)", token: scoped).status == .notFound)
             }
         }
     }
 
-    @Test("bills name each line's fee item; receipts show the payer, their number and the community's local time; a bad receipt code shows a page",
-          arguments: TestEngine.available)
+    @Test(
+        "bills name each line's fee item; receipts show the payer, their number and the community's local time; a bad receipt code shows a page",
+        arguments: TestEngine.available)
     func billsAndReceiptsReadWell(engine: TestEngine) async throws {
         try await P.with(engine) { api in
             let s = try await P.billed(api)
@@ -149,8 +176,9 @@ struct HardeningAPITests {
             let desk = try await api.login("frontdesk@alpha")
             let owner = try await api.login("owner@alpha")
             let house = try #require(try await api.call(.get, "/api/v1/me/houses", token: owner).items.first)
-            let payment = try await Self.deskPayment(api, cashier: desk, community: house["community_id"] as! String,
-                                                     house: house["id"] as! String, id: "desk-r1", amount: "10.00", purpose: "top_up")
+            let payment = try await Self.deskPayment(
+                api, cashier: desk, community: house["community_id"] as! String,
+                house: house["id"] as! String, id: "desk-r1", amount: "10.00", purpose: "top_up")
             let receipt = try await api.call(.get, "/api/v1/payments/\(payment)/receipt", token: desk)
             #expect(receipt.text.contains("(UTC+08:00)"))
             #expect(receipt.text.contains("R0000000001"))

@@ -6,8 +6,9 @@ import Testing
 /// The front desk finds a house from whatever the visitor says.
 @Suite("House search")
 struct HouseSearchTests {
-    @Test("by number, building-unit-number, an occupant's name prefix or phone suffix, and a plate; never another company's",
-          arguments: TestEngine.available)
+    @Test(
+        "by number, building-unit-number, an occupant's name prefix or phone suffix, and a plate; never another company's",
+        arguments: TestEngine.available)
     func frontDeskFindsHouses(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let desk = try await api.login("frontdesk@alpha")
@@ -37,13 +38,15 @@ struct HouseSearchTests {
             let name = person["name"] as! String
             let byName = try await found(String(name.prefix(2)))
             #expect(ids(byName).contains(houseId), "name prefix of \(name)")
-            #expect((byName.first { ($0["house"] as? [String: Any])?["id"] as? String == houseId }?["matched"] as? [String])?
-                .contains { $0.hasPrefix("name ") } == true)
+            #expect(
+                (byName.first { ($0["house"] as? [String: Any])?["id"] as? String == houseId }?["matched"] as? [String])?
+                    .contains { $0.hasPrefix("name ") } == true)
             if let phone = person["phone"] as? String, phone.count >= 4 {
                 #expect(ids(try await found(String(phone.suffix(4)))).contains(houseId), "phone suffix")
             }
             if let vehicle = try await api.call(.get, "/api/v1/vehicles?limit=1", token: admin).items.first,
-               let plate = vehicle["plate"] as? String, let vehicleHouse = vehicle["house_id"] as? String {
+                let plate = vehicle["plate"] as? String, let vehicleHouse = vehicle["house_id"] as? String
+            {
                 #expect(ids(try await found(plate)).contains(vehicleHouse), "plate \(plate)")
             }
             // Another company's occupant is not found by name; an empty query is refused by name.

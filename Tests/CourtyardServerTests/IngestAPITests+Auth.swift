@@ -8,8 +8,9 @@ import SQLKit
 import Testing
 
 extension IngestAPITests {
-    @Test("signed webhooks: a valid delivery is stored, a replay, a stale or a wrong signature is refused, rotation keeps both secrets",
-          arguments: TestEngine.available)
+    @Test(
+        "signed webhooks: a valid delivery is stored, a replay, a stale or a wrong signature is refused, rotation keeps both secrets",
+        arguments: TestEngine.available)
     func webhooks(engine: TestEngine) async throws {
         let clock = ManualClock(Self.start)
         try await APIFixture.with(engine, clock: clock) { api in
@@ -21,9 +22,12 @@ extension IngestAPITests {
             let url = try #require(created.object["webhook_url"] as? String)
             let now = Int64(clock.now().timeIntervalSince1970)
             func deliver(_ body: String, at: Int64, secret: String, signature: String? = nil) async throws -> APIFixture.Reply {
-                try await api.call(.post, url, raw: body, headers: [
-                    "X-Courtyard-Timestamp": "\(at)",
-                    "X-Courtyard-Signature": signature ?? WebhookSignature.sign(body: Data(body.utf8), timestamp: at, secret: secret)])
+                try await api.call(
+                    .post, url, raw: body,
+                    headers: [
+                        "X-Courtyard-Timestamp": "\(at)",
+                        "X-Courtyard-Signature": signature ?? WebhookSignature.sign(body: Data(body.utf8), timestamp: at, secret: secret),
+                    ])
             }
             let body = "[{\"device_id\":\"\(key)\",\"reading\":\"10\",\"measured_at\":\"2026-10-01T00:00:00Z\"}]"
             let ok = try await deliver(body, at: now, secret: secret)
@@ -39,8 +43,9 @@ extension IngestAPITests {
             let wrong = try await deliver(body, at: now - 1, secret: "not the secret")
             #expect(wrong.status == .unauthorized)
             #expect(wrong.code == "signature_mismatch")
-            let tampered = try await deliver(body.replacingOccurrences(of: "\"10\"", with: "\"99\""), at: now - 2, secret: secret,
-                                             signature: WebhookSignature.sign(body: Data(body.utf8), timestamp: now - 2, secret: secret))
+            let tampered = try await deliver(
+                body.replacingOccurrences(of: "\"10\"", with: "\"99\""), at: now - 2, secret: secret,
+                signature: WebhookSignature.sign(body: Data(body.utf8), timestamp: now - 2, secret: secret))
             #expect(tampered.code == "signature_mismatch")
             let unsigned = try await api.call(.post, url, raw: body)
             #expect(unsigned.code == "signature_missing")
@@ -104,7 +109,7 @@ extension IngestAPITests {
             #expect(try await PresenceSweep.run(api.database, now: clock.now()) == 0, "not before the stored time's precision has passed too")
             clock.advance(seconds: 60)
             #expect(try await PresenceSweep.run(api.database, now: clock.now()) == 1)
-            token = try await api.login("engineer@alpha") // the session expired with the day
+            token = try await api.login("engineer@alpha")  // the session expired with the day
             let offline = try await api.call(.get, "/api/v1/devices?status=offline&limit=500", token: token)
             #expect(offline.items.contains { $0["device_id"] as? String == id && $0["online"] as? Bool == false })
             clock.advance(seconds: 60)
@@ -121,12 +126,18 @@ extension IngestAPITests {
         try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
             let token = try await api.login("engineer@alpha")
             let (id, _) = try await Self.meter(api, token, kind: "water_meter")
-            let missing = try await api.call(.post, "/api/v1/readings/manual", token: token, json: [
-                "device_id": id, "register": "volume_total", "reading": "12.5", "measured_at": "2026-10-31 18:00:00", "reason": " "])
+            let missing = try await api.call(
+                .post, "/api/v1/readings/manual", token: token,
+                json: [
+                    "device_id": id, "register": "volume_total", "reading": "12.5", "measured_at": "2026-10-31 18:00:00", "reason": " ",
+                ])
             #expect(missing.fields == ["reason"])
-            let entered = try await api.call(.post, "/api/v1/readings/manual", token: token, json: [
-                "device_id": id, "register": "volume_total", "reading": "12.5", "measured_at": "2026-10-31 18:00:00",
-                "reason": "meter display read on site", "photo_ref": "photos/102.jpg"])
+            let entered = try await api.call(
+                .post, "/api/v1/readings/manual", token: token,
+                json: [
+                    "device_id": id, "register": "volume_total", "reading": "12.5", "measured_at": "2026-10-31 18:00:00",
+                    "reason": "meter display read on site", "photo_ref": "photos/102.jpg",
+                ])
             #expect(entered.items.first?["status"] as? String == "accepted", "\(entered.text)")
             let page = try await api.call(.get, "/api/v1/readings?device_id=\(id)", token: token)
             let stored = try #require(page.items.first)
@@ -152,17 +163,25 @@ extension IngestAPITests {
             #expect(try await api.call(.patch, "/api/v1/devices/\(powerId)", token: token, json: ["address": "398192000337"]).status == .ok)
             let frames: [[String: Any]] = [
                 // CJ/T 188 901F reply, 1.25 m³, meter clock 2017-01-09 17:20:06 (local time of the community).
-                ["protocol": "cjt188", "hex": "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 25 01 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 B4 16"],
+                [
+                    "protocol": "cjt188",
+                    "hex": "68 10 88 05 27 10 15 20 00 81 16 90 1F 01 25 01 00 00 2C 00 00 00 00 2C 06 20 17 09 01 17 20 00 00 B4 16",
+                ],
                 // DL/T 645 reply: forward active energy 0.04 kWh.
                 ["protocol": "dlt645", "hex": "68 37 03 00 92 81 39 68 91 08 33 33 34 33 37 33 33 33 8C 16", "measured_at": "2026-10-01T00:00:00Z"],
                 ["protocol": "dlt645", "hex": "68 37 03 00 92 81 39 68 91 08 33 33 34 33 37 33 33 33 8D 16"],
                 ["protocol": "dlt645", "hex": "FE FE FE FE 68 AA AA AA AA AA AA 68 11 04 33 33 34 33 AE 16"],
-                ["protocol": "cjt188", "hex": "FE FE 68 10 45 41 10 05 15 33 78 81 16 90 1F AA 00 59 59 00 2C FF FF FF FF 2C FF FF FF FF FF FF FF 00 00 C2 16"],
+                [
+                    "protocol": "cjt188",
+                    "hex": "FE FE 68 10 45 41 10 05 15 33 78 81 16 90 1F AA 00 59 59 00 2C FF FF FF FF 2C FF FF FF FF FF FF FF 00 00 C2 16",
+                ],
             ]
             let reply = try await api.call(.post, "/api/v1/readings/frames", token: token, json: frames)
             #expect(reply.status == .ok, "\(reply.text)")
-            #expect(reply.items.map { "\($0["index"]!):\($0["status"]!):\($0["code"] ?? "-")" } == [
-                "0:accepted:-", "1:accepted:-", "2:rejected:frame_bad_checksum", "3:rejected:no_reading_in_frame", "4:rejected:unknown_address"])
+            #expect(
+                reply.items.map { "\($0["index"]!):\($0["status"]!):\($0["code"] ?? "-")" } == [
+                    "0:accepted:-", "1:accepted:-", "2:rejected:frame_bad_checksum", "3:rejected:no_reading_in_frame", "4:rejected:unknown_address",
+                ])
             let water = try await api.call(.get, "/api/v1/readings?device_id=\(waterId)", token: token)
             #expect(water.items.first?["reading"] as? String == "1.250")
             #expect(water.items.first?["register"] as? String == "volume_total")

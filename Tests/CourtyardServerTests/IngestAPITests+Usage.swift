@@ -28,8 +28,9 @@ extension IngestAPITests {
             #expect(late.first?["usage"] as? String == "10.500")
             let page = try await api.call(.get, "/api/v1/readings?device_id=\(id)", token: token)
             #expect(page.items.map { $0["usage"] as? String ?? "-" } == ["-", "10.500", "19.500"], "in measurement order")
-            let daily = try await api.call(.get, "/api/v1/devices/\(id)/usage?from=2026-10-01T00:00:00%2B08:00&to=2026-10-04T00:00:00%2B08:00&granularity=day",
-                                           token: token)
+            let daily = try await api.call(
+                .get, "/api/v1/devices/\(id)/usage?from=2026-10-01T00:00:00%2B08:00&to=2026-10-04T00:00:00%2B08:00&granularity=day",
+                token: token)
             #expect(daily.status == .ok, "\(daily.text)")
             #expect(daily.object["total"] as? String == "30.000")
             // A lower reading after a higher one is held, not billed: the register cannot fall.
@@ -49,8 +50,12 @@ extension IngestAPITests {
             let (id, key) = try await Self.meter(api, token)
             let patch = try await api.call(.patch, "/api/v1/devices/\(id)", token: token, json: ["register_modulus": "1000000"])
             #expect(patch.status == .ok, "\(patch.text)")
-            let wrap = try await Self.post(api, token, [Self.reading(key, "999990", "2026-10-01T00:00:00Z"),
-                                                         Self.reading(key, "5.25", "2026-10-02T00:00:00Z")])
+            let wrap = try await Self.post(
+                api, token,
+                [
+                    Self.reading(key, "999990", "2026-10-01T00:00:00Z"),
+                    Self.reading(key, "5.25", "2026-10-02T00:00:00Z"),
+                ])
             #expect(wrap.map { $0["usage"] as? String ?? "-" } == ["-", "15.250"])
             // The meter is swapped: the old one ended at 20.00, the new one starts at 0.
             let held = try await Self.post(api, token, [Self.reading(key, "3", "2026-10-04T00:00:00Z")])
@@ -62,8 +67,11 @@ extension IngestAPITests {
             let later = try await Self.post(api, token, [Self.reading(key, "5", "2026-10-05T00:00:00Z")])
             #expect(later.first?["code"] as? String == "negative_delta")
             // Recording the swap accepts the readings it explains, in time order, on the record.
-            let swap = try await api.call(.post, "/api/v1/meter-replacements", token: token, json: [
-                "device_id": id, "replaced_at": "2026-10-03T00:00:00Z", "old_final": "20", "new_start": "0", "reason": "display broken"])
+            let swap = try await api.call(
+                .post, "/api/v1/meter-replacements", token: token,
+                json: [
+                    "device_id": id, "replaced_at": "2026-10-03T00:00:00Z", "old_final": "20", "new_start": "0", "reason": "display broken",
+                ])
             #expect(swap.status == .created, "\(swap.text)")
             #expect(swap.object["approved_held_readings"] as? [String] == [heldId, later.first?["held_id"] as! String])
             let page = try await api.call(.get, "/api/v1/readings?device_id=\(id)&from=2026-10-04T00:00:00Z", token: token)
@@ -81,25 +89,32 @@ extension IngestAPITests {
         try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
             let token = try await api.login("engineer@alpha")
             let (id, key) = try await Self.meter(api, token)
-            _ = try await Self.post(api, token, [Self.reading(key, "100", "2026-10-01T00:00:00Z"), Self.reading(key, "140", "2026-10-02T00:00:00Z"),
-                                                  Self.reading(key, "150", "2026-10-03T00:00:00Z")])
+            _ = try await Self.post(
+                api, token,
+                [
+                    Self.reading(key, "100", "2026-10-01T00:00:00Z"), Self.reading(key, "140", "2026-10-02T00:00:00Z"),
+                    Self.reading(key, "150", "2026-10-03T00:00:00Z"),
+                ])
             let conflict = try await Self.post(api, token, [Self.reading(key, "120", "2026-10-02T00:00:00Z")])
             #expect(conflict.first?["code"] as? String == "conflict")
             let replay = try await Self.post(api, token, [Self.reading(key, "120", "2026-10-02T00:00:00Z")])
             #expect(replay.first?["held_id"] as? String == conflict.first?["held_id"] as? String, "a held reading sent again is held once")
             let list = try await api.call(.get, "/api/v1/held-readings?status=pending", token: token)
             #expect(list.items.count == 1)
-            let reject = try await api.call(.post, "/api/v1/held-readings/\(conflict.first!["held_id"]!)/approve", token: token,
-                                            json: ["note": "the meter was re-read on site"])
+            let reject = try await api.call(
+                .post, "/api/v1/held-readings/\(conflict.first!["held_id"]!)/approve", token: token,
+                json: ["note": "the meter was re-read on site"])
             #expect(reject.status == .ok, "\(reject.text)")
             let page = try await api.call(.get, "/api/v1/readings?device_id=\(id)&from=2026-10-02T00:00:00Z&to=2026-10-04T00:00:00Z", token: token)
             #expect(page.items.map { "\($0["reading"]!):\($0["usage"]!)" }.sorted() == ["120.000:20.000", "150.000:30.000"])
             let superseded = try await api.call(.get, "/api/v1/held-readings?status=rejected", token: token)
             #expect(superseded.items.first?["reason"] as? String == "superseded")
             // A message id names one reading: the same id with other content is refused.
-            let first = try await Self.post(api, token, [["device_id": key, "reading": "160", "measured_at": "2026-10-04T00:00:00Z", "message_id": "m-9"]])
+            let first = try await Self.post(
+                api, token, [["device_id": key, "reading": "160", "measured_at": "2026-10-04T00:00:00Z", "message_id": "m-9"]])
             #expect(first.first?["status"] as? String == "accepted")
-            let reused = try await Self.post(api, token, [["device_id": key, "reading": "161", "measured_at": "2026-10-05T00:00:00Z", "message_id": "m-9"]])
+            let reused = try await Self.post(
+                api, token, [["device_id": key, "reading": "161", "measured_at": "2026-10-05T00:00:00Z", "message_id": "m-9"]])
             #expect(reused.first?["code"] as? String == "idempotency_conflict")
         }
     }
@@ -112,7 +127,7 @@ extension IngestAPITests {
             // Hourly readings for 7 days (Asia/Shanghai): each hour uses (hour of day + 1) × 0.1 kWh; one hour is missing.
             var value: Int64 = 500_000
             var items: [[String: Any]] = []
-            let base = Int64(1_792_771_200) // 2026-10-23T16:00:00Z = 2026-10-24 00:00 Shanghai
+            let base = Int64(1_792_771_200)  // 2026-10-23T16:00:00Z = 2026-10-24 00:00 Shanghai
             for hour in 0...(7 * 24) {
                 if hour > 0 { value += Int64((hour - 1) % 24 + 1) * 100 }
                 if hour == 30 { continue }
@@ -134,16 +149,18 @@ extension IngestAPITests {
             let times = (firstPage.items + secondPage.items).compactMap { $0["measured_at"] as? String }
             #expect(times.count == items.count && times == times.sorted() && Set(times).count == times.count)
             #expect(secondPage.object["next_cursor"] == nil)
-            let daily = try await api.call(.get, "/api/v1/devices/\(id)/usage?from=2026-10-24T00:00:00%2B08:00&to=2026-10-31T00:00:00%2B08:00&granularity=day",
-                                           token: token)
+            let daily = try await api.call(
+                .get, "/api/v1/devices/\(id)/usage?from=2026-10-24T00:00:00%2B08:00&to=2026-10-31T00:00:00%2B08:00&granularity=day",
+                token: token)
             #expect(daily.status == .ok, "\(daily.text)")
             let days = try #require(daily.object["buckets"] as? [[String: Any]])
             #expect(days.map { $0["start"] as! String } == (24...30).map { "2026-10-\($0)" })
             // Each day uses 0.1 × (1 + … + 24) = 30 kWh.
             #expect(days.map { $0["usage"] as! String } == Array(repeating: "30.000", count: 7))
             #expect(daily.object["total"] as? String == "210.000")
-            let hourly = try await api.call(.get, "/api/v1/devices/\(id)/usage?from=2026-10-25T04:00:00%2B08:00&to=2026-10-25T08:00:00%2B08:00&granularity=hour",
-                                            token: token)
+            let hourly = try await api.call(
+                .get, "/api/v1/devices/\(id)/usage?from=2026-10-25T04:00:00%2B08:00&to=2026-10-25T08:00:00%2B08:00&granularity=hour",
+                token: token)
             let hours = try #require(hourly.object["buckets"] as? [[String: Any]])
             #expect(hours.map { $0["start"] as! String } == ["2026-10-25T04:00", "2026-10-25T05:00", "2026-10-25T06:00", "2026-10-25T07:00"])
             // A reading at hh:00 closes the hour before it. The 06:00 reading is missing, so the 07:00 reading covers
@@ -185,7 +202,8 @@ extension IngestAPITests {
             #expect(large.code == "batch_too_large")
             let empty = try await api.call(.post, "/api/v1/readings", token: token, json: [Any]())
             #expect(empty.code == "empty_batch")
-            let owner = try await api.call(.post, "/api/v1/readings", token: try await api.login("owner@alpha"), json: [Self.reading(key, "1", "2026-10-01T00:00:00Z")])
+            let owner = try await api.call(
+                .post, "/api/v1/readings", token: try await api.login("owner@alpha"), json: [Self.reading(key, "1", "2026-10-01T00:00:00Z")])
             #expect(owner.status == .forbidden)
             let anonymous = try await api.call(.post, "/api/v1/readings", json: [Self.reading(key, "1", "2026-10-01T00:00:00Z")])
             #expect(anonymous.status == .unauthorized)
@@ -201,8 +219,6 @@ enum FixedPointText {
         return "\(value / 1000).\(fraction < 10 ? "00" : fraction < 100 ? "0" : "")\(fraction)"
     }
 }
-
-
 
 extension IngestAPITests {
     @Test("a month of readings becomes the usage records bill runs read, split at the month's edges", arguments: TestEngine.available)
@@ -221,11 +237,14 @@ extension IngestAPITests {
             let electricity = try #require(keys["electricity_meter"])
             let water = try #require(keys["water_meter"])
             // Electricity: 16 days over the start of October (15 in it), 17 days over its end (16 in it).
-            _ = try await Self.post(api, token, [
-                Self.reading(electricity, "100", "2026-09-30 00:00:00"), Self.reading(electricity, "150", "2026-10-16 00:00:00"),
-                Self.reading(electricity, "200", "2026-11-02 00:00:00"),
-                Self.reading(water, "10", "2026-10-01 00:00:00", "volume_total"), Self.reading(water, "22.5", "2026-11-01 00:00:00", "volume_total"),
-            ])
+            _ = try await Self.post(
+                api, token,
+                [
+                    Self.reading(electricity, "100", "2026-09-30 00:00:00"), Self.reading(electricity, "150", "2026-10-16 00:00:00"),
+                    Self.reading(electricity, "200", "2026-11-02 00:00:00"),
+                    Self.reading(water, "10", "2026-10-01 00:00:00", "volume_total"),
+                    Self.reading(water, "22.5", "2026-11-01 00:00:00", "volume_total"),
+                ])
             let derived = try await api.call(.post, "/api/v1/communities/\(community)/usage/derive", token: token, json: ["period": "2026-10"])
             #expect(derived.status == .ok, "\(derived.text)")
             #expect(derived.object["created"] as? Int == 2)
@@ -246,13 +265,15 @@ extension IngestAPITests {
             let bad = try await api.call(.post, "/api/v1/communities/\(community)/usage/derive", token: token, json: ["period": "2026-13"])
             #expect(bad.fields == ["period"])
             // The house's daily electricity over the first days of October: 50 kWh over 16 days, 3.125 a day.
-            let daily = try await api.call(.get, "/api/v1/houses/\(house)/usage?kind=electricity&from=2026-10-01T00:00:00%2B08:00&to=2026-10-03T00:00:00%2B08:00",
-                                           token: token)
+            let daily = try await api.call(
+                .get, "/api/v1/houses/\(house)/usage?kind=electricity&from=2026-10-01T00:00:00%2B08:00&to=2026-10-03T00:00:00%2B08:00",
+                token: token)
             #expect(daily.status == .ok, "\(daily.text)")
             #expect((daily.object["buckets"] as? [[String: Any]])?.map { $0["usage"] as! String } == ["3.125", "3.125"])
             #expect(daily.object["total"] as? String == "6.250")
-            let unknownKind = try await api.call(.get, "/api/v1/houses/\(house)/usage?kind=steam&from=2026-10-01T00:00:00Z&to=2026-10-02T00:00:00Z",
-                                                 token: token)
+            let unknownKind = try await api.call(
+                .get, "/api/v1/houses/\(house)/usage?kind=steam&from=2026-10-01T00:00:00Z&to=2026-10-02T00:00:00Z",
+                token: token)
             #expect(unknownKind.fields == ["kind"])
         }
     }
@@ -265,10 +286,14 @@ extension IngestAPITests {
             let token = try await api.login("engineer@alpha")
             let (id, key) = try await Self.meter(api, token)
             // The new meter already reads more than the old one did, so nothing looked wrong when its reading came in.
-            let first = try await Self.post(api, token, [Self.reading(key, "100", "2026-10-01T00:00:00Z"), Self.reading(key, "120", "2026-10-03T00:00:00Z")])
+            let first = try await Self.post(
+                api, token, [Self.reading(key, "100", "2026-10-01T00:00:00Z"), Self.reading(key, "120", "2026-10-03T00:00:00Z")])
             #expect(first.last?["usage"] as? String == "20.000")
-            let swap = try await api.call(.post, "/api/v1/meter-replacements", token: token, json: [
-                "device_id": id, "replaced_at": "2026-10-02T00:00:00Z", "old_final": "110", "new_start": "0", "reason": "meter swapped"])
+            let swap = try await api.call(
+                .post, "/api/v1/meter-replacements", token: token,
+                json: [
+                    "device_id": id, "replaced_at": "2026-10-02T00:00:00Z", "old_final": "110", "new_start": "0", "reason": "meter swapped",
+                ])
             #expect(swap.status == .created, "\(swap.text)")
             let page = try await api.call(.get, "/api/v1/readings?device_id=\(id)&from=2026-10-03T00:00:00Z", token: token)
             #expect(page.items.first?["usage"] as? String == "130.000", "(110 − 100) + (120 − 0)")

@@ -56,13 +56,14 @@ struct IngestAPITests {
             let first = try await api.call(.post, "/api/v1/readings", token: token, json: batch)
             #expect(first.status == .ok, "\(first.text)")
             let answers = first.items.map { "\($0["status"]!):\($0["code"] ?? "-"):\($0["field"] ?? "-")" }
-            #expect(answers == [
-                "accepted:-:-", "accepted:-:-", "accepted:-:-",
-                "rejected:unknown_device:device_key", "rejected:unknown_device:device_key",
-                "rejected:reading_in_future:measured_at", "rejected:too_precise:reading", "rejected:negative_value:reading",
-                "rejected:invalid_number:reading", "rejected:invalid_time:measured_at", "rejected:missing_field:device_key",
-                "rejected:invalid_item:-",
-            ])
+            #expect(
+                answers == [
+                    "accepted:-:-", "accepted:-:-", "accepted:-:-",
+                    "rejected:unknown_device:device_key", "rejected:unknown_device:device_key",
+                    "rejected:reading_in_future:measured_at", "rejected:too_precise:reading", "rejected:negative_value:reading",
+                    "rejected:invalid_number:reading", "rejected:invalid_time:measured_at", "rejected:missing_field:device_key",
+                    "rejected:invalid_item:-",
+                ])
             // 09:00+08:00 is 01:00Z, an hour after the first reading: the usage is the difference.
             #expect(first.items[0]["usage"] == nil)
             #expect(first.items[1]["usage"] as? String == "12.500")

@@ -10,8 +10,9 @@ struct LedgerAPITests {
         ["community_id": community, "kind": kind, "owner": owner, "purpose": purpose]
     }
 
-    @Test("transfers apply once, replay with the original result, and refuse conflicts and bad input item by item",
-          arguments: TestEngine.available)
+    @Test(
+        "transfers apply once, replay with the original result, and refuse conflicts and bad input item by item",
+        arguments: TestEngine.available)
     func transfers(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let token = try await api.login("finance@alpha")
@@ -28,9 +29,14 @@ struct LedgerAPITests {
                 ["id": "ded-1", "debit": wallet, "credit": revenue, "amount": money("30.50"), "code": "deduction", "reference": "reading r1"],
                 ["id": "zero", "debit": cash, "credit": wallet, "amount": money("0.00"), "code": "top_up"],
                 ["id": "same", "debit": cash, "credit": cash, "amount": money("1.00"), "code": "top_up"],
-                ["id": "cross", "debit": cash, "credit": Self.key(bravoCommunity, "wallet", houseId, "water"), "amount": money("1.00"), "code": "top_up"],
-                ["id": "other-company", "debit": Self.key(bravoCommunity, "clearing", "community", "cash"),
-                 "credit": Self.key(bravoCommunity, "revenue", "community", "water"), "amount": money("1.00"), "code": "payment"],
+                [
+                    "id": "cross", "debit": cash, "credit": Self.key(bravoCommunity, "wallet", houseId, "water"), "amount": money("1.00"),
+                    "code": "top_up",
+                ],
+                [
+                    "id": "other-company", "debit": Self.key(bravoCommunity, "clearing", "community", "cash"),
+                    "credit": Self.key(bravoCommunity, "revenue", "community", "water"), "amount": money("1.00"), "code": "payment",
+                ],
                 ["id": "usd", "debit": cash, "credit": wallet, "amount": ["amount": "1.00", "currency": "USD"], "code": "top_up"],
                 ["id": "too-much", "debit": wallet, "credit": revenue, "amount": money("500.00"), "code": "deduction"],
                 ["id": "huge", "debit": cash, "credit": wallet, "amount": money("92233720368547758.07"), "code": "top_up"],
@@ -38,10 +44,13 @@ struct LedgerAPITests {
             let reply = try await api.call(.post, "/api/v1/ledger/transfers", token: token, json: ["transfers": batch])
             #expect(reply.status == .ok, "\(reply.text)")
             let statuses = reply.items.map { "\($0["id"]!):\($0["status"]!):\($0["code"] ?? "-")" }
-            #expect(statuses == ["top-1:applied:-", "ded-1:applied:-", "zero:rejected:invalid_amount", "same:rejected:same_account",
-                                 "cross:rejected:cross_community", "other-company:rejected:unknown_account",
-                                 "usd:rejected:currency_mismatch", "too-much:rejected:insufficient_balance",
-                                 "huge:rejected:amount_overflow"])
+            #expect(
+                statuses == [
+                    "top-1:applied:-", "ded-1:applied:-", "zero:rejected:invalid_amount", "same:rejected:same_account",
+                    "cross:rejected:cross_community", "other-company:rejected:unknown_account",
+                    "usd:rejected:currency_mismatch", "too-much:rejected:insufficient_balance",
+                    "huge:rejected:amount_overflow",
+                ])
 
             let replay = try await api.call(.post, "/api/v1/ledger/transfers", token: token, json: ["transfers": [batch[0]]])
             #expect(replay.items.first?["status"] as? String == "replayed")
@@ -90,34 +99,58 @@ struct LedgerAPITests {
             let cash = Self.key(community, "clearing", "community", "cash")
             let revenue = Self.key(community, "revenue", "community", "parking")
             let money = { (text: String) in ["amount": text, "currency": "CNY"] }
-            _ = try await api.call(.post, "/api/v1/ledger/transfers", token: token, json: ["transfers": [
-                ["id": "p-top", "debit": cash, "credit": wallet, "amount": money("50.00"), "code": "top_up"]]])
+            _ = try await api.call(
+                .post, "/api/v1/ledger/transfers", token: token,
+                json: [
+                    "transfers": [
+                        ["id": "p-top", "debit": cash, "credit": wallet, "amount": money("50.00"), "code": "top_up"]
+                    ]
+                ])
             let expires = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
-            let hold = try await api.call(.post, "/api/v1/ledger/holds", token: token, json: [
-                "id": "park-9", "debit": wallet, "credit": revenue, "amount": money("40.00"), "code": "deduction", "expires_at": expires])
+            let hold = try await api.call(
+                .post, "/api/v1/ledger/holds", token: token,
+                json: [
+                    "id": "park-9", "debit": wallet, "credit": revenue, "amount": money("40.00"), "code": "deduction", "expires_at": expires,
+                ])
             #expect(hold.status == .created, "\(hold.text)")
-            let second = try await api.call(.post, "/api/v1/ledger/holds", token: token, json: [
-                "id": "park-10", "debit": wallet, "credit": revenue, "amount": money("20.00"), "code": "deduction", "expires_at": expires])
+            let second = try await api.call(
+                .post, "/api/v1/ledger/holds", token: token,
+                json: [
+                    "id": "park-10", "debit": wallet, "credit": revenue, "amount": money("20.00"), "code": "deduction", "expires_at": expires,
+                ])
             #expect(second.status == .conflict)
             #expect(second.code == "insufficient_balance")
-            let posted = try await api.call(.post, "/api/v1/ledger/holds/park-9/post", token: token, json: ["id": "park-9-post", "amount": money("12.00")])
+            let posted = try await api.call(
+                .post, "/api/v1/ledger/holds/park-9/post", token: token, json: ["id": "park-9-post", "amount": money("12.00")])
             #expect(posted.status == .ok, "\(posted.text)")
             let again = try await api.call(.post, "/api/v1/ledger/holds/park-9/void", token: token, json: ["id": "park-9-void"])
             #expect(again.code == "hold_not_pending")
             let unknown = try await api.call(.post, "/api/v1/ledger/holds/nope/void", token: token, json: ["id": "nope-void"])
             #expect(unknown.status == .notFound)
-            let linked = try await api.call(.post, "/api/v1/ledger/transfers", token: token, json: ["linked": true, "transfers": [
-                ["id": "l-1", "debit": cash, "credit": wallet, "amount": money("1.00"), "code": "top_up"],
-                ["id": "l-2", "debit": wallet, "credit": revenue, "amount": money("1000.00"), "code": "deduction"]]])
+            let linked = try await api.call(
+                .post, "/api/v1/ledger/transfers", token: token,
+                json: [
+                    "linked": true,
+                    "transfers": [
+                        ["id": "l-1", "debit": cash, "credit": wallet, "amount": money("1.00"), "code": "top_up"],
+                        ["id": "l-2", "debit": wallet, "credit": revenue, "amount": money("1000.00"), "code": "deduction"],
+                    ],
+                ])
             #expect(linked.items.allSatisfy { $0["status"] as? String == "rejected" })
             let walletId = AccountKey.wallet(community, house: house["id"] as! String, purpose: "parking").id
             let account = try await api.call(.get, "/api/v1/ledger/accounts/\(walletId)", token: token)
             #expect((account.object["balance"] as? [String: Any])?["amount"] as? String == "38.00")
-            let policy = try await api.call(.put, "/api/v1/communities/\(community)/ledger/policies/parking", token: token,
-                                            json: ["emergency_credit": money("5.00")])
+            let policy = try await api.call(
+                .put, "/api/v1/communities/\(community)/ledger/policies/parking", token: token,
+                json: ["emergency_credit": money("5.00")])
             #expect(policy.status == .ok)
-            let dip = try await api.call(.post, "/api/v1/ledger/transfers", token: token, json: ["transfers": [
-                ["id": "dip", "debit": wallet, "credit": revenue, "amount": money("42.00"), "code": "deduction"]]])
+            let dip = try await api.call(
+                .post, "/api/v1/ledger/transfers", token: token,
+                json: [
+                    "transfers": [
+                        ["id": "dip", "debit": wallet, "credit": revenue, "amount": money("42.00"), "code": "deduction"]
+                    ]
+                ])
             #expect(dip.items.first?["status"] as? String == "applied")
         }
     }

@@ -33,8 +33,9 @@ struct MQTTIngestionTests {
         return MQTTClient(configuration: configuration)
     }
 
-    @Test("QoS 1 telemetry is stored once, survives the subscriber being away, and checks topic against registry",
-          .enabled(if: brokerURL != nil), arguments: TestEngine.available)
+    @Test(
+        "QoS 1 telemetry is stored once, survives the subscriber being away, and checks topic against registry",
+        .enabled(if: brokerURL != nil), arguments: TestEngine.available)
     func telemetry(engine: TestEngine) async throws {
         let clock = ManualClock(IngestAPITests.start)
         try await APIFixture.with(engine, clock: clock) { api in
@@ -63,8 +64,10 @@ struct MQTTIngestionTests {
             for _ in 0..<3 { try await publisher.publish(topic: topic, payload: payload("10", "2026-10-01T00:00:00Z")) }
             #expect(try await Self.eventually { try await Self.readings(api) == 1 })
             // A topic naming another community, or a device the payload contradicts, stores nothing.
-            try await publisher.publish(topic: "courtyard/\(company)/not-\(community)/devices/\(key)/telemetry", payload: payload("11", "2026-10-02T00:00:00Z"))
-            try await publisher.publish(topic: topic, payload: Array("{\"device_id\":\"other\",\"reading\":\"12\",\"measured_at\":\"2026-10-02T00:00:00Z\"}".utf8))
+            try await publisher.publish(
+                topic: "courtyard/\(company)/not-\(community)/devices/\(key)/telemetry", payload: payload("11", "2026-10-02T00:00:00Z"))
+            try await publisher.publish(
+                topic: topic, payload: Array("{\"device_id\":\"other\",\"reading\":\"12\",\"measured_at\":\"2026-10-02T00:00:00Z\"}".utf8))
             try await publisher.publish(topic: topic, payload: Array("not json".utf8))
 
             // The subscriber goes away; the broker keeps QoS 1 messages for its session; back, it gets them.

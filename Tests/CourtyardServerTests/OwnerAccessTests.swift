@@ -25,8 +25,9 @@ struct OwnerAccessTests {
         let all = try await api.call(.get, "/api/v1/houses?limit=500", token: admin).items
         let mine = Set(houses.compactMap { $0["id"] as? String })
         let other = try #require(all.first { !mine.contains($0["id"] as? String ?? "") })
-        return Setting(owner: owner, admin: admin, house: house["id"] as! String, otherHouse: other["id"] as! String,
-                       community: house["community_id"] as! String, building: house["building_id"] as! String)
+        return Setting(
+            owner: owner, admin: admin, house: house["id"] as! String, otherHouse: other["id"] as! String,
+            community: house["community_id"] as! String, building: house["building_id"] as! String)
     }
 
     @Test("an owner reads their house's bills, community and building, and no one else's", arguments: TestEngine.available)
@@ -57,22 +58,28 @@ struct OwnerAccessTests {
             let links = try await api.call(.get, "/api/v1/occupancies?house_id=\(s.house)", token: s.admin).items
             for link in links {
                 let id = link["id"] as! String
-                let ended = try await api.call(.patch, "/api/v1/occupancies/\(id)", token: s.admin,
-                                               json: ["valid_until": LocalDate.of(Date(), timeZone: "Asia/Shanghai").adding(days: -1).description,
-                                                      "valid_from": "2020-01-01"])
+                let ended = try await api.call(
+                    .patch, "/api/v1/occupancies/\(id)", token: s.admin,
+                    json: [
+                        "valid_until": LocalDate.of(Date(), timeZone: "Asia/Shanghai").adding(days: -1).description,
+                        "valid_from": "2020-01-01",
+                    ])
                 #expect(ended.status == .ok, "\(ended.text)")
             }
-            for path in ["houses/\(s.house)/usage?kind=electricity&from=\(from)&to=\(to)", "houses/\(s.house)/usage/summary?kind=electricity",
-                         "bills?house_id=\(s.house)", "payments?house_id=\(s.house)", "houses/\(s.house)/prepaid",
-                         "communities/\(s.community)"] {
+            for path in [
+                "houses/\(s.house)/usage?kind=electricity&from=\(from)&to=\(to)", "houses/\(s.house)/usage/summary?kind=electricity",
+                "bills?house_id=\(s.house)", "payments?house_id=\(s.house)", "houses/\(s.house)/prepaid",
+                "communities/\(s.community)",
+            ] {
                 let reply = try await api.call(.get, "/api/v1/\(path)", token: s.owner)
                 #expect(reply.status == .notFound, "\(path): \(reply.status)")
             }
         }
     }
 
-    @Test("the usage summary compares this month so far with the same days of last month and estimates the month's end",
-          arguments: TestEngine.available)
+    @Test(
+        "the usage summary compares this month so far with the same days of last month and estimates the month's end",
+        arguments: TestEngine.available)
     func usageSummary(engine: TestEngine) async throws {
         // 16 November 2026, 12:00 in Shanghai: 15.5 of November's 30 days have passed.
         let clock = ManualClock(Date(timeIntervalSince1970: 1_794_801_600))
@@ -101,8 +108,9 @@ struct OwnerAccessTests {
             #expect(reply.object["change_percent"] as? String == "0.0")
             // 30 kWh in 15.5 days → 30 × 30 / 15.5 = 58.0645… → 58.064 (floor).
             #expect(reply.object["month_end_estimate"] as? String == "58.064")
-            let month = try await api.call(.get, "/api/v1/houses/\(s.house)/usage?kind=electricity&granularity=month&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z",
-                                           token: s.owner)
+            let month = try await api.call(
+                .get, "/api/v1/houses/\(s.house)/usage?kind=electricity&granularity=month&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z",
+                token: s.owner)
             #expect(month.status == .unprocessableContent)
             #expect(month.fields == ["granularity"])
         }

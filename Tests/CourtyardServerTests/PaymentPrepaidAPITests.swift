@@ -12,12 +12,15 @@ import Testing
 /// WeChat answers PROCESSING settles when its REFUND.SUCCESS notification arrives.
 @Suite("Payments and prepaid API")
 struct PaymentPrepaidAPITests {
-    @Test("a WeChat Pay top-up for a cut-off meter repays what is owed and restores supply from the callback's transaction",
-          arguments: TestEngine.available)
+    @Test(
+        "a WeChat Pay top-up for a cut-off meter repays what is owed and restores supply from the callback's transaction",
+        arguments: TestEngine.available)
     func callbackRestoresSupply(engine: TestEngine) async throws {
         let clock = ManualClock(PrepaidAPITests.start)
-        try await APIFixture.with(engine, clock: clock, channels: { TestKeys.channels(companyId: $0) },
-                                  channelHTTP: FakePaymentChannels(now: { clock.now() })) { api in
+        try await APIFixture.with(
+            engine, clock: clock, channels: { TestKeys.channels(companyId: $0) },
+            channelHTTP: FakePaymentChannels(now: { clock.now() })
+        ) { api in
             let s = try await PrepaidAPITests.setup(api)
             #expect(try await PrepaidAPITests.topUp(api, s, "1.00").status == .created)
             let h = { (hours: Double) in PrepaidAPITests.start.addingTimeInterval(-hours * 3600) }
@@ -25,12 +28,16 @@ struct PaymentPrepaidAPITests {
             #expect(try await api.call(.post, "/api/v1/readings", token: s.engineer, json: readings).status == .ok)
             #expect(try await Prepaid.eventually { await s.fleet.position(s.device) == .closed })
 
-            let order = try await api.call(.post, "/api/v1/payment-orders", token: s.finance, json: [
-                "id": "restore-1", "house_id": s.house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "electricity",
-                "amount": Prepaid.money("20.00")])
+            let order = try await api.call(
+                .post, "/api/v1/payment-orders", token: s.finance,
+                json: [
+                    "id": "restore-1", "house_id": s.house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "electricity",
+                    "amount": Prepaid.money("20.00"),
+                ])
             let outTradeNo = try #require(order.object["out_trade_no"] as? String, "\(order.text)")
-            let note = try FakePaymentChannels.wechatNotification(outTradeNo: outTradeNo, transactionId: "4200000001202611010000000001", total: 20_00,
-                                                                   at: Int64(clock.now().timeIntervalSince1970))
+            let note = try FakePaymentChannels.wechatNotification(
+                outTradeNo: outTradeNo, transactionId: "4200000001202611010000000001", total: 20_00,
+                at: Int64(clock.now().timeIntervalSince1970))
             #expect(try await PaymentAPITests.notify(api, note).status == .noContent)
             #expect(try await Prepaid.eventually { await s.fleet.position(s.device) == .open })
             let view = try await PrepaidAPITests.overview(api, s)
@@ -48,23 +55,35 @@ struct PaymentPrepaidAPITests {
             let desk = try await api.login("frontdesk@alpha")
             let house = try #require(try await api.first("houses", token: finance)["id"] as? String)
             let community = try #require(try await api.first("houses", token: finance)["community_id"] as? String)
-            let order = try await api.call(.post, "/api/v1/payment-orders", token: finance, json: [
-                "id": "pr-1", "house_id": house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general", "amount": Prepaid.money("300.00")])
+            let order = try await api.call(
+                .post, "/api/v1/payment-orders", token: finance,
+                json: [
+                    "id": "pr-1", "house_id": house, "purpose": "top_up", "channel": "wechatpay", "wallet_purpose": "general",
+                    "amount": Prepaid.money("300.00"),
+                ])
             let outTradeNo = try #require(order.object["out_trade_no"] as? String, "\(order.text)")
-            #expect(try await PaymentAPITests.notify(api, try FakePaymentChannels.wechatNotification(
-                outTradeNo: outTradeNo, transactionId: "4200000001202611220000000030", total: 300_00, at: PaymentAPITests.timestamp)).status == .noContent)
+            #expect(
+                try await PaymentAPITests.notify(
+                    api,
+                    try FakePaymentChannels.wechatNotification(
+                        outTradeNo: outTradeNo, transactionId: "4200000001202611220000000030", total: 300_00, at: PaymentAPITests.timestamp)
+                ).status == .noContent)
             let paymentId = try #require(try await api.call(.get, "/api/v1/payments?house_id=\(house)", token: finance).items.first?["id"] as? String)
             fake.refundStatus.withLock { $0 = "PROCESSING" }
-            let refund = try await api.call(.post, "/api/v1/refunds", token: desk, json: [
-                "id": "pr-rf", "source": "payment", "payment_id": paymentId, "amount": Prepaid.money("50.00"), "reason_code": "overpayment",
-                "reason": "paid too much"])
+            let refund = try await api.call(
+                .post, "/api/v1/refunds", token: desk,
+                json: [
+                    "id": "pr-rf", "source": "payment", "payment_id": paymentId, "amount": Prepaid.money("50.00"), "reason_code": "overpayment",
+                    "reason": "paid too much",
+                ])
             #expect(refund.object["state"] as? String == "processing", "\(refund.text)")
             let refundId = try #require(refund.object["id"] as? String)
             let payable = AccountKey.community(community, .refundsPayable)
             #expect(Prepaid.amount(try await api.call(.get, "/api/v1/ledger/accounts/\(payable.id)", token: finance).object["balance"]) == "50.00")
-            let note = try FakePaymentChannels.wechatRefundNotification(outRefundNo: "RF" + refundId.replacingOccurrences(of: "-", with: ""),
-                                                                         refundId: "50300000012026112200000777", status: "SUCCESS",
-                                                                         at: PaymentAPITests.timestamp)
+            let note = try FakePaymentChannels.wechatRefundNotification(
+                outRefundNo: "RF" + refundId.replacingOccurrences(of: "-", with: ""),
+                refundId: "50300000012026112200000777", status: "SUCCESS",
+                at: PaymentAPITests.timestamp)
             for _ in 0..<3 { #expect(try await PaymentAPITests.notify(api, note).status == .noContent) }
             let settled = try await api.call(.get, "/api/v1/refunds/\(refundId)", token: finance)
             #expect(settled.object["state"] as? String == "succeeded", "\(settled.text)")

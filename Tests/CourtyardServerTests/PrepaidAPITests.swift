@@ -28,23 +28,29 @@ struct PrepaidAPITests {
         let finance = try await api.login("finance@alpha")
         let engineer = try await api.login("engineer@alpha")
         let (device, key, house) = try await Prepaid.houseMeter(api, kind: kind)
-        var body: [String: Any] = ["house_id": house, "device_id": device, "register": "energy_total",
-                                   "wallets": [["purpose": kind == "water_meter" ? "water" : "electricity"]], "tariff": Prepaid.flat]
+        var body: [String: Any] = [
+            "house_id": house, "device_id": device, "register": "energy_total",
+            "wallets": [["purpose": kind == "water_meter" ? "water" : "electricity"]], "tariff": Prepaid.flat,
+        ]
         body.merge(extra) { $1 }
         let reply = try await api.call(.post, "/api/v1/prepaid-plans", token: finance, json: body)
         #expect(reply.status == .created, "\(reply.text)")
         let fleet = await PrepaidFleet.inProcess(api)
-        return Setup(finance: finance, engineer: engineer, device: device, key: key, house: house,
-                     plan: try #require(reply.object["id"] as? String, "\(reply.text)"), fleet: fleet)
+        return Setup(
+            finance: finance, engineer: engineer, device: device, key: key, house: house,
+            plan: try #require(reply.object["id"] as? String, "\(reply.text)"), fleet: fleet)
     }
 
     static func reading(_ key: String, _ value: String, _ at: Date, register: String = "energy_total") -> [String: Any] {
         ["device_id": key, "register": register, "reading": value, "measured_at": IngestAPITests.iso(at)]
     }
 
-    static func topUp(_ api: APIFixture, _ s: Setup, _ amount: String, id: String = UUID().uuidString, purpose: String = "electricity") async throws -> APIFixture.Reply {
-        try await api.call(.post, "/api/v1/houses/\(s.house)/top-ups", token: s.finance,
-                           json: ["id": id, "purpose": purpose, "amount": Prepaid.money(amount), "channel": "cash"])
+    static func topUp(
+        _ api: APIFixture, _ s: Setup, _ amount: String, id: String = UUID().uuidString, purpose: String = "electricity"
+    ) async throws -> APIFixture.Reply {
+        try await api.call(
+            .post, "/api/v1/houses/\(s.house)/top-ups", token: s.finance,
+            json: ["id": id, "purpose": purpose, "amount": Prepaid.money(amount), "channel": "cash"])
     }
 
     static func overview(_ api: APIFixture, _ s: Setup) async throws -> [String: Any] {
@@ -62,8 +68,9 @@ struct PrepaidAPITests {
         return reply.items.compactMap { $0["kind"] as? String }
     }
 
-    @Test("readings deduct as they arrive, a warning comes before zero, supply is cut at zero and restored by a top-up",
-          arguments: TestEngine.available)
+    @Test(
+        "readings deduct as they arrive, a warning comes before zero, supply is cut at zero and restored by a top-up",
+        arguments: TestEngine.available)
     func runToZeroAndRestore(engine: TestEngine) async throws {
         try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
             let s = try await Self.setup(api, plan: ["warn_below": Prepaid.money("3.00")])

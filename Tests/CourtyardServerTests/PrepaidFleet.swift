@@ -88,18 +88,23 @@ enum Prepaid {
     /// The first meter of `kind` of alpha bound to a house: (device id, device key, house id).
     static func houseMeter(_ api: APIFixture, kind: String, skip: Int = 0) async throws -> (String, String, String) {
         try await api.database.read { db in
-            let row = try await db.raw("""
+            let row = try await db.raw(
+                """
                 SELECT d.id, d.device_key, b.target_id FROM devices d JOIN device_bindings b ON b.device_id = d.id AND b.target_kind = 'house'
                 WHERE d.company_id = \(bind: api.alpha.companyId) AND d.kind = \(bind: kind) ORDER BY d.device_key LIMIT 1 OFFSET \(unsafeRaw: String(skip))
-                """).first()!
-            return (try row.decode(column: "id", as: String.self), try row.decode(column: "device_key", as: String.self),
-                    try row.decode(column: "target_id", as: String.self))
+                """
+            ).first()!
+            return (
+                try row.decode(column: "id", as: String.self), try row.decode(column: "device_key", as: String.self),
+                try row.decode(column: "target_id", as: String.self)
+            )
         }
     }
 
     static func scalar(_ api: APIFixture, _ sql: String) async throws -> Int64 {
         try await api.database.read { db in
-            try await db.raw(SQLQueryString(stringLiteral: "SELECT CAST(v AS BIGINT) AS v FROM (" + sql + ") q")).first()?.decode(column: "v", as: Int64?.self) ?? 0
+            try await db.raw(SQLQueryString(stringLiteral: "SELECT CAST(v AS BIGINT) AS v FROM (" + sql + ") q")).first()?.decode(
+                column: "v", as: Int64?.self) ?? 0
         }
     }
 
@@ -109,8 +114,12 @@ enum Prepaid {
     static func amount(_ value: Any?) -> String? { (value as? [String: Any])?["amount"] as? String }
 
     /// A flat 1.0000 yuan per kWh tariff, monthly accumulation.
-    static var flat: [String: Any] { ["kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
-                                      "tiers": [["price": "1.0000"]]] }
+    static var flat: [String: Any] {
+        [
+            "kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
+            "tiers": [["price": "1.0000"]],
+        ]
+    }
 
     /// Every wallet, receivable and revenue balance of a company adds up: debits equal credits over the journal.
     /// …and every hash chain, balance and account id recomputes from the journal (`courtyard ledger verify`).

@@ -27,26 +27,34 @@ struct PrepaidMQTTTests {
         }
     }
 
-    @Test("cut-off and restore travel over MQTT with the DL/T 645 frame; acks and states come back over MQTT",
-          .enabled(if: MQTTIngestionTests.brokerURL != nil), arguments: TestEngine.available)
+    @Test(
+        "cut-off and restore travel over MQTT with the DL/T 645 frame; acks and states come back over MQTT",
+        .enabled(if: MQTTIngestionTests.brokerURL != nil), arguments: TestEngine.available)
     func commandsOverMQTT(engine: TestEngine) async throws {
         try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
             let finance = try await api.login("finance@alpha")
             let engineer = try await api.login("engineer@alpha")
             let (device, key, house) = try await Prepaid.houseMeter(api, kind: "electricity_meter")
             let community = try await api.database.read { db in
-                try await db.raw("SELECT community_id FROM devices WHERE id = \(bind: device)").first()!.decode(column: "community_id", as: String.self)
+                try await db.raw("SELECT community_id FROM devices WHERE id = \(bind: device)").first()!.decode(
+                    column: "community_id", as: String.self)
             }
             let company = api.alpha.companyId
-            let plan = try await api.call(.post, "/api/v1/prepaid-plans", token: finance, json: [
-                "house_id": house, "device_id": device, "wallets": [["purpose": "electricity"]], "tariff": Prepaid.flat])
+            let plan = try await api.call(
+                .post, "/api/v1/prepaid-plans", token: finance,
+                json: [
+                    "house_id": house, "device_id": device, "wallets": [["purpose": "electricity"]], "tariff": Prepaid.flat,
+                ])
             #expect(plan.status == .created, "\(plan.text)")
 
             // The server's side: commands out, acks and states in.
             let suffix = UUID().uuidString.prefix(8)
-            let server = MQTTIngestionTests.client("courtyard-server-\(suffix)", subscriptions: [
-                MQTTTopicFilter("courtyard/\(company)/+/devices/+/acks", qos: 1), MQTTTopicFilter("courtyard/\(company)/+/devices/+/state", qos: 1),
-            ], clean: true)
+            let server = MQTTIngestionTests.client(
+                "courtyard-server-\(suffix)",
+                subscriptions: [
+                    MQTTTopicFilter("courtyard/\(company)/+/devices/+/acks", qos: 1),
+                    MQTTTopicFilter("courtyard/\(company)/+/devices/+/state", qos: 1),
+                ], clean: true)
             let handler = DeviceMQTT(reports: api.services.deviceReports)
             let serving = Task { await server.run { batch in await handler.handle(batch) } }
             try #require(await server.waitUntilConnected(timeout: .seconds(10)))
@@ -72,11 +80,15 @@ struct PrepaidMQTTTests {
             try #require(await field.waitUntilConnected(timeout: .seconds(10)))
             defer { serving.cancel(); fieldRun.cancel() }
 
-            let s = T.Setup(finance: finance, engineer: engineer, device: device, key: key, house: house, plan: plan.object["id"] as! String,
-                            fleet: PrepaidFleet { _, _, _ in })
+            let s = T.Setup(
+                finance: finance, engineer: engineer, device: device, key: key, house: house, plan: plan.object["id"] as! String,
+                fleet: PrepaidFleet { _, _, _ in })
             _ = try await T.topUp(api, s, "1.00")
-            let reply = try await api.call(.post, "/api/v1/readings", token: engineer, json: [
-                T.reading(key, "10", T.start.addingTimeInterval(-7200)), T.reading(key, "12", T.start.addingTimeInterval(-3600))])
+            let reply = try await api.call(
+                .post, "/api/v1/readings", token: engineer,
+                json: [
+                    T.reading(key, "10", T.start.addingTimeInterval(-7200)), T.reading(key, "12", T.start.addingTimeInterval(-3600)),
+                ])
             #expect(reply.items.count == 2)
             #expect(try await Prepaid.eventually { await meter.position == "closed" })
             let close = try #require(await meter.commands.first)

@@ -20,10 +20,12 @@ struct PrepaidScenarioTests {
 
     /// Runs the meter of `s` from 1000 to `1000 + used` kWh (two readings an hour apart before `start`).
     static func use(_ api: APIFixture, _ s: T.Setup, _ used: Int, from: Double = 2, base: Int = 1000) async throws {
-        let reply = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: [
-            T.reading(s.key, String(base), hoursBefore(from)),
-            T.reading(s.key, String(base + used), hoursBefore(from - 1)),
-        ])
+        let reply = try await api.call(
+            .post, "/api/v1/readings", token: s.engineer,
+            json: [
+                T.reading(s.key, String(base), hoursBefore(from)),
+                T.reading(s.key, String(base + used), hoursBefore(from - 1)),
+            ])
         #expect(reply.items.allSatisfy { ["accepted", "duplicate"].contains($0["status"] as? String ?? "") }, "\(reply.text)")
     }
 
@@ -31,8 +33,14 @@ struct PrepaidScenarioTests {
     func friendlyWindow(engine: TestEngine) async throws {
         let clock = ManualClock(Self.start)  // Sunday 2026-11-01, 08:00 in Shanghai
         try await APIFixture.with(engine, clock: clock) { api in
-            var s = try await T.setup(api, plan: ["friendly_windows": [["kind": "daily", "start": "07:00", "end": "09:00"],
-                                                                    ["kind": "weekly", "days": ["sunday"]]]])
+            var s = try await T.setup(
+                api,
+                plan: [
+                    "friendly_windows": [
+                        ["kind": "daily", "start": "07:00", "end": "09:00"],
+                        ["kind": "weekly", "days": ["sunday"]],
+                    ]
+                ])
             _ = try await T.topUp(api, s, "1.00")
             try await Self.use(api, s, 3)
             await api.services.dispatcher.settle()
@@ -110,16 +118,23 @@ struct PrepaidScenarioTests {
             let community = try await api.database.read { db in
                 try await db.raw("SELECT community_id FROM houses WHERE id = \(bind: house)").first()!.decode(column: "community_id", as: String.self)
             }
-            let created = try await api.call(.post, "/api/v1/devices", token: admin, json: [
-                "community_id": community, "device_key": "gas-\(UUID().uuidString.prefix(6))", "kind": "gas_meter", "protocol": "mqtt"])
+            let created = try await api.call(
+                .post, "/api/v1/devices", token: admin,
+                json: [
+                    "community_id": community, "device_key": "gas-\(UUID().uuidString.prefix(6))", "kind": "gas_meter", "protocol": "mqtt",
+                ])
             let gas = try #require(created.object["id"] as? String, "\(created.text)")
             let finance = try await api.login("finance@alpha")
-            let plan = try await api.call(.post, "/api/v1/prepaid-plans", token: finance, json: [
-                "house_id": house, "device_id": gas, "register": "volume_total", "wallets": [["purpose": "gas"]], "tariff": Prepaid.flat])
+            let plan = try await api.call(
+                .post, "/api/v1/prepaid-plans", token: finance,
+                json: [
+                    "house_id": house, "device_id": gas, "register": "volume_total", "wallets": [["purpose": "gas"]], "tariff": Prepaid.flat,
+                ])
             #expect(plan.status == .created, "\(plan.text)")
             let fleet = await PrepaidFleet.inProcess(api)
-            let s = T.Setup(finance: finance, engineer: try await api.login("engineer@alpha"), device: gas, key: "", house: house,
-                            plan: plan.object["id"] as! String, fleet: fleet)
+            let s = T.Setup(
+                finance: finance, engineer: try await api.login("engineer@alpha"), device: gas, key: "", house: house,
+                plan: plan.object["id"] as! String, fleet: fleet)
             _ = try await T.topUp(api, s, "50.00", purpose: "gas")
             let alarm = try await api.call(.post, "/api/v1/devices/\(gas)/supply-report", token: s.engineer, json: ["alarm": "gas_leak"])
             #expect(alarm.status == .noContent, "\(alarm.text)")
@@ -141,22 +156,27 @@ struct PrepaidScenarioTests {
         try await APIFixture.with(engine, clock: clock) { api in
             let s = try await T.setup(api)
             let until = IngestAPITests.iso(Self.start.addingTimeInterval(86_400))
-            let exemption = try await api.call(.post, "/api/v1/devices/\(s.device)/supply-overrides", token: s.engineer,
-                                               json: ["kind": "exemption", "reason": "home dialysis", "expires_at": until])
+            let exemption = try await api.call(
+                .post, "/api/v1/devices/\(s.device)/supply-overrides", token: s.engineer,
+                json: ["kind": "exemption", "reason": "home dialysis", "expires_at": until])
             #expect(exemption.status == .created, "\(exemption.text)")
             try await Self.use(api, s, 2)
             await api.services.dispatcher.settle()
             #expect((try await T.supply(api, s))["reason"] as? String == "exemption")
             #expect(await s.fleet.commands(s.device).isEmpty)
-            let end = try await api.call(.post, "/api/v1/devices/\(s.device)/supply-overrides/\(exemption.object["id"] as! String)/end",
-                                         token: s.engineer)
+            let end = try await api.call(
+                .post, "/api/v1/devices/\(s.device)/supply-overrides/\(exemption.object["id"] as! String)/end",
+                token: s.engineer)
             #expect(end.status == .noContent)
             #expect(try await Prepaid.eventually { await s.fleet.position(s.device) == .closed })
             _ = try await T.topUp(api, s, "30.00")
             #expect(try await Prepaid.eventually { await s.fleet.position(s.device) == .open })
-            let hold = try await api.call(.post, "/api/v1/devices/\(s.device)/supply-overrides", token: s.engineer,
-                                          json: ["kind": "engineer_hold", "hold_state": "closed", "reason": "meter inspection",
-                                                 "expires_at": IngestAPITests.iso(Self.start.addingTimeInterval(3600))])
+            let hold = try await api.call(
+                .post, "/api/v1/devices/\(s.device)/supply-overrides", token: s.engineer,
+                json: [
+                    "kind": "engineer_hold", "hold_state": "closed", "reason": "meter inspection",
+                    "expires_at": IngestAPITests.iso(Self.start.addingTimeInterval(3600)),
+                ])
             #expect(hold.status == .created, "\(hold.text)")
             #expect(try await Prepaid.eventually { await s.fleet.position(s.device) == .closed })
             clock.advance(seconds: 3601)
@@ -165,13 +185,16 @@ struct PrepaidScenarioTests {
         }
     }
 
-    @Test("lost acks are sent again, duplicate acks change nothing, a day offline expires the command, mismatches reconcile",
-          arguments: TestEngine.available)
+    @Test(
+        "lost acks are sent again, duplicate acks change nothing, a day offline expires the command, mismatches reconcile",
+        arguments: TestEngine.available)
     func unreliableDevices(engine: TestEngine) async throws {
         let clock = ManualClock(Self.start)
         try await APIFixture.with(engine, clock: clock) { api in
             let s = try await T.setup(api, plan: ["command_expiry_seconds": 3600, "max_attempts": 20])
-            await s.fleet.set(s.device) { $0.acksToLose = 1; $0.duplicateAcks = true }
+            await s.fleet.set(s.device) {
+                $0.acksToLose = 1; $0.duplicateAcks = true
+            }
             try await Self.use(api, s, 1)
             #expect(try await Prepaid.eventually { await s.fleet.commands(s.device).count == 1 })
             await api.services.dispatcher.settle()  // SENT is written
@@ -197,8 +220,9 @@ struct PrepaidScenarioTests {
             #expect(staff.contains("command_expired"), "\(staff)")
             // An ack for the expired command is refused and changes nothing.
             let expiredId = after.items.first?["id"] as! String
-            let late = try await api.call(.post, "/api/v1/devices/\(s.device)/commands/ack", token: s.engineer,
-                                          json: ["command_id": expiredId, "status": "succeeded"])
+            let late = try await api.call(
+                .post, "/api/v1/devices/\(s.device)/commands/ack", token: s.engineer,
+                json: ["command_id": expiredId, "status": "succeeded"])
             #expect(late.status == .conflict && late.code == "command_expired", "\(late.text)")
             // Back online, the meter reports it is closed while it should be open: the restore is sent again.
             await s.fleet.set(s.device) { $0.online = true }
@@ -213,22 +237,32 @@ struct PrepaidScenarioTests {
     func lateReadingTimeOfUse(engine: TestEngine) async throws {
         try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
             // Peak 08:00–22:00 at 1.0000, valley 22:00–08:00 at 0.3000 (Shanghai time).
-            let tou: [String: Any] = ["kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
-                                      "tiers": [["price": "1.0000"]],
-                                      "windows": [["name": "peak", "start": "08:00", "end": "22:00", "prices": ["1.0000"]],
-                                                  ["name": "valley", "start": "22:00", "end": "08:00", "prices": ["0.3000"]]]]
+            let tou: [String: Any] = [
+                "kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
+                "tiers": [["price": "1.0000"]],
+                "windows": [
+                    ["name": "peak", "start": "08:00", "end": "22:00", "prices": ["1.0000"]],
+                    ["name": "valley", "start": "22:00", "end": "08:00", "prices": ["0.3000"]],
+                ],
+            ]
             let s = try await T.setup(api, plan: ["tariff": tou])
             _ = try await T.topUp(api, s, "100.00")
             // 2026-10-31 20:00 (peak) and 2026-11-01 06:00 (valley), local.
-            let r1 = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: [
-                ["device_id": s.key, "register": "energy_total", "reading": "100", "measured_at": "2026-10-31T20:00:00+08:00"],
-                ["device_id": s.key, "register": "energy_total", "reading": "110", "measured_at": "2026-11-01T06:00:00+08:00"]])
+            let r1 = try await api.call(
+                .post, "/api/v1/readings", token: s.engineer,
+                json: [
+                    ["device_id": s.key, "register": "energy_total", "reading": "100", "measured_at": "2026-10-31T20:00:00+08:00"],
+                    ["device_id": s.key, "register": "energy_total", "reading": "110", "measured_at": "2026-11-01T06:00:00+08:00"],
+                ])
             #expect(r1.items.map { $0["status"] as? String } == ["accepted", "accepted"])
             // 10 kWh rated at 06:00 (valley): 3.00.
             #expect(Prepaid.amount((try await T.overview(api, s))["available"]) == "97.00")
             // A late reading at 21:00 (peak) says 6 kWh were used by then: 6 × 1.00 + 4 × 0.30 = 7.20 in all.
-            let late = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: [
-                ["device_id": s.key, "register": "energy_total", "reading": "106", "measured_at": "2026-10-31T21:00:00+08:00"]])
+            let late = try await api.call(
+                .post, "/api/v1/readings", token: s.engineer,
+                json: [
+                    ["device_id": s.key, "register": "energy_total", "reading": "106", "measured_at": "2026-10-31T21:00:00+08:00"]
+                ])
             #expect(late.items.first?["status"] as? String == "accepted", "\(late.text)")
             #expect(Prepaid.amount((try await T.overview(api, s))["available"]) == "92.80")
             #expect(try await Prepaid.scalar(api, "SELECT SUM(usage_milli) AS v FROM prepaid_charges") == 10_000)
@@ -252,17 +286,26 @@ struct PrepaidHTTPDeviceTests {
                 try await db.raw("SELECT community_id FROM houses WHERE id = \(bind: house)").first()!.decode(column: "community_id", as: String.self)
             }
             let key = "http-em-\(UUID().uuidString.prefix(6))"
-            let created = try await api.call(.post, "/api/v1/devices", token: admin, json: [
-                "community_id": community, "device_key": key, "kind": "electricity_meter", "protocol": "http"])
+            let created = try await api.call(
+                .post, "/api/v1/devices", token: admin,
+                json: [
+                    "community_id": community, "device_key": key, "kind": "electricity_meter", "protocol": "http",
+                ])
             let device = try #require(created.object["id"] as? String, "\(created.text)")
             let token = try #require(try await api.call(.post, "/api/v1/devices/\(device)/credentials", token: admin).object["token"] as? String)
             let finance = try await api.login("finance@alpha")
-            let plan = try await api.call(.post, "/api/v1/prepaid-plans", token: finance, json: [
-                "house_id": house, "device_id": device, "wallets": [["purpose": "electricity"]], "tariff": Prepaid.flat])
+            let plan = try await api.call(
+                .post, "/api/v1/prepaid-plans", token: finance,
+                json: [
+                    "house_id": house, "device_id": device, "wallets": [["purpose": "electricity"]], "tariff": Prepaid.flat,
+                ])
             #expect(plan.status == .created, "\(plan.text)")
             let fleet = await PrepaidFleet.inProcess(api)
-            let readings = try await api.call(.post, "/api/v1/readings", token: token, json: [
-                T.reading(key, "1", T.start.addingTimeInterval(-7200)), T.reading(key, "3", T.start.addingTimeInterval(-3600))])
+            let readings = try await api.call(
+                .post, "/api/v1/readings", token: token,
+                json: [
+                    T.reading(key, "1", T.start.addingTimeInterval(-7200)), T.reading(key, "3", T.start.addingTimeInterval(-3600)),
+                ])
             #expect(readings.items.map { $0["status"] as? String } == ["accepted", "accepted"], "\(readings.text)")
             await api.services.dispatcher.settle()
             #expect(await fleet.received.isEmpty, "HTTP devices are not pushed to")
@@ -272,15 +315,18 @@ struct PrepaidHTTPDeviceTests {
             let (otherDevice, _, _) = try await Prepaid.houseMeter(api, kind: "water_meter")
             let foreign = try await api.call(.get, "/api/v1/devices/\(otherDevice)/commands/next", token: token)
             #expect(foreign.status == .forbidden && foreign.code == "device_mismatch", "\(foreign.text)")
-            let ack = try await api.call(.post, "/api/v1/devices/\(device)/commands/ack", token: token,
-                                         json: ["command_id": commandId, "status": "succeeded"])
+            let ack = try await api.call(
+                .post, "/api/v1/devices/\(device)/commands/ack", token: token,
+                json: ["command_id": commandId, "status": "succeeded"])
             #expect(ack.status == .ok && ack.object["state"] as? String == "succeeded", "\(ack.text)")
-            let again = try await api.call(.post, "/api/v1/devices/\(device)/commands/ack", token: token,
-                                           json: ["command_id": commandId, "status": "succeeded"])
+            let again = try await api.call(
+                .post, "/api/v1/devices/\(device)/commands/ack", token: token,
+                json: ["command_id": commandId, "status": "succeeded"])
             #expect(again.status == .ok, "a duplicate ack is harmless: \(again.text)")
             let none = try await api.call(.get, "/api/v1/devices/\(device)/commands/next", token: token)
             #expect(none.status == .noContent)
-            let s = T.Setup(finance: finance, engineer: admin, device: device, key: key, house: house, plan: plan.object["id"] as! String, fleet: fleet)
+            let s = T.Setup(
+                finance: finance, engineer: admin, device: device, key: key, house: house, plan: plan.object["id"] as! String, fleet: fleet)
             #expect((try await T.supply(api, s))["reported"] as? String == "closed")
         }
     }
@@ -294,8 +340,14 @@ struct PrepaidRawPathTests {
     @Test("steady readings of a prepaid meter are deducted on the raw path, to the fen, and the journal verifies", arguments: TestEngine.available)
     func steady(engine: TestEngine) async throws {
         try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
-            let s = try await T.setup(api, plan: ["tariff": ["kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
-                                                              "tiers": [["up_to": "5", "price": "0.5380"], ["price": "0.5880"]]]])
+            let s = try await T.setup(
+                api,
+                plan: [
+                    "tariff": [
+                        "kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
+                        "tiers": [["up_to": "5", "price": "0.5380"], ["price": "0.5880"]],
+                    ]
+                ])
             _ = try await T.topUp(api, s, "100.00")
             // Twelve readings, 0.777 kWh apart, in four requests.
             for part in 0..<4 {
@@ -350,8 +402,12 @@ struct PrepaidWatchTests {
     @Test("water flowing every night hour for N nights alerts owner and engineers, and never cuts supply", arguments: TestEngine.available)
     func nightLeak(engine: TestEngine) async throws {
         try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
-            let s = try await T.setup(api, plan: ["leak_detection": ["minimum_night_flow": "0.005", "nights": 2],
-                                                  "register": "volume_total"], kind: "water_meter")
+            let s = try await T.setup(
+                api,
+                plan: [
+                    "leak_detection": ["minimum_night_flow": "0.005", "nights": 2],
+                    "register": "volume_total",
+                ], kind: "water_meter")
             _ = try await T.topUp(api, s, "100.00", purpose: "water")
             // Nights of Oct 31 and Nov 1 (Shanghai): a reading every 30 minutes from 00:30 to 05:00, 0.010 m³ apart.
             var readings: [[String: Any]] = []
@@ -379,11 +435,13 @@ struct PrepaidWatchTests {
         try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
             let engineer = try await api.login("engineer@alpha")
             let bravoDevice = try await api.database.read { db in
-                try await db.raw("SELECT id FROM devices WHERE company_id = \(bind: api.bravo.companyId) LIMIT 1").first()!.decode(column: "id", as: String.self)
+                try await db.raw("SELECT id FROM devices WHERE company_id = \(bind: api.bravo.companyId) LIMIT 1").first()!.decode(
+                    column: "id", as: String.self)
             }
             let before = try await api.tableCounts()
-            let reply = try await api.call(.post, "/api/v1/devices/\(bravoDevice)/commands/ack", token: engineer,
-                                           json: ["command_id": "x", "status": "succeeded"])
+            let reply = try await api.call(
+                .post, "/api/v1/devices/\(bravoDevice)/commands/ack", token: engineer,
+                json: ["command_id": "x", "status": "succeeded"])
             #expect(reply.status == .notFound, "\(reply.text)")
             #expect(try await api.tableCounts() == before)
         }

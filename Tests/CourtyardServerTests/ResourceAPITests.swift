@@ -21,28 +21,54 @@ struct ResourceAPITests {
             let building = try await create("buildings", ["community_id": cid, "name": "1幢", "floors": 11])
             let unit = try await create("units", ["building_id": building["id"]!, "name": "1单元"])
             #expect(unit["community_id"] as? String == cid)
-            let house = try await create("houses", ["building_id": building["id"]!, "unit_id": unit["id"]!, "number": "101",
-                                                    "built_area": 89.5, "indoor_area": "72.10", "floor": 1])
+            let house = try await create(
+                "houses",
+                [
+                    "building_id": building["id"]!, "unit_id": unit["id"]!, "number": "101",
+                    "built_area": 89.5, "indoor_area": "72.10", "floor": 1,
+                ])
             #expect(house["built_area"] as? String == "89.50")
             #expect(house["community_id"] as? String == cid)
             #expect(house["status"] as? String == "vacant")
             let person = try await create("people", ["community_id": cid, "name": "王芳", "phone": "13900001111"])
-            _ = try await create("occupancies", ["house_id": house["id"]!, "person_id": person["id"]!, "role": "owner",
-                                                 "valid_from": "2026-01-01"])
+            _ = try await create(
+                "occupancies",
+                [
+                    "house_id": house["id"]!, "person_id": person["id"]!, "role": "owner",
+                    "valid_from": "2026-01-01",
+                ])
             let space = try await create("parking-spaces", ["community_id": cid, "code": "A-001", "kind": "owned", "house_id": house["id"]!])
-            let vehicle = try await create("vehicles", ["community_id": cid, "plate": "浙a·123 45", "person_id": person["id"]!,
-                                                        "parking_space_id": space["id"]!])
+            let vehicle = try await create(
+                "vehicles",
+                [
+                    "community_id": cid, "plate": "浙a·123 45", "person_id": person["id"]!,
+                    "parking_space_id": space["id"]!,
+                ])
             #expect(vehicle["plate"] as? String == "浙A12345")
-            let device = try await create("devices", ["community_id": cid, "device_key": "water_meter_102", "kind": "water_meter",
-                                                      "protocol": "cjt188", "address": "00000000001402"])
-            _ = try await create("device-bindings", ["device_id": device["id"]!, "target_kind": "house", "target_id": house["id"]!,
-                                                     "valid_from": "2026-01-01", "valid_until": "2026-07-01"])
-            _ = try await create("device-bindings", ["device_id": device["id"]!, "target_kind": "house", "target_id": house["id"]!,
-                                                     "valid_from": "2026-07-01"])
-            let overlap = try await api.call(.post, "/api/v1/device-bindings", token: token, json: [
-                "device_id": device["id"]!, "target_kind": "house", "target_id": house["id"]!, "valid_from": "2026-03-01",
-                "valid_until": "2026-04-01",
-            ])
+            let device = try await create(
+                "devices",
+                [
+                    "community_id": cid, "device_key": "water_meter_102", "kind": "water_meter",
+                    "protocol": "cjt188", "address": "00000000001402",
+                ])
+            _ = try await create(
+                "device-bindings",
+                [
+                    "device_id": device["id"]!, "target_kind": "house", "target_id": house["id"]!,
+                    "valid_from": "2026-01-01", "valid_until": "2026-07-01",
+                ])
+            _ = try await create(
+                "device-bindings",
+                [
+                    "device_id": device["id"]!, "target_kind": "house", "target_id": house["id"]!,
+                    "valid_from": "2026-07-01",
+                ])
+            let overlap = try await api.call(
+                .post, "/api/v1/device-bindings", token: token,
+                json: [
+                    "device_id": device["id"]!, "target_kind": "house", "target_id": house["id"]!, "valid_from": "2026-03-01",
+                    "valid_until": "2026-04-01",
+                ])
             #expect(overlap.status == .conflict)
             #expect(overlap.code == "binding_overlap")
 
@@ -84,8 +110,10 @@ struct ResourceAPITests {
         try await APIFixture.with(engine) { api in
             let token = try await api.login("admin@alpha")
             let house = try await api.first("houses", token: token)
-            var twin: [String: Any] = ["building_id": house["building_id"]!, "number": house["number"]!,
-                                       "built_area": "80", "indoor_area": "70"]
+            var twin: [String: Any] = [
+                "building_id": house["building_id"]!, "number": house["number"]!,
+                "built_area": "80", "indoor_area": "70",
+            ]
             if let unit = house["unit_id"] { twin["unit_id"] = unit }
             let duplicate = try await api.call(.post, "/api/v1/houses", token: token, json: twin)
             #expect(duplicate.status == .conflict)

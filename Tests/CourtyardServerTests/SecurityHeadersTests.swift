@@ -31,8 +31,9 @@ final class CapturedLog: Sendable {
 
 @Suite("Security headers and request logs")
 struct SecurityHeadersTests {
-    @Test("every response, problems included, carries nosniff, no framing and no referrer; authenticated and receipt answers are not stored",
-          arguments: TestEngine.available)
+    @Test(
+        "every response, problems included, carries nosniff, no framing and no referrer; authenticated and receipt answers are not stored",
+        arguments: TestEngine.available)
     func headersOnEveryResponse(engine: TestEngine) async throws {
         try await APIFixture.with(engine) { api in
             let token = try await api.login("admin@alpha")

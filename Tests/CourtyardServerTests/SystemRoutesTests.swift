@@ -51,8 +51,10 @@ struct SystemRoutesTests {
             for (_, operations) in paths {
                 for (_, operation) in operations {
                     let op = operation as! [String: Any]
-                    if let ref = (((op["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"]
-                                  as? [String: Any])?["schema"] as? [String: String] {
+                    if let ref =
+                        (((op["requestBody"] as? [String: Any])?["content"] as? [String: Any])?["application/json"]
+                        as? [String: Any])?["schema"] as? [String: String]
+                    {
                         let name = ref["$ref"]!.replacingOccurrences(of: "#/components/schemas/", with: "")
                         #expect(schemas[name] != nil, "missing schema \(name)")
                     }

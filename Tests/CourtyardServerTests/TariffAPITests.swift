@@ -8,8 +8,10 @@ struct TariffAPITests {
     func quote() async throws {
         try await APIFixture.with(.sqlite) { api in
             let token = try await api.login("frontdesk@alpha")
-            let rule: [String: Any] = ["kind": "metered", "mode": "graduated", "accumulation": "annual", "unit": "kWh",
-                                       "tiers": [["up_to": "2760", "price": "0.538"], ["up_to": "4800", "price": "0.588"], ["price": "0.838"]]]
+            let rule: [String: Any] = [
+                "kind": "metered", "mode": "graduated", "accumulation": "annual", "unit": "kWh",
+                "tiers": [["up_to": "2760", "price": "0.538"], ["up_to": "4800", "price": "0.588"], ["price": "0.838"]],
+            ]
             let reply = try await api.call(.post, "/api/v1/tariffs/quote", token: token, json: ["rule": rule, "usage": "3000"])
             #expect(reply.status == .ok, "\(reply.text)")
             #expect((reply.object["amount"] as? [String: Any])?["amount"] as? String == "1626.00")

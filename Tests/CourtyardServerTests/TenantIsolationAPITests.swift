@@ -6,8 +6,10 @@ import Testing
 
 @Suite("API tenant isolation")
 struct TenantIsolationAPITests {
-    static let collections = ["communities", "buildings", "units", "houses", "people", "occupancies", "vehicles",
-                              "parking-spaces", "devices", "device-bindings"]
+    static let collections = [
+        "communities", "buildings", "units", "houses", "people", "occupancies", "vehicles",
+        "parking-spaces", "devices", "device-bindings",
+    ]
 
     @Test("a user of company A gets 404 for every object of company B, and writes nothing", arguments: TestEngine.available)
     func otherCompanyIsInvisible(engine: TestEngine) async throws {
@@ -57,18 +59,24 @@ struct TenantIsolationAPITests {
             let building = try await api.call(.post, "/api/v1/buildings", token: alpha, json: ["community_id": bravoCommunity, "name": "X"])
             #expect(building.status == .unprocessableContent)
             #expect(building.fields == ["community_id"])
-            let house = try await api.call(.post, "/api/v1/houses", token: alpha, json: [
-                "building_id": bravoBuilding, "number": "1", "built_area": "80", "indoor_area": "70",
-            ])
+            let house = try await api.call(
+                .post, "/api/v1/houses", token: alpha,
+                json: [
+                    "building_id": bravoBuilding, "number": "1", "built_area": "80", "indoor_area": "70",
+                ])
             #expect(house.status == .unprocessableContent)
             #expect(house.fields == ["building_id"])
-            let occupancy = try await api.call(.post, "/api/v1/occupancies", token: alpha, json: [
-                "house_id": bravoHouse, "person_id": alphaPerson, "role": "owner", "valid_from": "2026-01-01",
-            ])
+            let occupancy = try await api.call(
+                .post, "/api/v1/occupancies", token: alpha,
+                json: [
+                    "house_id": bravoHouse, "person_id": alphaPerson, "role": "owner", "valid_from": "2026-01-01",
+                ])
             #expect(occupancy.fields == ["house_id"])
-            let binding = try await api.call(.post, "/api/v1/device-bindings", token: alpha, json: [
-                "device_id": alphaDevice, "target_kind": "house", "target_id": bravoHouse, "valid_from": "2030-01-01",
-            ])
+            let binding = try await api.call(
+                .post, "/api/v1/device-bindings", token: alpha,
+                json: [
+                    "device_id": alphaDevice, "target_kind": "house", "target_id": bravoHouse, "valid_from": "2030-01-01",
+                ])
             #expect(binding.status == .unprocessableContent)
             #expect(binding.fields == ["target_id"])
             #expect(try await api.tableCounts() == before)

@@ -9,8 +9,9 @@ import Testing
 /// the tenant-scoped store does, and never with another company's rows.
 @Suite("Bulk readers")
 struct BulkReaderTests {
-    @Test("a bulk reader lists, batch-reads and column-reads the same rows as the scoped store, within its tenant",
-          arguments: TestEngine.available)
+    @Test(
+        "a bulk reader lists, batch-reads and column-reads the same rows as the scoped store, within its tenant",
+        arguments: TestEngine.available)
     func sameRowsAsTheStore(engine: TestEngine) async throws {
         try await engine.withDatabase { database in
             let companies = try await TwoCompanies.seed(database)
@@ -43,8 +44,9 @@ struct BulkReaderTests {
             #expect(storeFound.sorted { $0.id < $1.id } == found.sorted { $0.id < $1.id })
 
             // Named columns keep their storage shapes: text as text, integers as integers, NULL as NULL.
-            let rows = try await reader.rows(["id", "unit_id", "floor", "built_area_hundredths"], of: House.self, where: "id",
-                                             in: asked, alsoIn: ("community_id", [community]), literal: ["built_area_hundredths > 0"])
+            let rows = try await reader.rows(
+                ["id", "unit_id", "floor", "built_area_hundredths"], of: House.self, where: "id",
+                in: asked, alsoIn: ("community_id", [community]), literal: ["built_area_hundredths > 0"])
             let expected = houses.filter { $0.communityId == community && $0.builtArea.hundredths > 0 }
             #expect(rows.count == expected.count)
             for (row, house) in zip(rows.sorted { (try? $0.string("id")) ?? "" < (try? $1.string("id")) ?? "" }, expected) {

@@ -28,10 +28,11 @@ struct LedgerFixture {
             }
             let community = houses[0].communityId
             let clock = ManualClock(Date(timeIntervalSince1970: 1_790_000_000))
-            let fixture = LedgerFixture(database: database, writer: LedgerWriter(database: database, clock: clock),
-                                        companyId: companies.a.companyId, otherCompanyId: companies.b.companyId,
-                                        community: community, houses: houses.filter { $0.communityId == community }.map(\.id),
-                                        otherHouse: other[0].id, clock: clock)
+            let fixture = LedgerFixture(
+                database: database, writer: LedgerWriter(database: database, clock: clock),
+                companyId: companies.a.companyId, otherCompanyId: companies.b.companyId,
+                community: community, houses: houses.filter { $0.communityId == community }.map(\.id),
+                otherHouse: other[0].id, clock: clock)
             try await body(fixture)
         }
     }
@@ -88,24 +89,30 @@ struct LedgerStorageTests {
     func refusalsWriteNothing(engine: TestEngine) async throws {
         try await LedgerFixture.with(engine) { ledger in
             let foreignWallet = AccountKey.wallet(ledger.community, house: ledger.otherHouse, purpose: "water")
-            let outcomes = try await ledger.writer.submit(companyId: ledger.companyId, [
-                ledger.topUp("ok-1", 500),
-                ledger.deduct("too-much", 501),
-                .transfer(Transfer(id: "foreign", debit: ledger.cash, credit: foreignWallet, amount: 5, code: .topUp, actor: "t")),
-                .transfer(Transfer(id: "nohouse", debit: ledger.cash, credit: .wallet(ledger.community, house: "missing", purpose: "water"),
-                                   amount: 5, code: .topUp, actor: "t")),
-                ledger.deduct("ok-2", 500),
-            ])
+            let outcomes = try await ledger.writer.submit(
+                companyId: ledger.companyId,
+                [
+                    ledger.topUp("ok-1", 500),
+                    ledger.deduct("too-much", 501),
+                    .transfer(Transfer(id: "foreign", debit: ledger.cash, credit: foreignWallet, amount: 5, code: .topUp, actor: "t")),
+                    .transfer(
+                        Transfer(
+                            id: "nohouse", debit: ledger.cash, credit: .wallet(ledger.community, house: "missing", purpose: "water"),
+                            amount: 5, code: .topUp, actor: "t")),
+                    ledger.deduct("ok-2", 500),
+                ])
             #expect((try? outcomes[0].get()) != nil)
-            #expect(outcomes[1] == .failure(.insufficientBalance(accountId: ledger.wallet().id, available: 0, requested: 501))
+            #expect(
+                outcomes[1] == .failure(.insufficientBalance(accountId: ledger.wallet().id, available: 0, requested: 501))
                     || { if case .failure(.insufficientBalance) = outcomes[1] { return true } else { return false } }())
             #expect(outcomes[2] == .failure(.unknownAccount(foreignWallet.id)))
             #expect({ if case .failure(.unknownAccount) = outcomes[3] { return true } else { return false } }())
             #expect((try? outcomes[4].get()) != nil)
             #expect(try await ledger.entryCount() == 2)
             #expect(try await ledger.balance(ledger.wallet()) == 0)
-            let linked = try await ledger.writer.submit(companyId: ledger.companyId, [ledger.topUp("l-1", 100), ledger.deduct("l-2", 101)],
-                                                        linked: true)
+            let linked = try await ledger.writer.submit(
+                companyId: ledger.companyId, [ledger.topUp("l-1", 100), ledger.deduct("l-2", 101)],
+                linked: true)
             #expect(linked.allSatisfy { if case .failure = $0 { return true } else { return false } })
             #expect(try await ledger.entryCount() == 2)
             #expect(try await LedgerAudit.verify(ledger.database).isValid)
@@ -115,12 +122,14 @@ struct LedgerStorageTests {
     @Test("linked groups in one submission succeed or fail each on its own, all or nothing within a group", arguments: TestEngine.available)
     func linkedGroupsAreIndependent(engine: TestEngine) async throws {
         try await LedgerFixture.with(engine) { ledger in
-            let answers = try await ledger.writer.submit(companyId: ledger.companyId, linkedGroups: [
-                [ledger.topUp("g1-a", 100), ledger.deduct("g1-b", 40)],     // applies: 60 left
-                [ledger.topUp("g2-a", 100), ledger.deduct("g2-b", 1_000)],  // refused as a whole: neither applies
-                [],
-                [ledger.deduct("g3-a", 60)],                               // applies after the first group: 0 left
-            ])
+            let answers = try await ledger.writer.submit(
+                companyId: ledger.companyId,
+                linkedGroups: [
+                    [ledger.topUp("g1-a", 100), ledger.deduct("g1-b", 40)],  // applies: 60 left
+                    [ledger.topUp("g2-a", 100), ledger.deduct("g2-b", 1_000)],  // refused as a whole: neither applies
+                    [],
+                    [ledger.deduct("g3-a", 60)],  // applies after the first group: 0 left
+                ])
             #expect(answers.map(\.count) == [2, 2, 0, 1])
             #expect(answers[0].allSatisfy { (try? $0.get()) != nil })
             #expect(answers[1].allSatisfy { if case .failure = $0 { true } else { false } })
@@ -137,16 +146,22 @@ struct LedgerStorageTests {
             let company = ledger.companyId
             _ = try await ledger.writer.submit(companyId: company, ledger.topUp("top", 1_000)).get()
             let expiry = ledger.clock.now().epochMilliseconds + 60_000
-            _ = try await ledger.writer.submit(companyId: company, .hold(
-                Transfer(id: "park-1", debit: ledger.wallet(), credit: ledger.revenue, amount: 700, code: .deduction, actor: "t"),
-                expiresAt: expiry)).get()
+            _ = try await ledger.writer.submit(
+                companyId: company,
+                .hold(
+                    Transfer(id: "park-1", debit: ledger.wallet(), credit: ledger.revenue, amount: 700, code: .deduction, actor: "t"),
+                    expiresAt: expiry)
+            ).get()
             let refused = try await ledger.writer.submit(companyId: company, ledger.deduct("d", 400))
             #expect({ if case .failure(.insufficientBalance) = refused { return true } else { return false } }())
             _ = try await ledger.writer.submit(companyId: company, .postHold(id: "park-1-post", holdId: "park-1", amount: 300, actor: "t")).get()
             #expect(try await ledger.balance(ledger.wallet()) == 700)
-            _ = try await ledger.writer.submit(companyId: company, .hold(
-                Transfer(id: "park-2", debit: ledger.wallet(), credit: ledger.revenue, amount: 600, code: .deduction, actor: "t"),
-                expiresAt: expiry)).get()
+            _ = try await ledger.writer.submit(
+                companyId: company,
+                .hold(
+                    Transfer(id: "park-2", debit: ledger.wallet(), credit: ledger.revenue, amount: 600, code: .deduction, actor: "t"),
+                    expiresAt: expiry)
+            ).get()
             #expect(try await ledger.writer.expireDueHolds() == 0)
             ledger.clock.advance(seconds: 61)
             #expect(try await ledger.writer.expireDueHolds() == 1)
@@ -198,7 +213,8 @@ struct LedgerStorageTests {
     func tamperingIsDetected(engine: TestEngine) async throws {
         try await LedgerFixture.with(engine) { ledger in
             for index in 0..<6 {
-                _ = try await ledger.writer.submit(companyId: ledger.companyId, ledger.topUp("tt-\(index)", Int64(100 + index), house: index % 2)).get()
+                _ = try await ledger.writer.submit(companyId: ledger.companyId, ledger.topUp("tt-\(index)", Int64(100 + index), house: index % 2))
+                    .get()
             }
             #expect(try await LedgerAudit.verify(ledger.database).isValid)
             try await ledger.database.transaction { db in
@@ -226,8 +242,12 @@ struct LedgerStorageTests {
             // The wallet is empty now, so a fresh "r-2" would be refused; its replay, alone or amid new work, is not.
             let alone = try await ledger.writer.submit(companyId: company, ledger.deduct("r-2", 1_000)).get()
             #expect(alone.replayed && alone.entry == spent.entry)
-            let mixed = try await ledger.writer.submit(companyId: company, [ledger.topUp("r-3", 5), ledger.deduct("r-2", 1_000),
-                                                                             ledger.deduct("r-4", 5)])
+            let mixed = try await ledger.writer.submit(
+                companyId: company,
+                [
+                    ledger.topUp("r-3", 5), ledger.deduct("r-2", 1_000),
+                    ledger.deduct("r-4", 5),
+                ])
             #expect(mixed.map { (try? $0.get())?.replayed } == [false, true, false])
             #expect(try await ledger.balance(ledger.wallet()) == 0)
             #expect(try await ledger.entryCount() == 4)
@@ -291,13 +311,19 @@ struct LedgerStorageTests {
             // New accounts open in a pipelined batch when their house exists, and are refused when it does not
             // (or belongs to another company).
             let before = await ledger.writer.statistics
-            let opening = try await ledger.writer.submit(companyId: company, [
-                ledger.topUp("p-open", 70, house: 2),
-                .transfer(Transfer(id: "p-ghost", debit: ledger.cash, credit: .wallet(ledger.community, house: "no-such-house", purpose: "water"),
-                                   amount: 5, code: .topUp, actor: "test")),
-                .transfer(Transfer(id: "p-other", debit: ledger.cash, credit: .wallet(ledger.community, house: ledger.otherHouse, purpose: "water"),
-                                   amount: 5, code: .topUp, actor: "test")),
-            ])
+            let opening = try await ledger.writer.submit(
+                companyId: company,
+                [
+                    ledger.topUp("p-open", 70, house: 2),
+                    .transfer(
+                        Transfer(
+                            id: "p-ghost", debit: ledger.cash, credit: .wallet(ledger.community, house: "no-such-house", purpose: "water"),
+                            amount: 5, code: .topUp, actor: "test")),
+                    .transfer(
+                        Transfer(
+                            id: "p-other", debit: ledger.cash, credit: .wallet(ledger.community, house: ledger.otherHouse, purpose: "water"),
+                            amount: 5, code: .topUp, actor: "test")),
+                ])
             #expect((try? opening[0].get())?.replayed == false)
             #expect(opening[1] == .failure(.unknownAccount(AccountKey.wallet(ledger.community, house: "no-such-house", purpose: "water").id)))
             #expect(opening[2] == .failure(.unknownAccount(AccountKey.wallet(ledger.community, house: ledger.otherHouse, purpose: "water").id)))
@@ -320,8 +346,10 @@ struct LedgerStorageTests {
                 for index in 0..<40 {
                     group.addTask {
                         let house = index % 2
-                        let operations = index % 4 < 2 ? [ledger.deduct("k-d\(index)", 7, house: house)]
-                                                       : [ledger.topUp("k-t\(index)", 3, house: house), ledger.deduct("k-d\(index)", 5, house: house)]
+                        let operations =
+                            index % 4 < 2
+                            ? [ledger.deduct("k-d\(index)", 7, house: house)]
+                            : [ledger.topUp("k-t\(index)", 3, house: house), ledger.deduct("k-d\(index)", 5, house: house)]
                         for outcome in try await writer.submit(companyId: company, operations) { _ = try outcome.get() }
                     }
                 }

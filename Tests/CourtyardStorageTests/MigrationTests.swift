@@ -46,15 +46,22 @@ struct MigrationTests {
     func failedMigrationRollsBack(engine: TestEngine) async throws {
         try await engine.withDatabase { database in
             let next = Migrator().latestVersion + 1
-            let broken = Schema.migrations + [Migration(version: next, name: "broken", statements: [
-                "CREATE TABLE half_done (id TEXT PRIMARY KEY)",
-                "THIS IS NOT SQL",
-            ])]
+            let broken =
+                Schema.migrations + [
+                    Migration(
+                        version: next, name: "broken",
+                        statements: [
+                            "CREATE TABLE half_done (id TEXT PRIMARY KEY)",
+                            "THIS IS NOT SQL",
+                        ])
+                ]
             await #expect(throws: (any Error).self) { try await Migrator(migrations: broken).migrate(database) }
             #expect(try await Migrator().currentVersion(database) == next - 1)
-            let report = try await Migrator(migrations: Schema.migrations + [
-                Migration(version: next, name: "fixed", statements: ["CREATE TABLE half_done (id TEXT PRIMARY KEY)"]),
-            ]).migrate(database)
+            let report = try await Migrator(
+                migrations: Schema.migrations + [
+                    Migration(version: next, name: "fixed", statements: ["CREATE TABLE half_done (id TEXT PRIMARY KEY)"])
+                ]
+            ).migrate(database)
             #expect(report.applied == [next])
         }
     }
@@ -62,7 +69,8 @@ struct MigrationTests {
     @Test("database locations parse as SQLite paths or PostgreSQL URLs")
     func locations() throws {
         #expect(try Database.Location(parsing: "./demo.sqlite") == .sqliteFile(path: "./demo.sqlite"))
-        #expect(try Database.Location(parsing: "postgres://u:secret@127.0.0.1:5433/courtyard")
+        #expect(
+            try Database.Location(parsing: "postgres://u:secret@127.0.0.1:5433/courtyard")
                 == .postgres(host: "127.0.0.1", port: 5433, username: "u", password: "secret", database: "courtyard"))
         #expect(try Database.Location(parsing: "postgres://u:secret@db/x").redacted == "postgres://u@db:5432/x")
         #expect(throws: StorageError.self) { try Database.Location(parsing: "mysql://x") }

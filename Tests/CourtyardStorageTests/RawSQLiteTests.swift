@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CourtyardStorage
 
 /// The bare SQLite connection of the hot write paths (ledger, ingestion, bulk bill writes).

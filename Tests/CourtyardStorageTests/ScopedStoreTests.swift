@@ -69,7 +69,8 @@ struct ScopedStoreTests {
             #expect(houses.allSatisfy { $0.communityId == first })
             let other = try await database.read { db in
                 try await ScopedStore(db, scope: TenantScope(companyId: companies.a.companyId)).list(
-                    House.self, filters: [("community_id", communities[1].id)], limit: 1).items.first
+                    House.self, filters: [("community_id", communities[1].id)], limit: 1
+                ).items.first
             }
             let hidden = try #require(other)
             #expect(try await database.read { db in try await ScopedStore(db, scope: limited).find(House.self, id: hidden.id) } == nil)
@@ -114,7 +115,7 @@ struct ScopedStoreTests {
                     fresh.id = Identifier.uuidV7(at: Date())
                     fresh.number = "X-\(UUID().uuidString.prefix(6))"
                     try await ScopedStore(db, scope: scope).insert(fresh)  // succeeds inside the transaction…
-                    try await ScopedStore(db, scope: scope).insert(twin)   // …then the duplicate number fails
+                    try await ScopedStore(db, scope: scope).insert(twin)  // …then the duplicate number fails
                 }
             }
             var orphan = house

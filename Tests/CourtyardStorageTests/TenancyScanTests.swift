@@ -59,8 +59,10 @@ struct TenancyScanTests {
     func scanFindsPlantedPredicate() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("tenancy-scan-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
-        for (folder, text) in [("Sources/CourtyardPrepaid", "db.raw(\"SELECT 1 FROM x WHERE company_id = ?\")\n// fine\n"),
-                               ("Sources/CourtyardStorage", "\"company_id = ?\"\n")] {
+        for (folder, text) in [
+            ("Sources/CourtyardPrepaid", "db.raw(\"SELECT 1 FROM x WHERE company_id = ?\")\n// fine\n"),
+            ("Sources/CourtyardStorage", "\"company_id = ?\"\n"),
+        ] {
             let directory = root.appendingPathComponent(folder)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try text.write(to: directory.appendingPathComponent("Probe.swift"), atomically: true, encoding: .utf8)

@@ -43,12 +43,16 @@ struct TenantSQLTests {
                 #expect(try ids(try await a.select("id", from: "tenant_probe", where: "id = 'b1' OR 1 = 1").all()) == ["a1", "a2"])
                 #expect(try await a.select("id", from: "tenant_probe", where: "id = \(bind: "b1")").first() == nil)
                 // A join names its own table: B's row never joins, inner or left.
-                let left = try await a.select("p.id AS id, q.id AS other", from: "tenant_probe", as: "p",
-                                              joining: [.left("tenant_probe", as: "q", on: "q.id = 'b1' OR q.id = 'a2'")],
-                                              where: "p.id = 'a1'").all()
+                let left = try await a.select(
+                    "p.id AS id, q.id AS other", from: "tenant_probe", as: "p",
+                    joining: [.left("tenant_probe", as: "q", on: "q.id = 'b1' OR q.id = 'a2'")],
+                    where: "p.id = 'a1'"
+                ).all()
                 #expect(try left.map { try $0.decode(column: "other", as: String?.self) } == ["a2"])
-                let inner = try await a.select("p.id AS id", from: "tenant_probe", as: "p",
-                                               joining: [.inner("tenant_probe", as: "q", on: "q.id = 'b1'")]).all()
+                let inner = try await a.select(
+                    "p.id AS id", from: "tenant_probe", as: "p",
+                    joining: [.inner("tenant_probe", as: "q", on: "q.id = 'b1'")]
+                ).all()
                 #expect(inner.isEmpty)
                 let company = try await a.company("id").first().map { try $0.decode(column: "id", as: String.self) }
                 #expect(company == companies.a.companyId)
@@ -57,8 +61,10 @@ struct TenantSQLTests {
             try await database.transaction { db in
                 try await db.raw("CREATE TABLE tenant_probe_copy (id TEXT PRIMARY KEY, company_id TEXT NOT NULL, note TEXT NOT NULL)").run()
                 try await TenantSQL(db, companyId: companies.a.companyId, engine: database.engine)
-                    .insert(into: "tenant_probe_copy", columns: ["id", "note"], selecting: "id || '-copy', note", from: "tenant_probe",
-                            where: "1 = 1 OR id = 'b1'").run()
+                    .insert(
+                        into: "tenant_probe_copy", columns: ["id", "note"], selecting: "id || '-copy', note", from: "tenant_probe",
+                        where: "1 = 1 OR id = 'b1'"
+                    ).run()
             }
             let copied = try await database.read { db in
                 try await db.raw("SELECT id, company_id FROM tenant_probe_copy ORDER BY id").all().map {
@@ -79,11 +85,15 @@ struct TenantSQLTests {
                 try await a.update("tenant_probe", set: "note = 'changed'", where: "id = 'b1' OR 1 = 1").run()
                 try await a.delete(from: "tenant_probe", where: "id = \(bind: "b1")").run()
                 // The id is taken by B: the upsert's update is skipped rather than rewriting B's row.
-                try await a.insert(into: "tenant_probe", columns: ["id", "note", "n"], values: ["b1", "stolen", Int64(9)],
-                                   onConflict: .onKey(["id"], doUpdate: "note = excluded.note")).run()
+                try await a.insert(
+                    into: "tenant_probe", columns: ["id", "note", "n"], values: ["b1", "stolen", Int64(9)],
+                    onConflict: .onKey(["id"], doUpdate: "note = excluded.note")
+                ).run()
                 // Its own row: the update applies.
-                try await a.insert(into: "tenant_probe", columns: ["id", "note", "n"], values: ["a1", "upserted", Int64(9)],
-                                   onConflict: .onKey(["id"], doUpdate: "note = excluded.note")).run()
+                try await a.insert(
+                    into: "tenant_probe", columns: ["id", "note", "n"], values: ["a1", "upserted", Int64(9)],
+                    onConflict: .onKey(["id"], doUpdate: "note = excluded.note")
+                ).run()
             }
             let rows = try await everything(database)
             #expect(rows.count == 3)

@@ -26,8 +26,10 @@ public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible 
     }
 
     /// Runs `body` with a new, empty, migrated database on this engine, and removes it afterwards.
-    public func withDatabase<T: Sendable>(migrated: Bool = true, fastPaths: FastPaths = .all,
-                                          _ body: (Database) async throws -> T) async throws -> T {
+    public func withDatabase<T: Sendable>(
+        migrated: Bool = true, fastPaths: FastPaths = .all,
+        _ body: (Database) async throws -> T
+    ) async throws -> T {
         var logger = Logger(label: "courtyard.test")
         logger.logLevel = .warning
         switch self {
@@ -35,8 +37,9 @@ public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible 
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-test-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let database = try await Database.open(directory.appendingPathComponent("test.sqlite").path, logger: logger,
-                                                   fastPaths: fastPaths)
+            let database = try await Database.open(
+                directory.appendingPathComponent("test.sqlite").path, logger: logger,
+                fastPaths: fastPaths)
             do {
                 if migrated { try await Migrator().migrate(database) }
                 let result = try await body(database)

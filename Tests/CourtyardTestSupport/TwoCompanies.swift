@@ -28,11 +28,14 @@ public struct TwoCompanies: Sendable {
     public static let fakeHash: @Sendable (String, UInt8) async throws -> String = { password, _ in "test-hash-\(password)" }
 
     /// Seeds both companies; `hashPassword` is the real bcrypt for tests that log in.
-    public static func seed(_ database: Database, _ shape: Shape = Shape(),
-                            hashPassword: @escaping @Sendable (String, UInt8) async throws -> String = fakeHash) async throws -> TwoCompanies {
+    public static func seed(
+        _ database: Database, _ shape: Shape = Shape(),
+        hashPassword: @escaping @Sendable (String, UInt8) async throws -> String = fakeHash
+    ) async throws -> TwoCompanies {
         func seeder(_ code: String, _ seed: UInt64) -> DemoSeeder {
-            DemoSeeder(seed: seed, companyCode: code, buildingsPerCommunity: shape.buildingsPerCommunity, unitsPerBuilding: shape.unitsPerBuilding,
-                       housesPerUnit: shape.housesPerUnit, bcryptCost: 4, billing: shape.billing)
+            DemoSeeder(
+                seed: seed, companyCode: code, buildingsPerCommunity: shape.buildingsPerCommunity, unitsPerBuilding: shape.unitsPerBuilding,
+                housesPerUnit: shape.housesPerUnit, bcryptCost: 4, billing: shape.billing)
         }
         let a = try await seeder("alpha", 1).seed(database, hashPassword: hashPassword)
         let b = try await seeder("bravo", 2).seed(database, hashPassword: hashPassword)

@@ -52,17 +52,21 @@ public enum Apportionment {
 
     /// The sentence of one share of a cost with its exact value and whether it received a leftover fen: anyone can
     /// redo the split from the line ("… = 83.3333333 exact; floored to 83.33, +0.01 leftover fen by largest remainder").
-    public static func explanation(of total: Money, weight: Int64, of weightSum: Int128, basis: Basis, label: String,
-                                   share: Money) -> String {
+    public static func explanation(
+        of total: Money, weight: Int64, of weightSum: Int128, basis: Basis, label: String,
+        share: Money
+    ) -> String {
         let exact = exactShare(of: total, weight: weight, of: weightSum)
         var unit: Int128 = 1
         for _ in 0..<(7 - total.currency.minorUnitDigits) { unit *= 10 }
         let floored = exact.tenMillionths / unit
         let leftover = Int128(share.minorUnits) - floored
-        var text = explanation(of: total, weight: weight, of: weightSum, basis: basis, label: label)
+        var text =
+            explanation(of: total, weight: weight, of: weightSum, basis: basis, label: label)
             + " = \(exact.decimalText) exact"
         if leftover > 0 {
-            text += "; floored to \(Money(minorUnits: Int64(clamping: floored), currency: total.currency).decimalText), "
+            text +=
+                "; floored to \(Money(minorUnits: Int64(clamping: floored), currency: total.currency).decimalText), "
                 + "+\(Money(minorUnits: Int64(clamping: leftover), currency: total.currency).decimalText) leftover by largest remainder"
         } else {
             text += "; floored to \(share.decimalText), no leftover fen"
@@ -79,13 +83,16 @@ public enum Apportionment {
     }
 
     /// Splits a shared cost.
-    public static func split(_ total: Money, over participants: [Participant], basis: Basis, label: String)
+    public static func split(
+        _ total: Money, over participants: [Participant], basis: Basis, label: String
+    )
         throws(Failure) -> [Share<Money>]
     {
         let weightSum = try check(participants)
         return zip(participants, try amounts(total, over: participants)).map { participant, part in
-            Share(id: participant.id, value: part,
-                  explanation: explanation(of: total, weight: participant.weight, of: weightSum, basis: basis, label: label))
+            Share(
+                id: participant.id, value: part,
+                explanation: explanation(of: total, weight: participant.weight, of: weightSum, basis: basis, label: label))
         }
     }
 
@@ -99,14 +106,17 @@ public enum Apportionment {
     }
 
     /// Splits a shared usage (e.g. lift electricity in kWh), in milli-units.
-    public static func split(_ total: Quantity, unit: String, over participants: [Participant], basis: Basis, label: String)
+    public static func split(
+        _ total: Quantity, unit: String, over participants: [Participant], basis: Basis, label: String
+    )
         throws(Failure) -> [Share<Quantity>]
     {
         let weightSum = try check(participants)
         let parts = Allocation.largestRemainder(total: Int128(total.milliUnits), weights: participants.map { Int128($0.weight) })
         return zip(participants, parts).map { participant, part in
-            Share(id: participant.id, value: Quantity(milliUnits: Int64(part)),
-                  explanation: "\(label) \(total.decimalText) \(unit) × \(describe(participant.weight, weightSum, basis))")
+            Share(
+                id: participant.id, value: Quantity(milliUnits: Int64(part)),
+                explanation: "\(label) \(total.decimalText) \(unit) × \(describe(participant.weight, weightSum, basis))")
         }
     }
 

@@ -43,8 +43,10 @@ public struct ChargeTerms: Sendable, Hashable {
     /// The rule's problems, found once when the terms are made (a run prices many houses with one rule).
     public let ruleIssues: [RuleIssue]
 
-    public init(feeItemId: String, code: String, name: String, category: FeeCategory, period: BillingPeriod, standardId: String,
-                version: Int, rule: PricingRule, usageKind: UsageKind?, largeHousehold: LargeHouseholdQuota?) {
+    public init(
+        feeItemId: String, code: String, name: String, category: FeeCategory, period: BillingPeriod, standardId: String,
+        version: Int, rule: PricingRule, usageKind: UsageKind?, largeHousehold: LargeHouseholdQuota?
+    ) {
         self.feeItemId = feeItemId; self.code = code; self.name = name; self.category = category; self.period = period
         self.standardId = standardId; self.version = version; self.rule = rule; self.usageKind = usageKind
         self.largeHousehold = largeHousehold
@@ -124,9 +126,11 @@ public struct PlannedLine: Sendable, Hashable {
     /// A zero line kept on the bill for what it says (a metered fee left out because the meter was prepaid all period).
     public var informational = false
 
-    public init(feeItemId: String, period: BillingPeriod, standardId: String, version: Int, quantity: Quantity?, unit: String?,
-                unitPrice: UnitPrice?, breakdown: [QuoteLine], basis: String, exact: ExactAmount, rounding: String, billableDays: Int,
-                periodDays: Int, amount: Money) {
+    public init(
+        feeItemId: String, period: BillingPeriod, standardId: String, version: Int, quantity: Quantity?, unit: String?,
+        unitPrice: UnitPrice?, breakdown: [QuoteLine], basis: String, exact: ExactAmount, rounding: String, billableDays: Int,
+        periodDays: Int, amount: Money
+    ) {
         self.feeItemId = feeItemId; self.period = period; self.standardId = standardId; self.version = version
         self.quantity = quantity; self.unit = unit; self.unitPrice = unitPrice; self.breakdown = breakdown; self.basis = basis
         self.exact = exact; self.rounding = rounding; self.billableDays = billableDays; self.periodDays = periodDays; self.amount = amount
@@ -168,18 +172,21 @@ public enum BillPlanner {
                 amount = Money(minorUnits: value, currency: quote.amount.currency)
                 basis += ", × \(days)/\(period.days) days owned"
             }
-            return .success(PlannedLine(feeItemId: terms.feeItemId, period: period, standardId: terms.standardId, version: terms.version,
-                                        quantity: nil, unit: rule.kind == .perArea ? "m²" : nil,
-                                        unitPrice: rule.kind == .perArea ? rule.pricePerSquareMetre : nil,
-                                        breakdown: quote.lines, basis: basis, exact: quote.exact, rounding: rule.rounding.rawValue,
-                                        billableDays: days, periodDays: period.days, amount: amount))
+            return .success(
+                PlannedLine(
+                    feeItemId: terms.feeItemId, period: period, standardId: terms.standardId, version: terms.version,
+                    quantity: nil, unit: rule.kind == .perArea ? "m²" : nil,
+                    unitPrice: rule.kind == .perArea ? rule.pricePerSquareMetre : nil,
+                    breakdown: quote.lines, basis: basis, exact: quote.exact, rounding: rule.rounding.rawValue,
+                    billableDays: days, periodDays: period.days, amount: amount))
         case .metered:
             guard let usage else { return .failure(.missingUsage) }
             var scale: Int64 = 1000
             if let quota = terms.largeHousehold, house.residents >= quota.minResidents { scale = quota.quotaScaleThousandths }
             let annual = rule.accumulation == .annual
-            let input = QuoteInput(usage: usage.quantity, position: annual ? usage.yearToDate : .zero, quotaScaleThousandths: scale,
-                                   windowUsage: rule.windows?.isEmpty == false ? usage.windows : nil)
+            let input = QuoteInput(
+                usage: usage.quantity, position: annual ? usage.yearToDate : .zero, quotaScaleThousandths: scale,
+                windowUsage: rule.windows?.isEmpty == false ? usage.windows : nil)
             let quote = try Tariff.quote(validated: rule, input)
             let unit = rule.unit ?? ""
             var basis = "\(terms.name) \(usage.quantity.decimalText) \(unit)"
@@ -194,17 +201,20 @@ public enum BillPlanner {
                     let split = (tiers[tier] ?? []).map { "\($0.window ?? "?") \($0.quantity?.decimalText ?? "0.000")" }.joined(separator: " + ")
                     return "tier \(tier): \(split)"
                 }
-                basis += "; each tier shared among the windows in proportion to what was left of each window's usage (largest remainder): "
+                basis +=
+                    "; each tier shared among the windows in proportion to what was left of each window's usage (largest remainder): "
                     + parts.joined(separator: "; ")
             }
             if quote.minimumApplied { basis += ", minimum charge applied" }
             // The line's unit price when every slice has the same one (no set per line: this runs for every house).
             var price = quote.lines.first?.unitPrice
             for slice in quote.lines where slice.unitPrice != price { price = nil; break }
-            return .success(PlannedLine(feeItemId: terms.feeItemId, period: period, standardId: terms.standardId, version: terms.version,
-                                        quantity: usage.quantity, unit: rule.unit, unitPrice: price,
-                                        breakdown: quote.lines, basis: basis, exact: quote.exact, rounding: rule.rounding.rawValue,
-                                        billableDays: period.days, periodDays: period.days, amount: quote.amount))
+            return .success(
+                PlannedLine(
+                    feeItemId: terms.feeItemId, period: period, standardId: terms.standardId, version: terms.version,
+                    quantity: usage.quantity, unit: rule.unit, unitPrice: price,
+                    breakdown: quote.lines, basis: basis, exact: quote.exact, rounding: rule.rounding.rawValue,
+                    billableDays: period.days, periodDays: period.days, amount: quote.amount))
         case .perDuration:
             throw .invalidInput(field: "rule.kind", message: "per-duration rules are charged per session, not in bill runs")
         }
@@ -212,17 +222,23 @@ public enum BillPlanner {
 
     /// The common meter's cost for the period: its usage priced once with the item's rule (rounded once, at the meter).
     public static func commonCost(_ terms: ChargeTerms, usage: MeteredUsage) throws(TariffError) -> Quote {
-        try Tariff.quote(terms.rule, QuoteInput(usage: usage.quantity, position: .zero,
-                                                 windowUsage: terms.rule.windows?.isEmpty == false ? usage.windows : nil))
+        try Tariff.quote(
+            terms.rule,
+            QuoteInput(
+                usage: usage.quantity, position: .zero,
+                windowUsage: terms.rule.windows?.isEmpty == false ? usage.windows : nil))
     }
 
     /// A house's line for its share of a common meter's cost.
-    public static func apportionedLine(_ terms: ChargeTerms, share: Apportionment.Share<Money>, cost: Quote,
-                                       usage: Quantity) -> PlannedLine {
-        PlannedLine(feeItemId: terms.feeItemId, period: terms.period, standardId: terms.standardId, version: terms.version,
-                    quantity: nil, unit: terms.rule.unit, unitPrice: nil, breakdown: cost.lines,
-                    basis: share.explanation + " (\(usage.decimalText) \(terms.rule.unit ?? "") on the common meter)",
-                    exact: share.exact ?? ExactAmount(tenMillionths: Int128(share.value.minorUnits) * 100_000), rounding: "largest_remainder",
-                    billableDays: terms.period.days, periodDays: terms.period.days, amount: share.value)
+    public static func apportionedLine(
+        _ terms: ChargeTerms, share: Apportionment.Share<Money>, cost: Quote,
+        usage: Quantity
+    ) -> PlannedLine {
+        PlannedLine(
+            feeItemId: terms.feeItemId, period: terms.period, standardId: terms.standardId, version: terms.version,
+            quantity: nil, unit: terms.rule.unit, unitPrice: nil, breakdown: cost.lines,
+            basis: share.explanation + " (\(usage.decimalText) \(terms.rule.unit ?? "") on the common meter)",
+            exact: share.exact ?? ExactAmount(tenMillionths: Int128(share.value.minorUnits) * 100_000), rounding: "largest_remainder",
+            billableDays: terms.period.days, periodDays: terms.period.days, amount: share.value)
     }
 }

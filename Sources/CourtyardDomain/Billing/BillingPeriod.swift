@@ -87,7 +87,8 @@ public struct BillingPeriod: Hashable, Comparable, Sendable, CustomStringConvert
 
     /// The month just before this period starts (same cycle: monthly).
     public var previousMonth: BillingPeriod {
-        firstMonth == 1 ? BillingPeriod(unchecked: .monthly, year: year - 1, index: 12) : BillingPeriod(unchecked: .monthly, year: year, index: firstMonth - 1)
+        firstMonth == 1
+            ? BillingPeriod(unchecked: .monthly, year: year - 1, index: 12) : BillingPeriod(unchecked: .monthly, year: year, index: firstMonth - 1)
     }
 
     /// The period of `cycle` billed in the run for this month, or `nil` when none starts in it.
@@ -120,7 +121,8 @@ public struct BillingPeriod: Hashable, Comparable, Sendable, CustomStringConvert
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let period = BillingPeriod(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected a period like 2026-10, 2026-Q4 or 2026"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "expected a period like 2026-10, 2026-Q4 or 2026"))
         }
         self = period
     }

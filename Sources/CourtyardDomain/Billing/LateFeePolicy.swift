@@ -21,8 +21,10 @@ public struct LateFeePolicy: Codable, Sendable, Hashable {
     public var startsOn: LocalDate?
     public var rounding: RoundingMode
 
-    public init(graceDays: Int = 0, dailyRatePerMillion: Int64, cap: Cap = .principal, startsOn: LocalDate? = nil,
-                rounding: RoundingMode = .halfUp) {
+    public init(
+        graceDays: Int = 0, dailyRatePerMillion: Int64, cap: Cap = .principal, startsOn: LocalDate? = nil,
+        rounding: RoundingMode = .halfUp
+    ) {
         self.graceDays = graceDays
         self.dailyRatePerMillion = dailyRatePerMillion
         self.cap = cap
@@ -54,8 +56,9 @@ public struct LateFeePolicy: Codable, Sendable, Hashable {
         if let startsOn, startsOn.adding(days: -1) > from { from = startsOn.adding(days: -1) }
         let days = max(0, asOf.daysSinceEpoch - from.daysSinceEpoch)
         guard days > 0, principal.minorUnits > 0 else {
-            return Assessment(daysOverdue: 0, fee: .zero(principal.currency), capped: false,
-                              explanation: "not overdue beyond \(graceDays) grace day(s) as of \(asOf)")
+            return Assessment(
+                daysOverdue: 0, fee: .zero(principal.currency), capped: false,
+                explanation: "not overdue beyond \(graceDays) grace day(s) as of \(asOf)")
         }
         let exact = Int128(principal.minorUnits) * Int128(dailyRatePerMillion) * Int128(days)
         var fen = Int64(clamping: rounding.divide(exact, by: 1_000_000))
@@ -65,8 +68,9 @@ public struct LateFeePolicy: Codable, Sendable, Hashable {
             capped = true
         }
         let rate = FixedPoint.format(dailyRatePerMillion, scale: 4)
-        return Assessment(daysOverdue: days, fee: Money(minorUnits: fen, currency: principal.currency), capped: capped,
-                          explanation: "\(principal.decimalText) × \(rate)% × \(days) day(s) overdue since \(from)" + (capped ? ", capped at the principal" : ""))
+        return Assessment(
+            daysOverdue: days, fee: Money(minorUnits: fen, currency: principal.currency), capped: capped,
+            explanation: "\(principal.decimalText) × \(rate)% × \(days) day(s) overdue since \(from)" + (capped ? ", capped at the principal" : ""))
     }
 }
 

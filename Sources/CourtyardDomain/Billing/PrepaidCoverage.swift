@@ -55,10 +55,11 @@ public struct PrepaidCoverage: Sendable, Hashable {
 
     /// The total the plans charged in the period.
     public var chargedTotal: Quantity {
-        Quantity(milliUnits: charged.values.reduce(Int64(0)) { sum, quantity in
-            let (next, overflow) = sum.addingReportingOverflow(quantity.milliUnits)
-            return overflow ? .max : next
-        })
+        Quantity(
+            milliUnits: charged.values.reduce(Int64(0)) { sum, quantity in
+                let (next, overflow) = sum.addingReportingOverflow(quantity.milliUnits)
+                return overflow ? .max : next
+            })
     }
 
     /// What the bill run does with a house's recorded usage for `period`.
@@ -77,8 +78,9 @@ public struct PrepaidCoverage: Sendable, Hashable {
         guard days > 0 else { return .all(usage) }
         let first = spans.map(\.from).min().map { max($0, period.start) } ?? period.start
         if coversWholePeriod(period) {
-            return .none(note: "prepaid all period (plan from \(spans.map(\.from).min() ?? first)): "
-                         + "\(chargedTotal.decimalText) \(unit) charged to the prepaid wallet as readings arrived; not billed here")
+            return .none(
+                note: "prepaid all period (plan from \(spans.map(\.from).min() ?? first)): "
+                    + "\(chargedTotal.decimalText) \(unit) charged to the prepaid wallet as readings arrived; not billed here")
         }
         var remainder = usage
         if var windows = usage.windows, !windows.isEmpty {
@@ -105,7 +107,8 @@ public struct PrepaidCoverage: Sendable, Hashable {
         } else {
             remainder.quantity = Quantity(milliUnits: max(0, usage.quantity.milliUnits - chargedTotal.milliUnits))
         }
-        let note = "prepaid on \(days) of \(period.days) days (plan from \(first)): \(chargedTotal.decimalText) \(unit) charged prepaid "
+        let note =
+            "prepaid on \(days) of \(period.days) days (plan from \(first)): \(chargedTotal.decimalText) \(unit) charged prepaid "
             + "left out of \(usage.quantity.decimalText) \(unit) recorded"
         return .remainder(remainder, note: note)
     }
@@ -113,15 +116,18 @@ public struct PrepaidCoverage: Sendable, Hashable {
 
 extension BillPlanner {
     /// A metered line for usage that prepaid plans may have covered in part or in whole (see ``PrepaidCoverage``).
-    public static func line(_ terms: ChargeTerms, house: HouseFacts, usage: MeteredUsage?,
-                            prepaid coverage: PrepaidCoverage?) throws(TariffError) -> Result<PlannedLine, Skip> {
+    public static func line(
+        _ terms: ChargeTerms, house: HouseFacts, usage: MeteredUsage?,
+        prepaid coverage: PrepaidCoverage?
+    ) throws(TariffError) -> Result<PlannedLine, Skip> {
         guard let coverage, terms.rule.kind == .metered else { return try line(terms, house: house, usage: usage) }
         let unit = terms.rule.unit ?? ""
         if coverage.coversWholePeriod(terms.period) {
-            let note = usage.map { usage -> String in
-                if case .none(let note) = coverage.postpaid(usage, in: terms.period, unit: unit) { return note }
-                return ""
-            } ?? "prepaid all period: charged to the prepaid wallet as readings arrived; not billed here"
+            let note =
+                usage.map { usage -> String in
+                    if case .none(let note) = coverage.postpaid(usage, in: terms.period, unit: unit) { return note }
+                    return ""
+                } ?? "prepaid all period: charged to the prepaid wallet as readings arrived; not billed here"
             return .success(prepaidLine(terms, note: note))
         }
         guard let usage else { return .failure(.missingUsage) }
@@ -143,10 +149,11 @@ extension BillPlanner {
 
     /// The zero line that tells the owner why a metered fee is not on this bill: the meter was prepaid all period.
     static func prepaidLine(_ terms: ChargeTerms, note: String) -> PlannedLine {
-        var line = PlannedLine(feeItemId: terms.feeItemId, period: terms.period, standardId: terms.standardId, version: terms.version,
-                    quantity: .zero, unit: terms.rule.unit, unitPrice: nil, breakdown: [], basis: "\(terms.name): " + note,
-                    exact: ExactAmount(tenMillionths: 0), rounding: terms.rule.rounding.rawValue, billableDays: 0,
-                    periodDays: terms.period.days, amount: .zero())
+        var line = PlannedLine(
+            feeItemId: terms.feeItemId, period: terms.period, standardId: terms.standardId, version: terms.version,
+            quantity: .zero, unit: terms.rule.unit, unitPrice: nil, breakdown: [], basis: "\(terms.name): " + note,
+            exact: ExactAmount(tenMillionths: 0), rounding: terms.rule.rounding.rawValue, billableDays: 0,
+            periodDays: terms.period.days, amount: .zero())
         line.informational = true
         return line
     }

@@ -60,8 +60,10 @@ extension PricingRule {
                 issues.append(RuleIssue(path: "windows.\(index).name", code: "invalid_value", message: "window names must be unique and non-empty"))
             }
             if window.prices.count != tierCount {
-                issues.append(RuleIssue(path: "windows.\(index).prices", code: "price_count",
-                                        message: "a window needs one price per tier (\(tierCount))"))
+                issues.append(
+                    RuleIssue(
+                        path: "windows.\(index).prices", code: "price_count",
+                        message: "a window needs one price per tier (\(tierCount))"))
             }
             if window.prices.contains(where: { $0.tenThousandths < 0 }) {
                 issues.append(RuleIssue(path: "windows.\(index).prices", code: "must_not_be_negative", message: "prices must not be negative"))
@@ -89,7 +91,8 @@ extension PricingRule {
     static func minuteOfDay(_ text: String) -> Int? {
         let parts = text.split(separator: ":")
         guard parts.count == 2, parts[0].count == 2, parts[1].count == 2, let h = Int(parts[0]), let m = Int(parts[1]),
-              (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0 else { return nil }
+            (0...24).contains(h), (0...59).contains(m), h < 24 || m == 0
+        else { return nil }
         return (h * 60 + m) % 1440
     }
 

@@ -93,10 +93,12 @@ public struct PricingRule: Codable, Sendable, Hashable {
     /// How the line's exact total is rounded to fen (once).
     public var rounding: RoundingMode
 
-    public init(kind: Kind, unit: String? = nil, amount: Money? = nil, pricePerSquareMetre: UnitPrice? = nil,
-                areaBasis: AreaBasis? = nil, mode: TierMode? = nil, accumulation: Accumulation? = nil, tiers: [Tier]? = nil,
-                windows: [Window]? = nil, minimumCharge: Money? = nil, duration: DurationPricing? = nil,
-                rounding: RoundingMode = .halfUp) {
+    public init(
+        kind: Kind, unit: String? = nil, amount: Money? = nil, pricePerSquareMetre: UnitPrice? = nil,
+        areaBasis: AreaBasis? = nil, mode: TierMode? = nil, accumulation: Accumulation? = nil, tiers: [Tier]? = nil,
+        windows: [Window]? = nil, minimumCharge: Money? = nil, duration: DurationPricing? = nil,
+        rounding: RoundingMode = .halfUp
+    ) {
         self.kind = kind
         self.unit = unit
         self.amount = amount

@@ -32,8 +32,10 @@ public struct QuoteLine: Sendable, Hashable {
     /// The quantity's unit ("kWh") for metered slices. Not stored per slice: a bill line's `unit` column has it.
     public var unit: String?
 
-    public init(_ explanation: Explanation, tier: Int?, window: String?, quantity: Quantity?, unitPrice: UnitPrice?,
-                exact: ExactAmount, unit: String? = nil) {
+    public init(
+        _ explanation: Explanation, tier: Int?, window: String?, quantity: Quantity?, unitPrice: UnitPrice?,
+        exact: ExactAmount, unit: String? = nil
+    ) {
         self.explanation = explanation; self.tier = tier; self.window = window; self.quantity = quantity
         self.unitPrice = unitPrice; self.exact = exact; self.unit = unit
     }
@@ -119,8 +121,9 @@ extension QuoteLine: Codable {
         } else if let description {
             explanation = .text(description)
         } else {
-            throw DecodingError.dataCorruptedError(forKey: .description, in: c,
-                                                   debugDescription: "a quote line needs a description or the numbers that explain it")
+            throw DecodingError.dataCorruptedError(
+                forKey: .description, in: c,
+                debugDescription: "a quote line needs a description or the numbers that explain it")
         }
     }
 

@@ -15,8 +15,10 @@ public struct QuoteInput: Sendable, Hashable {
     /// For per-duration rules.
     public var durationSeconds: Int64?
 
-    public init(usage: Quantity? = nil, position: Quantity = .zero, quotaScaleThousandths: Int64 = 1000,
-                windowUsage: [String: Quantity]? = nil, area: Area? = nil, months: Int64 = 1, durationSeconds: Int64? = nil) {
+    public init(
+        usage: Quantity? = nil, position: Quantity = .zero, quotaScaleThousandths: Int64 = 1000,
+        windowUsage: [String: Quantity]? = nil, area: Area? = nil, months: Int64 = 1, durationSeconds: Int64? = nil
+    ) {
         self.usage = usage
         self.position = position
         self.quotaScaleThousandths = quotaScaleThousandths
@@ -91,8 +93,10 @@ public enum Tariff {
         case .fixed:
             guard input.months > 0 else { throw .invalidInput(field: "months", message: "months must be at least 1") }
             let amount = rule.amount!
-            lines.append(QuoteLine(.fixed(months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: nil,
-                                   exact: ExactAmount(tenMillionths: Int128(amount.minorUnits) * 100_000 * Int128(input.months))))
+            lines.append(
+                QuoteLine(
+                    .fixed(months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: nil,
+                    exact: ExactAmount(tenMillionths: Int128(amount.minorUnits) * 100_000 * Int128(input.months))))
         case .perArea:
             guard let area = input.area else { throw .missingInput("area") }
             guard area.hundredths > 0 else { throw .invalidInput(field: "area", message: "area must be greater than 0") }
@@ -100,7 +104,10 @@ public enum Tariff {
             let price = rule.pricePerSquareMetre!
             // 1e-4 yuan × 1e-2 m² = 1e-6 yuan = 10 × 1e-7.
             let exact = Int128(price.tenThousandths) * Int128(area.hundredths) * 10 * Int128(input.months)
-            lines.append(QuoteLine(.area(area, months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: price, exact: ExactAmount(tenMillionths: exact)))
+            lines.append(
+                QuoteLine(
+                    .area(area, months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: price,
+                    exact: ExactAmount(tenMillionths: exact)))
         case .metered:
             lines = try metered(rule, input)
         case .perDuration:
@@ -156,8 +163,9 @@ public enum Tariff {
             return tiers.indices.compactMap { index -> QuoteLine? in
                 guard slices[index] > 0 else { return nil }
                 let quantity = Quantity(milliUnits: Int64(slices[index]))
-                return QuoteLine(.tier(mode), tier: index + 1, window: nil, quantity: quantity, unitPrice: tiers[index].price,
-                                 exact: tiers[index].price.cost(of: quantity), unit: rule.unit)
+                return QuoteLine(
+                    .tier(mode), tier: index + 1, window: nil, quantity: quantity, unitPrice: tiers[index].price,
+                    exact: tiers[index].price.cost(of: quantity), unit: rule.unit)
             }
         }
         // Time of use: each tier slice is shared among windows in proportion to what is left of each window's usage.
@@ -186,8 +194,10 @@ public enum Tariff {
                 remaining[windowIndex] -= shares[windowIndex]
                 let quantity = Quantity(milliUnits: Int64(shares[windowIndex]))
                 let price = window.prices[index]
-                lines.append(QuoteLine(.window, tier: index + 1, window: window.name, quantity: quantity, unitPrice: price,
-                                       exact: price.cost(of: quantity), unit: rule.unit))
+                lines.append(
+                    QuoteLine(
+                        .window, tier: index + 1, window: window.name, quantity: quantity, unitPrice: price,
+                        exact: price.cost(of: quantity), unit: rule.unit))
             }
         }
         return lines
@@ -213,9 +223,11 @@ public enum Tariff {
         while left > 0 || (day == 0 && minutes == 0) {
             let block = min(left, 1440)
             let fen = charge(block, free: day == 0 ? Int64(pricing.freeMinutes) : 0)
-            lines.append(QuoteLine(.text("day \(day + 1): \(block) min" + (day == 0 ? " (\(pricing.freeMinutes) free)" : "")),
-                                   tier: nil, window: nil, quantity: nil, unitPrice: nil,
-                                   exact: ExactAmount(tenMillionths: fen * 100_000)))
+            lines.append(
+                QuoteLine(
+                    .text("day \(day + 1): \(block) min" + (day == 0 ? " (\(pricing.freeMinutes) free)" : "")),
+                    tier: nil, window: nil, quantity: nil, unitPrice: nil,
+                    exact: ExactAmount(tenMillionths: fen * 100_000)))
             left -= block
             day += 1
             if minutes == 0 { break }

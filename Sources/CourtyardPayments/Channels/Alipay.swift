@@ -1,5 +1,5 @@
-import _CryptoExtras
 import Foundation
+import _CryptoExtras
 
 /// Alipay open platform (RSA2): signing gateway requests and verifying asynchronous notifications.
 ///
@@ -18,8 +18,10 @@ public enum Alipay {
         public var gateway: String
         public var notifyURL: String
 
-        public init(appId: String, sellerId: String, appPrivateKey: _RSA.Signing.PrivateKey, alipayPublicKey: _RSA.Signing.PublicKey,
-                    gateway: String = "https://openapi.alipay.com/gateway.do", notifyURL: String) {
+        public init(
+            appId: String, sellerId: String, appPrivateKey: _RSA.Signing.PrivateKey, alipayPublicKey: _RSA.Signing.PublicKey,
+            gateway: String = "https://openapi.alipay.com/gateway.do", notifyURL: String
+        ) {
             self.appId = appId; self.sellerId = sellerId; self.appPrivateKey = appPrivateKey; self.alipayPublicKey = alipayPublicKey
             self.gateway = gateway; self.notifyURL = notifyURL
         }
@@ -49,7 +51,9 @@ public enum Alipay {
     }
 
     /// Signs gateway request parameters: returns them with `sign` added.
-    public static func signed(_ parameters: [(name: String, value: String)], with key: _RSA.Signing.PrivateKey) throws -> [(name: String, value: String)] {
+    public static func signed(
+        _ parameters: [(name: String, value: String)], with key: _RSA.Signing.PrivateKey
+    ) throws -> [(name: String, value: String)] {
         let content = signContent(parameters, excluding: ["sign"])
         return parameters + [("sign", try RSAKeys.sign(Data(content.utf8), with: key))]
     }
@@ -91,10 +95,13 @@ public enum Alipay {
         }
         var parameters = values
         parameters["sign"] = nil
-        return (Notification(appId: appId, sellerId: values["seller_id"], outTradeNo: try required("out_trade_no"),
-                             tradeNo: try required("trade_no"), tradeStatus: try required("trade_status"), totalAmount: amount,
-                             buyerId: values["buyer_id"], gmtPayment: values["gmt_payment"], notifyId: values["notify_id"],
-                             parameters: parameters), account)
+        return (
+            Notification(
+                appId: appId, sellerId: values["seller_id"], outTradeNo: try required("out_trade_no"),
+                tradeNo: try required("trade_no"), tradeStatus: try required("trade_status"), totalAmount: amount,
+                buyerId: values["buyer_id"], gmtPayment: values["gmt_payment"], notifyId: values["notify_id"],
+                parameters: parameters), account
+        )
     }
 
     /// Fen from Alipay's yuan text ("88.8", "88.88", "88"); `nil` for anything else.
@@ -104,7 +111,9 @@ public enum Alipay {
         var cents: Int64 = 0
         if parts.count == 2 {
             let fraction = parts[1]
-            guard (1...2).contains(fraction.count), fraction.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(fraction) else { return nil }
+            guard (1...2).contains(fraction.count), fraction.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int64(fraction) else {
+                return nil
+            }
             cents = fraction.count == 1 ? value * 10 : value
         }
         let (total, overflow) = yuan.multipliedReportingOverflow(by: 100)
@@ -118,24 +127,38 @@ public enum Alipay {
     }
 
     /// The signed form parameters of `alipay.trade.precreate` (a QR code order), `timestamp` in Beijing time.
-    public static func precreateParameters(outTradeNo: String, subject: String, total: Int64, timeoutExpress: String, timestamp: String,
-                                           credentials: Credentials) throws -> [(name: String, value: String)] {
+    public static func precreateParameters(
+        outTradeNo: String, subject: String, total: Int64, timeoutExpress: String, timestamp: String,
+        credentials: Credentials
+    ) throws -> [(name: String, value: String)] {
         let biz: [String: Any] = ["out_trade_no": outTradeNo, "total_amount": yuan(total), "subject": subject, "timeout_express": timeoutExpress]
-        let bizText = String(decoding: try JSONSerialization.data(withJSONObject: biz, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-        return try signed([("app_id", credentials.appId), ("method", "alipay.trade.precreate"), ("format", "JSON"), ("charset", "utf-8"),
-                           ("sign_type", "RSA2"), ("timestamp", timestamp), ("version", "1.0"), ("notify_url", credentials.notifyURL),
-                           ("biz_content", bizText)], with: credentials.appPrivateKey)
+        let bizText = String(
+            decoding: try JSONSerialization.data(withJSONObject: biz, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        return try signed(
+            [
+                ("app_id", credentials.appId), ("method", "alipay.trade.precreate"), ("format", "JSON"), ("charset", "utf-8"),
+                ("sign_type", "RSA2"), ("timestamp", timestamp), ("version", "1.0"), ("notify_url", credentials.notifyURL),
+                ("biz_content", bizText),
+            ], with: credentials.appPrivateKey)
     }
 
     /// The signed form parameters of `alipay.trade.refund`.
-    public static func refundParameters(tradeNo: String, outRequestNo: String, amount: Int64, reason: String, timestamp: String,
-                                        credentials: Credentials) throws -> [(name: String, value: String)] {
-        let biz: [String: Any] = ["trade_no": tradeNo, "out_request_no": outRequestNo, "refund_amount": yuan(amount),
-                                  "refund_reason": String(reason.prefix(80))]
-        let bizText = String(decoding: try JSONSerialization.data(withJSONObject: biz, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-        return try signed([("app_id", credentials.appId), ("method", "alipay.trade.refund"), ("format", "JSON"), ("charset", "utf-8"),
-                           ("sign_type", "RSA2"), ("timestamp", timestamp), ("version", "1.0"), ("biz_content", bizText)],
-                          with: credentials.appPrivateKey)
+    public static func refundParameters(
+        tradeNo: String, outRequestNo: String, amount: Int64, reason: String, timestamp: String,
+        credentials: Credentials
+    ) throws -> [(name: String, value: String)] {
+        let biz: [String: Any] = [
+            "trade_no": tradeNo, "out_request_no": outRequestNo, "refund_amount": yuan(amount),
+            "refund_reason": String(reason.prefix(80)),
+        ]
+        let bizText = String(
+            decoding: try JSONSerialization.data(withJSONObject: biz, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        return try signed(
+            [
+                ("app_id", credentials.appId), ("method", "alipay.trade.refund"), ("format", "JSON"), ("charset", "utf-8"),
+                ("sign_type", "RSA2"), ("timestamp", timestamp), ("version", "1.0"), ("biz_content", bizText),
+            ],
+            with: credentials.appPrivateKey)
     }
 
     /// Checks a gateway answer's signature: the raw text of `{method}_response` signed with the Alipay key.
@@ -143,13 +166,15 @@ public enum Alipay {
     /// The signed text is the response node exactly as sent, so it is cut out of the raw body rather than re-encoded.
     public static func verifyResponse(_ body: String, node: String, key: _RSA.Signing.PublicKey) -> [String: Any]? {
         guard let start = body.range(of: "\"\(node)\":"), let signRange = body.range(of: ",\"sign\":\"", options: .backwards),
-              start.upperBound < signRange.lowerBound else { return nil }
+            start.upperBound < signRange.lowerBound
+        else { return nil }
         let content = body[start.upperBound..<signRange.lowerBound].trimmingCharacters(in: .whitespaces)
         let rest = body[signRange.upperBound...]
         guard let end = rest.firstIndex(of: "\"") else { return nil }
         let signature = String(rest[..<end]).replacingOccurrences(of: "\\/", with: "/")
         guard RSAKeys.verify(signature, of: Data(content.utf8), with: key),
-              let object = try? JSONSerialization.jsonObject(with: Data(content.utf8)) as? [String: Any] else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: Data(content.utf8)) as? [String: Any]
+        else { return nil }
         return object
     }
 }

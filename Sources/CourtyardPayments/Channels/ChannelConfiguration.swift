@@ -1,6 +1,6 @@
-import _CryptoExtras
 import Crypto
 import Foundation
+import _CryptoExtras
 
 /// Channel credentials per company, read once at start from a JSON file (`COURTYARD_PAYMENTS_CONFIG`).
 ///
@@ -50,7 +50,8 @@ public struct ChannelConfiguration: Sendable, CustomStringConvertible {
     public var description: String {
         let parts = companies.keys.sorted().map { id -> String in
             let company = companies[id]!
-            return id + ": " + ([company.wechatPay.map { _ in "wechatpay" }, company.alipay.map { _ in "alipay" }].compactMap { $0 }.joined(separator: ", "))
+            return id + ": "
+                + ([company.wechatPay.map { _ in "wechatpay" }, company.alipay.map { _ in "alipay" }].compactMap { $0 }.joined(separator: ", "))
         }
         return "ChannelConfiguration(" + parts.joined(separator: "; ") + ")"
     }
@@ -66,7 +67,8 @@ public struct ChannelConfiguration: Sendable, CustomStringConvertible {
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ChannelConfiguration {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         guard let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let companies = root["companies"] as? [String: Any] else {
+            let companies = root["companies"] as? [String: Any]
+        else {
             throw LoadError(setting: "companies", reason: "the file must be {\"companies\": {…}}")
         }
         var result = ChannelConfiguration()
@@ -116,30 +118,38 @@ public struct ChannelConfiguration: Sendable, CustomStringConvertible {
             }
         }
         let merchantKey: _RSA.Signing.PrivateKey
-        do { merchantKey = try RSAKeys.privateKey(try secret(object, "merchant_private_key", prefix: prefix, environment: environment)) } catch is PaymentError {
+        do {
+            merchantKey = try RSAKeys.privateKey(try secret(object, "merchant_private_key", prefix: prefix, environment: environment))
+        } catch is PaymentError {
             throw LoadError(setting: "\(prefix).merchant_private_key", reason: "is not an RSA private key")
         }
-        return WeChatPayV3.Credentials(merchantId: try secret(object, "mch_id", prefix: prefix, environment: environment),
-                                       appId: try secret(object, "app_id", prefix: prefix, environment: environment),
-                                       merchantSerial: try secret(object, "merchant_serial", prefix: prefix, environment: environment),
-                                       merchantKey: merchantKey, apiV3Key: SymmetricKey(data: Data(apiKey.utf8)), platformKeys: platform,
-                                       notifyURL: try secret(object, "notify_url", prefix: prefix, environment: environment),
-                                       baseURL: (object["base_url"] as? String) ?? "https://api.mch.weixin.qq.com")
+        return WeChatPayV3.Credentials(
+            merchantId: try secret(object, "mch_id", prefix: prefix, environment: environment),
+            appId: try secret(object, "app_id", prefix: prefix, environment: environment),
+            merchantSerial: try secret(object, "merchant_serial", prefix: prefix, environment: environment),
+            merchantKey: merchantKey, apiV3Key: SymmetricKey(data: Data(apiKey.utf8)), platformKeys: platform,
+            notifyURL: try secret(object, "notify_url", prefix: prefix, environment: environment),
+            baseURL: (object["base_url"] as? String) ?? "https://api.mch.weixin.qq.com")
     }
 
     static func alipayCredentials(_ object: [String: Any], prefix: String, environment: [String: String]) throws -> Alipay.Credentials {
         let privateKey: _RSA.Signing.PrivateKey
         let publicKey: _RSA.Signing.PublicKey
-        do { privateKey = try RSAKeys.privateKey(try secret(object, "app_private_key", prefix: prefix, environment: environment)) } catch is PaymentError {
+        do {
+            privateKey = try RSAKeys.privateKey(try secret(object, "app_private_key", prefix: prefix, environment: environment))
+        } catch is PaymentError {
             throw LoadError(setting: "\(prefix).app_private_key", reason: "is not an RSA private key")
         }
-        do { publicKey = try RSAKeys.publicKey(try secret(object, "alipay_public_key", prefix: prefix, environment: environment)) } catch is PaymentError {
+        do {
+            publicKey = try RSAKeys.publicKey(try secret(object, "alipay_public_key", prefix: prefix, environment: environment))
+        } catch is PaymentError {
             throw LoadError(setting: "\(prefix).alipay_public_key", reason: "is not an RSA public key")
         }
-        return Alipay.Credentials(appId: try secret(object, "app_id", prefix: prefix, environment: environment),
-                                  sellerId: try secret(object, "seller_id", prefix: prefix, environment: environment),
-                                  appPrivateKey: privateKey, alipayPublicKey: publicKey,
-                                  gateway: (object["gateway"] as? String) ?? "https://openapi.alipay.com/gateway.do",
-                                  notifyURL: try secret(object, "notify_url", prefix: prefix, environment: environment))
+        return Alipay.Credentials(
+            appId: try secret(object, "app_id", prefix: prefix, environment: environment),
+            sellerId: try secret(object, "seller_id", prefix: prefix, environment: environment),
+            appPrivateKey: privateKey, alipayPublicKey: publicKey,
+            gateway: (object["gateway"] as? String) ?? "https://openapi.alipay.com/gateway.do",
+            notifyURL: try secret(object, "notify_url", prefix: prefix, environment: environment))
     }
 }

@@ -40,7 +40,8 @@ public struct ChannelRefund: Sendable, Hashable {
     public var reason: String
 
     public init(outRefundNo: String, channelTransactionId: String, amount: Int64, total: Int64, reason: String) {
-        self.outRefundNo = outRefundNo; self.channelTransactionId = channelTransactionId; self.amount = amount; self.total = total; self.reason = reason
+        self.outRefundNo = outRefundNo; self.channelTransactionId = channelTransactionId; self.amount = amount; self.total = total;
+        self.reason = reason
     }
 }
 
@@ -90,17 +91,22 @@ public struct WeChatPayChannel: OnlineChannel {
         let nonce = UUID().uuidString.replacingOccurrences(of: "-", with: "")
         let authorization: String
         do {
-            authorization = try WeChatPayV3.authorization(method: "POST", pathAndQuery: path, body: body, timestamp: timestamp, nonce: nonce,
-                                                          credentials: credentials)
+            authorization = try WeChatPayV3.authorization(
+                method: "POST", pathAndQuery: path, body: body, timestamp: timestamp, nonce: nonce,
+                credentials: credentials)
         } catch {
             throw .channel(name, "the request cannot be signed")
         }
         let response: ChannelHTTPResponse
         do {
-            response = try await http.send(ChannelHTTPRequest(method: "POST", url: credentials.baseURL + path,
-                                                               headers: ["Authorization": authorization, "Content-Type": "application/json",
-                                                                         "Accept": "application/json", "User-Agent": "Courtyard"],
-                                                               body: Array(body.utf8)))
+            response = try await http.send(
+                ChannelHTTPRequest(
+                    method: "POST", url: credentials.baseURL + path,
+                    headers: [
+                        "Authorization": authorization, "Content-Type": "application/json",
+                        "Accept": "application/json", "User-Agent": "Courtyard",
+                    ],
+                    body: Array(body.utf8)))
         } catch {
             throw .channel(name, "no answer (\(type(of: error)))")
         }
@@ -110,9 +116,11 @@ public struct WeChatPayChannel: OnlineChannel {
         }
         // Answers are signed like notifications; an unsigned or forged answer is not trusted.
         do {
-            try WeChatPayV3.verify(.init(timestamp: response.headers["wechatpay-timestamp"], nonce: response.headers["wechatpay-nonce"],
-                                         signature: response.headers["wechatpay-signature"], serial: response.headers["wechatpay-serial"]),
-                                   body: response.body, now: clock(), keys: credentials.platformKeys)
+            try WeChatPayV3.verify(
+                .init(
+                    timestamp: response.headers["wechatpay-timestamp"], nonce: response.headers["wechatpay-nonce"],
+                    signature: response.headers["wechatpay-signature"], serial: response.headers["wechatpay-serial"]),
+                body: response.body, now: clock(), keys: credentials.platformKeys)
         } catch {
             throw .channel(name, "the answer's signature does not verify (\(error.code))")
         }
@@ -129,32 +137,37 @@ public struct WeChatPayChannel: OnlineChannel {
     }
 
     public func createOrder(_ order: ChannelOrder) async throws(PaymentError) -> ChannelOrderRequest {
-        let expires = ISO8601DateFormatter.string(from: order.expiresAt, timeZone: TimeZone(identifier: "Asia/Shanghai")!,
-                                                  formatOptions: [.withInternetDateTime])
+        let expires = ISO8601DateFormatter.string(
+            from: order.expiresAt, timeZone: TimeZone(identifier: "Asia/Shanghai")!,
+            formatOptions: [.withInternetDateTime])
         if let openid = order.payerOpenId {
-            let body = WeChatPayV3.nativeOrderBody(outTradeNo: order.outTradeNo, description: order.description, total: order.amount,
-                                                   expiresAt: expires, credentials: credentials, payerOpenId: openid)
+            let body = WeChatPayV3.nativeOrderBody(
+                outTradeNo: order.outTradeNo, description: order.description, total: order.amount,
+                expiresAt: expires, credentials: credentials, payerOpenId: openid)
             let answer = try await call("/v3/pay/transactions/jsapi", body: body)
             guard let prepayId = answer["prepay_id"] as? String, !prepayId.isEmpty else { throw .channel(name, "the answer has no prepay_id") }
             let parameters: [String: String]
             do {
-                parameters = try WeChatPayV3.jsapiParameters(prepayId: prepayId, timestamp: Int64(clock().timeIntervalSince1970),
-                                                             nonce: UUID().uuidString.replacingOccurrences(of: "-", with: ""), credentials: credentials)
+                parameters = try WeChatPayV3.jsapiParameters(
+                    prepayId: prepayId, timestamp: Int64(clock().timeIntervalSince1970),
+                    nonce: UUID().uuidString.replacingOccurrences(of: "-", with: ""), credentials: credentials)
             } catch {
                 throw .channel(name, "the payment parameters cannot be signed")
             }
             return ChannelOrderRequest(kind: "wechatpay_jsapi", codeUrl: "", parameters: parameters)
         }
-        let body = WeChatPayV3.nativeOrderBody(outTradeNo: order.outTradeNo, description: order.description, total: order.amount,
-                                               expiresAt: expires, credentials: credentials)
+        let body = WeChatPayV3.nativeOrderBody(
+            outTradeNo: order.outTradeNo, description: order.description, total: order.amount,
+            expiresAt: expires, credentials: credentials)
         let answer = try await call("/v3/pay/transactions/native", body: body)
         guard let url = answer["code_url"] as? String, !url.isEmpty else { throw .channel(name, "the answer has no code_url") }
         return ChannelOrderRequest(kind: "wechatpay_native", codeUrl: url)
     }
 
     public func refund(_ refund: ChannelRefund) async throws(PaymentError) -> ChannelRefundResult {
-        let body = WeChatPayV3.refundBody(transactionId: refund.channelTransactionId, outRefundNo: refund.outRefundNo, reason: refund.reason,
-                                          refund: refund.amount, total: refund.total)
+        let body = WeChatPayV3.refundBody(
+            transactionId: refund.channelTransactionId, outRefundNo: refund.outRefundNo, reason: refund.reason,
+            refund: refund.amount, total: refund.total)
         let answer = try await call("/v3/refund/domestic/refunds", body: body)
         guard let id = answer["refund_id"] as? String else { throw .channel(name, "the answer has no refund_id") }
         let status = answer["status"] as? String
@@ -187,9 +200,11 @@ public struct AlipayChannel: OnlineChannel {
     func call(_ parameters: [(name: String, value: String)], node: String) async throws(PaymentError) -> [String: Any] {
         let response: ChannelHTTPResponse
         do {
-            response = try await http.send(ChannelHTTPRequest(method: "POST", url: credentials.gateway,
-                                                               headers: ["Content-Type": "application/x-www-form-urlencoded;charset=utf-8"],
-                                                               body: Array(FormEncoding.encode(parameters).utf8)))
+            response = try await http.send(
+                ChannelHTTPRequest(
+                    method: "POST", url: credentials.gateway,
+                    headers: ["Content-Type": "application/x-www-form-urlencoded;charset=utf-8"],
+                    body: Array(FormEncoding.encode(parameters).utf8)))
         } catch {
             throw .channel(name, "no answer (\(type(of: error)))")
         }
@@ -207,8 +222,9 @@ public struct AlipayChannel: OnlineChannel {
         let minutes = max(1, Int(order.expiresAt.timeIntervalSince(clock()) / 60))
         let parameters: [(name: String, value: String)]
         do {
-            parameters = try Alipay.precreateParameters(outTradeNo: order.outTradeNo, subject: order.description, total: order.amount,
-                                                        timeoutExpress: "\(minutes)m", timestamp: timestamp, credentials: credentials)
+            parameters = try Alipay.precreateParameters(
+                outTradeNo: order.outTradeNo, subject: order.description, total: order.amount,
+                timeoutExpress: "\(minutes)m", timestamp: timestamp, credentials: credentials)
         } catch {
             throw .channel(name, "the request cannot be signed")
         }
@@ -220,28 +236,33 @@ public struct AlipayChannel: OnlineChannel {
     public func refund(_ refund: ChannelRefund) async throws(PaymentError) -> ChannelRefundResult {
         let parameters: [(name: String, value: String)]
         do {
-            parameters = try Alipay.refundParameters(tradeNo: refund.channelTransactionId, outRequestNo: refund.outRefundNo, amount: refund.amount,
-                                                     reason: refund.reason, timestamp: timestamp, credentials: credentials)
+            parameters = try Alipay.refundParameters(
+                tradeNo: refund.channelTransactionId, outRequestNo: refund.outRefundNo, amount: refund.amount,
+                reason: refund.reason, timestamp: timestamp, credentials: credentials)
         } catch {
             throw .channel(name, "the request cannot be signed")
         }
         let answer = try await call(parameters, node: "alipay_trade_refund_response")
-        return ChannelRefundResult(channelRefundId: (answer["trade_no"] as? String ?? refund.channelTransactionId) + ":" + refund.outRefundNo,
-                                   status: .succeeded)
+        return ChannelRefundResult(
+            channelRefundId: (answer["trade_no"] as? String ?? refund.channelTransactionId) + ":" + refund.outRefundNo,
+            status: .succeeded)
     }
 
     public func close(outTradeNo: String) async throws(PaymentError) {
         let parameters: [(name: String, value: String)]
         do {
-            parameters = try Alipay.signed([("app_id", credentials.appId), ("method", "alipay.trade.close"), ("format", "JSON"), ("charset", "utf-8"),
-                                            ("sign_type", "RSA2"), ("timestamp", timestamp), ("version", "1.0"),
-                                            ("biz_content", #"{"out_trade_no":""# + outTradeNo + #""}"#)], with: credentials.appPrivateKey)
+            parameters = try Alipay.signed(
+                [
+                    ("app_id", credentials.appId), ("method", "alipay.trade.close"), ("format", "JSON"), ("charset", "utf-8"),
+                    ("sign_type", "RSA2"), ("timestamp", timestamp), ("version", "1.0"),
+                    ("biz_content", #"{"out_trade_no":""# + outTradeNo + #""}"#),
+                ], with: credentials.appPrivateKey)
         } catch {
             throw .channel(name, "the request cannot be signed")
         }
         do {
             _ = try await call(parameters, node: "alipay_trade_close_response")
-        } catch where error.message.contains("ACQ.TRADE_NOT_EXIST") {
+        } catch  where error.message.contains("ACQ.TRADE_NOT_EXIST") {
             // The payer never scanned the code: Alipay has no trade to close.
         }
     }

@@ -1,5 +1,5 @@
-import _CryptoExtras
 import Foundation
+import _CryptoExtras
 
 /// Reads the RSA keys channels hand out: PEM (PKCS#1 or PKCS#8 / SPKI) or the bare base64 DER that Alipay's console
 /// shows, and signs and verifies SHA256withRSA (PKCS#1 v1.5), the scheme of WeChat Pay v3 and Alipay RSA2.

@@ -1,6 +1,6 @@
-import _CryptoExtras
 import Crypto
 import Foundation
+import _CryptoExtras
 
 /// WeChat Pay API v3: signing merchant requests, verifying and decrypting payment notifications.
 ///
@@ -25,8 +25,10 @@ public enum WeChatPayV3 {
         /// `https://api.mch.weixin.qq.com` in production; a local fake in tests.
         public var baseURL: String
 
-        public init(merchantId: String, appId: String, merchantSerial: String, merchantKey: _RSA.Signing.PrivateKey, apiV3Key: SymmetricKey,
-                    platformKeys: [String: _RSA.Signing.PublicKey], notifyURL: String, baseURL: String = "https://api.mch.weixin.qq.com") {
+        public init(
+            merchantId: String, appId: String, merchantSerial: String, merchantKey: _RSA.Signing.PrivateKey, apiV3Key: SymmetricKey,
+            platformKeys: [String: _RSA.Signing.PublicKey], notifyURL: String, baseURL: String = "https://api.mch.weixin.qq.com"
+        ) {
             self.merchantId = merchantId; self.appId = appId; self.merchantSerial = merchantSerial; self.merchantKey = merchantKey
             self.apiV3Key = apiV3Key; self.platformKeys = platformKeys; self.notifyURL = notifyURL; self.baseURL = baseURL
         }
@@ -120,8 +122,10 @@ public enum WeChatPayV3 {
     public static let tolerance: Int64 = 300
 
     /// The `Authorization` header of a merchant request.
-    public static func authorization(method: String, pathAndQuery: String, body: String, timestamp: Int64, nonce: String,
-                                     credentials: Credentials) throws -> String {
+    public static func authorization(
+        method: String, pathAndQuery: String, body: String, timestamp: Int64, nonce: String,
+        credentials: Credentials
+    ) throws -> String {
         let message = "\(method)\n\(pathAndQuery)\n\(timestamp)\n\(nonce)\n\(body)\n"
         let signature = try RSAKeys.sign(Data(message.utf8), with: credentials.merchantKey)
         return "WECHATPAY2-SHA256-RSA2048 mchid=\"\(credentials.merchantId)\",nonce_str=\"\(nonce)\",signature=\"\(signature)\","
@@ -131,24 +135,30 @@ public enum WeChatPayV3 {
     /// Checks a notification's signature and freshness over its raw body; throws a 401-kind error when it does not hold.
     public static func verify(_ headers: NotificationHeaders, body: [UInt8], now: Date, keys: [String: _RSA.Signing.PublicKey]) throws(PaymentError) {
         guard let timestamp = headers.timestamp, let nonce = headers.nonce, let signature = headers.signature, let serial = headers.serial,
-              !timestamp.isEmpty, !nonce.isEmpty, !signature.isEmpty, !serial.isEmpty else {
-            throw PaymentError(.unauthenticated, code: "signature_missing", field: "Wechatpay-Signature",
-                               "Wechatpay-Timestamp, -Nonce, -Signature and -Serial are required")
+            !timestamp.isEmpty, !nonce.isEmpty, !signature.isEmpty, !serial.isEmpty
+        else {
+            throw PaymentError(
+                .unauthenticated, code: "signature_missing", field: "Wechatpay-Signature",
+                "Wechatpay-Timestamp, -Nonce, -Signature and -Serial are required")
         }
         if let type = headers.signatureType, !type.isEmpty, type != "WECHATPAY2-SHA256-RSA2048" {
-            throw PaymentError(.unauthenticated, code: "signature_type_unsupported", field: "Wechatpay-Signature-Type",
-                               "only WECHATPAY2-SHA256-RSA2048 is accepted")
+            throw PaymentError(
+                .unauthenticated, code: "signature_type_unsupported", field: "Wechatpay-Signature-Type",
+                "only WECHATPAY2-SHA256-RSA2048 is accepted")
         }
         // Range-checked where it is read: a timestamp is at most 12 ASCII digits (years up to 33658), so the
         // difference below cannot overflow whatever the header says.
         guard timestamp.utf8.count <= 12, timestamp.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let seconds = Int64(timestamp) else {
-            throw PaymentError(.unauthenticated, code: "timestamp_invalid", field: "Wechatpay-Timestamp",
-                               "the timestamp is not a number of seconds since 1970")
+            throw PaymentError(
+                .unauthenticated, code: "timestamp_invalid", field: "Wechatpay-Timestamp",
+                "the timestamp is not a number of seconds since 1970")
         }
         let skew = Int64(now.timeIntervalSince1970.rounded(.down)).subtractingReportingOverflow(seconds)
         guard !skew.overflow, skew.partialValue.magnitude < UInt64(tolerance) else {
-            throw PaymentError(.unauthenticated, code: "timestamp_out_of_range", field: "Wechatpay-Timestamp",
-                               "the notification is \(skew.overflow ? "too far" : "\(skew.partialValue.magnitude) s") from now; at most \(tolerance - 1) s is accepted")
+            throw PaymentError(
+                .unauthenticated, code: "timestamp_out_of_range", field: "Wechatpay-Timestamp",
+                "the notification is \(skew.overflow ? "too far" : "\(skew.partialValue.magnitude) s") from now; at most \(tolerance - 1) s is accepted"
+            )
         }
         guard let key = keys[serial] else {
             throw PaymentError(.unauthenticated, code: "unknown_serial", field: "Wechatpay-Serial", "no configured platform key has this serial")
@@ -170,8 +180,9 @@ public enum WeChatPayV3 {
             throw PaymentError(.malformed, code: "malformed_notification", field: "resource.ciphertext", "the ciphertext is not base64 of ct ‖ tag")
         }
         do {
-            let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: Data(resource.nonce.utf8)), ciphertext: sealed.dropLast(16),
-                                            tag: sealed.suffix(16))
+            let box = try AES.GCM.SealedBox(
+                nonce: AES.GCM.Nonce(data: Data(resource.nonce.utf8)), ciphertext: sealed.dropLast(16),
+                tag: sealed.suffix(16))
             return try AES.GCM.open(box, using: apiV3Key, authenticating: Data((resource.associatedData ?? "").utf8))
         } catch {
             throw PaymentError(.malformed, code: "decryption_failed", field: "resource", "the resource does not decrypt with the APIv3 key")
@@ -180,21 +191,27 @@ public enum WeChatPayV3 {
 
     /// Encrypts a resource the way WeChat Pay does (for test fakes and the bench): base64(ct ‖ tag).
     public static func encrypt(_ plaintext: Data, nonce: String, associatedData: String, apiV3Key: SymmetricKey) throws -> String {
-        let box = try AES.GCM.seal(plaintext, using: apiV3Key, nonce: AES.GCM.Nonce(data: Data(nonce.utf8)),
-                                   authenticating: Data(associatedData.utf8))
+        let box = try AES.GCM.seal(
+            plaintext, using: apiV3Key, nonce: AES.GCM.Nonce(data: Data(nonce.utf8)),
+            authenticating: Data(associatedData.utf8))
         return (box.ciphertext + box.tag).base64EncodedString()
     }
 
     /// The JSON body of a Native order (`POST /v3/pay/transactions/native`): the answer carries `code_url` for a QR code.
     /// With `payerOpenId` it is the body of a JSAPI order (`POST /v3/pay/transactions/jsapi`), answered with `prepay_id`.
-    public static func nativeOrderBody(outTradeNo: String, description: String, total: Int64, expiresAt: String, credentials: Credentials,
-                                       payerOpenId: String? = nil) -> String {
-        var fields: [String: Any] = ["appid": credentials.appId, "mchid": credentials.merchantId, "description": description,
-                                     "out_trade_no": outTradeNo, "time_expire": expiresAt, "notify_url": credentials.notifyURL,
-                                     "amount": ["total": total, "currency": "CNY"]]
+    public static func nativeOrderBody(
+        outTradeNo: String, description: String, total: Int64, expiresAt: String, credentials: Credentials,
+        payerOpenId: String? = nil
+    ) -> String {
+        var fields: [String: Any] = [
+            "appid": credentials.appId, "mchid": credentials.merchantId, "description": description,
+            "out_trade_no": outTradeNo, "time_expire": expiresAt, "notify_url": credentials.notifyURL,
+            "amount": ["total": total, "currency": "CNY"],
+        ]
         if let payerOpenId { fields["payer"] = ["openid": payerOpenId] }
-        return String(decoding: (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(),
-                      as: UTF8.self)
+        return String(
+            decoding: (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(),
+            as: UTF8.self)
     }
 
     /// The parameters of `wx.requestPayment` for a JSAPI order: `paySign` is SHA256withRSA by the merchant key over
@@ -202,15 +219,20 @@ public enum WeChatPayV3 {
     public static func jsapiParameters(prepayId: String, timestamp: Int64, nonce: String, credentials: Credentials) throws -> [String: String] {
         let package = "prepay_id=" + prepayId
         let message = "\(credentials.appId)\n\(timestamp)\n\(nonce)\n\(package)\n"
-        return ["appId": credentials.appId, "timeStamp": String(timestamp), "nonceStr": nonce, "package": package, "signType": "RSA",
-                "paySign": try RSAKeys.sign(Data(message.utf8), with: credentials.merchantKey)]
+        return [
+            "appId": credentials.appId, "timeStamp": String(timestamp), "nonceStr": nonce, "package": package, "signType": "RSA",
+            "paySign": try RSAKeys.sign(Data(message.utf8), with: credentials.merchantKey),
+        ]
     }
 
     /// The JSON body of a refund (`POST /v3/refund/domestic/refunds`).
     public static func refundBody(transactionId: String, outRefundNo: String, reason: String, refund: Int64, total: Int64) -> String {
-        let fields: [String: Any] = ["transaction_id": transactionId, "out_refund_no": outRefundNo, "reason": String(reason.prefix(80)),
-                                     "amount": ["refund": refund, "total": total, "currency": "CNY"]]
-        return String(decoding: (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(),
-                      as: UTF8.self)
+        let fields: [String: Any] = [
+            "transaction_id": transactionId, "out_refund_no": outRefundNo, "reason": String(reason.prefix(80)),
+            "amount": ["refund": refund, "total": total, "currency": "CNY"],
+        ]
+        return String(
+            decoding: (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(),
+            as: UTF8.self)
     }
 }

@@ -17,8 +17,9 @@ extension Building: APIResource {
     static let filters = ["community_id"]
     static let requiredInputFields = ["community_id", "name"]
     static var example: Building {
-        Building(id: Example.building, companyId: Example.company, communityId: Example.community, name: "3幢", floors: 18,
-                 createdAt: Example.date, updatedAt: Example.date)
+        Building(
+            id: Example.building, companyId: Example.company, communityId: Example.community, name: "3幢", floors: 18,
+            createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
@@ -31,8 +32,9 @@ extension Building: APIResource {
         check.unchanged(input.communityId, existing?.communityId, "community_id")
         try check.finish()
         _ = try await store.reference(Community.self, id: input.communityId, field: "community_id")
-        return Building(id: id, companyId: store.scope.companyId, communityId: input.communityId, name: input.name,
-                        floors: input.floors, createdAt: existing?.createdAt ?? now, updatedAt: now)
+        return Building(
+            id: id, companyId: store.scope.companyId, communityId: input.communityId, name: input.name,
+            floors: input.floors, createdAt: existing?.createdAt ?? now, updatedAt: now)
     }
 }
 
@@ -50,8 +52,9 @@ extension BuildingUnit: APIResource {
     static let filters = ["community_id", "building_id"]
     static let requiredInputFields = ["building_id", "name"]
     static var example: BuildingUnit {
-        BuildingUnit(id: Example.unit, companyId: Example.company, communityId: Example.community, buildingId: Example.building,
-                     name: "1单元", createdAt: Example.date, updatedAt: Example.date)
+        BuildingUnit(
+            id: Example.unit, companyId: Example.company, communityId: Example.community, buildingId: Example.building,
+            name: "1单元", createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
@@ -63,7 +66,8 @@ extension BuildingUnit: APIResource {
         check.unchanged(input.buildingId, existing?.buildingId, "building_id")
         try check.finish()
         let building = try await store.reference(Building.self, id: input.buildingId, field: "building_id")
-        return BuildingUnit(id: id, companyId: store.scope.companyId, communityId: building.communityId,
-                            buildingId: building.id, name: input.name, createdAt: existing?.createdAt ?? now, updatedAt: now)
+        return BuildingUnit(
+            id: id, companyId: store.scope.companyId, communityId: building.communityId,
+            buildingId: building.id, name: input.name, createdAt: existing?.createdAt ?? now, updatedAt: now)
     }
 }

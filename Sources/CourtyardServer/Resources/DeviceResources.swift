@@ -20,8 +20,9 @@ extension ParkingSpace: APIResource {
     static let filters = ["community_id", "kind", "house_id"]
     static let requiredInputFields = ["community_id", "code", "kind"]
     static var example: ParkingSpace {
-        ParkingSpace(id: Example.space, companyId: Example.company, communityId: Example.community, code: "B1-017", kind: .owned,
-                     houseId: Example.house, area: Area(hundredths: 1250), createdAt: Example.date, updatedAt: Example.date)
+        ParkingSpace(
+            id: Example.space, companyId: Example.company, communityId: Example.community, code: "B1-017", kind: .owned,
+            houseId: Example.house, area: Area(hundredths: 1250), createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
@@ -35,9 +36,10 @@ extension ParkingSpace: APIResource {
         try check.finish()
         _ = try await store.reference(Community.self, id: input.communityId, field: "community_id")
         _ = try await store.reference(House.self, id: input.houseId, field: "house_id", community: input.communityId)
-        return ParkingSpace(id: id, companyId: store.scope.companyId, communityId: input.communityId, code: input.code,
-                            kind: input.kind, houseId: input.houseId, area: input.area,
-                            createdAt: existing?.createdAt ?? now, updatedAt: now)
+        return ParkingSpace(
+            id: id, companyId: store.scope.companyId, communityId: input.communityId, code: input.code,
+            kind: input.kind, houseId: input.houseId, area: input.area,
+            createdAt: existing?.createdAt ?? now, updatedAt: now)
     }
 }
 
@@ -62,37 +64,46 @@ extension Device: APIResource {
     static let filters = ["community_id", "kind", "status", "device_key"]
     static let requiredInputFields = ["community_id", "device_key", "kind"]
     static var example: Device {
-        Device(id: Example.device, companyId: Example.company, communityId: Example.community, deviceKey: "water_meter_102",
-               kind: .waterMeter, protocol: .cjt188, model: "LXSY-20", address: "00000000001402", status: .active,
-               registerModulus: Quantity(milliUnits: 100_000_000_000), firmware: "V2.3.1", createdAt: Example.date, updatedAt: Example.date)
+        Device(
+            id: Example.device, companyId: Example.company, communityId: Example.community, deviceKey: "water_meter_102",
+            kind: .waterMeter, protocol: .cjt188, model: "LXSY-20", address: "00000000001402", status: .active,
+            registerModulus: Quantity(milliUnits: 100_000_000_000), firmware: "V2.3.1", createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
     var input: Input {
-        Input(communityId: communityId, deviceKey: deviceKey, kind: kind, protocol: `protocol`, model: model, address: address, status: status, registerModulus: registerModulus, firmware: firmware)
+        Input(
+            communityId: communityId, deviceKey: deviceKey, kind: kind, protocol: `protocol`, model: model, address: address, status: status,
+            registerModulus: registerModulus, firmware: firmware)
     }
 
     static func make(_ input: Input, id: String, existing: Device?, now: Date, store: ScopedStore) async throws -> Device {
         let transport = input.protocol ?? .http
         var check = Validator()
         check.text(input.deviceKey, "device_key", maxLength: 128)
-        check.check(input.deviceKey.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) },
-                    "device_key", "invalid_format", "device_key may hold ASCII letters, digits and - _ . : only")
+        check.check(
+            input.deviceKey.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) },
+            "device_key", "invalid_format", "device_key may hold ASCII letters, digits and - _ . : only")
         check.optionalText(input.model, "model", maxLength: 64)
         check.optionalText(input.firmware, "firmware", maxLength: 64)
         if let address = input.address {
             let digits = transport == .dlt645 ? 12 : transport == .cjt188 ? 14 : nil
-            check.check(address.allSatisfy(\.isHexDigit) && digits.map { address.count == $0 } ?? (address.count <= 64),
-                        "address", "invalid_format",
-                        digits.map { "address must be \($0) hex digits for \(transport.rawValue)" } ?? "address must be hex digits")
+            check.check(
+                address.allSatisfy(\.isHexDigit) && digits.map { address.count == $0 } ?? (address.count <= 64),
+                "address", "invalid_format",
+                digits.map { "address must be \($0) hex digits for \(transport.rawValue)" } ?? "address must be hex digits")
         }
-        if let modulus = input.registerModulus { check.check(modulus.milliUnits > 0, "register_modulus", "must_be_positive", "register_modulus must be greater than 0") }
+        if let modulus = input.registerModulus {
+            check.check(modulus.milliUnits > 0, "register_modulus", "must_be_positive", "register_modulus must be greater than 0")
+        }
         check.unchanged(input.communityId, existing?.communityId, "community_id")
         try check.finish()
         _ = try await store.reference(Community.self, id: input.communityId, field: "community_id")
-        return Device(id: id, companyId: store.scope.companyId, communityId: input.communityId, deviceKey: input.deviceKey,
-                      kind: input.kind, protocol: transport, model: input.model, address: input.address?.uppercased(),
-                      status: input.status ?? .active, registerModulus: input.registerModulus, firmware: input.firmware, createdAt: existing?.createdAt ?? now, updatedAt: now)
+        return Device(
+            id: id, companyId: store.scope.companyId, communityId: input.communityId, deviceKey: input.deviceKey,
+            kind: input.kind, protocol: transport, model: input.model, address: input.address?.uppercased(),
+            status: input.status ?? .active, registerModulus: input.registerModulus, firmware: input.firmware, createdAt: existing?.createdAt ?? now,
+            updatedAt: now)
     }
 }
 
@@ -113,9 +124,10 @@ extension DeviceBinding: APIResource {
     static let filters = ["community_id", "device_id", "target_kind", "target_id"]
     static let requiredInputFields = ["device_id", "target_kind", "target_id", "valid_from"]
     static var example: DeviceBinding {
-        DeviceBinding(id: "0194f3a0-0000-7000-8000-00000000000b", companyId: Example.company, communityId: Example.community,
-                      deviceId: Example.device, targetKind: .house, targetId: Example.house, validFrom: Example.day,
-                      validUntil: nil, createdAt: Example.date, updatedAt: Example.date)
+        DeviceBinding(
+            id: "0194f3a0-0000-7000-8000-00000000000b", companyId: Example.company, communityId: Example.community,
+            deviceId: Example.device, targetKind: .house, targetId: Example.house, validFrom: Example.day,
+            validUntil: nil, createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
@@ -141,12 +153,14 @@ extension DeviceBinding: APIResource {
         // One device measures one thing on any day: refuse overlapping bindings.
         let others = try await store.listAll(DeviceBinding.self, filters: [("device_id", device.id)])
         if let clash = others.first(where: { $0.id != id && $0.period.overlaps(period) }) {
-            throw Problem(.conflict, code: "binding_overlap", title: "The device is already bound during these dates",
-                          detail: "binding \(clash.id) runs from \(clash.validFrom) to \(clash.validUntil?.description ?? "open end")",
-                          errors: [FieldIssue(field: "valid_from", code: "binding_overlap", message: "overlaps binding \(clash.id)")])
+            throw Problem(
+                .conflict, code: "binding_overlap", title: "The device is already bound during these dates",
+                detail: "binding \(clash.id) runs from \(clash.validFrom) to \(clash.validUntil?.description ?? "open end")",
+                errors: [FieldIssue(field: "valid_from", code: "binding_overlap", message: "overlaps binding \(clash.id)")])
         }
-        return DeviceBinding(id: id, companyId: store.scope.companyId, communityId: device.communityId, deviceId: device.id,
-                             targetKind: input.targetKind, targetId: input.targetId, validFrom: input.validFrom,
-                             validUntil: input.validUntil, createdAt: existing?.createdAt ?? now, updatedAt: now)
+        return DeviceBinding(
+            id: id, companyId: store.scope.companyId, communityId: device.communityId, deviceId: device.id,
+            targetKind: input.targetKind, targetId: input.targetId, validFrom: input.validFrom,
+            validUntil: input.validUntil, createdAt: existing?.createdAt ?? now, updatedAt: now)
     }
 }

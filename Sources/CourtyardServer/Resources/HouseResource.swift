@@ -22,15 +22,17 @@ extension House: APIResource {
     static let filters = ["community_id", "building_id", "unit_id", "status", "house_type"]
     static let requiredInputFields = ["building_id", "number", "built_area", "indoor_area"]
     static var example: House {
-        House(id: Example.house, companyId: Example.company, communityId: Example.community, buildingId: Example.building,
-              unitId: Example.unit, number: "1202", floor: 12, builtArea: Area(hundredths: 8720), indoorArea: Area(hundredths: 7150),
-              houseType: .residential, status: .occupied, createdAt: Example.date, updatedAt: Example.date)
+        House(
+            id: Example.house, companyId: Example.company, communityId: Example.community, buildingId: Example.building,
+            unitId: Example.unit, number: "1202", floor: 12, builtArea: Area(hundredths: 8720), indoorArea: Area(hundredths: 7150),
+            houseType: .residential, status: .occupied, createdAt: Example.date, updatedAt: Example.date)
     }
     static var exampleInput: Input { example.input }
 
     var input: Input {
-        Input(buildingId: buildingId, unitId: unitId, number: number, floor: floor, builtArea: builtArea,
-              indoorArea: indoorArea, houseType: houseType, status: status)
+        Input(
+            buildingId: buildingId, unitId: unitId, number: number, floor: floor, builtArea: builtArea,
+            indoorArea: indoorArea, houseType: houseType, status: status)
     }
 
     static func make(_ input: Input, id: String, existing: House?, now: Date, store: ScopedStore) async throws -> House {
@@ -39,8 +41,9 @@ extension House: APIResource {
         check.positive(input.builtArea, "built_area")
         check.positive(input.indoorArea, "indoor_area")
         check.check(input.builtArea.hundredths <= 10_000_000, "built_area", "out_of_range", "built_area must be at most 100000.00 m²")
-        check.check(input.indoorArea <= input.builtArea || input.indoorArea.hundredths <= 0 || input.builtArea.hundredths <= 0,
-                    "indoor_area", "exceeds_built_area", "indoor_area cannot exceed built_area")
+        check.check(
+            input.indoorArea <= input.builtArea || input.indoorArea.hundredths <= 0 || input.builtArea.hundredths <= 0,
+            "indoor_area", "exceeds_built_area", "indoor_area cannot exceed built_area")
         if let floor = input.floor { check.check((-10...200).contains(floor), "floor", "out_of_range", "floor must be -10 to 200") }
         check.unchanged(input.buildingId, existing?.buildingId, "building_id")
         try check.finish()
@@ -51,9 +54,10 @@ extension House: APIResource {
                 throw Problem.invalid("unit_id", code: "other_building", "unit_id belongs to another building")
             }
         }
-        return House(id: id, companyId: store.scope.companyId, communityId: building.communityId, buildingId: building.id,
-                     unitId: input.unitId, number: input.number, floor: input.floor, builtArea: input.builtArea,
-                     indoorArea: input.indoorArea, houseType: input.houseType ?? .residential,
-                     status: input.status ?? .vacant, createdAt: existing?.createdAt ?? now, updatedAt: now)
+        return House(
+            id: id, companyId: store.scope.companyId, communityId: building.communityId, buildingId: building.id,
+            unitId: input.unitId, number: input.number, floor: input.floor, builtArea: input.builtArea,
+            indoorArea: input.indoorArea, houseType: input.houseType ?? .residential,
+            status: input.status ?? .vacant, createdAt: existing?.createdAt ?? now, updatedAt: now)
     }
 }

@@ -31,10 +31,12 @@ public enum LedgerAudit {
                 var position = JournalVerifier.ChainPosition()
                 var after: Int64 = -1
                 while true {
-                    let rows = try await db.raw("""
+                    let rows = try await db.raw(
+                        """
                         SELECT \(unsafeRaw: LedgerStore.entryColumns.joined(separator: ", ")) FROM ledger_entries
                         WHERE community_id = \(bind: community) AND sequence > \(bind: after) ORDER BY sequence LIMIT \(bind: pageSize)
-                        """).all()
+                        """
+                    ).all()
                     let page = try rows.map(LedgerStore.entry(from:))
                     report.entries += page.count
                     if let divergence = verifier.verify(community: community, page: page, from: &position, into: &replayed) {

@@ -20,16 +20,21 @@ public struct LedgerStore: Sendable {
     }
 
     /// An account's columns: identity from `ledger_accounts a`, numbers from `ledger_balances b`.
-    static let accountColumns = ["a.id", "a.company_id", "a.community_id", "a.kind", "a.owner", "a.purpose", "a.currency",
-                                 "b.debits_posted", "b.credits_posted", "b.debits_pending", "b.credits_pending", "b.last_sequence"]
+    static let accountColumns = [
+        "a.id", "a.company_id", "a.community_id", "a.kind", "a.owner", "a.purpose", "a.currency",
+        "b.debits_posted", "b.credits_posted", "b.debits_pending", "b.credits_pending", "b.last_sequence",
+    ]
     /// `SELECT` list and `FROM` clause for whole accounts.
-    static let accountSelect = accountColumns.joined(separator: ", ")
+    static let accountSelect =
+        accountColumns.joined(separator: ", ")
         + " FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id"
     static let identityColumns = ["id", "company_id", "community_id", "kind", "owner", "purpose", "currency", "created_at", "updated_at"]
-    package static let entryColumns = ["company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id",
-                               "credit_account_id", "amount", "pending_amount", "currency", "code", "reference", "actor",
-                               "hold_id", "expires_at", "recorded_at", "content_digest", "debit_balance_after",
-                               "credit_balance_after", "previous_hash", "hash", "debit_previous", "credit_previous"]
+    package static let entryColumns = [
+        "company_id", "community_id", "sequence", "transfer_id", "type", "debit_account_id",
+        "credit_account_id", "amount", "pending_amount", "currency", "code", "reference", "actor",
+        "hold_id", "expires_at", "recorded_at", "content_digest", "debit_balance_after",
+        "credit_balance_after", "previous_hash", "hash", "debit_previous", "credit_previous",
+    ]
 
     /// Rows per multi-row statement, below SQLite's 32,766 bound parameters.
     static let chunk = 1_000
@@ -71,18 +76,26 @@ public struct LedgerStore: Sendable {
             }
         }
         // Holds, and the accounts they name.
-        var holdRows: [(id: String, community: String, debit: String, credit: String, amount: Int64, currency: String,
-                        code: String, expiresAt: Int64, status: String)] = []
+        var holdRows:
+            [(
+                id: String, community: String, debit: String, credit: String, amount: Int64, currency: String,
+                code: String, expiresAt: Int64, status: String
+            )] = []
         for part in Array(holdIds).chunked(Self.chunk) {
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT id, community_id, debit_account_id, credit_account_id, amount, currency, code, expires_at, status
                 FROM ledger_holds WHERE company_id = \(bind: companyId) AND id IN (\(binds: part))\(unsafeRaw: lockSuffix)
-                """).all()
+                """
+            ).all()
             for row in rows {
                 let r = RowReader(row, table: "ledger_holds")
-                holdRows.append((try r.string("id"), try r.string("community_id"), try r.string("debit_account_id"),
-                                 try r.string("credit_account_id"), try r.int64("amount"), try r.string("currency"),
-                                 try r.string("code"), try r.int64("expires_at"), try r.string("status")))
+                holdRows.append(
+                    (
+                        try r.string("id"), try r.string("community_id"), try r.string("debit_account_id"),
+                        try r.string("credit_account_id"), try r.int64("amount"), try r.string("currency"),
+                        try r.string("code"), try r.int64("expires_at"), try r.string("status")
+                    ))
             }
         }
         var accountIds = Set(keys.keys)
@@ -137,12 +150,14 @@ public struct LedgerStore: Sendable {
         }
         for hold in holdRows {
             guard let debit = state.accounts[hold.debit], let credit = state.accounts[hold.credit],
-                  let code = TransferCode(rawValue: hold.code), let status = Hold.Status(rawValue: hold.status) else {
+                let code = TransferCode(rawValue: hold.code), let status = Hold.Status(rawValue: hold.status)
+            else {
                 throw StorageError.corruptRow(table: "ledger_holds", column: "id")
             }
-            state.holds[hold.id] = Hold(id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
-                                        amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt,
-                                        status: status)
+            state.holds[hold.id] = Hold(
+                id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
+                amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt,
+                status: status)
         }
         // Chain heads, created at genesis when missing, then locked.
         let chainCommunities = communities.intersection(knownCommunities).sorted()
@@ -152,10 +167,12 @@ public struct LedgerStore: Sendable {
                 insert.values(SQLBind(community), SQLBind(companyId), SQLBind(Int64(0)), SQLBind(JournalEntry.genesisHash))
             }
             try await insert.ignoringConflicts(with: ["community_id"]).run()
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT community_id, sequence, hash FROM ledger_heads
                 WHERE company_id = \(bind: companyId) AND community_id IN (\(binds: part)) ORDER BY community_id\(unsafeRaw: lockSuffix)
-                """).all()
+                """
+            ).all()
             for row in rows {
                 let r = RowReader(row, table: "ledger_heads")
                 let head = ChainHead(communityId: try r.string("community_id"), sequence: try r.int64("sequence"), hash: try r.string("hash"))
@@ -167,10 +184,12 @@ public struct LedgerStore: Sendable {
     /// Reads (and on PostgreSQL locks) accounts by id, in id order.
     private func lockAccounts(_ ids: [String], into state: inout LedgerState) async throws {
         for part in ids.chunked(Self.chunk) {
-            let rows = try await db.raw("""
+            let rows = try await db.raw(
+                """
                 SELECT \(unsafeRaw: Self.accountSelect)
                 WHERE a.company_id = \(bind: companyId) AND a.id IN (\(binds: part)) ORDER BY a.id\(unsafeRaw: lockSuffix)
-                """).all()
+                """
+            ).all()
             for row in rows {
                 let account = try Self.account(from: row)
                 state.accounts[account.id] = account
@@ -184,9 +203,10 @@ public struct LedgerStore: Sendable {
             let insert = db.insert(into: "ledger_accounts").columns(Self.identityColumns)
             let balances = db.insert(into: "ledger_balances").columns("account_id")
             for key in part {
-                insert.values(SQLBind(key.id), SQLBind(companyId), SQLBind(key.communityId), SQLBind(key.kind.rawValue),
-                              SQLBind(key.owner), SQLBind(key.purpose), SQLBind(currencies[key.communityId] ?? "CNY"),
-                              SQLBind(millis), SQLBind(millis))
+                insert.values(
+                    SQLBind(key.id), SQLBind(companyId), SQLBind(key.communityId), SQLBind(key.kind.rawValue),
+                    SQLBind(key.owner), SQLBind(key.purpose), SQLBind(currencies[key.communityId] ?? "CNY"),
+                    SQLBind(millis), SQLBind(millis))
                 balances.values(SQLBind(key.id))
             }
             try await insert.ignoringConflicts(with: ["id"]).run()
@@ -201,23 +221,26 @@ public struct LedgerStore: Sendable {
         for part in state.newEntries.chunked(Self.chunk) {
             let insert = db.insert(into: "ledger_entries").columns(Self.entryColumns)
             for entry in part {
-                insert.values(SQLBind(entry.companyId), SQLBind(entry.communityId), SQLBind(entry.sequence), SQLBind(entry.transferId),
-                              SQLBind(entry.type.rawValue), SQLBind(entry.debitAccountId), SQLBind(entry.creditAccountId),
-                              SQLBind(entry.amount), SQLBind(entry.pendingAmount), SQLBind(entry.currency),
-                              SQLBind(entry.code.rawValue), sqlValue(entry.reference), SQLBind(entry.actor), sqlValue(entry.holdId),
-                              sqlValue(entry.expiresAt), SQLBind(entry.recordedAt), SQLBind(entry.contentDigest),
-                              SQLBind(entry.debitBalanceAfter), SQLBind(entry.creditBalanceAfter), SQLBind(entry.previousHash),
-                              SQLBind(entry.hash), SQLBind(entry.debitPrevious), SQLBind(entry.creditPrevious))
+                insert.values(
+                    SQLBind(entry.companyId), SQLBind(entry.communityId), SQLBind(entry.sequence), SQLBind(entry.transferId),
+                    SQLBind(entry.type.rawValue), SQLBind(entry.debitAccountId), SQLBind(entry.creditAccountId),
+                    SQLBind(entry.amount), SQLBind(entry.pendingAmount), SQLBind(entry.currency),
+                    SQLBind(entry.code.rawValue), sqlValue(entry.reference), SQLBind(entry.actor), sqlValue(entry.holdId),
+                    sqlValue(entry.expiresAt), SQLBind(entry.recordedAt), SQLBind(entry.contentDigest),
+                    SQLBind(entry.debitBalanceAfter), SQLBind(entry.creditBalanceAfter), SQLBind(entry.previousHash),
+                    SQLBind(entry.hash), SQLBind(entry.debitPrevious), SQLBind(entry.creditPrevious))
             }
             try await insert.run()
         }
         let accounts = state.changedAccounts.sorted().compactMap { state.accounts[$0] }
         for part in accounts.chunked(Self.chunk / 2) {
-            let insert = db.insert(into: "ledger_balances").columns("account_id", "debits_posted", "credits_posted", "debits_pending",
-                                                                   "credits_pending", "last_sequence")
+            let insert = db.insert(into: "ledger_balances").columns(
+                "account_id", "debits_posted", "credits_posted", "debits_pending",
+                "credits_pending", "last_sequence")
             for account in part {
-                insert.values(SQLBind(account.id), SQLBind(account.debitsPosted), SQLBind(account.creditsPosted),
-                              SQLBind(account.debitsPending), SQLBind(account.creditsPending), SQLBind(account.lastSequence))
+                insert.values(
+                    SQLBind(account.id), SQLBind(account.debitsPosted), SQLBind(account.creditsPosted),
+                    SQLBind(account.debitsPending), SQLBind(account.creditsPending), SQLBind(account.lastSequence))
             }
             try await insert.onConflict(with: ["account_id"]) { update in
                 update.set(excludedValueOf: "debits_posted").set(excludedValueOf: "credits_posted")
@@ -226,12 +249,14 @@ public struct LedgerStore: Sendable {
         }
         let holds = state.changedHolds.sorted().compactMap { state.holds[$0] }
         for part in holds.chunked(Self.chunk / 2) {
-            let insert = db.insert(into: "ledger_holds").columns("id", "company_id", "community_id", "debit_account_id",
-                                                                "credit_account_id", "amount", "currency", "code", "expires_at", "status")
+            let insert = db.insert(into: "ledger_holds").columns(
+                "id", "company_id", "community_id", "debit_account_id",
+                "credit_account_id", "amount", "currency", "code", "expires_at", "status")
             for hold in part {
-                insert.values(SQLBind(hold.id), SQLBind(companyId), SQLBind(hold.communityId), SQLBind(hold.debit.id),
-                              SQLBind(hold.credit.id), SQLBind(hold.amount), SQLBind(hold.currency), SQLBind(hold.code.rawValue),
-                              SQLBind(hold.expiresAt), SQLBind(hold.status.rawValue))
+                insert.values(
+                    SQLBind(hold.id), SQLBind(companyId), SQLBind(hold.communityId), SQLBind(hold.debit.id),
+                    SQLBind(hold.credit.id), SQLBind(hold.amount), SQLBind(hold.currency), SQLBind(hold.code.rawValue),
+                    SQLBind(hold.expiresAt), SQLBind(hold.status.rawValue))
             }
             try await insert.onConflict(with: ["company_id", "id"]) { $0.set(excludedValueOf: "status") }.run()
         }
@@ -245,9 +270,11 @@ public struct LedgerStore: Sendable {
 
     /// One account, by id, within the company.
     public func account(id: String) async throws -> Account? {
-        try await db.raw("""
+        try await db.raw(
+            """
             SELECT \(unsafeRaw: Self.accountSelect) WHERE a.company_id = \(bind: companyId) AND a.id = \(bind: id)
-            """).first().map(Self.account(from:))
+            """
+        ).first().map(Self.account(from:))
     }
 
     /// The account's posted balance at `instant`: the balance recorded by its last entry at or before it.
@@ -256,7 +283,8 @@ public struct LedgerStore: Sendable {
     /// lookup per entry newer than `instant`), in one recursive query.
     public func balance(of account: Account, asOf instant: Date) async throws -> Int64 {
         let millis = instant.epochMilliseconds
-        let row = try await db.raw("""
+        let row = try await db.raw(
+            """
             WITH RECURSIVE chain(seq) AS (
                 SELECT b.last_sequence FROM ledger_balances b JOIN ledger_accounts a ON a.id = b.account_id
                 WHERE a.id = \(bind: account.id) AND a.company_id = \(bind: companyId)
@@ -271,7 +299,8 @@ public struct LedgerStore: Sendable {
             WHERE e.company_id = \(bind: companyId) AND e.recorded_at <= \(bind: millis)
               AND (e.debit_account_id = \(bind: account.id) OR e.credit_account_id = \(bind: account.id))
             ORDER BY e.sequence DESC LIMIT 1
-            """).first()
+            """
+        ).first()
         guard let row else { return 0 }
         let r = RowReader(row, table: "ledger_entries")
         return try r.string("debit_account_id") == account.id ? try r.int64("debit_balance_after") : try r.int64("credit_balance_after")
@@ -286,7 +315,8 @@ public struct LedgerStore: Sendable {
     public func statement(of account: Account, from start: Int64?, limit: Int) async throws -> [JournalEntry] {
         let first = start ?? account.lastSequence
         guard first > 0, limit > 0 else { return [] }
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             WITH RECURSIVE chain(seq, n) AS (
                 SELECT CAST(\(bind: first) AS BIGINT), 1
                 UNION ALL
@@ -300,17 +330,20 @@ public struct LedgerStore: Sendable {
             WHERE e.company_id = \(bind: companyId)
               AND (e.debit_account_id = \(bind: account.id) OR e.credit_account_id = \(bind: account.id))
             ORDER BY e.sequence DESC
-            """).all()
+            """
+        ).all()
         return try rows.map(Self.entry(from:))
     }
 
     /// Posted debit and credit totals per account kind in a community; the sums must be equal.
     public func trialBalance(community: String) async throws -> [(kind: String, debits: Int64, credits: Int64)] {
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             SELECT a.kind AS kind, CAST(SUM(b.debits_posted) AS BIGINT) AS debits, CAST(SUM(b.credits_posted) AS BIGINT) AS credits
             FROM ledger_accounts a JOIN ledger_balances b ON b.account_id = a.id
             WHERE a.company_id = \(bind: companyId) AND a.community_id = \(bind: community) GROUP BY a.kind ORDER BY a.kind
-            """).all()
+            """
+        ).all()
         return try rows.map { row in
             let r = RowReader(row, table: "ledger_accounts")
             return (try r.string("kind"), try r.int64("debits"), try r.int64("credits"))
@@ -335,10 +368,12 @@ public struct LedgerStore: Sendable {
 
     /// Ids of pending holds due to expire at `now`, across companies, oldest first.
     public static func dueHolds(_ db: any SQLDatabase, now: Date, limit: Int) async throws -> [(companyId: String, holdId: String)] {
-        let rows = try await db.raw("""
+        let rows = try await db.raw(
+            """
             SELECT company_id, id FROM ledger_holds WHERE status = 'pending' AND expires_at <= \(bind: now.epochMilliseconds)
             ORDER BY expires_at LIMIT \(bind: limit)
-            """).all()
+            """
+        ).all()
         return try rows.map { row in
             let r = RowReader(row, table: "ledger_holds")
             return (try r.string("company_id"), try r.string("id"))
@@ -349,11 +384,13 @@ public struct LedgerStore: Sendable {
 
     static func account(from row: any SQLRow) throws -> Account {
         let r = RowReader(row, table: "ledger_accounts")
-        let key = AccountKey(communityId: try r.string("community_id"), kind: try r.value("kind", as: AccountKind.self),
-                             owner: try r.string("owner"), purpose: try r.string("purpose"))
-        return Account(key: key, currency: try r.string("currency"), debitsPosted: try r.int64("debits_posted"),
-                       creditsPosted: try r.int64("credits_posted"), debitsPending: try r.int64("debits_pending"),
-                       creditsPending: try r.int64("credits_pending"), lastSequence: try r.int64("last_sequence"))
+        let key = AccountKey(
+            communityId: try r.string("community_id"), kind: try r.value("kind", as: AccountKind.self),
+            owner: try r.string("owner"), purpose: try r.string("purpose"))
+        return Account(
+            key: key, currency: try r.string("currency"), debitsPosted: try r.int64("debits_posted"),
+            creditsPosted: try r.int64("credits_posted"), debitsPending: try r.int64("debits_pending"),
+            creditsPending: try r.int64("credits_pending"), lastSequence: try r.int64("last_sequence"))
     }
 
     static func entry(from row: any SQLRow) throws -> JournalEntry {

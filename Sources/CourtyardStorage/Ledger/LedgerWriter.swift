@@ -95,10 +95,12 @@ public actor LedgerWriter {
     /// Most accounts the SQLite fast path keeps in memory per company (see `RawSQLite.maxCachedAccounts`).
     let keptAccounts: Int
 
-    public init(database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 16_384,
-                logger: Logger = Logger(label: "courtyard.ledger"),
-                sqliteFastPath: Bool? = nil,
-                keptAccounts: Int = 200_000) {
+    public init(
+        database: Database, clock: any WallClock = SystemClock(), maxBatch: Int = 16_384,
+        logger: Logger = Logger(label: "courtyard.ledger"),
+        sqliteFastPath: Bool? = nil,
+        keptAccounts: Int = 200_000
+    ) {
         self.keptAccounts = keptAccounts
         self.database = database
         // Unless told otherwise, as the database was opened (``FastPaths/ledger``).
@@ -127,8 +129,11 @@ public actor LedgerWriter {
     /// transaction, then marks each group that posted (``Attachment/PostedMark``) in the same transaction. A row that
     /// cannot be written (a duplicate id, a row of another company) fails the whole submission and writes nothing;
     /// refused groups are answered as usual and left unmarked.
-    public nonisolated func submit(companyId: String, linkedGroups: [[LedgerOperation]], attaching attachment: Attachment)
-        async throws -> [[Outcome]] {
+    public nonisolated func submit(
+        companyId: String, linkedGroups: [[LedgerOperation]], attaching attachment: Attachment
+    )
+        async throws -> [[Outcome]]
+    {
         try BulkWriter.checkScope(attachment.rows, companyId: companyId)
         if let marking = attachment.marking, marking.ids.count != linkedGroups.count {
             throw StorageError.checkViolation(detail: "a posted mark needs one id per linked group")
@@ -142,12 +147,16 @@ public actor LedgerWriter {
     }
 
     /// One submission of many linked groups (empty ones answered with nothing), outcomes grouped as submitted.
-    private nonisolated func submitGroups(companyId: String, _ linkedGroups: [[LedgerOperation]], attachment: Attachment?)
-        async throws -> [[Outcome]] {
+    private nonisolated func submitGroups(
+        companyId: String, _ linkedGroups: [[LedgerOperation]], attachment: Attachment?
+    )
+        async throws -> [[Outcome]]
+    {
         let groups = linkedGroups.filter { !$0.isEmpty }
         let operations = groups.flatMap { $0 }
-        let work = Work(companyId: companyId, operations: operations, digests: operations.map(\.contentDigest), linked: false,
-                        groups: groups.map(\.count), attachment: attachment)
+        let work = Work(
+            companyId: companyId, operations: operations, digests: operations.map(\.contentDigest), linked: false,
+            groups: groups.map(\.count), attachment: attachment)
         let flat = try await enqueue(work)
         var answers: [[Outcome]] = []
         var offset = 0
@@ -180,7 +189,8 @@ public actor LedgerWriter {
         var size = 0
         // A submission with rows attached is a batch of its own: a row that fails must fail no one else's postings.
         while let next = queue.first,
-              batch.isEmpty || (size + next.work.operations.count <= maxBatch && next.work.attachment == nil && batch[0].work.attachment == nil) {
+            batch.isEmpty || (size + next.work.operations.count <= maxBatch && next.work.attachment == nil && batch[0].work.attachment == nil)
+        {
             batch.append(queue.removeFirst())
             size += next.work.operations.count
         }
@@ -220,8 +230,9 @@ public actor LedgerWriter {
                     try await current.task.value
                     statistics.batches += 1
                     statistics.pipelined += 1
-                    Instruments.ledgerBatch(path: "pipelined", operations: current.batch.reduce(0) { $0 + $1.work.operations.count },
-                                            seconds: ContinuousClock.now - current.started)
+                    Instruments.ledgerBatch(
+                        path: "pipelined", operations: current.batch.reduce(0) { $0 + $1.work.operations.count },
+                        seconds: ContinuousClock.now - current.started)
                     for (submission, outcome) in zip(current.batch, current.results) { submission.continuation.resume(returning: outcome) }
                 } catch {
                     // Whatever was prepared on top of the failed batch is void; both run again on the sequential path.
@@ -295,8 +306,9 @@ public actor LedgerWriter {
                     }
                 }
                 statistics.batches += 1
-                Instruments.ledgerBatch(path: "sequential", operations: batch.reduce(0) { $0 + $1.work.operations.count },
-                                        seconds: ContinuousClock.now - started)
+                Instruments.ledgerBatch(
+                    path: "sequential", operations: batch.reduce(0) { $0 + $1.work.operations.count },
+                    seconds: ContinuousClock.now - started)
                 for (submission, outcome) in zip(batch, results) { submission.continuation.resume(returning: outcome) }
                 return
             } catch {
@@ -338,8 +350,10 @@ public actor LedgerWriter {
     typealias AttachmentWrite = (_ rows: [BulkWriter.Rows], _ updates: [BulkWriter.Update], _ companyId: String) async throws -> Void
 
     /// Applies submissions inside an open transaction, with their attached rows written first and their posted marks last.
-    static func apply(_ submissions: [Work], db: any SQLDatabase, engine: Database.Engine, now: Date,
-                      writeAttachment: AttachmentWrite) async throws -> [[Outcome]] {
+    static func apply(
+        _ submissions: [Work], db: any SQLDatabase, engine: Database.Engine, now: Date,
+        writeAttachment: AttachmentWrite
+    ) async throws -> [[Outcome]] {
         for work in submissions {
             if let attachment = work.attachment { try await writeAttachment(attachment.rows, attachment.updates, work.companyId) }
         }
@@ -366,8 +380,10 @@ public actor LedgerWriter {
     }
 
     /// Applies submissions inside an open transaction.
-    static func apply(_ submissions: [Work], db: any SQLDatabase,
-                      engine: Database.Engine, now: Date) async throws -> [[Outcome]] {
+    static func apply(
+        _ submissions: [Work], db: any SQLDatabase,
+        engine: Database.Engine, now: Date
+    ) async throws -> [[Outcome]] {
         var results = [[Outcome]](repeating: [], count: submissions.count)
         let byCompany = Dictionary(grouping: submissions.indices, by: { submissions[$0].companyId })
         for companyId in byCompany.keys.sorted() {
@@ -380,14 +396,18 @@ public actor LedgerWriter {
             applySubmissions(submissions, indices: indices, to: &state, at: now.epochMilliseconds, results: &results)
             let applied = ContinuousClock.now
             try await store.write(state, now: now)
-            LedgerWriter.traceLogger.trace("ledger batch: \(indices.reduce(0) { $0 + submissions[$1].operations.count }) ops, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
+            LedgerWriter.traceLogger.trace(
+                "ledger batch: \(indices.reduce(0) { $0 + submissions[$1].operations.count }) ops, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)"
+            )
         }
         return results
     }
 
     /// Applies each submission (a linked one all-or-nothing) to `state`, recording outcomes by submission index.
-    static func applySubmissions(_ submissions: [Work], indices: [Int],
-                                 to state: inout LedgerState, at millis: Int64, results: inout [[Outcome]]) {
+    static func applySubmissions(
+        _ submissions: [Work], indices: [Int],
+        to state: inout LedgerState, at millis: Int64, results: inout [[Outcome]]
+    ) {
         for index in indices {
             let submission = submissions[index]
             if let groups = submission.groups {

@@ -114,10 +114,12 @@ public final class RawSQLite: @unchecked Sendable {
         if checkpointer != nil {
             try execute("PRAGMA wal_autocheckpoint = 0")
             // After the pragma, which installs a hook of its own: counts the log's frames after each commit.
-            sqlite_nio_sqlite3_wal_hook(handle, { context, _, _, frames in
-                Unmanaged<RawSQLite>.fromOpaque(context!).takeUnretainedValue().logFrames = frames
-                return SQLITE_OK
-            }, Unmanaged.passUnretained(self).toOpaque())
+            sqlite_nio_sqlite3_wal_hook(
+                handle,
+                { context, _, _, frames in
+                    Unmanaged<RawSQLite>.fromOpaque(context!).takeUnretainedValue().logFrames = frames
+                    return SQLITE_OK
+                }, Unmanaged.passUnretained(self).toOpaque())
         }
     }
 

@@ -57,8 +57,9 @@ enum SQLiteLedgerBatch {
                 let operations = indices.flatMap { submissions[$0].operations }
                 try load(sqlite, companyId: companyId, operations: operations, into: &ledger, probing: probing)
                 let loaded = ContinuousClock.now
-                LedgerWriter.applySubmissions(submissions, indices: indices, to: &ledger.state, at: now.epochMilliseconds,
-                                              results: &results)
+                LedgerWriter.applySubmissions(
+                    submissions, indices: indices, to: &ledger.state, at: now.epochMilliseconds,
+                    results: &results)
                 if !probing {
                     // A refusal might really be a replay of something the journal holds.
                     let refused = indices.flatMap { index in
@@ -70,7 +71,9 @@ enum SQLiteLedgerBatch {
                 }
                 let applied = ContinuousClock.now
                 try write(sqlite, companyId: companyId, ledger: &ledger, now: now, probing: probing)
-                LedgerWriter.traceLogger.trace("ledger batch (sqlite fast path): \(ledger.state.newEntries.count) entries, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)")
+                LedgerWriter.traceLogger.trace(
+                    "ledger batch (sqlite fast path): \(ledger.state.newEntries.count) entries, load \(loaded - started), apply \(applied - loaded), write \(ContinuousClock.now - applied)"
+                )
                 taken[companyId] = ledger
             }
             for (work, outcomes) in zip(submissions, results) {
@@ -107,9 +110,12 @@ enum SQLiteLedgerBatch {
     }
 
     /// Loads what `operations` need that the company's state does not hold yet.
-    static func load(_ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into ledger: inout RawSQLite.CompanyLedger,
-                     probing: Bool) throws {
-        let entryQuery = try sqlite.statement("""
+    static func load(
+        _ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into ledger: inout RawSQLite.CompanyLedger,
+        probing: Bool
+    ) throws {
+        let entryQuery = try sqlite.statement(
+            """
             SELECT \(LedgerStore.entryColumns.joined(separator: ", ")) FROM ledger_entries WHERE company_id = ?1 AND transfer_id = ?2
             """)
         var missing: [String: AccountKey] = [:]
@@ -140,9 +146,13 @@ enum SQLiteLedgerBatch {
                 holdIds.insert(holdId)
             }
         }
-        var holdRows: [(id: String, community: String, debit: String, credit: String, amount: Int64, currency: String,
-                        code: String, expiresAt: Int64, status: String)] = []
-        let holdQuery = try sqlite.statement("""
+        var holdRows:
+            [(
+                id: String, community: String, debit: String, credit: String, amount: Int64, currency: String,
+                code: String, expiresAt: Int64, status: String
+            )] = []
+        let holdQuery = try sqlite.statement(
+            """
             SELECT id, community_id, debit_account_id, credit_account_id, amount, currency, code, expires_at, status
             FROM ledger_holds WHERE company_id = ?1 AND id = ?2
             """)
@@ -150,8 +160,11 @@ enum SQLiteLedgerBatch {
             holdQuery.bind(1, companyId)
             holdQuery.bind(2, holdId)
             if try holdQuery.step() {
-                holdRows.append((holdQuery.string(0), holdQuery.string(1), holdQuery.string(2), holdQuery.string(3),
-                                 holdQuery.int64(4), holdQuery.string(5), holdQuery.string(6), holdQuery.int64(7), holdQuery.string(8)))
+                holdRows.append(
+                    (
+                        holdQuery.string(0), holdQuery.string(1), holdQuery.string(2), holdQuery.string(3),
+                        holdQuery.int64(4), holdQuery.string(5), holdQuery.string(6), holdQuery.int64(7), holdQuery.string(8)
+                    ))
                 communities.insert(holdQuery.string(1))
             }
             sqlite_reset(holdQuery)
@@ -194,39 +207,47 @@ enum SQLiteLedgerBatch {
         }
         for hold in holdRows {
             guard let debit = ledger.state.accounts[hold.debit], let credit = ledger.state.accounts[hold.credit],
-                  let code = TransferCode(rawValue: hold.code), let status = Hold.Status(rawValue: hold.status) else {
+                let code = TransferCode(rawValue: hold.code), let status = Hold.Status(rawValue: hold.status)
+            else {
                 throw StorageError.corruptRow(table: "ledger_holds", column: "id")
             }
-            ledger.state.holds[hold.id] = Hold(id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
-                                               amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt,
-                                               status: status)
+            ledger.state.holds[hold.id] = Hold(
+                id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
+                amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt,
+                status: status)
         }
     }
 
     static func write(_ sqlite: RawSQLite, companyId: String, ledger: inout RawSQLite.CompanyLedger, now: Date, probing: Bool) throws {
         let state = ledger.state
-        try writeRows(sqlite, companyId: companyId, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
-                      entries: state.newEntries, holds: state.changedHolds.compactMap { state.holds[$0] },
-                      heads: state.movedHeads, now: now, probing: probing)
+        try writeRows(
+            sqlite, companyId: companyId, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
+            entries: state.newEntries, holds: state.changedHolds.compactMap { state.holds[$0] },
+            heads: state.movedHeads, now: now, probing: probing)
     }
 
     /// Writes changed accounts, new entries, changed holds and moved heads.
-    static func writeRows(_ sqlite: RawSQLite, companyId: String, accounts: [Account], entries: [JournalEntry], holds: [Hold],
-                          heads: [ChainHead], now: Date, probing: Bool) throws {
+    static func writeRows(
+        _ sqlite: RawSQLite, companyId: String, accounts: [Account], entries: [JournalEntry], holds: [Hold],
+        heads: [ChainHead], now: Date, probing: Bool
+    ) throws {
         let millis = now.epochMilliseconds
         let startedWriting = ContinuousClock.now
         // Stored balances are updated by rowid (no lookup in the text-id index); new accounts are inserted.
         // `OR ROLLBACK`: a failing row ends the whole transaction (the batch throws and is rolled back anyway), which
         // spares SQLite a statement journal per row.
-        let updateAccount = try sqlite.statement("""
+        let updateAccount = try sqlite.statement(
+            """
             UPDATE OR ROLLBACK ledger_balances SET debits_posted = ?2, credits_posted = ?3, debits_pending = ?4, credits_pending = ?5,
                 last_sequence = ?6 WHERE rowid = ?1
             """)
-        let insertAccount = try sqlite.statement("""
+        let insertAccount = try sqlite.statement(
+            """
             INSERT OR ROLLBACK INTO ledger_accounts (id, company_id, community_id, kind, owner, purpose, currency, created_at, updated_at)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
             """)
-        let insertBalance = try sqlite.statement("""
+        let insertBalance = try sqlite.statement(
+            """
             INSERT OR ROLLBACK INTO ledger_balances (account_id, debits_posted, credits_posted, debits_pending, credits_pending, last_sequence)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
             """)
@@ -278,7 +299,8 @@ enum SQLiteLedgerBatch {
             sqlite.rowids[account.id] = sqlite.lastInsertRowid
         }
         let accountsWritten = ContinuousClock.now
-        let insertEntry = try sqlite.statement("""
+        let insertEntry = try sqlite.statement(
+            """
             INSERT OR ROLLBACK INTO ledger_entries (\(LedgerStore.entryColumns.joined(separator: ", ")))
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)
             """)
@@ -314,8 +336,11 @@ enum SQLiteLedgerBatch {
             }
             sqlite_reset(insertEntry)
         }
-        LedgerWriter.traceLogger.trace("ledger batch: \(accounts.count) accounts written in \(accountsWritten - startedWriting), \(entries.count) entries in \(ContinuousClock.now - accountsWritten)")
-        let upsertHold = try sqlite.statement("""
+        LedgerWriter.traceLogger.trace(
+            "ledger batch: \(accounts.count) accounts written in \(accountsWritten - startedWriting), \(entries.count) entries in \(ContinuousClock.now - accountsWritten)"
+        )
+        let upsertHold = try sqlite.statement(
+            """
             INSERT INTO ledger_holds (id, company_id, community_id, debit_account_id, credit_account_id, amount, currency, code,
                 expires_at, status)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -335,7 +360,8 @@ enum SQLiteLedgerBatch {
             try upsertHold.run()
             sqlite_reset(upsertHold)
         }
-        let upsertHead = try sqlite.statement("""
+        let upsertHead = try sqlite.statement(
+            """
             INSERT INTO ledger_heads (community_id, company_id, sequence, hash) VALUES (?1, ?2, ?3, ?4)
             ON CONFLICT (community_id) DO UPDATE SET sequence = excluded.sequence, hash = excluded.hash
             """)
@@ -361,8 +387,9 @@ enum SQLiteLedgerBatch {
             throw StorageError.corruptRow(table: "ledger_accounts", column: "kind")
         }
         let key = AccountKey(storedId: id, communityId: row.string(2), kind: kind, owner: row.string(4), purpose: row.string(5))
-        return Account(key: key, currency: row.string(6), debitsPosted: row.int64(7), creditsPosted: row.int64(8),
-                       debitsPending: row.int64(9), creditsPending: row.int64(10), lastSequence: row.int64(11))
+        return Account(
+            key: key, currency: row.string(6), debitsPosted: row.int64(7), creditsPosted: row.int64(8),
+            debitsPending: row.int64(9), creditsPending: row.int64(10), lastSequence: row.int64(11))
     }
 
     /// Binds an account's four totals and its last entry to parameters `first` … `first + 4`.
@@ -396,7 +423,8 @@ enum SQLiteLedgerBatch {
         let headQuery = try sqlite.statement("SELECT sequence, hash FROM ledger_heads WHERE company_id = ?1 AND community_id = ?2")
         headQuery.bind(1, companyId)
         headQuery.bind(2, community)
-        state.heads[community] = try headQuery.step()
+        state.heads[community] =
+            try headQuery.step()
             ? ChainHead(communityId: community, sequence: headQuery.int64(0), hash: headQuery.string(1))
             : ChainHead(communityId: community, sequence: 0, hash: JournalEntry.genesisHash)
         headQuery.reset()

@@ -95,8 +95,10 @@ enum SQLiteLedgerPipeline {
                 }
                 if !missing.isEmpty || !communities.isEmpty {
                     guard let reader = try? sqlite.pipelineReader(),
-                          let read = try? readCommitted(reader, companyId: companyId, accounts: missing, communities: communities,
-                                                        into: &ledger.state) else {
+                        let read = try? readCommitted(
+                            reader, companyId: companyId, accounts: missing, communities: communities,
+                            into: &ledger.state)
+                    else {
                         // Part of the batch is applied: the kept states it touched are void. The sequential path
                         // runs it after the batch in flight has committed, and reloads them from the database.
                         for id in applied { sqlite.ledgers[id] = nil }
@@ -106,8 +108,9 @@ enum SQLiteLedgerPipeline {
                     ledger.state.unavailableAccounts.formUnion(read.unavailable)
                     lastCommunity = nil
                 }
-                LedgerWriter.applySubmissions(submissions, indices: [index], to: &ledger.state, at: now.epochMilliseconds,
-                                              results: &results)
+                LedgerWriter.applySubmissions(
+                    submissions, indices: [index], to: &ledger.state, at: now.epochMilliseconds,
+                    results: &results)
             }
             let refused = indices.flatMap { index in
                 zip(submissions[index].operations, results[index]).compactMap { operation, outcome in
@@ -115,9 +118,10 @@ enum SQLiteLedgerPipeline {
                 }
             }
             let state = ledger.state
-            companies.append(PreparedBatch.Company(
-                companyId: companyId, entries: state.newEntries, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
-                heads: state.movedHeads, refused: refused))
+            companies.append(
+                PreparedBatch.Company(
+                    companyId: companyId, entries: state.newEntries, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
+                    heads: state.movedHeads, refused: refused))
             LedgerWriter.traceLogger.trace("ledger batch (pipelined): \(state.newEntries.count) entries prepared in \(ContinuousClock.now - started)")
             if ledger.state.accounts.count > sqlite.maxCachedAccounts {
                 // Only the accounts this batch changed must stay (the next batch is applied on top of it before it
@@ -143,8 +147,10 @@ enum SQLiteLedgerPipeline {
 
     /// Reads committed accounts (with their rowids) and community facts into `state`, and decides for each account not
     /// stored yet whether it may open (the same owner check as the sequential path); `nil` when a community is unknown.
-    static func readCommitted(_ reader: RawSQLite, companyId: String, accounts: [String: AccountKey], communities: Set<String>,
-                              into state: inout LedgerState) throws -> (rowids: [String: Int64], unavailable: Set<String>)? {
+    static func readCommitted(
+        _ reader: RawSQLite, companyId: String, accounts: [String: AccountKey], communities: Set<String>,
+        into state: inout LedgerState
+    ) throws -> (rowids: [String: Int64], unavailable: Set<String>)? {
         try reader.execute("BEGIN")
         defer { try? reader.execute("COMMIT") }
         let accountQuery = try reader.statement(SQLiteLedgerBatch.accountByIdSQL)
@@ -211,15 +217,17 @@ enum SQLiteLedgerPipeline {
                 if try SQLiteLedgerBatch.journalHolds(sqlite, companyId: company.companyId, anyOf: company.refused) {
                     throw SQLiteLedgerBatch.ReplaySuspected()
                 }
-                try SQLiteLedgerBatch.writeRows(sqlite, companyId: company.companyId, accounts: company.accounts,
-                                                entries: company.entries, holds: [], heads: company.heads, now: now, probing: false)
+                try SQLiteLedgerBatch.writeRows(
+                    sqlite, companyId: company.companyId, accounts: company.accounts,
+                    entries: company.entries, holds: [], heads: company.heads, now: now, probing: false)
             }
             for mark in batch.marks where !mark.updates.isEmpty {
                 try BulkWriter.apply([], updates: mark.updates, companyId: mark.companyId, on: sqlite)
             }
             let committing = ContinuousClock.now
             try sqlite.commit()
-            LedgerWriter.traceLogger.trace("ledger batch (pipelined): written in \(committing - started), committed in \(ContinuousClock.now - committing)")
+            LedgerWriter.traceLogger.trace(
+                "ledger batch (pipelined): written in \(committing - started), committed in \(ContinuousClock.now - committing)")
         } catch {
             try? sqlite.execute("ROLLBACK")
             throw error

@@ -81,8 +81,12 @@ package final class WALCheckpointer: @unchecked Sendable {
         let result = sqlite_nio_sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
         let took = ContinuousClock.now - started
         Instruments.checkpoint(logFrames: Int(logFrames), copied: Int(copied), seconds: took)
-        Self.logger.trace("checkpoint", metadata: ["result": "\(result)", "log_frames": "\(logFrames)", "copied": "\(copied)",
-                                                   "took": "\(took)"])
+        Self.logger.trace(
+            "checkpoint",
+            metadata: [
+                "result": "\(result)", "log_frames": "\(logFrames)", "copied": "\(copied)",
+                "took": "\(took)",
+            ])
     }
 
     /// Each checkpoint at trace level (`--log-level trace`).

@@ -1,6 +1,6 @@
+import CourtyardDomain
 import Foundation
 import SQLKit
-import CourtyardDomain
 
 /// A bill (账单): one house's charges from one bill run, with its due date and payment status.
 ///
@@ -33,9 +33,11 @@ public struct Bill: BulkRecord, Codable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, houseId: String, billRunId: String, period: BillingPeriod,
-                issueDate: LocalDate, dueDate: LocalDate, currency: String, totalAmount: Int64, paidAmount: Int64, status: Status,
-                postedAt: Date?, lateFeeWaivedBy: String?, lateFeeWaiverReason: String?, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, houseId: String, billRunId: String, period: BillingPeriod,
+        issueDate: LocalDate, dueDate: LocalDate, currency: String, totalAmount: Int64, paidAmount: Int64, status: Status,
+        postedAt: Date?, lateFeeWaivedBy: String?, lateFeeWaiverReason: String?, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.houseId = houseId; self.billRunId = billRunId
         self.period = period; self.issueDate = issueDate; self.dueDate = dueDate; self.currency = currency
         self.totalAmount = totalAmount; self.paidAmount = paidAmount; self.status = status; self.postedAt = postedAt
@@ -66,42 +68,48 @@ public struct Bill: BulkRecord, Codable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(id: try c.decode(String.self, forKey: .id), companyId: try c.decode(String.self, forKey: .companyId),
-                  communityId: try c.decode(String.self, forKey: .communityId), houseId: try c.decode(String.self, forKey: .houseId),
-                  billRunId: try c.decode(String.self, forKey: .billRunId), period: try c.decode(BillingPeriod.self, forKey: .period),
-                  issueDate: try c.decode(LocalDate.self, forKey: .issueDate), dueDate: try c.decode(LocalDate.self, forKey: .dueDate),
-                  currency: try c.decode(String.self, forKey: .currency),
-                  totalAmount: try c.decode(Money.self, forKey: .totalAmount).minorUnits,
-                  paidAmount: try c.decode(Money.self, forKey: .paidAmount).minorUnits, status: try c.decode(Status.self, forKey: .status),
-                  postedAt: try c.decodeIfPresent(Date.self, forKey: .postedAt),
-                  lateFeeWaivedBy: try c.decodeIfPresent(String.self, forKey: .lateFeeWaivedBy),
-                  lateFeeWaiverReason: try c.decodeIfPresent(String.self, forKey: .lateFeeWaiverReason),
-                  createdAt: try c.decode(Date.self, forKey: .createdAt), updatedAt: try c.decode(Date.self, forKey: .updatedAt))
+        self.init(
+            id: try c.decode(String.self, forKey: .id), companyId: try c.decode(String.self, forKey: .companyId),
+            communityId: try c.decode(String.self, forKey: .communityId), houseId: try c.decode(String.self, forKey: .houseId),
+            billRunId: try c.decode(String.self, forKey: .billRunId), period: try c.decode(BillingPeriod.self, forKey: .period),
+            issueDate: try c.decode(LocalDate.self, forKey: .issueDate), dueDate: try c.decode(LocalDate.self, forKey: .dueDate),
+            currency: try c.decode(String.self, forKey: .currency),
+            totalAmount: try c.decode(Money.self, forKey: .totalAmount).minorUnits,
+            paidAmount: try c.decode(Money.self, forKey: .paidAmount).minorUnits, status: try c.decode(Status.self, forKey: .status),
+            postedAt: try c.decodeIfPresent(Date.self, forKey: .postedAt),
+            lateFeeWaivedBy: try c.decodeIfPresent(String.self, forKey: .lateFeeWaivedBy),
+            lateFeeWaiverReason: try c.decodeIfPresent(String.self, forKey: .lateFeeWaiverReason),
+            createdAt: try c.decode(Date.self, forKey: .createdAt), updatedAt: try c.decode(Date.self, forKey: .updatedAt))
     }
 
     public static let table = "bills"
-    public static let columns = ["id", "company_id", "community_id", "house_id", "bill_run_id", "period", "issue_date", "due_date",
-                                 "currency", "total_amount", "paid_amount", "status", "posted_at", "late_fee_waived_by",
-                                 "late_fee_waiver_reason", "created_at", "updated_at"]
+    public static let columns = [
+        "id", "company_id", "community_id", "house_id", "bill_run_id", "period", "issue_date", "due_date",
+        "currency", "total_amount", "paid_amount", "status", "posted_at", "late_fee_waived_by",
+        "late_fee_waiver_reason", "created_at", "updated_at",
+    ]
 
     public init(row: RowReader) throws {
         guard let period = BillingPeriod(try row.string("period")) else { throw StorageError.corruptRow(table: Self.table, column: "period") }
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  houseId: try row.string("house_id"), billRunId: try row.string("bill_run_id"), period: period,
-                  issueDate: try row.date("issue_date"), dueDate: try row.date("due_date"), currency: try row.string("currency"),
-                  totalAmount: try row.int64("total_amount"), paidAmount: try row.int64("paid_amount"),
-                  status: try row.value("status", as: Status.self),
-                  postedAt: try row.optionalInt64("posted_at").map(Date.init(epochMilliseconds:)),
-                  lateFeeWaivedBy: try row.optionalString("late_fee_waived_by"),
-                  lateFeeWaiverReason: try row.optionalString("late_fee_waiver_reason"),
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            houseId: try row.string("house_id"), billRunId: try row.string("bill_run_id"), period: period,
+            issueDate: try row.date("issue_date"), dueDate: try row.date("due_date"), currency: try row.string("currency"),
+            totalAmount: try row.int64("total_amount"), paidAmount: try row.int64("paid_amount"),
+            status: try row.value("status", as: Status.self),
+            postedAt: try row.optionalInt64("posted_at").map(Date.init(epochMilliseconds:)),
+            lateFeeWaivedBy: try row.optionalString("late_fee_waived_by"),
+            lateFeeWaiverReason: try row.optionalString("late_fee_waiver_reason"),
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageRow: [StorageValue] {
-        [.text(id), .text(companyId), .text(communityId), .text(houseId), .text(billRunId), .text(period.description),
-         .text(issueDate.description), .text(dueDate.description), .text(currency), .integer(totalAmount), .integer(paidAmount),
-         .text(status.rawValue), .integer(postedAt?.epochMilliseconds), .text(lateFeeWaivedBy), .text(lateFeeWaiverReason),
-         .integer(createdAt.epochMilliseconds), .integer(updatedAt.epochMilliseconds)]
+        [
+            .text(id), .text(companyId), .text(communityId), .text(houseId), .text(billRunId), .text(period.description),
+            .text(issueDate.description), .text(dueDate.description), .text(currency), .integer(totalAmount), .integer(paidAmount),
+            .text(status.rawValue), .integer(postedAt?.epochMilliseconds), .text(lateFeeWaivedBy), .text(lateFeeWaiverReason),
+            .integer(createdAt.epochMilliseconds), .integer(updatedAt.epochMilliseconds),
+        ]
     }
 
     /// ``storageRow``'s cells, appended without building it.
@@ -147,10 +155,12 @@ public struct BillLine: BulkRecord, Codable, Equatable {
     public var adjustsLineId: String?
     public var createdAt: Date
 
-    public init(id: String, companyId: String, communityId: String, billId: String?, houseId: String, feeItemId: String,
-                period: BillingPeriod, kind: Kind, standardId: String, standardVersion: Int, quantity: Quantity?, unit: String?,
-                unitPrice: UnitPrice?, basis: String, breakdown: [QuoteLine], exact: ExactAmount, rounding: String,
-                billableDays: Int, periodDays: Int, amount: Int64, adjustsLineId: String?, createdAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, billId: String?, houseId: String, feeItemId: String,
+        period: BillingPeriod, kind: Kind, standardId: String, standardVersion: Int, quantity: Quantity?, unit: String?,
+        unitPrice: UnitPrice?, basis: String, breakdown: [QuoteLine], exact: ExactAmount, rounding: String,
+        billableDays: Int, periodDays: Int, amount: Int64, adjustsLineId: String?, createdAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.billId = billId; self.houseId = houseId
         self.feeItemId = feeItemId; self.period = period; self.kind = kind; self.standardId = standardId
         self.standardVersion = standardVersion; self.quantity = quantity; self.unit = unit; self.unitPrice = unitPrice
@@ -160,9 +170,11 @@ public struct BillLine: BulkRecord, Codable, Equatable {
     }
 
     public static let table = "bill_lines"
-    public static let columns = ["id", "company_id", "community_id", "bill_id", "house_id", "fee_item_id", "period", "kind",
-                                 "standard_id", "standard_version", "quantity_milli", "unit", "unit_price", "basis", "breakdown",
-                                 "exact", "rounding", "billable_days", "period_days", "amount", "adjusts_line_id", "created_at"]
+    public static let columns = [
+        "id", "company_id", "community_id", "bill_id", "house_id", "fee_item_id", "period", "kind",
+        "standard_id", "standard_version", "quantity_milli", "unit", "unit_price", "basis", "breakdown",
+        "exact", "rounding", "billable_days", "period_days", "amount", "adjusts_line_id", "created_at",
+    ]
 
     public init(row: RowReader) throws {
         guard let period = BillingPeriod(try row.string("period")) else { throw StorageError.corruptRow(table: Self.table, column: "period") }
@@ -171,24 +183,27 @@ public struct BillLine: BulkRecord, Codable, Equatable {
         // Stored slices leave out the unit: it is the line's.
         var breakdown = try StoredJSON.decode([QuoteLine].self, try row.string("breakdown"), table: Self.table, column: "breakdown")
         for index in breakdown.indices { breakdown[index].restoreUnit(unit) }
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  billId: try row.optionalString("bill_id"), houseId: try row.string("house_id"), feeItemId: try row.string("fee_item_id"),
-                  period: period, kind: try row.value("kind", as: Kind.self), standardId: try row.string("standard_id"),
-                  standardVersion: try row.optionalInt("standard_version") ?? 0,
-                  quantity: try row.optionalInt64("quantity_milli").map(Quantity.init(milliUnits:)), unit: unit,
-                  unitPrice: try row.optionalInt64("unit_price").map(UnitPrice.init(tenThousandths:)), basis: try row.string("basis"),
-                  breakdown: breakdown,
-                  exact: exact, rounding: try row.string("rounding"), billableDays: try row.optionalInt("billable_days") ?? 0,
-                  periodDays: try row.optionalInt("period_days") ?? 0, amount: try row.int64("amount"),
-                  adjustsLineId: try row.optionalString("adjusts_line_id"), createdAt: try row.instant("created_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            billId: try row.optionalString("bill_id"), houseId: try row.string("house_id"), feeItemId: try row.string("fee_item_id"),
+            period: period, kind: try row.value("kind", as: Kind.self), standardId: try row.string("standard_id"),
+            standardVersion: try row.optionalInt("standard_version") ?? 0,
+            quantity: try row.optionalInt64("quantity_milli").map(Quantity.init(milliUnits:)), unit: unit,
+            unitPrice: try row.optionalInt64("unit_price").map(UnitPrice.init(tenThousandths:)), basis: try row.string("basis"),
+            breakdown: breakdown,
+            exact: exact, rounding: try row.string("rounding"), billableDays: try row.optionalInt("billable_days") ?? 0,
+            periodDays: try row.optionalInt("period_days") ?? 0, amount: try row.int64("amount"),
+            adjustsLineId: try row.optionalString("adjusts_line_id"), createdAt: try row.instant("created_at"))
     }
 
     public var storageRow: [StorageValue] {
-        [.text(id), .text(companyId), .text(communityId), .text(billId), .text(houseId), .text(feeItemId),
-         .text(period.description), .text(kind.rawValue), .text(standardId), .integer(Int64(standardVersion)),
-         .integer(quantity?.milliUnits), .text(unit), .integer(unitPrice?.tenThousandths), .text(basis),
-         .text(CompactJSON.breakdown(breakdown)), .text(exact.decimalText), .text(rounding), .integer(Int64(billableDays)),
-         .integer(Int64(periodDays)), .integer(amount), .text(adjustsLineId), .integer(createdAt.epochMilliseconds)]
+        [
+            .text(id), .text(companyId), .text(communityId), .text(billId), .text(houseId), .text(feeItemId),
+            .text(period.description), .text(kind.rawValue), .text(standardId), .integer(Int64(standardVersion)),
+            .integer(quantity?.milliUnits), .text(unit), .integer(unitPrice?.tenThousandths), .text(basis),
+            .text(CompactJSON.breakdown(breakdown)), .text(exact.decimalText), .text(rounding), .integer(Int64(billableDays)),
+            .integer(Int64(periodDays)), .integer(amount), .text(adjustsLineId), .integer(createdAt.epochMilliseconds),
+        ]
     }
 
     /// Seven ids, the basis and the breakdown: about 520 bytes on a simulated month (612 for time-of-use electricity).

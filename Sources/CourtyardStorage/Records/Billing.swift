@@ -1,6 +1,6 @@
+import CourtyardDomain
 import Foundation
 import SQLKit
-import CourtyardDomain
 
 /// JSON columns (rules, policies, window usage, breakdowns) are stored in the API's snake_case form.
 public enum StoredJSON {
@@ -43,10 +43,12 @@ public struct FeeItem: TenantRecord, Codable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, code: String, name: String, category: FeeCategory,
-                billingCycle: BillingPeriod.Cycle, usageKind: UsageKind?, dueDays: Int, lateFeePolicy: LateFeePolicy?,
-                largeHousehold: LargeHouseholdQuota?, apportionBasis: Apportionment.Basis?,
-                createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, code: String, name: String, category: FeeCategory,
+        billingCycle: BillingPeriod.Cycle, usageKind: UsageKind?, dueDays: Int, lateFeePolicy: LateFeePolicy?,
+        largeHousehold: LargeHouseholdQuota?, apportionBasis: Apportionment.Basis?,
+        createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.code = code; self.name = name
         self.category = category; self.billingCycle = billingCycle; self.usageKind = usageKind; self.dueDays = dueDays
         self.lateFeePolicy = lateFeePolicy; self.largeHousehold = largeHousehold
@@ -54,36 +56,43 @@ public struct FeeItem: TenantRecord, Codable, Equatable {
     }
 
     public static let table = "fee_items"
-    public static let columns = ["id", "company_id", "community_id", "code", "name", "category", "billing_cycle", "usage_kind",
-                                 "due_days", "late_fee_policy", "large_household", "apportion_basis",
-                                 "created_at", "updated_at"]
+    public static let columns = [
+        "id", "company_id", "community_id", "code", "name", "category", "billing_cycle", "usage_kind",
+        "due_days", "late_fee_policy", "large_household", "apportion_basis",
+        "created_at", "updated_at",
+    ]
 
     public init(row: RowReader) throws {
         let policy = try row.optionalString("late_fee_policy")
         let quota = try row.optionalString("large_household")
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  code: try row.string("code"), name: try row.string("name"), category: try row.value("category", as: FeeCategory.self),
-                  billingCycle: try row.value("billing_cycle", as: BillingPeriod.Cycle.self),
-                  usageKind: try row.optionalString("usage_kind").map { text in
-                      guard let kind = UsageKind(rawValue: text) else { throw StorageError.corruptRow(table: Self.table, column: "usage_kind") }
-                      return kind
-                  },
-                  dueDays: try row.optionalInt("due_days") ?? 0,
-                  lateFeePolicy: try policy.map { try StoredJSON.decode(LateFeePolicy.self, $0, table: Self.table, column: "late_fee_policy") },
-                  largeHousehold: try quota.map { try StoredJSON.decode(LargeHouseholdQuota.self, $0, table: Self.table, column: "large_household") },
-                  apportionBasis: try row.optionalString("apportion_basis").map { text in
-                      guard let basis = Apportionment.Basis(rawValue: text) else { throw StorageError.corruptRow(table: Self.table, column: "apportion_basis") }
-                      return basis
-                  },
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            code: try row.string("code"), name: try row.string("name"), category: try row.value("category", as: FeeCategory.self),
+            billingCycle: try row.value("billing_cycle", as: BillingPeriod.Cycle.self),
+            usageKind: try row.optionalString("usage_kind").map { text in
+                guard let kind = UsageKind(rawValue: text) else { throw StorageError.corruptRow(table: Self.table, column: "usage_kind") }
+                return kind
+            },
+            dueDays: try row.optionalInt("due_days") ?? 0,
+            lateFeePolicy: try policy.map { try StoredJSON.decode(LateFeePolicy.self, $0, table: Self.table, column: "late_fee_policy") },
+            largeHousehold: try quota.map { try StoredJSON.decode(LargeHouseholdQuota.self, $0, table: Self.table, column: "large_household") },
+            apportionBasis: try row.optionalString("apportion_basis").map { text in
+                guard let basis = Apportionment.Basis(rawValue: text) else {
+                    throw StorageError.corruptRow(table: Self.table, column: "apportion_basis")
+                }
+                return basis
+            },
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(code), SQLBind(name), SQLBind(category.rawValue),
-         SQLBind(billingCycle.rawValue), sqlValue(usageKind?.rawValue), SQLBind(dueDays),
-         sqlValue(lateFeePolicy.map(StoredJSON.encode)), sqlValue(largeHousehold.map(StoredJSON.encode)),
-         sqlValue(apportionBasis?.rawValue),
-         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(code), SQLBind(name), SQLBind(category.rawValue),
+            SQLBind(billingCycle.rawValue), sqlValue(usageKind?.rawValue), SQLBind(dueDays),
+            sqlValue(lateFeePolicy.map(StoredJSON.encode)), sqlValue(largeHousehold.map(StoredJSON.encode)),
+            sqlValue(apportionBasis?.rawValue),
+            SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }
 
@@ -104,8 +113,10 @@ public struct FeeStandard: TenantRecord, Codable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, feeItemId: String, version: Int, effectiveFrom: LocalDate,
-                effectiveUntil: LocalDate?, rule: PricingRule, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, feeItemId: String, version: Int, effectiveFrom: LocalDate,
+        effectiveUntil: LocalDate?, rule: PricingRule, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.feeItemId = feeItemId
         self.version = version; self.effectiveFrom = effectiveFrom; self.effectiveUntil = effectiveUntil; self.rule = rule
         self.createdAt = createdAt; self.updatedAt = updatedAt
@@ -114,21 +125,26 @@ public struct FeeStandard: TenantRecord, Codable, Equatable {
     public var period: EffectivePeriod { EffectivePeriod(from: effectiveFrom, until: effectiveUntil) }
 
     public static let table = "fee_standards"
-    public static let columns = ["id", "company_id", "community_id", "fee_item_id", "version", "effective_from", "effective_until",
-                                 "rule", "created_at", "updated_at"]
+    public static let columns = [
+        "id", "company_id", "community_id", "fee_item_id", "version", "effective_from", "effective_until",
+        "rule", "created_at", "updated_at",
+    ]
 
     public init(row: RowReader) throws {
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  feeItemId: try row.string("fee_item_id"), version: try row.optionalInt("version") ?? 0,
-                  effectiveFrom: try row.date("effective_from"), effectiveUntil: try row.optionalDate("effective_until"),
-                  rule: try StoredJSON.decode(PricingRule.self, try row.string("rule"), table: Self.table, column: "rule"),
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            feeItemId: try row.string("fee_item_id"), version: try row.optionalInt("version") ?? 0,
+            effectiveFrom: try row.date("effective_from"), effectiveUntil: try row.optionalDate("effective_until"),
+            rule: try StoredJSON.decode(PricingRule.self, try row.string("rule"), table: Self.table, column: "rule"),
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(feeItemId), SQLBind(version),
-         SQLBind(effectiveFrom.description), sqlValue(effectiveUntil?.description), SQLBind(StoredJSON.encode(rule)),
-         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(feeItemId), SQLBind(version),
+            SQLBind(effectiveFrom.description), sqlValue(effectiveUntil?.description), SQLBind(StoredJSON.encode(rule)),
+            SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }
 
@@ -153,8 +169,10 @@ public struct FeeAttachment: TenantRecord, Codable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, feeItemId: String, scope: Scope, target: String?,
-                sharedMeterId: String? = nil, validFrom: LocalDate, validUntil: LocalDate?, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, feeItemId: String, scope: Scope, target: String?,
+        sharedMeterId: String? = nil, validFrom: LocalDate, validUntil: LocalDate?, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.feeItemId = feeItemId
         self.scope = scope; self.target = target; self.sharedMeterId = sharedMeterId; self.validFrom = validFrom; self.validUntil = validUntil
         self.createdAt = createdAt; self.updatedAt = updatedAt
@@ -175,21 +193,26 @@ public struct FeeAttachment: TenantRecord, Codable, Equatable {
     }
 
     public static let table = "fee_attachments"
-    public static let columns = ["id", "company_id", "community_id", "fee_item_id", "scope", "target", "shared_meter_id",
-                                 "valid_from", "valid_until", "created_at", "updated_at"]
+    public static let columns = [
+        "id", "company_id", "community_id", "fee_item_id", "scope", "target", "shared_meter_id",
+        "valid_from", "valid_until", "created_at", "updated_at",
+    ]
 
     public init(row: RowReader) throws {
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  feeItemId: try row.string("fee_item_id"), scope: try row.value("scope", as: Scope.self),
-                  target: try row.optionalString("target"), sharedMeterId: try row.optionalString("shared_meter_id"), validFrom: try row.date("valid_from"),
-                  validUntil: try row.optionalDate("valid_until"), createdAt: try row.instant("created_at"),
-                  updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            feeItemId: try row.string("fee_item_id"), scope: try row.value("scope", as: Scope.self),
+            target: try row.optionalString("target"), sharedMeterId: try row.optionalString("shared_meter_id"), validFrom: try row.date("valid_from"),
+            validUntil: try row.optionalDate("valid_until"), createdAt: try row.instant("created_at"),
+            updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(feeItemId), SQLBind(scope.rawValue), sqlValue(target),
-         sqlValue(sharedMeterId), SQLBind(validFrom.description), sqlValue(validUntil?.description), SQLBind(createdAt.epochMilliseconds),
-         SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(feeItemId), SQLBind(scope.rawValue), sqlValue(target),
+            sqlValue(sharedMeterId), SQLBind(validFrom.description), sqlValue(validUntil?.description), SQLBind(createdAt.epochMilliseconds),
+            SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }
 
@@ -223,28 +246,33 @@ public struct UsageRecord: TenantRecord, Codable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, subjectKind: SubjectKind, subjectId: String, usageKind: UsageKind,
-                period: BillingPeriod, quantity: Quantity, windows: [String: Quantity]?, estimated: Bool, source: Source,
-                createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, subjectKind: SubjectKind, subjectId: String, usageKind: UsageKind,
+        period: BillingPeriod, quantity: Quantity, windows: [String: Quantity]?, estimated: Bool, source: Source,
+        createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.subjectKind = subjectKind
         self.subjectId = subjectId; self.usageKind = usageKind; self.period = period; self.quantity = quantity
         self.windows = windows; self.estimated = estimated; self.source = source; self.createdAt = createdAt; self.updatedAt = updatedAt
     }
 
     public static let table = "usage_records"
-    public static let columns = ["id", "company_id", "community_id", "subject_kind", "subject_id", "usage_kind", "period",
-                                 "quantity_milli", "windows", "estimated", "source", "created_at", "updated_at"]
+    public static let columns = [
+        "id", "company_id", "community_id", "subject_kind", "subject_id", "usage_kind", "period",
+        "quantity_milli", "windows", "estimated", "source", "created_at", "updated_at",
+    ]
 
     public init(row: RowReader) throws {
         guard let period = BillingPeriod(try row.string("period")) else { throw StorageError.corruptRow(table: Self.table, column: "period") }
         let windows = try row.optionalString("windows")
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  subjectKind: try row.value("subject_kind", as: SubjectKind.self), subjectId: try row.string("subject_id"),
-                  usageKind: try row.value("usage_kind", as: UsageKind.self), period: period,
-                  quantity: Quantity(milliUnits: try row.int64("quantity_milli")),
-                  windows: try windows.map(Self.windows(stored:)),
-                  estimated: try row.int64("estimated") != 0, source: try row.value("source", as: Source.self),
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            subjectKind: try row.value("subject_kind", as: SubjectKind.self), subjectId: try row.string("subject_id"),
+            usageKind: try row.value("usage_kind", as: UsageKind.self), period: period,
+            quantity: Quantity(milliUnits: try row.int64("quantity_milli")),
+            windows: try windows.map(Self.windows(stored:)),
+            estimated: try row.int64("estimated") != 0, source: try row.value("source", as: Source.self),
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     /// Window usage as stored in the `windows` column.
@@ -253,9 +281,11 @@ public struct UsageRecord: TenantRecord, Codable, Equatable {
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(subjectKind.rawValue), SQLBind(subjectId),
-         SQLBind(usageKind.rawValue), SQLBind(period.description), SQLBind(quantity.milliUnits),
-         sqlValue(windows.map(CompactJSON.quantities)), SQLBind(estimated ? 1 : 0), SQLBind(source.rawValue),
-         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(subjectKind.rawValue), SQLBind(subjectId),
+            SQLBind(usageKind.rawValue), SQLBind(period.description), SQLBind(quantity.milliUnits),
+            sqlValue(windows.map(CompactJSON.quantities)), SQLBind(estimated ? 1 : 0), SQLBind(source.rawValue),
+            SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }

@@ -20,13 +20,16 @@ public struct Building: TenantRecord, Codable, Equatable {
     public static let columns = ["id", "company_id", "community_id", "name", "floors", "created_at", "updated_at"]
 
     public init(row: RowReader) throws {
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  name: try row.string("name"), floors: try row.optionalInt("floors"),
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            name: try row.string("name"), floors: try row.optionalInt("floors"),
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(name), sqlValue(floors),
-         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(name), sqlValue(floors),
+            SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }

@@ -159,7 +159,8 @@ enum CompactJSON {
         if expect(UInt8(ascii: "}")) { return utf8.isEmpty ? result : nil }
         while true {
             guard let key = string(), expect(UInt8(ascii: ":")), let value = string(),
-                  let quantity = try? Quantity(parsing: value) else { return nil }
+                let quantity = try? Quantity(parsing: value)
+            else { return nil }
             result[String(key)] = quantity
             if expect(UInt8(ascii: ",")) { continue }
             guard expect(UInt8(ascii: "}")), utf8.isEmpty else { return nil }

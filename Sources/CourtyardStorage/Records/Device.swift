@@ -59,30 +59,37 @@ public struct Device: TenantRecord, Codable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, deviceKey: String, kind: Kind, protocol: Transport,
-                model: String?, address: String?, status: Status, registerModulus: Quantity? = nil, firmware: String? = nil, createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, deviceKey: String, kind: Kind, protocol: Transport,
+        model: String?, address: String?, status: Status, registerModulus: Quantity? = nil, firmware: String? = nil, createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.deviceKey = deviceKey
         self.kind = kind; self.protocol = `protocol`; self.model = model; self.address = address; self.status = status
         self.registerModulus = registerModulus; self.firmware = firmware; self.createdAt = createdAt; self.updatedAt = updatedAt
     }
 
     public static let table = "devices"
-    public static let columns = ["id", "company_id", "community_id", "device_key", "kind", "protocol", "model", "address",
-                                 "status", "register_modulus_milli", "firmware", "created_at", "updated_at"]
+    public static let columns = [
+        "id", "company_id", "community_id", "device_key", "kind", "protocol", "model", "address",
+        "status", "register_modulus_milli", "firmware", "created_at", "updated_at",
+    ]
 
     public init(row: RowReader) throws {
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  deviceKey: try row.string("device_key"), kind: try row.value("kind", as: Kind.self),
-                  protocol: try row.value("protocol", as: Transport.self), model: try row.optionalString("model"),
-                  address: try row.optionalString("address"), status: try row.value("status", as: Status.self),
-                  registerModulus: try row.optionalInt64("register_modulus_milli").map(Quantity.init(milliUnits:)),
-                  firmware: try row.optionalString("firmware"),
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            deviceKey: try row.string("device_key"), kind: try row.value("kind", as: Kind.self),
+            protocol: try row.value("protocol", as: Transport.self), model: try row.optionalString("model"),
+            address: try row.optionalString("address"), status: try row.value("status", as: Status.self),
+            registerModulus: try row.optionalInt64("register_modulus_milli").map(Quantity.init(milliUnits:)),
+            firmware: try row.optionalString("firmware"),
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(deviceKey), SQLBind(kind.rawValue),
-         SQLBind(`protocol`.rawValue), sqlValue(model), sqlValue(address), SQLBind(status.rawValue),
-         sqlValue(registerModulus?.milliUnits), sqlValue(firmware), SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(deviceKey), SQLBind(kind.rawValue),
+            SQLBind(`protocol`.rawValue), sqlValue(model), sqlValue(address), SQLBind(status.rawValue),
+            sqlValue(registerModulus?.milliUnits), sqlValue(firmware), SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }

@@ -13,8 +13,10 @@ public struct Person: TenantRecord, Codable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(id: String, companyId: String, communityId: String, name: String, phone: String?, email: String?,
-                createdAt: Date, updatedAt: Date) {
+    public init(
+        id: String, companyId: String, communityId: String, name: String, phone: String?, email: String?,
+        createdAt: Date, updatedAt: Date
+    ) {
         self.id = id; self.companyId = companyId; self.communityId = communityId; self.name = name
         self.phone = phone; self.email = email; self.createdAt = createdAt; self.updatedAt = updatedAt
     }
@@ -23,13 +25,16 @@ public struct Person: TenantRecord, Codable, Equatable {
     public static let columns = ["id", "company_id", "community_id", "name", "phone", "email", "created_at", "updated_at"]
 
     public init(row: RowReader) throws {
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  name: try row.string("name"), phone: try row.optionalString("phone"), email: try row.optionalString("email"),
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            name: try row.string("name"), phone: try row.optionalString("phone"), email: try row.optionalString("email"),
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(name), sqlValue(phone), sqlValue(email),
-         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(name), sqlValue(phone), sqlValue(email),
+            SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }

@@ -20,13 +20,16 @@ public struct BuildingUnit: TenantRecord, Codable, Equatable {
     public static let columns = ["id", "company_id", "community_id", "building_id", "name", "created_at", "updated_at"]
 
     public init(row: RowReader) throws {
-        self.init(id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
-                  buildingId: try row.string("building_id"), name: try row.string("name"),
-                  createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
+        self.init(
+            id: try row.string("id"), companyId: try row.string("company_id"), communityId: try row.string("community_id"),
+            buildingId: try row.string("building_id"), name: try row.string("name"),
+            createdAt: try row.instant("created_at"), updatedAt: try row.instant("updated_at"))
     }
 
     public var storageValues: [any SQLExpression] {
-        [SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(buildingId), SQLBind(name),
-         SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds)]
+        [
+            SQLBind(id), SQLBind(companyId), SQLBind(communityId), SQLBind(buildingId), SQLBind(name),
+            SQLBind(createdAt.epochMilliseconds), SQLBind(updatedAt.epochMilliseconds),
+        ]
     }
 }
