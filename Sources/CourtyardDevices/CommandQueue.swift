@@ -286,7 +286,7 @@ public enum CommandPayload {
             "expires_at": String(command.expiresAt),
         ]
         if let frame = frame(command, device: device, now: now) { fields["frame"] = Hex.string(frame) }
-        let data = (try? DeviceJSON.encoder.encode(fields)) ?? Data()
+        let data = (try? SnakeCaseJSON.encoder.encode(fields)) ?? Data()
         return Array(data)
     }
 

@@ -117,12 +117,12 @@ public struct DeviceMQTT: Sendable {
                 }
                 let data = Data(message.payload)
                 if kind == "acks" {
-                    let ack = try DeviceJSON.decoder.decode(DeviceReports.Ack.self, from: data)
+                    let ack = try SnakeCaseJSON.decoder.decode(DeviceReports.Ack.self, from: data)
                     _ = try await reports.acknowledge(
                         companyId: company, deviceId: device, commandId: ack.commandId, status: ack.status,
                         error: ack.error)
                 } else if kind == "state" {
-                    let state = try DeviceJSON.decoder.decode(DeviceReports.StateReport.self, from: data)
+                    let state = try SnakeCaseJSON.decoder.decode(DeviceReports.StateReport.self, from: data)
                     let alarm = state.alarm.flatMap { DeviceReports.alarms.contains($0) ? $0 : nil }
                     try await reports.report(companyId: company, deviceId: device, position: state.valve, alarm: alarm)
                 }

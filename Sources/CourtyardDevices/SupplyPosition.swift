@@ -4,19 +4,3 @@ import Foundation
 public enum SupplyPosition: String, Codable, Sendable, Hashable {
     case open, closed
 }
-
-/// JSON as devices and their gateways speak it: snake_case keys, sorted so a payload's bytes are stable.
-public enum DeviceJSON {
-    public static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-
-    public static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }
-}

@@ -327,7 +327,7 @@ enum RawSupply {
         insert.bind(6, kind)
         insert.bind(7, audience)
         insert.bind(8, dedupKey)
-        insert.bind(9, String(decoding: try PrepaidJSON.encoder.encode(payload), as: UTF8.self))
+        insert.bind(9, String(decoding: try SnakeCaseJSON.encoder.encode(payload), as: UTF8.self))
         insert.bind(10, now.epochMilliseconds)
         try insert.run()
         insert.reset()

@@ -110,27 +110,12 @@ final class PlanConfigCache: Sendable {
 
     func config(id: String, updatedAt: Int64, text: String) throws -> PlanConfig {
         if let hit = entries.withLock({ $0[id] }), hit.0 == updatedAt { return hit.1 }
-        let config = try PrepaidJSON.decoder.decode(PlanConfig.self, from: Data(text.utf8))
+        let config = try SnakeCaseJSON.decoder.decode(PlanConfig.self, from: Data(text.utf8))
         entries.withLock { entries in
             if entries.count > 500_000 { entries.removeAll() }
             entries[id] = (updatedAt, config)
         }
         return config
-    }
-}
-
-/// The API's JSON conventions (snake_case keys, ISO dates) for stored configuration.
-public enum PrepaidJSON {
-    public static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-    public static var decoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
     }
 }
 
@@ -253,7 +238,7 @@ public struct PlanStore: Sendable {
             deviceId: deviceId, register: register, utility: utility, config: config, status: "active",
             createdBy: actor, createdAt: millis, updatedAt: millis, periodKey: nil, periodUsage: 0, carry: 0,
             lastMeasuredAt: nil, warned: false)
-        let text = String(decoding: try PrepaidJSON.encoder.encode(config), as: UTF8.self)
+        let text = String(decoding: try SnakeCaseJSON.encoder.encode(config), as: UTF8.self)
         try await tenant.insert(
             into: "prepaid_plans",
             columns: [

@@ -8,20 +8,6 @@ import SQLKit
 /// The one writer of `notification_outbox`. It sits in Storage because every module announces something (prepaid
 /// cut-offs, the device dispatcher's failed commands, later bills and arrears) and none of them owns the others.
 public enum Outbox {
-    /// Payload keys sorted, so a payload's text is stable (the API's snake_case strategies, as before the move).
-    static var payloadEncoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-
-    static var payloadDecoder: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return decoder
-    }
-
     /// Events of every company not yet delivered, and when the oldest was recorded (epoch milliseconds), for metrics.
     public static func backlog(_ db: any SQLDatabase) async throws -> (events: Int, oldestCreatedAt: Int64?) {
         let row = try await db.raw("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM notification_outbox WHERE delivered_at IS NULL").first()
@@ -33,7 +19,7 @@ public enum Outbox {
         _ db: any SQLDatabase, companyId: String, communityId: String, houseId: String?, deviceId: String?,
         kind: String, audience: String, dedupKey: String, payload: [String: String], now: Date
     ) async throws {
-        let text = String(decoding: try payloadEncoder.encode(payload), as: UTF8.self)
+        let text = String(decoding: try SnakeCaseJSON.encoder.encode(payload), as: UTF8.self)
         try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(
             into: "notification_outbox",
             columns: ["id", "community_id", "house_id", "device_id", "kind", "audience", "dedup_key", "payload", "created_at"],
@@ -68,7 +54,7 @@ public enum Outbox {
             )
             .all().map { row in
                 let r = RowReader(row, table: "notification_outbox")
-                let payload = (try? payloadDecoder.decode([String: String].self, from: Data(try r.string("payload").utf8))) ?? [:]
+                let payload = (try? SnakeCaseJSON.decoder.decode([String: String].self, from: Data(try r.string("payload").utf8))) ?? [:]
                 return Notification(
                     id: try r.string("id"), communityId: try r.string("community_id"), houseId: try r.optionalString("house_id"),
                     deviceId: try r.optionalString("device_id"),

@@ -53,6 +53,11 @@ import Testing
         }
     }
 
+    /// The devices module's answers over `database`, with `effects` as the commands' purpose.
+    static func reports(_ database: Database, _ effects: Recording) -> DeviceReports {
+        DeviceReports(database: database, dispatcher: CommandDispatcher(database: database), effects: effects, clock: ManualClock(now))
+    }
+
     static func queue(_ database: Database, _ action: SupplyPosition, reason: String) async throws -> String {
         try await database.transaction { db in
             let queue = CommandQueue(db, companyId: company)
@@ -70,9 +75,7 @@ import Testing
         try await engine.withDatabase { database in
             try await Self.seed(database)
             let effects = Recording()
-            let reports = DeviceReports(
-                database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
-                clock: ManualClock(Self.now))
+            let reports = Self.reports(database, effects)
             let id = try await Self.queue(database, .closed, reason: "balance")
             let delivered = try await reports.acknowledge(
                 companyId: Self.company, deviceId: Self.device, commandId: id, status: .delivered, error: nil)
@@ -95,9 +98,7 @@ import Testing
         try await engine.withDatabase { database in
             try await Self.seed(database)
             let effects = Recording()
-            let reports = DeviceReports(
-                database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
-                clock: ManualClock(Self.now))
+            let reports = Self.reports(database, effects)
             let id = try await Self.queue(database, .open, reason: "refuse")
             await #expect(throws: DeviceError.self) {
                 try await reports.acknowledge(
@@ -126,9 +127,7 @@ import Testing
         try await engine.withDatabase { database in
             try await Self.seed(database)
             let effects = Recording()
-            let reports = DeviceReports(
-                database: database, dispatcher: CommandDispatcher(database: database), effects: effects,
-                clock: ManualClock(Self.now))
+            let reports = Self.reports(database, effects)
             try await reports.report(companyId: Self.company, deviceId: Self.device, position: .closed, alarm: "gas_leak")
             let seen = effects.reports.withLock { $0 }
             #expect(seen.count == 1)

@@ -3,6 +3,23 @@ import Foundation
 import SQLKit
 
 /// JSON columns (rules, policies, window usage, breakdowns) are stored in the API's snake_case form.
+/// JSON with the API's conventions: snake_case keys, sorted so the same value always has the same bytes. One place for
+/// the device payloads, stored plan configurations and outbox payloads.
+public enum SnakeCaseJSON {
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    public static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }
+}
+
 public enum StoredJSON {
     public static func encode<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
