@@ -55,12 +55,27 @@ let package = Package(
             name: "CourtyardMeterProtocols",
             dependencies: ["CourtyardDomain"]
         ),
+        // The SQLite engine adapter: a bare connection with cached prepared statements, the background WAL checkpointer,
+        // and SQLKit over that connection. The only module that calls SQLite's C interface; Storage declares the
+        // protocols (FastConnection, FastStatement) that modules above write their hot statements against.
+        .target(
+            name: "CourtyardSQLite",
+            dependencies: [
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // Schema, migrations, repositories and tenant scoping over SQLite and PostgreSQL.
         .target(
             name: "CourtyardStorage",
             dependencies: [
                 "CourtyardDomain",
                 "CourtyardLedger",
+                "CourtyardSQLite",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
@@ -190,6 +205,7 @@ let package = Package(
                 "CourtyardBilling",
                 "CourtyardServer",
                 "CourtyardStorage",
+                "CourtyardSQLite",
                 "CourtyardSimulator",
                 "CourtyardDomain",
                 "CourtyardLedger",
@@ -292,7 +308,7 @@ let package = Package(
         .testTarget(
             name: "CourtyardStorageTests",
             dependencies: [
-                "CourtyardStorage", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
+                "CourtyardStorage", "CourtyardSQLite", "CourtyardDomain", "CourtyardLedger", "CourtyardSimulator", "CourtyardTestSupport",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]

@@ -108,6 +108,54 @@ public struct CommandQueue: Sendable {
         return id
     }
 
+    /// ``enqueue(communityId:deviceId:action:reason:transport:maxAttempts:expirySeconds:waitForUplink:now:)`` on the fast
+    /// path (the ingestion writer's raw batch, for a prepaid deduction), inside its open transaction: the same rule
+    /// (``CommandLifecycle/desire(_:open:)``) and the same row. The transport is the device's protocol. Returns the
+    /// command's id, or the id of the open command that already asks for `action`.
+    @discardableResult
+    public static func enqueue(
+        _ sql: TenantFastSQL, communityId: String, deviceId: String, action: SupplyPosition, reason: String, maxAttempts: Int,
+        expirySeconds: Int, waitForUplink: Bool, now: Date
+    ) throws -> String {
+        let millis = now.epochMilliseconds
+        let newest = try sql.prepare(newestOpen)
+        newest.bind(2, deviceId)
+        var open: [CommandLifecycle.Open] = []
+        if try newest.step() {
+            open.append(.init(id: newest.string(0), action: newest.string(1) == "open" ? .open : .closed, state: .queued, createdAt: newest.int64(2)))
+        }
+        newest.reset()
+        if case .alreadyAsked(let id) = CommandLifecycle.desire(action, open: open) { return id }
+        let transportQuery = try sql.prepare(deviceProtocol)
+        transportQuery.bind(2, deviceId)
+        let transport = try transportQuery.step() ? transportQuery.string(0) : "mqtt"
+        transportQuery.reset()
+        let id = Identifier.uuidV7(at: now)
+        let insert = try sql.prepare(fastInsert)
+        insert.bind(2, id)
+        insert.bind(3, communityId)
+        insert.bind(4, deviceId)
+        insert.bind(5, DeviceCommand.actionText(action))
+        insert.bind(6, reason)
+        insert.bind(7, "queued")
+        insert.bind(8, transport)
+        insert.bind(9, Int64(0))
+        insert.bind(10, Int64(maxAttempts))
+        insert.bind(11, millis)
+        insert.bind(12, millis + Int64(expirySeconds) * 1000)
+        insert.bind(13, CommandLifecycle.creationTime(now: millis, open: open))
+        insert.bind(14, Int64(waitForUplink ? 1 : 0))
+        try insert.run()
+        insert.reset()
+        return id
+    }
+
+    static let newestOpen = TenantQuery.select(
+        "id, action, created_at", from: "device_commands", where: "device_id = ?2 AND state IN ('queued', 'sent', 'delivered')",
+        then: "ORDER BY created_at DESC, id DESC LIMIT 1")
+    static let deviceProtocol = TenantQuery.select("protocol", from: "devices", where: "id = ?2")
+    static let fastInsert = TenantQuery.insert(into: "device_commands", columns: insertColumns)
+
     /// The columns a new command is written with (the storage layer adds its company).
     static let insertColumns = [
         "id", "community_id", "device_id", "action", "reason", "state", "transport", "attempts", "max_attempts",

@@ -67,6 +67,35 @@ public struct PresenceStore: Sendable {
     }
 }
 
+extension PresenceStore {
+    /// The fast path's presence (the ingestion writer's raw batches): a device's stored state, and last-seen upserts that
+    /// only move forward. A device coming back from offline is not recorded here: it needs its alert, which
+    /// ``touch(_:seenAt:)`` on the careful path writes.
+    static let storedOnline = TenantQuery.select("online", from: "device_presence", where: "device_id = ?2")
+    static let seenUpsert = TenantQuery.insert(
+        into: "device_presence", columns: ["device_id", "community_id", "last_seen_at", "online", "changed_at"],
+        values: "?2, ?3, ?4, 1, ?4",
+        onConflict: .updateOnKey(["device_id"], set: "last_seen_at = MAX(device_presence.last_seen_at, excluded.last_seen_at)"))
+
+    /// Whether `device` has a stored presence that says offline.
+    public static func isStoredOffline(_ sql: TenantFastSQL, device: String) throws -> Bool {
+        let query = try sql.prepare(storedOnline)
+        query.bind(2, device)
+        defer { query.reset() }
+        return try query.step() && query.int64(0) == 0
+    }
+
+    /// Records that `device`, online, was heard from at `at` (a later time than stored wins; a new row is online).
+    public static func recordSeen(_ sql: TenantFastSQL, device: KnownDevice, at: Int64) throws {
+        let upsert = try sql.prepare(seenUpsert)
+        upsert.bind(2, device.id)
+        upsert.bind(3, device.communityId)
+        upsert.bind(4, at)
+        try upsert.run()
+        upsert.reset()
+    }
+}
+
 /// Marks silent devices offline, with an alert each, for every company. The server runs it every minute.
 ///
 /// A device is offline once it has been silent for its kind's timeout plus ``PresenceStore/lastSeenPrecisionMilliseconds``.

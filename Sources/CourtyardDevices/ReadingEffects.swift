@@ -12,16 +12,17 @@ public protocol ReadingEffects: Sendable {
     func apply(_ db: any SQLDatabase, engine: Database.Engine, companyId: String, readings: [AcceptedReading], now: Date) async throws
     /// Called after the transaction that applied effects committed (to send what it queued).
     func committed() async
-    /// Whether ``applyRaw(_:companyId:readings:now:)`` can serve the SQLite raw path.
-    var supportsRawSQLite: Bool { get }
-    /// SQLite's raw path: applies the effects on the raw connection inside its open transaction. Returns false when this
-    /// batch needs the SQLKit path (a rare case the raw path does not decide); the raw path then rolls back.
-    func applyRaw(_ raw: RawSQLite, companyId: String, readings: [AcceptedReading], now: Date) throws -> Bool
+    /// Whether ``applyFast(_:readings:now:)`` can serve the writer's fast path.
+    var supportsFastPath: Bool { get }
+    /// The writer's fast path: applies the effects of one company's readings on the fast connection, inside its open
+    /// transaction. Returns false when this batch needs the SQLKit path (a rare case the fast path does not decide); the
+    /// fast path then rolls back.
+    func applyFast(_ sql: TenantFastSQL, readings: [AcceptedReading], now: Date) throws -> Bool
 }
 
 extension ReadingEffects {
-    public var supportsRawSQLite: Bool { false }
-    public func applyRaw(_ raw: RawSQLite, companyId: String, readings: [AcceptedReading], now: Date) throws -> Bool { false }
+    public var supportsFastPath: Bool { false }
+    public func applyFast(_ sql: TenantFastSQL, readings: [AcceptedReading], now: Date) throws -> Bool { false }
 }
 
 /// A reading just accepted with usage, or an earlier one whose usage a late reading revised.

@@ -11,10 +11,16 @@ import Foundation
 /// otherwise it rolls back and returns nil, and the batch runs through the SQLKit paths, which answer every case.
 /// Memory is updated only after the commit.
 enum ReadingRawPath {
-    static let insertSQL = RecentReadings.insertSQL(into: "meter_readings")
+    static let insertReading = RecentReadings.insert(into: "meter_readings")
+    /// The inserts into each recent table.
+    static let appendRecent = [RecentReadings.insert(into: RecentReadings.table(0)), RecentReadings.insert(into: RecentReadings.table(1))]
+    /// A register's newest stored reading (its head, when the memory has none).
+    static let latestReading = TenantQuery.select(
+        "measured_at, reading_milli", from: "meter_readings", where: "device_id = ?2 AND register = ?3",
+        then: "ORDER BY measured_at DESC LIMIT 1")
 
     static func run(
-        _ raw: RawSQLite, work: [ReadingWriter.Work], now: Date, memory: IngestMemory,
+        _ raw: any FastConnection, work: [ReadingWriter.Work], now: Date, memory: IngestMemory,
         effects: (any ReadingEffects)? = nil, recentLimit: Int = 200_000
     ) throws -> [[ReadingOutcome]]? {
         // Without effects this batch writes only readings of devices the directory resolved (devices, and their
@@ -28,14 +34,14 @@ enum ReadingRawPath {
         var committed = false
         defer {
             if !committed {
-                try? raw.execute("ROLLBACK")
+                raw.rollback()
                 for entry in undo.reversed() {
                     memory.heads[entry.key] = entry.head
                     if entry.wasEmpty { memory.empty.insert(entry.key) }
                 }
             }
         }
-        let bump = try raw.statement("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value")
+        let bump = try raw.prepared("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value")
         guard try bump.step() else { return nil }
         let generation = bump.int64(0)
         bump.reset()
@@ -43,16 +49,15 @@ enum ReadingRawPath {
 
         var ids = IdentifierSequence(at: now)
         undo.reserveCapacity(work.reduce(0) { $0 + $1.readings.count })
-        let insert = try raw.statement(insertSQL)
-        let appendRecent = try raw.statement(RecentReadings.insertSQL(into: RecentReadings.table(memory.recent.active)))
         var appended: [RecentRow] = []
-        let latest = try raw.statement(
-            """
-            SELECT measured_at, reading_milli FROM meter_readings WHERE device_id = ?1 AND register = ?2 ORDER BY measured_at DESC LIMIT 1
-            """)
         var results: [[ReadingOutcome]] = []
         results.reserveCapacity(work.count)
         for item in work {
+            // Each submission is one company's: its statements name that tenant.
+            let tenant = raw.tenant(item.companyId)
+            let insert = try tenant.prepare(insertReading)
+            let appendRecent = try tenant.prepare(Self.appendRecent[memory.recent.active])
+            let latest = try tenant.prepare(latestReading)
             var outcomes: [ReadingOutcome] = []
             outcomes.reserveCapacity(item.readings.count)
             for reading in item.readings {
@@ -65,8 +70,8 @@ enum ReadingRawPath {
                     empty = memory.empty.contains(key)
                     if !empty, case .cumulative = reading.value, memory.careful.isEmpty || !memory.careful.contains(reading.device.key) {
                         latest.reset()
-                        latest.bind(1, reading.device.id)
-                        latest.bind(2, reading.register)
+                        latest.bind(2, reading.device.id)
+                        latest.bind(3, reading.register)
                         if try latest.step(), !latest.isNull(1) {
                             head = ReadingRules.Point(measuredAt: latest.int64(0), reading: latest.int64(1))
                         } else {
@@ -85,12 +90,10 @@ enum ReadingRawPath {
                 if cumulative == nil, known != nil { return nil }
                 let statement = recent ? appendRecent : insert
                 statement.reset()
-                RecentReadings.bind(
-                    statement, id: id, companyId: item.companyId, reading: reading, cumulative: cumulative, usage: usage,
-                    since: since)
+                RecentReadings.bind(statement, id: id, reading: reading, cumulative: cumulative, usage: usage, since: since)
                 do {
                     try statement.run()
-                } catch let failure as RawSQLite.Failure where failure.isConstraint {
+                } catch  where isConstraintViolation(error) {
                     // A duplicate or a reused message id: the careful path answers it.
                     return nil
                 }
@@ -129,40 +132,26 @@ enum ReadingRawPath {
                     }
                 }
                 if accepted.isEmpty { continue }
-                guard let effects, try effects.applyRaw(raw, companyId: item.companyId, readings: accepted, now: now) else { return nil }
+                guard let effects, try effects.applyFast(raw.tenant(item.companyId), readings: accepted, now: now) else { return nil }
             }
         }
         // Presence: each submission's devices, as the submitting task listed them. The same device in two submissions is
         // upserted twice (the later time wins through MAX); one writer, so no lock order is needed. A device online and
         // written less than the precision ago keeps its row: every reporting device would otherwise dirty a page of
         // its own in every commit.
-        let presence = try raw.statement("SELECT online FROM device_presence WHERE device_id = ?1")
-        let upsert = try raw.statement(
-            """
-            INSERT INTO device_presence (device_id, company_id, community_id, last_seen_at, online, changed_at) VALUES (?1, ?2, ?3, ?4, 1, ?4)
-            ON CONFLICT (device_id) DO UPDATE SET last_seen_at = MAX(device_presence.last_seen_at, excluded.last_seen_at)
-            """)
         var online: [DeviceKey] = []
         var written: [(DeviceKey, Int64)] = []
         for item in work {
+            let tenant = raw.tenant(item.companyId)
             for (device, at) in item.lastSeen {
                 if memory.online.contains(device.key) {
                     if let last = memory.seenWritten[device.key], at < last + PresenceStore.lastSeenPrecisionMilliseconds { continue }
                 } else {
-                    presence.reset()
-                    presence.bind(1, device.id)
                     // A device coming back from offline needs its alert: the careful path writes it.
-                    if try presence.step(), presence.int64(0) == 0 { return nil }
-                    presence.reset()
+                    if try PresenceStore.isStoredOffline(tenant, device: device.id) { return nil }
                     online.append(device.key)
                 }
-                upsert.reset()
-                upsert.bind(1, device.id)
-                upsert.bind(2, item.companyId)
-                upsert.bind(3, device.communityId)
-                upsert.bind(4, at)
-                try upsert.run()
-                upsert.reset()
+                try PresenceStore.recordSeen(tenant, device: device, at: at)
                 written.append((device.key, at))
             }
         }

@@ -22,10 +22,10 @@ extension ReadingWriter {
 
     /// One step of the move in progress in a transaction of its own (after a small batch, or the idle writer).
     func moveStep(minimumRows: Int = moveRows) async {
-        guard engine == .sqlite, let kept = memory, let move = kept.recent.move, move.sorted, let path = database.sqlitePath else { return }
+        guard engine == .sqlite, let kept = memory, let move = kept.recent.move, move.sorted else { return }
         do {
             memory = nil
-            let connection = try openRaw(path)
+            let connection = try openFast()
             let started = ContinuousClock.now
             let valid = try await database.withSQLiteWriteLock {
                 try await Self.rawPool.runIfActive {
@@ -115,7 +115,7 @@ extension ReadingWriter {
 
     func moveWhileIdle(stamp: Int) async {
         idleMoveScheduled = false
-        guard !draining, queue.isEmpty, batches == stamp, engine == .sqlite, let path = database.sqlitePath else {
+        guard !draining, queue.isEmpty, batches == stamp, engine == .sqlite else {
             if !draining { scheduleIdleMove() }
             return
         }
@@ -131,7 +131,7 @@ extension ReadingWriter {
             if kept.recent.move == nil {
                 do {
                     memory = nil
-                    let connection = try openRaw(path)
+                    let connection = try openFast()
                     let valid = try await database.withSQLiteWriteLock {
                         try await Self.rawPool.runIfActive { try RecentReadings.switchTables(connection, memory: kept) }
                     }

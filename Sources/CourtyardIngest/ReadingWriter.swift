@@ -58,7 +58,7 @@ public actor ReadingWriter {
     var memory: IngestMemory?
     private let usesMemory: Bool
     /// The bare connection of the SQLite raw path, opened on first use.
-    private var raw: RawSQLite?
+    private var raw: (any FastConnection)?
     /// Batches committed by the raw path (SQLite), for tests and metrics.
     public private(set) var rawBatches = 0
     let engine: Database.Engine
@@ -162,13 +162,13 @@ public actor ReadingWriter {
 
     private func transaction(_ batch: [Work], now: Date) async throws -> [[ReadingOutcome]] {
         prepareMove()
-        if engine == .sqlite, let kept = memory, let path = database.sqlitePath,
-            kept.effectDevices.isEmpty || effects?.supportsRawSQLite == true
+        if engine == .sqlite, database.fastPaths.readings, let kept = memory,
+            kept.effectDevices.isEmpty || effects?.supportsFastPath == true
                 || !batch.contains(where: { $0.readings.contains { kept.effectDevices.contains($0.device.id) } })
         {
             // The steady state: everything fast, as one synchronous job on a bare connection. Nil means "not this batch".
             memory = nil
-            let connection = try openRaw(path)
+            let connection = try openFast()
             let rawEffects = effects
             let limit = recentLimit
             let (result, busy) = try await database.withSQLiteWriteLock {
@@ -228,9 +228,10 @@ public actor ReadingWriter {
         return outcomes
     }
 
-    func openRaw(_ path: String) throws -> RawSQLite {
+    /// The fast path's connection, opened on first use.
+    func openFast() throws -> any FastConnection {
         if let raw { return raw }
-        let opened = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: true)
+        let opened = try database.openFastConnection(cacheKiB: 65_536)
         raw = opened
         return opened
     }

@@ -16,20 +16,23 @@ import Synchronization
 public enum RecentReadings {
     static func table(_ number: Int) -> String { "recent_readings_\(number)" }
 
-    static func insertSQL(into table: String) -> String {
-        """
-        INSERT INTO \(table) (\(Schema.readingColumns))
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-        """
+    /// The insert of one reading into `table` (`meter_readings` or a recent table): the tenant is parameter 1, the
+    /// other fifteen columns follow in ``Schema/readingColumns`` order.
+    static func insert(into table: String) -> TenantQuery {
+        TenantQuery.insert(into: table, columns: readingColumnsBesideTenant)
     }
 
-    /// Binds one reading's sixteen columns, in ``Schema/readingColumns`` order.
+    /// ``Schema/readingColumns`` without the tenant's, which ``TenantQuery/insert(into:columns:values:onConflict:)`` adds.
+    static let readingColumnsBesideTenant = [
+        "id", "community_id", "device_id", "register", "measured_at", "received_at", "reading_milli", "usage_milli", "since",
+        "message_id", "source", "origin", "entered_by", "note", "photo_ref",
+    ]
+
+    /// Binds one reading's fifteen columns after the tenant, in ``readingColumnsBesideTenant`` order.
     static func bind(
-        _ statement: RawSQLite.Statement, id: String, companyId: String, reading: ResolvedReading, cumulative: Int64?,
-        usage: Int64?, since: Int64?
+        _ statement: any FastStatement, id: String, reading: ResolvedReading, cumulative: Int64?, usage: Int64?, since: Int64?
     ) {
-        statement.bind(1, id)
-        statement.bind(2, companyId)
+        statement.bind(2, id)
         statement.bind(3, reading.device.communityId)
         statement.bind(4, reading.device.id)
         statement.bind(5, reading.register)
@@ -217,7 +220,7 @@ extension RecentReadings {
     /// inside its batches' transactions, see ``writeMoveStep(_:move:minimumRows:)``).
     ///
     /// Returns false, having written nothing, when the kept memory is no longer valid (someone else wrote).
-    static func moveStep(_ raw: RawSQLite, memory: IngestMemory, minimumRows: Int) throws -> Bool {
+    static func moveStep(_ raw: any FastConnection, memory: IngestMemory, minimumRows: Int) throws -> Bool {
         guard let move = memory.recent.move, move.sorted else { return true }
         try raw.enforceForeignKeys(false)
         return try writeIfCurrent(raw, memory: memory) {
@@ -231,13 +234,13 @@ extension RecentReadings {
     /// Runs `write` in a transaction of its own if the kept memory is still current (the generation is the one it last
     /// saw: nobody else wrote), and `apply` after the commit; false, having written nothing, otherwise.
     private static func writeIfCurrent<Result>(
-        _ raw: RawSQLite, memory: IngestMemory, _ write: () throws -> Result,
+        _ raw: any FastConnection, memory: IngestMemory, _ write: () throws -> Result,
         then apply: (Result) -> Void
     ) throws -> Bool {
         try raw.begin()
         var committed = false
-        defer { if !committed { try? raw.execute("ROLLBACK") } }
-        let generation = try raw.statement("SELECT value FROM ingest_generation WHERE id = 1")
+        defer { if !committed { raw.rollback() } }
+        let generation = try raw.prepared("SELECT value FROM ingest_generation WHERE id = 1")
         guard try generation.step(), generation.int64(0) == memory.generation else { return false }
         generation.reset()
         let result = try write()
@@ -255,7 +258,7 @@ extension RecentReadings {
     ///
     /// Foreign keys are not probed here (see ``ReadingRawPath``): every row was accepted against a device the directory
     /// resolved, and devices are never deleted.
-    static func writeMoveStep(_ raw: RawSQLite, move: RecentTables.Move, minimumRows: Int) throws -> RecentTables.Move? {
+    static func writeMoveStep(_ raw: any FastConnection, move: RecentTables.Move, minimumRows: Int) throws -> RecentTables.Move? {
         var move = move
         let rows = move.rows
         guard let order = move.order else { return move }
@@ -266,7 +269,7 @@ extension RecentReadings {
             // SQLite copies the step's rows itself, 512 rowids per statement (no values pass through Swift, and the
             // statement is prepared once; a short last group is padded with NULL, which matches nothing). The order within
             // a step does not matter: the pages it writes are its devices' pages.
-            let copy = try raw.statement(copySQL(from: move.table))
+            let copy = try raw.prepared(copySQL(from: move.table))
             var position = move.cursor
             while position < end {
                 copy.reset()
@@ -281,7 +284,7 @@ extension RecentReadings {
                 position += copyGroup
             }
             copy.reset()
-            let bound = try raw.statement("UPDATE recent_state SET bound = ?1 WHERE id = 1")
+            let bound = try raw.prepared("UPDATE recent_state SET bound = ?1 WHERE id = 1")
             bound.bind(1, end < rows.count ? row(end).device.id : nil)
             try bound.run()
             bound.reset()
@@ -289,7 +292,7 @@ extension RecentReadings {
             return move
         }
         let count = 4 * max(minimumRows, 64)
-        let delete = try raw.statement(
+        let delete = try raw.prepared(
             """
             DELETE FROM \(table(move.table)) WHERE rowid IN (SELECT rowid FROM \(table(move.table)) ORDER BY rowid LIMIT ?1)
             """)
@@ -301,7 +304,7 @@ extension RecentReadings {
     }
 
     /// Hands the active table over for moving (idle writer): its own small transaction.
-    static func switchTables(_ raw: RawSQLite, memory: IngestMemory) throws -> Bool {
+    static func switchTables(_ raw: any FastConnection, memory: IngestMemory) throws -> Bool {
         guard memory.recent.move == nil, !memory.recent.rows.isEmpty else { return true }
         return try writeIfCurrent(raw, memory: memory) {
             try writeSwitch(raw, to: 1 - memory.recent.active)
@@ -311,8 +314,8 @@ extension RecentReadings {
     }
 
     /// Makes `table` the active one and shows all of the other (the move starts below every device id).
-    static func writeSwitch(_ raw: RawSQLite, to table: Int) throws {
-        let update = try raw.statement("UPDATE recent_state SET active = ?1, bound = '' WHERE id = 1")
+    static func writeSwitch(_ raw: any FastConnection, to table: Int) throws {
+        let update = try raw.prepared("UPDATE recent_state SET active = ?1, bound = '' WHERE id = 1")
         update.bind(1, Int64(table))
         try update.run()
         update.reset()

@@ -5,24 +5,23 @@ import CourtyardStorage
 import Foundation
 import Synchronization
 
-/// The SQLite raw path of the deduction: the same rating, split and ledger rules as ``PrepaidDeduction/apply(_:engine:companyId:readings:now:)``,
-/// run with prepared statements on the ingestion writer's raw connection inside its transaction, for the steady state:
+/// The fast path of the deduction: the same rating, split and ledger rules as ``PrepaidDeduction/apply(_:engine:companyId:readings:now:)``,
+/// run with prepared statements on the ingestion writer's fast connection inside its transaction, for the steady state:
 /// readings newer than their plan's last one, on plans that neither cross a warning threshold nor run out of money in this
 /// batch. Anything else (a late reading, a warning to record, a supply to decide) answers false, and the whole batch
 /// runs on the SQLKit path, which decides every case.
 extension PrepaidDeduction {
-    public var supportsRawSQLite: Bool { true }
+    public var supportsFastPath: Bool { true }
 
-    public func applyRaw(_ raw: RawSQLite, companyId: String, readings: [AcceptedReading], now: Date) throws -> Bool {
-        let select = try raw.statement("SELECT \(Self.planColumns) WHERE p.company_id = ?1 AND p.status = 'active' AND p.device_id = ?2")
+    public func applyFast(_ sql: TenantFastSQL, readings: [AcceptedReading], now: Date) throws -> Bool {
+        let select = try sql.prepare(Self.activePlans)
         var plans: [PrepaidPlan] = []
         var index: [String: Int] = [:]
         for device in Set(readings.map(\.device.id)) {
             select.reset()
-            select.bind(1, companyId)
             select.bind(2, device)
             while try select.step() {
-                let plan = try Self.plan(select)
+                let plan = try Self.plan(select, companyId: sql.companyId)
                 index[plan.deviceId + "\u{1}" + plan.register] = plans.count
                 plans.append(plan)
             }
@@ -54,10 +53,10 @@ extension PrepaidDeduction {
         // The utility receivable is read only for plans that may owe (their charges exceed what their wallets hold, or they
         // owe already): most batches never touch it. A plan that owes anyway (wallets shared with another plan of the
         // house) sends the batch to the SQLKit path, which reads every account.
-        let owing = try Self.mayOwe(raw, charges: charges, plans: plans)
+        let owing = try Self.mayOwe(sql.connection, charges: charges, plans: plans)
         let available: [(Int, Int64)]
         do {
-            available = try raw.applyLedger(companyId: companyId, probes: Self.probes(charges, plans: plans, shortfall: owing), now: now) { state in
+            available = try sql.applyLedger(probes: Self.probes(charges, plans: plans, shortfall: owing), now: now) { state in
                 try Self.split(&charges, plans: plans, state: &state, millis: millis, shortfallLoaded: owing)
                 return touched.map { ($0, SupplyController.available(plans[$0], accounts: state.accounts)) }
             }
@@ -68,8 +67,8 @@ extension PrepaidDeduction {
         for (planIndex, money) in available {
             let plan = plans[planIndex]
             if !plan.warned, let warn = plan.config.warnBelow, money <= warn.minorUnits {
-                try RawSupply.outbox(
-                    raw, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
+                try Outbox.record(
+                    sql, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
                     kind: "low_balance", audience: "owner", dedupKey: "low_balance:\(plan.id):\(millis)",
                     payload: [
                         "utility": plan.utility, "available": FixedPoint.format(money, scale: 2),
@@ -78,23 +77,17 @@ extension PrepaidDeduction {
                 plans[planIndex].warned = true
             }
             if SupplyPolicy.isExhausted(available: money, emergencyCredit: plan.config.emergencyCredit.minorUnits),
-                try Self.supplyReason(raw, device: plan.deviceId) == "balance"
+                try Self.supplyReason(sql, device: plan.deviceId) == "balance"
             {
                 let zone = readings.first { $0.device.id == plan.deviceId }?.device.timeZone ?? .gmt
-                try RawSupply.evaluate(raw, companyId: companyId, plan: plan, available: money, zone: zone, now: now)
+                try RawSupply.evaluate(sql, plan: plan, available: money, zone: zone, now: now)
             }
         }
-        let insert = try raw.statement(
-            """
-            INSERT INTO prepaid_charges (id, company_id, community_id, plan_id, reading_id, kind, measured_at, local_day, period_key, usage_milli,
-                                         position_milli, time_window, exact, amount, rounding, carry_after, from_wallets, to_shortfall, detail, created_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
-            """)
+        let insert = try sql.prepare(Self.chargeInsert)
         for charge in charges {
             let plan = plans[charge.planIndex]
             insert.reset()
-            insert.bind(1, charge.id)
-            insert.bind(2, companyId)
+            insert.bind(2, charge.id)
             insert.bind(3, plan.communityId)
             insert.bind(4, plan.id)
             insert.bind(5, charge.reading.readingId)
@@ -116,20 +109,16 @@ extension PrepaidDeduction {
             try insert.run()
         }
         insert.reset()
-        let save = try raw.statement(
-            """
-            UPDATE prepaid_running SET period_key = ?2, period_usage_milli = ?3, carry_exact = ?4, last_measured_at = ?5, warned = ?6
-            WHERE plan_id = ?1
-            """)
+        let save = try sql.prepare(Self.runningUpdate)
         for planIndex in touched {
             let plan = plans[planIndex]
             save.reset()
-            save.bind(1, plan.id)
-            save.bind(2, plan.periodKey)
-            save.bind(3, plan.periodUsage)
-            save.bind(4, plan.carry)
-            save.bind(5, plan.lastMeasuredAt)
-            save.bind(6, Int64(plan.warned ? 1 : 0))
+            save.bind(2, plan.id)
+            save.bind(3, plan.periodKey)
+            save.bind(4, plan.periodUsage)
+            save.bind(5, plan.carry)
+            save.bind(6, plan.lastMeasuredAt)
+            save.bind(7, Int64(plan.warned ? 1 : 0))
             try save.run()
         }
         save.reset()
@@ -137,75 +126,86 @@ extension PrepaidDeduction {
     }
 
     /// Plans whose charges in this batch exceed their wallets' available balance, or that owe already.
-    static func mayOwe(_ raw: RawSQLite, charges: [Charge], plans: [PrepaidPlan]) throws -> Set<Int> {
+    static func mayOwe(_ connection: any FastConnection, charges: [Charge], plans: [PrepaidPlan]) throws -> Set<Int> {
         var due: [Int: Int64] = [:]
         for charge in charges { due[charge.planIndex, default: 0] += charge.amount }
-        let balance = try raw.statement("SELECT credits_posted - debits_posted - debits_pending FROM ledger_balances WHERE account_id = ?1")
-        let owed = try raw.statement("SELECT debits_posted - credits_posted FROM ledger_balances WHERE account_id = ?1")
         var result: Set<Int> = []
         for (planIndex, amount) in due {
             let plan = plans[planIndex]
-            owed.reset()
-            owed.bind(1, plan.shortfallKey.id)
-            let owes = try owed.step() && owed.int64(0) != 0
-            owed.reset()
-            if owes {
+            if let owed = try connection.ledgerBalance(of: plan.shortfallKey.id), owed.debitsPosted != owed.creditsPosted {
                 result.insert(planIndex)
                 continue
             }
             var available: Int64 = 0
             for wallet in plan.walletKeys() {
-                balance.reset()
-                balance.bind(1, wallet.id)
-                if try balance.step() { available += balance.int64(0) }
-                balance.reset()
+                if let balance = try connection.ledgerBalance(of: wallet.id) {
+                    available += balance.creditsPosted - balance.debitsPosted - balance.debitsPending
+                }
             }
             if available < amount { result.insert(planIndex) }
         }
         return result
     }
 
-    static func supplyReason(_ raw: RawSQLite, device: String) throws -> String? {
-        let query = try raw.statement("SELECT reason FROM supply_states WHERE device_id = ?1")
-        query.bind(1, device)
+    static func supplyReason(_ sql: TenantFastSQL, device: String) throws -> String? {
+        let query = try sql.prepare(RawSupply.supplyReason)
+        query.bind(2, device)
         defer { query.reset() }
         return try query.step() ? query.string(0) : nil
     }
 
-    /// A plan with its running state, for the raw path's prepared statement (columns in the order ``plan(_:)`` reads).
-    static let planColumns = """
-        p.id, p.company_id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, \
-        p.created_at, p.updated_at, r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned \
-        FROM prepaid_plans p JOIN prepaid_running r ON r.plan_id = p.id
+    /// A device's active plans with their running state (columns in the order ``plan(_:companyId:)`` reads).
+    static let activePlans = TenantQuery.select(
         """
+        p.id, p.community_id, p.house_id, p.device_id, p.register, p.utility, p.config, p.status, p.created_by, \
+        p.created_at, p.updated_at, r.period_key, r.period_usage_milli, r.carry_exact, r.last_measured_at, r.warned
+        """,
+        from: "prepaid_plans", as: "p", joining: [.inner("prepaid_running", as: "r", on: "r.plan_id = p.id")],
+        where: "p.status = 'active' AND p.device_id = ?2")
 
-    /// A plan from a raw row of ``planColumns``.
-    static func plan(_ row: RawSQLite.Statement) throws -> PrepaidPlan {
+    static let chargeInsert = TenantQuery.insert(
+        into: "prepaid_charges",
+        columns: [
+            "id", "community_id", "plan_id", "reading_id", "kind", "measured_at", "local_day", "period_key", "usage_milli",
+            "position_milli", "time_window", "exact", "amount", "rounding", "carry_after", "from_wallets", "to_shortfall", "detail",
+            "created_at",
+        ])
+
+    static let runningUpdate = TenantQuery.update(
+        "prepaid_running", set: "period_key = ?3, period_usage_milli = ?4, carry_exact = ?5, last_measured_at = ?6, warned = ?7",
+        where: "plan_id = ?2")
+
+    /// A plan of company `companyId` from a row of ``activePlans``.
+    static func plan(_ row: any FastStatement, companyId: String) throws -> PrepaidPlan {
         let id = row.string(0)
-        let updatedAt = row.int64(11)
+        let updatedAt = row.int64(10)
         let config: PlanConfig
-        do { config = try PlanConfigCache.shared.config(id: id, updatedAt: updatedAt, text: row.string(7)) } catch {
+        do { config = try PlanConfigCache.shared.config(id: id, updatedAt: updatedAt, text: row.string(6)) } catch {
             throw StorageError.corruptRow(table: "prepaid_plans", column: "config")
         }
         return PrepaidPlan(
-            id: id, companyId: row.string(1), communityId: row.string(2), houseId: row.string(3), deviceId: row.string(4),
-            register: row.string(5), utility: row.string(6), config: config, status: row.string(8), createdBy: row.string(9),
-            createdAt: row.int64(10), updatedAt: updatedAt, periodKey: row.optionalString(12), periodUsage: row.int64(13),
-            carry: row.int64(14), lastMeasuredAt: row.optionalInt64(15), warned: row.int64(16) != 0)
+            id: id, companyId: companyId, communityId: row.string(1), houseId: row.string(2), deviceId: row.string(3),
+            register: row.string(4), utility: row.string(5), config: config, status: row.string(7), createdBy: row.string(8),
+            createdAt: row.int64(9), updatedAt: updatedAt, periodKey: row.optionalString(11), periodUsage: row.int64(12),
+            carry: row.int64(13), lastMeasuredAt: row.optionalInt64(14), warned: row.int64(15) != 0)
     }
 }
 
-/// ``SupplyController/evaluate(_:available:zone:now:)``, ``CommandQueue/enqueue(communityId:deviceId:action:reason:transport:maxAttempts:expirySeconds:waitForUplink:now:)``
-/// (``CommandLifecycle/desire(_:open:)``: nothing is queued when the newest open command asks for the same) and ``Outbox/record`` on the raw
-/// connection, for the deduction's raw path: the same pure policy, the same rows.
+/// ``SupplyController/evaluate(_:available:zone:now:)`` on the fast connection, for the deduction's fast path: the same
+/// pure policy and the same rows; commands go through ``CommandQueue`` and notices through ``Outbox``, their tables' owners.
 enum RawSupply {
-    static func evaluate(_ raw: RawSQLite, companyId: String, plan: PrepaidPlan, available: Int64, zone: TimeZone, now: Date) throws {
+    static let supplyReason = TenantQuery.select("reason", from: "supply_states", where: "device_id = ?2")
+    static let supplyState = TenantQuery.select("desired, reason, cutoff_due_at, safety_lock", from: "supply_states", where: "device_id = ?2")
+    static let activeOverrides = TenantQuery.select(
+        "id, kind, hold_state, reason, expires_at", from: "supply_overrides", where: "device_id = ?2 AND ended_at IS NULL AND expires_at > ?3",
+        then: "ORDER BY created_at")
+    static let holidays = TenantQuery.select("day", from: "community_holidays", where: "community_id = ?2")
+    static let supplyUpdate = TenantQuery.update(
+        "supply_states", set: "desired = ?3, reason = ?4, cutoff_due_at = ?5, reconcile_attempts = 0, updated_at = ?6", where: "device_id = ?2")
+
+    static func evaluate(_ sql: TenantFastSQL, plan: PrepaidPlan, available: Int64, zone: TimeZone, now: Date) throws {
         let millis = now.epochMilliseconds
-        let stateQuery = try raw.statement(
-            """
-            SELECT desired, reason, cutoff_due_at, safety_lock FROM supply_states WHERE company_id = ?1 AND device_id = ?2
-            """)
-        stateQuery.bind(1, companyId)
+        let stateQuery = try sql.prepare(supplyState)
         stateQuery.bind(2, plan.deviceId)
         guard try stateQuery.step() else { stateQuery.reset(); return }
         let desired = SupplyPosition(rawValue: stateQuery.string(0)) ?? .open
@@ -214,12 +214,7 @@ enum RawSupply {
         let lock = stateQuery.optionalString(3)
         stateQuery.reset()
         var overrides: [SupplyOverride] = []
-        let overrideQuery = try raw.statement(
-            """
-            SELECT id, kind, hold_state, reason, expires_at FROM supply_overrides
-            WHERE company_id = ?1 AND device_id = ?2 AND ended_at IS NULL AND expires_at > ?3 ORDER BY created_at
-            """)
-        overrideQuery.bind(1, companyId)
+        let overrideQuery = try sql.prepare(activeOverrides)
         overrideQuery.bind(2, plan.deviceId)
         overrideQuery.bind(3, millis)
         while try overrideQuery.step() {
@@ -232,8 +227,8 @@ enum RawSupply {
         overrideQuery.reset()
         var holidays: Set<LocalDate> = []
         if plan.config.friendlyWindows.contains(where: { if case .publicHolidays = $0 { true } else { false } }) {
-            let holidayQuery = try raw.statement("SELECT day FROM community_holidays WHERE community_id = ?1")
-            holidayQuery.bind(1, plan.communityId)
+            let holidayQuery = try sql.prepare(Self.holidays)
+            holidayQuery.bind(2, plan.communityId)
             while try holidayQuery.step() { if let day = LocalDate(holidayQuery.string(0)) { holidays.insert(day) } }
             holidayQuery.reset()
         }
@@ -245,12 +240,7 @@ enum RawSupply {
                     clock: LocalClock(zone: zone)),
                 overrides: overrides, safetyLock: lock, triggers: Set(plan.config.cutoffTriggers)))
         guard decision.desired != desired || decision.reason != reason || decision.cutoffDueAt != due else { return }
-        let update = try raw.statement(
-            """
-            UPDATE supply_states SET desired = ?3, reason = ?4, cutoff_due_at = ?5, reconcile_attempts = 0, updated_at = ?6
-            WHERE company_id = ?1 AND device_id = ?2
-            """)
-        update.bind(1, companyId)
+        let update = try sql.prepare(supplyUpdate)
         update.bind(2, plan.deviceId)
         update.bind(3, decision.desired.rawValue)
         update.bind(4, decision.reason)
@@ -259,77 +249,16 @@ enum RawSupply {
         try update.run()
         update.reset()
         if decision.reason == "friendly_window", let cutoff = decision.cutoffDueAt, due != cutoff {
-            try outbox(
-                raw, companyId: companyId, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
+            try Outbox.record(
+                sql, communityId: plan.communityId, houseId: plan.houseId, deviceId: plan.deviceId,
                 kind: "cutoff_scheduled", audience: "owner", dedupKey: "cutoff_scheduled:\(plan.deviceId):\(cutoff)",
                 payload: ["utility": plan.utility, "cutoff_at": String(cutoff), "available": FixedPoint.format(available, scale: 2)],
                 now: now)
         }
         guard decision.desired != desired else { return }
-        try enqueue(raw, companyId: companyId, plan: plan, action: decision.desired, reason: decision.reason, now: now)
-    }
-
-    static func enqueue(_ raw: RawSQLite, companyId: String, plan: PrepaidPlan, action: SupplyPosition, reason: String, now: Date) throws {
-        let millis = now.epochMilliseconds
-        let newest = try raw.statement(
-            """
-            SELECT id, action, created_at FROM device_commands WHERE device_id = ?1 AND company_id = ?2 AND state IN ('queued', 'sent', 'delivered')
-            ORDER BY created_at DESC, id DESC LIMIT 1
-            """)
-        newest.bind(1, plan.deviceId)
-        newest.bind(2, companyId)
-        var open: [CommandLifecycle.Open] = []
-        if try newest.step() {
-            open.append(.init(id: newest.string(0), action: newest.string(1) == "open" ? .open : .closed, state: .queued, createdAt: newest.int64(2)))
-        }
-        newest.reset()
-        if case .alreadyAsked = CommandLifecycle.desire(action, open: open) { return }
-        let transportQuery = try raw.statement("SELECT protocol FROM devices WHERE id = ?1")
-        transportQuery.bind(1, plan.deviceId)
-        let transport = try transportQuery.step() ? transportQuery.string(0) : "mqtt"
-        transportQuery.reset()
-        let insert = try raw.statement(
-            """
-            INSERT INTO device_commands (id, company_id, community_id, device_id, action, reason, state, transport, attempts, max_attempts,
-                                         next_attempt_at, expires_at, created_at, wait_for_uplink)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, 0, ?8, ?9, ?10, ?12, ?11)
-            """)
-        insert.bind(1, Identifier.uuidV7(at: now))
-        insert.bind(2, companyId)
-        insert.bind(3, plan.communityId)
-        insert.bind(4, plan.deviceId)
-        insert.bind(5, DeviceCommand.actionText(action))
-        insert.bind(6, reason)
-        insert.bind(7, transport)
-        insert.bind(8, Int64(plan.config.maxAttempts))
-        insert.bind(9, millis)
-        insert.bind(10, millis + Int64(plan.config.commandExpirySeconds) * 1000)
-        insert.bind(11, Int64(plan.config.sleepy ? 1 : 0))
-        insert.bind(12, CommandLifecycle.creationTime(now: millis, open: open))
-        try insert.run()
-        insert.reset()
-    }
-
-    static func outbox(
-        _ raw: RawSQLite, companyId: String, communityId: String, houseId: String?, deviceId: String?, kind: String,
-        audience: String, dedupKey: String, payload: [String: String], now: Date
-    ) throws {
-        let insert = try raw.statement(
-            """
-            INSERT INTO notification_outbox (id, company_id, community_id, house_id, device_id, kind, audience, dedup_key, payload, created_at)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (company_id, dedup_key) DO NOTHING
-            """)
-        insert.bind(1, Identifier.uuidV7(at: now))
-        insert.bind(2, companyId)
-        insert.bind(3, communityId)
-        insert.bind(4, houseId)
-        insert.bind(5, deviceId)
-        insert.bind(6, kind)
-        insert.bind(7, audience)
-        insert.bind(8, dedupKey)
-        insert.bind(9, String(decoding: try SnakeCaseJSON.encoder.encode(payload), as: UTF8.self))
-        insert.bind(10, now.epochMilliseconds)
-        try insert.run()
-        insert.reset()
+        try CommandQueue.enqueue(
+            sql, communityId: plan.communityId, deviceId: plan.deviceId, action: decision.desired, reason: decision.reason,
+            maxAttempts: plan.config.maxAttempts, expirySeconds: plan.config.commandExpirySeconds, waitForUplink: plan.config.sleepy,
+            now: now)
     }
 }

@@ -93,7 +93,7 @@ public struct Problem: Error, Sendable, Equatable {
                 title: "The record refers to a missing record, or is still referred to by others")
         case .checkViolation:
             return Problem(.unprocessableContent, code: "constraint_violation", title: "A value breaks a rule of the record")
-        case .schemaTooNew, .migrationChanged, .invalidDatabaseLocation, .corruptRow:
+        case .schemaTooNew, .migrationChanged, .invalidDatabaseLocation, .corruptRow, .noFastPath:
             return nil
         }
     }

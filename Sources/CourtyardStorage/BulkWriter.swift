@@ -1,3 +1,4 @@
+import CourtyardSQLite
 import Foundation
 import Logging
 import NIOCore
@@ -6,16 +7,8 @@ import PostgresKit
 import PostgresNIO
 import SQLKit
 
-/// One stored value in the three shapes Courtyard's tables use: text, integer, or NULL.
-///
-/// Records that are written in bulk describe their row once as `[StorageValue]`;
-/// both the SQLKit path (``sqlExpression``) and the raw SQLite path bind from it,
-/// so the two paths cannot disagree about a column.
-public enum StorageValue: Sendable, Hashable {
-    case text(String)
-    case integer(Int64)
-    case null
-
+extension StorageValue {
+    /// The value as an SQLKit expression (a bind, or NULL).
     public var sqlExpression: any SQLExpression {
         switch self {
         case .text(let value): return SQLBind(value)
@@ -92,7 +85,7 @@ public final class BulkWriter: Sendable {
         self.scope = scope
         if database.engine == .sqlite, let path = database.sqlitePath, database.fastPaths.bulk {
             // Bulk writes append (ordered ids): a modest page cache is enough and keeps a long run's memory flat.
-            raw = try RawSQLite(path: path, cacheKiB: 32_768)
+            raw = try RawSQLite(path: path, cacheKiB: 32_768, checkpointer: database.checkpointer)
         } else {
             raw = nil
         }

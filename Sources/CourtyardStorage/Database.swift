@@ -1,3 +1,4 @@
+import CourtyardSQLite
 import Foundation
 import Logging
 import NIOCore
@@ -75,12 +76,15 @@ public final class Database: Sendable {
     public let fastPaths: FastPaths
     private let backend: Backend
     let logger: Logger
+    /// The SQLite file's one background checkpointer, shared by every writing connection (its commits nudge it).
+    package let checkpointer: WALCheckpointer?
 
     private init(
         engine: Engine, redactedLocation: String, backend: Backend, logger: Logger, sqlitePath: String? = nil,
-        fastPaths: FastPaths
+        fastPaths: FastPaths, checkpointer: WALCheckpointer? = nil
     ) {
         self.fastPaths = fastPaths
+        self.checkpointer = checkpointer
         self.engine = engine
         self.redactedLocation = redactedLocation
         self.sqlitePath = sqlitePath
@@ -99,12 +103,13 @@ public final class Database: Sendable {
             let reader = try await openSQLite(path: path, logger: logger)
             // After sqlite-kit's connection set the file's page size and WAL mode. Auto-checkpoint is off on it: its
             // commits hand the log to a background checkpointer instead of copying it while holding the write lock.
-            let inline = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: true, enforceForeignKeys: true)
+            let checkpointer = WALCheckpointer(path: path)
+            let inline = try RawSQLite(path: path, cacheKiB: 65_536, checkpointer: checkpointer, enforceForeignKeys: true)
             inline.statementLimit = 1_000
             return Database(
                 engine: .sqlite, redactedLocation: location.redacted,
                 backend: .sqlite(writer: writer, inline: inline, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
-                logger: logger, sqlitePath: path, fastPaths: fastPaths)
+                logger: logger, sqlitePath: path, fastPaths: fastPaths, checkpointer: checkpointer)
         case .postgres(let host, let port, let username, let password, let database):
             var configuration = PostgresClient.Configuration(
                 host: host, port: port, username: username,
@@ -229,6 +234,24 @@ public final class Database: Sendable {
             preconditionFailure("withSQLiteWriteLock is only for SQLite databases")
         }
         return try await writeLock.withLock(body)
+    }
+
+    /// Opens a connection for a writer's fast path (SQLite only; ``StorageError/noFastPath(engine:)`` on PostgreSQL): its commits hand the log to the
+    /// database's checkpointer. The caller owns it, and uses it only while holding ``withSQLiteWriteLock(_:)``.
+    public func openFastConnection(cacheKiB: Int = 65_536) throws -> any FastConnection {
+        guard let sqlitePath else { throw StorageError.noFastPath(engine: engine.rawValue) }
+        return try RawSQLite(path: sqlitePath, cacheKiB: cacheKiB, checkpointer: checkpointer)
+    }
+
+    /// Waits for a running WAL checkpoint, then copies what is left of the log back (SQLite; nothing on PostgreSQL).
+    /// The server runs it last on shutdown, after the writers have finished, so the file it leaves is whole.
+    public func finishCheckpoints() async {
+        guard let checkpointer else { return }
+        // Off the cooperative threads: a checkpoint copies pages and syncs the file.
+        try? await NIOThreadPool.singleton.runIfActive {
+            checkpointer.drain()
+            checkpointer.checkpointNow()
+        }
     }
 
     /// Closes connections and stops the pool.

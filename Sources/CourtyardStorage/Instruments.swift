@@ -26,13 +26,6 @@ public enum Instruments {
         Gauge(label: "courtyard_ingest_writer_busy_percent").record(percent)
     }
 
-    /// A WAL checkpoint: the frames in the log, those copied back, and how long it took.
-    public static func checkpoint(logFrames: Int, copied: Int, seconds: Duration) {
-        Gauge(label: "courtyard_sqlite_wal_frames").record(logFrames)
-        Counter(label: "courtyard_sqlite_checkpointed_frames_total").increment(by: max(copied, 0))
-        Timer(label: "courtyard_sqlite_checkpoint_seconds").record(duration: seconds)
-    }
-
     /// Device commands waiting to be sent or acknowledged, and the age of the oldest (seconds).
     public static func commandQueue(depth: Int, oldestSeconds: Int64) {
         Gauge(label: "courtyard_device_commands_pending").record(depth)

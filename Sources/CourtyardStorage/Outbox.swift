@@ -22,10 +22,34 @@ public enum Outbox {
         let text = String(decoding: try SnakeCaseJSON.encoder.encode(payload), as: UTF8.self)
         try await TenantSQL(db, scope: TenantScope(companyId: companyId)).insert(
             into: "notification_outbox",
-            columns: ["id", "community_id", "house_id", "device_id", "kind", "audience", "dedup_key", "payload", "created_at"],
+            columns: insertColumns,
             values: [Identifier.uuidV7(at: now), communityId, houseId, deviceId, kind, audience, dedupKey, text, now.epochMilliseconds],
             onConflict: .onTenantKey(["dedup_key"])
         ).run()
+    }
+
+    static let insertColumns = ["id", "community_id", "house_id", "device_id", "kind", "audience", "dedup_key", "payload", "created_at"]
+    static let fastInsert = TenantQuery.insert(
+        into: "notification_outbox", columns: insertColumns, onConflict: .ignoreOnTenantKey(["dedup_key"]))
+
+    /// ``record(_:companyId:communityId:houseId:deviceId:kind:audience:dedupKey:payload:now:)`` on the fast path, inside its
+    /// open transaction: the same row.
+    public static func record(
+        _ sql: TenantFastSQL, communityId: String, houseId: String?, deviceId: String?, kind: String, audience: String,
+        dedupKey: String, payload: [String: String], now: Date
+    ) throws {
+        let insert = try sql.prepare(fastInsert)
+        insert.bind(2, Identifier.uuidV7(at: now))
+        insert.bind(3, communityId)
+        insert.bind(4, houseId)
+        insert.bind(5, deviceId)
+        insert.bind(6, kind)
+        insert.bind(7, audience)
+        insert.bind(8, dedupKey)
+        insert.bind(9, String(decoding: try SnakeCaseJSON.encoder.encode(payload), as: UTF8.self))
+        insert.bind(10, now.epochMilliseconds)
+        try insert.run()
+        insert.reset()
     }
 
     /// A recorded notification.

@@ -1,3 +1,4 @@
+import CourtyardSQLite
 import Foundation
 import Logging
 import NIOCore

@@ -1,3 +1,4 @@
+import CourtyardSQLite
 /// Rows of one table laid out flat for a bulk write: every text value's UTF-8 in one byte buffer, every cell a small tag.
 ///
 /// A bill run writes millions of rows. As `[[StorageValue]]` each row was an

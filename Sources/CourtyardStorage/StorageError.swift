@@ -1,3 +1,4 @@
+import CourtyardSQLite
 import PostgresNIO
 import SQLiteNIO
 
@@ -24,6 +25,8 @@ public enum StorageError: Error, Equatable, Sendable {
     case invalidDatabaseLocation(String)
     /// A stored value could not be read back (corrupt or hand-edited row).
     case corruptRow(table: String, column: String)
+    /// A fast path was asked of an engine that has none (the writers ask only on SQLite).
+    case noFastPath(engine: String)
 
     /// Maps a driver error to a storage error when it is a constraint failure; returns `nil` otherwise.
     public static func classify(_ error: any Error) -> StorageError? {

@@ -1,4 +1,5 @@
 import CourtyardDomain
+import CourtyardSQLite
 import Foundation
 import SQLKit
 

@@ -1,3 +1,4 @@
+import CourtyardSQLite
 import Foundation
 import NIOPosix
 import SQLKit
@@ -210,7 +211,7 @@ public final class SQLiteTenantReader: DirectTenantReader {
     public init?(database: Database, scope: TenantScope, cacheKiB: Int = 32_768) throws {
         guard database.engine == .sqlite, let path = database.sqlitePath, database.fastPaths.bulk else { return nil }
         self.scope = scope
-        connection = Mutex(try RawSQLite(path: path, cacheKiB: cacheKiB, backgroundCheckpoints: false))
+        connection = Mutex(try RawSQLite(path: path, cacheKiB: cacheKiB))
     }
 
     static func placeholder(_ position: Int) -> String { "?\(position)" }

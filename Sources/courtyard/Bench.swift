@@ -38,7 +38,7 @@ struct LedgerBench: AsyncParsableCommand {
     func run() async throws {
         target.bootstrapLogging()
         let logger = Logger(label: "courtyard.bench")
-        let scratch = try await ScratchDatabase.make(engine: engine, postgresURL: postgresURL, logger: logger)
+        let scratch = try await ScratchDatabase.make(engine: engine, postgresURL: postgresURL, logger: logger, fastPaths: target.carefulPaths)
         let database = scratch.database
         do {
             try await Migrator().migrate(database)
@@ -195,6 +195,7 @@ struct BenchEngineOptions: ParsableArguments {
     }
     @Option(help: "PostgreSQL admin URL (a scratch database is created and dropped). Env: COURTYARD_BENCH_POSTGRES_URL.")
     var postgresURL: String = ProcessInfo.processInfo.environment["COURTYARD_BENCH_POSTGRES_URL"] ?? ""
+    @Option(help: FastPaths.optionHelp) var carefulPaths: FastPaths = .all
 }
 
 /// Helpers shared by the benchmarks.
@@ -252,13 +253,15 @@ struct ScratchDatabase {
 
     /// A new scratch database; `copying` names one to start from, never changed itself: on SQLite a file (copied), on
     /// PostgreSQL a database on the same server (cloned with `CREATE DATABASE … TEMPLATE`).
-    static func make(engine: String, postgresURL: String, logger: Logger, copying seed: String? = nil) async throws -> ScratchDatabase {
+    static func make(
+        engine: String, postgresURL: String, logger: Logger, copying seed: String? = nil, fastPaths: FastPaths = .all
+    ) async throws -> ScratchDatabase {
         switch engine {
         case "sqlite":
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("courtyard-bench-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             if let seed { try FileManager.default.copyItem(atPath: seed, toPath: folder.appendingPathComponent("bench.sqlite").path) }
-            let database = try await Database.open(folder.appendingPathComponent("bench.sqlite").path, logger: logger, fastPaths: .fromEnvironment)
+            let database = try await Database.open(folder.appendingPathComponent("bench.sqlite").path, logger: logger, fastPaths: fastPaths)
             return ScratchDatabase(database: database) {
                 await database.close()
                 try? FileManager.default.removeItem(at: folder)
@@ -268,11 +271,11 @@ struct ScratchDatabase {
                 throw CommandFailure(description: "--postgres-url (or COURTYARD_BENCH_POSTGRES_URL) is required for --engine postgres")
             }
             let name = "courtyard_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-            let admin = try await Database.open(postgresURL, logger: logger, fastPaths: .fromEnvironment)
+            let admin = try await Database.open(postgresURL, logger: logger, fastPaths: fastPaths)
             let template = seed.map { " TEMPLATE \"\($0.replacingOccurrences(of: "\"", with: ""))\"" } ?? ""
             _ = try await admin.read { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)\(unsafeRaw: template)").run() }
             components.path = "/" + name
-            let database = try await Database.open(components.string!, logger: logger, fastPaths: .fromEnvironment)
+            let database = try await Database.open(components.string!, logger: logger, fastPaths: fastPaths)
             return ScratchDatabase(database: database) {
                 await database.close()
                 _ = try? await admin.read { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }

@@ -42,7 +42,8 @@ struct BillRunBench: AsyncParsableCommand {
         let logger = Logger(label: "courtyard.bench")
         // A PostgreSQL template must exist already; a SQLite file is made by this run when missing.
         let reuse = simulated.map { engine == "postgres" || FileManager.default.fileExists(atPath: $0) } ?? false
-        let scratch = try await ScratchDatabase.make(engine: engine, postgresURL: postgresURL, logger: logger, copying: reuse ? simulated : nil)
+        let scratch = try await ScratchDatabase.make(
+            engine: engine, postgresURL: postgresURL, logger: logger, copying: reuse ? simulated : nil, fastPaths: target.carefulPaths)
         let database = scratch.database
         do {
             try await Migrator().migrate(database)

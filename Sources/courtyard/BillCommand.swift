@@ -203,7 +203,7 @@ extension DatabaseOptions {
     /// `create` for the commands that make a database (the simulator); the others need an existing one.
     func withDatabase<T>(logger: Logger, create: Bool = false, _ body: (Database) async throws -> T) async throws -> T {
         let database =
-            create ? try await Database.open(self.database, logger: logger, fastPaths: .fromEnvironment) : try await openExisting(logger: logger)
+            create ? try await Database.open(self.database, logger: logger, fastPaths: carefulPaths) : try await openExisting(logger: logger)
         do {
             let result = try await body(database)
             await database.close()

@@ -66,13 +66,16 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .long, help: FastPaths.optionHelp)
+    var carefulPaths: FastPaths = .all
+
     /// Opens a database that must already exist: commands that only read or add to one never create an empty file by
     /// mistake (`courtyard ledger verify` in the wrong folder used to leave a new courtyard.sqlite behind).
     func openExisting(logger: Logger) async throws -> Database {
         if case .sqliteFile(let path) = try Database.Location(parsing: database), !FileManager.default.fileExists(atPath: path) {
             throw CommandFailure(description: "no database at \(path); pass --database (or COURTYARD_DATABASE), or create one with courtyard migrate")
         }
-        return try await Database.open(database, logger: logger, fastPaths: .fromEnvironment)
+        return try await Database.open(database, logger: logger, fastPaths: carefulPaths)
     }
 
     func bootstrapLogging() -> Logger {
@@ -156,8 +159,10 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
     // Long-lived work runs as services of one group with the HTTP server. On SIGTERM or SIGINT the group shuts down in
     // reverse order: the server first (it stops accepting and finishes the requests in flight; each is answered only
     // after its writes commit), then MQTT, then the sweeps, each finishing the round it is in, and last the writers and
-    // the dispatcher, which finish what was submitted to them.
+    // the dispatcher, which finish what was submitted to them, and after them the WAL checkpointer.
     var background: [any Service] = [
+        // Told last, once the writers have finished: copies what is left of SQLite's log back into the database file.
+        FinishOnShutdown("WAL checkpointer", logger: logger) { await database.finishCheckpoints() },
         FinishOnShutdown("ledger writer", logger: logger) { await services.ledger.idle() },
         FinishOnShutdown("ingestion writer", logger: logger) { await services.ingestor.writer.idle() },
         FinishOnShutdown("command dispatcher", logger: logger) { await services.dispatcher.settle() },
@@ -253,7 +258,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
-        let database = try await Database.open(options.database, logger: logger, fastPaths: .fromEnvironment)
+        let database = try await Database.open(options.database, logger: logger, fastPaths: options.carefulPaths)
         let report = try await migrateOrExplain(database)
         logger.info(
             "database ready",
@@ -272,7 +277,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = options.bootstrapLogging()
-        let database = try await Database.open(options.database, logger: logger, fastPaths: .fromEnvironment)
+        let database = try await Database.open(options.database, logger: logger, fastPaths: options.carefulPaths)
         let report = try await migrateOrExplain(database)
         if report.applied.isEmpty {
             print("Schema is current at version \(report.currentVersion) (\(database.engine), \(database.redactedLocation)); nothing to do.")
@@ -288,10 +293,12 @@ struct Migrate: AsyncParsableCommand {
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create (or reuse) a demo database with two communities and ~500 houses, then serve it.")
-    @Option(name: .long, help: "The demo SQLite file.")
+    @Option(name: .long, help: "The demo database: a SQLite file, or a postgres:// URL of an empty database.")
     var database: String = "./courtyard-demo.sqlite"
     @Option(name: .long, help: "Log level.")
     var logLevel: Logger.Level = .notice
+    @Option(name: .long, help: FastPaths.optionHelp)
+    var carefulPaths: FastPaths = .all
     @OptionGroup var server: ServerOptions
 
     func run() async throws {
@@ -302,7 +309,7 @@ struct Demo: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "courtyard")
-        let db = try await Database.open(database, logger: logger, fastPaths: .fromEnvironment)
+        let db = try await Database.open(database, logger: logger, fastPaths: carefulPaths)
         _ = try await migrateOrExplain(db)
         let summary = try await DemoSeeder(bcryptCost: 10).seed(db) { password, cost in
             try await Passwords.hash(password, cost: cost)
@@ -393,7 +400,7 @@ struct BootstrapAdmin: AsyncParsableCommand {
     func run() async throws {
         guard password.count >= 8 else { throw ValidationError("--password must be at least 8 characters") }
         let logger = options.bootstrapLogging()
-        let database = try await Database.open(options.database, logger: logger, fastPaths: .fromEnvironment)
+        let database = try await Database.open(options.database, logger: logger, fastPaths: options.carefulPaths)
         _ = try await migrateOrExplain(database)
         let hash = try await Passwords.hash(password, cost: 12)
         let now = Date()

@@ -34,7 +34,8 @@ struct IngestBench: AsyncParsableCommand {
             throw CommandFailure(description: "wrk is needed: apt-get install wrk")
         }
         let logger = Logger(label: "courtyard.bench")
-        let scratch = try await ScratchDatabase.make(engine: target.engine, postgresURL: target.postgresURL, logger: logger)
+        let scratch = try await ScratchDatabase.make(
+            engine: target.engine, postgresURL: target.postgresURL, logger: logger, fastPaths: target.carefulPaths)
         let database = scratch.database
         do {
             try await Migrator().migrate(database)

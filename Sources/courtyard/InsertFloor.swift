@@ -1,3 +1,4 @@
+import CourtyardSQLite
 import CourtyardStorage
 import Foundation
 import NIOPosix
@@ -31,7 +32,7 @@ public enum InsertFloor {
         for file in files { try? FileManager.default.removeItem(atPath: file) }
         defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
         return try await NIOThreadPool.singleton.runIfActive {
-            let raw = try RawSQLite(path: path)
+            let raw = try RawSQLite(path: path, checkpointer: WALCheckpointer(path: path))
             try raw.execute(table)
             let seconds = try body(raw)
             raw.checkpointer?.drain()
@@ -126,7 +127,7 @@ extension InsertFloor {
         }
         return try await database.withSQLiteWriteLock {
             try await NIOThreadPool.singleton.runIfActive {
-                let raw = try RawSQLite(path: path, cacheKiB: 65_536)
+                let raw = try RawSQLite(path: path, cacheKiB: 65_536, checkpointer: database.checkpointer)
                 var rows = 0
                 var elapsed = Duration.zero
                 for table in tables {

@@ -25,7 +25,8 @@ struct PaymentBench: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "courtyard.bench")
         logger.logLevel = .warning
-        let scratch = try await ScratchDatabase.make(engine: target.engine, postgresURL: target.postgresURL, logger: logger)
+        let scratch = try await ScratchDatabase.make(
+            engine: target.engine, postgresURL: target.postgresURL, logger: logger, fastPaths: target.carefulPaths)
         do {
             try await Migrator().migrate(scratch.database)
             try await measure(scratch.database)

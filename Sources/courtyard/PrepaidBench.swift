@@ -57,17 +57,19 @@ struct PrepaidBench: AsyncParsableCommand {
             self.timings = timings
         }
         func devices(_ db: any SQLDatabase) async throws -> Set<String> { try await inner.devices(db) }
-        var supportsRawSQLite: Bool { inner.supportsRawSQLite }
-        func applyRaw(_ raw: RawSQLite, companyId: String, readings: [AcceptedReading], now: Date) throws -> Bool {
-            guard try inner.applyRaw(raw, companyId: companyId, readings: readings, now: now) else { return false }
-            let query = try raw.statement("SELECT id FROM device_commands WHERE state = 'queued' AND action = 'close' AND created_at >= ?1")
-            query.bind(1, now.epochMilliseconds)
+        var supportsFastPath: Bool { inner.supportsFastPath }
+        func applyFast(_ sql: TenantFastSQL, readings: [AcceptedReading], now: Date) throws -> Bool {
+            guard try inner.applyFast(sql, readings: readings, now: now) else { return false }
+            let query = try sql.prepare(Self.queuedCloses)
+            query.bind(2, now.epochMilliseconds)
             var ids: [String] = []
             while try query.step() { ids.append(query.string(0)) }
             query.reset()
             queued.withLock { $0.append(contentsOf: ids) }
             return true
         }
+        static let queuedCloses = TenantQuery.select(
+            "id", from: "device_commands", where: "state = 'queued' AND action = 'close' AND created_at >= ?2")
         func apply(_ db: any SQLDatabase, engine: Database.Engine, companyId: String, readings: [AcceptedReading], now: Date) async throws {
             let before = now.epochMilliseconds
             try await inner.apply(db, engine: engine, companyId: companyId, readings: readings, now: now)
@@ -91,7 +93,8 @@ struct PrepaidBench: AsyncParsableCommand {
     func run() async throws {
         target.bootstrapLogging()
         let logger = Logger(label: "courtyard.bench")
-        let scratch = try await ScratchDatabase.make(engine: target.engine, postgresURL: target.postgresURL, logger: logger)
+        let scratch = try await ScratchDatabase.make(
+            engine: target.engine, postgresURL: target.postgresURL, logger: logger, fastPaths: target.carefulPaths)
         let database = scratch.database
         do {
             try await Migrator().migrate(database)

@@ -35,7 +35,7 @@ struct BillingFixture {
         return try! decoder.decode(PricingRule.self, from: Data(json.utf8))
     }
 
-    static func with(_ engine: TestEngine, fastPaths: FastPaths = .all, _ body: (BillingFixture) async throws -> Void) async throws {
+    static func with(_ engine: TestEngine, fastPaths: FastPaths? = nil, _ body: (BillingFixture) async throws -> Void) async throws {
         try await engine.withDatabase(fastPaths: fastPaths) { database in
             let companies = try await TwoCompanies.seed(database, .init(housesPerUnit: 2, billing: false))
             let (a, b) = (companies.a, companies.b)

@@ -16,7 +16,7 @@ struct SharedMeterHousesTests {
         "batched house reads match the one-attachment reference for every scope, with the bulk reader and the store",
         arguments: TestEngine.available)
     func batchedMatchesReference(engine: TestEngine) async throws {
-        try await engine.withDatabase { database in
+        try await engine.withDatabase(fastPaths: .all) { database in
             let companies = try await TwoCompanies.seed(database, .init(buildingsPerCommunity: 2, unitsPerBuilding: 2, housesPerUnit: 3))
             let (a, b) = (companies.a, companies.b)
             let scope = TenantScope(companyId: a.companyId)

@@ -106,8 +106,8 @@ import Testing
     @Test("fast and careful paths give the same answers and the same rows", arguments: TestEngine.available, [UInt64(1), 2, 3, 4])
     func equivalence(engine: TestEngine, seed: UInt64) async throws {
         let now = Date(timeIntervalSince1970: 1_795_000_000)
-        try await engine.withDatabase { fastDatabase in
-            try await TestEngine.sqlite.withDatabase { carefulDatabase in
+        try await engine.withDatabase(fastPaths: .all) { fastDatabase in
+            try await TestEngine.sqlite.withDatabase(fastPaths: .careful) { carefulDatabase in
                 let devices = try await Self.seed(fastDatabase, now: now)
                 _ = try await Self.seed(carefulDatabase, now: now)
                 let writer = ReadingWriter(

@@ -42,7 +42,7 @@ import Testing
 
     @Test("routine readings wait in a recent table, readers see them, and moving them changes nothing a reader sees")
     func readersSeeRecent() async throws {
-        try await TestEngine.sqlite.withDatabase { database in
+        try await TestEngine.sqlite.withDatabase(fastPaths: .all) { database in
             let devices = try await FastPathTests.seed(database, now: Self.now)
             // No idle move: on a busy machine the writer's own move (after 200 ms idle) could take the readings first.
             let writer = ReadingWriter(database: database, clock: FixedClock(instant: Self.now), idlePause: .seconds(3_600))
@@ -74,7 +74,7 @@ import Testing
 
     @Test("a move in steps shows every reading exactly once after each commit, then leaves everything in meter_readings")
     func movesInSteps() async throws {
-        try await TestEngine.sqlite.withDatabase { database in
+        try await TestEngine.sqlite.withDatabase(fastPaths: .all) { database in
             let devices = try await FastPathTests.seed(database, now: Self.now)
             // Handed over every 500 readings; a batch of 20 takes a step of at least 256 rows, so each move takes two
             // steps and readers see a table half moved.
@@ -112,7 +112,7 @@ import Testing
 
     @Test("a restarted writer moves what an earlier one left, and a late reading is decided against recent neighbours")
     func restartAndLateReading() async throws {
-        try await TestEngine.sqlite.withDatabase { database in
+        try await TestEngine.sqlite.withDatabase(fastPaths: .all) { database in
             let devices = try await FastPathTests.seed(database, now: Self.now)
             let first = ReadingWriter(database: database, clock: FixedClock(instant: Self.now), recentLimit: 50)
             for round in 0..<6 { _ = try await first.submit(companyId: FastPathTests.company, Self.round(round, devices: devices)) }

@@ -37,10 +37,10 @@ struct APIFixture {
     static func with(
         _ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
         channels: (@Sendable (_ alphaCompanyId: String) -> ChannelConfiguration)? = nil, channelHTTP: (any ChannelHTTPClient)? = nil,
-        configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil,
+        configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil, fastPaths: FastPaths? = nil,
         _ body: @escaping @Sendable (APIFixture) async throws -> Void
     ) async throws {
-        try await engine.withDatabase { database in
+        try await engine.withDatabase(fastPaths: fastPaths) { database in
             let companies = try await TwoCompanies.seed(database, .init(unitsPerBuilding: 2, housesPerUnit: 3, billing: false)) { password, cost in
                 try await Passwords.hash(password, cost: cost)
             }

@@ -339,7 +339,7 @@ struct PrepaidRawPathTests {
 
     @Test("steady readings of a prepaid meter are deducted on the raw path, to the fen, and the journal verifies", arguments: TestEngine.available)
     func steady(engine: TestEngine) async throws {
-        try await APIFixture.with(engine, clock: ManualClock(T.start)) { api in
+        try await APIFixture.with(engine, clock: ManualClock(T.start), fastPaths: .all) { api in
             let s = try await T.setup(
                 api,
                 plan: [

@@ -13,7 +13,7 @@ struct BulkReaderTests {
         "a bulk reader lists, batch-reads and column-reads the same rows as the scoped store, within its tenant",
         arguments: TestEngine.available)
     func sameRowsAsTheStore(engine: TestEngine) async throws {
-        try await engine.withDatabase { database in
+        try await engine.withDatabase(fastPaths: .all) { database in
             let companies = try await TwoCompanies.seed(database)
             let scope = TenantScope(companyId: companies.a.companyId)
             let reader = try #require(try bulkReader(database, scope: scope), "no bulk reader for \(engine)")

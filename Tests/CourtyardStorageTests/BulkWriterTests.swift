@@ -1,4 +1,5 @@
 import CourtyardDomain
+import CourtyardSQLite
 import CourtyardSimulator
 import CourtyardStorage
 import CourtyardTestSupport

@@ -18,8 +18,8 @@ struct LedgerFixture {
     let otherHouse: String
     let clock: ManualClock
 
-    static func with(_ engine: TestEngine, _ body: (LedgerFixture) async throws -> Void) async throws {
-        try await engine.withDatabase { database in
+    static func with(_ engine: TestEngine, fastPaths: FastPaths? = nil, _ body: (LedgerFixture) async throws -> Void) async throws {
+        try await engine.withDatabase(fastPaths: fastPaths) { database in
             let companies = try await TwoCompanies.seed(database)
             let scope = TenantScope(companyId: companies.a.companyId)
             let houses = try await database.read { db in try await ScopedStore(db, scope: scope).list(House.self, limit: 100).items }
@@ -286,7 +286,7 @@ struct LedgerStorageTests {
 
     @Test("on SQLite, warm batches are applied while the previous one commits, and a replay among them falls back")
     func pipelinedBatches() async throws {
-        try await LedgerFixture.with(.sqlite) { ledger in
+        try await LedgerFixture.with(.sqlite, fastPaths: .all) { ledger in
             let company = ledger.companyId
             // The first batch opens the accounts (sequential path); later ones find everything in the kept state.
             _ = try await ledger.writer.submit(companyId: company, [ledger.topUp("p-0", 10_000), ledger.topUp("p-1", 10_000, house: 1)])
@@ -336,7 +336,7 @@ struct LedgerStorageTests {
 
     @Test("on SQLite, a kept state cut back to its batch in flight still applies every batch to current balances")
     func keptStateIsCutBack() async throws {
-        try await LedgerFixture.with(.sqlite) { ledger in
+        try await LedgerFixture.with(.sqlite, fastPaths: .all) { ledger in
             // Room for two accounts: every pipelined batch touches four (cash, revenue, two wallets), so each prepare
             // cuts the state back to what its own batch changed and the next one reads the rest again.
             let writer = LedgerWriter(database: ledger.database, clock: ledger.clock, keptAccounts: 2)

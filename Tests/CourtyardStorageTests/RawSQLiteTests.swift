@@ -1,3 +1,4 @@
+import CourtyardSQLite
 import Foundation
 import Testing
 
@@ -21,7 +22,7 @@ struct RawSQLiteTests {
     @Test("a log grown past the threshold is copied back into the database file by the background checkpointer")
     func backgroundCheckpointCopiesTheLog() throws {
         try Self.withScratchDatabase { path in
-            let raw = try RawSQLite(path: path, cacheKiB: 8_192)
+            let raw = try RawSQLite(path: path, cacheKiB: 8_192, checkpointer: WALCheckpointer(path: path))
             try raw.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
             // One commit of about twice `checkpointFrames` pages of rows.
             let body = String(repeating: "x", count: 4_000)

@@ -9,10 +9,8 @@ import Testing
 /// fails too, until its entry is lowered (or removed), so converted code cannot slide back.
 @Suite("Tenancy scan")
 struct TenancyScanTests {
-    static let pending: [String: Int] = [
-        "Sources/CourtyardIngest/ReadingRawPath.swift": 1,
-        "Sources/CourtyardPrepaid/DeductionRawPath.swift": 10,
-    ]
+    /// Empty since the fast paths build their statements through `TenantQuery` too.
+    static let pending: [String: Int] = [:]
 
     /// Benchmark floors in the CLI: they create scratch tables shaped like the real ones (a `company_id` column among
     /// the others) and insert bound rows into them; they never read or write a tenant's rows. Exempt as a whole file.
@@ -44,7 +42,9 @@ struct TenancyScanTests {
     @Test("SQL outside the storage layer does not name company_id (converted files stay converted)")
     func noTenantPredicateOutsideStorage() throws {
         let found = try Self.mentions()
-        #expect(!found.isEmpty || Self.pending.isEmpty, "the scan found no sources at \(Self.root.path)")
+        // The scan must have something to read: the modules above Storage are where predicates would be typed.
+        let modules = try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("Sources").path)
+        #expect(modules.contains("CourtyardPrepaid") && modules.contains("CourtyardIngest"), "the scan found no sources at \(Self.root.path)")
         for (path, count) in found.sorted(by: { $0.key < $1.key }) {
             let allowed = Self.pending[path] ?? 0
             #expect(count <= allowed, "\(path) names company_id on \(count) lines; write its SQL through TenantSQL")

@@ -25,11 +25,22 @@ public enum TestEngine: String, Sendable, CaseIterable, CustomStringConvertible 
         postgresURL == nil ? [.sqlite] : [.sqlite, .postgres]
     }
 
-    /// Runs `body` with a new, empty, migrated database on this engine, and removes it afterwards.
+    /// The fast paths test databases are opened with unless a test names its own: all of them, or those that
+    /// `COURTYARD_TEST_CAREFUL_PATHS` does not switch off (`all`, or a list of `ledger`, `bulk`, `readings`).
+    /// `scripts/test` runs the suite twice: with every fast path, and with none.
+    public static var fastPaths: FastPaths {
+        guard let text = ProcessInfo.processInfo.environment["COURTYARD_TEST_CAREFUL_PATHS"], !text.isEmpty else { return .all }
+        guard let paths = FastPaths(carefulPaths: text) else { fatalError("COURTYARD_TEST_CAREFUL_PATHS=\(text) names no fast path") }
+        return paths
+    }
+
+    /// Runs `body` with a new, empty, migrated database on this engine, and removes it afterwards. `fastPaths` pins
+    /// the paths for a test about one of them; by default ``fastPaths``.
     public func withDatabase<T: Sendable>(
-        migrated: Bool = true, fastPaths: FastPaths = .all,
+        migrated: Bool = true, fastPaths: FastPaths? = nil,
         _ body: (Database) async throws -> T
     ) async throws -> T {
+        let fastPaths = fastPaths ?? Self.fastPaths
         var logger = Logger(label: "courtyard.test")
         logger.logLevel = .warning
         switch self {

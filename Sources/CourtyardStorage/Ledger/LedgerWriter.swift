@@ -1,5 +1,6 @@
 import CourtyardDomain
 import CourtyardLedger
+import CourtyardSQLite
 import DequeModule
 import Foundation
 import Logging
@@ -236,7 +237,7 @@ public actor LedgerWriter {
                     for (submission, outcome) in zip(current.batch, current.results) { submission.continuation.resume(returning: outcome) }
                 } catch {
                     // Whatever was prepared on top of the failed batch is void; both run again on the sequential path.
-                    raw.ledgers.removeAll()
+                    raw.ledgerMemory.ledgers.removeAll()
                     prepared = nil
                     statistics.rerun += 1
                     Counter(label: "courtyard_ledger_batches_total", dimensions: [("path", "rerun")]).increment()
@@ -333,8 +334,8 @@ public actor LedgerWriter {
     private func rawSQLite() throws -> RawSQLite? {
         guard usesSQLiteFastPath, let path = database.sqlitePath else { return nil }
         if let raw { return raw }
-        let opened = try RawSQLite(path: path, enforceForeignKeys: false)
-        opened.maxCachedAccounts = keptAccounts
+        let opened = try RawSQLite(path: path, checkpointer: database.checkpointer, enforceForeignKeys: false)
+        opened.ledgerMemory.maxCachedAccounts = keptAccounts
         raw = opened
         return opened
     }

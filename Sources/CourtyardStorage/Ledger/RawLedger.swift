@@ -1,4 +1,5 @@
 import CourtyardLedger
+import CourtyardSQLite
 import Foundation
 
 extension RawSQLite {
@@ -9,8 +10,8 @@ extension RawSQLite {
     ///
     /// The caller must hold the database's write lock and have begun the transaction; a thrown error leaves it to roll back.
     public func applyLedger<T>(companyId: String, probes: [LedgerOperation], now: Date, _ body: (inout LedgerState) throws -> T) throws -> T {
-        _ = try othersWrote()
-        var ledger = CompanyLedger(companyId: companyId)
+        _ = try ledgerMemory.othersWrote(self)
+        var ledger = SQLiteLedgerMemory.CompanyLedger(companyId: companyId)
         try SQLiteLedgerBatch.load(self, companyId: companyId, operations: probes, into: &ledger, probing: false)
         let result = try body(&ledger.state)
         try SQLiteLedgerBatch.write(self, companyId: companyId, ledger: &ledger, now: now, probing: false)

@@ -1,4 +1,5 @@
 import CourtyardLedger
+import CourtyardSQLite
 import Foundation
 import Logging
 
@@ -37,10 +38,10 @@ enum SQLiteLedgerBatch {
         try sqlite.checkReferences(writing: submissions.flatMap { $0.attachment?.rows.map(\.table) ?? [] })
         defer { try? sqlite.enforceForeignKeys(false) }
         try sqlite.begin()
-        var taken: [String: RawSQLite.CompanyLedger] = [:]
+        var taken: [String: SQLiteLedgerMemory.CompanyLedger] = [:]
         do {
-            try sqlite.invalidateCacheIfOthersWrote()
-            if sqlite.rowids.count > sqlite.maxCachedAccounts { sqlite.rowids.removeAll() }
+            try sqlite.ledgerMemory.invalidateCacheIfOthersWrote(sqlite)
+            if sqlite.ledgerMemory.rowids.count > sqlite.ledgerMemory.maxCachedAccounts { sqlite.ledgerMemory.rowids.removeAll() }
             for work in submissions {
                 if let attachment = work.attachment {
                     try BulkWriter.apply(attachment.rows, updates: attachment.updates, companyId: work.companyId, on: sqlite)
@@ -51,7 +52,7 @@ enum SQLiteLedgerBatch {
             for companyId in byCompany.keys.sorted() {
                 let indices = byCompany[companyId]!
                 // Taken out of the connection while in use (so it is never copied), put back only after the commit.
-                var ledger = sqlite.ledgers.removeValue(forKey: companyId) ?? RawSQLite.CompanyLedger(companyId: companyId)
+                var ledger = sqlite.ledgerMemory.ledgers.removeValue(forKey: companyId) ?? SQLiteLedgerMemory.CompanyLedger(companyId: companyId)
                 ledger.state.startBatch()
                 let started = ContinuousClock.now
                 let operations = indices.flatMap { submissions[$0].operations }
@@ -84,8 +85,8 @@ enum SQLiteLedgerBatch {
             try sqlite.commit()
             LedgerWriter.traceLogger.trace("ledger batch (sqlite fast path): commit \(ContinuousClock.now - committing)")
             // Only committed state is kept for the next batch.
-            for (companyId, ledger) in taken where ledger.state.accounts.count <= sqlite.maxCachedAccounts {
-                sqlite.ledgers[companyId] = ledger
+            for (companyId, ledger) in taken where ledger.state.accounts.count <= sqlite.ledgerMemory.maxCachedAccounts {
+                sqlite.ledgerMemory.ledgers[companyId] = ledger
             }
             return results
         } catch {
@@ -111,7 +112,7 @@ enum SQLiteLedgerBatch {
 
     /// Loads what `operations` need that the company's state does not hold yet.
     static func load(
-        _ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into ledger: inout RawSQLite.CompanyLedger,
+        _ sqlite: RawSQLite, companyId: String, operations: [LedgerOperation], into ledger: inout SQLiteLedgerMemory.CompanyLedger,
         probing: Bool
     ) throws {
         let entryQuery = try sqlite.statement(
@@ -187,7 +188,7 @@ enum SQLiteLedgerBatch {
             accountQuery.bind(2, companyId)
             if try accountQuery.step() {
                 ledger.state.accounts[id] = try account(accountQuery, id: id)
-                sqlite.rowids[id] = accountQuery.int64(12)
+                sqlite.ledgerMemory.rowids[id] = accountQuery.int64(12)
                 sqlite_reset(accountQuery)
                 continue
             }
@@ -218,7 +219,7 @@ enum SQLiteLedgerBatch {
         }
     }
 
-    static func write(_ sqlite: RawSQLite, companyId: String, ledger: inout RawSQLite.CompanyLedger, now: Date, probing: Bool) throws {
+    static func write(_ sqlite: RawSQLite, companyId: String, ledger: inout SQLiteLedgerMemory.CompanyLedger, now: Date, probing: Bool) throws {
         let state = ledger.state
         try writeRows(
             sqlite, companyId: companyId, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
@@ -258,7 +259,7 @@ enum SQLiteLedgerBatch {
         updates.reserveCapacity(accounts.count)
         var inserts: [Int] = []
         for (index, account) in accounts.enumerated() {
-            if let rowid = sqlite.rowids[account.id] {
+            if let rowid = sqlite.ledgerMemory.rowids[account.id] {
                 updates.append((rowid, index))
                 continue
             }
@@ -266,7 +267,7 @@ enum SQLiteLedgerBatch {
             findAccount.bind(1, account.id)
             if try findAccount.step() {
                 let rowid = findAccount.int64(0)
-                sqlite.rowids[account.id] = rowid
+                sqlite.ledgerMemory.rowids[account.id] = rowid
                 updates.append((rowid, index))
             } else {
                 inserts.append(index)
@@ -296,7 +297,7 @@ enum SQLiteLedgerBatch {
             bindTotals(insertBalance, account, from: 2)
             try insertBalance.run()
             sqlite_reset(insertBalance)
-            sqlite.rowids[account.id] = sqlite.lastInsertRowid
+            sqlite.ledgerMemory.rowids[account.id] = sqlite.lastInsertRowid
         }
         let accountsWritten = ContinuousClock.now
         let insertEntry = try sqlite.statement(

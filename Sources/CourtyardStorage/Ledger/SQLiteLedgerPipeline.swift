@@ -1,4 +1,5 @@
 import CourtyardLedger
+import CourtyardSQLite
 import Foundation
 import Logging
 
@@ -71,7 +72,7 @@ enum SQLiteLedgerPipeline {
         var applied: [String] = []
         for companyId in byCompany.keys.sorted() {
             let indices = byCompany[companyId]!
-            var ledger = sqlite.ledgers.removeValue(forKey: companyId) ?? RawSQLite.CompanyLedger(companyId: companyId)
+            var ledger = sqlite.ledgerMemory.ledgers.removeValue(forKey: companyId) ?? SQLiteLedgerMemory.CompanyLedger(companyId: companyId)
             applied.append(companyId)
             ledger.state.startBatch()
             let started = ContinuousClock.now
@@ -94,14 +95,14 @@ enum SQLiteLedgerPipeline {
                     }
                 }
                 if !missing.isEmpty || !communities.isEmpty {
-                    guard let reader = try? sqlite.pipelineReader(),
+                    guard let reader = try? sqlite.ledgerMemory.pipelineReader(for: sqlite),
                         let read = try? readCommitted(
                             reader, companyId: companyId, accounts: missing, communities: communities,
                             into: &ledger.state)
                     else {
                         // Part of the batch is applied: the kept states it touched are void. The sequential path
                         // runs it after the batch in flight has committed, and reloads them from the database.
-                        for id in applied { sqlite.ledgers[id] = nil }
+                        for id in applied { sqlite.ledgerMemory.ledgers[id] = nil }
                         return nil
                     }
                     found.merge(read.rowids) { $1 }
@@ -123,18 +124,18 @@ enum SQLiteLedgerPipeline {
                     companyId: companyId, entries: state.newEntries, accounts: state.changedAccounts.compactMap { state.accounts[$0] },
                     heads: state.movedHeads, refused: refused))
             LedgerWriter.traceLogger.trace("ledger batch (pipelined): \(state.newEntries.count) entries prepared in \(ContinuousClock.now - started)")
-            if ledger.state.accounts.count > sqlite.maxCachedAccounts {
+            if ledger.state.accounts.count > sqlite.ledgerMemory.maxCachedAccounts {
                 // Only the accounts this batch changed must stay (the next batch is applied on top of it before it
                 // commits); any other is read again, committed, when next needed. Houses' receivables go first (a bill
                 // run touches each once; wallets and community accounts are the hot ones), then, if that is not
                 // enough, everything else.
                 let changed = ledger.state.changedAccounts
                 ledger.state.accounts = ledger.state.accounts.filter { changed.contains($0.key) || $0.value.key.kind != .receivable }
-                if ledger.state.accounts.count > sqlite.maxCachedAccounts / 2 {
+                if ledger.state.accounts.count > sqlite.ledgerMemory.maxCachedAccounts / 2 {
                     ledger.state.accounts = ledger.state.accounts.filter { changed.contains($0.key) }
                 }
             }
-            sqlite.ledgers[companyId] = ledger
+            sqlite.ledgerMemory.ledgers[companyId] = ledger
         }
         var batch = PreparedBatch(results: results, companies: companies, rowids: found)
         for (work, outcomes) in zip(submissions, results) {
@@ -205,10 +206,10 @@ enum SQLiteLedgerPipeline {
         defer { try? sqlite.enforceForeignKeys(false) }
         try sqlite.begin()
         do {
-            guard try !sqlite.othersWrote() else { throw StateOutdated() }
+            guard try !sqlite.ledgerMemory.othersWrote(sqlite) else { throw StateOutdated() }
             // Only a cache (an account without one is found by its id): forgotten rather than grown without bound.
-            if sqlite.rowids.count > sqlite.maxCachedAccounts { sqlite.rowids.removeAll() }
-            sqlite.rowids.merge(batch.rowids) { $1 }
+            if sqlite.ledgerMemory.rowids.count > sqlite.ledgerMemory.maxCachedAccounts { sqlite.ledgerMemory.rowids.removeAll() }
+            sqlite.ledgerMemory.rowids.merge(batch.rowids) { $1 }
             let started = ContinuousClock.now
             for attachment in batch.attachments {
                 try BulkWriter.apply(attachment.rows, updates: attachment.updates, companyId: attachment.companyId, on: sqlite)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import VaporCSQLite
 
 /// Copies the SQLite write-ahead log back into the database file on a background thread.
@@ -18,7 +19,7 @@ import VaporCSQLite
 /// with every frame already copied. So past ``RawSQLite/restartFrames`` the
 /// writer calls ``checkpointNow()`` before its next `BEGIN`, which bounds the
 /// log under sustained load (see ``RawSQLite/begin()``).
-package final class WALCheckpointer: @unchecked Sendable {
+public final class WALCheckpointer: @unchecked Sendable {
     // @unchecked Sendable: `handle` is only touched on `queue`; `running` only under `lock`.
     private let path: String
     private let queue = DispatchQueue(label: "courtyard.sqlite.checkpoint")
@@ -26,7 +27,8 @@ package final class WALCheckpointer: @unchecked Sendable {
     private var running = false
     private var handle: OpaquePointer?
 
-    init(path: String) {
+    /// A checkpointer of the database file at `path`; it opens its own connection on first use.
+    public init(path: String) {
         self.path = path
     }
 
@@ -35,7 +37,7 @@ package final class WALCheckpointer: @unchecked Sendable {
     }
 
     /// Starts a checkpoint unless one is already running.
-    func nudge() {
+    public func nudge() {
         lock.lock()
         if running {
             lock.unlock()
@@ -54,7 +56,7 @@ package final class WALCheckpointer: @unchecked Sendable {
     }
 
     /// Runs a checkpoint now, after any running one, and returns when it is done.
-    func checkpointNow() {
+    public func checkpointNow() {
         queue.sync { checkpoint() }
     }
 
@@ -80,7 +82,9 @@ package final class WALCheckpointer: @unchecked Sendable {
         let started = ContinuousClock.now
         let result = sqlite_nio_sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
         let took = ContinuousClock.now - started
-        Instruments.checkpoint(logFrames: Int(logFrames), copied: Int(copied), seconds: took)
+        Gauge(label: "courtyard_sqlite_wal_frames").record(Int(logFrames))
+        Counter(label: "courtyard_sqlite_checkpointed_frames_total").increment(by: max(Int(copied), 0))
+        Timer(label: "courtyard_sqlite_checkpoint_seconds").record(duration: took)
         Self.logger.trace(
             "checkpoint",
             metadata: [
@@ -93,7 +97,7 @@ package final class WALCheckpointer: @unchecked Sendable {
     static let logger = Logger(label: "courtyard.sqlite")
 
     /// Waits for a running checkpoint to finish (tests and shutdown).
-    package func drain() {
+    public func drain() {
         queue.sync {}
     }
 }

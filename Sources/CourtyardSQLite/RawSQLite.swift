@@ -1,22 +1,22 @@
-import CourtyardLedger
 import Foundation
 import VaporCSQLite
 
-/// A bare SQLite connection with cached prepared statements, for the hot paths (the ledger's and ingestion's writers).
+/// A bare SQLite connection with cached prepared statements: the engine adapter under Storage's fast paths (the ledger's
+/// batches, the ingestion writer, bulk writes and reads) and under ordinary SQLite transactions (``InlineSQLiteDatabase``).
 ///
 /// SQLKit pays for `Codable` bridging on every value and a thread-pool hop on
 /// every statement; the ledger's group commit instead runs a whole batch as
 /// one synchronous job on this handle. Its handle and statements are only
-/// used while holding the ``Database``'s write lock, inside one thread-pool
-/// job at a time.
-// @unchecked Sendable: the handle, its statements, `rowids`, `foreignKeys`, `logFrames` (written by SQLite's WAL hook inside this
-// connection's own `COMMIT`) and the data version are used only inside
-// `Database.withSQLiteWriteLock` (one task at a time), from within a single NIOThreadPool job. The ledger
-// pipeline's prepare stage runs next to that job but touches only `ledgers` and `reader` (its own connection);
-// `LedgerWriter` never runs two prepares, or a prepare next to a sequential batch (which uses everything), so
-// no property is ever used by two threads at once (see `SQLiteLedgerPipeline`). `tablesWithForeignKeys` is a cache of
-// the persist stage and the sequential path (statements' side); `maxCachedAccounts` is set once by the writer that opens
-// the connection, before any job runs, and only read afterwards.
+/// used by one owner at a time (for the writers: while holding the database's
+/// write lock, inside one thread-pool job).
+///
+/// This module is the only one that calls SQLite's C interface; everything above it sees this class, its statements
+/// and ``StorageValue``.
+// @unchecked Sendable: the handle, its statements, `foreignKeys`, `tablesWithForeignKeys` and `logFrames` (written by
+// SQLite's WAL hook inside this connection's own `COMMIT`) are used only by the connection's one owner at a time, from
+// within a single thread-pool job (the writers take the database's write lock first). `companion` belongs to the layer
+// that set it, which states its own rule (the ledger's pipeline touches separate parts of it from two stages, see
+// `SQLiteLedgerMemory`). `statementLimit` is set once by the opener, before any job runs.
 public final class RawSQLite: @unchecked Sendable {
     /// A failed SQLite call.
     public struct Failure: Error, CustomStringConvertible {
@@ -28,74 +28,35 @@ public final class RawSQLite: @unchecked Sendable {
     }
 
     private var handle: OpaquePointer?
-    private let path: String
+    /// The database file.
+    public let path: String
     private var statements: [String: Statement] = [:]
-    /// What the ledger's fast path keeps of one company between batches: its ledger state (accounts, heads, policies)
-    /// as of this connection's last commit, or, while a pipelined batch is in flight, as of that batch.
-    struct CompanyLedger {
-        var state: LedgerState
-        init(companyId: String) { state = LedgerState(companyId: companyId) }
-    }
 
-    /// Per-company kept ledger state; dropped whenever another connection commits. Used by the prepare stage and the
-    /// sequential path only (see ``SQLiteLedgerPipeline``).
-    var ledgers: [String: CompanyLedger] = [:]
-    /// Rowids of stored ledger balances, by account id, so updates skip the text-id index. Used by the write stage and
-    /// the sequential path only.
-    var rowids: [String: Int64] = [:]
-    private var dataVersion: Int64 = -1
+    /// What a layer above keeps about this connection between its transactions (the ledger's kept account states and
+    /// balance rowids, see `SQLiteLedgerMemory` in Storage), under the same one-owner-at-a-time rule as the connection.
+    package var companion: AnyObject?
     /// Whether SQLite checks foreign keys on this connection (see ``enforceForeignKeys(_:)``).
     private var foreignKeys = true
-    /// Beyond this many accounts a company's kept state is cut back (the sequential path drops it; the pipeline keeps
-    /// only what its batch in flight changed), and the rowids are forgotten: a bill run touches each house's receivable
-    /// once, and keeping a million of them held 700 MiB for nothing. About 400 bytes an account.
-    var maxCachedAccounts = 200_000
-
-    /// Whether another connection (or process) committed since this one last looked; if so, forgets the rowids
-    /// (a VACUUM may have renumbered them).
-    func othersWrote() throws -> Bool {
-        let query = try statement("PRAGMA data_version")
-        guard try query.step() else { return false }
-        let version = query.int64(0)
-        query.reset()
-        guard version != dataVersion else { return false }
-        let first = dataVersion == -1
-        dataVersion = version
-        rowids.removeAll()
-        return !first
-    }
-
-    /// Drops the kept ledger states if another connection committed since this one last looked (sequential path).
-    func invalidateCacheIfOthersWrote() throws {
-        if try othersWrote() { ledgers.removeAll() }
-    }
-
-    /// A second, read-only connection to the same file, for the pipeline's prepare stage (which must not use this
-    /// one while the write stage does). Opened on first use; touched by the prepare stage only.
-    private var reader: RawSQLite?
-
-    func pipelineReader() throws -> RawSQLite {
-        if let reader { return reader }
-        let opened = try RawSQLite(path: path, cacheKiB: 65_536, backgroundCheckpoints: false)
-        reader = opened
-        return opened
-    }
 
     /// The rowid of the last row this connection inserted.
     public var lastInsertRowid: Int64 { sqlite_nio_sqlite3_last_insert_rowid(handle) }
 
-    /// Opens `path` with WAL and full sync; `cacheKiB` is the page cache (the ledger's random-key indexes want a large one).
-    /// Checkpoints the log in the background when auto-checkpoint is off for this connection.
-    package let checkpointer: WALCheckpointer?
+    /// The background checkpointer this connection's commits hand the log to, when it has one.
+    public let checkpointer: WALCheckpointer?
 
+    /// Opens `path` with WAL and full sync; `cacheKiB` is the page cache (the ledger's random-key indexes want a large one).
+    ///
+    /// With a `checkpointer` (one per database file, shared by its writing connections), SQLite's auto-checkpoint is off
+    /// on this connection and its commits nudge the checkpointer instead; without one, SQLite copies the log back inside
+    /// the commit that grows it past 1,000 pages, as usual.
     ///
     /// `enforceForeignKeys: false` is for the ledger's fast path only: it writes an entry only for accounts it read or
     /// inserted in the same transaction under the write lock, and SQLite's per-row check (an index probe per account
     /// per entry) was about 40% of its write time. Every other connection, and PostgreSQL, still enforces them, and
     /// `ledger verify` reports an entry naming an account that does not exist.
-    public init(path: String, cacheKiB: Int = 262_144, backgroundCheckpoints: Bool = true, enforceForeignKeys: Bool = true) throws {
+    public init(path: String, cacheKiB: Int = 262_144, checkpointer: WALCheckpointer? = nil, enforceForeignKeys: Bool = true) throws {
         self.path = path
-        checkpointer = backgroundCheckpoints ? WALCheckpointer(path: path) : nil
+        self.checkpointer = checkpointer
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let result = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
         guard result == SQLITE_OK else {
@@ -134,10 +95,10 @@ public final class RawSQLite: @unchecked Sendable {
     /// A log this long (in pages) is copied back by the background checkpointer after the commit that grew it: SQLite's
     /// own auto-checkpoint threshold, which the SQLKit connections keep, so their commits seldom find frames left to
     /// copy inline (a commit that does copies them while holding the database's write lock).
-    static let checkpointFrames: Int32 = 1_000
+    package static let checkpointFrames: Int32 = 1_000
     /// A log this long is copied back completely before the next write transaction, so that SQLite starts it over
     /// (256 MiB at 16 KiB pages); below it, the writer never waits for a checkpoint.
-    static let restartFrames: Int32 = 16_384
+    package static let restartFrames: Int32 = 16_384
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`); first, if the log has grown past ``restartFrames``, waits for it
     /// to be copied back, so this transaction writes from the start of the log instead of growing it further.
@@ -171,7 +132,7 @@ public final class RawSQLite: @unchecked Sendable {
     }
 
     /// Whether `table` declares foreign keys (asked of the schema once per table and connection).
-    func declaresForeignKeys(_ table: String) throws -> Bool {
+    package func declaresForeignKeys(_ table: String) throws -> Bool {
         if let known = tablesWithForeignKeys[table] { return known }
         let query = try statement("SELECT 1 FROM pragma_foreign_key_list(?1)")
         query.bind(1, table)
@@ -185,7 +146,7 @@ public final class RawSQLite: @unchecked Sendable {
 
     /// Before a transaction that writes rows of `tables` on a connection that otherwise leaves foreign keys unchecked (the
     /// ledger's): checks them for that transaction when any of the tables declares one. Call `enforceForeignKeys(false)` after.
-    func checkReferences(writing tables: [String]) throws {
+    package func checkReferences(writing tables: [String]) throws {
         try enforceForeignKeys(try tables.contains { try declaresForeignKeys($0) })
     }
 
@@ -202,7 +163,7 @@ public final class RawSQLite: @unchecked Sendable {
     /// At most this many prepared statements are kept; past it they are all finalized and prepared again as used. Only
     /// for a connection whose callers hold one statement at a time (``InlineSQLiteDatabase``, whose SQL text varies
     /// with the length of `IN` lists and multi-row inserts); the hot paths keep a fixed set and hold several at once.
-    var statementLimit: Int?
+    package var statementLimit: Int?
 
     /// The cached prepared statement for `sql`, reset and with its bindings cleared.
     public func statement(_ sql: String) throws -> Statement {
@@ -223,13 +184,13 @@ public final class RawSQLite: @unchecked Sendable {
         return statement
     }
 
-    func failure(_ code: Int32) -> Failure {
+    package func failure(_ code: Int32) -> Failure {
         Failure(code: code, message: handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "error")
     }
 
     /// One prepared statement. Parameters are numbered from 1, columns from 0.
     public struct Statement {
-        let pointer: OpaquePointer
+        package let pointer: OpaquePointer
         unowned let connection: RawSQLite
 
         static var transient: sqlite3_destructor_type { unsafeBitCast(-1, to: sqlite3_destructor_type.self) }
@@ -290,7 +251,7 @@ public final class RawSQLite: @unchecked Sendable {
         public func string(_ column: Int32) -> String { Self.string(of: pointer, at: column) }
 
         /// The text of `column` of the row `statement` is positioned on.
-        static func string(of statement: OpaquePointer, at column: Int32) -> String {
+        package static func string(of statement: OpaquePointer, at column: Int32) -> String {
             // By length, not by terminator: no strlen, and the bytes are copied once (repaired if not UTF-8).
             guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return "" }
             let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
@@ -301,7 +262,7 @@ public final class RawSQLite: @unchecked Sendable {
         public func value(_ column: Int32) -> StorageValue { Self.value(of: pointer, at: column) }
 
         /// The value of `column` of the row `statement` is positioned on: text, integer or NULL as stored.
-        static func value(of statement: OpaquePointer, at column: Int32) -> StorageValue {
+        package static func value(of statement: OpaquePointer, at column: Int32) -> StorageValue {
             switch sqlite_nio_sqlite3_column_type(statement, column) {
             case SQLITE_NULL: return .null
             case SQLITE_INTEGER: return .integer(sqlite_nio_sqlite3_column_int64(statement, column))

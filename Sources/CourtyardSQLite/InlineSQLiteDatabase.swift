@@ -20,7 +20,7 @@ import VaporCSQLite
 /// Values are encoded and decoded by sqlite-kit's own `SQLiteDataEncoder` and `SQLiteDataDecoder`, and rows keep
 /// sqlite-nio's rules (a column found by its first name), so a statement reads and writes exactly what it did through
 /// sqlite-kit; errors are ``RawSQLite/Failure``, which ``StorageError/classify(_:)`` maps like sqlite-nio's.
-struct InlineSQLiteDatabase: SQLDatabase {
+package struct InlineSQLiteDatabase: SQLDatabase {
     let connection: RawSQLite
     /// sqlite-kit's database for the same file: its dialect, version and event loop.
     let base: any SQLDatabase
@@ -28,6 +28,11 @@ struct InlineSQLiteDatabase: SQLDatabase {
     let decoder = SQLiteDataDecoder()
     /// Statements run since the transaction began (shared by the copies of this value).
     let statements = StatementCount()
+
+    package init(connection: RawSQLite, base: any SQLDatabase) {
+        self.connection = connection
+        self.base = base
+    }
 
     /// Counts statements, so that a long transaction lets other tasks run on its thread now and then.
     final class StatementCount: Sendable {
@@ -38,22 +43,22 @@ struct InlineSQLiteDatabase: SQLDatabase {
     /// transaction of thousands of statements must not keep a cooperative thread from the requests waiting for it.
     static let statementsBetweenYields = 32
 
-    var logger: Logger { base.logger }
-    var eventLoop: any EventLoop { base.eventLoop }
-    var version: (any SQLDatabaseReportedVersion)? { base.version }
-    var dialect: any SQLDialect { base.dialect }
-    var queryLogLevel: Logger.Level? { base.queryLogLevel }
+    package var logger: Logger { base.logger }
+    package var eventLoop: any EventLoop { base.eventLoop }
+    package var version: (any SQLDatabaseReportedVersion)? { base.version }
+    package var dialect: any SQLDialect { base.dialect }
+    package var queryLogLevel: Logger.Level? { base.queryLogLevel }
 
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+    package func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
         eventLoop.makeCompletedFuture { try run(query, onRow) }
     }
 
-    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+    package func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         try run(query, onRow)
         if statements.value.add(1, ordering: .relaxed).newValue % Self.statementsBetweenYields == 0 { await Task.yield() }
     }
 
-    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    package func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await closure(self)
     }
 
