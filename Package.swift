@@ -278,7 +278,9 @@ let package = Package(
         .testTarget(
             name: "CourtyardPrepaidTests",
             dependencies: [
-                "CourtyardPrepaid", "CourtyardDevices", "CourtyardDomain",
+                "CourtyardPrepaid", "CourtyardDevices", "CourtyardDomain", "CourtyardIngest", "CourtyardStorage", "CourtyardSimulator",
+                "CourtyardTestSupport",
+                .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
