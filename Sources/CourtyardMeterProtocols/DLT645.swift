@@ -80,9 +80,6 @@ public enum DLT645 {
         }
     }
 
-    /// The largest data field a frame may carry (the length is one byte; the standard caps requests at 200).
-    public static let maximumDataLength = 255
-
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt8 {
         var sum: UInt8 = 0
         for byte in bytes { sum &+= byte }

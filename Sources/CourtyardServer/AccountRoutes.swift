@@ -275,9 +275,4 @@ enum AccountRoutes {
             status: .active, createdAt: now, updatedAt: now)
         return (user, hash)
     }
-
-    /// The calendar date of `now` in the community's IANA `timeZone`.
-    static func localToday(_ now: Date, timeZone: String) -> LocalDate {
-        LocalDate.of(now, timeZone: timeZone)
-    }
 }

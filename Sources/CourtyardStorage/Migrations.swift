@@ -114,11 +114,6 @@ public struct Migrator: Sendable {
         }
     }
 
-    /// Refuses to serve from a database whose schema is newer or older than the binary's.
-    public func ensureCurrent(_ database: Database) async throws {
-        try await checkNotNewer(database)
-    }
-
     private func checkNotNewer(_ database: Database) async throws {
         let version = try await currentVersion(database)
         if version > latestVersion {

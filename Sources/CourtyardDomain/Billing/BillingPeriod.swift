@@ -132,13 +132,3 @@ public struct BillingPeriod: Hashable, Comparable, Sendable, CustomStringConvert
         try container.encode(description)
     }
 }
-
-extension EffectivePeriod {
-    /// Days this period shares with `other` (both half-open).
-    public func overlapDays(with other: EffectivePeriod) -> Int {
-        let start = max(from, other.from)
-        let ends = [until, other.until].compactMap { $0 }
-        guard let end = ends.min() else { return Int.max }
-        return max(0, end.daysSinceEpoch - start.daysSinceEpoch)
-    }
-}
