@@ -41,11 +41,7 @@ enum ReadingRawPath {
                 }
             }
         }
-        let bump = try raw.prepared("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value")
-        guard try bump.step() else { return nil }
-        let generation = bump.int64(0)
-        bump.reset()
-        guard generation == memory.generation + 1 else { return nil }
+        guard let generation = try IngestGeneration.bumpedFast(raw), generation == memory.generation + 1 else { return nil }
 
         var ids = IdentifierSequence(at: now)
         undo.reserveCapacity(work.reduce(0) { $0 + $1.readings.count })

@@ -201,9 +201,7 @@ public actor ReadingWriter {
                 // Is what we keep still true? Every ingestion batch (both paths, every server) and every change made outside
                 // the writer (approvals, replacements, the presence sweep) bumps the generation row, which also queues
                 // concurrent writers on it: the kept memory is good only if the value is exactly one past our own last bump.
-                let generation =
-                    try await db.raw("UPDATE ingest_generation SET value = value + 1 WHERE id = 1 RETURNING value").first()?
-                    .decode(column: "value", as: Int64.self) ?? -1
+                let generation = try await IngestGeneration.bumped(db)
                 let valid = kept.map { $0.generation + 1 == generation } ?? false
                 // The careful path works on `meter_readings` alone: everything recent moves there first.
                 if engine == .sqlite, try await RecentReadings.settleAll(db, bumpGeneration: false) {

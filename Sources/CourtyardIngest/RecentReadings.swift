@@ -240,9 +240,7 @@ extension RecentReadings {
         try raw.begin()
         var committed = false
         defer { if !committed { raw.rollback() } }
-        let generation = try raw.prepared("SELECT value FROM ingest_generation WHERE id = 1")
-        guard try generation.step(), generation.int64(0) == memory.generation else { return false }
-        generation.reset()
+        guard try IngestGeneration.currentFast(raw) == memory.generation else { return false }
         let result = try write()
         try raw.commit()
         committed = true

@@ -1,0 +1,390 @@
+"""What scripts/sigterm-test and scripts/crash-test share: a real `courtyard demo` server on a scratch database (SQLite
+or PostgreSQL), the HTTP calls, a mixed load whose acknowledged work is recorded, and the invariants checked after a
+restart. Python standard library only (plus the `psql` client on PostgreSQL).
+
+Everything runs on 127.0.0.1. The load sends only what a real client could: readings in batches and one at a time,
+top-ups, last month's bill run of each community, cash payments of its bills at the desk, and refunds of some of them.
+"""
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("COURTYARD_BIN", os.path.join(ROOT, ".build", "debug", "courtyard"))
+PASSWORD = "courtyard-demo"
+# Errors that mean "the server is not answering" (stopped, killed, restarting): what was answered before counts.
+GONE = (urllib.error.URLError, ConnectionError, OSError, TimeoutError)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(url, sql):
+    answer = subprocess.run(["psql", url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True)
+    if answer.returncode != 0:
+        raise SystemExit(f"psql failed: {answer.stderr.strip()}")
+    return [line for line in answer.stdout.splitlines() if line != ""]
+
+
+class Server:
+    """A scratch database and the demo server on it, started and stopped as often as a test needs."""
+
+    def __init__(self, engine, tag):
+        self.engine = engine
+        self.tag = tag
+        self.work = tempfile.mkdtemp(prefix=f"courtyard-{tag}.")
+        self.process = None
+        self.port = None
+        self.admin_url = os.environ.get("COURTYARD_TEST_POSTGRES_URL", "")
+        if engine == "postgres":
+            if not self.admin_url:
+                raise SystemExit(f"[{tag}] --engine postgres needs COURTYARD_TEST_POSTGRES_URL")
+            self.database_name = f"courtyard_{tag.replace('-', '_')}_" + os.urandom(6).hex()
+            self.database = self.admin_url.rsplit("/", 1)[0] + "/" + self.database_name
+            psql(self.admin_url, f"CREATE DATABASE {self.database_name}")
+        elif engine == "sqlite":
+            self.database = os.path.join(self.work, "demo.sqlite")
+        else:
+            raise SystemExit(f"[{tag}] --engine is sqlite or postgres")
+        if not os.access(BIN, os.X_OK):
+            raise SystemExit(f"[{tag}] no courtyard binary at {BIN}")
+
+    def say(self, text):
+        print(f"[{self.tag} {self.engine}] {text}", flush=True)
+
+    def start(self, log_name, timeout=300):
+        """Starts the server and waits for /health; returns the seconds it took."""
+        self.port = free_port()
+        log = open(os.path.join(self.work, log_name), "w")
+        started = time.time()
+        self.process = subprocess.Popen([BIN, "demo", "--database", self.database, "--port", str(self.port)], cwd=self.work,
+                                        stdout=log, stderr=subprocess.STDOUT)
+        deadline = started + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"[{self.tag}] FAIL the server exited at start (status {self.process.returncode}); see {self.work}/{log_name}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return time.time() - started
+            except GONE:
+                time.sleep(0.05)
+        self.process.kill()
+        raise SystemExit(f"[{self.tag}] FAIL the server did not answer /health within {timeout} s")
+
+    def signal(self, number):
+        self.process.send_signal(number)
+
+    def wait(self, timeout):
+        return self.process.wait(timeout=timeout)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def call(self, method, path, token=None, body=None, timeout=30):
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+        request.add_header("content-type", "application/json")
+        if token:
+            request.add_header("authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, json.loads(answer.read() or b"null")
+
+    def login(self, name):
+        return self.call("POST", "/api/v1/auth/login", body={"login": name, "password": PASSWORD})[1]["token"]
+
+    def ledger_verify(self):
+        verify = subprocess.run([BIN, "ledger", "verify", "--database", self.database, "--log-level", "error"],
+                                capture_output=True, text=True)
+        return verify.returncode == 0, (verify.stdout.strip() + " " + verify.stderr.strip()).strip()
+
+    def stored(self):
+        return Stored(self)
+
+    def finish(self, keep):
+        """Stops the server, drops a PostgreSQL database, and removes the work folder unless `keep`."""
+        self.stop()
+        if self.engine == "postgres":
+            psql(self.admin_url, f"DROP DATABASE IF EXISTS {self.database_name} WITH (FORCE)")
+        if keep:
+            self.say(f"logs kept in {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+class Stored:
+    """Read-only queries on the server's database, SQLite or PostgreSQL, with `?` parameters (ids the load made)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.sqlite = sqlite3.connect(f"file:{server.database}?mode=ro", uri=True) if server.engine == "sqlite" else None
+
+    def rows(self, sql, parameters=()):
+        if self.sqlite is not None:
+            return [tuple(row) for row in self.sqlite.execute(sql, parameters)]
+        pieces = sql.split("?")
+        if len(pieces) != len(parameters) + 1:
+            raise SystemExit(f"{len(parameters)} parameters for {sql}")
+        text = pieces[0]
+        for value, piece in zip(parameters, pieces[1:]):
+            text += "'" + str(value).replace("'", "''") + "'" + piece
+        return [tuple(line.split("|")) for line in psql(self.server.database, text)]
+
+    def column(self, sql, parameters=()):
+        return [row[0] for row in self.rows(sql, parameters)]
+
+    def scalar(self, sql, parameters=()):
+        return int(self.rows(sql, parameters)[0][0])
+
+    def close(self):
+        if self.sqlite is not None:
+            self.sqlite.close()
+
+
+class Load:
+    """A mixed load on a running server, recording what was acknowledged. Call `start`, later `stop`; a new `Load` per
+    server start (ids carry `prefix`, so loads of successive starts never collide). Readings of each meter rise across
+    loads (`clock` is shared)."""
+
+    def __init__(self, server, prefix, clock, bill=True, refunds=True):
+        self.server = server
+        self.prefix = prefix
+        self.clock = clock
+        self.bill = bill
+        self.refunds = refunds
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.billed = threading.Event()
+        self.failures = []
+        self.readings = []       # reading ids acknowledged as accepted
+        self.topups = []         # top-up ids acknowledged (201)
+        self.payments = []       # desk payment ids acknowledged (201)
+        self.refunded = []       # refund ids acknowledged (201)
+        self.bill_runs = []      # (community id, summary) of bill runs answered
+        self.threads = []
+
+    def start(self):
+        s = self.server
+        self.engineer = s.login("engineer@demo")
+        self.finance = s.login("finance@demo")
+        self.desk = s.login("frontdesk@demo")
+        _, page = s.call("GET", "/api/v1/devices?kind=electricity_meter&limit=48", self.engineer)
+        self.devices = [item["device_key"] for item in page["items"]]
+        _, houses = s.call("GET", "/api/v1/houses?limit=8", self.finance)
+        self.house_ids = [item["id"] for item in houses["items"]]
+        _, communities = s.call("GET", "/api/v1/communities?limit=10", self.finance)
+        self.communities = [item["id"] for item in communities["items"]]
+        if len(self.devices) < 8 or not self.house_ids:
+            raise SystemExit(f"FAIL the demo has {len(self.devices)} meters and {len(self.house_ids)} houses")
+        work = [(self._readings, (worker, self.devices[worker::6], 40 if worker < 4 else 1)) for worker in range(6)]
+        work.append((self._top_ups, ()))
+        if self.bill:
+            work.append((self._billing, ()))
+            work.append((self._desk_payments, ()))
+        for body, arguments in work:
+            thread = threading.Thread(target=self._guarded, args=(body, *arguments))
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self):
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout=180)
+
+    def _guarded(self, body, *arguments):
+        try:
+            body(*arguments)
+        except GONE:
+            return
+        except Exception as error:  # noqa: BLE001 - reported as a failure of the test, not a thread's traceback
+            self.failures.append(f"{body.__name__}: {error!r}")
+
+    def _readings(self, worker, keys, per_request):
+        # Rising readings after the demo's own, one minute apart per meter; batches of up to `per_request`.
+        while not self.stop_event.is_set():
+            minute = self.clock.next()
+            measured = (self.clock.start + datetime.timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            batch = [{"device_key": key, "reading": f"{50000 + minute / 10:.1f}", "measured_at": measured,
+                      "message_id": f"{self.prefix}-{worker}-{minute}-{key}"} for key in keys[:per_request]]
+            try:
+                _, answer = self.server.call("POST", "/api/v1/readings", self.engineer, batch, timeout=60)
+            except urllib.error.HTTPError as error:
+                if error.code >= 500:
+                    self.failures.append(f"readings: HTTP {error.code}")
+                return
+            items = answer.get("items", []) if isinstance(answer, dict) else answer
+            with self.lock:
+                self.readings.extend(item["reading_id"] for item in items if item.get("status") == "accepted")
+
+    def _top_ups(self):
+        count = 0
+        while not self.stop_event.is_set():
+            count += 1
+            top_up = {"id": f"{self.prefix}-topup-{count}", "purpose": "electricity",
+                      "amount": {"amount": "1.00", "currency": "CNY"}, "channel": "cash"}
+            try:
+                status, _ = self.server.call("POST", f"/api/v1/houses/{self.house_ids[count % len(self.house_ids)]}/top-ups",
+                                             self.finance, top_up)
+            except urllib.error.HTTPError as error:
+                if error.code in (404, 409, 422):  # a house without a prepaid plan: try the next
+                    continue
+                self.failures.append(f"top-up: HTTP {error.code}")
+                return
+            if status == 201:
+                with self.lock:
+                    self.topups.append(top_up["id"])
+
+    def _billing(self):
+        # Last month's bill run of each community: bills, lines and their ledger postings, one transaction per chunk.
+        # A run of a period already billed answers with what it did before (or nothing new).
+        period = (datetime.date.today().replace(day=1) - datetime.timedelta(days=1)).strftime("%Y-%m")
+        for community in self.communities:
+            if self.stop_event.is_set():
+                return
+            try:
+                _, summary = self.server.call("POST", f"/api/v1/communities/{community}/bill-runs", self.finance,
+                                              {"period": period, "preview": False}, timeout=120)
+            except urllib.error.HTTPError as error:
+                if error.code >= 500:
+                    self.failures.append(f"bill run: HTTP {error.code}")
+                return
+            with self.lock:
+                self.bill_runs.append((community, summary))
+            self.billed.set()
+
+    def _desk_payments(self):
+        # Once a bill run is in, the front desk takes cash for open bills, one payment per bill; every fifth is refunded.
+        while not self.billed.wait(timeout=0.2):
+            if self.stop_event.is_set():
+                return
+        with self.lock:
+            community = self.bill_runs[0][0]
+        s = self.server
+        try:
+            _, shift = s.call("POST", "/api/v1/cashier-shifts", self.desk,
+                              {"community_id": community, "opening_float": {"amount": "0.00", "currency": "CNY"}})
+        except urllib.error.HTTPError as error:
+            if error.code != 409:
+                raise
+            # The cashier's shift of an earlier start is still open (it may have been opened by a request whose answer
+            # was lost to the crash): go on with it.
+            db = s.stored()
+            try:
+                shift = {"id": db.column("SELECT id FROM cashier_shifts WHERE status = 'open' AND community_id = ?", (community,))[0]}
+            finally:
+                db.close()
+        _, bills = s.call("GET", f"/api/v1/bills?community_id={community}&status=open&limit=200", self.finance)
+        for index, bill in enumerate(bills["items"]):
+            if self.stop_event.is_set():
+                return
+            payment = {"id": f"{self.prefix}-pay-{index}", "house_id": bill["house_id"], "purpose": "bills", "channel": "cash",
+                       "amount": bill["total_amount"], "bill_ids": [bill["id"]]}
+            try:
+                status, answer = s.call("POST", f"/api/v1/cashier-shifts/{shift['id']}/payments", self.desk, payment)
+            except urllib.error.HTTPError as error:
+                if error.code == 409:  # paid meanwhile (a payment of an earlier start): the next bill
+                    continue
+                self.failures.append(f"desk payment: HTTP {error.code} {error.read()[:200]!r}")
+                return
+            if status == 201:
+                with self.lock:
+                    self.payments.append(payment["id"])
+
+    def wait_until_busy(self, seconds):
+        """Waits until a bill run is answered and the desk has taken five payments (or `seconds` pass)."""
+        deadline = time.time() + seconds
+        while time.time() < deadline and not self.failures:
+            with self.lock:
+                if (self.billed.is_set() or not self.bill) and (len(self.payments) >= 5 or not self.bill):
+                    return True
+            time.sleep(0.2)
+        return False
+
+
+class ReadingClock:
+    """Minutes after `start` for readings, rising across loads and starts."""
+
+    def __init__(self, start):
+        self.start = start
+        self.minute = 0
+        self.lock = threading.Lock()
+
+    def next(self):
+        with self.lock:
+            self.minute += 1
+            return self.minute
+
+
+def check(server, loads):
+    """The invariants after a restart, over everything `loads` had acknowledged. Returns a list of failures."""
+    problems = []
+    db = server.stored()
+    try:
+        readings = [reading for load in loads for reading in load.readings]
+        stored = set()
+        for first in range(0, len(readings), 500):
+            part = readings[first:first + 500]
+            stored.update(db.column(f"SELECT id FROM readings_all WHERE id IN ({','.join('?' * len(part))})", part))
+        missing = [reading for reading in readings if reading not in stored]
+        if missing:
+            problems.append(f"{len(missing)} acknowledged readings are missing, e.g. {missing[:3]}")
+        if len(set(readings)) != len(readings):
+            problems.append("a reading id was acknowledged twice")
+        # No bill is half-written: every stored bill has its lines adding up to its total, is posted, and every line of
+        # it is in the journal once.
+        unbalanced = db.scalar("""
+            SELECT COUNT(*) FROM bills b
+            WHERE b.total_amount <> (SELECT COALESCE(SUM(l.amount), 0) FROM bill_lines l WHERE l.bill_id = b.id)""")
+        unposted = db.scalar("SELECT COUNT(*) FROM bills WHERE posted_at IS NULL")
+        unjournaled = db.scalar("""
+            SELECT COUNT(*) FROM bill_lines l JOIN bills b ON b.id = l.bill_id
+            WHERE l.amount <> 0 AND (SELECT COUNT(*) FROM ledger_entries e WHERE e.transfer_id = 'bill-line:' || l.id) <> 1""")
+        if unbalanced or unposted or unjournaled:
+            problems.append(f"bills: {unbalanced} with lines not adding up, {unposted} unposted, {unjournaled} lines not journaled exactly once")
+        for load in loads:
+            for payment in load.payments:
+                count = db.scalar("SELECT COUNT(*) FROM payments WHERE channel_transaction_id = ?", (f"desk-{payment}",))
+                if count != 1:
+                    problems.append(f"desk payment {payment} was acknowledged but is stored {count} times")
+                    break
+            for top_up in load.topups:
+                count = db.scalar("SELECT COUNT(*) FROM ledger_entries WHERE transfer_id = ?", (f"topup:{top_up}",))
+                if count != 1:
+                    problems.append(f"top-up {top_up} was acknowledged but is in the journal {count} times")
+                    break
+        # Receipt numbers have no gaps: each company's run from 1 to its count.
+        for company, count, lowest, highest in db.rows("SELECT company_id, COUNT(*), MIN(number), MAX(number) FROM receipts GROUP BY company_id"):
+            if int(lowest) != 1 or int(highest) != int(count):
+                problems.append(f"receipts of company {company}: {count} numbered {lowest}..{highest}")
+        # Every desired supply state that differs from what the device last reported has a command on its way or done.
+        unsent = db.scalar("""
+            SELECT COUNT(*) FROM supply_states s
+            WHERE s.desired <> COALESCE(s.reported, 'open') AND NOT EXISTS (
+                SELECT 1 FROM device_commands c WHERE c.device_id = s.device_id
+                AND c.action = CASE s.desired WHEN 'closed' THEN 'close' ELSE 'open' END)""")
+        if unsent:
+            problems.append(f"{unsent} desired supply states have no command")
+    finally:
+        db.close()
+    ok, text = server.ledger_verify()
+    if not ok:
+        problems.append(f"ledger verify: {text}")
+    return problems
