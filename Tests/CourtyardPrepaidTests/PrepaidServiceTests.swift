@@ -83,7 +83,8 @@ struct PrepaidServiceTests {
 
     static func supply(_ database: Database, _ meter: Meter) async throws -> SupplyStatus {
         try await database.read { db in
-            try #require(try await SupplyController(TenantSQL(db, companyId: meter.companyId, engine: database.engine)).status(device: meter.device.id))
+            try #require(
+                try await SupplyController(TenantSQL(db, companyId: meter.companyId, engine: database.engine)).status(device: meter.device.id))
         }
     }
 
