@@ -3,7 +3,8 @@ or PostgreSQL), the HTTP calls, a mixed load whose acknowledged work is recorded
 restart. Python standard library only (plus the `psql` client on PostgreSQL).
 
 Everything runs on 127.0.0.1. The load sends only what a real client could: readings in batches and one at a time,
-top-ups, last month's bill run of each community, cash payments of its bills at the desk, and refunds of some of them.
+top-ups, ledger transfers, last month's bill run of each community, cash payments of its bills at the desk, and
+refunds of some of those payments.
 """
 import datetime
 import json
@@ -164,12 +165,11 @@ class Load:
     server start (ids carry `prefix`, so loads of successive starts never collide). Readings of each meter rise across
     loads (`clock` is shared)."""
 
-    def __init__(self, server, prefix, clock, bill=True, refunds=True):
+    def __init__(self, server, prefix, clock, bill=True):
         self.server = server
         self.prefix = prefix
         self.clock = clock
         self.bill = bill
-        self.refunds = refunds
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.billed = threading.Event()
@@ -177,7 +177,8 @@ class Load:
         self.readings = []       # reading ids acknowledged as accepted
         self.topups = []         # top-up ids acknowledged (201)
         self.payments = []       # desk payment ids acknowledged (201)
-        self.refunded = []       # refund ids acknowledged (201)
+        self.refunds = []        # refund request ids acknowledged (201)
+        self.transfers = []      # ledger transfer ids acknowledged as applied
         self.bill_runs = []      # (community id, summary) of bill runs answered
         self.threads = []
 
@@ -190,12 +191,14 @@ class Load:
         self.devices = [item["device_key"] for item in page["items"]]
         _, houses = s.call("GET", "/api/v1/houses?limit=8", self.finance)
         self.house_ids = [item["id"] for item in houses["items"]]
+        self.houses = houses["items"]
         _, communities = s.call("GET", "/api/v1/communities?limit=10", self.finance)
         self.communities = [item["id"] for item in communities["items"]]
         if len(self.devices) < 8 or not self.house_ids:
             raise SystemExit(f"FAIL the demo has {len(self.devices)} meters and {len(self.house_ids)} houses")
         work = [(self._readings, (worker, self.devices[worker::6], 40 if worker < 4 else 1)) for worker in range(6)]
         work.append((self._top_ups, ()))
+        work.append((self._transfers, ()))
         if self.bill:
             work.append((self._billing, ()))
             work.append((self._desk_payments, ()))
@@ -252,6 +255,29 @@ class Load:
                 with self.lock:
                     self.topups.append(top_up["id"])
 
+    def _transfers(self):
+        # The finance clerk moves 0.01 from each community's cash clearing account into a house's electricity wallet,
+        # five transfers a request, each answered on its own.
+        count = 0
+        while not self.stop_event.is_set():
+            count += 1
+            batch = []
+            for index in range(5):
+                house = self.houses[(count + index) % len(self.houses)]
+                community = house["community_id"]
+                batch.append({
+                    "id": f"{self.prefix}-xfer-{count}-{index}",
+                    "debit": {"community_id": community, "kind": "clearing", "owner": "community", "purpose": "cash"},
+                    "credit": {"community_id": community, "kind": "wallet", "owner": house["id"], "purpose": "electricity"},
+                    "amount": {"amount": "0.01", "currency": "CNY"}, "code": "top_up"})
+            try:
+                _, answer = self.server.call("POST", "/api/v1/ledger/transfers", self.finance, {"transfers": batch})
+            except urllib.error.HTTPError as error:
+                self.failures.append(f"transfers: HTTP {error.code} {error.read()[:200]!r}")
+                return
+            with self.lock:
+                self.transfers.extend(item["id"] for item in answer["items"] if item.get("status") == "applied")
+
     def _billing(self):
         # Last month's bill run of each community: bills, lines and their ledger postings, one transaction per chunk.
         # A run of a period already billed answers with what it did before (or nothing new).
@@ -304,9 +330,24 @@ class Load:
                     continue
                 self.failures.append(f"desk payment: HTTP {error.code} {error.read()[:200]!r}")
                 return
+            if status != 201:
+                continue
+            with self.lock:
+                self.payments.append(payment["id"])
+            if index % 5 != 4:
+                continue
+            # Every fifth payment: the owner paid a fen too much, refunded in cash (the rules approve it themselves).
+            refund = {"id": f"{self.prefix}-refund-{index}", "source": "payment", "payment_id": answer["payment_id"],
+                      "amount": {"amount": "0.01", "currency": "CNY"}, "reason_code": "overpayment",
+                      "reason": "paid a fen too much", "destination": "cash"}
+            try:
+                status, _ = s.call("POST", "/api/v1/refunds", self.desk, refund)
+            except urllib.error.HTTPError as error:
+                self.failures.append(f"refund: HTTP {error.code} {error.read()[:200]!r}")
+                return
             if status == 201:
                 with self.lock:
-                    self.payments.append(payment["id"])
+                    self.refunds.append(refund["id"])
 
     def wait_until_busy(self, seconds):
         """Waits until a bill run is answered and the desk has taken five payments (or `seconds` pass)."""
@@ -369,6 +410,16 @@ def check(server, loads):
                 count = db.scalar("SELECT COUNT(*) FROM ledger_entries WHERE transfer_id = ?", (f"topup:{top_up}",))
                 if count != 1:
                     problems.append(f"top-up {top_up} was acknowledged but is in the journal {count} times")
+                    break
+            for transfer in load.transfers:
+                count = db.scalar("SELECT COUNT(*) FROM ledger_entries WHERE transfer_id = ?", (transfer,))
+                if count != 1:
+                    problems.append(f"transfer {transfer} was acknowledged but is in the journal {count} times")
+                    break
+            for refund in load.refunds:
+                count = db.scalar("SELECT COUNT(*) FROM refunds WHERE request_id = ?", (refund,))
+                if count != 1:
+                    problems.append(f"refund {refund} was acknowledged but is stored {count} times")
                     break
         # Receipt numbers have no gaps: each company's run from 1 to its count.
         for company, count, lowest, highest in db.rows("SELECT company_id, COUNT(*), MIN(number), MAX(number) FROM receipts GROUP BY company_id"):
