@@ -103,7 +103,7 @@ import Testing
     }
 
     /// Even seeds hand the recent table over every 40 readings, so that moves into `meter_readings` run mid-stream.
-    @Test("fast and careful paths give the same answers and the same rows", arguments: TestEngine.available, [UInt64(1), 2, 3, 4])
+    @Test("fast and careful paths give the same answers and the same rows", arguments: TestEngine.available, TestSeeds.first(8))
     func equivalence(engine: TestEngine, seed: UInt64) async throws {
         let now = Date(timeIntervalSince1970: 1_795_000_000)
         try await engine.withDatabase(fastPaths: .all) { fastDatabase in

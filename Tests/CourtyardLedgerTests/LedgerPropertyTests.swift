@@ -276,6 +276,29 @@ struct LedgerPropertyTests {
     }
 }
 
+extension LedgerPropertyTests {
+    /// A known answer, independent of the code under test: the entry below written out by hand as the documented
+    /// encoding (docs/LEDGER.md: `previous hash ‖ "\n" ‖` each field as `<UTF-8 length>:<bytes>\n`, a missing field as
+    /// one NUL byte) and hashed with Python's `hashlib.sha256`, not with Courtyard's writer:
+    ///
+    /// ```
+    /// fields = ["公司", "小区·一期", "7", "t-1", "post", "debit-账户", "credit-account", "12345", "0", "CNY", "top_up",
+    ///           "缴费 №5", "收银员 é", "\0", "\0", "1790000000000", "digest", "-5", "12345"]
+    /// data = b"0" * 64 + b"\n" + b"".join(b"%d:%s\n" % (len(f.encode()), f.encode()) for f in fields)
+    /// hashlib.sha256(data).hexdigest()
+    /// ```
+    @Test("a hand-written entry with non-ASCII fields hashes to the known answer computed outside Courtyard")
+    func knownAnswerHash() {
+        let entry = JournalEntry(
+            companyId: "公司", communityId: "小区·一期", sequence: 7, transferId: "t-1", type: .post,
+            debitAccountId: "debit-账户", creditAccountId: "credit-account", amount: 12_345, pendingAmount: 0,
+            currency: "CNY", code: .topUp, reference: "缴费 №5", actor: "收银员 é", holdId: nil, expiresAt: nil,
+            recordedAt: 1_790_000_000_000, contentDigest: "digest", debitBalanceAfter: -5, creditBalanceAfter: 12_345,
+            previousHash: JournalEntry.genesisHash, hash: "")
+        #expect(entry.computedHash == "6f263f384e59631d681f68d654b46ad6649c0e776b779e498fcb6334c2121186")
+    }
+}
+
 @Suite("Ledger rules")
 struct LedgerRuleTests {
     let community = "c1"

@@ -143,10 +143,10 @@ final class FakePaymentChannels: ChannelHTTPClient {
     /// A TRANSACTION.SUCCESS notification body and its signed headers, as WeChat Pay sends them.
     static func wechatNotification(
         outTradeNo: String, transactionId: String, total: Int64, at timestamp: Int64,
-        key: _RSA.Signing.PrivateKey = TestKeys.wechatPlatform
+        key: _RSA.Signing.PrivateKey = TestKeys.wechatPlatform, mchid: String = "1900000109", appid: String = "wx8888888888888888"
     ) throws -> (body: String, headers: [String: String]) {
         let transaction: [String: Any] = [
-            "mchid": "1900000109", "appid": "wx8888888888888888", "out_trade_no": outTradeNo, "transaction_id": transactionId,
+            "mchid": mchid, "appid": appid, "out_trade_no": outTradeNo, "transaction_id": transactionId,
             "trade_type": "NATIVE", "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS", "attach": "",
             "success_time": "2026-11-22T10:00:00+08:00", "payer": ["openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"],
             "amount": ["total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY"],
@@ -213,11 +213,13 @@ final class FakePaymentChannels: ChannelHTTPClient {
     }
 
     /// An Alipay trade notification, form-encoded and signed by Alipay's key.
-    static func alipayNotification(outTradeNo: String, tradeNo: String, amount: String, status: String = "TRADE_SUCCESS") throws -> String {
+    static func alipayNotification(
+        outTradeNo: String, tradeNo: String, amount: String, status: String = "TRADE_SUCCESS", sellerId: String = "2088000000000001"
+    ) throws -> String {
         let fields: [(name: String, value: String)] = [
             ("gmt_create", "2026-11-22 10:00:00"), ("charset", "utf-8"), ("seller_email", ""), ("subject", "预付费充值"), ("buyer_id", "2088102177846880"),
             ("notify_type", "trade_status_sync"), ("total_amount", amount), ("trade_no", tradeNo), ("notify_id", UUID().uuidString),
-            ("app_id", "2021000000000001"), ("out_trade_no", outTradeNo), ("trade_status", status), ("seller_id", "2088000000000001"),
+            ("app_id", "2021000000000001"), ("out_trade_no", outTradeNo), ("trade_status", status), ("seller_id", sellerId),
             ("gmt_payment", "2026-11-22 10:00:05"), ("version", "1.0"), ("notify_time", "2026-11-22 10:00:06"),
         ]
         let sign = try RSAKeys.sign(Data(Alipay.signContent(fields, excluding: ["sign", "sign_type"]).utf8), with: TestKeys.alipay)

@@ -190,6 +190,53 @@ struct PaymentAPITests {
     }
 
     @Test(
+        "a correctly signed callback for another merchant or app (WeChat) or another seller (Alipay) is refused and writes nothing",
+        arguments: TestEngine.available)
+    func foreignMerchant(engine: TestEngine) async throws {
+        try await Self.with(engine) { api in
+            let s = try await Self.billed(api)
+            let wechat = try await api.call(
+                .post, "/api/v1/payment-orders", token: s.finance,
+                json: ["id": "app-merchant", "house_id": s.house, "purpose": "bills", "channel": "wechatpay"])
+            let wechatTradeNo = try #require(wechat.object["out_trade_no"] as? String, "\(wechat.text)")
+            let total = Self.fen(try #require(Prepaid.amount(wechat.object["amount"])))
+            let alipay = try await api.call(
+                .post, "/api/v1/payment-orders", token: s.finance,
+                json: [
+                    "id": "ali-seller", "house_id": s.house, "purpose": "top_up", "channel": "alipay", "wallet_purpose": "electricity",
+                    "amount": Prepaid.money("50.00"),
+                ])
+            let alipayTradeNo = try #require(alipay.object["out_trade_no"] as? String, "\(alipay.text)")
+            let before = try await api.tableCounts()
+            for (mchid, appid) in [("1900000999", "wx8888888888888888"), ("1900000109", "wx9999999999999999")] {
+                let note = try FakePaymentChannels.wechatNotification(
+                    outTradeNo: wechatTradeNo, transactionId: "4200000001202611220000000077", total: total, at: Self.timestamp,
+                    mchid: mchid, appid: appid)
+                let reply = try await Self.notify(api, note)
+                #expect(reply.status == .unauthorized, "\(mchid) \(appid): \(reply.text)")
+                #expect(reply.code == "merchant_mismatch")
+            }
+            let form = try FakePaymentChannels.alipayNotification(
+                outTradeNo: alipayTradeNo, tradeNo: "2026112222001446881400000077", amount: "50.00", sellerId: "2088000000000999")
+            let reply = try await api.call(
+                .post, "/api/v1/payments/notify/alipay", raw: form, headers: ["Content-Type": "application/x-www-form-urlencoded"])
+            #expect(reply.status == .unauthorized, "\(reply.text)")
+            #expect(reply.code == "merchant_mismatch")
+            #expect(try await api.tableCounts() == before)
+            // The same notifications for this merchant, app and seller go through.
+            let good = try FakePaymentChannels.wechatNotification(
+                outTradeNo: wechatTradeNo, transactionId: "4200000001202611220000000077", total: total, at: Self.timestamp)
+            #expect(try await Self.notify(api, good).status == .noContent)
+            let goodForm = try FakePaymentChannels.alipayNotification(
+                outTradeNo: alipayTradeNo, tradeNo: "2026112222001446881400000077", amount: "50.00")
+            let accepted = try await api.call(
+                .post, "/api/v1/payments/notify/alipay", raw: goodForm, headers: ["Content-Type": "application/x-www-form-urlencoded"])
+            #expect(accepted.text == "success")
+            #expect(try await api.call(.get, "/api/v1/payments?house_id=\(s.house)", token: s.finance).items.count == 2)
+        }
+    }
+
+    @Test(
         "a callback before its order exists and one with another amount are held for review, not lost; staff apply the early one later",
         arguments: TestEngine.available)
     func heldCallbacks(engine: TestEngine) async throws {

@@ -34,8 +34,8 @@ struct PaymentInvariantTests {
 
     @Test(
         "random desk payments, replays and refunds keep the ledger balanced and every refund within what was paid",
-        arguments: TestEngine.available)
-    func randomSequences(engine: TestEngine) async throws {
+        arguments: TestEngine.available, TestSeeds.first(3))
+    func randomSequences(engine: TestEngine, seed: UInt64) async throws {
         try await PaymentAPITests.with(engine) { api in
             let s = try await PaymentAPITests.billed(api)
             let desk = try await api.login("frontdesk@alpha")
@@ -44,7 +44,7 @@ struct PaymentInvariantTests {
                     .post, "/api/v1/cashier-shifts", token: desk,
                     json: ["community_id": s.community, "opening_float": Prepaid.money("0.00")]
                 ).object["id"] as? String)
-            var random = SeededGenerator(seed: 20_261_202)
+            var random = SeededGenerator(seed: 20_261_202 &+ seed)
             var taken: [(body: [String: Any], payment: String)] = []
             for step in 0..<30 {
                 switch Int.random(in: 0..<10, using: &random) {
@@ -57,7 +57,8 @@ struct PaymentInvariantTests {
                     let reply = try await api.call(.post, "/api/v1/cashier-shifts/\(shift)/payments", token: desk, json: body)
                     if reply.status == .created, let id = reply.object["payment_id"] as? String { taken.append((body, id)) }
                     // Paying bills when nothing is due any more is refused; anything else is a bug.
-                    #expect(reply.status == .created || reply.code == "nothing_due" || body["purpose"] as? String == "bills", "\(reply.text)")
+                    let refusedAsNothingDue = body["purpose"] as? String == "bills" && reply.code == "nothing_due"
+                    #expect(reply.status == .created || refusedAsNothingDue, "\(reply.text)")
                 case 5..<7 where !taken.isEmpty:
                     let previous = taken[Int.random(in: 0..<taken.count, using: &random)]
                     let reply = try await api.call(.post, "/api/v1/cashier-shifts/\(shift)/payments", token: desk, json: previous.body)

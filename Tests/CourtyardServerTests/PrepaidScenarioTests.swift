@@ -26,6 +26,7 @@ struct PrepaidScenarioTests {
                 T.reading(s.key, String(base), hoursBefore(from)),
                 T.reading(s.key, String(base + used), hoursBefore(from - 1)),
             ])
+        #expect(reply.items.count == 2, "\(reply.text)")
         #expect(reply.items.allSatisfy { ["accepted", "duplicate"].contains($0["status"] as? String ?? "") }, "\(reply.text)")
     }
 
@@ -356,7 +357,7 @@ struct PrepaidRawPathTests {
                     return T.reading(s.key, Self.decimal(index * 777), T.start.addingTimeInterval(Double(index - 20) * 600))
                 }
                 let reply = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: batch)
-                #expect(reply.items.allSatisfy { $0["status"] as? String == "accepted" }, "\(reply.text)")
+                #expect(reply.items.map { $0["status"] as? String } == ["accepted", "accepted", "accepted"], "\(reply.text)")
             }
             let view = try await T.overview(api, s)
             // The first reading has no usage: 11 intervals of 0.777 = 8.547 kWh = 5 × 0.538 + 3.547 × 0.588 = 4.775636 yuan, deducted
@@ -387,7 +388,7 @@ struct PrepaidWatchTests {
             // One kWh (1.00) a day over the last week: 2.00 left lasts 2 days.
             let readings = (0...7).map { day in T.reading(s.key, String(100 + day), T.start.addingTimeInterval(Double(day - 8) * 86_400)) }
             let reply = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: readings)
-            #expect(reply.items.allSatisfy { $0["status"] as? String == "accepted" }, "\(reply.text)")
+            #expect(reply.items.map { $0["status"] as? String } == Array(repeating: "accepted", count: readings.count), "\(reply.text)")
             #expect(Prepaid.amount((try await T.overview(api, s))["available"]) == "2.00")
             #expect((try await T.overview(api, s))["estimated_days_left"] as? Int == 2)
             for _ in 0..<2 {
@@ -421,7 +422,7 @@ struct PrepaidWatchTests {
                 }
             }
             let reply = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: readings)
-            #expect(reply.items.allSatisfy { $0["status"] as? String == "accepted" }, "\(reply.text)")
+            #expect(reply.items.map { $0["status"] as? String } == Array(repeating: "accepted", count: readings.count), "\(reply.text)")
             let alerts = try await api.database.transaction { db in try await PrepaidWatch.leaks(db, engine: api.database.engine, now: T.start) }
             #expect(alerts == 1)
             let notes = try await api.call(.get, "/api/v1/notifications?house_id=\(s.house)", token: s.finance).items
