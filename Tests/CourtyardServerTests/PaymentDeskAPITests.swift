@@ -15,6 +15,38 @@ import Testing
 struct PaymentDeskAPITests {
     typealias P = PaymentAPITests
 
+    @Test("twenty desk payments at once get receipts numbered 1 to 20: no gap, no number twice", arguments: TestEngine.available)
+    func concurrentReceiptsHaveNoGaps(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            let desk = try await api.login("frontdesk@alpha")
+            let opened = try await api.call(
+                .post, "/api/v1/cashier-shifts", token: desk, json: ["community_id": s.community, "opening_float": Prepaid.money("0.00")])
+            let shift = try #require(opened.object["id"] as? String, "\(opened.text)")
+            let before = try await Prepaid.scalar(api, "SELECT COUNT(*) AS v FROM receipts")
+            #expect(before == 0)
+            let numbers = try await withThrowingTaskGroup(of: Int?.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        let paid = try await api.call(
+                            .post, "/api/v1/cashier-shifts/\(shift)/payments", token: desk,
+                            json: [
+                                "id": "rush-\(index)", "house_id": s.house, "purpose": "top_up", "wallet_purpose": "general", "channel": "cash",
+                                "amount": Prepaid.money("\(index + 1).00"),
+                            ])
+                        #expect(paid.status == .created, "\(paid.text)")
+                        return paid.object["receipt_number"] as? Int
+                    }
+                }
+                var numbers: [Int] = []
+                for try await number in group { if let number { numbers.append(number) } }
+                return numbers
+            }
+            #expect(numbers.sorted() == Array(1...20))
+            #expect(try await Prepaid.scalar(api, "SELECT COUNT(DISTINCT number) AS v FROM receipts") == 20)
+        }
+    }
+
     @Test(
         "a cashier takes a partial cash payment, a supervisor voids a mistake within the shift, and the shift closes against the count",
         arguments: TestEngine.available)
