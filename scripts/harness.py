@@ -7,8 +7,10 @@ top-ups, ledger transfers, last month's bill run of each community, cash payment
 refunds of some of those payments.
 """
 import datetime
+import glob
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -439,3 +441,31 @@ def check(server, loads):
     if not ok:
         problems.append(f"ledger verify: {text}")
     return problems
+
+
+# A mainland mobile number (the demo's people have them), a bearer token or session cookie value, a PEM private key.
+PHONE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+def secrets_in_logs(server, loads):
+    """What the server's logs must never contain: the sign-in tokens the load used, the demo password, phone
+    numbers, private keys. Returns a list of problems (file and what was found, never the secret itself)."""
+    tokens = {token for load in loads for token in (getattr(load, name, None) for name in ("engineer", "finance", "desk")) if token}
+    problems = []
+    for path in sorted(glob.glob(os.path.join(server.work, "*.log"))):
+        with open(path, encoding="utf-8", errors="replace") as log:
+            text = log.read()
+        name = os.path.basename(path)
+        if any(token in text for token in tokens):
+            problems.append(f"{name} contains a bearer token")
+        # The demo's banner prints the demo password for the reader on purpose; nothing else may.
+        banner = text.count(f"{PASSWORD}   (") + text.count(f'"password":"{PASSWORD}"')
+        if text.count(PASSWORD) > banner:
+            problems.append(f"{name} contains the password outside the demo banner")
+        if PHONE.search(text):
+            problems.append(f"{name} contains a phone number")
+        if PEM.search(text):
+            problems.append(f"{name} contains a private key")
+    return problems
+
