@@ -27,7 +27,7 @@ public final class RawSQLite: @unchecked Sendable {
         public var description: String { "SQLite error \(code): \(message)" }
     }
 
-    private var handle: OpaquePointer?
+    private(set) var handle: OpaquePointer?
     /// The database file.
     public let path: String
     private var statements: [String: Statement] = [:]

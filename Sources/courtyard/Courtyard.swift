@@ -47,7 +47,7 @@ struct Courtyard: AsyncParsableCommand {
         version: CourtyardVersion.text,
         subcommands: [
             Serve.self, Migrate.self, Demo.self, BootstrapAdmin.self, LedgerCommand.self, TariffCommand.self, BillCommand.self, UsageCommand.self,
-            ProtocolCommand.self,
+            ProtocolCommand.self, Backup.self, Restore.self,
             Simulate.self, Bench.self,
         ]
     )

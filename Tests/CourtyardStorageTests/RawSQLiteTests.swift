@@ -42,6 +42,33 @@ struct RawSQLiteTests {
         }
     }
 
+    @Test("a backup copies every committed row, leaves an open transaction's out, and never overwrites a file")
+    func backupIsACommittedSnapshot() throws {
+        try Self.withScratchDatabase { path in
+            let raw = try RawSQLite(path: path)
+            try raw.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+            try raw.begin()
+            for n in 0..<1_000 { try raw.execute("INSERT INTO t (n, v) VALUES (\(n), 'row \(n) 电表')") }
+            try raw.commit()
+            // Another connection has a write in flight: not committed, so not in the copy.
+            let writer = try RawSQLite(path: path)
+            try writer.begin()
+            try writer.execute("INSERT INTO t (n, v) VALUES (5000, 'uncommitted')")
+            let copy = path + ".backup"
+            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: copy + suffix) } }
+            try RawSQLite(path: path).backup(to: copy)
+            try writer.execute("ROLLBACK")
+            let restored = try RawSQLite(path: copy)
+            let query = try restored.statement("SELECT COUNT(*), SUM(n), MAX(v) FROM t")
+            #expect(try query.step())
+            #expect(query.int64(0) == 1_000)
+            #expect(query.int64(1) == 499_500)
+            #expect(query.string(2) == "row 999 电表")
+            query.reset()
+            #expect(throws: RawSQLite.Failure.self) { try RawSQLite(path: path).backup(to: copy) }
+        }
+    }
+
     @Test("new databases get the raw connection's page size")
     func newDatabasesUseTheLargePages() throws {
         try Self.withScratchDatabase { path in
