@@ -25,6 +25,9 @@ protocol APIResource: TenantRecord, Codable {
     /// Input fields that must be present on create.
     static var requiredInputFields: [String] { get }
     static var example: Self { get }
+    /// Text fields whose values take more than one shape, so the document must not declare the example's format for
+    /// them (a binding's `target_id` is a house's UUID, or a common-area key such as `lift:<building id>`).
+    static var freeFormFields: Set<String> { get }
     static var exampleInput: Input { get }
 
     /// The record's writable fields, the base onto which a PATCH is merged.
@@ -39,6 +42,7 @@ protocol APIResource: TenantRecord, Codable {
 
 extension APIResource {
     static func checkDelete(_ record: Self, store: ScopedStore) async throws {}
+    static var freeFormFields: Set<String> { [] }
 }
 
 /// Collects field issues and throws them together, so a client learns every problem at once.

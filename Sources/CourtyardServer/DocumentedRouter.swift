@@ -16,8 +16,10 @@ final class DocumentedRouter {
     }
 
     /// Adds a schema to the document, inferred from an example value.
-    func schema<T: Encodable>(_ name: String, example: T, required: [String]? = nil, items: [String: OpenAPIDocument.ItemType] = [:]) {
-        document.addSchema(name, example: example, required: required, items: items)
+    func schema<T: Encodable>(
+        _ name: String, example: T, required: [String]? = nil, items: [String: OpenAPIDocument.ItemType] = [:], freeForm: Set<String> = []
+    ) {
+        document.addSchema(name, example: example, required: required, items: items, freeForm: freeForm)
     }
 
     /// Documents a route that is registered separately (the document's own route, which must exist before it can be served).

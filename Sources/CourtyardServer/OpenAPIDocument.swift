@@ -59,11 +59,13 @@ public struct OpenAPIDocument: Sendable {
 
     /// Adds a named schema inferred from an example value (encoded with the API's conventions); `items` says what the
     /// example's empty arrays hold (by property name), so that no array is left untyped.
-    mutating func addSchema<T: Encodable>(_ name: String, example: T, required: [String]? = nil, items: [String: ItemType] = [:]) {
+    mutating func addSchema<T: Encodable>(
+        _ name: String, example: T, required: [String]? = nil, items: [String: ItemType] = [:], freeForm: Set<String> = []
+    ) {
         guard schemas[name] == nil, let data = try? APICoding.encoder.encode(example),
             let json = try? JSONDecoder().decode(JSONValue.self, from: data)
         else { return }
-        var schema = Self.declaringEnums(Self.infer(json), of: example)
+        var schema = Self.withoutFormat(Self.declaringEnums(Self.infer(json), of: example), on: freeForm)
         if !items.isEmpty, case .object(var object) = schema, case .object(var properties)? = object["properties"] {
             for (property, type) in items {
                 properties[property] = .object(["type": .string("array"), "items": type.json])
@@ -77,6 +79,29 @@ public struct OpenAPIDocument: Sendable {
             schema = .object(object)
         }
         schemas[name] = schema
+    }
+
+    /// `schema` with no `format` on the properties named in `fields`, at any depth (a page's items too).
+    static func withoutFormat(_ schema: JSONValue, on fields: Set<String>) -> JSONValue {
+        guard !fields.isEmpty else { return schema }
+        switch schema {
+        case .object(var object):
+            if case .object(var properties)? = object["properties"] {
+                for (name, property) in properties {
+                    var cleaned = withoutFormat(property, on: fields)
+                    if fields.contains(name), case .object(var inner) = cleaned {
+                        inner["format"] = nil
+                        cleaned = .object(inner)
+                    }
+                    properties[name] = cleaned
+                }
+                object["properties"] = .object(properties)
+            }
+            if let items = object["items"] { object["items"] = withoutFormat(items, on: fields) }
+            return .object(object)
+        default:
+            return schema
+        }
     }
 
     private static func infer(_ value: JSONValue) -> JSONValue {

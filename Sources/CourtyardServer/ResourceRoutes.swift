@@ -15,9 +15,9 @@ enum ResourceRoutes {
     static func register<R: APIResource>(_ type: R.Type, on api: DocumentedRouter, services: ServerServices) {
         let base = "/api/v1/\(R.path)"
         let name = R.displayName
-        api.schema(name, example: R.example)
-        api.schema("\(name)Input", example: R.exampleInput, required: R.requiredInputFields)
-        api.schema("\(name)Page", example: Page(items: [R.example], nextCursor: R.example.id))
+        api.schema(name, example: R.example, freeForm: R.freeFormFields)
+        api.schema("\(name)Input", example: R.exampleInput, required: R.requiredInputFields, freeForm: R.freeFormFields)
+        api.schema("\(name)Page", example: Page(items: [R.example], nextCursor: R.example.id), freeForm: R.freeFormFields)
 
         api.on(
             .get, base, summary: "List \(R.path)", tag: name, permission: R.readPermission, response: "\(name)Page",

@@ -32,6 +32,38 @@ struct SystemRoutesTests {
         }
     }
 
+    @Test("a common-area binding's target_id (lift:<building>) is listed, and the document does not declare it a uuid")
+    func bindingTargetsAreFreeForm() async throws {
+        try await APIFixture.with(.sqlite) { api in
+            let admin = try await api.login("admin@alpha")
+            let buildingRow = try #require(try await api.first("buildings", token: admin))
+            let building = try #require(buildingRow["id"] as? String)
+            let meter = try await api.call(
+                .post, "/api/v1/devices", token: admin,
+                json: [
+                    "community_id": try #require(buildingRow["community_id"] as? String), "device_key": "lift-meter-1", "kind": "electricity_meter",
+                ])
+            #expect(meter.status == .created, "\(meter.text)")
+            let created = try await api.call(
+                .post, "/api/v1/device-bindings", token: admin,
+                json: [
+                    "device_id": try #require(meter.object["id"] as? String), "target_kind": "common_area", "target_id": "lift:\(building)",
+                    "valid_from": "2026-01-01",
+                ])
+            #expect(created.status == .created, "\(created.text)")
+            let listed = try await api.call(.get, "/api/v1/device-bindings?target_kind=common_area", token: admin)
+            #expect(listed.items.contains { $0["target_id"] as? String == "lift:\(building)" }, "\(listed.text)")
+            let document = try await api.call(.get, "/openapi.json")
+            let schemas = try #require((document.object["components"] as? [String: Any])?["schemas"] as? [String: Any])
+            for name in ["DeviceBinding", "DeviceBindingInput"] {
+                let properties = try #require((schemas[name] as? [String: Any])?["properties"] as? [String: Any], "\(name)")
+                let target = try #require(properties["target_id"] as? [String: Any], "\(name)")
+                #expect(target["format"] == nil, "\(name).target_id is declared \(target["format"] ?? "")")
+                #expect((properties["device_id"] as? [String: Any])?["format"] as? String == "uuid", "other ids keep their format")
+            }
+        }
+    }
+
     @Test("every route the server answers is in /openapi.json, and every documented route exists")
     func openAPIMatchesRoutes() async throws {
         try await APIFixture.with(.sqlite) { api in

@@ -122,6 +122,8 @@ extension DeviceBinding: APIResource {
     static let readPermission = Permission.readDevices
     static let writePermission = Permission.manageDevices
     static let filters = ["community_id", "device_id", "target_kind", "target_id"]
+    /// A house's, parking space's or facility's id, or a common-area key such as `lift:<building id>`.
+    static let freeFormFields: Set<String> = ["target_id"]
     static let requiredInputFields = ["device_id", "target_kind", "target_id", "valid_from"]
     static var example: DeviceBinding {
         DeviceBinding(
