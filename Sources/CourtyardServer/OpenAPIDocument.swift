@@ -90,7 +90,9 @@ public struct OpenAPIDocument: Sendable {
                 for (name, property) in properties {
                     var cleaned = withoutFormat(property, on: fields)
                     if fields.contains(name), case .object(var inner) = cleaned {
+                        // Marked, so a reader (and the document's own completeness test) knows the format is left out on purpose.
                         inner["format"] = nil
+                        inner["x-free-form"] = .bool(true)
                         cleaned = .object(inner)
                     }
                     properties[name] = cleaned
