@@ -198,7 +198,8 @@ public actor CommandDispatcher {
         let database = database
         Task {
             do {
-                try await database.transaction { db in
+                // Deferred: a mark lost with the power is a command sent again, and devices take a command id once.
+                try await database.transaction(durability: .deferred) { db in
                     for command in done {
                         try await CommandQueue(db, companyId: command.companyId).markSent(command, attempts: command.attempts, at: at)
                     }

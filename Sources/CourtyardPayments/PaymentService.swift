@@ -352,7 +352,7 @@ public struct PaymentService: Sendable {
         guard transaction.tradeState == "SUCCESS" else {
             return NotificationResult(companyId: companyId, outcome: nil, ignored: "trade_state " + transaction.tradeState)
         }
-        let paidAt = transaction.successTime.flatMap { ISO8601DateFormatter().date(from: $0) } ?? now
+        let paidAt = transaction.successTime.flatMap { RFC3339.date($0) } ?? now
         let channelTransaction = ChannelTransaction(
             channel: "wechatpay", transactionId: transaction.transactionId, outTradeNo: transaction.outTradeNo,
             amount: transaction.amount.total, paidAt: paidAt, payerAccount: transaction.payer?.openid,

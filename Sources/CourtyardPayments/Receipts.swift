@@ -87,10 +87,7 @@ public struct ReceiptBook: TenantStore {
         let companyName = try await tenant.company("name").first().map { try RowReader($0, table: "companies").string("name") }
         let number: Int64
         if let reserved { number = reserved } else { number = try await nextNumber() }
-        var random = [UInt8](repeating: 0, count: 16)
-        var generator = SystemRandomNumberGenerator()
-        for index in random.indices { random[index] = UInt8.random(in: 0...255, using: &generator) }
-        let token = random.map { String(format: "%02x", $0) }.joined()
+        let token = Self.newToken()
         var shownPayer = payer
         if shownPayer == nil { shownPayer = try await ownerName(houseId: houseId) }
         let receipt = Receipt(
@@ -107,6 +104,22 @@ public struct ReceiptBook: TenantStore {
             ]
         ).run()
         return receipt
+    }
+
+    /// 128 random bits as 32 lowercase hex digits: the receipt's public credential.
+    static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(32)
+        for _ in 0..<2 {
+            var word = generator.next()
+            for _ in 0..<16 {
+                text.append(digits[Int(word & 0xF)])
+                word >>= 4
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     public func receipt(kind: Receipt.Kind, subjectId: String) async throws -> Receipt? {

@@ -102,19 +102,53 @@ public final class RawSQLite: @unchecked Sendable {
 
     /// Begins a write transaction (`BEGIN IMMEDIATE`); first, if the log has grown past ``restartFrames``, waits for it
     /// to be copied back, so this transaction writes from the start of the log instead of growing it further.
-    public func begin() throws {
+    ///
+    /// `begin(waitingForDisk: false)` commits this one transaction without syncing the log (`synchronous = NORMAL`, which
+    /// SQLite only lets a connection change between transactions): the commit is atomic and seen at once, survives the
+    /// process being killed (its frames are in the operating system's cache), and reaches the disk with the next
+    /// durable commit's sync of the same log or the next checkpoint. Only for state whose loss in a power failure is
+    /// repaired by doing the work again (see `Database.CommitDurability`).
+    public func begin() throws { try begin(waitingForDisk: true) }
+
+    /// Begins a write transaction; see ``begin()``, and below for `waitingForDisk`.
+    public func begin(waitingForDisk: Bool) throws {
         if let checkpointer, logFrames >= Self.restartFrames {
             checkpointer.checkpointNow()
             logFrames = 0
         }
-        try execute("BEGIN IMMEDIATE")
+        if !waitingForDisk {
+            try execute("PRAGMA synchronous = NORMAL")
+            relaxed = true
+        }
+        do {
+            try execute("BEGIN IMMEDIATE")
+        } catch {
+            try? restoreDurability()
+            throw error
+        }
     }
 
     /// Commits the open transaction, then lets the background checkpointer copy the log (if this connection has one
     /// and the log has grown past ``checkpointFrames``).
     public func commit() throws {
+        defer { try? restoreDurability() }
         try execute("COMMIT")
         if logFrames >= Self.checkpointFrames { checkpointer?.nudge() }
+    }
+
+    /// Rolls the open transaction back (if any is open) and puts the connection back to durable commits.
+    public func rollback() {
+        if sqlite_nio_sqlite3_get_autocommit(handle) == 0 { try? execute("ROLLBACK") }
+        try? restoreDurability()
+    }
+
+    /// Whether the open transaction was begun with `waitingForDisk: false`.
+    private var relaxed = false
+
+    private func restoreDurability() throws {
+        guard relaxed else { return }
+        try execute("PRAGMA synchronous = FULL")
+        relaxed = false
     }
 
     deinit {

@@ -359,7 +359,7 @@ enum PaymentRoutes {
             }
             let date = { (name: String) throws -> Date? in
                 guard let text = query[name[...]].map(String.init) else { return nil }
-                guard let value = ISO8601DateFormatter().date(from: text) else {
+                guard let value = RFC3339.date(text) else {
                     throw Problem.invalid(name, code: "invalid_format", "\(name) is an RFC 3339 time")
                 }
                 return value

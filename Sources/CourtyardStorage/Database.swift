@@ -177,10 +177,25 @@ public final class Database: Sendable {
         }
     }
 
+    /// When a transaction's commit returns.
+    public enum CommitDurability: Sendable {
+        /// On the disk: the commit waits for the log's sync. Everything acknowledged to anyone outside is committed so.
+        case onDisk
+        /// Atomic and visible at once, and safe when the process is killed, but on the disk only with the next durable
+        /// commit or checkpoint (SQLite: the log unsynced for this commit; PostgreSQL: `synchronous_commit = off`, within
+        /// three WAL-writer delays). Only for bookkeeping whose loss in a power failure is repaired by doing the work
+        /// again, such as a command marked sent (it is sent once more, and commands are idempotent by id). A durable
+        /// transaction never waits behind this one's sync, which is the point: the command dispatcher's marks no
+        /// longer hold SQLite's single writer for a sync between two payment callbacks.
+        case deferred
+    }
+
     /// Runs `body` in one transaction: all of its writes commit together, or none do.
     ///
     /// The transaction commits only if `body` returns; any thrown error rolls it back.
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(
+        durability: CommitDurability = .onDisk, _ body: @Sendable (any SQLDatabase) async throws -> T
+    ) async throws -> T {
         do {
             switch backend {
             case .sqlite(let writer, let inline, _, let writeLock, _):
@@ -189,19 +204,21 @@ public final class Database: Sendable {
                     // IMMEDIATE takes the write lock at BEGIN, so two writers never deadlock on upgrade. BEGIN (which may
                     // first wait for a long log to be copied back) and COMMIT (which waits for the disk) run on the thread
                     // pool; the statements between run inline (see InlineSQLiteDatabase).
-                    try await NIOThreadPool.singleton.runIfActive { try inline.begin() }
+                    try await NIOThreadPool.singleton.runIfActive { try inline.begin(waitingForDisk: durability == .onDisk) }
                     do {
                         let result = try await body(sql)
                         try await NIOThreadPool.singleton.runIfActive { try inline.commit() }
                         return result
                     } catch {
-                        try? inline.execute("ROLLBACK")
+                        inline.rollback()
                         throw error
                     }
                 }
             case .postgres(let client, _):
                 return try await client.withTransaction(logger: logger) { connection in
-                    try await body(connection.sql(queryLogLevel: .trace))
+                    let sql = connection.sql(queryLogLevel: .trace)
+                    if durability == .deferred { try await sql.raw("SET LOCAL synchronous_commit TO OFF").run() }
+                    return try await body(sql)
                 }
             }
         } catch let error as PostgresTransactionError {

@@ -151,10 +151,6 @@ extension RawSQLite: FastConnection {
         try statement(sql)
     }
 
-    public func rollback() {
-        try? execute("ROLLBACK")
-    }
-
     public func ledgerBalance(of accountId: String) throws -> (creditsPosted: Int64, debitsPosted: Int64, debitsPending: Int64)? {
         let query = try statement(
             "SELECT credits_posted, debits_posted, debits_pending FROM ledger_balances WHERE account_id = ?1")
