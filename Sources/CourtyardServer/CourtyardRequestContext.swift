@@ -51,6 +51,15 @@ public struct CourtyardRequestContext: RequestContext {
         return principal
     }
 
+    /// The principal of a route for owners and staff: an owner (whose house the route then checks), or staff whose
+    /// role grants `permission`; anyone else is refused here, before the route reads its body or looks anything up,
+    /// so a refused caller learns nothing from a validation error or a 404.
+    public func requireOwner(orStaff permission: Permission) throws(Problem) -> Principal {
+        let principal = try requirePrincipal()
+        guard principal.role == .owner || principal.role.allows(permission) else { throw Problem.forbidden(permission.rawValue) }
+        return principal
+    }
+
     /// The tenant scope for `permission`, or a problem saying why there is none.
     public func scope(for permission: Permission) throws(Problem) -> TenantScope {
         let principal = try require(permission)

@@ -139,8 +139,8 @@ extension PaymentRoutes {
             summary: "Ask for a refund of a payment, a paid bill line or a wallet balance; the rules approve it or finance decides",
             tag: "Refunds", request: "RefundInput", response: "Refund", status: 201
         ) { request, context in
+            let principal = try context.requireOwner(orStaff: .takePayments)
             let input = try await request.decode(as: Refunds.Request.self, context: context)
-            let principal = try context.requirePrincipal()
             let scope: TenantScope
             if principal.role == .owner {
                 // Owners ask for their own houses only.

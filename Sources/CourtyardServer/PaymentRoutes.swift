@@ -46,7 +46,7 @@ enum PaymentRoutes {
         services: ServerServices
     ) async throws -> (order: PaymentOrder, scope: TenantScope) {
         let outTradeNo = try context.parameters.require("out_trade_no")
-        let principal = try context.requirePrincipal()
+        let principal = try context.requireOwner(orStaff: staff)
         let engine = services.database.engine
         guard let companyId = principal.scope?.companyId,
             let order = try await services.database.read({ db in
@@ -230,8 +230,8 @@ enum PaymentRoutes {
             summary: "Create a payment order (bills, a wallet top-up or a deposit) and get what the payer scans; the same id returns the same order",
             tag: "Payments", request: "PaymentOrderInput", response: "PaymentOrder", status: 201
         ) { request, context in
+            let principal = try context.requireOwner(orStaff: .takePayments)
             let input = try await request.decode(as: PaymentService.OrderRequest.self, context: context)
-            let principal = try context.requirePrincipal()
             let scope = try await PrepaidRoutes.houseScope(context, house: input.houseId, staff: .takePayments, services: services)
             let order = try await mapped {
                 try await payments.createOrder(
@@ -349,7 +349,7 @@ enum PaymentRoutes {
         ) { request, context in
             let query = request.uri.queryParameters
             let house = query["house_id"].map(String.init)
-            let principal = try context.requirePrincipal()
+            let principal = try context.requireOwner(orStaff: .readFinance)
             let scope: TenantScope
             if principal.role == .owner {
                 guard let house else { throw Problem.invalid("house_id", code: "required", "owners list the payments of one of their houses") }
@@ -376,7 +376,7 @@ enum PaymentRoutes {
 
         api.on(.get, "/api/v1/payments/:id", summary: "A payment with where its money went", tag: "Payments", response: "Payment") { _, context in
             let id = try context.parameters.require("id")
-            let principal = try context.requirePrincipal()
+            let principal = try context.requireOwner(orStaff: .readFinance)
             guard let companyId = principal.scope?.companyId else { throw Problem.notFound("payment") }
             let view = try await services.database.read { db -> PaymentView? in
                 let store = PaymentStore(db, companyId: companyId, engine: engine)
@@ -396,7 +396,7 @@ enum PaymentRoutes {
             tag: "Payments"
         ) { _, context in
             let id = try context.parameters.require("id")
-            let principal = try context.requirePrincipal()
+            let principal = try context.requireOwner(orStaff: .readFinance)
             guard let companyId = principal.scope?.companyId else { throw Problem.notFound("receipt") }
             let found = try await services.database.read { db -> (Payment, Receipt)? in
                 guard let payment = try await PaymentStore(db, companyId: companyId, engine: engine).payment(id: id),

@@ -38,10 +38,10 @@ struct APIFixture {
         _ engine: TestEngine, maxFailedLogins: Int = 5, clock: any WallClock = SystemClock(),
         channels: (@Sendable (_ alphaCompanyId: String) -> ChannelConfiguration)? = nil, channelHTTP: (any ChannelHTTPClient)? = nil,
         configure: (@Sendable (inout ServerConfiguration) -> Void)? = nil, logger: Logger? = nil, fastPaths: FastPaths? = nil,
-        _ body: @escaping @Sendable (APIFixture) async throws -> Void
+        billing: Bool = false, _ body: @escaping @Sendable (APIFixture) async throws -> Void
     ) async throws {
         try await engine.withDatabase(fastPaths: fastPaths) { database in
-            let companies = try await TwoCompanies.seed(database, .init(unitsPerBuilding: 2, housesPerUnit: 3, billing: false)) { password, cost in
+            let companies = try await TwoCompanies.seed(database, .init(unitsPerBuilding: 2, housesPerUnit: 3, billing: billing)) { password, cost in
                 try await Passwords.hash(password, cost: cost)
             }
             let (alpha, bravo) = (companies.a, companies.b)
