@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "CourtyardServer", targets: ["CourtyardServer"]),
         .library(name: "CourtyardPrepaid", targets: ["CourtyardPrepaid"]),
         .library(name: "CourtyardPayments", targets: ["CourtyardPayments"]),
+        .library(name: "CourtyardIngest", targets: ["CourtyardIngest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
