@@ -103,6 +103,18 @@ struct TariffTests {
         #expect(try Tariff.quote(fixed, QuoteInput(months: 3)).lines.map(\.description) == ["fixed 50.00 × 3 month(s)"])
     }
 
+    @Test("an area, a month count or a fixed amount too large for the arithmetic is refused as overflow, never a trap (found by fuzzing)")
+    func hugeInputsOverflowCleanly() {
+        let area = PricingRule(kind: .perArea, pricePerSquareMetre: Self.p("1.35"))
+        #expect(throws: TariffError.overflow) {
+            try Tariff.quote(area, QuoteInput(area: Area(hundredths: .max), months: .max))
+        }
+        let fixed = PricingRule(kind: .fixed, amount: Money(minorUnits: .max))
+        #expect(throws: TariffError.overflow) { try Tariff.quote(fixed, QuoteInput(months: .max)) }
+        // Each line fits, their sum does not fit in Money: still a clean refusal.
+        #expect(throws: TariffError.overflow) { try Tariff.quote(fixed, QuoteInput(months: 1_000_000)) }
+    }
+
     @Test(
         "bad rules are refused with the offending field",
         arguments: [

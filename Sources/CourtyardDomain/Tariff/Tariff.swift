@@ -93,17 +93,20 @@ public enum Tariff {
         case .fixed:
             guard input.months > 0 else { throw .invalidInput(field: "months", message: "months must be at least 1") }
             let amount = rule.amount!
+            guard let exact = product(Int128(amount.minorUnits), 100_000, Int128(input.months)) else { throw .overflow }
             lines.append(
                 QuoteLine(
                     .fixed(months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: nil,
-                    exact: ExactAmount(tenMillionths: Int128(amount.minorUnits) * 100_000 * Int128(input.months))))
+                    exact: ExactAmount(tenMillionths: exact)))
         case .perArea:
             guard let area = input.area else { throw .missingInput("area") }
             guard area.hundredths > 0 else { throw .invalidInput(field: "area", message: "area must be greater than 0") }
             guard input.months > 0 else { throw .invalidInput(field: "months", message: "months must be at least 1") }
             let price = rule.pricePerSquareMetre!
             // 1e-4 yuan × 1e-2 m² = 1e-6 yuan = 10 × 1e-7.
-            let exact = Int128(price.tenThousandths) * Int128(area.hundredths) * 10 * Int128(input.months)
+            guard let exact = product(Int128(price.tenThousandths), Int128(area.hundredths), 10, Int128(input.months)) else {
+                throw .overflow
+            }
             lines.append(
                 QuoteLine(
                     .area(area, months: input.months), tier: nil, window: nil, quantity: nil, unitPrice: price,
@@ -119,7 +122,13 @@ public enum Tariff {
             }
             lines = duration(rule.duration!, seconds: seconds)
         }
-        let exact = lines.reduce(ExactAmount(tenMillionths: 0)) { $0 + $1.exact }
+        var total: Int128 = 0
+        for line in lines {
+            let (sum, overflow) = total.addingReportingOverflow(line.exact.tenMillionths)
+            guard !overflow else { throw .overflow }
+            total = sum
+        }
+        let exact = ExactAmount(tenMillionths: total)
         guard let rounded = exact.rounded(rule.rounding) else { throw .overflow }
         var amount = rounded
         var minimumApplied = false
@@ -128,6 +137,18 @@ public enum Tariff {
             minimumApplied = true
         }
         return Quote(lines: lines, exact: exact, rounding: rule.rounding, amount: amount, minimumApplied: minimumApplied)
+    }
+
+    /// The product of `factors`, or `nil` when it does not fit in Int128 (an area or a month count from outside can be
+    /// anything; found by fuzzing, issue 25).
+    static func product(_ factors: Int128...) -> Int128? {
+        var result: Int128 = 1
+        for factor in factors {
+            let (next, overflow) = result.multipliedReportingOverflow(by: factor)
+            guard !overflow else { return nil }
+            result = next
+        }
+        return result
     }
 
     /// Tier bounds after quota scaling (floored to whole milli-units).
