@@ -64,7 +64,10 @@ public enum AccountKind: String, Codable, Sendable, CaseIterable {
 ///
 /// Account ids are derived from this key (``id``), so any module can name an
 /// account without looking it up: the electricity wallet of house H in
-/// community C always has the same id.
+/// community C always has the same id. How the id is derived is
+/// ``AccountIdScheme``: by default it begins with the owner's own id, so that
+/// the accounts a bill run opens for a million houses append to the id indexes
+/// instead of landing at random places in them.
 ///
 /// An immutable final class rather than a struct: keys are copied into every
 /// transfer, account and hold the ledger handles, and a copy of a reference is
@@ -122,11 +125,8 @@ public final class AccountKey: Hashable, Sendable, Codable {
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
     static func derivedId(communityId: String, kind: AccountKind, owner: String, purpose: String) -> String {
-        var bytes = Array(SHA256.hash(data: Data("courtyard-account-v1|\(communityId)|\(kind.rawValue)|\(owner)|\(purpose)".utf8)).prefix(16))
-        bytes[6] = (bytes[6] & 0x0F) | 0x80  // "version 8": custom, name-derived
-        bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = Array(Canonical.hex(bytes))
-        return String(hex[0..<8]) + "-" + String(hex[8..<12]) + "-" + String(hex[12..<16]) + "-" + String(hex[16..<20]) + "-" + String(hex[20..<32])
+        let scheme: AccountIdScheme = AccountIdScheme.hashOnlyCommunities.contains(communityId) ? .hashOnly : .ownerOrdered
+        return scheme.id(communityId: communityId, kind: kind, owner: owner, purpose: purpose)
     }
 
     /// The community-level owner name.

@@ -106,10 +106,17 @@ public final class Database: Sendable {
             let checkpointer = WALCheckpointer(path: path)
             let inline = try RawSQLite(path: path, cacheKiB: 65_536, checkpointer: checkpointer, enforceForeignKeys: true)
             inline.statementLimit = 1_000
-            return Database(
+            let database = Database(
                 engine: .sqlite, redactedLocation: location.redacted,
                 backend: .sqlite(writer: writer, inline: inline, reader: reader, writeLock: AsyncLock(), readLock: AsyncLock()),
                 logger: logger, sqlitePath: path, fastPaths: fastPaths, checkpointer: checkpointer)
+            do {
+                try await database.registerAccountIdSchemes()
+            } catch {
+                await database.close()
+                throw error
+            }
+            return database
         case .postgres(let host, let port, let username, let password, let database):
             var configuration = PostgresClient.Configuration(
                 host: host, port: port, username: username,
@@ -120,9 +127,9 @@ public final class Database: Sendable {
             let database = Database(
                 engine: .postgres, redactedLocation: location.redacted,
                 backend: .postgres(client: client, runner: runner), logger: logger, fastPaths: fastPaths)
-            // Fail fast on a wrong URL rather than on the first request.
+            // Fail fast on a wrong URL rather than on the first request (the registry's read is the first query).
             do {
-                _ = try await database.read { db in try await db.raw("SELECT 1 AS one").first() }
+                try await database.registerAccountIdSchemes()
             } catch {
                 runner.cancel()
                 throw error

@@ -103,6 +103,7 @@ public struct Migrator: Sendable {
         if migrations.isEmpty {
             try await checkNotNewer(database)
         }
+        try await database.registerAccountIdSchemes()
         return MigrationReport(applied: applied, currentVersion: try await currentVersion(database))
     }
 

@@ -8,7 +8,25 @@
 /// SQLite 3.35+ and PostgreSQL 15.
 public enum Schema {
     public static let migrations: [Migration] = [foundation, ledger, billing, ledgerBalancesAndLinks, ingestion, prepaid, payments, recentReadings,
-                                                 frontDeskSearch, outboxBacklog]
+                                                 frontDeskSearch, outboxBacklog, ledgerAccountSchemes]
+
+    /// Which communities keep hash-only account ids (`AccountIdScheme.hashOnly`): those that already had accounts when
+    /// owner-ordered ids became the default. The journal's hashes cover account ids, so their ledgers keep the ids
+    /// they were written with; every other community (and every new one) derives owner-ordered ids. Read at open and
+    /// after migrating (`Database.registerAccountIdSchemes()`).
+    static let ledgerAccountSchemes = Migration(version: 11, name: "ledger_account_schemes", statements: [
+        """
+        CREATE TABLE ledger_account_schemes (
+            community_id TEXT PRIMARY KEY REFERENCES communities(id),
+            company_id TEXT NOT NULL REFERENCES companies(id),
+            scheme INTEGER NOT NULL
+        )
+        """,
+        """
+        INSERT INTO ledger_account_schemes (community_id, company_id, scheme)
+        SELECT community_id, MIN(company_id), 1 FROM ledger_accounts GROUP BY community_id
+        """,
+    ])
 
     /// The notifications not yet delivered, oldest first, without reading the delivered ones: what the outbox backlog
     /// gauge counts every 30 s, and what a notification sender takes next.
