@@ -14,9 +14,12 @@ import Synchronization
 /// - ``ownerOrdered`` (`courtyard-account-v2`, the default): the first 8 bytes are the first 8 bytes of the owner's
 ///   id (a house's UUIDv7, whose first 48 bits are its creation time), or of the community's id for community-level
 ///   accounts; the last 8 bytes are SHA-256 of the key. The accounts of houses created in order sort in that order,
-///   so a run over houses by id appends to the indexes. Uniqueness rests on the 62 hashed bits among accounts whose
-///   owners share those 8 bytes (a few at most), and the tables' unique keys refuse a collision rather than merge two
-///   accounts.
+///   so a run over houses by id appends to the indexes. The ordering needs owners whose first 8 bytes differ: houses
+///   made one by one (the API, the simulator) have them; ids minted in bulk by one `IdentifierSequence` share them
+///   (one millisecond, the counter's top bits), so a bulk import of houses should take a fresh `Identifier.uuidV7(at:)`
+///   per house. Uniqueness rests on the 62 hashed bits among the accounts whose owners share those 8 bytes: one
+///   owner's few, or a bulk batch's (10⁷ accounts sharing them collide with a chance of about 10⁻⁵). The tables'
+///   unique keys refuse a collision rather than merge two accounts.
 ///
 /// The journal's hashes cover account ids, so a ledger keeps the scheme it was written with. Communities that had
 /// accounts before the owner-ordered scheme existed are listed in `ledger_account_schemes` (migration 11) and keep

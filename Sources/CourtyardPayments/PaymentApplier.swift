@@ -315,7 +315,7 @@ public struct PaymentApplier: Sendable {
             try RowReader($0, table: "people").string("name")
         }
         // Receipts show the surname and a mask, as counters do (张**).
-        return name.map { String($0.prefix(1)) + String(repeating: "*", count: max(1, $0.count - 1)) }
+        return name.map(ReceiptBook.masked)
     }
 
     func parts(_ paymentId: String) async throws -> [PaymentOutcome.Part] {

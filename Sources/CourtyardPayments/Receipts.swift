@@ -59,14 +59,9 @@ public struct ReceiptBook: TenantStore {
         return try RowReader(row, table: "receipt_counters").int64("last_number")
     }
 
-    /// Without a named payer (cash at the desk), the house's owner on record, masked as counters do (张**), marked as the
-    /// owner: a receipt always says for whom it was paid.
-    func ownerName(houseId: String) async throws -> String? {
-        let store = ScopedStore(db, scope: TenantScope(companyId: companyId))
-        let owner = try await store.listAll(Occupancy.self, filters: [("house_id", houseId), ("role", "owner")])
-            .filter { $0.validUntil == nil }.max { $0.validFrom < $1.validFrom }
-        guard let owner, let name = try await store.find(Person.self, id: owner.personId)?.name else { return nil }
-        return String(name.prefix(1)) + String(repeating: "*", count: max(1, name.count - 1)) + " (业主 owner)"
+    /// A name as counters show it on a receipt: the surname and a mask (张**).
+    static func masked(_ name: String) -> String {
+        String(name.prefix(1)) + String(repeating: "*", count: max(1, name.count - 1))
     }
 
     /// Issues a receipt for `subjectId` (a payment, refund or deposit); issuing again for the same subject returns the first.
@@ -78,10 +73,19 @@ public struct ReceiptBook: TenantStore {
         number reserved: Int64? = nil
     ) async throws -> Receipt {
         if !fresh, let existing = try await receipt(kind: kind, subjectId: subjectId) { return existing }
+        // The house's names and, for a receipt without a named payer (cash at the desk), its current owner on record
+        // (the latest of several), in one query: a receipt always says for whom it was paid.
         let names = try await tenant.select(
-            "c.name AS community_name, c.time_zone AS time_zone, b.name AS building_name, h.number AS house_number", from: "houses", as: "h",
-            joining: [.inner("communities", as: "c", on: "c.id = h.community_id"), .inner("buildings", as: "b", on: "b.id = h.building_id")],
-            where: "h.id = \(bind: houseId)"
+            """
+            c.name AS community_name, c.time_zone AS time_zone, b.name AS building_name, h.number AS house_number,
+            p.name AS owner_name
+            """, from: "houses", as: "h",
+            joining: [
+                .inner("communities", as: "c", on: "c.id = h.community_id"), .inner("buildings", as: "b", on: "b.id = h.building_id"),
+                .left("occupancies", as: "o", on: "o.house_id = h.id AND o.role = 'owner' AND o.valid_until IS NULL"),
+                .left("people", as: "p", on: "p.id = o.person_id"),
+            ],
+            where: "h.id = \(bind: houseId)", then: "ORDER BY o.valid_from DESC LIMIT 1"
         ).first()
         let reader = names.map { RowReader($0, table: "houses") }
         let companyName = try await tenant.company("name").first().map { try RowReader($0, table: "companies").string("name") }
@@ -89,7 +93,7 @@ public struct ReceiptBook: TenantStore {
         if let reserved { number = reserved } else { number = try await nextNumber() }
         let token = Self.newToken()
         var shownPayer = payer
-        if shownPayer == nil { shownPayer = try await ownerName(houseId: houseId) }
+        if shownPayer == nil, let owner = try reader?.optionalString("owner_name") { shownPayer = Self.masked(owner) + " (业主 owner)" }
         let receipt = Receipt(
             number: number, kind: kind, companyName: names == nil ? "" : companyName ?? "",
             communityName: try reader?.string("community_name") ?? "",

@@ -86,19 +86,23 @@ public struct TopUp: Sendable {
 
     public func apply(_ request: Request, house: String, scope: TenantScope, actor: String, now: Date) async throws -> Result {
         try Self.validate(request)
+        // The house's community, with the community's currency and zone, in one query.
         guard
-            let community = try await TenantSQL(db, companyId: companyId, engine: engine)
-                .select("community_id", from: "houses", where: "id = \(bind: house)").first().map({
-                    try RowReader($0, table: "houses").string("community_id")
-                }), scope.includes(communityId: community)
+            let row = try await TenantSQL(db, companyId: companyId, engine: engine).select(
+                "h.community_id AS community_id, c.currency AS currency, c.time_zone AS time_zone", from: "houses", as: "h",
+                joining: [.inner("communities", as: "c", on: "c.id = h.community_id")], where: "h.id = \(bind: house)"
+            ).first().map({ RowReader($0, table: "houses") }),
+            case let community = try row.string("community_id"), scope.includes(communityId: community)
         else {
             throw PrepaidError(.notFound, code: "not_found", field: "house_id", "no house \(house)")
         }
-        if let currency = try await ScopedStore(db, scope: scope).find(Community.self, id: community)?.currency, !request.amount.isIn(currency) {
+        let currency = try row.string("currency")
+        guard request.amount.currency.code == currency else {
             throw PrepaidError(
                 .invalid, code: "currency_mismatch", field: "amount.currency",
-                "the top-up is in \(request.amount.currency.code); this community keeps its books in \(currency.code)")
+                "the top-up is in \(request.amount.currency.code); this community keeps its books in \(currency)")
         }
+        let zone = TimeZone(identifier: try row.string("time_zone")) ?? .gmt
         let wallet = AccountKey.wallet(community, house: house, purpose: request.purpose)
         // Lock the plans first (the deduction path's order: plans, then accounts).
         let plans = try await PlanStore(db, companyId: companyId).plansPaying(from: house, community: community, lock: true)
@@ -154,7 +158,6 @@ public struct TopUp: Sendable {
         try await ledger.write(state, now: now)
         var commands: [String] = []
         let supply = SupplyController(db, companyId: companyId, engine: engine)
-        let zone = try await supply.zone(community)
         for var plan in plans {
             let available = SupplyController.available(plan, accounts: state.accounts)
             if plan.warned, let warn = plan.config.warnBelow, available > warn.minorUnits {

@@ -130,6 +130,31 @@ public final class RawSQLite: @unchecked Sendable {
 
     /// Commits the open transaction, then lets the background checkpointer copy the log (if this connection has one
     /// and the log has grown past ``checkpointFrames``).
+    /// Begins a write transaction as ``begin(waitingForDisk:)`` does, but only if that takes no waiting: no checkpoint
+    /// is due and no other connection holds the write lock (`BEGIN IMMEDIATE` with a zero busy timeout). Returns
+    /// `false`, with nothing begun, when it would have waited; the caller then calls ``begin(waitingForDisk:)`` where
+    /// blocking is allowed (a thread pool). Lets a caller on the cooperative pool skip the two thread switches of an
+    /// offloaded `BEGIN` in the common case.
+    public func beginIfImmediate(waitingForDisk: Bool) throws -> Bool {
+        if checkpointer != nil, logFrames >= Self.restartFrames { return false }
+        sqlite_nio_sqlite3_busy_timeout(handle, 0)
+        defer { sqlite_nio_sqlite3_busy_timeout(handle, 5_000) }
+        if !waitingForDisk {
+            try execute("PRAGMA synchronous = NORMAL")
+            relaxed = true
+        }
+        do {
+            try execute("BEGIN IMMEDIATE")
+            return true
+        } catch let failure as Failure where failure.code & 0xFF == SQLITE_BUSY {
+            try? restoreDurability()
+            return false
+        } catch {
+            try? restoreDurability()
+            throw error
+        }
+    }
+
     public func commit() throws {
         defer { try? restoreDurability() }
         try execute("COMMIT")

@@ -208,10 +208,13 @@ public final class Database: Sendable {
             case .sqlite(let writer, let inline, _, let writeLock, _):
                 return try await writeLock.withLock {
                     let sql = InlineSQLiteDatabase(connection: inline, base: writer.sql())
-                    // IMMEDIATE takes the write lock at BEGIN, so two writers never deadlock on upgrade. BEGIN (which may
-                    // first wait for a long log to be copied back) and COMMIT (which waits for the disk) run on the thread
-                    // pool; the statements between run inline (see InlineSQLiteDatabase).
-                    try await NIOThreadPool.singleton.runIfActive { try inline.begin(waitingForDisk: durability == .onDisk) }
+                    // IMMEDIATE takes the write lock at BEGIN, so two writers never deadlock on upgrade. BEGIN runs inline
+                    // when it can start at once, and on the thread pool when it must wait (for a long log to be copied
+                    // back, or for another connection's write); COMMIT (which waits for the disk) runs on the thread pool;
+                    // the statements between run inline (see InlineSQLiteDatabase).
+                    if try !inline.beginIfImmediate(waitingForDisk: durability == .onDisk) {
+                        try await NIOThreadPool.singleton.runIfActive { try inline.begin(waitingForDisk: durability == .onDisk) }
+                    }
                     do {
                         let result = try await body(sql)
                         try await NIOThreadPool.singleton.runIfActive { try inline.commit() }

@@ -183,6 +183,37 @@ struct HardeningAPITests {
             #expect(receipt.text.contains("(UTC+08:00)"))
             #expect(receipt.text.contains("R0000000001"))
             #expect(receipt.text.contains("(业主 owner)"), "a cash receipt still names for whom it was paid")
+            // The house changes hands without the old owner moving out on record yet: the latest owner is named, masked.
+            let houseId = house["id"] as! String
+            try await api.database.transaction { db in
+                let row = try await db.raw("SELECT company_id, community_id FROM houses WHERE id = \(bind: houseId)").first()!
+                let (company, community) = (try row.decode(column: "company_id", as: String.self), try row.decode(column: "community_id", as: String.self))
+                try await db.raw(
+                    """
+                    INSERT INTO people (id, company_id, community_id, name, created_at, updated_at)
+                    VALUES ('person-new-owner', \(bind: company), \(bind: community), '欧阳新业', 0, 0)
+                    """
+                ).run()
+                try await db.raw(
+                    """
+                    INSERT INTO occupancies (id, company_id, community_id, house_id, person_id, role, valid_from, created_at, updated_at)
+                    VALUES ('occupancy-new-owner', \(bind: company), \(bind: community), \(bind: houseId), 'person-new-owner', 'owner',
+                            '2099-01-01', 0, 0)
+                    """
+                ).run()
+            }
+            let shiftId = try await api.database.read { db in
+                try await db.raw("SELECT shift_id FROM payments WHERE id = \(bind: payment)").first()!.decode(column: "shift_id", as: String.self)
+            }
+            let paid = try await api.call(
+                .post, "/api/v1/cashier-shifts/\(shiftId)/payments", token: desk,
+                json: [
+                    "id": "desk-r2", "house_id": houseId, "purpose": "top_up", "wallet_purpose": "general", "channel": "cash",
+                    "amount": Prepaid.money("10.00"),
+                ])
+            let later = try #require(paid.object["payment_id"] as? String, "\(paid.text)")
+            let laterReceipt = try await api.call(.get, "/api/v1/payments/\(later)/receipt", token: desk)
+            #expect(laterReceipt.text.contains("欧*** (业主 owner)"), "the latest current owner, surname and a mask")
             let bad = try await api.call(.get, "/r/not-a-real-code")
             #expect(bad.status == .notFound)
             #expect(bad.headers[.contentType]?.hasPrefix("text/html") == true)

@@ -19,6 +19,26 @@ struct RawSQLiteTests {
         try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0
     }
 
+    @Test("an immediate begin starts at once when the write lock is free, and declines without waiting when it is not")
+    func immediateBeginDeclinesInsteadOfWaiting() throws {
+        try Self.withScratchDatabase { path in
+            let first = try RawSQLite(path: path, cacheKiB: 1_024)
+            try first.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            let second = try RawSQLite(path: path, cacheKiB: 1_024)
+            #expect(try first.beginIfImmediate(waitingForDisk: true))
+            try first.execute("INSERT INTO t (id) VALUES (1)")
+            let start = ContinuousClock.now
+            #expect(try !second.beginIfImmediate(waitingForDisk: false), "the other connection holds the write lock")
+            #expect(ContinuousClock.now - start < .seconds(4), "declined rather than waited out the 5 s busy timeout")
+            try first.commit()
+            #expect(try second.beginIfImmediate(waitingForDisk: true))
+            try second.execute("INSERT INTO t (id) VALUES (2)")
+            try second.commit()
+            // The declined attempt left the connection durable and its busy timeout in place: a plain begin waits again.
+            #expect(try second.scalarSynchronous() == 2, "synchronous = FULL after a declined deferred begin")
+        }
+    }
+
     @Test("a log grown past the threshold is copied back into the database file by the background checkpointer")
     func backgroundCheckpointCopiesTheLog() throws {
         try Self.withScratchDatabase { path in
@@ -102,5 +122,15 @@ struct RawSQLiteTests {
             }
             query.reset()
         }
+    }
+}
+
+extension RawSQLite {
+    /// `PRAGMA synchronous` (0 off, 1 normal, 2 full).
+    fileprivate func scalarSynchronous() throws -> Int64 {
+        let statement = try statement("PRAGMA synchronous")
+        defer { statement.reset() }
+        guard try statement.step() else { return -1 }
+        return statement.int64(0)
     }
 }
