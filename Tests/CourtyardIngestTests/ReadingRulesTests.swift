@@ -35,6 +35,28 @@ import Testing
                 replacement: nil) == .negative(-999_998_500))
     }
 
+    /// The threshold itself (issue 25, point 7): a fall of exactly half the modulus is a fault, one unit more is a wrap,
+    /// and readings the register cannot show (at or above the modulus, or negative) are never taken for a wrap.
+    @Test func theWrapThresholdIsMoreThanHalfTheModulus() {
+        func delta(_ previous: Int64, _ current: Int64, _ modulus: Int64) -> ReadingRules.Delta {
+            ReadingRules.delta(
+                from: Point(measuredAt: 0, reading: previous), to: Point(measuredAt: 1, reading: current), modulus: modulus,
+                replacement: nil)
+        }
+        let modulus: Int64 = 1_000_000_000
+        #expect(delta(600_000_000, 100_000_000, modulus) == .negative(-500_000_000), "exactly half: a fault")
+        #expect(delta(600_000_001, 100_000_000, modulus) == .usage(499_999_999, rolledOver: true, replaced: false), "one more: a wrap")
+        #expect(delta(999_999_999, 0, modulus) == .usage(1, rolledOver: true, replaced: false), "the smallest wrap: one unit")
+        #expect(delta(1_000_000_000, 0, modulus) == .negative(-1_000_000_000), "a previous reading the register cannot show")
+        #expect(delta(999_999_999, -1, modulus) == .negative(-1_000_000_000), "a negative reading")
+        // An odd modulus rounds half down: 999 / 2 = 499, so a fall of 499 is a fault and 500 a wrap.
+        #expect(delta(600, 101, 999) == .negative(-499))
+        #expect(delta(600, 100, 999) == .usage(499, rolledOver: true, replaced: false))
+        // No modulus, or a nonsensical one, never wraps.
+        #expect(delta(999_999_999, 0, 0) == .negative(-999_999_999))
+        #expect(delta(999_999_999, 0, -5) == .negative(-999_999_999))
+    }
+
     @Test func aReplacementCountsTheOldMeterToItsEndAndTheNewOneFromItsStart() {
         let swap = ReadingRules.Replacement(replacedAt: 5, oldFinal: 12_000, newStart: 100)
         #expect(
