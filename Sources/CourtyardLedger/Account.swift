@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// What an account is for; decides its normal side and which movements its balance rules allow.

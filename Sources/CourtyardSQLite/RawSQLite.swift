@@ -69,7 +69,7 @@ public final class RawSQLite: @unchecked Sendable {
         try execute("PRAGMA synchronous = FULL")
         try execute("PRAGMA foreign_keys = \(enforceForeignKeys ? "ON" : "OFF")")
         foreignKeys = enforceForeignKeys
-        try execute("PRAGMA busy_timeout = 5000")
+        try execute("PRAGMA busy_timeout = \(Self.busyTimeoutMilliseconds)")
         // The journal's indexes take random keys (account and transfer ids); a large page cache keeps them in memory.
         try execute("PRAGMA cache_size = -\(cacheKiB)")
         if checkpointer != nil {
@@ -116,20 +116,9 @@ public final class RawSQLite: @unchecked Sendable {
             checkpointer.checkpointNow()
             logFrames = 0
         }
-        if !waitingForDisk {
-            try execute("PRAGMA synchronous = NORMAL")
-            relaxed = true
-        }
-        do {
-            try execute("BEGIN IMMEDIATE")
-        } catch {
-            try? restoreDurability()
-            throw error
-        }
+        try beginImmediate(waitingForDisk: waitingForDisk)
     }
 
-    /// Commits the open transaction, then lets the background checkpointer copy the log (if this connection has one
-    /// and the log has grown past ``checkpointFrames``).
     /// Begins a write transaction as ``begin(waitingForDisk:)`` does, but only if that takes no waiting: no checkpoint
     /// is due and no other connection holds the write lock (`BEGIN IMMEDIATE` with a zero busy timeout). Returns
     /// `false`, with nothing begun, when it would have waited; the caller then calls ``begin(waitingForDisk:)`` where
@@ -138,23 +127,35 @@ public final class RawSQLite: @unchecked Sendable {
     public func beginIfImmediate(waitingForDisk: Bool) throws -> Bool {
         if checkpointer != nil, logFrames >= Self.restartFrames { return false }
         sqlite_nio_sqlite3_busy_timeout(handle, 0)
-        defer { sqlite_nio_sqlite3_busy_timeout(handle, 5_000) }
+        defer { sqlite_nio_sqlite3_busy_timeout(handle, Self.busyTimeoutMilliseconds) }
+        do {
+            try beginImmediate(waitingForDisk: waitingForDisk)
+            return true
+        } catch let failure as Failure where failure.code & 0xFF == SQLITE_BUSY {
+            return false
+        }
+    }
+
+    /// `BEGIN IMMEDIATE`, relaxing durability for this transaction first if asked; on failure the connection is left
+    /// durable again.
+    private func beginImmediate(waitingForDisk: Bool) throws {
         if !waitingForDisk {
             try execute("PRAGMA synchronous = NORMAL")
             relaxed = true
         }
         do {
             try execute("BEGIN IMMEDIATE")
-            return true
-        } catch let failure as Failure where failure.code & 0xFF == SQLITE_BUSY {
-            try? restoreDurability()
-            return false
         } catch {
             try? restoreDurability()
             throw error
         }
     }
 
+    /// How long a statement waits for another connection's lock before failing with `SQLITE_BUSY`.
+    static let busyTimeoutMilliseconds: Int32 = 5_000
+
+    /// Commits the open transaction, then lets the background checkpointer copy the log (if this connection has one
+    /// and the log has grown past ``checkpointFrames``).
     public func commit() throws {
         defer { try? restoreDurability() }
         try execute("COMMIT")
