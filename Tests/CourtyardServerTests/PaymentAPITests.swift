@@ -26,7 +26,8 @@ struct PaymentAPITests {
         var due: String
     }
 
-    /// October's property fees for the first building of alpha, with a late-fee policy; returns one bill and its amount due today.
+    /// October's property fees for the first building of alpha, with a late-fee policy; returns one bill and its amount due
+    /// today, derived by hand.
     static func billed(_ api: APIFixture) async throws -> Billed {
         let finance = try await api.login("finance@alpha")
         let community = try #require(try await api.first("communities", token: finance)["id"] as? String)
@@ -56,9 +57,17 @@ struct PaymentAPITests {
         let bill = try #require(try await api.call(.get, "/api/v1/bills?community_id=\(community)&limit=1", token: finance).items.first)
         let billId = try #require(bill["id"] as? String)
         let document = try await api.call(.get, "/api/v1/bills/\(billId)", token: finance)
+        let houseId = try #require(bill["house_id"] as? String)
+        // Derived by hand, not read back: the seeded house 101 has 112.49 m² built; 112.49 × 2.50 = 281.225, rounded
+        // half up to 281.23. Issued 2026-11-01, due 15 days later (11-16), 5 days' grace: one day late on 11-22, so
+        // 28,123 fen × 500 / 10⁶ = 14.06 fen, half up 14. Due: 28,123 + 14 = 28,137 fen.
+        let house = try await api.call(.get, "/api/v1/houses/\(houseId)", token: finance)
+        try #require(house.object["built_area"] as? String == "112.49", "the fixture changed: \(house.text)")
+        let due = "281.37"
+        #expect(Prepaid.amount(document.object["amount_due"]) == due, "\(document.text)")
+        #expect(Prepaid.amount(document.object["late_fee_total"]) == "0.14", "\(document.text)")
         return Billed(
-            finance: finance, community: community, house: try #require(bill["house_id"] as? String), bill: billId,
-            due: try #require(Prepaid.amount(document.object["amount_due"]), "\(document.text)"))
+            finance: finance, community: community, house: houseId, bill: billId, due: due)
     }
 
     static func with(
@@ -156,7 +165,8 @@ struct PaymentAPITests {
                 .post, "/api/v1/payment-orders", token: s.finance,
                 json: ["id": "app-0002", "house_id": s.house, "purpose": "bills", "channel": "wechatpay"])
             let outTradeNo = try #require(order.object["out_trade_no"] as? String, "\(order.text)")
-            let total = Self.fen(try #require(Prepaid.amount(order.object["amount"])))
+            #expect(Prepaid.amount(order.object["amount"]) == s.due, "\(order.text)")
+            let total = Self.fen(s.due)
             let before = try await api.tableCounts()
             let good = try FakePaymentChannels.wechatNotification(
                 outTradeNo: outTradeNo, transactionId: "4200000001202611220000000002", total: total,
@@ -199,7 +209,8 @@ struct PaymentAPITests {
                 .post, "/api/v1/payment-orders", token: s.finance,
                 json: ["id": "app-merchant", "house_id": s.house, "purpose": "bills", "channel": "wechatpay"])
             let wechatTradeNo = try #require(wechat.object["out_trade_no"] as? String, "\(wechat.text)")
-            let total = Self.fen(try #require(Prepaid.amount(wechat.object["amount"])))
+            #expect(Prepaid.amount(wechat.object["amount"]) == s.due, "\(wechat.text)")
+            let total = Self.fen(s.due)
             let alipay = try await api.call(
                 .post, "/api/v1/payment-orders", token: s.finance,
                 json: [

@@ -421,3 +421,55 @@ struct LedgerSharedWriterTests {
         }
     }
 }
+
+@Suite("Ledger writers racing in opposite directions")
+struct LedgerOppositeDirectionTests {
+    /// Four writers on one database, as four server processes would be: each moves money both ways between two wallets
+    /// and submits linked groups that go round three. On PostgreSQL the transactions run at once and take the same rows
+    /// in different orders of arrival (the deadlock and serialization failures a careless writer surfaces); on SQLite
+    /// they queue on the single writer. Every submission must apply exactly once, and the balances must be what the
+    /// transfers add up to.
+    @Test("four writers moving money both ways and round three wallets never deadlock, lose or double a transfer", arguments: TestEngine.available)
+    func oppositeDirections(engine: TestEngine) async throws {
+        try await LedgerFixture.with(engine) { ledger in
+            let company = ledger.companyId
+            for house in 0..<3 { _ = try await ledger.writer.submit(companyId: company, ledger.topUp("seed-\(house)", 100_000, house: house)).get() }
+            let writers = [ledger.writer] + (1..<4).map { _ in LedgerWriter(database: ledger.database, clock: ledger.clock, sqliteFastPath: false) }
+            func move(_ id: String, from: Int, to: Int, _ amount: Int64) -> LedgerOperation {
+                .transfer(Transfer(id: id, debit: ledger.wallet(from), credit: ledger.wallet(to), amount: amount, code: .walletTransfer, actor: "test"))
+            }
+            let rounds = 20
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, writer) in writers.enumerated() {
+                    group.addTask {
+                        for round in 0..<rounds {
+                            // Even writers move 0 → 1, odd writers 1 → 0: the same two rows, locked from opposite ends.
+                            let (from, to) = index % 2 == 0 ? (0, 1) : (1, 0)
+                            _ = try await writer.submit(companyId: company, move("m-\(index)-\(round)", from: from, to: to, 7)).get()
+                            // A linked group round the three wallets (0 → 1 → 2 → 0), all or nothing.
+                            let outcomes = try await writer.submit(
+                                companyId: company,
+                                [
+                                    move("g-\(index)-\(round)-a", from: 0, to: 1, 3), move("g-\(index)-\(round)-b", from: 1, to: 2, 3),
+                                    move("g-\(index)-\(round)-c", from: 2, to: 0, 3),
+                                ], linked: true)
+                            for outcome in outcomes { _ = try outcome.get() }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Writers 0 and 2 moved 2 × 20 × 7 = 280 from 0 to 1, writers 1 and 3 the same back; the groups net to zero.
+            #expect(try await ledger.balance(ledger.wallet(0)) == 100_000)
+            #expect(try await ledger.balance(ledger.wallet(1)) == 100_000)
+            #expect(try await ledger.balance(ledger.wallet(2)) == 100_000)
+            // 3 top-ups, then per writer and round one move and a group of three: 3 + 4 × 20 × 4.
+            #expect(try await ledger.entryCount() == 323)
+            #expect(try await LedgerAudit.verify(ledger.database).isValid)
+            // Replaying every id changes nothing.
+            let replay = try await writers[3].submit(companyId: company, move("m-0-0", from: 0, to: 1, 7))
+            #expect((try? replay.get()) != nil)
+            #expect(try await ledger.entryCount() == 323)
+        }
+    }
+}
