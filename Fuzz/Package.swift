@@ -11,6 +11,7 @@ let package = Package(
         .executableTarget(
             name: "CourtyardFuzz",
             dependencies: [
+                .product(name: "CourtyardBilling", package: "Courtyard"),
                 .product(name: "CourtyardDomain", package: "Courtyard"),
                 .product(name: "CourtyardIngest", package: "Courtyard"),
                 .product(name: "CourtyardMeterProtocols", package: "Courtyard"),

@@ -45,59 +45,28 @@ public struct UsageImport: Sendable {
         self.now = now
     }
 
-    /// Splits one CSV line (RFC 4180 quoting).
-    static func fields(_ line: Substring) -> [String] {
-        var fields: [String] = []
-        var current = ""
-        var quoted = false
-        var iterator = line.makeIterator()
-        while let character = iterator.next() {
-            if quoted {
-                if character == "\"" {
-                    if let next = iterator.next() {
-                        if next == "\"" {
-                            current.append("\"")
-                        } else {
-                            quoted = false; if next == "," { fields.append(current); current = "" } else { current.append(next) }
-                        }
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    current.append(character)
-                }
-            } else if character == "\"" {
-                quoted = true
-            } else if character == "," {
-                fields.append(current)
-                current = ""
-            } else {
-                current.append(character)
-            }
-        }
-        fields.append(current)
-        return fields.map { $0.trimmingCharacters(in: .whitespaces) }
-    }
-
-    public func run(csv text: String) async throws -> Summary {
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated()
-            .filter { !$0.element.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard let header = lines.first else { throw Failure.problems([Problem(line: 1, column: "header", message: "the file is empty")]) }
-        lines.removeFirst()
-        let names = Self.fields(header.element.trimmingCharacters(in: CharacterSet(charactersIn: "\u{FEFF}"))[...])
+    /// The rows of a usage file, read and checked without the database: the records it holds, each with its line, and
+    /// every problem found. Pure, so the reader is fuzzed on its own (`Fuzz/`, target `usage-csv`); ``run(csv:)``
+    /// then checks the subjects and what is stored. A record's `id` is empty until it is written.
+    public static func parse(
+        csv text: String, companyId: String, communityId: String, now: Date
+    ) -> (records: [(line: Int, record: UsageRecord)], problems: [Problem]) {
+        // RFC 4180 with quoted commas and line breaks, a byte-order mark skipped (the shared reader); lines of blanks only are no rows.
+        let rows = CSV.records(text).filter { !$0.fields.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty } }
+        guard let header = rows.first else { return ([], [Problem(line: 1, column: "header", message: "the file is empty")]) }
+        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         var problems: [Problem] = []
         for required in ["subject_kind", "subject_id", "usage_kind", "period", "quantity"] where !names.contains(required) {
-            problems.append(Problem(line: header.offset + 1, column: required, message: "missing column"))
+            problems.append(Problem(line: header.line, column: required, message: "missing column"))
         }
-        guard problems.isEmpty else { throw Failure.problems(problems) }
-        var records: [UsageRecord] = []
+        guard problems.isEmpty else { return ([], problems) }
+        var records: [(line: Int, record: UsageRecord)] = []
         var seen: Set<String> = []
-        for (offset, line) in lines {
-            let number = offset + 1
-            let values = Self.fields(line)
+        for (number, values) in rows.dropFirst() {
             func value(_ name: String) -> String? {
-                guard let index = names.firstIndex(of: name), index < values.count, !values[index].isEmpty else { return nil }
-                return values[index]
+                guard let index = names.firstIndex(of: name), index < values.count else { return nil }
+                let text = values[index].trimmingCharacters(in: .whitespaces)
+                return text.isEmpty ? nil : text
             }
             func fail(_ column: String, _ message: String) { problems.append(Problem(line: number, column: column, message: message)) }
             guard let kindText = value("subject_kind"), let kind = UsageRecord.SubjectKind(rawValue: kindText) else {
@@ -123,7 +92,11 @@ public struct UsageImport: Sendable {
                     else { fail("windows", "write windows as peak=120;valley=133.4"); break }
                     parsed[pair[0].trimmingCharacters(in: .whitespaces)] = amount
                 }
-                if parsed.values.reduce(0, { $0 + $1.milliUnits }) != quantity.milliUnits {
+                // Checked: a file's figures are not trusted to fit when added up.
+                let total = parsed.values.reduce(Int64?(0)) { sum, part in
+                    sum.flatMap { let (next, overflow) = $0.addingReportingOverflow(part.milliUnits); return overflow ? nil : next }
+                }
+                if total != quantity.milliUnits {
                     fail("windows", "window usages must add up to quantity")
                 }
                 windows = parsed
@@ -133,12 +106,24 @@ public struct UsageImport: Sendable {
                 fail("subject_id", "the file has this subject, kind and month twice"); continue
             }
             records.append(
-                UsageRecord(
-                    id: "", companyId: store.scope.companyId, communityId: communityId, subjectKind: kind,
-                    subjectId: subject, usageKind: usageKind, period: period, quantity: quantity, windows: windows,
-                    estimated: estimated, source: .csv, createdAt: now, updatedAt: now))
-            records[records.count - 1].id = String(number)  // the line number until the real id is assigned
+                (
+                    number,
+                    UsageRecord(
+                        id: "", companyId: companyId, communityId: communityId, subjectKind: kind,
+                        subjectId: subject, usageKind: usageKind, period: period, quantity: quantity, windows: windows,
+                        estimated: estimated, source: .csv, createdAt: now, updatedAt: now)
+                ))
         }
+        return (records, problems)
+    }
+
+    /// Reads the file, checks its subjects against this community and its figures against what is stored, and writes
+    /// the new records in the caller's transaction; throws every problem at once and then writes nothing.
+    public func run(csv text: String) async throws -> Summary {
+        let (parsed, found) = Self.parse(csv: text, companyId: store.scope.companyId, communityId: communityId, now: now)
+        var problems = found
+        if parsed.isEmpty, !problems.isEmpty { throw Failure.problems(problems) }
+        let records = parsed.map(\.record)
         // Subjects must exist in this community.
         let houses = Set(
             try await store.all(
@@ -157,8 +142,7 @@ public struct UsageImport: Sendable {
         var fresh: [UsageRecord] = []
         var unchanged = 0
         var ids = IdentifierSequence(at: now)
-        for var record in records {
-            let line = Int(record.id) ?? 0
+        for (line, var record) in parsed {
             let known = record.subjectKind == .house ? houses.contains(record.subjectId) : devices.contains(record.subjectId)
             guard known else {
                 problems.append(

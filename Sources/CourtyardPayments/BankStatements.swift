@@ -5,11 +5,7 @@ import SQLKit
 
 /// Bank transfers (银行转账): a statement CSV is imported, each credit is matched to an order by the order's
 /// out-trade-no in the transfer's reference and its exact amount, and applied like any callback. The rest waits in an
-/// unmatched list for staff, who match it by hand.
-///
-/// Columns (header row required, any order, extra columns ignored):
-/// `transaction_id` (the bank's unique id), `value_date` (YYYY-MM-DD), `amount` (yuan, "1234.56"; credits only, a
-/// debit row is reported), `reference` (the payer's remark, carrying the `CY…` out-trade-no), `payer_name` (optional).
+/// unmatched list for staff, who match it by hand. The file's columns and how each row is read: ``BankStatement``.
 public struct BankStatements: TenantStore {
     public let tenant: TenantSQL
 
@@ -53,51 +49,33 @@ public struct BankStatements: TenantStore {
         }
     }
 
-    static let required = ["transaction_id", "value_date", "amount", "reference"]
-
     /// Imports a statement in the caller's transaction; bad rows are reported and skipped, good rows imported.
     public func importStatement(
         _ text: String, actor: String, order allocation: Settlement.Order, ports: PaymentPorts, now: Date
     ) async throws -> ImportResult {
-        let records = CSV.records(text)
-        guard let header = records.first else {
-            throw PaymentError(.invalid, code: "csv_empty", field: "body", "the statement has no header row")
-        }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        var index: [String: Int] = [:]
-        for (position, name) in names.enumerated() where index[name] == nil { index[name] = position }
-        if let missing = Self.required.first(where: { index[$0] == nil }) {
-            throw PaymentError(.invalid, code: "csv_missing_column", field: missing, "the header has no \(missing) column")
-        }
+        let rows = try BankStatement.rows(text)
         let importId = Identifier.uuidV7(at: now)
         var result = ImportResult(importId: importId, matched: 0, unmatched: 0, duplicates: 0, errors: 0, rows: [], commands: [])
         let applier = PaymentApplier(db, companyId: companyId, engine: engine, ports: ports, order: allocation)
-        for record in records.dropFirst() {
-            func value(_ name: String) -> String {
-                guard let position = index[name], position < record.fields.count else { return "" }
-                return record.fields[position].trimmingCharacters(in: .whitespaces)
-            }
-            func fail(_ code: String, _ field: String, _ message: String) {
+        for row in rows {
+            let credit: BankStatement.Credit
+            switch row {
+            case .refused(let refusal):
                 result.errors += 1
                 result.rows.append(
                     RowResult(
-                        row: record.line, status: .error, transactionId: value("transaction_id").nilIfEmpty, outTradeNo: nil,
-                        code: code, field: field, message: message))
+                        row: refusal.line, status: .error, transactionId: refusal.transactionId, outTradeNo: nil,
+                        code: refusal.code, field: refusal.field, message: refusal.message))
+                continue
+            case .credit(let read):
+                credit = read
             }
-            let transactionId = value("transaction_id")
-            guard !transactionId.isEmpty, transactionId.count <= 128 else {
-                fail("required", "transaction_id", "transaction_id is required"); continue
-            }
-            guard let valueDate = LocalDate(value("value_date")) else { fail("invalid_date", "value_date", "value_date is YYYY-MM-DD"); continue }
-            guard let amount = try? Money(parsing: value("amount")) else { fail("invalid_amount", "amount", "amount is yuan like 1234.56"); continue }
-            guard amount.minorUnits > 0 else { fail("amount_not_positive", "amount", "only credits are imported"); continue }
-            let reference = value("reference")
-            let payer = value("payer_name").nilIfEmpty
+            let (transactionId, amount, reference, payer) = (credit.transactionId, credit.amount, credit.reference, credit.payerName)
             if try await tenant.select("id", from: "bank_statement_lines", where: "bank_transaction_id = \(bind: transactionId)").first() != nil {
                 result.duplicates += 1
                 result.rows.append(
                     RowResult(
-                        row: record.line, status: .duplicate, transactionId: transactionId, outTradeNo: nil, code: nil, field: nil,
+                        row: credit.line, status: .duplicate, transactionId: transactionId, outTradeNo: nil, code: nil, field: nil,
                         message: "imported before"))
                 continue
             }
@@ -106,7 +84,7 @@ public struct BankStatements: TenantStore {
             var matchedOrder: String?
             var paymentId: String?
             var note: String?
-            if let outTradeNo = Self.outTradeNo(in: reference),
+            if let outTradeNo = BankStatement.outTradeNo(in: reference),
                 let order = try await PaymentStore(tenant).order(outTradeNo: outTradeNo, lock: true),
                 order.channel == "bank"
             {
@@ -115,7 +93,7 @@ public struct BankStatements: TenantStore {
                         ChannelTransaction(
                             channel: "bank", transactionId: transactionId, outTradeNo: outTradeNo,
                             amount: amount.minorUnits, paidAt: now, payerAccount: payer,
-                            recordedBy: actor), payload: record.fields.joined(separator: ","), now: now)
+                            recordedBy: actor), payload: credit.fields.joined(separator: ","), now: now)
                     if outcome.status == .applied {
                         status = "matched"
                         matchedOrder = order.id
@@ -136,7 +114,7 @@ public struct BankStatements: TenantStore {
                     "payment_id", "note", "created_at",
                 ],
                 values: [
-                    lineId, importId, record.line, transactionId, valueDate.description, amount.minorUnits, String(reference.prefix(500)), payer,
+                    lineId, importId, credit.line, transactionId, credit.valueDate.description, amount.minorUnits, String(reference.prefix(500)), payer,
                     status, matchedOrder, paymentId, note, now.epochMilliseconds,
                 ]
             ).run()
@@ -144,30 +122,17 @@ public struct BankStatements: TenantStore {
                 result.matched += 1
                 result.rows.append(
                     RowResult(
-                        row: record.line, status: .matched, transactionId: transactionId, outTradeNo: Self.outTradeNo(in: reference),
+                        row: credit.line, status: .matched, transactionId: transactionId, outTradeNo: BankStatement.outTradeNo(in: reference),
                         code: nil, field: nil, message: nil))
             } else {
                 result.unmatched += 1
                 result.rows.append(
                     RowResult(
-                        row: record.line, status: .unmatched, transactionId: transactionId, outTradeNo: Self.outTradeNo(in: reference),
+                        row: credit.line, status: .unmatched, transactionId: transactionId, outTradeNo: BankStatement.outTradeNo(in: reference),
                         code: "no_matching_order", field: "reference", message: note ?? "no open bank order with this reference and amount"))
             }
         }
         return result
-    }
-
-    /// The first `CY` + 30 hex characters in a remark (banks keep remarks as typed; case is forgiven).
-    static func outTradeNo(in reference: String) -> String? {
-        let upper = Array(reference.uppercased().utf8)
-        guard upper.count >= 32 else { return nil }
-        for start in 0...(upper.count - 32) where upper[start] == UInt8(ascii: "C") && upper[start + 1] == UInt8(ascii: "Y") {
-            let candidate = upper[(start + 2)..<(start + 32)]
-            if candidate.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x46).contains($0) }) {
-                return String(decoding: upper[start..<(start + 32)], as: UTF8.self)
-            }
-        }
-        return nil
     }
 
     /// An unmatched statement line.

@@ -57,3 +57,43 @@ struct UsageImportTests {
         }
     }
 }
+
+/// The file reader on its own, without a database (it is also a fuzz target: `scripts/fuzz usage-csv`).
+@Suite("Usage CSV reader")
+struct UsageCSVReaderTests {
+    static func parse(_ text: String) -> (records: [(line: Int, record: UsageRecord)], problems: [UsageImport.Problem]) {
+        UsageImport.parse(csv: text, companyId: "c", communityId: "k", now: Date(timeIntervalSince1970: 1_790_000_000))
+    }
+
+    @Test("quoted fields with commas and line breaks, a byte-order mark, CRLF endings and blank lines read as rows on their lines")
+    func quoting() {
+        let text = "\u{FEFF}subject_kind,subject_id,usage_kind,period,quantity,estimated\r\n"
+            + "house,\"h,1\",electricity,2026-10, 253.4 ,yes\r\n"
+            + "   ,  \r\n"
+            + "device,\"d\n2\",water,2026-10,12.345,\n"
+        let (records, problems) = Self.parse(text)
+        #expect(problems.isEmpty)
+        #expect(records.map(\.line) == [2, 4])
+        #expect(records.map(\.record.subjectId) == ["h,1", "d\n2"])
+        #expect(records.map(\.record.quantity.milliUnits) == [253_400, 12_345])
+        #expect(records.map(\.record.estimated) == [true, false])
+        #expect(records.allSatisfy { $0.record.companyId == "c" && $0.record.communityId == "k" && $0.record.id.isEmpty })
+    }
+
+    @Test("window figures too large to add up are a problem on their line, not a trap")
+    func windowsOverflow() {
+        let text = """
+            subject_kind,subject_id,usage_kind,period,quantity,windows
+            house,h1,electricity,2026-10,9223372036854775.807,peak=9223372036854775.807;valley=9223372036854775.807
+            """
+        let (_, problems) = Self.parse(text)
+        #expect(problems.map { "\($0.line):\($0.column)" } == ["2:windows"])
+    }
+
+    @Test("an empty file, or one of blank lines, is a problem on line 1")
+    func empty() {
+        for text in ["", "\n\n", " , \n"] {
+            #expect(Self.parse(text).problems.map { "\($0.line):\($0.column)" } == ["1:header"])
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import CourtyardBilling
 import CourtyardDomain
 import CourtyardIngest
 import CourtyardMeterProtocols
@@ -18,6 +19,10 @@ enum Target: String, CaseIterable, Sendable {
     case cjt188
     /// CSV text: the shared reader, and WeChat Pay's and Alipay's statements for reconciliation.
     case csv
+    /// A bank statement as finance uploads it (`BankStatement.rows`), and the out-trade-no search of each reference.
+    case bankStatement = "bank-statement"
+    /// A monthly usage file as finance imports it (`UsageImport.parse`).
+    case usageCSV = "usage-csv"
     /// An Alipay asynchronous notification: the form decoder, then the notification reader with no keys configured.
     case alipayForm = "alipay-form"
     /// A pricing rule as finance posts it; a rule that validates is then quoted with inputs drawn from the same bytes.
@@ -39,6 +44,16 @@ enum Target: String, CaseIterable, Sendable {
             _ = CSV.records(text)
             _ = try? Reconciliation.parse(text, channel: "wechatpay")
             _ = try? Reconciliation.parse(text, channel: "alipay")
+        case .bankStatement:
+            let text = String(decoding: bytes, as: UTF8.self)
+            for row in (try? BankStatement.rows(text)) ?? [] {
+                if case .credit(let credit) = row { _ = BankStatement.outTradeNo(in: credit.reference) }
+            }
+            _ = BankStatement.outTradeNo(in: text)
+        case .usageCSV:
+            _ = UsageImport.parse(
+                csv: String(decoding: bytes, as: UTF8.self), companyId: "company", communityId: "community",
+                now: Date(timeIntervalSince1970: 1_790_000_000))
         case .alipayForm:
             _ = FormEncoding.decode(bytes)
             _ = try? Alipay.verifyNotification(bytes, credentials: [])
