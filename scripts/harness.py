@@ -1,10 +1,12 @@
 """What scripts/sigterm-test and scripts/crash-test share: a real `courtyard demo` server on a scratch database (SQLite
 or PostgreSQL), the HTTP calls, a mixed load whose acknowledged work is recorded, and the invariants checked after a
-restart. Python standard library only (plus the `psql` client on PostgreSQL).
+restart. Python's standard library, `cryptography` for the payment channels' signatures (scripts/channels.py), and
+the `psql` client on PostgreSQL.
 
 Everything runs on 127.0.0.1. The load sends only what a real client could: readings in batches and one at a time,
-top-ups, ledger transfers, last month's bill run of each community, cash payments of its bills at the desk, and
-refunds of some of those payments.
+top-ups, ledger transfers, last month's bill run of each community, cash payments of its bills at the desk, refunds
+of some of those payments, and WeChat Pay and Alipay top-up orders paid by the channels' signed notifications (the
+channels faked at their HTTP boundary, the server verifying with its real code).
 """
 import datetime
 import glob
@@ -21,6 +23,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+
+from channels import Channels
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("COURTYARD_BIN", os.path.join(ROOT, ".build", "debug", "courtyard"))
@@ -64,6 +68,8 @@ class Server:
             raise SystemExit(f"[{tag}] --engine is sqlite or postgres")
         if not os.access(BIN, os.X_OK):
             raise SystemExit(f"[{tag}] no courtyard binary at {BIN}")
+        # WeChat Pay and Alipay for the demo company, faked locally; the configuration names the demo by its code.
+        self.channels = Channels(self.work)
 
     def say(self, text):
         print(f"[{self.tag} {self.engine}] {text}", flush=True)
@@ -73,7 +79,8 @@ class Server:
         self.port = free_port()
         log = open(os.path.join(self.work, log_name), "w")
         started = time.time()
-        self.process = subprocess.Popen([BIN, "demo", "--database", self.database, "--port", str(self.port)], cwd=self.work,
+        self.process = subprocess.Popen([BIN, "demo", "--database", self.database, "--port", str(self.port),
+                                         "--payments-config", self.channels.config_path], cwd=self.work,
                                         stdout=log, stderr=subprocess.STDOUT)
         deadline = started + timeout
         while time.time() < deadline:
@@ -111,6 +118,15 @@ class Server:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             return answer.status, json.loads(answer.read() or b"null")
 
+    def post_raw(self, path, body, headers, timeout=30):
+        """POSTs bytes as a channel would; returns (status, text) for any status."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method="POST", data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return answer.status, answer.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
     def login(self, name):
         return self.call("POST", "/api/v1/auth/login", body={"login": name, "password": PASSWORD})[1]["token"]
 
@@ -125,6 +141,7 @@ class Server:
     def finish(self, keep):
         """Stops the server, drops a PostgreSQL database, and removes the work folder unless `keep`."""
         self.stop()
+        self.channels.close()
         if self.engine == "postgres":
             psql(self.admin_url, f"DROP DATABASE IF EXISTS {self.database_name} WITH (FORCE)")
         if keep:
@@ -182,6 +199,7 @@ class Load:
         self.refunds = []        # refund request ids acknowledged (201)
         self.transfers = []      # ledger transfer ids acknowledged as applied
         self.bill_runs = []      # (community id, summary) of bill runs answered
+        self.callbacks = []      # (channel, channel transaction id) of payment notifications acknowledged
         self.threads = []
 
     def start(self):
@@ -201,6 +219,7 @@ class Load:
         work = [(self._readings, (worker, self.devices[worker::6], 40 if worker < 4 else 1)) for worker in range(6)]
         work.append((self._top_ups, ()))
         work.append((self._transfers, ()))
+        work.append((self._channel_payments, ()))
         if self.bill:
             work.append((self._billing, ()))
             work.append((self._desk_payments, ()))
@@ -279,6 +298,37 @@ class Load:
                 return
             with self.lock:
                 self.transfers.extend(item["id"] for item in answer["items"] if item.get("status") == "applied")
+
+    def _channel_payments(self):
+        # Owners top up by WeChat Pay and Alipay: the finance clerk's order (the server asks the channel for a QR code),
+        # then the channel's signed notification; every third is delivered twice, as channels retry.
+        s = self.server
+        count = 0
+        while not self.stop_event.is_set():
+            count += 1
+            channel = "wechatpay" if count % 2 else "alipay"
+            order = {"id": f"{self.prefix}-order-{count}", "house_id": self.house_ids[count % len(self.house_ids)], "purpose": "top_up",
+                     "channel": channel, "wallet_purpose": "electricity", "amount": {"amount": "1.00", "currency": "CNY"}}
+            try:
+                _, answer = s.call("POST", "/api/v1/payment-orders", self.finance, order)
+            except urllib.error.HTTPError as error:
+                self.failures.append(f"payment order: HTTP {error.code} {error.read()[:200]!r}")
+                return
+            transaction = f"{self.prefix}-{channel}-{count}"
+            if channel == "wechatpay":
+                body, headers = s.channels.wechat_notification(answer["out_trade_no"], transaction, 100)
+                path, acknowledged = "/api/v1/payments/notify/wechatpay", (lambda status, text: status == 204)
+            else:
+                body, headers = s.channels.alipay_notification(answer["out_trade_no"], transaction, "1.00")
+                path, acknowledged = "/api/v1/payments/notify/alipay", (lambda status, text: status == 200 and text == "success")
+            for attempt in range(2 if count % 3 == 0 else 1):
+                status, text = s.post_raw(path, body, headers)
+                if not acknowledged(status, text):
+                    self.failures.append(f"{channel} notification: HTTP {status} {text[:200]!r}")
+                    return
+                if attempt == 0:
+                    with self.lock:
+                        self.callbacks.append((channel, transaction))
 
     def _billing(self):
         # Last month's bill run of each community: bills, lines and their ledger postings, one transaction per chunk.
@@ -418,6 +468,11 @@ def check(server, loads):
                 if count != 1:
                     problems.append(f"transfer {transfer} was acknowledged but is in the journal {count} times")
                     break
+            for channel, transaction in load.callbacks:
+                count = db.scalar("SELECT COUNT(*) FROM payments WHERE channel = ? AND channel_transaction_id = ?", (channel, transaction))
+                if count != 1:
+                    problems.append(f"{channel} notification {transaction} was acknowledged but its payment is stored {count} times")
+                    break
             for refund in load.refunds:
                 count = db.scalar("SELECT COUNT(*) FROM refunds WHERE request_id = ?", (refund,))
                 if count != 1:
@@ -450,7 +505,8 @@ PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 def secrets_in_logs(server, loads):
     """What the server's logs must never contain: the sign-in tokens the load used, the demo password, phone
-    numbers, private keys. Returns a list of problems (file and what was found, never the secret itself)."""
+    numbers, private keys, the payment channels' keys. Returns a list of problems (file and what was found, never the
+    secret itself)."""
     tokens = {token for load in loads for token in (getattr(load, name, None) for name in ("engineer", "finance", "desk")) if token}
     problems = []
     for path in sorted(glob.glob(os.path.join(server.work, "*.log"))):
@@ -467,5 +523,7 @@ def secrets_in_logs(server, loads):
             problems.append(f"{name} contains a phone number")
         if PEM.search(text):
             problems.append(f"{name} contains a private key")
+        if any(secret in text for secret in server.channels.secrets):
+            problems.append(f"{name} contains a payment channel's key")
     return problems
 

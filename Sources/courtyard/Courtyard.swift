@@ -152,7 +152,8 @@ func serve(database: Database, server: ServerOptions, logger: Logger, onStarted:
             idleSeconds: server.idleTimeout,
             maxConnections: server.maxConnections),
         publicURL: server.publicUrl, allocationOrder: allocationOrder)
-    let channels = try server.paymentsConfig.map { try ChannelConfiguration.load(path: $0) } ?? ChannelConfiguration()
+    let channels = try await (server.paymentsConfig.map { try ChannelConfiguration.load(path: $0) } ?? ChannelConfiguration())
+        .resolvingCompanyCodes { code in try await database.read { db in try await AccountStore(db).company(code: code)?.id } }
     logger.info("payment channels", metadata: ["configured": "\(channels)"])
     let services = ServerServices(database: database, configuration: configuration, metrics: registry, channels: channels)
     let (router, _) = CourtyardApp.router(services: services)

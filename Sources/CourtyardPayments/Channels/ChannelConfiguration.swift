@@ -2,7 +2,8 @@ import Crypto
 import Foundation
 import _CryptoExtras
 
-/// Channel credentials per company, read once at start from a JSON file (`COURTYARD_PAYMENTS_CONFIG`).
+/// Channel credentials per company, read once at start from a JSON file (`COURTYARD_PAYMENTS_CONFIG`), keyed by
+/// company id or code (``resolvingCompanyCodes(_:)``).
 ///
 /// Secret values may be given inline, as `env:NAME` (read from the environment) or `file:/path` (read from a file), so
 /// the file itself can be kept free of secrets. Nothing here is ever logged or returned by the API:
@@ -54,6 +55,17 @@ public struct ChannelConfiguration: Sendable, CustomStringConvertible {
                 + ([company.wechatPay.map { _ in "wechatpay" }, company.alipay.map { _ in "alipay" }].compactMap { $0 }.joined(separator: ", "))
         }
         return "ChannelConfiguration(" + parts.joined(separator: "; ") + ")"
+    }
+
+    /// The configuration with each company named by its id. A file may name a company by its code (`"demo"`) as well:
+    /// operators know codes, and a code is known before the company's id is (a demo or test installation seeds its
+    /// company at start). `idForCode` looks a code up; a key that is no code is kept as an id.
+    public func resolvingCompanyCodes(_ idForCode: (String) async throws -> String?) async rethrows -> ChannelConfiguration {
+        var resolved = ChannelConfiguration()
+        for (key, company) in companies {
+            resolved.companies[try await idForCode(key) ?? key] = company
+        }
+        return resolved
     }
 
     /// Why a configuration file was refused (names the setting, never its value).
