@@ -200,6 +200,7 @@ class Load:
         self.transfers = []      # ledger transfer ids acknowledged as applied
         self.bill_runs = []      # (community id, summary) of bill runs answered
         self.callbacks = []      # (channel, channel transaction id) of payment notifications acknowledged
+        self.supply_acks = []    # (command id, action) of the prepaid meter's commands acknowledged as carried out
         self.threads = []
 
     def start(self):
@@ -220,6 +221,7 @@ class Load:
         work.append((self._top_ups, ()))
         work.append((self._transfers, ()))
         work.append((self._channel_payments, ()))
+        work.append((self._cut_offs, ()))
         if self.bill:
             work.append((self._billing, ()))
             work.append((self._desk_payments, ()))
@@ -329,6 +331,83 @@ class Load:
                 if attempt == 0:
                     with self.lock:
                         self.callbacks.append((channel, transaction))
+
+    def _prepaid_meter(self):
+        """The meter the cut-off load drives: an electricity meter no other load reads, put on a plan with no friendly
+        windows and no emergency credit (a plan per database, made by the first load; found again after a restart)."""
+        s = self.server
+        db = s.stored()
+        try:
+            keys = ",".join("?" * len(self.devices))
+            found = db.rows(f"""
+                SELECT d.id, d.device_key, b.target_id FROM devices d
+                JOIN device_bindings b ON b.device_id = d.id AND b.target_kind = 'house' AND b.valid_until IS NULL
+                WHERE d.kind = 'electricity_meter' AND d.device_key NOT IN ({keys})
+                AND NOT EXISTS (SELECT 1 FROM prepaid_plans p WHERE p.device_id = d.id AND p.created_by = 'system:demo')
+                ORDER BY d.device_key LIMIT 1""", tuple(self.devices))
+            if not found:
+                raise SystemExit("FAIL the demo has no electricity meter outside the readings load")
+            device, key, house = found[0]
+            # Its register goes on rising from the highest reading stored, across starts.
+            highest = int(db.rows("SELECT COALESCE(MAX(reading_milli), 0) FROM readings_all WHERE device_id = ?", (device,))[0][0])
+            s.prepaid_kwh = max(getattr(s, "prepaid_kwh", 0), highest // 1000 + 1)
+        finally:
+            db.close()
+        plan = {"house_id": house, "device_id": device, "register": "energy_total", "wallets": [{"purpose": "electricity"}],
+                "tariff": {"kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly",
+                           "tiers": [{"price": "1.0000"}]},
+                "friendly_windows": [], "emergency_credit": {"amount": "0.00", "currency": "CNY"}}
+        try:
+            s.call("POST", "/api/v1/prepaid-plans", self.finance, plan)
+        except urllib.error.HTTPError as error:
+            if error.code != 409:  # 409: the plan of an earlier start
+                raise
+        return device, key, house
+
+    def _cut_offs(self):
+        # A prepaid meter driven to its cut-off and back: each reading uses 25 kWh at 1.00, so the wallet soon goes below
+        # zero and the supply is to be closed; the engineer acknowledges the close command as the meter would; the desk
+        # tops up 40.00 while the supply is to be closed, and the open command is acknowledged in turn.
+        s = self.server
+        device, key, house = self._prepaid_meter()
+        count = 0
+        while not self.stop_event.is_set():
+            count += 1
+            minute = self.clock.next()
+            measured = (self.clock.start + datetime.timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            s.prepaid_kwh += 25
+            try:
+                _, answer = s.call("POST", "/api/v1/readings", self.engineer,
+                                   [{"device_key": key, "reading": f"{s.prepaid_kwh}.0", "measured_at": measured,
+                                     "message_id": f"{self.prefix}-prepaid-{minute}"}])
+                items = answer.get("items", []) if isinstance(answer, dict) else answer
+                with self.lock:
+                    self.readings.extend(item["reading_id"] for item in items if item.get("status") == "accepted")
+                self._acknowledge_commands(device)
+                _, state = s.call("GET", f"/api/v1/houses/{house}/prepaid", self.finance)
+                if all(plan["supply"]["desired"] == "open" for plan in state["plans"] if plan["device_id"] == device):
+                    continue
+                top_up = {"id": f"{self.prefix}-prepaid-topup-{count}", "purpose": "electricity",
+                          "amount": {"amount": "40.00", "currency": "CNY"}, "channel": "cash"}
+                status, _ = s.call("POST", f"/api/v1/houses/{house}/top-ups", self.finance, top_up)
+                if status == 201:
+                    with self.lock:
+                        self.topups.append(top_up["id"])
+                self._acknowledge_commands(device)
+            except urllib.error.HTTPError as error:
+                self.failures.append(f"cut-off load: HTTP {error.code} {error.read()[:200]!r}")
+                return
+
+    def _acknowledge_commands(self, device):
+        # What the meter does when a command reaches it: carries it out and says so.
+        _, page = self.server.call("GET", f"/api/v1/devices/{device}/commands", self.engineer)
+        for command in page.get("items", []) if isinstance(page, dict) else page:
+            if command["state"] in ("queued", "sent", "delivered"):
+                status, _ = self.server.call("POST", f"/api/v1/devices/{device}/commands/ack", self.engineer,
+                                             {"command_id": command["id"], "status": "succeeded"})
+                if status == 200:
+                    with self.lock:
+                        self.supply_acks.append((command["id"], command["action"].removesuffix("d")))
 
     def _billing(self):
         # Last month's bill run of each community: bills, lines and their ledger postings, one transaction per chunk.
@@ -472,6 +551,11 @@ def check(server, loads):
                 count = db.scalar("SELECT COUNT(*) FROM payments WHERE channel = ? AND channel_transaction_id = ?", (channel, transaction))
                 if count != 1:
                     problems.append(f"{channel} notification {transaction} was acknowledged but its payment is stored {count} times")
+                    break
+            for command, action in load.supply_acks:
+                state = db.column("SELECT state FROM device_commands WHERE id = ?", (command,))
+                if state != ["succeeded"]:
+                    problems.append(f"the meter's {action} command {command} was acknowledged but is stored as {state}")
                     break
             for refund in load.refunds:
                 count = db.scalar("SELECT COUNT(*) FROM refunds WHERE request_id = ?", (refund,))
