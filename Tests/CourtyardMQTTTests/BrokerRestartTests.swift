@@ -192,7 +192,7 @@ struct BrokerRestartTests {
         try broker.start()
         #expect(await Self.eventually { await subscriber.connections == 3 })
         try await Self.publish(publisher, "two")
-        #expect(await Self.eventually { seen("two") == 1 })
+        #expect(await Self.eventually { seen("two") >= 1 })
 
         // The subscriber goes away; a message is queued for its session; the broker restarts; the subscriber comes back
         // and is handed the message the broker kept through the restart.
@@ -203,7 +203,7 @@ struct BrokerRestartTests {
         try broker.start()
         subscriber = Self.client(port: broker.port, id: subscriberId, subscriptions: [filter], clean: false)
         subscribing = Task { [subscriber] in await subscriber.run(handler: handler) }
-        #expect(await Self.eventually { seen("kept") == 1 })
+        #expect(await Self.eventually { seen("kept") >= 1 })
 
         // The broker comes back having lost every session: only the client's own SUBSCRIBE on reconnecting brings
         // messages to it again.
@@ -213,7 +213,12 @@ struct BrokerRestartTests {
         try await Self.publish(publisher, "three")
         #expect(await Self.eventually { seen("three") == 1 })
 
-        #expect(deliveries.withLock { $0 } == ["one", "poison", "poison", "two", "kept", "three"])
+        // QoS 1 is at least once: a message handled just before the broker stopped may come again if its PUBACK was not
+        // saved ("two", "kept"); the ingestion deduplicates by message id. In order of first delivery, nothing is lost.
+        let all = deliveries.withLock { $0 }
+        #expect(all.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } } == ["one", "poison", "two", "kept", "three"])
+        #expect(seen("one") == 1 && seen("poison") == 2 && seen("three") == 1, "\(all)")
+        #expect((1...2).contains(seen("two")) && (1...2).contains(seen("kept")), "\(all)")
         subscribing.cancel()
         publishing.cancel()
         _ = await subscribing.value
