@@ -264,7 +264,7 @@ let package = Package(
         .testTarget(
             name: "CourtyardMQTTTests",
             dependencies: [
-                "CourtyardMQTT",
+                "CourtyardMQTT", "CourtyardTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]

@@ -1,4 +1,5 @@
 import CourtyardMQTT
+import CourtyardTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -88,16 +89,9 @@ struct BrokerRestartTests {
         }
 
         static func accepts(port: Int) -> Bool {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            return withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-            }
+            guard let fd = Loopback.connect(port: port) else { return false }
+            close(fd)
+            return true
         }
 
         /// A port nobody listens on now: the kernel's pick for a socket bound to port 0.
