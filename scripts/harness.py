@@ -192,6 +192,7 @@ class Load:
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.billed = threading.Event()
+        self.desk_done = threading.Event()  # the desk has been through every open bill (later starts find none left)
         self.failures = []
         self.readings = []       # reading ids acknowledged as accepted
         self.topups = []         # top-up ids acknowledged (201)
@@ -449,7 +450,12 @@ class Load:
             finally:
                 db.close()
         _, bills = s.call("GET", f"/api/v1/bills?community_id={community}&status=open&limit=200", self.finance)
-        for index, bill in enumerate(bills["items"]):
+        self._pay_at_desk(s, shift, bills["items"])
+        if not self.stop_event.is_set():
+            self.desk_done.set()
+
+    def _pay_at_desk(self, s, shift, bills):
+        for index, bill in enumerate(bills):
             if self.stop_event.is_set():
                 return
             payment = {"id": f"{self.prefix}-pay-{index}", "house_id": bill["house_id"], "purpose": "bills", "channel": "cash",
@@ -481,11 +487,12 @@ class Load:
                     self.refunds.append(refund["id"])
 
     def wait_until_busy(self, seconds):
-        """Waits until a bill run is answered and the desk has taken five payments (or `seconds` pass)."""
+        """Waits until a bill run is answered and the desk has taken five payments, or found fewer bills open (or
+        `seconds` pass)."""
         deadline = time.time() + seconds
         while time.time() < deadline and not self.failures:
             with self.lock:
-                if (self.billed.is_set() or not self.bill) and (len(self.payments) >= 5 or not self.bill):
+                if (self.billed.is_set() or not self.bill) and (len(self.payments) >= 5 or self.desk_done.is_set() or not self.bill):
                     return True
             time.sleep(0.2)
         return False

@@ -97,9 +97,26 @@ struct APIFixture {
             body = ByteBuffer(string: raw)
             if headers[.contentType] == nil { headers[.contentType] = "application/json" }
         }
-        return try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
+        let reply = try await client.execute(uri: uri, method: method, headers: headers, body: body) { response in
             Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
         }
+        Self.recordStatus(method: method, uri: uri, status: reply.status)
+        return reply
+    }
+
+    /// With `COURTYARD_TEST_STATUS_LOG` set (scripts/test sets it), every answer's method, path and status is appended
+    /// to that file, a line each; `scripts/status-coverage` compares them with the statuses the OpenAPI document
+    /// declares. Appends of one short line are atomic, so concurrent tests need no lock.
+    static let statusLog: Int32? = ProcessInfo.processInfo.environment["COURTYARD_TEST_STATUS_LOG"].flatMap { path in
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        return fd >= 0 ? fd : nil
+    }
+
+    static func recordStatus(method: HTTPRequest.Method, uri: String, status: HTTPResponse.Status) {
+        guard let fd = statusLog else { return }
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        let line = "\(method.rawValue) \(path) \(status.code)\n"
+        _ = line.withCString { write(fd, $0, strlen($0)) }
     }
 
     /// Signs in and returns the bearer token.
