@@ -112,7 +112,8 @@ enum BillingRoutes {
         api.on(
             .post, "/api/v1/communities/:id/bill-runs",
             summary: "Bill a closed month for every house (idempotent per house, fee item and period), or preview any month",
-            tag: "Billing", permission: .manageFinance, request: "BillRunRequest", response: "BillRunSummary", status: 201
+            tag: "Billing", permission: .manageFinance, request: "BillRunRequest", response: "BillRunSummary", status: 201,
+            also: [200: "A preview: computed, nothing written"]
         ) { request, context in
             let principal = try context.require(.manageFinance)
             let scope = try context.scope(for: .manageFinance)

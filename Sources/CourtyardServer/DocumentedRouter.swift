@@ -33,7 +33,8 @@ final class DocumentedRouter {
     /// Adds `handler` for `method path` and documents it.
     func on(
         _ method: HTTPRequest.Method, _ path: String, summary: String, tag: String, permission: Permission? = nil,
-        request: String? = nil, response: String? = nil, status: Int = 200, query: [String] = [], html: Bool = false,
+        request: String? = nil, response: String? = nil, status: Int = 200, also otherStatuses: [Int: String] = [:],
+        query: [String] = [], html: Bool = false,
         handler: @escaping @Sendable (Request, CourtyardRequestContext) async throws -> Response
     ) {
         // Every query parameter must be one this route documents: an unknown filter (`?number=201` where only
@@ -64,7 +65,7 @@ final class DocumentedRouter {
             .init(
                 method: method, path: OpenAPIDocument.openAPIPath(path), summary: summary, tag: tag,
                 permission: permission, requestSchema: request, responseSchema: response,
-                successStatus: status, queryParameters: query, html: html))
+                successStatus: status, queryParameters: query, html: html, otherStatuses: otherStatuses))
     }
 }
 

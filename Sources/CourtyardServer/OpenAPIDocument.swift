@@ -22,6 +22,10 @@ public struct OpenAPIDocument: Sendable {
         public var queryParameters: [String]
         /// The success answer is an HTML page for a person (a scanned receipt), not JSON.
         public var html: Bool = false
+        /// Other answers that are not problems, each with what it means: a replay answered 200 beside a creation's 201
+        /// (the same body), or 204 with no body ("nothing waiting", "done"). `scripts/status-coverage` checks that the
+        /// tests reach each documented status and that no route answers one it does not document.
+        public var otherStatuses: [Int: String] = [:]
     }
 
     public private(set) var operations: [Operation] = []
@@ -279,6 +283,12 @@ public struct OpenAPIDocument: Sendable {
                 ])
             }
             var responses: [String: JSONValue] = [String(operation.successStatus): .object(success)]
+            for (status, meaning) in operation.otherStatuses {
+                var other = success
+                other["description"] = .string(meaning)
+                if status == 204 { other["content"] = nil }
+                responses[String(status)] = .object(other)
+            }
             responses["default"] = .object([
                 "description": .string("Problem (RFC 9457)"),
                 "content": .object([

@@ -68,7 +68,8 @@ extension PaymentRoutes {
         api.on(
             .post, "/api/v1/cashier-shifts/:id/payments",
             summary: "Take a cash or POS payment in your open shift: allocated like any payment, with its receipt; the same id takes nothing twice",
-            tag: "Cash desk", permission: .takePayments, request: "DeskPaymentInput", response: "PaymentOutcome", status: 201
+            tag: "Cash desk", permission: .takePayments, request: "DeskPaymentInput", response: "PaymentOutcome", status: 201,
+            also: [200: "The same id again: the payment taken the first time"]
         ) { request, context in
             let scope = try context.scope(for: .takePayments)
             let principal = try context.requirePrincipal()

@@ -34,7 +34,8 @@ extension PrepaidRoutes {
 
         api.on(
             .get, "/api/v1/devices/:id/commands/next",
-            summary: "For HTTP devices (device token): the next command, marked sent; 204 when there is none", tag: "Prepaid"
+            summary: "For HTTP devices (device token): the next command, marked sent; 204 when there is none", tag: "Prepaid",
+            also: [204: "No command is waiting"]
         ) { _, context in
             let device = try context.parameters.require("id")
             let companyId = try deviceCaller(context, device: device)
@@ -65,7 +66,7 @@ extension PrepaidRoutes {
         api.on(
             .post, "/api/v1/devices/:id/supply-report",
             summary: "A device's valve/switch position and alarms (gas_leak, abnormal_flow, tamper close the supply for safety)",
-            tag: "Prepaid", request: "SupplyReport"
+            tag: "Prepaid", request: "SupplyReport", status: 204
         ) { request, context in
             let device = try context.parameters.require("id")
             let companyId = try await reporter(context, device: device, services: services)

@@ -222,7 +222,8 @@ enum PrepaidRoutes {
         api.on(
             .post, "/api/v1/houses/:id/top-ups",
             summary: "Front-desk top-up of a house wallet: repays usage owed, and restores supply at once when money is available again",
-            tag: "Prepaid", permission: .manageFinance, request: "TopUpInput", response: "TopUpResult", status: 201
+            tag: "Prepaid", permission: .manageFinance, request: "TopUpInput", response: "TopUpResult", status: 201,
+            also: [200: "The same id again: the top-up applied the first time"]
         ) { request, context in
             let scope = try context.scope(for: .manageFinance)
             let principal = try context.requirePrincipal()
@@ -311,7 +312,7 @@ enum PrepaidRoutes {
 
         api.on(
             .post, "/api/v1/devices/:id/supply-overrides/:override/end", summary: "End an override now; the supply follows the balance again",
-            tag: "Prepaid", permission: .manageDevices
+            tag: "Prepaid", permission: .manageDevices, status: 204
         ) { _, context in
             let scope = try context.scope(for: .manageDevices)
             let principal = try context.requirePrincipal()
