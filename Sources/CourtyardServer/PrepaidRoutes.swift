@@ -204,7 +204,7 @@ enum PrepaidRoutes {
 
         api.on(
             .post, "/api/v1/prepaid-plans/:id/end", summary: "End a plan: the meter's readings are no longer deducted",
-            tag: "Prepaid", permission: .manageFinance
+            tag: "Prepaid", permission: .manageFinance, status: 204
         ) { _, context in
             let scope = try context.scope(for: .manageFinance)
             let id = try context.parameters.require("id")

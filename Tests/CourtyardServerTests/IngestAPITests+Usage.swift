@@ -40,6 +40,14 @@ extension IngestAPITests {
             // A reading slotted between two that would make the later one fall is held too.
             let between = try await Self.post(api, token, [Self.reading(key, "200", "2026-10-02T12:00:00Z")])
             #expect(between.first?["code"] as? String == "negative_delta")
+            // The engineer rejects the fallen reading: it is never billed, the readings stay as they were, the decision stands.
+            let heldId = try #require(fall.first?["held_id"] as? String)
+            let rejected = try await api.call(.post, "/api/v1/held-readings/\(heldId)/reject", token: token, json: ["note": "misread at the door"])
+            #expect(rejected.status == .ok, "\(rejected.text)")
+            let after = try await api.call(.get, "/api/v1/readings?device_id=\(id)", token: token)
+            #expect(after.items.map { $0["usage"] as? String ?? "-" } == ["-", "10.500", "19.500"])
+            let again = try await api.call(.post, "/api/v1/held-readings/\(heldId)/approve", token: token, json: ["note": "changed my mind"])
+            #expect(again.code == "already_decided", "\(again.text)")
         }
     }
 

@@ -127,6 +127,18 @@ struct LedgerAPITests {
             #expect(again.code == "hold_not_pending")
             let unknown = try await api.call(.post, "/api/v1/ledger/holds/nope/void", token: token, json: ["id": "nope-void"])
             #expect(unknown.status == .notFound)
+            // A pending hold voided gives its reservation back: 50.00 − 12.00 posted = 38.00, a hold of 30.00 voided.
+            let third = try await api.call(
+                .post, "/api/v1/ledger/holds", token: token,
+                json: ["id": "park-11", "debit": wallet, "credit": revenue, "amount": money("30.00"), "code": "deduction", "expires_at": expires])
+            #expect(third.status == .created, "\(third.text)")
+            let voided = try await api.call(.post, "/api/v1/ledger/holds/park-11/void", token: token, json: ["id": "park-11-void"])
+            #expect(voided.status == .ok, "\(voided.text)")
+            let afterVoid = try await api.call(
+                .post, "/api/v1/ledger/holds", token: token,
+                json: ["id": "park-12", "debit": wallet, "credit": revenue, "amount": money("38.00"), "code": "deduction", "expires_at": expires])
+            #expect(afterVoid.status == .created, "the voided hold's 30.00 is free again: \(afterVoid.text)")
+            #expect(try await api.call(.post, "/api/v1/ledger/holds/park-12/void", token: token, json: ["id": "park-12-void"]).status == .ok)
             let linked = try await api.call(
                 .post, "/api/v1/ledger/transfers", token: token,
                 json: [

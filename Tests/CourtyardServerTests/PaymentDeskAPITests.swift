@@ -23,6 +23,10 @@ struct PaymentDeskAPITests {
             let opened = try await api.call(
                 .post, "/api/v1/cashier-shifts", token: desk, json: ["community_id": s.community, "opening_float": Prepaid.money("0.00")])
             let shift = try #require(opened.object["id"] as? String, "\(opened.text)")
+            let read = try await api.call(.get, "/api/v1/cashier-shifts/\(shift)", token: desk)
+            let view = read.object["shift"] as? [String: Any]
+            #expect(read.status == .ok && view?["id"] as? String == shift && view?["status"] as? String == "open", "\(read.text)")
+            #expect((read.object["payments"] as? [Any])?.isEmpty == true, "\(read.text)")
             let before = try await Prepaid.scalar(api, "SELECT COUNT(*) AS v FROM receipts")
             #expect(before == 0)
             let numbers = try await withThrowingTaskGroup(of: Int?.self) { group in

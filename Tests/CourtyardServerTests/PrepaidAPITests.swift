@@ -1,3 +1,4 @@
+import CourtyardLedger
 import CourtyardPrepaid
 import CourtyardStorage
 import CourtyardTestSupport
@@ -66,6 +67,31 @@ struct PrepaidAPITests {
     static func notifications(_ api: APIFixture, _ s: Setup) async throws -> [String] {
         let reply = try await api.call(.get, "/api/v1/notifications?house_id=\(s.house)", token: s.finance)
         return reply.items.compactMap { $0["kind"] as? String }
+    }
+
+    @Test("a plan reads back by id; once ended, its meter's readings are no longer deducted", arguments: TestEngine.available)
+    func readBackAndEnd(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: ManualClock(Self.start)) { api in
+            let s = try await Self.setup(api)
+            #expect(try await Self.topUp(api, s, "10.00").status == .created)
+            let read = try await api.call(.get, "/api/v1/prepaid-plans/\(s.plan)", token: s.finance)
+            let plan = read.object["plan"] as? [String: Any]
+            #expect(read.status == .ok && plan?["id"] as? String == s.plan && plan?["status"] as? String == "active", "\(read.text)")
+            let h = { (hours: Double) in Self.start.addingTimeInterval(-hours * 3600) }
+            _ = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: [Self.reading(s.key, "1000", h(3)), Self.reading(s.key, "1002", h(2))])
+            // 2 kWh at the flat 1.00 a kWh: 8.00 left.
+            #expect(Prepaid.amount(try await Self.overview(api, s)["available"]) == "8.00")
+            let ended = try await api.call(.post, "/api/v1/prepaid-plans/\(s.plan)/end", token: s.finance)
+            #expect(ended.status == .noContent, "\(ended.text)")
+            let after = try await api.call(.get, "/api/v1/prepaid-plans/\(s.plan)", token: s.finance)
+            #expect((after.object["plan"] as? [String: Any])?["status"] as? String == "ended", "\(after.text)")
+            #expect(try await api.call(.post, "/api/v1/prepaid-plans/\(s.plan)/end", token: s.finance).status == .notFound)
+            // 10 kWh more after the end: nothing is deducted, the wallet keeps its 8.00.
+            _ = try await api.call(.post, "/api/v1/readings", token: s.engineer, json: [Self.reading(s.key, "1012", h(1))])
+            let wallet = AccountKey.wallet(try #require(plan?["community_id"] as? String), house: s.house, purpose: "electricity")
+            let account = try await api.call(.get, "/api/v1/ledger/accounts/\(wallet.id)", token: s.finance)
+            #expect(Prepaid.amount(account.object["balance"]) == "8.00", "\(account.text)")
+        }
     }
 
     @Test(
