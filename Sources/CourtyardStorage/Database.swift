@@ -225,10 +225,22 @@ public final class Database: Sendable {
                     }
                 }
             case .postgres(let client, _):
-                return try await client.withTransaction(logger: logger) { connection in
-                    let sql = connection.sql(queryLogLevel: .trace)
-                    if durability == .deferred { try await sql.raw("SET LOCAL synchronous_commit TO OFF").run() }
-                    return try await body(sql)
+                // A deadlock victim (40P01) or a serialization failure (40001) was rolled back whole: PostgreSQL asks the
+                // application to run it again. The crash test found one: a payment notification and a desk top-up took
+                // a community's chain head and its accounts in opposite orders and one answered 500.
+                var attempt = 0
+                while true {
+                    attempt += 1
+                    do {
+                        return try await client.withTransaction(logger: logger) { connection in
+                            let sql = connection.sql(queryLogLevel: .trace)
+                            if durability == .deferred { try await sql.raw("SET LOCAL synchronous_commit TO OFF").run() }
+                            return try await body(sql)
+                        }
+                    } catch let error as PostgresTransactionError where attempt < Self.conflictAttempts && Self.isConflict(error) {
+                        logger.debug("transaction conflict; running it again", metadata: ["attempt": "\(attempt)"])
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+                    }
                 }
             }
         } catch let error as PostgresTransactionError {
@@ -237,6 +249,16 @@ public final class Database: Sendable {
         } catch {
             throw StorageError.classify(error) ?? error
         }
+    }
+
+    /// How often a PostgreSQL transaction that lost a deadlock or a serialization check is run in all.
+    static let conflictAttempts = 4
+
+    /// Whether PostgreSQL rolled the transaction back for a deadlock (40P01) or a serialization failure (40001).
+    static func isConflict(_ error: PostgresTransactionError) -> Bool {
+        let inner = error.closureError ?? error.beginError ?? error.commitError
+        guard let psql = inner as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
+        return state == "40P01" || state == "40001"
     }
 
     /// Runs `body` in one PostgreSQL transaction with the raw connection, for `COPY … FROM STDIN` bulk loads. Only for PostgreSQL.
