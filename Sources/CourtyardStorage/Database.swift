@@ -226,8 +226,8 @@ public final class Database: Sendable {
                 }
             case .postgres(let client, _):
                 // A deadlock victim (40P01) or a serialization failure (40001) was rolled back whole: PostgreSQL asks the
-                // application to run it again. The crash test found one: a payment notification and a desk top-up took
-                // a community's chain head and its accounts in opposite orders and one answered 500.
+                // application to run it again. The crash test found one: an Alipay notification answered 500 after
+                // PostgreSQL chose its transaction as the victim of a deadlock on a ledger chain head.
                 var attempt = 0
                 while true {
                     attempt += 1
