@@ -48,9 +48,11 @@ def _pem(key, public=False):
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
-def alipay_content(fields):
+def alipay_content(fields, excluding=("sign", "sign_type")):
+    """Alipay's string to sign: non-empty parameters but `excluding`, sorted by name in byte order, joined k=v&…
+    (notifications leave out sign and sign_type; a request signs its sign_type)."""
     return "&".join(f"{name}={value}" for name, value in sorted(fields, key=lambda item: item[0].encode())
-                    if name not in ("sign", "sign_type") and value != "")
+                    if name not in excluding and value != "")
 
 
 class Channels:
@@ -152,9 +154,7 @@ class Channels:
         fields = urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)
         values = dict(fields)
         try:
-            # A request's sign_type is part of what it signs (only notifications leave it out).
-            content = "&".join(f"{name}={value}" for name, value in sorted(fields, key=lambda item: item[0].encode())
-                               if name != "sign" and value != "")
+            content = alipay_content(fields, excluding=("sign",))
             self.app.public_key().verify(base64.b64decode(values.get("sign", "")), content.encode(), padding.PKCS1v15(), hashes.SHA256())
         except Exception:  # noqa: BLE001
             return 401, {"content-type": "application/json"}, b'{"code":"40002","msg":"invalid sign"}'
