@@ -180,4 +180,87 @@ struct BillingAPITests {
             #expect(try await api.tableCounts() == before)
         }
     }
+
+    @Test(
+        "billed usage is corrected through its own route: the open bill gains an adjustment worth the difference, derived by hand",
+        arguments: TestEngine.available)
+    func usageCorrection(engine: TestEngine) async throws {
+        try await APIFixture.with(engine, clock: Self.clock) { api in
+            let finance = try await api.login("finance@alpha")
+            let house = try #require(try await api.first("houses", token: finance)["id"] as? String)
+            let community = try #require(try await api.first("houses", token: finance)["community_id"] as? String)
+            let item = try await api.call(
+                .post, "/api/v1/fee-items", token: finance,
+                json: [
+                    "community_id": community, "code": "electricity", "name": "Electricity", "category": "electricity",
+                    "usage_kind": "electricity", "due_days": 15,
+                ])
+            let itemId = try #require(item.object["id"] as? String, "\(item.text)")
+            // 0.5000 a kWh up to 200 kWh a month, 0.5500 above.
+            let tiers: [[String: Any]] = [["up_to": "200", "price": "0.5"], ["price": "0.55"]]
+            let standard = try await api.call(
+                .post, "/api/v1/fee-standards", token: finance,
+                json: [
+                    "fee_item_id": itemId, "effective_from": "2026-01-01",
+                    "rule": ["kind": "metered", "unit": "kWh", "mode": "graduated", "accumulation": "monthly", "tiers": tiers],
+                ])
+            #expect(standard.status == .created, "\(standard.text)")
+            let attachment = try await api.call(
+                .post, "/api/v1/fee-attachments", token: finance,
+                json: ["fee_item_id": itemId, "scope": "house", "target": house, "valid_from": "2026-01-01"])
+            #expect(attachment.status == .created, "\(attachment.text)")
+            let usage = try await api.call(
+                .post, "/api/v1/usage", token: finance,
+                json: ["subject_kind": "house", "subject_id": house, "usage_kind": "electricity", "period": "2026-10", "quantity": "150"])
+            let usageId = try #require(usage.object["id"] as? String, "\(usage.text)")
+            let run = try await api.call(.post, "/api/v1/communities/\(community)/bill-runs", token: finance, json: ["period": "2026-10"])
+            #expect(run.status == .created, "\(run.text)")
+            let bill = try #require(
+                try await api.call(.get, "/api/v1/bills?community_id=\(community)&house_id=\(house)&limit=1", token: finance).items.first)
+            let billId = try #require(bill["id"] as? String)
+            func total() async throws -> String? {
+                Prepaid.amount(
+                    (try await api.call(.get, "/api/v1/bills/\(billId)", token: finance).object["bill"] as? [String: Any])?["total_amount"])
+            }
+            // 150 kWh × 0.5000 = 75.00.
+            #expect(try await total() == "75.00")
+
+            // Billed usage is not edited in place; the refusal names the route that corrects it.
+            let edited = try await api.call(.patch, "/api/v1/usage/\(usageId)", token: finance, json: ["quantity": "230"])
+            #expect(edited.status == .conflict && edited.code == "already_billed", "\(edited.text)")
+            let before = try await api.tableCounts()
+            let unexplained = try await api.call(
+                .post, "/api/v1/usage/\(usageId)/corrections", token: finance, json: ["quantity": "230", "reason": ""])
+            #expect(unexplained.fields == ["reason"], "\(unexplained.text)")
+            let uneven = try await api.call(
+                .post, "/api/v1/usage/\(usageId)/corrections", token: finance,
+                json: ["quantity": "230", "windows": ["peak": "100", "valley": "100"], "reason": "misread digit"])
+            #expect(uneven.fields == ["windows"], "\(uneven.text)")
+            #expect(
+                try await api.call(
+                    .post, "/api/v1/usage/no-such-usage/corrections", token: finance, json: ["quantity": "230", "reason": "misread digit"]
+                ).status == .notFound)
+            #expect(try await api.tableCounts() == before)
+
+            // The meter said 230, not 150: 200 × 0.5000 + 30 × 0.5500 = 116.50, so the bill gains 41.50.
+            let corrected = try await api.call(
+                .post, "/api/v1/usage/\(usageId)/corrections", token: finance, json: ["quantity": "230", "reason": "misread digit"])
+            #expect(corrected.status == .ok, "\(corrected.text)")
+            let adjustments = corrected.object["adjustments"] as? [[String: Any]] ?? []
+            #expect(adjustments.count == 1, "\(corrected.text)")
+            #expect(adjustments.first?["kind"] as? String == "adjustment", "\(corrected.text)")
+            #expect(try await total() == "116.50")
+            let audit = try await api.call(.get, "/api/v1/audit-log?subject_id=\(usageId)", token: finance)
+            #expect(audit.items.first?["action"] as? String == "usage_corrected", "\(audit.text)")
+            #expect(
+                (try await api.call(.get, "/api/v1/usage/\(usageId)", token: finance).object["quantity"] as? String) == "230.000")
+
+            // The same correction again changes nothing more.
+            let again = try await api.call(
+                .post, "/api/v1/usage/\(usageId)/corrections", token: finance, json: ["quantity": "230", "reason": "misread digit"])
+            #expect(again.status == .ok, "\(again.text)")
+            #expect((again.object["adjustments"] as? [[String: Any]])?.isEmpty == true, "\(again.text)")
+            #expect(try await total() == "116.50")
+        }
+    }
 }

@@ -338,6 +338,15 @@ struct PaymentDeskAPITests {
             #expect(
                 try await api.call(.post, "/api/v1/deposits/\(deposit)/release", token: finance, json: ["destination": "wallet"]).code
                     == "deposit_released")
+            // Read back, the deposit tells its whole story: released, what was deducted and why, the condition met.
+            let record = try await api.call(.get, "/api/v1/deposits/\(deposit)", token: finance)
+            #expect(record.status == .ok, "\(record.text)")
+            #expect(record.object["state"] as? String == "released", "\(record.text)")
+            #expect(Prepaid.amount(record.object["amount"]) == "2000.00")
+            #expect(Prepaid.amount(record.object["deducted"]) == "300.00")
+            #expect((record.object["deductions"] as? [[String: Any]])?.map { $0["reason"] as? String } == ["damaged lift wall panel"])
+            #expect((record.object["satisfied"] as? [String: Any])?.keys.sorted() == ["inspection_passed"], "\(record.text)")
+            #expect(try await api.call(.get, "/api/v1/deposits/no-such-deposit", token: finance).status == .notFound)
             #expect(try await Prepaid.ledgerBalances(api))
         }
     }
@@ -378,6 +387,35 @@ struct PaymentDeskAPITests {
             #expect(again.object["duplicates"] as? Int == 2)
             let unmatched = try await api.call(.get, "/api/v1/bank-statements/unmatched", token: s.finance)
             #expect(unmatched.items.map { $0["bank_transaction_id"] as? String } == ["B20261122002"])
+            // 李四's 12.00 quoted no order: finance finds his wallet top-up order and matches the line by hand.
+            let line = try #require(unmatched.items.first?["id"] as? String, "\(unmatched.text)")
+            let topUp = try await api.call(
+                .post, "/api/v1/payment-orders", token: s.finance,
+                json: [
+                    "id": "bank-2", "house_id": s.house, "purpose": "top_up", "channel": "bank", "wallet_purpose": "general",
+                    "amount": Prepaid.money("12.00"),
+                ])
+            let topUpOrder = try #require(topUp.object["out_trade_no"] as? String, "\(topUp.text)")
+            let wrongAmount = try await api.call(
+                .post, "/api/v1/payment-orders", token: s.finance,
+                json: [
+                    "id": "bank-3", "house_id": s.house, "purpose": "top_up", "channel": "bank", "wallet_purpose": "general",
+                    "amount": Prepaid.money("12.01"),
+                ])
+            let mismatch = try await api.call(
+                .post, "/api/v1/bank-statements/lines/\(line)/match", token: s.finance,
+                json: ["out_trade_no": try #require(wrongAmount.object["out_trade_no"] as? String)])
+            #expect(mismatch.status == .unprocessableContent && mismatch.code == "amount_mismatch", "\(mismatch.text)")
+            let matched = try await api.call(
+                .post, "/api/v1/bank-statements/lines/\(line)/match", token: s.finance, json: ["out_trade_no": topUpOrder])
+            #expect(matched.status == .ok, "\(matched.text)")
+            #expect(matched.object["status"] as? String == "applied", "\(matched.text)")
+            let wallet = AccountKey.wallet(s.community, house: s.house, purpose: "general")
+            #expect(Prepaid.amount(try await api.call(.get, "/api/v1/ledger/accounts/\(wallet.id)", token: s.finance).object["balance"]) == "12.00")
+            #expect(try await api.call(.get, "/api/v1/bank-statements/unmatched", token: s.finance).items.isEmpty)
+            let twice = try await api.call(
+                .post, "/api/v1/bank-statements/lines/\(line)/match", token: s.finance, json: ["out_trade_no": topUpOrder])
+            #expect(twice.status == .conflict && twice.code == "line_matched", "\(twice.text)")
             let missing = try await api.call(
                 .post, "/api/v1/bank-statements", token: s.finance, raw: "id,amount\n1,2\n", headers: ["Content-Type": "text/csv"])
             #expect(missing.code == "csv_missing_column")
