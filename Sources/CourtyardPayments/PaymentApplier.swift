@@ -185,7 +185,7 @@ public struct PaymentApplier: Sendable {
         let localDay = LocalDate.of(transaction.paidAt, timeZone: zone)
         let clearing = AccountKey.community(order.communityId, .clearing, purpose: transaction.channel)
         let actor = transaction.recordedBy
-        var payment = Payment(
+        let payment = Payment(
             id: paymentId, companyId: companyId, communityId: order.communityId, houseId: order.houseId, orderId: order.id,
             channel: transaction.channel, channelTransactionId: transaction.transactionId, amount: transaction.amount,
             currency: order.currency, payerPersonId: order.payerPersonId, payerAccount: transaction.payerAccount,
@@ -193,9 +193,7 @@ public struct PaymentApplier: Sendable {
             createdAt: now)
         // The order row is locked (PostgreSQL) and SQLite has one writer, so a concurrent duplicate of this transaction waits
         // and then finds the payment; the unique key on (channel, transaction id) is the backstop.
-        let receiptBook = ReceiptBook(tenant)
-        let receiptNumber = try await receiptBook.nextNumber()
-        payment.receiptNumber = receiptNumber
+        // Its receipt number is taken last (below): the company's receipt counter is the last lock of a transaction.
         try await store.insert(payment)
         var allocations: [PaymentAllocation] = []
         var operations: [LedgerOperation] = []
@@ -251,8 +249,9 @@ public struct PaymentApplier: Sendable {
             lines.append(
                 Receipt.Line(description: "\(kind.replacingOccurrences(of: "_", with: " ")) deposit", amount: Money(minorUnits: transaction.amount)))
         }
-        try await PaymentLedger(tenant: tenant).post(operations, now: now, what: "the ledger refused the allocation")
-        try await recordBillEffects(allocations, paymentId: paymentId, settledThrough: localDay, now: now)
+        // The wallet first, then the bills: a wallet credit locks the house's prepaid plans and then the ledger's chain
+        // head, as a top-up at the desk and a prepaid deduction do; posting the bills first would hold the head while
+        // waiting for the plans (the lock order is in docs/RELIABILITY.md).
         var commands: [String] = []
         if let (purpose, amount) = walletTopUp {
             let result = try await ports.wallets.credit(
@@ -267,11 +266,16 @@ public struct PaymentApplier: Sendable {
                     amount: amount, transferId: "topup:payment-" + paymentId))
             lines.append(Receipt.Line(description: "\(purpose) wallet top-up", amount: Money(minorUnits: amount)))
         }
+        try await PaymentLedger(tenant: tenant).post(operations, now: now, what: "the ledger refused the allocation")
+        try await recordBillEffects(allocations.filter { $0.target != .wallet }, paymentId: paymentId, settledThrough: localDay, now: now)
         for allocation in allocations where allocation.target == .wallet { try await store.insert(allocation) }
-        let receipt = try await receiptBook.issue(
+        // Last, the receipt: its number comes from the company's counter row, which every payment, refund and deposit
+        // voucher of the company waits for, so it is held only from here to the commit. A rollback gives it back.
+        let receipt = try await ReceiptBook(tenant).issue(
             kind: .payment, subjectId: paymentId, communityId: order.communityId, houseId: order.houseId,
             payer: try await payerName(order.payerPersonId), channel: transaction.channel, channelReference: transaction.transactionId,
-            lines: lines, total: Money(minorUnits: transaction.amount), at: now, fresh: true, number: receiptNumber)
+            lines: lines, total: Money(minorUnits: transaction.amount), at: now, fresh: true)
+        try await tenant.update("payments", set: "receipt_number = \(bind: receipt.number)", where: "id = \(bind: paymentId)").run()
         order.paymentId = paymentId
         order.updatedAt = now
         try await store.update(order)

@@ -237,8 +237,10 @@ public final class Database: Sendable {
                             if durability == .deferred { try await sql.raw("SET LOCAL synchronous_commit TO OFF").run() }
                             return try await body(sql)
                         }
-                    } catch let error as PostgresTransactionError where attempt < Self.conflictAttempts && Self.isConflict(error) {
-                        logger.debug("transaction conflict; running it again", metadata: ["attempt": "\(attempt)"])
+                    } catch let error as PostgresTransactionError where attempt < Self.conflictAttempts && Self.conflict(error) != nil {
+                        let state = Self.conflict(error) ?? ""
+                        Instruments.transactionConflict(sqlState: state)
+                        logger.notice("transaction conflict; running it again", metadata: ["attempt": "\(attempt)", "sqlstate": "\(state)"])
                         try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
                     }
                 }
@@ -254,11 +256,12 @@ public final class Database: Sendable {
     /// How often a PostgreSQL transaction that lost a deadlock or a serialization check is run in all.
     static let conflictAttempts = 4
 
-    /// Whether PostgreSQL rolled the transaction back for a deadlock (40P01) or a serialization failure (40001).
-    static func isConflict(_ error: PostgresTransactionError) -> Bool {
+    /// The SQLSTATE when PostgreSQL rolled the transaction back for a deadlock (40P01) or a serialization failure
+    /// (40001); nil for any other error.
+    static func conflict(_ error: PostgresTransactionError) -> String? {
         let inner = error.closureError ?? error.beginError ?? error.commitError
-        guard let psql = inner as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return false }
-        return state == "40P01" || state == "40001"
+        guard let psql = inner as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return nil }
+        return state == "40P01" || state == "40001" ? state : nil
     }
 
     /// Runs `body` in one PostgreSQL transaction with the raw connection, for `COPY … FROM STDIN` bulk loads. Only for PostgreSQL.

@@ -14,6 +14,13 @@ public enum Instruments {
         Timer(label: "courtyard_ledger_batch_seconds", dimensions: [("path", path)]).record(duration: seconds)
     }
 
+    /// A PostgreSQL transaction rolled back for a deadlock (`40P01`) or a serialization failure (`40001`) and run
+    /// again. Writers take their locks in one order (docs/RELIABILITY.md), so this stays near zero; a rise names a
+    /// writer that does not.
+    public static func transactionConflict(sqlState: String) {
+        Counter(label: "courtyard_db_transaction_conflicts_total", dimensions: [("sqlstate", sqlState)]).increment()
+    }
+
     /// Readings committed by the ingestion writer, by path (`raw` on SQLite's fast path, `careful` through SQLKit).
     public static func readingsWritten(path: String, readings: Int, seconds: Duration) {
         Counter(label: "courtyard_readings_written_total", dimensions: [("path", path)]).increment(by: readings)

@@ -121,6 +121,31 @@ public struct LedgerStore: Sendable {
                     try r.int64("emergency_credit")
             }
         }
+        // Chain heads, created at genesis when missing, then locked: before any account. Every ledger writer takes a
+        // community's head before its accounts, so a transaction that holds an account also holds its head, and a
+        // second submission in the same transaction (a payment's bill postings, then its wallet credit) cannot wait on
+        // an account another writer holds while that writer waits on this head. (The order was accounts, then heads:
+        // the crash test found PostgreSQL deadlocks between an Alipay payment and a desk top-up.) docs/RELIABILITY.md
+        // has the whole lock order.
+        let chainCommunities = communities.intersection(knownCommunities).sorted()
+        for part in chainCommunities.chunked(Self.chunk) {
+            let insert = db.insert(into: "ledger_heads").columns("community_id", "company_id", "sequence", "hash")
+            for community in part {
+                insert.values(SQLBind(community), SQLBind(companyId), SQLBind(Int64(0)), SQLBind(JournalEntry.genesisHash))
+            }
+            try await insert.ignoringConflicts(with: ["community_id"]).run()
+            let rows = try await db.raw(
+                """
+                SELECT community_id, sequence, hash FROM ledger_heads
+                WHERE company_id = \(bind: companyId) AND community_id IN (\(binds: part)) ORDER BY community_id\(unsafeRaw: lockSuffix)
+                """
+            ).all()
+            for row in rows {
+                let r = RowReader(row, table: "ledger_heads")
+                let head = ChainHead(communityId: try r.string("community_id"), sequence: try r.int64("sequence"), hash: try r.string("hash"))
+                state.heads[head.communityId] = head
+            }
+        }
         // Lock and read the accounts that exist, in id order.
         try await lockAccounts(accountIds.sorted(), into: &state)
         // Open missing accounts whose owner exists in the company, then lock those too.
@@ -158,26 +183,6 @@ public struct LedgerStore: Sendable {
                 id: hold.id, communityId: hold.community, debit: debit.key, credit: credit.key,
                 amount: hold.amount, currency: hold.currency, code: code, expiresAt: hold.expiresAt,
                 status: status)
-        }
-        // Chain heads, created at genesis when missing, then locked.
-        let chainCommunities = communities.intersection(knownCommunities).sorted()
-        for part in chainCommunities.chunked(Self.chunk) {
-            let insert = db.insert(into: "ledger_heads").columns("community_id", "company_id", "sequence", "hash")
-            for community in part {
-                insert.values(SQLBind(community), SQLBind(companyId), SQLBind(Int64(0)), SQLBind(JournalEntry.genesisHash))
-            }
-            try await insert.ignoringConflicts(with: ["community_id"]).run()
-            let rows = try await db.raw(
-                """
-                SELECT community_id, sequence, hash FROM ledger_heads
-                WHERE company_id = \(bind: companyId) AND community_id IN (\(binds: part)) ORDER BY community_id\(unsafeRaw: lockSuffix)
-                """
-            ).all()
-            for row in rows {
-                let r = RowReader(row, table: "ledger_heads")
-                let head = ChainHead(communityId: try r.string("community_id"), sequence: try r.int64("sequence"), hash: try r.string("hash"))
-                state.heads[head.communityId] = head
-            }
         }
     }
 
