@@ -261,6 +261,11 @@ public actor ReadingWriter {
         var stores: [String: ReadingStore] = [:]
         var seen: [String: [String: (KnownDevice, Int64)]] = [:]
         var fast = 0
+        // Prepaid deductions of the whole batch, per company, applied after every reading is stored: once per company,
+        // so a company's plans are locked together before its chain head (a second deduction in the same transaction
+        // would lock another plan while holding the head, against a top-up that holds that plan and waits for the head:
+        // the crash test's PostgreSQL deadlock), and companies in id order.
+        var effectReadings: [String: [AcceptedReading]] = [:]
         for (companyId, readings) in work {
             var store = stores[companyId] ?? ReadingStore(db, companyId: companyId, now: now)
             var outcomes: [ReadingOutcome] = []
@@ -293,9 +298,7 @@ public actor ReadingWriter {
                                 revisedFrom: revision.oldUsage ?? 0))
                     }
                     store.revisions.removeAll()
-                    if !accepted.isEmpty {
-                        try await effects.apply(db, engine: engine, companyId: companyId, readings: accepted, now: now)
-                    }
+                    effectReadings[companyId, default: []].append(contentsOf: accepted)
                 }
             }
             for reading in readings {
@@ -304,6 +307,11 @@ public actor ReadingWriter {
             }
             stores[companyId] = store
             results.append(outcomes)
+        }
+        if let effects {
+            for (companyId, accepted) in effectReadings.sorted(by: { $0.key < $1.key }) where !accepted.isEmpty {
+                try await effects.apply(db, engine: engine, companyId: companyId, readings: accepted, now: now)
+            }
         }
         for (companyId, devices) in seen {
             let sorted = devices.values.sorted(by: { $0.0.id < $1.0.id })
