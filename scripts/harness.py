@@ -471,15 +471,28 @@ class Load:
             payment = {"id": f"{self.prefix}-cash-topup-{count}", "house_id": house["id"], "purpose": "top_up",
                        "wallet_purpose": "electricity", "channel": "cash", "amount": {"amount": "20.00", "currency": "CNY"}}
             count += 1
-            try:
-                status, _ = s.call("POST", f"/api/v1/cashier-shifts/{shift['id']}/payments", self.desk, payment)
-            except urllib.error.HTTPError as error:
-                self.failures.append(f"desk top-up: HTTP {error.code} {error.read()[:200]!r}")
+            status, _ = self._take_at_desk(s, shift, payment, "desk top-up")
+            if status in (None, 409):
+                if status == 409:
+                    self.failures.append("desk top-up: HTTP 409 for a new payment id")
                 return
-            if status == 201:
-                with self.lock:
-                    self.payments.append(payment["id"])
             time.sleep(0.05)
+
+    def _take_at_desk(self, s, shift, payment, what):
+        """POSTs a desk payment and records its id once taken (201). Returns (status, answer): (409, None) when it
+        clashes with what is recorded (a bill paid meanwhile); (None, None) after any other refusal, which is a failure
+        of the load."""
+        try:
+            status, answer = s.call("POST", f"/api/v1/cashier-shifts/{shift['id']}/payments", self.desk, payment)
+        except urllib.error.HTTPError as error:
+            if error.code == 409:
+                return 409, None
+            self.failures.append(f"{what}: HTTP {error.code} {error.read()[:200]!r}")
+            return None, None
+        if status == 201:
+            with self.lock:
+                self.payments.append(payment["id"])
+        return status, answer
 
     def _pay_at_desk(self, s, shift, bills):
         for index, bill in enumerate(bills):
@@ -487,17 +500,11 @@ class Load:
                 return
             payment = {"id": f"{self.prefix}-pay-{index}", "house_id": bill["house_id"], "purpose": "bills", "channel": "cash",
                        "amount": bill["total_amount"], "bill_ids": [bill["id"]]}
-            try:
-                status, answer = s.call("POST", f"/api/v1/cashier-shifts/{shift['id']}/payments", self.desk, payment)
-            except urllib.error.HTTPError as error:
-                if error.code == 409:  # paid meanwhile (a payment of an earlier start): the next bill
-                    continue
-                self.failures.append(f"desk payment: HTTP {error.code} {error.read()[:200]!r}")
+            status, answer = self._take_at_desk(s, shift, payment, "desk payment")
+            if status is None:
                 return
-            if status != 201:
+            if status != 201:  # 409: paid meanwhile (a payment of an earlier start): the next bill
                 continue
-            with self.lock:
-                self.payments.append(payment["id"])
             if index % 5 != 4:
                 continue
             # Every fifth payment: the owner paid a fen too much, refunded in cash (the rules approve it themselves).

@@ -39,6 +39,11 @@ struct LockOrderTests {
         }
     }
 
+    /// The community of the setup's house.
+    static func community(_ api: APIFixture, _ s: PrepaidAPITests.Setup) async throws -> String {
+        try #require(try await api.call(.get, "/api/v1/houses/\(s.house)", token: s.finance).object["community_id"] as? String)
+    }
+
     /// Runs `writer` while a transaction holds `community`'s chain head; `check` runs once the writer waits for it.
     static func whileHeadIsHeld(
         _ api: APIFixture, community: String, writer: @escaping @Sendable () async throws -> APIFixture.Reply,
@@ -71,8 +76,7 @@ struct LockOrderTests {
             let s = try await PrepaidAPITests.setup(api)
             // The wallet, clearing account and chain head exist after a first top-up.
             #expect(try await PrepaidAPITests.topUp(api, s, "10.00").status == .created)
-            let community = try #require(
-                try await api.call(.get, "/api/v1/houses/\(s.house)", token: s.finance).object["community_id"] as? String)
+            let community = try await Self.community(api, s)
             let reply = try await Self.whileHeadIsHeld(api, community: community) {
                 try await PrepaidAPITests.topUp(api, s, "20.00")
             } check: {
@@ -91,8 +95,7 @@ struct LockOrderTests {
         try await APIFixture.with(.postgres, clock: ManualClock(PrepaidAPITests.start)) { api in
             let s = try await PrepaidAPITests.setup(api)
             let desk = try await api.login("frontdesk@alpha")
-            let community = try #require(
-                try await api.call(.get, "/api/v1/houses/\(s.house)", token: s.finance).object["community_id"] as? String)
+            let community = try await Self.community(api, s)
             let shift = try #require(
                 try await api.call(
                     .post, "/api/v1/cashier-shifts", token: desk, json: ["community_id": community, "opening_float": Prepaid.money("0.00")]
