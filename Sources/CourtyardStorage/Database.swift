@@ -237,8 +237,8 @@ public final class Database: Sendable {
                             if durability == .deferred { try await sql.raw("SET LOCAL synchronous_commit TO OFF").run() }
                             return try await body(sql)
                         }
-                    } catch let error as PostgresTransactionError where attempt < Self.conflictAttempts && Self.conflict(error) != nil {
-                        let state = Self.conflict(error) ?? ""
+                    } catch let error as PostgresTransactionError {
+                        guard attempt < Self.conflictAttempts, let state = Self.conflict(error) else { throw error }
                         Instruments.transactionConflict(sqlState: state)
                         logger.notice("transaction conflict; running it again", metadata: ["attempt": "\(attempt)", "sqlstate": "\(state)"])
                         try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
