@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "CourtyardPrepaid", targets: ["CourtyardPrepaid"]),
         .library(name: "CourtyardPayments", targets: ["CourtyardPayments"]),
         .library(name: "CourtyardIngest", targets: ["CourtyardIngest"]),
+        .library(name: "CourtyardWeb", targets: ["CourtyardWeb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -36,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Pure domain: money, quantities, identifiers, roles. No I/O.
@@ -171,10 +173,20 @@ let package = Package(
             name: "CourtyardSimulator",
             dependencies: ["CourtyardDomain", "CourtyardStorage"]
         ),
+        // The web's presentation: page templates (swift-mustache), zh-CN and en texts, money and time as people read them,
+        // server-drawn SVG charts. Pure: no I/O; the server's web routes call the use cases and render through it.
+        .target(
+            name: "CourtyardWeb",
+            dependencies: [
+                "CourtyardDomain",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ]
+        ),
         // The Hummingbird application: routes, auth, problem errors, OpenAPI, metrics.
         .target(
             name: "CourtyardServer",
             dependencies: [
+                "CourtyardWeb",
                 "CourtyardPayments",
                 "CourtyardQR",
                 "CourtyardPrepaid",
@@ -228,6 +240,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "CourtyardWebTests",
+            dependencies: ["CourtyardWeb", "CourtyardDomain"]
         ),
         .testTarget(
             name: "CourtyardDomainTests",

@@ -130,3 +130,19 @@ public enum PresenceSweep {
         }
     }
 }
+
+/// Presence's figure on the staff console's dashboard.
+public struct PresenceFigures: TenantStore {
+    public let tenant: TenantSQL
+
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
+    }
+
+    /// Devices the presence sweep has marked offline.
+    public func offline() async throws -> Int64 {
+        try await tenant.select(
+            "COUNT(*) AS n", from: "device_presence", where: "online = 0 AND \(tenant.inScopeCommunities())"
+        ).first()?.decode(column: "n", as: Int64.self) ?? 0
+    }
+}

@@ -309,3 +309,19 @@ extension ReadingStore {
         return outcome
     }
 }
+
+/// The review queue's figure on the staff console's dashboard.
+public struct ReviewFigures: TenantStore {
+    public let tenant: TenantSQL
+
+    public init(_ tenant: TenantSQL) {
+        self.tenant = tenant
+    }
+
+    /// Readings held for review and not yet decided.
+    public func pending() async throws -> Int64 {
+        try await tenant.select(
+            "COUNT(*) AS n", from: "held_readings", where: "status = 'pending' AND \(tenant.inScopeCommunities())"
+        ).first()?.decode(column: "n", as: Int64.self) ?? 0
+    }
+}

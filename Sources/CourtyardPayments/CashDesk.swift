@@ -107,6 +107,14 @@ public struct CashDesk: TenantStore {
         return shift.flatMap { scope.includes(communityId: $0.communityId) ? $0 : nil }
     }
 
+    /// The cashier's open shift, if any (there is at most one), within `scope`.
+    public func openShift(cashierId: String, scope: TenantScope) async throws -> CashierShift? {
+        let shift = try await tenant.select(
+            "\(unsafeRaw: Self.columns)", from: "cashier_shifts", where: "cashier_id = \(bind: cashierId) AND status = 'open'"
+        ).first().map(Self.shift(from:))
+        return shift.flatMap { scope.includes(communityId: $0.communityId) ? $0 : nil }
+    }
+
     /// Opens a shift; a cashier has at most one open shift.
     public func open(communityId: String, cashierId: String, openingFloat: Money, scope: TenantScope, now: Date) async throws -> CashierShift {
         guard scope.includes(communityId: communityId),

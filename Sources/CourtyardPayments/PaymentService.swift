@@ -81,6 +81,20 @@ public struct PaymentService: Sendable {
     static let onlineChannels: Set<String> = ["wechatpay", "alipay", "bank"]
     static let depositKinds: Set<String> = ["decoration", "access_card", "facility", "other"]
 
+    /// What a house owes today, as a payment would settle it: each unpaid bill's principal and late fees, oldest due
+    /// first. Empty for a house outside `scope`. The pages show this, so what they offer to pay is what a payment takes.
+    public func openDebts(houseId: String, scope: TenantScope) async throws -> [OpenDebt] {
+        let now = clock.now()
+        let engine = database.engine
+        return try await database.read { [ports] db in
+            let tenant = TenantSQL(db, scope: scope, engine: engine)
+            let lookups = PaymentLedger(tenant: tenant)
+            guard let community = try await lookups.community(ofHouse: houseId), scope.includes(communityId: community) else { return [] }
+            let day = LocalDate.of(now, timeZone: try await lookups.timeZone(ofCommunity: community))
+            return try await ports.receivables.openDebts(houseId: houseId, chosen: nil, asOf: day, tenant: tenant)
+        }
+    }
+
     /// Checks a request's shape without storage.
     public static func validate(_ request: OrderRequest, maximumTopUp: Int64) throws(PaymentError) {
         guard !request.id.isEmpty, request.id.utf8.count <= 128, request.id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {

@@ -221,28 +221,33 @@ enum AccountRoutes {
         return hops.reversed().first { !trustedProxies.contains($0) } ?? hops.first ?? peer
     }
 
-    static func login(_ input: LoginInput, request: Request, context: CourtyardRequestContext, services: ServerServices) async throws -> Response {
+    /// What a sign-in attempt came to.
+    enum SignIn {
+        case signedIn(token: String, expiresAt: Date, user: User)
+        /// Too many failures: try again in this many seconds.
+        case wait(seconds: Int64)
+    }
+
+    /// Signs in with a login and password (the API's and the pages' one use case): rate-limited, timed the same for
+    /// unknown logins, and a new session on success. A wrong password throws `invalid_credentials`.
+    static func signIn(
+        login: String, password: String, request: Request, context: CourtyardRequestContext, services: ServerServices
+    ) async throws -> SignIn {
         let now = services.clock.now()
         let nowMillis = now.epochMilliseconds
         let address = clientAddress(request, context: context, trustedProxies: services.configuration.trustedProxies)
-        if let wait = await services.loginLimiter.retryAfter(login: input.login, address: address, now: nowMillis) {
-            let seconds = max(1, (wait + 999) / 1000)
-            var response = Problem(
-                .tooManyRequests, code: "too_many_login_attempts", title: "Too many failed sign-ins",
-                detail: "try again in \(seconds) seconds"
-            ).response(instance: "/api/v1/auth/login", requestId: context.id)
-            response.headers[.retryAfter] = String(seconds)
-            return response
+        if let wait = await services.loginLimiter.retryAfter(login: login, address: address, now: nowMillis) {
+            return .wait(seconds: max(1, (wait + 999) / 1000))
         }
-        let found = try await services.database.read { db in try await AccountStore(db).userWithPasswordHash(login: input.login) }
+        let found = try await services.database.read { db in try await AccountStore(db).userWithPasswordHash(login: login) }
         // Verify against a decoy of the configured cost when the login is unknown, so timing does not reveal which logins exist.
         let decoy = await Passwords.decoyHash(cost: services.configuration.bcryptCost)
-        let valid = try await Passwords.verify(input.password, hash: found?.passwordHash ?? decoy)
+        let valid = try await Passwords.verify(password, hash: found?.passwordHash ?? decoy)
         guard let found, valid, found.user.status == .active else {
-            await services.loginLimiter.recordFailure(login: input.login, address: address, now: nowMillis)
+            await services.loginLimiter.recordFailure(login: login, address: address, now: nowMillis)
             throw Problem(.unauthorized, code: "invalid_credentials", title: "Login or password is wrong")
         }
-        await services.loginLimiter.recordSuccess(login: input.login, address: address, now: nowMillis)
+        await services.loginLimiter.recordSuccess(login: login, address: address, now: nowMillis)
         let token = SessionTokens.generate()
         let expiresAt = Date(epochMilliseconds: nowMillis + services.configuration.sessionLifetimeSeconds * 1000)
         try await services.database.transaction { db in
@@ -251,7 +256,21 @@ enum AccountRoutes {
             try await accounts.insertSession(tokenHash: SessionTokens.hash(token), userId: found.user.id, createdAt: now, expiresAt: expiresAt)
         }
         context.logger.info("signed in", metadata: ["user": .string(found.user.id)])
-        return try .json(LoginResult(token: token, tokenType: "Bearer", expiresAt: expiresAt, user: found.user))
+        return .signedIn(token: token, expiresAt: expiresAt, user: found.user)
+    }
+
+    static func login(_ input: LoginInput, request: Request, context: CourtyardRequestContext, services: ServerServices) async throws -> Response {
+        switch try await signIn(login: input.login, password: input.password, request: request, context: context, services: services) {
+        case .wait(let seconds):
+            var response = Problem(
+                .tooManyRequests, code: "too_many_login_attempts", title: "Too many failed sign-ins",
+                detail: "try again in \(seconds) seconds"
+            ).response(instance: "/api/v1/auth/login", requestId: context.id)
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        case .signedIn(let token, let expiresAt, let user):
+            return try .json(LoginResult(token: token, tokenType: "Bearer", expiresAt: expiresAt, user: user))
+        }
     }
 
     /// Validates a new user and hashes the password (off the event loop).

@@ -44,6 +44,8 @@ public enum CourtyardApp {
         PrepaidRoutes.register(on: api, services: services)
         PaymentRoutes.register(on: api, services: services)
         SystemRoutes.register(on: api, services: services)
+        // The browser's pages (not in the API document; they answer HTML, errors included).
+        WebRoutes.register(on: router, services: services)
         api.document(.get, "/openapi.json", summary: "This OpenAPI 3.1 document", tag: "System")
         let document = api.document
         known.set(document.operations.map { ($0.method.rawValue, $0.path) })

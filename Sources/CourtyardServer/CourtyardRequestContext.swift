@@ -29,6 +29,8 @@ public struct CourtyardRequestContext: RequestContext {
     public var remoteAddress: String?
     /// The stored form of the session token this request came with (to end the other sessions, or this one).
     public var sessionTokenHash: String?
+    /// The session token itself when it came in the pages' cookie: the pages derive their form token from it.
+    public var sessionToken: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

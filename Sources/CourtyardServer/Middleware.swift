@@ -91,6 +91,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
+            // The pages' session cookie, never for the API (which stays bearer-only; see WebSession). A cookie that is
+            // not a live session is ignored here: the page asks the person to sign in again.
+            if !request.uri.path.hasPrefix("/api/"), let token = WebSession.cookie(WebSession.cookie, in: request) {
+                let tokenHash = SessionTokens.hash(token)
+                let (user, _) = try await lookup(tokenHash)
+                if let user, let context = try await signedIn(user, tokenHash: tokenHash, request: request, context: context) {
+                    var context = context
+                    context.sessionToken = token
+                    return try await next(request, context)
+                }
+            }
             return try await next(request, context)
         }
         // The scheme name is case-insensitive (RFC 7235 §2.1): "bearer" and "BEARER" are the same scheme.
@@ -99,6 +110,28 @@ struct AuthenticationMiddleware: RouterMiddleware {
         let token = parts[1].trimmingCharacters(in: .whitespaces)
         guard !token.isEmpty, token.utf8.count <= 512 else { throw Problem.unauthenticated }
         let tokenHash = SessionTokens.hash(token)
+        let (user, machine) = try await lookup(tokenHash)
+        guard let user else {
+            // Not a session: a device's own credential may report readings and nothing else.
+            if let machine, machine.kind == "device" {
+                var context = context
+                context.device = DevicePrincipal(companyId: machine.companyId, deviceId: machine.subject)
+                context.logger[metadataKey: "tenant"] = .string(machine.companyId)
+                context.logger[metadataKey: "device"] = .string(machine.subject)
+                return try await next(request, context)
+            }
+            throw Problem(
+                .unauthorized, code: "invalid_token", title: "The token is unknown or has expired",
+                detail: "sign in again with POST /api/v1/auth/login")
+        }
+        guard let context = try await signedIn(user, tokenHash: tokenHash, request: request, context: context) else {
+            throw Problem(.notFound, code: "unknown_company", title: "No such company")
+        }
+        return try await next(request, context)
+    }
+
+    /// The user or machine credential of a token's hash: from the session cache, else the database (then cached).
+    func lookup(_ tokenHash: String) async throws -> (User?, (companyId: String, kind: String, subject: String)?) {
         let now = services.clock.now()
         let cached = services.sessions.lookup(tokenHash, now: now.epochMilliseconds)
         var user = cached?.user
@@ -114,25 +147,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 services.sessions.store(tokenHash, user: user, machine: machine, now: now.epochMilliseconds, expiresAt: expiresAt)
             }
         }
-        guard let user else {
-            // Not a session: a device's own credential may report readings and nothing else.
-            if let machine, machine.kind == "device" {
-                var context = context
-                context.device = DevicePrincipal(companyId: machine.companyId, deviceId: machine.subject)
-                context.logger[metadataKey: "tenant"] = .string(machine.companyId)
-                context.logger[metadataKey: "device"] = .string(machine.subject)
-                return try await next(request, context)
-            }
-            throw Problem(
-                .unauthorized, code: "invalid_token", title: "The token is unknown or has expired",
-                detail: "sign in again with POST /api/v1/auth/login")
-        }
+        return (user, machine)
+    }
+
+    /// The context with `user` signed in, or nil when a platform administrator names a company that does not exist.
+    func signedIn(_ user: User, tokenHash: String, request: Request, context: Context) async throws -> Context? {
         var scope: TenantScope? = nil
         if let companyId = user.companyId {
             scope = TenantScope(companyId: companyId, communityIds: user.communityIds)
         } else if user.role == .platformAdmin, let companyId = request.headers[HTTPField.Name("X-Courtyard-Company")!] {
             guard try await services.database.read({ db in try await AccountStore(db).company(id: companyId) }) != nil else {
-                throw Problem(.notFound, code: "unknown_company", title: "No such company")
+                return nil
             }
             scope = TenantScope(companyId: companyId)
         }
@@ -141,7 +166,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         context.sessionTokenHash = tokenHash
         context.logger[metadataKey: "user"] = .string(user.id)
         if let scope { context.logger[metadataKey: "tenant"] = .string(scope.companyId) }
-        return try await next(request, context)
+        return context
     }
 }
 

@@ -240,6 +240,14 @@ public struct TenantSQL: Sendable {
     // MARK: - Pieces
 
     /// `name.company_id = ?` (or the bare column for `nil`).
+    /// The scope's restriction to its communities on `column`, for a table that carries the community: always true
+    /// when the scope spans the company. Like the company predicate, module code never writes it by hand.
+    public func inScopeCommunities(_ column: String = "community_id") -> SQLQueryString {
+        guard let ids = scope.communityIds else { return "1 = 1" }
+        guard !ids.isEmpty else { return "1 = 0" }
+        return "\(ident: column) IN (\(binds: ids.sorted()))"
+    }
+
     private func predicate(_ name: String?) -> SQLQueryString {
         if let name { return "\(ident: name).\(ident: "company_id") = \(bind: companyId)" }
         return "\(ident: "company_id") = \(bind: companyId)"

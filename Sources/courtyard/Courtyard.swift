@@ -322,12 +322,14 @@ struct Demo: AsyncParsableCommand {
 
             Courtyard demo \(summary.created ? "created" : "reused"): \(summary.communities) communities, \(summary.houses) houses in \(database)
 
+              Console     \(base)/console   (staff: admin@demo, finance@demo, frontdesk@demo, engineer@demo)
+              Portal      \(base)/portal    (owners: owner@demo)
               Health      \(base)/health
               API         \(base)/api/v1
               OpenAPI     \(base)/openapi.json
               Metrics     \(base)/metrics
 
-            Logins (POST \(base)/api/v1/auth/login with {"login": …, "password": …}):
+            Logins (sign in at \(base)/login, or POST \(base)/api/v1/auth/login with {"login": …, "password": …}):
             \(logins.joined(separator: "\n"))
 
             Try:

@@ -1,0 +1,252 @@
+import CourtyardDomain
+import CourtyardSimulator
+import CourtyardStorage
+import CourtyardTestSupport
+import Foundation
+import HTTPTypes
+import Testing
+
+/// The browser's pages through the router, as a browser uses them: cookies, forms with their tokens, redirects. The
+/// real browser drives the same flows in scripts/browser-test; these pin the rules a browser cannot see.
+@Suite("Web pages")
+struct WebPageTests {
+    typealias P = PaymentAPITests
+
+    /// A browser's memory between requests: its cookies, and the last page.
+    struct Browser {
+        let api: APIFixture
+        var cookies: [String: String] = [:]
+
+        mutating func get(_ uri: String) async throws -> APIFixture.Reply {
+            let reply = try await api.call(.get, uri, headers: cookieHeader)
+            remember(reply)
+            return reply
+        }
+
+        mutating func post(_ uri: String, form: [String: String]) async throws -> APIFixture.Reply {
+            let body = form.sorted { $0.key < $1.key }.map { "\(Self.encode($0.key))=\(Self.encode($0.value))" }.joined(separator: "&")
+            var headers = cookieHeader
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            let reply = try await api.call(.post, uri, raw: body, headers: headers)
+            remember(reply)
+            return reply
+        }
+
+        /// Signs in through the form and returns the page it lands on's location.
+        mutating func signIn(_ login: String, password: String = DemoSeeder.password) async throws -> String? {
+            let form = try await get("/login")
+            let token = try #require(Self.value(of: "_csrf", in: form.text))
+            let reply = try await post("/login", form: ["_csrf": token, "login": login, "password": password, "next": ""])
+            #expect(reply.status == .seeOther, "\(login): \(reply.status) \(reply.text.prefix(300))")
+            return reply.headers[.location]
+        }
+
+        var cookieHeader: [String: String] {
+            cookies.isEmpty ? [:] : ["Cookie": cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")]
+        }
+
+        mutating func remember(_ reply: APIFixture.Reply) {
+            for header in reply.headers[values: .setCookie] {
+                let pair = header.split(separator: ";")[0].split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = String(pair[0])
+                let value = pair.count > 1 ? String(pair[1]) : ""
+                if header.contains("Max-Age=0") || value.isEmpty { cookies[name] = nil } else { cookies[name] = value }
+            }
+        }
+
+        static func encode(_ text: String) -> String {
+            text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? text
+        }
+
+        /// The value of the first input named `name` on a page.
+        static func value(of name: String, in html: String) -> String? {
+            guard let range = html.range(of: "name=\"\(name)\" value=\"") else { return nil }
+            let rest = html[range.upperBound...]
+            return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+        }
+    }
+
+    @Test("a page without a session sends the browser to sign in and back; the session cookie is HttpOnly, Lax and Secure", arguments: TestEngine.available)
+    func signInAndOut(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            var browser = Browser(api: api)
+            let away = try await browser.get("/console")
+            #expect(away.status == .seeOther)
+            #expect(away.headers[.location] == "/login?next=%2Fconsole")
+            let form = try await browser.get("/login?next=%2Fconsole")
+            #expect(form.status == .ok)
+            #expect(form.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(form.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+            #expect(form.headers[.cacheControl] == "no-store")
+            #expect(form.text.contains("<label for=\"login\">") && form.text.contains("<label for=\"password\">"))
+            #expect(browser.cookies["cy_pre"] != nil, "the sign-in form is bound to a cookie of this browser")
+            let token = try #require(Browser.value(of: "_csrf", in: form.text))
+
+            // Another site's form (no token of ours) signs nobody in.
+            let forged = try await browser.post("/login", form: ["_csrf": "0", "login": "finance@alpha", "password": DemoSeeder.password])
+            #expect(forged.status == .badRequest)
+            #expect(browser.cookies["cy_session"] == nil)
+            // A wrong password is a page saying so, not a session.
+            let wrong = try await browser.post("/login", form: ["_csrf": token, "login": "finance@alpha", "password": "not-it"])
+            #expect(wrong.status == .unauthorized)
+            #expect(wrong.text.contains("role=\"alert\""))
+            #expect(browser.cookies["cy_session"] == nil)
+
+            let signedIn = try await browser.post(
+                "/login", form: ["_csrf": token, "login": "finance@alpha", "password": DemoSeeder.password, "next": "/console"])
+            #expect(signedIn.status == .seeOther)
+            #expect(signedIn.headers[.location] == "/console")
+            let cookie = try #require(signedIn.headers[values: .setCookie].first { $0.hasPrefix("cy_session=") })
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Secure") && cookie.contains("Path=/"))
+            let session = try #require(browser.cookies["cy_session"])
+
+            let dashboard = try await browser.get("/console")
+            #expect(dashboard.status == .ok, "\(dashboard.text.prefix(500))")
+            #expect(dashboard.text.contains("data-test=\"collection_rate_month\""))
+            // The cookie is for pages only: the API stays bearer-only, so no other site can drive it with a cookie.
+            let api401 = try await api.call(.get, "/api/v1/me", headers: ["Cookie": "cy_session=\(session)"])
+            #expect(api401.status == .unauthorized)
+            // The session's form token is what the dashboard's sign-out form carries; without it, nothing happens.
+            let formToken = try #require(Browser.value(of: "_csrf", in: dashboard.text))
+            let refused = try await browser.post("/logout", form: ["_csrf": "forged"])
+            #expect(refused.status == .forbidden)
+            #expect(try await browser.get("/console").status == .ok)
+            let out = try await browser.post("/logout", form: ["_csrf": formToken])
+            #expect(out.status == .seeOther && out.headers[.location] == "/login")
+            // The old cookie is dead even if a browser kept it.
+            browser.cookies["cy_session"] = session
+            #expect(try await browser.get("/console").status == .seeOther)
+        }
+    }
+
+    @Test("sign-in never sends the browser to another site", arguments: [TestEngine.sqlite])
+    func openRedirectRefused(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            for next in ["https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"] {
+                var browser = Browser(api: api)
+                let form = try await browser.get("/login")
+                let token = try #require(Browser.value(of: "_csrf", in: form.text))
+                let reply = try await browser.post(
+                    "/login", form: ["_csrf": token, "login": "engineer@alpha", "password": DemoSeeder.password, "next": next])
+                #expect(reply.headers[.location] == "/console", "\(next) → \(reply.headers[.location] ?? "-")")
+            }
+        }
+    }
+
+    @Test("an owner sees their house's bills, opens one with its lines, and is refused another house's bill", arguments: TestEngine.available)
+    func ownerPortal(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            let ownerToken = try await api.login("owner@alpha")
+            let own = try #require(try await api.call(.get, "/api/v1/me/houses", token: ownerToken).items.first)
+            let ownHouse = try #require(own["id"] as? String)
+            var browser = Browser(api: api)
+            #expect(try await browser.signIn("owner@alpha") == "/portal")
+            let home = try await browser.get("/portal")
+            #expect(home.status == .ok, "\(home.text.prefix(400))")
+            #expect(home.text.contains(try #require(own["number"] as? String)))
+            // The console is staff's: an owner is sent to the portal.
+            #expect(try await browser.get("/console").headers[.location] == "/portal")
+            let bills = try await api.call(.get, "/api/v1/bills?house_id=\(ownHouse)", token: ownerToken)
+            if let bill = bills.items.first?["id"] as? String {
+                let page = try await browser.get("/portal/bills/\(bill)")
+                #expect(page.status == .ok)
+                #expect(page.text.contains("data-test=\"amount-due\""))
+                #expect(home.text.contains("/portal/bills/\(bill)"))
+            }
+            if s.house != ownHouse {
+                let other = try await browser.get("/portal/bills/\(s.bill)")
+                #expect(other.status == .notFound)
+                #expect(!other.text.contains(s.due))
+            }
+        }
+    }
+
+    @Test(
+        "the front desk opens a shift, finds the house, takes cash for its bills, prints the receipt; sending the form twice takes nothing twice",
+        arguments: TestEngine.available)
+    func frontDeskTakesCash(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            var browser = Browser(api: api)
+            _ = try await browser.signIn("frontdesk@alpha")
+            let noShift = try await browser.get("/console/houses/\(s.house)")
+            #expect(noShift.status == .ok)
+            #expect(noShift.text.contains("/console/shift"), "no open shift: the page says to open one")
+            let shiftPage = try await browser.get("/console/shift")
+            let token = try #require(Browser.value(of: "_csrf", in: shiftPage.text))
+            let opened = try await browser.post("/console/shift", form: ["_csrf": token, "community_id": s.community, "opening_float": "100"])
+            #expect(opened.status == .seeOther, "\(opened.text.prefix(400))")
+
+            let house = try await browser.get("/console/houses/\(s.house)")
+            #expect(house.text.contains("¥\(s.due)"), "the amount due, as a payment would take it")
+            let requestId = try #require(Browser.value(of: "request_id", in: house.text))
+            let form = ["_csrf": token, "request_id": requestId, "amount": s.due, "channel": "cash"]
+            let paid = try await browser.post("/console/houses/\(s.house)/payments", form: form)
+            #expect(paid.status == .seeOther, "\(paid.text.prefix(400))")
+            let location = try #require(paid.headers[.location])
+            #expect(location.contains("receipt="))
+            let after = try await browser.get(location)
+            #expect(after.text.contains("data-test=\"print-receipt\""))
+            #expect(after.text.contains("data-test=\"house-due\"") == false, "nothing is due any more")
+            let receiptPath = try #require(after.text.range(of: "href=\"/r/").map { range -> String in
+                let rest = after.text[range.upperBound...]
+                return "/r/" + String(rest[..<rest.firstIndex(of: "\"")!])
+            })
+            let receipt = try await api.call(.get, receiptPath)
+            #expect(receipt.status == .ok && receipt.text.contains(s.due))
+            // The same form again (a double click, a resend after a timeout) takes nothing twice.
+            _ = try await browser.post("/console/houses/\(s.house)/payments", form: form)
+            let payments = try await api.call(.get, "/api/v1/payments?house_id=\(s.house)", token: s.finance)
+            #expect(payments.items.count == 1, "\(payments.text)")
+            // Without the form token nothing is taken.
+            let forged = try await browser.post(
+                "/console/houses/\(s.house)/payments", form: ["_csrf": "x", "request_id": "other", "amount": "1", "channel": "cash"])
+            #expect(forged.status == .forbidden)
+        }
+    }
+
+    @Test("finance previews a month's bill run on its page, then confirms it", arguments: TestEngine.available)
+    func financeBillRun(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            var browser = Browser(api: api)
+            _ = try await browser.signIn("finance@alpha")
+            let page = try await browser.get("/console/bill-runs")
+            #expect(page.status == .ok)
+            let token = try #require(Browser.value(of: "_csrf", in: page.text))
+            let preview = try await browser.post(
+                "/console/bill-runs", form: ["_csrf": token, "community_id": s.community, "period": "2026-09", "action": "preview"])
+            #expect(preview.status == .ok, "\(preview.text.prefix(400))")
+            #expect(preview.text.contains("data-test=\"bills-created\""))
+            #expect(preview.text.contains("value=\"confirm\""))
+            let before = try await api.call(.get, "/api/v1/bills?community_id=\(s.community)&period=2026-09", token: s.finance)
+            #expect(before.items.isEmpty, "a preview writes nothing")
+            let run = try await browser.post(
+                "/console/bill-runs", form: ["_csrf": token, "community_id": s.community, "period": "2026-09", "action": "confirm"])
+            #expect(run.status == .ok)
+            let after = try await api.call(.get, "/api/v1/bills?community_id=\(s.community)&period=2026-09", token: s.finance)
+            #expect(!after.items.isEmpty, "\(after.text.prefix(300))")
+            // A bad month is a page saying what is wrong, and writes nothing.
+            let bad = try await browser.post(
+                "/console/bill-runs", form: ["_csrf": token, "community_id": s.community, "period": "2026-13", "action": "confirm"])
+            #expect(bad.status.code >= 400 && bad.status.code < 500)
+            #expect(bad.headers[.contentType] == "text/html; charset=utf-8")
+        }
+    }
+
+    @Test("an engineer cannot take payments or run bills: the pages say so", arguments: [TestEngine.sqlite])
+    func roleLimits(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            var browser = Browser(api: api)
+            _ = try await browser.signIn("engineer@alpha")
+            #expect(try await browser.get("/console/bill-runs").status == .forbidden)
+            #expect(try await browser.get("/console/shift").status == .forbidden)
+            let review = try await browser.get("/console/review")
+            #expect(review.status == .ok)
+            let dashboard = try await browser.get("/console")
+            #expect(dashboard.text.contains("data-test=\"held_readings\""))
+            #expect(!dashboard.text.contains("data-test=\"collection_rate_month\""), "finance figures are finance's")
+        }
+    }
+}
