@@ -201,7 +201,7 @@ extension WebRoutes {
                 for occupancy in try await store.listAll(Occupancy.self, filters: [("house_id", house.id)])
                 where occupancy.validFrom <= today && (occupancy.validUntil.map { today < $0 } ?? true) {
                     guard let person = try await store.find(Person.self, id: occupancy.personId) else { continue }
-                    people.append(WebRow.Person(name: person.name, relation: occupancy.role.rawValue, phone: person.phone.map(masked)))
+                    people.append(WebRow.Person(name: person.name, relation: page.text(occupancy.role.rawValue), phone: person.phone.map(masked)))
                 }
             }
             var overview: PrepaidOverview? = nil
@@ -226,7 +226,7 @@ extension WebRoutes {
         model["area"] = house.builtArea.decimalText + " m²"
         model["people"] = people
         model["payments"] = payments
-        model["wallets"] = walletRows(overview)
+        model["wallets"] = walletRows(overview, page: page)
         var due: Int64 = 0
         var bills: [WebRow.Bill] = []
         if canReadFinance {
@@ -265,13 +265,13 @@ extension WebRoutes {
     }
 
     /// A house's prepaid wallets, each once, with a low balance marked.
-    static func walletRows(_ overview: PrepaidOverview?) -> [WebRow.Wallet] {
+    static func walletRows(_ overview: PrepaidOverview?, page: WebPage) -> [WebRow.Wallet] {
         var wallets: [WebRow.Wallet] = []
         for plan in overview?.plans ?? [] {
             for wallet in plan.wallets where !wallets.contains(where: { $0.purpose == wallet.purpose }) {
                 wallets.append(
                     WebRow.Wallet(
-                        purpose: wallet.purpose, balance: WebFormat.money(wallet.balance),
+                        purpose: wallet.purpose, label: page.text(wallet.purpose), balance: WebFormat.money(wallet.balance),
                         low: wallet.available.minorUnits <= 0 || plan.estimatedDaysLeft.map { $0 <= 3 } ?? false))
             }
         }

@@ -110,9 +110,14 @@ extension WebRoutes {
             scope: scope, filter: .init(houseId: house.id, from: Date(epochMilliseconds: hold.sinceMilliseconds)), zone: zone,
             services: services)
         let (bills, due) = try await billRows(house.id, scope: scope, services: services)
+        let wallets = walletRows(overview, page: page)
+        // A top-up goes to one of the house's wallets (the first preselected), or to its general balance.
+        var purposes = wallets.map(\.purpose)
+        if !purposes.contains("general") { purposes.append("general") }
         var card: [String: Any] = [
             "id": house.id, "name": house.number, "community": community?.name ?? "",
-            "wallets": walletRows(overview), "payments": payments, "hasPayments": !payments.isEmpty,
+            "wallets": wallets, "payments": payments, "hasPayments": !payments.isEmpty,
+            "purposes": purposes.enumerated().map { WebRow.Option(id: $1, name: page.text($1), selected: $0 == 0) },
             "bills": bills, "hasBills": !bills.isEmpty, "totalDue": WebFormat.money(due),
         ]
         card["charts"] = try await usageCharts(house, hold: hold, page: page, now: now)

@@ -23,6 +23,9 @@ enum WebRoutes {
 
         router.get("/static/app.css") { _, _ in asset(WebAssets.stylesheet, type: "text/css; charset=utf-8") }
         router.get("/static/app.js") { _, _ in asset(WebAssets.script, type: "text/javascript; charset=utf-8") }
+        router.get("/static/icon.svg") { _, _ in asset(WebAssets.icon, type: "image/svg+xml") }
+        // Pages without a link to the icon (the receipt) still get one where browsers look.
+        router.get("/favicon.ico") { _, _ in asset(WebAssets.icon, type: "image/svg+xml") }
 
         web.page(.get, "/") { page in
             guard let principal = page.context.principal else { return page.redirect("/login") }

@@ -18,6 +18,8 @@ enum WebRow {
 
     struct Wallet: Sendable {
         var purpose: String
+        /// The purpose in the page's language.
+        var label: String
         var balance: String
         var low: Bool
     }

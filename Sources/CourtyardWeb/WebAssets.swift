@@ -20,7 +20,7 @@ public enum WebAssets {
         label{display:block;font-weight:600;margin:.2rem 0}
         fieldset label,.inline label{display:inline-block;font-weight:400;margin-right:1rem}
         input,select,button{font:inherit;padding:.45rem .6rem;border:1px solid #767676;border-radius:4px;max-width:100%}
-        input{min-width:0;width:100%} .inline input{width:auto}
+        input{min-width:0;width:100%} .inline input,input[type=radio],input[type=checkbox]{width:auto}
         button{background:var(--accent);color:#fff;border-color:var(--accent);cursor:pointer}
         button[value=reject]{background:#fff;color:var(--bad);border-color:var(--bad)}
         .signout button{background:transparent;border-color:#fff}
@@ -42,6 +42,13 @@ public enum WebAssets {
         footer{max-width:72rem;margin:2rem auto;padding:1rem;color:var(--muted);border-top:1px solid var(--line)}
         @media (max-width:40rem){main{padding:.6rem} table{font-size:.9rem} th,td{padding:.3rem} .signout{margin-left:0}}
         @media print{header.top,footer,form,.skip{display:none} body{background:#fff} .card,.tile{border:none}}
+
+        """
+
+    /// The tab's icon: a courtyard's gate.
+    public static let icon = """
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#12324f"/>\
+        <path d="M7 26V13l9-6 9 6v13h-6v-8h-6v8z" fill="#fff"/></svg>
 
         """
 

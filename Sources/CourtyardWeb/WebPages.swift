@@ -77,7 +77,7 @@ public struct WebPages: Sendable {
         values["t"] = texts
         values["lang"] = chrome.language.rawValue
         values["title"] = texts[title] ?? title
-        values["area"] = chrome.area
+        values["chromeArea"] = chrome.area
         values["areaName"] = chrome.area == "public" ? nil : texts[chrome.area]
         values["home"] = chrome.home
         values["csrf"] = chrome.csrf

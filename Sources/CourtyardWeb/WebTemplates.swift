@@ -18,10 +18,11 @@ enum WebTemplates {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>{{title}} · {{t.product}}</title>
+        <link rel="icon" href="/static/icon.svg" type="image/svg+xml">
         <link rel="stylesheet" href="/static/app.css">
         <script src="/static/app.js" defer></script>
         </head>
-        <body class="{{area}}">
+        <body class="{{chromeArea}}">
         <a class="skip" href="#main">{{t.skip_to_content}}</a>
         <header class="top">
         <a class="brand" href="{{home}}">{{t.product}}{{#areaName}} · {{areaName}}{{/areaName}}</a>
@@ -73,9 +74,11 @@ enum WebTemplates {
         <p class="muted">{{community}}</p>
         <h3>{{t.wallets}}</h3>
         {{^wallets}}<p class="muted">{{t.none}}</p>{{/wallets}}
-        <ul class="figures">{{#wallets}}<li class="{{#low}}low{{/low}}"><span class="label">{{purpose}}</span> <span class="money" data-test="wallet-{{purpose}}">{{balance}}</span>{{#low}} <strong class="badge">{{t.low_balance}}</strong>{{/low}}</li>{{/wallets}}</ul>
+        <ul class="figures">{{#wallets}}<li class="{{#low}}low{{/low}}"><span class="label">{{label}}</span> <span class="money" data-test="wallet-{{purpose}}">{{balance}}</span>{{#low}} <strong class="badge">{{t.low_balance}}</strong>{{/low}}</li>{{/wallets}}</ul>
         <form method="post" action="/portal/houses/{{id}}/top-up" class="inline">
         <input type="hidden" name="_csrf" value="{{csrf}}">
+        <label for="purpose-{{id}}">{{t.wallet}}</label>
+        <select id="purpose-{{id}}" name="purpose">{{#purposes}}<option value="{{id}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/purposes}}</select>
         <label for="amount-{{id}}">{{t.top_up_amount}}</label>
         <input id="amount-{{id}}" name="amount" inputmode="decimal" required pattern="[0-9]+(\\.[0-9]{1,2})?" size="8">
         <button type="submit">{{t.top_up}}</button>
@@ -185,7 +188,7 @@ enum WebTemplates {
         </dl>
         <h2>{{t.wallets}}</h2>
         {{^wallets}}<p class="muted">{{t.none}}</p>{{/wallets}}
-        <ul class="figures">{{#wallets}}<li class="{{#low}}low{{/low}}"><span class="label">{{purpose}}</span> <span class="money">{{balance}}</span></li>{{/wallets}}</ul>
+        <ul class="figures">{{#wallets}}<li class="{{#low}}low{{/low}}"><span class="label">{{label}}</span> <span class="money">{{balance}}</span></li>{{/wallets}}</ul>
         <h2>{{t.unpaid_bills}}</h2>
         {{^bills}}<p class="muted">{{t.no_unpaid_bills}}</p>{{/bills}}
         {{#hasBills}}

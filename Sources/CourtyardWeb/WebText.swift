@@ -146,6 +146,15 @@ public enum WebText {
         "order_waiting": "等待支付结果…支付完成后刷新本页。",
         "order_paid": "支付成功",
         "pay_bills": "缴纳全部未缴账单",
+        "wallet": "账户",
+        "electricity": "电费",
+        "water": "水费",
+        "gas": "燃气费",
+        "heat": "暖气",
+        "heating": "暖气费",
+        "general": "通用余额",
+        "resident": "住户",
+        "family": "家属",
     ]
 
     static let en: [String: String] = [
@@ -264,5 +273,14 @@ public enum WebText {
         "order_waiting": "Waiting for the payment… refresh this page once you have paid.",
         "order_paid": "Paid",
         "pay_bills": "Pay all unpaid bills",
+        "wallet": "Wallet",
+        "electricity": "Electricity",
+        "water": "Water",
+        "gas": "Gas",
+        "heat": "Heat",
+        "heating": "Heating",
+        "general": "General balance",
+        "resident": "Resident",
+        "family": "Family",
     ]
 }

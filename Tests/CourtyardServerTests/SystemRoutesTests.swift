@@ -76,7 +76,7 @@ struct SystemRoutesTests {
                 for method in operations.keys { documented.insert("\(method.uppercased()) \(path)") }
             }
             // The browser's pages (docs/WEB.md) answer HTML to people, not the API's JSON: they are not operations.
-            let pages = ["/", "/login", "/logout", "/language", "/static/", "/portal", "/console"]
+            let pages = ["/", "/login", "/logout", "/language", "/static/", "/favicon.ico", "/portal", "/console"]
             let served = Set(
                 api.routes.filter { route in !pages.contains { $0 == route.path || ($0 != "/" && route.path.hasPrefix($0)) } }
                     .map { "\($0.method) \($0.path)" })
