@@ -20,7 +20,7 @@ public struct PaymentFigures: TenantStore {
     /// Settled payments paid in `[from, until)`, per channel, largest amount first.
     public func byChannel(from: Date, until: Date) async throws -> [ChannelTotal] {
         try await tenant.select(
-            "channel, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount", from: "payments",
+            "channel, COUNT(*) AS n, CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount", from: "payments",
             where: "paid_at >= \(bind: from.epochMilliseconds) AND paid_at < \(bind: until.epochMilliseconds) AND status = 'settled' AND \(tenant.inScopeCommunities())",
             then: "GROUP BY channel ORDER BY amount DESC, channel"
         ).all().map { row in

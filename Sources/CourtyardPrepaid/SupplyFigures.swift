@@ -14,8 +14,8 @@ public struct SupplyFigures: TenantStore {
     public func counts() async throws -> (cutOff: Int64, cutOffPending: Int64) {
         let row = try await tenant.select(
             """
-            COALESCE(SUM(CASE WHEN desired = 'closed' THEN 1 ELSE 0 END), 0) AS cut_off,
-            COALESCE(SUM(CASE WHEN desired = 'open' AND cutoff_due_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS pending
+            CAST(COALESCE(SUM(CASE WHEN desired = 'closed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS cut_off,
+            CAST(COALESCE(SUM(CASE WHEN desired = 'open' AND cutoff_due_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS pending
             """,
             from: "supply_states", where: "\(tenant.inScopeCommunities())"
         ).first()

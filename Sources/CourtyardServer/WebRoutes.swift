@@ -4,6 +4,7 @@ import CourtyardWeb
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 
 /// The browser's pages: sign-in, the owner portal (`/portal`) and the staff console (`/console`), rendered on the
 /// server. Each page handler reads the form or query, calls the same use cases as the API routes, and renders.
@@ -135,7 +136,11 @@ struct WebRouter {
             } catch let redirect as WebRedirect {
                 return page.redirect(redirect.location)
             } catch {
-                return page.failure(ProblemMiddleware.problem(for: error, context: context))
+                let problem = ProblemMiddleware.problem(for: error, context: context)
+                if problem.status.code >= 500 {
+                    context.logger.error("page failed", metadata: ["path": .string(request.uri.path), "error": .string(String(reflecting: error))])
+                }
+                return page.failure(problem)
             }
         }
     }
