@@ -56,6 +56,8 @@ public struct ServerServices: Sendable {
     public let loginLimiter: LoginRateLimiter
     /// Recently resolved bearer tokens (a few seconds).
     public let sessions = SessionCache()
+    /// The console dashboard's figures per scope (a minute old at most, refreshed behind the page).
+    let dashboard = DashboardCache()
     public let metrics: PrometheusCollectorRegistry
     /// The one path by which money moves.
     public let ledger: LedgerWriter

@@ -26,7 +26,6 @@ extension WebRoutes {
 
     static func registerDashboard(_ web: WebRouter) {
         let services = web.services
-        let engine = services.database.engine
         web.page(.get, "/console") { page in
             let principal = try page.staff()
             guard let scope = principal.scope else { throw Problem.forbidden("read_property") }
@@ -38,24 +37,15 @@ extension WebRoutes {
             }
             let zone = try await page.zone(scope)
             let today = LocalDate.of(now, timeZone: zone.identifier)
+            let finance = role.allows(.readFinance)
+            let devices = role.allows(.readDevices)
+            let key = [scope.companyId, scope.communityIds.map { $0.sorted().joined(separator: ",") } ?? "*", "\(finance)", "\(devices)",
+                today.description].joined(separator: "|")
+            let entry = try await services.dashboard.figures(key, now: now, maxAge: 60) {
+                try await dashboardFigures(scope: scope, today: today, zone: zone, finance: finance, devices: devices, services: services)
+            }
             var channels: [WebRow.ChannelTotal] = []
-            if role.allows(.readFinance) {
-                let monthStart = LocalDate(year: today.year, month: today.month, day: 1) ?? today
-                let nextMonth = (today.month == 12 ? LocalDate(year: today.year + 1, month: 1, day: 1) : LocalDate(year: today.year, month: today.month + 1, day: 1)) ?? today
-                let yearStart = LocalDate(year: today.year, month: 1, day: 1) ?? today
-                let nextYear = LocalDate(year: today.year + 1, month: 1, day: 1) ?? today
-                let dayStart = OwnerAccess.Hold(scope: scope, since: today, timeZone: zone.identifier).sinceMilliseconds
-                let figures = try await services.database.read { db in
-                    let tenant = TenantSQL(db, scope: scope, engine: engine)
-                    let billing = BillingFigures(tenant)
-                    return (
-                        month: try await billing.collection(issuedFrom: monthStart, until: nextMonth),
-                        year: try await billing.collection(issuedFrom: yearStart, until: nextYear),
-                        overdue: try await billing.overdue(on: today),
-                        channels: try await PaymentFigures(tenant).byChannel(
-                            from: Date(epochMilliseconds: dayStart), until: Date(epochMilliseconds: dayStart + 86_400_000)),
-                        held: try await PaymentFigures(tenant).heldCallbacks())
-                }
+            if let figures = entry.figures.billing {
                 func rate(_ pair: (billed: Int64, collected: Int64)) -> (String, String) {
                     (
                         WebFormat.percent(pair.collected, of: pair.billed) ?? "—",
@@ -72,26 +62,61 @@ extension WebRoutes {
                     detail: page.text("overdue_houses") + " \(figures.overdue.houses)", alert: figures.overdue.amount > 0)
                 let total = figures.channels.reduce(Int64(0)) { $0 + $1.amount }
                 tile("payments_today", WebFormat.money(total), detail: "\(figures.channels.reduce(Int64(0)) { $0 + $1.count })")
-                tile("held_callbacks", "\(figures.held)", alert: figures.held > 0)
+                tile("held_callbacks", "\(figures.heldCallbacks)", alert: figures.heldCallbacks > 0)
                 channels = figures.channels.map { WebRow.ChannelTotal(channel: $0.channel, count: $0.count, amount: WebFormat.money($0.amount)) }
             }
-            if role.allows(.readDevices) {
-                let counts = try await services.database.read { db in
-                    let tenant = TenantSQL(db, scope: scope, engine: engine)
-                    return (
-                        supply: try await SupplyFigures(tenant).counts(), offline: try await PresenceFigures(tenant).offline(),
-                        held: try await ReviewFigures(tenant).pending())
-                }
-                tile("cut_off_meters", "\(counts.supply.cutOff)", alert: counts.supply.cutOff > 0)
-                tile("cutoff_pending", "\(counts.supply.cutOffPending)", alert: counts.supply.cutOffPending > 0)
+            if let counts = entry.figures.devices {
+                tile("cut_off_meters", "\(counts.cutOff)", alert: counts.cutOff > 0)
+                tile("cutoff_pending", "\(counts.cutOffPending)", alert: counts.cutOffPending > 0)
                 tile("offline_devices", "\(counts.offline)", alert: counts.offline > 0)
-                tile("held_readings", "\(counts.held)", href: "/console/review", alert: counts.held > 0)
+                tile("held_readings", "\(counts.heldReadings)", href: "/console/review", alert: counts.heldReadings > 0)
             }
             var model = PageModel()
             model["tiles"] = tiles
             model["channels"] = channels
+            model["asOf"] = WebFormat.localDateTime(entry.computedAt, zone: zone)
             return page.render("console_dashboard", title: "dashboard", area: "console", model: model)
         }
+    }
+
+    /// The dashboard's sums for a scope, as of `today` in `zone`: what the cache keeps.
+    static func dashboardFigures(
+        scope: TenantScope, today: LocalDate, zone: TimeZone, finance: Bool, devices: Bool, services: ServerServices
+    ) async throws -> DashboardCache.Figures {
+        let engine = services.database.engine
+        var figures = DashboardCache.Figures()
+        if finance {
+            let monthStart = LocalDate(year: today.year, month: today.month, day: 1) ?? today
+            let nextMonth =
+                (today.month == 12 ? LocalDate(year: today.year + 1, month: 1, day: 1) : LocalDate(year: today.year, month: today.month + 1, day: 1))
+                ?? today
+            let yearStart = LocalDate(year: today.year, month: 1, day: 1) ?? today
+            let nextYear = LocalDate(year: today.year + 1, month: 1, day: 1) ?? today
+            let dayStart = OwnerAccess.Hold(scope: scope, since: today, timeZone: zone.identifier).sinceMilliseconds
+            figures.billing = try await services.database.read { db in
+                let tenant = TenantSQL(db, scope: scope, engine: engine)
+                let billing = BillingFigures(tenant)
+                let payments = PaymentFigures(tenant)
+                return DashboardCache.BillingPart(
+                    month: try await billing.collection(issuedFrom: monthStart, until: nextMonth),
+                    year: try await billing.collection(issuedFrom: yearStart, until: nextYear),
+                    overdue: try await billing.overdue(on: today),
+                    channels: try await payments.byChannel(
+                        from: Date(epochMilliseconds: dayStart), until: Date(epochMilliseconds: dayStart + 86_400_000)
+                    ).map { (channel: $0.channel, count: $0.count, amount: $0.amount) },
+                    heldCallbacks: try await payments.heldCallbacks())
+            }
+        }
+        if devices {
+            figures.devices = try await services.database.read { db in
+                let tenant = TenantSQL(db, scope: scope, engine: engine)
+                let supply = try await SupplyFigures(tenant).counts()
+                return DashboardCache.DevicePart(
+                    cutOff: supply.cutOff, cutOffPending: supply.cutOffPending, offline: try await PresenceFigures(tenant).offline(),
+                    heldReadings: try await ReviewFigures(tenant).pending())
+            }
+        }
+        return figures
     }
 
     // MARK: Houses and the desk

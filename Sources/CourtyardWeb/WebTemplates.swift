@@ -158,7 +158,7 @@ enum WebTemplates {
         <table><thead><tr><th scope="col">{{t.channel}}</th><th scope="col" class="num">{{t.payments}}</th><th scope="col" class="num">{{t.amount}}</th></tr></thead>
         <tbody>{{#channels}}<tr><td>{{channel}}</td><td class="num">{{count}}</td><td class="num money">{{amount}}</td></tr>{{/channels}}</tbody></table>
         {{/hasChannels}}
-        {{#chart}}<h2>{{caption}}</h2>{{{svg}}}{{/chart}}
+        <p class="muted">{{t.as_of}} {{asOf}}</p>
         {{> foot}}
         """
 
