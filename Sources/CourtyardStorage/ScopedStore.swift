@@ -21,8 +21,16 @@ public struct ScopedStore: Sendable {
     public var sql: TenantSQL { TenantSQL(db, scope: scope) }
 
     /// Adds the tenant predicate for `R` to a query.
-    private func scoped<B: SQLPredicateBuilder, R: TenantRecord>(_ builder: B, _ type: R.Type) -> B {
-        builder.where(SQLColumn("company_id"), .equal, SQLBind(scope.companyId))
+    /// The tenant predicate on `builder`. With `byPrimaryKey` (the query names its rows by id), SQLite is told not to
+    /// use an index for the company (`+company_id`): without statistics its planner would otherwise prefer an index led
+    /// by the company over the primary key for `id IN (…)`, and walk every row of the company (3 s for 50 houses of a
+    /// million). PostgreSQL plans from its statistics and has no unary plus for text.
+    private func scoped<B: SQLPredicateBuilder, R: TenantRecord>(_ builder: B, _ type: R.Type, byPrimaryKey: Bool = false) -> B {
+        if byPrimaryKey, db.dialect.name == "sqlite" {
+            builder.where(SQLRaw("+company_id"), .equal, SQLBind(scope.companyId))
+        } else {
+            builder.where(SQLColumn("company_id"), .equal, SQLBind(scope.companyId))
+        }
         if let communities = scope.communityIds {
             builder.where(SQLColumn(R.communityColumn), .in, SQLBind.group(communities.sorted()))
         }
@@ -129,7 +137,7 @@ public struct ScopedStore: Sendable {
             for condition in literal {
                 query.where(condition)
             }
-            for row in try await scoped(query, R.self).all() {
+            for row in try await scoped(query, R.self, byPrimaryKey: column == "id").all() {
                 records.append(try R(row: RowReader(row, table: R.table)))
             }
         }
