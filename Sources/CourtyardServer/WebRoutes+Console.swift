@@ -20,6 +20,7 @@ extension WebRoutes {
         registerShift(web)
         registerReview(web)
         registerBillRuns(web)
+        registerRefunds(web)
     }
 
     // MARK: Dashboard
@@ -480,6 +481,55 @@ extension WebRoutes {
             page.context.logger.info(
                 "bill run", metadata: ["community": .string(community), "period": .string(period), "preview": .stringConvertible(preview)])
             return try await billRunPage(page, scope: scope, community: community, period: period, summary: summary)
+        }
+    }
+
+    // MARK: Refunds waiting for approval (four eyes)
+
+    static func registerRefunds(_ web: WebRouter) {
+        let services = web.services
+        let engine = services.database.engine
+        web.page(.get, "/console/refunds") { page in
+            let principal = try page.staff()
+            guard principal.role.allows(.manageFinance), let scope = principal.scope else { throw Problem.forbidden("manage_finance") }
+            let zone = try await page.zone(scope)
+            let items = try await services.database.read { db -> [WebRow.Refund] in
+                let store = ScopedStore(db, scope: scope)
+                var rows: [WebRow.Refund] = []
+                for refund in try await Refunds(db, companyId: scope.companyId, engine: engine).pending(scope: scope) {
+                    let house = try await store.find(House.self, id: refund.houseId)
+                    rows.append(
+                        WebRow.Refund(
+                            id: refund.id, house: house?.number ?? refund.houseId, amount: WebFormat.money(refund.amount),
+                            reason: refund.reasonCode + ": " + refund.reason, destination: page.text(refund.destination.rawValue),
+                            requestedAt: WebFormat.localDateTime(refund.createdAt, zone: zone), rule: refund.ruleDecision,
+                            own: refund.requestedBy == principal.user.id))
+                }
+                return rows
+            }
+            var model = PageModel()
+            model["items"] = items
+            return page.render("console_refunds", title: "refunds", area: "console", model: model)
+        }
+
+        web.page(.post, "/console/refunds/:id") { page in
+            let form = try await page.form(csrf: true)
+            let principal = try page.staff()
+            guard principal.role.allows(.manageFinance), let scope = principal.scope else { throw Problem.forbidden("manage_finance") }
+            let id = try page.context.parameters.require("id")
+            guard let reason = form.text("reason"), reason.count <= 500 else {
+                throw Problem.invalid("reason", code: "required", "say why (the reason is kept with the decision)")
+            }
+            let approve: Bool
+            switch form["decision"] {
+            case "approve": approve = true
+            case "reject": approve = false
+            default: throw Problem.invalid("decision", code: "invalid_value", "approve or reject")
+            }
+            _ = try await PaymentRoutes.mapped {
+                try await services.payments.decideRefund(id, approve: approve, reason: reason, actor: principal.user.id, scope: scope)
+            }
+            return page.redirect("/console/refunds?done=decided")
         }
     }
 

@@ -188,7 +188,10 @@ struct WebPage: Sendable {
                 chrome.link("/console", "dashboard", path: path)
                 if role.allows(.readProperty) { chrome.link("/console/houses", "houses", path: path) }
                 if role.allows(.takePayments) { chrome.link("/console/shift", "front_desk", path: path) }
-                if role.allows(.manageFinance) { chrome.link("/console/bill-runs", "bill_runs", path: path) }
+                if role.allows(.manageFinance) {
+                    chrome.link("/console/bill-runs", "bill_runs", path: path)
+                    chrome.link("/console/refunds", "refunds", path: path)
+                }
                 if role.allows(.readDevices) { chrome.link("/console/review", "review_queue", path: path) }
             }
         }

@@ -47,6 +47,18 @@ enum WebRow {
         var reason: String
     }
 
+    struct Refund: Sendable {
+        var id: String
+        var house: String
+        var amount: String
+        var reason: String
+        var destination: String
+        var requestedAt: String
+        var rule: String
+        /// The signed-in clerk asked for it: they may reject it, not approve it.
+        var own: Bool
+    }
+
     struct Option: Sendable {
         var id: String
         var name: String

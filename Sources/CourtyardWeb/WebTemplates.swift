@@ -9,6 +9,7 @@ enum WebTemplates {
         "portal_home": portalHome, "portal_bill": portalBill, "portal_order": portalOrder,
         "console_dashboard": consoleDashboard, "console_houses": consoleHouses, "console_house": consoleHouse,
         "console_shift": consoleShift, "console_review": consoleReview, "console_bill_runs": consoleBillRuns,
+        "console_refunds": consoleRefunds,
     ]
 
     static let head = """
@@ -256,6 +257,30 @@ enum WebTemplates {
         <input type="hidden" name="_csrf" value="{{csrf}}">
         <label for="note-{{id}}">{{t.note}}</label><input id="note-{{id}}" name="note" required>
         <button type="submit" name="decision" value="approve">{{t.approve}}</button>
+        <button type="submit" name="decision" value="reject">{{t.reject}}</button>
+        </form>
+        </section>
+        {{/items}}
+        {{> foot}}
+        """
+
+    static let consoleRefunds = """
+        {{> head}}
+        {{^items}}<p>{{t.nothing_to_approve}}</p>{{/items}}
+        {{#items}}
+        <section class="card" aria-labelledby="refund-{{id}}">
+        <h2 id="refund-{{id}}">{{house}} · <span class="money">{{amount}}</span></h2>
+        <dl class="facts">
+        <dt>{{t.reason}}</dt><dd>{{reason}}</dd>
+        <dt>{{t.refund_to}}</dt><dd>{{destination}}</dd>
+        <dt>{{t.requested_at}}</dt><dd>{{requestedAt}}</dd>
+        <dt>{{t.rule}}</dt><dd>{{rule}}</dd>
+        </dl>
+        {{#own}}<p class="muted">{{t.your_request}}</p>{{/own}}
+        <form method="post" action="/console/refunds/{{id}}" class="inline">
+        <input type="hidden" name="_csrf" value="{{csrf}}">
+        <label for="why-{{id}}">{{t.reason}}</label><input id="why-{{id}}" name="reason" required>
+        {{^own}}<button type="submit" name="decision" value="approve">{{t.approve}}</button>{{/own}}
         <button type="submit" name="decision" value="reject">{{t.reject}}</button>
         </form>
         </section>

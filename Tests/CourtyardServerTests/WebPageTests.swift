@@ -249,4 +249,63 @@ struct WebPageTests {
             #expect(!dashboard.text.contains("data-test=\"collection_rate_month\""), "finance figures are finance's")
         }
     }
+
+    @Test("the footer switches the pages to English and back; without a choice, Accept-Language decides", arguments: [TestEngine.sqlite])
+    func languages(engine: TestEngine) async throws {
+        try await APIFixture.with(engine) { api in
+            var browser = Browser(api: api)
+            let chinese = try await browser.get("/login")
+            #expect(chinese.text.contains("<html lang=\"zh-CN\">") && chinese.text.contains("登录"))
+            let english = try await api.call(.get, "/login", headers: ["Accept-Language": "en-GB,en;q=0.9"])
+            #expect(english.text.contains("<html lang=\"en\">") && english.text.contains("Sign in"))
+            let switched = try await browser.get("/language?to=en&next=%2Flogin")
+            #expect(switched.status == .seeOther && switched.headers[.location] == "/login")
+            #expect(browser.cookies["lang"] == "en")
+            #expect(try await browser.get("/login").text.contains("Sign in"))
+            let elsewhere = try await browser.get("/language?to=zh-CN&next=https%3A%2F%2Fevil.example%2F")
+            #expect(elsewhere.headers[.location] == "/", "the switch never sends anyone to another site")
+            #expect(try await browser.get("/login").text.contains("登录"))
+        }
+    }
+
+    @Test("finance approves a desk clerk's refund on its page; a clerk's own request can only be rejected there", arguments: TestEngine.available)
+    func refundApprovals(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            let desk = try await api.login("frontdesk@alpha")
+            let payment = try await HardeningAPITests.deskPayment(
+                api, cashier: desk, community: s.community, house: s.house, id: "desk-web-1", amount: "600.00", purpose: "top_up")
+            func request(_ token: String, _ id: String, _ amount: String) async throws -> String {
+                let refund = try await api.call(
+                    .post, "/api/v1/refunds", token: token,
+                    json: [
+                        "id": id, "source": "payment", "payment_id": payment, "amount": Prepaid.money(amount),
+                        "reason_code": "overpayment", "reason": "paid twice", "destination": "cash",
+                    ])
+                #expect(refund.object["state"] as? String == "pending_approval", "\(refund.text)")
+                return try #require(refund.object["id"] as? String)
+            }
+            let clerks = try await request(desk, "web-r1", "300.00")
+            let own = try await request(s.finance, "web-r2", "200.00")
+            var browser = Browser(api: api)
+            _ = try await browser.signIn("finance@alpha")
+            let page = try await browser.get("/console/refunds")
+            #expect(page.status == .ok)
+            #expect(page.text.contains("/console/refunds/\(clerks)") && page.text.contains("/console/refunds/\(own)"))
+            let token = try #require(Browser.value(of: "_csrf", in: page.text))
+            // The own request shows no approve button; sending the decision anyway is refused by the use case.
+            let ownSection = try #require(page.text.components(separatedBy: "refund-\(own)").dropFirst().first)
+            #expect(!ownSection.prefix(1_500).contains("value=\"approve\""))
+            let refused = try await browser.post("/console/refunds/\(own)", form: ["_csrf": token, "decision": "approve", "reason": "fine"])
+            #expect(refused.status.code >= 400, "four eyes: \(refused.status)")
+            let approved = try await browser.post(
+                "/console/refunds/\(clerks)", form: ["_csrf": token, "decision": "approve", "reason": "checked the bank statement"])
+            #expect(approved.status == .seeOther)
+            let after = try await api.call(.get, "/api/v1/refunds/\(clerks)", token: s.finance)
+            #expect(after.object["state"] as? String != "pending_approval", "\(after.text)")
+            #expect(after.object["decided_by"] as? String != nil)
+            let still = try await api.call(.get, "/api/v1/refunds/\(own)", token: s.finance)
+            #expect(still.object["state"] as? String == "pending_approval")
+        }
+    }
 }
