@@ -329,7 +329,7 @@ struct Demo: AsyncParsableCommand {
               OpenAPI     \(base)/openapi.json
               Metrics     \(base)/metrics
 
-            Logins (sign in at \(base)/login, or POST \(base)/api/v1/auth/login with {"login": …, "password": …}):
+            Logins (sign in at \(base)/login in a browser, or POST \(base)/api/v1/auth/login with {"login": …, "password": …}):
             \(logins.joined(separator: "\n"))
 
             Try:
