@@ -126,8 +126,7 @@ extension WebRoutes {
         let services = web.services
         let engine = services.database.engine
         web.page(.get, "/console/houses") { page in
-            let principal = try page.staff()
-            guard principal.role.allows(.readProperty), let scope = principal.scope else { throw Problem.forbidden("read_property") }
+            let (_, scope) = try page.staff(.readProperty)
             let q = (page.request.uri.queryParameters["q"].map(String.init) ?? "").trimmingCharacters(in: .whitespaces)
             var model = PageModel()
             model["q"] = q
@@ -157,8 +156,7 @@ extension WebRoutes {
         }
 
         web.page(.get, "/console/houses/:id") { page in
-            let principal = try page.staff()
-            guard principal.role.allows(.readProperty), let scope = principal.scope else { throw Problem.forbidden("read_property") }
+            let (principal, scope) = try page.staff(.readProperty)
             let id = try page.context.parameters.require("id")
             let now = services.clock.now()
             guard let house = try await services.database.read({ db in try await ScopedStore(db, scope: scope).find(House.self, id: id) })
@@ -172,8 +170,7 @@ extension WebRoutes {
 
         web.page(.post, "/console/houses/:id/payments") { page in
             let form = try await page.form(csrf: true)
-            let principal = try page.staff()
-            guard principal.role.allows(.takePayments), let scope = principal.scope else { throw Problem.forbidden("take_payments") }
+            let (principal, scope) = try page.staff(.takePayments)
             let houseId = try page.context.parameters.require("id")
             guard let requestId = form.text("request_id"), requestId.utf8.count <= 64 else {
                 throw Problem.invalid("request_id", code: "required", "open the house's page again")
@@ -337,8 +334,7 @@ extension WebRoutes {
         let services = web.services
         let engine = services.database.engine
         web.page(.get, "/console/shift") { page in
-            let principal = try page.staff()
-            guard principal.role.allows(.takePayments), let scope = principal.scope else { throw Problem.forbidden("take_payments") }
+            let (principal, scope) = try page.staff(.takePayments)
             let zone = try await page.zone(scope)
             let (open, communities) = try await services.database.read { db -> (CashierShift?, [WebRow.Option]) in
                 let open = try await CashDesk(db, companyId: scope.companyId, engine: engine).openShift(cashierId: principal.user.id, scope: scope)
@@ -358,8 +354,7 @@ extension WebRoutes {
 
         web.page(.post, "/console/shift") { page in
             let form = try await page.form(csrf: true)
-            let principal = try page.staff()
-            guard principal.role.allows(.takePayments), let scope = principal.scope else { throw Problem.forbidden("take_payments") }
+            let (principal, scope) = try page.staff(.takePayments)
             guard let community = form.text("community_id") else { throw Problem.invalid("community_id", code: "required", "pick the community") }
             guard let float = try? Money(parsing: form.text("opening_float") ?? "0"), float.minorUnits >= 0 else {
                 throw Problem.invalid("opening_float", code: "invalid_amount", "the float is in yuan, like 500 or 500.00")
@@ -376,8 +371,7 @@ extension WebRoutes {
 
         web.page(.post, "/console/shift/close") { page in
             let form = try await page.form(csrf: true)
-            let principal = try page.staff()
-            guard principal.role.allows(.takePayments), let scope = principal.scope else { throw Problem.forbidden("take_payments") }
+            let (principal, scope) = try page.staff(.takePayments)
             guard let counted = try? Money(parsing: form.text("counted") ?? ""), counted.minorUnits >= 0 else {
                 throw Problem.invalid("counted", code: "invalid_amount", "the counted cash is in yuan, like 1200 or 1200.00")
             }
@@ -402,8 +396,7 @@ extension WebRoutes {
         let services = web.services
         let engine = services.database.engine
         web.page(.get, "/console/review") { page in
-            let principal = try page.staff()
-            guard principal.role.allows(.readDevices), let scope = principal.scope else { throw Problem.forbidden("read_devices") }
+            let (_, scope) = try page.staff(.readDevices)
             let zone = try await page.zone(scope)
             let items = try await services.database.read { db -> [WebRow.Held] in
                 let queue = ReviewQueue(
@@ -428,14 +421,12 @@ extension WebRoutes {
 
         web.page(.post, "/console/review/:id") { page in
             let form = try await page.form(csrf: true)
-            let principal = try page.staff()
-            guard principal.role.allows(.manageDevices), let scope = principal.scope else { throw Problem.forbidden("manage_devices") }
+            let (principal, scope) = try page.staff(.manageDevices)
             let id = try page.context.parameters.require("id")
-            guard let note = form.text("note"), note.count <= 500 else { throw Problem.invalid("note", code: "required", "say why (a note is kept with the decision)") }
+            let note = try form.reason("note")
             let now = services.clock.now()
             let user = principal.user.id
-            switch form["decision"] {
-            case "approve":
+            if try form.approves() {
                 _ = try await services.database.transaction { db in
                     let queue = ReviewQueue(
                         db, companyId: scope.companyId, communities: scope.communityIds, effects: services.ingestor.effects, engine: engine)
@@ -444,14 +435,12 @@ extension WebRoutes {
                     return try await queue.approve(id, by: user, note: note, editedValue: nil, device: device, now: now)
                 }
                 await services.ingestor.effects?.committed()
-            case "reject":
+            } else {
                 _ = try await services.database.transaction { db in
                     try await ReviewQueue(
                         db, companyId: scope.companyId, communities: scope.communityIds, effects: services.ingestor.effects, engine: engine
                     ).reject(id, by: user, note: note, now: now)
                 }
-            default:
-                throw Problem.invalid("decision", code: "invalid_value", "approve or reject")
             }
             return page.redirect("/console/review?done=decided")
         }
@@ -463,14 +452,12 @@ extension WebRoutes {
         let services = web.services
         let runner = BillRunner(database: services.database, ledger: services.ledger, clock: services.clock)
         web.page(.get, "/console/bill-runs") { page in
-            let principal = try page.staff()
-            guard principal.role.allows(.manageFinance), let scope = principal.scope else { throw Problem.forbidden("manage_finance") }
+            let (_, scope) = try page.staff(.manageFinance)
             return try await billRunPage(page, scope: scope, community: nil, period: nil, summary: nil)
         }
         web.page(.post, "/console/bill-runs") { page in
             let form = try await page.form(csrf: true)
-            let principal = try page.staff()
-            guard principal.role.allows(.manageFinance), let scope = principal.scope else { throw Problem.forbidden("manage_finance") }
+            let (principal, scope) = try page.staff(.manageFinance)
             guard let community = form.text("community_id") else { throw Problem.invalid("community_id", code: "required", "pick the community") }
             guard let period = form.text("period"), period.utf8.count <= 16 else { throw Problem.invalid("period", code: "required", "a month like 2026-11") }
             let preview = form["action"] != "confirm"
@@ -490,8 +477,7 @@ extension WebRoutes {
         let services = web.services
         let engine = services.database.engine
         web.page(.get, "/console/refunds") { page in
-            let principal = try page.staff()
-            guard principal.role.allows(.manageFinance), let scope = principal.scope else { throw Problem.forbidden("manage_finance") }
+            let (principal, scope) = try page.staff(.manageFinance)
             let zone = try await page.zone(scope)
             let items = try await services.database.read { db -> [WebRow.Refund] in
                 let store = ScopedStore(db, scope: scope)
@@ -514,18 +500,10 @@ extension WebRoutes {
 
         web.page(.post, "/console/refunds/:id") { page in
             let form = try await page.form(csrf: true)
-            let principal = try page.staff()
-            guard principal.role.allows(.manageFinance), let scope = principal.scope else { throw Problem.forbidden("manage_finance") }
+            let (principal, scope) = try page.staff(.manageFinance)
             let id = try page.context.parameters.require("id")
-            guard let reason = form.text("reason"), reason.count <= 500 else {
-                throw Problem.invalid("reason", code: "required", "say why (the reason is kept with the decision)")
-            }
-            let approve: Bool
-            switch form["decision"] {
-            case "approve": approve = true
-            case "reject": approve = false
-            default: throw Problem.invalid("decision", code: "invalid_value", "approve or reject")
-            }
+            let reason = try form.reason("reason")
+            let approve = try form.approves()
             _ = try await PaymentRoutes.mapped {
                 try await services.payments.decideRefund(id, approve: approve, reason: reason, actor: principal.user.id, scope: scope)
             }
@@ -555,6 +533,13 @@ extension WebRoutes {
 }
 
 extension WebPage {
+    /// Staff holding `permission`, with their scope; anyone else gets the page saying they may not.
+    func staff(_ permission: Permission) throws -> (Principal, TenantScope) {
+        let principal = try staff()
+        guard principal.role.allows(permission), let scope = principal.scope else { throw Problem.forbidden(permission.rawValue) }
+        return (principal, scope)
+    }
+
     /// The signed-in staff member, or sign in first; owners are sent to the portal.
     func staff() throws -> Principal {
         let principal = try principal()

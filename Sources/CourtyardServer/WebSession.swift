@@ -75,6 +75,23 @@ struct WebForm: Sendable {
         return value
     }
 
+    /// The answer of a form's approve and reject buttons (`decision`).
+    func approves() throws -> Bool {
+        switch fields["decision"] {
+        case "approve": return true
+        case "reject": return false
+        default: throw Problem.invalid("decision", code: "invalid_value", "approve or reject")
+        }
+    }
+
+    /// A decision's required reason or note: at most 500 characters, kept with the decision.
+    func reason(_ field: String) throws -> String {
+        guard let text = text(field), text.count <= 500 else {
+            throw Problem.invalid(field, code: "required", "say why in up to 500 characters (it is kept with the decision)")
+        }
+        return text
+    }
+
     static let maximumBytes = 64 * 1024
 
     static func decode(_ request: Request, context: CourtyardRequestContext) async throws -> WebForm {
