@@ -21,6 +21,7 @@ extension WebRoutes {
         registerReview(web)
         registerBillRuns(web)
         registerRefunds(web)
+        registerBill(web)
     }
 
     // MARK: Dashboard
@@ -131,6 +132,12 @@ extension WebRoutes {
             var model = PageModel()
             model["q"] = q
             model["searched"] = !q.isEmpty
+            // A bill's code read by the desk's scanner (typed into this box, then Enter) opens the bill's house.
+            if let billId = billId(inReference: q) {
+                let bill = try await services.database.read { db in try await ScopedStore(db, scope: scope).find(Bill.self, id: billId) }
+                guard let bill else { throw Problem.notFound("bill") }
+                return page.redirect("/console/houses/" + bill.houseId)
+            }
             if !q.isEmpty {
                 guard q.count <= 40 else { throw Problem.invalid("q", code: "too_long", "search with at most 40 characters") }
                 let now = services.clock.now()
@@ -326,6 +333,27 @@ extension WebRoutes {
     /// A phone as the desk shows it: the last four digits (`*******1234`).
     static func masked(_ phone: String) -> String {
         phone.count <= 4 ? phone : String(repeating: "*", count: phone.count - 4) + phone.suffix(4)
+    }
+
+    // MARK: A bill, printable with its code
+
+    static func registerBill(_ web: WebRouter) {
+        let services = web.services
+        web.page(.get, "/console/bills/:id") { page in
+            let (_, scope) = try page.staff(.readFinance)
+            let id = try page.context.parameters.require("id")
+            let now = services.clock.now()
+            guard
+                let (document, house) = try await services.database.read({ db -> (BillDocument, House?)? in
+                    let store = ScopedStore(db, scope: scope)
+                    guard let document = try await BillDocument.load(store, billId: id, asOf: nil, now: now) else { return nil }
+                    return (document, try await store.find(House.self, id: document.bill.houseId))
+                })
+            else { throw Problem.notFound("bill") }
+            var model = billModel(document, house: house?.number ?? "")
+            model["houseId"] = document.bill.houseId
+            return page.render("console_bill", title: page.text("bill") + " " + document.bill.period.description, area: "console", model: model)
+        }
     }
 
     // MARK: The cashier's shift

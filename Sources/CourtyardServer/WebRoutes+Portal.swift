@@ -157,6 +157,8 @@ extension WebRoutes {
     static func billModel(_ document: BillDocument, house: String) -> PageModel {
         let bill = document.bill
         var model = PageModel()
+        // The code the front desk's scanner reads to open the house (see `billReference`).
+        model["qr"] = try? QRCodeDrawing.svg(billReference(bill.id))
         model["house"] = house
         model["period"] = bill.period.description
         model["dueDate"] = bill.dueDate.description
@@ -176,6 +178,19 @@ extension WebRoutes {
             ]
         }
         return model
+    }
+}
+
+extension WebRoutes {
+    /// What a bill's QR code says: a USB scanner at the desk types it into the house search, which opens the bill's house.
+    static func billReference(_ billId: String) -> String { "CYBILL:" + billId }
+
+    /// The bill id in a scanned reference, or nil when `text` is not one.
+    static func billId(inReference text: String) -> String? {
+        guard text.uppercased().hasPrefix("CYBILL:") else { return nil }
+        let id = String(text.dropFirst(7))
+        guard id.utf8.count == 36, id.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return nil }
+        return id.lowercased()
     }
 }
 

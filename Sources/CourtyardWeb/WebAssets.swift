@@ -38,10 +38,10 @@ public enum WebAssets {
         .facts{display:grid;grid-template-columns:minmax(6rem,max-content) 1fr;gap:.2rem 1rem} .facts dt{color:var(--muted)} .facts dd{margin:0}
         .chart{width:100%;height:auto;max-height:14rem} .chart .bar{fill:#7aa7d6} .chart .bar.now{fill:var(--accent)} .chart .axis{stroke:#888}
         .chart text{font-size:11px;fill:#333}
-        .qr svg{width:14rem;height:14rem}
+        .qr svg{width:14rem;height:14rem} .bill-qr{float:right;margin:0 0 1rem 1rem;text-align:center} .bill-qr svg{width:9rem;height:9rem}
         footer{max-width:72rem;margin:2rem auto;padding:1rem;color:var(--muted);border-top:1px solid var(--line)}
         @media (max-width:40rem){main{padding:.6rem} table{font-size:.9rem} th,td{padding:.3rem} .signout{margin-left:0}}
-        @media print{header.top,footer,form,.skip{display:none} body{background:#fff} .card,.tile{border:none}}
+        @media print{header.top,footer,form,.skip,main>p>a{display:none} body{background:#fff} .card,.tile{border:none}}
 
         """
 

@@ -6,7 +6,7 @@
 enum WebTemplates {
     static let all: [String: String] = [
         "head": head, "foot": foot, "login": login, "error": error,
-        "portal_home": portalHome, "portal_bill": portalBill, "portal_order": portalOrder,
+        "portal_home": portalHome, "portal_bill": portalBill, "portal_order": portalOrder, "console_bill": consoleBill,
         "console_dashboard": consoleDashboard, "console_houses": consoleHouses, "console_house": consoleHouse,
         "console_shift": consoleShift, "console_review": consoleReview, "console_bill_runs": consoleBillRuns,
         "console_refunds": consoleRefunds,
@@ -109,6 +109,7 @@ enum WebTemplates {
         """
 
     static let billDetail = """
+        {{#qr}}<figure class="qr bill-qr">{{{qr}}}<figcaption class="muted">{{t.scan_at_desk}}</figcaption></figure>{{/qr}}
         <dl class="facts">
         <dt>{{t.house}}</dt><dd>{{house}}</dd>
         <dt>{{t.period}}</dt><dd>{{period}}</dd>
@@ -129,6 +130,13 @@ enum WebTemplates {
         {{> head}}
         \(billDetail)
         <p><a href="/portal">{{t.back}}</a></p>
+        {{> foot}}
+        """
+
+    static let consoleBill = """
+        {{> head}}
+        \(billDetail)
+        <p><a href="/console/houses/{{houseId}}">{{t.back}}</a></p>
         {{> foot}}
         """
 
@@ -194,7 +202,7 @@ enum WebTemplates {
         {{^bills}}<p class="muted">{{t.no_unpaid_bills}}</p>{{/bills}}
         {{#hasBills}}
         <table><thead><tr><th scope="col">{{t.period}}</th><th scope="col">{{t.due_date}}</th><th scope="col" class="num">{{t.total}}</th><th scope="col" class="num">{{t.amount_due}}</th></tr></thead>
-        <tbody>{{#bills}}<tr><td>{{period}}</td><td>{{dueDate}}</td><td class="num money">{{total}}</td><td class="num money">{{due}}</td></tr>{{/bills}}</tbody>
+        <tbody>{{#bills}}<tr><td><a href="/console/bills/{{id}}">{{period}}</a></td><td>{{dueDate}}</td><td class="num money">{{total}}</td><td class="num money">{{due}}</td></tr>{{/bills}}</tbody>
         <tfoot><tr><th scope="row" colspan="3">{{t.amount_due}}</th><td class="num money" data-test="house-due">{{totalDue}}</td></tr></tfoot></table>
         {{/hasBills}}
         {{#desk}}

@@ -6,6 +6,8 @@ import Foundation
 import HTTPTypes
 import Testing
 
+@testable import CourtyardServer
+
 /// The browser's pages through the router, as a browser uses them: cookies, forms with their tokens, redirects. The
 /// real browser drives the same flows in scripts/browser-test; these pin the rules a browser cannot see.
 @Suite("Web pages")
@@ -306,6 +308,40 @@ struct WebPageTests {
             #expect(after.object["decided_by"] as? String != nil)
             let still = try await api.call(.get, "/api/v1/refunds/\(own)", token: s.finance)
             #expect(still.object["state"] as? String == "pending_approval")
+        }
+    }
+
+    @Test("a bill carries a code; the desk's scanner types it into the search and the bill's house opens", arguments: TestEngine.available)
+    func billCodeOpensTheHouse(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            var browser = Browser(api: api)
+            _ = try await browser.signIn("frontdesk@alpha")
+            let bill = try await browser.get("/console/bills/\(s.bill)")
+            #expect(bill.status == .ok)
+            #expect(bill.text.contains(try QRCodeDrawing.svg(WebRoutes.billReference(s.bill))), "the page draws the bill's own code")
+            #expect(bill.text.contains("data-test=\"amount-due\""))
+            for typed in ["CYBILL:\(s.bill)", "cybill:\(s.bill.uppercased())"] {
+                let scanned = try await browser.get("/console/houses?q=" + Browser.encode(typed))
+                #expect(scanned.status == .seeOther && scanned.headers[.location] == "/console/houses/\(s.house)", "\(typed)")
+            }
+            let unknown = try await browser.get("/console/houses?q=" + Browser.encode("CYBILL:00000000-0000-7000-8000-000000000000"))
+            #expect(unknown.status == .notFound)
+            // Another company's bill is not found either.
+            let bravoFinance = try await api.login("finance@bravo")
+            let bravoBill = try await api.call(.get, "/api/v1/bills?limit=1", token: bravoFinance).items.first?["id"] as? String
+            if let bravoBill {
+                #expect(try await browser.get("/console/houses?q=" + Browser.encode("CYBILL:\(bravoBill)")).status == .notFound)
+                #expect(try await browser.get("/console/bills/\(bravoBill)").status == .notFound)
+            }
+            // The owner's copy of the bill carries the same code.
+            var owner = Browser(api: api)
+            _ = try await owner.signIn("owner@alpha")
+            let ownerToken = try await api.login("owner@alpha")
+            let ownHouse = try #require(try await api.call(.get, "/api/v1/me/houses", token: ownerToken).items.first?["id"] as? String)
+            if let own = try await api.call(.get, "/api/v1/bills?house_id=\(ownHouse)", token: ownerToken).items.first?["id"] as? String {
+                #expect(try await owner.get("/portal/bills/\(own)").text.contains(try QRCodeDrawing.svg(WebRoutes.billReference(own))))
+            }
         }
     }
 }
