@@ -22,6 +22,7 @@ extension WebRoutes {
         registerBillRuns(web)
         registerRefunds(web)
         registerBill(web)
+        registerAudit(web)
     }
 
     // MARK: Dashboard
@@ -333,6 +334,48 @@ extension WebRoutes {
     /// A phone as the desk shows it: the last four digits (`*******1234`).
     static func masked(_ phone: String) -> String {
         phone.count <= 4 ? phone : String(repeating: "*", count: phone.count - 4) + phone.suffix(4)
+    }
+
+    // MARK: The audit log
+
+    static func registerAudit(_ web: WebRouter) {
+        let services = web.services
+        web.page(.get, "/console/audit") { page in
+            let (_, scope) = try page.staff(.readFinance)
+            let query = page.request.uri.queryParameters
+            var filters: [(String, String)] = []
+            let action = query["action"].map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            let subject = query["subject_id"].map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+            guard action.count <= 64, subject.count <= 64 else { throw Problem.invalid("action", code: "too_long", "at most 64 characters") }
+            if !action.isEmpty { filters.append(("action", action)) }
+            if !subject.isEmpty { filters.append(("subject_id", subject)) }
+            let cursor = query["cursor"].map(String.init)
+            let zone = try await page.zone(scope)
+            let (entries, next) = try await services.database.read { [filters] db -> ([WebRow.Audit], String?) in
+                let people = Dictionary(
+                    try await AccountStore(db).users(companyId: scope.companyId).map { ($0.id, $0.displayName) }, uniquingKeysWith: { a, _ in a })
+                let listed = try await ScopedStore(db, scope: scope).list(AuditEntry.self, filters: filters, after: cursor, limit: 50)
+                return (
+                    listed.items.map { entry in
+                        WebRow.Audit(
+                            at: WebFormat.localDateTime(entry.createdAt, zone: zone), actor: people[entry.actor] ?? entry.actor,
+                            action: entry.action, subject: entry.subjectType + " " + entry.subjectId, reason: entry.reason,
+                            before: entry.beforeState.flatMap { $0 == "{}" ? nil : $0 }, after: entry.afterState.flatMap { $0 == "{}" ? nil : $0 })
+                    }, listed.nextCursor
+                )
+            }
+            var model = PageModel()
+            model["entries"] = entries
+            model["action"] = action
+            model["subject"] = subject
+            if let next {
+                var components = URLComponents()
+                components.path = "/console/audit"
+                components.queryItems = [URLQueryItem(name: "action", value: action), URLQueryItem(name: "subject_id", value: subject), URLQueryItem(name: "cursor", value: next)]
+                model["next"] = components.string
+            }
+            return page.render("console_audit", title: "audit_log", area: "console", model: model)
+        }
     }
 
     // MARK: A bill, printable with its code

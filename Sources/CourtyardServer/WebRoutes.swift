@@ -192,6 +192,7 @@ struct WebPage: Sendable {
                     chrome.link("/console/bill-runs", "bill_runs", path: path)
                     chrome.link("/console/refunds", "refunds", path: path)
                 }
+                if role.allows(.readFinance) { chrome.link("/console/audit", "audit_log", path: path) }
                 if role.allows(.readDevices) { chrome.link("/console/review", "review_queue", path: path) }
             }
         }

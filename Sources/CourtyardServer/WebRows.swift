@@ -59,6 +59,16 @@ enum WebRow {
         var own: Bool
     }
 
+    struct Audit: Sendable {
+        var at: String
+        var actor: String
+        var action: String
+        var subject: String
+        var reason: String?
+        var before: String?
+        var after: String?
+    }
+
     struct Option: Sendable {
         var id: String
         var name: String

@@ -9,7 +9,7 @@ enum WebTemplates {
         "portal_home": portalHome, "portal_bill": portalBill, "portal_order": portalOrder, "console_bill": consoleBill,
         "console_dashboard": consoleDashboard, "console_houses": consoleHouses, "console_house": consoleHouse,
         "console_shift": consoleShift, "console_review": consoleReview, "console_bill_runs": consoleBillRuns,
-        "console_refunds": consoleRefunds,
+        "console_refunds": consoleRefunds, "console_audit": consoleAudit,
     ]
 
     static let head = """
@@ -293,6 +293,22 @@ enum WebTemplates {
         </form>
         </section>
         {{/items}}
+        {{> foot}}
+        """
+
+    static let consoleAudit = """
+        {{> head}}
+        <form method="get" action="/console/audit" class="inline" role="search">
+        <label for="action">{{t.action}}</label><input id="action" name="action" value="{{action}}">
+        <label for="subject">{{t.subject}}</label><input id="subject" name="subject_id" value="{{subject}}">
+        <button type="submit">{{t.search}}</button>
+        </form>
+        {{^entries}}<p>{{t.none}}</p>{{/entries}}
+        {{#hasEntries}}
+        <table><thead><tr><th scope="col">{{t.when}}</th><th scope="col">{{t.who}}</th><th scope="col">{{t.action}}</th><th scope="col">{{t.subject}}</th><th scope="col">{{t.reason}}</th><th scope="col">{{t.change}}</th></tr></thead>
+        <tbody>{{#entries}}<tr><td>{{at}}</td><td>{{actor}}</td><td>{{action}}</td><td>{{subject}}</td><td>{{reason}}</td><td class="explain">{{#before}}<div>{{t.before}}: {{before}}</div>{{/before}}{{#after}}<div>{{t.after}}: {{after}}</div>{{/after}}</td></tr>{{/entries}}</tbody></table>
+        {{/hasEntries}}
+        {{#next}}<p><a href="{{next}}" rel="next">{{t.next_page}}</a></p>{{/next}}
         {{> foot}}
         """
 

@@ -344,4 +344,25 @@ struct WebPageTests {
             }
         }
     }
+
+    @Test("the audit log page shows who changed money-relevant data and why, filtered by action; finance's, not an engineer's", arguments: TestEngine.available)
+    func auditLog(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            let waived = try await api.call(
+                .post, "/api/v1/bills/\(s.bill)/late-fee-waiver", token: s.finance, json: ["reason": "owner in hospital during the due period"])
+            #expect(waived.status.code < 300, "\(waived.text)")
+            var browser = Browser(api: api)
+            _ = try await browser.signIn("finance@alpha")
+            let page = try await browser.get("/console/audit")
+            #expect(page.status == .ok)
+            #expect(page.text.contains("owner in hospital during the due period"))
+            #expect(page.text.contains("bill \(s.bill)"))
+            let filtered = try await browser.get("/console/audit?action=no_such_action")
+            #expect(filtered.status == .ok && !filtered.text.contains("owner in hospital"))
+            var engineer = Browser(api: api)
+            _ = try await engineer.signIn("engineer@alpha")
+            #expect(try await engineer.get("/console/audit").status == .forbidden)
+        }
+    }
 }
