@@ -342,14 +342,10 @@ extension WebRoutes {
         let services = web.services
         web.page(.get, "/console/audit") { page in
             let (_, scope) = try page.staff(.readFinance)
-            let query = page.request.uri.queryParameters
-            var filters: [(String, String)] = []
-            let action = query["action"].map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
-            let subject = query["subject_id"].map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
-            guard action.count <= 64, subject.count <= 64 else { throw Problem.invalid("action", code: "too_long", "at most 64 characters") }
-            if !action.isEmpty { filters.append(("action", action)) }
-            if !subject.isEmpty { filters.append(("subject_id", subject)) }
-            let cursor = query["cursor"].map(String.init)
+            // The API's own reading of filters and cursor: an unknown filter or a malformed cursor is refused, as there.
+            let (filters, cursor, _) = try ResourceRoutes.listParameters(page.request, filters: ["action", "subject_id"])
+            let action = filters.first { $0.column == "action" }?.value ?? ""
+            let subject = filters.first { $0.column == "subject_id" }?.value ?? ""
             let zone = try await page.zone(scope)
             let (entries, next) = try await services.database.read { [filters] db -> ([WebRow.Audit], String?) in
                 let people = Dictionary(

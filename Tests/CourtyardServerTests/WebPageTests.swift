@@ -365,4 +365,52 @@ struct WebPageTests {
             #expect(try await engineer.get("/console/audit").status == .forbidden)
         }
     }
+
+    @Test("every form's extreme values answer an HTML page with a 4xx and write nothing; no value stops the server", arguments: TestEngine.available)
+    func extremeFormValues(engine: TestEngine) async throws {
+        try await P.with(engine) { api in
+            let s = try await P.billed(api)
+            var desk = Browser(api: api)
+            _ = try await desk.signIn("frontdesk@alpha")
+            let shiftPage = try await desk.get("/console/shift")
+            let token = try #require(Browser.value(of: "_csrf", in: shiftPage.text))
+            _ = try await desk.post("/console/shift", form: ["_csrf": token, "community_id": s.community, "opening_float": "0"])
+            var finance = Browser(api: api)
+            _ = try await finance.signIn("finance@alpha")
+            let financeToken = try #require(Browser.value(of: "_csrf", in: try await finance.get("/console/bill-runs").text))
+            var owner = Browser(api: api)
+            _ = try await owner.signIn("owner@alpha")
+            let ownerToken = try #require(Browser.value(of: "_csrf", in: try await owner.get("/portal").text))
+            let ownerApi = try await api.login("owner@alpha")
+            let ownHouse = try #require(try await api.call(.get, "/api/v1/me/houses", token: ownerApi).items.first?["id"] as? String)
+            let before = try await api.tableCounts()
+            let amounts = ["", "-1", "0", "0.001", "1e5", "99999999999999999999", "9223372036854775807", "１２", "\u{0}1", String(repeating: "9", count: 5_000)]
+            for amount in amounts {
+                let paid = try await desk.post(
+                    "/console/houses/\(s.house)/payments", form: ["_csrf": token, "request_id": "x-\(amount.count)", "amount": amount, "channel": "cash"])
+                #expect((400..<500).contains(Int(paid.status.code)), "desk amount \(amount.prefix(20)): \(paid.status)")
+                #expect(paid.headers[.contentType] == "text/html; charset=utf-8")
+                let topUp = try await owner.post("/portal/houses/\(ownHouse)/top-up", form: ["_csrf": ownerToken, "amount": amount, "purpose": "general"])
+                #expect((400..<500).contains(Int(topUp.status.code)), "top-up amount \(amount.prefix(20)): \(topUp.status)")
+            }
+            for period in ["", "9999-12", "0000-01", "2026-00", "2026-13", "20261", "-2026-01", String(repeating: "1", count: 17)] {
+                let run = try await finance.post(
+                    "/console/bill-runs", form: ["_csrf": financeToken, "community_id": s.community, "period": period, "action": "confirm"])
+                #expect((400..<500).contains(Int(run.status.code)) || run.status == .ok, "period \(period): \(run.status)")
+                #expect(run.status != .ok || period == "9999-12" || period == "0000-01", "period \(period) is no month: \(run.status)")
+            }
+            for q in [String(repeating: "3", count: 41), "CYBILL:", "CYBILL:" + String(repeating: "f", count: 36), "\u{7}", "%"] {
+                let found = try await desk.get("/console/houses?q=" + Browser.encode(q))
+                #expect(Int(found.status.code) < 500, "q \(q.prefix(10)): \(found.status)")
+            }
+            for cursor in ["garbage", String(repeating: "z", count: 600), "\u{0}"] {
+                let audit = try await finance.get("/console/audit?cursor=" + Browser.encode(cursor))
+                #expect(Int(audit.status.code) < 500, "cursor \(cursor.prefix(10)): \(audit.status)")
+            }
+            let form = try await desk.post("/console/shift/close", form: ["_csrf": token, "counted": "99999999999999999999"])
+            #expect((400..<500).contains(Int(form.status.code)))
+            #expect(try await api.tableCounts() == before, "refused forms wrote nothing")
+            #expect(try await desk.get("/console").status == .ok, "the server still answers")
+        }
+    }
 }
